@@ -1,0 +1,53 @@
+// File helpers with the durability rules every berth store follows: writes are atomic (temp
+// file, fsync, rename, fsync of the directory), and every failure names the call and the path.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace berth {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+// Creates `path` and its missing parents with `mode`; an existing directory keeps its mode
+// unless `enforceMode` is set.
+void makeDirectories(const std::string& path, mode_t mode, bool enforceMode = false);
+
+// Replaces `path` with `content` atomically and durably.
+void writeFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+
+// Reads a whole file; nullopt when it does not exist.
+std::optional<std::string> readFileIfExists(const std::string& path);
+std::string readFile(const std::string& path);
+
+// Removes `path` and everything below it; a missing path is not an error. Does not follow
+// symlinks and does not cross into other mounts.
+void removeAll(const std::string& path);
+
+std::string joinPath(std::string_view a, std::string_view b);
+
+}  // namespace berth

@@ -1,0 +1,38 @@
+// Cap'n Proto messages in ZeroMQ frames: encoding, and decoding untrusted bytes with limits.
+#pragma once
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstdint>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace berth::ipc {
+
+// Frames larger than this are refused by the ZeroMQ socket itself (ZMQ_MAXMSGSIZE): the peer
+// that sends one is disconnected before the message is buffered whole.
+constexpr int64_t kMaxMessageBytes = 64ll << 20;
+
+// Limits for reading a message from a peer: traversal bounded by the frame size, shallow nesting.
+capnp::ReaderOptions readerOptions();
+
+// A decoded message that owns an aligned copy of its bytes. Throws kj::Exception when the
+// bytes are not a well-formed Cap'n Proto message.
+class MessageIn {
+ public:
+  explicit MessageIn(const zmq::message_t& frame);
+  template <typename T>
+  typename T::Reader root() {
+    return reader_->getRoot<T>();
+  }
+  capnp::MessageReader& reader() { return *reader_; }
+
+ private:
+  kj::Array<capnp::word> words_;
+  kj::Own<capnp::FlatArrayMessageReader> reader_;
+};
+
+zmq::message_t encode(capnp::MessageBuilder& message);
+
+}  // namespace berth::ipc

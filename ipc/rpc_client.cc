@@ -1,0 +1,153 @@
+#include "ipc/rpc_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include "ipc/schema/rpc.capnp.h"
+
+namespace berth::ipc {
+
+// One DEALER socket plus the PAIR socket that receives its monitor events.
+struct RpcClient::Connection {
+  zmq::socket_t socket;
+  zmq::socket_t monitor;
+
+  Connection(zmq::context_t& ctx, const std::string& endpoint, const std::string& monitorEndpoint)
+      : socket(ctx, zmq::socket_type::dealer), monitor(ctx, zmq::socket_type::pair) {
+    socket.set(zmq::sockopt::linger, 0);
+    // Queue nothing for a peer that is not connected: a call to a down peer waits for POLLOUT.
+    socket.set(zmq::sockopt::immediate, 1);
+    socket.set(zmq::sockopt::reconnect_ivl, 10);
+    socket.set(zmq::sockopt::reconnect_ivl_max, 100);
+    socket.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+    if (zmq_socket_monitor(socket.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
+      throw Error(ErrorKind::internal, std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+    }
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(monitorEndpoint);
+    socket.connect(endpoint);
+  }
+
+  // Discards monitor events from before this call.
+  void drainMonitor() {
+    zmq::message_t m;
+    while (monitor.recv(m, zmq::recv_flags::dontwait)) {
+    }
+  }
+
+  // True when the monitor reports that the peer went away.
+  bool peerDisconnected() {
+    bool gone = false;
+    for (;;) {
+      zmq::message_t event;
+      if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+      if (event.size() >= 2) {
+        uint16_t id;
+        std::memcpy(&id, event.data(), 2);
+        if (id == ZMQ_EVENT_DISCONNECTED) gone = true;
+      }
+      while (event.more()) {
+        if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+      }
+    }
+    return gone;
+  }
+};
+
+RpcClient::RpcClient(zmq::context_t& context, std::string endpoint)
+    : context_(context), endpoint_(std::move(endpoint)) {}
+
+RpcClient::~RpcClient() = default;
+
+std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
+  {
+    std::lock_guard lock(poolMutex_);
+    if (!pool_.empty()) {
+      auto c = std::move(pool_.back());
+      pool_.pop_back();
+      return c;
+    }
+  }
+  std::string monitorEndpoint = "inproc://berth-rpc-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this)) +
+                                "-" + std::to_string(nextMonitorId_++);
+  return std::make_unique<Connection>(context_, endpoint_, monitorEndpoint);
+}
+
+void RpcClient::release(std::unique_ptr<Connection> c) {
+  std::lock_guard lock(poolMutex_);
+  pool_.push_back(std::move(c));
+}
+
+std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name,
+                                               capnp::MessageBuilder& params, Deadline deadline) {
+  auto conn = acquire();
+  uint64_t requestId = nextRequestId_++;
+  auto remainingMs = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return left < 0 ? 0L : static_cast<long>(left);
+  };
+
+  capnp::MallocMessageBuilder header;
+  auto h = header.initRoot<wire::CallHeader>();
+  h.setRequestId(requestId);
+  h.setInterfaceId(key.interfaceId);
+  h.setMethodId(key.methodId);
+  h.setTimeoutMs(static_cast<uint32_t>(remainingMs()));
+  std::array<zmq::message_t, 2> frames{encode(header), encode(params)};
+
+  conn->drainMonitor();
+  // Wait until the socket has a connected peer, then send.
+  for (;;) {
+    zmq::pollitem_t item{conn->socket.handle(), 0, ZMQ_POLLOUT, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(remainingMs()));
+    if (item.revents & ZMQ_POLLOUT) {
+      if (zmq::send_multipart(conn->socket, frames, zmq::send_flags::dontwait)) break;
+    }
+    if (remainingMs() == 0) {
+      release(std::move(conn));
+      throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + " is not reachable");
+    }
+  }
+  // Wait for our reply; drop stale replies to earlier calls that timed out on this socket.
+  for (;;) {
+    zmq::pollitem_t items[] = {{conn->socket.handle(), 0, ZMQ_POLLIN, 0}, {conn->monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(remainingMs()));
+    if (items[0].revents & ZMQ_POLLIN) {
+      std::vector<zmq::message_t> reply;
+      if (!zmq::recv_multipart(conn->socket, std::back_inserter(reply), zmq::recv_flags::dontwait)) continue;
+      std::unique_ptr<MessageIn> rh;
+      try {
+        rh = std::make_unique<MessageIn>(reply.at(0));
+      } catch (const std::exception& e) {
+        spdlog::warn("ipc {}: dropped a malformed reply", endpoint_);
+        continue;
+      }
+      auto r = rh->root<wire::ReplyHeader>();
+      if (r.getRequestId() != requestId) continue;
+      if (r.isError()) {
+        auto err = r.getError();
+        int kind = static_cast<int>(err.getKind());
+        if (kind > static_cast<int>(ErrorKind::internal)) kind = static_cast<int>(ErrorKind::internal);
+        std::string message = err.getMessage().cStr();
+        release(std::move(conn));
+        throw Error(static_cast<ErrorKind>(kind), message);
+      }
+      if (reply.size() != 2) {
+        release(std::move(conn));
+        throw Error(ErrorKind::internal, name + ": reply without results");
+      }
+      auto results = std::make_unique<MessageIn>(reply[1]);
+      release(std::move(conn));
+      return results;
+    }
+    if ((items[1].revents & ZMQ_POLLIN) && conn->peerDisconnected()) {
+      release(std::move(conn));
+      throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + " went away during the call");
+    }
+    if (remainingMs() == 0) {
+      release(std::move(conn));
+      throw Error(ErrorKind::deadlineExceeded, name + ": no reply from " + endpoint_ + " before the deadline");
+    }
+  }
+}
+
+}  // namespace berth::ipc

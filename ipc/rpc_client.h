@@ -1,0 +1,91 @@
+// The client half of berth's request/reply layer. Every call has a deadline. A call to a peer
+// that is down waits for it until the deadline and then fails `unavailable`; a peer that dies
+// mid-call fails the call `unavailable` at once (a ZeroMQ socket monitor reports the
+// disconnect); a peer that is up but slow fails it `deadlineExceeded`. Reconnection is
+// automatic: the next call after the peer is back succeeds with no action by the caller.
+// Thread-safe: concurrent callers each borrow a socket from a pool.
+#pragma once
+
+#include <capnp/message.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+
+#include "ipc/message.h"
+#include "ipc/method.h"
+
+namespace berth::ipc {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+
+inline Deadline deadlineIn(std::chrono::milliseconds d) { return Clock::now() + d; }
+
+// The decoded results of one call; owns the reply's bytes.
+template <typename Results>
+class Reply {
+ public:
+  explicit Reply(std::unique_ptr<MessageIn> message) : message_(std::move(message)) {}
+  typename Results::Reader get() { return message_->root<Results>(); }
+  typename Results::Reader operator->() { return get(); }
+
+ private:
+  std::unique_ptr<MessageIn> message_;
+};
+
+class RpcClient {
+ public:
+  RpcClient(zmq::context_t& context, std::string endpoint);
+  ~RpcClient();
+  RpcClient(const RpcClient&) = delete;
+  RpcClient& operator=(const RpcClient&) = delete;
+
+  template <typename M>
+  Reply<typename M::ResultsType> call(const M& method, Deadline deadline,
+                                      const std::function<void(typename M::ParamsType::Builder)>& fill = {}) {
+    capnp::MallocMessageBuilder params;
+    auto builder = params.initRoot<typename M::ParamsType>();
+    if (fill) fill(builder);
+    return Reply<typename M::ResultsType>(callRaw(method.key, method.name, params, deadline));
+  }
+
+  // For idempotent calls: retries `unavailable` failures (a peer restarting) until the deadline.
+  template <typename M>
+  Reply<typename M::ResultsType> callIdempotent(const M& method, Deadline deadline,
+                                                const std::function<void(typename M::ParamsType::Builder)>& fill = {}) {
+    for (;;) {
+      try {
+        return call(method, deadline, fill);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::unavailable || Clock::now() + std::chrono::milliseconds(20) >= deadline) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Connection;
+
+  std::unique_ptr<MessageIn> callRaw(const MethodKey& key, const std::string& name, capnp::MessageBuilder& params,
+                                     Deadline deadline);
+  std::unique_ptr<Connection> acquire();
+  void release(std::unique_ptr<Connection> c);
+
+  zmq::context_t& context_;
+  std::string endpoint_;
+  std::mutex poolMutex_;
+  std::vector<std::unique_ptr<Connection>> pool_;
+  std::atomic<uint64_t> nextRequestId_{1};
+  std::atomic<uint64_t> nextMonitorId_{1};
+};
+
+}  // namespace berth::ipc

@@ -1,0 +1,211 @@
+#include "ipc/rpc_server.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "ipc/message.h"
+#include "ipc/schema/rpc.capnp.h"
+
+namespace berth::ipc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+wire::ErrorKind toWire(ErrorKind kind) { return static_cast<wire::ErrorKind>(static_cast<int>(kind)); }
+
+void collectMethods(capnp::InterfaceSchema iface, std::set<std::pair<uint64_t, uint16_t>>& seen,
+                    std::vector<std::pair<MethodKey, std::string>>& out) {
+  for (auto m : iface.getMethods()) {
+    MethodKey key{iface.getProto().getId(), m.getOrdinal()};
+    if (seen.insert({key.interfaceId, key.methodId}).second) {
+      out.push_back({key, std::string(iface.getUnqualifiedName().cStr()) + "." + m.getProto().getName().cStr()});
+    }
+  }
+  for (auto super : iface.getSuperclasses()) collectMethods(super, seen, out);
+}
+
+std::string socketPath(const std::string& endpoint) {
+  return endpoint.rfind("ipc://", 0) == 0 ? endpoint.substr(6) : std::string();
+}
+
+}  // namespace
+
+RpcServer::RpcServer(zmq::context_t& context, std::string endpoint, Options options)
+    : context_(context), endpoint_(std::move(endpoint)), options_(options) {
+  repliesEndpoint_ = "inproc://berth-rpc-replies-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+}
+
+RpcServer::~RpcServer() { stop(); }
+
+void RpcServer::checkComplete() const {
+  std::set<std::pair<uint64_t, uint16_t>> seen;
+  std::vector<std::pair<MethodKey, std::string>> methods;
+  for (auto iface : interfaces_) collectMethods(iface, seen, methods);
+  std::string missing;
+  for (const auto& [key, name] : methods) {
+    if (!handlers_.count(key)) missing += (missing.empty() ? "" : ", ") + name;
+  }
+  if (!missing.empty()) throw Error(ErrorKind::internal, "ipc: methods declared but not implemented: " + missing);
+}
+
+void RpcServer::start() {
+  checkComplete();
+  router_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::router);
+  router_->set(zmq::sockopt::linger, 0);
+  router_->set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
+  router_->set(zmq::sockopt::sndhwm, 100000);
+  router_->set(zmq::sockopt::rcvhwm, 100000);
+  if (auto path = socketPath(endpoint_); !path.empty()) ::unlink(path.c_str());
+  router_->bind(endpoint_);
+  running_ = true;
+  // The replies socket must be bound before a worker connects to it (inproc), so bind it here.
+  auto replies = std::make_shared<zmq::socket_t>(context_, zmq::socket_type::pull);
+  replies->set(zmq::sockopt::linger, 0);
+  replies->bind(repliesEndpoint_);
+  ioThread_ = std::thread([this, replies] {
+    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {replies->handle(), 0, ZMQ_POLLIN, 0}};
+    while (running_) {
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      if (items[0].revents & ZMQ_POLLIN) {
+        std::vector<zmq::message_t> frames;
+        while (true) {
+          frames.clear();
+          auto n = zmq::recv_multipart(*router_, std::back_inserter(frames), zmq::recv_flags::dontwait);
+          if (!n) break;
+          handleCall(frames);
+        }
+      }
+      if (items[1].revents & ZMQ_POLLIN) {
+        std::vector<zmq::message_t> frames;
+        while (true) {
+          frames.clear();
+          auto n = zmq::recv_multipart(*replies, std::back_inserter(frames), zmq::recv_flags::dontwait);
+          if (!n) break;
+          // A peer that vanished makes the send fail or drop; either way the reply is moot.
+          zmq::send_multipart(*router_, frames, zmq::send_flags::dontwait);
+        }
+      }
+    }
+  });
+  for (size_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+}
+
+void RpcServer::stop() {
+  if (!running_.exchange(false)) return;
+  jobsReady_.notify_all();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  if (ioThread_.joinable()) ioThread_.join();
+  router_.reset();
+  if (auto path = socketPath(endpoint_); !path.empty()) ::unlink(path.c_str());
+}
+
+void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
+  // [identity][header][params]; anything else is not a call from a berth client.
+  if (frames.size() != 3) {
+    spdlog::debug("ipc {}: dropped a message of {} frames", endpoint_, frames.size());
+    return;
+  }
+  uint64_t requestId = 0;
+  MethodKey key;
+  uint32_t timeoutMs = 0;
+  try {
+    MessageIn header(frames[1]);
+    auto h = header.root<wire::CallHeader>();
+    requestId = h.getRequestId();
+    key = {h.getInterfaceId(), h.getMethodId()};
+    timeoutMs = h.getTimeoutMs();
+  } catch (const std::exception& e) {
+    spdlog::debug("ipc {}: dropped a call with a malformed header: {}", endpoint_, e.what());
+    return;
+  } catch (const kj::Exception& e) {
+    spdlog::debug("ipc {}: dropped a call with a malformed header: {}", endpoint_, e.getDescription().cStr());
+    return;
+  }
+  std::vector<zmq::message_t> out;
+  out.push_back(std::move(frames[0]));
+  auto it = handlers_.find(key);
+  if (it == handlers_.end()) {
+    capnp::MallocMessageBuilder mb;
+    auto rh = mb.initRoot<wire::ReplyHeader>();
+    rh.setRequestId(requestId);
+    auto err = rh.initError();
+    err.setKind(wire::ErrorKind::INVALID);
+    err.setMessage("unknown method " + std::to_string(key.interfaceId) + "/" + std::to_string(key.methodId));
+    out.push_back(encode(mb));
+    zmq::send_multipart(*router_, out, zmq::send_flags::dontwait);
+    return;
+  }
+  if (it->second.dispatch == Dispatch::inline_) {
+    execute(it->second, requestId, frames[2], out);
+    zmq::send_multipart(*router_, out, zmq::send_flags::dontwait);
+    return;
+  }
+  {
+    std::lock_guard lock(jobsMutex_);
+    jobs_.push_back(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]),
+                        Clock::now() + std::chrono::milliseconds(timeoutMs ? timeoutMs : 3600000)});
+  }
+  jobsReady_.notify_one();
+}
+
+void RpcServer::execute(const Entry& entry, uint64_t requestId, const zmq::message_t& params,
+                        std::vector<zmq::message_t>& out) const {
+  capnp::MallocMessageBuilder results;
+  std::optional<std::pair<ErrorKind, std::string>> failure;
+  try {
+    MessageIn in(params);
+    entry.handler(in.reader().getRoot<capnp::AnyPointer>(), results.getRoot<capnp::AnyPointer>());
+  } catch (const Error& e) {
+    failure = {e.kind(), e.what()};
+  } catch (const kj::Exception& e) {
+    // Cap'n Proto throws on malformed or out-of-bounds input while a handler reads it.
+    failure = {ErrorKind::invalid, std::string("malformed request: ") + e.getDescription().cStr()};
+  } catch (const std::exception& e) {
+    failure = {ErrorKind::internal, e.what()};
+  }
+  capnp::MallocMessageBuilder header;
+  auto rh = header.initRoot<wire::ReplyHeader>();
+  rh.setRequestId(requestId);
+  if (failure) {
+    if (failure->first == ErrorKind::internal) spdlog::error("{} failed: {}", entry.name, failure->second);
+    auto err = rh.initError();
+    err.setKind(toWire(failure->first));
+    err.setMessage(failure->second);
+    out.push_back(encode(header));
+  } else {
+    rh.setOk();
+    out.push_back(encode(header));
+    out.push_back(encode(results));
+  }
+}
+
+void RpcServer::workerLoop() {
+  zmq::socket_t push(context_, zmq::socket_type::push);
+  push.set(zmq::sockopt::linger, 0);
+  push.connect(repliesEndpoint_);
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(jobsMutex_);
+      jobsReady_.wait(lock, [&] { return !running_ || !jobs_.empty(); });
+      if (!running_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    if (Clock::now() > job.deadline) continue;  // the caller has given up already
+    std::vector<zmq::message_t> out;
+    out.push_back(std::move(job.identity));
+    execute(*job.entry, job.requestId, job.params, out);
+    zmq::send_multipart(push, out);
+  }
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,101 @@
+// The server half of berth's request/reply layer: a ZeroMQ ROUTER on an ipc:// endpoint that
+// decodes calls, dispatches them to typed handlers and sends replies. Quick handlers run on the
+// I/O thread; handlers registered with Dispatch::worker run on a pool so long work (extraction,
+// pulls) never stalls the loop. Malformed or oversized input is rejected without harm.
+#pragma once
+
+#include <atomic>
+#include <capnp/any.h>
+#include <capnp/message.h>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+
+#include "ipc/method.h"
+
+namespace berth::ipc {
+
+class RpcServer {
+ public:
+  enum class Dispatch { inline_, worker };
+  using RawHandler = std::function<void(capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results)>;
+
+  struct Options {
+    size_t workers = 2;
+  };
+
+  RpcServer(zmq::context_t& context, std::string endpoint, Options options);
+  RpcServer(zmq::context_t& context, std::string endpoint) : RpcServer(context, std::move(endpoint), Options{}) {}
+  ~RpcServer();
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  // Declares that this server implements every method of Interface and its superinterfaces;
+  // start() refuses to run while one of them has no handler.
+  template <typename Interface>
+  void implements() {
+    interfaces_.push_back(capnp::Schema::from<Interface>());
+  }
+
+  template <typename M>
+  void handle(const M& method,
+              std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,
+              Dispatch dispatch = Dispatch::inline_) {
+    RawHandler raw = [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results) {
+      fn(params.getAs<typename M::ParamsType>(), results.initAs<typename M::ResultsType>());
+    };
+    handlers_[method.key] = Entry{std::move(raw), dispatch, method.name};
+  }
+
+  // Binds the endpoint (replacing a stale socket file) and starts serving.
+  void start();
+  // Stops serving; calls in flight on workers finish, their replies are dropped.
+  void stop();
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Entry {
+    RawHandler handler;
+    Dispatch dispatch;
+    std::string name;
+  };
+  struct Job {
+    zmq::message_t identity;
+    uint64_t requestId;
+    const Entry* entry;
+    zmq::message_t params;
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void checkComplete() const;
+  void ioLoop();
+  void workerLoop();
+  void handleCall(std::vector<zmq::message_t>& frames);
+  // Runs a handler and encodes [ReplyHeader][results?] into `out` (identity not included).
+  void execute(const Entry& entry, uint64_t requestId, const zmq::message_t& params,
+               std::vector<zmq::message_t>& out) const;
+
+  zmq::context_t& context_;
+  std::string endpoint_;
+  std::string repliesEndpoint_;
+  Options options_;
+  std::vector<capnp::InterfaceSchema> interfaces_;
+  std::unordered_map<MethodKey, Entry, MethodKeyHash> handlers_;
+
+  std::atomic<bool> running_{false};
+  std::thread ioThread_;
+  std::vector<std::thread> workers_;
+  std::mutex jobsMutex_;
+  std::condition_variable jobsReady_;
+  std::deque<Job> jobs_;
+  std::unique_ptr<zmq::socket_t> router_;
+};
+
+}  // namespace berth::ipc

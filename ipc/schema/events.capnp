@@ -1,0 +1,28 @@
+@0xd2e87a1f4c6b9035;
+# Engine events: what `docker events` shows. Every service that produces events publishes them
+# on its own ZeroMQ PUB endpoint (events-<service>.sock in the ipc dir) as one-frame messages
+# holding an `Event`, and keeps the most recent ones for `since` queries through EventSource.
+
+$import "/capnp/c++.capnp".namespace("berth::ipc");
+
+struct Attribute {
+  key @0 :Text;
+  value @1 :Text;
+}
+
+struct Event {
+  type @0 :Text;          # container, image, volume, network, daemon
+  action @1 :Text;        # create, start, die, pull, tag, ...
+  actorId @2 :Text;       # the object's id (image id, container id, volume name, ...)
+  attributes @3 :List(Attribute);  # name, image, exitCode, labels ...
+  scope @4 :Text;         # "local"
+  timeNano @5 :Int64;     # when it happened, Unix nanoseconds
+}
+
+interface EventSource {
+  # Implemented by every event-producing service. Called by the API for `docker events --since`.
+
+  recent @0 (sinceNano :Int64, untilNano :Int64) -> (events :List(Event));
+  # The retained events with sinceNano <= timeNano <= untilNano (untilNano 0: no upper bound),
+  # oldest first. A service retains its last 1024 events in memory; older ones are gone.
+}

@@ -1,0 +1,80 @@
+#include "ipc/service_host.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/files.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "ipc/methods.h"
+
+namespace berth::ipc {
+
+ServiceHost::ServiceHost(std::string name, Config config)
+    : name_(std::move(name)), config_(std::move(config)), startedAtNano_(nowNano()) {
+  makeDirectories(config_.ipcDir(), 0700);
+  events_ = std::make_unique<EventPublisher>(context_, config_.eventsEndpoint(name_));
+  server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_));
+  server_->implements<Service>();
+  server_->handle(methods::health(), [this](Service::HealthParams::Reader, Service::HealthResults::Builder r) {
+    auto h = r.initHealth();
+    h.setService(name_);
+    h.setPid(static_cast<uint32_t>(getpid()));
+    h.setVersion(BERTH_VERSION);
+    h.setStartedAtNano(startedAtNano_);
+  });
+  events_->serveOn(*server_);
+}
+
+ServiceHost::~ServiceHost() = default;
+
+int ServiceHost::run() {
+  server_->start();
+  Notifier notifier;
+  notifier.ready(name_ + " serving on " + server_->endpoint());
+  notifier.startWatchdog();
+  spdlog::info("{} ready on {}", name_, server_->endpoint());
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("{} stopping on signal {}", name_, sig);
+  notifier.stopping();
+  server_->stop();
+  return 0;
+}
+
+int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup) {
+  // Block the stop signals before any thread starts so only run()'s sigwait receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Config config;
+  try {
+    config = Config::parse(std::vector<std::string>(argv, argv + argc));
+  } catch (const ConfigError& e) {
+    std::cerr << "berth-" << name << ": " << e.what() << "\n";
+    return 2;
+  }
+  setupLogging(name, config.logLevel);
+  try {
+    ServiceHost host(name, config);
+    setup(host);
+    return host.run();
+  } catch (const std::exception& e) {
+    spdlog::critical("{} failed to start: {}", name, e.what());
+    return 1;
+  }
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,45 @@
+// Hosts one berth service process: parses the shared config, sets up logging, serves the
+// service's RPC endpoint and event channel, answers Service.health and EventSource.recent,
+// tells its manager (supervisor or systemd) READY=1, and stops cleanly on SIGTERM/SIGINT.
+// A service's main() builds its core and registers the handlers that adapt it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <zmq.hpp>
+
+#include "common/config.h"
+#include "ipc/events.h"
+#include "ipc/rpc_server.h"
+
+namespace berth::ipc {
+
+class ServiceHost {
+ public:
+  ServiceHost(std::string name, Config config);
+  ~ServiceHost();
+
+  const std::string& name() const { return name_; }
+  const Config& config() const { return config_; }
+  zmq::context_t& zmq() { return context_; }
+  RpcServer& server() { return *server_; }
+  EventPublisher& events() { return *events_; }
+
+  // Serves until SIGTERM or SIGINT; returns the process exit status.
+  int run();
+
+ private:
+  std::string name_;
+  Config config_;
+  zmq::context_t context_;
+  std::unique_ptr<EventPublisher> events_;
+  std::unique_ptr<RpcServer> server_;
+  int64_t startedAtNano_;
+};
+
+// The whole main() of a service: parse argv, build the host, let `setup` register the
+// service's handlers, run. Exit status 2 for a bad config, 1 for a failed start.
+int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup);
+
+}  // namespace berth::ipc

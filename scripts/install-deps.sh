@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package berth needs to build, test and run. Idempotent: packages that
+# are already installed are skipped, so a second run costs one dpkg query.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config ninja-build
+  # IPC
+  capnproto libcapnp-dev libzmq3-dev cppzmq-dev
+  # containerd's gRPC API (later issues generate stubs from the packaged .proto files)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  golang-github-containerd-containerd-dev
+  # libraries
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libsystemd-dev libseccomp-dev libssl-dev
+  libboost-dev
+  # tests
+  libgtest-dev libgmock-dev googletest
+  # runtime
+  containerd runc iproute2 iptables
+  # unit verification and socket-activation tools (systemd-analyze, systemd-socket-activate)
+  systemd
+  # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates
+  curl openssl python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
