@@ -34,7 +34,6 @@ class Reply {
  public:
   explicit Reply(std::unique_ptr<MessageIn> message) : message_(std::move(message)) {}
   typename Results::Reader get() { return message_->root<Results>(); }
-  typename Results::Reader operator->() { return get(); }
 
  private:
   std::unique_ptr<MessageIn> message_;

@@ -1,0 +1,35 @@
+// The API's view of the other processes: one RPC client per service. Holds no state of its own;
+// each handler asks the service that owns the answer.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/config.h"
+#include "ipc/rpc_client.h"
+
+namespace berth::api {
+
+struct Backends {
+  Backends(zmq::context_t& context, const Config& config)
+      : images(context, config.serviceEndpoint("images")),
+        volumes(context, config.serviceEndpoint("volumes")),
+        network(context, config.serviceEndpoint("network")),
+        bridge(context, config.serviceEndpoint("containerd-bridge")),
+        supervisor(context, config.supervisorEndpoint()) {}
+
+  // The services that publish engine events, with their names.
+  std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
+    return {{"images", &images}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridge}};
+  }
+
+  ipc::RpcClient images;
+  ipc::RpcClient volumes;
+  ipc::RpcClient network;
+  ipc::RpcClient bridge;
+  ipc::RpcClient supervisor;
+};
+
+}  // namespace berth::api

@@ -1,0 +1,86 @@
+#include "services/api/event_filter.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+
+namespace berth::api {
+namespace {
+
+const std::set<std::string> kKeys = {"config", "container", "daemon", "event",  "image",   "label",  "network",
+                                     "node",   "plugin",    "scope",  "secret", "service", "type",   "volume"};
+
+std::string attribute(const ipc::EngineEvent& e, const std::string& key) {
+  for (const auto& [k, v] : e.attributes) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+}  // namespace
+
+EventFilter EventFilter::parse(const std::string& text) {
+  EventFilter f;
+  if (text.empty()) return f;
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (!kKeys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
+    auto& set = f.values_[it.key()];
+    if (it->is_object()) {
+      for (auto v = it->begin(); v != it->end(); ++v) {
+        if (!v->is_boolean()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+        if (v->get<bool>()) set.insert(v.key());
+      }
+    } else if (it->is_array()) {
+      for (const auto& v : *it) {
+        if (!v.is_string()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+        set.insert(v.get<std::string>());
+      }
+    } else {
+      throw Error(ErrorKind::invalid, "invalid filter: " + text);
+    }
+  }
+  return f;
+}
+
+bool EventFilter::exact(const std::string& key, const std::string& value) const {
+  auto it = values_.find(key);
+  return it == values_.end() || it->second.empty() || it->second.count(value);
+}
+
+bool EventFilter::matches(const ipc::EngineEvent& e) const {
+  if (!exact("type", e.type) || !exact("scope", e.scope)) return false;
+  if (auto it = values_.find("event"); it != values_.end() && !it->second.empty()) {
+    // "exec_start: sh -c ..." matches the filter "exec_start".
+    std::string action = e.action.substr(0, e.action.find(':'));
+    if (!it->second.count(e.action) && !it->second.count(action)) return false;
+  }
+  // Object filters: the actor's id (or a prefix of it) or its name, for events of that type.
+  for (const char* type : {"container", "image", "volume", "network", "daemon", "plugin", "node", "service",
+                           "secret", "config"}) {
+    auto it = values_.find(type);
+    if (it == values_.end() || it->second.empty()) continue;
+    bool hit = false;
+    std::string name = attribute(e, "name");
+    for (const auto& v : it->second) {
+      if (e.type == type && (v == e.actorId || v == name || (!v.empty() && e.actorId.rfind(v, 0) == 0))) hit = true;
+      if (std::string(type) == "image" && e.type == "container" && attribute(e, "image") == v) hit = true;
+    }
+    if (!hit) return false;
+  }
+  if (auto it = values_.find("label"); it != values_.end()) {
+    for (const auto& want : it->second) {
+      auto eq = want.find('=');
+      std::string key = want.substr(0, eq);
+      bool found = false;
+      for (const auto& [k, v] : e.attributes) {
+        if (k == key && (eq == std::string::npos || v == want.substr(eq + 1))) found = true;
+      }
+      if (!found) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace berth::api

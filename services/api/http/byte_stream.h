@@ -1,0 +1,41 @@
+// A connected byte stream: a plain socket or a TLS session over one. The HTTP server reads
+// requests from it and, for a hijacked connection, hands it to the handler as a raw stream.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace berth::http {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  // Reads up to `size` bytes; 0 at end of stream; throws on error.
+  virtual size_t read(char* data, size_t size) = 0;
+  // Writes everything or throws (a peer that went away is an error).
+  virtual void write(std::string_view data) = 0;
+  // Half-closes the write side (raw streams after the container's output ends).
+  virtual void closeWrite() = 0;
+  // Unblocks a reader on this stream from another thread.
+  virtual void shutdownRead() = 0;
+  // True when the peer has closed or reset the connection (checked without blocking).
+  virtual bool peerClosed() const = 0;
+  virtual int fd() const = 0;
+};
+
+// Owns `fd`.
+std::unique_ptr<ByteStream> makeSocketStream(int fd);
+
+// Completes a TLS handshake as the server over `fd` (owned); throws when it fails.
+std::unique_ptr<ByteStream> makeTlsStream(int fd, SSL_CTX* context);
+
+// A server-side TLS context from PEM files; with `verifyClients`, clients must present a
+// certificate signed by `caFile`. Throws with OpenSSL's reason on failure.
+SSL_CTX* makeTlsContext(const std::string& certFile, const std::string& keyFile, const std::string& caFile,
+                        bool verifyClients);
+
+}  // namespace berth::http

@@ -1,0 +1,303 @@
+#include "services/api/http/http_server.h"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/beast/http.hpp>
+
+#include "common/errors.h"
+
+namespace berth::http {
+namespace beasthttp = boost::beast::http;
+
+std::string statusText(int status) {
+  switch (status) {
+    case 101: return "UPGRADED";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+std::string percentDecode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> Request::queryValue(const std::string& key) const {
+  for (const auto& [k, v] : query) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+std::string Request::header(const std::string& lowerName) const {
+  auto it = headers.find(lowerName);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+ResponseWriter::ResponseWriter(ByteStream& stream, std::string leftover, bool head,
+                               std::vector<std::pair<std::string, std::string>> commonHeaders)
+    : stream_(stream), leftover_(std::move(leftover)), head_(head), commonHeaders_(std::move(commonHeaders)) {}
+
+void ResponseWriter::writeHead(int status, const std::string& contentType, const std::string& framing,
+                               const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + statusText(status) + "\r\n";
+  for (const auto& [k, v] : commonHeaders_) out += k + ": " + v + "\r\n";
+  for (const auto& [k, v] : extra) out += k + ": " + v + "\r\n";
+  if (!contentType.empty()) out += "Content-Type: " + contentType + "\r\n";
+  char date[64];
+  time_t now = time(nullptr);
+  tm gmt{};
+  gmtime_r(&now, &gmt);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &gmt);
+  out += std::string("Date: ") + date + "\r\n";
+  out += framing;
+  out += "\r\n";
+  stream_.write(out);
+  started_ = true;
+}
+
+void ResponseWriter::send(int status, const std::string& contentType, const std::string& body,
+                          const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
+  std::string framing = status == 204 || status == 304 ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  writeHead(status, status == 204 ? "" : contentType, framing, extraHeaders);
+  if (!head_ && !body.empty() && status != 204 && status != 304) stream_.write(body);
+}
+
+void ResponseWriter::json(int status, const nlohmann::json& body) {
+  send(status, "application/json", body.dump() + "\n");
+}
+
+void ResponseWriter::error(int status, const std::string& message) {
+  json(status, nlohmann::json{{"message", message}});
+}
+
+void ResponseWriter::startStream(int status, const std::string& contentType) {
+  writeHead(status, contentType, "Transfer-Encoding: chunked\r\n", {});
+  streaming_ = true;
+}
+
+bool ResponseWriter::writeChunk(std::string_view data) {
+  if (data.empty()) return true;
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  try {
+    stream_.write(std::string(size) + std::string(data) + "\r\n");
+    return true;
+  } catch (const std::exception&) {
+    keepAlive_ = false;
+    return false;
+  }
+}
+
+void ResponseWriter::endStream() {
+  if (!streaming_) return;
+  streaming_ = false;
+  try {
+    stream_.write("0\r\n\r\n");
+  } catch (const std::exception&) {
+    keepAlive_ = false;
+  }
+}
+
+ByteStream& ResponseWriter::hijack(bool clientAskedUpgrade, const std::string& contentType) {
+  if (clientAskedUpgrade) {
+    writeHead(101, contentType, "Connection: Upgrade\r\nUpgrade: tcp\r\n", {});
+  } else {
+    writeHead(200, contentType, "", {});
+  }
+  hijacked_ = true;
+  keepAlive_ = false;
+  return stream_;
+}
+
+HttpServer::HttpServer(std::vector<Listener> listeners, Handler handler, ServerOptions options)
+    : listeners_(std::move(listeners)), handler_(std::move(handler)), options_(std::move(options)) {}
+
+HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+
+void HttpServer::start() {
+  running_ = true;
+  for (const auto& l : listeners_) acceptors_.emplace_back([this, l] { acceptLoop(l); });
+}
+
+void HttpServer::stop(std::chrono::milliseconds grace) {
+  if (!running_.exchange(false)) return;
+  for (auto& t : acceptors_) t.join();
+  acceptors_.clear();
+  std::unique_lock lock(connMutex_);
+  // Idle keep-alive readers wake with end-of-stream; requests being answered finish.
+  for (auto* c : connections_) c->shutdownRead();
+  connDone_.wait_for(lock, grace, [&] { return connections_.empty(); });
+}
+
+void HttpServer::acceptLoop(Listener listener) {
+  while (running_) {
+    pollfd p{listener.fd, POLLIN, 0};
+    int n = ::poll(&p, 1, 200);
+    if (n <= 0 || !(p.revents & POLLIN)) continue;
+    int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) continue;  // another acceptor won, or the client gave up
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    SSL_CTX* tls = listener.tls;
+    std::thread([this, fd, tls] {
+      std::unique_ptr<ByteStream> stream;
+      try {
+        stream = tls ? makeTlsStream(fd, tls) : makeSocketStream(fd);
+      } catch (const std::exception& e) {
+        spdlog::info("connection refused: {}", e.what());
+        return;
+      }
+      serveConnection(std::move(stream));
+    }).detach();
+  }
+}
+
+void HttpServer::serveConnection(std::unique_ptr<ByteStream> stream) {
+  {
+    std::lock_guard lock(connMutex_);
+    connections_.insert(stream.get());
+  }
+  std::string buffer;
+  try {
+    while (running_ && serveOne(*stream, buffer)) {
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("connection closed: {}", e.what());
+  }
+  std::lock_guard lock(connMutex_);
+  connections_.erase(stream.get());
+  stream.reset();
+  connDone_.notify_all();
+}
+
+// Reads and answers one request; false when the connection should close.
+bool HttpServer::serveOne(ByteStream& stream, std::string& buffer) {
+  beasthttp::request_parser<beasthttp::string_body> parser;
+  parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
+  parser.body_limit(options_.maxBodyBytes);
+  char chunk[65536];
+  boost::beast::error_code ec;
+  auto feed = [&](auto done) -> int {  // 1 done, 0 closed, -1 error (ec set)
+    while (!done()) {
+      if (!buffer.empty()) {
+        size_t used = parser.put(boost::asio::buffer(buffer), ec);
+        buffer.erase(0, used);
+        if (!ec) continue;
+        if (ec != beasthttp::error::need_more) return -1;
+        ec = {};
+      }
+      size_t n = stream.read(chunk, sizeof chunk);
+      if (n == 0) {
+        // End of stream: between requests it is a normal close; mid-request it is an error.
+        if (!parser.got_some()) return 0;
+        parser.put_eof(ec);
+        return done() && !ec ? 1 : 0;
+      }
+      buffer.append(chunk, n);
+    }
+    return 1;
+  };
+  ResponseWriter early(stream, "", false, options_.commonHeaders);
+  int r = feed([&] { return parser.is_header_done(); });
+  if (r == 0) return false;
+  if (r < 0) {
+    if (ec == beasthttp::error::header_limit) early.error(431, "request headers too large");
+    else early.error(400, "malformed HTTP request: " + ec.message());
+    return false;
+  }
+  auto& header = parser.get();
+  if (auto len = parser.content_length(); len && *len > options_.maxBodyBytes) {
+    early.error(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
+                         std::to_string(options_.maxBodyBytes) + " bytes");
+    return false;
+  }
+  if (header[beasthttp::field::expect] == "100-continue") stream.write("HTTP/1.1 100 Continue\r\n\r\n");
+  r = feed([&] { return parser.is_done(); });
+  if (r == 0) return false;
+  if (r < 0) {
+    if (ec == beasthttp::error::body_limit) {
+      early.error(413, "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes");
+    } else {
+      early.error(400, "malformed HTTP request: " + ec.message());
+    }
+    return false;
+  }
+
+  auto msg = parser.release();
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  req.versionMajor = msg.version() / 10;
+  req.versionMinor = msg.version() % 10;
+  std::string_view target = req.target;
+  auto q = target.find('?');
+  req.path = percentDecode(target.substr(0, q));
+  if (q != std::string_view::npos) {
+    std::string_view qs = target.substr(q + 1);
+    while (!qs.empty()) {
+      auto amp = qs.find('&');
+      std::string_view pair = qs.substr(0, amp);
+      auto eq = pair.find('=');
+      if (!pair.empty()) {
+        req.query.emplace_back(percentDecode(pair.substr(0, eq)),
+                               eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1)));
+      }
+      if (amp == std::string_view::npos) break;
+      qs.remove_prefix(amp + 1);
+    }
+  }
+  for (const auto& f : msg) {
+    std::string name(f.name_string());
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    req.headers[name] = std::string(f.value());
+  }
+  req.body = std::move(msg.body());
+  bool keepAlive = msg.keep_alive();
+
+  ResponseWriter writer(stream, std::move(buffer), req.method == "HEAD", options_.commonHeaders);
+  buffer.clear();
+  try {
+    handler_(req, writer);
+  } catch (const std::exception& e) {
+    if (writer.started()) throw;
+    spdlog::error("{} {}: {}", req.method, req.path, e.what());
+    writer.error(500, e.what());
+  }
+  if (!writer.started()) writer.error(500, "handler sent no response");
+  if (writer.hijacked()) return false;
+  buffer = writer.takeLeftover();
+  return keepAlive && writer.keepAlive();
+}
+
+}  // namespace berth::http

@@ -1,0 +1,121 @@
+// HTTP/1.1 for the Docker Engine API on listening sockets the process inherits (from berth's
+// supervisor or from systemd, both through LISTEN_FDS). One thread per connection: requests
+// are parsed with Boost.Beast's parser, bodies are bounded (413 before buffering), responses
+// are plain, chunked-streamed, or the connection is hijacked into a raw stream (attach/exec).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "services/api/http/byte_stream.h"
+
+namespace berth::http {
+
+struct Request {
+  std::string method;                  // "GET", "HEAD", ...
+  std::string target;                  // as received, with query
+  std::string path;                    // without query, percent-decoded
+  std::vector<std::pair<std::string, std::string>> query;  // decoded, in order
+  std::map<std::string, std::string> headers;              // keys lower-cased
+  std::string body;
+  int versionMajor = 1, versionMinor = 1;  // HTTP version
+  std::map<std::string, std::string> params;  // filled by the router: {name} segments
+  std::string apiVersion;                     // "1.43": from the /vX.Y prefix, else berth's own
+
+  std::optional<std::string> queryValue(const std::string& key) const;
+  std::string header(const std::string& lowerName) const;
+};
+
+// How a handler answers. Exactly one of: send(), startStream() + writeChunk()s + endStream(),
+// or hijack().
+class ResponseWriter {
+ public:
+  ResponseWriter(ByteStream& stream, std::string leftover, bool head,
+                 std::vector<std::pair<std::string, std::string>> commonHeaders);
+
+  void send(int status, const std::string& contentType, const std::string& body,
+            const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
+  void json(int status, const nlohmann::json& body);
+  void error(int status, const std::string& message);  // dockerd's {"message": "..."}
+
+  void startStream(int status, const std::string& contentType);
+  // False when the client has gone away.
+  bool writeChunk(std::string_view data);
+  void endStream();
+
+  // Takes over the connection for a raw byte stream both ways. Answers `101 UPGRADED` when the
+  // client asked for `Upgrade: tcp`, else `200 OK`, with Docker's raw-stream content type.
+  // Bytes the client sent after the request are returned first by the stream's reads.
+  ByteStream& hijack(bool clientAskedUpgrade, const std::string& contentType);
+  std::string takeLeftover() { return std::move(leftover_); }
+
+  bool started() const { return started_; }
+  bool keepAlive() const { return keepAlive_; }
+  bool hijacked() const { return hijacked_; }
+  bool clientGone() const { return stream_.peerClosed(); }
+
+ private:
+  void writeHead(int status, const std::string& contentType, const std::string& framing,
+                 const std::vector<std::pair<std::string, std::string>>& extra);
+
+  ByteStream& stream_;
+  std::string leftover_;
+  bool head_;
+  std::vector<std::pair<std::string, std::string>> commonHeaders_;
+  bool started_ = false;
+  bool streaming_ = false;
+  bool hijacked_ = false;
+  bool keepAlive_ = true;
+};
+
+using Handler = std::function<void(Request&, ResponseWriter&)>;
+
+struct ServerOptions {
+  size_t maxBodyBytes = 16 << 20;
+  size_t maxHeaderBytes = 64 << 10;
+  std::vector<std::pair<std::string, std::string>> commonHeaders;  // sent on every response
+};
+
+class HttpServer {
+ public:
+  struct Listener {
+    int fd;               // not owned: the supervisor (or systemd) owns the socket
+    SSL_CTX* tls = nullptr;  // TLS for this listener when set
+  };
+
+  HttpServer(std::vector<Listener> listeners, Handler handler, ServerOptions options);
+  ~HttpServer();
+
+  void start();
+  // Stops accepting, unblocks idle connections, waits up to `grace` for handlers to finish.
+  void stop(std::chrono::milliseconds grace);
+
+ private:
+  void acceptLoop(Listener listener);
+  void serveConnection(std::unique_ptr<ByteStream> stream);
+  bool serveOne(ByteStream& stream, std::string& buffer);
+
+  std::vector<Listener> listeners_;
+  Handler handler_;
+  ServerOptions options_;
+  std::atomic<bool> running_{false};
+  std::vector<std::thread> acceptors_;
+  std::mutex connMutex_;
+  std::condition_variable connDone_;
+  std::set<ByteStream*> connections_;
+};
+
+std::string statusText(int status);
+std::string percentDecode(std::string_view in);
+
+}  // namespace berth::http

@@ -1,0 +1,90 @@
+// berth-api: the Docker Engine API over HTTP/1.1. It holds nothing durable: its listening
+// sockets are inherited (LISTEN_FDS, from berth-supervisor or systemd) and every answer comes
+// from the service that owns it.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include <iostream>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "services/api/backends.h"
+#include "services/api/event_hub.h"
+#include "services/api/http/http_server.h"
+#include "services/api/router.h"
+#include "services/api/system_routes.h"
+
+using namespace berth;
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Config config;
+  try {
+    config = Config::parse(std::vector<std::string>(argv, argv + argc));
+  } catch (const ConfigError& e) {
+    std::cerr << "berth-api: " << e.what() << "\n";
+    return 2;
+  }
+  setupLogging("api", config.logLevel);
+
+  try {
+    int n = sd_listen_fds(1);
+    if (n <= 0) {
+      throw std::runtime_error(
+          "no listening sockets: berth-api is started by berth-supervisor or by systemd socket activation");
+    }
+    SSL_CTX* tls = nullptr;
+    std::vector<http::HttpServer::Listener> listeners;
+    for (int i = 0; i < n; ++i) {
+      int fd = SD_LISTEN_FDS_START + i;
+      sockaddr_storage addr{};
+      socklen_t len = sizeof addr;
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+      bool tcp = addr.ss_family == AF_INET || addr.ss_family == AF_INET6;
+      if (tcp && config.tls.enabled && !tls) {
+        tls = http::makeTlsContext(config.tls.certFile, config.tls.keyFile, config.tls.caFile, config.tls.verify);
+      }
+      listeners.push_back({fd, tcp && config.tls.enabled ? tls : nullptr});
+    }
+
+    zmq::context_t zmq;
+    api::Backends backends(zmq, config);
+    api::EventHub events(zmq, config, backends);
+    api::Router router;
+    api::SystemRoutes system(config, backends, events);
+    system.registerOn(router);
+
+    http::ServerOptions options;
+    options.commonHeaders = {{"Api-Version", api::kApiVersion},
+                             {"Docker-Experimental", "false"},
+                             {"Ostype", "linux"},
+                             {"Server", "berth/" BERTH_VERSION " (linux)"}};
+    http::HttpServer server(std::move(listeners),
+                            [&router](http::Request& req, http::ResponseWriter& out) { router.dispatch(req, out); },
+                            options);
+    server.start();
+    Notifier notifier;
+    notifier.ready("serving the Docker API on " + std::to_string(n) + " socket(s)");
+    notifier.startWatchdog();
+    spdlog::info("api ready on {} inherited socket(s)", n);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("api stopping on signal {}", sig);
+    notifier.stopping();
+    server.stop(std::chrono::seconds(5));
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::critical("api failed: {}", e.what());
+    return 1;
+  }
+}
