@@ -204,7 +204,7 @@ void RpcServer::workerLoop() {
     std::vector<zmq::message_t> out;
     out.push_back(std::move(job.identity));
     execute(*job.entry, job.requestId, job.params, out);
-    zmq::send_multipart(push, out);
+    zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
   }
 }
 

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/version.h"
 #include "common/log.h"
 #include "supervisor/engine_roots.h"
 #include "supervisor/supervisor.h"
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
     if (a == "--prepare-only") {
       prepareOnly = true;
     } else if (a == "--version" || a == "-v") {
-      std::cout << "berth version " << BERTH_VERSION << ", build " << BERTH_GIT_COMMIT << "\n";
+      std::cout << "berth version " << BERTH_VERSION << ", build " << gitCommit() << "\n";
       return 0;
     } else {
       args.push_back(a);

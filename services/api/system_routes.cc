@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/host_info.h"
+#include "common/version.h"
 #include "ipc/methods.h"
 #include "services/api/event_filter.h"
 
@@ -112,7 +113,7 @@ void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
                  {"Details",
                   {{"ApiVersion", kApiVersion},
                    {"MinAPIVersion", kMinApiVersion},
-                   {"GitCommit", BERTH_GIT_COMMIT},
+                   {"GitCommit", gitCommit()},
                    {"GoVersion", ""},
                    {"Os", "linux"},
                    {"Arch", goArch(host.architecture)},
@@ -124,7 +125,7 @@ void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
                  {"Version", BERTH_VERSION},
                  {"ApiVersion", kApiVersion},
                  {"MinAPIVersion", kMinApiVersion},
-                 {"GitCommit", BERTH_GIT_COMMIT},
+                 {"GitCommit", gitCommit()},
                  {"GoVersion", ""},
                  {"Os", "linux"},
                  {"Arch", goArch(host.architecture)},

@@ -151,13 +151,22 @@ void HttpServer::start() {
 }
 
 void HttpServer::stop(std::chrono::milliseconds grace) {
-  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard lock(connMutex_);
+    if (!running_.exchange(false)) return;
+  }
   for (auto& t : acceptors_) t.join();
   acceptors_.clear();
   std::unique_lock lock(connMutex_);
-  // Idle keep-alive readers wake with end-of-stream; requests being answered finish.
-  for (auto* c : connections_) c->shutdownRead();
-  connDone_.wait_for(lock, grace, [&] { return connections_.empty(); });
+  for (auto& [id, c] : connections_) {
+    if (c.idle && c.stream) c.stream->shutdownRead();
+  }
+  if (!connDone_.wait_for(lock, grace, [&] { return connections_.empty(); })) {
+    for (auto& [id, c] : connections_) {
+      if (c.stream) c.stream->shutdownRead();
+    }
+    connDone_.wait_for(lock, std::chrono::seconds(1), [&] { return connections_.empty(); });
+  }
 }
 
 void HttpServer::acceptLoop(Listener listener) {
@@ -169,45 +178,66 @@ void HttpServer::acceptLoop(Listener listener) {
     if (fd < 0) continue;  // another acceptor won, or the client gave up
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    uint64_t id;
+    {
+      // Registered before its thread runs, so stop() waits for it.
+      std::lock_guard lock(connMutex_);
+      id = nextConnection_++;
+      connections_[id] = Connection{};
+    }
     SSL_CTX* tls = listener.tls;
-    std::thread([this, fd, tls] {
+    std::thread([this, fd, tls, id] {
       std::unique_ptr<ByteStream> stream;
       try {
         stream = tls ? makeTlsStream(fd, tls) : makeSocketStream(fd);
       } catch (const std::exception& e) {
         spdlog::info("connection refused: {}", e.what());
-        return;
       }
-      serveConnection(std::move(stream));
+      serveConnection(id, std::move(stream));
     }).detach();
   }
 }
 
-void HttpServer::serveConnection(std::unique_ptr<ByteStream> stream) {
-  {
-    std::lock_guard lock(connMutex_);
-    connections_.insert(stream.get());
-  }
-  std::string buffer;
-  try {
-    while (running_ && serveOne(*stream, buffer)) {
+void HttpServer::serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream) {
+  if (stream) {
+    {
+      std::lock_guard lock(connMutex_);
+      connections_[id].stream = stream.get();
     }
-  } catch (const std::exception& e) {
-    spdlog::debug("connection closed: {}", e.what());
+    std::string buffer;
+    try {
+      for (bool first = true;; first = false) {
+        if (!first) {
+          std::lock_guard lock(connMutex_);
+          if (!running_) break;  // answered its request; the server is stopping
+          connections_[id].idle = true;
+        }
+        if (!serveOne(*stream, buffer, [&] {
+              std::lock_guard lock(connMutex_);
+              connections_[id].idle = false;
+            })) {
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      spdlog::debug("connection closed: {}", e.what());
+    }
   }
   std::lock_guard lock(connMutex_);
-  connections_.erase(stream.get());
+  connections_.erase(id);
   stream.reset();
   connDone_.notify_all();
 }
 
 // Reads and answers one request; false when the connection should close.
-bool HttpServer::serveOne(ByteStream& stream, std::string& buffer) {
+bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::function<void()>& onRequestStart) {
   beasthttp::request_parser<beasthttp::string_body> parser;
   parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
   parser.body_limit(options_.maxBodyBytes);
   char chunk[65536];
   boost::beast::error_code ec;
+  bool started = !buffer.empty();
+  if (started) onRequestStart();
   auto feed = [&](auto done) -> int {  // 1 done, 0 closed, -1 error (ec set)
     while (!done()) {
       if (!buffer.empty()) {
@@ -218,6 +248,10 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer) {
         ec = {};
       }
       size_t n = stream.read(chunk, sizeof chunk);
+      if (n > 0 && !started) {
+        started = true;
+        onRequestStart();
+      }
       if (n == 0) {
         // End of stream: between requests it is a normal close; mid-request it is an error.
         if (!parser.got_some()) return 0;
@@ -231,11 +265,17 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer) {
   ResponseWriter early(stream, "", false, options_.commonHeaders);
   int r = feed([&] { return parser.is_header_done(); });
   if (r == 0) return false;
-  if (r < 0) {
-    if (ec == beasthttp::error::header_limit) early.error(431, "request headers too large");
-    else early.error(400, "malformed HTTP request: " + ec.message());
+  auto refuse = [&] {
+    if (ec == beasthttp::error::header_limit) {
+      early.error(431, "request headers too large");
+    } else if (ec == beasthttp::error::body_limit) {
+      early.error(413, "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes");
+    } else {
+      early.error(400, "malformed HTTP request: " + ec.message());
+    }
     return false;
-  }
+  };
+  if (r < 0) return refuse();
   auto& header = parser.get();
   if (auto len = parser.content_length(); len && *len > options_.maxBodyBytes) {
     early.error(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
@@ -245,14 +285,7 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer) {
   if (header[beasthttp::field::expect] == "100-continue") stream.write("HTTP/1.1 100 Continue\r\n\r\n");
   r = feed([&] { return parser.is_done(); });
   if (r == 0) return false;
-  if (r < 0) {
-    if (ec == beasthttp::error::body_limit) {
-      early.error(413, "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes");
-    } else {
-      early.error(400, "malformed HTTP request: " + ec.message());
-    }
-    return false;
-  }
+  if (r < 0) return refuse();
 
   auto msg = parser.release();
   Request req;

@@ -101,9 +101,16 @@ class HttpServer {
   void stop(std::chrono::milliseconds grace);
 
  private:
+  // A connection is idle while it waits for a request after having answered one: only those
+  // are cut when the server stops; new and busy ones are answered first (as Go's Shutdown).
+  struct Connection {
+    ByteStream* stream = nullptr;
+    bool idle = false;
+  };
+
   void acceptLoop(Listener listener);
-  void serveConnection(std::unique_ptr<ByteStream> stream);
-  bool serveOne(ByteStream& stream, std::string& buffer);
+  void serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream);
+  bool serveOne(ByteStream& stream, std::string& buffer, const std::function<void()>& onRequestStart);
 
   std::vector<Listener> listeners_;
   Handler handler_;
@@ -112,7 +119,8 @@ class HttpServer {
   std::vector<std::thread> acceptors_;
   std::mutex connMutex_;
   std::condition_variable connDone_;
-  std::set<ByteStream*> connections_;
+  std::map<uint64_t, Connection> connections_;
+  uint64_t nextConnection_ = 0;
 };
 
 std::string statusText(int status);

@@ -1,0 +1,331 @@
+// The engine as a whole, driven through the real docker CLI and berthctl: it starts as a
+// supervisor with separate processes, answers version/info/events, survives kill -9 of any
+// part, restarts one service on request, stops cleanly, and refuses bad starts.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/engine.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+const std::vector<std::string> kServices = {"images", "volumes", "network", "containerd-bridge", "api"};
+
+std::string exeName(pid_t pid) {
+  std::error_code ec;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename().string();
+}
+
+// A client that loops on GET /_ping, each on a fresh connection, and counts what went wrong.
+class PingLoop {
+ public:
+  explicit PingLoop(std::string socket) : socket_(std::move(socket)) {
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        auto r = httpRequest(socket_, "GET", "/_ping");
+        ++total_;
+        if (!r.connected) {
+          ++refused_;
+        } else if (r.status != 200 || r.body != "OK") {
+          // A connection the API had accepted when it was killed -9 ends without a response;
+          // a client may retry such an idempotent request (RFC 9110 9.2.2), once.
+          if (r.head.empty() && r.complete) {
+            ++resets_;
+            auto again = httpRequest(socket_, "GET", "/_ping");
+            if (!again.connected) ++refused_;
+            else if (again.status != 200) ++failed_;
+          } else {
+            ++failed_;
+          }
+        }
+        std::this_thread::sleep_for(2ms);
+      }
+    });
+  }
+  ~PingLoop() { finish(); }
+  void finish() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int total() const { return total_; }
+  int refused() const { return refused_; }
+  int failed() const { return failed_; }
+  int resets() const { return resets_; }
+
+ private:
+  std::string socket_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> total_{0}, refused_{0}, failed_{0}, resets_{0};
+  std::thread thread_;
+};
+
+TEST(EngineTest, DockerVersionShowsBerthsServerAndApiVersion) {
+  Engine engine;
+  auto r = engine.docker({"version", "--format", "{{.Server.Platform.Name}}|{{.Server.Version}}|{{.Server.APIVersion}}|{{.Server.MinAPIVersion}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "berth 0.1.0|0.1.0|1.43|1.24\n");
+}
+
+TEST(EngineTest, DockerInfoShowsRealFigures) {
+  Engine engine;
+  auto r = engine.docker({"info", "--format", "{{json .}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto info = json::parse(r.out);
+  EXPECT_EQ(info["NCPU"].get<long>(), sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_EQ(info["MemTotal"].get<long>(), sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE));
+  utsname u{};
+  uname(&u);
+  EXPECT_EQ(info["KernelVersion"], u.release);
+  EXPECT_EQ(info["Name"], u.nodename);
+  EXPECT_EQ(info["DockerRootDir"], engine.dataRoot());
+  EXPECT_EQ(info["Driver"], "overlay2");
+  EXPECT_EQ(info["Containers"], 0);
+  EXPECT_EQ(info["Images"], 0);
+  EXPECT_EQ(info["OSType"], "linux");
+  EXPECT_TRUE(info["LiveRestoreEnabled"].get<bool>());
+  EXPECT_EQ(info["ID"].get<std::string>().size(), 36u);
+  EXPECT_NE(info["OperatingSystem"].get<std::string>(), "");
+  // The engine id is durable: the same after a restart on the same data root.
+  std::string id = info["ID"];
+  std::ifstream in(engine.dataRoot() + "/engine-id");
+  std::string onDisk;
+  in >> onDisk;
+  EXPECT_EQ(onDisk, id);
+}
+
+TEST(EngineTest, DockerEventsWithSinceAndUntilReturns) {
+  Engine engine;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto start = std::chrono::steady_clock::now();
+  auto r = engine.docker({"events", "--since", std::to_string(now - 60), "--until", std::to_string(now + 1)}, 20s);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  // Filters are validated as dockerd does.
+  r = engine.docker({"events", "--since", std::to_string(now - 60), "--until", std::to_string(now), "--filter", "colour=red"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("invalid filter 'colour'"), std::string::npos) << r.err;
+}
+
+TEST(EngineTest, TheSupervisorRunsContainerdAndFiveSeparateServiceProcesses) {
+  Engine engine;
+  std::set<std::string> names;
+  for (pid_t child : childrenOf(engine.pid())) names.insert(exeName(child));
+  std::set<std::string> expected = {"containerd",    "berth-images",  "berth-volumes", "berth-network",
+                                    "berth-containerd-bridge", "berth-api"};
+  EXPECT_EQ(names, expected);
+  auto children = engine.children();
+  for (const auto& s : kServices) {
+    ASSERT_TRUE(children.count(s)) << s;
+    EXPECT_EQ(children[s].state, "running");
+    EXPECT_EQ(exeName(children[s].pid), "berth-" + s);
+  }
+  EXPECT_EQ(exeName(children["containerd"].pid), "containerd");
+}
+
+TEST(EngineTest, EachServiceKilledWithSigkillIsBackWithinOneSecondAndNoPingFails) {
+  Engine engine;
+  PingLoop ping(engine.socketPath());
+  for (const auto& service : kServices) {
+    auto before = engine.children();
+    pid_t victim = before[service].pid;
+    ASSERT_GT(victim, 0);
+    auto killedAt = std::chrono::steady_clock::now();
+    ASSERT_EQ(kill(victim, SIGKILL), 0);
+    // Back: a new pid in state running (it said READY=1 after serving its endpoint).
+    bool back = false;
+    std::map<std::string, ChildInfo> after;
+    while (std::chrono::steady_clock::now() - killedAt < 3s) {
+      after = engine.children();
+      if (after[service].pid != victim && after[service].pid != 0 && after[service].state == "running") {
+        back = true;
+        break;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killedAt);
+    ASSERT_TRUE(back) << service << " did not come back; log:\n" << engine.log();
+    EXPECT_LT(took, 1000ms) << service << " took " << took.count() << " ms";
+    std::cout << "[ restart ] " << service << " back and running " << took.count() << " ms after kill -9\n";
+    EXPECT_EQ(after[service].restarts, before[service].restarts + 1);
+    for (const auto& [name, info] : before) {
+      if (name != service) {
+        EXPECT_EQ(after[name].pid, info.pid) << name << " changed pid when " << service << " died";
+      }
+    }
+    // And answering: docker info reaches every service again.
+    auto r = engine.docker({"info", "--format", "{{len .Warnings}}|{{.Images}}"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+  }
+  std::this_thread::sleep_for(100ms);
+  ping.finish();
+  EXPECT_GT(ping.total(), 50);
+  EXPECT_EQ(ping.refused(), 0) << "connections refused while services restarted";
+  EXPECT_EQ(ping.failed(), 0) << "pings failed while services restarted";
+  std::cout << "[ pings ] " << ping.total() << " sent, " << ping.resets()
+            << " reset by the API's own kill -9 and answered on retry\n";
+}
+
+TEST(EngineTest, ContainerdKilledWithSigkillIsRestartedAndSiblingsKeepTheirPids) {
+  Engine engine;
+  auto before = engine.children();
+  ASSERT_EQ(kill(before["containerd"].pid, SIGKILL), 0);
+  auto start = std::chrono::steady_clock::now();
+  std::map<std::string, ChildInfo> after;
+  while (std::chrono::steady_clock::now() - start < 10s) {
+    after = engine.children();
+    if (after["containerd"].pid != before["containerd"].pid && after["containerd"].state == "running") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(after["containerd"].state, "running") << engine.log();
+  for (const auto& s : kServices) EXPECT_EQ(after[s].pid, before[s].pid) << s;
+  auto r = engine.docker({"info", "--format", "{{json .Warnings}}"});
+  ASSERT_EQ(r.exitCode, 0);
+  EXPECT_EQ(r.out.find("containerd"), std::string::npos) << r.out;
+}
+
+TEST(EngineTest, BerthctlRestartImagesRestartsOnlyThatService) {
+  Engine engine;
+  auto before = engine.children();
+  auto r = engine.berthctl({"restart", "images"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "images restarted\n");
+  auto after = engine.children();
+  EXPECT_NE(after["images"].pid, before["images"].pid);
+  EXPECT_EQ(after["images"].state, "running");
+  for (const auto& [name, info] : before) {
+    if (name != "images") {
+      EXPECT_EQ(after[name].pid, info.pid) << name;
+    }
+  }
+  r = engine.berthctl({"restart", "nonesuch"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("no such service: nonesuch"), std::string::npos) << r.err;
+}
+
+TEST(EngineTest, RestartingTheApiGracefullyFailsNoRequest) {
+  Engine engine;
+  PingLoop ping(engine.socketPath());
+  std::this_thread::sleep_for(100ms);
+  for (int i = 0; i < 3; ++i) {
+    auto r = engine.berthctl({"restart", "api"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  std::this_thread::sleep_for(100ms);
+  ping.finish();
+  EXPECT_GT(ping.total(), 20);
+  EXPECT_EQ(ping.refused(), 0);
+  EXPECT_EQ(ping.failed(), 0);
+  EXPECT_EQ(ping.resets(), 0) << "a graceful restart must finish requests in flight";
+}
+
+TEST(EngineTest, SigtermStopsEveryChildAndLeavesNothingBehind) {
+  Engine engine;
+  std::vector<pid_t> children = childrenOf(engine.pid());
+  ASSERT_EQ(children.size(), 6u);
+  auto status = engine.stop();
+  ASSERT_TRUE(status.has_value()) << "supervisor did not exit";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+  for (pid_t c : children) EXPECT_FALSE(processAlive(c)) << "child " << c << " survived";
+  // No socket is left in the exec root, no pidfile, and no mount under the engine's roots.
+  std::vector<std::string> leftovers;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(engine.execRoot())) {
+    if (e.is_socket() || e.path().filename() == "berth.pid") leftovers.push_back(e.path());
+  }
+  EXPECT_TRUE(leftovers.empty()) << leftovers.front();
+  EXPECT_EQ(readText("/proc/self/mountinfo").find(engine.root()), std::string::npos);
+  EXPECT_NE(engine.log().find("berth stopped"), std::string::npos);
+}
+
+TEST(EngineTest, ASecondSupervisorOnTheSameDataRootRefusesToStart) {
+  Engine engine;
+  auto args = engine.args();
+  // Another exec root and socket, the same data root.
+  for (auto& a : args) {
+    if (a == engine.execRoot()) a = engine.root() + "/run2";
+    if (a == engine.dockerHost()) a = "unix://" + engine.root() + "/run2/docker.sock";
+  }
+  auto r = run(args, {}, 20s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("another berth engine (pid " + std::to_string(engine.pid()) + ") is already running on data root"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(engine.docker({"version"}).exitCode, 0) << "the first engine was disturbed";
+}
+
+TEST(EngineTest, AMalformedConfigIsRefusedNamingTheKeyAndCreatesNothing) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/daemon.json") << R"({"log-level": "info", "live-restore": "maybe"})";
+  std::string data = dir.path() + "/data", exec = dir.path() + "/run";
+  auto r = run({binDir() + "/berth-supervisor", "--data-root", data, "--exec-root", exec, "--config-file",
+                dir.path() + "/daemon.json"},
+               {}, 20s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("\"live-restore\""), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(data));
+  EXPECT_FALSE(std::filesystem::exists(exec));
+  std::ofstream(dir.path() + "/daemon.json") << R"({"no-such-option": 1})";
+  r = run({binDir() + "/berth-supervisor", "--data-root", data, "--exec-root", exec, "--config-file",
+           dir.path() + "/daemon.json"},
+          {}, 20s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("no-such-option"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(data));
+}
+
+TEST(EngineTest, ASupervisorKilledWithSigkillTakesItsServicesAlongAndARestartRecovers) {
+  auto engine = std::make_unique<Engine>();
+  std::vector<pid_t> children = childrenOf(engine->pid());
+  ASSERT_EQ(kill(engine->pid(), SIGKILL), 0);
+  auto start = std::chrono::steady_clock::now();
+  bool allGone = false;
+  while (std::chrono::steady_clock::now() - start < 20s && !allGone) {
+    allGone = std::none_of(children.begin(), children.end(), processAlive);
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(allGone) << "children outlived a killed supervisor";
+  // The same roots start again: the dead engine's lock, sockets and pidfile are taken over.
+  Engine::Options again;
+  again.root = engine->root();
+  {
+    Engine second(again);
+    auto r = second.docker({"version", "--format", "{{.Server.Version}}"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(r.out, "0.1.0\n");
+  }
+  engine.reset();
+}
+
+TEST(EngineTest, TheApiAnswersDockerdsErrorsOnTheRealSocket) {
+  Engine engine;
+  auto r = httpRequest(engine.socketPath(), "GET", "/v1.43/no/such/route");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "{\"message\":\"page not found\"}\n");
+  r = httpRequest(engine.socketPath(), "GET", "/v1.99/version");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("is too new"), std::string::npos);
+  r = rawRequest(engine.socketPath(), "POST /v1.43/info HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n", 3000);
+  EXPECT_EQ(r.status, 413);
+  r = httpRequest(engine.socketPath(), "HEAD", "/_ping");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Api-Version: 1.43"), std::string::npos);
+  EXPECT_NE(r.head.find("Ostype: linux"), std::string::npos);
+  EXPECT_NE(r.head.find("Docker-Experimental: false"), std::string::npos);
+  EXPECT_EQ(r.body, "");
+}
+
+}  // namespace
+}  // namespace berth::test

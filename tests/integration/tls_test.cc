@@ -1,0 +1,91 @@
+// tcp hosts: TLS with client-certificate verification, and plain tcp only on loopback.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/support/engine.h"
+#include "tests/support/process.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+int freePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+void openssl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = run(argv);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+}
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate, as `docker --tlsverify` uses.
+void makeCertificates(const std::string& d) {
+  openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/ca-key.pem", "-out", d + "/ca.pem",
+           "-days", "2", "-subj", "/CN=berth test CA"});
+  std::ofstream(d + "/server.ext") << "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n";
+  std::ofstream(d + "/client.ext") << "extendedKeyUsage=clientAuth\n";
+  for (std::string who : {"server", "client"}) {
+    openssl({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", d + "/" + who + "-key.pem", "-out",
+             d + "/" + who + ".csr", "-subj", "/CN=" + who});
+    openssl({"x509", "-req", "-in", d + "/" + who + ".csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca-key.pem",
+             "-CAcreateserial", "-out", d + "/" + who + "-cert.pem", "-days", "2", "-extfile", d + "/" + who + ".ext"});
+  }
+}
+
+TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
+  TempDir certs("berth-certs");
+  makeCertificates(certs.path());
+  std::string c = certs.path();
+  int port = freePort();
+  std::string host = "tcp://127.0.0.1:" + std::to_string(port);
+  Engine::Options o;
+  o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/server-cert.pem",
+                 "--tlskey", c + "/server-key.pem"};
+  Engine engine(o);
+  auto r = run({"docker", "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/client-cert.pem",
+                "--tlskey", c + "/client-key.pem", "-H", host, "version", "--format", "{{.Server.APIVersion}}"},
+               {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "1.43\n");
+  // Without a client certificate the handshake fails.
+  r = run({"curl", "-sS", "--max-time", "5", "--cacert", c + "/ca.pem", "https://127.0.0.1:" + std::to_string(port) + "/_ping"});
+  EXPECT_NE(r.exitCode, 0) << r.out;
+  // The unix socket beside it is still plain.
+  EXPECT_EQ(engine.docker({"version"}).exitCode, 0);
+}
+
+TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
+  int port = freePort();
+  Engine::Options o;
+  o.extraArgs = {"-H", "tcp://127.0.0.1:" + std::to_string(port)};
+  Engine engine(o);
+  auto r = run({"docker", "-H", "tcp://127.0.0.1:" + std::to_string(port), "version", "--format", "{{.Server.Version}}"},
+               {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "0.1.0\n");
+
+  TempDir dir;
+  r = run({binDir() + "/berth-supervisor", "--data-root", dir.path() + "/data", "--exec-root", dir.path() + "/run",
+           "-H", "tcp://0.0.0.0:" + std::to_string(freePort())},
+          {}, 20s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("without TLS"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace berth::test

@@ -1,0 +1,62 @@
+// A real berth engine for integration tests: its own data root, exec root, socket and (later)
+// bridge name under a fresh temp dir; started through berth-supervisor exactly as the README's
+// run command does; stopped with SIGTERM by pid. The supervisor's READY=1 arrives on a
+// NOTIFY_SOCKET the fixture listens on, as systemd would.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace berth::test {
+
+struct ChildInfo {
+  pid_t pid = 0;
+  std::string state;
+  unsigned restarts = 0;
+};
+
+class Engine {
+ public:
+  struct Options {
+    std::vector<std::string> extraArgs;
+    std::string configJson;  // written to a file passed with --config-file when set
+    bool waitReady = true;
+    std::string root;  // reuse this existing directory (an earlier engine's) instead of a new one
+  };
+
+  Engine();
+  explicit Engine(Options options);
+  ~Engine();
+
+  const std::string& root() const { return root_; }
+  std::string dataRoot() const { return root() + "/data"; }
+  std::string execRoot() const { return root() + "/run"; }
+  std::string socketPath() const { return execRoot() + "/docker.sock"; }
+  std::string dockerHost() const { return "unix://" + socketPath(); }
+  std::string logPath() const { return root() + "/engine.log"; }
+  std::vector<std::string> args() const;
+  pid_t pid() const { return supervisor_ ? supervisor_->pid() : 0; }
+
+  // Waits for READY=1 from the supervisor; false on timeout or early exit.
+  bool waitReady(std::chrono::milliseconds timeout);
+  // SIGTERM, then waits; returns the raw wait status (nullopt on timeout).
+  std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+  CommandResult docker(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  CommandResult berthctl(const std::vector<std::string>& args);
+  std::map<std::string, ChildInfo> children();  // from the supervisor's status endpoint
+  std::string log() const { return readText(logPath()); }
+
+ private:
+  Options options_;
+  std::optional<TempDir> dir_;
+  std::string root_;
+  int notifyFd_ = -1;
+  std::unique_ptr<Spawned> supervisor_;
+};
+
+}  // namespace berth::test

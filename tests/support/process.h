@@ -1,0 +1,58 @@
+// Test helpers for processes: run a command to completion, or spawn one and end it by pid.
+// Tests end only the processes they started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::test {
+
+struct CommandResult {
+  int exitCode = -1;  // -1 when killed by the timeout or a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv (argv[0] found in PATH) with extra environment entries, feeding `input` on stdin.
+CommandResult run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60), const std::string& input = "");
+
+class Spawned {
+ public:
+  // Starts argv with its stdout and stderr appended to `logPath`.
+  Spawned(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& logPath);
+  Spawned(Spawned&&) noexcept;
+  Spawned& operator=(Spawned&&) = delete;
+  ~Spawned();  // SIGKILLs and reaps the process when it still runs
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // Waits for exit; nullopt on timeout. Returns the raw wait status.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool exited() const { return exited_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "berth-test");
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool processAlive(pid_t pid);
+std::string readText(const std::string& path);
+std::string binDir();  // build/bin
+std::vector<pid_t> childrenOf(pid_t parent);  // direct children, from /proc
+
+}  // namespace berth::test

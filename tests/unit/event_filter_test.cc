@@ -1,0 +1,61 @@
+// GET /events filters behave as dockerd's.
+#include <gtest/gtest.h>
+
+#include "common/errors.h"
+#include "services/api/event_filter.h"
+#include "services/api/system_routes.h"
+
+namespace berth::api {
+namespace {
+
+ipc::EngineEvent containerStart() {
+  return {"container", "start", "4f2a9c0d1e", {{"name", "web"}, {"image", "busybox"}, {"tier", "front"}}, "local", 1};
+}
+
+TEST(EventFilterTest, NoFiltersMatchEverything) { EXPECT_TRUE(EventFilter::parse("").matches(containerStart())); }
+
+TEST(EventFilterTest, TypeAndEventMatchExactly) {
+  EXPECT_TRUE(EventFilter::parse(R"({"type":{"container":true}})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"type":{"image":true}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"event":["stop","start"]})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"event":["die"]})").matches(containerStart()));
+  auto exec = containerStart();
+  exec.action = "exec_start: sh -c true";
+  EXPECT_TRUE(EventFilter::parse(R"({"event":["exec_start"]})").matches(exec));
+}
+
+TEST(EventFilterTest, ContainerMatchesIdPrefixOrName) {
+  EXPECT_TRUE(EventFilter::parse(R"({"container":{"web":true}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"container":{"4f2a":true}})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"container":{"db":true}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"image":{"busybox":true}})").matches(containerStart()));
+}
+
+TEST(EventFilterTest, LabelsMatchKeyOrKeyValue) {
+  EXPECT_TRUE(EventFilter::parse(R"({"label":{"tier":true}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"label":{"tier=front":true}})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"label":{"tier=back":true}})").matches(containerStart()));
+}
+
+TEST(EventFilterTest, UnknownFiltersAndMalformedJsonAreInvalid) {
+  try {
+    EventFilter::parse(R"({"colour":{"red":true}})");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_STREQ(e.what(), "invalid filter 'colour'");
+  }
+  EXPECT_THROW(EventFilter::parse("{not json"), Error);
+  EXPECT_THROW(EventFilter::parse(R"({"type":"container"})"), Error);
+}
+
+TEST(TimestampTest, DockerTimestampsParseToNanoseconds) {
+  EXPECT_EQ(parseTimestamp("since", "1700000000"), 1700000000000000000);
+  EXPECT_EQ(parseTimestamp("since", "1700000000.5"), 1700000000500000000);
+  EXPECT_EQ(parseTimestamp("since", "1700000000.000000001"), 1700000000000000001);
+  EXPECT_THROW(parseTimestamp("since", "yesterday"), Error);
+  EXPECT_THROW(parseTimestamp("since", "1.2.3"), Error);
+}
+
+}  // namespace
+}  // namespace berth::api

@@ -1,0 +1,182 @@
+// The API's HTTP layer: keep-alive, bounded bodies, dockerd's version and routing errors,
+// chunked streaming and the connection hijack that attach and exec use.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/errors.h"
+#include "services/api/http/http_server.h"
+#include "services/api/router.h"
+#include "tests/support/http_client.h"
+#include "tests/support/process.h"
+
+namespace berth {
+namespace {
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/api.sock";
+    listenFd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(listenFd_, 64), 0);
+
+    router_.add("GET", "/_ping", [](http::Request&, http::ResponseWriter& out) { out.send(200, "text/plain", "OK"); });
+    router_.add("POST", "/echo", [](http::Request& req, http::ResponseWriter& out) {
+      out.send(200, "text/plain", req.body);
+    });
+    router_.add("GET", "/things/{id}/json", [](http::Request& req, http::ResponseWriter& out) {
+      if (req.params["id"] == "taken") throw Error(ErrorKind::conflict, "thing is in use");
+      out.json(200, {{"id", req.params["id"]}, {"api", req.apiVersion}});
+    });
+    router_.add("GET", "/stream", [](http::Request&, http::ResponseWriter& out) {
+      out.startStream(200, "application/json");
+      for (int i = 0; i < 3; ++i) out.writeChunk("{\"n\":" + std::to_string(i) + "}\n");
+      out.endStream();
+    });
+    router_.add("POST", "/hijack", [](http::Request& req, http::ResponseWriter& out) {
+      std::string pending = out.takeLeftover();
+      auto& raw = out.hijack(req.header("upgrade") == "tcp", "application/vnd.docker.raw-stream");
+      auto shout = [&](std::string s) {
+        for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        raw.write(s);
+      };
+      if (!pending.empty()) shout(pending);
+      char buf[1024];
+      while (size_t n = raw.read(buf, sizeof buf)) shout(std::string(buf, n));
+      raw.closeWrite();
+    });
+    http::ServerOptions options;
+    options.maxBodyBytes = 4096;
+    options.commonHeaders = {{"Api-Version", api::kApiVersion}};
+    server_ = std::make_unique<http::HttpServer>(
+        std::vector<http::HttpServer::Listener>{{listenFd_, nullptr}},
+        [this](http::Request& req, http::ResponseWriter& out) { router_.dispatch(req, out); }, options);
+    server_->start();
+  }
+
+  void TearDown() override {
+    server_->stop(std::chrono::seconds(2));
+    close(listenFd_);
+  }
+
+  int connectRaw() {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  }
+
+  static std::string readAll(int fd) {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+
+  test::TempDir dir_{"berth-http"};
+  std::string path_;
+  int listenFd_ = -1;
+  api::Router router_;
+  std::unique_ptr<http::HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, TwoRequestsOnOneKeepAliveConnectionAreBothAnswered) {
+  int fd = connectRaw();
+  std::string reqs = "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nGET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, reqs.data(), reqs.size()), static_cast<ssize_t>(reqs.size()));
+  std::string out = readAll(fd);
+  close(fd);
+  size_t first = out.find("HTTP/1.1 200 OK");
+  ASSERT_NE(first, std::string::npos) << out;
+  EXPECT_NE(out.find("HTTP/1.1 200 OK", first + 1), std::string::npos) << out;
+  EXPECT_NE(out.find("Api-Version: 1.43"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ABodyOverTheLimitIsRefusedWith413BeforeItIsSent) {
+  // Only the headers go out: the answer must come without the server waiting for 100 MB.
+  auto r = test::rawRequest(path_, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n", 2000);
+  EXPECT_EQ(r.status, 413) << r.head;
+  EXPECT_NE(r.body.find("exceeds the limit"), std::string::npos) << r.body;
+  // A chunked body that grows past the limit is cut off too.
+  std::string chunk(3000, 'a');
+  std::string req = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) req += "bb8\r\n" + chunk + "\r\n";
+  req += "0\r\n\r\n";
+  r = test::rawRequest(path_, req, 2000);
+  EXPECT_EQ(r.status, 413) << r.head;
+  // A body within the limit is delivered whole.
+  r = test::httpRequest(path_, "POST", "/echo", "hello");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello");
+}
+
+TEST_F(HttpServerTest, MalformedRequestsGet400) {
+  auto r = test::rawRequest(path_, "THIS IS NOT HTTP\r\n\r\n", 2000);
+  EXPECT_EQ(r.status, 400) << r.head;
+  EXPECT_NE(r.body.find("malformed HTTP request"), std::string::npos) << r.body;
+}
+
+TEST_F(HttpServerTest, VersionPrefixesAreCheckedAsDockerdDoes) {
+  auto r = test::httpRequest(path_, "GET", "/v1.40/things/abc/json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"api\":\"1.40\""), std::string::npos) << r.body;
+  r = test::httpRequest(path_, "GET", "/v1.99/_ping");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("client version 1.99 is too new. Maximum supported API version is 1.43"), std::string::npos)
+      << r.body;
+  r = test::httpRequest(path_, "GET", "/v1.12/_ping");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("client version 1.12 is too old. Minimum supported API version is 1.24"), std::string::npos)
+      << r.body;
+}
+
+TEST_F(HttpServerTest, UnknownRoutesAndMethodsGetDockerdsPageNotFound) {
+  auto r = test::httpRequest(path_, "GET", "/v1.43/no/such/thing");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, "{\"message\":\"page not found\"}\n");
+  r = test::httpRequest(path_, "DELETE", "/_ping");
+  EXPECT_EQ(r.status, 404);
+}
+
+TEST_F(HttpServerTest, DomainErrorsMapToDockersStatusAndMessage) {
+  auto r = test::httpRequest(path_, "GET", "/things/taken/json");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body, "{\"message\":\"thing is in use\"}\n");
+}
+
+TEST_F(HttpServerTest, StreamedResponsesAreChunked) {
+  auto r = test::httpRequest(path_, "GET", "/stream");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.head.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(r.body, "8\r\n{\"n\":0}\n\r\n8\r\n{\"n\":1}\n\r\n8\r\n{\"n\":2}\n\r\n0\r\n\r\n");
+}
+
+TEST_F(HttpServerTest, AHijackedConnectionCarriesRawBytesBothWays) {
+  int fd = connectRaw();
+  std::string req =
+      "POST /hijack HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\nearly ";
+  ASSERT_EQ(write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string more = "bytes";
+  ASSERT_EQ(write(fd, more.data(), more.size()), 5);
+  shutdown(fd, SHUT_WR);
+  std::string out = readAll(fd);
+  close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 101 UPGRADED\r\n", 0), 0u) << out;
+  EXPECT_NE(out.find("Content-Type: application/vnd.docker.raw-stream"), std::string::npos);
+  EXPECT_NE(out.find("Upgrade: tcp"), std::string::npos);
+  auto body = out.substr(out.find("\r\n\r\n") + 4);
+  EXPECT_EQ(body, "EARLY BYTES");
+}
+
+}  // namespace
+}  // namespace berth

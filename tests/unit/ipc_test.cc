@@ -1,0 +1,281 @@
+// The IPC layer's contract: round trips, deadlines, a peer that dies or restarts, concurrency,
+// hostile input, and the event channel.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "ipc/events.h"
+#include "ipc/message.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/schema/rpc.capnp.h"
+#include "tests/support/process.h"
+#include "tests/unit/echo_server.h"
+
+namespace berth {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::echoMethod;
+using testing::failMethod;
+using testing::sleepMethod;
+
+class IpcTest : public ::testing::Test {
+ protected:
+  test::TempDir dir_{"berth-ipc"};
+  std::string endpoint_ = "ipc://" + dir_.path() + "/echo.sock";
+  zmq::context_t context_;
+
+  std::string echo(ipc::RpcClient& client, const std::string& text, ipc::Deadline deadline) {
+    auto reply = client.call(echoMethod(), deadline, [&](testing::Echo::EchoParams::Builder p) { p.setText(text); });
+    return reply.get().getText();
+  }
+
+  uint32_t echoPid(ipc::RpcClient& client) {
+    auto reply = client.callIdempotent(echoMethod(), ipc::deadlineIn(5s),
+                                       [](testing::Echo::EchoParams::Builder p) { p.setText("pid?"); });
+    return reply.get().getPid();
+  }
+
+  std::unique_ptr<test::Spawned> spawnServer() {
+    auto s = std::make_unique<test::Spawned>(
+        std::vector<std::string>{test::binDir() + "/ipc-test-server", endpoint_}, std::vector<std::string>{},
+        dir_.path() + "/server.log");
+    return s;
+  }
+};
+
+TEST_F(IpcTest, ACallRoundTripsItsParamsAndResults) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "hello, berth", ipc::deadlineIn(2s)), "hello, berth");
+  std::string big(1 << 20, 'x');
+  EXPECT_EQ(echo(client, big, ipc::deadlineIn(2s)), big);
+}
+
+TEST_F(IpcTest, AHandlerErrorArrivesWithItsKindAndMessage) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  ipc::RpcClient client(context_, endpoint_);
+  try {
+    client.call(failMethod(), ipc::deadlineIn(2s), [](testing::Echo::FailParams::Builder p) {
+      p.setKind(static_cast<uint8_t>(ErrorKind::conflict));
+      p.setMessage("name already in use");
+    });
+    FAIL() << "call succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::conflict);
+    EXPECT_STREQ(e.what(), "name already in use");
+  }
+}
+
+TEST_F(IpcTest, ASlowServerFailsTheCallWithDeadlineExceededAtTheDeadline) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  ipc::RpcClient client(context_, endpoint_);
+  auto start = ipc::Clock::now();
+  try {
+    client.call(sleepMethod(), ipc::deadlineIn(200ms), [](testing::Echo::SleepParams::Builder p) { p.setMs(2000); });
+    FAIL() << "call succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::deadlineExceeded) << e.what();
+  }
+  auto elapsed = ipc::Clock::now() - start;
+  EXPECT_GE(elapsed, 190ms);
+  EXPECT_LT(elapsed, 600ms);
+  // The late reply to the abandoned call is not mistaken for the next call's.
+  EXPECT_EQ(echo(client, "after", ipc::deadlineIn(5s)), "after");
+}
+
+TEST_F(IpcTest, ACallToAServerThatIsNotRunningFailsUnavailableAtTheDeadline) {
+  ipc::RpcClient client(context_, endpoint_);
+  auto start = ipc::Clock::now();
+  try {
+    echo(client, "anyone?", ipc::deadlineIn(300ms));
+    FAIL() << "call succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::unavailable) << e.what();
+  }
+  EXPECT_LT(ipc::Clock::now() - start, 800ms);
+}
+
+TEST_F(IpcTest, AServerKilledMidCallFailsTheCallUnavailableLongBeforeItsDeadline) {
+  auto server = spawnServer();
+  ipc::RpcClient client(context_, endpoint_);
+  auto pid = echoPid(client);
+  ASSERT_EQ(pid, server->pid());
+  std::thread killer([&] {
+    std::this_thread::sleep_for(300ms);
+    server->signal(SIGKILL);
+  });
+  auto start = ipc::Clock::now();
+  try {
+    client.call(sleepMethod(), ipc::deadlineIn(10s), [](testing::Echo::SleepParams::Builder p) { p.setMs(8000); });
+    FAIL() << "call succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::unavailable) << e.what();
+  }
+  auto elapsed = ipc::Clock::now() - start;
+  killer.join();
+  EXPECT_LT(elapsed, 2s) << "the caller waited for its deadline instead of noticing the peer was gone";
+}
+
+TEST_F(IpcTest, AClientReconnectsByItselfWhenTheServerComesBack) {
+  ipc::RpcClient client(context_, endpoint_);
+  auto first = spawnServer();
+  uint32_t pid1 = echoPid(client);
+  first->signal(SIGKILL);
+  first->wait(5s);
+  auto second = spawnServer();
+  // No action by the caller: the same client object, the next calls succeed once it is up.
+  uint32_t pid2 = 0;
+  auto reply = client.callIdempotent(echoMethod(), ipc::deadlineIn(5s),
+                                     [](testing::Echo::EchoParams::Builder p) { p.setText("again"); });
+  pid2 = reply.get().getPid();
+  EXPECT_NE(pid1, pid2);
+  EXPECT_EQ(static_cast<pid_t>(pid2), second->pid());
+  EXPECT_EQ(echo(client, "plain call", ipc::deadlineIn(2s)), "plain call");
+}
+
+TEST_F(IpcTest, ManyConcurrentCallersEachGetTheirOwnAnswer) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  ipc::RpcClient client(context_, endpoint_);
+  std::atomic<int> ok{0}, wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) {
+        std::string text = std::to_string(t) + ":" + std::to_string(i);
+        try {
+          (echo(client, text, ipc::deadlineIn(5s)) == text ? ok : wrong)++;
+        } catch (const std::exception&) {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 16 * 200);
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_F(IpcTest, MalformedAndOversizedMessagesAreRejectedAndTheServerKeepsServing) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  {
+    zmq::socket_t raw(context_, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 0);
+    raw.connect(endpoint_);
+    auto sendFrames = [&](std::vector<std::string> frames) {
+      std::vector<zmq::message_t> msgs;
+      for (auto& f : frames) msgs.emplace_back(f.data(), f.size());
+      zmq::send_multipart(raw, msgs);
+    };
+    sendFrames({"garbage"});                                   // one frame
+    sendFrames({"not a header!!!!", "params!!"});               // not Cap'n Proto
+    sendFrames({std::string(16, '\xff'), std::string(8, 0)});  // a segment table claiming huge sizes
+    sendFrames({"a", "b", "c", "d"});                          // too many frames
+    // A well-formed header naming an unknown method gets a typed error reply.
+    capnp::MallocMessageBuilder h;
+    auto header = h.initRoot<ipc::wire::CallHeader>();
+    header.setRequestId(7);
+    header.setInterfaceId(0x1234);
+    header.setMethodId(9);
+    capnp::MallocMessageBuilder p;
+    p.initRoot<testing::Echo::EchoParams>();
+    std::vector<zmq::message_t> call;
+    call.push_back(ipc::encode(h));
+    call.push_back(ipc::encode(p));
+    zmq::send_multipart(raw, call);
+    std::vector<zmq::message_t> reply;
+    raw.set(zmq::sockopt::rcvtimeo, 2000);
+    ASSERT_TRUE(zmq::recv_multipart(raw, std::back_inserter(reply)));
+    ipc::MessageIn rh(reply.at(0));
+    auto r = rh.root<ipc::wire::ReplyHeader>();
+    EXPECT_EQ(r.getRequestId(), 7u);
+    ASSERT_TRUE(r.isError());
+    EXPECT_EQ(r.getError().getKind(), ipc::wire::ErrorKind::INVALID);
+  }
+  {
+    // A frame over the size limit: ZeroMQ drops the sender's connection before buffering it.
+    zmq::socket_t raw(context_, zmq::socket_type::dealer);
+    raw.set(zmq::sockopt::linger, 0);
+    raw.connect(endpoint_);
+    std::string huge(static_cast<size_t>(ipc::kMaxMessageBytes) + 1024, 'x');
+    std::vector<zmq::message_t> msgs;
+    msgs.emplace_back(huge.data(), huge.size());
+    msgs.emplace_back(huge.data(), 8);
+    zmq::send_multipart(raw, msgs);
+    std::this_thread::sleep_for(200ms);
+  }
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "still here", ipc::deadlineIn(2s)), "still here");
+}
+
+TEST_F(IpcTest, AServerRefusesToStartWithAMethodThatHasNoHandler) {
+  ipc::RpcServer server(context_, endpoint_);
+  server.implements<testing::Echo>();
+  server.handle(echoMethod(), [](testing::Echo::EchoParams::Reader, testing::Echo::EchoResults::Builder) {});
+  try {
+    server.start();
+    FAIL() << "started";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Echo.sleep"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Echo.fail"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(IpcTest, PublishedEventsReachSubscribersAndAreRetainedForSinceQueries) {
+  std::string eventsEndpoint = "ipc://" + dir_.path() + "/events.sock";
+  ipc::EventPublisher publisher(context_, eventsEndpoint);
+  ipc::RpcServer server(context_, endpoint_);
+  publisher.serveOn(server);
+  server.start();
+
+  std::mutex m;
+  std::vector<ipc::EngineEvent> received;
+  ipc::EventSubscriber subscriber(context_, {eventsEndpoint}, [&](ipc::EngineEvent e) {
+    std::lock_guard lock(m);
+    received.push_back(std::move(e));
+  });
+  // PUB/SUB joins asynchronously: publish until the subscriber sees one.
+  auto deadline = ipc::Clock::now() + 5s;
+  int sent = 0;
+  for (;;) {
+    publisher.publish({"image", "tag", "sha256:abc", {{"name", "busybox:" + std::to_string(sent++)}}, "local", 0});
+    std::this_thread::sleep_for(20ms);
+    std::lock_guard lock(m);
+    if (!received.empty() || ipc::Clock::now() > deadline) break;
+  }
+  {
+    std::lock_guard lock(m);
+    ASSERT_FALSE(received.empty());
+    EXPECT_EQ(received.back().type, "image");
+    EXPECT_EQ(received.back().action, "tag");
+    EXPECT_EQ(received.back().actorId, "sha256:abc");
+    ASSERT_EQ(received.back().attributes.size(), 1u);
+    EXPECT_GT(received.back().timeNano, 0);
+  }
+  ipc::RpcClient client(context_, endpoint_);
+  auto reply = client.call(ipc::methods::recent(), ipc::deadlineIn(2s), [](ipc::EventSource::RecentParams::Builder p) {
+    p.setSinceNano(0);
+    p.setUntilNano(0);
+  });
+  EXPECT_EQ(static_cast<int>(reply.get().getEvents().size()), sent);
+  auto none = client.call(ipc::methods::recent(), ipc::deadlineIn(2s), [](ipc::EventSource::RecentParams::Builder p) {
+    p.setSinceNano(ipc::nowNano() + 1000000000);
+  });
+  EXPECT_EQ(none.get().getEvents().size(), 0u);
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,15 @@
+@0xe3b1f7a2c9d40856;
+# An interface for exercising the IPC layer in tests only.
+
+$import "/capnp/c++.capnp".namespace("berth::testing");
+
+interface Echo {
+  echo @0 (text :Text) -> (text :Text, pid :UInt32);
+  # Returns its input and the server's pid.
+
+  sleep @1 (ms :UInt32) -> ();
+  # Answers after `ms` milliseconds (runs on a worker).
+
+  fail @2 (kind :UInt8, message :Text) -> ();
+  # Throws berth::Error of that kind.
+}
