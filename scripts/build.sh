@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (once) and builds berth into build/; executables land in build/bin/.
+# BERTH_BUILD_TYPE (default RelWithDebInfo) and BERTH_WERROR (default OFF) select the flavour.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BERTH_BUILD_DIR:-build}
+if [[ ! -f $build/build.ninja ]]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BERTH_BUILD_TYPE:-RelWithDebInfo}" \
+    -DBERTH_WERROR="${BERTH_WERROR:-OFF}" >/dev/null
+fi
+cmake --build "$build"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors, and runs every test: unit tests
+# and integration tests that start real engines (real containerd, the real docker CLI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ $(id -u) -ne 0 ]]; then
+  echo "test: the integration tests start engines and need root; re-run with sudo" >&2
+  exit 1
+fi
+scripts/install-deps.sh
+if ! command -v docker >/dev/null; then
+  echo "test: the docker CLI (the client only) is needed as the integration tests' client" >&2
+  exit 1
+fi
+BERTH_WERROR=ON scripts/build.sh
+cd "${BERTH_BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 300 -j2
