@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds and runs the benchmarks, printing figures. When the reference engine runs
+# (../shared/tools/reference-engine start), its figures are printed beside berth's.
+#   scripts/bench.sh [--reference unix:///run/refengine/docker.sock]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh >/dev/null
+reference=()
+if [[ ${1:-} == --reference ]]; then
+  reference=(--reference "$2")
+elif [[ -S /run/refengine/docker.sock ]]; then
+  reference=(--reference unix:///run/refengine/docker.sock)
+fi
+echo "== IPC: one berth RPC beside raw ZeroMQ, server in another process"
+build/bin/ipc_bench
+echo
+echo "== API: /_ping through berth-api${reference:+ and the reference engine}"
+build/bin/api_bench "${reference[@]}"
