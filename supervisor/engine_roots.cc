@@ -39,7 +39,8 @@ std::string newEngineId() {
 
 void prepareRoots(const Config& config) {
   makeDirectories(config.dataRoot, 0711, true);
-  makeDirectories(config.execRoot, 0700);
+  // Traversable but not listable: docker-group clients reach the socket inside by path.
+  makeDirectories(config.execRoot, 0711, true);
   makeDirectories(config.ipcDir(), 0700, true);
   if (!readFileIfExists(config.engineIdFile())) writeFileAtomic(config.engineIdFile(), newEngineId() + "\n", 0600);
 }

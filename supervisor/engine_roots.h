@@ -9,7 +9,7 @@
 
 namespace berth::supervisor {
 
-// Creates <data-root> (0711), <exec-root> and its ipc dir (0700), and the engine id.
+// Creates <data-root> and <exec-root> (0711), the ipc dir (0700), and the engine id.
 void prepareRoots(const Config& config);
 
 // Like dockerd's prepareTempDir: DOCKER_TMPDIR or <data-root>/tmp; a leftover temp dir is

@@ -65,8 +65,13 @@ std::string Request::header(const std::string& lowerName) const {
 }
 
 ResponseWriter::ResponseWriter(ByteStream& stream, std::string leftover, bool head,
-                               std::vector<std::pair<std::string, std::string>> commonHeaders)
-    : stream_(stream), leftover_(std::move(leftover)), head_(head), commonHeaders_(std::move(commonHeaders)) {}
+                               std::vector<std::pair<std::string, std::string>> commonHeaders,
+                               const std::atomic<bool>* serverRunning)
+    : stream_(stream),
+      leftover_(std::move(leftover)),
+      head_(head),
+      commonHeaders_(std::move(commonHeaders)),
+      serverRunning_(serverRunning) {}
 
 void ResponseWriter::writeHead(int status, const std::string& contentType, const std::string& framing,
                                const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -318,7 +323,7 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
   req.body = std::move(msg.body());
   bool keepAlive = msg.keep_alive();
 
-  ResponseWriter writer(stream, std::move(buffer), req.method == "HEAD", options_.commonHeaders);
+  ResponseWriter writer(stream, std::move(buffer), req.method == "HEAD", options_.commonHeaders, &running_);
   buffer.clear();
   try {
     handler_(req, writer);

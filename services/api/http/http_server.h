@@ -41,7 +41,8 @@ struct Request {
 class ResponseWriter {
  public:
   ResponseWriter(ByteStream& stream, std::string leftover, bool head,
-                 std::vector<std::pair<std::string, std::string>> commonHeaders);
+                 std::vector<std::pair<std::string, std::string>> commonHeaders,
+                 const std::atomic<bool>* serverRunning = nullptr);
 
   void send(int status, const std::string& contentType, const std::string& body,
             const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
@@ -62,7 +63,8 @@ class ResponseWriter {
   bool started() const { return started_; }
   bool keepAlive() const { return keepAlive_; }
   bool hijacked() const { return hijacked_; }
-  bool clientGone() const { return stream_.peerClosed(); }
+  // True when the client has gone away or the server is stopping: long streams end then.
+  bool clientGone() const { return (serverRunning_ && !*serverRunning_) || stream_.peerClosed(); }
 
  private:
   void writeHead(int status, const std::string& contentType, const std::string& framing,
@@ -72,6 +74,7 @@ class ResponseWriter {
   std::string leftover_;
   bool head_;
   std::vector<std::pair<std::string, std::string>> commonHeaders_;
+  const std::atomic<bool>* serverRunning_;
   bool started_ = false;
   bool streaming_ = false;
   bool hijacked_ = false;
