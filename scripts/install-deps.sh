@@ -13,7 +13,7 @@ packages=(
   golang-github-containerd-containerd-dev
   # libraries
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsystemd-dev libseccomp-dev libssl-dev
-  libboost-dev
+  libboost-dev libarchive-dev zlib1g-dev
   # tests
   libgtest-dev libgmock-dev googletest
   # runtime

@@ -1,23 +1,38 @@
 #include "services/images/image_store.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <set>
+#include <thread>
 
+#include "common/errors.h"
 #include "common/files.h"
+#include "services/images/layer_extractor.h"
+#include "services/images/reference.h"
 
 namespace berth::images {
 namespace {
 
-unsigned countEntries(const std::string& dir) {
-  std::error_code ec;
-  unsigned n = 0;
-  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
-    ++n;
-  }
-  return n;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+int64_t nowNano() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
+
+std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
 
 std::string filesystemName(long type) {
   switch (static_cast<unsigned long>(type)) {
@@ -30,21 +45,615 @@ std::string filesystemName(long type) {
   }
 }
 
+[[noreturn]] void badArchive(const std::string& what) { throw Error(ErrorKind::invalid, "invalid archive: " + what); }
+
+json parseJson(const std::string& text, const std::string& what) {
+  auto j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) badArchive(what + " is not valid JSON");
+  return j;
+}
+
+// Removes a directory tree on scope exit.
+struct RemoveOnExit {
+  std::string path;
+  ~RemoveOnExit() {
+    try {
+      removeAll(path);
+    } catch (const std::exception& e) {
+      spdlog::warn("cleaning {}: {}", path, e.what());
+    }
+  }
+};
+
+// One image found in an archive, before it is verified.
+struct ArchiveImage {
+  std::string configPath;
+  std::vector<std::string> layerPaths;
+  std::vector<std::string> repoTags;
+};
+
 }  // namespace
 
-ImageStore::ImageStore(std::string root) : root_(std::move(root)) {
-  makeDirectories(root_, 0700);
-  makeDirectories(root_ + "/imagedb/content/sha256", 0700);
-  makeDirectories(root_ + "/layerdb/sha256", 0700);
+std::string sha256Hex(std::string_view data) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(data.data(), data.size(), d, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += digits[d[i] >> 4];
+    out += digits[d[i] & 15];
+  }
+  return out;
+}
+
+std::string chainIdOf(const std::string& parentChain, const std::string& diffId) {
+  if (parentChain.empty()) return diffId;
+  return "sha256:" + sha256Hex(parentChain + " " + diffId);
+}
+
+ImageStore::ImageStore(std::string root, EventSink events) : events_(std::move(events)) {
+  makeDirectories(root, 0700);
+  // Extraction refuses paths through symlinks, so the store's own path must have none.
+  root_ = fs::canonical(root).string();
+  for (const char* d : {"blobs/sha256", "imagedb/content/sha256", "layerdb/sha256", "layers", "staging"}) {
+    makeDirectories(root_ + "/" + d, 0700);
+  }
+  recover();
+}
+
+void ImageStore::recover() {
+  removeAll(root_ + "/staging");
+  makeDirectories(root_ + "/staging", 0700);
+  // Layers: a directory without its record is an interrupted commit.
+  for (const auto& e : fs::directory_iterator(root_ + "/layerdb/sha256")) {
+    if (e.path().extension() != ".json") {
+      fs::remove(e.path());
+      continue;
+    }
+    auto j = json::parse(readFile(e.path()), nullptr, false);
+    if (j.is_discarded()) {
+      spdlog::warn("images: dropping unreadable layer record {}", e.path().string());
+      fs::remove(e.path());
+      continue;
+    }
+    LayerRecord r{j.value("chainId", ""), j.value("diffId", ""), j.value("parent", ""),
+                  j.value("contentBytes", uint64_t{0}), j.value("tarBytes", uint64_t{0})};
+    if (fs::is_directory(root_ + "/layers/" + hexOf(r.chainId) + "/diff") &&
+        fs::exists(root_ + "/blobs/sha256/" + hexOf(r.diffId))) {
+      layers_[r.chainId] = r;
+    } else {
+      fs::remove(e.path());
+    }
+  }
+  for (const auto& e : fs::directory_iterator(root_ + "/layers")) {
+    if (!layers_.count("sha256:" + e.path().filename().string())) removeAll(e.path());
+  }
+  // Images: each needs all its layers.
+  for (const auto& e : fs::directory_iterator(root_ + "/imagedb/content/sha256")) {
+    std::string hex = e.path().filename();
+    std::string text = readFile(e.path());
+    if (sha256Hex(text) != hex) {
+      spdlog::warn("images: dropping image {} whose config does not match its digest", hex);
+      fs::remove(e.path());
+      continue;
+    }
+    auto config = json::parse(text, nullptr, false);
+    Image img;
+    img.id = "sha256:" + hex;
+    img.configJson = text;
+    img.loadedAtNano = static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(fs::last_write_time(e.path()).time_since_epoch()).count());
+    std::string chain;
+    bool complete = !config.is_discarded();
+    if (complete) {
+      for (const auto& d : config["rootfs"].value("diff_ids", json::array())) {
+        chain = chainIdOf(chain, d.get<std::string>());
+        img.diffIds.push_back(d.get<std::string>());
+        img.chainIds.push_back(chain);
+        complete = complete && layers_.count(chain);
+      }
+    }
+    if (!complete) {
+      spdlog::warn("images: dropping image {} with missing layers", img.id);
+      fs::remove(e.path());
+      continue;
+    }
+    images_[img.id] = img;
+  }
+  // References to images that are gone are dropped.
+  if (auto text = readFileIfExists(root_ + "/references.json")) {
+    auto j = json::parse(*text, nullptr, false);
+    if (j.is_object()) {
+      json refs = j.value("references", json::object()), times = j.value("tagTimes", json::object());
+      for (auto it = refs.begin(); it != refs.end(); ++it) {
+        if (it.value().is_string() && images_.count(it.value().get<std::string>())) references_[it.key()] = it.value();
+      }
+      for (auto it = times.begin(); it != times.end(); ++it) {
+        if (it.value().is_number_integer()) tagTimes_[it.key()] = it.value();
+      }
+    }
+  }
+  // Layers no image uses are leftovers of an interrupted load or remove.
+  std::set<std::string> used;
+  for (const auto& [id, img] : images_) used.insert(img.chainIds.begin(), img.chainIds.end());
+  for (auto it = layers_.begin(); it != layers_.end();) {
+    if (used.count(it->first)) {
+      ++it;
+      continue;
+    }
+    fs::remove(root_ + "/layerdb/sha256/" + hexOf(it->first) + ".json");
+    removeAll(root_ + "/layers/" + hexOf(it->first));
+    bool blobShared = false;
+    for (const auto& [c, l] : layers_) blobShared = blobShared || (c != it->first && l.diffId == it->second.diffId);
+    if (!blobShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(it->second.diffId));
+    it = layers_.erase(it);
+  }
+  spdlog::info("images: {} images, {} layers", images_.size(), layers_.size());
 }
 
 ImageCounts ImageStore::counts() const {
+  std::lock_guard lock(mutex_);
   ImageCounts c;
-  c.images = countEntries(root_ + "/imagedb/content/sha256");
-  c.layers = countEntries(root_ + "/layerdb/sha256");
-  struct statfs fs {};
-  c.backingFilesystem = statfs(root_.c_str(), &fs) == 0 ? filesystemName(fs.f_type) : "unknown";
+  c.images = static_cast<unsigned>(images_.size());
+  c.layers = static_cast<unsigned>(layers_.size());
+  struct statfs st {};
+  c.backingFilesystem = statfs(root_.c_str(), &st) == 0 ? filesystemName(st.f_type) : "unknown";
   return c;
+}
+
+std::string ImageStore::stagingPath(const std::string& prefix) {
+  std::lock_guard lock(mutex_);
+  return root_ + "/staging/" + prefix + "-" + std::to_string(getpid()) + "-" + std::to_string(++stagingCounter_);
+}
+
+void ImageStore::emit(const std::string& action, const std::string& id,
+                      const std::vector<std::pair<std::string, std::string>>& attrs) {
+  if (events_) events_(action, id, attrs);
+}
+
+std::string ImageStore::commitLayer(const std::string& stagedDir, const std::string& stagedTar,
+                                    const LayerRecord& record) {
+  std::lock_guard commit(layerCommitMutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (layers_.count(record.chainId)) return record.chainId;  // another load got here first
+  }
+  std::string blob = root_ + "/blobs/sha256/" + hexOf(record.diffId);
+  if (!fs::exists(blob) && ::rename(stagedTar.c_str(), blob.c_str()) != 0) throwSystemError("rename", blob);
+  std::string dir = root_ + "/layers/" + hexOf(record.chainId);
+  removeAll(dir);
+  makeDirectories(dir, 0700);
+  if (::rename(stagedDir.c_str(), (dir + "/diff").c_str()) != 0) throwSystemError("rename", dir + "/diff");
+  json j = {{"chainId", record.chainId}, {"diffId", record.diffId}, {"parent", record.parent},
+            {"contentBytes", record.contentBytes}, {"tarBytes", record.tarBytes}};
+  writeFileAtomic(root_ + "/layerdb/sha256/" + hexOf(record.chainId) + ".json", j.dump(), 0600);
+  std::lock_guard lock(mutex_);
+  layers_[record.chainId] = record;
+  return record.chainId;
+}
+
+std::vector<std::string> ImageStore::load(const std::string& archivePath) {
+  std::string work = stagingPath("load");
+  RemoveOnExit cleanup{work};
+  makeDirectories(work + "/files", 0700);
+
+  // Unpack the outer archive's regular files as flat, numbered files: no name from the archive
+  // ever becomes a path on disk.
+  std::map<std::string, std::string> files;
+  {
+    std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    archive_read_support_filter_gzip(a.get());
+    if (archive_read_open_filename(a.get(), archivePath.c_str(), 1 << 20) != ARCHIVE_OK) {
+      badArchive(archive_error_string(a.get()) ?: "unreadable");
+    }
+    archive_entry* e;
+    int n = 0;
+    for (;;) {
+      int rc = archive_read_next_header(a.get(), &e);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) badArchive(archive_error_string(a.get()) ?: "unreadable");
+      if (archive_entry_filetype(e) != AE_IFREG) continue;
+      std::string name = cleanEntryName(archive_entry_pathname(e) ?: "");
+      std::string path = work + "/files/" + std::to_string(n++);
+      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      if (!fd) throwSystemError("open", path);
+      if (archive_read_data_into_fd(a.get(), fd.get()) != ARCHIVE_OK) {
+        badArchive("entry " + name + ": " + (archive_error_string(a.get()) ?: "truncated"));
+      }
+      files[name] = path;
+    }
+  }
+  auto fileFor = [&](const std::string& name, const std::string& what) {
+    auto it = files.find(cleanEntryName(name));
+    if (it == files.end()) badArchive(what + " " + name + " is missing");
+    return it->second;
+  };
+
+  std::vector<ArchiveImage> found;
+  if (files.count("manifest.json")) {
+    auto manifest = parseJson(readFile(files["manifest.json"]), "manifest.json");
+    if (!manifest.is_array()) badArchive("manifest.json is not a list");
+    for (const auto& m : manifest) {
+      ArchiveImage ai;
+      if (!m.contains("Config") || !m["Config"].is_string()) badArchive("manifest.json names no Config");
+      ai.configPath = fileFor(m["Config"], "config");
+      for (const auto& l : m.value("Layers", json::array())) ai.layerPaths.push_back(fileFor(l.get<std::string>(), "layer"));
+      for (const auto& t : m.value("RepoTags", json::array())) {
+        if (t.is_string()) ai.repoTags.push_back(t);
+      }
+      found.push_back(ai);
+    }
+  } else if (files.count("index.json")) {
+    // An OCI image layout: index -> manifests -> config and layers, all by verified digest.
+    auto blob = [&](const std::string& digest) {
+      if (!isFullImageId(digest) || digest.rfind("sha256:", 0) != 0) badArchive("bad digest " + digest);
+      std::string path = fileFor("blobs/sha256/" + hexOf(digest), "blob");
+      return path;
+    };
+    auto verified = [&](const std::string& digest) {
+      std::string path = blob(digest);
+      if (sha256Hex(readFile(path)) != hexOf(digest)) badArchive("blob " + digest + " does not match its digest");
+      return path;
+    };
+    auto index = parseJson(readFile(files["index.json"]), "index.json");
+    for (const auto& d : index.value("manifests", json::array())) {
+      auto manifest = parseJson(readFile(verified(d.value("digest", ""))), "manifest " + d.value("digest", ""));
+      if (manifest.contains("manifests")) badArchive("nested image indexes are not supported");
+      ArchiveImage ai;
+      ai.configPath = verified(manifest["config"].value("digest", ""));
+      for (const auto& l : manifest.value("layers", json::array())) ai.layerPaths.push_back(blob(l.value("digest", "")));
+      auto annotations = d.value("annotations", json::object());
+      std::string name = annotations.value("io.containerd.image.name", "");
+      std::string refName = annotations.value("org.opencontainers.image.ref.name", "");
+      if (!name.empty()) ai.repoTags.push_back(name);
+      else if (!refName.empty() && refName.find(':') != std::string::npos) ai.repoTags.push_back(refName);
+      found.push_back(ai);
+    }
+  } else {
+    badArchive("neither manifest.json nor index.json found");
+  }
+  if (found.empty()) badArchive("no images in the archive");
+
+  std::vector<std::string> lines;
+  for (auto& ai : found) {
+    std::string configText = readFile(ai.configPath);
+    std::string id = "sha256:" + sha256Hex(configText);
+    auto config = parseJson(configText, "image config");
+    auto diffIds = config.contains("rootfs") ? config["rootfs"].value("diff_ids", json::array()) : json::array();
+    if (diffIds.size() != ai.layerPaths.size()) {
+      badArchive("image " + id + " lists " + std::to_string(diffIds.size()) + " layers in its config but the archive has " +
+                 std::to_string(ai.layerPaths.size()));
+    }
+    std::vector<std::string> repoTags;
+    for (const auto& t : ai.repoTags) repoTags.push_back(parseReference(t).familiar());
+
+    // Extract the layers this store lacks, in parallel, verifying each diff id.
+    struct Job {
+      size_t index;
+      LayerRecord record;
+    };
+    std::vector<Job> jobs;
+    std::string chain;
+    std::vector<std::string> chains;
+    for (size_t i = 0; i < diffIds.size(); ++i) {
+      std::string diff = diffIds[i];
+      if (!isFullImageId(diff) || diff.rfind("sha256:", 0) != 0) badArchive("bad diff id " + diff);
+      std::string parent = chain;
+      chain = chainIdOf(chain, diff);
+      chains.push_back(chain);
+      std::lock_guard lock(mutex_);
+      if (!layers_.count(chain)) jobs.push_back({i, LayerRecord{chain, diff, parent, 0, 0}});
+    }
+    std::atomic<size_t> next{0};
+    std::mutex failMutex;
+    std::string failure;
+    auto worker = [&] {
+      for (size_t j; (j = next++) < jobs.size();) {
+        auto& job = jobs[j];
+        std::string dir = work + "/layer-" + std::to_string(job.index);
+        try {
+          makeDirectories(dir + "/diff", 0755);
+          auto x = extractLayer(ai.layerPaths[job.index], dir + "/diff", dir + ".tar");
+          if (x.diffId != job.record.diffId) {
+            badArchive("layer " + std::to_string(job.index + 1) + " of image " + id + " has diff id " + x.diffId +
+                       " but the config expects " + job.record.diffId);
+          }
+          job.record.contentBytes = x.contentBytes;
+          job.record.tarBytes = x.tarBytes;
+        } catch (const std::exception& e) {
+          std::lock_guard lock(failMutex);
+          if (failure.empty()) failure = e.what();
+        }
+      }
+    };
+    size_t threads = std::min<size_t>(jobs.size(), std::max(2u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (!failure.empty()) throw Error(ErrorKind::invalid, failure);
+    for (const auto& job : jobs) {
+      std::string dir = work + "/layer-" + std::to_string(job.index);
+      commitLayer(dir + "/diff", dir + ".tar", job.record);
+    }
+
+    // The image becomes visible with its imagedb record, then its tags.
+    writeFileAtomic(root_ + "/blobs/sha256/" + hexOf(id), configText, 0600);
+    writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
+    std::vector<std::string> renamed;
+    {
+      std::lock_guard lock(mutex_);
+      Image img{id, configText, {}, chains, nowNano()};
+      for (const auto& d : diffIds) img.diffIds.push_back(d);
+      images_[id] = img;
+      for (const auto& t : repoTags) {
+        auto old = references_.find(t);
+        if (old != references_.end() && old->second != id) {
+          renamed.push_back("The image " + t + " already exists, renaming the old one with ID " + old->second +
+                            " to empty string");
+        }
+        references_[t] = id;
+      }
+      if (!repoTags.empty()) tagTimes_[id] = nowNano();
+      writeReferencesLocked();
+    }
+    for (const auto& r : renamed) lines.push_back(r);
+    emit("load", id);
+    for (const auto& t : repoTags) {
+      emit("tag", id, {{"name", t}});
+      lines.push_back("Loaded image: " + t);
+    }
+    if (repoTags.empty()) lines.push_back("Loaded image ID: " + id);
+  }
+  return lines;
+}
+
+void ImageStore::writeReferencesLocked() {
+  json refs = json::object(), times = json::object();
+  for (const auto& [k, v] : references_) refs[k] = v;
+  for (const auto& [k, v] : tagTimes_) {
+    if (images_.count(k)) times[k] = v;
+  }
+  writeFileAtomic(root_ + "/references.json", json{{"references", refs}, {"tagTimes", times}}.dump(), 0600);
+}
+
+std::vector<std::string> ImageStore::refsOfLocked(const std::string& id) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : references_) {
+    if (v == id) out.push_back(k);
+  }
+  return out;
+}
+
+std::string ImageStore::resolveLocked(const std::string& ref) const {
+  auto notFound = [&] { return Error(ErrorKind::notFound, "No such image: " + ref); };
+  if (isFullImageId(ref)) {
+    std::string id = ref.rfind("sha256:", 0) == 0 ? ref : "sha256:" + ref;
+    if (images_.count(id)) return id;
+  }
+  try {
+    auto r = parseReference(ref);
+    if (auto it = references_.find(r.familiar()); it != references_.end()) return it->second;
+    if (!r.digest.empty() && r.tag.empty()) throw notFound();
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::notFound) throw;
+    if (!isIdPrefix(ref)) throw;
+  }
+  if (isIdPrefix(ref)) {
+    std::string prefix = "sha256:" + hexOf(ref);
+    std::vector<std::string> matches;
+    for (auto it = images_.lower_bound(prefix); it != images_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+      matches.push_back(it->first);
+    }
+    if (matches.size() == 1) return matches[0];
+    if (matches.size() > 1) throw Error(ErrorKind::invalid, "multiple IDs found with provided prefix: " + hexOf(ref));
+  }
+  throw notFound();
+}
+
+ImageView ImageStore::viewLocked(const Image& image) const {
+  ImageView v;
+  v.id = image.id;
+  v.configJson = image.configJson;
+  v.diffIds = image.diffIds;
+  for (const auto& r : refsOfLocked(image.id)) (r.find('@') != std::string::npos ? v.repoDigests : v.repoTags).push_back(r);
+  for (const auto& c : image.chainIds) {
+    v.layerDirs.push_back(root_ + "/layers/" + hexOf(c) + "/diff");
+    if (auto it = layers_.find(c); it != layers_.end()) v.size += static_cast<int64_t>(it->second.contentBytes);
+  }
+  v.loadedAtNano = image.loadedAtNano;
+  if (auto it = tagTimes_.find(image.id); it != tagTimes_.end()) v.lastTagTimeNano = it->second;
+  return v;
+}
+
+std::vector<ImageView> ImageStore::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<ImageView> out;
+  for (const auto& [id, img] : images_) out.push_back(viewLocked(img));
+  return out;
+}
+
+ImageView ImageStore::get(const std::string& ref) const {
+  std::lock_guard lock(mutex_);
+  return viewLocked(images_.at(resolveLocked(ref)));
+}
+
+void ImageStore::tag(const std::string& source, const std::string& target) {
+  std::string id;
+  std::string familiar;
+  {
+    std::lock_guard lock(mutex_);
+    id = resolveLocked(source);
+    auto r = parseReference(target);
+    if (!r.digest.empty()) throw Error(ErrorKind::invalid, "refusing to create a tag with a digest reference");
+    familiar = r.familiar();
+    references_[familiar] = id;
+    tagTimes_[id] = nowNano();
+    writeReferencesLocked();
+  }
+  emit("tag", id, {{"name", familiar}});
+}
+
+void ImageStore::deleteImageLocked(const std::string& id, std::vector<DeleteItem>& out) {
+  Image img = images_.at(id);
+  fs::remove(root_ + "/imagedb/content/sha256/" + hexOf(id));
+  images_.erase(id);
+  tagTimes_.erase(id);
+  out.push_back({"", id});
+  std::set<std::string> used;
+  for (const auto& [other, im] : images_) used.insert(im.chainIds.begin(), im.chainIds.end());
+  bool configShared = false;
+  for (auto it = img.chainIds.rbegin(); it != img.chainIds.rend(); ++it) {
+    if (used.count(*it) || !layers_.count(*it)) continue;
+    auto record = layers_[*it];
+    fs::remove(root_ + "/layerdb/sha256/" + hexOf(*it) + ".json");
+    removeAll(root_ + "/layers/" + hexOf(*it));
+    layers_.erase(*it);
+    bool blobShared = false;
+    for (const auto& [c, l] : layers_) blobShared = blobShared || l.diffId == record.diffId;
+    if (!blobShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(record.diffId));
+    out.push_back({"", *it});
+  }
+  if (!configShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(id));
+}
+
+std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, bool prune) {
+  std::vector<DeleteItem> out;
+  std::vector<std::pair<std::string, std::string>> untagEvents;
+  std::string deletedId;
+  {
+    std::lock_guard lock(mutex_);
+    std::string id = resolveLocked(ref);
+    auto refs = refsOfLocked(id);
+    bool byName = false;
+    try {
+      auto r = parseReference(ref);
+      byName = references_.count(r.familiar()) && references_[r.familiar()] == id;
+      if (byName) {
+        references_.erase(r.familiar());
+        out.push_back({r.familiar(), ""});
+        untagEvents.push_back({r.familiar(), id});
+      }
+    } catch (const Error&) {
+    }
+    if (!byName) {
+      if (refs.size() > 1 && !force) {
+        throw Error(ErrorKind::conflict, "conflict: unable to delete " + hexOf(id).substr(0, 12) +
+                                             " (must be forced) - image is referenced in multiple repositories");
+      }
+      for (const auto& r : refs) {
+        references_.erase(r);
+        out.push_back({r, ""});
+        untagEvents.push_back({r, id});
+      }
+    }
+    if (refsOfLocked(id).empty() && prune) {
+      deleteImageLocked(id, out);
+      deletedId = id;
+    }
+    writeReferencesLocked();
+  }
+  for (const auto& [name, id] : untagEvents) emit("untag", id, {{"name", name}});
+  if (!deletedId.empty()) emit("delete", deletedId);
+  return out;
+}
+
+void ImageStore::save(const std::vector<std::string>& refs, const std::string& outPath) {
+  struct Entry {
+    std::string id;
+    std::vector<std::string> tags;
+    std::vector<std::string> diffIds;
+    std::string config;
+  };
+  std::vector<Entry> entries;
+  {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, size_t> byId;
+    for (const auto& ref : refs) {
+      std::string id = resolveLocked(ref);
+      if (!byId.count(id)) {
+        byId[id] = entries.size();
+        entries.push_back({id, {}, images_[id].diffIds, images_[id].configJson});
+      }
+      // A name saves that tag; an id saves every tag of the image.
+      std::vector<std::string> tags;
+      try {
+        auto r = parseReference(ref);
+        if (references_.count(r.familiar()) && r.digest.empty()) tags.push_back(r.familiar());
+      } catch (const Error&) {
+      }
+      if (tags.empty() && isIdPrefix(ref)) {
+        for (const auto& t : refsOfLocked(id)) {
+          if (t.find('@') == std::string::npos) tags.push_back(t);
+        }
+      }
+      auto& e = entries[byId[id]];
+      for (const auto& t : tags) {
+        if (std::find(e.tags.begin(), e.tags.end(), t) == e.tags.end()) e.tags.push_back(t);
+      }
+    }
+  }
+  std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
+  archive_write_set_format_pax_restricted(a.get());
+  if (archive_write_open_filename(a.get(), outPath.c_str()) != ARCHIVE_OK) throwSystemError("open", outPath);
+  std::set<std::string> written;
+  auto addBytes = [&](const std::string& name, const std::string& data) {
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
+    archive_write_header(a.get(), e.get());
+    archive_write_data(a.get(), data.data(), data.size());
+  };
+  auto addFile = [&](const std::string& name, const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throwSystemError("open", path);
+    struct stat st {};
+    fstat(fd.get(), &st);
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_size(e.get(), st.st_size);
+    archive_write_header(a.get(), e.get());
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throwSystemError("read", path);
+      if (n == 0) break;
+      if (archive_write_data(a.get(), buf.data(), static_cast<size_t>(n)) < 0) {
+        throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
+      }
+    }
+  };
+  json manifest = json::array(), repositories = json::object();
+  for (const auto& e : entries) {
+    std::string configName = hexOf(e.id) + ".json";
+    if (written.insert(configName).second) addBytes(configName, e.config);
+    json layers = json::array();
+    for (const auto& d : e.diffIds) {
+      std::string name = hexOf(d) + "/layer.tar";
+      if (written.insert(name).second) addFile(name, root_ + "/blobs/sha256/" + hexOf(d));
+      layers.push_back(name);
+    }
+    manifest.push_back({{"Config", configName}, {"RepoTags", e.tags.empty() ? json(nullptr) : json(e.tags)},
+                        {"Layers", layers}});
+    for (const auto& t : e.tags) {
+      auto colon = t.rfind(':');
+      repositories[t.substr(0, colon)][t.substr(colon + 1)] = hexOf(e.diffIds.empty() ? e.id : e.diffIds.back());
+    }
+  }
+  addBytes("manifest.json", manifest.dump());
+  if (!repositories.empty()) addBytes("repositories", repositories.dump());
+  if (archive_write_close(a.get()) != ARCHIVE_OK) {
+    throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
+  }
+  for (const auto& e : entries) emit("save", e.id);
 }
 
 }  // namespace berth::images

@@ -1,8 +1,28 @@
-// The image store's on-disk root (<data-root>/images). This issue lays out the directories and
-// reads the counts /info reports; the images issue fills in content, layers and references.
+// The image store under <data-root>/images, owned by berth-images alone (docs/images.md):
+//
+//   blobs/sha256/<hex>                 verified content: image configs and the uncompressed tar
+//                                      of every layer (what `docker save` hands back)
+//   imagedb/content/sha256/<hex>       one file per image (its config): the set of images
+//   layerdb/sha256/<chain hex>.json    one file per committed layer: diff id, parent, sizes
+//   layers/<chain hex>/diff/           the extracted layer, an overlay lower directory
+//   references.json                    tags and digests -> image id
+//   staging/                           work in progress; emptied at every start
+//
+// Crash safety: everything is built in staging/ and renamed into place, and the record that
+// makes an object visible is written last (a layer's layerdb file after its directory and blob,
+// an image's imagedb file after its layers, references after the image). At start, layer
+// directories without a record, layers no image uses and references to missing images are
+// removed, so a crash at any point leaves no partial image, tag or layer visible.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace berth::images {
 
@@ -13,14 +33,89 @@ struct ImageCounts {
   std::string backingFilesystem;  // e.g. "extfs", "xfs", "tmpfs"
 };
 
+struct LayerRecord {
+  std::string chainId;
+  std::string diffId;
+  std::string parent;  // chain id of the layer below, empty for a base layer
+  uint64_t contentBytes = 0;
+  uint64_t tarBytes = 0;
+};
+
+struct ImageView {
+  std::string id;                        // "sha256:<hex>", the digest of the config
+  std::string configJson;                // the config as stored
+  std::vector<std::string> repoTags;     // "name:tag", sorted
+  std::vector<std::string> repoDigests;  // "name@sha256:...", sorted
+  std::vector<std::string> diffIds;
+  std::vector<std::string> layerDirs;    // extracted layers, bottom first
+  int64_t size = 0;                      // bytes of file content in all layers
+  int64_t loadedAtNano = 0;
+  int64_t lastTagTimeNano = 0;
+};
+
+struct DeleteItem {
+  std::string untagged;  // set for an untag
+  std::string deleted;   // set for a deleted image or layer
+};
+
 class ImageStore {
  public:
-  // Creates the store's directories under `root` (mode 0700) when missing.
-  explicit ImageStore(std::string root);
+  // action ("load", "tag", "untag", "delete", "save"), actor id, attributes
+  using EventSink =
+      std::function<void(const std::string&, const std::string&, const std::vector<std::pair<std::string, std::string>>&)>;
+
+  // Opens (and repairs) the store under `root`.
+  ImageStore(std::string root, EventSink events = {});
+
   ImageCounts counts() const;
 
+  // A fresh path in staging/ for an upload; removed by the caller or at the next start.
+  std::string stagingPath(const std::string& prefix);
+
+  // Loads a `docker save` archive (manifest.json) or an OCI image layout (index.json), plain or
+  // gzip. Returns dockerd's lines: "Loaded image: name:tag" or "Loaded image ID: sha256:...".
+  // Nothing becomes visible unless the whole image verified.
+  std::vector<std::string> load(const std::string& archivePath);
+
+  std::vector<ImageView> list() const;
+  // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
+  ImageView get(const std::string& ref) const;
+  void tag(const std::string& source, const std::string& target);
+  std::vector<DeleteItem> remove(const std::string& ref, bool force, bool prune);
+  // Writes a docker-archive tar (manifest.json, repositories, configs, layer tars) of `refs`.
+  void save(const std::vector<std::string>& refs, const std::string& outPath);
+
  private:
+  struct Image {
+    std::string id;
+    std::string configJson;
+    std::vector<std::string> diffIds;
+    std::vector<std::string> chainIds;
+    int64_t loadedAtNano = 0;
+  };
+
+  void recover();
+  std::string resolveLocked(const std::string& ref) const;  // image id, or throws notFound
+  ImageView viewLocked(const Image& image) const;
+  void writeReferencesLocked();
+  std::vector<std::string> refsOfLocked(const std::string& id) const;
+  void deleteImageLocked(const std::string& id, std::vector<DeleteItem>& out);
+  std::string commitLayer(const std::string& stagedDir, const std::string& stagedTar, const LayerRecord& record);
+  void emit(const std::string& action, const std::string& id,
+            const std::vector<std::pair<std::string, std::string>>& attrs = {});
+
   std::string root_;
+  EventSink events_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Image> images_;          // id -> image
+  std::map<std::string, LayerRecord> layers_;    // chain id -> layer
+  std::map<std::string, std::string> references_;  // familiar reference -> image id
+  std::map<std::string, int64_t> tagTimes_;      // image id -> last tag time
+  std::mutex layerCommitMutex_;                  // serialises commits of the same chain
+  uint64_t stagingCounter_ = 0;
 };
+
+std::string sha256Hex(std::string_view data);
+std::string chainIdOf(const std::string& parentChain, const std::string& diffId);
 
 }  // namespace berth::images
