@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
                              {"Docker-Experimental", "false"},
                              {"Ostype", "linux"},
                              {"Server", "berth/" BERTH_VERSION " (linux)"}};
+    options.streamsBody = [&router](const http::Request& req) { return router.streamsBody(req); };
     http::HttpServer server(std::move(listeners),
                             [&router](http::Request& req, http::ResponseWriter& out) { router.dispatch(req, out); },
                             options);

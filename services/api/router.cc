@@ -58,18 +58,80 @@ int httpStatus(ErrorKind kind) {
   return 500;
 }
 
-void Router::add(const std::string& method, const std::string& pattern, http::Handler handler) {
-  routes_.push_back(Route{method, splitPath(pattern), std::move(handler)});
+void Router::add(const std::string& method, const std::string& pattern, http::Handler handler, bool streamBody) {
+  routes_.push_back(Route{method, splitPath(pattern), std::move(handler), streamBody});
+}
+
+namespace {
+
+// Strips "/vX.Y" into `version`; returns the rest of the path.
+std::string stripVersion(const std::string& path, std::string& version) {
+  static const std::regex versioned(R"(^/v([0-9]+(?:\.[0-9]+)*)(/.*)$)");
+  std::smatch m;
+  if (std::regex_match(path, m, versioned)) {
+    version = m[1];
+    return m[2];
+  }
+  version.clear();
+  return path;
+}
+
+bool isParam(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }
+
+}  // namespace
+
+const Router::Route* Router::match(const std::string& method, const std::string& rawPath,
+                                   std::map<std::string, std::string>& params) const {
+  std::string path = rawPath;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  auto segments = splitPath(path);
+  for (const auto& route : routes_) {
+    if (route.method != method) continue;
+    const auto& rs = route.segments;
+    size_t greedy = rs.size();
+    for (size_t i = 0; i < rs.size(); ++i) {
+      if (rs[i].size() > 3 && rs[i].front() == '{' && rs[i].ends_with("*}")) greedy = i;
+    }
+    if (greedy == rs.size() ? segments.size() != rs.size() : segments.size() < rs.size()) continue;
+    std::map<std::string, std::string> found;
+    bool ok = true;
+    // Segments before the greedy one align from the front, those after it from the back.
+    for (size_t i = 0; i < rs.size() && ok; ++i) {
+      if (i == greedy) continue;
+      size_t j = i < greedy ? i : segments.size() - (rs.size() - i);
+      if (isParam(rs[i])) {
+        if (segments[j].empty()) ok = false;
+        else found[rs[i].substr(1, rs[i].size() - 2)] = segments[j];
+      } else {
+        ok = rs[i] == segments[j];
+      }
+    }
+    if (!ok) continue;
+    if (greedy != rs.size()) {
+      size_t from = greedy, to = segments.size() - (rs.size() - greedy - 1);
+      std::string joined;
+      for (size_t j = from; j < to; ++j) joined += (j == from ? "" : "/") + segments[j];
+      if (joined.empty()) continue;
+      found[rs[greedy].substr(1, rs[greedy].size() - 3)] = joined;
+    }
+    params = std::move(found);
+    return &route;
+  }
+  return nullptr;
+}
+
+bool Router::streamsBody(const http::Request& req) const {
+  std::string version;
+  std::map<std::string, std::string> params;
+  const Route* r = match(req.method, stripVersion(req.path, version), params);
+  return r && r->streamBody;
 }
 
 void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
-  static const std::regex versioned(R"(^/v([0-9]+(?:\.[0-9]+)*)(/.*)$)");
-  std::smatch m;
-  std::string path = req.path;
+  std::string version;
+  std::string path = stripVersion(req.path, version);
   req.apiVersion = kApiVersion;
-  if (std::regex_match(path, m, versioned)) {
-    std::string version = m[1];
-    path = m[2];
+  if (!version.empty()) {
     if (compareApiVersions(version, kApiVersion) > 0) {
       out.error(400, "client version " + version + " is too new. Maximum supported API version is " + kApiVersion);
       return;
@@ -81,35 +143,20 @@ void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
     }
     req.apiVersion = version;
   }
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  auto segments = splitPath(path);
-  for (const auto& route : routes_) {
-    if (route.method != req.method || route.segments.size() != segments.size()) continue;
-    std::map<std::string, std::string> params;
-    bool match = true;
-    for (size_t i = 0; i < segments.size() && match; ++i) {
-      const auto& s = route.segments[i];
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
-        if (segments[i].empty()) match = false;
-        else params[s.substr(1, s.size() - 2)] = segments[i];
-      } else {
-        match = s == segments[i];
-      }
-    }
-    if (!match) continue;
-    req.params = std::move(params);
-    try {
-      route.handler(req, out);
-    } catch (const Error& e) {
-      if (out.started()) throw;
-      int status = httpStatus(e.kind());
-      if (status >= 500) spdlog::warn("{} {}: {}", req.method, req.path, e.what());
-      out.error(status, e.what());
-    }
+  const Route* route = match(req.method, path, req.params);
+  if (!route) {
+    // dockerd answers unknown paths and known paths with the wrong method alike.
+    out.error(404, "page not found");
     return;
   }
-  // dockerd answers unknown paths and known paths with the wrong method alike.
-  out.error(404, "page not found");
+  try {
+    route->handler(req, out);
+  } catch (const Error& e) {
+    if (out.started()) throw;
+    int status = httpStatus(e.kind());
+    if (status >= 500) spdlog::warn("{} {}: {}", req.method, req.path, e.what());
+    out.error(status, e.what());
+  }
 }
 
 }  // namespace berth::api

@@ -20,16 +20,24 @@ int compareApiVersions(const std::string& a, const std::string& b);
 
 class Router {
  public:
-  // `pattern` segments in braces bind request params: "/containers/{id}/json".
-  void add(const std::string& method, const std::string& pattern, http::Handler handler);
+  // `pattern` segments in braces bind request params: "/containers/{id}/json". One segment may
+  // be written {name*}: it takes one or more segments, so image names with slashes match
+  // ("/images/{name*}/json" matches "/images/registry.local/app:v1/json").
+  // With `streamBody` the handler reads the body itself through Request::readBody.
+  void add(const std::string& method, const std::string& pattern, http::Handler handler, bool streamBody = false);
   void dispatch(http::Request& req, http::ResponseWriter& out) const;
+  // Whether the request's route streams its body (asked before the body is read).
+  bool streamsBody(const http::Request& req) const;
 
  private:
   struct Route {
     std::string method;
     std::vector<std::string> segments;
     http::Handler handler;
+    bool streamBody;
   };
+  const Route* match(const std::string& method, const std::string& path,
+                     std::map<std::string, std::string>& params) const;
   std::vector<Route> routes_;
 };
 

@@ -52,8 +52,24 @@ class HttpServerTest : public ::testing::Test {
       while (size_t n = raw.read(buf, sizeof buf)) shout(std::string(buf, n));
       raw.closeWrite();
     });
+    router_.add("GET", "/images/{name*}/json", [](http::Request& req, http::ResponseWriter& out) {
+      out.send(200, "text/plain", req.params["name"]);
+    });
+    router_.add(
+        "POST", "/upload",
+        [](http::Request& req, http::ResponseWriter& out) {
+          std::vector<char> buf(100000);
+          size_t total = 0, sum = 0;
+          while (size_t n = req.readBody(buf.data(), buf.size())) {
+            total += n;
+            for (size_t i = 0; i < n; ++i) sum += static_cast<unsigned char>(buf[i]);
+          }
+          out.send(200, "text/plain", std::to_string(total) + " " + std::to_string(sum));
+        },
+        true);
     http::ServerOptions options;
     options.maxBodyBytes = 4096;
+    options.streamsBody = [this](const http::Request& req) { return router_.streamsBody(req); };
     options.commonHeaders = {{"Api-Version", api::kApiVersion}};
     server_ = std::make_unique<http::HttpServer>(
         std::vector<http::HttpServer::Listener>{{listenFd_, nullptr}},
@@ -118,6 +134,42 @@ TEST_F(HttpServerTest, ABodyOverTheLimitIsRefusedWith413BeforeItIsSent) {
   r = test::httpRequest(path_, "POST", "/echo", "hello");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "hello");
+}
+
+TEST_F(HttpServerTest, AStreamingRouteReadsABodyFarBeyondTheBufferedLimit) {
+  // 8 MB, chunked and with a content length, through a server that buffers at most 4 KB.
+  std::string data(8 << 20, '\0');
+  size_t sum = 0;
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<char>(i * 7 % 251);
+    sum += static_cast<unsigned char>(data[i]);
+  }
+  auto r = test::rawRequest(path_, "POST /v1.43/upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                                       std::to_string(data.size()) + "\r\n\r\n" + data, 10000);
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, std::to_string(data.size()) + " " + std::to_string(sum));
+  std::string chunked;
+  for (size_t off = 0; off < data.size(); off += 300000) {
+    std::string part = data.substr(off, 300000);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+    chunked += size + part + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  r = test::rawRequest(path_, "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                                  chunked, 10000);
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, std::to_string(data.size()) + " " + std::to_string(sum));
+}
+
+TEST_F(HttpServerTest, AGreedyParameterTakesNamesWithSlashes) {
+  auto r = test::httpRequest(path_, "GET", "/v1.43/images/registry.local:5000/team/app:v1/json");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "registry.local:5000/team/app:v1");
+  r = test::httpRequest(path_, "GET", "/images/busybox/json");
+  EXPECT_EQ(r.body, "busybox");
+  r = test::httpRequest(path_, "GET", "/images/json");
+  EXPECT_EQ(r.status, 404);
 }
 
 TEST_F(HttpServerTest, MalformedRequestsGet400) {

@@ -1,6 +1,8 @@
 #include "services/api/http/http_server.h"
 
 #include <poll.h>
+
+#include <limits>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -236,63 +238,44 @@ void HttpServer::serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream
 
 // Reads and answers one request; false when the connection should close.
 bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::function<void()>& onRequestStart) {
-  beasthttp::request_parser<beasthttp::string_body> parser;
+  // buffer_body lets the body be drained into whatever buffer the consumer offers, so a
+  // streamed upload (docker load) never sits whole in memory.
+  beasthttp::request_parser<beasthttp::buffer_body> parser;
   parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
-  parser.body_limit(options_.maxBodyBytes);
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   char chunk[65536];
   boost::beast::error_code ec;
   bool started = !buffer.empty();
   if (started) onRequestStart();
-  auto feed = [&](auto done) -> int {  // 1 done, 0 closed, -1 error (ec set)
-    while (!done()) {
-      if (!buffer.empty()) {
-        size_t used = parser.put(boost::asio::buffer(buffer), ec);
-        buffer.erase(0, used);
-        if (!ec) continue;
-        if (ec != beasthttp::error::need_more) return -1;
-        ec = {};
-      }
-      size_t n = stream.read(chunk, sizeof chunk);
-      if (n > 0 && !started) {
-        started = true;
-        onRequestStart();
-      }
-      if (n == 0) {
-        // End of stream: between requests it is a normal close; mid-request it is an error.
-        if (!parser.got_some()) return 0;
-        parser.put_eof(ec);
-        return done() && !ec ? 1 : 0;
-      }
-      buffer.append(chunk, n);
+  // Reads more bytes into `buffer`; false at end of stream.
+  auto readMore = [&] {
+    size_t n = stream.read(chunk, sizeof chunk);
+    if (n == 0) return false;
+    if (!started) {
+      started = true;
+      onRequestStart();
     }
-    return 1;
+    buffer.append(chunk, n);
+    return true;
   };
-  ResponseWriter early(stream, "", false, options_.commonHeaders);
-  int r = feed([&] { return parser.is_header_done(); });
-  if (r == 0) return false;
-  auto refuse = [&] {
-    if (ec == beasthttp::error::header_limit) {
-      early.error(431, "request headers too large");
-    } else if (ec == beasthttp::error::body_limit) {
-      early.error(413, "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes");
-    } else {
-      early.error(400, "malformed HTTP request: " + ec.message());
-    }
-    return false;
-  };
-  if (r < 0) return refuse();
-  auto& header = parser.get();
-  if (auto len = parser.content_length(); len && *len > options_.maxBodyBytes) {
-    early.error(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
-                         std::to_string(options_.maxBodyBytes) + " bytes");
-    return false;
-  }
-  if (header[beasthttp::field::expect] == "100-continue") stream.write("HTTP/1.1 100 Continue\r\n\r\n");
-  r = feed([&] { return parser.is_done(); });
-  if (r == 0) return false;
-  if (r < 0) return refuse();
 
-  auto msg = parser.release();
+  ResponseWriter early(stream, "", false, options_.commonHeaders);
+  while (!parser.is_header_done()) {
+    if (!buffer.empty()) {
+      size_t used = parser.put(boost::asio::buffer(buffer), ec);
+      buffer.erase(0, used);
+      if (!ec) continue;
+      if (ec != beasthttp::error::need_more) {
+        if (ec == beasthttp::error::header_limit) early.error(431, "request headers too large");
+        else early.error(400, "malformed HTTP request: " + ec.message());
+        return false;
+      }
+      ec = {};
+    }
+    if (!readMore()) return false;  // closed between requests (or mid-header: nothing to answer)
+  }
+
+  auto& msg = parser.get();
   Request req;
   req.method = std::string(msg.method_string());
   req.target = std::string(msg.target());
@@ -320,11 +303,70 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
     for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     req.headers[name] = std::string(f.value());
   }
-  req.body = std::move(msg.body());
   bool keepAlive = msg.keep_alive();
+  bool streamed = options_.streamsBody && options_.streamsBody(req);
+  if (!streamed) {
+    if (auto len = parser.content_length(); len && *len > options_.maxBodyBytes) {
+      early.error(413, "request body of " + std::to_string(*len) + " bytes exceeds the limit of " +
+                           std::to_string(options_.maxBodyBytes) + " bytes");
+      return false;
+    }
+  }
+  if (req.header("expect") == "100-continue") stream.write("HTTP/1.1 100 Continue\r\n\r\n");
 
-  ResponseWriter writer(stream, std::move(buffer), req.method == "HEAD", options_.commonHeaders, &running_);
-  buffer.clear();
+  // Moves up to `cap` body bytes into `out`; 0 at the body's end. Throws on a broken body.
+  bool bodyBroken = false;
+  auto pump = [&](char* out, size_t cap) -> size_t {
+    auto& body = parser.get().body();
+    body.data = out;
+    body.size = cap;
+    body.more = true;
+    while (!parser.is_done() && body.size == cap) {
+      if (!buffer.empty()) {
+        size_t used = parser.put(boost::asio::buffer(buffer), ec);
+        buffer.erase(0, used);
+        if (ec == beasthttp::error::need_buffer) {
+          ec = {};
+          break;
+        }
+        if (ec && ec != beasthttp::error::need_more) {
+          bodyBroken = true;
+          throw Error(ErrorKind::invalid, "malformed HTTP request body: " + ec.message());
+        }
+        if (!ec) continue;
+        ec = {};
+      }
+      if (!readMore()) {
+        bodyBroken = true;
+        throw Error(ErrorKind::invalid, "request body ended early");
+      }
+    }
+    return cap - body.size;
+  };
+
+  if (!streamed) {
+    char part[65536];
+    try {
+      while (size_t n = pump(part, sizeof part)) {
+        req.body.append(part, n);
+        if (req.body.size() > options_.maxBodyBytes) {
+          early.error(413, "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes");
+          return false;
+        }
+      }
+    } catch (const Error& e) {
+      early.error(400, e.what());
+      return false;
+    }
+  } else {
+    req.readBody = pump;
+  }
+
+  // Bytes after a buffered request belong to the next request (or to a hijacked stream); a
+  // streamed body is still being read from `buffer` by the handler, so it stays there.
+  ResponseWriter writer(stream, streamed ? std::string() : std::move(buffer), req.method == "HEAD",
+                        options_.commonHeaders, &running_);
+  if (!streamed) buffer.clear();
   try {
     handler_(req, writer);
   } catch (const std::exception& e) {
@@ -332,9 +374,12 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
     spdlog::error("{} {}: {}", req.method, req.path, e.what());
     writer.error(500, e.what());
   }
+  req.readBody = nullptr;
   if (!writer.started()) writer.error(500, "handler sent no response");
   if (writer.hijacked()) return false;
-  buffer = writer.takeLeftover();
+  if (!streamed) buffer = writer.takeLeftover();
+  // A streamed body the handler did not finish leaves the connection out of step: close it.
+  if (streamed && (bodyBroken || !parser.is_done())) return false;
   return keepAlive && writer.keepAlive();
 }
 

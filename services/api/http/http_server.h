@@ -31,6 +31,9 @@ struct Request {
   int versionMajor = 1, versionMinor = 1;  // HTTP version
   std::map<std::string, std::string> params;  // filled by the router: {name} segments
   std::string apiVersion;                     // "1.43": from the /vX.Y prefix, else berth's own
+  // Set instead of `body` for routes that stream their body: moves up to `cap` bytes into
+  // `out` and returns how many, 0 at the end; throws an invalid Error for a broken body.
+  std::function<size_t(char* out, size_t cap)> readBody;
 
   std::optional<std::string> queryValue(const std::string& key) const;
   std::string header(const std::string& lowerName) const;
@@ -87,6 +90,9 @@ struct ServerOptions {
   size_t maxBodyBytes = 16 << 20;
   size_t maxHeaderBytes = 64 << 10;
   std::vector<std::pair<std::string, std::string>> commonHeaders;  // sent on every response
+  // Requests for which this returns true get Request::readBody instead of a buffered body
+  // bounded by maxBodyBytes (uploads such as docker load and import).
+  std::function<bool(const Request&)> streamsBody;
 };
 
 class HttpServer {
