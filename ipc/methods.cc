@@ -14,6 +14,50 @@ const ImagesSummary& imagesSummary() {
   static const ImagesSummary m("summary");
   return m;
 }
+const ImagesUploadBegin& imagesUploadBegin() {
+  static const ImagesUploadBegin m("uploadBegin");
+  return m;
+}
+const ImagesUploadWrite& imagesUploadWrite() {
+  static const ImagesUploadWrite m("uploadWrite");
+  return m;
+}
+const ImagesUploadDiscard& imagesUploadDiscard() {
+  static const ImagesUploadDiscard m("uploadDiscard");
+  return m;
+}
+const ImagesLoad& imagesLoad() {
+  static const ImagesLoad m("load");
+  return m;
+}
+const ImagesList& imagesList() {
+  static const ImagesList m("list");
+  return m;
+}
+const ImagesInspect& imagesInspect() {
+  static const ImagesInspect m("inspect");
+  return m;
+}
+const ImagesTag& imagesTag() {
+  static const ImagesTag m("tag");
+  return m;
+}
+const ImagesRemove& imagesRemove() {
+  static const ImagesRemove m("remove");
+  return m;
+}
+const ImagesSaveBegin& imagesSaveBegin() {
+  static const ImagesSaveBegin m("saveBegin");
+  return m;
+}
+const ImagesDownloadRead& imagesDownloadRead() {
+  static const ImagesDownloadRead m("downloadRead");
+  return m;
+}
+const ImagesDownloadClose& imagesDownloadClose() {
+  static const ImagesDownloadClose m("downloadClose");
+  return m;
+}
 const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;

@@ -27,7 +27,7 @@ class RpcServer {
   using RawHandler = std::function<void(capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results)>;
 
   struct Options {
-    size_t workers = 2;
+    size_t workers = 4;
   };
 
   RpcServer(zmq::context_t& context, std::string endpoint, Options options);

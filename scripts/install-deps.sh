@@ -22,6 +22,8 @@ packages=(
   systemd
   # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates
   curl openssl python3 procps
+  # test images are built locally from busybox-static; skopeo is an independent archive writer
+  busybox-static skopeo
 )
 
 missing=()

@@ -1,13 +1,72 @@
 @0xa7c3e5f19d2b4608;
-# The images service: image content, layers, references (issue: images). Only the API calls it
-# today; later the containerd-bridge asks it for root filesystems. Input from the API is
-# untrusted: every name and path is validated here, where it is used.
+# The images service: image content, layers, references (docs/images.md). Called by the API
+# (and later by the containerd-bridge for root filesystems). Input from the API is untrusted:
+# references, ids and archives are validated here, where they are used.
 
 $import "/capnp/c++.capnp".namespace("berth::ipc");
 using Svc = import "service.capnp";
 using Ev = import "events.capnp";
 
+struct ImageInfo {
+  id @0 :Text;                  # "sha256:<hex>", the digest of `config`
+  repoTags @1 :List(Text);      # "name:tag", familiar form
+  repoDigests @2 :List(Text);   # "name@sha256:..."
+  config @3 :Data;              # the image config JSON exactly as stored
+  diffIds @4 :List(Text);       # bottom layer first
+  layerDirs @5 :List(Text);     # extracted layers (overlay lower dirs), bottom first
+  layerSizes @6 :List(Int64);   # bytes of file content per layer, bottom first
+  size @7 :Int64;               # the sum of layerSizes
+  loadedAtNano @8 :Int64;
+  lastTagTimeNano @9 :Int64;    # 0 when never tagged
+}
+
+struct DeleteItem {
+  union {
+    untagged @0 :Text;   # a reference that was removed
+    deleted @1 :Text;    # an image id or layer chain id that was deleted
+  }
+}
+
 interface Images extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (images :UInt32, layers :UInt32, storageDriver :Text, backingFilesystem :Text);
-  # Counts for /info, read from the image store under <data-root>/images.
+  # Counts for /info.
+
+  uploadBegin @1 () -> (upload :Text);
+  # Opens an upload: a file in this service's staging area that the API fills with a client's
+  # request body (docker load). Returns a random id; uploads idle for 10 minutes are dropped.
+
+  uploadWrite @2 (upload :Text, data :Data) -> ();
+  # Appends `data` (at most 16 MiB per call). notFound for an unknown or expired upload.
+
+  uploadDiscard @3 (upload :Text) -> ();
+  # Drops an upload the client abandoned. Unknown ids are ignored.
+
+  load @4 (upload :Text) -> (lines :List(Text));
+  # Loads the uploaded archive (docker save format or OCI layout, plain or gzip) and consumes
+  # the upload. All or nothing: `invalid` names what failed and nothing becomes visible.
+  # Returns dockerd's lines ("Loaded image: busybox:latest"). Emits load and tag events.
+
+  list @5 () -> (images :List(ImageInfo));
+  # Every image, for GET /images/json (the API filters).
+
+  inspect @6 (ref :Text) -> (image :ImageInfo);
+  # One image by id, id prefix, name[:tag] or name@digest. notFound "No such image: REF";
+  # invalid for an ambiguous prefix.
+
+  tag @7 (source :Text, target :Text) -> ();
+  # Points reference `target` (name[:tag], validated here) at the image `source` names.
+
+  remove @8 (ref :Text, force :Bool, prune :Bool) -> (items :List(DeleteItem));
+  # dockerd's rmi: a name untags; an id (or the last name) deletes the image and the layers no
+  # other image uses. conflict when an id names an image with several references and !force.
+
+  saveBegin @9 (refs :List(Text)) -> (download :Text, size :UInt64);
+  # Writes a docker-archive of the named images to this service's staging area and returns a
+  # download id and its size. Emits save events.
+
+  downloadRead @10 (download :Text, offset :UInt64, maxBytes :UInt32) -> (data :Data);
+  # Up to maxBytes (at most 16 MiB) from `offset`; empty at the end.
+
+  downloadClose @11 (download :Text) -> ();
+  # Removes a download. Unknown ids are ignored.
 }

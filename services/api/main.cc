@@ -14,6 +14,7 @@
 #include "services/api/backends.h"
 #include "services/api/event_hub.h"
 #include "services/api/http/http_server.h"
+#include "services/api/images_routes.h"
 #include "services/api/router.h"
 #include "services/api/system_routes.h"
 
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
     api::Router router;
     api::SystemRoutes system(config, backends, events);
     system.registerOn(router);
+    api::ImagesRoutes images(backends);
+    images.registerOn(router);
 
     http::ServerOptions options;
     options.commonHeaders = {{"Api-Version", api::kApiVersion},

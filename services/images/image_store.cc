@@ -462,7 +462,10 @@ ImageView ImageStore::viewLocked(const Image& image) const {
   for (const auto& r : refsOfLocked(image.id)) (r.find('@') != std::string::npos ? v.repoDigests : v.repoTags).push_back(r);
   for (const auto& c : image.chainIds) {
     v.layerDirs.push_back(root_ + "/layers/" + hexOf(c) + "/diff");
-    if (auto it = layers_.find(c); it != layers_.end()) v.size += static_cast<int64_t>(it->second.contentBytes);
+    int64_t bytes = 0;
+    if (auto it = layers_.find(c); it != layers_.end()) bytes = static_cast<int64_t>(it->second.contentBytes);
+    v.layerSizes.push_back(bytes);
+    v.size += bytes;
   }
   v.loadedAtNano = image.loadedAtNano;
   if (auto it = tagTimes_.find(image.id); it != tagTimes_.end()) v.lastTagTimeNano = it->second;

@@ -48,6 +48,7 @@ struct ImageView {
   std::vector<std::string> repoDigests;  // "name@sha256:...", sorted
   std::vector<std::string> diffIds;
   std::vector<std::string> layerDirs;    // extracted layers, bottom first
+  std::vector<int64_t> layerSizes;       // bytes of file content per layer, bottom first
   int64_t size = 0;                      // bytes of file content in all layers
   int64_t loadedAtNano = 0;
   int64_t lastTagTimeNano = 0;

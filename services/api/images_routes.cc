@@ -1,0 +1,435 @@
+#include "services/api/images_routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/errors.h"
+#include "ipc/methods.h"
+#include "services/api/event_filter.h"
+
+namespace berth::api {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+
+bool boolParam(const http::Request& req, const std::string& name) {
+  auto v = req.queryValue(name);
+  return v && (*v == "1" || *v == "true" || *v == "True");
+}
+
+std::vector<std::string> texts(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  for (auto t : list) out.emplace_back(t);
+  return out;
+}
+
+json configOf(ipc::ImageInfo::Reader info) {
+  auto bytes = info.getConfig();
+  auto j = json::parse(std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()), nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+std::string rfc3339(int64_t nanos) {
+  if (nanos == 0) return "0001-01-01T00:00:00Z";
+  time_t secs = static_cast<time_t>(nanos / 1000000000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(nanos % 1000000000));
+  return std::string(buf) + frac;
+}
+
+// Docker's image filters for GET /images/json.
+struct ImageFilter {
+  std::map<std::string, std::set<std::string>> values;
+
+  static ImageFilter parse(const std::string& text) {
+    ImageFilter f;
+    if (text.empty()) return f;
+    auto doc = json::parse(text, nullptr, false);
+    if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+      static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference", "until"};
+      if (!keys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
+      auto& set = f.values[it.key()];
+      if (it->is_object()) {
+        for (auto v = it->begin(); v != it->end(); ++v) set.insert(v.key());
+      } else if (it->is_array()) {
+        for (const auto& v : *it) set.insert(v.get<std::string>());
+      }
+    }
+    if (f.values.count("dangling")) {
+      for (const auto& v : f.values["dangling"]) {
+        if (v != "true" && v != "false" && v != "1" && v != "0") {
+          throw Error(ErrorKind::invalid, "invalid filter 'dangling=" + v + "'");
+        }
+      }
+    }
+    return f;
+  }
+};
+
+// Shell-style match of a reference against a pattern with '*' (docker's reference filter uses
+// path.Match); enough for "name", "name:tag", "name:*", "*/app".
+bool globMatch(const std::string& pattern, const std::string& text) {
+  size_t p = 0, t = 0, star = std::string::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == text[t] || pattern[p] == '?') && pattern[p] != '*') {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string::npos && text[mark] != '/') {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+}  // namespace
+
+int64_t parseRfc3339(const std::string& text) {
+  int y, mo, d, h, mi;
+  double s;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) return 0;
+  tm t{};
+  t.tm_year = y - 1900;
+  t.tm_mon = mo - 1;
+  t.tm_mday = d;
+  t.tm_hour = h;
+  t.tm_min = mi;
+  t.tm_sec = static_cast<int>(s);
+  int64_t secs = timegm(&t);
+  auto tz = text.find_first_of("Z+-", 19);
+  if (tz != std::string::npos && text[tz] != 'Z') {
+    int oh = 0, om = 0;
+    std::sscanf(text.c_str() + tz + 1, "%d:%d", &oh, &om);
+    int64_t offset = (oh * 3600 + om * 60) * (text[tz] == '-' ? -1 : 1);
+    secs -= offset;
+  }
+  return secs;
+}
+
+void ImagesRoutes::registerOn(Router& router) {
+  auto bind = [this](void (ImagesRoutes::*fn)(http::Request&, http::ResponseWriter&)) {
+    return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
+  };
+  router.add("POST", "/images/load", bind(&ImagesRoutes::load), true);
+  router.add("GET", "/images/get", bind(&ImagesRoutes::save));
+  router.add("GET", "/images/json", bind(&ImagesRoutes::list));
+  router.add("POST", "/images/prune", bind(&ImagesRoutes::prune));
+  router.add("GET", "/images/{name*}/get", bind(&ImagesRoutes::save));
+  router.add("GET", "/images/{name*}/json", bind(&ImagesRoutes::inspect));
+  router.add("GET", "/images/{name*}/history", bind(&ImagesRoutes::history));
+  router.add("POST", "/images/{name*}/tag", bind(&ImagesRoutes::tag));
+  router.add("DELETE", "/images/{name*}", bind(&ImagesRoutes::remove));
+}
+
+void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
+  auto& images = backends_.images;
+  auto begin = images.call(ipc::methods::imagesUploadBegin(), ipc::deadlineIn(5s));
+  std::string upload = begin.get().getUpload();
+  try {
+    std::vector<char> buf(kChunk);
+    while (size_t n = req.readBody(buf.data(), buf.size())) {
+      images.call(ipc::methods::imagesUploadWrite(), ipc::deadlineIn(60s), [&](ipc::Images::UploadWriteParams::Builder p) {
+        p.setUpload(upload);
+        p.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(buf.data()), n));
+      });
+    }
+  } catch (...) {
+    try {
+      images.call(ipc::methods::imagesUploadDiscard(), ipc::deadlineIn(5s),
+                  [&](ipc::Images::UploadDiscardParams::Builder p) { p.setUpload(upload); });
+    } catch (const std::exception& e) {
+      spdlog::warn("discarding upload {}: {}", upload, e.what());
+    }
+    throw;
+  }
+  auto reply = images.call(ipc::methods::imagesLoad(), ipc::deadlineIn(30min),
+                           [&](ipc::Images::LoadParams::Builder p) { p.setUpload(upload); });
+  std::string body;
+  for (auto line : reply.get().getLines()) body += json{{"stream", std::string(line) + "\n"}}.dump() + "\n";
+  out.send(200, "application/json", body);
+}
+
+void ImagesRoutes::streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out) {
+  auto& images = backends_.images;
+  auto begin = images.call(ipc::methods::imagesSaveBegin(), ipc::deadlineIn(30min),
+                           [&](ipc::Images::SaveBeginParams::Builder p) {
+                             auto list = p.initRefs(static_cast<unsigned>(refs.size()));
+                             for (size_t i = 0; i < refs.size(); ++i) list.set(static_cast<unsigned>(i), refs[i]);
+                           });
+  std::string download = begin.get().getDownload();
+  uint64_t size = begin.get().getSize();
+  struct Close {
+    ipc::RpcClient& images;
+    std::string id;
+    ~Close() {
+      try {
+        images.call(ipc::methods::imagesDownloadClose(), ipc::deadlineIn(5s),
+                    [&](ipc::Images::DownloadCloseParams::Builder p) { p.setDownload(id); });
+      } catch (const std::exception& e) {
+        spdlog::warn("closing download {}: {}", id, e.what());
+      }
+    }
+  } close{images, download};
+  out.startStream(200, "application/x-tar");
+  for (uint64_t offset = 0; offset < size;) {
+    auto chunk = images.call(ipc::methods::imagesDownloadRead(), ipc::deadlineIn(60s),
+                             [&](ipc::Images::DownloadReadParams::Builder p) {
+                               p.setDownload(download);
+                               p.setOffset(offset);
+                               p.setMaxBytes(kChunk);
+                             });
+    auto data = chunk.get().getData();
+    if (data.size() == 0) break;
+    if (!out.writeChunk(std::string_view(reinterpret_cast<const char*>(data.begin()), data.size()))) return;
+    offset += data.size();
+  }
+  out.endStream();
+}
+
+void ImagesRoutes::save(http::Request& req, http::ResponseWriter& out) {
+  std::vector<std::string> refs;
+  if (req.params.count("name")) {
+    refs.push_back(req.params["name"]);
+  } else {
+    for (const auto& [k, v] : req.query) {
+      if (k == "names") refs.push_back(v);
+    }
+  }
+  if (refs.empty()) throw Error(ErrorKind::invalid, "no images named");
+  streamSave(refs, out);
+}
+
+void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
+  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
+  auto reply = backends_.images.callIdempotent(ipc::methods::imagesList(), ipc::deadlineIn(10s));
+  auto images = reply.get().getImages();
+
+  auto created = [](ipc::ImageInfo::Reader i) { return parseRfc3339(configOf(i).value("created", "")); };
+  auto resolveTime = [&](const std::string& key) -> std::optional<int64_t> {
+    auto it = filter.values.find(key);
+    if (it == filter.values.end() || it->second.empty()) return std::nullopt;
+    const std::string& ref = *it->second.begin();
+    for (auto i : images) {
+      auto tags = texts(i.getRepoTags());
+      std::string id = i.getId();
+      if (id == ref || id.substr(7).rfind(ref, 0) == 0 || std::find(tags.begin(), tags.end(), ref) != tags.end() ||
+          std::find(tags.begin(), tags.end(), ref + ":latest") != tags.end()) {
+        return created(i);
+      }
+    }
+    throw Error(ErrorKind::notFound, "No such image: " + ref);
+  };
+  auto before = resolveTime("before");
+  auto since = resolveTime("since");
+
+  json result = json::array();
+  for (auto i : images) {
+    auto tags = texts(i.getRepoTags());
+    auto config = configOf(i);
+    if (auto it = filter.values.find("dangling"); it != filter.values.end() && !it->second.empty()) {
+      bool wantDangling = it->second.count("true") || it->second.count("1");
+      if (wantDangling != tags.empty()) continue;
+    }
+    if (auto it = filter.values.find("reference"); it != filter.values.end() && !it->second.empty()) {
+      bool hit = false;
+      for (const auto& pattern : it->second) {
+        for (const auto& t : tags) {
+          std::string name = t.substr(0, t.rfind(':'));
+          hit = hit || globMatch(pattern, t) || globMatch(pattern, name);
+        }
+      }
+      if (!hit) continue;
+    }
+    auto labels = config.contains("config") && config["config"].is_object()
+                      ? config["config"].value("Labels", json(nullptr))
+                      : json(nullptr);
+    if (auto it = filter.values.find("label"); it != filter.values.end()) {
+      bool all = true;
+      for (const auto& want : it->second) {
+        auto eq = want.find('=');
+        std::string key = want.substr(0, eq);
+        bool ok = labels.is_object() && labels.contains(key) &&
+                  (eq == std::string::npos || labels[key] == want.substr(eq + 1));
+        all = all && ok;
+      }
+      if (!all) continue;
+    }
+    int64_t c = created(i);
+    if (before && c >= *before) continue;
+    if (since && c <= *since) continue;
+    json digestsJson = json::array();
+    for (auto d : i.getRepoDigests()) digestsJson.push_back(std::string(d));
+    result.push_back({{"Containers", -1},
+                      {"Created", c},
+                      {"Id", std::string(i.getId())},
+                      {"Labels", labels},
+                      {"ParentId", ""},
+                      {"RepoDigests", digestsJson},
+                      {"RepoTags", tags},
+                      {"SharedSize", -1},
+                      {"Size", i.getSize()},
+                      {"VirtualSize", i.getSize()}});
+  }
+  std::stable_sort(result.begin(), result.end(),
+                   [](const json& a, const json& b) { return a["Created"].get<int64_t>() > b["Created"].get<int64_t>(); });
+  out.json(200, result);
+}
+
+void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.images.callIdempotent(ipc::methods::imagesInspect(), ipc::deadlineIn(10s),
+                                               [&](ipc::Images::InspectParams::Builder p) { p.setRef(req.params["name"]); });
+  auto i = reply.get().getImage();
+  auto config = configOf(i);
+  auto dirs = texts(i.getLayerDirs());
+  json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
+  if (!dirs.empty()) {
+    std::string lower;
+    for (size_t k = dirs.size() - 1; k-- > 0;) lower += (lower.empty() ? "" : ":") + dirs[k];
+    std::string top = dirs.back();
+    std::string base = top.substr(0, top.rfind('/'));
+    graph["Data"] = {{"MergedDir", base + "/merged"}, {"UpperDir", top}, {"WorkDir", base + "/work"}};
+    if (!lower.empty()) graph["Data"]["LowerDir"] = lower;
+  }
+  out.json(200, {{"Id", std::string(i.getId())},
+                 {"RepoTags", texts(i.getRepoTags())},
+                 {"RepoDigests", texts(i.getRepoDigests())},
+                 {"Parent", ""},
+                 {"Comment", config.value("comment", "")},
+                 {"Created", config.value("created", "")},
+                 {"Container", config.value("container", "")},
+                 {"ContainerConfig", config.value("container_config", json::object())},
+                 {"DockerVersion", config.value("docker_version", "")},
+                 {"Author", config.value("author", "")},
+                 {"Config", config.value("config", json::object())},
+                 {"Architecture", config.value("architecture", "")},
+                 {"Variant", config.value("variant", "")},
+                 {"Os", config.value("os", "")},
+                 {"Size", i.getSize()},
+                 {"VirtualSize", i.getSize()},
+                 {"GraphDriver", graph},
+                 {"RootFS", {{"Type", "layers"}, {"Layers", texts(i.getDiffIds())}}},
+                 {"Metadata", {{"LastTagTime", rfc3339(i.getLastTagTimeNano())}}}});
+}
+
+void ImagesRoutes::history(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.images.callIdempotent(ipc::methods::imagesInspect(), ipc::deadlineIn(10s),
+                                               [&](ipc::Images::InspectParams::Builder p) { p.setRef(req.params["name"]); });
+  auto i = reply.get().getImage();
+  auto config = configOf(i);
+  auto sizes = i.getLayerSizes();
+  json entries = json::array();
+  size_t layer = 0;
+  for (const auto& h : config.value("history", json::array())) {
+    bool empty = h.value("empty_layer", false);
+    int64_t size = 0;
+    if (!empty && layer < sizes.size()) size = sizes[static_cast<unsigned>(layer++)];
+    entries.push_back({{"Id", "<missing>"},
+                       {"Created", parseRfc3339(h.value("created", ""))},
+                       {"CreatedBy", h.value("created_by", "")},
+                       {"Tags", nullptr},
+                       {"Size", size},
+                       {"Comment", h.value("comment", "")}});
+  }
+  // Layers without history entries (imported images) still show.
+  for (; layer < sizes.size(); ++layer) {
+    entries.push_back({{"Id", "<missing>"}, {"Created", parseRfc3339(config.value("created", ""))},
+                       {"CreatedBy", ""}, {"Tags", nullptr}, {"Size", sizes[static_cast<unsigned>(layer)]},
+                       {"Comment", ""}});
+  }
+  std::reverse(entries.begin(), entries.end());
+  if (!entries.empty()) {
+    entries[0]["Id"] = std::string(i.getId());
+    auto tags = texts(i.getRepoTags());
+    entries[0]["Tags"] = tags.empty() ? json(nullptr) : json(tags);
+  }
+  out.json(200, entries);
+}
+
+void ImagesRoutes::tag(http::Request& req, http::ResponseWriter& out) {
+  std::string repo = req.queryValue("repo").value_or("");
+  std::string tag = req.queryValue("tag").value_or("");
+  if (repo.empty()) throw Error(ErrorKind::invalid, "repository name must have at least one component");
+  std::string target = tag.empty() ? repo : repo + ":" + tag;
+  backends_.images.call(ipc::methods::imagesTag(), ipc::deadlineIn(10s), [&](ipc::Images::TagParams::Builder p) {
+    p.setSource(req.params["name"]);
+    p.setTarget(target);
+  });
+  out.send(201, "", "");
+}
+
+void ImagesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.images.call(ipc::methods::imagesRemove(), ipc::deadlineIn(60s),
+                                     [&](ipc::Images::RemoveParams::Builder p) {
+                                       p.setRef(req.params["name"]);
+                                       p.setForce(boolParam(req, "force"));
+                                       p.setPrune(!boolParam(req, "noprune"));
+                                     });
+  json items = json::array();
+  for (auto item : reply.get().getItems()) {
+    if (item.isUntagged()) items.push_back({{"Untagged", std::string(item.getUntagged())}});
+    else items.push_back({{"Deleted", std::string(item.getDeleted())}});
+  }
+  out.json(200, items);
+}
+
+void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
+  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
+  bool all = false;
+  if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
+    all = it->second.count("false") || it->second.count("0");
+  }
+  auto reply = backends_.images.callIdempotent(ipc::methods::imagesList(), ipc::deadlineIn(10s));
+  json deleted = json::array();
+  int64_t reclaimed = 0;
+  for (auto i : reply.get().getImages()) {
+    if (!all && i.getRepoTags().size() > 0) continue;
+    auto labels = configOf(i).contains("config") ? configOf(i)["config"].value("Labels", json(nullptr)) : json(nullptr);
+    if (auto it = filter.values.find("label"); it != filter.values.end()) {
+      bool ok = true;
+      for (const auto& want : it->second) {
+        auto eq = want.find('=');
+        std::string key = want.substr(0, eq);
+        ok = ok && labels.is_object() && labels.contains(key) &&
+             (eq == std::string::npos || labels[key] == want.substr(eq + 1));
+      }
+      if (!ok) continue;
+    }
+    std::string id = i.getId();
+    int64_t size = i.getSize();
+    try {
+      auto r = backends_.images.call(ipc::methods::imagesRemove(), ipc::deadlineIn(60s),
+                                     [&](ipc::Images::RemoveParams::Builder p) {
+                                       p.setRef(id);
+                                       p.setForce(true);
+                                       p.setPrune(true);
+                                     });
+      for (auto item : r.get().getItems()) {
+        if (item.isUntagged()) deleted.push_back({{"Untagged", std::string(item.getUntagged())}});
+        else deleted.push_back({{"Deleted", std::string(item.getDeleted())}});
+      }
+      reclaimed += size;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::notFound && e.kind() != ErrorKind::conflict) throw;
+    }
+  }
+  out.json(200, {{"ImagesDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", reclaimed}});
+}
+
+}  // namespace berth::api

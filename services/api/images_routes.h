@@ -1,0 +1,33 @@
+// The image endpoints of the Docker API: load, save, list, inspect, history, tag, remove,
+// prune. Each asks the images service, which owns every answer; this file only translates
+// between Docker's JSON and the service's structured replies.
+#pragma once
+
+#include "services/api/backends.h"
+#include "services/api/router.h"
+
+namespace berth::api {
+
+class ImagesRoutes {
+ public:
+  explicit ImagesRoutes(Backends& backends) : backends_(backends) {}
+  void registerOn(Router& router);
+
+ private:
+  void load(http::Request& req, http::ResponseWriter& out);
+  void save(http::Request& req, http::ResponseWriter& out);
+  void list(http::Request& req, http::ResponseWriter& out);
+  void inspect(http::Request& req, http::ResponseWriter& out);
+  void history(http::Request& req, http::ResponseWriter& out);
+  void tag(http::Request& req, http::ResponseWriter& out);
+  void remove(http::Request& req, http::ResponseWriter& out);
+  void prune(http::Request& req, http::ResponseWriter& out);
+  void streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out);
+
+  Backends& backends_;
+};
+
+// Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
+int64_t parseRfc3339(const std::string& text);
+
+}  // namespace berth::api

@@ -1,0 +1,218 @@
+// Images through the real docker CLI: load (docker and OCI archives, the latter written by
+// skopeo), save round trips, tags and removal, history, prune, bad archives, image events, and
+// a kill -9 of the images service in the middle of a load.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/engine.h"
+#include "tests/support/process.h"
+#include "tests/support/tar_builder.h"
+#include "tests/support/test_images.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class ImagesTest : public ::testing::Test {
+ protected:
+  std::string lines(const CommandResult& r) { return r.out + r.err; }
+
+  Engine engine_;
+  TempDir work_{"berth-images"};
+};
+
+TEST_F(ImagesTest, DockerLoadLoadsAnArchiveAndDockerImagesListsIt) {
+  std::string archive = busyboxArchive(work_.path(), "berth-test/busybox:1");
+  auto r = engine_.docker({"load", "-i", archive});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Loaded image: berth-test/busybox:1"), std::string::npos) << r.out;
+  r = engine_.docker({"images", "--format", "{{.Repository}}|{{.Tag}}|{{.ID}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/busybox:1"}).out;
+  ASSERT_EQ(id.size(), 72u) << id;
+  EXPECT_EQ(r.out, "berth-test/busybox|1|" + id.substr(7, 12) + "\n");
+  r = engine_.docker({"image", "inspect", "--format", "{{.Os}}|{{.Architecture}}|{{len .RootFS.Layers}}|{{.GraphDriver.Name}}|{{index .Config.Cmd 0}}",
+                      "berth-test/busybox:1"});
+  EXPECT_EQ(r.out, "linux|amd64|1|overlay2|sh\n") << r.err;
+  // The layer is on disk, extracted, where GraphDriver says.
+  auto upper = engine_.docker({"image", "inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", "berth-test/busybox:1"}).out;
+  upper.pop_back();
+  EXPECT_TRUE(fs::is_regular_file(upper + "/bin/busybox")) << upper;
+  EXPECT_EQ(fs::read_symlink(upper + "/bin/sh"), "busybox");
+  r = engine_.docker({"history", "--format", "{{.CreatedBy}}", "berth-test/busybox:1"});
+  EXPECT_EQ(r.out, "berth test\n") << r.err;
+  r = engine_.docker({"info", "--format", "{{.Images}}"});
+  EXPECT_EQ(r.out, "1\n");
+}
+
+TEST_F(ImagesTest, SaveAndLoadRoundTripKeepsTheImageIdAndSkopeoReadsTheArchive) {
+  std::string archive = busyboxArchive(work_.path(), "berth-test/app:v1", 1 << 20);
+  ASSERT_EQ(engine_.docker({"load", "-i", archive}).exitCode, 0);
+  auto id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/app:v1"}).out;
+  std::string saved = work_.path() + "/saved.tar";
+  auto r = engine_.docker({"save", "-o", saved, "berth-test/app:v1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // An independent reader accepts it.
+  r = run({"skopeo", "inspect", "--config", "docker-archive:" + saved});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["rootfs"]["diff_ids"].size(), 2u);
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/app:v1"}).exitCode, 0);
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out, "");
+  r = engine_.docker({"load", "-i", saved});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/app:v1"}).out, id);
+}
+
+TEST_F(ImagesTest, AnOciArchiveWrittenBySkopeoLoads) {
+  std::string archive = busyboxArchive(work_.path(), "berth-test/oci:1");
+  std::string oci = work_.path() + "/oci.tar";
+  auto r = run({"skopeo", "copy", "--quiet", "docker-archive:" + archive, "oci-archive:" + oci + ":berth-test/oci:2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"load", "-i", oci});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Loaded image"), std::string::npos) << r.out;
+  r = engine_.docker({"images", "--format", "{{.Repository}}:{{.Tag}}"});
+  EXPECT_EQ(r.out, "berth-test/oci:2\n") << r.out;
+}
+
+TEST_F(ImagesTest, TagAndRmiFollowDockerdsRules) {
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/bb:1")}).exitCode, 0);
+  auto id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/bb:1"}).out;
+  id.pop_back();
+  ASSERT_EQ(engine_.docker({"tag", "berth-test/bb:1", "127.0.0.1:5000/team/bb:2"}).exitCode, 0);
+  auto r = engine_.docker({"images", "--format", "{{.Repository}}:{{.Tag}}"});
+  EXPECT_NE(r.out.find("127.0.0.1:5000/team/bb:2"), std::string::npos) << r.out;
+  // An id with two names needs force.
+  r = engine_.docker({"rmi", id.substr(7, 12)});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("must be forced"), std::string::npos) << r.err;
+  // A name only untags while another name remains.
+  r = engine_.docker({"rmi", "berth-test/bb:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "Untagged: berth-test/bb:1\n");
+  // The last name deletes the image and its layer.
+  r = engine_.docker({"rmi", "127.0.0.1:5000/team/bb:2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Deleted: " + id), std::string::npos) << r.out;
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out, "");
+  r = engine_.docker({"rmi", "berth-test/bb:1"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("No such image: berth-test/bb:1"), std::string::npos) << r.err;
+  r = engine_.docker({"tag", "nothing-here", "x:1"});
+  EXPECT_NE(r.exitCode, 0);
+  r = engine_.docker({"image", "inspect", "BAD//name"});
+  EXPECT_NE(r.exitCode, 0);
+}
+
+TEST_F(ImagesTest, FiltersAndPruneWorkOnDanglingImages) {
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/keep:1")}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/gone:1", 4096)}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"rmi", "--no-prune", "berth-test/gone:1"}).exitCode, 0);
+  auto r = engine_.docker({"images", "--filter", "dangling=true", "-q"});
+  EXPECT_EQ(r.out.size(), 13u) << r.out;
+  r = engine_.docker({"images", "--filter", "reference=berth-test/*", "--format", "{{.Repository}}"});
+  EXPECT_EQ(r.out, "berth-test/keep\n");
+  r = engine_.docker({"image", "prune", "-f"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted: sha256:"), std::string::npos) << r.out;
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 13u);
+  r = engine_.docker({"images", "--filter", "colour=red"});
+  EXPECT_NE(r.exitCode, 0);
+}
+
+TEST_F(ImagesTest, HostileArchivesAreRefusedAndNothingIsStoredOrWrittenOutside) {
+  std::string outside = work_.path() + "/outside";
+  fs::create_directories(outside);
+  struct Case {
+    std::string name;
+    TarBuilder layer;
+    std::string expect;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"dotdot", TarBuilder().file("../../../../../../" + outside.substr(1) + "/evil", "x"), "climbs out"});
+  cases.push_back({"absolute", TarBuilder().file(outside + "/evil", "x"), "absolute path"});
+  cases.push_back({"symlink-parent", TarBuilder().symlink("esc", outside).file("esc/evil", "x"), "symlink"});
+  cases.push_back({"hardlink", TarBuilder().hardlink("evil", "../../../../etc/shadow"), "climbs out"});
+  for (auto& c : cases) {
+    std::string layer = work_.path() + "/" + c.name + ".tar";
+    c.layer.write(layer);
+    std::string archive = work_.path() + "/" + c.name + "-image.tar";
+    makeDockerArchive(archive, {layer}, {"berth-test/" + c.name + ":1"}, work_.path());
+    auto r = engine_.docker({"load", "-i", archive});
+    EXPECT_NE(r.exitCode, 0) << c.name;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.name << ": " << r.err;
+  }
+  // A digest mismatch and a truncated archive.
+  std::string good = work_.path() + "/good.tar";
+  TarBuilder().file("hello", "world").write(good);
+  std::string mismatch = work_.path() + "/mismatch.tar";
+  makeDockerArchive(mismatch, {good}, {"berth-test/mismatch:1"}, work_.path(), {"sha256:" + std::string(64, '0')});
+  auto r = engine_.docker({"load", "-i", mismatch});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("diff id"), std::string::npos) << r.err;
+  std::string bytes = readText(busyboxArchive(work_.path(), "berth-test/cut:1"));
+  { std::ofstream(work_.path() + "/cut.tar", std::ios::binary) << bytes.substr(0, bytes.size() / 3); }
+  r = engine_.docker({"load", "-i", work_.path() + "/cut.tar"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(fs::is_empty(outside)) << "a hostile archive wrote outside its layer";
+  EXPECT_EQ(engine_.docker({"images", "-aq"}).out, "");
+  EXPECT_EQ(engine_.docker({"info", "--format", "{{.Images}}"}).out, "0\n");
+}
+
+TEST_F(ImagesTest, ImageOperationsEmitDockerEvents) {
+  auto since = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count() - 1);
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/ev:1")}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"tag", "berth-test/ev:1", "berth-test/ev:2"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/ev:2"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/ev:1"}).exitCode, 0);
+  auto until = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count() + 1);
+  auto r = engine_.docker({"events", "--since", since, "--until", until, "--filter", "type=image", "--format",
+                           "{{.Action}} {{.Actor.Attributes.name}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "load <no value>\ntag berth-test/ev:1\ntag berth-test/ev:2\nuntag berth-test/ev:2\nuntag berth-test/ev:1\n"
+            "delete <no value>\n");
+}
+
+TEST_F(ImagesTest, KillingTheImagesServiceMidLoadLeavesNoPartialImageAndARetrySucceeds) {
+  std::string archive = busyboxArchive(work_.path(), "berth-test/big:1", 150 << 20);
+  auto images = engine_.children()["images"].pid;
+  CommandResult load;
+  std::thread client([&] { load = engine_.docker({"load", "-i", archive}, 120s); });
+  // Kill it while the upload lands in its staging area.
+  std::string staging = engine_.dataRoot() + "/images/staging/transfers";
+  bool killed = false;
+  for (int i = 0; i < 2000 && !killed; ++i) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(staging, ec)) {
+      if (e.is_regular_file() && e.file_size() > (20u << 20)) {
+        kill(images, SIGKILL);
+        killed = true;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  client.join();
+  ASSERT_TRUE(killed) << "the upload never reached the images service";
+  EXPECT_NE(load.exitCode, 0) << load.out;
+  // The service is back; nothing half-loaded is visible and its staging area was emptied.
+  for (int i = 0; i < 200 && engine_.children()["images"].state != "running"; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(engine_.docker({"images", "-aq"}).out, "");
+  EXPECT_TRUE(fs::is_empty(engine_.dataRoot() + "/images/layers"));
+  auto r = engine_.docker({"load", "-i", archive}, 120s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Loaded image: berth-test/big:1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::test
