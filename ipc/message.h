@@ -17,10 +17,12 @@ constexpr int64_t kMaxMessageBytes = 64ll << 20;
 // Limits for reading a message from a peer: traversal bounded by the frame size, shallow nesting.
 capnp::ReaderOptions readerOptions();
 
-// A decoded message that owns an aligned copy of its bytes. Throws kj::Exception when the
-// bytes are not a well-formed Cap'n Proto message.
+// A decoded message that owns its bytes: the frame itself when ZeroMQ's buffer is word-aligned
+// (the usual case), else an aligned copy. Throws kj::Exception when the bytes are not a
+// well-formed Cap'n Proto message.
 class MessageIn {
  public:
+  explicit MessageIn(zmq::message_t&& frame);
   explicit MessageIn(const zmq::message_t& frame);
   template <typename T>
   typename T::Reader root() {
@@ -29,10 +31,13 @@ class MessageIn {
   capnp::MessageReader& reader() { return *reader_; }
 
  private:
+  void open(const void* data, size_t size, bool copy);
+  zmq::message_t frame_;
   kj::Array<capnp::word> words_;
   kj::Own<capnp::FlatArrayMessageReader> reader_;
 };
 
+// Serialises without a second copy: the frame takes ownership of the flat array.
 zmq::message_t encode(capnp::MessageBuilder& message);
 
 }  // namespace berth::ipc

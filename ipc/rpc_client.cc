@@ -135,7 +135,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
         release(std::move(conn));
         throw Error(ErrorKind::internal, name + ": reply without results");
       }
-      auto results = std::make_unique<MessageIn>(reply[1]);
+      auto results = std::make_unique<MessageIn>(std::move(reply[1]));
       release(std::move(conn));
       return results;
     }

@@ -156,12 +156,12 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
   jobsReady_.notify_one();
 }
 
-void RpcServer::execute(const Entry& entry, uint64_t requestId, const zmq::message_t& params,
+void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
                         std::vector<zmq::message_t>& out) const {
   capnp::MallocMessageBuilder results;
   std::optional<std::pair<ErrorKind, std::string>> failure;
   try {
-    MessageIn in(params);
+    MessageIn in(std::move(params));
     entry.handler(in.reader().getRoot<capnp::AnyPointer>(), results.getRoot<capnp::AnyPointer>());
   } catch (const Error& e) {
     failure = {e.kind(), e.what()};

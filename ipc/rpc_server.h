@@ -79,7 +79,7 @@ class RpcServer {
   void workerLoop();
   void handleCall(std::vector<zmq::message_t>& frames);
   // Runs a handler and encodes [ReplyHeader][results?] into `out` (identity not included).
-  void execute(const Entry& entry, uint64_t requestId, const zmq::message_t& params,
+  void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
                std::vector<zmq::message_t>& out) const;
 
   zmq::context_t& context_;

@@ -17,3 +17,6 @@ build/bin/ipc_bench
 echo
 echo "== API: /_ping through berth-api${reference:+ and the reference engine}"
 build/bin/api_bench "${reference[@]}"
+echo
+echo "== Images: docker load/save of a 200 MB 8-layer image, GET /images/json with 200 images"
+build/bin/image_bench "${reference[@]}"

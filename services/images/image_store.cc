@@ -234,6 +234,8 @@ std::string ImageStore::commitLayer(const std::string& stagedDir, const std::str
 }
 
 std::vector<std::string> ImageStore::load(const std::string& archivePath) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(); };
   std::string work = stagingPath("load");
   RemoveOnExit cleanup{work};
   makeDirectories(work + "/files", 0700);
@@ -266,6 +268,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
       files[name] = path;
     }
   }
+  spdlog::debug("load: unpacked the outer archive in {} ms", ms());
   auto fileFor = [&](const std::string& name, const std::string& what) {
     auto it = files.find(cleanEntryName(name));
     if (it == files.end()) badArchive(what + " " + name + " is missing");
@@ -375,6 +378,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     worker();
     for (auto& t : pool) t.join();
     if (!failure.empty()) throw Error(ErrorKind::invalid, failure);
+    spdlog::debug("load: extracted {} layers by {} ms", jobs.size(), ms());
     for (const auto& job : jobs) {
       std::string dir = work + "/layer-" + std::to_string(job.index);
       commitLayer(dir + "/diff", dir + ".tar", job.record);
@@ -408,6 +412,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     }
     if (repoTags.empty()) lines.push_back("Loaded image ID: " + id);
   }
+  spdlog::info("loaded {} image(s) in {} ms", found.size(), ms());
   return lines;
 }
 

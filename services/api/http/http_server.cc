@@ -321,7 +321,9 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
     body.data = out;
     body.size = cap;
     body.more = true;
-    while (!parser.is_done() && body.size == cap) {
+    // Fill the whole buffer (or reach the body's end): uploads travel on in big pieces even
+    // when the client sends many small chunks.
+    while (!parser.is_done() && body.size > 0) {
       if (!buffer.empty()) {
         size_t used = parser.put(boost::asio::buffer(buffer), ec);
         buffer.erase(0, used);
