@@ -58,6 +58,10 @@ const ImagesDownloadClose& imagesDownloadClose() {
   static const ImagesDownloadClose m("downloadClose");
   return m;
 }
+const ImagesImport& imagesImport() {
+  static const ImagesImport m("import");
+  return m;
+}
 const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;

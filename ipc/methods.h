@@ -27,6 +27,7 @@ using ImagesRemove = Method<Images, Images::RemoveParams, Images::RemoveResults>
 using ImagesSaveBegin = Method<Images, Images::SaveBeginParams, Images::SaveBeginResults>;
 using ImagesDownloadRead = Method<Images, Images::DownloadReadParams, Images::DownloadReadResults>;
 using ImagesDownloadClose = Method<Images, Images::DownloadCloseParams, Images::DownloadCloseResults>;
+using ImagesImport = Method<Images, Images::ImportParams, Images::ImportResults>;
 using VolumesSummary = Method<Volumes, Volumes::SummaryParams, Volumes::SummaryResults>;
 using NetworkSummary = Method<Network, Network::SummaryParams, Network::SummaryResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
@@ -47,6 +48,7 @@ const ImagesRemove& imagesRemove();
 const ImagesSaveBegin& imagesSaveBegin();
 const ImagesDownloadRead& imagesDownloadRead();
 const ImagesDownloadClose& imagesDownloadClose();
+const ImagesImport& imagesImport();
 const VolumesSummary& volumesSummary();
 const NetworkSummary& networkSummary();
 const BridgeSummary& bridgeSummary();

@@ -69,4 +69,9 @@ interface Images extends(Svc.Service, Ev.EventSource) {
 
   downloadClose @11 (download :Text) -> ();
   # Removes a download. Unknown ids are ignored.
+
+  import @12 (upload :Text, reference :Text, message :Text, changes :List(Text)) -> (id :Text);
+  # docker import: a one-layer image from the uploaded root filesystem tarball, consuming the
+  # upload. `changes` are Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE,
+  # LABEL, VOLUME, STOPSIGNAL), validated here; `reference` may be empty. Emits import and tag.
 }

@@ -128,6 +128,7 @@ void ImagesRoutes::registerOn(Router& router) {
     return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
   };
   router.add("POST", "/images/load", bind(&ImagesRoutes::load), true);
+  router.add("POST", "/images/create", bind(&ImagesRoutes::create), true);
   router.add("GET", "/images/get", bind(&ImagesRoutes::save));
   router.add("GET", "/images/json", bind(&ImagesRoutes::list));
   router.add("POST", "/images/prune", bind(&ImagesRoutes::prune));
@@ -138,7 +139,8 @@ void ImagesRoutes::registerOn(Router& router) {
   router.add("DELETE", "/images/{name*}", bind(&ImagesRoutes::remove));
 }
 
-void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
+// Streams the request body into a new upload in the images service; returns its id.
+std::string ImagesRoutes::upload(http::Request& req) {
   auto& images = backends_.images;
   auto begin = images.call(ipc::methods::imagesUploadBegin(), ipc::deadlineIn(5s));
   std::string upload = begin.get().getUpload();
@@ -159,11 +161,43 @@ void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
     }
     throw;
   }
-  auto reply = images.call(ipc::methods::imagesLoad(), ipc::deadlineIn(30min),
-                           [&](ipc::Images::LoadParams::Builder p) { p.setUpload(upload); });
+  return upload;
+}
+
+void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
+  std::string id = upload(req);
+  auto reply = backends_.images.call(ipc::methods::imagesLoad(), ipc::deadlineIn(30min),
+                                     [&](ipc::Images::LoadParams::Builder p) { p.setUpload(id); });
   std::string body;
   for (auto line : reply.get().getLines()) body += json{{"stream", std::string(line) + "\n"}}.dump() + "\n";
   out.send(200, "application/json", body);
+}
+
+// POST /images/create: `docker import` (fromSrc=-, the body is a rootfs tarball). Pulling
+// (fromImage) needs a registry client and is not supported yet.
+void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
+  auto fromSrc = req.queryValue("fromSrc");
+  if (!fromSrc) {
+    throw Error(ErrorKind::invalid, "pulling images is not supported yet by berth; load them with docker load");
+  }
+  if (*fromSrc != "-") throw Error(ErrorKind::invalid, "importing from a URL is not supported; pipe the file to docker import");
+  std::string repo = req.queryValue("repo").value_or("");
+  std::string tag = req.queryValue("tag").value_or("");
+  std::string reference = repo.empty() ? "" : (tag.empty() ? repo : repo + ":" + tag);
+  std::vector<std::string> changes;
+  for (const auto& [k, v] : req.query) {
+    if (k == "changes") changes.push_back(v);
+  }
+  std::string id = upload(req);
+  auto reply = backends_.images.call(ipc::methods::imagesImport(), ipc::deadlineIn(30min),
+                                     [&](ipc::Images::ImportParams::Builder p) {
+                                       p.setUpload(id);
+                                       p.setReference(reference);
+                                       p.setMessage(req.queryValue("message").value_or(""));
+                                       auto list = p.initChanges(static_cast<unsigned>(changes.size()));
+                                       for (size_t i = 0; i < changes.size(); ++i) list.set(static_cast<unsigned>(i), changes[i]);
+                                     });
+  out.send(200, "application/json", json{{"status", std::string(reply.get().getId())}}.dump() + "\n");
 }
 
 void ImagesRoutes::streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out) {

@@ -15,6 +15,8 @@ class ImagesRoutes {
 
  private:
   void load(http::Request& req, http::ResponseWriter& out);
+  void create(http::Request& req, http::ResponseWriter& out);
+  std::string upload(http::Request& req);
   void save(http::Request& req, http::ResponseWriter& out);
   void list(http::Request& req, http::ResponseWriter& out);
   void inspect(http::Request& req, http::ResponseWriter& out);

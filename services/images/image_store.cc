@@ -18,6 +18,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "services/images/image_changes.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
 
@@ -414,6 +415,50 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
   }
   spdlog::info("loaded {} image(s) in {} ms", found.size(), ms());
   return lines;
+}
+
+std::string ImageStore::importImage(const std::string& tarPath, const std::string& reference,
+                                    const std::string& message, const std::vector<std::string>& changes) {
+  // Validate everything cheap before touching the disk.
+  std::string familiar = reference.empty() ? "" : parseReference(reference).familiar();
+  json config = json::object();
+  applyChanges(config, changes);
+
+  std::string work = stagingPath("import");
+  RemoveOnExit cleanup{work};
+  makeDirectories(work + "/diff", 0755);
+  auto x = extractLayer(tarPath, work + "/diff", work + "/layer.tar");
+  commitLayer(work + "/diff", work + "/layer.tar", LayerRecord{x.diffId, x.diffId, "", x.contentBytes, x.tarBytes});
+
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  char created[32];
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  std::string comment = message.empty() ? "Imported from -" : message;
+  json image = {{"architecture", "amd64"},
+                {"os", "linux"},
+                {"created", created},
+                {"comment", message},
+                {"config", config},
+                {"rootfs", {{"type", "layers"}, {"diff_ids", {x.diffId}}}},
+                {"history", json::array({{{"created", created}, {"comment", comment}}})}};
+  std::string configText = image.dump();
+  std::string id = "sha256:" + sha256Hex(configText);
+  writeFileAtomic(root_ + "/blobs/sha256/" + hexOf(id), configText, 0600);
+  writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
+  {
+    std::lock_guard lock(mutex_);
+    images_[id] = Image{id, configText, {x.diffId}, {x.diffId}, nowNano()};
+    if (!familiar.empty()) {
+      references_[familiar] = id;
+      tagTimes_[id] = nowNano();
+    }
+    writeReferencesLocked();
+  }
+  emit("import", id);
+  if (!familiar.empty()) emit("tag", id, {{"name", familiar}});
+  return id;
 }
 
 void ImageStore::writeReferencesLocked() {

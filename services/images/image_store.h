@@ -78,6 +78,12 @@ class ImageStore {
   // Nothing becomes visible unless the whole image verified.
   std::vector<std::string> load(const std::string& archivePath);
 
+  // Makes a one-layer image from a root filesystem tarball (docker import): `changes` are
+  // Dockerfile instructions for the config, `message` its comment, `reference` an optional
+  // name[:tag]. Returns the new image's id.
+  std::string importImage(const std::string& tarPath, const std::string& reference, const std::string& message,
+                          const std::vector<std::string>& changes);
+
   std::vector<ImageView> list() const;
   // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
   ImageView get(const std::string& ref) const;

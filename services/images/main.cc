@@ -75,6 +75,19 @@ int main(int argc, char** argv) {
           for (size_t i = 0; i < lines.size(); ++i) out.set(static_cast<unsigned>(i), lines[i]);
         },
         D::worker);
+    s.handle(
+        ipc::methods::imagesImport(),
+        [&](ipc::Images::ImportParams::Reader p, ipc::Images::ImportResults::Builder r) {
+          std::string path = transfers->takeUpload(p.getUpload());
+          struct Remove {
+            std::string path;
+            ~Remove() { ::unlink(path.c_str()); }
+          } remove{path};
+          std::vector<std::string> changes;
+          for (auto c : p.getChanges()) changes.emplace_back(c);
+          r.setId(store->importImage(path, p.getReference(), p.getMessage(), changes));
+        },
+        D::worker);
     s.handle(ipc::methods::imagesList(), [&](auto, ipc::Images::ListResults::Builder r) {
       auto all = store->list();
       auto out = r.initImages(static_cast<unsigned>(all.size()));

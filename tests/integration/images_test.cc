@@ -82,6 +82,33 @@ TEST_F(ImagesTest, AnOciArchiveWrittenBySkopeoLoads) {
   EXPECT_EQ(r.out, "berth-test/oci:2\n") << r.out;
 }
 
+TEST_F(ImagesTest, DockerImportMakesAnImageFromARootfsWithChanges) {
+  std::string rootfs = work_.path() + "/rootfs.tar";
+  TarBuilder().dir("bin").file("bin/hello", "#!/bin/sh\necho hi\n", 0755).file("etc/hostname", "x\n").write(rootfs, true);
+  auto r = engine_.docker({"import", "--change", "CMD [\"/bin/hello\"]", "--change", "ENV A=b C=\"d e\"", "--change",
+                           "EXPOSE 80 53/udp", "--change", "LABEL tier=web", "--change", "WORKDIR /srv", "-m",
+                           "from the test", rootfs, "berth-test/imported:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("sha256:", 0), 0u) << r.out;
+  r = engine_.docker({"image", "inspect", "--format",
+                      "{{json .Config.Cmd}}|{{json .Config.Env}}|{{json .Config.ExposedPorts}}|{{.Config.Labels.tier}}|"
+                      "{{.Config.WorkingDir}}|{{.Comment}}|{{len .RootFS.Layers}}",
+                      "berth-test/imported:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "[\"/bin/hello\"]|[\"A=b\",\"C=d e\"]|{\"53/udp\":{},\"80/tcp\":{}}|web|/srv|from the test|1\n");
+  // From stdin, untagged.
+  std::string bytes = readText(rootfs);
+  r = run({"docker", "import", "-"}, {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + work_.path() + "/cfg"},
+          60s, bytes);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 2u * 13u);
+  // A bad change creates nothing.
+  r = engine_.docker({"import", "--change", "FROBNICATE now", rootfs, "berth-test/bad:1"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("FROBNICATE is not a valid change command"), std::string::npos) << r.err;
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 2u * 13u);
+}
+
 TEST_F(ImagesTest, TagAndRmiFollowDockerdsRules) {
   ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/bb:1")}).exitCode, 0);
   auto id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/bb:1"}).out;
