@@ -146,6 +146,21 @@ const std::vector<Directive>& directives() {
          if (n < 68 || n > 65535) throw ConfigError("invalid value for \"mtu\": must be between 68 and 65535");
          c.mtu = n;
        }},
+      {{"--insecure-registry"}, "insecure-registries", true, true,
+       [](Config& c, const json& v) {
+         auto add = [&](const json& e) {
+           std::string s = asString("insecure-registries", e);
+           if (s.empty() || s.find("://") != std::string::npos) {
+             throw ConfigError("invalid value for \"insecure-registries\": " + s + " (expected host[:port] or a CIDR)");
+           }
+           c.insecureRegistries.push_back(s);
+         };
+         if (v.is_array()) {
+           for (const auto& e : v) add(e);
+         } else {
+           add(v);
+         }
+       }},
       {{"--tls"}, "tls", false, false,
        [](Config& c, const json& v) { c.tls.enabled = asBool("tls", v); }},
       {{"--tlsverify"}, "tlsverify", false, false,
@@ -310,6 +325,10 @@ std::vector<std::string> Config::toArgs() const {
   for (const auto& h : hosts) {
     a.push_back("-H");
     a.push_back(h.original);
+  }
+  for (const auto& r : insecureRegistries) {
+    a.push_back("--insecure-registry");
+    a.push_back(r);
   }
   if (!containerdAddress.empty()) {
     a.push_back("--containerd");

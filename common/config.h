@@ -50,6 +50,7 @@ struct Config {
   int shutdownTimeout = 15;  // seconds a container gets to stop when the engine shuts down
   int mtu = 1500;
   TlsSettings tls;
+  std::vector<std::string> insecureRegistries;  // host[:port] or CIDR; loopback is always insecure
 
   // Parses argv (argv[0] is skipped) and the config file it names; validates everything.
   // Throws ConfigError with a message naming the offending flag or key.

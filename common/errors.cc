@@ -15,6 +15,7 @@ std::string_view errorKindName(ErrorKind kind) {
     case ErrorKind::deadlineExceeded: return "deadline exceeded";
     case ErrorKind::tooLarge: return "too large";
     case ErrorKind::internal: return "internal";
+    case ErrorKind::unauthorized: return "unauthorized";
   }
   return "internal";
 }

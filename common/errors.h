@@ -17,6 +17,7 @@ enum class ErrorKind {
   deadlineExceeded,  // the peer is up but did not answer in time (504)
   tooLarge,          // a request body or message exceeds its limit (413)
   internal,          // a bug or an unexpected system failure (500)
+  unauthorized,      // credentials missing or refused, e.g. by a registry (401)
 };
 
 std::string_view errorKindName(ErrorKind kind);

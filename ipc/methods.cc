@@ -62,6 +62,18 @@ const ImagesImport& imagesImport() {
   static const ImagesImport m("import");
   return m;
 }
+const ImagesPull& imagesPull() {
+  static const ImagesPull m("pull");
+  return m;
+}
+const ImagesPush& imagesPush() {
+  static const ImagesPush m("push");
+  return m;
+}
+const ImagesLogin& imagesLogin() {
+  static const ImagesLogin m("login");
+  return m;
+}
 const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;

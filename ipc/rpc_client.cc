@@ -126,7 +126,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
       if (r.isError()) {
         auto err = r.getError();
         int kind = static_cast<int>(err.getKind());
-        if (kind > static_cast<int>(ErrorKind::internal)) kind = static_cast<int>(ErrorKind::internal);
+        if (kind > static_cast<int>(ErrorKind::unauthorized)) kind = static_cast<int>(ErrorKind::internal);
         std::string message = err.getMessage().cStr();
         release(std::move(conn));
         throw Error(static_cast<ErrorKind>(kind), message);

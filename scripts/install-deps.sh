@@ -13,7 +13,7 @@ packages=(
   golang-github-containerd-containerd-dev
   # libraries
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsystemd-dev libseccomp-dev libssl-dev
-  libboost-dev libarchive-dev zlib1g-dev
+  libboost-dev libarchive-dev zlib1g-dev libcurl4-openssl-dev
   # tests
   libgtest-dev libgmock-dev googletest
   # runtime
@@ -24,6 +24,8 @@ packages=(
   curl openssl python3 procps
   # test images are built locally from busybox-static; skopeo is an independent archive writer
   busybox-static skopeo
+  # a real registry for pull/push tests, and htpasswd for its basic auth
+  docker-registry apache2-utils
 )
 
 missing=()

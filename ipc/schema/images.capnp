@@ -20,6 +20,11 @@ struct ImageInfo {
   lastTagTimeNano @9 :Int64;    # 0 when never tagged
 }
 
+struct RegistryAuth {
+  username @0 :Text;   # empty: anonymous
+  password @1 :Text;
+}
+
 struct DeleteItem {
   union {
     untagged @0 :Text;   # a reference that was removed
@@ -74,4 +79,16 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # docker import: a one-layer image from the uploaded root filesystem tarball, consuming the
   # upload. `changes` are Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE,
   # LABEL, VOLUME, STOPSIGNAL), validated here; `reference` may be empty. Emits import and tag.
+
+  pull @13 (reference :Text, auth :RegistryAuth) -> (progress :List(Text));
+  # docker pull from the registry the reference names (plain http for loopback and
+  # insecure-registries). Verifies every digest and diff id; all or nothing. `progress` holds
+  # dockerd's JSON progress messages. Emits pull.
+
+  push @14 (reference :Text, auth :RegistryAuth) -> (progress :List(Text));
+  # docker push of a local name:tag. Skips blobs the registry has, mounts those it has in
+  # another repository, uploads the rest. Emits push.
+
+  login @15 (host :Text, auth :RegistryAuth) -> ();
+  # Checks credentials against the registry at `host`. unauthorized when refused.
 }

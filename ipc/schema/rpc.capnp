@@ -22,6 +22,7 @@ enum ErrorKind {
   deadlineExceeded @5;
   tooLarge @6;
   internal @7;
+  unauthorized @8;
 }
 
 struct RpcError {

@@ -1,5 +1,6 @@
 #include "services/api/images_routes.h"
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -101,6 +102,25 @@ bool globMatch(const std::string& pattern, const std::string& text) {
 
 }  // namespace
 
+std::pair<std::string, std::string> registryAuth(const std::string& header) {
+  if (header.empty()) return {};
+  std::string b64 = header;
+  for (auto& c : b64) {
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  while (b64.size() % 4) b64 += '=';
+  std::string raw(b64.size(), '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()), reinterpret_cast<const unsigned char*>(b64.data()),
+                          static_cast<int>(b64.size()));
+  if (n < 0) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
+  raw.resize(static_cast<size_t>(n));
+  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  auto j = json::parse(raw, nullptr, false);
+  if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
+  return {j.value("username", ""), j.value("password", "")};
+}
+
 int64_t parseRfc3339(const std::string& text) {
   int y, mo, d, h, mi;
   double s;
@@ -137,6 +157,8 @@ void ImagesRoutes::registerOn(Router& router) {
   router.add("GET", "/images/{name*}/history", bind(&ImagesRoutes::history));
   router.add("POST", "/images/{name*}/tag", bind(&ImagesRoutes::tag));
   router.add("DELETE", "/images/{name*}", bind(&ImagesRoutes::remove));
+  router.add("POST", "/images/{name*}/push", bind(&ImagesRoutes::push));
+  router.add("POST", "/auth", bind(&ImagesRoutes::auth));
 }
 
 // Streams the request body into a new upload in the images service; returns its id.
@@ -173,12 +195,13 @@ void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
   out.send(200, "application/json", body);
 }
 
-// POST /images/create: `docker import` (fromSrc=-, the body is a rootfs tarball). Pulling
-// (fromImage) needs a registry client and is not supported yet.
+// POST /images/create: `docker import` (fromSrc=-, the body is a rootfs tarball) or
+// `docker pull` (fromImage, tag).
 void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
   auto fromSrc = req.queryValue("fromSrc");
   if (!fromSrc) {
-    throw Error(ErrorKind::invalid, "pulling images is not supported yet by berth; load them with docker load");
+    pull(req, out);
+    return;
   }
   if (*fromSrc != "-") throw Error(ErrorKind::invalid, "importing from a URL is not supported; pipe the file to docker import");
   std::string repo = req.queryValue("repo").value_or("");
@@ -198,6 +221,70 @@ void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
                                        for (size_t i = 0; i < changes.size(); ++i) list.set(static_cast<unsigned>(i), changes[i]);
                                      });
   out.send(200, "application/json", json{{"status", std::string(reply.get().getId())}}.dump() + "\n");
+}
+
+void ImagesRoutes::pull(http::Request& req, http::ResponseWriter& out) {
+  std::string image = req.queryValue("fromImage").value_or("");
+  std::string tag = req.queryValue("tag").value_or("");
+  if (image.empty()) throw Error(ErrorKind::invalid, "fromImage or fromSrc is required");
+  std::string reference = image;
+  if (!tag.empty()) reference += (tag.rfind("sha256:", 0) == 0 ? "@" : ":") + tag;
+  auto [user, password] = registryAuth(req.header("x-registry-auth"));
+  try {
+    auto reply = backends_.images.call(ipc::methods::imagesPull(), ipc::deadlineIn(60min), [&](ipc::Images::PullParams::Builder p) {
+      p.setReference(reference);
+      p.initAuth().setUsername(user);
+      p.getAuth().setPassword(password);
+    });
+    std::string body;
+    for (auto line : reply.get().getProgress()) body += std::string(line) + "\r\n";
+    out.send(200, "application/json", body);
+  } catch (const Error& e) {
+    // As dockerd: a missing image or a bad reference is the response's status; anything
+    // else (auth, network, corrupt content) arrives in the progress stream, so the CLI
+    // reports it instead of prompting for credentials.
+    if (e.kind() == ErrorKind::notFound || e.kind() == ErrorKind::invalid) throw;
+    out.send(200, "application/json", json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
+  }
+}
+
+void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
+  std::string reference = req.params["name"];
+  std::string tag = req.queryValue("tag").value_or("");
+  if (!tag.empty()) reference += ":" + tag;
+  auto [user, password] = registryAuth(req.header("x-registry-auth"));
+  try {
+    auto reply = backends_.images.call(ipc::methods::imagesPush(), ipc::deadlineIn(60min), [&](ipc::Images::PushParams::Builder p) {
+      p.setReference(reference);
+      p.initAuth().setUsername(user);
+      p.getAuth().setPassword(password);
+    });
+    std::string body;
+    for (auto line : reply.get().getProgress()) body += std::string(line) + "\r\n";
+    out.send(200, "application/json", body);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::notFound || e.kind() == ErrorKind::invalid) throw;
+    out.send(200, "application/json", json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
+  }
+}
+
+void ImagesRoutes::auth(http::Request& req, http::ResponseWriter& out) {
+  auto j = json::parse(req.body, nullptr, false);
+  if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid JSON body");
+  std::string host = j.value("serveraddress", "");
+  for (std::string scheme : {"https://", "http://"}) {
+    if (host.rfind(scheme, 0) == 0) host = host.substr(scheme.size());
+  }
+  host = host.substr(0, host.find('/'));
+  if (host.empty() || host == "index.docker.io" || host == "docker.io") {
+    throw Error(ErrorKind::invalid, "logging in to Docker Hub is not supported here; name a registry host");
+  }
+  backends_.images.call(ipc::methods::imagesLogin(), ipc::deadlineIn(60s), [&](ipc::Images::LoginParams::Builder p) {
+    p.setHost(host);
+    p.initAuth().setUsername(j.value("username", ""));
+    p.getAuth().setPassword(j.value("password", ""));
+  });
+  out.json(200, {{"Status", "Login Succeeded"}, {"IdentityToken", ""}});
 }
 
 void ImagesRoutes::streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out) {

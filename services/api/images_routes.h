@@ -16,6 +16,9 @@ class ImagesRoutes {
  private:
   void load(http::Request& req, http::ResponseWriter& out);
   void create(http::Request& req, http::ResponseWriter& out);
+  void pull(http::Request& req, http::ResponseWriter& out);
+  void push(http::Request& req, http::ResponseWriter& out);
+  void auth(http::Request& req, http::ResponseWriter& out);
   std::string upload(http::Request& req);
   void save(http::Request& req, http::ResponseWriter& out);
   void list(http::Request& req, http::ResponseWriter& out);
@@ -28,6 +31,10 @@ class ImagesRoutes {
 
   Backends& backends_;
 };
+
+// The credentials in an X-Registry-Auth header (base64url JSON, padding optional); empty when
+// absent or "{}". Throws invalid for a header that is not such a document.
+std::pair<std::string, std::string> registryAuth(const std::string& header);
 
 // Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
 int64_t parseRfc3339(const std::string& text);

@@ -54,6 +54,7 @@ int httpStatus(ErrorKind kind) {
     case ErrorKind::deadlineExceeded: return 504;
     case ErrorKind::tooLarge: return 413;
     case ErrorKind::internal: return 500;
+    case ErrorKind::unauthorized: return 401;
   }
   return 500;
 }

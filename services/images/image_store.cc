@@ -385,27 +385,9 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
       commitLayer(dir + "/diff", dir + ".tar", job.record);
     }
 
-    // The image becomes visible with its imagedb record, then its tags.
-    writeFileAtomic(root_ + "/blobs/sha256/" + hexOf(id), configText, 0600);
-    writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
-    std::vector<std::string> renamed;
-    {
-      std::lock_guard lock(mutex_);
-      Image img{id, configText, {}, chains, nowNano()};
-      for (const auto& d : diffIds) img.diffIds.push_back(d);
-      images_[id] = img;
-      for (const auto& t : repoTags) {
-        auto old = references_.find(t);
-        if (old != references_.end() && old->second != id) {
-          renamed.push_back("The image " + t + " already exists, renaming the old one with ID " + old->second +
-                            " to empty string");
-        }
-        references_[t] = id;
-      }
-      if (!repoTags.empty()) tagTimes_[id] = nowNano();
-      writeReferencesLocked();
+    for (const auto& r : registerImage(id, configText, diffIds.get<std::vector<std::string>>(), chains, repoTags)) {
+      lines.push_back(r);
     }
-    for (const auto& r : renamed) lines.push_back(r);
     emit("load", id);
     for (const auto& t : repoTags) {
       emit("tag", id, {{"name", t}});
@@ -415,6 +397,29 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
   }
   spdlog::info("loaded {} image(s) in {} ms", found.size(), ms());
   return lines;
+}
+
+std::vector<std::string> ImageStore::registerImage(const std::string& id, const std::string& configText,
+                                                   const std::vector<std::string>& diffIds,
+                                                   const std::vector<std::string>& chainIds,
+                                                   const std::vector<std::string>& refs) {
+  // The image becomes visible with its imagedb record, then its references.
+  writeFileAtomic(root_ + "/blobs/sha256/" + hexOf(id), configText, 0600);
+  writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
+  std::vector<std::string> renamed;
+  std::lock_guard lock(mutex_);
+  images_[id] = Image{id, configText, diffIds, chainIds, nowNano()};
+  for (const auto& t : refs) {
+    auto old = references_.find(t);
+    if (old != references_.end() && old->second != id && t.find('@') == std::string::npos) {
+      renamed.push_back("The image " + t + " already exists, renaming the old one with ID " + old->second +
+                        " to empty string");
+    }
+    references_[t] = id;
+  }
+  if (!refs.empty()) tagTimes_[id] = nowNano();
+  writeReferencesLocked();
+  return renamed;
 }
 
 std::string ImageStore::importImage(const std::string& tarPath, const std::string& reference,
@@ -445,17 +450,8 @@ std::string ImageStore::importImage(const std::string& tarPath, const std::strin
                 {"history", json::array({{{"created", created}, {"comment", comment}}})}};
   std::string configText = image.dump();
   std::string id = "sha256:" + sha256Hex(configText);
-  writeFileAtomic(root_ + "/blobs/sha256/" + hexOf(id), configText, 0600);
-  writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
-  {
-    std::lock_guard lock(mutex_);
-    images_[id] = Image{id, configText, {x.diffId}, {x.diffId}, nowNano()};
-    if (!familiar.empty()) {
-      references_[familiar] = id;
-      tagTimes_[id] = nowNano();
-    }
-    writeReferencesLocked();
-  }
+  registerImage(id, configText, {x.diffId}, {x.diffId}, familiar.empty() ? std::vector<std::string>{}
+                                                                          : std::vector<std::string>{familiar});
   emit("import", id);
   if (!familiar.empty()) emit("tag", id, {{"name", familiar}});
   return id;
@@ -589,6 +585,21 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
         references_.erase(r.familiar());
         out.push_back({r.familiar(), ""});
         untagEvents.push_back({r.familiar(), id});
+        // As dockerd: when no tag of that repository is left on the image, its digest
+        // references in the repository go too.
+        bool tagLeft = false;
+        for (const auto& other : refsOfLocked(id)) {
+          if (other.find('@') == std::string::npos && parseReference(other).name == r.name) tagLeft = true;
+        }
+        if (!tagLeft) {
+          for (const auto& other : refsOfLocked(id)) {
+            if (other.find('@') != std::string::npos && parseReference(other).name == r.name) {
+              references_.erase(other);
+              out.push_back({other, ""});
+              untagEvents.push_back({other, id});
+            }
+          }
+        }
       }
     } catch (const Error&) {
     }

@@ -21,8 +21,11 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "services/images/registry_client.h"
 
 namespace berth::images {
 
@@ -84,6 +87,12 @@ class ImageStore {
   std::string importImage(const std::string& tarPath, const std::string& reference, const std::string& message,
                           const std::vector<std::string>& changes);
 
+  // docker pull / push / login against a distribution v2 registry. Progress comes back as
+  // dockerd's JSON progress messages, one per line. A pull is all or nothing like a load.
+  std::vector<std::string> pull(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp);
+  std::vector<std::string> push(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp);
+  void login(const std::string& host, const RegistryCredentials& credentials, bool plainHttp);
+
   std::vector<ImageView> list() const;
   // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
   ImageView get(const std::string& ref) const;
@@ -102,6 +111,11 @@ class ImageStore {
   };
 
   void recover();
+  // Makes a verified image visible and points `refs` at it; returns dockerd's "renaming"
+  // notices for tags taken from another image.
+  std::vector<std::string> registerImage(const std::string& id, const std::string& configText,
+                                         const std::vector<std::string>& diffIds,
+                                         const std::vector<std::string>& chainIds, const std::vector<std::string>& refs);
   std::string resolveLocked(const std::string& ref) const;  // image id, or throws notFound
   ImageView viewLocked(const Image& image) const;
   void writeReferencesLocked();
@@ -120,6 +134,7 @@ class ImageStore {
   std::map<std::string, int64_t> tagTimes_;      // image id -> last tag time
   std::mutex layerCommitMutex_;                  // serialises commits of the same chain
   uint64_t stagingCounter_ = 0;
+  std::map<std::string, std::set<std::string>> blobRepos_;  // compressed digest -> "host/repo"s known to hold it
 };
 
 std::string sha256Hex(std::string_view data);

@@ -1,9 +1,12 @@
 // berth-images: the thin RPC adapter over the image store.
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <sys/stat.h>
 
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
+#include "services/images/reference.h"
 #include "services/images/transfers.h"
 
 using namespace berth;
@@ -28,12 +31,44 @@ void fillInfo(const images::ImageView& v, ipc::ImageInfo::Builder out) {
   out.setLastTagTimeNano(v.lastTagTimeNano);
 }
 
+// Plain http for loopback registries (as dockerd's default 127.0.0.0/8) and those configured
+// as insecure-registries (host, host:port, or an IPv4 CIDR).
+bool plainHttp(const Config& config, const std::string& host) {
+  std::string name = host;
+  if (name.size() > 1 && name.front() == '[') name = name.substr(1, name.find(']') - 1);
+  else name = name.substr(0, name.rfind(':') == std::string::npos ? name.size() : name.rfind(':'));
+  in_addr addr{};
+  bool ipv4 = inet_pton(AF_INET, name.c_str(), &addr) == 1;
+  if (name == "localhost" || name == "::1" || (ipv4 && (ntohl(addr.s_addr) >> 24) == 127)) return true;
+  for (const auto& entry : config.insecureRegistries) {
+    if (entry == host || entry == name) return true;
+    auto slash = entry.find('/');
+    in_addr net{};
+    if (ipv4 && slash != std::string::npos && inet_pton(AF_INET, entry.substr(0, slash).c_str(), &net) == 1) {
+      int bits = std::atoi(entry.c_str() + slash + 1);
+      uint32_t mask = bits <= 0 ? 0 : bits >= 32 ? 0xffffffffu : ~((1u << (32 - bits)) - 1);
+      if ((ntohl(addr.s_addr) & mask) == (ntohl(net.s_addr) & mask)) return true;
+    }
+  }
+  return false;
+}
+
+images::RegistryCredentials credentialsOf(ipc::RegistryAuth::Reader auth) {
+  return {auth.getUsername(), auth.getPassword()};
+}
+
+void setLines(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& lines) {
+  for (size_t i = 0; i < lines.size(); ++i) out.set(static_cast<unsigned>(i), lines[i]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::unique_ptr<images::ImageStore> store;
   std::unique_ptr<images::Transfers> transfers;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
+    const Config& config = host.config();
     auto& events = host.events();
     store = std::make_unique<images::ImageStore>(
         host.config().serviceDataDir("images"),
@@ -86,6 +121,32 @@ int main(int argc, char** argv) {
           std::vector<std::string> changes;
           for (auto c : p.getChanges()) changes.emplace_back(c);
           r.setId(store->importImage(path, p.getReference(), p.getMessage(), changes));
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesPull(),
+        [&](ipc::Images::PullParams::Reader p, ipc::Images::PullResults::Builder r) {
+          std::string ref = p.getReference();
+          auto lines = store->pull(ref, credentialsOf(p.getAuth()),
+                                   plainHttp(config, images::parseReference(ref).domain()));
+          setLines(r.initProgress(static_cast<unsigned>(lines.size())), lines);
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesPush(),
+        [&](ipc::Images::PushParams::Reader p, ipc::Images::PushResults::Builder r) {
+          std::string ref = p.getReference();
+          auto lines = store->push(ref, credentialsOf(p.getAuth()),
+                                   plainHttp(config, images::parseReference(ref).domain()));
+          setLines(r.initProgress(static_cast<unsigned>(lines.size())), lines);
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesLogin(),
+        [&](ipc::Images::LoginParams::Reader p, auto) {
+          std::string host = p.getHost();
+          if (host.empty() || host.find('/') != std::string::npos) throw Error(ErrorKind::invalid, "invalid registry address: " + host);
+          store->login(host, credentialsOf(p.getAuth()), plainHttp(config, host));
         },
         D::worker);
     s.handle(ipc::methods::imagesList(), [&](auto, ipc::Images::ListResults::Builder r) {

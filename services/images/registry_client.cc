@@ -1,0 +1,246 @@
+#include "services/images/registry_client.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+
+namespace berth::images {
+namespace {
+
+struct Sink {
+  std::string* text = nullptr;
+  FILE* file = nullptr;
+  EVP_MD_CTX* hash = nullptr;
+  size_t limit = 64 << 20;  // manifests and error bodies are small; blobs go to files
+};
+
+size_t writeCallback(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<Sink*>(user);
+  size_t n = size * count;
+  if (sink->file) {
+    if (std::fwrite(data, 1, n, sink->file) != n) return 0;
+    if (sink->hash) EVP_DigestUpdate(sink->hash, data, n);
+    return n;
+  }
+  if (sink->text->size() + n > sink->limit) return 0;
+  sink->text->append(data, n);
+  return n;
+}
+
+size_t headerCallback(char* data, size_t size, size_t count, void* user) {
+  auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(user);
+  std::string line(data, size * count);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+    headers->emplace_back(name, value);
+  }
+  return size * count;
+}
+
+std::string hexDigest(EVP_MD_CTX* ctx) {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx, d, &len);
+  static const char* digits = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned i = 0; i < len; ++i) {
+    out += digits[d[i] >> 4];
+    out += digits[d[i] & 15];
+  }
+  return out;
+}
+
+std::string registryError(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
+    const auto& e = j["errors"][0];
+    std::string code = e.value("code", "");
+    for (auto& c : code) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : code) if (c == '_') c = ' ';
+    return code + ": " + e.value("message", "");
+  }
+  return body.substr(0, 200);
+}
+
+}  // namespace
+
+RegistryClient::RegistryClient(std::string host, bool plainHttp, RegistryCredentials credentials)
+    : host_(std::move(host)), plainHttp_(plainHttp), credentials_(std::move(credentials)) {}
+
+std::string RegistryClient::baseUrl() const { return (plainHttp_ ? "http://" : "https://") + host_ + "/v2/"; }
+
+RegistryClient::Response RegistryClient::request(const std::string& method, const std::string& url,
+                                                 const std::string& accept, const std::string& contentType,
+                                                 const std::string* body, const std::string* uploadFile,
+                                                 const std::string* downloadFile) {
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  Response r;
+  Sink sink;
+  sink.text = &r.body;
+  std::unique_ptr<FILE, decltype(&std::fclose)> out(nullptr, std::fclose), in(nullptr, std::fclose);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  std::vector<std::pair<std::string, std::string>> headers;
+  curl_slist* list = nullptr;
+  if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
+  if (!contentType.empty()) list = curl_slist_append(list, ("Content-Type: " + contentType).c_str());
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> listGuard(list, curl_slist_free_all);
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, headerCallback);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, method == "GET" ? 1L : 0L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!credentials_.username.empty()) {
+    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(c, CURLOPT_USERNAME, credentials_.username.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, credentials_.password.c_str());
+  }
+  if (downloadFile) {
+    out.reset(std::fopen(downloadFile->c_str(), "wb"));
+    if (!out) throwSystemError("open", *downloadFile);
+    EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
+    sink.file = out.get();
+    sink.hash = hash.get();
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writeCallback);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+  } else if (uploadFile) {
+    in.reset(std::fopen(uploadFile->c_str(), "rb"));
+    if (!in) throwSystemError("open", *uploadFile);
+    struct stat st {};
+    ::stat(uploadFile->c_str(), &st);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_READDATA, in.get());
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(st.st_size));
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  } else if (method == "POST" || method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+  }
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) {
+    throw Error(ErrorKind::unavailable, method + " " + url + ": " + curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  for (const auto& [k, v] : headers) {
+    if (k == "content-type") r.contentType = v;
+    if (k == "docker-content-digest") r.digest = v;
+    if (k == "location") r.location = v;
+  }
+  if (downloadFile) {
+    out.reset();
+    if (r.status == 200) r.digest = hexDigest(hash.get());
+  }
+  return r;
+}
+
+void RegistryClient::fail(const std::string& what, const Response& r) {
+  if (r.status == 401) throw Error(ErrorKind::unauthorized, what + ": unauthorized: authentication required");
+  if (r.status == 403) throw Error(ErrorKind::forbidden, what + ": denied: " + registryError(r.body));
+  if (r.status == 404) throw Error(ErrorKind::notFound, what + ": " + registryError(r.body));
+  throw Error(ErrorKind::unavailable, what + ": registry answered " + std::to_string(r.status) + ": " + registryError(r.body));
+}
+
+void RegistryClient::ping() {
+  auto r = request("GET", baseUrl(), "", "", nullptr, nullptr, nullptr);
+  if (r.status == 401) {
+    throw Error(ErrorKind::unauthorized, "login attempt to " + baseUrl() + " failed with status: 401 Unauthorized");
+  }
+  if (r.status != 200) fail("GET " + baseUrl(), r);
+}
+
+RegistryClient::Manifest RegistryClient::getManifest(const std::string& repo, const std::string& reference) {
+  static const std::string accept =
+      "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, "
+      "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+  auto r = request("GET", baseUrl() + repo + "/manifests/" + reference, accept, "", nullptr, nullptr, nullptr);
+  std::string what = "manifest for " + host_ + "/" + repo + (reference.rfind("sha256:", 0) == 0 ? "@" : ":") + reference;
+  if (r.status == 404) throw Error(ErrorKind::notFound, what + " not found: " + registryError(r.body));
+  if (r.status != 200) fail(what, r);
+  Manifest m;
+  m.body = r.body;
+  m.mediaType = r.contentType.substr(0, r.contentType.find(';'));
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  EVP_Digest(r.body.data(), r.body.size(), d, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  m.digest = "sha256:";
+  for (unsigned i = 0; i < len; ++i) {
+    m.digest += digits[d[i] >> 4];
+    m.digest += digits[d[i] & 15];
+  }
+  if (!r.digest.empty() && r.digest != m.digest) {
+    throw Error(ErrorKind::invalid, "manifest for " + repo + ":" + reference + " does not match its digest " + r.digest);
+  }
+  return m;
+}
+
+void RegistryClient::fetchBlob(const std::string& repo, const std::string& digest, const std::string& path) {
+  auto r = request("GET", baseUrl() + repo + "/blobs/" + digest, "", "", nullptr, nullptr, &path);
+  if (r.status != 200) fail("blob " + digest, r);
+  if (r.digest != digest) {
+    throw Error(ErrorKind::invalid, "blob " + digest + " from " + host_ + "/" + repo + " has digest " + r.digest);
+  }
+}
+
+bool RegistryClient::blobExists(const std::string& repo, const std::string& digest) {
+  auto r = request("HEAD", baseUrl() + repo + "/blobs/" + digest, "", "", nullptr, nullptr, nullptr);
+  if (r.status == 200) return true;
+  if (r.status == 404) return false;
+  fail("blob " + digest, r);
+}
+
+bool RegistryClient::mountBlob(const std::string& repo, const std::string& digest, const std::string& fromRepo) {
+  auto r = request("POST", baseUrl() + repo + "/blobs/uploads/?mount=" + digest + "&from=" + fromRepo, "", "",
+                   nullptr, nullptr, nullptr);
+  if (r.status == 201) return true;
+  if (r.status == 202) {
+    // An upload session was opened instead; abandon it.
+    if (!r.location.empty()) {
+      std::string url = r.location.rfind("http", 0) == 0 ? r.location : (plainHttp_ ? "http://" : "https://") + host_ + r.location;
+      request("DELETE", url, "", "", nullptr, nullptr, nullptr);
+    }
+    return false;
+  }
+  fail("mount of " + digest, r);
+}
+
+void RegistryClient::uploadBlob(const std::string& repo, const std::string& digest, const std::string& path) {
+  auto start = request("POST", baseUrl() + repo + "/blobs/uploads/", "", "", nullptr, nullptr, nullptr);
+  if (start.status != 202 || start.location.empty()) fail("starting upload of " + digest, start);
+  std::string url = start.location.rfind("http", 0) == 0 ? start.location
+                                                          : (plainHttp_ ? "http://" : "https://") + host_ + start.location;
+  url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest;
+  auto put = request("PUT", url, "", "application/octet-stream", nullptr, &path, nullptr);
+  if (put.status != 201) fail("upload of " + digest, put);
+}
+
+std::string RegistryClient::putManifest(const std::string& repo, const std::string& tag, const std::string& mediaType,
+                                        const std::string& body) {
+  auto r = request("PUT", baseUrl() + repo + "/manifests/" + tag, "", mediaType, &body, nullptr, nullptr);
+  if (r.status != 201) fail("manifest for " + repo + ":" + tag, r);
+  return r.digest;
+}
+
+}  // namespace berth::images

@@ -1,0 +1,102 @@
+// docker pull, push and login against a real registry (Debian's docker-registry on
+// 127.0.0.1, plain http as an insecure loopback registry), through the real docker CLI.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/engine.h"
+#include "tests/support/registry.h"
+#include "tests/support/test_images.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  std::string loadAs(const std::string& name) {
+    auto r = engine_.docker({"load", "-i", busyboxArchive(work_.path(), name, 300000)});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return engine_.docker({"image", "inspect", "--format", "{{.Id}}", name}).out;
+  }
+
+  Engine engine_;
+  TempDir work_{"berth-registry-test"};
+};
+
+TEST_F(RegistryTest, APushedImagePullsBackWithTheSameIdAndADigest) {
+  Registry registry;
+  std::string name = registry.host() + "/berth/busybox:1";
+  std::string id = loadAs(name);
+  auto r = engine_.docker({"push", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("The push refers to repository [" + registry.host() + "/berth/busybox]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Pushed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1: digest: sha256:"), std::string::npos) << r.out;
+  // The registry holds it: an independent client reads the manifest.
+  auto tags = run({"curl", "-s", "http://" + registry.host() + "/v2/berth/busybox/tags/list"});
+  EXPECT_EQ(nlohmann::json::parse(tags.out)["tags"], nlohmann::json::array({"1"}));
+
+  ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"images", "-q"}).out, "");
+  r = engine_.docker({"pull", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Digest: sha256:"), std::string::npos) << r.out;
+  EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", name}).out, id);
+  auto digests = engine_.docker({"image", "inspect", "--format", "{{index .RepoDigests 0}}", name}).out;
+  ASSERT_EQ(digests.rfind(registry.host() + "/berth/busybox@sha256:", 0), 0u) << digests;
+  digests.pop_back();
+  // By digest too.
+  ASSERT_EQ(engine_.docker({"rmi", "-f", id.substr(7, 12)}).exitCode, 0);
+  r = engine_.docker({"pull", digests});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", digests}).out, id);
+}
+
+TEST_F(RegistryTest, ASecondPushFindsItsLayersAndAnotherRepositoryMountsThem) {
+  Registry registry;
+  std::string name = registry.host() + "/berth/app:1";
+  loadAs(name);
+  ASSERT_EQ(engine_.docker({"push", name}).exitCode, 0);
+  auto r = engine_.docker({"push", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Layer already exists"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Pushed"), std::string::npos) << r.out;
+  std::string other = registry.host() + "/berth/other:7";
+  ASSERT_EQ(engine_.docker({"tag", name, other}).exitCode, 0);
+  r = engine_.docker({"push", other});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Mounted from berth/app"), std::string::npos) << r.out;
+}
+
+TEST_F(RegistryTest, PullingAMissingTagFailsAndStoresNothing) {
+  Registry registry;
+  auto r = engine_.docker({"pull", registry.host() + "/berth/nothing:here"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+  EXPECT_EQ(engine_.docker({"images", "-aq"}).out, "");
+}
+
+TEST_F(RegistryTest, AnAuthenticatedRegistryNeedsDockerLogin) {
+  Registry registry("berth", "s3cret-pass");
+  std::string name = registry.host() + "/private/busybox:1";
+  loadAs(name);
+  auto r = engine_.docker({"push", name});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("unauthorized"), std::string::npos) << r.err;
+  r = engine_.docker({"login", "-u", "berth", "-p", "wrong", registry.host()});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("401 Unauthorized"), std::string::npos) << r.err;
+  r = engine_.docker({"login", "-u", "berth", "-p", "s3cret-pass", registry.host()});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Login Succeeded"), std::string::npos) << r.out;
+  r = engine_.docker({"push", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
+  r = engine_.docker({"pull", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+}
+
+}  // namespace
+}  // namespace berth::test
