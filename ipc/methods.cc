@@ -74,6 +74,10 @@ const ImagesLogin& imagesLogin() {
   static const ImagesLogin m("login");
   return m;
 }
+const ImagesProgress& imagesProgress() {
+  static const ImagesProgress m("progress");
+  return m;
+}
 const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;

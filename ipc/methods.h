@@ -31,6 +31,7 @@ using ImagesImport = Method<Images, Images::ImportParams, Images::ImportResults>
 using ImagesPull = Method<Images, Images::PullParams, Images::PullResults>;
 using ImagesPush = Method<Images, Images::PushParams, Images::PushResults>;
 using ImagesLogin = Method<Images, Images::LoginParams, Images::LoginResults>;
+using ImagesProgress = Method<Images, Images::ProgressParams, Images::ProgressResults>;
 using VolumesSummary = Method<Volumes, Volumes::SummaryParams, Volumes::SummaryResults>;
 using NetworkSummary = Method<Network, Network::SummaryParams, Network::SummaryResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
@@ -55,6 +56,7 @@ const ImagesImport& imagesImport();
 const ImagesPull& imagesPull();
 const ImagesPush& imagesPush();
 const ImagesLogin& imagesLogin();
+const ImagesProgress& imagesProgress();
 const VolumesSummary& volumesSummary();
 const NetworkSummary& networkSummary();
 const BridgeSummary& bridgeSummary();

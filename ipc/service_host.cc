@@ -47,6 +47,7 @@ int ServiceHost::run() {
   spdlog::info("{} stopping on signal {}", name_, sig);
   notifier.stopping();
   server_->stop();
+  for (auto& fn : onStop_) fn();
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "common/config.h"
@@ -28,6 +29,9 @@ class ServiceHost {
 
   // Serves until SIGTERM or SIGINT; returns the process exit status.
   int run();
+  // Runs after the server has stopped, while the event channel is still open (e.g. to wait
+  // for background operations that publish events).
+  void onStop(std::function<void()> fn) { onStop_.push_back(std::move(fn)); }
 
  private:
   std::string name_;
@@ -36,6 +40,7 @@ class ServiceHost {
   std::unique_ptr<EventPublisher> events_;
   std::unique_ptr<RpcServer> server_;
   int64_t startedAtNano_;
+  std::vector<std::function<void()>> onStop_;
 };
 
 // The whole main() of a service: parse argv, build the host, let `setup` register the

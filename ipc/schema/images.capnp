@@ -80,15 +80,20 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # upload. `changes` are Dockerfile instructions (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE,
   # LABEL, VOLUME, STOPSIGNAL), validated here; `reference` may be empty. Emits import and tag.
 
-  pull @13 (reference :Text, auth :RegistryAuth) -> (progress :List(Text));
-  # docker pull from the registry the reference names (plain http for loopback and
-  # insecure-registries). Verifies every digest and diff id; all or nothing. `progress` holds
-  # dockerd's JSON progress messages. Emits pull.
+  pull @13 (reference :Text, auth :RegistryAuth) -> (operation :Text);
+  # Starts docker pull from the registry the reference names (plain http for loopback and
+  # insecure-registries); read its progress with `progress`. Verifies every digest and diff
+  # id; all or nothing. invalid for a malformed reference. Emits pull.
 
-  push @14 (reference :Text, auth :RegistryAuth) -> (progress :List(Text));
-  # docker push of a local name:tag. Skips blobs the registry has, mounts those it has in
-  # another repository, uploads the rest. Emits push.
+  push @14 (reference :Text, auth :RegistryAuth) -> (operation :Text);
+  # Starts docker push of a local name:tag: skips blobs the registry has, mounts those it has
+  # in another repository, uploads the rest. notFound when no such tag exists. Emits push.
 
   login @15 (host :Text, auth :RegistryAuth) -> ();
   # Checks credentials against the registry at `host`. unauthorized when refused.
+
+  progress @16 (operation :Text, from :UInt32, waitMs :UInt32) -> (lines :List(Text), done :Bool);
+  # dockerd's JSON progress messages of a pull or push from index `from` on, waiting up to
+  # waitMs (at most 5000) for new ones. Once done and every line is read, the call fails with
+  # the operation's error, if it had one, and the operation is forgotten.
 }

@@ -223,6 +223,42 @@ void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
   out.send(200, "application/json", json{{"status", std::string(reply.get().getId())}}.dump() + "\n");
 }
 
+namespace {
+
+// Relays a pull or push's progress lines as they come, in dockerd's JSON progress stream. An
+// error before any line is the response's status; after that it is the stream's last line.
+void streamOperation(ipc::RpcClient& images, const std::string& operation, http::ResponseWriter& out) {
+  uint32_t from = 0;
+  for (;;) {
+    try {
+      auto chunk = images.call(ipc::methods::imagesProgress(), ipc::deadlineIn(10s),
+                               [&](ipc::Images::ProgressParams::Builder p) {
+                                 p.setOperation(operation);
+                                 p.setFrom(from);
+                                 p.setWaitMs(1000);
+                               });
+      auto lines = chunk.get().getLines();
+      if (!out.started() && (lines.size() > 0 || chunk.get().getDone())) out.startStream(200, "application/json");
+      for (auto line : lines) {
+        if (!out.writeChunk(std::string(line) + "\r\n")) return;
+      }
+      from += lines.size();
+      if (chunk.get().getDone() && lines.size() == 0) {
+        out.endStream();
+        return;
+      }
+      if (out.clientGone()) return;
+    } catch (const Error& e) {
+      if (!out.started()) throw;
+      out.writeChunk(json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
+      out.endStream();
+      return;
+    }
+  }
+}
+
+}  // namespace
+
 void ImagesRoutes::pull(http::Request& req, http::ResponseWriter& out) {
   std::string image = req.queryValue("fromImage").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
@@ -230,22 +266,12 @@ void ImagesRoutes::pull(http::Request& req, http::ResponseWriter& out) {
   std::string reference = image;
   if (!tag.empty()) reference += (tag.rfind("sha256:", 0) == 0 ? "@" : ":") + tag;
   auto [user, password] = registryAuth(req.header("x-registry-auth"));
-  try {
-    auto reply = backends_.images.call(ipc::methods::imagesPull(), ipc::deadlineIn(60min), [&](ipc::Images::PullParams::Builder p) {
-      p.setReference(reference);
-      p.initAuth().setUsername(user);
-      p.getAuth().setPassword(password);
-    });
-    std::string body;
-    for (auto line : reply.get().getProgress()) body += std::string(line) + "\r\n";
-    out.send(200, "application/json", body);
-  } catch (const Error& e) {
-    // As dockerd: a missing image or a bad reference is the response's status; anything
-    // else (auth, network, corrupt content) arrives in the progress stream, so the CLI
-    // reports it instead of prompting for credentials.
-    if (e.kind() == ErrorKind::notFound || e.kind() == ErrorKind::invalid) throw;
-    out.send(200, "application/json", json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
-  }
+  auto reply = backends_.images.call(ipc::methods::imagesPull(), ipc::deadlineIn(30s), [&](ipc::Images::PullParams::Builder p) {
+    p.setReference(reference);
+    p.initAuth().setUsername(user);
+    p.getAuth().setPassword(password);
+  });
+  streamOperation(backends_.images, reply.get().getOperation(), out);
 }
 
 void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
@@ -253,19 +279,12 @@ void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
   std::string tag = req.queryValue("tag").value_or("");
   if (!tag.empty()) reference += ":" + tag;
   auto [user, password] = registryAuth(req.header("x-registry-auth"));
-  try {
-    auto reply = backends_.images.call(ipc::methods::imagesPush(), ipc::deadlineIn(60min), [&](ipc::Images::PushParams::Builder p) {
-      p.setReference(reference);
-      p.initAuth().setUsername(user);
-      p.getAuth().setPassword(password);
-    });
-    std::string body;
-    for (auto line : reply.get().getProgress()) body += std::string(line) + "\r\n";
-    out.send(200, "application/json", body);
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::notFound || e.kind() == ErrorKind::invalid) throw;
-    out.send(200, "application/json", json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\r\n");
-  }
+  auto reply = backends_.images.call(ipc::methods::imagesPush(), ipc::deadlineIn(30s), [&](ipc::Images::PushParams::Builder p) {
+    p.setReference(reference);
+    p.initAuth().setUsername(user);
+    p.getAuth().setPassword(password);
+  });
+  streamOperation(backends_.images, reply.get().getOperation(), out);
 }
 
 void ImagesRoutes::auth(http::Request& req, http::ResponseWriter& out) {

@@ -97,12 +97,15 @@ void ImageStore::login(const std::string& host, const RegistryCredentials& crede
   RegistryClient(host, plainHttp, credentials).ping();
 }
 
-std::vector<std::string> ImageStore::pull(const std::string& text, const RegistryCredentials& credentials,
-                                          bool plainHttp) {
+void ImageStore::pull(const std::string& text, const RegistryCredentials& credentials, bool plainHttp,
+                      const Progress& report) {
   Reference ref = parseReference(text);
   std::string host = ref.domain(), repo = ref.path();
   RegistryClient registry(host, plainHttp, credentials);
-  std::vector<std::string> out;
+  struct Out {
+    const Progress& report;
+    void push_back(const std::string& line) { report(line); }
+  } out{report};
   std::string wanted = ref.digest.empty() ? ref.tag : ref.digest;
   out.push_back(progress("Pulling from " + repo, ref.digest.empty() ? ref.tag : ref.digest));
 
@@ -193,11 +196,10 @@ std::vector<std::string> ImageStore::pull(const std::string& text, const Registr
   emit("pull", id, {{"name", ref.familiar()}});
   out.push_back(progress("Digest: " + manifest.digest));
   out.push_back(progress("Status: Downloaded newer image for " + ref.familiar()));
-  return out;
 }
 
-std::vector<std::string> ImageStore::push(const std::string& text, const RegistryCredentials& credentials,
-                                          bool plainHttp) {
+void ImageStore::push(const std::string& text, const RegistryCredentials& credentials, bool plainHttp,
+                      const Progress& report) {
   Reference ref = parseReference(text);
   if (!ref.digest.empty()) throw Error(ErrorKind::invalid, "cannot push a digest reference");
   std::string host = ref.domain(), repo = ref.path();
@@ -212,7 +214,10 @@ std::vector<std::string> ImageStore::push(const std::string& text, const Registr
     diffIds = images_.at(id).diffIds;
   }
   RegistryClient registry(host, plainHttp, credentials);
-  std::vector<std::string> out;
+  struct Out {
+    const Progress& report;
+    void push_back(const std::string& line) { report(line); }
+  } out{report};
   out.push_back(progress("The push refers to repository [" + ref.name + "]"));
   std::string work = stagingPath("push");
   makeDirectories(work, 0700);
@@ -225,8 +230,6 @@ std::vector<std::string> ImageStore::push(const std::string& text, const Registr
   } cleanup{work};
 
   json layers = json::array();
-  // The top layer is reported first, as dockerd does.
-  std::vector<std::string> lines;
   for (size_t i = 0; i < diffIds.size(); ++i) {
     std::string gz = work + "/layer-" + std::to_string(i) + ".gz";
     auto c = gzipFile(root_ + "/blobs/sha256/" + hexOf(diffIds[i]), gz);
@@ -257,9 +260,8 @@ std::vector<std::string> ImageStore::push(const std::string& text, const Registr
       std::lock_guard lock(mutex_);
       blobRepos_[c.digest].insert(host + "/" + repo);
     }
-    lines.insert(lines.begin(), progress(status, shortId(c.digest)));
+    out.push_back(progress(status, shortId(c.digest)));
   }
-  out.insert(out.end(), lines.begin(), lines.end());
   std::string configDigest = "sha256:" + sha256Hex(configText);
   if (!registry.blobExists(repo, configDigest)) {
     std::string path = work + "/config";
@@ -283,7 +285,6 @@ std::vector<std::string> ImageStore::push(const std::string& text, const Registr
   out.push_back(progress(ref.tag + ": digest: " + digest + " size: " + std::to_string(body.size())));
   out.push_back(json{{"progressDetail", json::object()},
                      {"aux", {{"Tag", ref.tag}, {"Digest", digest}, {"Size", body.size()}}}}.dump());
-  return out;
 }
 
 }  // namespace berth::images

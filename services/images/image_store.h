@@ -89,8 +89,11 @@ class ImageStore {
 
   // docker pull / push / login against a distribution v2 registry. Progress comes back as
   // dockerd's JSON progress messages, one per line. A pull is all or nothing like a load.
-  std::vector<std::string> pull(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp);
-  std::vector<std::string> push(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp);
+  using Progress = std::function<void(const std::string&)>;
+  void pull(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp,
+            const Progress& progress);
+  void push(const std::string& reference, const RegistryCredentials& credentials, bool plainHttp,
+            const Progress& progress);
   void login(const std::string& host, const RegistryCredentials& credentials, bool plainHttp);
 
   std::vector<ImageView> list() const;

@@ -6,6 +6,7 @@
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
+#include "services/images/operations.h"
 #include "services/images/reference.h"
 #include "services/images/transfers.h"
 
@@ -66,9 +67,13 @@ void setLines(capnp::List<capnp::Text>::Builder out, const std::vector<std::stri
 int main(int argc, char** argv) {
   std::unique_ptr<images::ImageStore> store;
   std::unique_ptr<images::Transfers> transfers;
+  std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
+  images::Operations& operations = *operationsOwner;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
+    // Running pulls and pushes finish (and publish their events) before the host goes away.
+    host.onStop([&] { operationsOwner.reset(); });
     auto& events = host.events();
     store = std::make_unique<images::ImageStore>(
         host.config().serviceDataDir("images"),
@@ -123,22 +128,30 @@ int main(int argc, char** argv) {
           r.setId(store->importImage(path, p.getReference(), p.getMessage(), changes));
         },
         D::worker);
+    s.handle(ipc::methods::imagesPull(), [&](ipc::Images::PullParams::Reader p, ipc::Images::PullResults::Builder r) {
+      std::string ref = p.getReference();
+      bool plain = plainHttp(config, images::parseReference(ref).domain());  // validates the reference
+      auto credentials = credentialsOf(p.getAuth());
+      r.setOperation(operations.start([&, ref, plain, credentials](const images::Operations::Report& report) {
+        store->pull(ref, credentials, plain, report);
+      }));
+    });
+    s.handle(ipc::methods::imagesPush(), [&](ipc::Images::PushParams::Reader p, ipc::Images::PushResults::Builder r) {
+      std::string ref = p.getReference();
+      store->get(ref);  // notFound before anything starts
+      bool plain = plainHttp(config, images::parseReference(ref).domain());
+      auto credentials = credentialsOf(p.getAuth());
+      r.setOperation(operations.start([&, ref, plain, credentials](const images::Operations::Report& report) {
+        store->push(ref, credentials, plain, report);
+      }));
+    });
     s.handle(
-        ipc::methods::imagesPull(),
-        [&](ipc::Images::PullParams::Reader p, ipc::Images::PullResults::Builder r) {
-          std::string ref = p.getReference();
-          auto lines = store->pull(ref, credentialsOf(p.getAuth()),
-                                   plainHttp(config, images::parseReference(ref).domain()));
-          setLines(r.initProgress(static_cast<unsigned>(lines.size())), lines);
-        },
-        D::worker);
-    s.handle(
-        ipc::methods::imagesPush(),
-        [&](ipc::Images::PushParams::Reader p, ipc::Images::PushResults::Builder r) {
-          std::string ref = p.getReference();
-          auto lines = store->push(ref, credentialsOf(p.getAuth()),
-                                   plainHttp(config, images::parseReference(ref).domain()));
-          setLines(r.initProgress(static_cast<unsigned>(lines.size())), lines);
+        ipc::methods::imagesProgress(),
+        [&](ipc::Images::ProgressParams::Reader p, ipc::Images::ProgressResults::Builder r) {
+          auto chunk = operations.next(p.getOperation(), p.getFrom(),
+                                       std::chrono::milliseconds(std::min<uint32_t>(p.getWaitMs(), 5000)));
+          setLines(r.initLines(static_cast<unsigned>(chunk.lines.size())), chunk.lines);
+          r.setDone(chunk.done);
         },
         D::worker);
     s.handle(

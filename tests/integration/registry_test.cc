@@ -2,6 +2,7 @@
 // 127.0.0.1, plain http as an insecure loopback registry), through the real docker CLI.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/engine.h"
@@ -68,6 +69,45 @@ TEST_F(RegistryTest, ASecondPushFindsItsLayersAndAnotherRepositoryMountsThem) {
   r = engine_.docker({"push", other});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("Mounted from berth/app"), std::string::npos) << r.out;
+}
+
+TEST_F(RegistryTest, AManifestListPullsItsLinuxAmd64Image) {
+  Registry registry;
+  std::string name = registry.host() + "/berth/multi:amd64";
+  std::string id = loadAs(name);
+  ASSERT_EQ(engine_.docker({"push", name}).exitCode, 0);
+  // A second image stands in for the arm64 variant: the index lists it first.
+  std::string armName = registry.host() + "/berth/multi:arm64";
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), armName, 1000)}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"push", armName}).exitCode, 0);
+  auto describe = [&](const std::string& tag) {
+    auto m = run({"curl", "-s", "-D", "-", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                  "http://" + registry.host() + "/v2/berth/multi/manifests/" + tag});
+    auto at = m.out.find("Docker-Content-Digest: ");
+    EXPECT_NE(at, std::string::npos) << m.out;
+    auto body = m.out.substr(m.out.find("\r\n\r\n") + 4);
+    return std::make_pair(m.out.substr(at + 23, 71), body.size());
+  };
+  auto [amdDigest, amdSize] = describe("amd64");
+  auto [armDigest, armSize] = describe("arm64");
+  nlohmann::json index = {
+      {"schemaVersion", 2},
+      {"mediaType", "application/vnd.oci.image.index.v1+json"},
+      {"manifests",
+       {{{"mediaType", "application/vnd.docker.distribution.manifest.v2+json"}, {"digest", armDigest},
+         {"size", armSize}, {"platform", {{"os", "linux"}, {"architecture", "arm64"}}}},
+        {{"mediaType", "application/vnd.docker.distribution.manifest.v2+json"}, {"digest", amdDigest},
+         {"size", amdSize}, {"platform", {{"os", "linux"}, {"architecture", "amd64"}}}}}}};
+  std::string indexPath = work_.path() + "/index.json";
+  std::ofstream(indexPath) << index.dump();
+  auto put = run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H",
+                  "Content-Type: application/vnd.oci.image.index.v1+json", "--data-binary", "@" + indexPath,
+                  "http://" + registry.host() + "/v2/berth/multi/manifests/list"});
+  ASSERT_EQ(put.out, "201") << put.err;
+  ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
+  auto r = engine_.docker({"pull", registry.host() + "/berth/multi:list"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", registry.host() + "/berth/multi:list"}).out, id);
 }
 
 TEST_F(RegistryTest, PullingAMissingTagFailsAndStoresNothing) {
