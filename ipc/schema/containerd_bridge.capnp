@@ -8,7 +8,9 @@ using Ev = import "events.capnp";
 
 interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (containers :UInt32, running :UInt32, paused :UInt32, stopped :UInt32,
-                    containerdAddress :Text, containerdReachable :Bool);
-  # Counts for /info from the container store under <data-root>/containers, and whether the
-  # containerd socket accepts connections right now.
+                    containerdAddress :Text, containerdReachable :Bool,
+                    containerdVersion :Text, containerdRevision :Text,
+                    runcVersion :Text, runcCommit :Text);
+  # Counts for /info from the container store under <data-root>/containers; whether containerd
+  # answers its Version call right now (with what it reported), and the runc berth runs.
 }

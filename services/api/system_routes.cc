@@ -120,8 +120,25 @@ void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
                    {"KernelVersion", host.kernelVersion},
                    {"Experimental", "false"},
                    {"BuildTime", __DATE__ " " __TIME__}}}};
+  json components = json::array({engine});
+  try {
+    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeSummary(), ipc::deadlineIn(kServiceDeadline));
+    auto r = reply.get();
+    if (r.getContainerdReachable()) {
+      components.push_back({{"Name", "containerd"},
+                            {"Version", std::string(r.getContainerdVersion())},
+                            {"Details", {{"GitCommit", std::string(r.getContainerdRevision())}}}});
+    }
+    if (r.getRuncVersion().size() > 0) {
+      components.push_back({{"Name", "runc"},
+                            {"Version", std::string(r.getRuncVersion())},
+                            {"Details", {{"GitCommit", std::string(r.getRuncCommit())}}}});
+    }
+  } catch (const Error& e) {
+    spdlog::warn("version: the containerd-bridge did not answer: {}", e.what());
+  }
   out.json(200, {{"Platform", {{"Name", "berth " BERTH_VERSION}}},
-                 {"Components", json::array({engine})},
+                 {"Components", components},
                  {"Version", BERTH_VERSION},
                  {"ApiVersion", kApiVersion},
                  {"MinAPIVersion", kMinApiVersion},
@@ -141,6 +158,7 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
   };
 
   json counts = json{{"Containers", 0}, {"ContainersRunning", 0}, {"ContainersPaused", 0}, {"ContainersStopped", 0}};
+  json containerdCommit = {{"ID", ""}, {"Expected", ""}}, runcCommit = {{"ID", ""}, {"Expected", ""}};
   try {
     auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeSummary(), ipc::deadlineIn(kServiceDeadline));
     auto r = reply.get();
@@ -148,6 +166,8 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
               {"ContainersRunning", r.getRunning()},
               {"ContainersPaused", r.getPaused()},
               {"ContainersStopped", r.getStopped()}};
+    containerdCommit = {{"ID", std::string(r.getContainerdRevision())}, {"Expected", std::string(r.getContainerdRevision())}};
+    runcCommit = {{"ID", std::string(r.getRuncCommit())}, {"Expected", std::string(r.getRuncCommit())}};
     if (!r.getContainerdReachable()) {
       warnings.push_back("WARNING: containerd at " + std::string(r.getContainerdAddress().cStr()) +
                          " is not answering");
@@ -234,8 +254,8 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
       {"LiveRestoreEnabled", config_.liveRestore},
       {"Isolation", ""},
       {"InitBinary", ""},
-      {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
-      {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
+      {"ContainerdCommit", containerdCommit},
+      {"RuncCommit", runcCommit},
       {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
       {"SecurityOptions", json::array()},
       {"Warnings", warnings},

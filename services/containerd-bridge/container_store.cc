@@ -1,9 +1,5 @@
 #include "services/containerd-bridge/container_store.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <cstring>
 #include <filesystem>
 
 #include "common/files.h"
@@ -21,16 +17,6 @@ ContainerCounts ContainerStore::counts() const {
   }
   c.stopped = c.total;  // no container runs until the containers issue lands
   return c;
-}
-
-bool containerdReachable(const std::string& socketPath) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (socketPath.size() >= sizeof(addr.sun_path)) return false;
-  std::memcpy(addr.sun_path, socketPath.c_str(), socketPath.size() + 1);
-  return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
 }
 
 }  // namespace berth::bridge

@@ -1,6 +1,5 @@
-// The container store's on-disk root (<data-root>/containers) and the bridge's view of
-// containerd. This issue lays out the root, counts, and checks that containerd answers; the
-// containers issue adds the lifecycle through containerd's gRPC API.
+// The container store's on-disk root (<data-root>/containers). Today it lays out the root and
+// counts; the containers issue adds the lifecycle through containerd's gRPC API.
 #pragma once
 
 #include <string>
@@ -22,8 +21,5 @@ class ContainerStore {
  private:
   std::string root_;
 };
-
-// True when containerd's unix socket accepts a connection.
-bool containerdReachable(const std::string& socketPath);
 
 }  // namespace berth::bridge

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -78,6 +79,25 @@ TEST(EngineTest, DockerVersionShowsBerthsServerAndApiVersion) {
   auto r = engine.docker({"version", "--format", "{{.Server.Platform.Name}}|{{.Server.Version}}|{{.Server.APIVersion}}|{{.Server.MinAPIVersion}}"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "berth 0.1.0|0.1.0|1.43|1.24\n");
+}
+
+TEST(EngineTest, DockerVersionListsTheContainerdAndRuncItRuns) {
+  Engine engine;
+  auto r = engine.docker({"version", "--format", "{{range .Server.Components}}{{.Name}}={{.Version}};{{end}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  // containerd's own answer: "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3"
+  auto containerd = run({"containerd", "--version"});
+  std::istringstream words(containerd.out);
+  std::string name, module, version;
+  words >> name >> module >> version;
+  auto runc = run({"runc", "--version"});
+  std::string runcVersion = runc.out.substr(13, runc.out.find('\n') - 13);
+  EXPECT_EQ(r.out, "Engine=0.1.0;containerd=" + version + ";runc=" + runcVersion + ";\n");
+  r = engine.docker({"info", "--format", "{{.ContainerdCommit.ID}}|{{.RuncCommit.ID}}"});
+  auto bar = r.out.find('|');
+  ASSERT_NE(bar, std::string::npos) << r.out;
+  EXPECT_GT(bar, 0u) << "no containerd commit: " << r.out;
+  EXPECT_GT(r.out.size(), bar + 2) << "no runc commit: " << r.out;
 }
 
 TEST(EngineTest, DockerInfoShowsRealFigures) {
