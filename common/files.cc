@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
 #include <filesystem>
 
 #include "common/errors.h"
@@ -49,7 +50,9 @@ void makeDirectories(const std::string& path, mode_t mode, bool enforceMode) {
 }
 
 void writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // Unique per call: two threads writing the same file must not share a temp file.
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) throwSystemError("open", tmp);
   size_t off = 0;

@@ -98,7 +98,11 @@ void RpcServer::start() {
 }
 
 void RpcServer::stop() {
-  if (!running_.exchange(false)) return;
+  {
+    // Under the jobs mutex, so no worker can check the flag and then miss the wakeup.
+    std::lock_guard lock(jobsMutex_);
+    if (!running_.exchange(false)) return;
+  }
   jobsReady_.notify_all();
   for (auto& w : workers_) w.join();
   workers_.clear();

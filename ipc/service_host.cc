@@ -13,11 +13,11 @@
 
 namespace berth::ipc {
 
-ServiceHost::ServiceHost(std::string name, Config config)
+ServiceHost::ServiceHost(std::string name, Config config, size_t workers)
     : name_(std::move(name)), config_(std::move(config)), startedAtNano_(nowNano()) {
   makeDirectories(config_.ipcDir(), 0700);
   events_ = std::make_unique<EventPublisher>(context_, config_.eventsEndpoint(name_));
-  server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_));
+  server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_), RpcServer::Options{workers});
   server_->implements<Service>();
   server_->handle(methods::health(), [this](Service::HealthParams::Reader, Service::HealthResults::Builder r) {
     auto h = r.initHealth();
@@ -51,7 +51,8 @@ int ServiceHost::run() {
   return 0;
 }
 
-int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup) {
+int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup,
+               size_t workers) {
   // Block the stop signals before any thread starts so only run()'s sigwait receives them.
   sigset_t set;
   sigemptyset(&set);
@@ -69,7 +70,7 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
   }
   setupLogging(name, config.logLevel);
   try {
-    ServiceHost host(name, config);
+    ServiceHost host(name, config, workers);
     setup(host);
     return host.run();
   } catch (const std::exception& e) {

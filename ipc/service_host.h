@@ -18,7 +18,7 @@ namespace berth::ipc {
 
 class ServiceHost {
  public:
-  ServiceHost(std::string name, Config config);
+  ServiceHost(std::string name, Config config, size_t workers = 4);
   ~ServiceHost();
 
   const std::string& name() const { return name_; }
@@ -45,6 +45,7 @@ class ServiceHost {
 
 // The whole main() of a service: parse argv, build the host, let `setup` register the
 // service's handlers, run. Exit status 2 for a bad config, 1 for a failed start.
-int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup);
+int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup,
+               size_t workers = 4);
 
 }  // namespace berth::ipc

@@ -58,7 +58,8 @@ struct ImageFilter {
     auto doc = json::parse(text, nullptr, false);
     if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
     for (auto it = doc.begin(); it != doc.end(); ++it) {
-      static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference", "until"};
+      // "until" is not implemented yet: refused, never ignored (a prune would remove too much).
+      static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference"};
       if (!keys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
       auto& set = f.values[it.key()];
       if (it->is_object()) {

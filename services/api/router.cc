@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <regex>
 
 #include "common/errors.h"
 
@@ -65,16 +64,19 @@ void Router::add(const std::string& method, const std::string& pattern, http::Ha
 
 namespace {
 
-// Strips "/vX.Y" into `version`; returns the rest of the path.
+// Strips "/vX.Y" into `version`; returns the rest of the path. Parsed by hand: no regex runs
+// on a path a client chose.
 std::string stripVersion(const std::string& path, std::string& version) {
-  static const std::regex versioned(R"(^/v([0-9]+(?:\.[0-9]+)*)(/.*)$)");
-  std::smatch m;
-  if (std::regex_match(path, m, versioned)) {
-    version = m[1];
-    return m[2];
-  }
   version.clear();
-  return path;
+  if (path.size() < 3 || path[0] != '/' || path[1] != 'v') return path;
+  size_t i = 2;
+  while (i < path.size() && (std::isdigit(static_cast<unsigned char>(path[i])) || path[i] == '.')) ++i;
+  if (i == 2 || i >= path.size() || path[i] != '/' || !std::isdigit(static_cast<unsigned char>(path[2])) ||
+      path[i - 1] == '.' || path.find("..", 2) < i) {
+    return path;
+  }
+  version = path.substr(2, i - 2);
+  return path.substr(i);
 }
 
 bool isParam(const std::string& s) { return s.size() > 2 && s.front() == '{' && s.back() == '}'; }

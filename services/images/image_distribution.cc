@@ -149,8 +149,11 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   std::string configText = readFile(work + "/config");
   std::string id = "sha256:" + sha256Hex(configText);
   auto config = json::parse(configText, nullptr, false);
-  auto diffIds = config.is_object() && config.contains("rootfs") ? config["rootfs"].value("diff_ids", json::array())
-                                                                 : json::array();
+  if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
+      !config["rootfs"].value("diff_ids", json()).is_array()) {
+    throw Error(ErrorKind::invalid, "image config " + id + " has no rootfs.diff_ids");
+  }
+  auto diffIds = config["rootfs"]["diff_ids"];
   auto layers = doc["layers"];
   if (diffIds.size() != layers.size()) {
     throw Error(ErrorKind::invalid, "image config lists " + std::to_string(diffIds.size()) + " layers, manifest " +
@@ -159,6 +162,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   std::vector<std::string> chains, diffs;
   std::string chain;
   for (size_t i = 0; i < layers.size(); ++i) {
+    if (!diffIds[i].is_string() || !layers[i].is_object()) throw Error(ErrorKind::invalid, "malformed manifest or config for " + text);
     std::string diff = diffIds[i];
     std::string blobDigest = layers[i].value("digest", "");
     if (!isFullImageId(blobDigest) || blobDigest.rfind("sha256:", 0) != 0) throw Error(ErrorKind::invalid, "bad layer digest " + blobDigest);

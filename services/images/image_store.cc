@@ -48,6 +48,14 @@ std::string filesystemName(long type) {
 
 [[noreturn]] void badArchive(const std::string& what) { throw Error(ErrorKind::invalid, "invalid archive: " + what); }
 
+// Manifests, indexes and configs are small; a bigger file is refused before it is read whole.
+constexpr uintmax_t kMaxMetadataBytes = 8 << 20;
+
+std::string readMetadata(const std::string& path, const std::string& what) {
+  if (fs::file_size(path) > kMaxMetadataBytes) badArchive(what + " is larger than 8 MiB");
+  return readFile(path);
+}
+
 json parseJson(const std::string& text, const std::string& what) {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded()) badArchive(what + " is not valid JSON");
@@ -140,6 +148,12 @@ void ImageStore::recover() {
       continue;
     }
     auto config = json::parse(text, nullptr, false);
+    if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
+        !config["rootfs"].value("diff_ids", json()).is_array()) {
+      spdlog::warn("images: dropping image {} whose config has no rootfs", hex);
+      fs::remove(e.path());
+      continue;
+    }
     Image img;
     img.id = "sha256:" + hex;
     img.configJson = text;
@@ -148,7 +162,11 @@ void ImageStore::recover() {
     std::string chain;
     bool complete = !config.is_discarded();
     if (complete) {
-      for (const auto& d : config["rootfs"].value("diff_ids", json::array())) {
+      for (const auto& d : config["rootfs"]["diff_ids"]) {
+        if (!d.is_string()) {
+          complete = false;
+          break;
+        }
         chain = chainIdOf(chain, d.get<std::string>());
         img.diffIds.push_back(d.get<std::string>());
         img.chainIds.push_back(chain);
@@ -189,6 +207,19 @@ void ImageStore::recover() {
     for (const auto& [c, l] : layers_) blobShared = blobShared || (c != it->first && l.diffId == it->second.diffId);
     if (!blobShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(it->second.diffId));
     it = layers_.erase(it);
+  }
+  // Blobs nothing refers to (a tar renamed in before its layer record, the config of a dropped
+  // image) and temp files of interrupted atomic writes.
+  std::set<std::string> wanted;
+  for (const auto& [id, img] : images_) wanted.insert(hexOf(id));
+  for (const auto& [c, l] : layers_) wanted.insert(hexOf(l.diffId));
+  for (const auto& e : fs::directory_iterator(root_ + "/blobs/sha256")) {
+    if (!wanted.count(e.path().filename().string())) fs::remove(e.path());
+  }
+  for (const char* dir : {"", "/imagedb/content/sha256", "/layerdb/sha256"}) {
+    for (const auto& e : fs::directory_iterator(root_ + dir)) {
+      if (e.path().filename().string().find(".tmp-") != std::string::npos) fs::remove(e.path());
+    }
   }
   spdlog::info("images: {} images, {} layers", images_.size(), layers_.size());
 }
@@ -278,7 +309,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
 
   std::vector<ArchiveImage> found;
   if (files.count("manifest.json")) {
-    auto manifest = parseJson(readFile(files["manifest.json"]), "manifest.json");
+    auto manifest = parseJson(readMetadata(files["manifest.json"], "manifest.json"), "manifest.json");
     if (!manifest.is_array()) badArchive("manifest.json is not a list");
     for (const auto& m : manifest) {
       ArchiveImage ai;
@@ -299,10 +330,12 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     };
     auto verified = [&](const std::string& digest) {
       std::string path = blob(digest);
-      if (sha256Hex(readFile(path)) != hexOf(digest)) badArchive("blob " + digest + " does not match its digest");
+      if (sha256Hex(readMetadata(path, "blob " + digest)) != hexOf(digest)) {
+        badArchive("blob " + digest + " does not match its digest");
+      }
       return path;
     };
-    auto index = parseJson(readFile(files["index.json"]), "index.json");
+    auto index = parseJson(readMetadata(files["index.json"], "index.json"), "index.json");
     for (const auto& d : index.value("manifests", json::array())) {
       auto manifest = parseJson(readFile(verified(d.value("digest", ""))), "manifest " + d.value("digest", ""));
       if (manifest.contains("manifests")) badArchive("nested image indexes are not supported");
@@ -323,10 +356,14 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
 
   std::vector<std::string> lines;
   for (auto& ai : found) {
-    std::string configText = readFile(ai.configPath);
+    std::string configText = readMetadata(ai.configPath, "image config");
     std::string id = "sha256:" + sha256Hex(configText);
     auto config = parseJson(configText, "image config");
-    auto diffIds = config.contains("rootfs") ? config["rootfs"].value("diff_ids", json::array()) : json::array();
+    if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
+        !config["rootfs"].value("diff_ids", json()).is_array()) {
+      badArchive("image config " + id + " has no rootfs.diff_ids");
+    }
+    auto diffIds = config["rootfs"]["diff_ids"];
     if (diffIds.size() != ai.layerPaths.size()) {
       badArchive("image " + id + " lists " + std::to_string(diffIds.size()) + " layers in its config but the archive has " +
                  std::to_string(ai.layerPaths.size()));
@@ -343,6 +380,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     std::string chain;
     std::vector<std::string> chains;
     for (size_t i = 0; i < diffIds.size(); ++i) {
+      if (!diffIds[i].is_string()) badArchive("image config " + id + " has a diff id that is not a string");
       std::string diff = diffIds[i];
       if (!isFullImageId(diff) || diff.rfind("sha256:", 0) != 0) badArchive("bad diff id " + diff);
       std::string parent = chain;
@@ -408,6 +446,14 @@ std::vector<std::string> ImageStore::registerImage(const std::string& id, const 
   writeFileAtomic(root_ + "/imagedb/content/sha256/" + hexOf(id), configText, 0600);
   std::vector<std::string> renamed;
   std::lock_guard lock(mutex_);
+  // A concurrent removal may have deleted a shared layer this image found present: then the
+  // image must not become visible.
+  for (const auto& c : chainIds) {
+    if (!layers_.count(c)) {
+      if (!images_.count(id)) fs::remove(root_ + "/imagedb/content/sha256/" + hexOf(id));
+      throw Error(ErrorKind::conflict, "layer " + c + " was removed while image " + id + " was being added; try again");
+    }
+  }
   images_[id] = Image{id, configText, diffIds, chainIds, nowNano()};
   for (const auto& t : refs) {
     auto old = references_.find(t);
@@ -554,7 +600,6 @@ void ImageStore::deleteImageLocked(const std::string& id, std::vector<DeleteItem
   out.push_back({"", id});
   std::set<std::string> used;
   for (const auto& [other, im] : images_) used.insert(im.chainIds.begin(), im.chainIds.end());
-  bool configShared = false;
   for (auto it = img.chainIds.rbegin(); it != img.chainIds.rend(); ++it) {
     if (used.count(*it) || !layers_.count(*it)) continue;
     auto record = layers_[*it];
@@ -566,7 +611,7 @@ void ImageStore::deleteImageLocked(const std::string& id, std::vector<DeleteItem
     if (!blobShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(record.diffId));
     out.push_back({"", *it});
   }
-  if (!configShared) fs::remove(root_ + "/blobs/sha256/" + hexOf(id));
+  fs::remove(root_ + "/blobs/sha256/" + hexOf(id));
 }
 
 std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, bool prune) {
@@ -604,7 +649,15 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
     } catch (const Error&) {
     }
     if (!byName) {
-      if (refs.size() > 1 && !force) {
+      // As dockerd: references all in one repository with at most one tag count as one.
+      std::set<std::string> repos;
+      int tags = 0;
+      for (const auto& r : refs) {
+        repos.insert(parseReference(r).name);
+        if (r.find('@') == std::string::npos) ++tags;
+      }
+      bool single = repos.size() <= 1 && tags <= 1;
+      if (!single && !force) {
         throw Error(ErrorKind::conflict, "conflict: unable to delete " + hexOf(id).substr(0, 12) +
                                              " (must be forced) - image is referenced in multiple repositories");
       }
@@ -614,7 +667,10 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
         untagEvents.push_back({r, id});
       }
     }
-    if (refsOfLocked(id).empty() && prune) {
+    // `prune` (noprune=false) would also remove untagged parent images; berth records no parent
+    // chain between images, so there is nothing more to prune.
+    (void)prune;
+    if (refsOfLocked(id).empty()) {
       deleteImageLocked(id, out);
       deletedId = id;
     }

@@ -226,8 +226,9 @@ ExtractedLayer extractLayer(const std::string& sourcePath, const std::string& ta
       if (base == ".wh..wh..opq") {
         if (::lsetxattr(parent.c_str(), "trusted.overlay.opaque", "y", 1, 0) != 0) throwSystemError("setxattr", parent);
       } else {
-        std::string hidden = parent + "/" + base.substr(4);
-        if (hidden.size() == parent.size() + 1) invalid("whiteout " + clean + " names nothing");
+        std::string target = base.substr(4);
+        if (target.empty() || target == "." || target == "..") invalid("whiteout " + clean + " names nothing");
+        std::string hidden = parent + "/" + target;
         removeAll(hidden);
         if (::mknod(hidden.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0) throwSystemError("mknod", hidden);
       }

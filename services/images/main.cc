@@ -171,8 +171,9 @@ int main(int argc, char** argv) {
              [&](ipc::Images::InspectParams::Reader p, ipc::Images::InspectResults::Builder r) {
                fillInfo(store->get(p.getRef()), r.initImage());
              });
-    s.handle(ipc::methods::imagesTag(),
-             [&](ipc::Images::TagParams::Reader p, auto) { store->tag(p.getSource(), p.getTarget()); });
+    s.handle(
+        ipc::methods::imagesTag(), [&](ipc::Images::TagParams::Reader p, auto) { store->tag(p.getSource(), p.getTarget()); },
+        D::worker);
     s.handle(ipc::methods::imagesRemove(),
              [&](ipc::Images::RemoveParams::Reader p, ipc::Images::RemoveResults::Builder r) {
                auto items = store->remove(p.getRef(), p.getForce(), p.getPrune());
@@ -181,7 +182,8 @@ int main(int argc, char** argv) {
                  if (!items[i].untagged.empty()) out[static_cast<unsigned>(i)].setUntagged(items[i].untagged);
                  else out[static_cast<unsigned>(i)].setDeleted(items[i].deleted);
                }
-             });
+             },
+             D::worker);
     s.handle(
         ipc::methods::imagesSaveBegin(),
         [&](ipc::Images::SaveBeginParams::Reader p, ipc::Images::SaveBeginResults::Builder r) {
@@ -210,5 +212,8 @@ int main(int argc, char** argv) {
         D::worker);
     s.handle(ipc::methods::imagesDownloadClose(),
              [&](ipc::Images::DownloadCloseParams::Reader p, auto) { transfers->discard(p.getDownload()); });
-  });
+  },
+  // Loads, imports and saves hold a worker for their whole run; enough workers that they never
+  // starve the uploads and progress polls of other clients.
+  32);
 }

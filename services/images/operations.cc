@@ -8,7 +8,7 @@
 namespace berth::images {
 
 Operations::~Operations() {
-  for (auto& t : threads_) {
+  for (auto& [t, op] : threads_) {
     if (t.joinable()) t.join();
   }
 }
@@ -23,11 +23,20 @@ std::string Operations::start(Body body) {
     if (it->second->done && now - it->second->touched > std::chrono::minutes(10)) it = operations_.erase(it);
     else ++it;
   }
+  // Join the threads of finished operations (their results stay in operations_ until read).
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (it->second->done) {
+      it->first.join();
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   char buf[32];
   std::snprintf(buf, sizeof buf, "%d-%llu", getpid(), static_cast<unsigned long long>(++counter_));
   id = buf;
   operations_[id] = op;
-  threads_.emplace_back([this, op, body = std::move(body)] {
+  std::thread thread([this, op, body = std::move(body)] {
     std::optional<Error> failure;
     try {
       body([&](const std::string& line) {
@@ -46,6 +55,7 @@ std::string Operations::start(Body body) {
     op->touched = std::chrono::steady_clock::now();
     changed_.notify_all();
   });
+  threads_.emplace_back(std::move(thread), op);
   return id;
 }
 

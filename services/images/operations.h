@@ -46,7 +46,7 @@ class Operations {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<std::string, std::shared_ptr<Operation>> operations_;
-  std::vector<std::thread> threads_;
+  std::vector<std::pair<std::thread, std::shared_ptr<Operation>>> threads_;
   uint64_t counter_ = 0;
 };
 

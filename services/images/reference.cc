@@ -7,9 +7,11 @@
 namespace berth::images {
 namespace {
 
-// The grammar of github.com/distribution/reference, in ECMAScript syntax.
+// The grammar of github.com/distribution/reference, in ECMAScript syntax. Separators are never
+// empty ("[-]+", not "[-]*"): with an empty alternative std::regex backtracks exponentially on a
+// long name followed by a bad character.
 const std::string kAlnum = "[a-z0-9]+";
-const std::string kSeparator = "(?:[._]|__|[-]*)";
+const std::string kSeparator = "(?:[._]|__|[-]+)";
 const std::string kComponent = kAlnum + "(?:" + kSeparator + kAlnum + ")*";
 const std::string kDomainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const std::string kDomain = "(?:" + kDomainComponent + "(?:\\." + kDomainComponent + ")*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?";

@@ -140,8 +140,12 @@ TEST_F(ImagesTest, TagAndRmiFollowDockerdsRules) {
 
 TEST_F(ImagesTest, FiltersAndPruneWorkOnDanglingImages) {
   ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/keep:1")}).exitCode, 0);
+  // Loading another image under the same tag leaves the first one dangling.
   ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/gone:1", 4096)}).exitCode, 0);
-  ASSERT_EQ(engine_.docker({"rmi", "--no-prune", "berth-test/gone:1"}).exitCode, 0);
+  auto r0 = engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/gone:1", 8192)});
+  ASSERT_EQ(r0.exitCode, 0) << r0.err;
+  EXPECT_NE(r0.out.find("renaming the old one"), std::string::npos) << r0.out;
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/gone:1"}).exitCode, 0);
   auto r = engine_.docker({"images", "--filter", "dangling=true", "-q"});
   EXPECT_EQ(r.out.size(), 13u) << r.out;
   r = engine_.docker({"images", "--filter", "reference=berth-test/*", "--format", "{{.Repository}}"});
@@ -152,6 +156,10 @@ TEST_F(ImagesTest, FiltersAndPruneWorkOnDanglingImages) {
   EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 13u);
   r = engine_.docker({"images", "--filter", "colour=red"});
   EXPECT_NE(r.exitCode, 0);
+  // An unimplemented prune filter is refused, never ignored.
+  r = engine_.docker({"image", "prune", "-af", "--filter", "until=24h"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 13u);
 }
 
 TEST_F(ImagesTest, HostileArchivesAreRefusedAndNothingIsStoredOrWrittenOutside) {

@@ -182,6 +182,27 @@ TEST_F(ImageStoreTest, ReopeningRepairsInterruptedWork) {
   EXPECT_EQ(store->get("app:1").id, id_);
 }
 
+TEST_F(ImageStoreTest, AConfigWithoutRootfsIsRefusedAndAStoredOneIsDroppedAtStart) {
+  auto store = open();
+  std::string path = dir_.path() + "/norootfs.tar";
+  test::TarBuilder().file("c.json", "{}").file("manifest.json", R"([{"Config":"c.json","RepoTags":["x:1"],"Layers":[]}])")
+      .write(path);
+  EXPECT_THROW(store->load(path), Error);
+  // One that got onto disk anyway (say, by an older version) does not stop the store opening.
+  std::string text = "[1,2,3]";
+  std::ofstream(dir_.path() + "/store/imagedb/content/sha256/" + sha256Hex(text)) << text;
+  store.reset();
+  store = open();
+  EXPECT_TRUE(store->list().empty());
+}
+
+TEST(ReferenceTest, ALongNameWithABadCharacterFailsQuickly) {
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(parseReference(std::string(60, 'a') + "!"), Error);
+  EXPECT_THROW(parseReference("a" + std::string(200, '-') + "!"), Error);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+}
+
 TEST(ReferenceTest, ReferencesNormaliseAsDockerShowsThem) {
   EXPECT_EQ(parseReference("busybox").familiar(), "busybox:latest");
   EXPECT_EQ(parseReference("docker.io/library/busybox:1.36").familiar(), "busybox:1.36");

@@ -102,6 +102,13 @@ TEST_F(LayerExtractorTest, WhiteoutsBecomeOverlayWhiteoutsAndOpaqueDirectories) 
   EXPECT_EQ(value[0], 'y');
 }
 
+TEST_F(LayerExtractorTest, WhiteoutsOfDotOrDotDotAreRefused) {
+  auto msg = refusal(test::TarBuilder().dir("d").file("d/.wh..", ""));
+  EXPECT_NE(msg.find("names nothing"), std::string::npos) << msg;
+  msg = refusal(test::TarBuilder().dir("d").file("d/.wh...", ""));
+  EXPECT_NE(msg.find("names nothing"), std::string::npos) << msg;
+}
+
 TEST_F(LayerExtractorTest, DeviceNodesAreNotCreated) {
   test::TarBuilder tar;
   tar.charDevice("dev/mem", 1, 1).file("ok", "fine");

@@ -68,7 +68,14 @@ class TlsStream : public ByteStream {
       throw Error(ErrorKind::internal, "SSL_new: " + opensslError());
     }
     SSL_set_fd(ssl_, fd_);
-    if (SSL_accept(ssl_) != 1) {
+    // A client that connects and never completes the handshake must not hold a thread forever.
+    timeval limit{10, 0}, none{0, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    int accepted = SSL_accept(ssl_);
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    if (accepted != 1) {
       std::string why = opensslError();
       SSL_free(ssl_);
       ::close(fd_);

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <cstdlib>
 #include <limits>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -150,17 +151,22 @@ ByteStream& ResponseWriter::hijack(bool clientAskedUpgrade, const std::string& c
 HttpServer::HttpServer(std::vector<Listener> listeners, Handler handler, ServerOptions options)
     : listeners_(std::move(listeners)), handler_(std::move(handler)), options_(std::move(options)) {}
 
-HttpServer::~HttpServer() { stop(std::chrono::milliseconds(0)); }
+HttpServer::~HttpServer() {
+  if (!stop(std::chrono::milliseconds(0))) {
+    // Connection threads still run and use this object: leaving now is the only safe exit.
+    std::_Exit(0);
+  }
+}
 
 void HttpServer::start() {
   running_ = true;
   for (const auto& l : listeners_) acceptors_.emplace_back([this, l] { acceptLoop(l); });
 }
 
-void HttpServer::stop(std::chrono::milliseconds grace) {
+bool HttpServer::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(connMutex_);
-    if (!running_.exchange(false)) return;
+    if (!running_.exchange(false)) return connections_.empty();
   }
   for (auto& t : acceptors_) t.join();
   acceptors_.clear();
@@ -174,6 +180,7 @@ void HttpServer::stop(std::chrono::milliseconds grace) {
     }
     connDone_.wait_for(lock, std::chrono::seconds(1), [&] { return connections_.empty(); });
   }
+  return connections_.empty();
 }
 
 void HttpServer::acceptLoop(Listener listener) {

@@ -107,7 +107,9 @@ class HttpServer {
 
   void start();
   // Stops accepting, unblocks idle connections, waits up to `grace` for handlers to finish.
-  void stop(std::chrono::milliseconds grace);
+  // False when some connection is still being served: the caller must not destroy what its
+  // handlers use (berth-api exits at once then).
+  bool stop(std::chrono::milliseconds grace);
 
  private:
   // A connection is idle while it waits for a request after having answered one: only those
