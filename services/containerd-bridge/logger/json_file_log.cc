@@ -1,0 +1,70 @@
+#include "services/containerd-bridge/logger/json_file_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+
+namespace berth::logger {
+
+JsonFileLog::JsonFileLog(std::string path, uint64_t maxSize, unsigned maxFiles)
+    : path_(std::move(path)), maxSize_(maxSize), maxFiles_(maxFiles < 1 ? 1 : maxFiles) {
+  open();
+}
+
+void JsonFileLog::open() {
+  fd_ = UniqueFd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (!fd_) throwSystemError("open", path_);
+  struct stat st {};
+  ::fstat(fd_.get(), &st);
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+void JsonFileLog::rotate() {
+  fd_.reset();
+  if (maxFiles_ == 1) {
+    ::truncate(path_.c_str(), 0);
+  } else {
+    for (unsigned i = maxFiles_ - 1; i >= 1; --i) {
+      std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
+      std::string to = path_ + "." + std::to_string(i);
+      ::rename(from.c_str(), to.c_str());  // a missing older file is fine
+    }
+  }
+  open();
+}
+
+std::string JsonFileLog::format(std::string_view stream, std::string_view text, int64_t timeNano) {
+  time_t secs = static_cast<time_t>(timeNano / 1000000000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char when[64];
+  size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(when + n, sizeof when - n, ".%09lldZ", static_cast<long long>(timeNano % 1000000000));
+  nlohmann::json j = {{"log", std::string(text)}, {"stream", std::string(stream)}, {"time", when}};
+  // Output that is not UTF-8 is kept readable rather than refused.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+void JsonFileLog::write(std::string_view stream, std::string_view text, int64_t timeNano) {
+  std::string line = format(stream, text, timeNano);
+  std::lock_guard lock(mutex_);
+  if (maxSize_ > 0 && size_ > 0 && size_ + line.size() > maxSize_) rotate();
+  size_t off = 0;
+  while (off < line.size()) {
+    ssize_t w = ::write(fd_.get(), line.data() + off, line.size() - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throwSystemError("write", path_);
+    }
+    off += static_cast<size_t>(w);
+  }
+  size_ += line.size();
+}
+
+}  // namespace berth::logger

@@ -1,0 +1,185 @@
+// berth-logger as containerd's shim runs it: container stdout on fd 3, stderr on fd 4, and
+// fd 5 closed when it is ready. What it writes is Docker's json-file format.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/support/engine.h"
+#include "tests/support/process.h"
+#include "tests/support/test_images.h"
+
+namespace berth::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The logger with pipes on fds 3, 4 and 5, the way the shim starts it.
+class Logger {
+ public:
+  explicit Logger(const std::vector<std::string>& args) {
+    int out[2], err[2], ready[2];
+    EXPECT_EQ(pipe(out), 0);
+    EXPECT_EQ(pipe(err), 0);
+    EXPECT_EQ(pipe(ready), 0);
+    std::vector<std::string> argv = {binDir() + "/berth-logger"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      int a = dup(out[0]), b = dup(err[0]), c = dup(ready[1]);
+      dup2(a, 3);
+      dup2(b, 4);
+      dup2(c, 5);
+      close_range(6, ~0U, 0);
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    close(out[0]);
+    close(err[0]);
+    close(ready[1]);
+    stdout_ = out[1];
+    stderr_ = err[1];
+    ready_ = ready[0];
+  }
+  ~Logger() {
+    closeInputs();
+    if (pid_ > 0) waitpid(pid_, nullptr, 0);
+  }
+  // Blocks until the logger closes fd 5.
+  bool waitReady() {
+    char c;
+    return read(ready_, &c, 1) == 0;
+  }
+  void out(const std::string& s) { ASSERT_EQ(write(stdout_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void err(const std::string& s) { ASSERT_EQ(write(stderr_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
+  void closeInputs() {
+    if (stdout_ >= 0) close(stdout_);
+    if (stderr_ >= 0) close(stderr_);
+    stdout_ = stderr_ = -1;
+  }
+  int exitStatus() {
+    closeInputs();
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_ = -1, stderr_ = -1, ready_ = -1;
+};
+
+std::vector<nlohmann::json> records(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(readText(path));
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+TEST(LoggerTest, StdoutAndStderrLinesLandInJsonFileFormat) {
+  TempDir dir;
+  std::string path = dir.path() + "/c-json.log";
+  Logger logger({"--path", path});
+  ASSERT_TRUE(logger.waitReady());
+  EXPECT_TRUE(fs::exists(path)) << "ready before the log file was open";
+  logger.out("hello\nwor");
+  logger.err("oops\n");
+  logger.out("ld\n");
+  ASSERT_EQ(logger.exitStatus(), 0);
+  auto r = records(path);
+  ASSERT_EQ(r.size(), 3u);
+  std::map<std::string, std::vector<std::string>> byStream;
+  for (const auto& j : r) {
+    byStream[j["stream"]].push_back(j["log"]);
+    std::string time = j["time"];
+    EXPECT_EQ(time.size(), 30u) << time;  // 2026-11-28T06:00:00.123456789Z
+    EXPECT_EQ(time.back(), 'Z');
+  }
+  EXPECT_EQ(byStream["stdout"], (std::vector<std::string>{"hello\n", "world\n"}));
+  EXPECT_EQ(byStream["stderr"], (std::vector<std::string>{"oops\n"}));
+}
+
+TEST(LoggerTest, LongLinesSplitAt16KAndAnUnfinishedLastLineIsKept) {
+  TempDir dir;
+  std::string path = dir.path() + "/c-json.log";
+  Logger logger({"--path=" + path});
+  ASSERT_TRUE(logger.waitReady());
+  logger.out(std::string(40000, 'x'));
+  ASSERT_EQ(logger.exitStatus(), 0);
+  auto r = records(path);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0]["log"].get<std::string>().size(), 16384u);
+  EXPECT_EQ(r[1]["log"].get<std::string>().size(), 16384u);
+  EXPECT_EQ(r[2]["log"].get<std::string>().size(), 40000u - 2 * 16384u);
+}
+
+TEST(LoggerTest, RotationKeepsMaxFileFilesOfAtMostMaxSize) {
+  TempDir dir;
+  std::string path = dir.path() + "/c-json.log";
+  Logger logger({"--path", path, "--max-size", "1000", "--max-file", "3"});
+  ASSERT_TRUE(logger.waitReady());
+  for (int i = 0; i < 100; ++i) logger.out("line " + std::to_string(i) + "\n");
+  ASSERT_EQ(logger.exitStatus(), 0);
+  EXPECT_TRUE(fs::exists(path + ".1"));
+  EXPECT_TRUE(fs::exists(path + ".2"));
+  EXPECT_FALSE(fs::exists(path + ".3"));
+  for (const auto& p : {path, path + ".1", path + ".2"}) EXPECT_LE(fs::file_size(p), 1000u) << p;
+  auto newest = records(path);
+  ASSERT_FALSE(newest.empty());
+  EXPECT_EQ(newest.back()["log"], "line 99\n");
+  // Nothing between the kept files is lost: .2, .1 and the live file hold consecutive lines.
+  auto oldest = records(path + ".2");
+  int first = std::stoi(oldest.front()["log"].get<std::string>().substr(5));
+  int count = static_cast<int>(oldest.size() + records(path + ".1").size() + newest.size());
+  EXPECT_EQ(first + count, 100);
+}
+
+TEST(LoggerTest, NonUtf8OutputIsKeptReadable) {
+  TempDir dir;
+  std::string path = dir.path() + "/c-json.log";
+  Logger logger({"--path", path});
+  ASSERT_TRUE(logger.waitReady());
+  logger.out("bad \xff\xfe bytes\n");
+  ASSERT_EQ(logger.exitStatus(), 0);
+  auto r = records(path);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_NE(r[0]["log"].get<std::string>().find("bytes"), std::string::npos);
+}
+
+TEST(LoggerTest, ContainerdRunsItThroughABinaryLogUriForARealContainer) {
+  // The engine's managed containerd and runc run a busybox container whose output goes through
+  // berth-logger, exactly as the containerd-bridge will wire it.
+  Engine engine;
+  TempDir work;
+  std::string socket = engine.execRoot() + "/containerd/containerd.sock";
+  std::string ns = "berth-logger-test";
+  auto ctr = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"ctr", "-a", socket, "-n", ns});
+    return run(args, {}, std::chrono::seconds(60));
+  };
+  auto r = ctr({"image", "import", busyboxArchive(work.path(), "berth-test/logger:1")});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string log = work.path() + "/container-json.log";
+  r = ctr({"run", "--rm", "--log-uri", "binary://" + binDir() + "/berth-logger?--path=" + log,
+           "docker.io/berth-test/logger:1", "logger-test", "sh", "-c", "echo out-line; echo err-line >&2; exit 3"});
+  EXPECT_EQ(r.exitCode, 3) << r.err;
+  auto recs = records(log);
+  ASSERT_EQ(recs.size(), 2u) << readText(log);
+  std::map<std::string, std::string> byStream;
+  for (const auto& j : recs) byStream[j["stream"]] = j["log"];
+  EXPECT_EQ(byStream["stdout"], "out-line\n");
+  EXPECT_EQ(byStream["stderr"], "err-line\n");
+  ctr({"image", "rm", "docker.io/berth-test/logger:1"});
+}
+
+}  // namespace
+}  // namespace berth::test
