@@ -114,6 +114,27 @@ TEST(SystemdTest, ASocketActivatedApiServesTheInheritedSocketAndSignalsReady) {
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
 }
 
+TEST(SystemdTest, ASupervisorStartedWithFdHostServesTheSocketSystemdPassed) {
+  TempDir dir("berth-sd");
+  NotifyListener notify(dir.path() + "/notify.sock");
+  std::string socket = dir.path() + "/docker.sock";
+  Spawned supervisor({"systemd-socket-activate", "-l", socket, "-E", "NOTIFY_SOCKET=" + notify.path(),
+                      binDir() + "/berth-supervisor", "-H", "fd://", "--data-root", dir.path() + "/data",
+                      "--exec-root", dir.path() + "/run"},
+                     {}, dir.path() + "/engine.log");
+  for (int i = 0; i < 100 && !std::filesystem::exists(socket); ++i) std::this_thread::sleep_for(20ms);
+  // The first connection starts the engine; its API answers on the socket systemd holds.
+  auto r = httpRequest(socket, "GET", "/_ping");
+  EXPECT_EQ(r.status, 200) << readText(dir.path() + "/engine.log");
+  EXPECT_TRUE(notify.waitFor("READY=1", 30s)) << notify.received() << readText(dir.path() + "/engine.log");
+  r = httpRequest(socket, "GET", "/v1.43/info");
+  EXPECT_EQ(r.status, 200);
+  supervisor.signal(SIGTERM);
+  auto status = supervisor.wait(30s);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << readText(dir.path() + "/engine.log");
+}
+
 TEST(SystemdTest, AServiceStartedAsSystemdWouldSignalsReadyKeepsItsWatchdogAndServes) {
   TempDir dir("berth-sd");
   NotifyListener notify(dir.path() + "/notify.sock");
