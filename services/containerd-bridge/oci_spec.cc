@@ -1,0 +1,392 @@
+#include "services/containerd-bridge/oci_spec.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace berth::bridge {
+namespace {
+
+using json = nlohmann::json;
+
+[[noreturn]] void invalid(const std::string& message) { throw Error(ErrorKind::invalid, message); }
+
+std::vector<std::string> strings(const json& v, const std::string& what) {
+  std::vector<std::string> out;
+  if (v.is_null()) return out;
+  if (v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array()) invalid(what + " must be a list of strings");
+  for (const auto& e : v) {
+    if (!e.is_string()) invalid(what + " must be a list of strings");
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+bool isNumber(const std::string& s) {
+  return !s.empty() && s.size() < 11 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+struct FileEntry {
+  std::string name;
+  uint32_t id = 0;
+  uint32_t gid = 0;                // passwd: primary group
+  std::vector<std::string> members;  // group: members
+};
+
+std::vector<FileEntry> readColonFile(const std::string& path, bool passwd) {
+  std::vector<FileEntry> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string part;
+    while (std::getline(ss, part, ':')) f.push_back(part);
+    if (f.size() < (passwd ? 4u : 3u) || !isNumber(f[2])) continue;
+    FileEntry e;
+    e.name = f[0];
+    e.id = static_cast<uint32_t>(std::stoul(f[2]));
+    if (passwd && isNumber(f[3])) e.gid = static_cast<uint32_t>(std::stoul(f[3]));
+    if (!passwd && f.size() > 3) {
+      std::stringstream ms(f[3]);
+      while (std::getline(ms, part, ',')) {
+        if (!part.empty()) e.members.push_back(part);
+      }
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
+int64_t memoryValue(const json& v, const std::string& what) {
+  if (v.is_null()) return 0;
+  if (!v.is_number_integer()) invalid(what + " must be an integer");
+  return v.get<int64_t>();
+}
+
+}  // namespace
+
+const std::vector<std::string>& defaultCapabilities() {
+  static const std::vector<std::string> caps = {
+      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",     "CAP_MKNOD",
+      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",           "CAP_SETFCAP",    "CAP_SETPCAP",
+      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"};
+  return caps;
+}
+
+namespace {
+
+const std::vector<std::string>& allCapabilities() {
+  static const std::vector<std::string> caps = {
+      "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+      "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+      "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+      "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+      "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+      "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+      "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+  return caps;
+}
+
+// "net_admin", "NET_ADMIN" and "CAP_NET_ADMIN" all name CAP_NET_ADMIN; "ALL" stays "ALL".
+std::string normalizeCapability(std::string c) {
+  std::transform(c.begin(), c.end(), c.begin(), ::toupper);
+  if (c == "ALL") return c;
+  if (c.rfind("CAP_", 0) != 0) c = "CAP_" + c;
+  const auto& all = allCapabilities();
+  if (std::find(all.begin(), all.end(), c) == all.end()) invalid("unknown capability: \"" + c + "\"");
+  return c;
+}
+
+std::vector<std::string> capabilities(const json& host) {
+  if (host.value("Privileged", false)) return allCapabilities();
+  std::vector<std::string> add, drop;
+  for (const auto& c : strings(host.value("CapAdd", json()), "CapAdd")) add.push_back(normalizeCapability(c));
+  for (const auto& c : strings(host.value("CapDrop", json()), "CapDrop")) drop.push_back(normalizeCapability(c));
+  std::vector<std::string> caps;
+  bool addAll = std::find(add.begin(), add.end(), "ALL") != add.end();
+  bool dropAll = std::find(drop.begin(), drop.end(), "ALL") != drop.end();
+  if (addAll) caps = allCapabilities();
+  else if (!dropAll) caps = defaultCapabilities();
+  for (const auto& c : add) {
+    if (c != "ALL" && std::find(caps.begin(), caps.end(), c) == caps.end()) caps.push_back(c);
+  }
+  if (!dropAll) {
+    for (const auto& c : drop) caps.erase(std::remove(caps.begin(), caps.end(), c), caps.end());
+  }
+  return caps;
+}
+
+json standardMounts(bool privileged) {
+  json mounts = json::array();
+  mounts.push_back({{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"},
+                    {"options", {"nosuid", "noexec", "nodev"}}});
+  mounts.push_back({{"destination", "/dev"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                    {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}});
+  mounts.push_back({{"destination", "/dev/pts"}, {"type", "devpts"}, {"source", "devpts"},
+                    {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}});
+  mounts.push_back({{"destination", "/sys"}, {"type", "sysfs"}, {"source", "sysfs"},
+                    {"options", {"nosuid", "noexec", "nodev", privileged ? "rw" : "ro"}}});
+  mounts.push_back({{"destination", "/sys/fs/cgroup"}, {"type", "cgroup"}, {"source", "cgroup"},
+                    {"options", {"nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"}}});
+  mounts.push_back({{"destination", "/dev/mqueue"}, {"type", "mqueue"}, {"source", "mqueue"},
+                    {"options", {"nosuid", "noexec", "nodev"}}});
+  mounts.push_back({{"destination", "/dev/shm"}, {"type", "tmpfs"}, {"source", "shm"},
+                    {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}}});
+  return mounts;
+}
+
+// "-v SRC:DST[:OPTIONS]": OPTIONS among ro, rw, z, Z, and a propagation mode.
+json bindMount(const std::string& spec) {
+  std::vector<std::string> parts;
+  std::stringstream ss(spec);
+  std::string part;
+  while (std::getline(ss, part, ':')) parts.push_back(part);
+  if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
+    invalid("invalid volume specification: '" + spec + "'");
+  }
+  if (parts[0].front() != '/') invalid("invalid mount config: bind source " + parts[0] + " must be an absolute path");
+  if (parts[1].front() != '/') invalid("invalid mount config: destination " + parts[1] + " must be an absolute path");
+  std::vector<std::string> options = {"rbind"};
+  std::string propagation = "rprivate";
+  bool ro = false;
+  if (parts.size() == 3) {
+    std::stringstream os(parts[2]);
+    while (std::getline(os, part, ',')) {
+      static const std::set<std::string> props = {"private", "rprivate", "shared", "rshared", "slave", "rslave"};
+      if (part == "ro") ro = true;
+      else if (part == "rw") ro = false;
+      else if (part == "z" || part == "Z" || part == "nocopy") continue;
+      else if (props.count(part)) propagation = part;
+      else invalid("invalid mode: " + part);
+    }
+  }
+  options.push_back(ro ? "ro" : "rw");
+  options.push_back(propagation);
+  return {{"destination", parts[1]}, {"type", "bind"}, {"source", parts[0]}, {"options", options}};
+}
+
+}  // namespace
+
+ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd) {
+  ResolvedUser r;
+  std::string name = user, group;
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    name = user.substr(0, colon);
+    group = user.substr(colon + 1);
+  }
+  auto passwd = readColonFile(rootfs + "/etc/passwd", true);
+  auto groups = readColonFile(rootfs + "/etc/group", false);
+  std::string userName;
+  if (name.empty()) {
+    r.uid = 0;
+    userName = "root";
+    for (const auto& p : passwd) {
+      if (p.id == 0) r.gid = p.gid;
+    }
+  } else if (isNumber(name)) {
+    r.uid = static_cast<uint32_t>(std::stoul(name));
+    for (const auto& p : passwd) {
+      if (p.id == r.uid) {
+        r.gid = p.gid;
+        userName = p.name;
+        break;
+      }
+    }
+  } else {
+    auto it = std::find_if(passwd.begin(), passwd.end(), [&](const FileEntry& p) { return p.name == name; });
+    if (it == passwd.end()) invalid("unable to find user " + name + ": no matching entries in passwd file");
+    r.uid = it->id;
+    r.gid = it->gid;
+    userName = it->name;
+  }
+  if (!group.empty()) {
+    if (isNumber(group)) {
+      r.gid = static_cast<uint32_t>(std::stoul(group));
+    } else {
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == group; });
+      if (it == groups.end()) invalid("unable to find group " + group + ": no matching entries in group file");
+      r.gid = it->id;
+    }
+  } else if (!userName.empty()) {
+    // Supplementary groups the user belongs to, as dockerd adds them.
+    for (const auto& g : groups) {
+      if (g.id != r.gid && std::find(g.members.begin(), g.members.end(), userName) != g.members.end()) {
+        r.additionalGids.push_back(g.id);
+      }
+    }
+  }
+  for (const auto& add : groupAdd) {
+    uint32_t gid;
+    if (isNumber(add)) {
+      gid = static_cast<uint32_t>(std::stoul(add));
+    } else {
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == add; });
+      if (it == groups.end()) invalid("unable to find group " + add + ": no matching entries in group file");
+      gid = it->id;
+    }
+    if (std::find(r.additionalGids.begin(), r.additionalGids.end(), gid) == r.additionalGids.end()) {
+      r.additionalGids.push_back(gid);
+    }
+  }
+  return r;
+}
+
+json buildOciSpec(const SpecInput& in) {
+  const json& c = in.config.is_object() ? in.config : json::object();
+  const json& h = in.hostConfig.is_object() ? in.hostConfig : json::object();
+  const json& img = in.imageConfig.is_object() ? in.imageConfig : json::object();
+
+  // Command: an Entrypoint given here replaces the image's and drops its Cmd.
+  std::vector<std::string> entrypoint, cmd;
+  bool entrypointGiven = c.contains("Entrypoint") && !c["Entrypoint"].is_null();
+  if (entrypointGiven) {
+    entrypoint = strings(c["Entrypoint"], "Entrypoint");
+    cmd = strings(c.value("Cmd", json()), "Cmd");
+  } else {
+    entrypoint = strings(img.value("Entrypoint", json()), "image Entrypoint");
+    cmd = c.contains("Cmd") && !c["Cmd"].is_null() ? strings(c["Cmd"], "Cmd") : strings(img.value("Cmd", json()), "image Cmd");
+  }
+  std::vector<std::string> args = entrypoint;
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  if (args.empty()) invalid("no command specified");
+
+  // Environment: the image's, overridden by the container's, PATH and HOSTNAME always set.
+  std::vector<std::string> env;
+  auto setEnv = [&](const std::string& kv) {
+    std::string key = kv.substr(0, kv.find('='));
+    if (key.empty()) invalid("invalid environment variable: " + kv);
+    env.erase(std::remove_if(env.begin(), env.end(), [&](const std::string& e) { return e.substr(0, e.find('=')) == key; }),
+              env.end());
+    env.push_back(kv);
+  };
+  std::string hostname = c.value("Hostname", "");
+  if (hostname.empty()) hostname = in.hostname;
+  setEnv("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  setEnv("HOSTNAME=" + hostname);
+  for (const auto& e : strings(img.value("Env", json()), "image Env")) setEnv(e);
+  bool tty = c.value("Tty", false);
+  if (tty) setEnv("TERM=xterm");
+  for (const auto& e : strings(c.value("Env", json()), "Env")) {
+    if (e.find('=') == std::string::npos) continue;  // "NAME" alone: unset in dockerd's client
+    setEnv(e);
+  }
+
+  std::string cwd = c.value("WorkingDir", "");
+  if (cwd.empty()) cwd = img.value("WorkingDir", "");
+  if (cwd.empty()) cwd = "/";
+  if (cwd.front() != '/') invalid("the working directory '" + cwd + "' is invalid, it needs to be an absolute path");
+
+  std::string userText = c.value("User", "");
+  if (userText.empty()) userText = img.value("User", "");
+  auto user = resolveUser(in.rootfs, userText, strings(h.value("GroupAdd", json()), "GroupAdd"));
+
+  auto caps = capabilities(h);
+  bool noNewPrivileges = false;
+  for (const auto& opt : strings(h.value("SecurityOpt", json()), "SecurityOpt")) {
+    if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true") {
+      noNewPrivileges = true;
+    }
+  }
+
+  json rlimits = json::array();
+  if (h.contains("Ulimits") && h["Ulimits"].is_array()) {
+    for (const auto& u : h["Ulimits"]) {
+      std::string name = u.value("Name", "");
+      std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+      if (name.empty()) invalid("invalid ulimit: no name");
+      rlimits.push_back({{"type", "RLIMIT_" + name}, {"hard", u.value("Hard", int64_t{0})}, {"soft", u.value("Soft", int64_t{0})}});
+    }
+  }
+
+  bool privileged = h.value("Privileged", false);
+  bool readonly = h.value("ReadonlyRootfs", false);
+  json mounts = standardMounts(privileged);
+  auto addMount = [&](json m) {
+    std::string dst = m["destination"];
+    // A user mount replaces a standard one at the same place (e.g. --tmpfs /dev/shm).
+    for (auto it = mounts.begin(); it != mounts.end();) {
+      if ((*it)["destination"] == dst) it = mounts.erase(it);
+      else ++it;
+    }
+    mounts.push_back(std::move(m));
+  };
+  for (const auto& b : strings(h.value("Binds", json()), "Binds")) addMount(bindMount(b));
+  if (h.contains("Tmpfs") && h["Tmpfs"].is_object()) {
+    for (auto it = h["Tmpfs"].begin(); it != h["Tmpfs"].end(); ++it) {
+      if (it.key().empty() || it.key().front() != '/') invalid("invalid tmpfs destination: " + it.key());
+      std::vector<std::string> options = {"nosuid", "nodev", "noexec"};
+      std::string opts = it.value().is_string() ? it.value().get<std::string>() : "";
+      std::stringstream os(opts);
+      std::string o;
+      while (std::getline(os, o, ',')) {
+        if (!o.empty()) options.push_back(o);
+      }
+      addMount({{"destination", it.key()}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}});
+    }
+  }
+
+  json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
+  int64_t memory = memoryValue(h.value("Memory", json()), "Memory");
+  int64_t swap = memoryValue(h.value("MemorySwap", json()), "MemorySwap");
+  if (memory < 0) invalid("invalid memory limit");
+  if (memory > 0 && memory < 6 * 1024 * 1024) invalid("Minimum memory limit allowed is 6MB");
+  if (swap > 0 && memory > 0 && swap < memory) {
+    invalid("Minimum memoryswap limit should be larger than memory limit, see usage");
+  }
+  if (memory > 0) {
+    resources["memory"] = {{"limit", memory}};
+    if (swap != 0) resources["memory"]["swap"] = swap;
+  }
+  json cpu = json::object();
+  if (int64_t shares = memoryValue(h.value("CpuShares", json()), "CpuShares"); shares > 0) cpu["shares"] = shares;
+  if (int64_t nano = memoryValue(h.value("NanoCpus", json()), "NanoCpus"); nano != 0) {
+    if (nano < 0) invalid("invalid NanoCpus");
+    cpu["period"] = 100000;
+    cpu["quota"] = nano * 100000 / 1000000000;
+  }
+  if (std::string set = h.value("CpusetCpus", ""); !set.empty()) cpu["cpus"] = set;
+  if (!cpu.empty()) resources["cpu"] = cpu;
+  if (h.contains("PidsLimit") && h["PidsLimit"].is_number_integer() && h["PidsLimit"].get<int64_t>() > 0) {
+    resources["pids"] = {{"limit", h["PidsLimit"].get<int64_t>()}};
+  }
+
+  json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  std::string networkMode = h.value("NetworkMode", "");
+  if (networkMode != "host") namespaces.push_back({{"type", "network"}});
+
+  json linux = {{"namespaces", namespaces}, {"resources", resources}};
+  if (!privileged) {
+    linux["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                            "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                            "/sys/firmware"};
+    linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
+  }
+
+  json capSet = caps;
+  json process = {{"terminal", tty},
+                  {"user", {{"uid", user.uid}, {"gid", user.gid}}},
+                  {"args", args},
+                  {"env", env},
+                  {"cwd", cwd},
+                  {"capabilities", {{"bounding", capSet}, {"effective", capSet}, {"permitted", capSet}}},
+                  {"noNewPrivileges", noNewPrivileges}};
+  if (!user.additionalGids.empty()) process["user"]["additionalGids"] = user.additionalGids;
+  if (!rlimits.empty()) process["rlimits"] = rlimits;
+
+  json spec = {{"ociVersion", "1.0.2-dev"},
+               {"process", process},
+               {"root", {{"path", "rootfs"}, {"readonly", readonly}}},
+               {"hostname", hostname},
+               {"mounts", mounts},
+               {"linux", linux}};
+  if (std::string domain = c.value("Domainname", ""); !domain.empty()) spec["domainname"] = domain;
+  return spec;
+}
+
+}  // namespace berth::bridge

@@ -1,0 +1,37 @@
+// Building a container's OCI runtime spec from its Docker configuration: the command
+// (Entrypoint/Cmd with the image's defaults), environment, working directory, user (resolved in
+// the image's /etc/passwd and /etc/group), terminal, Docker's default capability set with
+// CapAdd/CapDrop/Privileged, no-new-privileges, rlimits, the standard mounts plus binds and
+// tmpfs, namespaces, masked and read-only paths, and resources. Inputs come from the API and
+// are untrusted: every malformed value is an `invalid` error naming it, as dockerd words it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace berth::bridge {
+
+struct SpecInput {
+  nlohmann::json config;       // Docker's container Config (Cmd, Entrypoint, Env, User, Tty, ...)
+  nlohmann::json hostConfig;   // Docker's HostConfig (Binds, Tmpfs, Memory, CapAdd, ...)
+  nlohmann::json imageConfig;  // the image config's "config" object (its defaults)
+  std::string rootfs;          // the container's root filesystem, for user and group look-ups
+  std::string hostname;        // defaults to the first 12 characters of the container id
+};
+
+nlohmann::json buildOciSpec(const SpecInput& input);
+
+// Docker's default capabilities, in OCI spelling ("CAP_CHOWN", ...).
+const std::vector<std::string>& defaultCapabilities();
+
+struct ResolvedUser {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additionalGids;
+};
+// "", "name", "uid", "name:group", "uid:gid" against rootfs/etc/passwd and rootfs/etc/group,
+// plus `groupAdd` names or ids. invalid "unable to find user NAME: no matching entries in
+// passwd file" when a name is unknown.
+ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd);
+
+}  // namespace berth::bridge
