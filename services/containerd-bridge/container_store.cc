@@ -1,22 +1,242 @@
 #include "services/containerd-bridge/container_store.h"
 
-#include <filesystem>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+#include "common/errors.h"
 #include "common/files.h"
 
 namespace berth::bridge {
+namespace {
 
-ContainerStore::ContainerStore(std::string root) : root_(std::move(root)) { makeDirectories(root_, 0700); }
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string randomId() {
+  UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  unsigned char raw[32];
+  if (!fd || ::read(fd.get(), raw, sizeof raw) != sizeof raw) throwSystemError("read", "/dev/urandom");
+  char hex[65];
+  for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+  return hex;
+}
+
+std::string nowRfc3339() {
+  auto now = std::chrono::system_clock::now();
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[64];
+  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(ns % 1000000000));
+  return buf;
+}
+
+// A short, readable name in dockerd's adjective_surname style.
+std::string generatedName(const std::string& id) {
+  static const char* adjectives[] = {"admiring", "brave",  "calm",    "dazzling", "eager",  "focused", "gallant",
+                                     "happy",    "jolly",  "keen",    "loving",   "modest", "nifty",   "peaceful",
+                                     "quirky",   "serene", "tender",  "upbeat",   "vibrant", "wizardly", "zealous"};
+  static const char* names[] = {"babbage",  "curie",   "dijkstra", "euler",  "faraday", "goldberg", "hopper",
+                                "hypatia",  "kepler",  "lamport",  "lovelace", "meitner", "noether", "pasteur",
+                                "ritchie",  "shannon", "thompson", "turing", "wozniak", "yalow",   "zuse"};
+  unsigned a = static_cast<unsigned>(std::stoul(id.substr(0, 4), nullptr, 16));
+  unsigned b = static_cast<unsigned>(std::stoul(id.substr(4, 4), nullptr, 16));
+  return std::string("/") + adjectives[a % std::size(adjectives)] + "_" + names[b % std::size(names)];
+}
+
+std::string withSlash(const std::string& name) { return name.empty() || name[0] == '/' ? name : "/" + name; }
+
+}  // namespace
+
+bool validContainerName(const std::string& raw) {
+  std::string name = raw.empty() || raw[0] != '/' ? raw : raw.substr(1);
+  if (name.size() < 2 || name.size() > 255 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+json ContainerRecord::toJson() const {
+  return {{"ID", id},
+          {"Name", name},
+          {"Created", created},
+          {"Image", image},
+          {"ImageRef", imageRef},
+          {"Config", config},
+          {"HostConfig", hostConfig},
+          {"State",
+           {{"Status", state.status},
+            {"Pid", state.pid},
+            {"ExitCode", state.exitCode},
+            {"Error", state.error},
+            {"OOMKilled", state.oomKilled},
+            {"StartedAt", state.startedAt},
+            {"FinishedAt", state.finishedAt}}},
+          {"RestartCount", restartCount},
+          {"LogPath", logPath}};
+}
+
+ContainerRecord ContainerRecord::fromJson(const json& j) {
+  ContainerRecord r;
+  r.id = j.at("ID").get<std::string>();
+  r.name = j.at("Name").get<std::string>();
+  r.created = j.value("Created", "");
+  r.image = j.value("Image", "");
+  r.imageRef = j.value("ImageRef", "");
+  r.config = j.value("Config", json::object());
+  r.hostConfig = j.value("HostConfig", json::object());
+  auto s = j.value("State", json::object());
+  r.state.status = s.value("Status", "created");
+  r.state.pid = s.value("Pid", 0);
+  r.state.exitCode = s.value("ExitCode", 0);
+  r.state.error = s.value("Error", "");
+  r.state.oomKilled = s.value("OOMKilled", false);
+  r.state.startedAt = s.value("StartedAt", r.state.startedAt);
+  r.state.finishedAt = s.value("FinishedAt", r.state.finishedAt);
+  r.restartCount = j.value("RestartCount", 0);
+  r.logPath = j.value("LogPath", "");
+  return r;
+}
+
+ContainerStore::ContainerStore(std::string root) : root_(std::move(root)) {
+  makeDirectories(root_, 0700);
+  for (const auto& e : fs::directory_iterator(root_)) {
+    if (!e.is_directory()) continue;
+    std::string id = e.path().filename();
+    auto text = readFileIfExists(e.path().string() + "/config.v2.json");
+    json j = text ? json::parse(*text, nullptr, false) : json();
+    ContainerRecord r;
+    bool ok = j.is_object();
+    if (ok) {
+      try {
+        r = ContainerRecord::fromJson(j);
+        ok = r.id == id && validContainerName(r.name) && !names_.count(r.name);
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok) {
+      spdlog::warn("containers: removing {} (no readable record: an interrupted create)", id);
+      removeAll(e.path());
+      continue;
+    }
+    names_[r.name] = id;
+    containers_[id] = std::move(r);
+  }
+}
 
 ContainerCounts ContainerStore::counts() const {
+  std::shared_lock lock(mutex_);
   ContainerCounts c;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(root_, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
-    if (it->is_directory()) ++c.total;
+  for (const auto& [id, r] : containers_) {
+    ++c.total;
+    if (r.state.status == "running" || r.state.status == "restarting") ++c.running;
+    else if (r.state.status == "paused") ++c.paused;
+    else ++c.stopped;
   }
-  c.stopped = c.total;  // no container runs until the containers issue lands
   return c;
+}
+
+void ContainerStore::checkNameLocked(const std::string& name, const std::string& forId) const {
+  if (!validContainerName(name)) {
+    throw Error(ErrorKind::invalid, "Invalid container name (" + name.substr(name[0] == '/' ? 1 : 0) +
+                                        "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  }
+  auto it = names_.find(name);
+  if (it != names_.end() && it->second != forId) {
+    throw Error(ErrorKind::conflict, "Conflict. The container name \"" + name + "\" is already in use by container \"" +
+                                         it->second + "\". You have to remove (or rename) that container to be able to "
+                                         "reuse that name.");
+  }
+}
+
+ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
+  std::unique_lock lock(mutex_);
+  ContainerRecord r;
+  do {
+    r.id = randomId();
+  } while (containers_.count(r.id));
+  if (requestedName.empty()) {
+    std::string name = generatedName(r.id);
+    for (int i = 2; names_.count(name); ++i) name = generatedName(r.id) + std::to_string(i);
+    r.name = name;
+  } else {
+    r.name = withSlash(requestedName);
+    checkNameLocked(r.name, r.id);
+  }
+  names_[r.name] = r.id;  // reserved until save() or remove()
+  r.created = nowRfc3339();
+  return r;
+}
+
+void ContainerStore::save(const ContainerRecord& record) {
+  std::string dir = directoryOf(record.id);
+  makeDirectories(dir, 0700);
+  writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
+  std::unique_lock lock(mutex_);
+  containers_[record.id] = record;
+  names_[record.name] = record.id;
+}
+
+void ContainerStore::remove(const std::string& id) {
+  removeAll(directoryOf(id));
+  std::unique_lock lock(mutex_);
+  for (auto it = names_.begin(); it != names_.end();) {
+    if (it->second == id) it = names_.erase(it);
+    else ++it;
+  }
+  containers_.erase(id);
+}
+
+void ContainerStore::rename(const std::string& id, const std::string& newName) {
+  ContainerRecord r;
+  {
+    std::unique_lock lock(mutex_);
+    std::string name = withSlash(newName);
+    checkNameLocked(name, id);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) throw Error(ErrorKind::notFound, "No such container: " + id);
+    names_.erase(it->second.name);
+    names_[name] = id;
+    it->second.name = name;
+    r = it->second;
+  }
+  writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
+}
+
+std::string ContainerStore::resolveLocked(const std::string& ref) const {
+  if (ref.empty()) throw Error(ErrorKind::notFound, "No such container: ");
+  if (containers_.count(ref)) return ref;
+  if (auto it = names_.find(withSlash(ref)); it != names_.end() && containers_.count(it->second)) return it->second;
+  std::string match;
+  for (auto it = containers_.lower_bound(ref); it != containers_.end() && it->first.rfind(ref, 0) == 0; ++it) {
+    if (!match.empty()) throw Error(ErrorKind::invalid, "multiple IDs found with provided prefix: " + ref);
+    match = it->first;
+  }
+  if (match.empty()) throw Error(ErrorKind::notFound, "No such container: " + ref);
+  return match;
+}
+
+ContainerRecord ContainerStore::get(const std::string& ref) const {
+  std::shared_lock lock(mutex_);
+  return containers_.at(resolveLocked(ref));
+}
+
+std::vector<ContainerRecord> ContainerStore::list() const {
+  std::shared_lock lock(mutex_);
+  std::vector<ContainerRecord> out;
+  out.reserve(containers_.size());
+  for (const auto& [id, r] : containers_) out.push_back(r);
+  return out;
 }
 
 }  // namespace berth::bridge

@@ -1,10 +1,44 @@
-// The container store's on-disk root (<data-root>/containers). Today it lays out the root and
-// counts; the containers issue adds the lifecycle through containerd's gRPC API.
+// The container store under <data-root>/containers, owned by the containerd-bridge: one
+// directory per container holding its record (config.v2.json, written atomically), the name
+// index, and look-ups by id, name or unique id prefix as dockerd resolves them. Readers get a
+// copy of the record (a snapshot): `docker ps` and `inspect` never wait on a busy container.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <shared_mutex>
 #include <string>
+#include <vector>
 
 namespace berth::bridge {
+
+struct ContainerState {
+  std::string status = "created";  // created, running, paused, restarting, removing, exited, dead
+  int pid = 0;
+  int exitCode = 0;
+  std::string error;
+  bool oomKilled = false;
+  std::string startedAt = "0001-01-01T00:00:00Z";
+  std::string finishedAt = "0001-01-01T00:00:00Z";
+};
+
+struct ContainerRecord {
+  std::string id;       // 64 hex characters
+  std::string name;     // with the leading slash, as dockerd stores it
+  std::string created;  // RFC 3339 with nanoseconds
+  std::string image;    // image id
+  std::string imageRef; // the reference the client gave
+  nlohmann::json config = nlohmann::json::object();      // Docker's Config
+  nlohmann::json hostConfig = nlohmann::json::object();  // Docker's HostConfig
+  ContainerState state;
+  int restartCount = 0;
+  std::string logPath;
+
+  nlohmann::json toJson() const;
+  static ContainerRecord fromJson(const nlohmann::json& j);
+};
 
 struct ContainerCounts {
   unsigned total = 0;
@@ -15,11 +49,39 @@ struct ContainerCounts {
 
 class ContainerStore {
  public:
+  // Loads every record under `root`; a directory without a readable record is an interrupted
+  // create and is removed.
   explicit ContainerStore(std::string root);
+
   ContainerCounts counts() const;
 
+  // A new id, and a name: the one asked for (validated, unique) or a generated one.
+  // conflict with dockerd's message when the name is taken; invalid for a bad name.
+  ContainerRecord reserve(const std::string& requestedName);
+  // Writes a record (create or update) durably, then publishes it to readers.
+  void save(const ContainerRecord& record);
+  // Removes a container's record and directory, and frees its name.
+  void remove(const std::string& id);
+  // Renames; conflict when taken, invalid when malformed.
+  void rename(const std::string& id, const std::string& newName);
+
+  // By full id, name (with or without "/"), or unique id prefix. notFound "No such container: X",
+  // invalid for an ambiguous prefix.
+  ContainerRecord get(const std::string& ref) const;
+  std::vector<ContainerRecord> list() const;
+  std::string directoryOf(const std::string& id) const { return root_ + "/" + id; }
+
  private:
+  std::string resolveLocked(const std::string& ref) const;
+  void checkNameLocked(const std::string& name, const std::string& forId) const;
+
   std::string root_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, ContainerRecord> containers_;  // id -> record
+  std::map<std::string, std::string> names_;           // "/name" -> id (reserved or saved)
 };
+
+// dockerd's rule for container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, optional leading "/".
+bool validContainerName(const std::string& name);
 
 }  // namespace berth::bridge
