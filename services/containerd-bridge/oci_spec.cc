@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "common/errors.h"
+#include "services/containerd-bridge/seccomp_profile.h"
 
 namespace berth::bridge {
 namespace {
@@ -288,9 +290,24 @@ json buildOciSpec(const SpecInput& in) {
 
   auto caps = capabilities(h);
   bool noNewPrivileges = false;
+  std::optional<json> seccomp;  // unset: the default profile
+  bool unconfined = false;
   for (const auto& opt : strings(h.value("SecurityOpt", json()), "SecurityOpt")) {
     if (opt == "no-new-privileges" || opt == "no-new-privileges:true" || opt == "no-new-privileges=true") {
       noNewPrivileges = true;
+    } else if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") {
+      unconfined = true;
+    } else if (opt.rfind("seccomp=", 0) == 0 || opt.rfind("seccomp:", 0) == 0) {
+      // The CLI sends the profile file's content.
+      auto profile = json::parse(opt.substr(8), nullptr, false);
+      if (!profile.is_object() || !profile.contains("defaultAction")) {
+        invalid("Decoding seccomp profile failed: not a seccomp profile");
+      }
+      seccomp = profile;
+    } else if (opt.rfind("label", 0) == 0 || opt.rfind("apparmor", 0) == 0) {
+      continue;  // SELinux and AppArmor are not used on these hosts
+    } else {
+      invalid("Invalid --security-opt: \"" + opt + "\"");
     }
   }
 
@@ -361,6 +378,7 @@ json buildOciSpec(const SpecInput& in) {
   if (networkMode != "host") namespaces.push_back({{"type", "network"}});
 
   json linux = {{"namespaces", namespaces}, {"resources", resources}};
+  if (!privileged && !unconfined) linux["seccomp"] = seccomp ? *seccomp : defaultSeccompProfile(caps);
   if (!privileged) {
     linux["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",

@@ -72,5 +72,16 @@ TEST_F(RuncTest, AReadOnlyRootfsAndDroppedCapabilitiesAreEnforced) {
   EXPECT_NE(r.out.find("CapBnd:\t00000000a80425fb"), std::string::npos) << r.out;  // Docker's default set
 }
 
+TEST_F(RuncTest, TheDefaultSeccompProfileIsEnforcedAndUnconfinedLiftsIt) {
+  auto r = runContainer({{"Cmd", {"sh", "-c", "grep Seccomp: /proc/self/status; echo a | cat; ls / > /dev/null && echo ran"}}},
+                        {{"NetworkMode", "none"}});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "Seccomp:\t2\na\nran\n") << r.err;
+  r = runContainer({{"Cmd", {"sh", "-c", "grep Seccomp: /proc/self/status"}}},
+                   {{"NetworkMode", "none"}, {"SecurityOpt", {"seccomp=unconfined"}}});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, 11), "Seccomp:\t0\n") << r.out;
+}
+
 }  // namespace
 }  // namespace berth::test

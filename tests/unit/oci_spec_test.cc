@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/errors.h"
 #include "services/containerd-bridge/oci_spec.h"
@@ -153,6 +154,37 @@ TEST_F(OciSpecTest, HostNetworkKeepsTheHostsNamespaceAndSecurityOptionsApply) {
   EXPECT_TRUE(s["process"]["noNewPrivileges"].get<bool>());
   EXPECT_TRUE(s["root"]["readonly"].get<bool>());
   EXPECT_EQ(s["process"]["rlimits"][0], json({{"type", "RLIMIT_NOFILE"}, {"hard", 2048}, {"soft", 1024}}));
+}
+
+TEST_F(OciSpecTest, TheDefaultSeccompProfileAllowsByNameAndFollowsCapabilities) {
+  auto names = [](const json& profile) {
+    std::set<std::string> out;
+    for (const auto& rule : profile["syscalls"]) {
+      if (rule["action"] == "SCMP_ACT_ALLOW" && !rule.contains("args")) {
+        for (const auto& n : rule["names"]) out.insert(n);
+      }
+    }
+    return out;
+  };
+  auto profile = spec({{"Cmd", {"x"}}})["linux"]["seccomp"];
+  EXPECT_EQ(profile["defaultAction"], "SCMP_ACT_ERRNO");
+  auto allowed = names(profile);
+  for (const char* n : {"read", "write", "execve", "openat", "socket", "chroot"}) EXPECT_TRUE(allowed.count(n)) << n;
+  for (const char* n : {"mount", "unshare", "setns", "kexec_load", "add_key", "keyctl", "reboot", "init_module"}) {
+    EXPECT_FALSE(allowed.count(n)) << n;
+  }
+  // 32-bit x86 names stay: the profile also covers 32-bit processes in the container.
+  EXPECT_TRUE(allowed.count("chown32"));
+  auto admin = names(spec({{"Cmd", {"x"}}}, {{"CapAdd", {"SYS_ADMIN"}}})["linux"]["seccomp"]);
+  EXPECT_TRUE(admin.count("mount"));
+  EXPECT_TRUE(admin.count("unshare"));
+  EXPECT_FALSE(spec({{"Cmd", {"x"}}}, {{"SecurityOpt", {"seccomp=unconfined"}}})["linux"].contains("seccomp"));
+  EXPECT_FALSE(spec({{"Cmd", {"x"}}}, {{"Privileged", true}})["linux"].contains("seccomp"));
+  json custom = {{"defaultAction", "SCMP_ACT_ALLOW"}};
+  EXPECT_EQ(spec({{"Cmd", {"x"}}}, {{"SecurityOpt", {"seccomp=" + custom.dump()}}})["linux"]["seccomp"], custom);
+  EXPECT_NE(error({{"Cmd", {"x"}}}, {{"SecurityOpt", {"seccomp={oops"}}}).find("Decoding seccomp profile failed"),
+            std::string::npos);
+  EXPECT_NE(error({{"Cmd", {"x"}}}, {{"SecurityOpt", {"frobnicate"}}}).find("Invalid --security-opt"), std::string::npos);
 }
 
 }  // namespace
