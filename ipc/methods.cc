@@ -78,6 +78,26 @@ const ImagesProgress& imagesProgress() {
   static const ImagesProgress m("progress");
   return m;
 }
+const ImagesPrepareRootfs& imagesPrepareRootfs() {
+  static const ImagesPrepareRootfs m("prepareRootfs");
+  return m;
+}
+const ImagesReleaseRootfs& imagesReleaseRootfs() {
+  static const ImagesReleaseRootfs m("releaseRootfs");
+  return m;
+}
+const ImagesChanges& imagesChanges() {
+  static const ImagesChanges m("changes");
+  return m;
+}
+const ImagesExportBegin& imagesExportBegin() {
+  static const ImagesExportBegin m("exportBegin");
+  return m;
+}
+const ImagesCommit& imagesCommit() {
+  static const ImagesCommit m("commit");
+  return m;
+}
 const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;

@@ -25,6 +25,17 @@ struct RegistryAuth {
   password @1 :Text;
 }
 
+struct Mount {
+  type @0 :Text;               # "overlay"
+  source @1 :Text;
+  options @2 :List(Text);      # lowerdir=..., upperdir=..., workdir=...
+}
+
+struct Change {
+  kind @0 :UInt8;              # 0 modified, 1 added, 2 deleted (Docker's numbering)
+  path @1 :Text;
+}
+
 struct DeleteItem {
   union {
     untagged @0 :Text;   # a reference that was removed
@@ -96,4 +107,22 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # dockerd's JSON progress messages of a pull or push from index `from` on, waiting up to
   # waitMs (at most 5000) for new ones. Once done and every line is read, the call fails with
   # the operation's error, if it had one, and the operation is forgotten.
+
+  prepareRootfs @17 (container :Text, image :Text) -> (mounts :List(Mount), imageId :Text);
+  # Called by the containerd-bridge when it creates a container: makes the container's
+  # writable layer over `image` and returns the overlay mount for containerd. The image can
+  # no longer be deleted (rmi answers dockerd's conflict) until releaseRootfs. Idempotent.
+
+  releaseRootfs @18 (container :Text) -> ();
+  # Called when a container is removed: deletes its writable layer.
+
+  changes @19 (container :Text) -> (changes :List(Change));
+  # docker diff: what the container's writable layer adds, changes and deletes, by path.
+
+  exportBegin @20 (container :Text) -> (download :Text, size :UInt64);
+  # docker export: the container's merged filesystem as a tar, read with downloadRead.
+
+  commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text) -> (id :Text);
+  # docker commit: a new image from the container's writable layer over its image. `config`
+  # is the new image's "config" object (JSON); `reference` may be empty.
 }

@@ -105,7 +105,7 @@ ImageStore::ImageStore(std::string root, EventSink events) : events_(std::move(e
   makeDirectories(root, 0700);
   // Extraction refuses paths through symlinks, so the store's own path must have none.
   root_ = fs::canonical(root).string();
-  for (const char* d : {"blobs/sha256", "imagedb/content/sha256", "layerdb/sha256", "layers", "staging"}) {
+  for (const char* d : {"blobs/sha256", "imagedb/content/sha256", "layerdb/sha256", "layers", "staging", "rw"}) {
     makeDirectories(root_ + "/" + d, 0700);
   }
   recover();
@@ -191,6 +191,16 @@ void ImageStore::recover() {
       for (auto it = times.begin(); it != times.end(); ++it) {
         if (it.value().is_number_integer()) tagTimes_[it.key()] = it.value();
       }
+    }
+  }
+  // Containers' writable layers, and the images they hold on to.
+  for (const auto& e : fs::directory_iterator(root_ + "/rw")) {
+    auto image = readFileIfExists(e.path().string() + "/image");
+    if (image && images_.count(*image)) {
+      containerImages_[e.path().filename().string()] = *image;
+    } else {
+      spdlog::warn("images: container layer {} has no image; keeping it for its container to release",
+                   e.path().filename().string());
     }
   }
   // Layers no image uses are leftovers of an interrupted load or remove.
@@ -620,6 +630,7 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
   std::string deletedId;
   {
     std::lock_guard lock(mutex_);
+    auto savedReferences = references_;
     std::string id = resolveLocked(ref);
     auto refs = refsOfLocked(id);
     bool byName = false;
@@ -648,6 +659,22 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
       }
     } catch (const Error&) {
     }
+    std::string user;
+    for (const auto& [c, image] : containerImages_) {
+      if (image == id) user = c;
+    }
+    if (!user.empty() && !force && (byName ? refsOfLocked(id).empty() : true)) {
+      // As dockerd: a container's image keeps its last name, and is never deleted under it.
+      references_ = savedReferences;  // nothing changes
+      if (byName) {
+        throw Error(ErrorKind::conflict, "conflict: unable to remove repository reference \"" + ref +
+                                             "\" (must force) - container " + user.substr(0, 12) +
+                                             " is using its referenced image " + hexOf(id).substr(0, 12));
+      }
+      throw Error(ErrorKind::conflict, "conflict: unable to delete " + hexOf(id).substr(0, 12) +
+                                           " (must be forced) - image is being used by stopped container " +
+                                           user.substr(0, 12));
+    }
     if (!byName) {
       // As dockerd: references all in one repository with at most one tag count as one.
       std::set<std::string> repos;
@@ -670,7 +697,7 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
     // `prune` (noprune=false) would also remove untagged parent images; berth records no parent
     // chain between images, so there is nothing more to prune.
     (void)prune;
-    if (refsOfLocked(id).empty()) {
+    if (refsOfLocked(id).empty() && user.empty()) {
       deleteImageLocked(id, out);
       deletedId = id;
     }

@@ -96,6 +96,32 @@ class ImageStore {
             const Progress& progress);
   void login(const std::string& host, const RegistryCredentials& credentials, bool plainHttp);
 
+  // A container's writable layer over an image (docs/images.md, "Container layers"). The
+  // store records which image each container uses, so that image cannot be deleted under it.
+  struct Mount {
+    std::string type;
+    std::string source;
+    std::vector<std::string> options;
+  };
+  struct Change {
+    int kind;  // 0 modified, 1 added, 2 deleted (Docker's numbering)
+    std::string path;
+  };
+  // Creates the writable layer of `container` over the image `imageRef` names and returns the
+  // overlay mount that assembles its root filesystem (the caller, containerd, mounts it).
+  // Idempotent for the same container and image. Returns the image id through `imageId`.
+  std::vector<Mount> prepareContainerLayer(const std::string& container, const std::string& imageRef,
+                                           std::string& imageId);
+  void releaseContainerLayer(const std::string& container);
+  std::vector<Change> containerChanges(const std::string& container) const;
+  // The container's merged filesystem as a tar (docker export), built from the layers without
+  // mounting anything.
+  void exportContainer(const std::string& container, const std::string& outPath) const;
+  // A new image from the container's writable layer over its image (docker commit). `config`
+  // is the new image's "config" object; `reference` may be empty.
+  std::string commitContainer(const std::string& container, const nlohmann::json& config, const std::string& reference,
+                              const std::string& message, const std::string& author);
+
   std::vector<ImageView> list() const;
   // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
   ImageView get(const std::string& ref) const;
@@ -114,6 +140,8 @@ class ImageStore {
   };
 
   void recover();
+  std::string containerDir(const std::string& container) const;
+  std::vector<std::string> imageLayerDirsLocked(const std::string& imageId) const;
   // Makes a verified image visible and points `refs` at it; returns dockerd's "renaming"
   // notices for tags taken from another image.
   std::vector<std::string> registerImage(const std::string& id, const std::string& configText,
@@ -137,7 +165,8 @@ class ImageStore {
   std::map<std::string, int64_t> tagTimes_;      // image id -> last tag time
   std::mutex layerCommitMutex_;                  // serialises commits of the same chain
   uint64_t stagingCounter_ = 0;
-  std::map<std::string, std::set<std::string>> blobRepos_;  // compressed digest -> "host/repo"s known to hold it
+  std::map<std::string, std::set<std::string>> blobRepos_;
+  std::map<std::string, std::string> containerImages_;  // container id -> image id (rw/<id>/image)  // compressed digest -> "host/repo"s known to hold it
 };
 
 std::string sha256Hex(std::string_view data);

@@ -162,6 +162,62 @@ int main(int argc, char** argv) {
           store->login(host, credentialsOf(p.getAuth()), plainHttp(config, host));
         },
         D::worker);
+    s.handle(
+        ipc::methods::imagesPrepareRootfs(),
+        [&](ipc::Images::PrepareRootfsParams::Reader p, ipc::Images::PrepareRootfsResults::Builder r) {
+          std::string imageId;
+          auto mounts = store->prepareContainerLayer(p.getContainer(), p.getImage(), imageId);
+          auto out = r.initMounts(static_cast<unsigned>(mounts.size()));
+          for (size_t i = 0; i < mounts.size(); ++i) {
+            auto m = out[static_cast<unsigned>(i)];
+            m.setType(mounts[i].type);
+            m.setSource(mounts[i].source);
+            setLines(m.initOptions(static_cast<unsigned>(mounts[i].options.size())), mounts[i].options);
+          }
+          r.setImageId(imageId);
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesReleaseRootfs(),
+        [&](ipc::Images::ReleaseRootfsParams::Reader p, auto) { store->releaseContainerLayer(p.getContainer()); },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesChanges(),
+        [&](ipc::Images::ChangesParams::Reader p, ipc::Images::ChangesResults::Builder r) {
+          auto changes = store->containerChanges(p.getContainer());
+          auto out = r.initChanges(static_cast<unsigned>(changes.size()));
+          for (size_t i = 0; i < changes.size(); ++i) {
+            out[static_cast<unsigned>(i)].setKind(static_cast<uint8_t>(changes[i].kind));
+            out[static_cast<unsigned>(i)].setPath(changes[i].path);
+          }
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesExportBegin(),
+        [&](ipc::Images::ExportBeginParams::Reader p, ipc::Images::ExportBeginResults::Builder r) {
+          std::string path = transfers->pathFor("export");
+          try {
+            store->exportContainer(p.getContainer(), path);
+          } catch (...) {
+            ::unlink(path.c_str());
+            throw;
+          }
+          struct stat st {};
+          ::stat(path.c_str(), &st);
+          r.setDownload(transfers->addDownload(path));
+          r.setSize(static_cast<uint64_t>(st.st_size));
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::imagesCommit(),
+        [&](ipc::Images::CommitParams::Reader p, ipc::Images::CommitResults::Builder r) {
+          auto bytes = p.getConfig();
+          auto config = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()),
+                                              nullptr, false);
+          if (!config.is_object()) throw Error(ErrorKind::invalid, "commit: config must be a JSON object");
+          r.setId(store->commitContainer(p.getContainer(), config, p.getReference(), p.getMessage(), p.getAuthor()));
+        },
+        D::worker);
     s.handle(ipc::methods::imagesList(), [&](auto, ipc::Images::ListResults::Builder r) {
       auto all = store->list();
       auto out = r.initImages(static_cast<unsigned>(all.size()));

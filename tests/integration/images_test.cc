@@ -9,6 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/errors.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
 #include "tests/support/tar_builder.h"
@@ -216,6 +219,46 @@ TEST_F(ImagesTest, ImageOperationsEmitDockerEvents) {
   EXPECT_EQ(r.out,
             "load <no value>\ntag berth-test/ev:1\ntag berth-test/ev:2\nuntag berth-test/ev:2\nuntag berth-test/ev:1\n"
             "delete <no value>\n");
+}
+
+TEST_F(ImagesTest, AContainerLayerPreparedOverRpcPinsItsImage) {
+  // What the containerd-bridge will ask of the images service when it creates a container.
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/pinned:1")}).exitCode, 0);
+  zmq::context_t context;
+  ipc::RpcClient images(context, "ipc://" + engine_.execRoot() + "/ipc/images.sock");
+  std::string container(64, 'd');
+  auto prepared = images.call(ipc::methods::imagesPrepareRootfs(), ipc::deadlineIn(10s),
+                              [&](ipc::Images::PrepareRootfsParams::Builder p) {
+                                p.setContainer(container);
+                                p.setImage("berth-test/pinned:1");
+                              });
+  auto mounts = prepared.get().getMounts();
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(std::string(mounts[0].getType().cStr()), "overlay");
+  std::string id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/pinned:1"}).out;
+  EXPECT_EQ(std::string(prepared.get().getImageId().cStr()) + "\n", id);
+  auto r = engine_.docker({"rmi", "berth-test/pinned:1"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("is using its referenced image"), std::string::npos) << r.err;
+  auto exported = images.call(ipc::methods::imagesExportBegin(), ipc::deadlineIn(10s),
+                              [&](ipc::Images::ExportBeginParams::Builder p) { p.setContainer(container); });
+  EXPECT_GT(exported.get().getSize(), 1000000u);  // busybox itself is in it
+  images.call(ipc::methods::imagesDownloadClose(), ipc::deadlineIn(5s),
+              [&](ipc::Images::DownloadCloseParams::Builder p) { p.setDownload(exported.get().getDownload()); });
+  images.call(ipc::methods::imagesReleaseRootfs(), ipc::deadlineIn(10s),
+              [&](ipc::Images::ReleaseRootfsParams::Builder p) { p.setContainer(container); });
+  r = engine_.docker({"rmi", "berth-test/pinned:1"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  // Bad container ids never become paths.
+  try {
+    images.call(ipc::methods::imagesPrepareRootfs(), ipc::deadlineIn(10s), [&](ipc::Images::PrepareRootfsParams::Builder p) {
+      p.setContainer("../../etc");
+      p.setImage("whatever");
+    });
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+  }
 }
 
 TEST_F(ImagesTest, KillingTheImagesServiceMidLoadLeavesNoPartialImageAndARetrySucceeds) {

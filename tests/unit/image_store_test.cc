@@ -3,6 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <cstring>
 
 #include "common/errors.h"
 #include "services/images/image_store.h"
@@ -194,6 +198,73 @@ TEST_F(ImageStoreTest, AConfigWithoutRootfsIsRefusedAndAStoredOneIsDroppedAtStar
   store.reset();
   store = open();
   EXPECT_TRUE(store->list().empty());
+}
+
+TEST_F(ImageStoreTest, AContainerLayerMountsOverTheImageAndYieldsChangesExportAndCommit) {
+  auto store = open();
+  store->load(archive({"app:1"}));
+  std::string container(64, 'c');
+  std::string imageId;
+  auto mounts = store->prepareContainerLayer(container, "app:1", imageId);
+  EXPECT_EQ(imageId, id_);
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(mounts[0].type, "overlay");
+  // Mount it as containerd would, and change things the way a process in the container does.
+  std::string merged = dir_.path() + "/merged";
+  fs::create_directories(merged);
+  std::string options;
+  for (const auto& o : mounts[0].options) options += (options.empty() ? "" : ",") + o;
+  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno) << " " << options;
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }  // if an assertion left it mounted
+  } unmount{merged};
+  EXPECT_EQ(test::readText(merged + "/app/run.sh"), "echo hello\n");
+  std::ofstream(merged + "/app/new.txt") << "added";
+  fs::remove(merged + "/app/run.sh");
+  fs::create_directories(merged + "/data");
+  ASSERT_EQ(::umount(merged.c_str()), 0);
+
+  auto changes = store->containerChanges(container);
+  std::vector<std::string> seen;
+  for (const auto& c : changes) seen.push_back(std::to_string(c.kind) + " " + c.path);
+  EXPECT_EQ(seen, (std::vector<std::string>{"0 /app", "1 /app/new.txt", "2 /app/run.sh", "1 /data"}));
+
+  // Export: the merged view, built without mounting.
+  std::string exported = dir_.path() + "/export.tar";
+  store->exportContainer(container, exported);
+  auto listing = test::run({"tar", "-tf", exported}).out;
+  EXPECT_NE(listing.find("app/new.txt"), std::string::npos) << listing;
+  EXPECT_NE(listing.find("bin/busybox"), std::string::npos) << listing;
+  EXPECT_EQ(listing.find("run.sh"), std::string::npos) << listing;
+
+  // The image cannot go while the container uses it.
+  try {
+    store->remove("app:1", false, true);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::conflict);
+    EXPECT_NE(std::string(e.what()).find("is using its referenced image"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(store->get("app:1").id, id_);
+
+  // Commit: a third layer whose whiteout hides run.sh.
+  std::string committed = store->commitContainer(container, {{"Cmd", {"/app/new.txt"}}}, "app:committed", "snapshot", "tester");
+  auto view = store->get("app:committed");
+  EXPECT_EQ(view.id, committed);
+  ASSERT_EQ(view.layerDirs.size(), 3u);
+  EXPECT_EQ(test::readText(view.layerDirs[2] + "/app/new.txt"), "added");
+  struct stat st {};
+  ASSERT_EQ(lstat((view.layerDirs[2] + "/app/run.sh").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  auto config = nlohmann::json::parse(view.configJson);
+  EXPECT_EQ(config["config"]["Cmd"][0], "/app/new.txt");
+  EXPECT_EQ(config["comment"], "snapshot");
+  EXPECT_EQ(config["author"], "tester");
+
+  store->releaseContainerLayer(container);
+  EXPECT_FALSE(fs::exists(dir_.path() + "/store/rw/" + container));
+  EXPECT_EQ(store->remove("app:1", false, true).back().deleted.empty(), false);
 }
 
 TEST(ReferenceTest, ALongNameWithABadCharacterFailsQuickly) {

@@ -1,0 +1,312 @@
+// ImageStore's container side: the writable layer each container gets over its image (an
+// overlay mount handed to containerd), and what can be read back from it — the changes
+// (docker diff), the merged filesystem (docker export) and a new image (docker commit).
+// Merging is done by walking the layer directories with overlay's rules (whiteouts, opaque
+// directories), so export and commit need no mount and work while the container runs.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "services/images/image_store.h"
+#include "services/images/layer_extractor.h"
+#include "services/images/reference.h"
+
+namespace berth::images {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
+
+bool isWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
+
+bool isOpaque(const std::string& path) {
+  char v = 0;
+  return ::lgetxattr(path.c_str(), "trusted.overlay.opaque", &v, 1) == 1 && v == 'y';
+}
+
+bool under(const std::string& path, const std::set<std::string>& dirs, bool includeSelf) {
+  if (includeSelf && dirs.count(path)) return true;
+  for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
+    if (dirs.count(path.substr(0, slash))) return true;
+  }
+  return false;
+}
+
+// Walks `dir` in pre-order, calling fn(relative path with a leading '/', full path, stat);
+// fn returns false to skip a directory's contents.
+template <typename Fn>
+void walk(const std::string& dir, Fn fn) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::string full = it->path().string();
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) != 0) continue;
+    std::string rel = full.substr(dir.size());
+    if (!fn(rel, full, st) && S_ISDIR(st.st_mode)) it.disable_recursion_pending();
+  }
+  if (ec) throw Error(ErrorKind::internal, "walking " + dir + ": " + ec.message());
+}
+
+class TarWriter {
+ public:
+  explicit TarWriter(const std::string& path)
+      : out_(archive_write_new(), archive_write_free), disk_(archive_read_disk_new(), archive_read_free) {
+    archive_write_set_format_pax_restricted(out_.get());
+    if (archive_write_open_filename(out_.get(), path.c_str()) != ARCHIVE_OK) throwSystemError("open", path);
+    archive_read_disk_set_standard_lookup(disk_.get());
+  }
+
+  // Adds the file at `full` under the name `name`, without overlay's own xattrs.
+  void addFile(const std::string& name, const std::string& full) {
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_copy_sourcepath(e.get(), full.c_str());
+    if (archive_read_disk_entry_from_file(disk_.get(), e.get(), -1, nullptr) != ARCHIVE_OK) {
+      throw Error(ErrorKind::internal, "reading " + full + ": " + (archive_error_string(disk_.get()) ?: "?"));
+    }
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_nlink(e.get(), 1);
+    std::vector<std::tuple<std::string, std::string>> keep;
+    archive_entry_xattr_reset(e.get());
+    const char* xn;
+    const void* xv;
+    size_t xs;
+    while (archive_entry_xattr_next(e.get(), &xn, &xv, &xs) == ARCHIVE_OK) {
+      if (std::string_view(xn).rfind("trusted.overlay.", 0) != 0) keep.emplace_back(xn, std::string(static_cast<const char*>(xv), xs));
+    }
+    archive_entry_xattr_clear(e.get());
+    for (const auto& [k, v] : keep) archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
+    write(e.get(), archive_entry_filetype(e.get()) == AE_IFREG ? full : "");
+  }
+
+  // An empty regular file entry (whiteout markers).
+  void addMarker(const std::string& name) {
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0);
+    archive_entry_set_size(e.get(), 0);
+    write(e.get(), "");
+  }
+
+  void close() {
+    if (archive_write_close(out_.get()) != ARCHIVE_OK) {
+      throw Error(ErrorKind::internal, std::string("writing tar: ") + (archive_error_string(out_.get()) ?: "?"));
+    }
+  }
+
+ private:
+  void write(archive_entry* e, const std::string& contentPath) {
+    if (archive_write_header(out_.get(), e) < ARCHIVE_WARN) {
+      throw Error(ErrorKind::internal, std::string("writing tar: ") + (archive_error_string(out_.get()) ?: "?"));
+    }
+    if (contentPath.empty()) return;
+    UniqueFd fd(::open(contentPath.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) throwSystemError("open", contentPath);
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throwSystemError("read", contentPath);
+      if (n == 0) break;
+      archive_write_data(out_.get(), buf.data(), static_cast<size_t>(n));
+    }
+  }
+
+  std::unique_ptr<archive, decltype(&archive_write_free)> out_;
+  std::unique_ptr<archive, decltype(&archive_read_free)> disk_;
+};
+
+}  // namespace
+
+std::string ImageStore::containerDir(const std::string& container) const {
+  if (container.size() < 12 || container.size() > 64 || container.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    throw Error(ErrorKind::invalid, "invalid container id: " + container);
+  }
+  return root_ + "/rw/" + container;
+}
+
+std::vector<std::string> ImageStore::imageLayerDirsLocked(const std::string& imageId) const {
+  std::vector<std::string> dirs;
+  for (const auto& c : images_.at(imageId).chainIds) dirs.push_back(root_ + "/layers/" + hexOf(c) + "/diff");
+  return dirs;
+}
+
+std::vector<ImageStore::Mount> ImageStore::prepareContainerLayer(const std::string& container,
+                                                                 const std::string& imageRef, std::string& imageId) {
+  std::string dir = containerDir(container);
+  std::lock_guard lock(mutex_);
+  imageId = resolveLocked(imageRef);
+  if (auto it = containerImages_.find(container); it != containerImages_.end() && it->second != imageId) {
+    throw Error(ErrorKind::conflict, "container " + container + " already has a layer over image " + it->second);
+  }
+  makeDirectories(dir + "/upper", 0755);
+  makeDirectories(dir + "/work", 0700);
+  writeFileAtomic(dir + "/image", imageId, 0600);
+  containerImages_[container] = imageId;
+  auto lower = imageLayerDirsLocked(imageId);
+  if (lower.empty()) {
+    makeDirectories(root_ + "/empty", 0755);
+    lower.push_back(root_ + "/empty");
+  }
+  std::string lowerdir;
+  for (auto it = lower.rbegin(); it != lower.rend(); ++it) lowerdir += (lowerdir.empty() ? "" : ":") + *it;
+  return {Mount{"overlay", "overlay", {"lowerdir=" + lowerdir, "upperdir=" + dir + "/upper", "workdir=" + dir + "/work"}}};
+}
+
+void ImageStore::releaseContainerLayer(const std::string& container) {
+  std::string dir = containerDir(container);
+  std::lock_guard lock(mutex_);
+  removeAll(dir);
+  containerImages_.erase(container);
+}
+
+std::vector<ImageStore::Change> ImageStore::containerChanges(const std::string& container) const {
+  std::string dir = containerDir(container);
+  std::vector<std::string> lower;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = containerImages_.find(container);
+    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
+    lower = imageLayerDirsLocked(it->second);
+  }
+  auto inLower = [&](const std::string& rel) {
+    for (auto it = lower.rbegin(); it != lower.rend(); ++it) {
+      struct stat st {};
+      if (::lstat((*it + rel).c_str(), &st) == 0) return !isWhiteout(st);
+    }
+    return false;
+  };
+  std::vector<Change> out;
+  walk(dir + "/upper", [&](const std::string& rel, const std::string&, const struct stat& st) {
+    if (isWhiteout(st)) out.push_back({2, rel});
+    else out.push_back({inLower(rel) ? 0 : 1, rel});
+    return true;
+  });
+  std::sort(out.begin(), out.end(), [](const Change& a, const Change& b) { return a.path < b.path; });
+  return out;
+}
+
+void ImageStore::exportContainer(const std::string& container, const std::string& outPath) const {
+  std::string dir = containerDir(container);
+  std::vector<std::string> layers;  // top first
+  {
+    std::lock_guard lock(mutex_);
+    auto it = containerImages_.find(container);
+    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
+    auto lower = imageLayerDirsLocked(it->second);
+    layers.push_back(dir + "/upper");
+    layers.insert(layers.end(), lower.rbegin(), lower.rend());
+  }
+  std::map<std::string, std::string> visible;  // relative path -> the file that shows there
+  std::set<std::string> deleted, opaque;
+  for (const auto& layer : layers) {
+    std::set<std::string> newDeleted, newOpaque;
+    walk(layer, [&](const std::string& rel, const std::string& full, const struct stat& st) {
+      if (under(rel, deleted, true) || under(rel, opaque, false)) return false;
+      if (isWhiteout(st)) {
+        newDeleted.insert(rel);
+        return true;
+      }
+      if (S_ISDIR(st.st_mode) && isOpaque(full)) newOpaque.insert(rel);
+      visible.emplace(rel, full);
+      return true;
+    });
+    deleted.insert(newDeleted.begin(), newDeleted.end());
+    opaque.insert(newOpaque.begin(), newOpaque.end());
+  }
+  TarWriter tar(outPath);
+  for (const auto& [rel, full] : visible) tar.addFile(rel.substr(1), full);  // std::map: parents first
+  tar.close();
+}
+
+std::string ImageStore::commitContainer(const std::string& container, const json& config, const std::string& reference,
+                                        const std::string& message, const std::string& author) {
+  std::string dir = containerDir(container);
+  std::string familiar = reference.empty() ? "" : parseReference(reference).familiar();
+  std::string parentId, parentConfig;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = containerImages_.find(container);
+    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
+    parentId = it->second;
+    parentConfig = images_.at(parentId).configJson;
+  }
+  std::string work = stagingPath("commit");
+  struct Cleanup {
+    std::string path;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{work};
+  makeDirectories(work + "/diff", 0755);
+  // The writable layer as an image layer: overlay whiteouts become .wh. entries again.
+  {
+    TarWriter tar(work + "/layer-in.tar");
+    std::string upper = dir + "/upper";
+    walk(upper, [&](const std::string& rel, const std::string& full, const struct stat& st) {
+      std::string name = rel.substr(1);
+      if (isWhiteout(st)) {
+        auto slash = name.rfind('/');
+        std::string parent = slash == std::string::npos ? "" : name.substr(0, slash + 1);
+        tar.addMarker(parent + ".wh." + name.substr(parent.size()));
+        return true;
+      }
+      tar.addFile(name, full);
+      if (S_ISDIR(st.st_mode) && isOpaque(full)) tar.addMarker(name + "/.wh..wh..opq");
+      return true;
+    });
+    tar.close();
+  }
+  auto x = extractLayer(work + "/layer-in.tar", work + "/diff", work + "/layer.tar");
+
+  auto image = json::parse(parentConfig);
+  auto diffIds = image["rootfs"]["diff_ids"].get<std::vector<std::string>>();
+  std::vector<std::string> chains;
+  std::string chain;
+  for (const auto& d : diffIds) chains.push_back(chain = chainIdOf(chain, d));
+  std::string parentChain = chain;
+  chain = chainIdOf(chain, x.diffId);
+  commitLayer(work + "/diff", work + "/layer.tar", LayerRecord{chain, x.diffId, parentChain, x.contentBytes, x.tarBytes});
+  diffIds.push_back(x.diffId);
+  chains.push_back(chain);
+
+  time_t now = time(nullptr);
+  tm utc{};
+  gmtime_r(&now, &utc);
+  char created[32];
+  strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  image["created"] = created;
+  image["container"] = container;
+  image["config"] = config.is_object() ? config : image.value("config", json::object());
+  image["rootfs"]["diff_ids"] = diffIds;
+  if (!author.empty()) image["author"] = author;
+  if (!message.empty()) image["comment"] = message;
+  auto history = image.value("history", json::array());
+  json entry = {{"created", created}};
+  if (!author.empty()) entry["author"] = author;
+  if (!message.empty()) entry["comment"] = message;
+  history.push_back(entry);
+  image["history"] = history;
+  std::string configText = image.dump();
+  std::string id = "sha256:" + sha256Hex(configText);
+  registerImage(id, configText, diffIds, chains, familiar.empty() ? std::vector<std::string>{} : std::vector<std::string>{familiar});
+  if (!familiar.empty()) emit("tag", id, {{"name", familiar}});
+  return id;
+}
+
+}  // namespace berth::images
