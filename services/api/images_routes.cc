@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/time_format.h"
 #include "ipc/methods.h"
 #include "services/api/event_filter.h"
 
@@ -36,17 +37,7 @@ json configOf(ipc::ImageInfo::Reader info) {
   return j.is_object() ? j : json::object();
 }
 
-std::string rfc3339(int64_t nanos) {
-  if (nanos == 0) return "0001-01-01T00:00:00Z";
-  time_t secs = static_cast<time_t>(nanos / 1000000000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(nanos % 1000000000));
-  return std::string(buf) + frac;
-}
+std::string rfc3339(int64_t nanos) { return nanos == 0 ? "0001-01-01T00:00:00Z" : rfc3339Nano(nanos); }
 
 // Docker's image filters for GET /images/json.
 struct ImageFilter {

@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/host_info.h"
+#include "common/time_format.h"
 #include "common/version.h"
 #include "ipc/methods.h"
 #include "services/api/event_filter.h"
@@ -22,16 +23,6 @@ namespace {
 
 constexpr auto kServiceDeadline = 1000ms;
 
-std::string rfc3339Nano(int64_t nanos) {
-  time_t secs = static_cast<time_t>(nanos / 1000000000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%09lldZ", static_cast<long long>(nanos % 1000000000));
-  return std::string(buf) + frac;
-}
 
 std::string goArch(const std::string& machine) {
   if (machine == "x86_64") return "amd64";

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/time_format.h"
 
 namespace berth::bridge {
 namespace {
@@ -27,17 +28,6 @@ std::string randomId() {
   return hex;
 }
 
-std::string nowRfc3339() {
-  auto now = std::chrono::system_clock::now();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ns / 1000000000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char buf[64];
-  size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(ns % 1000000000));
-  return buf;
-}
 
 // A short, readable name in dockerd's adjective_surname style.
 std::string generatedName(const std::string& id) {
@@ -174,7 +164,7 @@ ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
     checkNameLocked(r.name, r.id);
   }
   names_[r.name] = r.id;  // reserved until save() or remove()
-  r.created = nowRfc3339();
+  r.created = rfc3339Nano(nowUnixNanos());
   return r;
 }
 

@@ -4,7 +4,6 @@
 // same layer always has the same digest), skips blobs the registry has, mounts blobs it has in
 // another repository, and uploads the rest.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 
 #include <filesystem>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "services/images/image_store.h"
@@ -50,8 +50,7 @@ Compressed gzipFile(const std::string& source, const std::string& target) {
   if (deflateInit2(&z, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     throw Error(ErrorKind::internal, "deflateInit2 failed");
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
+  Sha256 hash;
   std::vector<char> ibuf(1 << 20), obuf(1 << 20);
   Compressed c;
   bool done = false;
@@ -68,21 +67,13 @@ Compressed gzipFile(const std::string& source, const std::string& target) {
       if (rc == Z_STREAM_ERROR) throw Error(ErrorKind::internal, "deflate failed");
       size_t have = obuf.size() - z.avail_out;
       if (have && ::write(out.get(), obuf.data(), have) != static_cast<ssize_t>(have)) throwSystemError("write", target);
-      EVP_DigestUpdate(hash.get(), obuf.data(), have);
+      hash.update(obuf.data(), have);
       c.size += have;
       if (rc == Z_STREAM_END) done = true;
     } while (z.avail_out == 0);
   }
   deflateEnd(&z);
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(hash.get(), d, &len);
-  static const char* digits = "0123456789abcdef";
-  c.digest = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    c.digest += digits[d[i] >> 4];
-    c.digest += digits[d[i] & 15];
-  }
+  c.digest = hash.digest();
   return c;
 }
 

@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "services/images/image_changes.h"
@@ -82,19 +83,6 @@ struct ArchiveImage {
 };
 
 }  // namespace
-
-std::string sha256Hex(std::string_view data) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), d, &len, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
-}
 
 std::string chainIdOf(const std::string& parentChain, const std::string& diffId) {
   if (parentChain.empty()) return diffId;

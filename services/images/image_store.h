@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/digest.h"
 #include "services/images/registry_client.h"
 
 namespace berth::images {
@@ -169,7 +170,6 @@ class ImageStore {
   std::map<std::string, std::string> containerImages_;  // container id -> image id (rw/<id>/image)  // compressed digest -> "host/repo"s known to hold it
 };
 
-std::string sha256Hex(std::string_view data);
 std::string chainIdOf(const std::string& parentChain, const std::string& diffId);
 
 }  // namespace berth::images

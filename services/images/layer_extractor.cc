@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -14,6 +13,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
 
@@ -24,16 +24,6 @@ constexpr size_t kChunk = 1 << 20;
 
 [[noreturn]] void invalid(const std::string& what) { throw Error(ErrorKind::invalid, "invalid layer: " + what); }
 
-std::string hex(const unsigned char* d, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
-}
-
 // The decompressed byte stream libarchive reads: plain or gzip from a file, hashed and copied
 // to the tar file on the way.
 class LayerStream {
@@ -43,8 +33,6 @@ class LayerStream {
     if (!in_) throwSystemError("open", source);
     copy_ = UniqueFd(::open(copyPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!copy_) throwSystemError("open", copyPath);
-    hash_ = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(hash_, EVP_sha256(), nullptr);
     raw_.resize(kChunk);
     out_.resize(kChunk);
     fillRaw();
@@ -58,7 +46,6 @@ class LayerStream {
   }
   ~LayerStream() {
     if (gzip_) inflateEnd(&z_);
-    EVP_MD_CTX_free(hash_);
   }
 
   // Next chunk of the uncompressed stream; empty at its end.
@@ -89,7 +76,7 @@ class LayerStream {
       }
     }
     if (n > 0) {
-      EVP_DigestUpdate(hash_, out_.data(), n);
+      hash_.update(out_.data(), n);
       size_t off = 0;
       while (off < n) {
         ssize_t w = ::write(copy_.get(), out_.data() + off, n - off);
@@ -111,11 +98,8 @@ class LayerStream {
 
   std::string finish(uint64_t& total) {
     if (::fsync(copy_.get()) != 0) throwSystemError("fsync", "layer copy");
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(hash_, d, &len);
     total = total_;
-    return "sha256:" + hex(d, len);
+    return hash_.digest();
   }
 
  private:
@@ -131,7 +115,7 @@ class LayerStream {
 
   std::string source_;
   UniqueFd in_, copy_;
-  EVP_MD_CTX* hash_;
+  Sha256 hash_;
   std::vector<char> raw_, out_;
   size_t rawLen_ = 0;
   bool gzip_ = false;

@@ -1,13 +1,13 @@
 #include "services/images/registry_client.h"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/digest.h"
 #include "common/errors.h"
 
 namespace berth::images {
@@ -16,7 +16,7 @@ namespace {
 struct Sink {
   std::string* text = nullptr;
   FILE* file = nullptr;
-  EVP_MD_CTX* hash = nullptr;
+  Sha256* hash = nullptr;
   size_t limit = 64 << 20;  // manifests and error bodies are small; blobs go to files
 };
 
@@ -25,7 +25,7 @@ size_t writeCallback(char* data, size_t size, size_t count, void* user) {
   size_t n = size * count;
   if (sink->file) {
     if (std::fwrite(data, 1, n, sink->file) != n) return 0;
-    if (sink->hash) EVP_DigestUpdate(sink->hash, data, n);
+    if (sink->hash) sink->hash->update(data, n);
     return n;
   }
   if (sink->text->size() + n > sink->limit) return 0;
@@ -46,19 +46,6 @@ size_t headerCallback(char* data, size_t size, size_t count, void* user) {
     headers->emplace_back(name, value);
   }
   return size * count;
-}
-
-std::string hexDigest(EVP_MD_CTX* ctx) {
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, d, &len);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
 }
 
 std::string registryError(const std::string& body) {
@@ -89,7 +76,7 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
   Sink sink;
   sink.text = &r.body;
   std::unique_ptr<FILE, decltype(&std::fclose)> out(nullptr, std::fclose), in(nullptr, std::fclose);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> hash(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  Sha256 hash;
   std::vector<std::pair<std::string, std::string>> headers;
   curl_slist* list = nullptr;
   if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
@@ -116,9 +103,8 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
   if (downloadFile) {
     out.reset(std::fopen(downloadFile->c_str(), "wb"));
     if (!out) throwSystemError("open", *downloadFile);
-    EVP_DigestInit_ex(hash.get(), EVP_sha256(), nullptr);
     sink.file = out.get();
-    sink.hash = hash.get();
+    sink.hash = &hash;
   }
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writeCallback);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
@@ -150,7 +136,7 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
   }
   if (downloadFile) {
     out.reset();
-    if (r.status == 200) r.digest = hexDigest(hash.get());
+    if (r.status == 200) r.digest = hash.digest();
   }
   return r;
 }
@@ -181,15 +167,7 @@ RegistryClient::Manifest RegistryClient::getManifest(const std::string& repo, co
   Manifest m;
   m.body = r.body;
   m.mediaType = r.contentType.substr(0, r.contentType.find(';'));
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(r.body.data(), r.body.size(), d, &len, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  m.digest = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    m.digest += digits[d[i] >> 4];
-    m.digest += digits[d[i] & 15];
-  }
+  m.digest = "sha256:" + sha256Hex(r.body);
   if (!r.digest.empty() && r.digest != m.digest) {
     throw Error(ErrorKind::invalid, "manifest for " + repo + ":" + reference + " does not match its digest " + r.digest);
   }

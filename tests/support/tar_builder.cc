@@ -1,8 +1,9 @@
 #include "tests/support/tar_builder.h"
 
+#include "common/digest.h"
+
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -85,39 +86,18 @@ std::string sha256File(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string data = ss.str();
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(data.data(), data.size(), d, &len, EVP_sha256(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
+  return "sha256:" + sha256Hex(ss.str());
 }
 
 std::string sha256Uncompressed(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");  // reads plain files as they are
   if (!f) throw std::runtime_error("open " + path);
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  Sha256 hash;
   char buf[65536];
   int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) EVP_DigestUpdate(ctx, buf, static_cast<size_t>(n));
+  while ((n = gzread(f, buf, sizeof buf)) > 0) hash.update(buf, static_cast<size_t>(n));
   gzclose(f);
-  unsigned char d[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx, d, &len);
-  EVP_MD_CTX_free(ctx);
-  static const char* digits = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[d[i] >> 4];
-    out += digits[d[i] & 15];
-  }
-  return out;
+  return hash.digest();
 }
 
 std::string makeDockerArchive(const std::string& path, const std::vector<std::string>& layerTars,

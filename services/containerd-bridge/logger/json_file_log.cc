@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "common/time_format.h"
 
 namespace berth::logger {
 
@@ -40,13 +41,7 @@ void JsonFileLog::rotate() {
 }
 
 std::string JsonFileLog::format(std::string_view stream, std::string_view text, int64_t timeNano) {
-  time_t secs = static_cast<time_t>(timeNano / 1000000000);
-  tm utc{};
-  gmtime_r(&secs, &utc);
-  char when[64];
-  size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(when + n, sizeof when - n, ".%09lldZ", static_cast<long long>(timeNano % 1000000000));
-  nlohmann::json j = {{"log", std::string(text)}, {"stream", std::string(stream)}, {"time", when}};
+  nlohmann::json j = {{"log", std::string(text)}, {"stream", std::string(stream)}, {"time", rfc3339Nano(timeNano)}};
   // Output that is not UTF-8 is kept readable rather than refused.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }

@@ -13,16 +13,13 @@
 #include <string>
 #include <thread>
 
+#include "common/time_format.h"
 #include "services/containerd-bridge/logger/json_file_log.h"
 
 using namespace berth;
 
 namespace {
 
-int64_t nowNano() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // dockerd's json-file splits records at newlines and at 16 KiB.
 constexpr size_t kMaxRecord = 16 * 1024;
@@ -40,18 +37,18 @@ void pump(int fd, const char* stream, logger::JsonFileLog& log) {
       size_t nl = pending.find('\n', start);
       if (nl == std::string::npos) {
         if (pending.size() - start >= kMaxRecord) {
-          log.write(stream, std::string_view(pending).substr(start, kMaxRecord), nowNano());
+          log.write(stream, std::string_view(pending).substr(start, kMaxRecord), nowUnixNanos());
           start += kMaxRecord;
           continue;
         }
         break;
       }
-      log.write(stream, std::string_view(pending).substr(start, nl - start + 1), nowNano());
+      log.write(stream, std::string_view(pending).substr(start, nl - start + 1), nowUnixNanos());
       start = nl + 1;
     }
     pending.erase(0, start);
   }
-  if (!pending.empty()) log.write(stream, pending, nowNano());
+  if (!pending.empty()) log.write(stream, pending, nowUnixNanos());
   ::close(fd);
 }
 
