@@ -117,4 +117,9 @@ void removeAll(const std::string& path) {
   }
 }
 
+ScopedRemove::~ScopedRemove() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
 }  // namespace berth

@@ -50,4 +50,10 @@ void removeAll(const std::string& path);
 
 std::string joinPath(std::string_view a, std::string_view b);
 
+// Removes a directory tree when it goes out of scope (staging areas); failures are only logged.
+struct ScopedRemove {
+  std::string path;
+  ~ScopedRemove();
+};
+
 }  // namespace berth

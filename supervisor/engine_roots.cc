@@ -9,23 +9,11 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/random.h"
 
 namespace berth::supervisor {
 namespace {
 
-std::string randomHex(size_t bytes) {
-  UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  if (!fd) throwSystemError("open", "/dev/urandom");
-  std::string raw(bytes, '\0');
-  if (::read(fd.get(), raw.data(), bytes) != static_cast<ssize_t>(bytes)) throwSystemError("read", "/dev/urandom");
-  std::string hex;
-  char buf[3];
-  for (unsigned char c : raw) {
-    std::snprintf(buf, sizeof buf, "%02x", c);
-    hex += buf;
-  }
-  return hex;
-}
 
 // A UUID (version 4) in its canonical form, as dockerd's engine ID.
 std::string newEngineId() {

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/random.h"
 #include "common/time_format.h"
 
 namespace berth::bridge {
@@ -19,14 +20,6 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string randomId() {
-  UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  unsigned char raw[32];
-  if (!fd || ::read(fd.get(), raw, sizeof raw) != sizeof raw) throwSystemError("read", "/dev/urandom");
-  char hex[65];
-  for (int i = 0; i < 32; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-  return hex;
-}
 
 
 // A short, readable name in dockerd's adjective_surname style.
@@ -153,7 +146,7 @@ ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
   std::unique_lock lock(mutex_);
   ContainerRecord r;
   do {
-    r.id = randomId();
+    r.id = randomHex(32);
   } while (containers_.count(r.id));
   if (requestedName.empty()) {
     std::string name = generatedName(r.id);

@@ -246,13 +246,7 @@ std::string ImageStore::commitContainer(const std::string& container, const json
     parentConfig = images_.at(parentId).configJson;
   }
   std::string work = stagingPath("commit");
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  } cleanup{work};
+  ScopedRemove cleanup{work};
   makeDirectories(work + "/diff", 0755);
   // The writable layer as an image layer: overlay whiteouts become .wh. entries again.
   {

@@ -127,13 +127,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
 
   std::string work = stagingPath("pull");
   makeDirectories(work, 0700);
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  } cleanup{work};
+  ScopedRemove cleanup{work};
 
   std::string configDigest = doc["config"].value("digest", "");
   registry.fetchBlob(repo, configDigest, work + "/config");
@@ -216,13 +210,7 @@ void ImageStore::push(const std::string& text, const RegistryCredentials& creden
   out.push_back(progress("The push refers to repository [" + ref.name + "]"));
   std::string work = stagingPath("push");
   makeDirectories(work, 0700);
-  struct Cleanup {
-    std::string path;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(path, ec);
-    }
-  } cleanup{work};
+  ScopedRemove cleanup{work};
 
   json layers = json::array();
   for (size_t i = 0; i < diffIds.size(); ++i) {

@@ -63,18 +63,6 @@ json parseJson(const std::string& text, const std::string& what) {
   return j;
 }
 
-// Removes a directory tree on scope exit.
-struct RemoveOnExit {
-  std::string path;
-  ~RemoveOnExit() {
-    try {
-      removeAll(path);
-    } catch (const std::exception& e) {
-      spdlog::warn("cleaning {}: {}", path, e.what());
-    }
-  }
-};
-
 // One image found in an archive, before it is verified.
 struct ArchiveImage {
   std::string configPath;
@@ -267,7 +255,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
   auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(); };
   std::string work = stagingPath("load");
-  RemoveOnExit cleanup{work};
+  ScopedRemove cleanup{work};
   makeDirectories(work + "/files", 0700);
 
   // Unpack the outer archive's regular files as flat, numbered files: no name from the archive
@@ -474,7 +462,7 @@ std::string ImageStore::importImage(const std::string& tarPath, const std::strin
   applyChanges(config, changes);
 
   std::string work = stagingPath("import");
-  RemoveOnExit cleanup{work};
+  ScopedRemove cleanup{work};
   makeDirectories(work + "/diff", 0755);
   auto x = extractLayer(tarPath, work + "/diff", work + "/layer.tar");
   commitLayer(work + "/diff", work + "/layer.tar", LayerRecord{x.diffId, x.diffId, "", x.contentBytes, x.tarBytes});

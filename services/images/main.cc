@@ -62,6 +62,21 @@ void setLines(capnp::List<capnp::Text>::Builder out, const std::vector<std::stri
   for (size_t i = 0; i < lines.size(); ++i) out.set(static_cast<unsigned>(i), lines[i]);
 }
 
+// Writes a file with `produce` in the transfers area and offers it as a download: (id, size).
+std::pair<std::string, uint64_t> offerDownload(images::Transfers& transfers, const std::string& kind,
+                                               const std::function<void(const std::string&)>& produce) {
+  std::string path = transfers.pathFor(kind);
+  try {
+    produce(path);
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  struct stat st {};
+  ::stat(path.c_str(), &st);
+  return {transfers.addDownload(path), static_cast<uint64_t>(st.st_size)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,17 +210,10 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesExportBegin(),
         [&](ipc::Images::ExportBeginParams::Reader p, ipc::Images::ExportBeginResults::Builder r) {
-          std::string path = transfers->pathFor("export");
-          try {
-            store->exportContainer(p.getContainer(), path);
-          } catch (...) {
-            ::unlink(path.c_str());
-            throw;
-          }
-          struct stat st {};
-          ::stat(path.c_str(), &st);
-          r.setDownload(transfers->addDownload(path));
-          r.setSize(static_cast<uint64_t>(st.st_size));
+          auto [id, size] = offerDownload(*transfers, "export",
+                                          [&](const std::string& path) { store->exportContainer(p.getContainer(), path); });
+          r.setDownload(id);
+          r.setSize(size);
         },
         D::worker);
     s.handle(
@@ -246,17 +254,9 @@ int main(int argc, char** argv) {
           std::vector<std::string> refs;
           for (auto ref : p.getRefs()) refs.emplace_back(ref);
           if (refs.empty()) throw Error(ErrorKind::invalid, "no images named");
-          std::string path = transfers->pathFor("save");
-          try {
-            store->save(refs, path);
-          } catch (...) {
-            ::unlink(path.c_str());
-            throw;
-          }
-          struct stat st {};
-          ::stat(path.c_str(), &st);
-          r.setDownload(transfers->addDownload(path));
-          r.setSize(static_cast<uint64_t>(st.st_size));
+          auto [id, size] = offerDownload(*transfers, "save", [&](const std::string& path) { store->save(refs, path); });
+          r.setDownload(id);
+          r.setSize(size);
         },
         D::worker);
     s.handle(

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "common/errors.h"
+#include "common/random.h"
 
 namespace berth::images {
 
@@ -14,14 +15,7 @@ Transfers::Transfers(std::string dir, std::chrono::seconds idleTimeout)
   makeDirectories(dir_, 0700);
 }
 
-std::string Transfers::newIdLocked() {
-  UniqueFd r(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-  unsigned char raw[16];
-  if (!r || ::read(r.get(), raw, sizeof raw) != sizeof raw) throwSystemError("read", "/dev/urandom");
-  char hex[33];
-  for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-  return hex;
-}
+std::string Transfers::newIdLocked() { return randomHex(16); }
 
 std::string Transfers::pathFor(const std::string& prefix) {
   std::lock_guard lock(mutex_);

@@ -8,23 +8,13 @@
 
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
+#include "tests/support/registry.h"
 
 namespace berth::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-int freePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
@@ -51,7 +41,7 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
   TempDir certs("berth-certs");
   makeCertificates(certs.path());
   std::string c = certs.path();
-  int port = freePort();
+  int port = freeLoopbackPort();
   std::string host = "tcp://127.0.0.1:" + std::to_string(port);
   Engine::Options o;
   o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/server-cert.pem",
@@ -70,7 +60,7 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
 }
 
 TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
-  int port = freePort();
+  int port = freeLoopbackPort();
   Engine::Options o;
   o.extraArgs = {"-H", "tcp://127.0.0.1:" + std::to_string(port)};
   Engine engine(o);
@@ -81,7 +71,7 @@ TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
 
   TempDir dir;
   r = run({binDir() + "/berth-supervisor", "--data-root", dir.path() + "/data", "--exec-root", dir.path() + "/run",
-           "-H", "tcp://0.0.0.0:" + std::to_string(freePort())},
+           "-H", "tcp://0.0.0.0:" + std::to_string(freeLoopbackPort())},
           {}, 20s);
   EXPECT_NE(r.exitCode, 0);
   EXPECT_NE(r.err.find("without TLS"), std::string::npos) << r.err;
