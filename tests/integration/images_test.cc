@@ -112,6 +112,23 @@ TEST_F(ImagesTest, DockerImportMakesAnImageFromARootfsWithChanges) {
   EXPECT_EQ(engine_.docker({"images", "-q"}).out.size(), 2u * 13u);
 }
 
+TEST_F(ImagesTest, LabelBeforeAndSinceFiltersSelectImages) {
+  std::string rootfs = work_.path() + "/rootfs.tar";
+  TarBuilder().file("hello", "world").write(rootfs);
+  ASSERT_EQ(engine_.docker({"import", "--change", "LABEL tier=web", rootfs, "berth-test/first:1"}).exitCode, 0);
+  std::this_thread::sleep_for(1100ms);  // Created has one-second resolution
+  ASSERT_EQ(engine_.docker({"import", "--change", "LABEL tier=db", rootfs, "berth-test/second:1"}).exitCode, 0);
+  auto names = [&](const std::string& filter) {
+    auto r = engine_.docker({"images", "--filter", filter, "--format", "{{.Repository}}"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(names("label=tier=web"), "berth-test/first\n");
+  EXPECT_EQ(names("label=tier"), "berth-test/second\nberth-test/first\n");
+  EXPECT_EQ(names("since=berth-test/first:1"), "berth-test/second\n");
+  EXPECT_EQ(names("before=berth-test/second:1"), "berth-test/first\n");
+}
+
 TEST_F(ImagesTest, TagAndRmiFollowDockerdsRules) {
   ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/bb:1")}).exitCode, 0);
   auto id = engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/bb:1"}).out;
