@@ -73,6 +73,22 @@ TEST_F(ImagesTest, SaveAndLoadRoundTripKeepsTheImageIdAndSkopeoReadsTheArchive) 
   EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", "berth-test/app:v1"}).out, id);
 }
 
+TEST_F(ImagesTest, OneArchiveSavesSeveralImagesAndLoadsThemAllBack) {
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/one:1", 2048)}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"load", "-i", busyboxArchive(work_.path(), "berth-test/two:1", 4096)}).exitCode, 0);
+  auto ids = engine_.docker({"images", "-q", "--no-trunc"}).out;
+  std::string saved = work_.path() + "/both.tar";
+  auto r = engine_.docker({"save", "-o", saved, "berth-test/one:1", "berth-test/two:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/one:1", "berth-test/two:1"}).exitCode, 0);
+  EXPECT_EQ(engine_.docker({"images", "-q"}).out, "");
+  r = engine_.docker({"load", "-i", saved});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Loaded image: berth-test/one:1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Loaded image: berth-test/two:1"), std::string::npos) << r.out;
+  EXPECT_EQ(engine_.docker({"images", "-q", "--no-trunc"}).out, ids);
+}
+
 TEST_F(ImagesTest, AnOciArchiveWrittenBySkopeoLoads) {
   std::string archive = busyboxArchive(work_.path(), "berth-test/oci:1");
   std::string oci = work_.path() + "/oci.tar";
