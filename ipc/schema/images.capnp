@@ -20,6 +20,11 @@ struct ImageInfo {
   lastTagTimeNano @9 :Int64;    # 0 when never tagged
 }
 
+struct LoadedLayer {
+  diffId @0 :Text;
+  bytes @1 :UInt64;    # the uncompressed tar's length
+}
+
 struct RegistryAuth {
   username @0 :Text;   # empty: anonymous
   password @1 :Text;
@@ -57,10 +62,11 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   uploadDiscard @3 (upload :Text) -> ();
   # Drops an upload the client abandoned. Unknown ids are ignored.
 
-  load @4 (upload :Text) -> (lines :List(Text));
+  load @4 (upload :Text) -> (lines :List(Text), layers :List(LoadedLayer));
   # Loads the uploaded archive (docker save format or OCI layout, plain or gzip) and consumes
   # the upload. All or nothing: `invalid` names what failed and nothing becomes visible.
-  # Returns dockerd's lines ("Loaded image: busybox:latest"). Emits load and tag events.
+  # Returns dockerd's lines ("Loaded image: busybox:latest") and the layers it extracted (for
+  # the progress a terminal shows). Emits load and tag events.
 
   list @5 () -> (images :List(ImageInfo));
   # Every image, for GET /images/json (the API filters).

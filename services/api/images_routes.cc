@@ -183,6 +183,16 @@ void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
   auto reply = backends_.images.call(ipc::methods::imagesLoad(), ipc::deadlineIn(30min),
                                      [&](ipc::Images::LoadParams::Builder p) { p.setUpload(id); });
   std::string body;
+  if (!boolParam(req, "quiet")) {
+    // What a terminal shows: each extracted layer as a finished progress bar, as dockerd does.
+    for (auto layer : reply.get().getLayers()) {
+      std::string id = std::string(layer.getDiffId()).substr(7, 12);
+      auto bytes = static_cast<int64_t>(layer.getBytes());
+      body += json{{"status", "Loading layer"},
+                   {"progressDetail", {{"current", bytes}, {"total", bytes}}},
+                   {"id", id}}.dump() + "\n";
+    }
+  }
   for (auto line : reply.get().getLines()) body += json{{"stream", std::string(line) + "\n"}}.dump() + "\n";
   out.send(200, "application/json", body);
 }

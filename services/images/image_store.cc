@@ -251,7 +251,7 @@ std::string ImageStore::commitLayer(const std::string& stagedDir, const std::str
   return record.chainId;
 }
 
-std::vector<std::string> ImageStore::load(const std::string& archivePath) {
+ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
   auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(); };
   std::string work = stagingPath("load");
@@ -340,7 +340,8 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
   }
   if (found.empty()) badArchive("no images in the archive");
 
-  std::vector<std::string> lines;
+  LoadResult result;
+  auto& lines = result.lines;
   for (auto& ai : found) {
     std::string configText = readMetadata(ai.configPath, "image config");
     std::string id = "sha256:" + sha256Hex(configText);
@@ -407,6 +408,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     for (const auto& job : jobs) {
       std::string dir = work + "/layer-" + std::to_string(job.index);
       commitLayer(dir + "/diff", dir + ".tar", job.record);
+      result.extracted.emplace_back(job.record.diffId, job.record.tarBytes);
     }
 
     for (const auto& r : registerImage(id, configText, diffIds.get<std::vector<std::string>>(), chains, repoTags)) {
@@ -420,7 +422,7 @@ std::vector<std::string> ImageStore::load(const std::string& archivePath) {
     if (repoTags.empty()) lines.push_back("Loaded image ID: " + id);
   }
   spdlog::info("loaded {} image(s) in {} ms", found.size(), ms());
-  return lines;
+  return result;
 }
 
 std::vector<std::string> ImageStore::registerImage(const std::string& id, const std::string& configText,

@@ -80,7 +80,11 @@ class ImageStore {
   // Loads a `docker save` archive (manifest.json) or an OCI image layout (index.json), plain or
   // gzip. Returns dockerd's lines: "Loaded image: name:tag" or "Loaded image ID: sha256:...".
   // Nothing becomes visible unless the whole image verified.
-  std::vector<std::string> load(const std::string& archivePath);
+  struct LoadResult {
+    std::vector<std::string> lines;
+    std::vector<std::pair<std::string, uint64_t>> extracted;  // diff id, tar bytes
+  };
+  LoadResult load(const std::string& archivePath);
 
   // Makes a one-layer image from a root filesystem tarball (docker import): `changes` are
   // Dockerfile instructions for the config, `message` its comment, `reference` an optional

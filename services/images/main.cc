@@ -125,9 +125,13 @@ int main(int argc, char** argv) {
             std::string path;
             ~Remove() { ::unlink(path.c_str()); }
           } remove{path};
-          auto lines = store->load(path);
-          auto out = r.initLines(static_cast<unsigned>(lines.size()));
-          for (size_t i = 0; i < lines.size(); ++i) out.set(static_cast<unsigned>(i), lines[i]);
+          auto loaded = store->load(path);
+          setLines(r.initLines(static_cast<unsigned>(loaded.lines.size())), loaded.lines);
+          auto layers = r.initLayers(static_cast<unsigned>(loaded.extracted.size()));
+          for (size_t i = 0; i < loaded.extracted.size(); ++i) {
+            layers[static_cast<unsigned>(i)].setDiffId(loaded.extracted[i].first);
+            layers[static_cast<unsigned>(i)].setBytes(loaded.extracted[i].second);
+          }
         },
         D::worker);
     s.handle(

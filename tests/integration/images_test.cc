@@ -53,6 +53,15 @@ TEST_F(ImagesTest, DockerLoadLoadsAnArchiveAndDockerImagesListsIt) {
   EXPECT_EQ(r.out, "berth test\n") << r.err;
   r = engine_.docker({"info", "--format", "{{.Images}}"});
   EXPECT_EQ(r.out, "1\n");
+  // Without quiet (a terminal), each extracted layer is reported as dockerd's progress message.
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/busybox:1"}).exitCode, 0);
+  r = run({"curl", "-s", "--unix-socket", engine_.socketPath(), "-X", "POST", "-H", "Content-Type: application/x-tar",
+           "--data-binary", "@" + archive, "http://berth/v1.43/images/load?quiet=0"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_EQ(first["status"], "Loading layer") << r.out;
+  EXPECT_EQ(first["progressDetail"]["current"], first["progressDetail"]["total"]);
+  EXPECT_NE(r.out.find("{\"stream\":\"Loaded image: berth-test/busybox:1\\n\"}"), std::string::npos) << r.out;
 }
 
 TEST_F(ImagesTest, SaveAndLoadRoundTripKeepsTheImageIdAndSkopeoReadsTheArchive) {

@@ -52,7 +52,7 @@ class ImageStoreTest : public ::testing::Test {
 
 TEST_F(ImageStoreTest, ALoadedImageIsListedWithItsTagAndFoundByNameIdAndPrefix) {
   auto store = open();
-  auto lines = store->load(archive({"registry.local/app:v1"}));
+  auto lines = store->load(archive({"registry.local/app:v1"})).lines;
   ASSERT_EQ(lines, std::vector<std::string>{"Loaded image: registry.local/app:v1"});
   auto all = store->list();
   ASSERT_EQ(all.size(), 1u);
@@ -83,7 +83,7 @@ TEST_F(ImageStoreTest, SaveThenLoadElsewhereKeepsTheImageIdAndTheLayerBytes) {
   store->tag("app:1", "app:2");
   store->save({"app:1", "app:2"}, dir_.path() + "/saved.tar");
   ImageStore other(dir_.path() + "/other");
-  auto lines = other.load(dir_.path() + "/saved.tar");
+  auto lines = other.load(dir_.path() + "/saved.tar").lines;
   EXPECT_EQ(lines, (std::vector<std::string>{"Loaded image: app:1", "Loaded image: app:2"}));
   auto view = other.get("app:2");
   EXPECT_EQ(view.id, id_);
