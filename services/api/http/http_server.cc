@@ -76,8 +76,8 @@ ResponseWriter::ResponseWriter(ByteStream& stream, std::string leftover, bool he
       commonHeaders_(std::move(commonHeaders)),
       serverRunning_(serverRunning) {}
 
-void ResponseWriter::writeHead(int status, const std::string& contentType, const std::string& framing,
-                               const std::vector<std::pair<std::string, std::string>>& extra) {
+std::string ResponseWriter::head(int status, const std::string& contentType, const std::string& framing,
+                                 const std::vector<std::pair<std::string, std::string>>& extra) const {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + statusText(status) + "\r\n";
   for (const auto& [k, v] : commonHeaders_) out += k + ": " + v + "\r\n";
   for (const auto& [k, v] : extra) out += k + ": " + v + "\r\n";
@@ -90,15 +90,24 @@ void ResponseWriter::writeHead(int status, const std::string& contentType, const
   out += std::string("Date: ") + date + "\r\n";
   out += framing;
   out += "\r\n";
-  stream_.write(out);
+  return out;
+}
+
+void ResponseWriter::writeHead(int status, const std::string& contentType, const std::string& framing,
+                               const std::vector<std::pair<std::string, std::string>>& extra) {
+  stream_.write(head(status, contentType, framing, extra));
   started_ = true;
 }
 
 void ResponseWriter::send(int status, const std::string& contentType, const std::string& body,
                           const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
   std::string framing = status == 204 || status == 304 ? "" : "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  writeHead(status, status == 204 ? "" : contentType, framing, extraHeaders);
-  if (!head_ && !body.empty() && status != 204 && status != 304) stream_.write(body);
+  // One write for head and body: a response is on its way whole or not at all, even if this
+  // process is killed right after.
+  std::string out = head(status, status == 204 ? "" : contentType, framing, extraHeaders);
+  if (!head_ && !body.empty() && status != 204 && status != 304) out += body;
+  stream_.write(out);
+  started_ = true;
 }
 
 void ResponseWriter::json(int status, const nlohmann::json& body) {

@@ -70,6 +70,8 @@ class ResponseWriter {
   bool clientGone() const { return (serverRunning_ && !*serverRunning_) || stream_.peerClosed(); }
 
  private:
+  std::string head(int status, const std::string& contentType, const std::string& framing,
+                   const std::vector<std::pair<std::string, std::string>>& extra) const;
   void writeHead(int status, const std::string& contentType, const std::string& framing,
                  const std::vector<std::pair<std::string, std::string>>& extra);
 
