@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "common/errors.h"
+#include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 
 namespace berth::bridge {
@@ -41,6 +43,92 @@ ContainerdClient::Version ContainerdClient::version(std::chrono::milliseconds ti
   auto status = stub->Version(&ctx, request, &response);
   if (!status.ok()) fail("Version", status);
   return {response.version(), response.revision()};
+}
+
+namespace {
+
+void prepare(grpc::ClientContext& ctx, const std::string& ns, std::chrono::milliseconds timeout) {
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  ctx.AddMetadata("containerd-namespace", ns);
+}
+
+}  // namespace
+
+void ContainerdClient::createContainer(const std::string& id, const std::string& specJson) {
+  auto stub = containerd::services::containers::v1::Containers::NewStub(channel_);
+  grpc::ClientContext ctx;
+  prepare(ctx, namespace_, std::chrono::seconds(10));
+  containerd::services::containers::v1::CreateContainerRequest request;
+  auto* c = request.mutable_container();
+  c->set_id(id);
+  c->mutable_runtime()->set_name("io.containerd.runc.v2");
+  c->mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Spec");
+  c->mutable_spec()->set_value(specJson);
+  containerd::services::containers::v1::CreateContainerResponse response;
+  auto status = stub->Create(&ctx, request, &response);
+  if (!status.ok()) fail("Containers.Create", status);
+}
+
+uint32_t ContainerdClient::startTask(const std::string& id, const std::vector<Mount>& rootfs, const std::string& logUri) {
+  auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
+  {
+    grpc::ClientContext ctx;
+    prepare(ctx, namespace_, std::chrono::seconds(30));
+    containerd::services::tasks::v1::CreateTaskRequest request;
+    request.set_container_id(id);
+    for (const auto& m : rootfs) {
+      auto* mount = request.add_rootfs();
+      mount->set_type(m.type);
+      mount->set_source(m.source);
+      for (const auto& o : m.options) mount->add_options(o);
+    }
+    request.set_stdout(logUri);
+    request.set_stderr(logUri);
+    containerd::services::tasks::v1::CreateTaskResponse response;
+    auto status = stub->Create(&ctx, request, &response);
+    if (!status.ok()) fail("Tasks.Create", status);
+  }
+  grpc::ClientContext ctx;
+  prepare(ctx, namespace_, std::chrono::seconds(30));
+  containerd::services::tasks::v1::StartRequest request;
+  request.set_container_id(id);
+  containerd::services::tasks::v1::StartResponse response;
+  auto status = stub->Start(&ctx, request, &response);
+  if (!status.ok()) fail("Tasks.Start", status);
+  return response.pid();
+}
+
+uint32_t ContainerdClient::waitTask(const std::string& id, std::chrono::milliseconds timeout) {
+  auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
+  grpc::ClientContext ctx;
+  prepare(ctx, namespace_, timeout);
+  containerd::services::tasks::v1::WaitRequest request;
+  request.set_container_id(id);
+  containerd::services::tasks::v1::WaitResponse response;
+  auto status = stub->Wait(&ctx, request, &response);
+  if (!status.ok()) fail("Tasks.Wait", status);
+  return response.exit_status();
+}
+
+void ContainerdClient::deleteContainer(const std::string& id) {
+  {
+    auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
+    grpc::ClientContext ctx;
+    prepare(ctx, namespace_, std::chrono::seconds(30));
+    containerd::services::tasks::v1::DeleteTaskRequest request;
+    request.set_container_id(id);
+    containerd::services::tasks::v1::DeleteResponse response;
+    auto status = stub->Delete(&ctx, request, &response);
+    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Tasks.Delete", status);
+  }
+  auto stub = containerd::services::containers::v1::Containers::NewStub(channel_);
+  grpc::ClientContext ctx;
+  prepare(ctx, namespace_, std::chrono::seconds(10));
+  containerd::services::containers::v1::DeleteContainerRequest request;
+  request.set_id(id);
+  google::protobuf::Empty response;
+  auto status = stub->Delete(&ctx, request, &response);
+  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Containers.Delete", status);
 }
 
 RuncVersion readRuncVersion() {

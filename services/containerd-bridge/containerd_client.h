@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace grpc {
 class Channel;
@@ -22,6 +23,21 @@ class ContainerdClient {
     std::string revision;
   };
   Version version(std::chrono::milliseconds timeout);
+
+  struct Mount {
+    std::string type;
+    std::string source;
+    std::vector<std::string> options;
+  };
+  // Registers a container (its OCI spec, runc v2 runtime) in berth's namespace.
+  void createContainer(const std::string& id, const std::string& specJson);
+  // Creates its task on `rootfs` with stdout/stderr going to `logUri` (binary://...), starts
+  // it, and returns the process's pid.
+  uint32_t startTask(const std::string& id, const std::vector<Mount>& rootfs, const std::string& logUri);
+  // Waits for the task's exit and returns its status.
+  uint32_t waitTask(const std::string& id, std::chrono::milliseconds timeout);
+  // Deletes the task (after exit) and the container.
+  void deleteContainer(const std::string& id);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,0 +1,75 @@
+// The containers data path without the API: the images service prepares a container's layer,
+// berth builds the OCI spec, containerd (the engine's managed one) and runc run it, and
+// berth-logger writes its output. This is what `docker run` will do through the bridge.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "services/containerd-bridge/containerd_client.h"
+#include "services/containerd-bridge/oci_spec.h"
+#include "tests/support/engine.h"
+#include "tests/support/test_images.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ContainerdPathTest, AContainerRunsOnItsImageLayerThroughContainerdAndLogsThroughBerthLogger) {
+  Engine engine;
+  TempDir work;
+  ASSERT_EQ(engine.docker({"load", "-i", busyboxArchive(work.path(), "berth-test/run:1")}).exitCode, 0);
+  zmq::context_t context;
+  ipc::RpcClient images(context, "ipc://" + engine.execRoot() + "/ipc/images.sock");
+  std::string id(64, 'e');
+  auto prepared = images.call(ipc::methods::imagesPrepareRootfs(), ipc::deadlineIn(10s),
+                              [&](ipc::Images::PrepareRootfsParams::Builder p) {
+                                p.setContainer(id);
+                                p.setImage("berth-test/run:1");
+                              });
+  std::vector<bridge::ContainerdClient::Mount> rootfs;
+  for (auto m : prepared.get().getMounts()) {
+    bridge::ContainerdClient::Mount mount{m.getType(), m.getSource(), {}};
+    for (auto o : m.getOptions()) mount.options.emplace_back(o);
+    rootfs.push_back(mount);
+  }
+  auto spec = bridge::buildOciSpec({{{"Cmd", {"sh", "-c", "echo from-containerd; echo to-stderr >&2; exit 4"}}},
+                                    {{"NetworkMode", "none"}},
+                                    nlohmann::json::object(),
+                                    work.path(),
+                                    id.substr(0, 12)});
+  std::string ns = "berth-containerd-test";
+  bridge::ContainerdClient containerd(engine.execRoot() + "/containerd/containerd.sock", ns);
+  std::string log = work.path() + "/container-json.log";
+  containerd.createContainer(id, spec.dump());
+  uint32_t pid = containerd.startTask(id, rootfs, "binary://" + binDir() + "/berth-logger?--path=" + log);
+  EXPECT_GT(pid, 0u);
+  EXPECT_EQ(containerd.waitTask(id, 30s), 4u);
+  containerd.deleteContainer(id);
+  images.call(ipc::methods::imagesReleaseRootfs(), ipc::deadlineIn(10s),
+              [&](ipc::Images::ReleaseRootfsParams::Builder p) { p.setContainer(id); });
+
+  std::map<std::string, std::string> byStream;
+  std::istringstream in(readText(log));
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    byStream[j["stream"]] += j["log"].get<std::string>();
+  }
+  EXPECT_EQ(byStream["stdout"], "from-containerd\n");
+  EXPECT_EQ(byStream["stderr"], "to-stderr\n");
+  // Nothing is left mounted, and containerd's empty namespace cgroups go too.
+  EXPECT_EQ(readText("/proc/self/mountinfo").find(id), std::string::npos);
+  std::error_code ec;
+  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    std::filesystem::remove(hierarchy.path() / ns, ec);
+  }
+  std::filesystem::remove(std::filesystem::path("/sys/fs/cgroup") / ns, ec);
+}
+
+}  // namespace
+}  // namespace berth::test
