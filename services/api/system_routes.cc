@@ -99,18 +99,13 @@ void SystemRoutes::ping(http::Request&, http::ResponseWriter& out) {
 
 void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
   HostInfo host = readHostInfo();
-  json engine = {{"Name", "Engine"},
-                 {"Version", BERTH_VERSION},
-                 {"Details",
-                  {{"ApiVersion", kApiVersion},
-                   {"MinAPIVersion", kMinApiVersion},
-                   {"GitCommit", gitCommit()},
-                   {"GoVersion", ""},
-                   {"Os", "linux"},
-                   {"Arch", goArch(host.architecture)},
-                   {"KernelVersion", host.kernelVersion},
-                   {"Experimental", "false"},
-                   {"BuildTime", __DATE__ " " __TIME__}}}};
+  // dockerd repeats the engine's figures at the top level for old clients.
+  json details = {{"ApiVersion", kApiVersion},       {"MinAPIVersion", kMinApiVersion},
+                  {"GitCommit", gitCommit()},        {"GoVersion", ""},
+                  {"Os", "linux"},                   {"Arch", goArch(host.architecture)},
+                  {"KernelVersion", host.kernelVersion}, {"BuildTime", __DATE__ " " __TIME__}};
+  json engine = {{"Name", "Engine"}, {"Version", BERTH_VERSION}, {"Details", details}};
+  engine["Details"]["Experimental"] = "false";
   json components = json::array({engine});
   try {
     auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeSummary(), ipc::deadlineIn(kServiceDeadline));
@@ -128,17 +123,11 @@ void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
   } catch (const Error& e) {
     spdlog::warn("version: the containerd-bridge did not answer: {}", e.what());
   }
-  out.json(200, {{"Platform", {{"Name", "berth " BERTH_VERSION}}},
-                 {"Components", components},
-                 {"Version", BERTH_VERSION},
-                 {"ApiVersion", kApiVersion},
-                 {"MinAPIVersion", kMinApiVersion},
-                 {"GitCommit", gitCommit()},
-                 {"GoVersion", ""},
-                 {"Os", "linux"},
-                 {"Arch", goArch(host.architecture)},
-                 {"KernelVersion", host.kernelVersion},
-                 {"BuildTime", __DATE__ " " __TIME__}});
+  json body = details;
+  body["Platform"] = {{"Name", "berth " BERTH_VERSION}};
+  body["Components"] = components;
+  body["Version"] = BERTH_VERSION;
+  out.json(200, body);
 }
 
 void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {

@@ -11,6 +11,7 @@
 #include "ipc/rpc_client.h"
 #include "services/containerd-bridge/containerd_client.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/test_images.h"
 
@@ -62,13 +63,9 @@ TEST(ContainerdPathTest, AContainerRunsOnItsImageLayerThroughContainerdAndLogsTh
   }
   EXPECT_EQ(byStream["stdout"], "from-containerd\n");
   EXPECT_EQ(byStream["stderr"], "to-stderr\n");
-  // Nothing is left mounted, and containerd's empty namespace cgroups go too.
+  // Nothing is left mounted.
   EXPECT_EQ(readText("/proc/self/mountinfo").find(id), std::string::npos);
-  std::error_code ec;
-  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-    std::filesystem::remove(hierarchy.path() / ns, ec);
-  }
-  std::filesystem::remove(std::filesystem::path("/sys/fs/cgroup") / ns, ec);
+  removeNamespaceCgroups(ns);
 }
 
 }  // namespace

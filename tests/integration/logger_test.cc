@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
 #include "tests/support/test_images.h"
@@ -179,12 +180,7 @@ TEST(LoggerTest, ContainerdRunsItThroughABinaryLogUriForARealContainer) {
   EXPECT_EQ(byStream["stdout"], "out-line\n");
   EXPECT_EQ(byStream["stderr"], "err-line\n");
   ctr({"image", "rm", "docker.io/berth-test/logger:1"});
-  // containerd leaves the namespace's parent cgroup behind (empty): remove it in every hierarchy.
-  std::error_code ec;
-  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-    std::filesystem::remove(hierarchy.path() / ns, ec);
-  }
-  std::filesystem::remove(std::filesystem::path("/sys/fs/cgroup") / ns, ec);
+  removeNamespaceCgroups(ns);
 }
 
 }  // namespace
