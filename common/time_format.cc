@@ -1,5 +1,6 @@
 #include "common/time_format.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -19,6 +20,37 @@ std::string rfc3339Nano(int64_t nanos) {
 int64_t nowUnixNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t parseRfc3339Nanos(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  int used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6) return 0;
+  if (y <= 1) return 0;
+  tm t{};
+  t.tm_year = y - 1900;
+  t.tm_mon = mo - 1;
+  t.tm_mday = d;
+  t.tm_hour = h;
+  t.tm_min = mi;
+  t.tm_sec = sec;
+  int64_t nanos = static_cast<int64_t>(timegm(&t)) * 1000000000;
+  size_t i = static_cast<size_t>(used);
+  if (i < text.size() && text[i] == '.') {
+    int64_t frac = 0, scale = 100000000;
+    for (++i; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+      frac += (text[i] - '0') * scale;
+      scale /= 10;
+    }
+    nanos += frac;
+  }
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+    int oh = 0, om = 0;
+    std::sscanf(text.c_str() + i + 1, "%d:%d", &oh, &om);
+    int64_t offset = (oh * 3600LL + om * 60LL) * 1000000000LL;
+    nanos += text[i] == '-' ? offset : -offset;
+  }
+  return nanos;
 }
 
 }  // namespace berth

@@ -110,6 +110,101 @@ const BridgeSummary& bridgeSummary() {
   static const BridgeSummary m("summary");
   return m;
 }
+const BridgeCreate& bridgeCreate() {
+  static const BridgeCreate m("create");
+  return m;
+}
+
+const BridgeStart& bridgeStart() {
+  static const BridgeStart m("start");
+  return m;
+}
+
+const BridgeStop& bridgeStop() {
+  static const BridgeStop m("stop");
+  return m;
+}
+
+const BridgeRestart& bridgeRestart() {
+  static const BridgeRestart m("restart");
+  return m;
+}
+
+const BridgeKill& bridgeKill() {
+  static const BridgeKill m("kill");
+  return m;
+}
+
+const BridgePause& bridgePause() {
+  static const BridgePause m("pause");
+  return m;
+}
+
+const BridgeUnpause& bridgeUnpause() {
+  static const BridgeUnpause m("unpause");
+  return m;
+}
+
+const BridgeWait& bridgeWait() {
+  static const BridgeWait m("wait");
+  return m;
+}
+
+const BridgeRemove& bridgeRemove() {
+  static const BridgeRemove m("remove");
+  return m;
+}
+
+const BridgeRename& bridgeRename() {
+  static const BridgeRename m("rename");
+  return m;
+}
+
+const BridgeInspect& bridgeInspect() {
+  static const BridgeInspect m("inspect");
+  return m;
+}
+
+const BridgeList& bridgeList() {
+  static const BridgeList m("list");
+  return m;
+}
+
+const BridgeTop& bridgeTop() {
+  static const BridgeTop m("top");
+  return m;
+}
+
+const BridgeResize& bridgeResize() {
+  static const BridgeResize m("resize");
+  return m;
+}
+
+const BridgeExecCreate& bridgeExecCreate() {
+  static const BridgeExecCreate m("execCreate");
+  return m;
+}
+
+const BridgeExecInspect& bridgeExecInspect() {
+  static const BridgeExecInspect m("execInspect");
+  return m;
+}
+
+const BridgeExecResize& bridgeExecResize() {
+  static const BridgeExecResize m("execResize");
+  return m;
+}
+
+const BridgePrune& bridgePrune() {
+  static const BridgePrune m("prune");
+  return m;
+}
+
+const BridgeShutdown& bridgeShutdown() {
+  static const BridgeShutdown m("shutdown");
+  return m;
+}
+
 const SupervisorStatus& supervisorStatus() {
   static const SupervisorStatus m("status");
   return m;

@@ -1,5 +1,8 @@
 #include "supervisor/supervisor.h"
 
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+
 #include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -270,6 +273,7 @@ void Supervisor::handleSignal(int sig) {
     if (!shuttingDown_) {
       spdlog::info("received signal {}: stopping services in reverse order", sig);
       notifier_.stopping();
+      if (!config_.liveRestore) stopContainers();
       shuttingDown_ = true;
       shutdownStage_ = 0;
       for (const auto& c : children_) shutdownStage_ = std::max(shutdownStage_, c.spec.stage);
@@ -278,6 +282,19 @@ void Supervisor::handleSignal(int sig) {
     }
   } else if (sig == SIGHUP) {
     spdlog::warn("SIGHUP: configuration reload is not supported yet; restart the engine to apply changes");
+  }
+}
+
+// Without live-restore, containers end with the engine (dockerd's shutdown): the bridge stops
+// them, each within its stop timeout capped by shutdown-timeout, before the services stop.
+void Supervisor::stopContainers() {
+  spdlog::info("live-restore is off: stopping containers (shutdown-timeout {} s)", config_.shutdownTimeout);
+  try {
+    ipc::RpcClient bridge(zmq_, config_.serviceEndpoint("containerd-bridge"));
+    bridge.call(ipc::methods::bridgeShutdown(), ipc::deadlineIn(std::chrono::seconds(config_.shutdownTimeout + 30)),
+                [&](ipc::ContainerdBridge::ShutdownParams::Builder p) { p.setTimeoutSeconds(config_.shutdownTimeout); });
+  } catch (const std::exception& e) {
+    spdlog::warn("stopping containers at shutdown: {}", e.what());
   }
 }
 

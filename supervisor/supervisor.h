@@ -59,6 +59,8 @@ class Supervisor {
   bool stageReady(int stage) const;
   void completeRestart(ChildProcess& c, const std::string& error);
 
+  void stopContainers();
+
   Config config_;
   std::string binDir_;
   std::string tmpDir_;

@@ -1,6 +1,15 @@
 @0xf1a6c8d3b2e59074;
 # The containerd-bridge service: the container store and lifecycle, through containerd's gRPC
-# API. Called by the API. Container configs from the API are untrusted and validated here.
+# API. Called by the API (and by the supervisor at shutdown). Container configs from the API
+# are untrusted and validated here, where they are used.
+#
+# Docker's container documents (the create body, inspect and list answers, exec configs) cross
+# as JSON: they are Docker's own open-ended formats, which the bridge validates and the API
+# passes through unchanged. Byte streams (logs, attach, exec stdio) do not cross here: they use
+# the bridge's stream socket (see services/containerd-bridge/stream_server.h).
+#
+# Errors: notFound "No such container: REF", conflict for a state that forbids the call (with
+# dockerd's message), invalid for bad input, unavailable while containerd is down.
 
 $import "/capnp/c++.capnp".namespace("berth::ipc");
 using Svc = import "service.capnp";
@@ -13,4 +22,58 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
                     runcVersion :Text, runcCommit :Text);
   # Counts for /info from the container store under <data-root>/containers; whether containerd
   # answers its Version call right now (with what it reported), and the runc berth runs.
+
+  create @1 (name :Text, body :Data) -> (id :Text, warnings :List(Text));
+  # POST /containers/create. `body` is Docker's create request (JSON), untrusted: the image
+  # must exist (notFound "No such image: X"), the name be free (conflict) and every value
+  # valid, or nothing is created. Emits create.
+
+  start @2 (ref :Text) -> (alreadyRunning :Bool);
+  # Mounts the container's layer, builds its OCI spec, starts its task with berth-logger
+  # writing its output. Emits start.
+
+  stop @3 (ref :Text, timeoutSeconds :Int32, signal :Text) -> (wasRunning :Bool);
+  # StopSignal (or `signal`), then SIGKILL after the timeout (< 0: the container's StopTimeout,
+  # default 10). Returns once the exit is recorded. Emits kill, die, stop.
+
+  restart @4 (ref :Text, timeoutSeconds :Int32, signal :Text) -> ();
+  kill @5 (ref :Text, signal :Text) -> ();
+  # `signal` by name or number; empty is SIGKILL. conflict when the container is not running.
+
+  pause @6 (ref :Text) -> ();
+  unpause @7 (ref :Text) -> ();
+
+  wait @8 (ref :Text, condition :Text, afterExits :Int64, waitMs :UInt32)
+      -> (id :Text, done :Bool, statusCode :Int64, error :Text, exits :Int64);
+  # One long-poll step of POST /containers/{id}/wait: waits up to waitMs (at most 10000) for
+  # `condition` ("not-running", "next-exit", "removed"). The first call passes afterExits -1
+  # and gets the baseline (`exits`) and the full id to pass on later calls, so a wait resumed
+  # after a bridge restart still counts the exit it is waiting for.
+
+  remove @9 (ref :Text, force :Bool) -> ();
+  # conflict for a running container without force. Releases the layer. Emits destroy.
+
+  rename @10 (ref :Text, name :Text) -> ();
+  inspect @11 (ref :Text) -> (json :Data);
+  # GET /containers/{id}/json, from a snapshot.
+
+  list @12 (all :Bool, limit :Int32, filters :Data) -> (json :Data);
+  # GET /containers/json; `filters` is Docker's filter JSON (name -> values), validated here.
+
+  top @13 (ref :Text, psArgs :Text) -> (json :Data);
+  resize @14 (ref :Text, height :UInt32, width :UInt32) -> ();
+
+  execCreate @15 (ref :Text, body :Data) -> (id :Text);
+  # POST /containers/{id}/exec: conflict unless the container is running. Started through
+  # the stream socket (op "exec").
+
+  execInspect @16 (id :Text) -> (json :Data);
+  execResize @17 (id :Text, height :UInt32, width :UInt32) -> ();
+
+  prune @18 (filters :Data) -> (json :Data);
+  # POST /containers/prune: removes stopped containers matching the label filters.
+
+  shutdown @19 (timeoutSeconds :Int32) -> ();
+  # Called by the supervisor when the engine stops without live-restore: stops every running
+  # container (each gets its stop timeout, at most `timeoutSeconds`), then returns.
 }

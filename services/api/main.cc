@@ -15,6 +15,7 @@
 #include "services/api/backends.h"
 #include "services/api/event_hub.h"
 #include "services/api/http/http_server.h"
+#include "services/api/containers_routes.h"
 #include "services/api/images_routes.h"
 #include "services/api/router.h"
 #include "services/api/system_routes.h"
@@ -66,6 +67,8 @@ int main(int argc, char** argv) {
     system.registerOn(router);
     api::ImagesRoutes images(backends);
     images.registerOn(router);
+    api::ContainersRoutes containers(config, backends);
+    containers.registerOn(router);
 
     http::ServerOptions options;
     options.commonHeaders = {{"Api-Version", api::kApiVersion},

@@ -65,7 +65,13 @@ json ContainerRecord::toJson() const {
             {"StartedAt", state.startedAt},
             {"FinishedAt", state.finishedAt}}},
           {"RestartCount", restartCount},
-          {"LogPath", logPath}};
+          {"LogPath", logPath},
+          {"Path", path},
+          {"Args", args},
+          {"HasBeenStartedBefore", hasBeenStarted},
+          {"HasBeenManuallyStopped", manuallyStopped},
+          {"RemovalInProgress", removing},
+          {"Exits", exits}};
 }
 
 ContainerRecord ContainerRecord::fromJson(const json& j) {
@@ -87,6 +93,12 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.state.finishedAt = s.value("FinishedAt", r.state.finishedAt);
   r.restartCount = j.value("RestartCount", 0);
   r.logPath = j.value("LogPath", "");
+  r.path = j.value("Path", "");
+  r.args = j.value("Args", std::vector<std::string>{});
+  r.hasBeenStarted = j.value("HasBeenStartedBefore", false);
+  r.manuallyStopped = j.value("HasBeenManuallyStopped", false);
+  r.removing = j.value("RemovalInProgress", false);
+  r.exits = j.value("Exits", int64_t{0});
   return r;
 }
 

@@ -35,6 +35,12 @@ struct ContainerRecord {
   ContainerState state;
   int restartCount = 0;
   std::string logPath;
+  std::string path;                // the process's executable, as dockerd's inspect shows it
+  std::vector<std::string> args;   // and its arguments
+  bool hasBeenStarted = false;
+  bool manuallyStopped = false;    // stop/kill by a user: restart policies (but "always" on restore) hold off
+  bool removing = false;           // a removal began; a record found so on restore is dead
+  int64_t exits = 0;               // how many times the container's process has exited (wait next-exit)
 
   nlohmann::json toJson() const;
   static ContainerRecord fromJson(const nlohmann::json& j);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,46 @@ class ContainerdClient {
   uint32_t waitTask(const std::string& id, std::chrono::milliseconds timeout);
   // Deletes the task (after exit) and the container.
   void deleteContainer(const std::string& id);
+
+  // The task's stdio: each a fifo path or URI (binary://...) or empty for /dev/null.
+  struct Stdio {
+    std::string in, out, err;
+    bool terminal = false;
+  };
+  // Creates the container's task on the rootfs its spec names (no rootfs mounts: berth mounts
+  // the container's layer itself); returns the init pid. Started with startProcess(id, "").
+  uint32_t createTask(const std::string& id, const Stdio& stdio);
+  uint32_t startProcess(const std::string& id, const std::string& execId);
+  // Adds an exec process (its OCI process spec as JSON) to a running task.
+  void exec(const std::string& id, const std::string& execId, const std::string& processJson, const Stdio& stdio);
+  void kill(const std::string& id, const std::string& execId, int signal, bool all);
+  void pause(const std::string& id);
+  void resume(const std::string& id);
+  void resizePty(const std::string& id, const std::string& execId, uint32_t width, uint32_t height);
+  void closeStdin(const std::string& id, const std::string& execId);
+  std::vector<uint32_t> listPids(const std::string& id);
+
+  enum class TaskStatus { unknown, created, running, stopped, paused, pausing };
+  struct TaskInfo {
+    TaskStatus status = TaskStatus::unknown;
+    uint32_t pid = 0;
+    uint32_t exitStatus = 0;
+    int64_t exitedAtNanos = 0;
+  };
+  // The task or exec process; nullopt when containerd has no such task.
+  std::optional<TaskInfo> task(const std::string& id, const std::string& execId = "");
+  struct Exit {
+    uint32_t status = 0;
+    int64_t exitedAtNanos = 0;
+  };
+  // Blocks until the process exits (or the deadline passes: deadlineExceeded).
+  Exit wait(const std::string& id, const std::string& execId, std::chrono::milliseconds timeout);
+  // Deletes a stopped task (the shim waits for the log writer to finish first) and returns
+  // its exit; nullopt when there was no task.
+  std::optional<Exit> deleteTask(const std::string& id);
+  void deleteProcess(const std::string& id, const std::string& execId);
+  // Removes the container record; no error when absent.
+  void deleteContainerRecord(const std::string& id);
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

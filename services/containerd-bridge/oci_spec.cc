@@ -1,5 +1,7 @@
 #include "services/containerd-bridge/oci_spec.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <optional>
@@ -144,6 +146,42 @@ json standardMounts(bool privileged) {
 }
 
 // "-v SRC:DST[:OPTIONS]": OPTIONS among ro, rw, z, Z, and a propagation mode.
+// One --mount entry (HostConfig.Mounts): bind and tmpfs here; volumes come with the volumes service.
+json mountOption(const json& m) {
+  if (!m.is_object()) invalid("invalid mount config: not an object");
+  std::string type = m.value("Type", "");
+  std::string target = m.value("Target", "");
+  if (target.empty() || target.front() != '/') invalid("invalid mount config for type \"" + type + "\": invalid mount path: '" + target + "' mount path must be absolute");
+  bool ro = m.value("ReadOnly", false);
+  if (type == "bind") {
+    std::string source = m.value("Source", "");
+    if (source.empty() || source.front() != '/') invalid("invalid mount config for type \"bind\": invalid mount path: '" + source + "' mount path must be absolute");
+    struct stat st {};
+    if (::stat(source.c_str(), &st) != 0) {
+      invalid("invalid mount config for type \"bind\": bind source path does not exist: " + source);
+    }
+    std::string propagation = "rprivate";
+    if (m.contains("BindOptions") && m["BindOptions"].is_object()) propagation = m["BindOptions"].value("Propagation", "rprivate");
+    if (propagation.empty()) propagation = "rprivate";
+    return {{"destination", target}, {"type", "bind"}, {"source", source}, {"options", {"rbind", ro ? "ro" : "rw", propagation}}};
+  }
+  if (type == "tmpfs") {
+    std::vector<std::string> options = {"nosuid", "nodev", "noexec"};
+    if (ro) options.push_back("ro");
+    if (m.contains("TmpfsOptions") && m["TmpfsOptions"].is_object()) {
+      const auto& t = m["TmpfsOptions"];
+      if (t.value("SizeBytes", int64_t{0}) > 0) options.push_back("size=" + std::to_string(t["SizeBytes"].get<int64_t>()));
+      if (t.value("Mode", 0) > 0) {
+        char mode[16];
+        snprintf(mode, sizeof mode, "mode=%o", t["Mode"].get<int>());
+        options.push_back(mode);
+      }
+    }
+    return {{"destination", target}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}};
+  }
+  invalid("mount type \"" + type + "\" is not supported yet");
+}
+
 json bindMount(const std::string& spec) {
   std::vector<std::string> parts;
   std::stringstream ss(spec);
@@ -334,6 +372,9 @@ json buildOciSpec(const SpecInput& in) {
     mounts.push_back(std::move(m));
   };
   for (const auto& b : strings(h.value("Binds", json()), "Binds")) addMount(bindMount(b));
+  if (h.contains("Mounts") && h["Mounts"].is_array()) {
+    for (const auto& m : h["Mounts"]) addMount(mountOption(m));
+  }
   if (h.contains("Tmpfs") && h["Tmpfs"].is_object()) {
     for (auto it = h["Tmpfs"].begin(); it != h["Tmpfs"].end(); ++it) {
       if (it.key().empty() || it.key().front() != '/') invalid("invalid tmpfs destination: " + it.key());

@@ -2,8 +2,16 @@
 // binary:// log URI. The shim hands it the container's stdout on fd 3 and stderr on fd 4 and
 // waits until it closes fd 5 (ready). It is the shim's child, not berth's: containers keep
 // logging whichever berth service is down or restarting.
-//   berth-logger --path FILE [--max-size BYTES] [--max-file N]
+//   berth-logger --path FILE [--max-size BYTES] [--max-file N] [--done FILE] [--hold FIFO]
+//                [--stdout-fifo FIFO --stderr-fifo FIFO]
 // (containerd passes the URI's query as arguments: binary:///.../berth-logger?--path=FILE.)
+// --done names a file written once every byte is in the log: readers that follow the log
+// (attach, logs -f) end there. --hold keeps the container's stdin fifo open for writing for
+// the container's whole life, so stdin never sees end-of-file because a berth service
+// restarted. With --stdout-fifo/--stderr-fifo the logger reads fifos instead of fds 3 and 4:
+// berth starts it itself (detached) for containers whose stdin the shim must copy.
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "common/files.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/logger/json_file_log.h"
 
@@ -28,8 +37,15 @@ void pump(int fd, const char* stream, logger::JsonFileLog& log) {
   std::string pending;
   char buf[32 * 1024];
   for (;;) {
+    // poll first: a fifo opened before its writer reads as end-of-file until one connects,
+    // but polls as hung up only after a writer came and went.
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;
     pending.append(buf, static_cast<size_t>(n));
     size_t start = 0;
@@ -60,7 +76,7 @@ int main(int argc, char** argv) {
   // the output still in the pipes.
   signal(SIGTERM, SIG_IGN);
   signal(SIGINT, SIG_IGN);
-  std::string path;
+  std::string path, done, hold, stdoutFifo, stderrFifo;
   uint64_t maxSize = 0;
   unsigned maxFiles = 1;
   for (int i = 1; i < argc; ++i) {
@@ -76,6 +92,10 @@ int main(int argc, char** argv) {
     if (a == "--path") path = value;
     else if (a == "--max-size") maxSize = std::stoull(value);
     else if (a == "--max-file") maxFiles = static_cast<unsigned>(std::stoul(value));
+    else if (a == "--done") done = value;
+    else if (a == "--hold") hold = value;
+    else if (a == "--stdout-fifo") stdoutFifo = value;
+    else if (a == "--stderr-fifo") stderrFifo = value;
     else {
       std::cerr << "berth-logger: unknown argument " << a << "\n";
       return 2;
@@ -87,11 +107,21 @@ int main(int argc, char** argv) {
   }
   try {
     logger::JsonFileLog log(path, maxSize, maxFiles);
-    ::close(5);  // ready: the shim may start the container
-    std::thread out(pump, 3, "stdout", std::ref(log));
-    std::thread err(pump, 4, "stderr", std::ref(log));
+    int holdFd = hold.empty() ? -1 : ::open(hold.c_str(), O_RDWR | O_CLOEXEC);
+    (void)holdFd;  // held until exit
+    int outFd = 3, errFd = 4;
+    if (!stdoutFifo.empty()) {
+      outFd = ::open(stdoutFifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      errFd = ::open(stderrFifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      if (outFd < 0 || errFd < 0) throw std::runtime_error("open fifo: " + std::string(strerror(errno)));
+    } else {
+      ::close(5);  // ready: the shim may start the container
+    }
+    std::thread out(pump, outFd, "stdout", std::ref(log));
+    std::thread err(pump, errFd, "stderr", std::ref(log));
     out.join();
     err.join();
+    if (!done.empty()) writeFileAtomic(done, "done\n");
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "berth-logger: " << e.what() << "\n";

@@ -1,0 +1,486 @@
+#include "services/api/containers_routes.h"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "ipc/methods.h"
+
+namespace berth::api {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool boolParam(const http::Request& req, const std::string& name, bool fallback = false) {
+  auto v = req.queryValue(name);
+  if (!v || v->empty()) return fallback;
+  return *v == "1" || *v == "true" || *v == "True";
+}
+
+int intParam(const http::Request& req, const std::string& name, int fallback) {
+  auto v = req.queryValue(name);
+  if (!v || v->empty()) return fallback;
+  try {
+    size_t used = 0;
+    int n = std::stoi(*v, &used);
+    if (used != v->size()) throw std::invalid_argument(*v);
+    return n;
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
+  }
+}
+
+kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+
+// "1700000000.123456789" or "1700000000" (the CLI's form) or RFC 3339: unix nanoseconds.
+int64_t timeParam(const http::Request& req, const std::string& name) {
+  auto v = req.queryValue(name);
+  if (!v || v->empty() || *v == "0") return 0;
+  const std::string& s = *v;
+  auto dot = s.find('.');
+  std::string secs = s.substr(0, dot);
+  if (secs.empty() || secs.find_first_not_of("0123456789-") != std::string::npos) {
+    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + s);
+  }
+  int64_t nanos = std::stoll(secs) * 1000000000;
+  if (dot != std::string::npos) {
+    std::string frac = s.substr(dot + 1, 9);
+    while (frac.size() < 9) frac += '0';
+    nanos += std::stoll(frac);
+  }
+  return nanos;
+}
+
+ErrorKind kindOf(const std::string& name) {
+  if (name == "invalid") return ErrorKind::invalid;
+  if (name == "notFound") return ErrorKind::notFound;
+  if (name == "conflict") return ErrorKind::conflict;
+  if (name == "unavailable") return ErrorKind::unavailable;
+  return ErrorKind::internal;
+}
+
+// A connection to the bridge's stream socket after the request was accepted.
+class BridgeStream {
+ public:
+  BridgeStream(const std::string& path, const json& request) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      throw Error(ErrorKind::unavailable, "containerd-bridge streams are unavailable: " + std::string(std::strerror(errno)));
+    }
+    send(request.dump() + "\n");
+    std::string line;
+    char c;
+    while (::read(fd_, &c, 1) == 1 && c != '\n') line += c;
+    auto reply = json::parse(line, nullptr, false);
+    if (!reply.is_object()) {
+      ::close(fd_);
+      throw Error(ErrorKind::unavailable, "containerd-bridge closed the stream");
+    }
+    if (!reply.value("ok", false)) {
+      ::close(fd_);
+      throw Error(kindOf(reply.value("kind", "")), reply.value("message", "stream refused"));
+    }
+    tty_ = reply.value("tty", false);
+  }
+  ~BridgeStream() { ::close(fd_); }
+  bool tty() const { return tty_; }
+  int fd() const { return fd_; }
+  void send(const std::string& data) {
+    size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;
+      off += static_cast<size_t>(n);
+    }
+  }
+  // Up to `cap` bytes; 0 at the end.
+  size_t read(char* out, size_t cap) {
+    for (;;) {
+      ssize_t n = ::read(fd_, out, cap);
+      if (n < 0 && errno == EINTR) continue;
+      return n > 0 ? static_cast<size_t>(n) : 0;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  bool tty_ = false;
+};
+
+const char* streamType(bool tty) {
+  return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+}
+
+// Copies a hijacked client connection and a bridge stream both ways until the bridge ends
+// the stream; the client's end-of-input becomes a half-close towards the bridge.
+void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput) {
+  std::thread input;
+  if (forwardInput) {
+    input = std::thread([&client, &bridge, leftover] {
+      if (!leftover.empty()) bridge.send(leftover);
+      char buf[32 * 1024];
+      try {
+        for (;;) {
+          size_t n = client.read(buf, sizeof buf);
+          if (n == 0) break;
+          bridge.send(std::string(buf, n));
+        }
+      } catch (const std::exception&) {
+      }
+      ::shutdown(bridge.fd(), SHUT_WR);
+    });
+  }
+  char buf[32 * 1024];
+  try {
+    for (;;) {
+      size_t n = bridge.read(buf, sizeof buf);
+      if (n == 0) break;
+      client.write(std::string_view(buf, n));
+    }
+  } catch (const std::exception&) {
+  }
+  try {
+    client.closeWrite();
+  } catch (const std::exception&) {
+  }
+  if (input.joinable()) {
+    client.shutdownRead();
+    input.join();
+  }
+}
+
+}  // namespace
+
+void ContainersRoutes::registerOn(Router& router) {
+  auto bind = [this](void (ContainersRoutes::*fn)(http::Request&, http::ResponseWriter&)) {
+    return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
+  };
+  router.add("POST", "/containers/create", bind(&ContainersRoutes::create));
+  router.add("GET", "/containers/json", bind(&ContainersRoutes::list));
+  router.add("POST", "/containers/prune", bind(&ContainersRoutes::prune));
+  router.add("GET", "/containers/{id}/json", bind(&ContainersRoutes::inspect));
+  router.add("POST", "/containers/{id}/start", bind(&ContainersRoutes::start));
+  router.add("POST", "/containers/{id}/stop", bind(&ContainersRoutes::stop));
+  router.add("POST", "/containers/{id}/restart", bind(&ContainersRoutes::restart));
+  router.add("POST", "/containers/{id}/kill", bind(&ContainersRoutes::kill));
+  router.add("POST", "/containers/{id}/pause", bind(&ContainersRoutes::pause));
+  router.add("POST", "/containers/{id}/unpause", bind(&ContainersRoutes::unpause));
+  router.add("POST", "/containers/{id}/wait", bind(&ContainersRoutes::wait));
+  router.add("DELETE", "/containers/{id}", bind(&ContainersRoutes::remove));
+  router.add("POST", "/containers/{id}/rename", bind(&ContainersRoutes::rename));
+  router.add("GET", "/containers/{id}/top", bind(&ContainersRoutes::top));
+  router.add("POST", "/containers/{id}/resize", bind(&ContainersRoutes::resize));
+  router.add("GET", "/containers/{id}/logs", bind(&ContainersRoutes::logs));
+  router.add("POST", "/containers/{id}/attach", bind(&ContainersRoutes::attach));
+  router.add("GET", "/containers/{id}/changes", bind(&ContainersRoutes::changes));
+  router.add("POST", "/containers/{id}/exec", bind(&ContainersRoutes::execCreate));
+  router.add("POST", "/exec/{id}/start", bind(&ContainersRoutes::execStart));
+  router.add("GET", "/exec/{id}/json", bind(&ContainersRoutes::execInspect));
+  router.add("POST", "/exec/{id}/resize", bind(&ContainersRoutes::execResize));
+}
+
+void ContainersRoutes::create(http::Request& req, http::ResponseWriter& out) {
+  if (json::parse(req.body, nullptr, false).is_discarded()) {
+    throw Error(ErrorKind::invalid, "invalid JSON: the request body is not JSON");
+  }
+  auto reply = backends_.bridge.call(ipc::methods::bridgeCreate(), ipc::deadlineIn(60s),
+                                     [&](ipc::ContainerdBridge::CreateParams::Builder p) {
+                                       p.setName(req.queryValue("name").value_or(""));
+                                       p.setBody(bytes(req.body));
+                                     });
+  json warnings = json::array();
+  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
+  out.json(201, {{"Id", std::string(reply.get().getId())}, {"Warnings", warnings}});
+}
+
+void ContainersRoutes::start(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.bridge.call(ipc::methods::bridgeStart(), ipc::deadlineIn(120s),
+                                     [&](ipc::ContainerdBridge::StartParams::Builder p) { p.setRef(req.params["id"]); });
+  out.send(reply.get().getAlreadyRunning() ? 304 : 204, "", "");
+}
+
+void ContainersRoutes::stop(http::Request& req, http::ResponseWriter& out) {
+  int timeout = intParam(req, "t", -1);
+  auto reply = backends_.bridge.call(ipc::methods::bridgeStop(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)),
+                                     [&](ipc::ContainerdBridge::StopParams::Builder p) {
+                                       p.setRef(req.params["id"]);
+                                       p.setTimeoutSeconds(timeout);
+                                       p.setSignal(req.queryValue("signal").value_or(""));
+                                     });
+  out.send(reply.get().getWasRunning() ? 204 : 304, "", "");
+}
+
+void ContainersRoutes::restart(http::Request& req, http::ResponseWriter& out) {
+  int timeout = intParam(req, "t", -1);
+  backends_.bridge.call(ipc::methods::bridgeRestart(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)),
+                        [&](ipc::ContainerdBridge::RestartParams::Builder p) {
+                          p.setRef(req.params["id"]);
+                          p.setTimeoutSeconds(timeout);
+                          p.setSignal(req.queryValue("signal").value_or(""));
+                        });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::kill(http::Request& req, http::ResponseWriter& out) {
+  backends_.bridge.call(ipc::methods::bridgeKill(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::KillParams::Builder p) {
+    p.setRef(req.params["id"]);
+    p.setSignal(req.queryValue("signal").value_or(""));
+  });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::pause(http::Request& req, http::ResponseWriter& out) {
+  backends_.bridge.call(ipc::methods::bridgePause(), ipc::deadlineIn(30s),
+                        [&](ipc::ContainerdBridge::PauseParams::Builder p) { p.setRef(req.params["id"]); });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::unpause(http::Request& req, http::ResponseWriter& out) {
+  backends_.bridge.call(ipc::methods::bridgeUnpause(), ipc::deadlineIn(30s),
+                        [&](ipc::ContainerdBridge::UnpauseParams::Builder p) { p.setRef(req.params["id"]); });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
+  std::string condition = req.queryValue("condition").value_or("");
+  std::string ref = req.params["id"];
+  int64_t exits = -1;
+  auto step = [&](uint32_t waitMs) {
+    return backends_.bridge.callIdempotent(ipc::methods::bridgeWait(), ipc::deadlineIn(std::chrono::milliseconds(waitMs) + 30s),
+                                           [&](ipc::ContainerdBridge::WaitParams::Builder p) {
+                                             p.setRef(ref);
+                                             p.setCondition(condition);
+                                             p.setAfterExits(exits);
+                                             p.setWaitMs(waitMs);
+                                           });
+  };
+  // The first step registers the wait (and fails for an unknown container) before the
+  // response starts: clients start the container once the headers arrive.
+  auto first = step(0);
+  ref = first.get().getId();
+  exits = first.get().getExits();
+  bool done = first.get().getDone();
+  int64_t code = first.get().getStatusCode();
+  std::string error = first.get().getError();
+  out.startStream(200, "application/json");
+  while (!done) {
+    if (out.clientGone()) return;
+    try {
+      auto r = step(5000);
+      done = r.get().getDone();
+      code = r.get().getStatusCode();
+      error = r.get().getError();
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::notFound) {
+        // Removed while we waited: for "removed" that is the answer.
+        done = true;
+        continue;
+      }
+      if (e.kind() != ErrorKind::unavailable && e.kind() != ErrorKind::deadlineExceeded) throw;
+      std::this_thread::sleep_for(100ms);  // the bridge is restarting: keep waiting
+    }
+  }
+  json body = {{"StatusCode", code}, {"Error", error.empty() ? json() : json{{"Message", error}}}};
+  out.writeChunk(body.dump() + "\n");
+  out.endStream();
+}
+
+void ContainersRoutes::remove(http::Request& req, http::ResponseWriter& out) {
+  if (boolParam(req, "link")) throw Error(ErrorKind::invalid, "legacy links are not supported");
+  backends_.bridge.call(ipc::methods::bridgeRemove(), ipc::deadlineIn(90s), [&](ipc::ContainerdBridge::RemoveParams::Builder p) {
+    p.setRef(req.params["id"]);
+    p.setForce(boolParam(req, "force"));
+  });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
+  backends_.bridge.call(ipc::methods::bridgeRename(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::RenameParams::Builder p) {
+    p.setRef(req.params["id"]);
+    p.setName(req.queryValue("name").value_or(""));
+  });
+  out.send(204, "", "");
+}
+
+void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
+                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
+  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+}
+
+void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
+  std::string filters = req.queryValue("filters").value_or("");
+  if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
+    throw Error(ErrorKind::invalid, "invalid filter: " + filters);
+  }
+  int limit = intParam(req, "limit", -1);
+  if (boolParam(req, "latest")) limit = 1;
+  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeList(), ipc::deadlineIn(10s),
+                                               [&](ipc::ContainerdBridge::ListParams::Builder p) {
+                                                 p.setAll(boolParam(req, "all"));
+                                                 p.setLimit(limit);
+                                                 p.setFilters(bytes(filters));
+                                               });
+  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+}
+
+void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.bridge.call(ipc::methods::bridgeTop(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::TopParams::Builder p) {
+    p.setRef(req.params["id"]);
+    p.setPsArgs(req.queryValue("ps_args").value_or(""));
+  });
+  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+}
+
+void ContainersRoutes::resize(http::Request& req, http::ResponseWriter& out) {
+  int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
+  if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
+  backends_.bridge.call(ipc::methods::bridgeResize(), ipc::deadlineIn(10s), [&](ipc::ContainerdBridge::ResizeParams::Builder p) {
+    p.setRef(req.params["id"]);
+    p.setHeight(static_cast<uint32_t>(h));
+    p.setWidth(static_cast<uint32_t>(w));
+  });
+  out.send(200, "text/plain", "");
+}
+
+void ContainersRoutes::prune(http::Request& req, http::ResponseWriter& out) {
+  std::string filters = req.queryValue("filters").value_or("");
+  if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
+    throw Error(ErrorKind::invalid, "invalid filter: " + filters);
+  }
+  auto reply = backends_.bridge.call(ipc::methods::bridgePrune(), ipc::deadlineIn(300s),
+                                     [&](ipc::ContainerdBridge::PruneParams::Builder p) { p.setFilters(bytes(filters)); });
+  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+}
+
+void ContainersRoutes::logs(http::Request& req, http::ResponseWriter& out) {
+  bool wantOut = boolParam(req, "stdout"), wantErr = boolParam(req, "stderr");
+  if (!wantOut && !wantErr) throw Error(ErrorKind::invalid, "Bad parameters: you must choose at least one stream");
+  std::string tailText = req.queryValue("tail").value_or("all");
+  int64_t tail = -1;
+  if (!tailText.empty() && tailText != "all") {
+    try {
+      tail = std::stoll(tailText);
+    } catch (const std::exception&) {
+      tail = -1;  // dockerd treats an unparsable tail as "all"
+    }
+  }
+  json request = {{"op", "logs"},
+                  {"id", req.params["id"]},
+                  {"stdout", wantOut},
+                  {"stderr", wantErr},
+                  {"follow", boolParam(req, "follow")},
+                  {"timestamps", boolParam(req, "timestamps")},
+                  {"since", timeParam(req, "since")},
+                  {"until", timeParam(req, "until")},
+                  {"tail", tail}};
+  BridgeStream stream(streamSocket_, request);
+  out.startStream(200, streamType(stream.tty()));
+  char buf[64 * 1024];
+  for (;;) {
+    size_t n = stream.read(buf, sizeof buf);
+    if (n == 0 || !out.writeChunk(std::string_view(buf, n))) break;
+  }
+  out.endStream();
+}
+
+void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
+  json request = {{"op", "attach"},
+                  {"id", req.params["id"]},
+                  {"stdin", boolParam(req, "stdin")},
+                  {"stdout", boolParam(req, "stdout")},
+                  {"stderr", boolParam(req, "stderr")},
+                  {"logs", boolParam(req, "logs")},
+                  {"stream", boolParam(req, "stream")}};
+  BridgeStream stream(streamSocket_, request);
+  bool upgrade = req.header("upgrade") == "tcp";
+  std::string leftover = out.takeLeftover();
+  auto& client = out.hijack(upgrade, streamType(stream.tty()));
+  splice(client, leftover, stream, boolParam(req, "stdin"));
+}
+
+void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
+  if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  auto reply = backends_.bridge.call(ipc::methods::bridgeExecCreate(), ipc::deadlineIn(30s),
+                                     [&](ipc::ContainerdBridge::ExecCreateParams::Builder p) {
+                                       p.setRef(req.params["id"]);
+                                       p.setBody(bytes(req.body));
+                                     });
+  out.json(201, {{"Id", std::string(reply.get().getId())}});
+}
+
+void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) {
+  auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  std::string id = req.params["id"];
+  auto info = backends_.bridge.call(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
+                                    [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(id); });
+  auto exec = json::parse(text(info.get().getJson()));
+  bool detach = body.value("Detach", false);
+  bool tty = body.value("Tty", exec["ProcessConfig"].value("tty", false));
+  json request = {{"op", "exec"},
+                  {"id", id},
+                  {"detach", detach},
+                  {"tty", tty},
+                  {"stdin", exec.value("OpenStdin", false)},
+                  {"stdout", exec.value("OpenStdout", false)},
+                  {"stderr", exec.value("OpenStderr", false)}};
+  BridgeStream stream(streamSocket_, request);
+  if (detach) {
+    out.send(200, "application/json", "");
+    return;
+  }
+  bool upgrade = req.header("upgrade") == "tcp";
+  std::string leftover = out.takeLeftover();
+  auto& client = out.hijack(upgrade, streamType(stream.tty()));
+  splice(client, leftover, stream, exec.value("OpenStdin", false));
+}
+
+void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {
+  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
+                                               [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(req.params["id"]); });
+  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+}
+
+void ContainersRoutes::execResize(http::Request& req, http::ResponseWriter& out) {
+  int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
+  if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
+  backends_.bridge.call(ipc::methods::bridgeExecResize(), ipc::deadlineIn(10s),
+                        [&](ipc::ContainerdBridge::ExecResizeParams::Builder p) {
+                          p.setId(req.params["id"]);
+                          p.setHeight(static_cast<uint32_t>(h));
+                          p.setWidth(static_cast<uint32_t>(w));
+                        });
+  out.send(200, "text/plain", "");
+}
+
+void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
+  auto inspected = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
+                                                   [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
+  std::string id = json::parse(text(inspected.get().getJson()))["Id"];
+  auto reply = backends_.images.call(ipc::methods::imagesChanges(), ipc::deadlineIn(60s),
+                                     [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(id); });
+  json changes = json::array();
+  for (auto c : reply.get().getChanges()) changes.push_back({{"Path", std::string(c.getPath())}, {"Kind", c.getKind()}});
+  out.json(200, changes.empty() ? json() : changes);
+}
+
+}  // namespace berth::api

@@ -1,0 +1,47 @@
+// The container and exec endpoints of the Docker API. The containerd-bridge owns every answer:
+// documents pass through its RPCs, byte streams (logs, attach, exec) through its stream
+// socket, which this file connects to the client's HTTP connection (chunked for logs, a
+// hijacked raw stream for attach and exec).
+#pragma once
+
+#include "common/config.h"
+#include "services/api/backends.h"
+#include "services/api/router.h"
+
+namespace berth::api {
+
+class ContainersRoutes {
+ public:
+  ContainersRoutes(const Config& config, Backends& backends)
+      : backends_(backends), streamSocket_(config.ipcDir() + "/containerd-bridge-streams.sock") {}
+  void registerOn(Router& router);
+
+ private:
+  void create(http::Request& req, http::ResponseWriter& out);
+  void start(http::Request& req, http::ResponseWriter& out);
+  void stop(http::Request& req, http::ResponseWriter& out);
+  void restart(http::Request& req, http::ResponseWriter& out);
+  void kill(http::Request& req, http::ResponseWriter& out);
+  void pause(http::Request& req, http::ResponseWriter& out);
+  void unpause(http::Request& req, http::ResponseWriter& out);
+  void wait(http::Request& req, http::ResponseWriter& out);
+  void remove(http::Request& req, http::ResponseWriter& out);
+  void rename(http::Request& req, http::ResponseWriter& out);
+  void inspect(http::Request& req, http::ResponseWriter& out);
+  void list(http::Request& req, http::ResponseWriter& out);
+  void top(http::Request& req, http::ResponseWriter& out);
+  void resize(http::Request& req, http::ResponseWriter& out);
+  void prune(http::Request& req, http::ResponseWriter& out);
+  void logs(http::Request& req, http::ResponseWriter& out);
+  void attach(http::Request& req, http::ResponseWriter& out);
+  void execCreate(http::Request& req, http::ResponseWriter& out);
+  void execStart(http::Request& req, http::ResponseWriter& out);
+  void execInspect(http::Request& req, http::ResponseWriter& out);
+  void execResize(http::Request& req, http::ResponseWriter& out);
+  void changes(http::Request& req, http::ResponseWriter& out);
+
+  Backends& backends_;
+  std::string streamSocket_;
+};
+
+}  // namespace berth::api

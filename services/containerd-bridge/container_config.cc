@@ -1,0 +1,109 @@
+// Small pure pieces of Docker's container semantics that the lifecycle code uses: signal
+// names, Docker's human durations, and the image-defaults merge dockerd does at create.
+#include <csignal>
+#include <map>
+
+#include "common/errors.h"
+#include "services/containerd-bridge/container_service.h"
+
+namespace berth::bridge {
+
+using json = nlohmann::json;
+
+int parseSignal(const std::string& raw) {
+  static const std::map<std::string, int> names = {
+      {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"BUS", SIGBUS},   {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+      {"FPE", SIGFPE},   {"HUP", SIGHUP},   {"ILL", SIGILL},   {"INT", SIGINT},   {"IO", SIGIO},
+      {"IOT", SIGIOT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE}, {"PROF", SIGPROF}, {"PWR", SIGPWR},
+      {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"STKFLT", SIGSTKFLT}, {"STOP", SIGSTOP}, {"SYS", SIGSYS},
+      {"TERM", SIGTERM}, {"TRAP", SIGTRAP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+      {"URG", SIGURG},   {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"VTALRM", SIGVTALRM}, {"WINCH", SIGWINCH},
+      {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}};
+  if (raw.empty()) throw Error(ErrorKind::invalid, "Invalid signal: " + raw);
+  bool numeric = raw.find_first_not_of("0123456789") == std::string::npos;
+  if (numeric) {
+    int n = raw.size() > 3 ? 0 : std::stoi(raw);
+    if (n <= 0 || n > 64) throw Error(ErrorKind::invalid, "Invalid signal: " + raw);
+    return n;
+  }
+  std::string name;
+  for (char c : raw) name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  if (name.rfind("RTMIN+", 0) == 0 || name.rfind("RTMAX-", 0) == 0) {
+    std::string off = name.substr(6);
+    if (!off.empty() && off.find_first_not_of("0123456789") == std::string::npos && off.size() <= 2) {
+      int n = name[2] == 'M' && name[3] == 'I' ? SIGRTMIN + std::stoi(off) : SIGRTMAX - std::stoi(off);
+      if (n >= SIGRTMIN && n <= SIGRTMAX) return n;
+    }
+  }
+  auto it = names.find(name);
+  if (it == names.end()) throw Error(ErrorKind::invalid, "Invalid signal: " + raw);
+  return it->second;
+}
+
+std::string humanDuration(std::chrono::seconds d) {
+  long long s = d.count();
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  long long m = s / 60;
+  if (m == 1) return "About a minute";
+  if (m < 60) return std::to_string(m) + " minutes";
+  long long h = s / 3600;
+  if (h == 1) return "About an hour";
+  if (h < 48) return std::to_string(h) + " hours";
+  if (h < 24 * 7 * 2) return std::to_string(h / 24) + " days";
+  if (h < 24 * 30 * 2) return std::to_string(h / 24 / 7) + " weeks";
+  if (h < 24 * 365 * 2) return std::to_string(h / 24 / 30) + " months";
+  return std::to_string(h / 24 / 365) + " years";
+}
+
+namespace {
+
+bool emptyList(const json& j, const char* key) {
+  return !j.contains(key) || j[key].is_null() || (j[key].is_array() && j[key].empty());
+}
+
+std::string envKey(const std::string& kv) { return kv.substr(0, kv.find('=')); }
+
+}  // namespace
+
+json mergeImageConfig(json c, const json& img) {
+  if (!img.is_object()) return c;
+  if (c.value("User", "").empty() && img.contains("User")) c["User"] = img["User"];
+  // The image's environment first, each entry the container does not set itself.
+  json env = json::array();
+  std::vector<std::string> own;
+  if (c.contains("Env") && c["Env"].is_array()) {
+    for (const auto& e : c["Env"]) own.push_back(envKey(e.get<std::string>()));
+  }
+  if (img.contains("Env") && img["Env"].is_array()) {
+    for (const auto& e : img["Env"]) {
+      if (!e.is_string()) continue;
+      if (std::find(own.begin(), own.end(), envKey(e.get<std::string>())) == own.end()) env.push_back(e);
+    }
+  }
+  if (c.contains("Env") && c["Env"].is_array()) {
+    for (const auto& e : c["Env"]) env.push_back(e);
+  }
+  c["Env"] = env;
+  if (emptyList(c, "Entrypoint")) {
+    if (emptyList(c, "Cmd") && img.contains("Cmd")) c["Cmd"] = img["Cmd"];
+    if ((!c.contains("Entrypoint") || c["Entrypoint"].is_null()) && img.contains("Entrypoint")) {
+      c["Entrypoint"] = img["Entrypoint"];
+    }
+  }
+  if (c.value("WorkingDir", "").empty() && img.contains("WorkingDir")) c["WorkingDir"] = img["WorkingDir"];
+  if (c.value("StopSignal", "").empty() && img.contains("StopSignal")) c["StopSignal"] = img["StopSignal"];
+  for (const char* key : {"Labels", "ExposedPorts", "Volumes"}) {
+    if (!img.contains(key) || !img[key].is_object()) continue;
+    json merged = img[key];
+    if (c.contains(key) && c[key].is_object()) {
+      for (auto it = c[key].begin(); it != c[key].end(); ++it) merged[it.key()] = it.value();
+    }
+    c[key] = merged;
+  }
+  return c;
+}
+
+}  // namespace berth::bridge

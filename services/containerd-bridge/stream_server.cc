@@ -1,0 +1,361 @@
+#include "services/containerd-bridge/stream_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+
+#include "common/errors.h"
+#include "common/time_format.h"
+#include "services/containerd-bridge/log_reader.h"
+
+namespace berth::bridge {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+bool writeAll(int fd, const std::string& data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string readLine(int fd) {
+  std::string line;
+  char c;
+  while (line.size() < (1 << 20)) {
+    ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    line += c;
+  }
+  return line;
+}
+
+const char* kindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid: return "invalid";
+    case ErrorKind::notFound: return "notFound";
+    case ErrorKind::conflict: return "conflict";
+    case ErrorKind::unavailable: return "unavailable";
+    default: return "internal";
+  }
+}
+
+// Formats one log entry for the client: the timestamp when asked, framing without a TTY.
+std::string render(const LogEntry& e, bool tty, bool timestamps) {
+  std::string text = e.text;
+  if (timestamps) {
+    std::string t = rfc3339Nano(e.timeNanos);
+    // dockerd prints nine fraction digits.
+    auto dot = t.find('.');
+    if (dot == std::string::npos) t.insert(t.size() - 1, ".000000000");
+    else while (t.size() - dot - 2 < 9) t.insert(t.size() - 1, "0");
+    text = t + " " + text;
+  }
+  if (tty) return text;
+  return frameStream(e.stream == "stderr" ? 2 : 1, text);
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// True when the peer has closed its side completely (not just half-closed stdin).
+bool peerGone(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  return (p.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+}  // namespace
+
+StreamServer::StreamServer(ContainerService& containers, std::string socketPath)
+    : containers_(containers), path_(std::move(socketPath)) {}
+
+StreamServer::~StreamServer() { stop(); }
+
+void StreamServer::start() {
+  ::unlink(path_.c_str());
+  listenFd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path_.size() >= sizeof addr.sun_path) throw Error(ErrorKind::invalid, "stream socket path too long: " + path_);
+  std::strcpy(addr.sun_path, path_.c_str());
+  if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listenFd_, 128) != 0) {
+    throw Error(ErrorKind::internal, "bind " + path_ + ": " + std::strerror(errno));
+  }
+  ::chmod(path_.c_str(), 0600);
+  running_ = true;
+  acceptor_ = std::thread([this] { acceptLoop(); });
+}
+
+void StreamServer::stop() {
+  if (!running_.exchange(false)) return;
+  ::shutdown(listenFd_, SHUT_RDWR);
+  ::close(listenFd_);
+  if (acceptor_.joinable()) acceptor_.join();
+}
+
+void StreamServer::acceptLoop() {
+  while (running_) {
+    int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (!running_) return;
+      std::this_thread::sleep_for(10ms);
+      continue;
+    }
+    // Streams live as long as a container's output: one detached thread each.
+    std::thread([this, fd] {
+      serve(fd);
+      ::close(fd);
+    }).detach();
+  }
+}
+
+void StreamServer::serve(int fd) {
+  try {
+    auto request = json::parse(readLine(fd), nullptr, false);
+    if (!request.is_object()) throw Error(ErrorKind::invalid, "malformed stream request");
+    std::string op = request.value("op", "");
+    if (op == "logs") logs(fd, request);
+    else if (op == "attach") attach(fd, request);
+    else if (op == "exec") exec(fd, request);
+    else throw Error(ErrorKind::invalid, "unknown stream op: " + op);
+  } catch (const Error& e) {
+    writeAll(fd, json{{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}}.dump() + "\n");
+  } catch (const std::exception& e) {
+    writeAll(fd, json{{"ok", false}, {"kind", "internal"}, {"message", e.what()}}.dump() + "\n");
+  }
+}
+
+void StreamServer::logs(int fd, const json& request) {
+  auto target = containers_.attachTarget(request.value("id", ""));
+  bool wantOut = request.value("stdout", false), wantErr = request.value("stderr", false);
+  if (!wantOut && !wantErr) throw Error(ErrorKind::invalid, "Bad parameters: you must choose at least one stream");
+  int64_t since = request.value("since", int64_t{0}), until = request.value("until", int64_t{0});
+  bool timestamps = request.value("timestamps", false);
+  bool follow = request.value("follow", false);
+  int64_t tail = request.value("tail", int64_t{-1});
+  bool running = target.status == "running" || target.status == "paused" || target.status == "restarting";
+  int64_t exits = target.exits;
+  writeAll(fd, json{{"ok", true}, {"tty", target.tty}}.dump() + "\n");
+
+  auto wanted = [&](const LogEntry& e) {
+    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return false;
+    if (since > 0 && e.timeNanos < since) return false;
+    return true;
+  };
+  JsonLogReader reader(target.logPath);
+  auto entries = reader.readAll();
+  std::vector<const LogEntry*> selected;
+  for (const auto& e : entries) {
+    if (until > 0 && e.timeNanos > until) break;
+    if (wanted(e)) selected.push_back(&e);
+  }
+  size_t first = tail >= 0 && static_cast<size_t>(tail) < selected.size() ? selected.size() - static_cast<size_t>(tail) : 0;
+  std::string out;
+  for (size_t i = first; i < selected.size(); ++i) {
+    out += render(*selected[i], target.tty, timestamps);
+    if (out.size() > (1 << 20)) {
+      if (!writeAll(fd, out)) return;
+      out.clear();
+    }
+  }
+  if (!writeAll(fd, out)) return;
+  if (!follow || !running) return;
+  bool finished = false;
+  for (;;) {
+    for (const auto& e : reader.readNew()) {
+      if (until > 0 && e.timeNanos > until) return;
+      if (wanted(e) && !writeAll(fd, render(e, target.tty, timestamps))) return;
+    }
+    if (finished) return;
+    if (peerGone(fd)) return;
+    if (containers_.waitExitAfter(target.id, exits, 50ms)) {
+      // Exited: the log is complete once the logger says so.
+      for (int i = 0; i < 100 && !exists(target.loggerDone); ++i) std::this_thread::sleep_for(20ms);
+      finished = true;
+    }
+  }
+}
+
+void StreamServer::attach(int fd, const json& request) {
+  auto target = containers_.attachTarget(request.value("id", ""));
+  bool wantIn = request.value("stdin", false) && target.openStdin;
+  bool wantOut = request.value("stdout", false), wantErr = request.value("stderr", false);
+  bool replay = request.value("logs", false), stream = request.value("stream", false);
+  int64_t exits = target.exits;
+  JsonLogReader reader(target.logPath);
+  std::vector<LogEntry> backlog;
+  if (replay) backlog = reader.readAll();
+  else reader.seekEnd();
+  writeAll(fd, json{{"ok", true}, {"tty", target.tty}}.dump() + "\n");
+
+  auto emit = [&](const LogEntry& e) {
+    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
+    return writeAll(fd, render(e, target.tty, false));
+  };
+  for (const auto& e : backlog) {
+    if (!emit(e)) return;
+  }
+  if (!stream) return;
+
+  std::atomic<bool> done{false};
+  std::thread input;
+  if (wantIn) {
+    input = std::thread([&, fifo = target.stdinFifo, once = target.stdinOnce, id = target.id] {
+      // Read-write: never blocks and never fails for want of a reader, and keeps what is
+      // written buffered until the container's shim opens its end.
+      int in = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+      if (in < 0) return;
+      char buf[32 * 1024];
+      for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        size_t off = 0;
+        while (off < static_cast<size_t>(n)) {
+          ssize_t w = ::write(in, buf + off, static_cast<size_t>(n) - off);
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) break;
+          off += static_cast<size_t>(w);
+        }
+      }
+      if (once) {
+        // End-of-file is containerd's CloseIO (the shim holds a writer of its own), once the
+        // task exists; until then our writer keeps the buffered input alive.
+        for (int i = 0; i < 500 && !done; ++i) {
+          auto t = containers_.attachTarget(id);
+          if (t.status == "running" || t.exits > exits) break;
+          std::this_thread::sleep_for(10ms);
+        }
+      }
+      ::close(in);
+      if (once) containers_.closeStdin(id, "");
+    });
+  }
+  bool finished = false;
+  for (;;) {
+    bool ok = true;
+    for (const auto& e : reader.readNew()) {
+      if (!emit(e)) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok || finished) break;
+    if (peerGone(fd)) break;
+    if (containers_.waitExitAfter(target.id, exits, 50ms)) {
+      for (int i = 0; i < 100 && !exists(target.loggerDone); ++i) std::this_thread::sleep_for(20ms);
+      finished = true;
+    }
+  }
+  done = true;
+  ::shutdown(fd, SHUT_RDWR);  // ends the input thread's read
+  if (input.joinable()) input.join();
+}
+
+void StreamServer::exec(int fd, const json& request) {
+  std::string execId = request.value("id", "");
+  if (request.value("detach", false)) {
+    containers_.execStart(execId, nullptr);
+    writeAll(fd, json{{"ok", true}, {"tty", false}}.dump() + "\n");
+    containers_.execFinish(execId);
+    return;
+  }
+  bool tty = request.value("tty", false);
+  bool wantIn = request.value("stdin", false), wantOut = request.value("stdout", false),
+       wantErr = request.value("stderr", false);
+  std::string base = containers_.execFifoBase(execId);
+  ContainerService::ExecIo io;
+  io.tty = tty;
+  int outFd = -1, errFd = -1, inFd = -1;
+  auto cleanup = [&] {
+    for (int f : {outFd, errFd, inFd}) {
+      if (f >= 0) ::close(f);
+    }
+    for (const char* s : {"-stdin", "-stdout", "-stderr"}) ::unlink((base + s).c_str());
+  };
+  auto makeFifo = [&](const std::string& path) {
+    ::unlink(path.c_str());
+    if (::mkfifo(path.c_str(), 0600) != 0) throw Error(ErrorKind::internal, "mkfifo " + path + ": " + std::strerror(errno));
+  };
+  try {
+    if (wantOut || tty) {
+      io.stdoutFifo = base + "-stdout";
+      makeFifo(io.stdoutFifo);
+      outFd = ::open(io.stdoutFifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+    if (wantErr && !tty) {
+      io.stderrFifo = base + "-stderr";
+      makeFifo(io.stderrFifo);
+      errFd = ::open(io.stderrFifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    }
+    if (wantIn) {
+      io.stdinFifo = base + "-stdin";
+      makeFifo(io.stdinFifo);
+      inFd = ::open(io.stdinFifo.c_str(), O_RDWR | O_CLOEXEC);
+    }
+    containers_.execStart(execId, &io);
+  } catch (...) {
+    cleanup();
+    throw;
+  }
+  writeAll(fd, json{{"ok", true}, {"tty", tty}}.dump() + "\n");
+  bool clientOpen = true;
+  char buf[32 * 1024];
+  while (outFd >= 0 || errFd >= 0) {
+    std::vector<pollfd> fds;
+    if (outFd >= 0) fds.push_back({outFd, POLLIN, 0});
+    if (errFd >= 0) fds.push_back({errFd, POLLIN, 0});
+    if (clientOpen && inFd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
+    for (const auto& p : fds) {
+      if (!p.revents) continue;
+      ssize_t n = ::read(p.fd, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (p.fd == fd) {
+        if (n <= 0) {
+          clientOpen = false;
+          ::close(inFd);
+          inFd = -1;
+          containers_.closeStdin(containers_.execInspect(execId).value("ContainerID", ""), execId);
+        } else {
+          size_t off = 0;
+          while (off < static_cast<size_t>(n)) {
+            ssize_t w = ::write(inFd, buf + off, static_cast<size_t>(n) - off);
+            if (w <= 0) break;
+            off += static_cast<size_t>(w);
+          }
+        }
+        continue;
+      }
+      int stream = p.fd == errFd ? 2 : 1;
+      if (n <= 0) {
+        ::close(p.fd);
+        (p.fd == outFd ? outFd : errFd) = -1;
+        continue;
+      }
+      std::string data(buf, static_cast<size_t>(n));
+      if (!writeAll(fd, tty ? data : frameStream(stream, data))) {
+        // The client left: the process keeps running, as with dockerd.
+      }
+    }
+  }
+  containers_.execFinish(execId);
+  cleanup();
+}
+
+}  // namespace berth::bridge

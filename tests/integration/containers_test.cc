@@ -1,0 +1,676 @@
+// Containers through the real docker CLI against a real engine: run, create/start/wait, config,
+// names, ps, logs (json-file, follow, tty), stdin, exec, kill/pause/top, rm, restart policies,
+// events, mounts and limits; then the promises beyond dockerd: a SIGKILL of any service stops no
+// container and loses no log line, and live-restore keeps containers across an engine restart.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/cgroups.h"
+#include "tests/support/engine.h"
+#include "tests/support/process.h"
+#include "tests/support/test_images.h"
+
+namespace berth::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+const std::string kImage = "berth-test/busybox:1";
+
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+             std::chrono::milliseconds step = 50ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+}
+
+std::string trimNewline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+// `docker inspect --format`, without the trailing newline; the CLI's error when it fails, so an
+// assertion on the result shows why.
+std::string inspect(Engine& engine, const std::string& ref, const std::string& format) {
+  auto r = engine.docker({"inspect", "--format", format, ref});
+  if (r.exitCode != 0) return "inspect failed: " + r.err;
+  return trimNewline(r.out);
+}
+
+pid_t pidOf(Engine& engine, const std::string& ref) {
+  return static_cast<pid_t>(std::atoi(inspect(engine, ref, "{{.State.Pid}}").c_str()));
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Each of `wanted` appears among `got`, in this order (other lines may come between).
+bool inOrder(const std::vector<std::string>& got, const std::vector<std::string>& wanted) {
+  size_t next = 0;
+  for (const auto& line : got) {
+    if (next < wanted.size() && line == wanted[next]) ++next;
+  }
+  return next == wanted.size();
+}
+
+long long unixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// An RFC 3339 UTC timestamp ("2026-11-28T10:00:00.123456789Z") as seconds since the epoch.
+double unixSeconds(const std::string& timestamp) {
+  std::tm tm{};
+  const char* rest = strptime(timestamp.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return -1;
+  return static_cast<double>(timegm(&tm)) + (*rest == '.' ? std::strtod(rest, nullptr) : 0.0);
+}
+
+bool processGone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+class ContainersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto r = engine_.docker({"load", "-i", busyboxArchive(work_.path(), kImage)});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+
+  void TearDown() override {
+    for (const auto& id : lines(engine_.docker({"ps", "-aq"}).out)) engine_.docker({"rm", "-f", id});
+    removeNamespaceCgroups("berth");
+  }
+
+  // `docker run -d --pull never ARGS...`; returns the full id ("" after a failure it reports).
+  std::string runDetached(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"run", "-d", "--pull", "never"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = engine_.docker(argv);
+    if (r.exitCode != 0 || r.out.size() != 65) {
+      ADD_FAILURE() << "docker run -d failed (" << r.exitCode << "): " << r.out << r.err;
+      return "";
+    }
+    return trimNewline(r.out);
+  }
+
+  // The docker CLI with `input` on its stdin.
+  CommandResult dockerWithInput(const std::vector<std::string>& args, const std::string& input) {
+    std::vector<std::string> argv = {"docker"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"},
+               30s, input);
+  }
+
+  Engine engine_;
+  TempDir work_{"berth-containers"};
+};
+
+TEST_F(ContainersTest, RunPassesTheContainersOutputAndExitCodeThroughAndRmRemovesIt) {
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exitCode, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(engine_.docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(ContainersTest, RunFailuresExitWithDockersCodesAndLeaveNoContainerBehind) {
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "berth-test/nope:1"});
+  EXPECT_EQ(r.exitCode, 125);
+  EXPECT_TRUE(contains(r.err, "No such image")) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "/no/such"});
+  EXPECT_EQ(r.exitCode, 127) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "/etc/passwd"});
+  EXPECT_EQ(r.exitCode, 126) << r.err;
+  EXPECT_EQ(engine_.docker({"ps", "-q"}).out, "");
+  // As in dockerd, a --rm container whose start failed is removed.
+  EXPECT_EQ(engine_.docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(ContainersTest, ADetachedContainerIsListedInspectedStoppedAndStartedAgain) {
+  std::string id = runDetached({"--name", "web", kImage, "sleep", "1000"});
+  ASSERT_EQ(id.size(), 64u);
+  auto ps = engine_.docker({"ps", "--format", "{{.Names}}|{{.Status}}"});
+  ASSERT_EQ(ps.exitCode, 0) << ps.err;
+  EXPECT_TRUE(startsWith(ps.out, "web|Up")) << ps.out;
+  EXPECT_EQ(lines(ps.out).size(), 1u) << ps.out;
+
+  auto state = inspect(engine_, "web",
+                       "{{.State.Running}} {{.State.Pid}} {{.Name}} {{.Path}} {{join .Args \",\"}} {{.Config.Image}}");
+  std::istringstream fields(state);
+  std::string running, name, path, args, image;
+  pid_t pid = 0;
+  fields >> running >> pid >> name >> path >> args >> image;
+  EXPECT_EQ(running, "true") << state;
+  ASSERT_GT(pid, 0) << state;
+  EXPECT_EQ(name + " " + path + " " + args + " " + image, "/web sleep 1000 " + kImage);
+  EXPECT_EQ(readText("/proc/" + std::to_string(pid) + "/cmdline"), std::string("sleep\0" "1000\0", 11));
+
+  // sleep as PID 1 has no SIGTERM handler, so stop falls back to SIGKILL after the timeout.
+  auto r = engine_.docker({"stop", "-t", "1", "web"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "web\n");
+  EXPECT_EQ(inspect(engine_, "web", "{{.State.Running}} {{.State.ExitCode}} {{.State.Status}}"), "false 137 exited");
+  double started = unixSeconds(inspect(engine_, "web", "{{.State.StartedAt}}"));
+  double finished = unixSeconds(inspect(engine_, "web", "{{.State.FinishedAt}}"));
+  EXPECT_GT(started, 0);
+  EXPECT_GT(finished, started);
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 5s));
+
+  r = engine_.docker({"start", "web"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, "web", "{{.State.Running}}"), "true");
+  pid_t again = pidOf(engine_, "web");
+  EXPECT_GT(again, 0);
+  EXPECT_NE(again, pid);
+}
+
+TEST_F(ContainersTest, CreateThenStartThenWaitReportsTheExitCode) {
+  auto r = engine_.docker({"create", "--pull", "never", "--name", "c1", kImage, "sh", "-c", "exit 7"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("[0-9a-f]{64}\n"))) << r.out;
+  EXPECT_EQ(inspect(engine_, "c1", "{{.State.Status}} {{.State.Running}}"), "created false");
+  EXPECT_EQ(engine_.docker({"ps", "-q"}).out, "");
+  r = engine_.docker({"start", "c1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"wait", "c1"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "7\n");
+  EXPECT_EQ(inspect(engine_, "c1", "{{.State.Status}} {{.State.ExitCode}}"), "exited 7");
+}
+
+TEST_F(ContainersTest, RunAppliesEnvWorkdirUserEntrypointLabelsAndHostname) {
+  std::string envFile = work_.path() + "/env";
+  std::ofstream(envFile) << "B=2\n";
+  auto r = engine_.docker({"run", "--pull", "never", "--name", "cfg", "-e", "A=1", "--env-file", envFile, "-w", "/tmp",
+                           "-u", "nobody", "--entrypoint", "sh", "-l", "k=v", "--hostname", "box", kImage, "-c",
+                           "echo $A $B; pwd; id -u; hostname"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "1 2\n/tmp\n65534\nbox\n");
+  EXPECT_EQ(inspect(engine_, "cfg", "{{index .Config.Labels \"k\"}}"), "v");
+  EXPECT_EQ(inspect(engine_, "cfg",
+                    "{{.Config.User}}|{{.Config.WorkingDir}}|{{.Config.Hostname}}|{{json .Config.Entrypoint}}"),
+            "nobody|/tmp|box|[\"sh\"]");
+}
+
+TEST_F(ContainersTest, NamesAreUniqueAndRenamableAndIdPrefixesResolve) {
+  std::string id = runDetached({"--name", "web", kImage, "sleep", "1000"});
+  ASSERT_EQ(id.size(), 64u);
+  auto r = engine_.docker({"run", "-d", "--pull", "never", "--name", "web", kImage, "sleep", "1000"});
+  EXPECT_EQ(r.exitCode, 125);
+  EXPECT_TRUE(contains(r.err, "Conflict. The container name \"/web\" is already in use by container \"" + id)) << r.err;
+  EXPECT_EQ(lines(engine_.docker({"ps", "-aq"}).out).size(), 1u);
+
+  r = engine_.docker({"rename", "web", "web2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, "web2", "{{.Name}}"), "/web2");
+  EXPECT_NE(engine_.docker({"inspect", "web"}).exitCode, 0);
+
+  r = engine_.docker({"inspect", "nope"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "No such object: nope")) << r.err;
+  EXPECT_EQ(inspect(engine_, id.substr(0, 5), "{{.Id}} {{.Name}}"), id + " /web2");
+}
+
+TEST_F(ContainersTest, PsListsFiltersAndFormatsContainers) {
+  std::string up = runDetached({"--name", "up", "-l", "k=v", kImage, "sleep", "1000"});
+  ASSERT_EQ(up.size(), 64u);
+  std::string down = runDetached({"--name", "down", kImage, "sh", "-c", "exit 3"});
+  ASSERT_EQ(down.size(), 64u);
+  ASSERT_EQ(engine_.docker({"wait", "down"}).out, "3\n");
+
+  auto ps = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "ps");
+    auto r = engine_.docker(args);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(ps({"-q"}), up.substr(0, 12) + "\n");
+  EXPECT_EQ(ps({"-aq"}), down.substr(0, 12) + "\n" + up.substr(0, 12) + "\n");  // newest first
+  EXPECT_EQ(ps({"-a", "--no-trunc", "-q"}), down + "\n" + up + "\n");
+  EXPECT_EQ(ps({"-a", "--filter", "status=exited", "--format", "{{.Names}}"}), "down\n");
+  EXPECT_EQ(ps({"-a", "--filter", "status=running", "--format", "{{.Names}}"}), "up\n");
+  EXPECT_EQ(ps({"-a", "--filter", "name=up", "--format", "{{.Names}}"}), "up\n");
+  EXPECT_EQ(ps({"-a", "--filter", "label=k=v", "--format", "{{.Names}}"}), "up\n");
+  EXPECT_EQ(ps({"-a", "--filter", "exited=3", "--format", "{{.Names}}"}), "down\n");
+  EXPECT_EQ(ps({"-a", "--filter", "ancestor=" + kImage, "--format", "{{.Names}}"}), "down\nup\n");
+  EXPECT_EQ(ps({"-a", "--filter", "id=" + up.substr(0, 12), "--format", "{{.Names}}"}), "up\n");
+  EXPECT_EQ(ps({"-n", "1", "-a", "--format", "{{.Names}}"}), "down\n");
+  EXPECT_EQ(ps({"-l", "--format", "{{.Names}}"}), "down\n");
+
+  auto running = lines(ps({"--format", "{{.Image}}|{{.Command}}|{{.Status}}"}));
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_TRUE(startsWith(running[0], kImage + "|")) << running[0];
+  EXPECT_TRUE(contains(running[0], "sleep")) << running[0];
+  EXPECT_TRUE(contains(running[0], "|Up")) << running[0];
+  EXPECT_TRUE(startsWith(ps({"-a", "--filter", "name=down", "--format", "{{.Status}}"}), "Exited (3)"));
+}
+
+TEST_F(ContainersTest, LogsSplitStreamsAndHonourTailTimestampsAndSinceFromAJsonFileLog) {
+  // The stderr line goes first, with a pause, so the order across the two streams is certain.
+  std::string id = runDetached({"--name", "logs", kImage, "sh", "-c",
+                                "echo e >&2; sleep 0.2; for i in 1 2 3 4 5; do echo line$i; done"});
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_EQ(engine_.docker({"wait", "logs"}).out, "0\n");
+
+  auto r = engine_.docker({"logs", "logs"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "line1\nline2\nline3\nline4\nline5\n");
+  EXPECT_EQ(r.err, "e\n");
+  r = engine_.docker({"logs", "--tail", "2", "logs"});
+  EXPECT_EQ(r.out, "line4\nline5\n");
+  EXPECT_EQ(r.err, "");
+  r = engine_.docker({"logs", "--tail", "0", "logs"});
+  EXPECT_EQ(r.out + r.err, "");
+
+  r = engine_.docker({"logs", "-t", "logs"});
+  auto stamped = lines(r.out);
+  ASSERT_EQ(stamped.size(), 5u) << r.out;
+  EXPECT_TRUE(std::regex_match(stamped[0], std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line1)"))) << stamped[0];
+  EXPECT_TRUE(std::regex_match(r.err, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z e\n)"))) << r.err;
+
+  r = engine_.docker({"logs", "--since", std::to_string(unixNow() + 3600), "logs"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out + r.err, "");
+
+  // The json-file log, in Docker's format, where LogPath says.
+  std::string logPath = inspect(engine_, "logs", "{{.LogPath}}");
+  ASSERT_TRUE(fs::is_regular_file(logPath)) << logPath;
+  std::map<std::string, std::string> byStream;
+  auto entries = lines(readText(logPath));
+  EXPECT_EQ(entries.size(), 6u);
+  for (const auto& line : entries) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    ASSERT_TRUE(j.contains("log") && j.contains("stream") && j.contains("time")) << line;
+    EXPECT_GT(unixSeconds(j["time"].get<std::string>()), 0) << line;
+    byStream[j["stream"].get<std::string>()] += j["log"].get<std::string>();
+  }
+  EXPECT_EQ(byStream["stdout"], "line1\nline2\nline3\nline4\nline5\n");
+  EXPECT_EQ(byStream["stderr"], "e\n");
+}
+
+TEST_F(ContainersTest, LogsFollowReturnsWhenTheContainerExits) {
+  std::string id = runDetached({kImage, "sh", "-c", "echo a; sleep 1; echo b"});
+  ASSERT_EQ(id.size(), 64u);
+  auto r = engine_.docker({"logs", "-f", id}, 20s);
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "a\nb\n");
+  EXPECT_TRUE(waitFor([&] { return inspect(engine_, id, "{{.State.Running}}") == "false"; }, 5s));
+}
+
+TEST_F(ContainersTest, InteractiveRunFeedsStdinToTheContainer) {
+  auto r = dockerWithInput({"run", "-i", "--rm", "--pull", "never", kImage, "cat"}, "hello\nworld\n");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\nworld\n");
+  r = dockerWithInput({"run", "-i", "--rm", "--pull", "never", kImage, "sh", "-c", "read x; echo got:$x"}, "abc\n");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "got:abc\n");
+}
+
+TEST_F(ContainersTest, ATtyContainerWritesCarriageReturnLineFeedsToOutputAndLogs) {
+  auto r = engine_.docker({"run", "--rm", "-t", "--pull", "never", kImage, "echo", "hi"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\r\n");
+  std::string id = runDetached({"-t", "--name", "t1", kImage, "sh", "-c", "echo tty; sleep 1000"});
+  ASSERT_EQ(id.size(), 64u);
+  EXPECT_EQ(inspect(engine_, "t1", "{{.Config.Tty}}"), "true");
+  std::string logs;
+  EXPECT_TRUE(waitFor([&] { return contains(logs = engine_.docker({"logs", "t1"}).out, "tty\r\n"); }, 10s)) << logs;
+}
+
+TEST_F(ContainersTest, ExecRunsCommandsInARunningContainerAndRefusesAStoppedOne) {
+  std::string id = runDetached({kImage, "sleep", "1000"});
+  ASSERT_EQ(id.size(), 64u);
+  auto r = engine_.docker({"exec", id, "echo", "hi"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  EXPECT_EQ(engine_.docker({"exec", id, "sh", "-c", "exit 5"}).exitCode, 5);
+  r = engine_.docker({"exec", "-e", "X=9", "-w", "/tmp", "-u", "nobody", id, "sh", "-c", "echo $X; pwd; id -u"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "9\n/tmp\n65534\n");
+  r = dockerWithInput({"exec", "-i", id, "cat"}, "xyz\n");
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "xyz\n");
+
+  r = engine_.docker({"exec", "-d", id, "sh", "-c", "echo bg > /tmp/f"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(waitFor([&] { return engine_.docker({"exec", id, "cat", "/tmp/f"}).out == "bg\n"; }, 10s));
+
+  ASSERT_EQ(engine_.docker({"stop", "-t", "1", id}).exitCode, 0);
+  r = engine_.docker({"exec", id, "echo", "hi"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "is not running")) << r.err;
+}
+
+TEST_F(ContainersTest, KillSignalsPauseFreezesAndTopListsTheContainersProcesses) {
+  // The trap is set before "ready" is printed: a signal that arrived earlier would be ignored by
+  // a PID 1 without a handler.
+  std::string trapped = runDetached({kImage, "sh", "-c",
+                                     "trap \"echo got-usr1; exit 0\" USR1; echo ready; while true; do sleep 0.1; done"});
+  ASSERT_EQ(trapped.size(), 64u);
+  ASSERT_TRUE(waitFor([&] { return contains(engine_.docker({"logs", trapped}).out, "ready\n"); }, 10s));
+  auto r = engine_.docker({"kill", "-s", "USR1", trapped});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"wait", trapped}, 20s).out, "0\n");
+  EXPECT_TRUE(contains(engine_.docker({"logs", trapped}).out, "got-usr1\n"));
+
+  std::string id = runDetached({kImage, "sleep", "1000"});
+  ASSERT_EQ(id.size(), 64u);
+  r = engine_.docker({"top", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto table = lines(r.out);
+  ASSERT_GE(table.size(), 2u) << r.out;
+  EXPECT_TRUE(contains(table[0], "PID")) << r.out;
+  EXPECT_TRUE(std::any_of(table.begin() + 1, table.end(), [](const std::string& l) { return contains(l, "sleep 1000"); }))
+      << r.out;
+
+  r = engine_.docker({"pause", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, id, "{{.State.Status}} {{.State.Paused}}"), "paused true");
+  r = engine_.docker({"unpause", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, id, "{{.State.Status}} {{.State.Paused}} {{.State.Running}}"), "running false true");
+
+  r = engine_.docker({"kill", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"wait", id}, 20s).out, "137\n");
+  EXPECT_EQ(inspect(engine_, id, "{{.State.Status}} {{.State.ExitCode}}"), "exited 137");
+}
+
+TEST_F(ContainersTest, RmRefusesARunningContainerAndRmForceKillsAndRemovesIt) {
+  std::string id = runDetached({"--name", "busy", kImage, "sleep", "1000"});
+  ASSERT_EQ(id.size(), 64u);
+  pid_t pid = pidOf(engine_, id);
+  ASSERT_GT(pid, 0);
+  auto r = engine_.docker({"rm", "busy"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "cannot remove container")) << r.err;
+  EXPECT_TRUE(contains(r.err, "stop the container before removing or force remove")) << r.err;
+  EXPECT_EQ(inspect(engine_, id, "{{.State.Running}}"), "true");
+
+  r = engine_.docker({"rm", "-f", "busy"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "busy\n");
+  EXPECT_EQ(engine_.docker({"ps", "-aq"}).out, "");
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 5s));
+  // Its rootfs is unmounted.
+  EXPECT_FALSE(contains(readText("/proc/self/mountinfo"), id));
+}
+
+TEST_F(ContainersTest, RestartPoliciesRestartUpToTheLimitAndUntilStopped) {
+  std::string failing = runDetached({"--restart", "on-failure:2", kImage, "sh", "-c", "exit 1"});
+  ASSERT_EQ(failing.size(), 64u);
+  std::string state;
+  EXPECT_TRUE(waitFor([&] {
+    state = inspect(engine_, failing, "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}");
+    return state == "exited 2 1";
+  }, 15s)) << state;
+  EXPECT_EQ(inspect(engine_, failing, "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.RestartPolicy.MaximumRetryCount}}"),
+            "on-failure 2");
+
+  std::string always = runDetached({"--restart", "always", kImage, "sh", "-c", "exit 0"});
+  ASSERT_EQ(always.size(), 64u);
+  EXPECT_TRUE(waitFor([&] { return std::atoi(inspect(engine_, always, "{{.RestartCount}}").c_str()) >= 1; }, 15s));
+  auto r = engine_.docker({"stop", "-t", "1", always});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string stopped = inspect(engine_, always, "{{.State.Status}} {{.State.Running}} {{.RestartCount}}");
+  EXPECT_TRUE(startsWith(stopped, "exited false ")) << stopped;
+  std::this_thread::sleep_for(1s);  // longer than the restart backoff at this point
+  EXPECT_EQ(inspect(engine_, always, "{{.State.Status}} {{.State.Running}} {{.RestartCount}}"), stopped);
+
+  r = engine_.docker({"run", "-d", "--pull", "never", "--restart", "bogus", kImage, "true"});
+  EXPECT_EQ(r.exitCode, 125);
+  EXPECT_TRUE(contains(r.err, "invalid restart policy")) << r.err;
+  EXPECT_EQ(lines(engine_.docker({"ps", "-aq"}).out).size(), 2u);
+}
+
+TEST_F(ContainersTest, ARunEmitsCreateStartDieAndDestroyEventsInOrder) {
+  auto since = std::to_string(unixNow() - 1);
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--name", "ev", kImage, "sh", "-c", "exit 2"});
+  ASSERT_EQ(r.exitCode, 2) << r.err;
+  auto until = std::to_string(unixNow() + 1);
+  r = engine_.docker({"events", "--since", since, "--until", until, "--filter", "type=container", "--format",
+                      "{{.Action}} {{.Actor.Attributes.name}} {{index .Actor.Attributes \"exitCode\"}}"}, 20s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::vector<std::string> events;
+  for (auto line : lines(r.out)) {
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    events.push_back(line);
+  }
+  EXPECT_TRUE(inOrder(events, {"create ev", "start ev", "die ev 2", "destroy ev"})) << r.out;
+  r = engine_.docker({"events", "--since", since, "--until", until, "--filter", "event=die", "--format",
+                      "{{.Type}} {{.Action}} {{.Actor.Attributes.image}} {{len .Actor.ID}}"}, 20s);
+  EXPECT_EQ(r.out, "container die " + kImage + " 64\n");
+}
+
+TEST_F(ContainersTest, BindMountsTmpfsReadOnlyRootAndLimitsApplyInsideTheContainer) {
+  std::string host = work_.path() + "/host";
+  fs::create_directories(host);
+  std::ofstream(host + "/x") << "hostfile\n";
+  auto runIt = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", "--rm", "--pull", "never"});
+    return engine_.docker(args);
+  };
+  auto r = runIt({"-v", host + ":/data", kImage, "sh", "-c", "cat /data/x; echo made > /data/y"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "hostfile\n");
+  EXPECT_EQ(readText(host + "/y"), "made\n");
+
+  r = runIt({"-v", host + ":/data:ro", kImage, "touch", "/data/z"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_FALSE(fs::exists(host + "/z"));
+
+  r = runIt({"--tmpfs", "/scratch", kImage, "grep", "/scratch", "/proc/mounts"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "tmpfs")) << r.out;
+
+  r = runIt({"--read-only", kImage, "touch", "/etc/x"});
+  EXPECT_NE(r.exitCode, 0);
+  r = runIt({kImage, "touch", "/etc/x"});  // the same without --read-only works
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+
+  r = runIt({"--mount", "type=bind,source=/no/such,target=/x", kImage, "true"});
+  EXPECT_EQ(r.exitCode, 125);
+  EXPECT_TRUE(contains(r.err, "bind source path does not exist")) << r.err;
+
+  r = runIt({"--memory", "64m", kImage, "sh", "-c",
+             "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "67108864\n");
+  r = runIt({"--pids-limit", "20", kImage, "sh", "-c",
+             "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "20\n");
+  EXPECT_EQ(engine_.docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(ContainersTest, KillingAnyServiceWithSigkillLeavesTheContainerRunningAndItsLogWithoutAGap) {
+  std::string id = runDetached({kImage, "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.01; done"});
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_TRUE(waitFor([&] { return lines(engine_.docker({"logs", id}).out).size() >= 50; }, 20s));
+  pid_t pid = pidOf(engine_, id);
+  ASSERT_GT(pid, 0);
+
+  for (const std::string service : {"containerd-bridge", "images", "api"}) {
+    auto before = engine_.children();
+    pid_t victim = before[service].pid;
+    ASSERT_GT(victim, 0) << service;
+    auto start = std::chrono::steady_clock::now();
+    ASSERT_EQ(::kill(victim, SIGKILL), 0) << service;
+    bool back = waitFor([&] {
+      auto now = engine_.children()[service];
+      if (now.state != "running" || now.pid == victim || now.pid == 0) return false;
+      auto ps = engine_.docker({"ps", "-q"}, 5s);
+      return ps.exitCode == 0 && ps.out == id.substr(0, 12) + "\n";
+    }, 20s, 10ms);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+    std::cout << "[ containers ] after kill -9 of " << service << ", docker ps lists the container again in " << ms
+              << " ms\n";
+    ASSERT_TRUE(back) << service << " did not come back";
+    EXPECT_EQ(pidOf(engine_, id), pid) << service;
+    EXPECT_TRUE(processAlive(pid)) << service;
+    auto after = engine_.children();
+    for (const auto& [name, info] : before) {
+      if (name != service) {
+        EXPECT_EQ(after[name].pid, info.pid) << name << " restarted when " << service << " was killed";
+      }
+    }
+  }
+
+  std::this_thread::sleep_for(500ms);
+  auto r = engine_.docker({"stop", "-t", "1", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"logs", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto numbers = lines(r.out);
+  EXPECT_GT(numbers.size(), 50u);
+  for (size_t k = 0; k < numbers.size(); ++k) {
+    ASSERT_EQ(numbers[k], std::to_string(k + 1)) << "log line " << k + 1 << " of " << numbers.size();
+  }
+}
+
+// Each test here starts (and restarts) its own engine on one data root.
+class ContainersAcrossEngineRestartsTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Engine> startEngine(const std::string& configJson = "") {
+    Engine::Options options;
+    options.root = root_.path();
+    options.configJson = configJson;
+    return std::make_unique<Engine>(options);
+  }
+
+  void stopEngine() {
+    auto status = engine_->stop();
+    EXPECT_TRUE(status.has_value()) << "the engine did not stop";
+    engine_.reset();
+  }
+
+  void removeAllContainers(Engine& engine) {
+    for (const auto& id : lines(engine.docker({"ps", "-aq"}).out)) engine.docker({"rm", "-f", id});
+  }
+
+  // Leaves no container process, shim or mount behind, whatever the test got to.
+  void TearDown() override {
+    if (engine_) removeAllContainers(*engine_);
+    engine_.reset();
+    if (containerPid_ > 0 && processAlive(containerPid_)) {
+      try {
+        auto rescue = startEngine();
+        removeAllContainers(*rescue);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "no engine to remove the container with: " << e.what();
+      }
+    }
+    if (containerPid_ > 0 && processAlive(containerPid_)) {
+      ADD_FAILURE() << "container process " << containerPid_ << " outlived the test; killing it and its shim";
+      std::istringstream stat(readText("/proc/" + std::to_string(containerPid_) + "/stat"));
+      std::string skip;
+      pid_t parent = 0;
+      stat >> skip >> skip >> skip >> parent;
+      ::kill(containerPid_, SIGKILL);
+      if (parent > 1 && startsWith(readText("/proc/" + std::to_string(parent) + "/comm"), "containerd-shim")) {
+        ::kill(parent, SIGKILL);
+      }
+    }
+    std::vector<std::string> mounts;
+    for (const auto& line : lines(readText("/proc/self/mountinfo"))) {
+      std::istringstream fields(line);
+      std::string id, parent, devices, root, point;
+      fields >> id >> parent >> devices >> root >> point;
+      if (startsWith(point, root_.path() + "/")) mounts.push_back(point);
+    }
+    for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) umount2(it->c_str(), MNT_DETACH);
+    removeNamespaceCgroups("berth");
+  }
+
+  // A running `sleep 1000`; its id, with its host pid in containerPid_.
+  std::string startSleeper() {
+    auto r = engine_->docker({"load", "-i", busyboxArchive(work_.path(), kImage)});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    r = engine_->docker({"run", "-d", "--pull", "never", kImage, "sleep", "1000"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    std::string id = trimNewline(r.out);
+    containerPid_ = pidOf(*engine_, id);
+    EXPECT_GT(containerPid_, 0);
+    return id;
+  }
+
+  TempDir root_{"berth-restore"};  // declared first so it is removed last
+  TempDir work_{"berth-restore-work"};
+  std::unique_ptr<Engine> engine_;
+  pid_t containerPid_ = 0;
+};
+
+TEST_F(ContainersAcrossEngineRestartsTest, ARunningContainerSurvivesAnEngineRestartWithLiveRestore) {
+  engine_ = startEngine();
+  std::string id = startSleeper();
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_GT(containerPid_, 0);
+  stopEngine();
+  EXPECT_TRUE(processAlive(containerPid_)) << "live-restore is the default, yet the container stopped with the engine";
+
+  engine_ = startEngine();
+  auto r = engine_->docker({"ps", "-q"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, id.substr(0, 12) + "\n");
+  EXPECT_EQ(inspect(*engine_, id, "{{.State.Running}} {{.State.Pid}}"), "true " + std::to_string(containerPid_));
+  r = engine_->docker({"exec", id, "echo", "back"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "back\n");
+  r = engine_->docker({"rm", "-f", id});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  pid_t pid = containerPid_;
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 5s));
+  EXPECT_EQ(engine_->docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(ContainersAcrossEngineRestartsTest, WithoutLiveRestoreStoppingTheEngineStopsItsContainers) {
+  const std::string config = R"({"live-restore": false, "shutdown-timeout": 1})";
+  engine_ = startEngine(config);
+  std::string id = startSleeper();
+  ASSERT_EQ(id.size(), 64u);
+  ASSERT_GT(containerPid_, 0);
+  stopEngine();
+  pid_t pid = containerPid_;
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 10s)) << "the container outlived an engine without live-restore";
+
+  engine_ = startEngine(config);
+  auto r = engine_->docker({"ps", "-a", "--format", "{{.ID}} {{.Status}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(startsWith(r.out, id.substr(0, 12) + " Exited")) << r.out;
+  EXPECT_EQ(engine_->docker({"ps", "-q"}).out, "");
+}
+
+}  // namespace
+}  // namespace berth::test
