@@ -152,14 +152,6 @@ std::shared_ptr<std::mutex> ContainerService::opLock(const std::string& id) {
   return m;
 }
 
-void ContainerService::save(const ContainerRecord& record) {
-  store_.save(record);
-  {
-    std::lock_guard lock(mutex_);
-  }
-  exited_.notify_all();
-}
-
 // ---- create -------------------------------------------------------------------------------
 
 ContainerService::Created ContainerService::create(const std::string& name, const json& body) {
@@ -262,12 +254,12 @@ void ContainerService::startLocked(ContainerRecord record) {
   makeDirectories(run, 0700);
   auto fail = [&](const std::string& message, int exitCode) {
     cleanupRuntime(id);
-    auto r = store_.get(id);
-    r.state.status = r.hasBeenStarted ? "exited" : "created";
-    r.state.error = message;
-    r.state.exitCode = exitCode;
-    r.state.pid = 0;
-    store_.save(r);
+    store_.update(id, [&](ContainerRecord& r) {
+      r.state.status = r.hasBeenStarted ? "exited" : "created";
+      r.state.error = message;
+      r.state.exitCode = exitCode;
+      r.state.pid = 0;
+    });
   };
   json spec;
   try {
@@ -373,15 +365,15 @@ void ContainerService::startLocked(ContainerRecord record) {
     containerd_.createContainer(id, spec.dump());
     containerd_.createTask(id, stdio);
     uint32_t pid = containerd_.startProcess(id, "");
-    record = store_.get(id);
-    record.state.status = "running";
-    record.state.pid = static_cast<int>(pid);
-    record.state.exitCode = 0;
-    record.state.error.clear();
-    record.state.oomKilled = false;
-    record.state.startedAt = rfc3339Nano(nowUnixNanos());
-    record.hasBeenStarted = true;
-    store_.save(record);
+    record = store_.update(id, [&](ContainerRecord& r) {
+      r.state.status = "running";
+      r.state.pid = static_cast<int>(pid);
+      r.state.exitCode = 0;
+      r.state.error.clear();
+      r.state.oomKilled = false;
+      r.state.startedAt = rfc3339Nano(nowUnixNanos());
+      r.hasBeenStarted = true;
+    });
   } catch (const Error& e) {
     if (openStdin && !tty) {
       // The detached logger waits on the output fifos: connecting and closing a writer ends it.
@@ -476,20 +468,24 @@ void ContainerService::handleExit(const std::string& id, ContainerdClient::Exit 
   }
   unmountAll(rootfsPath(id));
 
-  record = store_.get(id);
-  int64_t startedAt = parseRfc3339Nanos(record.state.startedAt);
+  int64_t startedAt = 0;
   int64_t finished = exit.exitedAtNanos > 0 ? exit.exitedAtNanos : nowUnixNanos();
-  record.state.status = "exited";
-  record.state.pid = 0;
-  record.state.exitCode = static_cast<int>(exit.status);
-  record.state.finishedAt = rfc3339Nano(finished);
-  // A memory cgroup OOM kill shows as SIGKILL; containerd reports it as a separate event we
-  // do not subscribe to yet.
-  record.exits += 1;
-  auto policy = RestartPolicy::of(record.hostConfig);
-  bool restart = !stopping_ && policy.shouldRestart(record.state.exitCode, record.manuallyStopped, record.restartCount);
-  if (restart) record.state.status = "restarting";
-  save(record);
+  bool restart = false;
+  record = store_.update(id, [&](ContainerRecord& r) {
+    startedAt = parseRfc3339Nanos(r.state.startedAt);
+    r.state.status = "exited";
+    r.state.pid = 0;
+    r.state.exitCode = static_cast<int>(exit.status);
+    r.state.finishedAt = rfc3339Nano(finished);
+    r.exits += 1;
+    auto policy = RestartPolicy::of(r.hostConfig);
+    restart = !stopping_ && policy.shouldRestart(r.state.exitCode, r.manuallyStopped, r.restartCount);
+    if (restart) r.state.status = "restarting";
+  });
+  {
+    std::lock_guard lock(mutex_);
+  }
+  exited_.notify_all();
   events_("die", record, {{"exitCode", std::to_string(record.state.exitCode)}});
 
   if (restart) {
@@ -525,8 +521,7 @@ void ContainerService::scheduleRestart(const std::string& id, std::chrono::milli
       return;
     }
     if (record.state.status != "restarting" || record.manuallyStopped || stopping_) return;
-    record.restartCount += 1;
-    store_.save(record);
+    record = store_.update(id, [](ContainerRecord& r) { r.restartCount += 1; });
     try {
       startLocked(record);
       events_("restart", store_.get(id), {});
@@ -540,16 +535,14 @@ void ContainerService::scheduleRestart(const std::string& id, std::chrono::milli
 
 bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeconds, const std::string& signalText) {
   if (record.state.status == "restarting") {
-    auto r = store_.get(record.id);
-    r.manuallyStopped = true;
-    r.state.status = "exited";
-    store_.save(r);
+    store_.update(record.id, [](ContainerRecord& r) {
+      r.manuallyStopped = true;
+      r.state.status = "exited";
+    });
     return true;
   }
   if (!isRunning(record)) return false;
-  auto r = store_.get(record.id);
-  r.manuallyStopped = true;
-  store_.save(r);
+  store_.update(record.id, [](ContainerRecord& r) { r.manuallyStopped = true; });
   int timeout = timeoutSeconds;
   if (timeout < 0) {
     timeout = record.config.contains("StopTimeout") && record.config["StopTimeout"].is_number_integer()
@@ -612,9 +605,8 @@ void ContainerService::kill(const std::string& ref, const std::string& signalTex
     throw Error(ErrorKind::conflict, "Cannot kill container: " + ref + ": Container " + record.id + " is not running");
   }
   if (sig == SIGKILL) {
-    auto r = store_.get(record.id);
-    r.manuallyStopped = true;  // as dockerd: a KILL is a stop the restart policy honours
-    store_.save(r);
+    // as dockerd: a KILL is a stop the restart policy honours
+    store_.update(record.id, [](ContainerRecord& r) { r.manuallyStopped = true; });
   }
   containerd_.kill(record.id, "", sig, false);
   events_("kill", record, {{"signal", std::to_string(sig)}});
@@ -747,9 +739,7 @@ void ContainerService::remove(const std::string& ref, bool force) {
       throw Error(ErrorKind::conflict, "cannot remove container \"" + record.name + "\": container is " + state +
                                            ": stop the container before removing or force remove");
     }
-    auto r = store_.get(record.id);
-    r.manuallyStopped = true;
-    store_.save(r);
+    auto r = store_.update(record.id, [](ContainerRecord& c) { c.manuallyStopped = true; });
     if (isRunning(r)) {
       if (r.state.status == "paused") {
         try {

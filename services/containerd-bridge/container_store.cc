@@ -174,12 +174,29 @@ ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
 }
 
 void ContainerStore::save(const ContainerRecord& record) {
+  std::lock_guard write(writeMutex_);
   std::string dir = directoryOf(record.id);
   makeDirectories(dir, 0700);
   writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
   std::unique_lock lock(mutex_);
   containers_[record.id] = record;
   names_[record.name] = record.id;
+}
+
+ContainerRecord ContainerStore::update(const std::string& id, const std::function<void(ContainerRecord&)>& change) {
+  std::lock_guard write(writeMutex_);
+  ContainerRecord r;
+  {
+    std::shared_lock lock(mutex_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) throw Error(ErrorKind::notFound, "No such container: " + id);
+    r = it->second;
+  }
+  change(r);
+  writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
+  std::unique_lock lock(mutex_);
+  containers_[id] = r;
+  return r;
 }
 
 void ContainerStore::remove(const std::string& id) {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -66,6 +68,10 @@ class ContainerStore {
   ContainerRecord reserve(const std::string& requestedName);
   // Writes a record (create or update) durably, then publishes it to readers.
   void save(const ContainerRecord& record);
+  // Reads, changes and writes one record as a unit (no other save or update in between), so
+  // an exit handler and a user's stop cannot overwrite each other's fields. notFound when the
+  // container is gone. Returns the record as written.
+  ContainerRecord update(const std::string& id, const std::function<void(ContainerRecord&)>& change);
   // Removes a container's record and directory, and frees its name.
   void remove(const std::string& id);
   // Renames; conflict when taken, invalid when malformed.
@@ -82,6 +88,7 @@ class ContainerStore {
   void checkNameLocked(const std::string& name, const std::string& forId) const;
 
   std::string root_;
+  std::mutex writeMutex_;  // serialises save and update (file, then the in-memory copy)
   mutable std::shared_mutex mutex_;
   std::map<std::string, ContainerRecord> containers_;  // id -> record
   std::map<std::string, std::string> names_;           // "/name" -> id (reserved or saved)
