@@ -20,3 +20,6 @@ build/bin/api_bench "${reference[@]}"
 echo
 echo "== Images: docker load/save of a 200 MB 8-layer image, GET /images/json with 200 images"
 build/bin/image_bench "${reference[@]}"
+echo
+echo "== Containers: docker run --rm, 20 in parallel, ps/inspect with 100 running, bridge recovery"
+build/bin/container_bench "${reference[@]}"

@@ -1,0 +1,190 @@
+// container_bench: container start-up and listing through the real docker CLI, for berth and
+// (when its address is given) the reference engine, in the same run:
+//   - `docker run --rm --network none IMAGE true`, one after another: median and p90;
+//   - 20 of those in parallel: total time and the spread of the per-run times;
+//   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
+//     (keep-alive connection, server round trip), and for berth the time from kill -9 of the
+//     containerd-bridge until `docker ps` lists all N again;
+//   - the memory of berth's processes (PSS of supervisor and services, containerd excluded).
+//   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
+// berth runs in a fresh engine of its own; the image is built from busybox-static and loaded
+// into both engines first.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+
+#include "bench/bench_stats.h"
+#include "tests/support/engine.h"
+#include "tests/support/test_images.h"
+
+using namespace berth;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kImage = "berth-bench/busybox:1";
+
+test::CommandResult docker(const std::string& host, std::vector<std::string> args) {
+  args.insert(args.begin(), "docker");
+  return test::run(args, {"DOCKER_HOST=" + host}, std::chrono::minutes(5));
+}
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+// Server round trips of GET `path` on one keep-alive connection.
+bench::Samples getLatency(const std::string& host, const std::string& path, int requests) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
+  bench::Samples s;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return s;
+  const std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n\r\n";
+  for (int i = 0; i < requests; ++i) {
+    auto start = Clock::now();
+    if (write(fd, req.data(), req.size()) < 0) break;
+    std::string buf;
+    char chunk[65536];
+    size_t need = std::string::npos;
+    for (;;) {
+      ssize_t n = read(fd, chunk, sizeof chunk);
+      if (n <= 0) return s;
+      buf.append(chunk, static_cast<size_t>(n));
+      auto end = buf.find("\r\n\r\n");
+      if (end == std::string::npos) continue;
+      if (need == std::string::npos) {
+        auto cl = buf.find("Content-Length: ");
+        if (cl != std::string::npos && cl < end) need = end + 4 + std::stoul(buf.substr(cl + 16));
+      }
+      if (need != std::string::npos ? buf.size() >= need : buf.rfind("0\r\n\r\n") == buf.size() - 5) break;
+    }
+    s.add(Clock::now() - start);
+  }
+  close(fd);
+  return s;
+}
+
+struct Figures {
+  bench::Samples run;            // one docker run --rm, ms
+  double parallelTotalMs = 0;
+  bench::Samples parallel;       // per-run times of the parallel batch, ms
+  bench::Samples list, inspect;  // server round trips, us
+  double recoveryMs = -1;        // kill -9 of the bridge -> docker ps lists all again
+  int failures = 0;
+};
+
+Figures measure(const std::string& host, int runs, int containers, test::Engine* own) {
+  Figures f;
+  for (int i = 0; i < 3; ++i) docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
+  for (int i = 0; i < runs; ++i) {
+    auto start = Clock::now();
+    auto r = docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
+    if (r.exitCode != 0) ++f.failures;
+    f.run.micros.push_back(ms(Clock::now() - start));
+  }
+  {
+    std::vector<std::future<double>> batch;
+    auto start = Clock::now();
+    for (int i = 0; i < 20; ++i) {
+      batch.push_back(std::async(std::launch::async, [&] {
+        auto s = Clock::now();
+        auto r = docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
+        if (r.exitCode != 0) ++f.failures;
+        return ms(Clock::now() - s);
+      }));
+    }
+    for (auto& b : batch) f.parallel.micros.push_back(b.get());
+    f.parallelTotalMs = ms(Clock::now() - start);
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < containers; ++i) {
+    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", kImage, "sleep", "100000"});
+    if (r.exitCode == 0) ids.push_back(r.out.substr(0, 64));
+    else ++f.failures;
+  }
+  f.list = getLatency(host, "/containers/json", 200);
+  if (!ids.empty()) f.inspect = getLatency(host, "/containers/" + ids[0] + "/json", 500);
+  if (own) {
+    pid_t bridge = own->children()["containerd-bridge"].pid;
+    auto start = Clock::now();
+    ::kill(bridge, SIGKILL);
+    for (int i = 0; i < 2000; ++i) {
+      auto r = docker(host, {"ps", "-q"});
+      std::istringstream in(r.out);
+      std::string line;
+      int n = 0;
+      while (std::getline(in, line)) ++n;
+      if (r.exitCode == 0 && n == static_cast<int>(ids.size()) && own->children()["containerd-bridge"].pid != bridge) {
+        f.recoveryMs = ms(Clock::now() - start);
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < ids.size(); i += 25) {
+    std::vector<std::string> args = {"rm", "-f"};
+    for (size_t j = i; j < std::min(ids.size(), i + 25); ++j) args.push_back(ids[j]);
+    docker(host, args);
+  }
+  return f;
+}
+
+// Proportional set size: shared library pages count once across berth's processes.
+long pssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Pss:", 0) == 0) return std::stol(line.substr(4));
+  }
+  return 0;
+}
+
+void print(const char* name, Figures& f) {
+  std::printf("%-20s %10.0f %10.0f %12.0f %10.0f %10.0f %10.2f %10.2f %12.0f %6d\n", name, f.run.percentile(50),
+              f.run.percentile(90), f.parallelTotalMs, f.parallel.percentile(0), f.parallel.percentile(100),
+              f.list.percentile(50) / 1000, f.inspect.percentile(50) / 1000, f.recoveryMs, f.failures);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string reference;
+  int runs = 30, containers = 100;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--reference") reference = argv[i + 1];
+    else if (a == "--runs") runs = std::stoi(argv[i + 1]);
+    else if (a == "--containers") containers = std::stoi(argv[i + 1]);
+  }
+  test::TempDir dir("berth-container-bench");
+  std::string archive = test::busyboxArchive(dir.path(), kImage);
+  test::Engine engine;
+  docker(engine.dockerHost(), {"load", "-i", archive});
+  long idleKb = 0;
+  for (auto& [name, child] : engine.children()) {
+    if (name != "containerd") idleKb += pssKb(child.pid);
+  }
+  idleKb += pssKb(engine.pid());
+  auto b = measure(engine.dockerHost(), runs, containers, &engine);
+  std::printf("%d sequential runs, 20 parallel, %d running containers for the listing figures\n", runs, containers);
+  std::printf("%-20s %10s %10s %12s %10s %10s %10s %10s %12s %6s\n", "engine", "run p50ms", "run p90ms",
+              "20par total", "par min", "par max", "ps p50ms", "insp p50ms", "recover ms", "fails");
+  print("berth", b);
+  std::printf("berth idle PSS (supervisor + services, containerd excluded): %.1f MB\n", idleKb / 1024.0);
+  if (!reference.empty()) {
+    docker(reference, {"load", "-i", archive});
+    auto r = measure(reference, runs, containers, nullptr);
+    print("reference dockerd", r);
+    std::printf("run time ratio dockerd/berth: %.2f; 20 parallel: %.2f; ps: %.2f\n",
+                r.run.percentile(50) / b.run.percentile(50), r.parallelTotalMs / b.parallelTotalMs,
+                r.list.percentile(50) / b.list.percentile(50));
+    docker(reference, {"rmi", kImage});
+  }
+  return 0;
+}
