@@ -12,6 +12,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "ipc/methods.h"
+#include "services/api/images_routes.h"
 
 namespace berth::api {
 
@@ -191,6 +192,8 @@ void ContainersRoutes::registerOn(Router& router) {
   router.add("GET", "/containers/{id}/logs", bind(&ContainersRoutes::logs));
   router.add("POST", "/containers/{id}/attach", bind(&ContainersRoutes::attach));
   router.add("GET", "/containers/{id}/changes", bind(&ContainersRoutes::changes));
+  router.add("GET", "/containers/{id}/export", bind(&ContainersRoutes::exportFs));
+  router.add("POST", "/commit", bind(&ContainersRoutes::commit));
   router.add("POST", "/containers/{id}/exec", bind(&ContainersRoutes::execCreate));
   router.add("POST", "/exec/{id}/start", bind(&ContainersRoutes::execStart));
   router.add("GET", "/exec/{id}/json", bind(&ContainersRoutes::execInspect));
@@ -472,10 +475,60 @@ void ContainersRoutes::execResize(http::Request& req, http::ResponseWriter& out)
   out.send(200, "text/plain", "");
 }
 
+std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected) {
+  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
+                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(ref); });
+  auto doc = json::parse(text(reply.get().getJson()));
+  if (inspected) *inspected = doc;
+  return doc["Id"];
+}
+
+void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
+  std::string id = resolveId(req.params["id"]);
+  auto begin = backends_.images.call(ipc::methods::imagesExportBegin(), ipc::deadlineIn(30min),
+                                     [&](ipc::Images::ExportBeginParams::Builder p) { p.setContainer(id); });
+  streamDownload(backends_.images, begin.get().getDownload(), begin.get().getSize(), out);
+}
+
+// docker commit: the container's Config, overridden by the request body's fields, becomes the
+// new image's config. Dockerfile `changes` are not applied yet and are refused, not ignored.
+void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
+  std::string ref = req.queryValue("container").value_or("");
+  if (ref.empty()) throw Error(ErrorKind::invalid, "No container specified");
+  if (!req.queryValue("changes").value_or("").empty()) throw Error(ErrorKind::invalid, "commit --change is not supported yet");
+  json inspected;
+  std::string id = resolveId(ref, &inspected);
+  json config = inspected["Config"];
+  if (!req.body.empty()) {
+    auto body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() && !body.is_null()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+    if (body.is_object()) {
+      for (auto it = body.begin(); it != body.end(); ++it) {
+        if (!it.value().is_null()) config[it.key()] = it.value();
+      }
+    }
+  }
+  for (const char* key : {"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin",
+                          "StdinOnce", "Tty", "Image"}) {
+    config.erase(key);
+  }
+  std::string repo = req.queryValue("repo").value_or("");
+  std::string tag = req.queryValue("tag").value_or("");
+  std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
+  std::string configText = config.dump();
+  auto reply = backends_.images.call(ipc::methods::imagesCommit(), ipc::deadlineIn(30min),
+                                     [&](ipc::Images::CommitParams::Builder p) {
+                                       p.setContainer(id);
+                                       p.setConfig(bytes(configText));
+                                       p.setReference(reference);
+                                       p.setMessage(req.queryValue("comment").value_or(""));
+                                       p.setAuthor(req.queryValue("author").value_or(""));
+                                     });
+  out.json(201, {{"Id", std::string(reply.get().getId())}});
+}
+
 void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
-  auto inspected = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
-                                                   [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
-  std::string id = json::parse(text(inspected.get().getJson()))["Id"];
+  std::string id = resolveId(req.params["id"]);
   auto reply = backends_.images.call(ipc::methods::imagesChanges(), ipc::deadlineIn(60s),
                                      [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(id); });
   json changes = json::array();

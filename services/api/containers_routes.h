@@ -4,6 +4,8 @@
 // hijacked raw stream for attach and exec).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "common/config.h"
 #include "services/api/backends.h"
 #include "services/api/router.h"
@@ -39,6 +41,9 @@ class ContainersRoutes {
   void execInspect(http::Request& req, http::ResponseWriter& out);
   void execResize(http::Request& req, http::ResponseWriter& out);
   void changes(http::Request& req, http::ResponseWriter& out);
+  void exportFs(http::Request& req, http::ResponseWriter& out);
+  void commit(http::Request& req, http::ResponseWriter& out);
+  std::string resolveId(const std::string& ref, nlohmann::json* inspected = nullptr);
 
   Backends& backends_;
   std::string streamSocket_;

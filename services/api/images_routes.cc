@@ -315,8 +315,10 @@ void ImagesRoutes::streamSave(const std::vector<std::string>& refs, http::Respon
                              auto list = p.initRefs(static_cast<unsigned>(refs.size()));
                              for (size_t i = 0; i < refs.size(); ++i) list.set(static_cast<unsigned>(i), refs[i]);
                            });
-  std::string download = begin.get().getDownload();
-  uint64_t size = begin.get().getSize();
+  streamDownload(images, begin.get().getDownload(), begin.get().getSize(), out);
+}
+
+void streamDownload(ipc::RpcClient& images, const std::string& download, uint64_t size, http::ResponseWriter& out) {
   struct Close {
     ipc::RpcClient& images;
     std::string id;

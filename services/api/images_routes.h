@@ -36,6 +36,10 @@ class ImagesRoutes {
 // absent or "{}". Throws invalid for a header that is not such a document.
 std::pair<std::string, std::string> registryAuth(const std::string& header);
 
+// Streams a download of the images service (a saved archive, an exported container) as a
+// chunked application/x-tar response, and closes it.
+void streamDownload(ipc::RpcClient& images, const std::string& download, uint64_t size, http::ResponseWriter& out);
+
 // Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
 int64_t parseRfc3339(const std::string& text);
 

@@ -474,6 +474,35 @@ TEST_F(ContainersTest, ARunEmitsCreateStartDieAndDestroyEventsInOrder) {
   EXPECT_EQ(r.out, "container die " + kImage + " 64\n");
 }
 
+TEST_F(ContainersTest, DiffExportAndCommitSeeWhatTheContainerWrote) {
+  auto r = engine_.docker({"run", "--name", "writer", "--pull", "never", kImage, "sh", "-c",
+                           "echo made-here > /hello; rm /etc/group"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"diff", "writer"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "A /hello\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "D /etc/group\n")) << r.out;
+
+  std::string tarPath = work_.path() + "/export.tar";
+  r = engine_.docker({"export", "-o", tarPath, "writer"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto listing = run({"tar", "-tf", tarPath});
+  EXPECT_TRUE(contains(listing.out, "hello\n")) << listing.out;
+  EXPECT_TRUE(contains(listing.out, "bin/busybox\n")) << listing.out;
+  EXPECT_FALSE(contains(listing.out, "etc/group\n")) << listing.out;
+  EXPECT_EQ(run({"tar", "-xOf", tarPath, "./hello"}).out + run({"tar", "-xOf", tarPath, "hello"}).out, "made-here\n");
+
+  r = engine_.docker({"commit", "-m", "from a test", "writer", "berth-test/committed:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "berth-test/committed:1", "cat", "/hello"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "made-here\n");
+  EXPECT_EQ(engine_.docker({"run", "--rm", "--pull", "never", "berth-test/committed:1", "ls", "/etc/group"}).exitCode, 1);
+  r = engine_.docker({"commit", "nope", "berth-test/none:1"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "No such container: nope")) << r.err;
+}
+
 TEST_F(ContainersTest, BindMountsTmpfsReadOnlyRootAndLimitsApplyInsideTheContainer) {
   std::string host = work_.path() + "/host";
   fs::create_directories(host);
