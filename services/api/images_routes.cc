@@ -113,27 +113,7 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
   return {j.value("username", ""), j.value("password", "")};
 }
 
-int64_t parseRfc3339(const std::string& text) {
-  int y, mo, d, h, mi;
-  double s;
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%lf", &y, &mo, &d, &h, &mi, &s) != 6) return 0;
-  tm t{};
-  t.tm_year = y - 1900;
-  t.tm_mon = mo - 1;
-  t.tm_mday = d;
-  t.tm_hour = h;
-  t.tm_min = mi;
-  t.tm_sec = static_cast<int>(s);
-  int64_t secs = timegm(&t);
-  auto tz = text.find_first_of("Z+-", 19);
-  if (tz != std::string::npos && text[tz] != 'Z') {
-    int oh = 0, om = 0;
-    std::sscanf(text.c_str() + tz + 1, "%d:%d", &oh, &om);
-    int64_t offset = (oh * 3600 + om * 60) * (text[tz] == '-' ? -1 : 1);
-    secs -= offset;
-  }
-  return secs;
-}
+int64_t parseRfc3339(const std::string& text) { return parseRfc3339Nanos(text) / 1000000000; }
 
 void ImagesRoutes::registerOn(Router& router) {
   auto bind = [this](void (ImagesRoutes::*fn)(http::Request&, http::ResponseWriter&)) {

@@ -68,6 +68,16 @@ std::string envKey(const std::string& kv) { return kv.substr(0, kv.find('=')); }
 
 }  // namespace
 
+std::vector<std::string> stringsOf(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_array()) {
+    for (const auto& e : j) {
+      if (e.is_string()) out.push_back(e.get<std::string>());
+    }
+  }
+  return out;
+}
+
 json mergeImageConfig(json c, const json& img) {
   if (!img.is_object()) return c;
   if (c.value("User", "").empty() && img.contains("User")) c["User"] = img["User"];

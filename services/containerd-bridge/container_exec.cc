@@ -12,20 +12,6 @@ namespace berth::bridge {
 
 using json = nlohmann::json;
 
-namespace {
-
-std::vector<std::string> stringsOf(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array()) {
-    for (const auto& e : j) {
-      if (e.is_string()) out.push_back(e.get<std::string>());
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string ContainerService::execCreate(const std::string& ref, const json& body) {
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
   auto record = store_.get(ref);

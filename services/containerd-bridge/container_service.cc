@@ -113,15 +113,6 @@ std::string hostsFile(const std::string& hostname) {
          "127.0.1.1\t" + hostname + "\n";
 }
 
-std::vector<std::string> stringsOf(const json& j) {
-  std::vector<std::string> out;
-  if (j.is_array()) {
-    for (const auto& e : j) {
-      if (e.is_string()) out.push_back(e.get<std::string>());
-    }
-  }
-  return out;
-}
 
 }  // namespace
 

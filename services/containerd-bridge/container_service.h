@@ -183,6 +183,8 @@ class ContainerService {
 int parseSignal(const std::string& text);
 // Docker's units.HumanDuration ("Less than a second", "3 minutes", "About an hour").
 std::string humanDuration(std::chrono::seconds d);
+// The strings of a JSON array (other elements and non-arrays give nothing).
+std::vector<std::string> stringsOf(const nlohmann::json& j);
 // dockerd's Config after create: the image's defaults merged under the container's.
 nlohmann::json mergeImageConfig(nlohmann::json config, const nlohmann::json& imageConfig);
 
