@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
 #include "common/errors.h"
 
@@ -120,6 +121,16 @@ void removeAll(const std::string& path) {
 ScopedRemove::~ScopedRemove() {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
+}
+
+bool mountedAt(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  std::string needle = " " + path + " ";
+  while (std::getline(in, line)) {
+    if (line.find(needle) != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace berth

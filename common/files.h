@@ -50,6 +50,9 @@ void removeAll(const std::string& path);
 
 std::string joinPath(std::string_view a, std::string_view b);
 
+// True when something is mounted on `path` (an exact entry of /proc/self/mountinfo).
+bool mountedAt(const std::string& path);
+
 // Removes a directory tree when it goes out of scope (staging areas); failures are only logged.
 struct ScopedRemove {
   std::string path;

@@ -1,5 +1,6 @@
 #include "services/api/containers_routes.h"
 
+#include <openssl/evp.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -70,6 +71,7 @@ ErrorKind kindOf(const std::string& name) {
   if (name == "notFound") return ErrorKind::notFound;
   if (name == "conflict") return ErrorKind::conflict;
   if (name == "unavailable") return ErrorKind::unavailable;
+  if (name == "forbidden") return ErrorKind::forbidden;
   return ErrorKind::internal;
 }
 
@@ -99,9 +101,11 @@ class BridgeStream {
       throw Error(kindOf(reply.value("kind", "")), reply.value("message", "stream refused"));
     }
     tty_ = reply.value("tty", false);
+    reply_ = std::move(reply);
   }
   ~BridgeStream() { ::close(fd_); }
   bool tty() const { return tty_; }
+  const json& reply() const { return reply_; }
   int fd() const { return fd_; }
   void send(const std::string& data) {
     size_t off = 0;
@@ -124,7 +128,28 @@ class BridgeStream {
  private:
   int fd_ = -1;
   bool tty_ = false;
+  json reply_;
 };
+
+std::string base64(const std::string& data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+// A docker cp request for the bridge: the container, the path inside it, and the mode.
+json archiveRequest(http::Request& req, const std::string& mode) {
+  auto path = req.queryValue("path");
+  if (!path || path->empty()) throw Error(ErrorKind::invalid, "path is required");
+  return {{"op", "archive"}, {"mode", mode}, {"id", req.params["id"]}, {"path", *path}};
+}
+
+// X-Docker-Container-Path-Stat: the stat document, base64 of its JSON (the CLI decodes it).
+std::vector<std::pair<std::string, std::string>> statHeader(const BridgeStream& stream) {
+  return {{"X-Docker-Container-Path-Stat", base64(stream.reply().value("stat", json::object()).dump())}};
+}
 
 const char* streamType(bool tty) {
   return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
@@ -194,6 +219,9 @@ void ContainersRoutes::registerOn(Router& router) {
   router.add("GET", "/containers/{id}/changes", bind(&ContainersRoutes::changes));
   router.add("GET", "/containers/{id}/export", bind(&ContainersRoutes::exportFs));
   router.add("POST", "/commit", bind(&ContainersRoutes::commit));
+  router.add("HEAD", "/containers/{id}/archive", bind(&ContainersRoutes::archiveStat));
+  router.add("GET", "/containers/{id}/archive", bind(&ContainersRoutes::archiveGet));
+  router.add("PUT", "/containers/{id}/archive", bind(&ContainersRoutes::archivePut), true);
   router.add("POST", "/containers/{id}/exec", bind(&ContainersRoutes::execCreate));
   router.add("POST", "/exec/{id}/start", bind(&ContainersRoutes::execStart));
   router.add("GET", "/exec/{id}/json", bind(&ContainersRoutes::execInspect));
@@ -534,6 +562,46 @@ void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
   json changes = json::array();
   for (auto c : reply.get().getChanges()) changes.push_back({{"Path", std::string(c.getPath())}, {"Kind", c.getKind()}});
   out.json(200, changes.empty() ? json() : changes);
+}
+
+// docker cp. The bridge hands each request to berth-archive, which stats, tars or extracts
+// inside the container; these handlers only carry bytes between the client and it.
+void ContainersRoutes::archiveStat(http::Request& req, http::ResponseWriter& out) {
+  BridgeStream stream(streamSocket_, archiveRequest(req, "stat"));
+  out.send(200, "application/json", "", statHeader(stream));
+}
+
+void ContainersRoutes::archiveGet(http::Request& req, http::ResponseWriter& out) {
+  BridgeStream stream(streamSocket_, archiveRequest(req, "get"));
+  out.startStream(200, "application/x-tar", statHeader(stream));
+  char buf[64 * 1024];
+  for (;;) {
+    size_t n = stream.read(buf, sizeof buf);
+    if (n == 0 || !out.writeChunk(std::string_view(buf, n))) break;
+  }
+  out.endStream();
+}
+
+void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out) {
+  json request = archiveRequest(req, "put");
+  request["noOverwriteDirNonDir"] = boolParam(req, "noOverwriteDirNonDir");
+  request["copyUidGid"] = boolParam(req, "copyUIDGID");
+  // The first answer comes once the destination is checked: a bad one fails before the body.
+  BridgeStream stream(streamSocket_, request);
+  char buf[64 * 1024];
+  for (;;) {
+    size_t n = req.readBody(buf, sizeof buf);
+    if (n == 0) break;
+    stream.send(std::string(buf, n));  // after a failed extraction this only drains the body
+  }
+  ::shutdown(stream.fd(), SHUT_WR);
+  std::string line;
+  char c;
+  while (stream.read(&c, 1) == 1 && c != '\n') line += c;
+  auto result = json::parse(line, nullptr, false);
+  if (!result.is_object()) throw Error(ErrorKind::internal, "the archive extraction ended without a result");
+  if (!result.value("ok", false)) throw Error(kindOf(result.value("kind", "")), result.value("message", "extraction failed"));
+  out.send(200, "application/json", "");
 }
 
 }  // namespace berth::api

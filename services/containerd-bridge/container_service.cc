@@ -80,16 +80,6 @@ std::string readText(const std::string& path) {
   return ss.str();
 }
 
-bool mountedAt(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  std::string needle = " " + path + " ";
-  while (std::getline(in, line)) {
-    if (line.find(needle) != std::string::npos) return true;
-  }
-  return false;
-}
-
 void mountOverlay(const std::vector<ContainerdClient::Mount>& mounts, const std::string& target) {
   if (mounts.size() != 1) throw Error(ErrorKind::internal, "expected one rootfs mount, got " + std::to_string(mounts.size()));
   const auto& m = mounts[0];

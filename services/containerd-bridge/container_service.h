@@ -49,6 +49,7 @@ using EventSink =
 struct ServicePaths {
   std::string runDir;        // <exec-root>/containers: rootfs mounts, fifos, logger markers
   std::string loggerBinary;  // berth-logger
+  std::string archiveBinary; // berth-archive (docker cp)
   std::string cgroupParent = "berth";
 };
 
@@ -81,6 +82,19 @@ struct ExecRecord {
   bool started = false;
   std::optional<int> exitCode;
   int pid = 0;
+};
+
+// What berth-archive needs to assemble the filesystem docker cp sees, and the hold that keeps
+// a stopped container from starting (or being removed) while its layer is mounted for it.
+struct FilesystemAccess {
+  std::string id;
+  std::string rootfs;                                  // where the root filesystem is (or goes)
+  std::optional<ContainerdClient::Mount> mount;        // set when it is not mounted (stopped)
+  bool readonlyRootfs = false;
+  nlohmann::json binds = nlohmann::json::array();      // [{source, destination, readonly}]
+  std::string user;                                    // Config.User, for cp -a
+  std::shared_ptr<std::mutex> lock;
+  std::unique_lock<std::mutex> hold;
 };
 
 class ContainerService {
@@ -143,6 +157,8 @@ class ContainerService {
   std::string execFifoBase(const std::string& execId) const;
 
   AttachTarget attachTarget(const std::string& ref) const;
+  // docker cp: the container's filesystem for berth-archive (see FilesystemAccess).
+  FilesystemAccess filesystemAccess(const std::string& ref);
   // End-of-file on the stdin of a container's process (execId empty) or of an exec: the shim
   // holds a writer of its own, so closing ours is not enough.
   void closeStdin(const std::string& id, const std::string& execId);

@@ -95,7 +95,10 @@ int main(int argc, char** argv) {
         ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
         std::string binDir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
         binDir = binDir.substr(0, binDir.rfind('/'));
-        bridge::ServicePaths paths{config.execRoot + "/containers", binDir + "/berth-logger", "berth"};
+        bridge::ServicePaths paths;
+        paths.runDir = config.execRoot + "/containers";
+        paths.loggerBinary = binDir + "/berth-logger";
+        paths.archiveBinary = binDir + "/berth-archive";
         auto* events = &host.events();
         containers = std::make_unique<bridge::ContainerService>(
             *store, *containerd, *images,
@@ -115,7 +118,8 @@ int main(int argc, char** argv) {
             },
             paths);
         containers->restore();
-        streams = std::make_unique<bridge::StreamServer>(*containers, config.ipcDir() + "/containerd-bridge-streams.sock");
+        streams = std::make_unique<bridge::StreamServer>(*containers, config.ipcDir() + "/containerd-bridge-streams.sock",
+                                                           paths.archiveBinary);
         streams->start();
 
         using W = ipc::RpcServer::Dispatch;

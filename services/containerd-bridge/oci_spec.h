@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "services/containerd-bridge/user_lookup.h"
+
 namespace berth::bridge {
 
 struct SpecInput {
@@ -23,15 +25,5 @@ nlohmann::json buildOciSpec(const SpecInput& input);
 
 // Docker's default capabilities, in OCI spelling ("CAP_CHOWN", ...).
 const std::vector<std::string>& defaultCapabilities();
-
-struct ResolvedUser {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  std::vector<uint32_t> additionalGids;
-};
-// "", "name", "uid", "name:group", "uid:gid" against rootfs/etc/passwd and rootfs/etc/group,
-// plus `groupAdd` names or ids. invalid "unable to find user NAME: no matching entries in
-// passwd file" when a name is unknown.
-ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd);
 
 }  // namespace berth::bridge

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -50,6 +52,7 @@ const char* kindName(ErrorKind kind) {
     case ErrorKind::notFound: return "notFound";
     case ErrorKind::conflict: return "conflict";
     case ErrorKind::unavailable: return "unavailable";
+    case ErrorKind::forbidden: return "forbidden";
     default: return "internal";
   }
 }
@@ -80,8 +83,8 @@ bool peerGone(int fd) {
 
 }  // namespace
 
-StreamServer::StreamServer(ContainerService& containers, std::string socketPath)
-    : containers_(containers), path_(std::move(socketPath)) {}
+StreamServer::StreamServer(ContainerService& containers, std::string socketPath, std::string archiveBinary)
+    : containers_(containers), path_(std::move(socketPath)), archiveBinary_(std::move(archiveBinary)) {}
 
 StreamServer::~StreamServer() { stop(); }
 
@@ -132,6 +135,7 @@ void StreamServer::serve(int fd) {
     if (op == "logs") logs(fd, request);
     else if (op == "attach") attach(fd, request);
     else if (op == "exec") exec(fd, request);
+    else if (op == "archive") archive(fd, request);
     else throw Error(ErrorKind::invalid, "unknown stream op: " + op);
   } catch (const Error& e) {
     writeAll(fd, json{{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}}.dump() + "\n");
@@ -356,6 +360,49 @@ void StreamServer::exec(int fd, const json& request) {
   }
   containers_.execFinish(execId);
   cleanup();
+}
+
+}  // namespace berth::bridge
+
+namespace berth::bridge {
+
+// berth-archive gets the connection as its stdin and stdout: the tar stream never passes
+// through the bridge. A stopped container stays held (no start, no removal) until it exits.
+void StreamServer::archive(int fd, const json& request) {
+  std::string op = request.value("mode", "");
+  if (op != "stat" && op != "get" && op != "put") throw Error(ErrorKind::invalid, "unknown archive mode: " + op);
+  if (!request.contains("path") || !request["path"].is_string()) throw Error(ErrorKind::invalid, "path is required");
+  std::string ref = request.value("id", "");
+  auto access = containers_.filesystemAccess(ref);
+  json job = {{"op", op},
+              {"path", request["path"]},
+              {"container", ref},
+              {"rootfs", access.rootfs},
+              {"readonly", access.readonlyRootfs},
+              {"binds", access.binds},
+              {"user", access.user},
+              {"noOverwriteDirNonDir", request.value("noOverwriteDirNonDir", false)},
+              {"copyUidGid", request.value("copyUidGid", false)}};
+  if (access.mount) {
+    job["mount"] = {{"type", access.mount->type}, {"source", access.mount->source}, {"options", access.mount->options}};
+  }
+  std::string arg = job.dump();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, fd, 1);
+  char* argv[] = {const_cast<char*>(archiveBinary_.c_str()), arg.data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, archiveBinary_.c_str(), &actions, nullptr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw Error(ErrorKind::internal, "spawn " + archiveBinary_ + ": " + std::strerror(rc));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    spdlog::debug("streams: archive {} of {} ended with status {}", op, ref, status);
+  }
 }
 
 }  // namespace berth::bridge

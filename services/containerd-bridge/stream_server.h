@@ -10,6 +10,8 @@
 //                     8-byte-framed without one) until the bridge closes it;
 //   client -> bridge: after the request, the container's or exec's stdin; end-of-file (a
 //                     half-close) closes stdin.
+// Op "archive" (docker cp) hands the connection to berth-archive, which speaks the same first
+// line (with "stat") and then a tar stream either way; see archive/main.cc.
 // The caller (berth-api) is trusted as far as the RPC endpoint is: the request is validated.
 #pragma once
 
@@ -23,7 +25,7 @@ namespace berth::bridge {
 
 class StreamServer {
  public:
-  StreamServer(ContainerService& containers, std::string socketPath);
+  StreamServer(ContainerService& containers, std::string socketPath, std::string archiveBinary);
   ~StreamServer();
   void start();
   void stop();
@@ -34,9 +36,11 @@ class StreamServer {
   void logs(int fd, const nlohmann::json& request);
   void attach(int fd, const nlohmann::json& request);
   void exec(int fd, const nlohmann::json& request);
+  void archive(int fd, const nlohmann::json& request);
 
   ContainerService& containers_;
   std::string path_;
+  std::string archiveBinary_;
   int listenFd_ = -1;
   std::atomic<bool> running_{false};
   std::thread acceptor_;

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/integration/container_fixture.h"
 #include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
@@ -29,111 +30,6 @@
 
 namespace berth::test {
 namespace {
-
-using namespace std::chrono_literals;
-namespace fs = std::filesystem;
-
-const std::string kImage = "berth-test/busybox:1";
-
-bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout,
-             std::chrono::milliseconds step = 50ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(step);
-  }
-}
-
-std::string trimNewline(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
-
-// `docker inspect --format`, without the trailing newline; the CLI's error when it fails, so an
-// assertion on the result shows why.
-std::string inspect(Engine& engine, const std::string& ref, const std::string& format) {
-  auto r = engine.docker({"inspect", "--format", format, ref});
-  if (r.exitCode != 0) return "inspect failed: " + r.err;
-  return trimNewline(r.out);
-}
-
-pid_t pidOf(Engine& engine, const std::string& ref) {
-  return static_cast<pid_t>(std::atoi(inspect(engine, ref, "{{.State.Pid}}").c_str()));
-}
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-
-// Each of `wanted` appears among `got`, in this order (other lines may come between).
-bool inOrder(const std::vector<std::string>& got, const std::vector<std::string>& wanted) {
-  size_t next = 0;
-  for (const auto& line : got) {
-    if (next < wanted.size() && line == wanted[next]) ++next;
-  }
-  return next == wanted.size();
-}
-
-long long unixNow() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// An RFC 3339 UTC timestamp ("2026-11-28T10:00:00.123456789Z") as seconds since the epoch.
-double unixSeconds(const std::string& timestamp) {
-  std::tm tm{};
-  const char* rest = strptime(timestamp.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (rest == nullptr) return -1;
-  return static_cast<double>(timegm(&tm)) + (*rest == '.' ? std::strtod(rest, nullptr) : 0.0);
-}
-
-bool processGone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
-
-class ContainersTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto r = engine_.docker({"load", "-i", busyboxArchive(work_.path(), kImage)});
-    ASSERT_EQ(r.exitCode, 0) << r.err;
-  }
-
-  void TearDown() override {
-    for (const auto& id : lines(engine_.docker({"ps", "-aq"}).out)) engine_.docker({"rm", "-f", id});
-    removeNamespaceCgroups("berth");
-  }
-
-  // `docker run -d --pull never ARGS...`; returns the full id ("" after a failure it reports).
-  std::string runDetached(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"run", "-d", "--pull", "never"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = engine_.docker(argv);
-    if (r.exitCode != 0 || r.out.size() != 65) {
-      ADD_FAILURE() << "docker run -d failed (" << r.exitCode << "): " << r.out << r.err;
-      return "";
-    }
-    return trimNewline(r.out);
-  }
-
-  // The docker CLI with `input` on its stdin.
-  CommandResult dockerWithInput(const std::vector<std::string>& args, const std::string& input) {
-    std::vector<std::string> argv = {"docker"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run(argv, {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"},
-               30s, input);
-  }
-
-  Engine engine_;
-  TempDir work_{"berth-containers"};
-};
 
 TEST_F(ContainersTest, RunPassesTheContainersOutputAndExitCodeThroughAndRmRemovesIt) {
   auto r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "sh", "-c", "echo out; echo err >&2; exit 3"});

@@ -118,8 +118,9 @@ void ResponseWriter::error(int status, const std::string& message) {
   json(status, nlohmann::json{{"message", message}});
 }
 
-void ResponseWriter::startStream(int status, const std::string& contentType) {
-  writeHead(status, contentType, "Transfer-Encoding: chunked\r\n", {});
+void ResponseWriter::startStream(int status, const std::string& contentType,
+                                 const std::vector<std::pair<std::string, std::string>>& extraHeaders) {
+  writeHead(status, contentType, "Transfer-Encoding: chunked\r\n", extraHeaders);
   streaming_ = true;
 }
 

@@ -52,7 +52,8 @@ class ResponseWriter {
   void json(int status, const nlohmann::json& body);
   void error(int status, const std::string& message);  // dockerd's {"message": "..."}
 
-  void startStream(int status, const std::string& contentType);
+  void startStream(int status, const std::string& contentType,
+                   const std::vector<std::pair<std::string, std::string>>& extraHeaders = {});
   // False when the client has gone away.
   bool writeChunk(std::string_view data);
   void endStream();

@@ -1,0 +1,117 @@
+#include "services/containerd-bridge/user_lookup.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.h"
+
+namespace berth::bridge {
+namespace {
+
+[[noreturn]] void invalid(const std::string& message) { throw Error(ErrorKind::invalid, message); }
+
+bool isNumber(const std::string& s) {
+  return !s.empty() && s.size() < 11 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+struct FileEntry {
+  std::string name;
+  uint32_t id = 0;
+  uint32_t gid = 0;                // passwd: primary group
+  std::vector<std::string> members;  // group: members
+};
+
+std::vector<FileEntry> readColonFile(const std::string& path, bool passwd) {
+  std::vector<FileEntry> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string part;
+    while (std::getline(ss, part, ':')) f.push_back(part);
+    if (f.size() < (passwd ? 4u : 3u) || !isNumber(f[2])) continue;
+    FileEntry e;
+    e.name = f[0];
+    e.id = static_cast<uint32_t>(std::stoul(f[2]));
+    if (passwd && isNumber(f[3])) e.gid = static_cast<uint32_t>(std::stoul(f[3]));
+    if (!passwd && f.size() > 3) {
+      std::stringstream ms(f[3]);
+      while (std::getline(ms, part, ',')) {
+        if (!part.empty()) e.members.push_back(part);
+      }
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace
+
+ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd) {
+  ResolvedUser r;
+  std::string name = user, group;
+  if (auto colon = user.find(':'); colon != std::string::npos) {
+    name = user.substr(0, colon);
+    group = user.substr(colon + 1);
+  }
+  auto passwd = readColonFile(rootfs + "/etc/passwd", true);
+  auto groups = readColonFile(rootfs + "/etc/group", false);
+  std::string userName;
+  if (name.empty()) {
+    r.uid = 0;
+    userName = "root";
+    for (const auto& p : passwd) {
+      if (p.id == 0) r.gid = p.gid;
+    }
+  } else if (isNumber(name)) {
+    r.uid = static_cast<uint32_t>(std::stoul(name));
+    for (const auto& p : passwd) {
+      if (p.id == r.uid) {
+        r.gid = p.gid;
+        userName = p.name;
+        break;
+      }
+    }
+  } else {
+    auto it = std::find_if(passwd.begin(), passwd.end(), [&](const FileEntry& p) { return p.name == name; });
+    if (it == passwd.end()) invalid("unable to find user " + name + ": no matching entries in passwd file");
+    r.uid = it->id;
+    r.gid = it->gid;
+    userName = it->name;
+  }
+  if (!group.empty()) {
+    if (isNumber(group)) {
+      r.gid = static_cast<uint32_t>(std::stoul(group));
+    } else {
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == group; });
+      if (it == groups.end()) invalid("unable to find group " + group + ": no matching entries in group file");
+      r.gid = it->id;
+    }
+  } else if (!userName.empty()) {
+    // Supplementary groups the user belongs to, as dockerd adds them.
+    for (const auto& g : groups) {
+      if (g.id != r.gid && std::find(g.members.begin(), g.members.end(), userName) != g.members.end()) {
+        r.additionalGids.push_back(g.id);
+      }
+    }
+  }
+  for (const auto& add : groupAdd) {
+    uint32_t gid;
+    if (isNumber(add)) {
+      gid = static_cast<uint32_t>(std::stoul(add));
+    } else {
+      auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == add; });
+      if (it == groups.end()) invalid("unable to find group " + add + ": no matching entries in group file");
+      gid = it->id;
+    }
+    if (std::find(r.additionalGids.begin(), r.additionalGids.end(), gid) == r.additionalGids.end()) {
+      r.additionalGids.push_back(gid);
+    }
+  }
+  return r;
+}
+
+}  // namespace berth::bridge

@@ -1,0 +1,141 @@
+// docker cp through the real docker CLI: files and directories both ways, running and stopped
+// containers, bind mounts, stdin/stdout archives, and the refusals: a missing path, a path or a
+// symlink that would leave the container, an archive entry outside the destination, a
+// read-only root filesystem. Each refusal is also checked on the host: nothing was written.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/integration/container_fixture.h"
+#include "tests/support/tar_builder.h"
+
+namespace berth::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+void writeText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+class ContainerFilesTest : public ContainersTest {};
+
+TEST_F(ContainerFilesTest, CpCopiesFilesAndDirectoriesBothWaysInRunningAndStoppedContainers) {
+  std::string id = runDetached({"--name", "files", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  std::string host = work_.path();
+  writeText(host + "/greeting", "hello from the host\n");
+  fs::create_directories(host + "/tree/sub");
+  writeText(host + "/tree/sub/leaf", "leaf\n");
+
+  // host -> running container: a file into a directory, a directory under a new name.
+  auto r = engine_.docker({"cp", host + "/greeting", "files:/tmp/"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"exec", "files", "cat", "/tmp/greeting"}).out, "hello from the host\n");
+  r = engine_.docker({"cp", host + "/tree", "files:/srv"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"exec", "files", "cat", "/srv/sub/leaf"}).out, "leaf\n");
+
+  // running container -> host: what the container wrote, with its mode.
+  ASSERT_EQ(engine_.docker({"exec", "files", "sh", "-c", "mkdir -p /data/d && echo inner > /data/d/f && chmod 0751 /data/d/f"})
+                .exitCode, 0);
+  r = engine_.docker({"cp", "files:/data", host + "/out"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(host + "/out/d/f"), "inner\n");
+  EXPECT_EQ(fs::status(host + "/out/d/f").permissions() & fs::perms::all, static_cast<fs::perms>(0751));
+
+  // A stopped container: both ways, and the container sees the file when it starts again.
+  ASSERT_EQ(engine_.docker({"stop", "-t", "0", "files"}).exitCode, 0);
+  r = engine_.docker({"cp", "files:/tmp/greeting", host + "/back"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(host + "/back"), "hello from the host\n");
+  writeText(host + "/late", "written while stopped\n");
+  r = engine_.docker({"cp", host + "/late", "files:/tmp/late"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_EQ(engine_.docker({"start", "files"}).exitCode, 0);
+  EXPECT_EQ(engine_.docker({"exec", "files", "cat", "/tmp/late"}).out, "written while stopped\n");
+
+  // `-` is a tar stream on stdout.
+  r = engine_.docker({"cp", "files:/data/d/f", "-"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("inner\n"), std::string::npos);
+  EXPECT_EQ(r.out.compare(0, 1, "f"), 0) << "the entry is named after the requested file";
+}
+
+TEST_F(ContainerFilesTest, CpReachesBindMountsOfRunningAndStoppedContainers) {
+  std::string shared = work_.path() + "/shared";
+  fs::create_directories(shared);
+  writeText(shared + "/existing", "on the host\n");
+  std::string id = runDetached({"--name", "binds", "-v", shared + ":/mnt/shared", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  writeText(work_.path() + "/in", "into the volume\n");
+  auto r = engine_.docker({"cp", work_.path() + "/in", "binds:/mnt/shared/"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(shared + "/in"), "into the volume\n");
+
+  ASSERT_EQ(engine_.docker({"stop", "-t", "0", "binds"}).exitCode, 0);
+  r = engine_.docker({"cp", "binds:/mnt/shared/existing", work_.path() + "/existing"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(work_.path() + "/existing"), "on the host\n");
+}
+
+TEST_F(ContainerFilesTest, CpRefusesMissingPathsAndNeverLeavesTheContainer) {
+  std::string id = runDetached({"--name", "jail", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  auto r = engine_.docker({"cp", "jail:/no/such/file", work_.path() + "/x"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("Could not find the file /no/such/file in container jail"), std::string::npos) << r.err;
+  r = engine_.docker({"cp", "nosuchcontainer:/etc", work_.path() + "/x"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("No such container"), std::string::npos) << r.err;
+
+  // A host directory with a secret, and a container symlink that names it with enough `..`
+  // to leave any root: resolved inside the container, it names nothing.
+  std::string secretDir = work_.path() + "/secret";
+  fs::create_directories(secretDir);
+  writeText(secretDir + "/key", "host secret\n");
+  ASSERT_EQ(engine_.docker({"exec", "jail", "ln", "-s", "../../../../../../../../.." + secretDir, "/tmp/escape"}).exitCode, 0);
+  r = engine_.docker({"cp", "jail:/tmp/escape/key", work_.path() + "/stolen"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_FALSE(fs::exists(work_.path() + "/stolen"));
+  r = engine_.docker({"cp", "jail:/../../../../../../../.." + secretDir + "/key", work_.path() + "/stolen"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_FALSE(fs::exists(work_.path() + "/stolen"));
+  writeText(work_.path() + "/planted", "planted\n");
+  r = engine_.docker({"cp", work_.path() + "/planted", "jail:/tmp/escape/"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_FALSE(fs::exists(secretDir + "/planted"));
+
+  // An archive whose entry climbs out of the destination is refused, and writes nothing.
+  std::string evil = work_.path() + "/evil.tar";
+  TarBuilder().file("../../../../../../../.." + secretDir + "/planted", "planted\n").write(evil);
+  r = run({"sh", "-c", "docker cp - jail:/tmp < " + evil},
+          {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"}, 30s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("is outside of"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(secretDir + "/planted"));
+  EXPECT_EQ(engine_.docker({"exec", "jail", "sh", "-c", "find / -xdev -name planted | wc -l"}).out, "0\n");
+
+  // A symlink entry that points out of the destination is refused as well.
+  TarBuilder().symlink("link", "../../../../../../..").write(evil);
+  r = run({"sh", "-c", "docker cp - jail:/tmp < " + evil},
+          {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"}, 30s);
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("invalid symlink"), std::string::npos) << r.err;
+  EXPECT_NE(engine_.docker({"exec", "jail", "test", "-L", "/tmp/link"}).exitCode, 0);
+}
+
+TEST_F(ContainerFilesTest, CpIntoAReadOnlyRootFilesystemIsRefused) {
+  std::string id = runDetached({"--name", "ro", "--read-only", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  writeText(work_.path() + "/f", "x\n");
+  auto r = engine_.docker({"cp", work_.path() + "/f", "ro:/tmp/"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.err.find("container rootfs is marked read-only"), std::string::npos) << r.err;
+  EXPECT_NE(engine_.docker({"exec", "ro", "test", "-e", "/tmp/f"}).exitCode, 0);
+}
+
+}  // namespace
+}  // namespace berth::test
