@@ -205,6 +205,16 @@ const BridgeShutdown& bridgeShutdown() {
   return m;
 }
 
+const BridgeStats& bridgeStats() {
+  static const BridgeStats m("stats");
+  return m;
+}
+
+const BridgeUpdate& bridgeUpdate() {
+  static const BridgeUpdate m("update");
+  return m;
+}
+
 const SupervisorStatus& supervisorStatus() {
   static const SupervisorStatus m("status");
   return m;

@@ -59,6 +59,8 @@ using BridgeExecInspect = Method<ContainerdBridge, ContainerdBridge::ExecInspect
 using BridgeExecResize = Method<ContainerdBridge, ContainerdBridge::ExecResizeParams, ContainerdBridge::ExecResizeResults>;
 using BridgePrune = Method<ContainerdBridge, ContainerdBridge::PruneParams, ContainerdBridge::PruneResults>;
 using BridgeShutdown = Method<ContainerdBridge, ContainerdBridge::ShutdownParams, ContainerdBridge::ShutdownResults>;
+using BridgeStats = Method<ContainerdBridge, ContainerdBridge::StatsParams, ContainerdBridge::StatsResults>;
+using BridgeUpdate = Method<ContainerdBridge, ContainerdBridge::UpdateParams, ContainerdBridge::UpdateResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
 using SupervisorRestart = Method<Supervisor, Supervisor::RestartParams, Supervisor::RestartResults>;
 
@@ -108,6 +110,8 @@ const BridgeExecInspect& bridgeExecInspect();
 const BridgeExecResize& bridgeExecResize();
 const BridgePrune& bridgePrune();
 const BridgeShutdown& bridgeShutdown();
+const BridgeStats& bridgeStats();
+const BridgeUpdate& bridgeUpdate();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();
 

@@ -76,4 +76,14 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   shutdown @19 (timeoutSeconds :Int32) -> ();
   # Called by the supervisor when the engine stops without live-restore: stops every running
   # container (each gets its stop timeout, at most `timeoutSeconds`), then returns.
+
+  stats @20 (ref :Text) -> (json :Data);
+  # One sample of GET /containers/{id}/stats, read from the container's cgroup (v1 or v2):
+  # Docker's document without precpu_stats (the API keeps the previous sample), all zero for a
+  # container that is not running, as dockerd answers.
+
+  update @21 (ref :Text, body :Data) -> (warnings :List(Text));
+  # POST /containers/{id}/update: Docker's UpdateConfig (resources, RestartPolicy), untrusted.
+  # Validated whole (invalid with dockerd's message, nothing changed), applied to the running
+  # task through containerd's Tasks.Update, and recorded for the next start.
 }

@@ -219,6 +219,8 @@ void ContainersRoutes::registerOn(Router& router) {
   router.add("GET", "/containers/{id}/changes", bind(&ContainersRoutes::changes));
   router.add("GET", "/containers/{id}/export", bind(&ContainersRoutes::exportFs));
   router.add("POST", "/commit", bind(&ContainersRoutes::commit));
+  router.add("GET", "/containers/{id}/stats", bind(&ContainersRoutes::stats));
+  router.add("POST", "/containers/{id}/update", bind(&ContainersRoutes::update));
   router.add("HEAD", "/containers/{id}/archive", bind(&ContainersRoutes::archiveStat));
   router.add("GET", "/containers/{id}/archive", bind(&ContainersRoutes::archiveGet));
   router.add("PUT", "/containers/{id}/archive", bind(&ContainersRoutes::archivePut), true);
@@ -602,6 +604,64 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
   if (!result.is_object()) throw Error(ErrorKind::internal, "the archive extraction ended without a result");
   if (!result.value("ok", false)) throw Error(kindOf(result.value("kind", "")), result.value("message", "extraction failed"));
   out.send(200, "application/json", "");
+}
+
+// docker stats: the bridge reads one sample per call; CPU percentages need the previous one,
+// which this handler keeps (precpu_stats), as dockerd's collector does. Without streaming,
+// dockerd answers after a second sample unless one-shot is asked for.
+void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
+  std::string id = req.params["id"];
+  auto sample = [&] {
+    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeStats(), ipc::deadlineIn(10s),
+                                                 [&](ipc::ContainerdBridge::StatsParams::Builder p) { p.setRef(id); });
+    return json::parse(text(reply.get().getJson()));
+  };
+  bool stream = boolParam(req, "stream", true);
+  bool oneShot = boolParam(req, "one-shot");
+  if (oneShot && stream) throw Error(ErrorKind::invalid, "cannot have stream=true and one-shot=true");
+  json previous = sample();
+  auto withPrevious = [&](json doc) {
+    doc["preread"] = previous["read"];
+    doc["precpu_stats"] = previous["cpu_stats"];
+    previous = doc;
+    return doc;
+  };
+  bool running = previous["read"] != "0001-01-01T00:00:00Z";
+  if (!stream) {
+    json doc = previous;
+    if (!oneShot && running) {
+      std::this_thread::sleep_for(1s);
+      doc = withPrevious(sample());
+    }
+    out.json(200, doc);
+    return;
+  }
+  out.startStream(200, "application/json");
+  if (!out.writeChunk(previous.dump() + "\n")) return;
+  while (!out.clientGone()) {
+    std::this_thread::sleep_for(1s);
+    json doc;
+    try {
+      doc = withPrevious(sample());
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::notFound) break;  // removed while streaming
+      throw;
+    }
+    if (!out.writeChunk(doc.dump() + "\n")) return;
+  }
+  out.endStream();
+}
+
+void ContainersRoutes::update(http::Request& req, http::ResponseWriter& out) {
+  if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  auto reply = backends_.bridge.call(ipc::methods::bridgeUpdate(), ipc::deadlineIn(30s),
+                                     [&](ipc::ContainerdBridge::UpdateParams::Builder p) {
+                                       p.setRef(req.params["id"]);
+                                       p.setBody(bytes(req.body));
+                                     });
+  json warnings = json::array();
+  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
+  out.json(200, {{"Warnings", warnings}});
 }
 
 }  // namespace berth::api

@@ -43,6 +43,8 @@ class ContainersRoutes {
   void changes(http::Request& req, http::ResponseWriter& out);
   void exportFs(http::Request& req, http::ResponseWriter& out);
   void commit(http::Request& req, http::ResponseWriter& out);
+  void stats(http::Request& req, http::ResponseWriter& out);
+  void update(http::Request& req, http::ResponseWriter& out);
   void archiveStat(http::Request& req, http::ResponseWriter& out);
   void archiveGet(http::Request& req, http::ResponseWriter& out);
   void archivePut(http::Request& req, http::ResponseWriter& out);

@@ -39,39 +39,6 @@ bool isRunning(const ContainerRecord& r) { return r.state.status == "running" ||
   throw Error(ErrorKind::conflict, "Container " + id + " is not running");
 }
 
-// HostConfig.RestartPolicy, validated as dockerd does at create and update.
-struct RestartPolicy {
-  std::string name;  // "", "no", "always", "unless-stopped", "on-failure"
-  int maxRetries = 0;
-
-  static RestartPolicy of(const json& hostConfig) {
-    RestartPolicy p;
-    if (!hostConfig.contains("RestartPolicy") || !hostConfig["RestartPolicy"].is_object()) return p;
-    const auto& j = hostConfig["RestartPolicy"];
-    p.name = j.value("Name", "");
-    p.maxRetries = j.value("MaximumRetryCount", 0);
-    return p;
-  }
-  void validate() const {
-    static const std::set<std::string> names = {"", "no", "always", "unless-stopped", "on-failure"};
-    if (!names.count(name)) {
-      throw Error(ErrorKind::invalid, "invalid restart policy: unknown policy '" + name +
-                                          "'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
-    }
-    if (maxRetries < 0) throw Error(ErrorKind::invalid, "invalid restart policy: maximum retry count cannot be negative");
-    if (maxRetries > 0 && name != "on-failure") {
-      throw Error(ErrorKind::invalid, "invalid restart policy: maximum retry count can only be used with 'on-failure'");
-    }
-  }
-  bool none() const { return name.empty() || name == "no"; }
-  // dockerd's restartmanager.ShouldRestart, after an exit.
-  bool shouldRestart(int exitCode, bool manuallyStopped, int restartCount) const {
-    if (manuallyStopped || none()) return false;
-    if (name == "always" || name == "unless-stopped") return true;
-    if (name == "on-failure") return exitCode != 0 && (maxRetries == 0 || restartCount < maxRetries);
-    return false;
-  }
-};
 
 std::string readText(const std::string& path) {
   std::ifstream in(path);

@@ -18,10 +18,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/errors.h"
+#include "services/containerd-bridge/container_stats.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/containerd_client.h"
 
@@ -133,6 +136,10 @@ class ContainerService {
   void resize(const std::string& ref, uint32_t height, uint32_t width);
   nlohmann::json top(const std::string& ref, const std::string& psArgs);
   nlohmann::json prune(const nlohmann::json& filters);
+  // One stats sample (see ContainerdBridge.stats); zeros when the container is not running.
+  nlohmann::json stats(const std::string& ref) const;
+  // docker update: Docker's UpdateConfig; the warnings dockerd would give.
+  std::vector<std::string> update(const std::string& ref, const nlohmann::json& body);
 
   nlohmann::json inspect(const std::string& ref) const;
   struct ListOptions {
@@ -183,6 +190,7 @@ class ContainerService {
   ImagePort& images_;
   EventSink events_;
   ServicePaths paths_;
+  CgroupLayout cgroups_ = detectCgroupLayout();
 
   mutable std::mutex mutex_;  // opLocks_, execs_, removed_, backoff_, exit notification
   mutable std::condition_variable exited_;
@@ -193,6 +201,40 @@ class ContainerService {
   std::atomic<bool> stopping_{false};
   std::mutex threadsMutex_;
   std::vector<std::thread> threads_;
+};
+
+// HostConfig.RestartPolicy, validated as dockerd does at create and update.
+struct RestartPolicy {
+  std::string name;  // "", "no", "always", "unless-stopped", "on-failure"
+  int maxRetries = 0;
+
+  static RestartPolicy of(const nlohmann::json& hostConfig) {
+    RestartPolicy p;
+    if (!hostConfig.contains("RestartPolicy") || !hostConfig["RestartPolicy"].is_object()) return p;
+    const auto& j = hostConfig["RestartPolicy"];
+    p.name = j.value("Name", "");
+    p.maxRetries = j.value("MaximumRetryCount", 0);
+    return p;
+  }
+  void validate() const {
+    static const std::set<std::string> names = {"", "no", "always", "unless-stopped", "on-failure"};
+    if (!names.count(name)) {
+      throw Error(ErrorKind::invalid, "invalid restart policy: unknown policy '" + name +
+                                          "'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'");
+    }
+    if (maxRetries < 0) throw Error(ErrorKind::invalid, "invalid restart policy: maximum retry count cannot be negative");
+    if (maxRetries > 0 && name != "on-failure") {
+      throw Error(ErrorKind::invalid, "invalid restart policy: maximum retry count can only be used with 'on-failure'");
+    }
+  }
+  bool none() const { return name.empty() || name == "no"; }
+  // dockerd's restartmanager.ShouldRestart, after an exit.
+  bool shouldRestart(int exitCode, bool manuallyStopped, int restartCount) const {
+    if (manuallyStopped || none()) return false;
+    if (name == "always" || name == "unless-stopped") return true;
+    if (name == "on-failure") return exitCode != 0 && (maxRetries == 0 || restartCount < maxRetries);
+    return false;
+  }
 };
 
 // "SIGTERM", "TERM", "15", "term": the signal number; invalid otherwise.

@@ -209,6 +209,17 @@ void ContainerdClient::pause(const std::string& id) {
          [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Pause(&c, request, &response); });
 }
 
+void ContainerdClient::updateResources(const std::string& id, const nlohmann::json& resources) {
+  tasks::UpdateTaskRequest request;
+  request.set_container_id(id);
+  // containerd's typeurl carries non-protobuf types (the OCI structs) as JSON.
+  request.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
+  request.mutable_resources()->set_value(resources.dump());
+  google::protobuf::Empty response;
+  invoke(channel_, namespace_, "Tasks.Update", kCallTimeout,
+         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Update(&c, request, &response); });
+}
+
 void ContainerdClient::resume(const std::string& id) {
   tasks::ResumeTaskRequest request;
   request.set_container_id(id);

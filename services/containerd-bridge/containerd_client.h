@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ class ContainerdClient {
   void kill(const std::string& id, const std::string& execId, int signal, bool all);
   void pause(const std::string& id);
   void resume(const std::string& id);
+  // Tasks.Update: new OCI linux.resources for a running task.
+  void updateResources(const std::string& id, const nlohmann::json& resources);
   void resizePty(const std::string& id, const std::string& execId, uint32_t width, uint32_t height);
   void closeStdin(const std::string& id, const std::string& execId);
   std::vector<uint32_t> listPids(const std::string& id);

@@ -214,6 +214,16 @@ int main(int argc, char** argv) {
               r.setJson(bytes(c.prune(filters).dump()));
             },
             W::worker);
+        server.handle(ipc::methods::bridgeStats(),
+                      [&c](auto p, auto r) { r.setJson(bytes(c.stats(p.getRef()).dump())); }, W::worker);
+        server.handle(
+            ipc::methods::bridgeUpdate(),
+            [&c](auto p, auto r) {
+              auto warnings = c.update(p.getRef(), parseBody(p.getBody()));
+              auto list = r.initWarnings(static_cast<unsigned>(warnings.size()));
+              for (unsigned i = 0; i < warnings.size(); ++i) list.set(i, warnings[i]);
+            },
+            W::worker);
         server.handle(
             ipc::methods::bridgeShutdown(),
             [&c](auto p, auto) { c.shutdown(std::chrono::seconds(std::max(0, p.getTimeoutSeconds()))); }, W::worker);

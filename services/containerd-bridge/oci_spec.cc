@@ -1,6 +1,7 @@
 #include "services/containerd-bridge/oci_spec.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -300,15 +301,40 @@ json buildOciSpec(const SpecInput& in) {
     resources["memory"] = {{"limit", memory}};
     if (swap != 0) resources["memory"]["swap"] = swap;
   }
+  if (int64_t reservation = memoryValue(h.value("MemoryReservation", json()), "MemoryReservation"); reservation != 0) {
+    if (reservation < 0) invalid("invalid memory reservation");
+    if (memory > 0 && reservation > memory) {
+      invalid("Minimum memory limit can not be less than memory reservation limit, see usage");
+    }
+    resources["memory"]["reservation"] = reservation;
+  }
   json cpu = json::object();
   if (int64_t shares = memoryValue(h.value("CpuShares", json()), "CpuShares"); shares > 0) cpu["shares"] = shares;
+  int64_t period = memoryValue(h.value("CpuPeriod", json()), "CpuPeriod");
+  int64_t quota = memoryValue(h.value("CpuQuota", json()), "CpuQuota");
   if (int64_t nano = memoryValue(h.value("NanoCpus", json()), "NanoCpus"); nano != 0) {
-    if (nano < 0) invalid("invalid NanoCpus");
+    long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+    if (nano < 0 || nano > cpus * 1000000000LL) {
+      invalid("Range of CPUs is from 0.01 to " + std::to_string(cpus) + ".00, as there are only " + std::to_string(cpus) +
+              " CPUs available");
+    }
+    if (period > 0) invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set");
+    if (quota > 0) invalid("Conflicting options: Nano CPUs and CPU Quota cannot both be set");
     cpu["period"] = 100000;
     cpu["quota"] = nano * 100000 / 1000000000;
+  } else {
+    if (period != 0 && (period < 1000 || period > 1000000)) invalid("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+    if (quota != 0 && quota < 1000) invalid("CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    if (period > 0) cpu["period"] = period;
+    if (quota > 0) cpu["quota"] = quota;
   }
   if (std::string set = h.value("CpusetCpus", ""); !set.empty()) cpu["cpus"] = set;
+  if (std::string mems = h.value("CpusetMems", ""); !mems.empty()) cpu["mems"] = mems;
   if (!cpu.empty()) resources["cpu"] = cpu;
+  if (int64_t weight = memoryValue(h.value("BlkioWeight", json()), "BlkioWeight"); weight != 0) {
+    if (weight < 10 || weight > 1000) invalid("Range of blkio weight is from 10 to 1000");
+    resources["blockIO"] = {{"weight", weight}};
+  }
   if (h.contains("PidsLimit") && h["PidsLimit"].is_number_integer() && h["PidsLimit"].get<int64_t>() > 0) {
     resources["pids"] = {{"limit", h["PidsLimit"].get<int64_t>()}};
   }

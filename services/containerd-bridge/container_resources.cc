@@ -1,0 +1,80 @@
+// A container's resources while it runs: docker stats (a sample of its cgroup) and docker update
+// (new limits for the running task and for later starts, a new restart policy).
+#include <spdlog/spdlog.h>
+
+#include "common/errors.h"
+#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/oci_spec.h"
+
+namespace berth::bridge {
+
+using json = nlohmann::json;
+
+json ContainerService::stats(const std::string& ref) const {
+  auto record = store_.get(ref);
+  std::optional<json> sample;
+  if (record.state.status == "running" || record.state.status == "paused") {
+    sample = readContainerStats(cgroups_, "/" + paths_.cgroupParent + "/" + record.id);
+  }
+  json doc = sample ? *sample : stoppedContainerStats();
+  doc["name"] = record.name;
+  doc["id"] = record.id;
+  return doc;
+}
+
+std::vector<std::string> ContainerService::update(const std::string& ref, const json& body) {
+  if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  auto record = store_.get(ref);
+  auto lock = opLock(record.id);
+  std::lock_guard guard(*lock);
+  record = store_.get(record.id);
+  if (record.removing) throw Error(ErrorKind::conflict, "Container " + record.id + " is marked for removal and cannot be \"update\"");
+
+  // dockerd's updateResources: a zero (or empty) value leaves the setting as it is.
+  json hostConfig = record.hostConfig;
+  for (const char* key : {"CpuShares", "Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuPeriod", "CpuQuota",
+                          "BlkioWeight", "KernelMemory"}) {
+    if (body.contains(key) && !body[key].is_null() && !(body[key].is_number() && body[key] == 0)) hostConfig[key] = body[key];
+  }
+  for (const char* key : {"CpusetCpus", "CpusetMems"}) {
+    if (body.contains(key) && body[key].is_string() && !body[key].get<std::string>().empty()) hostConfig[key] = body[key];
+  }
+  if (body.contains("PidsLimit") && !body["PidsLimit"].is_null()) hostConfig["PidsLimit"] = body["PidsLimit"];
+  bool memoryGiven = body.contains("Memory") && body["Memory"].is_number() && body["Memory"] != 0;
+  bool swapGiven = body.contains("MemorySwap") && body["MemorySwap"].is_number() && body["MemorySwap"] != 0;
+  if (memoryGiven && !swapGiven) {
+    int64_t swap = record.hostConfig.value("MemorySwap", int64_t{0});
+    if (swap > 0 && body["Memory"].is_number_integer() && body["Memory"].get<int64_t>() > swap) {
+      throw Error(ErrorKind::invalid,
+                  "Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
+    }
+  }
+  if (body.contains("RestartPolicy") && body["RestartPolicy"].is_object() &&
+      !body["RestartPolicy"].value("Name", "").empty()) {
+    auto policy = RestartPolicy::of(body);
+    policy.validate();
+    if (record.hostConfig.value("AutoRemove", false) && !policy.none()) {
+      throw Error(ErrorKind::invalid, "Restart policy cannot be updated because AutoRemove is enabled for the container");
+    }
+    hostConfig["RestartPolicy"] = body["RestartPolicy"];
+  }
+
+  // Validated whole by building the spec the next start will use (the user plays no part).
+  json config = record.config;
+  config["User"] = "";
+  json spec = buildOciSpec({config, hostConfig, json::object(), rootfsPath(record.id), record.id.substr(0, 12)});
+  if (record.state.status == "running" || record.state.status == "paused") {
+    json resources = spec["linux"]["resources"];
+    resources.erase("devices");
+    try {
+      containerd_.updateResources(record.id, resources);
+    } catch (const Error& e) {
+      throw Error(ErrorKind::internal, "Cannot update container " + record.id + ": " + e.what());
+    }
+  }
+  store_.update(record.id, [&](ContainerRecord& r) { r.hostConfig = hostConfig; });
+  events_("update", store_.get(record.id), {});
+  return {};
+}
+
+}  // namespace berth::bridge

@@ -1,0 +1,125 @@
+// A running container's resources through the real docker CLI and the raw API: docker stats
+// reads its cgroup (memory it holds, CPU it burns, its limits), docker update changes limits
+// that the container then reads from inside its own cgroup, and refuses bad values whole.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+class ContainerResourcesTest : public ContainersTest {
+ protected:
+  json statsOnce(const std::string& id) {
+    auto r = httpRequest(engine_.socketPath(), "GET", "/containers/" + id + "/stats?stream=false");
+    EXPECT_EQ(r.status, 200) << r.head << r.body;
+    return json::parse(r.body, nullptr, false);
+  }
+
+  // What the container reads from its own cgroup (v1 controller file or its v2 equivalent).
+  std::string cgroupFile(const std::string& ref, const std::string& v1, const std::string& v2) {
+    return trimNewline(
+        engine_.docker({"exec", ref, "sh", "-c", "cat /sys/fs/cgroup/" + v1 + " 2>/dev/null || cat /sys/fs/cgroup/" + v2})
+            .out);
+  }
+};
+
+TEST_F(ContainerResourcesTest, StatsReportsTheMemoryACpuHungryContainerHoldsAndItsLimit) {
+  // 24 MB held in a shell variable, then a busy loop.
+  std::string id = runDetached({"--name", "hungry", "--memory", "64m", kImage, "sh", "-c",
+                                "x=$(head -c 25000000 /dev/zero | tr '\\0' a); while :; do :; done"});
+  ASSERT_FALSE(id.empty());
+  json doc;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        doc = statsOnce(id);
+        return doc.is_object() && doc["memory_stats"].value("usage", int64_t{0}) > 24000000;
+      },
+      10s, 200ms))
+      << doc.dump();
+  EXPECT_EQ(doc["memory_stats"].value("limit", int64_t{0}), 64 * 1024 * 1024);
+  EXPECT_EQ(doc["name"], "/hungry");
+  EXPECT_EQ(doc["id"], id);
+  // Two samples a second apart (stream=false): the loop used CPU between them.
+  int64_t now = doc["cpu_stats"]["cpu_usage"]["total_usage"], before = doc["precpu_stats"]["cpu_usage"]["total_usage"];
+  EXPECT_GT(now - before, 100 * 1000 * 1000) << doc.dump();
+  EXPECT_GT(doc["cpu_stats"].value("system_cpu_usage", int64_t{0}), doc["precpu_stats"].value("system_cpu_usage", int64_t{0}));
+  EXPECT_GT(doc["pids_stats"].value("current", 0), 0);
+
+  // The CLI's view of the same: a percentage and the limit.
+  auto r = engine_.docker({"stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.CPUPerc}}", "hungry"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(startsWith(r.out, "hungry ")) << r.out;
+  EXPECT_TRUE(contains(r.out, "/ 64MiB")) << r.out;
+  EXPECT_FALSE(contains(r.out, " 0.00%")) << r.out;
+
+  // A stopped container answers zeros, as dockerd does.
+  ASSERT_EQ(engine_.docker({"stop", "-t", "0", "hungry"}).exitCode, 0);
+  doc = statsOnce(id);
+  EXPECT_EQ(doc["read"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(doc["cpu_stats"]["cpu_usage"]["total_usage"], 0);
+}
+
+TEST_F(ContainerResourcesTest, StatsStreamsASamplePerSecondUntilTheClientLeaves) {
+  std::string id = runDetached({kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  auto r = httpRequest(engine_.socketPath(), "GET", "/containers/" + id + "/stats", "", "");
+  // The stream does not end by itself: the client's 5 s read gives up, having seen samples.
+  size_t samples = 0;
+  for (size_t at = r.body.find("\"read\""); at != std::string::npos; at = r.body.find("\"read\"", at + 1)) ++samples;
+  EXPECT_GE(samples, 3u) << r.body.substr(0, 500);
+  EXPECT_LE(samples, 7u);
+}
+
+TEST_F(ContainerResourcesTest, UpdateChangesTheLimitsARunningContainerReadsAndKeepsThemAcrossARestart) {
+  std::string id = runDetached({"--name", "elastic", "--memory", "64m", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  auto r = engine_.docker({"update", "--memory", "128m", "--memory-swap", "256m", "--cpus", "0.5", "--pids-limit", "50",
+                           "--restart", "on-failure:2", "elastic"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(cgroupFile("elastic", "memory/memory.limit_in_bytes", "memory.max"), "134217728");
+  EXPECT_EQ(cgroupFile("elastic", "pids/pids.max", "pids.max"), "50");
+  std::string quota = cgroupFile("elastic", "cpu/cpu.cfs_quota_us", "cpu.max");
+  EXPECT_TRUE(quota == "50000" || startsWith(quota, "50000 ")) << quota;
+  EXPECT_EQ(inspect(engine_, "elastic", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.RestartPolicy.Name}}"),
+            "134217728 500000000 on-failure");
+
+  ASSERT_EQ(engine_.docker({"restart", "-t", "0", "elastic"}).exitCode, 0);
+  EXPECT_EQ(cgroupFile("elastic", "memory/memory.limit_in_bytes", "memory.max"), "134217728");
+  EXPECT_EQ(cgroupFile("elastic", "pids/pids.max", "pids.max"), "50");
+}
+
+TEST_F(ContainerResourcesTest, UpdateRefusesBadValuesAndChangesNothing) {
+  std::string id = runDetached({"--name", "steady", "--memory", "64m", "--memory-swap", "64m", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  auto r = engine_.docker({"update", "--memory", "1m", "steady"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "Minimum memory limit allowed is 6MB")) << r.err;
+  r = engine_.docker({"update", "--memory", "128m", "steady"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "Memory limit should be smaller than already set memoryswap limit")) << r.err;
+  r = engine_.docker({"update", "--cpus", "1000", "steady"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "Range of CPUs is from 0.01")) << r.err;
+  r = engine_.docker({"update", "--restart", "sometimes", "steady"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(cgroupFile("steady", "memory/memory.limit_in_bytes", "memory.max"), "67108864");
+  EXPECT_EQ(inspect(engine_, "steady", "{{.HostConfig.Memory}} {{.HostConfig.RestartPolicy.Name}}"), "67108864 no");
+
+  std::string removable = runDetached({"--rm", kImage, "sleep", "300"});
+  ASSERT_FALSE(removable.empty());
+  r = engine_.docker({"update", "--restart", "always", removable});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "Restart policy cannot be updated because AutoRemove is enabled")) << r.err;
+  r = engine_.docker({"update", "--memory", "64m", "nosuchcontainer"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "No such container")) << r.err;
+}
+
+}  // namespace
+}  // namespace berth::test
