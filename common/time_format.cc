@@ -53,4 +53,55 @@ int64_t parseRfc3339Nanos(const std::string& text) {
   return nanos;
 }
 
+namespace {
+
+// Go's time.ParseDuration for the units a filter uses: "300ms", "1.5h", "2h45m".
+std::optional<int64_t> parseGoDuration(const std::string& text) {
+  static const std::pair<const char*, double> units[] = {{"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6},
+                                                         {"s", 1e9},  {"m", 60e9}, {"h", 3600e9}};
+  size_t i = 0;
+  double total = 0;
+  if (text.empty()) return std::nullopt;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (i == start) return std::nullopt;
+    double value = std::strtod(text.substr(start, i - start).c_str(), nullptr);
+    size_t unitStart = i;
+    while (i < text.size() && !std::isdigit(static_cast<unsigned char>(text[i])) && text[i] != '.') ++i;
+    std::string unit = text.substr(unitStart, i - unitStart);
+    bool known = false;
+    for (const auto& [name, scale] : units) {
+      if (unit == name) {
+        total += value * scale;
+        known = true;
+      }
+    }
+    if (!known) return std::nullopt;
+  }
+  return static_cast<int64_t>(total);
+}
+
+}  // namespace
+
+std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos) {
+  if (text.empty()) return std::nullopt;
+  if (text.find_first_not_of("0123456789.") == std::string::npos) {
+    auto dot = text.find('.');
+    std::string secs = text.substr(0, dot), frac = dot == std::string::npos ? "" : text.substr(dot + 1);
+    if (secs.empty() || secs.size() > 12 || frac.size() > 9 || frac.find('.') != std::string::npos) return std::nullopt;
+    frac.resize(9, '0');
+    return std::stoll(secs) * 1000000000 + std::stoll(frac);
+  }
+  if (auto d = parseGoDuration(text)) return nowNanos - *d;
+  if (int64_t t = parseRfc3339Nanos(text); t != 0) return t;
+  // dockerd's shorter layouts, read as UTC.
+  for (const char* layout : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
+    tm t{};
+    const char* end = strptime(text.c_str(), layout, &t);
+    if (end != nullptr && *end == '\0') return static_cast<int64_t>(timegm(&t)) * 1000000000;
+  }
+  return std::nullopt;
+}
+
 }  // namespace berth

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace berth {
@@ -12,5 +13,10 @@ int64_t nowUnixNanos();
 // Unix nanoseconds of an RFC 3339 time ("2026-11-28T06:00:00.5Z", "...+02:00"); 0 when it
 // cannot be parsed or is Go's zero time.
 int64_t parseRfc3339Nanos(const std::string& text);
+
+// A time as dockerd's filters and query parameters take it (timetypes.GetTimestamp): unix
+// seconds with an optional fraction ("1700000000.5"), a Go duration before `nowNanos`
+// ("10m", "1h30m"), RFC 3339, or "2006-01-02[T15:04[:05]]" in UTC. nullopt when it is none.
+std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos);
 
 }  // namespace berth

@@ -18,6 +18,8 @@ packages=(
   libgtest-dev libgmock-dev googletest
   # runtime
   containerd runc iproute2 iptables
+  # --init: tini-static is the init a container gets as PID 1 (dockerd ships it as docker-init)
+  tini
   # unit verification and socket-activation tools (systemd-analyze, systemd-socket-activate)
   systemd
   # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates

@@ -12,6 +12,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/time_format.h"
 #include "ipc/methods.h"
 #include "services/api/images_routes.h"
 
@@ -47,23 +48,13 @@ kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
 
 std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
 
-// "1700000000.123456789" or "1700000000" (the CLI's form) or RFC 3339: unix nanoseconds.
+// A time parameter (unix seconds, RFC 3339, a duration before now): unix nanoseconds, 0 if absent.
 int64_t timeParam(const http::Request& req, const std::string& name) {
   auto v = req.queryValue(name);
   if (!v || v->empty() || *v == "0") return 0;
-  const std::string& s = *v;
-  auto dot = s.find('.');
-  std::string secs = s.substr(0, dot);
-  if (secs.empty() || secs.find_first_not_of("0123456789-") != std::string::npos) {
-    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + s);
-  }
-  int64_t nanos = std::stoll(secs) * 1000000000;
-  if (dot != std::string::npos) {
-    std::string frac = s.substr(dot + 1, 9);
-    while (frac.size() < 9) frac += '0';
-    nanos += std::stoll(frac);
-  }
-  return nanos;
+  auto t = parseDockerTime(*v, nowUnixNanos());
+  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
+  return *t;
 }
 
 ErrorKind kindOf(const std::string& name) {

@@ -62,18 +62,9 @@ std::string eventKey(const ipc::EngineEvent& e) {
 }  // namespace
 
 int64_t parseTimestamp(const std::string& name, const std::string& value) {
-  auto dot = value.find('.');
-  std::string secs = value.substr(0, dot);
-  std::string frac = dot == std::string::npos ? "" : value.substr(dot + 1);
-  bool negative = !secs.empty() && secs[0] == '-';
-  std::string digits = negative ? secs.substr(1) : secs;
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
-      frac.find_first_not_of("0123456789") != std::string::npos || frac.size() > 9 || digits.size() > 12) {
-    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + value);
-  }
-  frac.resize(9, '0');
-  int64_t n = std::stoll(digits) * 1000000000 + std::stoll(frac);
-  return negative ? -n : n;
+  auto t = parseDockerTime(value, nowUnixNanos());
+  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + value);
+  return *t;
 }
 
 SystemRoutes::SystemRoutes(const Config& config, Backends& backends, EventHub& events)

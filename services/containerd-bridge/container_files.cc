@@ -29,7 +29,7 @@ FilesystemAccess ContainerService::filesystemAccess(const std::string& ref) {
   // needs the container's /etc/passwd and plays no part in mounts.
   json config = record.config;
   config["User"] = "";
-  json spec = buildOciSpec({config, record.hostConfig, json::object(), access.rootfs, record.id.substr(0, 12)});
+  json spec = buildOciSpec({config, record.hostConfig, json::object(), access.rootfs, record.id.substr(0, 12), paths_.initBinary});
   for (const auto& m : spec["mounts"]) {
     if (m.value("type", "") != "bind") continue;
     bool readonly = false;

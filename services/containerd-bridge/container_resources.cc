@@ -62,7 +62,7 @@ std::vector<std::string> ContainerService::update(const std::string& ref, const 
   // Validated whole by building the spec the next start will use (the user plays no part).
   json config = record.config;
   config["User"] = "";
-  json spec = buildOciSpec({config, hostConfig, json::object(), rootfsPath(record.id), record.id.substr(0, 12)});
+  json spec = buildOciSpec({config, hostConfig, json::object(), rootfsPath(record.id), record.id.substr(0, 12), paths_.initBinary});
   if (record.state.status == "running" || record.state.status == "paused") {
     json resources = spec["linux"]["resources"];
     resources.erase("devices");

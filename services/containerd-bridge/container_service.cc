@@ -137,7 +137,7 @@ ContainerService::Created ContainerService::create(const std::string& name, cons
     probe["User"] = "";
     json probeHost = hostConfig;
     probeHost.erase("GroupAdd");
-    buildOciSpec({probe, probeHost, json::object(), "", "probe"});
+    buildOciSpec({probe, probeHost, json::object(), "", "probe", paths_.initBinary});
   }
 
   auto record = store_.reserve(name);
@@ -227,7 +227,7 @@ void ContainerService::startLocked(ContainerRecord record) {
     // Networking is none or the host's until the network service provides bridges.
     json hostConfig = record.hostConfig;
     if (mode != "none") hostConfig["NetworkMode"] = "host";
-    spec = buildOciSpec({record.config, hostConfig, json::object(), rootfs, shortId(id)});
+    spec = buildOciSpec({record.config, hostConfig, json::object(), rootfs, shortId(id), paths_.initBinary});
     spec["root"]["path"] = rootfs;
     spec["linux"]["cgroupsPath"] = "/" + paths_.cgroupParent + "/" + id;
     for (const char* file : {"hostname", "hosts", "resolv.conf"}) {
@@ -772,12 +772,28 @@ json ContainerService::prune(const json& filters) {
       throw Error(ErrorKind::invalid, "Invalid filter '" + it.key() + "'");
     }
   }
-  bool hasUntil = options.filters.contains("until");
+  // until: containers created before the time (the earliest when several are given).
+  std::optional<int64_t> until;
+  if (options.filters.contains("until")) {
+    const auto& values = options.filters["until"];
+    std::vector<std::string> texts;
+    if (values.is_object()) {
+      for (auto it = values.begin(); it != values.end(); ++it) texts.push_back(it.key());
+    } else {
+      texts = stringsOf(values);
+    }
+    for (const auto& text : texts) {
+      auto t = parseDockerTime(text, nowUnixNanos());
+      if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
+      until = until ? std::min(*until, *t) : *t;
+    }
+    options.filters.erase("until");
+  }
   json deleted = json::array();
   for (const auto& c : list(options)) {
     std::string state = c.value("State", "");
     if (state != "exited" && state != "created" && state != "dead") continue;
-    if (hasUntil) continue;  // "until" is refused below rather than ignored
+    if (until && c.value("Created", int64_t{0}) * 1000000000 > *until) continue;
     try {
       remove(c["Id"].get<std::string>(), false);
       deleted.push_back(c["Id"]);
@@ -785,7 +801,6 @@ json ContainerService::prune(const json& filters) {
       spdlog::warn("containers: prune {}: {}", c["Id"].get<std::string>(), e.what());
     }
   }
-  if (hasUntil) throw Error(ErrorKind::invalid, "the until filter is not supported yet");
   events_("prune", ContainerRecord{}, {{"reclaimed", "0"}});
   return {{"ContainersDeleted", deleted.empty() ? json() : deleted}, {"SpaceReclaimed", 0}};
 }

@@ -53,6 +53,7 @@ struct ServicePaths {
   std::string runDir;        // <exec-root>/containers: rootfs mounts, fifos, logger markers
   std::string loggerBinary;  // berth-logger
   std::string archiveBinary; // berth-archive (docker cp)
+  std::string initBinary;    // for --init: docker-init or tini-static; empty when none is installed
   std::string cgroupParent = "berth";
 };
 

@@ -1,5 +1,6 @@
 // berth-containerd-bridge: the thin RPC adapter over the containers core, plus the stream
 // socket for logs, attach and exec.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "common/errors.h"
@@ -70,6 +71,28 @@ class ImagesClient : public bridge::ImagePort {
   ipc::RpcClient rpc_;
 };
 
+// The init --init runs as PID 1, as dockerd finds it: docker-init beside berth's binaries or on
+// PATH, else Debian's tini-static (a static binary: it must run in any image).
+std::string findInitBinary(const std::string& binDir) {
+  std::vector<std::string> candidates = {binDir + "/docker-init"};
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/local/bin:/usr/bin:/bin";
+  for (const char* name : {"docker-init", "tini-static"}) {
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t end = path.find(':', start);
+      if (end == std::string::npos) end = path.size();
+      if (end > start) candidates.push_back(path.substr(start, end - start) + "/" + name);
+      start = end + 1;
+    }
+  }
+  candidates.push_back("/usr/bin/tini-static");
+  for (const auto& c : candidates) {
+    if (::access(c.c_str(), X_OK) == 0) return c;
+  }
+  spdlog::warn("containers: no docker-init or tini-static found; --init will be refused");
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +122,7 @@ int main(int argc, char** argv) {
         paths.runDir = config.execRoot + "/containers";
         paths.loggerBinary = binDir + "/berth-logger";
         paths.archiveBinary = binDir + "/berth-archive";
+        paths.initBinary = findInitBinary(binDir);
         auto* events = &host.events();
         containers = std::make_unique<bridge::ContainerService>(
             *store, *containerd, *images,

@@ -195,6 +195,12 @@ json buildOciSpec(const SpecInput& in) {
   std::vector<std::string> args = entrypoint;
   args.insert(args.end(), cmd.begin(), cmd.end());
   if (args.empty()) invalid("no command specified");
+  // --init: a small init (tini) is PID 1, reaps orphans and forwards signals to the command.
+  bool init = h.contains("Init") && h["Init"].is_boolean() && h["Init"].get<bool>();
+  if (init) {
+    if (in.initBinary.empty()) invalid("no init binary (docker-init or tini-static) found for --init");
+    args.insert(args.begin(), {"/sbin/docker-init", "--"});
+  }
 
   // Environment: the image's, overridden by the container's, PATH and HOSTNAME always set.
   std::vector<std::string> env;
@@ -287,6 +293,9 @@ json buildOciSpec(const SpecInput& in) {
       }
       addMount({{"destination", it.key()}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}});
     }
+  }
+  if (init) {
+    addMount({{"destination", "/sbin/docker-init"}, {"type", "bind"}, {"source", in.initBinary}, {"options", {"rbind", "ro"}}});
   }
 
   json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};

@@ -19,6 +19,7 @@ struct SpecInput {
   nlohmann::json imageConfig;  // the image config's "config" object (its defaults)
   std::string rootfs;          // the container's root filesystem, for user and group look-ups
   std::string hostname;        // defaults to the first 12 characters of the container id
+  std::string initBinary;      // HostConfig.Init: bound at /sbin/docker-init, runs the command
 };
 
 nlohmann::json buildOciSpec(const SpecInput& input);

@@ -42,7 +42,8 @@ TEST(ContainerdPathTest, AContainerRunsOnItsImageLayerThroughContainerdAndLogsTh
                                     {{"NetworkMode", "none"}},
                                     nlohmann::json::object(),
                                     work.path(),
-                                    id.substr(0, 12)});
+                                    id.substr(0, 12),
+                                    ""});
   std::string ns = "berth-containerd-test";
   bridge::ContainerdClient containerd(engine.execRoot() + "/containerd/containerd.sock", ns);
   std::string log = work.path() + "/container-json.log";

@@ -118,6 +118,36 @@ TEST_F(ContainersTest, RunAppliesEnvWorkdirUserEntrypointLabelsAndHostname) {
             "nobody|/tmp|box|[\"sh\"]");
 }
 
+TEST_F(ContainersTest, InitRunsAsPidOneAndPassesTheCommandsExitCodeThrough) {
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--init", kImage, "sh", "-c",
+                           "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 7"});
+  EXPECT_EQ(r.exitCode, 7) << r.err;
+  EXPECT_EQ(r.out, "/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline; echo; exit 7 \n");
+  // Without --init the command itself is PID 1.
+  r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_FALSE(contains(r.out, "docker-init")) << r.out;
+}
+
+TEST_F(ContainersTest, PruneRemovesStoppedContainersMatchingLabelAndUntilFilters) {
+  ASSERT_EQ(engine_.docker({"create", "--pull", "never", "--name", "keep", "-l", "tier=db", kImage, "true"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"create", "--pull", "never", "--name", "old", kImage, "true"}).exitCode, 0);
+  std::string running = runDetached({"--name", "busy", kImage, "sleep", "300"});
+  ASSERT_FALSE(running.empty());
+
+  auto r = engine_.docker({"container", "prune", "-f", "--filter", "until=1h"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(lines(engine_.docker({"ps", "-aq"}).out).size(), 3u) << "nothing was created an hour ago";
+  r = engine_.docker({"container", "prune", "-f", "--filter", "until=yesterday"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "failed to parse value as time or duration")) << r.err;
+
+  std::this_thread::sleep_for(1100ms);
+  r = engine_.docker({"container", "prune", "-f", "--filter", "until=0s", "--filter", "label!=tier=db"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.docker({"ps", "-a", "--format", "{{.Names}}"}).out, "busy\nkeep\n");
+}
+
 TEST_F(ContainersTest, NamesAreUniqueAndRenamableAndIdPrefixesResolve) {
   std::string id = runDetached({"--name", "web", kImage, "sleep", "1000"});
   ASSERT_EQ(id.size(), 64u);

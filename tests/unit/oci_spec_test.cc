@@ -26,7 +26,7 @@ class OciSpecTest : public ::testing::Test {
   }
 
   json spec(json config, json host = json::object(), json image = json::object()) {
-    SpecInput in{std::move(config), std::move(host), std::move(image), dir_.path(), "0123456789ab"};
+    SpecInput in{std::move(config), std::move(host), std::move(image), dir_.path(), "0123456789ab", "/opt/init/tini"};
     return buildOciSpec(in);
   }
 
@@ -185,6 +185,21 @@ TEST_F(OciSpecTest, TheDefaultSeccompProfileAllowsByNameAndFollowsCapabilities) 
   EXPECT_NE(error({{"Cmd", {"x"}}}, {{"SecurityOpt", {"seccomp={oops"}}}).find("Decoding seccomp profile failed"),
             std::string::npos);
   EXPECT_NE(error({{"Cmd", {"x"}}}, {{"SecurityOpt", {"frobnicate"}}}).find("Invalid --security-opt"), std::string::npos);
+}
+
+TEST_F(OciSpecTest, InitRunsTheCommandUnderTheInitBoundReadOnlyAtSbinDockerInit) {
+  auto s = spec({{"Cmd", {"sleep", "1"}}}, {{"Init", true}});
+  EXPECT_EQ(s["process"]["args"], json({"/sbin/docker-init", "--", "sleep", "1"}));
+  bool mounted = false;
+  for (const auto& m : s["mounts"]) {
+    if (m["destination"] == "/sbin/docker-init") {
+      mounted = true;
+      EXPECT_EQ(m["source"], "/opt/init/tini");
+      EXPECT_EQ(m["options"], json({"rbind", "ro"}));
+    }
+  }
+  EXPECT_TRUE(mounted);
+  EXPECT_EQ(spec({{"Cmd", {"sleep", "1"}}}, {{"Init", false}})["process"]["args"], json({"sleep", "1"}));
 }
 
 }  // namespace
