@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/dockerfile/changes.h"
 #include "common/files.h"
 #include "common/time_format.h"
 #include "ipc/methods.h"
@@ -511,12 +512,11 @@ void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
   streamDownload(backends_.images, begin.get().getDownload(), begin.get().getSize(), out);
 }
 
-// docker commit: the container's Config, overridden by the request body's fields, becomes the
-// new image's config. Dockerfile `changes` are not applied yet and are refused, not ignored.
+// docker commit: the container's Config, overridden by the request body's fields and then by the
+// Dockerfile `changes` (dockerd's BuildFromConfig), becomes the new image's config.
 void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   std::string ref = req.queryValue("container").value_or("");
   if (ref.empty()) throw Error(ErrorKind::invalid, "No container specified");
-  if (!req.queryValue("changes").value_or("").empty()) throw Error(ErrorKind::invalid, "commit --change is not supported yet");
   json inspected;
   std::string id = resolveId(ref, &inspected);
   json config = inspected["Config"];
@@ -529,6 +529,11 @@ void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
       }
     }
   }
+  std::vector<std::string> changes;
+  for (const auto& [key, value] : req.query) {
+    if (key == "changes") changes.push_back(value);
+  }
+  dockerfile::applyChanges(config, changes);
   for (const char* key : {"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin",
                           "StdinOnce", "Tty", "Image"}) {
     config.erase(key);

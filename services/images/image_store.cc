@@ -19,7 +19,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
-#include "services/images/image_changes.h"
+#include "common/dockerfile/changes.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
 
@@ -461,7 +461,7 @@ std::string ImageStore::importImage(const std::string& tarPath, const std::strin
   // Validate everything cheap before touching the disk.
   std::string familiar = reference.empty() ? "" : parseReference(reference).familiar();
   json config = json::object();
-  applyChanges(config, changes);
+  dockerfile::applyChanges(config, changes);
 
   std::string work = stagingPath("import");
   ScopedRemove cleanup{work};

@@ -427,6 +427,17 @@ TEST_F(ContainersTest, DiffExportAndCommitSeeWhatTheContainerWrote) {
   r = engine_.docker({"commit", "nope", "berth-test/none:1"});
   EXPECT_NE(r.exitCode, 0);
   EXPECT_TRUE(contains(r.err, "No such container: nope")) << r.err;
+
+  // --change applies Dockerfile instructions to the new image's config.
+  r = engine_.docker({"commit", "--change", "ENV GREETING=hi", "--change", "WORKDIR /srv", "--change",
+                      "CMD [\"sh\", \"-c\", \"echo $GREETING from $(pwd); cat /hello\"]", "writer", "berth-test/changed:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "berth-test/changed:1"});
+  EXPECT_EQ(r.out, "hi from /srv\nmade-here\n") << r.err;
+  r = engine_.docker({"commit", "--change", "RUN rm -rf /", "writer", "berth-test/refused:1"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "RUN is not a valid change command")) << r.err;
+  EXPECT_NE(engine_.docker({"image", "inspect", "berth-test/refused:1"}).exitCode, 0);
 }
 
 TEST_F(ContainersTest, BindMountsTmpfsReadOnlyRootAndLimitsApplyInsideTheContainer) {

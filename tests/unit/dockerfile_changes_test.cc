@@ -3,15 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
-#include "services/api/commit_changes.h"
+#include "common/dockerfile/changes.h"
 
-namespace berth::api {
+namespace berth::dockerfile {
 namespace {
 
 using json = nlohmann::json;
 
 json applied(json config, const std::vector<std::string>& changes) {
-  applyCommitChanges(config, changes);
+  applyChanges(config, changes);
   return config;
 }
 
@@ -20,7 +20,7 @@ json applied(const std::vector<std::string>& changes) { return applied(json::obj
 // The message of the invalid Error the changes raise, or "" when they apply.
 std::string refusal(const std::vector<std::string>& changes, json config = json::object()) {
   try {
-    applyCommitChanges(config, changes);
+    applyChanges(config, changes);
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::invalid);
     return e.what();
@@ -360,7 +360,7 @@ TEST(CommitChangesTest, ConfigIsUnchangedWhenAnyChangeFails) {
                                              {"EXPOSE 80", "VOLUME [1]"},
                                              {"USER u", "WORKDIR ${X"}}) {
     json config = before;
-    EXPECT_THROW(applyCommitChanges(config, changes), Error);
+    EXPECT_THROW(applyChanges(config, changes), Error);
     EXPECT_EQ(config, before);
   }
 }
@@ -370,4 +370,4 @@ TEST(CommitChangesTest, ANonObjectConfigIsRefused) {
 }
 
 }  // namespace
-}  // namespace berth::api
+}  // namespace berth::dockerfile

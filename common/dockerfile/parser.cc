@@ -1,7 +1,7 @@
 // The Dockerfile parser, transliterated from buildkit's frontend/dockerfile/parser (parser.go,
 // line_parsers.go, split_command.go) so that what it accepts, how it splits arguments and the
 // messages it refuses with match dockerd. Byte-oriented: only ASCII whitespace separates words.
-#include "services/api/dockerfile_parser.h"
+#include "common/dockerfile/parser.h"
 
 #include <cctype>
 #include <nlohmann/json.hpp>
@@ -11,9 +11,9 @@
 #include <utility>
 
 #include "common/errors.h"
-#include "services/api/dockerfile_words.h"
+#include "common/dockerfile/words.h"
 
-namespace berth::api::dockerfile {
+namespace berth::dockerfile {
 namespace {
 
 using json = nlohmann::json;
@@ -380,4 +380,4 @@ Dockerfile parse(const std::string& text) {
   return out;
 }
 
-}  // namespace berth::api::dockerfile
+}  // namespace berth::dockerfile

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace berth::api::dockerfile {
+namespace berth::dockerfile {
 
 // One instruction: buildkit's parser.Node, flattened.
 struct Node {
@@ -38,4 +38,4 @@ struct Dockerfile {
 // Heredocs (RUN <<EOF) are not recognised.
 Dockerfile parse(const std::string& text);
 
-}  // namespace berth::api::dockerfile
+}  // namespace berth::dockerfile

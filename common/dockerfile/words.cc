@@ -1,7 +1,7 @@
 // Dockerfile word expansion, transliterated from buildkit's frontend/dockerfile/shell/lex.go so
 // that quoting, substitution and the error messages match dockerd's builder. Byte-oriented: the
 // characters with meaning are ASCII, and other bytes pass through unchanged.
-#include "services/api/dockerfile_words.h"
+#include "common/dockerfile/words.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,7 +10,7 @@
 
 #include "common/errors.h"
 
-namespace berth::api::dockerfile {
+namespace berth::dockerfile {
 namespace {
 
 [[noreturn]] void fail(std::string message) { throw Error(ErrorKind::invalid, std::move(message)); }
@@ -413,4 +413,4 @@ std::string goQuote(std::string_view s) {
   return out + "\"";
 }
 
-}  // namespace berth::api::dockerfile
+}  // namespace berth::dockerfile

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace berth::api::dockerfile {
+namespace berth::dockerfile {
 
 // Variable name to value; a name that is absent is unset, which ${VAR-x} tells from empty.
 using Env = std::map<std::string, std::string>;
@@ -28,4 +28,4 @@ std::vector<std::string> expandWords(const std::string& text, char escape, const
 // Go's %q, which dockerd's builder uses to quote user text in its messages.
 std::string goQuote(std::string_view s);
 
-}  // namespace berth::api::dockerfile
+}  // namespace berth::dockerfile
