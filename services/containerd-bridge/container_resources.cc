@@ -10,6 +10,29 @@ namespace berth::bridge {
 
 using json = nlohmann::json;
 
+void ContainerService::watchOomEvents() {
+  spawnThread([this] {
+    while (!stopping_) {
+      try {
+        containerd_.watchOom(
+            [this](const std::string& id) {
+              try {
+                store_.update(id, [](ContainerRecord& r) { r.state.oomKilled = true; });
+                events_("oom", store_.get(id), {});
+              } catch (const Error& e) {
+                if (e.kind() != ErrorKind::notFound) spdlog::warn("containers: oom of {}: {}", id, e.what());
+              }
+            },
+            [this] { return !stopping_.load(); });
+      } catch (const std::exception& e) {
+        spdlog::debug("containers: oom events: {}", e.what());
+      }
+      // The stream ends when containerd restarts: subscribe again.
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
+}
+
 json ContainerService::stats(const std::string& ref) const {
   auto record = store_.get(ref);
   std::optional<json> sample;

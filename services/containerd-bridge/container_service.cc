@@ -839,6 +839,7 @@ void ContainerService::closeStdin(const std::string& id, const std::string& exec
 // ---- restore and shutdown -----------------------------------------------------------------
 
 void ContainerService::restore() {
+  watchOomEvents();
   // The marker lives in the exec root (a tmpfs): absent after a reboot or an engine shutdown
   // that stopped the containers, present when only the bridge restarted.
   std::string marker = paths_.runDir + "/.restored";

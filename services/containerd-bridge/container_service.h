@@ -177,6 +177,8 @@ class ContainerService {
   std::shared_ptr<std::mutex> opLock(const std::string& id);
   void startLocked(ContainerRecord record);
   void monitor(const std::string& id, int64_t startedExits);
+  // containerd's /tasks/oom events: State.OOMKilled and the "oom" event, as dockerd records them.
+  void watchOomEvents();
   void handleExit(const std::string& id, ContainerdClient::Exit exit);
   void cleanupRuntime(const std::string& id);
   void scheduleRestart(const std::string& id, std::chrono::milliseconds delay);

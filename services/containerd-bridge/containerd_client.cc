@@ -3,11 +3,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <array>
+#include <atomic>
+#include <thread>
 #include <cstdio>
 #include <memory>
 
 #include "common/errors.h"
+#include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 
@@ -207,6 +211,31 @@ void ContainerdClient::pause(const std::string& id) {
   google::protobuf::Empty response;
   invoke(channel_, namespace_, "Tasks.Pause", kCallTimeout,
          [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Pause(&c, request, &response); });
+}
+
+void ContainerdClient::watchOom(const std::function<void(const std::string&)>& onOom,
+                                const std::function<bool()>& keepGoing) {
+  auto stub = containerd::services::events::v1::Events::NewStub(channel_);
+  grpc::ClientContext ctx;
+  containerd::services::events::v1::SubscribeRequest request;
+  request.add_filters("topic==\"/tasks/oom\",namespace==\"" + namespace_ + "\"");
+  auto reader = stub->Subscribe(&ctx, request);
+  containerd::services::events::v1::Envelope envelope;
+  // A reader blocks in Read: a thread checks `keepGoing` and cancels the call when it turns.
+  std::atomic<bool> done{false};
+  std::thread canceller([&] {
+    while (!done && keepGoing()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ctx.TryCancel();
+  });
+  while (reader->Read(&envelope)) {
+    containerd::events::TaskOOM oom;
+    if (envelope.event().Is<containerd::events::TaskOOM>() || envelope.event().type_url().ends_with("TaskOOM")) {
+      if (oom.ParseFromString(envelope.event().value()) && !oom.container_id().empty()) onOom(oom.container_id());
+    }
+  }
+  done = true;
+  canceller.join();
+  reader->Finish();
 }
 
 void ContainerdClient::updateResources(const std::string& id, const nlohmann::json& resources) {

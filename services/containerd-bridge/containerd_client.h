@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -55,6 +56,10 @@ class ContainerdClient {
   void kill(const std::string& id, const std::string& execId, int signal, bool all);
   void pause(const std::string& id);
   void resume(const std::string& id);
+  // Events.Subscribe to /tasks/oom in berth's namespace: calls `onOom` with the container id of
+  // each event until `keepGoing` turns false or the stream breaks (containerd went away); the
+  // caller subscribes again then. Returns when the stream ends.
+  void watchOom(const std::function<void(const std::string&)>& onOom, const std::function<bool()>& keepGoing);
   // Tasks.Update: new OCI linux.resources for a running task.
   void updateResources(const std::string& id, const nlohmann::json& resources);
   void resizePty(const std::string& id, const std::string& execId, uint32_t width, uint32_t height);

@@ -76,6 +76,34 @@ TEST_F(ContainerResourcesTest, StatsStreamsASamplePerSecondUntilTheClientLeaves)
   EXPECT_LE(samples, 7u);
 }
 
+TEST_F(ContainerResourcesTest, AContainerKilledForMemoryIsMarkedOomKilledWithAnOomEvent) {
+  auto since = std::to_string(unixNow() - 1);
+  // 64 MB into a shell variable under a 16 MB limit (without swap).
+  auto r = engine_.docker({"run", "--name", "greedy", "--pull", "never", "--memory", "16m", "--memory-swap", "16m", kImage,
+                           "sh", "-c", "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo survived"});
+  EXPECT_EQ(r.exitCode, 137) << r.out << r.err;
+  EXPECT_FALSE(contains(r.out, "survived"));
+  EXPECT_EQ(inspect(engine_, "greedy", "{{.State.OOMKilled}} {{.State.ExitCode}}"), "true 137");
+  std::string events;
+  ASSERT_TRUE(waitFor(
+      [&] {
+        events = engine_.docker({"events", "--since", since, "--until", std::to_string(unixNow() + 1), "--filter",
+                                 "container=greedy", "--format", "{{.Action}}"})
+                     .out;
+        return contains(events, "oom\n");
+      },
+      5s, 200ms))
+      << events;
+  EXPECT_TRUE(contains(events, "die\n")) << events;
+  // With room to grow (docker update on the stopped container), the next run survives and
+  // the new start cleared the mark.
+  ASSERT_EQ(engine_.docker({"update", "--memory", "256m", "--memory-swap", "256m", "greedy"}).exitCode, 0);
+  r = engine_.docker({"start", "-a", "greedy"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "survived\n");
+  EXPECT_EQ(inspect(engine_, "greedy", "{{.State.OOMKilled}}"), "false");
+}
+
 TEST_F(ContainerResourcesTest, UpdateChangesTheLimitsARunningContainerReadsAndKeepsThemAcrossARestart) {
   std::string id = runDetached({"--name", "elastic", "--memory", "64m", kImage, "sleep", "300"});
   ASSERT_FALSE(id.empty());
