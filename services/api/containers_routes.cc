@@ -147,23 +147,91 @@ const char* streamType(bool tty) {
   return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
 }
 
+// dockerd's term.ToBytes: "ctrl-p,ctrl-q", "a,b": the bytes of a detach sequence.
+std::string detachSequence(const std::string& keys) {
+  std::string out;
+  size_t start = 0;
+  while (start <= keys.size()) {
+    size_t end = keys.find(',', start);
+    if (end == std::string::npos) end = keys.size();
+    std::string key = keys.substr(start, end - start);
+    start = end + 1;
+    if (key.size() == 1) {
+      out += key[0];
+      continue;
+    }
+    if (key.size() == 6 && key.rfind("ctrl-", 0) == 0) {
+      char c = key[5];
+      if (c >= 'a' && c <= 'z') { out += static_cast<char>(c - 'a' + 1); continue; }
+      if (c == '@') { out += '\0'; continue; }
+      if (c >= '[' && c <= '_') { out += static_cast<char>(c - '[' + 27); continue; }
+    }
+    throw Error(ErrorKind::invalid, "Invalid detach keys (" + keys + ") provided");
+  }
+  return out;
+}
+
+// Client input towards the container, watching for the detach sequence: bytes that start it
+// are held back until it completes (detach) or breaks (they are sent after all).
+class DetachFilter {
+ public:
+  explicit DetachFilter(std::string sequence) : sequence_(std::move(sequence)) {}
+  // What to forward of `in`; sets detached() when the sequence completed (the rest is dropped).
+  std::string feed(std::string_view in) {
+    std::string out;
+    for (char c : in) {
+      if (sequence_.empty()) {
+        out += c;
+        continue;
+      }
+      if (c == sequence_[held_.size()]) {
+        held_ += c;
+        if (held_.size() == sequence_.size()) {
+          detached_ = true;
+          return out;
+        }
+        continue;
+      }
+      out += held_;
+      held_.clear();
+      if (c == sequence_[0]) held_ += c;
+      else out += c;
+    }
+    return out;
+  }
+  bool detached() const { return detached_; }
+
+ private:
+  std::string sequence_;
+  std::string held_;
+  bool detached_ = false;
+};
+
 // Copies a hijacked client connection and a bridge stream both ways until the bridge ends
-// the stream; the client's end-of-input becomes a half-close towards the bridge.
-void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput) {
+// the stream; the client's end-of-input becomes a half-close towards the bridge. With a
+// detach sequence, typing it ends the stream and leaves the container running, as dockerd.
+void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput,
+            const std::string& detachKeys = "") {
   std::thread input;
   if (forwardInput) {
-    input = std::thread([&client, &bridge, leftover] {
-      if (!leftover.empty()) bridge.send(leftover);
+    input = std::thread([&client, &bridge, leftover, detachKeys] {
+      DetachFilter filter(detachKeys);
+      auto forward = [&](std::string_view data) {
+        std::string out = filter.feed(data);
+        if (!out.empty()) bridge.send(out);
+        return !filter.detached();
+      };
+      bool more = leftover.empty() || forward(leftover);
       char buf[32 * 1024];
       try {
-        for (;;) {
+        while (more) {
           size_t n = client.read(buf, sizeof buf);
           if (n == 0) break;
-          bridge.send(std::string(buf, n));
+          more = forward(std::string_view(buf, n));
         }
       } catch (const std::exception&) {
       }
-      ::shutdown(bridge.fd(), SHUT_WR);
+      ::shutdown(bridge.fd(), filter.detached() ? SHUT_RDWR : SHUT_WR);
     });
   }
   char buf[32 * 1024];
@@ -435,11 +503,14 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
                   {"stderr", boolParam(req, "stderr")},
                   {"logs", boolParam(req, "logs")},
                   {"stream", boolParam(req, "stream")}};
+  std::string keys = detachSequence(req.queryValue("detachKeys").value_or("").empty() ? "ctrl-p,ctrl-q"
+                                                                                     : *req.queryValue("detachKeys"));
   BridgeStream stream(streamSocket_, request);
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
   auto& client = out.hijack(upgrade, streamType(stream.tty()));
-  splice(client, leftover, stream, boolParam(req, "stdin"));
+  // dockerd watches for the detach keys only on a TTY.
+  splice(client, leftover, stream, boolParam(req, "stdin"), stream.tty() ? keys : "");
 }
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
@@ -461,6 +532,7 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
   auto exec = json::parse(text(info.get().getJson()));
   bool detach = body.value("Detach", false);
   bool tty = body.value("Tty", exec["ProcessConfig"].value("tty", false));
+  std::string keys = detachSequence(exec.value("DetachKeys", "").empty() ? "ctrl-p,ctrl-q" : exec["DetachKeys"].get<std::string>());
   json request = {{"op", "exec"},
                   {"id", id},
                   {"detach", detach},
@@ -476,7 +548,7 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
   auto& client = out.hijack(upgrade, streamType(stream.tty()));
-  splice(client, leftover, stream, exec.value("OpenStdin", false));
+  splice(client, leftover, stream, exec.value("OpenStdin", false), stream.tty() ? keys : "");
 }
 
 void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {

@@ -219,7 +219,8 @@ void StreamServer::attach(int fd, const json& request) {
   std::atomic<bool> done{false};
   std::thread input;
   if (wantIn) {
-    input = std::thread([&, fifo = target.stdinFifo, once = target.stdinOnce, id = target.id] {
+    // As dockerd, the end of a TTY attach (a detach, a client gone) leaves stdin open.
+    input = std::thread([&, fifo = target.stdinFifo, once = target.stdinOnce && !target.tty, id = target.id] {
       // Read-write: never blocks and never fails for want of a reader, and keeps what is
       // written buffered until the container's shim opens its end.
       int in = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);

@@ -24,6 +24,7 @@
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/cgroups.h"
+#include "tests/support/http_client.h"
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
 #include "tests/support/test_images.h"
@@ -146,6 +147,43 @@ TEST_F(ContainersTest, PruneRemovesStoppedContainersMatchingLabelAndUntilFilters
   r = engine_.docker({"container", "prune", "-f", "--filter", "until=0s", "--filter", "label!=tier=db"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(engine_.docker({"ps", "-a", "--format", "{{.Names}}"}).out, "busy\nkeep\n");
+}
+
+TEST_F(ContainersTest, TheDetachSequenceEndsATtyAttachAndLeavesTheContainerRunning) {
+  std::string id = runDetached({"-it", "--name", "console", kImage, "sh"});
+  ASSERT_FALSE(id.empty());
+  auto attach = [&](const std::string& keys, const std::string& typed, int timeoutMs) {
+    std::string request = "POST /containers/console/attach?stream=1&stdin=1&stdout=1&stderr=1" + keys +
+                          " HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+                          "Content-Length: 0\r\n\r\n" + typed;
+    auto start = std::chrono::steady_clock::now();
+    auto r = rawRequest(engine_.socketPath(), request, timeoutMs);
+    return std::make_pair(r, std::chrono::steady_clock::now() - start);
+  };
+  // ctrl-x: the command before it reaches the shell, the stream ends at once.
+  auto [r, took] = attach("&detachKeys=ctrl-x", "echo typed > /tmp/marker\n\x18", 5000);
+  EXPECT_EQ(r.status, 101) << r.head;
+  EXPECT_LT(took, 3s) << "the attach did not end at the detach sequence";
+  EXPECT_EQ(inspect(engine_, "console", "{{.State.Running}}"), "true");
+  ASSERT_TRUE(waitFor([&] { return engine_.docker({"exec", "console", "cat", "/tmp/marker"}).out == "typed\n"; }, 5s));
+  // The default sequence is ctrl-p,ctrl-q; a ctrl-p followed by anything else is passed on.
+  std::string catcher = runDetached({"-it", "--name", "catcher", kImage, "sh", "-c", "cat > /tmp/typed"});
+  ASSERT_FALSE(catcher.empty());
+  auto request = "POST /containers/catcher/attach?stream=1&stdin=1&stdout=1 HTTP/1.1\r\nHost: berth\r\n"
+                 "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\na\x10" "b\n\x10\x11";
+  auto start = std::chrono::steady_clock::now();
+  rawRequest(engine_.socketPath(), request, 5000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  ASSERT_TRUE(waitFor([&] { return engine_.docker({"exec", "catcher", "cat", "/tmp/typed"}).out == "a\x10" "b\n"; }, 5s))
+      << engine_.docker({"exec", "catcher", "cat", "/tmp/typed"}).out;
+  // Without the sequence the attach stays until the client leaves.
+  std::tie(r, took) = attach("&detachKeys=ctrl-x", "true\n", 1500);
+  EXPECT_GE(took, 1400ms);
+  EXPECT_EQ(inspect(engine_, "console", "{{.State.Running}}"), "true");
+  // A malformed sequence is refused before anything is attached.
+  r = httpRequest(engine_.socketPath(), "POST", "/containers/console/attach?stream=1&stdin=1&detachKeys=ctrl-1");
+  EXPECT_EQ(r.status, 400) << r.head;
+  EXPECT_TRUE(contains(r.body, "Invalid detach keys (ctrl-1) provided")) << r.body;
 }
 
 TEST_F(ContainersTest, NamesAreUniqueAndRenamableAndIdPrefixesResolve) {
