@@ -3,6 +3,7 @@
 //   berth-supervisor --prepare-only [flags]     prepare roots and containerd's config, then exit
 //                                               (the systemd unit set's ExecStartPre)
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -56,6 +57,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::string binDir = std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
+    // Processes berth starts detached (berth-logger for a container's stdin and fifo output)
+    // outlive the service that started them: they are re-parented here and reaped by the
+    // supervisor's loop instead of lingering as zombies under a PID 1 that does not reap.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     supervisor::Supervisor s(config, binDir);
     s.lockInstance();
     s.prepareFilesystem();

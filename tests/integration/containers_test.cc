@@ -301,6 +301,31 @@ TEST_F(ContainersTest, InteractiveRunFeedsStdinToTheContainer) {
   EXPECT_EQ(r.out, "got:abc\n");
 }
 
+TEST_F(ContainersTest, TheDetachedLoggerOfAnInteractiveContainerIsReapedByTheSupervisor) {
+  // stdin without a TTY: berth starts the container's logger detached from the bridge.
+  std::string id = runDetached({"-i", kImage, "cat"});
+  ASSERT_FALSE(id.empty());
+  auto loggerOf = [&]() -> pid_t {
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      std::string cmdline = readText(entry.path().string() + "/cmdline");
+      if (cmdline.rfind("berth-logger") == std::string::npos || cmdline.find(id) == std::string::npos) continue;
+      return static_cast<pid_t>(std::atoi(entry.path().filename().c_str()));
+    }
+    return 0;
+  };
+  pid_t logger = loggerOf();
+  ASSERT_GT(logger, 0);
+  // Its parent is the supervisor (a subreaper), whatever PID 1 does with orphans.
+  std::string stat = readText("/proc/" + std::to_string(logger) + "/stat");
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string state;
+  pid_t parent = 0;
+  rest >> state >> parent;
+  EXPECT_EQ(parent, engine_.pid());
+  ASSERT_EQ(engine_.docker({"stop", "-t", "1", id}).exitCode, 0);
+  EXPECT_TRUE(waitFor([&] { return ::kill(logger, 0) != 0; }, 3s)) << "berth-logger " << logger << " was not reaped";
+}
+
 TEST_F(ContainersTest, ATtyContainerWritesCarriageReturnLineFeedsToOutputAndLogs) {
   auto r = engine_.docker({"run", "--rm", "-t", "--pull", "never", kImage, "echo", "hi"});
   EXPECT_EQ(r.exitCode, 0) << r.err;
@@ -517,6 +542,46 @@ TEST_F(ContainersTest, BindMountsTmpfsReadOnlyRootAndLimitsApplyInsideTheContain
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "20\n");
   EXPECT_EQ(engine_.docker({"ps", "-aq"}).out, "");
+}
+
+TEST_F(ContainersTest, ContainersThatExitWhileTheBridgeIsDownAreRecordedAndHandledWhenItReturns) {
+  auto since = std::to_string(unixNow() - 1);
+  std::string plain = runDetached({"--name", "plain", kImage, "sh", "-c", "echo bye; sleep 1; exit 5"});
+  std::string retry = runDetached({"--name", "retry", "--restart", "on-failure:1", kImage, "sh", "-c", "echo run; sleep 1; exit 3"});
+  std::string gone = runDetached({"--name", "gone", "--rm", kImage, "sh", "-c", "sleep 1"});
+  ASSERT_FALSE(plain.empty() || retry.empty() || gone.empty());
+
+  // The bridge dies and the supervisor, frozen, cannot bring it back until all three exited.
+  pid_t supervisor = engine_.pid();
+  pid_t bridge = engine_.children()["containerd-bridge"].pid;
+  ASSERT_GT(bridge, 0);
+  ASSERT_EQ(::kill(supervisor, SIGSTOP), 0);
+  struct Thaw {
+    pid_t pid;
+    ~Thaw() { ::kill(pid, SIGCONT); }
+  } thaw{supervisor};
+  ASSERT_EQ(::kill(bridge, SIGKILL), 0);
+  std::this_thread::sleep_for(2500ms);
+  ::kill(supervisor, SIGCONT);
+
+  // Restore recorded each exit with its code, applied the restart policy and finished --rm.
+  ASSERT_TRUE(waitFor([&] { return inspect(engine_, "plain", "{{.State.Status}}") == "exited"; }, 10s))
+      << inspect(engine_, "plain", "{{.State.Status}}");
+  EXPECT_EQ(inspect(engine_, "plain", "{{.State.ExitCode}}"), "5");
+  // FinishedAt is when it exited (about a second after its start), not when the bridge noticed.
+  double ran = unixSeconds(inspect(engine_, "plain", "{{.State.FinishedAt}}")) -
+               unixSeconds(inspect(engine_, "plain", "{{.State.StartedAt}}"));
+  EXPECT_GT(ran, 0.9);
+  EXPECT_LT(ran, 2.0);
+  EXPECT_EQ(engine_.docker({"logs", "plain"}).out, "bye\n");
+  EXPECT_TRUE(waitFor([&] { return engine_.docker({"logs", "retry"}).out == "run\nrun\n"; }, 10s))
+      << engine_.docker({"logs", "retry"}).out;
+  EXPECT_TRUE(waitFor([&] { return inspect(engine_, "retry", "{{.State.Status}} {{.RestartCount}}") == "exited 1"; }, 10s))
+      << inspect(engine_, "retry", "{{.State.Status}} {{.RestartCount}}");
+  EXPECT_TRUE(waitFor([&] { return engine_.docker({"ps", "-aq", "--filter", "name=gone"}).out.empty(); }, 10s));
+  auto events = engine_.docker({"events", "--since", since, "--until", std::to_string(unixNow() + 1), "--filter",
+                                "container=plain", "--format", "{{.Action}} {{index .Actor.Attributes \"exitCode\"}}"});
+  EXPECT_TRUE(contains(events.out, "die 5\n")) << events.out;
 }
 
 TEST_F(ContainersTest, KillingAnyServiceWithSigkillLeavesTheContainerRunningAndItsLogWithoutAGap) {
