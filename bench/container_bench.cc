@@ -5,7 +5,9 @@
 //   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
 //     (keep-alive connection, server round trip), and for berth the time from kill -9 of the
 //     containerd-bridge until `docker ps` lists all N again;
-//   - the memory of berth's processes (PSS of supervisor and services, containerd excluded).
+//   - the memory of berth's processes (PSS of supervisor and services, containerd excluded);
+//   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on the engine's
+//     containerd, same rootfs) and the docker CLI alone (`docker version`, one round trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
 // berth runs in a fresh engine of its own; the image is built from busybox-static and loaded
 // into both engines first.
@@ -135,6 +137,19 @@ Figures measure(const std::string& host, int runs, int containers, test::Engine*
   return f;
 }
 
+// The same `true` through containerd and runc alone, on a plain rootfs directory.
+bench::Samples ctrRuns(const std::string& containerdSocket, const std::string& rootfs, int runs) {
+  bench::Samples s;
+  for (int i = 0; i < runs + 3; ++i) {
+    auto start = Clock::now();
+    auto r = test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--rootfs",
+                        rootfs, "bench-" + std::to_string(i), "/bin/true"},
+                       {}, std::chrono::minutes(1));
+    if (i >= 3 && r.exitCode == 0) s.micros.push_back(ms(Clock::now() - start));
+  }
+  return s;
+}
+
 // Proportional set size: shared library pages count once across berth's processes.
 long pssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
@@ -172,11 +187,23 @@ int main(int argc, char** argv) {
   }
   idleKb += pssKb(engine.pid());
   auto b = measure(engine.dockerHost(), runs, containers, &engine);
+  std::string rootfs = dir.path() + "/rootfs";
+  test::run({"sh", "-c", "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs + "/bin/busybox && ln -s busybox " + rootfs +
+                             "/bin/true"});
+  auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs);
+  bench::Samples floorCli;
+  for (int i = 0; i < runs; ++i) {
+    auto start = Clock::now();
+    docker(engine.dockerHost(), {"version"});
+    floorCli.micros.push_back(ms(Clock::now() - start));
+  }
   std::printf("%d sequential runs, 20 parallel, %d running containers for the listing figures\n", runs, containers);
   std::printf("%-20s %10s %10s %12s %10s %10s %10s %10s %12s %6s\n", "engine", "run p50ms", "run p90ms",
               "20par total", "par min", "par max", "ps p50ms", "insp p50ms", "recover ms", "fails");
   print("berth", b);
   std::printf("berth idle PSS (supervisor + services, containerd excluded): %.1f MB\n", idleKb / 1024.0);
+  std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
+              floorCtr.percentile(50), floorCli.percentile(50));
   if (!reference.empty()) {
     docker(reference, {"load", "-i", archive});
     auto r = measure(reference, runs, containers, nullptr);

@@ -210,9 +210,12 @@ void ContainerService::startLocked(ContainerRecord record) {
     });
   };
   json spec;
+  auto began = std::chrono::steady_clock::now();
   try {
     auto mounts = images_.prepareRootfs(id, record.image);
     mountOverlay(mounts, rootfs);
+    spdlog::debug("containers: start {}: rootfs {:.1f} ms", shortId(id),
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - began).count());
     std::string dir = store_.directoryOf(id);
     std::string hostname = record.config.value("Hostname", shortId(id));
     writeFileAtomic(dir + "/hostname", hostname + "\n");
@@ -310,9 +313,16 @@ void ContainerService::startLocked(ContainerRecord record) {
     } catch (const Error&) {
     }
     containerd_.deleteContainerRecord(id);
+    auto t0 = std::chrono::steady_clock::now();
     containerd_.createContainer(id, spec.dump());
+    auto t1 = std::chrono::steady_clock::now();
     containerd_.createTask(id, stdio);
+    auto t2 = std::chrono::steady_clock::now();
     uint32_t pid = containerd_.startProcess(id, "");
+    auto t3 = std::chrono::steady_clock::now();
+    auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    spdlog::debug("containers: start {}: containerd container {:.1f} ms, task {:.1f} ms, start {:.1f} ms", shortId(id),
+                  ms(t1 - t0), ms(t2 - t1), ms(t3 - t2));
     record = store_.update(id, [&](ContainerRecord& r) {
       r.state.status = "running";
       r.state.pid = static_cast<int>(pid);
@@ -404,17 +414,23 @@ void ContainerService::handleExit(const std::string& id, ContainerdClient::Exit 
   if (!isRunning(record)) return;
   // Deleting the task waits for the log writer: once the exit is visible, the log is complete.
   std::optional<ContainerdClient::Exit> deleted;
+  auto t0 = std::chrono::steady_clock::now();
   try {
     deleted = containerd_.deleteTask(id);
   } catch (const Error& e) {
     spdlog::warn("containers: deleting task {}: {}", shortId(id), e.what());
   }
+  auto t1 = std::chrono::steady_clock::now();
   if (deleted && exit.status == 255 && deleted->status != 0) exit = *deleted;
   try {
     containerd_.deleteContainerRecord(id);
   } catch (const Error&) {
   }
   unmountAll(rootfsPath(id));
+  auto t2 = std::chrono::steady_clock::now();
+  spdlog::debug("containers: exit {}: task deleted in {:.1f} ms, container record and rootfs in {:.1f} ms", shortId(id),
+                std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                std::chrono::duration<double, std::milli>(t2 - t1).count());
 
   int64_t startedAt = 0;
   int64_t finished = exit.exitedAtNanos > 0 ? exit.exitedAtNanos : nowUnixNanos();
@@ -656,11 +672,19 @@ void ContainerService::removeLocked(const ContainerRecord& given) {
   auto record = store_.get(given.id);
   record.removing = true;
   record.state.status = "removing";
+  auto t0 = std::chrono::steady_clock::now();
   store_.save(record);
+  auto t1 = std::chrono::steady_clock::now();
   cleanupRuntime(record.id);
+  auto t2 = std::chrono::steady_clock::now();
   images_.releaseRootfs(record.id);
+  auto t3 = std::chrono::steady_clock::now();
   removeAll(runDirOf(record.id));
   store_.remove(record.id);
+  auto t4 = std::chrono::steady_clock::now();
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::debug("containers: remove {}: mark {:.1f} ms, runtime {:.1f} ms, layer {:.1f} ms, record {:.1f} ms", shortId(record.id),
+                ms(t1 - t0), ms(t2 - t1), ms(t3 - t2), ms(t4 - t3));
   {
     std::lock_guard lock(mutex_);
     if (removedExitCodes_.size() > 1000) removedExitCodes_.clear();
