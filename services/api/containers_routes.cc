@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "common/errors.h"
 #include "common/dockerfile/changes.h"
@@ -184,21 +185,21 @@ class DetachFilter {
         out += c;
         continue;
       }
-      if (c == sequence_[held_.size()]) {
-        held_ += c;
-        if (held_.size() == sequence_.size()) {
-          detached_ = true;
-          return out;
-        }
-        continue;
+      held_ += c;
+      // Keep the longest held suffix that can still begin the sequence.
+      while (!held_.empty() && sequence_.compare(0, held_.size(), held_) != 0) {
+        out += held_.front();
+        held_.erase(0, 1);
       }
-      out += held_;
-      held_.clear();
-      if (c == sequence_[0]) held_ += c;
-      else out += c;
+      if (held_ == sequence_) {
+        detached_ = true;
+        return out;
+      }
     }
     return out;
   }
+  // What is still held back when the client's input ends without the sequence.
+  std::string flush() { return std::exchange(held_, std::string()); }
   bool detached() const { return detached_; }
 
  private:
@@ -230,6 +231,9 @@ void splice(http::ByteStream& client, const std::string& leftover, BridgeStream&
           more = forward(std::string_view(buf, n));
         }
       } catch (const std::exception&) {
+      }
+      if (!filter.detached()) {
+        if (std::string rest = filter.flush(); !rest.empty()) bridge.send(rest);
       }
       ::shutdown(bridge.fd(), filter.detached() ? SHUT_RDWR : SHUT_WR);
     });
@@ -644,10 +648,28 @@ void ContainersRoutes::archiveStat(http::Request& req, http::ResponseWriter& out
 void ContainersRoutes::archiveGet(http::Request& req, http::ResponseWriter& out) {
   BridgeStream stream(streamSocket_, archiveRequest(req, "get"));
   out.startStream(200, "application/x-tar", statHeader(stream));
-  char buf[64 * 1024];
+  // berth-archive frames the tar (4-byte length, then data; length 0 ends a complete archive).
+  // A stream that ends without that frame was cut short: the response is broken off without
+  // its last chunk, so the client sees an error rather than a short archive.
+  auto readExact = [&](char* to, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      size_t r = stream.read(to + got, n - got);
+      if (r == 0) return false;
+      got += r;
+    }
+    return true;
+  };
+  std::vector<char> buf(64 * 1024);
   for (;;) {
-    size_t n = stream.read(buf, sizeof buf);
-    if (n == 0 || !out.writeChunk(std::string_view(buf, n))) break;
+    unsigned char head[4];
+    if (!readExact(reinterpret_cast<char*>(head), 4)) throw Error(ErrorKind::internal, "the container's archive was cut short");
+    size_t length = (size_t{head[0]} << 24) | (size_t{head[1]} << 16) | (size_t{head[2]} << 8) | head[3];
+    if (length == 0) break;
+    if (length > (64u << 20)) throw Error(ErrorKind::internal, "malformed archive frame");
+    if (buf.size() < length) buf.resize(length);
+    if (!readExact(buf.data(), length)) throw Error(ErrorKind::internal, "the container's archive was cut short");
+    if (!out.writeChunk(std::string_view(buf.data(), length))) return;
   }
   out.endStream();
 }

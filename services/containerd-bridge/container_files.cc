@@ -3,6 +3,7 @@
 // container. The bridge decides every path and mount here; the client only names the path
 // inside the container, which berth-archive resolves after it has chrooted.
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -25,11 +26,9 @@ FilesystemAccess ContainerService::filesystemAccess(const std::string& ref) {
   access.readonlyRootfs = record.hostConfig.value("ReadonlyRootfs", false);
   access.user = record.config.value("User", "");
 
-  // The binds as the container gets them (validated as at start); the user is left out, it
-  // needs the container's /etc/passwd and plays no part in mounts.
-  json config = record.config;
-  config["User"] = "";
-  json spec = buildOciSpec({config, record.hostConfig, json::object(), access.rootfs, record.id.substr(0, 12), paths_.initBinary});
+  // The binds as the container gets them (validated as at start), without reading anything of
+  // the container's (no root filesystem: the user is not resolved), and its hosts files.
+  json spec = buildOciSpec({record.config, record.hostConfig, json::object(), "", record.id.substr(0, 12), paths_.initBinary});
   for (const auto& m : spec["mounts"]) {
     if (m.value("type", "") != "bind") continue;
     bool readonly = false;
@@ -37,11 +36,19 @@ FilesystemAccess ContainerService::filesystemAccess(const std::string& ref) {
     access.binds.push_back({{"source", m["source"]}, {"destination", m["destination"]}, {"readonly", readonly}});
   }
 
-  if (mountedAt(access.rootfs)) {
-    // Running: berth-archive binds the mounted root; the container may stop meanwhile.
-    access.hold.unlock();
-    return access;
+  std::string dir = store_.directoryOf(record.id);
+  for (const char* file : {"hostname", "hosts", "resolv.conf"}) {
+    std::string destination = std::string("/etc/") + file;
+    bool userMount = false;
+    for (const auto& b : access.binds) userMount = userMount || b["destination"] == destination;
+    if (!userMount && ::access((dir + "/" + file).c_str(), F_OK) == 0) {
+      access.binds.push_back({{"source", dir + "/" + file}, {"destination", destination}, {"readonly", access.readonlyRootfs}});
+    }
   }
+
+  // Held for the whole copy, as dockerd holds the container: no start, stop or removal
+  // meanwhile (an exit still happens; berth-archive keeps its own copy of the mount).
+  if (mountedAt(access.rootfs)) return access;
   auto mounts = images_.prepareRootfs(record.id, record.image);
   if (mounts.size() != 1) throw Error(ErrorKind::internal, "expected one rootfs mount, got " + std::to_string(mounts.size()));
   access.mount = mounts[0];

@@ -82,10 +82,9 @@ std::vector<std::string> ContainerService::update(const std::string& ref, const 
     hostConfig["RestartPolicy"] = body["RestartPolicy"];
   }
 
-  // Validated whole by building the spec the next start will use (the user plays no part).
-  json config = record.config;
-  config["User"] = "";
-  json spec = buildOciSpec({config, hostConfig, json::object(), rootfsPath(record.id), record.id.substr(0, 12), paths_.initBinary});
+  // Validated whole by building the spec the next start will use (without its root filesystem:
+  // the user plays no part).
+  json spec = buildOciSpec({record.config, hostConfig, json::object(), "", record.id.substr(0, 12), paths_.initBinary});
   if (record.state.status == "running" || record.state.status == "paused") {
     json resources = spec["linux"]["resources"];
     resources.erase("devices");

@@ -88,8 +88,9 @@ struct ExecRecord {
   int pid = 0;
 };
 
-// What berth-archive needs to assemble the filesystem docker cp sees, and the hold that keeps
-// a stopped container from starting (or being removed) while its layer is mounted for it.
+// What berth-archive needs to assemble the filesystem docker cp sees, and the container's
+// operation lock, held for the whole copy as dockerd holds the container (no start, stop or
+// removal meanwhile).
 struct FilesystemAccess {
   std::string id;
   std::string rootfs;                                  // where the root filesystem is (or goes)

@@ -230,7 +230,8 @@ json buildOciSpec(const SpecInput& in) {
 
   std::string userText = c.value("User", "");
   if (userText.empty()) userText = img.value("User", "");
-  auto user = resolveUser(in.rootfs, userText, strings(h.value("GroupAdd", json()), "GroupAdd"));
+  // Without a root filesystem (validation only) the user is not resolved.
+  auto user = in.rootfs.empty() ? ResolvedUser{} : resolveUser(in.rootfs, userText, strings(h.value("GroupAdd", json()), "GroupAdd"));
 
   auto caps = capabilities(h);
   bool noNewPrivileges = false;

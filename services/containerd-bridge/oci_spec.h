@@ -17,7 +17,7 @@ struct SpecInput {
   nlohmann::json config;       // Docker's container Config (Cmd, Entrypoint, Env, User, Tty, ...)
   nlohmann::json hostConfig;   // Docker's HostConfig (Binds, Tmpfs, Memory, CapAdd, ...)
   nlohmann::json imageConfig;  // the image config's "config" object (its defaults)
-  std::string rootfs;          // the container's root filesystem, for user and group look-ups
+  std::string rootfs;          // the container's root filesystem, for user and group look-ups (empty: none)
   std::string hostname;        // defaults to the first 12 characters of the container id
   std::string initBinary;      // HostConfig.Init: bound at /sbin/docker-init, runs the command
 };

@@ -336,7 +336,9 @@ void StreamServer::exec(int fd, const json& request) {
           clientOpen = false;
           ::close(inFd);
           inFd = -1;
-          containers_.closeStdin(containers_.execInspect(execId).value("ContainerID", ""), execId);
+          // As dockerd: the end of a TTY session (a detach, a client gone) leaves the terminal
+          // to the process; without a TTY it is the end of the process's input.
+          if (!tty) containers_.closeStdin(containers_.execInspect(execId).value("ContainerID", ""), execId);
         } else {
           size_t off = 0;
           while (off < static_cast<size_t>(n)) {

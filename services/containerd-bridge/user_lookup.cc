@@ -1,7 +1,13 @@
 #include "services/containerd-bridge/user_lookup.h"
 
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
 #include <sstream>
 
 #include "common/errors.h"
@@ -22,9 +28,39 @@ struct FileEntry {
   std::vector<std::string> members;  // group: members
 };
 
-std::vector<FileEntry> readColonFile(const std::string& path, bool passwd) {
+// The container's etc/passwd or etc/group, resolved inside `rootfs` (its symlinks cannot
+// name a host file), only when it is a regular file of sane size (a FIFO or a device planted
+// there must not block or flood the reader). Missing or refused: no entries.
+std::string readContainerFile(const std::string& rootfs, const std::string& relative) {
+  int root = ::open(rootfs.empty() ? "/" : rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return "";
+  open_how how{};
+  how.flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root, relative.c_str(), &how, sizeof how));
+  ::close(root);
+  if (fd < 0) return "";
+  std::string text;
+  struct stat st {};
+  constexpr off_t kMaxBytes = 16 << 20;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= kMaxBytes) {
+    text.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < text.size()) {
+      ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    text.resize(got);
+  }
+  ::close(fd);
+  return text;
+}
+
+std::vector<FileEntry> readColonFile(const std::string& rootfs, const std::string& relative, bool passwd) {
   std::vector<FileEntry> out;
-  std::ifstream in(path);
+  std::istringstream in(readContainerFile(rootfs, relative));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -57,8 +93,8 @@ ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, con
     name = user.substr(0, colon);
     group = user.substr(colon + 1);
   }
-  auto passwd = readColonFile(rootfs + "/etc/passwd", true);
-  auto groups = readColonFile(rootfs + "/etc/group", false);
+  auto passwd = readColonFile(rootfs, "etc/passwd", true);
+  auto groups = readColonFile(rootfs, "etc/group", false);
   std::string userName;
   if (name.empty()) {
     r.uid = 0;

@@ -14,7 +14,8 @@ struct ResolvedUser {
   uint32_t gid = 0;
   std::vector<uint32_t> additionalGids;
 };
-// "", "name", "uid", "name:group", "uid:gid" against rootfs/etc/passwd and rootfs/etc/group,
+// "", "name", "uid", "name:group", "uid:gid" against rootfs/etc/passwd and rootfs/etc/group
+// (resolved inside rootfs; a missing, non-regular or huge file counts as empty),
 // plus `groupAdd` names or ids. invalid "unable to find user NAME: no matching entries in
 // passwd file" when a name is unknown.
 ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd);

@@ -4,10 +4,15 @@
 // read-only root filesystem. Each refusal is also checked on the host: nothing was written.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
 #include "tests/support/tar_builder.h"
 
 namespace berth::test {
@@ -79,6 +84,58 @@ TEST_F(ContainerFilesTest, CpReachesBindMountsOfRunningAndStoppedContainers) {
   r = engine_.docker({"cp", "binds:/mnt/shared/existing", work_.path() + "/existing"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(readText(work_.path() + "/existing"), "on the host\n");
+}
+
+TEST_F(ContainerFilesTest, CpSeesTheVolumesAndHostsFilesOfAContainerThatNeverRan) {
+  // The "seed the volume" pattern: copy into a bind mount before the first start.
+  std::string seed = work_.path() + "/seed";
+  fs::create_directories(seed);
+  ASSERT_EQ(engine_.docker({"create", "--pull", "never", "--name", "fresh", "--hostname", "freshhost", "-v", seed + ":/data/vol",
+                            kImage, "cat", "/data/vol/f"})
+                .exitCode,
+            0);
+  writeText(work_.path() + "/f", "seeded\n");
+  auto r = engine_.docker({"cp", work_.path() + "/f", "fresh:/data/vol/"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(seed + "/f"), "seeded\n");
+  r = engine_.docker({"start", "-a", "fresh"});
+  EXPECT_EQ(r.out, "seeded\n") << r.err;
+  // The hosts files are the container's own, as dockerd's cp shows them.
+  r = engine_.docker({"cp", "fresh:/etc/hostname", work_.path() + "/hostname"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(work_.path() + "/hostname"), "freshhost\n");
+}
+
+TEST_F(ContainerFilesTest, CpSkipsSocketsAndNeverRunsTheContainersPrograms) {
+  std::string shared = work_.path() + "/shared";
+  fs::create_directories(shared);
+  writeText(shared + "/plain", "plain\n");
+  // A unix socket beside it: tar cannot hold one, dockerd skips it and so does berth.
+  int sock = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::string sockPath = shared + "/listening.sock";
+  std::strncpy(addr.sun_path, sockPath.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  std::string id = runDetached({"--name", "holder", "-v", shared + ":/mnt/shared", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  auto r = engine_.docker({"cp", "holder:/mnt/shared", work_.path() + "/copied"});
+  ::close(sock);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(work_.path() + "/copied/plain"), "plain\n");
+  EXPECT_FALSE(fs::exists(work_.path() + "/copied/listening.sock"));
+
+  // An lrzip archive would make libarchive run the lrzip program, which after the chroot is the
+  // container's: berth decompresses in process only, so the upload is refused and nothing runs.
+  ASSERT_EQ(engine_.docker({"exec", "holder", "sh", "-c",
+                            "mkdir -p /usr/bin && printf '#!/bin/sh\\ntouch /ran-from-the-container\\n' > /usr/bin/lrzip && "
+                            "chmod +x /usr/bin/lrzip"})
+                .exitCode,
+            0);
+  auto put = httpRequest(engine_.socketPath(), "PUT", "/containers/holder/archive?path=/tmp",
+                         std::string("LRZI\x00\x06", 6) + std::string(64, 'x'), "Content-Type: application/x-tar\r\n");
+  EXPECT_EQ(put.status, 400) << put.head << put.body;
+  EXPECT_NE(engine_.docker({"exec", "holder", "test", "-e", "/ran-from-the-container"}).exitCode, 0);
 }
 
 TEST_F(ContainerFilesTest, CpRefusesMissingPathsAndNeverLeavesTheContainer) {

@@ -180,6 +180,25 @@ TEST_F(ContainersTest, TheDetachSequenceEndsATtyAttachAndLeavesTheContainerRunni
   std::tie(r, took) = attach("&detachKeys=ctrl-x", "true\n", 1500);
   EXPECT_GE(took, 1400ms);
   EXPECT_EQ(inspect(engine_, "console", "{{.State.Running}}"), "true");
+  // The same for a TTY exec: the exec'd process keeps its terminal after the client detaches.
+  auto created = httpRequest(engine_.socketPath(), "POST", "/containers/console/exec",
+                             R"({"AttachStdin":true,"AttachStdout":true,"Tty":true,"DetachKeys":"ctrl-x",)"
+                             R"("Cmd":["sh","-c","cat > /tmp/exectyped"]})",
+                             "Content-Type: application/json\r\n");
+  ASSERT_EQ(created.status, 201) << created.body;
+  std::string execId = nlohmann::json::parse(created.body)["Id"];
+  std::string body = R"({"Detach":false,"Tty":true})";
+  start = std::chrono::steady_clock::now();
+  rawRequest(engine_.socketPath(),
+             "POST /exec/" + execId + "/start HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+             "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body +
+                 "typed in exec\n\x18",
+             5000);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  ASSERT_TRUE(waitFor([&] { return engine_.docker({"exec", "console", "cat", "/tmp/exectyped"}).out == "typed in exec\n"; }, 5s));
+  auto execState = httpRequest(engine_.socketPath(), "GET", "/exec/" + execId + "/json");
+  EXPECT_TRUE(contains(execState.body, "\"Running\":true")) << execState.body;
+
   // A malformed sequence is refused before anything is attached.
   r = httpRequest(engine_.socketPath(), "POST", "/containers/console/attach?stream=1&stdin=1&detachKeys=ctrl-1");
   EXPECT_EQ(r.status, 400) << r.head;

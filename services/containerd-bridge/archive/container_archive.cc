@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <iostream>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -20,7 +21,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string goQuote(const std::string& s) { return json(s).dump(); }
+std::string goQuote(const std::string& s) { return json(s).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // Lexical clean of a relative path, keeping leading ".." (Go's filepath.Clean): "." when empty.
 std::string cleanRelative(const std::string& path) {
@@ -150,7 +151,7 @@ json statPath(const ResolvedPath& path) {
           {"linkTarget", linkTarget}};
 }
 
-void writeArchive(const ResolvedPath& path, int fd) {
+void writeArchive(const ResolvedPath& path, ArchiveWriteFn write) {
   std::string source = path.resolved, dir, base;
   if (source == "/" || source.ends_with("/.")) {
     dir = source == "/" ? "/" : source.substr(0, source.size() - 2);
@@ -171,7 +172,9 @@ void writeArchive(const ResolvedPath& path, int fd) {
   WriteArchive out(archive_write_new());
   archive_write_set_format_pax_restricted(out.a);
   archive_write_set_bytes_in_last_block(out.a, 1);
-  if (archive_write_open_fd(out.a, fd) != ARCHIVE_OK) archiveError(out.a, "writing the archive");
+  if (archive_write_open2(out.a, nullptr, nullptr, write, nullptr, nullptr) != ARCHIVE_OK) {
+    archiveError(out.a, "writing the archive");
+  }
   if (archive_read_disk_open(disk.a, base.c_str()) != ARCHIVE_OK) notFound(path.absPath);
 
   std::vector<char> buf(64 * 1024);
@@ -179,17 +182,25 @@ void writeArchive(const ResolvedPath& path, int fd) {
     Entry entry;
     int r = archive_read_next_header2(disk.a, entry.e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) archiveError(disk.a, "reading " + path.absPath);
+    if (r == ARCHIVE_FATAL) archiveError(disk.a, "reading " + path.absPath);
+    if (r != ARCHIVE_OK) {
+      // An entry that vanished or cannot be read: skipped, as dockerd logs and skips it.
+      std::cerr << "berth-archive: skipping an entry: " << (archive_error_string(disk.a) ? archive_error_string(disk.a) : "") << "\n";
+      if (r == ARCHIVE_FAILED) continue;
+    }
     archive_read_disk_descend(disk.a);
+    if (archive_entry_filetype(entry.e) == AE_IFSOCK) continue;  // tar cannot hold a socket
     std::string name = archive_entry_pathname(entry.e);
     if (name == base) name = rebase;
     else if (name.rfind(base + "/", 0) == 0) name = rebase + name.substr(base.size());
     archive_entry_set_pathname(entry.e, name.c_str());
-    if (archive_write_header(out.a, entry.e) < ARCHIVE_WARN) archiveError(out.a, "writing " + name);
+    r = archive_write_header(out.a, entry.e);
+    if (r == ARCHIVE_FATAL) archiveError(out.a, "writing " + name);
+    if (r == ARCHIVE_FAILED) continue;
     if (archive_entry_filetype(entry.e) != AE_IFREG) continue;
     for (;;) {
       la_ssize_t n = archive_read_data(disk.a, buf.data(), buf.size());
-      if (n < 0) archiveError(disk.a, "reading " + name);
+      if (n < 0) archiveError(disk.a, "reading " + name);  // the header is out: the archive cannot go on
       if (n == 0) break;
       if (archive_write_data(out.a, buf.data(), static_cast<size_t>(n)) < 0) archiveError(out.a, "writing " + name);
     }
@@ -216,7 +227,11 @@ std::string extractionDirectory(const std::string& path) {
 void extractArchive(int fd, const std::string& dir, const ExtractOptions& options) {
   if (::chdir(dir.c_str()) != 0) throw Error(ErrorKind::notFound, "Could not find the file " + dir + " in container");
   ReadArchive in(archive_read_new());
-  archive_read_support_filter_all(in.a);
+  // In process only: an ARCHIVE_WARN here means libarchive would run an external program.
+  for (auto support : {archive_read_support_filter_gzip, archive_read_support_filter_bzip2, archive_read_support_filter_xz,
+                       archive_read_support_filter_zstd}) {
+    if (support(in.a) != ARCHIVE_OK) throw Error(ErrorKind::internal, "libarchive lacks a built-in decompressor");
+  }
   archive_read_support_format_tar(in.a);
   archive_read_support_format_empty(in.a);
   if (archive_read_open_fd(in.a, fd, 64 * 1024) != ARCHIVE_OK) archiveError(in.a, "reading the archive");

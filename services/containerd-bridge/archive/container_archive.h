@@ -6,6 +6,8 @@
 // unless the path ends in "/" or "/."), archives are rebased like TarResourceRebaseOpts.
 #pragma once
 
+#include <archive.h>
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,9 +33,12 @@ ResolvedPath resolvePath(const std::string& path);
 // dockerd's ContainerPathStat: name, size, mode (Go FileMode), mtime, linkTarget.
 nlohmann::json statPath(const ResolvedPath& path);
 
-// The tar stream of `path` to `fd`, its entries rebased on the requested name. Owners are
-// numeric: user and group names are not looked up (NSS inside a container is its code).
-void writeArchive(const ResolvedPath& path, int fd);
+// The tar stream of `path`, its entries rebased on the requested name, handed to `write` in
+// blocks (libarchive's write callback). Owners are numeric: user and group names are not looked
+// up (NSS inside a container is its code). Entries tar cannot hold (sockets) and files that
+// vanish while they are read are skipped, as dockerd does; other failures throw.
+using ArchiveWriteFn = la_ssize_t (*)(struct archive*, void* context, const void* buffer, size_t length);
+void writeArchive(const ResolvedPath& path, ArchiveWriteFn write);
 
 // The directory to extract into: `path` with every symlink followed. notFound when missing,
 // invalid "extraction point is not a directory", forbidden when it is on a read-only mount.
@@ -43,7 +48,8 @@ struct ExtractOptions {
   bool noOverwriteDirNonDir = false;
   std::optional<std::pair<uint32_t, uint32_t>> owner;  // chown every entry (cp -a with a User)
 };
-// Extracts the (optionally compressed) tar stream on `fd` into `dir`. An entry whose name, link
+// Extracts the tar stream on `fd` (plain, or gzip, bzip2, xz or zstd, decompressed in process:
+// never by an external program, which would be the container's) into `dir`. An entry whose name, link
 // or hard-link target leaves `dir` is refused (invalid) before anything of it is written.
 void extractArchive(int fd, const std::string& dir, const ExtractOptions& options);
 
