@@ -205,6 +205,11 @@ const BridgeShutdown& bridgeShutdown() {
   return m;
 }
 
+const ImagesContainerSize& imagesContainerSize() {
+  static const ImagesContainerSize m("containerSize");
+  return m;
+}
+
 const BridgeStats& bridgeStats() {
   static const BridgeStats m("stats");
   return m;

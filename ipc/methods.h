@@ -59,6 +59,7 @@ using BridgeExecInspect = Method<ContainerdBridge, ContainerdBridge::ExecInspect
 using BridgeExecResize = Method<ContainerdBridge, ContainerdBridge::ExecResizeParams, ContainerdBridge::ExecResizeResults>;
 using BridgePrune = Method<ContainerdBridge, ContainerdBridge::PruneParams, ContainerdBridge::PruneResults>;
 using BridgeShutdown = Method<ContainerdBridge, ContainerdBridge::ShutdownParams, ContainerdBridge::ShutdownResults>;
+using ImagesContainerSize = Method<Images, Images::ContainerSizeParams, Images::ContainerSizeResults>;
 using BridgeStats = Method<ContainerdBridge, ContainerdBridge::StatsParams, ContainerdBridge::StatsResults>;
 using BridgeUpdate = Method<ContainerdBridge, ContainerdBridge::UpdateParams, ContainerdBridge::UpdateResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
@@ -111,6 +112,7 @@ const BridgeExecResize& bridgeExecResize();
 const BridgePrune& bridgePrune();
 const BridgeShutdown& bridgeShutdown();
 const BridgeStats& bridgeStats();
+const ImagesContainerSize& imagesContainerSize();
 const BridgeUpdate& bridgeUpdate();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();

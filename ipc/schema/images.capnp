@@ -131,4 +131,8 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text) -> (id :Text);
   # docker commit: a new image from the container's writable layer over its image. `config`
   # is the new image's "config" object (JSON); `reference` may be empty.
+
+  containerSize @22 (container :Text) -> (rw :Int64, rootFs :Int64);
+  # The bytes of file content in the container's writable layer (SizeRw) and in it plus its
+  # image (SizeRootFs), for `ps -s` and `inspect -s`. notFound when it has no layer.
 }

@@ -420,7 +420,13 @@ void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
 void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
   auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
                                                [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  if (!boolParam(req, "size")) {
+    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+    return;
+  }
+  auto doc = json::parse(text(reply.get().getJson()));
+  addSizes(doc);
+  out.json(200, doc);
 }
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
@@ -436,7 +442,27 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
                                                  p.setLimit(limit);
                                                  p.setFilters(bytes(filters));
                                                });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  if (!boolParam(req, "size")) {
+    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+    return;
+  }
+  auto containers = json::parse(text(reply.get().getJson()));
+  for (auto& c : containers) addSizes(c);
+  out.json(200, containers);
+}
+
+// ps -s and inspect -s: the images service measures the container's layer.
+void ContainersRoutes::addSizes(json& container) {
+  try {
+    auto size = backends_.images.callIdempotent(ipc::methods::imagesContainerSize(), ipc::deadlineIn(60s),
+                                                [&](ipc::Images::ContainerSizeParams::Builder p) {
+                                                  p.setContainer(container.value("Id", ""));
+                                                });
+    container["SizeRw"] = size.get().getRw();
+    container["SizeRootFs"] = size.get().getRootFs();
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::notFound) throw;
+  }
 }
 
 void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {

@@ -48,6 +48,7 @@ class ContainersRoutes {
   void archiveStat(http::Request& req, http::ResponseWriter& out);
   void archiveGet(http::Request& req, http::ResponseWriter& out);
   void archivePut(http::Request& req, http::ResponseWriter& out);
+  void addSizes(nlohmann::json& container);
   std::string resolveId(const std::string& ref, nlohmann::json* inspected = nullptr);
 
   Backends& backends_;

@@ -200,6 +200,23 @@ std::vector<ImageStore::Change> ImageStore::containerChanges(const std::string& 
   return out;
 }
 
+ImageStore::ContainerSize ImageStore::containerSize(const std::string& container) const {
+  std::string image;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = containerImages_.find(container);
+    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
+    image = it->second;
+  }
+  ContainerSize size;
+  walk(containerDir(container) + "/upper", [&](const std::string&, const std::string&, const struct stat& st) {
+    if (S_ISREG(st.st_mode)) size.rw += st.st_size;
+    return true;
+  });
+  size.rootFs = size.rw + get(image).size;
+  return size;
+}
+
 void ImageStore::exportContainer(const std::string& container, const std::string& outPath) const {
   std::string dir = containerDir(container);
   std::vector<std::string> layers;  // top first

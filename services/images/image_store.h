@@ -119,6 +119,11 @@ class ImageStore {
                                            std::string& imageId);
   void releaseContainerLayer(const std::string& container);
   std::vector<Change> containerChanges(const std::string& container) const;
+  struct ContainerSize {
+    int64_t rw = 0;      // file content in the writable layer
+    int64_t rootFs = 0;  // and in the image below it
+  };
+  ContainerSize containerSize(const std::string& container) const;
   // The container's merged filesystem as a tar (docker export), built from the layers without
   // mounting anything.
   void exportContainer(const std::string& container, const std::string& outPath) const;

@@ -212,6 +212,14 @@ int main(int argc, char** argv) {
         },
         D::worker);
     s.handle(
+        ipc::methods::imagesContainerSize(),
+        [&](ipc::Images::ContainerSizeParams::Reader p, ipc::Images::ContainerSizeResults::Builder r) {
+          auto size = store->containerSize(p.getContainer());
+          r.setRw(size.rw);
+          r.setRootFs(size.rootFs);
+        },
+        D::worker);
+    s.handle(
         ipc::methods::imagesExportBegin(),
         [&](ipc::Images::ExportBeginParams::Reader p, ipc::Images::ExportBeginResults::Builder r) {
           auto [id, size] = offerDownload(*transfers, "export",

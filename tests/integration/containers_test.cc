@@ -205,6 +205,51 @@ TEST_F(ContainersTest, TheDetachSequenceEndsATtyAttachAndLeavesTheContainerRunni
   EXPECT_TRUE(contains(r.body, "Invalid detach keys (ctrl-1) provided")) << r.body;
 }
 
+TEST_F(ContainersTest, PsAndInspectReportLayerSizesAndPortListsNothingYet) {
+  auto r = engine_.docker({"run", "--name", "sized", "--pull", "never", kImage, "sh", "-c",
+                           "head -c 100000 /dev/zero > /big"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string sizes = inspect(engine_, "sized", "{{.SizeRw}} {{.SizeRootFs}}");
+  EXPECT_EQ(sizes, "<nil> <nil>") << "sizes only when asked for";
+  r = engine_.docker({"inspect", "-s", "--format", "{{.SizeRw}} {{.SizeRootFs}}", "sized"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  long long rw = 0, rootFs = 0;
+  std::istringstream(r.out) >> rw >> rootFs;
+  EXPECT_EQ(rw, 100000) << r.out;
+  EXPECT_GT(rootFs, rw + 500000) << "the image's busybox is part of the root filesystem";
+  r = engine_.docker({"ps", "-a", "-s", "--format", "{{.Names}} {{.Size}}"});
+  EXPECT_TRUE(startsWith(r.out, "sized 100kB (virtual ")) << r.out;
+
+  std::string id = runDetached({"--name", "portless", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  r = engine_.docker({"port", "portless"});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(ContainersTest, WaitConditionsAndTtyResizeBehaveAsDockerd) {
+  // next-exit: the exit after the call; removed: after an auto-removal.
+  std::string once = runDetached({"--name", "once", kImage, "sh", "-c", "sleep 1; exit 4"});
+  ASSERT_FALSE(once.empty());
+  auto r = httpRequest(engine_.socketPath(), "POST", "/containers/once/wait?condition=next-exit");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(contains(r.body, "\"StatusCode\":4")) << r.body;
+  std::string gone = runDetached({"--rm", kImage, "sh", "-c", "sleep 1; exit 6"});
+  ASSERT_FALSE(gone.empty());
+  r = httpRequest(engine_.socketPath(), "POST", "/containers/" + gone + "/wait?condition=removed");
+  EXPECT_TRUE(contains(r.body, "\"StatusCode\":6")) << r.body;
+  EXPECT_EQ(engine_.docker({"ps", "-aq", "--filter", "id=" + gone}).out, "");
+  r = httpRequest(engine_.socketPath(), "POST", "/containers/once/wait?condition=sometime");
+  EXPECT_EQ(r.status, 400) << r.body;
+
+  // A TTY's size follows the client's resize.
+  std::string tty = runDetached({"-it", "--name", "sized-tty", kImage, "sh"});
+  ASSERT_FALSE(tty.empty());
+  r = httpRequest(engine_.socketPath(), "POST", "/containers/sized-tty/resize?h=40&w=100");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(engine_.docker({"exec", "sized-tty", "stty", "-F", "/proc/1/fd/0", "size"}).out, "40 100\n");
+}
+
 TEST_F(ContainersTest, NamesAreUniqueAndRenamableAndIdPrefixesResolve) {
   std::string id = runDetached({"--name", "web", kImage, "sleep", "1000"});
   ASSERT_EQ(id.size(), 64u);
