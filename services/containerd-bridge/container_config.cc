@@ -105,6 +105,18 @@ json mergeImageConfig(json c, const json& img) {
   }
   if (c.value("WorkingDir", "").empty() && img.contains("WorkingDir")) c["WorkingDir"] = img["WorkingDir"];
   if (c.value("StopSignal", "").empty() && img.contains("StopSignal")) c["StopSignal"] = img["StopSignal"];
+  // The image's health check, field by field under the container's (dockerd's merge()).
+  if (img.contains("Healthcheck") && img["Healthcheck"].is_object()) {
+    if (!c.contains("Healthcheck") || !c["Healthcheck"].is_object()) {
+      c["Healthcheck"] = img["Healthcheck"];
+    } else {
+      json& hc = c["Healthcheck"];
+      if (emptyList(hc, "Test") && img["Healthcheck"].contains("Test")) hc["Test"] = img["Healthcheck"]["Test"];
+      for (const char* field : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"}) {
+        if (hc.value(field, int64_t{0}) == 0 && img["Healthcheck"].contains(field)) hc[field] = img["Healthcheck"][field];
+      }
+    }
+  }
   for (const char* key : {"Labels", "ExposedPorts", "Volumes"}) {
     if (!img.contains(key) || !img[key].is_object()) continue;
     json merged = img[key];

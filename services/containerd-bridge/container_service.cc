@@ -330,6 +330,9 @@ void ContainerService::startLocked(ContainerRecord record) {
       r.state.error.clear();
       r.state.oomKilled = false;
       r.state.startedAt = rfc3339Nano(nowUnixNanos());
+      // A health check starts over with each run.
+      r.state.health = hasHealthCheck(r.config) ? json{{"Status", "starting"}, {"FailingStreak", 0}, {"Log", json::array()}}
+                                                : json();
       r.hasBeenStarted = true;
     });
   } catch (const Error& e) {
@@ -356,6 +359,7 @@ void ContainerService::startLocked(ContainerRecord record) {
   events_("start", record, {});
   int64_t exits = record.exits;
   spawnThread([this, id, exits] { monitor(id, exits); });
+  if (hasHealthCheck(record.config)) spawnThread([this, id, exits] { monitorHealth(id, exits); });
 }
 
 // ---- exits --------------------------------------------------------------------------------
@@ -484,7 +488,14 @@ void ContainerService::scheduleRestart(const std::string& id, std::chrono::milli
     } catch (const Error&) {
       return;
     }
-    if (record.state.status != "restarting" || record.manuallyStopped || stopping_) return;
+    if (record.state.status != "restarting" || stopping_) return;
+    if (record.manuallyStopped) {
+      // A stop came between the exit and this restart: it stays stopped.
+      store_.update(id, [](ContainerRecord& r) {
+        if (r.state.status == "restarting") r.state.status = "exited";
+      });
+      return;
+    }
     record = store_.update(id, [](ContainerRecord& r) { r.restartCount += 1; });
     try {
       startLocked(record);
@@ -526,8 +537,14 @@ bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeco
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::notFound) throw;
   }
+  // An exit of its own just before this stop may have been taken for a restart: stopped wins.
+  auto settle = [&] {
+    return store_.update(record.id, [](ContainerRecord& r) {
+      if (r.state.status == "restarting") r.state.status = "exited";
+    });
+  };
   if (timeout >= 0 && waitExitAfter(record.id, record.exits, std::chrono::seconds(timeout))) {
-    events_("stop", store_.get(record.id), {});
+    events_("stop", settle(), {});
     return true;
   }
   try {
@@ -538,7 +555,7 @@ bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeco
   if (!waitExitAfter(record.id, record.exits, 30s)) {
     throw Error(ErrorKind::internal, "container " + record.id + " did not exit after SIGKILL");
   }
-  events_("stop", store_.get(record.id), {});
+  events_("stop", settle(), {});
   return true;
 }
 
@@ -920,6 +937,7 @@ void ContainerService::restore() {
       }
       int64_t exits = record.exits;
       spawnThread([this, id, exits] { monitor(id, exits); });
+      if (hasHealthCheck(record.config)) spawnThread([this, id, exits] { monitorHealth(id, exits); });
       continue;
     }
     // It exited while the bridge was down (or the host rebooted): record the exit, then the

@@ -178,6 +178,10 @@ class ContainerService {
   std::shared_ptr<std::mutex> opLock(const std::string& id);
   void startLocked(ContainerRecord record);
   void monitor(const std::string& id, int64_t startedExits);
+  // The health check of one run of a container (container_health.cc).
+  void monitorHealth(const std::string& id, int64_t startedExits);
+  nlohmann::json runProbe(const ContainerRecord& record, const std::vector<std::string>& command,
+                          std::chrono::nanoseconds timeout);
   // containerd's /tasks/oom events: State.OOMKilled and the "oom" event, as dockerd records them.
   void watchOomEvents();
   void handleExit(const std::string& id, ContainerdClient::Exit exit);
@@ -247,6 +251,8 @@ int parseSignal(const std::string& text);
 std::string humanDuration(std::chrono::seconds d);
 // The strings of a JSON array (other elements and non-arrays give nothing).
 std::vector<std::string> stringsOf(const nlohmann::json& j);
+// True when Config.Healthcheck names a probe (not absent, empty or ["NONE"]).
+bool hasHealthCheck(const nlohmann::json& config);
 // dockerd's Config after create: the image's defaults merged under the container's.
 nlohmann::json mergeImageConfig(nlohmann::json config, const nlohmann::json& imageConfig);
 

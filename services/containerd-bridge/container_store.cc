@@ -63,7 +63,8 @@ json ContainerRecord::toJson() const {
             {"Error", state.error},
             {"OOMKilled", state.oomKilled},
             {"StartedAt", state.startedAt},
-            {"FinishedAt", state.finishedAt}}},
+            {"FinishedAt", state.finishedAt},
+            {"Health", state.health}}},
           {"RestartCount", restartCount},
           {"LogPath", logPath},
           {"Path", path},
@@ -91,6 +92,7 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.state.oomKilled = s.value("OOMKilled", false);
   r.state.startedAt = s.value("StartedAt", r.state.startedAt);
   r.state.finishedAt = s.value("FinishedAt", r.state.finishedAt);
+  r.state.health = s.value("Health", json());
   r.restartCount = j.value("RestartCount", 0);
   r.logPath = j.value("LogPath", "");
   r.path = j.value("Path", "");

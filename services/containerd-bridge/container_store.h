@@ -24,6 +24,8 @@ struct ContainerState {
   bool oomKilled = false;
   std::string startedAt = "0001-01-01T00:00:00Z";
   std::string finishedAt = "0001-01-01T00:00:00Z";
+  // Docker's State.Health ({Status, FailingStreak, Log}) while a health check runs; null without one.
+  nlohmann::json health;
 };
 
 struct ContainerRecord {

@@ -14,7 +14,7 @@ namespace {
 
 json stateJson(const ContainerRecord& r) {
   const auto& s = r.state;
-  return {{"Status", s.status == "removing" ? "removing" : s.status},
+  json state = {{"Status", s.status == "removing" ? "removing" : s.status},
           {"Running", s.status == "running" || s.status == "paused"},
           {"Paused", s.status == "paused"},
           {"Restarting", s.status == "restarting"},
@@ -25,6 +25,13 @@ json stateJson(const ContainerRecord& r) {
           {"Error", s.error},
           {"StartedAt", s.startedAt},
           {"FinishedAt", s.finishedAt}};
+  if (s.health.is_object()) state["Health"] = s.health;
+  return state;
+}
+
+// "starting", "healthy", "unhealthy", or "none" without a health check.
+std::string healthOf(const ContainerRecord& r) {
+  return r.state.health.is_object() ? r.state.health.value("Status", "none") : "none";
 }
 
 json mountsJson(const ContainerRecord& r) {
@@ -64,7 +71,12 @@ std::string statusText(const ContainerRecord& r) {
     return humanDuration(std::chrono::seconds(at > 0 && now > at ? (now - at) / 1000000000 : 0));
   };
   const auto& s = r.state.status;
-  if (s == "running") return "Up " + ago(r.state.startedAt);
+  if (s == "running") {
+    std::string health = healthOf(r);
+    if (health == "starting") return "Up " + ago(r.state.startedAt) + " (health: starting)";
+    if (health != "none") return "Up " + ago(r.state.startedAt) + " (" + health + ")";
+    return "Up " + ago(r.state.startedAt);
+  }
   if (s == "paused") return "Up " + ago(r.state.startedAt) + " (Paused)";
   if (s == "restarting") return "Restarting (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
   if (s == "removing") return "Removal In Progress";
@@ -228,7 +240,7 @@ json ContainerService::list(const ListOptions& options) const {
       if (s != "exited" || !exited.count(std::to_string(r.state.exitCode))) continue;
     }
     if (!ancestors.empty() && !ancestorIds.count(r.image) && !ancestors.count(r.imageRef)) continue;
-    if (!health.empty() && !health.count("none")) continue;
+    if (!health.empty() && !health.count(healthOf(r))) continue;
     int64_t created = parseRfc3339Nanos(r.created);
     if (before && created >= *before) continue;
     if (since && created <= *since) continue;

@@ -104,6 +104,50 @@ TEST_F(ContainerResourcesTest, AContainerKilledForMemoryIsMarkedOomKilledWithAnO
   EXPECT_EQ(inspect(engine_, "greedy", "{{.State.OOMKilled}}"), "false");
 }
 
+TEST_F(ContainerResourcesTest, HealthChecksTurnUnhealthyThenHealthyWithEventsPsFiltersAndTimeouts) {
+  auto since = std::to_string(unixNow() - 1);
+  // Failing until /tmp/ok appears a second after the start; two failures make it unhealthy.
+  std::string id = runDetached({"--name", "doctor", "--health-cmd", "test -e /tmp/ok", "--health-interval", "200ms",
+                                "--health-retries", "2", "--health-timeout", "2s", kImage, "sh", "-c",
+                                "sleep 1.5; touch /tmp/ok; exec sleep 300"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(inspect(engine_, "doctor", "{{.State.Health.Status}}"), "starting");
+  ASSERT_TRUE(waitFor([&] { return inspect(engine_, "doctor", "{{.State.Health.Status}}") == "unhealthy"; }, 5s))
+      << inspect(engine_, "doctor", "{{json .State.Health}}");
+  EXPECT_EQ(engine_.docker({"ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"}).out, "doctor\n");
+  ASSERT_TRUE(waitFor([&] { return inspect(engine_, "doctor", "{{.State.Health.Status}}") == "healthy"; }, 5s))
+      << inspect(engine_, "doctor", "{{json .State.Health}}");
+  EXPECT_EQ(inspect(engine_, "doctor", "{{.State.Health.FailingStreak}}"), "0");
+  auto log = inspect(engine_, "doctor", "{{range .State.Health.Log}}{{.ExitCode}} {{end}}");
+  EXPECT_TRUE(startsWith(log, "1 ") || contains(log, " 1 ")) << log;
+  EXPECT_TRUE(log.size() >= 2 && log.substr(log.size() - 2) == "0 ") << log;
+  EXPECT_TRUE(contains(engine_.docker({"ps", "--format", "{{.Status}}", "--filter", "name=doctor"}).out, "(healthy)"));
+  EXPECT_EQ(engine_.docker({"ps", "--filter", "health=healthy", "--format", "{{.Names}}"}).out, "doctor\n");
+  auto events = engine_.docker({"events", "--since", since, "--until", std::to_string(unixNow() + 1), "--filter",
+                                "container=doctor", "--filter", "event=health_status", "--format", "{{.Action}}"});
+  EXPECT_TRUE(inOrder(lines(events.out), {"health_status: unhealthy", "health_status: healthy"})) << events.out;
+
+  // A probe that outlives its timeout is killed and counts as a failure.
+  std::string slow = runDetached({"--name", "slowpoke", "--health-cmd", "sleep 5", "--health-interval", "200ms",
+                                  "--health-timeout", "300ms", "--health-retries", "1", kImage, "sleep", "300"});
+  ASSERT_FALSE(slow.empty());
+  ASSERT_TRUE(waitFor([&] { return inspect(engine_, "slowpoke", "{{.State.Health.Status}}") == "unhealthy"; }, 5s));
+  EXPECT_TRUE(contains(inspect(engine_, "slowpoke", "{{range .State.Health.Log}}{{.Output}}|{{end}}"),
+                       "Health check exceeded timeout (300ms)"));
+
+  // The image's HEALTHCHECK applies unless the run turns it off.
+  ASSERT_EQ(engine_.docker({"commit", "--change", "HEALTHCHECK --interval=200ms CMD true", "slowpoke", "berth-test/checked:1"})
+                .exitCode,
+            0);
+  std::string inherited = runDetached({"--name", "inherited", "berth-test/checked:1", "sleep", "300"});
+  ASSERT_FALSE(inherited.empty());
+  EXPECT_TRUE(waitFor([&] { return inspect(engine_, "inherited", "{{.State.Health.Status}}") == "healthy"; }, 5s));
+  std::string unchecked = runDetached({"--name", "unchecked", "--no-healthcheck", "berth-test/checked:1", "sleep", "300"});
+  ASSERT_FALSE(unchecked.empty());
+  EXPECT_EQ(inspect(engine_, "unchecked", "{{.State.Health}}"), "<nil>");
+  EXPECT_EQ(engine_.docker({"ps", "--filter", "health=none", "--format", "{{.Names}}"}).out, "unchecked\n");
+}
+
 TEST_F(ContainerResourcesTest, UpdateChangesTheLimitsARunningContainerReadsAndKeepsThemAcrossARestart) {
   std::string id = runDetached({"--name", "elastic", "--memory", "64m", kImage, "sleep", "300"});
   ASSERT_FALSE(id.empty());

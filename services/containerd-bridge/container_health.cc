@@ -1,0 +1,200 @@
+// Health checks, as dockerd's health monitor runs them: the container's (or its image's)
+// Healthcheck probe is exec'd in the running container every Interval, killed after Timeout;
+// exit 0 is healthy, any other result a failure, Retries failures in a row (outside the
+// StartPeriod) unhealthy. State.Health keeps the status, the failing streak and the last five
+// results; each change of status is a "health_status: S" event. The monitor thread belongs to
+// one run of the container and ends with it.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "common/random.h"
+#include "common/time_format.h"
+#include "services/containerd-bridge/container_service.h"
+
+namespace berth::bridge {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr size_t kMaxOutput = 4096;  // dockerd keeps this much of a probe's output
+constexpr size_t kMaxLog = 5;        // and this many results
+
+std::chrono::nanoseconds durationOr(const json& hc, const char* key, std::chrono::nanoseconds fallback) {
+  int64_t n = hc.is_object() && hc.contains(key) && hc[key].is_number_integer() ? hc[key].get<int64_t>() : 0;
+  return n > 0 ? std::chrono::nanoseconds(n) : fallback;
+}
+
+// The probe's argv from Healthcheck.Test; empty when there is none (absent, [], ["NONE"]).
+std::vector<std::string> probeCommand(const json& config) {
+  const json& hc = config.value("Healthcheck", json());
+  auto test = stringsOf(hc.is_object() ? hc.value("Test", json()) : json());
+  if (test.empty() || test[0] == "NONE") return {};
+  if (test[0] == "CMD") return {test.begin() + 1, test.end()};
+  if (test[0] == "CMD-SHELL" && test.size() > 1) {
+    auto shell = stringsOf(config.value("Shell", json()));
+    if (shell.empty()) shell = {"/bin/sh", "-c"};
+    shell.push_back(test[1]);
+    return shell;
+  }
+  return {};
+}
+
+}  // namespace
+
+bool hasHealthCheck(const json& config) { return !probeCommand(config).empty(); }
+
+void ContainerService::monitorHealth(const std::string& id, int64_t startedExits) {
+  ContainerRecord record;
+  try {
+    record = store_.get(id);
+  } catch (const Error&) {
+    return;
+  }
+  auto command = probeCommand(record.config);
+  if (command.empty()) return;
+  const json hc = record.config["Healthcheck"];
+  auto interval = durationOr(hc, "Interval", 30s), timeout = durationOr(hc, "Timeout", 30s);
+  auto startPeriod = durationOr(hc, "StartPeriod", 0s);
+  int retries = hc.value("Retries", 0) > 0 ? hc.value("Retries", 0) : 3;
+  auto startedAt = std::chrono::steady_clock::now();
+
+  while (!stopping_) {
+    // Sleeps the interval, and ends as soon as this run of the container does.
+    if (waitExitAfter(id, startedExits, std::chrono::duration_cast<std::chrono::milliseconds>(interval))) return;
+    try {
+      record = store_.get(id);
+    } catch (const Error&) {
+      return;
+    }
+    if (record.exits != startedExits || record.state.status != "running") {
+      if (record.state.status == "paused") continue;  // dockerd does not probe a paused container
+      return;
+    }
+    auto result = runProbe(record, command, timeout);
+    bool inStartPeriod = std::chrono::steady_clock::now() - startedAt < startPeriod;
+    std::string before, after;
+    record = store_.update(id, [&](ContainerRecord& r) {
+      if (r.exits != startedExits) return;
+      json health = r.state.health.is_object() ? r.state.health : json{{"Status", "starting"}, {"FailingStreak", 0}};
+      before = health.value("Status", "starting");
+      json log = health.value("Log", json::array());
+      log.push_back(result);
+      while (log.size() > kMaxLog) log.erase(log.begin());
+      health["Log"] = log;
+      if (result.value("ExitCode", -1) == 0) {
+        health["Status"] = "healthy";
+        health["FailingStreak"] = 0;
+      } else if (!inStartPeriod || before == "healthy") {
+        int streak = health.value("FailingStreak", 0) + 1;
+        health["FailingStreak"] = streak;
+        if (streak >= retries) health["Status"] = "unhealthy";
+      }
+      after = health["Status"];
+      r.state.health = health;
+    });
+    if (!after.empty() && after != before) events_("health_status: " + after, record, {});
+  }
+}
+
+// One probe: an exec of `command` with the container's process settings, its output (stdout and
+// stderr together, the first 4 KiB) read from a fifo, killed after `timeout`.
+json ContainerService::runProbe(const ContainerRecord& record, const std::vector<std::string>& command,
+                                std::chrono::nanoseconds timeout) {
+  json result = {{"Start", rfc3339Nano(nowUnixNanos())}, {"ExitCode", -1}, {"Output", ""}};
+  std::string execId = randomHex(16);
+  std::string fifo = runDirOf(record.id) + "/health-" + execId.substr(0, 16);
+  auto finish = [&](int code, const std::string& output) {
+    result["End"] = rfc3339Nano(nowUnixNanos());
+    result["ExitCode"] = code;
+    result["Output"] = output;
+    ::unlink(fifo.c_str());
+    return result;
+  };
+  auto specText = readFileIfExists(store_.directoryOf(record.id) + "/spec.json");
+  if (!specText) return finish(-1, "container has no runtime spec");
+  json process = json::parse(*specText)["process"];
+  process["args"] = command;
+  process["terminal"] = false;
+  if (::mkfifo(fifo.c_str(), 0600) != 0) return finish(-1, std::string("mkfifo: ") + std::strerror(errno));
+  // Opened read-write first so the shim's open for writing never blocks; then nobody else writes.
+  int reader = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (reader < 0) return finish(-1, std::string("open fifo: ") + std::strerror(errno));
+  ContainerdClient::Stdio stdio;
+  stdio.out = fifo;
+  stdio.err = fifo;
+  try {
+    containerd_.exec(record.id, execId, process.dump(), stdio);
+    containerd_.startProcess(record.id, execId);
+  } catch (const Error& e) {
+    ::close(reader);
+    try {
+      containerd_.deleteProcess(record.id, execId);
+    } catch (const Error&) {
+    }
+    std::string message = e.what();
+    bool missing = message.find("no such file") != std::string::npos || message.find("not found") != std::string::npos;
+    return finish(missing ? 127 : 126, message);
+  }
+
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string output;
+  std::atomic<bool> exited{false};
+  std::atomic<int> code{-1};
+  std::thread waiter([&] {
+    try {
+      code = static_cast<int>(containerd_.wait(record.id, execId, std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + 5s).status);
+    } catch (const Error&) {
+    }
+    exited = true;
+  });
+  bool timedOut = false;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timedOut = true;
+      break;
+    }
+    pollfd p{reader, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 100)));
+    char buf[4096];
+    if (ready > 0) {
+      ssize_t n = ::read(reader, buf, sizeof buf);
+      if (n > 0 && output.size() < kMaxOutput) output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - output.size()));
+    }
+    // The process has exited once the wait returned; then drain what is left in the fifo.
+    if (ready <= 0 && exited) break;
+  }
+  if (timedOut) {
+    try {
+      containerd_.kill(record.id, execId, SIGKILL, false);
+    } catch (const Error&) {
+    }
+  }
+  waiter.join();
+  ::close(reader);
+  try {
+    containerd_.deleteProcess(record.id, execId);
+  } catch (const Error&) {
+  }
+  if (timedOut) {
+    // Go's rendering of the duration, as in dockerd's message.
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
+    std::string text = ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+    return finish(-1, "Health check exceeded timeout (" + text + ")");
+  }
+  return finish(code, output);
+}
+
+}  // namespace berth::bridge
