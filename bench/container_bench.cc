@@ -9,6 +9,7 @@
 //   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on the engine's
 //     containerd, same rootfs) and the docker CLI alone (`docker version`, one round trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
+//                   [--reference-pidfile /run/refengine/docker.pid]
 // berth runs in a fresh engine of its own; the image is built from busybox-static and loaded
 // into both engines first.
 #include <signal.h>
@@ -169,13 +170,14 @@ void print(const char* name, Figures& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string reference;
+  std::string reference, referencePidfile = "/run/refengine/docker.pid";
   int runs = 30, containers = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--reference") reference = argv[i + 1];
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
     else if (a == "--containers") containers = std::stoi(argv[i + 1]);
+    else if (a == "--reference-pidfile") referencePidfile = argv[i + 1];
   }
   test::TempDir dir("berth-container-bench");
   std::string archive = test::busyboxArchive(dir.path(), kImage);
@@ -205,6 +207,13 @@ int main(int argc, char** argv) {
   std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
               floorCtr.percentile(50), floorCli.percentile(50));
   if (!reference.empty()) {
+    // dockerd's idle memory beside berth's, when its pid file is where the reference engine
+    // tool writes it (or --reference-pidfile says).
+    std::ifstream pidFile(referencePidfile);
+    pid_t dockerd = 0;
+    if (pidFile >> dockerd && dockerd > 0) {
+      std::printf("reference dockerd idle PSS: %.1f MB\n", pssKb(dockerd) / 1024.0);
+    }
     docker(reference, {"load", "-i", archive});
     auto r = measure(reference, runs, containers, nullptr);
     print("reference dockerd", r);
