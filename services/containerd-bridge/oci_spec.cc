@@ -71,15 +71,36 @@ std::string normalizeCapability(std::string c) {
   return c;
 }
 
+// Every capability this process may hand on (its bounding set, CapBnd in /proc/self/status):
+// what --privileged and --cap-add ALL grant, as dockerd does, so that an engine running with a
+// reduced bounding set (in a container, in a sandbox) still starts privileged containers.
+std::vector<std::string> grantableCapabilities() {
+  static const std::vector<std::string> caps = [] {
+    uint64_t bounding = ~uint64_t{0};
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("CapBnd:", 0) == 0) bounding = std::stoull(line.substr(7), nullptr, 16);
+    }
+    std::vector<std::string> out;
+    const auto& all = allCapabilities();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (bounding & (uint64_t{1} << i)) out.push_back(all[i]);
+    }
+    return out;
+  }();
+  return caps;
+}
+
 std::vector<std::string> capabilities(const json& host) {
-  if (host.value("Privileged", false)) return allCapabilities();
+  if (host.value("Privileged", false)) return grantableCapabilities();
   std::vector<std::string> add, drop;
   for (const auto& c : strings(host.value("CapAdd", json()), "CapAdd")) add.push_back(normalizeCapability(c));
   for (const auto& c : strings(host.value("CapDrop", json()), "CapDrop")) drop.push_back(normalizeCapability(c));
   std::vector<std::string> caps;
   bool addAll = std::find(add.begin(), add.end(), "ALL") != add.end();
   bool dropAll = std::find(drop.begin(), drop.end(), "ALL") != drop.end();
-  if (addAll) caps = allCapabilities();
+  if (addAll) caps = grantableCapabilities();
   else if (!dropAll) caps = defaultCapabilities();
   for (const auto& c : add) {
     if (c != "ALL" && std::find(caps.begin(), caps.end(), c) == caps.end()) caps.push_back(c);

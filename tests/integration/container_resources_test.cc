@@ -148,6 +148,48 @@ TEST_F(ContainerResourcesTest, HealthChecksTurnUnhealthyThenHealthyWithEventsPsF
   EXPECT_EQ(engine_.docker({"ps", "--filter", "health=none", "--format", "{{.Names}}"}).out, "unchecked\n");
 }
 
+TEST_F(ContainerResourcesTest, SecurityAndResourceOptionsHoldInsideTheContainer) {
+  auto inside = [&](std::vector<std::string> options, const std::string& script) {
+    std::vector<std::string> argv = {"run", "--rm", "--pull", "never"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), {kImage, "sh", "-c", script});
+    auto r = engine_.docker(argv);
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return trimNewline(r.out);
+  };
+  auto status = [](const std::string& field) { return "grep '^" + field + ":' /proc/self/status | cut -f2"; };
+  // Docker's default capability set, none at all, one added, all with --privileged.
+  EXPECT_EQ(inside({}, status("CapEff")), "00000000a80425fb");
+  EXPECT_EQ(inside({"--cap-drop", "ALL"}, status("CapBnd")), "0000000000000000");
+  EXPECT_EQ(inside({"--cap-drop", "ALL", "--cap-add", "NET_ADMIN"}, status("CapEff")), "0000000000001000");
+  // --privileged: every capability the engine itself may hand on (its bounding set, ours too).
+  std::string bounding = trimNewline(run({"sh", "-c", status("CapBnd")}).out);
+  EXPECT_EQ(inside({"--privileged"}, status("CapEff")), bounding);
+  // seccomp: berth's default profile filters (mode 2) unless unconfined; no-new-privileges.
+  EXPECT_EQ(inside({}, status("Seccomp")), "2");
+  EXPECT_EQ(inside({"--security-opt", "seccomp=unconfined"}, status("Seccomp")), "0");
+  EXPECT_EQ(inside({"--security-opt", "no-new-privileges"}, status("NoNewPrivs")), "1");
+  // rlimits, supplementary groups, CPU shares and cpuset from the container's own cgroup.
+  EXPECT_EQ(inside({"--ulimit", "nofile=512:1024"}, "echo $(ulimit -n) $(ulimit -Hn)"), "512 1024");
+  EXPECT_TRUE(contains(inside({"--group-add", "1234"}, "id -G"), "1234"));
+  EXPECT_EQ(inside({"--cpu-shares", "512"}, "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.weight"),
+            "512");
+  EXPECT_EQ(inside({"--cpuset-cpus", "0"}, "cat /sys/fs/cgroup/cpuset/cpuset.cpus 2>/dev/null || cat /sys/fs/cgroup/cpuset.cpus"),
+            "0");
+  EXPECT_EQ(inside({"--cpus", "0.5"}, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max"),
+            "50000");
+
+  // --stop-signal and --stop-timeout: docker stop sends USR1, which this container traps.
+  std::string id = runDetached({"--name", "polite", "--stop-signal", "USR1", "--stop-timeout", "5", kImage, "sh", "-c",
+                                "trap 'echo got USR1; exit 0' USR1; while :; do sleep 0.1; done"});
+  ASSERT_FALSE(id.empty());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(engine_.docker({"stop", "polite"}).exitCode, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s) << "the stop signal was not USR1";
+  EXPECT_EQ(engine_.docker({"logs", "polite"}).out, "got USR1\n");
+  EXPECT_EQ(inspect(engine_, "polite", "{{.State.ExitCode}}"), "0");
+}
+
 TEST_F(ContainerResourcesTest, UpdateChangesTheLimitsARunningContainerReadsAndKeepsThemAcrossARestart) {
   std::string id = runDetached({"--name", "elastic", "--memory", "64m", kImage, "sleep", "300"});
   ASSERT_FALSE(id.empty());
