@@ -673,6 +673,9 @@ TEST_F(ContainersTest, KillingAnyServiceWithSigkillLeavesTheContainerRunningAndI
     ASSERT_TRUE(back) << service << " did not come back";
     EXPECT_EQ(pidOf(engine_, id), pid) << service;
     EXPECT_TRUE(processAlive(pid)) << service;
+    // exec works on it again too (logs and stop are checked at the end).
+    auto exec = engine_.docker({"exec", id, "echo", "still here"});
+    EXPECT_EQ(exec.out, "still here\n") << service << ": " << exec.err;
     auto after = engine_.children();
     for (const auto& [name, info] : before) {
       if (name != service) {
