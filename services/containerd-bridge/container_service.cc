@@ -508,6 +508,18 @@ void ContainerService::scheduleRestart(const std::string& id, std::chrono::milli
 
 // ---- stop, kill, pause --------------------------------------------------------------------
 
+// A container that exits just as it is signalled can make containerd's Kill fail (the task is
+// gone, or its shim is closing: "ttrpc: closed"). The exit is what the signal was for.
+void ContainerService::signalUnlessExited(const ContainerRecord& record, int signal, bool all) {
+  try {
+    containerd_.kill(record.id, "", signal, all);
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::notFound) return;
+    if (waitExitAfter(record.id, record.exits, 2s)) return;
+    throw;
+  }
+}
+
 bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeconds, const std::string& signalText) {
   if (record.state.status == "restarting") {
     store_.update(record.id, [](ContainerRecord& r) {
@@ -532,11 +544,7 @@ bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeco
     } catch (const Error&) {
     }
   }
-  try {
-    containerd_.kill(record.id, "", sig, false);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::notFound) throw;
-  }
+  signalUnlessExited(record, sig, false);
   // An exit of its own just before this stop may have been taken for a restart: stopped wins.
   auto settle = [&] {
     return store_.update(record.id, [](ContainerRecord& r) {
@@ -547,11 +555,7 @@ bool ContainerService::stopLocked(const ContainerRecord& record, int timeoutSeco
     events_("stop", settle(), {});
     return true;
   }
-  try {
-    containerd_.kill(record.id, "", SIGKILL, true);
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::notFound) throw;
-  }
+  signalUnlessExited(record, SIGKILL, true);
   if (!waitExitAfter(record.id, record.exits, 30s)) {
     throw Error(ErrorKind::internal, "container " + record.id + " did not exit after SIGKILL");
   }
@@ -736,11 +740,7 @@ void ContainerService::remove(const std::string& ref, bool force) {
         } catch (const Error&) {
         }
       }
-      try {
-        containerd_.kill(r.id, "", SIGKILL, true);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::notFound) throw;
-      }
+      signalUnlessExited(r, SIGKILL, true);
       if (!waitExitAfter(r.id, r.exits, 30s)) throw Error(ErrorKind::internal, "container did not exit after SIGKILL");
     }
   }

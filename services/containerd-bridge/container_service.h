@@ -189,6 +189,7 @@ class ContainerService {
   void scheduleRestart(const std::string& id, std::chrono::milliseconds delay);
   void removeLocked(const ContainerRecord& record);
   bool stopLocked(const ContainerRecord& record, int timeoutSeconds, const std::string& signal);
+  void signalUnlessExited(const ContainerRecord& record, int signal, bool all);
   std::string rootfsPath(const std::string& id) const { return paths_.runDir + "/" + id + "/rootfs"; }
   std::string runDirOf(const std::string& id) const { return paths_.runDir + "/" + id; }
   void spawnThread(std::function<void()> fn);
