@@ -111,7 +111,11 @@ TEST_F(ContainerResourcesTest, HealthChecksTurnUnhealthyThenHealthyWithEventsPsF
                                 "--health-retries", "2", "--health-timeout", "2s", kImage, "sh", "-c",
                                 "sleep 1.5; touch /tmp/ok; exec sleep 300"});
   ASSERT_FALSE(id.empty());
-  EXPECT_EQ(inspect(engine_, "doctor", "{{.State.Health.Status}}"), "starting");
+  // Before its first probe a container is starting (an hour's interval keeps this one so).
+  std::string patient = runDetached({"--name", "patient", "--health-cmd", "true", "--health-interval", "1h", kImage, "sleep", "300"});
+  ASSERT_FALSE(patient.empty());
+  EXPECT_EQ(inspect(engine_, "patient", "{{.State.Health.Status}} {{.State.Health.FailingStreak}}"), "starting 0");
+  EXPECT_TRUE(contains(engine_.docker({"ps", "--format", "{{.Status}}", "--filter", "name=patient"}).out, "(health: starting)"));
   ASSERT_TRUE(waitFor([&] { return inspect(engine_, "doctor", "{{.State.Health.Status}}") == "unhealthy"; }, 5s))
       << inspect(engine_, "doctor", "{{json .State.Health}}");
   EXPECT_EQ(engine_.docker({"ps", "--filter", "health=unhealthy", "--format", "{{.Names}}"}).out, "doctor\n");
