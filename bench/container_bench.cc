@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "bench/bench_stats.h"
+#include "bench/http_probe.h"
 #include "tests/support/engine.h"
 #include "tests/support/test_images.h"
 
@@ -40,39 +41,6 @@ test::CommandResult docker(const std::string& host, std::vector<std::string> arg
 }
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-// Server round trips of GET `path` on one keep-alive connection.
-bench::Samples getLatency(const std::string& host, const std::string& path, int requests) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
-  bench::Samples s;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return s;
-  const std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n\r\n";
-  for (int i = 0; i < requests; ++i) {
-    auto start = Clock::now();
-    if (write(fd, req.data(), req.size()) < 0) break;
-    std::string buf;
-    char chunk[65536];
-    size_t need = std::string::npos;
-    for (;;) {
-      ssize_t n = read(fd, chunk, sizeof chunk);
-      if (n <= 0) return s;
-      buf.append(chunk, static_cast<size_t>(n));
-      auto end = buf.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      if (need == std::string::npos) {
-        auto cl = buf.find("Content-Length: ");
-        if (cl != std::string::npos && cl < end) need = end + 4 + std::stoul(buf.substr(cl + 16));
-      }
-      if (need != std::string::npos ? buf.size() >= need : buf.rfind("0\r\n\r\n") == buf.size() - 5) break;
-    }
-    s.add(Clock::now() - start);
-  }
-  close(fd);
-  return s;
-}
 
 struct Figures {
   bench::Samples run;            // one docker run --rm, ms
@@ -112,8 +80,8 @@ Figures measure(const std::string& host, int runs, int containers, test::Engine*
     if (r.exitCode == 0) ids.push_back(r.out.substr(0, 64));
     else ++f.failures;
   }
-  f.list = getLatency(host, "/containers/json", 200);
-  if (!ids.empty()) f.inspect = getLatency(host, "/containers/" + ids[0] + "/json", 500);
+  f.list = bench::getLatency(host, "/containers/json", 200);
+  if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
   if (own) {
     pid_t bridge = own->children()["containerd-bridge"].pid;
     auto start = Clock::now();

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "bench/bench_stats.h"
+#include "bench/http_probe.h"
 #include "tests/support/engine.h"
 #include "tests/support/tar_builder.h"
 #include "tests/support/test_images.h"
@@ -26,40 +27,6 @@ test::CommandResult docker(const std::string& host, std::vector<std::string> arg
 }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Median server round trip of GET /images/json on a keep-alive connection.
-bench::Samples listLatency(const std::string& host, int requests) {
-  std::string path = host.substr(7);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
-  connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  bench::Samples s;
-  const std::string req = "GET /v1.41/images/json HTTP/1.1\r\nHost: docker\r\n\r\n";
-  for (int i = 0; i < requests; ++i) {
-    auto start = Clock::now();
-    if (write(fd, req.data(), req.size()) < 0) break;
-    std::string buf;
-    char chunk[65536];
-    size_t need = std::string::npos;
-    for (;;) {
-      ssize_t n = read(fd, chunk, sizeof chunk);
-      if (n <= 0) return s;
-      buf.append(chunk, static_cast<size_t>(n));
-      auto end = buf.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      if (need == std::string::npos) {
-        auto cl = buf.find("Content-Length: ");
-        if (cl != std::string::npos && cl < end) need = end + 4 + std::stoul(buf.substr(cl + 16));
-      }
-      if (need != std::string::npos ? buf.size() >= need : buf.rfind("0\r\n\r\n") == buf.size() - 5) break;
-    }
-    s.add(Clock::now() - start);
-  }
-  close(fd);
-  return s;
-}
 
 struct Figures {
   double loadSeconds = 0, saveSeconds = 0, archiveMb = 0;
@@ -88,7 +55,7 @@ Figures measure(const std::string& host, const std::string& archive, const std::
     test::makeDockerArchive(a, {base}, {"berth-bench/small:" + std::to_string(i)}, dir, {}, "run-" + std::to_string(i));
     docker(host, {"load", "-q", "-i", a});
   }
-  f.list = listLatency(host, 200);
+  f.list = bench::getLatency(host, "/images/json", 200);
   for (int i = 0; i < listImages; ++i) docker(host, {"rmi", "berth-bench/small:" + std::to_string(i)});
   return f;
 }
