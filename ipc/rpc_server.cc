@@ -114,6 +114,7 @@ void RpcServer::stop() {
 void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
   // [identity][header][params]; anything else is not a call from a berth client.
   if (frames.size() != 3) {
+    ++dropped_;
     spdlog::debug("ipc {}: dropped a message of {} frames", endpoint_, frames.size());
     return;
   }
@@ -127,9 +128,11 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
     key = {h.getInterfaceId(), h.getMethodId()};
     timeoutMs = h.getTimeoutMs();
   } catch (const std::exception& e) {
+    ++dropped_;
     spdlog::debug("ipc {}: dropped a call with a malformed header: {}", endpoint_, e.what());
     return;
   } catch (const kj::Exception& e) {
+    ++dropped_;
     spdlog::debug("ipc {}: dropped a call with a malformed header: {}", endpoint_, e.getDescription().cStr());
     return;
   }

@@ -59,6 +59,9 @@ class RpcServer {
   void stop();
 
   const std::string& endpoint() const { return endpoint_; }
+  // Messages dropped because they were not calls from a berth client (wrong frame count or an
+  // undecodable header): nothing to reply to. A statistic for tests and the debug log.
+  uint64_t droppedMessages() const { return dropped_; }
 
  private:
   struct Entry {
@@ -90,6 +93,7 @@ class RpcServer {
   std::unordered_map<MethodKey, Entry, MethodKeyHash> handlers_;
 
   std::atomic<bool> running_{false};
+  std::atomic<uint64_t> dropped_{0};
   std::thread ioThread_;
   std::vector<std::thread> workers_;
   std::mutex jobsMutex_;

@@ -204,18 +204,30 @@ TEST_F(IpcTest, MalformedAndOversizedMessagesAreRejectedAndTheServerKeepsServing
     EXPECT_EQ(r.getRequestId(), 7u);
     ASSERT_TRUE(r.isError());
     EXPECT_EQ(r.getError().getKind(), ipc::wire::ErrorKind::INVALID);
+    // The server handles one connection's messages in order, so by this reply it has seen the
+    // four malformed ones, and dropped each.
+    EXPECT_EQ(server.droppedMessages(), 4u);
   }
   {
-    // A frame over the size limit: ZeroMQ drops the sender's connection before buffering it.
+    // A frame over the size limit: ZeroMQ drops the sender's connection before buffering it,
+    // which the sender sees as a disconnect; nothing reaches the server's handlers.
     zmq::socket_t raw(context_, zmq::socket_type::dealer);
     raw.set(zmq::sockopt::linger, 0);
+    struct DisconnectMonitor : zmq::monitor_t {
+      bool disconnected = false;
+      void on_event_disconnected(const zmq_event_t&, const char*) override { disconnected = true; }
+    } monitor;
+    monitor.init(raw, "inproc://oversized-monitor", ZMQ_EVENT_DISCONNECTED);
     raw.connect(endpoint_);
     std::string huge(static_cast<size_t>(ipc::kMaxMessageBytes) + 1024, 'x');
     std::vector<zmq::message_t> msgs;
     msgs.emplace_back(huge.data(), huge.size());
     msgs.emplace_back(huge.data(), 8);
     zmq::send_multipart(raw, msgs);
-    std::this_thread::sleep_for(200ms);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!monitor.disconnected && std::chrono::steady_clock::now() < deadline) monitor.check_event(100);
+    EXPECT_TRUE(monitor.disconnected) << "the server kept a connection that sent an oversized message";
+    EXPECT_EQ(server.droppedMessages(), 4u) << "the oversized message reached the server's decoder";
   }
   ipc::RpcClient client(context_, endpoint_);
   EXPECT_EQ(echo(client, "still here", ipc::deadlineIn(2s)), "still here");
