@@ -76,10 +76,15 @@ void TarBuilder::write(const std::string& path, bool gzip) const {
     if (e.type == AE_IFCHR) archive_entry_set_rdev(en.get(), makedev(e.major, e.minor));
     if (!e.xattr.empty()) archive_entry_xattr_add_entry(en.get(), e.xattr.c_str(), e.xvalue.data(), e.xvalue.size());
     if (e.type == AE_IFREG && !e.hard) archive_entry_set_size(en.get(), static_cast<la_int64_t>(e.content.size()));
-    archive_write_header(a.get(), en.get());
-    if (!e.content.empty()) archive_write_data(a.get(), e.content.data(), e.content.size());
+    if (archive_write_header(a.get(), en.get()) != ARCHIVE_OK) {
+      throw std::runtime_error("tar entry " + e.name + ": " + archive_error_string(a.get()));
+    }
+    if (!e.content.empty() &&
+        archive_write_data(a.get(), e.content.data(), e.content.size()) != static_cast<la_ssize_t>(e.content.size())) {
+      throw std::runtime_error("tar data of " + e.name + ": " + archive_error_string(a.get()));
+    }
   }
-  archive_write_close(a.get());
+  if (archive_write_close(a.get()) != ARCHIVE_OK) throw std::runtime_error("close " + path + ": " + archive_error_string(a.get()));
 }
 
 std::string sha256File(const std::string& path) {

@@ -113,6 +113,11 @@ TEST_F(LayerExtractorTest, DeviceNodesAreNotCreated) {
   test::TarBuilder tar;
   tar.charDevice("dev/mem", 1, 1).file("ok", "fine");
   extract(tar);
+  // The archive does carry the device: GNU tar lists it as a character device 1,1.
+  auto listing = test::run({"tar", "-tvf", dir_.path() + "/layer.tar"});
+  ASSERT_EQ(listing.exitCode, 0) << listing.err;
+  EXPECT_EQ(listing.out.rfind("crw", 0), 0u) << listing.out;
+  EXPECT_NE(listing.out.find(" 1,1 "), std::string::npos) << listing.out;
   EXPECT_FALSE(fs::exists(target_ + "/dev/mem"));
   EXPECT_TRUE(fs::exists(target_ + "/ok"));
 }
