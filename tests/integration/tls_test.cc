@@ -52,9 +52,38 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
                {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "1.43\n");
-  // Without a client certificate the handshake fails.
-  r = run({"curl", "-sS", "--max-time", "5", "--cacert", c + "/ca.pem", "https://127.0.0.1:" + std::to_string(port) + "/_ping"});
-  EXPECT_NE(r.exitCode, 0) << r.out;
+  std::string url = "https://127.0.0.1:" + std::to_string(port) + "/_ping";
+  // The same request with the client certificate succeeds, so the refusals below are the
+  // certificates' doing and nothing else's.
+  r = run({"curl", "-sS", "--max-time", "5", "--cacert", c + "/ca.pem", "--cert", c + "/client-cert.pem", "--key",
+           c + "/client-key.pem", url});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "OK");
+  // Without a client certificate the server ends the handshake with TLS 1.3's "certificate
+  // required" alert, and the client reads it (curl's exit code 56: failure receiving data).
+  r = run({"curl", "-sS", "--max-time", "5", "--cacert", c + "/ca.pem", url});
+  EXPECT_EQ(r.exitCode, 56) << r.err;
+  EXPECT_NE(r.err.find("certificate required"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // A client certificate from another CA is refused as unknown.
+  TempDir other("berth-other-ca");
+  makeCertificates(other.path());
+  std::string x = other.path();
+  r = run({"curl", "-sS", "--max-time", "5", "--cacert", c + "/ca.pem", "--cert", x + "/client-cert.pem", "--key",
+           x + "/client-key.pem", url});
+  EXPECT_EQ(r.exitCode, 56) << r.err;
+  EXPECT_NE(r.err.find("unknown ca"), std::string::npos) << r.err;
+  r = run({"docker", "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", x + "/client-cert.pem", "--tlskey",
+           x + "/client-key.pem", "-H", host, "version", "--format", "{{.Server.APIVersion}}"},
+          {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("unknown certificate authority"), std::string::npos) << r.err;
+  // And a client that trusts only the other CA refuses berth's server certificate.
+  r = run({"docker", "--tlsverify", "--tlscacert", x + "/ca.pem", "--tlscert", c + "/client-cert.pem", "--tlskey",
+           c + "/client-key.pem", "-H", host, "version", "--format", "{{.Server.APIVersion}}"},
+          {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("certificate signed by unknown authority"), std::string::npos) << r.err;
   // The unix socket beside it is still plain.
   EXPECT_EQ(engine.docker({"version"}).exitCode, 0);
 }
@@ -73,7 +102,7 @@ TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
   r = run({binDir() + "/berth-supervisor", "--data-root", dir.path() + "/data", "--exec-root", dir.path() + "/run",
            "-H", "tcp://0.0.0.0:" + std::to_string(freeLoopbackPort())},
           {}, 20s);
-  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(r.exitCode, 2) << "berth's exit code for a configuration it refuses";
   EXPECT_NE(r.err.find("without TLS"), std::string::npos) << r.err;
 }
 

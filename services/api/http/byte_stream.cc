@@ -60,6 +60,23 @@ class SocketStream : public ByteStream {
   int fd_;
 };
 
+// Closes a connection whose handshake failed so that the client reads the alert OpenSSL sent
+// (e.g. TLS 1.3's "certificate required"): a close with the client's unread request still in
+// the receive buffer would reset the connection and discard the alert. Half-closes, then
+// drains what the client sends for at most a second.
+void closeAfterAlert(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  timeval limit{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  char sink[4096];
+  for (size_t drained = 0; drained < (64u << 10);) {
+    ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+  ::close(fd);
+}
+
 class TlsStream : public ByteStream {
  public:
   TlsStream(int fd, SSL_CTX* ctx) : fd_(fd), ssl_(SSL_new(ctx)) {
@@ -78,7 +95,7 @@ class TlsStream : public ByteStream {
     if (accepted != 1) {
       std::string why = opensslError();
       SSL_free(ssl_);
-      ::close(fd_);
+      closeAfterAlert(fd_);
       throw Error(ErrorKind::invalid, "TLS handshake: " + why);
     }
   }
