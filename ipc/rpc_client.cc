@@ -67,8 +67,11 @@ std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
       return c;
     }
   }
-  std::string monitorEndpoint = "inproc://berth-rpc-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this)) +
-                                "-" + std::to_string(nextMonitorId_++);
+  // Unique for the life of the process: ZeroMQ unbinds a closed socket's monitor endpoint
+  // asynchronously, so a client built where an earlier one stood (same address) must not reuse
+  // its name.
+  static std::atomic<uint64_t> nextMonitorId{1};
+  std::string monitorEndpoint = "inproc://berth-rpc-monitor-" + std::to_string(nextMonitorId++);
   return std::make_unique<Connection>(context_, endpoint_, monitorEndpoint);
 }
 

@@ -84,7 +84,6 @@ class RpcClient {
   std::mutex poolMutex_;
   std::vector<std::unique_ptr<Connection>> pool_;
   std::atomic<uint64_t> nextRequestId_{1};
-  std::atomic<uint64_t> nextMonitorId_{1};
 };
 
 }  // namespace berth::ipc
