@@ -11,7 +11,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/errors.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+
 namespace berth::test {
+
+namespace {
+const std::vector<std::string> kChildren = {"containerd", "images", "volumes", "network", "containerd-bridge", "api"};
+}  // namespace
 
 Engine::Engine() : Engine(Options{}) {}
 
@@ -82,6 +90,14 @@ CommandResult Engine::docker(const std::vector<std::string>& args, std::chrono::
   return run(argv, {"DOCKER_HOST=" + dockerHost(), "DOCKER_CONFIG=" + root() + "/docker-config"}, timeout);
 }
 
+std::string Engine::output(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  auto r = docker(args, timeout);
+  if (r.exitCode == 0) return r.out;
+  std::string command = "docker";
+  for (const auto& a : args) command += " " + a;
+  return "<" + command + " exited " + std::to_string(r.exitCode) + ": " + r.err + ">";
+}
+
 CommandResult Engine::berthctl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {binDir() + "/berthctl", "--exec-root", execRoot()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -91,6 +107,9 @@ CommandResult Engine::berthctl(const std::vector<std::string>& args) {
 std::map<std::string, ChildInfo> Engine::children() {
   std::map<std::string, ChildInfo> out;
   auto r = berthctl({"status"});
+  if (r.exitCode != 0) {
+    throw std::runtime_error("berthctl status failed (" + std::to_string(r.exitCode) + "): " + r.err);
+  }
   std::istringstream in(r.out);
   std::string line;
   std::getline(in, line);  // supervisor line
@@ -102,6 +121,36 @@ std::map<std::string, ChildInfo> Engine::children() {
     std::string uptime;
     fields >> name >> c.pid >> c.state >> uptime >> c.restarts;
     if (!name.empty()) out[name] = c;
+  }
+  if (out.size() != kChildren.size()) throw std::runtime_error("berthctl status listed " + std::to_string(out.size()) +
+                                                                " children, not " + std::to_string(kChildren.size()) +
+                                                                ":\n" + r.out);
+  return out;
+}
+
+pid_t Engine::childPid(const std::string& name) {
+  auto all = children();
+  auto it = all.find(name);
+  if (it == all.end() || it->second.pid <= 1) throw std::runtime_error("no live child named " + name);
+  return it->second.pid;
+}
+
+std::map<std::string, pid_t> Engine::serviceHealth(std::chrono::milliseconds deadline) {
+  std::map<std::string, pid_t> out;
+  zmq::context_t context;
+  for (const auto& name : kChildren) {
+    if (name == "containerd" || name == "api") continue;  // the API answers HTTP, not RPC
+    ipc::RpcClient client(context, "ipc://" + execRoot() + "/ipc/" + name + ".sock");
+    try {
+      auto reply = client.call(ipc::methods::health(), ipc::deadlineIn(deadline));
+      auto health = reply.get().getHealth();
+      if (std::string(health.getService().cStr()) != name) {
+        throw std::runtime_error(name + "'s endpoint answered as " + health.getService().cStr());
+      }
+      out[name] = static_cast<pid_t>(health.getPid());
+    } catch (const Error& e) {
+      throw std::runtime_error(name + " did not answer health: " + e.what());
+    }
   }
   return out;
 }

@@ -47,8 +47,20 @@ class Engine {
   std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   CommandResult docker(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The docker CLI's stdout when it exits 0; otherwise a line naming the command, its exit code
+  // and stderr, which equals no expected output: a failing CLI prints nothing on stdout, and
+  // that must never read as "no containers" or "no images".
+  std::string output(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   CommandResult berthctl(const std::vector<std::string>& args);
-  std::map<std::string, ChildInfo> children();  // from the supervisor's status endpoint
+  // The supervisor's child table from `berthctl status`; throws when berthctl fails or lists
+  // fewer than the six children, so a failure never reads as "pid 0".
+  std::map<std::string, ChildInfo> children();
+  // One child's pid from that table; throws unless it is a live process (> 1).
+  pid_t childPid(const std::string& name);
+  // Calls health on the RPC endpoint of each service that has one (all but the API, which
+  // answers HTTP); returns the pid each one reports, and throws naming the first service that
+  // does not answer within `deadline`.
+  std::map<std::string, pid_t> serviceHealth(std::chrono::milliseconds deadline = std::chrono::seconds(2));
   std::string log() const { return readText(logPath()); }
 
  private:

@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <stdexcept>
 #include <thread>
 
@@ -161,6 +163,13 @@ TempDir::TempDir(const std::string& prefix) {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+void killPid(pid_t pid, int sig) {
+  if (pid <= 1) throw std::runtime_error("refusing to signal pid " + std::to_string(pid));
+  if (::kill(pid, sig) != 0) {
+    throw std::runtime_error("kill(" + std::to_string(pid) + ", " + std::to_string(sig) + "): " + std::strerror(errno));
+  }
 }
 
 bool processAlive(pid_t pid) {

@@ -51,6 +51,9 @@ class TempDir {
 };
 
 bool processAlive(pid_t pid);
+// kill(2) of one process the test knows by pid; throws for pid <= 1 (kill(0) or kill(-1) would
+// signal the test's own process group or everything) and when kill fails.
+void killPid(pid_t pid, int sig);
 std::string readText(const std::string& path);
 std::string binDir();  // build/bin
 std::vector<pid_t> childrenOf(pid_t parent);  // direct children, from /proc
