@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "common/config.h"
@@ -82,6 +83,7 @@ TEST(SystemdTest, SystemdAnalyzeVerifyPassesForEveryUnit) {
 }
 
 TEST(SystemdTest, TheUnitsRunTheServicesThisBuildProduces) {
+  std::set<std::string> executables;
   for (const auto& f : unitFiles()) {
     std::ifstream in(f);
     std::string line;
@@ -90,8 +92,13 @@ TEST(SystemdTest, TheUnitsRunTheServicesThisBuildProduces) {
       std::string exe = line.substr(line.find('=') + 1);
       exe = exe.substr(0, exe.find(' '));
       EXPECT_EQ(access(exe.c_str(), X_OK), 0) << f << ": " << exe;
+      executables.insert(std::filesystem::path(exe).filename());
     }
   }
+  // Every service and the supervisor's preparation step are started by some unit.
+  std::set<std::string> expected = {"berth-api", "berth-containerd-bridge", "berth-images", "berth-network",
+                                    "berth-volumes", "berth-supervisor", "containerd"};
+  EXPECT_EQ(executables, expected);
 }
 
 TEST(SystemdTest, ASocketActivatedApiServesTheInheritedSocketAndSignalsReady) {
