@@ -43,14 +43,22 @@ std::string rfc3339(int64_t nanos) { return nanos == 0 ? "0001-01-01T00:00:00Z" 
 struct ImageFilter {
   std::map<std::string, std::set<std::string>> values;
 
-  static ImageFilter parse(const std::string& text) {
+  // The keys dockerd accepts for GET /images/json and for POST /images/prune.
+  static const std::set<std::string>& listKeys() {
+    static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference"};
+    return keys;
+  }
+  static const std::set<std::string>& pruneKeys() {
+    static const std::set<std::string> keys = {"dangling", "label", "label!", "until"};
+    return keys;
+  }
+
+  static ImageFilter parse(const std::string& text, const std::set<std::string>& keys = listKeys()) {
     ImageFilter f;
     if (text.empty()) return f;
     auto doc = json::parse(text, nullptr, false);
     if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
     for (auto it = doc.begin(); it != doc.end(); ++it) {
-      // "until" is not implemented yet: refused, never ignored (a prune would remove too much).
-      static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference"};
       if (!keys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
       auto& set = f.values[it.key()];
       if (it->is_object()) {
@@ -513,28 +521,54 @@ void ImagesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
   out.json(200, items);
 }
 
+namespace {
+
+// Whether an image's labels satisfy label=k[=v] (every one) and label!=k[=v] (none).
+bool labelsMatch(const json& labels, const ImageFilter& filter) {
+  auto has = [&](const std::string& want) {
+    auto eq = want.find('=');
+    std::string key = want.substr(0, eq);
+    return labels.is_object() && labels.contains(key) && (eq == std::string::npos || labels[key] == want.substr(eq + 1));
+  };
+  if (auto it = filter.values.find("label"); it != filter.values.end()) {
+    for (const auto& want : it->second) {
+      if (!has(want)) return false;
+    }
+  }
+  if (auto it = filter.values.find("label!"); it != filter.values.end()) {
+    for (const auto& want : it->second) {
+      if (has(want)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
-  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
+  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""), ImageFilter::pruneKeys());
   bool all = false;
   if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
     all = it->second.count("false") || it->second.count("0");
+  }
+  // until: only images created before the time (dockerd compares the image config's created).
+  std::optional<int64_t> until;
+  if (auto it = filter.values.find("until"); it != filter.values.end()) {
+    for (const auto& text : it->second) {
+      auto t = parseDockerTime(text, nowUnixNanos());
+      if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
+      until = until ? std::min(*until, *t) : *t;
+    }
   }
   auto reply = backends_.images.callIdempotent(ipc::methods::imagesList(), ipc::deadlineIn(10s));
   json deleted = json::array();
   int64_t reclaimed = 0;
   for (auto i : reply.get().getImages()) {
     if (!all && i.getRepoTags().size() > 0) continue;
-    auto labels = configOf(i).contains("config") ? configOf(i)["config"].value("Labels", json(nullptr)) : json(nullptr);
-    if (auto it = filter.values.find("label"); it != filter.values.end()) {
-      bool ok = true;
-      for (const auto& want : it->second) {
-        auto eq = want.find('=');
-        std::string key = want.substr(0, eq);
-        ok = ok && labels.is_object() && labels.contains(key) &&
-             (eq == std::string::npos || labels[key] == want.substr(eq + 1));
-      }
-      if (!ok) continue;
-    }
+    json config = configOf(i);
+    auto labels = config.contains("config") ? config["config"].value("Labels", json(nullptr)) : json(nullptr);
+    if (!labelsMatch(labels, filter)) continue;
+    if (until && parseRfc3339Nanos(config.value("created", "")) > *until) continue;
     std::string id = i.getId();
     int64_t size = i.getSize();
     try {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "common/digest.h"
@@ -48,6 +49,14 @@ std::string filesystemName(long type) {
 }
 
 [[noreturn]] void badArchive(const std::string& what) { throw Error(ErrorKind::invalid, "invalid archive: " + what); }
+
+// libarchive's reason for a failed read, in dockerd's words where they differ: an archive cut
+// short is Go's "unexpected EOF" there.
+std::string readFailure(archive* a) {
+  const char* reason = archive_error_string(a);
+  if (reason == nullptr || std::string_view(reason).find("Truncated") != std::string_view::npos) return "unexpected EOF";
+  return reason;
+}
 
 // Manifests, indexes and configs are small; a bigger file is refused before it is read whole.
 constexpr uintmax_t kMaxMetadataBytes = 8 << 20;
@@ -274,14 +283,14 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
     for (;;) {
       int rc = archive_read_next_header(a.get(), &e);
       if (rc == ARCHIVE_EOF) break;
-      if (rc < ARCHIVE_WARN) badArchive(archive_error_string(a.get()) ?: "unreadable");
+      if (rc < ARCHIVE_WARN) badArchive(readFailure(a.get()));
       if (archive_entry_filetype(e) != AE_IFREG) continue;
       std::string name = cleanEntryName(archive_entry_pathname(e) ?: "");
       std::string path = work + "/files/" + std::to_string(n++);
       UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
       if (!fd) throwSystemError("open", path);
       if (archive_read_data_into_fd(a.get(), fd.get()) != ARCHIVE_OK) {
-        badArchive("entry " + name + ": " + (archive_error_string(a.get()) ?: "truncated"));
+        badArchive("entry " + name + ": " + readFailure(a.get()));
       }
       files[name] = path;
     }
@@ -414,11 +423,10 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
     for (const auto& r : registerImage(id, configText, diffIds.get<std::vector<std::string>>(), chains, repoTags)) {
       lines.push_back(r);
     }
-    emit("load", id);
-    for (const auto& t : repoTags) {
-      emit("tag", id, {{"name", t}});
-      lines.push_back("Loaded image: " + t);
-    }
+    // dockerd's image events name the image by its ID for load, untag, delete and save, and a
+    // load sets its tags without a tag event.
+    emit("load", id, {{"name", id}});
+    for (const auto& t : repoTags) lines.push_back("Loaded image: " + t);
     if (repoTags.empty()) lines.push_back("Loaded image ID: " + id);
   }
   spdlog::info("loaded {} image(s) in {} ms", found.size(), ms());
@@ -486,8 +494,8 @@ std::string ImageStore::importImage(const std::string& tarPath, const std::strin
   std::string id = "sha256:" + sha256Hex(configText);
   registerImage(id, configText, {x.diffId}, {x.diffId}, familiar.empty() ? std::vector<std::string>{}
                                                                           : std::vector<std::string>{familiar});
-  emit("import", id);
   if (!familiar.empty()) emit("tag", id, {{"name", familiar}});
+  emit("import", id, {{"name", id}});
   return id;
 }
 
@@ -509,7 +517,16 @@ std::vector<std::string> ImageStore::refsOfLocked(const std::string& id) const {
 }
 
 std::string ImageStore::resolveLocked(const std::string& ref) const {
-  auto notFound = [&] { return Error(ErrorKind::notFound, "No such image: " + ref); };
+  // dockerd names a missing image by its normalised reference ("busybox" -> "busybox:latest"),
+  // and anything that is not a reference (an id or id prefix) as given.
+  auto notFound = [&] {
+    std::string shown = ref;
+    try {
+      if (!isFullImageId(ref)) shown = parseReference(ref).familiar();
+    } catch (const Error&) {
+    }
+    return Error(ErrorKind::notFound, "No such image: " + shown);
+  };
   if (isFullImageId(ref)) {
     std::string id = ref.rfind("sha256:", 0) == 0 ? ref : "sha256:" + ref;
     if (images_.count(id)) return id;
@@ -681,8 +698,8 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
     }
     writeReferencesLocked();
   }
-  for (const auto& [name, id] : untagEvents) emit("untag", id, {{"name", name}});
-  if (!deletedId.empty()) emit("delete", deletedId);
+  for (const auto& [name, id] : untagEvents) emit("untag", id, {{"name", id}});
+  if (!deletedId.empty()) emit("delete", deletedId, {{"name", deletedId}});
   return out;
 }
 
@@ -778,7 +795,7 @@ void ImageStore::save(const std::vector<std::string>& refs, const std::string& o
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
   }
-  for (const auto& e : entries) emit("save", e.id);
+  for (const auto& e : entries) emit("save", e.id, {{"name", e.id}});
 }
 
 }  // namespace berth::images

@@ -40,7 +40,7 @@ TEST_F(RegistryTest, APushedImagePullsBackWithTheSameIdAndADigest) {
   EXPECT_EQ(nlohmann::json::parse(tags.out)["tags"], nlohmann::json::array({"1"}));
 
   ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
-  ASSERT_EQ(engine_.docker({"images", "-q"}).out, "");
+  ASSERT_EQ(engine_.output({"images", "-q"}), "");
   r = engine_.docker({"pull", name});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("Digest: sha256:"), std::string::npos) << r.out;
@@ -116,7 +116,7 @@ TEST_F(RegistryTest, PullingAMissingTagFailsAndStoresNothing) {
   auto r = engine_.docker({"pull", registry.host() + "/berth/nothing:here"});
   EXPECT_NE(r.exitCode, 0);
   EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
-  EXPECT_EQ(engine_.docker({"images", "-aq"}).out, "");
+  EXPECT_EQ(engine_.output({"images", "-aq"}), "");
 }
 
 TEST_F(RegistryTest, AnAuthenticatedRegistryNeedsDockerLogin) {

@@ -67,7 +67,9 @@ TEST_F(ImageStoreTest, ALoadedImageIsListedWithItsTagAndFoundByNameIdAndPrefix) 
   EXPECT_EQ(store->get("sha256:" + id_.substr(7, 5)).id, id_);
   EXPECT_EQ(store->counts().images, 1u);
   EXPECT_EQ(store->counts().layers, 2u);
-  EXPECT_EQ(events_, (std::vector<std::string>{"load " + id_, "tag " + id_ + " registry.local/app:v1"}));
+  // dockerd 20.10 (observed): one load event named by the image ID, no tag event for the tags
+  // a load sets.
+  EXPECT_EQ(events_, (std::vector<std::string>{"load " + id_ + " " + id_}));
   try {
     store->get("registry.local/app:v2");
     FAIL();
