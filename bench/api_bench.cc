@@ -30,6 +30,7 @@ std::optional<bench::Samples> pingLoop(const std::string& host, int requests) {
   }
   const std::string req = "GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n";
   bench::Samples s;
+  s.what = "GET /_ping on " + host;
   std::string buf;
   char chunk[4096];
   for (int i = 0; i < requests + 500; ++i) {
@@ -39,6 +40,10 @@ std::optional<bench::Samples> pingLoop(const std::string& host, int requests) {
     for (;;) {
       auto end = buf.find("\r\n\r\n");
       if (end != std::string::npos && buf.size() >= end + 6) {
+        if (buf.rfind("HTTP/1.1 200 ", 0) != 0 || buf.compare(end + 4, 2, "OK") != 0) {
+          std::fprintf(stderr, "api_bench: %s answered %s\n", host.c_str(), buf.substr(0, buf.find("\r\n")).c_str());
+          return std::nullopt;
+        }
         buf.erase(0, end + 6);
         break;
       }
@@ -70,11 +75,18 @@ int main(int argc, char** argv) {
   }
   bench::printHeader();
   auto berth = pingLoop(host, requests);
-  if (!berth) return 1;
+  if (!berth) {
+    std::fprintf(stderr, "api_bench: berth's ping loop failed; no figure printed\n");
+    return 1;
+  }
   bench::printRow("GET /_ping keep-alive, berth", berth->percentile(50), berth->percentile(99), 1e6 / berth->mean());
   if (!reference.empty()) {
     auto ref = pingLoop(reference, requests);
-    if (ref) {
+    if (!ref) {
+      std::fprintf(stderr, "api_bench: the reference engine's ping loop failed; no figure for it\n");
+      return 1;
+    }
+    {
       bench::printRow("GET /_ping keep-alive, reference dockerd", ref->percentile(50), ref->percentile(99),
                       1e6 / ref->mean());
       std::printf("ratio berth/dockerd p50: %.2f\n", berth->percentile(50) / ref->percentile(50));

@@ -1,27 +1,34 @@
-// container_bench: container start-up and listing through the real docker CLI, for berth and
-// (when its address is given) the reference engine, in the same run:
+// container_bench: container start-up, listing, recovery and memory through the real docker CLI,
+// for berth and (when its address is given) the reference engine, in the same run and by the
+// same code:
 //   - `docker run --rm --network none IMAGE true`, one after another: median and p90;
 //   - 20 of those in parallel: total time and the spread of the per-run times;
 //   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
-//     (keep-alive connection, server round trip), and for berth the time from kill -9 of the
-//     containerd-bridge until `docker ps` lists all N again;
-//   - the memory of berth's processes (PSS of supervisor and services, containerd excluded);
-//   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on the engine's
+//     (keep-alive connection, server round trip);
+//   - recovery: kill -9 of the process that holds the engine's container state (berth's
+//     containerd-bridge, which the supervisor restarts; dockerd itself, restarted with
+//     live-restore by --reference-restart) until `docker ps` lists all N again;
+//   - memory (PSS), fresh (berth: a new engine; dockerd: just restarted) and with N running;
+//   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on berth's
 //     containerd, same rootfs) and the docker CLI alone (`docker version`, one round trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
 //                   [--reference-pidfile /run/refengine/docker.pid]
-// berth runs in a fresh engine of its own; the image is built from busybox-static and loaded
-// into both engines first.
+//                   [--reference-restart "COMMAND that starts dockerd again and returns once it answers"]
+// Every sample is checked: a failed run, listing, kill or restart is reported and the
+// benchmark exits 1 without printing figures. berth runs in a fresh engine of its own; the
+// image is built from busybox-static and loaded into both engines first.
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "bench/bench_stats.h"
 #include "bench/http_probe.h"
@@ -42,103 +49,156 @@ test::CommandResult docker(const std::string& host, std::vector<std::string> arg
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-struct Figures {
-  bench::Samples run;            // one docker run --rm, ms
-  double parallelTotalMs = 0;
-  bench::Samples parallel;       // per-run times of the parallel batch, ms
-  bench::Samples list, inspect;  // server round trips, us
-  double recoveryMs = -1;        // kill -9 of the bridge -> docker ps lists all again
-  int failures = 0;
-};
+size_t lineCount(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
-Figures measure(const std::string& host, int runs, int containers, test::Engine* own) {
-  Figures f;
-  for (int i = 0; i < 3; ++i) docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
-  for (int i = 0; i < runs; ++i) {
-    auto start = Clock::now();
-    auto r = docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
-    if (r.exitCode != 0) ++f.failures;
-    f.run.micros.push_back(ms(Clock::now() - start));
-  }
-  {
-    std::vector<std::future<double>> batch;
-    auto start = Clock::now();
-    for (int i = 0; i < 20; ++i) {
-      batch.push_back(std::async(std::launch::async, [&] {
-        auto s = Clock::now();
-        auto r = docker(host, {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"});
-        if (r.exitCode != 0) ++f.failures;
-        return ms(Clock::now() - s);
-      }));
-    }
-    for (auto& b : batch) f.parallel.micros.push_back(b.get());
-    f.parallelTotalMs = ms(Clock::now() - start);
-  }
-  std::vector<std::string> ids;
-  for (int i = 0; i < containers; ++i) {
-    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", kImage, "sleep", "100000"});
-    if (r.exitCode == 0) ids.push_back(r.out.substr(0, 64));
-    else ++f.failures;
-  }
-  f.list = bench::getLatency(host, "/containers/json", 200);
-  if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
-  if (own) {
-    pid_t bridge = own->children()["containerd-bridge"].pid;
-    auto start = Clock::now();
-    ::kill(bridge, SIGKILL);
-    for (int i = 0; i < 2000; ++i) {
-      auto r = docker(host, {"ps", "-q"});
-      std::istringstream in(r.out);
-      std::string line;
-      int n = 0;
-      while (std::getline(in, line)) ++n;
-      if (r.exitCode == 0 && n == static_cast<int>(ids.size()) && own->children()["containerd-bridge"].pid != bridge) {
-        f.recoveryMs = ms(Clock::now() - start);
-        break;
-      }
-    }
-  }
-  for (size_t i = 0; i < ids.size(); i += 25) {
-    std::vector<std::string> args = {"rm", "-f"};
-    for (size_t j = i; j < std::min(ids.size(), i + 25); ++j) args.push_back(ids[j]);
-    docker(host, args);
-  }
-  return f;
-}
-
-// The same `true` through containerd and runc alone, on a plain rootfs directory.
-bench::Samples ctrRuns(const std::string& containerdSocket, const std::string& rootfs, int runs) {
-  bench::Samples s;
-  for (int i = 0; i < runs + 3; ++i) {
-    auto start = Clock::now();
-    auto r = test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--rootfs",
-                        rootfs, "bench-" + std::to_string(i), "/bin/true"},
-                       {}, std::chrono::minutes(1));
-    if (i >= 3 && r.exitCode == 0) s.micros.push_back(ms(Clock::now() - start));
-  }
-  return s;
-}
-
-// Proportional set size: shared library pages count once across berth's processes.
-long pssKb(pid_t pid) {
+// Proportional set size: shared library pages count once across processes. nullopt when the
+// process is gone or unreadable.
+std::optional<long> pssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("Pss:", 0) == 0) return std::stol(line.substr(4));
   }
-  return 0;
+  return std::nullopt;
 }
 
-void print(const char* name, Figures& f) {
-  std::printf("%-20s %10.0f %10.0f %12.0f %10.0f %10.0f %10.2f %10.2f %12.0f %6d\n", name, f.run.percentile(50),
-              f.run.percentile(90), f.parallelTotalMs, f.parallel.percentile(0), f.parallel.percentile(100),
-              f.list.percentile(50) / 1000, f.inspect.percentile(50) / 1000, f.recoveryMs, f.failures);
+// The berth-logger processes of one engine (their command line names its data root).
+std::vector<pid_t> loggersOf(const std::string& dataRoot) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = test::readText(e.path().string() + "/cmdline");
+    if (cmdline.find("berth-logger") != std::string::npos && cmdline.find(dataRoot) != std::string::npos) {
+      out.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  return out;
+}
+
+struct Figures {
+  std::string name;
+  bench::Samples run, parallel, list, inspect;  // ms, ms, us, us
+  double parallelTotalMs = 0;
+  double recoveryMs = 0;
+  std::optional<double> freshPssMb, loadedPssMb, loggersPssMb;
+};
+
+// Sequential runs, the parallel batch, and N containers left running (their ids returned).
+std::vector<std::string> measureWorkload(const std::string& host, int runs, int containers, Figures& f,
+                                         bench::Failures& failures) {
+  f.run.what = "docker run on " + f.name;
+  f.parallel.what = "parallel docker run on " + f.name;
+  const std::vector<std::string> runArgs = {"run", "--rm", "--pull", "never", "--network", "none", kImage, "true"};
+  auto runOnce = [&](const char* what) {
+    auto start = Clock::now();
+    auto r = docker(host, runArgs);
+    if (r.exitCode != 0) {
+      failures.add(f.name + ": " + what + " exited " + std::to_string(r.exitCode) + ": " + r.err);
+      return std::optional<double>();
+    }
+    return std::optional<double>(ms(Clock::now() - start));
+  };
+  for (int i = 0; i < 3; ++i) runOnce("a warm-up docker run");
+  for (int i = 0; i < runs; ++i) {
+    if (auto t = runOnce("docker run")) f.run.micros.push_back(*t);
+  }
+  std::vector<std::future<std::optional<double>>> batch;
+  auto start = Clock::now();
+  for (int i = 0; i < 20; ++i) batch.push_back(std::async(std::launch::async, [&] { return runOnce("a parallel docker run"); }));
+  for (auto& b : batch) {
+    if (auto t = b.get()) f.parallel.micros.push_back(*t);
+  }
+  f.parallelTotalMs = ms(Clock::now() - start);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < containers; ++i) {
+    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", kImage, "sleep", "100000"});
+    if (r.exitCode == 0 && r.out.size() == 65) ids.push_back(r.out.substr(0, 64));
+    else failures.add(f.name + ": docker run -d exited " + std::to_string(r.exitCode) + ": " + r.err);
+  }
+  try {
+    f.list = bench::getLatency(host, "/containers/json", 200);
+    if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
+  } catch (const std::exception& e) {
+    failures.add(f.name + ": " + e.what());
+  }
+  return ids;
+}
+
+// Time from `kill` until `docker ps -q` lists every id again (the CLI failing meanwhile is the
+// outage being measured, not a failure). `restart` runs right after the kill when the engine
+// does not restart itself.
+std::optional<double> measureRecovery(const std::string& name, const std::string& host, size_t expected,
+                                      const std::function<bool()>& kill, const std::function<bool()>& restart,
+                                      bench::Failures& failures) {
+  auto start = Clock::now();
+  if (!kill()) {
+    failures.add(name + ": the kill -9 for the recovery figure failed");
+    return std::nullopt;
+  }
+  if (restart && !restart()) {
+    failures.add(name + ": the restart after kill -9 failed");
+    return std::nullopt;
+  }
+  while (Clock::now() - start < std::chrono::seconds(60)) {
+    auto r = docker(host, {"ps", "-q"});
+    if (r.exitCode == 0 && lineCount(r.out) == expected) return ms(Clock::now() - start);
+  }
+  failures.add(name + ": docker ps did not list all " + std::to_string(expected) + " containers within 60 s of the kill");
+  return std::nullopt;
+}
+
+void removeContainers(const std::string& name, const std::string& host, const std::vector<std::string>& ids,
+                      bench::Failures& failures) {
+  for (size_t i = 0; i < ids.size(); i += 25) {
+    std::vector<std::string> args = {"rm", "-f"};
+    for (size_t j = i; j < std::min(ids.size(), i + 25); ++j) args.push_back(ids[j]);
+    auto r = docker(host, args);
+    if (r.exitCode != 0) failures.add(name + ": docker rm -f exited " + std::to_string(r.exitCode) + ": " + r.err);
+  }
+}
+
+// berth's supervisor and services (containerd, the same Debian binary in both engines, is left out).
+std::optional<double> berthPssMb(test::Engine& engine) {
+  long kb = 0;
+  for (auto& [name, child] : engine.children()) {
+    if (name == "containerd") continue;
+    auto p = pssKb(child.pid);
+    if (!p) return std::nullopt;
+    kb += *p;
+  }
+  auto p = pssKb(engine.pid());
+  if (!p) return std::nullopt;
+  return static_cast<double>(kb + *p) / 1024.0;
+}
+
+std::optional<pid_t> pidFromFile(const std::string& path) {
+  std::ifstream in(path);
+  pid_t pid = 0;
+  if (in >> pid && pid > 1) return pid;
+  return std::nullopt;
+}
+
+// The same `true` through containerd and runc alone, on a plain rootfs directory.
+bench::Samples ctrRuns(const std::string& containerdSocket, const std::string& rootfs, int runs, bench::Failures& failures) {
+  bench::Samples s;
+  s.what = "ctr run --rm";
+  for (int i = 0; i < runs + 3; ++i) {
+    auto start = Clock::now();
+    auto r = test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--rootfs",
+                        rootfs, "bench-" + std::to_string(i), "/bin/true"},
+                       {}, std::chrono::minutes(1));
+    if (r.exitCode != 0) failures.add("ctr run --rm exited " + std::to_string(r.exitCode) + ": " + r.err);
+    else if (i >= 3) s.micros.push_back(ms(Clock::now() - start));
+  }
+  return s;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string reference, referencePidfile = "/run/refengine/docker.pid";
+  std::string reference, referencePidfile = "/run/refengine/docker.pid", referenceRestart;
   int runs = 30, containers = 100;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -146,49 +206,125 @@ int main(int argc, char** argv) {
     else if (a == "--runs") runs = std::stoi(argv[i + 1]);
     else if (a == "--containers") containers = std::stoi(argv[i + 1]);
     else if (a == "--reference-pidfile") referencePidfile = argv[i + 1];
+    else if (a == "--reference-restart") referenceRestart = argv[i + 1];
   }
+  if (!reference.empty() && referenceRestart.empty()) {
+    std::fprintf(stderr, "container_bench: --reference needs --reference-restart, the command that starts dockerd again "
+                         "(its recovery and fresh memory are measured by killing and restarting it)\n");
+    return 2;
+  }
+  bench::Failures failures;
   test::TempDir dir("berth-container-bench");
   std::string archive = test::busyboxArchive(dir.path(), kImage);
+  auto restartReference = [&] {
+    auto r = test::run({"sh", "-c", referenceRestart + " >/dev/null"}, {}, std::chrono::minutes(2));
+    return r.exitCode == 0;
+  };
+
+  // berth, fresh then loaded.
+  Figures b;
+  b.name = "berth";
   test::Engine engine;
-  docker(engine.dockerHost(), {"load", "-i", archive});
-  long idleKb = 0;
-  for (auto& [name, child] : engine.children()) {
-    if (name != "containerd") idleKb += pssKb(child.pid);
+  b.freshPssMb = berthPssMb(engine);
+  if (!b.freshPssMb) failures.add("berth: fresh PSS unreadable");
+  auto loaded = docker(engine.dockerHost(), {"load", "-i", archive});
+  if (loaded.exitCode != 0) failures.add("berth: docker load: " + loaded.err);
+  auto ids = measureWorkload(engine.dockerHost(), runs, containers, b, failures);
+  b.loadedPssMb = berthPssMb(engine);
+  long loggersKb = 0;
+  auto loggers = loggersOf(engine.dataRoot());
+  for (pid_t p : loggers) loggersKb += pssKb(p).value_or(0);
+  if (loggers.size() != ids.size()) {
+    failures.add("berth: " + std::to_string(loggers.size()) + " berth-logger processes for " + std::to_string(ids.size()) +
+                 " running containers");
   }
-  idleKb += pssKb(engine.pid());
-  auto b = measure(engine.dockerHost(), runs, containers, &engine);
+  b.loggersPssMb = static_cast<double>(loggersKb) / 1024.0;
+  pid_t bridge = 0;
+  auto recovered = measureRecovery(
+      "berth", engine.dockerHost(), ids.size(),
+      [&] {
+        bridge = engine.childPid("containerd-bridge");
+        return ::kill(bridge, SIGKILL) == 0;
+      },
+      nullptr, failures);
+  if (recovered) b.recoveryMs = *recovered;
+  removeContainers("berth", engine.dockerHost(), ids, failures);
+
+  // The floors, on berth's containerd.
   std::string rootfs = dir.path() + "/rootfs";
   test::run({"sh", "-c", "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs + "/bin/busybox && ln -s busybox " + rootfs +
                              "/bin/true"});
-  auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs);
+  auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs, failures);
   bench::Samples floorCli;
+  floorCli.what = "docker version";
   for (int i = 0; i < runs; ++i) {
     auto start = Clock::now();
-    docker(engine.dockerHost(), {"version"});
-    floorCli.micros.push_back(ms(Clock::now() - start));
+    auto r = docker(engine.dockerHost(), {"version"});
+    if (r.exitCode != 0) failures.add("docker version exited " + std::to_string(r.exitCode) + ": " + r.err);
+    else floorCli.micros.push_back(ms(Clock::now() - start));
   }
-  std::printf("%d sequential runs, 20 parallel, %d running containers for the listing figures\n", runs, containers);
-  std::printf("%-20s %10s %10s %12s %10s %10s %10s %10s %12s %6s\n", "engine", "run p50ms", "run p90ms",
-              "20par total", "par min", "par max", "ps p50ms", "insp p50ms", "recover ms", "fails");
-  print("berth", b);
-  std::printf("berth idle PSS (supervisor + services, containerd excluded): %.1f MB\n", idleKb / 1024.0);
-  std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
-              floorCtr.percentile(50), floorCli.percentile(50));
+
+  // The reference engine, by the same code: restarted first so its memory is fresh too.
+  Figures r;
+  r.name = "reference dockerd";
   if (!reference.empty()) {
-    // dockerd's idle memory beside berth's, when its pid file is where the reference engine
-    // tool writes it (or --reference-pidfile says).
-    std::ifstream pidFile(referencePidfile);
-    pid_t dockerd = 0;
-    if (pidFile >> dockerd && dockerd > 0) {
-      std::printf("reference dockerd idle PSS: %.1f MB\n", pssKb(dockerd) / 1024.0);
+    auto before = pidFromFile(referencePidfile);
+    if (!before) failures.add("reference: no dockerd pid in " + referencePidfile);
+    if (before && ::kill(*before, SIGTERM) == 0) {
+      for (int i = 0; i < 300 && ::kill(*before, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    docker(reference, {"load", "-i", archive});
-    auto r = measure(reference, runs, containers, nullptr);
-    print("reference dockerd", r);
-    std::printf("run time ratio dockerd/berth: %.2f; 20 parallel: %.2f; ps: %.2f\n",
-                r.run.percentile(50) / b.run.percentile(50), r.parallelTotalMs / b.parallelTotalMs,
-                r.list.percentile(50) / b.list.percentile(50));
+    if (!restartReference()) failures.add("reference: restart for the fresh memory figure failed");
+    if (auto pid = pidFromFile(referencePidfile)) {
+      if (auto kb = pssKb(*pid)) r.freshPssMb = static_cast<double>(*kb) / 1024.0;
+    }
+    if (!r.freshPssMb) failures.add("reference: fresh PSS unreadable");
+    auto loadedRef = docker(reference, {"load", "-i", archive});
+    if (loadedRef.exitCode != 0) failures.add("reference: docker load: " + loadedRef.err);
+    auto refIds = measureWorkload(reference, runs, containers, r, failures);
+    if (auto pid = pidFromFile(referencePidfile)) {
+      if (auto kb = pssKb(*pid)) r.loadedPssMb = static_cast<double>(*kb) / 1024.0;
+    }
+    if (!r.loadedPssMb) failures.add("reference: loaded PSS unreadable");
+    auto refRecovered = measureRecovery(
+        "reference", reference, refIds.size(),
+        [&] {
+          auto pid = pidFromFile(referencePidfile);
+          return pid && ::kill(*pid, SIGKILL) == 0;
+        },
+        restartReference, failures);
+    if (refRecovered) r.recoveryMs = *refRecovered;
+    removeContainers("reference", reference, refIds, failures);
     docker(reference, {"rmi", kImage});
   }
+
+  if (failures.any()) return failures.report("container_bench");
+  std::printf("%d sequential runs, 20 parallel, %d running containers for the listing, recovery and loaded figures\n",
+              runs, containers);
+  std::printf("%-20s %10s %10s %12s %10s %10s %10s %10s %12s\n", "engine", "run p50ms", "run p90ms", "20par total",
+              "par min", "par max", "ps p50ms", "insp p50ms", "recover ms");
+  auto print = [](Figures& f) {
+    std::printf("%-20s %10.0f %10.0f %12.0f %10.0f %10.0f %10.2f %10.2f %12.0f\n", f.name.c_str(), f.run.percentile(50),
+                f.run.percentile(90), f.parallelTotalMs, f.parallel.percentile(0), f.parallel.percentile(100),
+                f.list.percentile(50) / 1000, f.inspect.percentile(50) / 1000, f.recoveryMs);
+  };
+  print(b);
+  if (!reference.empty()) print(r);
+  std::printf("recovery: berth kill -9 of containerd-bridge (restarted by the supervisor); dockerd kill -9 and restart "
+              "with live-restore\n");
+  std::printf("memory (PSS, containerd excluded): berth supervisor + services fresh %.1f MB, with %zu running %.1f MB "
+              "(+ %.1f MB in %zu berth-logger processes)\n",
+              *b.freshPssMb, ids.size(), *b.loadedPssMb, *b.loggersPssMb, loggers.size());
+  if (!reference.empty()) {
+    std::printf("memory (PSS): dockerd fresh %.1f MB, with %d running %.1f MB\n", *r.freshPssMb, containers,
+                *r.loadedPssMb);
+    std::printf("ratios berth/dockerd: run p50 %.2f; 20 parallel %.2f; ps p50 %.2f; inspect p50 %.2f; recovery %.2f; "
+                "fresh PSS %.2f; loaded PSS %.2f (with loggers %.2f)\n",
+                b.run.percentile(50) / r.run.percentile(50), b.parallelTotalMs / r.parallelTotalMs,
+                b.list.percentile(50) / r.list.percentile(50), b.inspect.percentile(50) / r.inspect.percentile(50),
+                b.recoveryMs / r.recoveryMs, *b.freshPssMb / *r.freshPssMb, *b.loadedPssMb / *r.loadedPssMb,
+                (*b.loadedPssMb + *b.loggersPssMb) / *r.loadedPssMb);
+  }
+  std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
+              floorCtr.percentile(50), floorCli.percentile(50));
   return 0;
 }

@@ -1,51 +1,77 @@
 // The benchmarks' HTTP probe: server round trips of one GET, repeated on a keep-alive
-// connection to an engine's unix socket, so that only the server's work is measured.
+// connection to an engine's unix socket, so that only the server's work is measured. Every
+// response must be a whole "200 OK"; anything else throws, naming what came back.
 #pragma once
 
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "bench/bench_stats.h"
 
 namespace berth::bench {
 
-// Server round trips of GET `path` on one keep-alive connection.
+// Server round trips of GET `path` on one keep-alive connection: exactly `requests` samples,
+// or an exception.
 inline Samples getLatency(const std::string& host, const std::string& path, int requests) {
+  Samples s;
+  s.what = "GET " + path + " on " + host;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
-  Samples s;
+  struct Close {
+    int fd;
+    ~Close() { close(fd); }
+  } closer{fd};
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return s;
+    throw std::runtime_error(s.what + ": connect: " + std::strerror(errno));
   }
   const std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n\r\n";
+  std::string buf;  // bytes read past the end of the previous response
   for (int i = 0; i < requests; ++i) {
     auto start = std::chrono::steady_clock::now();
-    if (write(fd, req.data(), req.size()) < 0) break;
-    std::string buf;
+    if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+      throw std::runtime_error(s.what + ": write failed on request " + std::to_string(i + 1));
+    }
     char chunk[65536];
     size_t need = std::string::npos;
     for (;;) {
-      ssize_t n = read(fd, chunk, sizeof chunk);
-      if (n <= 0) return s;
-      buf.append(chunk, static_cast<size_t>(n));
       auto end = buf.find("\r\n\r\n");
-      if (end == std::string::npos) continue;
-      if (need == std::string::npos) {
-        auto cl = buf.find("Content-Length: ");
-        if (cl != std::string::npos && cl < end) need = end + 4 + std::stoul(buf.substr(cl + 16));
+      if (end != std::string::npos) {
+        if (buf.rfind("HTTP/1.1 200 ", 0) != 0) {
+          throw std::runtime_error(s.what + ": request " + std::to_string(i + 1) + " answered " + buf.substr(0, buf.find("\r\n")));
+        }
+        if (need == std::string::npos) {
+          auto cl = buf.find("Content-Length: ");
+          if (cl != std::string::npos && cl < end) need = end + 4 + std::stoul(buf.substr(cl + 16));
+        }
+        if (need != std::string::npos && buf.size() >= need) {
+          buf.erase(0, need);
+          break;
+        }
+        // Chunked: the response ends with the zero-length chunk.
+        if (need == std::string::npos) {
+          auto last = buf.find("\r\n0\r\n\r\n", end);
+          if (last != std::string::npos) {
+            buf.erase(0, last + 7);
+            break;
+          }
+        }
       }
-      if (need != std::string::npos ? buf.size() >= need : buf.rfind("0\r\n\r\n") == buf.size() - 5) break;
+      ssize_t n = read(fd, chunk, sizeof chunk);
+      if (n <= 0) {
+        throw std::runtime_error(s.what + ": connection ended during response " + std::to_string(i + 1));
+      }
+      buf.append(chunk, static_cast<size_t>(n));
     }
     s.add(std::chrono::steady_clock::now() - start);
   }
-  close(fd);
   return s;
 }
 

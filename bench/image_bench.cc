@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -33,30 +34,49 @@ struct Figures {
   bench::Samples list;
 };
 
-Figures measure(const std::string& host, const std::string& archive, const std::string& dir, int listImages) {
+// One engine's figures; every command is checked, and a failed one is recorded instead of
+// timed.
+Figures measure(const std::string& name, const std::string& host, const std::string& archive, const std::string& dir,
+                int listImages, bench::Failures& failures) {
   Figures f;
+  f.list.what = "GET /images/json on " + name;
+  auto must = [&](const test::CommandResult& r, const std::string& what) {
+    if (r.exitCode != 0) failures.add(name + ": " + what + " exited " + std::to_string(r.exitCode) + ": " + r.err);
+    return r.exitCode == 0;
+  };
   f.archiveMb = static_cast<double>(std::filesystem::file_size(archive)) / 1e6;
-  docker(host, {"rmi", "-f", "berth-bench/big:1"});
+  docker(host, {"rmi", "-f", "berth-bench/big:1"});  // absent on a clean engine; not a sample
   auto start = Clock::now();
-  auto r = docker(host, {"load", "-q", "-i", archive});
-  f.loadSeconds = seconds(Clock::now() - start);
-  if (r.exitCode != 0) std::fprintf(stderr, "load failed on %s: %s\n", host.c_str(), r.err.c_str());
+  if (must(docker(host, {"load", "-q", "-i", archive}), "docker load")) f.loadSeconds = seconds(Clock::now() - start);
   start = Clock::now();
-  r = docker(host, {"save", "-o", dir + "/saved.tar", "berth-bench/big:1"});
-  f.saveSeconds = seconds(Clock::now() - start);
-  if (r.exitCode != 0) std::fprintf(stderr, "save failed on %s: %s\n", host.c_str(), r.err.c_str());
+  if (must(docker(host, {"save", "-o", dir + "/saved.tar", "berth-bench/big:1"}), "docker save")) {
+    f.saveSeconds = seconds(Clock::now() - start);
+  }
   std::filesystem::remove(dir + "/saved.tar");
-  docker(host, {"rmi", "-f", "berth-bench/big:1"});
+  must(docker(host, {"rmi", "berth-bench/big:1"}), "docker rmi of the big image");
   // 200 small images sharing one layer, as a registry mirror or CI host holds.
   std::string base = dir + "/small-base.tar";
   test::TarBuilder().file("hello", "world").write(base);
   for (int i = 0; i < listImages; ++i) {
     std::string a = dir + "/small.tar";
     test::makeDockerArchive(a, {base}, {"berth-bench/small:" + std::to_string(i)}, dir, {}, "run-" + std::to_string(i));
-    docker(host, {"load", "-q", "-i", a});
+    must(docker(host, {"load", "-q", "-i", a}), "docker load of small image " + std::to_string(i));
   }
-  f.list = bench::getLatency(host, "/images/json", 200);
-  for (int i = 0; i < listImages; ++i) docker(host, {"rmi", "berth-bench/small:" + std::to_string(i)});
+  auto listed = docker(host, {"images", "-q", "--filter", "reference=berth-bench/small"});
+  if (must(listed, "docker images")) {
+    size_t n = static_cast<size_t>(std::count(listed.out.begin(), listed.out.end(), '\n'));
+    if (n != static_cast<size_t>(listImages)) {
+      failures.add(name + ": " + std::to_string(n) + " small images listed, not " + std::to_string(listImages));
+    }
+  }
+  try {
+    f.list = bench::getLatency(host, "/images/json", 200);
+  } catch (const std::exception& e) {
+    failures.add(name + ": " + e.what());
+  }
+  for (int i = 0; i < listImages; ++i) {
+    must(docker(host, {"rmi", "berth-bench/small:" + std::to_string(i)}), "docker rmi of small image " + std::to_string(i));
+  }
   return f;
 }
 
@@ -93,16 +113,20 @@ int main(int argc, char** argv) {
     engine = std::make_unique<test::Engine>();
     host = engine->dockerHost();
   }
-  auto b = measure(host, archive, dir.path(), 200);
+  bench::Failures failures;
+  auto b = measure("berth", host, archive, dir.path(), 200, failures);
+  Figures r;
+  if (!reference.empty()) r = measure("reference dockerd", reference, archive, dir.path(), 200, failures);
+  if (failures.any()) return failures.report("image_bench");
   std::printf("archive: %.0f MB, 8 layers\n", b.archiveMb);
   std::printf("%-34s %12s %12s %14s %14s\n", "engine", "load s", "load MB/s", "save s", "images p50 ms");
   std::printf("%-34s %12.2f %12.0f %14.2f %14.2f\n", "berth", b.loadSeconds, b.archiveMb / b.loadSeconds, b.saveSeconds,
               b.list.percentile(50) / 1000);
   if (!reference.empty()) {
-    auto r = measure(reference, archive, dir.path(), 200);
     std::printf("%-34s %12.2f %12.0f %14.2f %14.2f\n", "reference dockerd", r.loadSeconds, r.archiveMb / r.loadSeconds,
                 r.saveSeconds, r.list.percentile(50) / 1000);
-    std::printf("load throughput ratio berth/dockerd: %.2f\n", r.loadSeconds / b.loadSeconds);
+    std::printf("ratios berth/dockerd: load time %.2f, save time %.2f, images p50 %.2f\n", b.loadSeconds / r.loadSeconds,
+                b.saveSeconds / r.saveSeconds, b.list.percentile(50) / r.list.percentile(50));
   }
   return 0;
 }

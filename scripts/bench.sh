@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the benchmarks, printing figures. When the reference engine runs
-# (../shared/tools/reference-engine start), its figures are printed beside berth's.
+# (../shared/tools/reference-engine start), its figures are printed beside berth's, measured by
+# the same code in the same run.
 #   scripts/bench.sh [--reference unix:///run/refengine/docker.sock]
+# The container benchmark kills and restarts the reference dockerd (for its recovery and fresh
+# memory figures) with BERTH_REFERENCE_RESTART, by default the reference engine tool's start.
+# Every benchmark checks every sample; one that failed prints the failures instead of figures
+# and this script exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -12,6 +17,11 @@ if [[ ${1:-} == --reference ]]; then
 elif [[ -S /run/refengine/docker.sock ]]; then
   reference=(--reference unix:///run/refengine/docker.sock)
 fi
+restart=()
+if ((${#reference[@]})); then
+  tool=$(cd .. && pwd)/shared/tools/reference-engine
+  restart=(--reference-restart "${BERTH_REFERENCE_RESTART:-$tool start}")
+fi
 echo "== IPC: one berth RPC beside raw ZeroMQ, server in another process"
 build/bin/ipc_bench
 echo
@@ -21,5 +31,5 @@ echo
 echo "== Images: docker load/save of a 200 MB 8-layer image, GET /images/json with 200 images"
 build/bin/image_bench "${reference[@]}"
 echo
-echo "== Containers: docker run --rm, 20 in parallel, ps/inspect with 100 running, bridge recovery"
-build/bin/container_bench "${reference[@]}"
+echo "== Containers: docker run --rm, 20 in parallel, ps/inspect with 100 running, recovery, memory"
+build/bin/container_bench "${reference[@]}" "${restart[@]}"
