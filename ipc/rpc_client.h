@@ -18,15 +18,15 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/deadline.h"
 #include "ipc/message.h"
 #include "ipc/method.h"
 
 namespace berth::ipc {
 
 using Clock = std::chrono::steady_clock;
-using Deadline = Clock::time_point;
-
-inline Deadline deadlineIn(std::chrono::milliseconds d) { return Clock::now() + d; }
+using berth::Deadline;
+using berth::deadlineIn;
 
 // The decoded results of one call; owns the reply's bytes.
 template <typename Results>

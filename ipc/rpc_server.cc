@@ -150,26 +150,30 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
     zmq::send_multipart(*router_, out, zmq::send_flags::dontwait);
     return;
   }
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs ? timeoutMs : 3600000);
   if (it->second.dispatch == Dispatch::inline_) {
-    execute(it->second, requestId, frames[2], out);
+    execute(it->second, requestId, frames[2], deadline, out);
     zmq::send_multipart(*router_, out, zmq::send_flags::dontwait);
     return;
   }
   {
     std::lock_guard lock(jobsMutex_);
-    jobs_.push_back(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]),
-                        Clock::now() + std::chrono::milliseconds(timeoutMs ? timeoutMs : 3600000)});
+    jobs_.push_back(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]), deadline});
   }
   jobsReady_.notify_one();
 }
 
-void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
+void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& params, Clock::time_point deadline,
                         std::vector<zmq::message_t>& out) const {
   capnp::MallocMessageBuilder results;
   std::optional<std::pair<ErrorKind, std::string>> failure;
   try {
     MessageIn in(std::move(params));
-    entry.handler(in.reader().getRoot<capnp::AnyPointer>(), results.getRoot<capnp::AnyPointer>());
+    // The handler's own deadline leaves a tenth of the time left (at most 100 ms) for the reply.
+    auto left = deadline - Clock::now();
+    auto margin = std::min<Clock::duration>(left / 10, std::chrono::milliseconds(100));
+    CallContext call{deadline - std::max<Clock::duration>(margin, Clock::duration::zero())};
+    entry.handler(in.reader().getRoot<capnp::AnyPointer>(), results.getRoot<capnp::AnyPointer>(), call);
   } catch (const Error& e) {
     failure = {e.kind(), e.what()};
   } catch (const kj::Exception& e) {
@@ -210,7 +214,7 @@ void RpcServer::workerLoop() {
     if (Clock::now() > job.deadline) continue;  // the caller has given up already
     std::vector<zmq::message_t> out;
     out.push_back(std::move(job.identity));
-    execute(*job.entry, job.requestId, job.params, out);
+    execute(*job.entry, job.requestId, job.params, job.deadline, out);
     zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
   }
 }

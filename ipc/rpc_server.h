@@ -17,14 +17,23 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/deadline.h"
 #include "ipc/method.h"
 
 namespace berth::ipc {
 
+// What a handler knows of the call it serves: the deadline by which its reply must be on its
+// way, taken from the caller's own (less a margin for the reply's trip back). Handlers pass it
+// on to the calls they make, so an inner call fails before the caller gives up.
+struct CallContext {
+  Deadline deadline;
+};
+
 class RpcServer {
  public:
   enum class Dispatch { inline_, worker };
-  using RawHandler = std::function<void(capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results)>;
+  using RawHandler = std::function<void(capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results,
+                                        const CallContext& call)>;
 
   struct Options {
     size_t workers = 4;
@@ -47,8 +56,22 @@ class RpcServer {
   void handle(const M& method,
               std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,
               Dispatch dispatch = Dispatch::inline_) {
-    RawHandler raw = [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results) {
+    RawHandler raw = [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results,
+                                          const CallContext&) {
       fn(params.getAs<typename M::ParamsType>(), results.initAs<typename M::ResultsType>());
+    };
+    handlers_[method.key] = Entry{std::move(raw), dispatch, method.name};
+  }
+
+  // The same for a handler that needs its call's deadline.
+  template <typename M>
+  void handleWithContext(
+      const M& method,
+      std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder, const CallContext&)> fn,
+      Dispatch dispatch = Dispatch::inline_) {
+    RawHandler raw = [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results,
+                                          const CallContext& call) {
+      fn(params.getAs<typename M::ParamsType>(), results.initAs<typename M::ResultsType>(), call);
     };
     handlers_[method.key] = Entry{std::move(raw), dispatch, method.name};
   }
@@ -82,7 +105,7 @@ class RpcServer {
   void workerLoop();
   void handleCall(std::vector<zmq::message_t>& frames);
   // Runs a handler and encodes [ReplyHeader][results?] into `out` (identity not included).
-  void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
+  void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params, std::chrono::steady_clock::time_point deadline,
                std::vector<zmq::message_t>& out) const;
 
   zmq::context_t& context_;

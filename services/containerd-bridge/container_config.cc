@@ -1,10 +1,9 @@
-// Small pure pieces of Docker's container semantics that the lifecycle code uses: signal
-// names, Docker's human durations, and the image-defaults merge dockerd does at create.
+#include <algorithm>
 #include <csignal>
 #include <map>
 
 #include "common/errors.h"
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/container_config.h"
 
 namespace berth::bridge {
 
@@ -77,6 +76,30 @@ std::vector<std::string> stringsOf(const json& j) {
   }
   return out;
 }
+
+json normaliseStringLists(json config) {
+  if (!config.is_object()) return config;
+  for (const char* key : {"Cmd", "Entrypoint", "Shell"}) {
+    if (config.contains(key) && config[key].is_string()) config[key] = json::array({config[key]});
+  }
+  return config;
+}
+
+std::vector<std::string> healthProbeCommand(const json& config) {
+  const json& hc = config.value("Healthcheck", json());
+  auto test = stringsOf(hc.is_object() ? hc.value("Test", json()) : json());
+  if (test.empty() || test[0] == "NONE") return {};
+  if (test[0] == "CMD") return {test.begin() + 1, test.end()};
+  if (test[0] == "CMD-SHELL" && test.size() > 1) {
+    auto shell = stringsOf(config.value("Shell", json()));
+    if (shell.empty()) shell = {"/bin/sh", "-c"};
+    shell.push_back(test[1]);
+    return shell;
+  }
+  return {};
+}
+
+bool hasHealthCheck(const json& config) { return !healthProbeCommand(config).empty(); }
 
 json mergeImageConfig(json c, const json& img) {
   if (!img.is_object()) return c;

@@ -57,7 +57,7 @@ json ContainerRecord::toJson() const {
           {"Config", config},
           {"HostConfig", hostConfig},
           {"State",
-           {{"Status", state.status},
+           {{"Status", statusName(state.status)},
             {"Pid", state.pid},
             {"ExitCode", state.exitCode},
             {"Error", state.error},
@@ -71,7 +71,7 @@ json ContainerRecord::toJson() const {
           {"Args", args},
           {"HasBeenStartedBefore", hasBeenStarted},
           {"HasBeenManuallyStopped", manuallyStopped},
-          {"RemovalInProgress", removing},
+          {"RemovalInProgress", state.status == ContainerStatus::removing},
           {"Exits", exits}};
 }
 
@@ -85,7 +85,12 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.config = j.value("Config", json::object());
   r.hostConfig = j.value("HostConfig", json::object());
   auto s = j.value("State", json::object());
-  r.state.status = s.value("Status", "created");
+  try {
+    r.state.status = parseStatus(s.value("Status", "created"));
+  } catch (const Error&) {
+    r.state.status = ContainerStatus::dead;  // a status this version does not know: keep the record, run nothing
+  }
+  if (j.value("RemovalInProgress", false)) r.state.status = ContainerStatus::removing;
   r.state.pid = s.value("Pid", 0);
   r.state.exitCode = s.value("ExitCode", 0);
   r.state.error = s.value("Error", "");
@@ -99,7 +104,6 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.args = j.value("Args", std::vector<std::string>{});
   r.hasBeenStarted = j.value("HasBeenStartedBefore", false);
   r.manuallyStopped = j.value("HasBeenManuallyStopped", false);
-  r.removing = j.value("RemovalInProgress", false);
   r.exits = j.value("Exits", int64_t{0});
   return r;
 }
@@ -136,8 +140,10 @@ ContainerCounts ContainerStore::counts() const {
   ContainerCounts c;
   for (const auto& [id, r] : containers_) {
     ++c.total;
-    if (r.state.status == "running" || r.state.status == "restarting") ++c.running;
-    else if (r.state.status == "paused") ++c.paused;
+    // dockerd's /info counts: running includes restarting; paused on its own.
+    auto flags = flagsOf(r.state.status);
+    if (flags.paused) ++c.paused;
+    else if (flags.running) ++c.running;
     else ++c.stopped;
   }
   return c;
@@ -175,8 +181,12 @@ ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
   return r;
 }
 
-void ContainerStore::save(const ContainerRecord& record) {
+void ContainerStore::add(const ContainerRecord& record) {
   std::lock_guard write(writeMutex_);
+  {
+    std::shared_lock lock(mutex_);
+    if (containers_.count(record.id)) throw Error(ErrorKind::conflict, "container " + record.id + " exists already");
+  }
   std::string dir = directoryOf(record.id);
   makeDirectories(dir, 0700);
   writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
@@ -212,19 +222,24 @@ void ContainerStore::remove(const std::string& id) {
 }
 
 void ContainerStore::rename(const std::string& id, const std::string& newName) {
+  // Under the write lock like update(), so a concurrent update cannot write the old name back.
+  std::lock_guard write(writeMutex_);
   ContainerRecord r;
+  std::string name = withSlash(newName);
   {
-    std::unique_lock lock(mutex_);
-    std::string name = withSlash(newName);
+    std::shared_lock lock(mutex_);
     checkNameLocked(name, id);
     auto it = containers_.find(id);
     if (it == containers_.end()) throw Error(ErrorKind::notFound, "No such container: " + id);
-    names_.erase(it->second.name);
-    names_[name] = id;
-    it->second.name = name;
     r = it->second;
   }
+  std::string old = r.name;
+  r.name = name;
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
+  std::unique_lock lock(mutex_);
+  names_.erase(old);
+  names_[name] = id;
+  containers_[id] = r;
 }
 
 std::string ContainerStore::resolveLocked(const std::string& ref) const {

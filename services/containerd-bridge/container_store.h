@@ -14,10 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "services/containerd-bridge/container_status.h"
+
 namespace berth::bridge {
 
 struct ContainerState {
-  std::string status = "created";  // created, running, paused, restarting, removing, exited, dead
+  // Changed only through the transitions of container_status.h.
+  ContainerStatus status = ContainerStatus::created;
   int pid = 0;
   int exitCode = 0;
   std::string error;
@@ -43,7 +46,6 @@ struct ContainerRecord {
   std::vector<std::string> args;   // and its arguments
   bool hasBeenStarted = false;
   bool manuallyStopped = false;    // stop/kill by a user: restart policies (but "always" on restore) hold off
-  bool removing = false;           // a removal began; a record found so on restore is dead
   int64_t exits = 0;               // how many times the container's process has exited (wait next-exit)
 
   nlohmann::json toJson() const;
@@ -68,15 +70,16 @@ class ContainerStore {
   // A new id, and a name: the one asked for (validated, unique) or a generated one.
   // conflict with dockerd's message when the name is taken; invalid for a bad name.
   ContainerRecord reserve(const std::string& requestedName);
-  // Writes a record (create or update) durably, then publishes it to readers.
-  void save(const ContainerRecord& record);
+  // Writes a new container's first record durably, then publishes it to readers. conflict when
+  // a record with its id exists: every later change is an update().
+  void add(const ContainerRecord& record);
   // Reads, changes and writes one record as a unit (no other save or update in between), so
   // an exit handler and a user's stop cannot overwrite each other's fields. notFound when the
   // container is gone. Returns the record as written.
   ContainerRecord update(const std::string& id, const std::function<void(ContainerRecord&)>& change);
   // Removes a container's record and directory, and frees its name.
   void remove(const std::string& id);
-  // Renames; conflict when taken, invalid when malformed.
+  // Renames (a read-modify-write like update); conflict when taken, invalid when malformed.
   void rename(const std::string& id, const std::string& newName);
 
   // By full id, name (with or without "/"), or unique id prefix. notFound "No such container: X",

@@ -4,9 +4,10 @@
 
 #include <array>
 #include <atomic>
-#include <thread>
 #include <cstdio>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "common/errors.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
@@ -18,67 +19,146 @@
 namespace berth::bridge {
 namespace {
 
-[[noreturn]] void fail(const std::string& call, const grpc::Status& status) {
-  ErrorKind kind = ErrorKind::internal;
+namespace tasks = containerd::services::tasks::v1;
+namespace containers = containerd::services::containers::v1;
+
+ErrorKind kindOf(const grpc::Status& status) {
   switch (status.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE: kind = ErrorKind::unavailable; break;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: kind = ErrorKind::deadlineExceeded; break;
-    case grpc::StatusCode::NOT_FOUND: kind = ErrorKind::notFound; break;
+    case grpc::StatusCode::UNAVAILABLE: return ErrorKind::unavailable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return ErrorKind::deadlineExceeded;
+    case grpc::StatusCode::NOT_FOUND: return ErrorKind::notFound;
     case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::FAILED_PRECONDITION: kind = ErrorKind::conflict; break;
-    case grpc::StatusCode::INVALID_ARGUMENT: kind = ErrorKind::invalid; break;
-    default: break;
+    case grpc::StatusCode::FAILED_PRECONDITION: return ErrorKind::conflict;
+    case grpc::StatusCode::INVALID_ARGUMENT: return ErrorKind::invalid;
+    default: return ErrorKind::internal;
   }
-  throw Error(kind, "containerd " + call + ": " + status.error_message());
 }
 
-}  // namespace
-
-ContainerdClient::ContainerdClient(const std::string& socketPath, std::string ns)
-    : channel_(grpc::CreateChannel("unix://" + socketPath, grpc::InsecureChannelCredentials())),
-      namespace_(std::move(ns)) {}
-
-ContainerdClient::Version ContainerdClient::version(std::chrono::milliseconds timeout) {
-  auto stub = containerd::services::version::v1::Version::NewStub(channel_);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-  google::protobuf::Empty request;
-  containerd::services::version::v1::VersionResponse response;
-  auto status = stub->Version(&ctx, request, &response);
-  if (!status.ok()) fail("Version", status);
-  return {response.version(), response.revision()};
+[[noreturn]] void fail(const std::string& call, const grpc::Status& status) {
+  throw Error(kindOf(status), "containerd " + call + ": " + status.error_message());
 }
 
-namespace {
-
-void prepare(grpc::ClientContext& ctx, const std::string& ns, std::chrono::milliseconds timeout) {
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+void prepare(grpc::ClientContext& ctx, const std::string& ns, Deadline deadline) {
+  ctx.set_deadline(toSystemClock(deadline));
   ctx.AddMetadata("containerd-namespace", ns);
 }
 
-}  // namespace
+int64_t nanosOf(const google::protobuf::Timestamp& t) { return t.seconds() * 1000000000 + t.nanos(); }
 
-void ContainerdClient::createContainer(const std::string& id, const std::string& specJson) {
-  auto stub = containerd::services::containers::v1::Containers::NewStub(channel_);
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(10));
-  containerd::services::containers::v1::CreateContainerRequest request;
-  auto* c = request.mutable_container();
-  c->set_id(id);
-  c->mutable_runtime()->set_name("io.containerd.runc.v2");
-  c->mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Spec");
-  c->mutable_spec()->set_value(specJson);
-  containerd::services::containers::v1::CreateContainerResponse response;
-  auto status = stub->Create(&ctx, request, &response);
-  if (!status.ok()) fail("Containers.Create", status);
+TaskStatus statusOf(containerd::v1::types::Status s, bool& known) {
+  known = true;
+  switch (s) {
+    case containerd::v1::types::CREATED: return TaskStatus::created;
+    case containerd::v1::types::RUNNING: return TaskStatus::running;
+    case containerd::v1::types::STOPPED: return TaskStatus::stopped;
+    case containerd::v1::types::PAUSED: return TaskStatus::paused;
+    case containerd::v1::types::PAUSING: return TaskStatus::pausing;
+    default: known = false; return TaskStatus::created;
+  }
 }
 
-uint32_t ContainerdClient::startTask(const std::string& id, const std::vector<Mount>& rootfs, const std::string& logUri) {
-  auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
-  {
+}  // namespace
+
+// The gRPC channel to containerd. When containerd dies, a call made before its replacement
+// listens makes the channel's connection attempt fail, and this gRPC (Debian's 1.51) then
+// keeps the channel in TRANSIENT_FAILURE for seconds after containerd is back, failing every
+// call. A call that fails `unavailable` therefore renews the channel (with a subchannel of its
+// own), so the next call connects at once.
+class ContainerdClient::Channel {
+ public:
+  Channel(std::string socketPath, std::string ns) : ns(std::move(ns)), socketPath_(std::move(socketPath)) {
+    current_ = open();
+  }
+
+  std::shared_ptr<grpc::Channel> get() {
+    std::lock_guard lock(mutex_);
+    return current_;
+  }
+
+  // Throws the call's error; renews the channel first when containerd was unreachable.
+  [[noreturn]] void fail(const std::string& call, const grpc::Status& status, const std::shared_ptr<grpc::Channel>& used) {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) renew(used);
+    berth::bridge::fail(call, status);
+  }
+
+  void renew(const std::shared_ptr<grpc::Channel>& used) {
+    std::lock_guard lock(mutex_);
+    if (current_ == used) current_ = open();
+  }
+
+  const std::string ns;
+
+ private:
+  std::shared_ptr<grpc::Channel> open() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    return grpc::CreateCustomChannel("unix://" + socketPath_, grpc::InsecureChannelCredentials(), args);
+  }
+
+  std::string socketPath_;
+  std::mutex mutex_;
+  std::shared_ptr<grpc::Channel> current_;
+};
+
+class ContainerdClient::Containers final : public ContainerdContainers {
+ public:
+  explicit Containers(Channel& c) : c_(c) {}
+
+  void create(const std::string& id, const std::string& specJson, Deadline deadline) override {
+    auto channel = c_.get();
+    auto stub = containers::Containers::NewStub(channel);
     grpc::ClientContext ctx;
-    prepare(ctx, namespace_, std::chrono::seconds(30));
-    containerd::services::tasks::v1::CreateTaskRequest request;
+    prepare(ctx, c_.ns, deadline);
+    containers::CreateContainerRequest request;
+    auto* c = request.mutable_container();
+    c->set_id(id);
+    c->mutable_runtime()->set_name("io.containerd.runc.v2");
+    c->mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Spec");
+    c->mutable_spec()->set_value(specJson);
+    containers::CreateContainerResponse response;
+    auto status = stub->Create(&ctx, request, &response);
+    if (!status.ok()) c_.fail("Containers.Create", status, channel);
+  }
+
+  void remove(const std::string& id, Deadline deadline) override {
+    auto channel = c_.get();
+    auto stub = containers::Containers::NewStub(channel);
+    grpc::ClientContext ctx;
+    prepare(ctx, c_.ns, deadline);
+    containers::DeleteContainerRequest request;
+    request.set_id(id);
+    google::protobuf::Empty response;
+    auto status = stub->Delete(&ctx, request, &response);
+    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) c_.fail("Containers.Delete", status, channel);
+  }
+
+  std::vector<std::string> list(Deadline deadline) override {
+    auto channel = c_.get();
+    auto stub = containers::Containers::NewStub(channel);
+    grpc::ClientContext ctx;
+    prepare(ctx, c_.ns, deadline);
+    containers::ListContainersRequest request;
+    containers::ListContainersResponse response;
+    auto status = stub->List(&ctx, request, &response);
+    if (!status.ok()) c_.fail("Containers.List", status, channel);
+    std::vector<std::string> ids;
+    for (const auto& c : response.containers()) ids.push_back(c.id());
+    return ids;
+  }
+
+ private:
+  Channel& c_;
+};
+
+class ContainerdClient::Tasks final : public ContainerdTasks {
+ public:
+  explicit Tasks(Channel& c) : c_(c) {}
+
+  uint32_t create(const std::string& id, const TaskStdio& stdio, const std::vector<Mount>& rootfs,
+                  Deadline deadline) override {
+    tasks::CreateTaskRequest request;
     request.set_container_id(id);
     for (const auto& m : rootfs) {
       auto* mount = request.add_rootfs();
@@ -86,279 +166,250 @@ uint32_t ContainerdClient::startTask(const std::string& id, const std::vector<Mo
       mount->set_source(m.source);
       for (const auto& o : m.options) mount->add_options(o);
     }
-    request.set_stdout(logUri);
-    request.set_stderr(logUri);
-    containerd::services::tasks::v1::CreateTaskResponse response;
-    auto status = stub->Create(&ctx, request, &response);
-    if (!status.ok()) fail("Tasks.Create", status);
+    request.set_stdin(stdio.in);
+    request.set_stdout(stdio.out);
+    request.set_stderr(stdio.err);
+    request.set_terminal(stdio.terminal);
+    tasks::CreateTaskResponse response;
+    invoke("Tasks.Create", deadline, [&](auto& s, auto& c) { return s.Create(&c, request, &response); });
+    return response.pid();
   }
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(30));
-  containerd::services::tasks::v1::StartRequest request;
-  request.set_container_id(id);
-  containerd::services::tasks::v1::StartResponse response;
-  auto status = stub->Start(&ctx, request, &response);
-  if (!status.ok()) fail("Tasks.Start", status);
-  return response.pid();
-}
 
-uint32_t ContainerdClient::waitTask(const std::string& id, std::chrono::milliseconds timeout) {
-  auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, timeout);
-  containerd::services::tasks::v1::WaitRequest request;
-  request.set_container_id(id);
-  containerd::services::tasks::v1::WaitResponse response;
-  auto status = stub->Wait(&ctx, request, &response);
-  if (!status.ok()) fail("Tasks.Wait", status);
-  return response.exit_status();
-}
-
-void ContainerdClient::deleteContainer(const std::string& id) {
-  {
-    auto stub = containerd::services::tasks::v1::Tasks::NewStub(channel_);
-    grpc::ClientContext ctx;
-    prepare(ctx, namespace_, std::chrono::seconds(30));
-    containerd::services::tasks::v1::DeleteTaskRequest request;
+  uint32_t start(const std::string& id, const std::string& execId, Deadline deadline) override {
+    tasks::StartRequest request;
     request.set_container_id(id);
-    containerd::services::tasks::v1::DeleteResponse response;
-    auto status = stub->Delete(&ctx, request, &response);
-    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Tasks.Delete", status);
+    request.set_exec_id(execId);
+    tasks::StartResponse response;
+    invoke("Tasks.Start", deadline, [&](auto& s, auto& c) { return s.Start(&c, request, &response); });
+    return response.pid();
   }
-  auto stub = containerd::services::containers::v1::Containers::NewStub(channel_);
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(10));
-  containerd::services::containers::v1::DeleteContainerRequest request;
-  request.set_id(id);
-  google::protobuf::Empty response;
-  auto status = stub->Delete(&ctx, request, &response);
-  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Containers.Delete", status);
-}
 
-namespace tasks = containerd::services::tasks::v1;
+  void exec(const std::string& id, const std::string& execId, const std::string& processJson, const TaskStdio& stdio,
+            Deadline deadline) override {
+    tasks::ExecProcessRequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    request.set_stdin(stdio.in);
+    request.set_stdout(stdio.out);
+    request.set_stderr(stdio.err);
+    request.set_terminal(stdio.terminal);
+    request.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+    request.mutable_spec()->set_value(processJson);
+    google::protobuf::Empty response;
+    invoke("Tasks.Exec", deadline, [&](auto& s, auto& c) { return s.Exec(&c, request, &response); });
+  }
 
-namespace {
+  void kill(const std::string& id, const std::string& execId, int signal, bool all, Deadline deadline) override {
+    tasks::KillRequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    request.set_signal(static_cast<uint32_t>(signal));
+    request.set_all(all);
+    google::protobuf::Empty response;
+    invoke("Tasks.Kill", deadline, [&](auto& s, auto& c) { return s.Kill(&c, request, &response); });
+  }
 
-template <typename Call>
-void invoke(const std::shared_ptr<grpc::Channel>& channel, const std::string& ns, const char* name,
-            std::chrono::milliseconds timeout, Call call, bool notFoundOk = false) {
-  auto stub = tasks::Tasks::NewStub(channel);
-  grpc::ClientContext ctx;
-  prepare(ctx, ns, timeout);
-  auto status = call(*stub, ctx);
-  if (!status.ok() && !(notFoundOk && status.error_code() == grpc::StatusCode::NOT_FOUND)) fail(name, status);
-}
+  void pause(const std::string& id, Deadline deadline) override {
+    tasks::PauseTaskRequest request;
+    request.set_container_id(id);
+    google::protobuf::Empty response;
+    invoke("Tasks.Pause", deadline, [&](auto& s, auto& c) { return s.Pause(&c, request, &response); });
+  }
 
-int64_t nanosOf(const google::protobuf::Timestamp& t) { return t.seconds() * 1000000000 + t.nanos(); }
+  void resume(const std::string& id, Deadline deadline) override {
+    tasks::ResumeTaskRequest request;
+    request.set_container_id(id);
+    google::protobuf::Empty response;
+    invoke("Tasks.Resume", deadline, [&](auto& s, auto& c) { return s.Resume(&c, request, &response); });
+  }
 
-constexpr auto kCallTimeout = std::chrono::seconds(30);
+  void update(const std::string& id, const nlohmann::json& resources, Deadline deadline) override {
+    tasks::UpdateTaskRequest request;
+    request.set_container_id(id);
+    // containerd's typeurl carries non-protobuf types (the OCI structs) as JSON.
+    request.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
+    request.mutable_resources()->set_value(resources.dump());
+    google::protobuf::Empty response;
+    invoke("Tasks.Update", deadline, [&](auto& s, auto& c) { return s.Update(&c, request, &response); });
+  }
 
-}  // namespace
+  void resizePty(const std::string& id, const std::string& execId, uint32_t width, uint32_t height,
+                 Deadline deadline) override {
+    tasks::ResizePtyRequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    request.set_width(width);
+    request.set_height(height);
+    google::protobuf::Empty response;
+    invoke("Tasks.ResizePty", deadline, [&](auto& s, auto& c) { return s.ResizePty(&c, request, &response); });
+  }
 
-uint32_t ContainerdClient::createTask(const std::string& id, const Stdio& stdio) {
-  tasks::CreateTaskRequest request;
-  request.set_container_id(id);
-  request.set_stdin(stdio.in);
-  request.set_stdout(stdio.out);
-  request.set_stderr(stdio.err);
-  request.set_terminal(stdio.terminal);
-  tasks::CreateTaskResponse response;
-  invoke(channel_, namespace_, "Tasks.Create", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Create(&c, request, &response); });
-  return response.pid();
-}
+  void closeStdin(const std::string& id, const std::string& execId, Deadline deadline) override {
+    tasks::CloseIORequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    request.set_stdin(true);
+    google::protobuf::Empty response;
+    invoke("Tasks.CloseIO", deadline, [&](auto& s, auto& c) { return s.CloseIO(&c, request, &response); });
+  }
 
-uint32_t ContainerdClient::startProcess(const std::string& id, const std::string& execId) {
-  tasks::StartRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  tasks::StartResponse response;
-  invoke(channel_, namespace_, "Tasks.Start", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Start(&c, request, &response); });
-  return response.pid();
-}
+  std::vector<uint32_t> pids(const std::string& id, Deadline deadline) override {
+    tasks::ListPidsRequest request;
+    request.set_container_id(id);
+    tasks::ListPidsResponse response;
+    invoke("Tasks.ListPids", deadline, [&](auto& s, auto& c) { return s.ListPids(&c, request, &response); });
+    std::vector<uint32_t> out;
+    for (const auto& p : response.processes()) out.push_back(p.pid());
+    return out;
+  }
 
-void ContainerdClient::exec(const std::string& id, const std::string& execId, const std::string& processJson,
-                            const Stdio& stdio) {
-  tasks::ExecProcessRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  request.set_stdin(stdio.in);
-  request.set_stdout(stdio.out);
-  request.set_stderr(stdio.err);
-  request.set_terminal(stdio.terminal);
-  request.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
-  request.mutable_spec()->set_value(processJson);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.Exec", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Exec(&c, request, &response); });
-}
-
-void ContainerdClient::kill(const std::string& id, const std::string& execId, int signal, bool all) {
-  tasks::KillRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  request.set_signal(static_cast<uint32_t>(signal));
-  request.set_all(all);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.Kill", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Kill(&c, request, &response); });
-}
-
-void ContainerdClient::pause(const std::string& id) {
-  tasks::PauseTaskRequest request;
-  request.set_container_id(id);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.Pause", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Pause(&c, request, &response); });
-}
-
-void ContainerdClient::watchOom(const std::function<void(const std::string&)>& onOom,
-                                const std::function<bool()>& keepGoing) {
-  auto stub = containerd::services::events::v1::Events::NewStub(channel_);
-  grpc::ClientContext ctx;
-  containerd::services::events::v1::SubscribeRequest request;
-  request.add_filters("topic==\"/tasks/oom\",namespace==\"" + namespace_ + "\"");
-  auto reader = stub->Subscribe(&ctx, request);
-  containerd::services::events::v1::Envelope envelope;
-  // A reader blocks in Read: a thread checks `keepGoing` and cancels the call when it turns.
-  std::atomic<bool> done{false};
-  std::thread canceller([&] {
-    while (!done && keepGoing()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ctx.TryCancel();
-  });
-  while (reader->Read(&envelope)) {
-    containerd::events::TaskOOM oom;
-    if (envelope.event().Is<containerd::events::TaskOOM>() || envelope.event().type_url().ends_with("TaskOOM")) {
-      if (oom.ParseFromString(envelope.event().value()) && !oom.container_id().empty()) onOom(oom.container_id());
+  TaskState state(const std::string& id, const std::string& execId, Deadline deadline) override {
+    TaskState st;
+    try {
+      auto channel = c_.get();
+      auto stub = tasks::Tasks::NewStub(channel);
+      grpc::ClientContext ctx;
+      prepare(ctx, c_.ns, deadline);
+      tasks::GetRequest request;
+      request.set_container_id(id);
+      request.set_exec_id(execId);
+      tasks::GetResponse response;
+      auto status = stub->Get(&ctx, request, &response);
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        st.answer = TaskState::Answer::absent;
+        return st;
+      }
+      if (!status.ok()) {
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) c_.renew(channel);
+        st.why = "containerd Tasks.Get: " + status.error_message();
+        return st;
+      }
+      const auto& p = response.process();
+      bool known = false;
+      st.status = statusOf(p.status(), known);
+      if (!known) {
+        // containerd answers UNKNOWN when the shim's own state call failed or timed out.
+        st.why = "containerd reports the task's status as unknown";
+        return st;
+      }
+      st.answer = TaskState::Answer::present;
+      st.pid = p.pid();
+      st.exit = {p.exit_status(), nanosOf(p.exited_at())};
+    } catch (const std::exception& e) {
+      st.answer = TaskState::Answer::unknown;
+      st.why = e.what();
     }
+    return st;
   }
-  done = true;
-  canceller.join();
-  reader->Finish();
-}
 
-void ContainerdClient::updateResources(const std::string& id, const nlohmann::json& resources) {
-  tasks::UpdateTaskRequest request;
-  request.set_container_id(id);
-  // containerd's typeurl carries non-protobuf types (the OCI structs) as JSON.
-  request.mutable_resources()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/LinuxResources");
-  request.mutable_resources()->set_value(resources.dump());
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.Update", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Update(&c, request, &response); });
-}
-
-void ContainerdClient::resume(const std::string& id) {
-  tasks::ResumeTaskRequest request;
-  request.set_container_id(id);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.Resume", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Resume(&c, request, &response); });
-}
-
-void ContainerdClient::resizePty(const std::string& id, const std::string& execId, uint32_t width, uint32_t height) {
-  tasks::ResizePtyRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  request.set_width(width);
-  request.set_height(height);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.ResizePty", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.ResizePty(&c, request, &response); });
-}
-
-void ContainerdClient::closeStdin(const std::string& id, const std::string& execId) {
-  tasks::CloseIORequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  request.set_stdin(true);
-  google::protobuf::Empty response;
-  invoke(channel_, namespace_, "Tasks.CloseIO", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.CloseIO(&c, request, &response); });
-}
-
-std::vector<uint32_t> ContainerdClient::listPids(const std::string& id) {
-  tasks::ListPidsRequest request;
-  request.set_container_id(id);
-  tasks::ListPidsResponse response;
-  invoke(channel_, namespace_, "Tasks.ListPids", kCallTimeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.ListPids(&c, request, &response); });
-  std::vector<uint32_t> pids;
-  for (const auto& p : response.processes()) pids.push_back(p.pid());
-  return pids;
-}
-
-std::optional<ContainerdClient::TaskInfo> ContainerdClient::task(const std::string& id, const std::string& execId) {
-  auto stub = tasks::Tasks::NewStub(channel_);
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(10));
-  tasks::GetRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  tasks::GetResponse response;
-  auto status = stub->Get(&ctx, request, &response);
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
-  if (!status.ok()) fail("Tasks.Get", status);
-  TaskInfo info;
-  const auto& p = response.process();
-  info.pid = p.pid();
-  info.exitStatus = p.exit_status();
-  info.exitedAtNanos = nanosOf(p.exited_at());
-  switch (p.status()) {
-    case containerd::v1::types::CREATED: info.status = TaskStatus::created; break;
-    case containerd::v1::types::RUNNING: info.status = TaskStatus::running; break;
-    case containerd::v1::types::STOPPED: info.status = TaskStatus::stopped; break;
-    case containerd::v1::types::PAUSED: info.status = TaskStatus::paused; break;
-    case containerd::v1::types::PAUSING: info.status = TaskStatus::pausing; break;
-    default: break;
+  std::vector<TaskListing> list(Deadline deadline) override {
+    tasks::ListTasksRequest request;
+    tasks::ListTasksResponse response;
+    invoke("Tasks.List", deadline, [&](auto& s, auto& c) { return s.List(&c, request, &response); });
+    std::vector<TaskListing> out;
+    for (const auto& t : response.tasks()) {
+      TaskListing l;
+      l.id = t.id();
+      l.pid = t.pid();
+      l.status = statusOf(t.status(), l.statusKnown);
+      out.push_back(l);
+    }
+    return out;
   }
-  return info;
-}
 
-ContainerdClient::Exit ContainerdClient::wait(const std::string& id, const std::string& execId,
-                                              std::chrono::milliseconds timeout) {
-  tasks::WaitRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  tasks::WaitResponse response;
-  invoke(channel_, namespace_, "Tasks.Wait", timeout,
-         [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.Wait(&c, request, &response); });
-  return {response.exit_status(), nanosOf(response.exited_at())};
-}
+  TaskExit wait(const std::string& id, const std::string& execId, Deadline deadline) override {
+    tasks::WaitRequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    tasks::WaitResponse response;
+    invoke("Tasks.Wait", deadline, [&](auto& s, auto& c) { return s.Wait(&c, request, &response); });
+    return {response.exit_status(), nanosOf(response.exited_at())};
+  }
 
-std::optional<ContainerdClient::Exit> ContainerdClient::deleteTask(const std::string& id) {
-  auto stub = tasks::Tasks::NewStub(channel_);
+  std::optional<TaskExit> remove(const std::string& id, Deadline deadline) override {
+    auto channel = c_.get();
+    auto stub = tasks::Tasks::NewStub(channel);
+    grpc::ClientContext ctx;
+    prepare(ctx, c_.ns, deadline);
+    tasks::DeleteTaskRequest request;
+    request.set_container_id(id);
+    tasks::DeleteResponse response;
+    auto status = stub->Delete(&ctx, request, &response);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
+    if (!status.ok()) c_.fail("Tasks.Delete", status, channel);
+    return TaskExit{response.exit_status(), nanosOf(response.exited_at())};
+  }
+
+  void removeProcess(const std::string& id, const std::string& execId, Deadline deadline) override {
+    tasks::DeleteProcessRequest request;
+    request.set_container_id(id);
+    request.set_exec_id(execId);
+    tasks::DeleteResponse response;
+    invoke(
+        "Tasks.DeleteProcess", deadline, [&](auto& s, auto& c) { return s.DeleteProcess(&c, request, &response); },
+        true);
+  }
+
+  void watchOom(const std::function<void(const std::string&)>& onOom, const std::function<bool()>& keepGoing) override {
+    auto channel = c_.get();
+    auto stub = containerd::services::events::v1::Events::NewStub(channel);
+    grpc::ClientContext ctx;
+    containerd::services::events::v1::SubscribeRequest request;
+    request.add_filters("topic==\"/tasks/oom\",namespace==\"" + c_.ns + "\"");
+    auto reader = stub->Subscribe(&ctx, request);
+    containerd::services::events::v1::Envelope envelope;
+    // A reader blocks in Read: a thread checks `keepGoing` and cancels the call when it turns.
+    std::atomic<bool> done{false};
+    std::thread canceller([&] {
+      while (!done && keepGoing()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      ctx.TryCancel();
+    });
+    while (reader->Read(&envelope)) {
+      containerd::events::TaskOOM oom;
+      if (envelope.event().Is<containerd::events::TaskOOM>() || envelope.event().type_url().ends_with("TaskOOM")) {
+        if (oom.ParseFromString(envelope.event().value()) && !oom.container_id().empty()) onOom(oom.container_id());
+      }
+    }
+    done = true;
+    canceller.join();
+    if (reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE) c_.renew(channel);
+  }
+
+ private:
+  template <typename Call>
+  void invoke(const char* name, Deadline deadline, Call call, bool notFoundOk = false) {
+    auto channel = c_.get();
+    auto stub = tasks::Tasks::NewStub(channel);
+    grpc::ClientContext ctx;
+    prepare(ctx, c_.ns, deadline);
+    auto status = call(*stub, ctx);
+    if (!status.ok() && !(notFoundOk && status.error_code() == grpc::StatusCode::NOT_FOUND)) c_.fail(name, status, channel);
+  }
+
+  Channel& c_;
+};
+
+
+ContainerdClient::ContainerdClient(const std::string& socketPath, std::string ns)
+    : channel_(std::make_unique<Channel>(socketPath, std::move(ns))),
+      containers_(std::make_unique<Containers>(*channel_)),
+      tasks_(std::make_unique<Tasks>(*channel_)) {}
+
+ContainerdClient::~ContainerdClient() = default;
+
+ContainerdContainers& ContainerdClient::containers() { return *containers_; }
+ContainerdTasks& ContainerdClient::tasks() { return *tasks_; }
+
+ContainerdClient::Version ContainerdClient::version(Deadline deadline) {
+  auto channel = channel_->get();
+  auto stub = containerd::services::version::v1::Version::NewStub(channel);
   grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(30));
-  tasks::DeleteTaskRequest request;
-  request.set_container_id(id);
-  tasks::DeleteResponse response;
-  auto status = stub->Delete(&ctx, request, &response);
-  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
-  if (!status.ok()) fail("Tasks.Delete", status);
-  return Exit{response.exit_status(), nanosOf(response.exited_at())};
-}
-
-void ContainerdClient::deleteProcess(const std::string& id, const std::string& execId) {
-  tasks::DeleteProcessRequest request;
-  request.set_container_id(id);
-  request.set_exec_id(execId);
-  tasks::DeleteResponse response;
-  invoke(
-      channel_, namespace_, "Tasks.DeleteProcess", kCallTimeout,
-      [&](tasks::Tasks::Stub& s, grpc::ClientContext& c) { return s.DeleteProcess(&c, request, &response); }, true);
-}
-
-void ContainerdClient::deleteContainerRecord(const std::string& id) {
-  auto stub = containerd::services::containers::v1::Containers::NewStub(channel_);
-  grpc::ClientContext ctx;
-  prepare(ctx, namespace_, std::chrono::seconds(10));
-  containerd::services::containers::v1::DeleteContainerRequest request;
-  request.set_id(id);
-  google::protobuf::Empty response;
-  auto status = stub->Delete(&ctx, request, &response);
-  if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Containers.Delete", status);
+  ctx.set_deadline(toSystemClock(deadline));
+  google::protobuf::Empty request;
+  containerd::services::version::v1::VersionResponse response;
+  auto status = stub->Version(&ctx, request, &response);
+  if (!status.ok()) channel_->fail("Version", status, channel);
+  return {response.version(), response.revision()};
 }
 
 RuncVersion readRuncVersion() {

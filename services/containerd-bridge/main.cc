@@ -1,15 +1,18 @@
-// berth-containerd-bridge: the thin RPC adapter over the containers core, plus the stream
-// socket for logs, attach and exec.
+// berth-containerd-bridge: the thin RPC adapter over the containers core (containers_core.h),
+// plus the stream socket for logs, attach, exec and docker cp. Each handler converts Cap'n Proto
+// to the core's C++ types and back, and passes on its call's deadline.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "common/errors.h"
 #include "ipc/methods.h"
-#include "ipc/rpc_client.h"
 #include "ipc/service_host.h"
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/container_events.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/containerd_client.h"
+#include "services/containerd-bridge/containers_core.h"
+#include "services/containerd-bridge/host_ops.h"
+#include "services/containerd-bridge/image_layers_client.h"
 #include "services/containerd-bridge/stream_server.h"
 
 using namespace berth;
@@ -29,47 +32,6 @@ json parseBody(capnp::Data::Reader d) {
 kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
   return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
-
-// The images service, as the containers core sees it.
-class ImagesClient : public bridge::ImagePort {
- public:
-  ImagesClient(zmq::context_t& context, const std::string& endpoint) : rpc_(context, endpoint) {}
-
-  Image inspect(const std::string& ref) override {
-    auto reply = rpc_.callIdempotent(ipc::methods::imagesInspect(), ipc::deadlineIn(10s),
-                                     [&](ipc::Images::InspectParams::Builder p) { p.setRef(ref); });
-    auto info = reply.get().getImage();
-    Image image;
-    image.id = info.getId();
-    image.config = json::parse(text(info.getConfig()), nullptr, false);
-    if (!image.config.is_object()) image.config = json::object();
-    return image;
-  }
-
-  std::vector<bridge::ContainerdClient::Mount> prepareRootfs(const std::string& container,
-                                                             const std::string& image) override {
-    auto reply = rpc_.callIdempotent(ipc::methods::imagesPrepareRootfs(), ipc::deadlineIn(30s),
-                                     [&](ipc::Images::PrepareRootfsParams::Builder p) {
-                                       p.setContainer(container);
-                                       p.setImage(image);
-                                     });
-    std::vector<bridge::ContainerdClient::Mount> mounts;
-    for (auto m : reply.get().getMounts()) {
-      bridge::ContainerdClient::Mount mount{m.getType(), m.getSource(), {}};
-      for (auto o : m.getOptions()) mount.options.emplace_back(o);
-      mounts.push_back(std::move(mount));
-    }
-    return mounts;
-  }
-
-  void releaseRootfs(const std::string& container) override {
-    rpc_.callIdempotent(ipc::methods::imagesReleaseRootfs(), ipc::deadlineIn(30s),
-                        [&](ipc::Images::ReleaseRootfsParams::Builder p) { p.setContainer(container); });
-  }
-
- private:
-  ipc::RpcClient rpc_;
-};
 
 // The init --init runs as PID 1, as dockerd finds it: docker-init beside berth's binaries or on
 // PATH, else Debian's tini-static (a static binary: it must run in any image).
@@ -93,6 +55,111 @@ std::string findInitBinary(const std::string& binDir) {
   return "";
 }
 
+std::string binaryDirectory() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string binDir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+  return binDir.substr(0, binDir.rfind('/'));
+}
+
+void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
+  using W = ipc::RpcServer::Dispatch;
+  using Call = ipc::CallContext;
+  server.handleWithContext(
+      ipc::methods::bridgeCreate(),
+      [&c](auto p, auto r, const Call& call) {
+        auto created = c.create(p.getName(), parseBody(p.getBody()), call.deadline);
+        r.setId(created.id);
+        r.initWarnings(0);
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeStart(),
+      [&c](auto p, auto r, const Call& call) { r.setAlreadyRunning(!c.start(p.getRef(), call.deadline)); }, W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeStop(),
+      [&c](auto p, auto r, const Call& call) {
+        r.setWasRunning(c.stop(p.getRef(), p.getTimeoutSeconds(), p.getSignal(), call.deadline));
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeRestart(),
+      [&c](auto p, auto, const Call& call) { c.restart(p.getRef(), p.getTimeoutSeconds(), p.getSignal(), call.deadline); },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeKill(), [&c](auto p, auto, const Call& call) { c.kill(p.getRef(), p.getSignal(), call.deadline); },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgePause(), [&c](auto p, auto, const Call& call) { c.pause(p.getRef(), call.deadline); }, W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeUnpause(), [&c](auto p, auto, const Call& call) { c.unpause(p.getRef(), call.deadline); },
+      W::worker);
+  server.handle(
+      ipc::methods::bridgeWait(),
+      [&c](auto p, auto r) {
+        auto waitMs = std::min<uint32_t>(p.getWaitMs(), 10000);
+        auto w = c.wait(p.getRef(), p.getCondition(), p.getAfterExits(), std::chrono::milliseconds(waitMs));
+        r.setId(w.id);
+        r.setDone(w.done);
+        r.setStatusCode(w.statusCode);
+        r.setError(w.error);
+        r.setExits(w.exits);
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeRemove(),
+      [&c](auto p, auto, const Call& call) { c.remove(p.getRef(), p.getForce(), call.deadline); }, W::worker);
+  server.handle(ipc::methods::bridgeRename(), [&c](auto p, auto) { c.rename(p.getRef(), p.getName()); }, W::worker);
+  server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspect(p.getRef()).dump())); });
+  server.handleWithContext(
+      ipc::methods::bridgeList(),
+      [&c](auto p, auto r, const Call& call) {
+        bridge::ListOptions options;
+        options.all = p.getAll();
+        options.limit = p.getLimit();
+        if (p.getFilters().size() > 0) options.filters = parseBody(p.getFilters());
+        if (!options.filters.is_object()) throw Error(ErrorKind::invalid, "invalid filters");
+        r.setJson(bytes(c.list(options, call.deadline).dump()));
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeTop(),
+      [&c](auto p, auto r, const Call& call) { r.setJson(bytes(c.top(p.getRef(), p.getPsArgs(), call.deadline).dump())); },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeResize(),
+      [&c](auto p, auto, const Call& call) { c.resize(p.getRef(), p.getHeight(), p.getWidth(), call.deadline); },
+      W::worker);
+  server.handle(
+      ipc::methods::bridgeExecCreate(), [&c](auto p, auto r) { r.setId(c.execCreate(p.getRef(), parseBody(p.getBody()))); },
+      W::worker);
+  server.handle(ipc::methods::bridgeExecInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.execInspect(p.getId()).dump())); });
+  server.handleWithContext(
+      ipc::methods::bridgeExecResize(),
+      [&c](auto p, auto, const Call& call) { c.execResize(p.getId(), p.getHeight(), p.getWidth(), call.deadline); },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgePrune(),
+      [&c](auto p, auto r, const Call& call) {
+        json filters = p.getFilters().size() > 0 ? parseBody(p.getFilters()) : json::object();
+        r.setJson(bytes(c.prune(filters, call.deadline).dump()));
+      },
+      W::worker);
+  server.handle(ipc::methods::bridgeStats(), [&c](auto p, auto r) { r.setJson(bytes(c.stats(p.getRef()).dump())); },
+                W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeUpdate(),
+      [&c](auto p, auto r, const Call& call) {
+        auto warnings = c.update(p.getRef(), parseBody(p.getBody()), call.deadline);
+        auto list = r.initWarnings(static_cast<unsigned>(warnings.size()));
+        for (unsigned i = 0; i < warnings.size(); ++i) list.set(i, warnings[i]);
+      },
+      W::worker);
+  server.handle(
+      ipc::methods::bridgeShutdown(),
+      [&c](auto p, auto) { c.shutdown(std::chrono::seconds(std::max(0, p.getTimeoutSeconds()))); }, W::worker);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,8 +168,10 @@ int main(int argc, char** argv) {
   // The images client has its own ZeroMQ context: the host's is terminated when the host
   // stops, which waits for every socket on it, and monitors may still hold this one.
   zmq::context_t imagesContext;
-  std::unique_ptr<ImagesClient> images;
-  std::unique_ptr<bridge::ContainerService> containers;
+  std::unique_ptr<bridge::ImageLayersClient> images;
+  bridge::SystemHostOps hostOps;
+  bridge::ThreadScheduler scheduler;
+  std::unique_ptr<bridge::ContainersCore> containers;
   std::unique_ptr<bridge::StreamServer> streams;
   bridge::RuncVersion runc;
   int status = ipc::runService(
@@ -112,43 +181,22 @@ int main(int argc, char** argv) {
         store = std::make_unique<bridge::ContainerStore>(config.serviceDataDir("containers"));
         std::string socket = config.containerdSocket();
         containerd = std::make_unique<bridge::ContainerdClient>(socket);
-        images = std::make_unique<ImagesClient>(imagesContext, config.serviceEndpoint("images"));
+        images = std::make_unique<bridge::ImageLayersClient>(imagesContext, config.serviceEndpoint("images"));
         runc = bridge::readRuncVersion();
-        char self[4096];
-        ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-        std::string binDir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
-        binDir = binDir.substr(0, binDir.rfind('/'));
+        std::string binDir = binaryDirectory();
         bridge::ServicePaths paths;
         paths.runDir = config.execRoot + "/containers";
         paths.loggerBinary = binDir + "/berth-logger";
-        paths.archiveBinary = binDir + "/berth-archive";
         paths.initBinary = findInitBinary(binDir);
-        auto* events = &host.events();
-        containers = std::make_unique<bridge::ContainerService>(
-            *store, *containerd, *images,
-            [events](const std::string& action, const bridge::ContainerRecord& r, std::map<std::string, std::string> extra) {
-              std::vector<std::pair<std::string, std::string>> attrs;
-              if (!r.id.empty()) {
-                attrs.emplace_back("image", r.imageRef);
-                attrs.emplace_back("name", r.name.empty() ? "" : r.name.substr(1));
-                if (r.config.contains("Labels") && r.config["Labels"].is_object()) {
-                  for (auto it = r.config["Labels"].begin(); it != r.config["Labels"].end(); ++it) {
-                    if (it.value().is_string()) attrs.emplace_back(it.key(), it.value().get<std::string>());
-                  }
-                }
-              }
-              for (auto& [k, v] : extra) attrs.emplace_back(k, v);
-              events->publish({"container", action, r.id, attrs, "local", 0});
-            },
-            paths);
+        containers = std::make_unique<bridge::ContainersCore>(bridge::ContainersCore::Edges{
+            *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
+            bridge::publishContainerEvents(host.events()), paths});
         containers->restore();
         streams = std::make_unique<bridge::StreamServer>(*containers, config.ipcDir() + "/containerd-bridge-streams.sock",
-                                                           paths.archiveBinary);
+                                                           binDir + "/berth-archive");
         streams->start();
 
-        using W = ipc::RpcServer::Dispatch;
         auto& server = host.server();
-        auto& c = *containers;
         server.implements<ipc::ContainerdBridge>();
         server.handle(
             ipc::methods::bridgeSummary(),
@@ -160,7 +208,7 @@ int main(int argc, char** argv) {
               r.setStopped(counts.stopped);
               r.setContainerdAddress(socket);
               try {
-                auto v = containerd->version(std::chrono::milliseconds(500));
+                auto v = containerd->version(deadlineIn(500ms));
                 r.setContainerdReachable(true);
                 r.setContainerdVersion(v.version);
                 r.setContainerdRevision(v.revision);
@@ -170,87 +218,8 @@ int main(int argc, char** argv) {
               r.setRuncVersion(runc.version);
               r.setRuncCommit(runc.commit);
             },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeCreate(),
-            [&c](auto p, auto r) {
-              auto created = c.create(p.getName(), parseBody(p.getBody()));
-              r.setId(created.id);
-              r.initWarnings(0);
-            },
-            W::worker);
-        server.handle(ipc::methods::bridgeStart(), [&c](auto p, auto r) { r.setAlreadyRunning(!c.start(p.getRef())); },
-                      W::worker);
-        server.handle(
-            ipc::methods::bridgeStop(),
-            [&c](auto p, auto r) { r.setWasRunning(c.stop(p.getRef(), p.getTimeoutSeconds(), p.getSignal())); },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeRestart(), [&c](auto p, auto) { c.restart(p.getRef(), p.getTimeoutSeconds(), p.getSignal()); },
-            W::worker);
-        server.handle(ipc::methods::bridgeKill(), [&c](auto p, auto) { c.kill(p.getRef(), p.getSignal()); }, W::worker);
-        server.handle(ipc::methods::bridgePause(), [&c](auto p, auto) { c.pause(p.getRef()); }, W::worker);
-        server.handle(ipc::methods::bridgeUnpause(), [&c](auto p, auto) { c.unpause(p.getRef()); }, W::worker);
-        server.handle(
-            ipc::methods::bridgeWait(),
-            [&c](auto p, auto r) {
-              auto waitMs = std::min<uint32_t>(p.getWaitMs(), 10000);
-              auto w = c.wait(p.getRef(), p.getCondition(), p.getAfterExits(), std::chrono::milliseconds(waitMs));
-              r.setId(w.id);
-              r.setDone(w.done);
-              r.setStatusCode(w.statusCode);
-              r.setError(w.error);
-              r.setExits(w.exits);
-            },
-            W::worker);
-        server.handle(ipc::methods::bridgeRemove(), [&c](auto p, auto) { c.remove(p.getRef(), p.getForce()); }, W::worker);
-        server.handle(ipc::methods::bridgeRename(), [&c](auto p, auto) { c.rename(p.getRef(), p.getName()); }, W::worker);
-        server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspect(p.getRef()).dump())); });
-        server.handle(
-            ipc::methods::bridgeList(),
-            [&c](auto p, auto r) {
-              bridge::ContainerService::ListOptions options;
-              options.all = p.getAll();
-              options.limit = p.getLimit();
-              if (p.getFilters().size() > 0) options.filters = parseBody(p.getFilters());
-              if (!options.filters.is_object()) throw Error(ErrorKind::invalid, "invalid filters");
-              r.setJson(bytes(c.list(options).dump()));
-            },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeTop(), [&c](auto p, auto r) { r.setJson(bytes(c.top(p.getRef(), p.getPsArgs()).dump())); },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeResize(), [&c](auto p, auto) { c.resize(p.getRef(), p.getHeight(), p.getWidth()); },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeExecCreate(),
-            [&c](auto p, auto r) { r.setId(c.execCreate(p.getRef(), parseBody(p.getBody()))); }, W::worker);
-        server.handle(ipc::methods::bridgeExecInspect(),
-                      [&c](auto p, auto r) { r.setJson(bytes(c.execInspect(p.getId()).dump())); });
-        server.handle(
-            ipc::methods::bridgeExecResize(), [&c](auto p, auto) { c.execResize(p.getId(), p.getHeight(), p.getWidth()); },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgePrune(),
-            [&c](auto p, auto r) {
-              json filters = p.getFilters().size() > 0 ? parseBody(p.getFilters()) : json::object();
-              r.setJson(bytes(c.prune(filters).dump()));
-            },
-            W::worker);
-        server.handle(ipc::methods::bridgeStats(),
-                      [&c](auto p, auto r) { r.setJson(bytes(c.stats(p.getRef()).dump())); }, W::worker);
-        server.handle(
-            ipc::methods::bridgeUpdate(),
-            [&c](auto p, auto r) {
-              auto warnings = c.update(p.getRef(), parseBody(p.getBody()));
-              auto list = r.initWarnings(static_cast<unsigned>(warnings.size()));
-              for (unsigned i = 0; i < warnings.size(); ++i) list.set(i, warnings[i]);
-            },
-            W::worker);
-        server.handle(
-            ipc::methods::bridgeShutdown(),
-            [&c](auto p, auto) { c.shutdown(std::chrono::seconds(std::max(0, p.getTimeoutSeconds()))); }, W::worker);
+            ipc::RpcServer::Dispatch::worker);
+        registerHandlers(server, *containers);
       },
       64);
   // Monitors wait in containerd for each container's life on detached threads: leave without

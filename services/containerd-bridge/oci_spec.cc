@@ -201,18 +201,10 @@ json bindMount(const std::string& spec) {
 json buildOciSpec(const SpecInput& in) {
   const json& c = in.config.is_object() ? in.config : json::object();
   const json& h = in.hostConfig.is_object() ? in.hostConfig : json::object();
-  const json& img = in.imageConfig.is_object() ? in.imageConfig : json::object();
-
-  // Command: an Entrypoint given here replaces the image's and drops its Cmd.
-  std::vector<std::string> entrypoint, cmd;
-  bool entrypointGiven = c.contains("Entrypoint") && !c["Entrypoint"].is_null();
-  if (entrypointGiven) {
-    entrypoint = strings(c["Entrypoint"], "Entrypoint");
-    cmd = strings(c.value("Cmd", json()), "Cmd");
-  } else {
-    entrypoint = strings(img.value("Entrypoint", json()), "image Entrypoint");
-    cmd = c.contains("Cmd") && !c["Cmd"].is_null() ? strings(c["Cmd"], "Cmd") : strings(img.value("Cmd", json()), "image Cmd");
-  }
+  // Command: the Entrypoint, then the Cmd (the image's, where the container gave none, were
+  // merged in at create).
+  std::vector<std::string> entrypoint = strings(c.value("Entrypoint", json()), "Entrypoint");
+  std::vector<std::string> cmd = strings(c.value("Cmd", json()), "Cmd");
   std::vector<std::string> args = entrypoint;
   args.insert(args.end(), cmd.begin(), cmd.end());
   if (args.empty()) invalid("no command specified");
@@ -223,7 +215,7 @@ json buildOciSpec(const SpecInput& in) {
     args.insert(args.begin(), {"/sbin/docker-init", "--"});
   }
 
-  // Environment: the image's, overridden by the container's, PATH and HOSTNAME always set.
+  // Environment: PATH and HOSTNAME always set, then the container's (the image's included).
   std::vector<std::string> env;
   auto setEnv = [&](const std::string& kv) {
     std::string key = kv.substr(0, kv.find('='));
@@ -236,7 +228,6 @@ json buildOciSpec(const SpecInput& in) {
   if (hostname.empty()) hostname = in.hostname;
   setEnv("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   setEnv("HOSTNAME=" + hostname);
-  for (const auto& e : strings(img.value("Env", json()), "image Env")) setEnv(e);
   bool tty = c.value("Tty", false);
   if (tty) setEnv("TERM=xterm");
   for (const auto& e : strings(c.value("Env", json()), "Env")) {
@@ -245,12 +236,10 @@ json buildOciSpec(const SpecInput& in) {
   }
 
   std::string cwd = c.value("WorkingDir", "");
-  if (cwd.empty()) cwd = img.value("WorkingDir", "");
   if (cwd.empty()) cwd = "/";
   if (cwd.front() != '/') invalid("the working directory '" + cwd + "' is invalid, it needs to be an absolute path");
 
   std::string userText = c.value("User", "");
-  if (userText.empty()) userText = img.value("User", "");
   // Without a root filesystem (validation only) the user is not resolved.
   auto user = in.rootfs.empty() ? ResolvedUser{} : resolveUser(in.rootfs, userText, strings(h.value("GroupAdd", json()), "GroupAdd"));
 

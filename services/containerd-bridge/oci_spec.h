@@ -1,5 +1,5 @@
-// Building a container's OCI runtime spec from its Docker configuration: the command
-// (Entrypoint/Cmd with the image's defaults), environment, working directory, user (resolved in
+// Building a container's OCI runtime spec from its Docker configuration (the image's defaults
+// already merged in at create, by mergeImageConfig): the command (Entrypoint/Cmd), environment, working directory, user (resolved in
 // the image's /etc/passwd and /etc/group), terminal, Docker's default capability set with
 // CapAdd/CapDrop/Privileged, no-new-privileges, rlimits, the standard mounts plus binds and
 // tmpfs, namespaces, masked and read-only paths, and resources. Inputs come from the API and
@@ -16,7 +16,6 @@ namespace berth::bridge {
 struct SpecInput {
   nlohmann::json config;       // Docker's container Config (Cmd, Entrypoint, Env, User, Tty, ...)
   nlohmann::json hostConfig;   // Docker's HostConfig (Binds, Tmpfs, Memory, CapAdd, ...)
-  nlohmann::json imageConfig;  // the image config's "config" object (its defaults)
   std::string rootfs;          // the container's root filesystem, for user and group look-ups (empty: none)
   std::string hostname;        // defaults to the first 12 characters of the container id
   std::string initBinary;      // HostConfig.Init: bound at /sbin/docker-init, runs the command

@@ -83,7 +83,7 @@ bool peerGone(int fd) {
 
 }  // namespace
 
-StreamServer::StreamServer(ContainerService& containers, std::string socketPath, std::string archiveBinary)
+StreamServer::StreamServer(ContainersCore& containers, std::string socketPath, std::string archiveBinary)
     : containers_(containers), path_(std::move(socketPath)), archiveBinary_(std::move(archiveBinary)) {}
 
 StreamServer::~StreamServer() { stop(); }
@@ -152,7 +152,7 @@ void StreamServer::logs(int fd, const json& request) {
   bool timestamps = request.value("timestamps", false);
   bool follow = request.value("follow", false);
   int64_t tail = request.value("tail", int64_t{-1});
-  bool running = target.status == "running" || target.status == "paused" || target.status == "restarting";
+  bool running = flagsOf(target.status).running;
   int64_t exits = target.exits;
   writeAll(fd, json{{"ok", true}, {"tty", target.tty}}.dump() + "\n");
 
@@ -243,7 +243,7 @@ void StreamServer::attach(int fd, const json& request) {
         // task exists; until then our writer keeps the buffered input alive.
         for (int i = 0; i < 500 && !done; ++i) {
           auto t = containers_.attachTarget(id);
-          if (t.status == "running" || t.exits > exits) break;
+          if (t.status == ContainerStatus::running || t.exits > exits) break;
           std::this_thread::sleep_for(10ms);
         }
       }
@@ -275,7 +275,7 @@ void StreamServer::attach(int fd, const json& request) {
 void StreamServer::exec(int fd, const json& request) {
   std::string execId = request.value("id", "");
   if (request.value("detach", false)) {
-    containers_.execStart(execId, nullptr);
+    containers_.execStart(execId, nullptr, deadlineIn(std::chrono::seconds(60)));
     writeAll(fd, json{{"ok", true}, {"tty", false}}.dump() + "\n");
     containers_.execFinish(execId);
     return;
@@ -284,7 +284,7 @@ void StreamServer::exec(int fd, const json& request) {
   bool wantIn = request.value("stdin", false), wantOut = request.value("stdout", false),
        wantErr = request.value("stderr", false);
   std::string base = containers_.execFifoBase(execId);
-  ContainerService::ExecIo io;
+  ExecIo io;
   io.tty = tty;
   int outFd = -1, errFd = -1, inFd = -1;
   auto cleanup = [&] {
@@ -313,7 +313,7 @@ void StreamServer::exec(int fd, const json& request) {
       makeFifo(io.stdinFifo);
       inFd = ::open(io.stdinFifo.c_str(), O_RDWR | O_CLOEXEC);
     }
-    containers_.execStart(execId, &io);
+    containers_.execStart(execId, &io, deadlineIn(std::chrono::seconds(60)));
   } catch (...) {
     cleanup();
     throw;
@@ -376,7 +376,7 @@ void StreamServer::archive(int fd, const json& request) {
   if (op != "stat" && op != "get" && op != "put") throw Error(ErrorKind::invalid, "unknown archive mode: " + op);
   if (!request.contains("path") || !request["path"].is_string()) throw Error(ErrorKind::invalid, "path is required");
   std::string ref = request.value("id", "");
-  auto access = containers_.filesystemAccess(ref);
+  auto access = containers_.filesystemAccess(ref, deadlineIn(std::chrono::seconds(60)));
   json job = {{"op", op},
               {"path", request["path"]},
               {"container", ref},

@@ -19,13 +19,13 @@
 #include <string>
 #include <thread>
 
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/containers_core.h"
 
 namespace berth::bridge {
 
 class StreamServer {
  public:
-  StreamServer(ContainerService& containers, std::string socketPath, std::string archiveBinary);
+  StreamServer(ContainersCore& containers, std::string socketPath, std::string archiveBinary);
   ~StreamServer();
   void start();
   void stop();
@@ -38,7 +38,7 @@ class StreamServer {
   void exec(int fd, const nlohmann::json& request);
   void archive(int fd, const nlohmann::json& request);
 
-  ContainerService& containers_;
+  ContainersCore& containers_;
   std::string path_;
   std::string archiveBinary_;
   int listenFd_ = -1;

@@ -32,26 +32,35 @@ TEST(ContainerdPathTest, AContainerRunsOnItsImageLayerThroughContainerdAndLogsTh
                                 p.setContainer(id);
                                 p.setImage("berth-test/run:1");
                               });
-  std::vector<bridge::ContainerdClient::Mount> rootfs;
+  std::vector<bridge::Mount> rootfs;
   for (auto m : prepared.get().getMounts()) {
-    bridge::ContainerdClient::Mount mount{m.getType(), m.getSource(), {}};
+    bridge::Mount mount{m.getType(), m.getSource(), {}};
     for (auto o : m.getOptions()) mount.options.emplace_back(o);
     rootfs.push_back(mount);
   }
   auto spec = bridge::buildOciSpec({{{"Cmd", {"sh", "-c", "echo from-containerd; echo to-stderr >&2; exit 4"}}},
                                     {{"NetworkMode", "none"}},
-                                    nlohmann::json::object(),
                                     work.path(),
                                     id.substr(0, 12),
                                     ""});
   std::string ns = "berth-containerd-test";
   bridge::ContainerdClient containerd(engine.execRoot() + "/containerd/containerd.sock", ns);
   std::string log = work.path() + "/container-json.log";
-  containerd.createContainer(id, spec.dump());
-  uint32_t pid = containerd.startTask(id, rootfs, "binary://" + binDir() + "/berth-logger?--path=" + log);
+  // containerd mounts the layer itself here (the task's rootfs mounts), unlike the bridge, which
+  // mounts it and names the directory in the spec.
+  auto deadline = deadlineIn(30s);
+  containerd.containers().create(id, spec.dump(), deadline);
+  bridge::TaskStdio stdio;
+  stdio.out = stdio.err = "binary://" + binDir() + "/berth-logger?--path=" + log;
+  containerd.tasks().create(id, stdio, rootfs, deadline);
+  uint32_t pid = containerd.tasks().start(id, "", deadline);
   EXPECT_GT(pid, 0u);
-  EXPECT_EQ(containerd.waitTask(id, 30s), 4u);
-  containerd.deleteContainer(id);
+  EXPECT_EQ(containerd.tasks().wait(id, "", deadline).status, 4u);
+  auto deleted = containerd.tasks().remove(id, deadline);
+  ASSERT_TRUE(deleted.has_value());
+  EXPECT_EQ(deleted->status, 4u);
+  containerd.containers().remove(id, deadline);
+  EXPECT_EQ(containerd.tasks().state(id, "", deadline).answer, bridge::TaskState::Answer::absent);
   images.call(ipc::methods::imagesReleaseRootfs(), ipc::deadlineIn(10s),
               [&](ipc::Images::ReleaseRootfsParams::Builder p) { p.setContainer(id); });
 

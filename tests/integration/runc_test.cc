@@ -35,7 +35,7 @@ class RuncTest : public ::testing::Test {
 
   // Runs the container and returns (exit code, output).
   CommandResult runContainer(const json& config, const json& hostConfig) {
-    auto spec = bridge::buildOciSpec({config, hostConfig, json::object(), bundle_ + "/rootfs", "berthruntest", ""});
+    auto spec = bridge::buildOciSpec({config, hostConfig, bundle_ + "/rootfs", "berthruntest", ""});
     std::ofstream(bundle_ + "/config.json") << spec.dump();
     std::string id = "berth-runc-test-" + std::to_string(getpid()) + "-" + std::to_string(++runs_);
     auto r = run({"runc", "--root", dir_.path() + "/runc-state", "run", "--bundle", bundle_, id}, {}, std::chrono::seconds(30));

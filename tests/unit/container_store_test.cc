@@ -17,7 +17,7 @@ class ContainerStoreTest : public ::testing::Test {
     auto r = store.reserve(name);
     r.image = "sha256:" + std::string(64, 'a');
     r.config = {{"Cmd", {"sh"}}};
-    store.save(r);
+    store.add(r);
     return r;
   }
   test::TempDir dir_{"berth-containers"};
@@ -76,9 +76,10 @@ TEST_F(ContainerStoreTest, RecordsSurviveARestartAndDebrisIsRemoved) {
   {
     ContainerStore store(root());
     auto r = create(store, "keeper");
-    r.state.status = "exited";
-    r.state.exitCode = 3;
-    store.save(r);
+    store.update(r.id, [](ContainerRecord& c) {
+      c.state.status = ContainerStatus::exited;
+      c.state.exitCode = 3;
+    });
     id = r.id;
     auto gone = create(store, "gone");
     store.remove(gone.id);
@@ -87,7 +88,7 @@ TEST_F(ContainerStoreTest, RecordsSurviveARestartAndDebrisIsRemoved) {
   ContainerStore store(root());
   auto r = store.get("keeper");
   EXPECT_EQ(r.id, id);
-  EXPECT_EQ(r.state.status, "exited");
+  EXPECT_EQ(r.state.status, ContainerStatus::exited);
   EXPECT_EQ(r.state.exitCode, 3);
   EXPECT_EQ(r.config["Cmd"][0], "sh");
   EXPECT_EQ(store.list().size(), 1u);

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/oci_spec.h"
 #include "tests/support/process.h"
 
@@ -25,8 +26,9 @@ class OciSpecTest : public ::testing::Test {
                                                  "nogroup:x:65534:\n";
   }
 
+  // The image's defaults are merged into the config at create, as production does it.
   json spec(json config, json host = json::object(), json image = json::object()) {
-    SpecInput in{std::move(config), std::move(host), std::move(image), dir_.path(), "0123456789ab", "/opt/init/tini"};
+    SpecInput in{mergeImageConfig(std::move(config), image), std::move(host), dir_.path(), "0123456789ab", "/opt/init/tini"};
     return buildOciSpec(in);
   }
 

@@ -1,34 +1,30 @@
-// docker cp's view of a container: what berth-archive needs to assemble the filesystem dockerd
-// shows (the root filesystem and the container's bind mounts) for a running or a stopped
-// container. The bridge decides every path and mount here; the client only names the path
-// inside the container, which berth-archive resolves after it has chrooted.
-#include <spdlog/spdlog.h>
+#include "services/containerd-bridge/filesystem_access.h"
+
 #include <unistd.h>
 
 #include "common/errors.h"
 #include "common/files.h"
-#include "services/containerd-bridge/container_service.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
 
 using json = nlohmann::json;
 
-FilesystemAccess ContainerService::filesystemAccess(const std::string& ref) {
+FilesystemAccess FilesystemAccessor::access(const std::string& ref, Deadline deadline) {
   auto record = store_.get(ref);
   FilesystemAccess access;
   access.id = record.id;
-  access.lock = opLock(record.id);
+  access.lock = locks_.of(record.id);
   access.hold = std::unique_lock(*access.lock);
   record = store_.get(record.id);
-  if (record.removing) throw Error(ErrorKind::conflict, "You cannot copy files of container " + record.id + " while its removal is in progress");
-  access.rootfs = rootfsPath(record.id);
+  admit(Operation::copy, record.state.status, {record.id, record.name, ref});
+  access.rootfs = paths_.rootfsOf(record.id);
   access.readonlyRootfs = record.hostConfig.value("ReadonlyRootfs", false);
   access.user = record.config.value("User", "");
 
   // The binds as the container gets them (validated as at start), without reading anything of
   // the container's (no root filesystem: the user is not resolved), and its hosts files.
-  json spec = buildOciSpec({record.config, record.hostConfig, json::object(), "", record.id.substr(0, 12), paths_.initBinary});
+  json spec = buildOciSpec({record.config, record.hostConfig, "", record.id.substr(0, 12), paths_.initBinary});
   for (const auto& m : spec["mounts"]) {
     if (m.value("type", "") != "bind") continue;
     bool readonly = false;
@@ -48,8 +44,8 @@ FilesystemAccess ContainerService::filesystemAccess(const std::string& ref) {
 
   // Held for the whole copy, as dockerd holds the container: no start, stop or removal
   // meanwhile (an exit still happens; berth-archive keeps its own copy of the mount).
-  if (mountedAt(access.rootfs)) return access;
-  auto mounts = images_.prepareRootfs(record.id, record.image);
+  if (host_.mounted(access.rootfs)) return access;
+  auto mounts = images_.prepare(record.id, record.image, deadline);
   if (mounts.size() != 1) throw Error(ErrorKind::internal, "expected one rootfs mount, got " + std::to_string(mounts.size()));
   access.mount = mounts[0];
   makeDirectories(access.rootfs, 0755);

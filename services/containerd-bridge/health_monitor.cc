@@ -1,9 +1,3 @@
-// Health checks, as dockerd's health monitor runs them: the container's (or its image's)
-// Healthcheck probe is exec'd in the running container every Interval, killed after Timeout;
-// exit 0 is healthy, any other result a failure, Retries failures in a row (outside the
-// StartPeriod) unhealthy. State.Health keeps the status, the failing streak and the last five
-// results; each change of status is a "health_status: S" event. The monitor thread belongs to
-// one run of the container and ends with it.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -19,7 +13,8 @@
 #include "common/files.h"
 #include "common/random.h"
 #include "common/time_format.h"
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/container_config.h"
+#include "services/containerd-bridge/health_monitor.h"
 
 namespace berth::bridge {
 
@@ -36,33 +31,23 @@ std::chrono::nanoseconds durationOr(const json& hc, const char* key, std::chrono
   return n > 0 ? std::chrono::nanoseconds(n) : fallback;
 }
 
-// The probe's argv from Healthcheck.Test; empty when there is none (absent, [], ["NONE"]).
-std::vector<std::string> probeCommand(const json& config) {
-  const json& hc = config.value("Healthcheck", json());
-  auto test = stringsOf(hc.is_object() ? hc.value("Test", json()) : json());
-  if (test.empty() || test[0] == "NONE") return {};
-  if (test[0] == "CMD") return {test.begin() + 1, test.end()};
-  if (test[0] == "CMD-SHELL" && test.size() > 1) {
-    auto shell = stringsOf(config.value("Shell", json()));
-    if (shell.empty()) shell = {"/bin/sh", "-c"};
-    shell.push_back(test[1]);
-    return shell;
-  }
-  return {};
-}
-
 }  // namespace
 
-bool hasHealthCheck(const json& config) { return !probeCommand(config).empty(); }
+void HealthMonitor::watch(const ContainerRecord& record) {
+  if (!hasHealthCheck(record.config)) return;
+  std::string id = record.id;
+  int64_t exits = record.exits;
+  scheduler_.run([this, id, exits] { monitor(id, exits); });
+}
 
-void ContainerService::monitorHealth(const std::string& id, int64_t startedExits) {
+void HealthMonitor::monitor(const std::string& id, int64_t startedExits) {
   ContainerRecord record;
   try {
     record = store_.get(id);
   } catch (const Error&) {
     return;
   }
-  auto command = probeCommand(record.config);
+  auto command = healthProbeCommand(record.config);
   if (command.empty()) return;
   const json hc = record.config["Healthcheck"];
   auto interval = durationOr(hc, "Interval", 30s), timeout = durationOr(hc, "Timeout", 30s);
@@ -70,16 +55,16 @@ void ContainerService::monitorHealth(const std::string& id, int64_t startedExits
   int retries = hc.value("Retries", 0) > 0 ? hc.value("Retries", 0) : 3;
   auto startedAt = std::chrono::steady_clock::now();
 
-  while (!stopping_) {
+  for (;;) {
     // Sleeps the interval, and ends as soon as this run of the container does.
-    if (waitExitAfter(id, startedExits, std::chrono::duration_cast<std::chrono::milliseconds>(interval))) return;
+    if (exits_.exitAfter(id, startedExits, std::chrono::duration_cast<std::chrono::milliseconds>(interval))) return;
     try {
       record = store_.get(id);
     } catch (const Error&) {
       return;
     }
-    if (record.exits != startedExits || record.state.status != "running") {
-      if (record.state.status == "paused") continue;  // dockerd does not probe a paused container
+    if (record.exits != startedExits || record.state.status != ContainerStatus::running) {
+      if (record.state.status == ContainerStatus::paused) continue;  // dockerd does not probe a paused container
       return;
     }
     auto result = runProbe(record, command, timeout);
@@ -110,11 +95,11 @@ void ContainerService::monitorHealth(const std::string& id, int64_t startedExits
 
 // One probe: an exec of `command` with the container's process settings, its output (stdout and
 // stderr together, the first 4 KiB) read from a fifo, killed after `timeout`.
-json ContainerService::runProbe(const ContainerRecord& record, const std::vector<std::string>& command,
-                                std::chrono::nanoseconds timeout) {
+json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<std::string>& command,
+                             std::chrono::nanoseconds timeout) {
   json result = {{"Start", rfc3339Nano(nowUnixNanos())}, {"ExitCode", -1}, {"Output", ""}};
   std::string execId = randomHex(16);
-  std::string fifo = runDirOf(record.id) + "/health-" + execId.substr(0, 16);
+  std::string fifo = paths_.runDirOf(record.id) + "/health-" + execId.substr(0, 16);
   auto finish = [&](int code, const std::string& output) {
     result["End"] = rfc3339Nano(nowUnixNanos());
     result["ExitCode"] = code;
@@ -131,16 +116,16 @@ json ContainerService::runProbe(const ContainerRecord& record, const std::vector
   // Opened read-write first so the shim's open for writing never blocks; then nobody else writes.
   int reader = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (reader < 0) return finish(-1, std::string("open fifo: ") + std::strerror(errno));
-  ContainerdClient::Stdio stdio;
+  TaskStdio stdio;
   stdio.out = fifo;
   stdio.err = fifo;
   try {
-    containerd_.exec(record.id, execId, process.dump(), stdio);
-    containerd_.startProcess(record.id, execId);
+    tasks_.exec(record.id, execId, process.dump(), stdio, deadlineIn(30s));
+    tasks_.start(record.id, execId, deadlineIn(30s));
   } catch (const Error& e) {
     ::close(reader);
     try {
-      containerd_.deleteProcess(record.id, execId);
+      tasks_.removeProcess(record.id, execId, deadlineIn(10s));
     } catch (const Error&) {
     }
     std::string message = e.what();
@@ -154,7 +139,8 @@ json ContainerService::runProbe(const ContainerRecord& record, const std::vector
   std::atomic<int> code{-1};
   std::thread waiter([&] {
     try {
-      code = static_cast<int>(containerd_.wait(record.id, execId, std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + 5s).status);
+      auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + 5s;
+      code = static_cast<int>(tasks_.wait(record.id, execId, deadlineIn(budget)).status);
     } catch (const Error&) {
     }
     exited = true;
@@ -178,14 +164,14 @@ json ContainerService::runProbe(const ContainerRecord& record, const std::vector
   }
   if (timedOut) {
     try {
-      containerd_.kill(record.id, execId, SIGKILL, false);
+      tasks_.kill(record.id, execId, SIGKILL, false, deadlineIn(10s));
     } catch (const Error&) {
     }
   }
   waiter.join();
   ::close(reader);
   try {
-    containerd_.deleteProcess(record.id, execId);
+    tasks_.removeProcess(record.id, execId, deadlineIn(10s));
   } catch (const Error&) {
   }
   if (timedOut) {

@@ -1,20 +1,22 @@
-// A container's resources while it runs: docker stats (a sample of its cgroup) and docker update
-// (new limits for the running task and for later starts, a new restart policy).
+#include "services/containerd-bridge/resource_updates.h"
+
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "common/errors.h"
-#include "services/containerd-bridge/container_service.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "services/containerd-bridge/restart_policy.h"
 
 namespace berth::bridge {
 
 using json = nlohmann::json;
 
-void ContainerService::watchOomEvents() {
-  spawnThread([this] {
+void ResourceUpdates::watchOom() {
+  scheduler_.run([this] {
     while (!stopping_) {
       try {
-        containerd_.watchOom(
+        tasks_.watchOom(
             [this](const std::string& id) {
               try {
                 store_.update(id, [](ContainerRecord& r) { r.state.oomKilled = true; });
@@ -33,25 +35,13 @@ void ContainerService::watchOomEvents() {
   });
 }
 
-json ContainerService::stats(const std::string& ref) const {
-  auto record = store_.get(ref);
-  std::optional<json> sample;
-  if (record.state.status == "running" || record.state.status == "paused") {
-    sample = readContainerStats(cgroups_, "/" + paths_.cgroupParent + "/" + record.id);
-  }
-  json doc = sample ? *sample : stoppedContainerStats();
-  doc["name"] = record.name;
-  doc["id"] = record.id;
-  return doc;
-}
-
-std::vector<std::string> ContainerService::update(const std::string& ref, const json& body) {
+std::vector<std::string> ResourceUpdates::update(const std::string& ref, const json& body, Deadline deadline) {
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   auto record = store_.get(ref);
-  auto lock = opLock(record.id);
+  auto lock = locks_.of(record.id);
   std::lock_guard guard(*lock);
   record = store_.get(record.id);
-  if (record.removing) throw Error(ErrorKind::conflict, "Container " + record.id + " is marked for removal and cannot be \"update\"");
+  admit(Operation::update, record.state.status, {record.id, record.name, ref});
 
   // dockerd's updateResources: a zero (or empty) value leaves the setting as it is.
   json hostConfig = record.hostConfig;
@@ -84,12 +74,12 @@ std::vector<std::string> ContainerService::update(const std::string& ref, const 
 
   // Validated whole by building the spec the next start will use (without its root filesystem:
   // the user plays no part).
-  json spec = buildOciSpec({record.config, hostConfig, json::object(), "", record.id.substr(0, 12), paths_.initBinary});
-  if (record.state.status == "running" || record.state.status == "paused") {
+  json spec = buildOciSpec({record.config, hostConfig, "", record.id.substr(0, 12), paths_.initBinary});
+  if (hasLiveTask(record.state.status)) {
     json resources = spec["linux"]["resources"];
     resources.erase("devices");
     try {
-      containerd_.updateResources(record.id, resources);
+      tasks_.update(record.id, resources, deadline);
     } catch (const Error& e) {
       throw Error(ErrorKind::internal, "Cannot update container " + record.id + ": " + e.what());
     }

@@ -1,52 +1,64 @@
-// docker exec: processes added to a running container's task. Exec records live in memory, as
-// in dockerd: they describe processes of this bridge's lifetime.
+#include "services/containerd-bridge/exec_processes.h"
+
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/random.h"
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
+namespace {
 
 using json = nlohmann::json;
+using namespace std::chrono_literals;
 
-std::string ContainerService::execCreate(const std::string& ref, const json& body) {
+std::string commandLine(const json& config) {
+  std::string cmd;
+  for (const auto& a : stringsOf(config.value("Cmd", json()))) cmd += (cmd.empty() ? "" : " ") + a;
+  return cmd;
+}
+
+// The exit code dockerd records for an exec that could not start.
+int startFailureCode(const std::string& message) {
+  bool missing = message.find("no such file") != std::string::npos ||
+                 message.find("executable file not found") != std::string::npos;
+  return missing ? 127 : 126;
+}
+
+}  // namespace
+
+ExecRecord ExecProcesses::find(const std::string& execId) const {
+  std::lock_guard lock(mutex_);
+  auto it = execs_.find(execId);
+  if (it == execs_.end()) throw Error(ErrorKind::notFound, "No such exec instance: " + execId);
+  return it->second;
+}
+
+std::string ExecProcesses::create(const std::string& ref, const json& body) {
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
   auto record = store_.get(ref);
-  if (record.state.status == "paused") {
-    throw Error(ErrorKind::conflict, "Container " + record.id + " is paused, unpause the container before exec");
-  }
-  if (record.state.status != "running") throw Error(ErrorKind::conflict, "Container " + record.id + " is not running");
-  if (stringsOf(body.value("Cmd", json())).empty()) throw Error(ErrorKind::invalid, "No exec command specified");
-  for (const auto& e : stringsOf(body.value("Env", json()))) {
+  admit(Operation::exec, record.state.status, {record.id, record.name, ref});
+  json config = normaliseStringLists(body);
+  if (stringsOf(config.value("Cmd", json())).empty()) throw Error(ErrorKind::invalid, "No exec command specified");
+  for (const auto& e : stringsOf(config.value("Env", json()))) {
     if (e.empty() || e.front() == '=') throw Error(ErrorKind::invalid, "invalid environment variable: " + e);
   }
   ExecRecord exec;
   exec.id = randomHex(32);
   exec.containerId = record.id;
-  exec.config = body;
+  exec.config = config;
   {
     std::lock_guard lock(mutex_);
     execs_[exec.id] = exec;
   }
-  events_("exec_create: " + [&] {
-    std::string cmd;
-    for (const auto& a : stringsOf(body["Cmd"])) cmd += (cmd.empty() ? "" : " ") + a;
-    return cmd;
-  }(), record, {{"execID", exec.id}});
+  events_("exec_create: " + commandLine(config), record, {{"execID", exec.id}});
   return exec.id;
 }
 
-json ContainerService::execInspect(const std::string& execId) const {
-  ExecRecord exec;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = execs_.find(execId);
-    if (it == execs_.end()) throw Error(ErrorKind::notFound, "No such exec instance: " + execId);
-    exec = it->second;
-  }
+json ExecProcesses::inspect(const std::string& execId) const {
+  ExecRecord exec = find(execId);
   const auto& c = exec.config;
   auto cmd = stringsOf(c.value("Cmd", json()));
   json args = json::array();
@@ -69,25 +81,34 @@ json ContainerService::execInspect(const std::string& execId) const {
           {"Pid", exec.pid}};
 }
 
-void ContainerService::execResize(const std::string& execId, uint32_t height, uint32_t width) {
-  std::string container;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = execs_.find(execId);
-    if (it == execs_.end()) throw Error(ErrorKind::notFound, "No such exec instance: " + execId);
-    container = it->second.containerId;
-  }
-  containerd_.resizePty(container, execId, width, height);
+void ExecProcesses::resize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline) {
+  tasks_.resizePty(find(execId).containerId, execId, width, height, deadline);
 }
 
-std::string ContainerService::execFifoBase(const std::string& execId) const {
+std::string ExecProcesses::fifoBase(const std::string& execId) const {
+  return paths_.runDirOf(find(execId).containerId) + "/exec-" + execId.substr(0, 16);
+}
+
+json ExecProcesses::idsOf(const std::string& containerId) const {
+  json ids = json();
   std::lock_guard lock(mutex_);
-  auto it = execs_.find(execId);
-  if (it == execs_.end()) throw Error(ErrorKind::notFound, "No such exec instance: " + execId);
-  return runDirOf(it->second.containerId) + "/exec-" + execId.substr(0, 16);
+  for (const auto& [id, e] : execs_) {
+    if (e.containerId != containerId) continue;
+    if (ids.is_null()) ids = json::array();
+    ids.push_back(id);
+  }
+  return ids;
 }
 
-ExecRecord ContainerService::execStart(const std::string& execId, const ExecIo* io) {
+void ExecProcesses::forgetContainer(const std::string& containerId) {
+  std::lock_guard lock(mutex_);
+  for (auto it = execs_.begin(); it != execs_.end();) {
+    if (it->second.containerId == containerId) it = execs_.erase(it);
+    else ++it;
+  }
+}
+
+ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Deadline deadline) {
   ExecRecord exec;
   {
     std::lock_guard lock(mutex_);
@@ -98,10 +119,12 @@ ExecRecord ContainerService::execStart(const std::string& execId, const ExecIo* 
     exec = it->second;
   }
   auto record = store_.get(exec.containerId);
-  if (record.state.status != "running") {
+  try {
+    admit(Operation::exec, record.state.status, {record.id, record.name, record.id});
+  } catch (const Error&) {
     std::lock_guard lock(mutex_);
     execs_.erase(execId);
-    throw Error(ErrorKind::conflict, "Container " + record.id + " is not running");
+    throw;
   }
   // The container's own process settings are the base, as dockerd does it.
   auto specText = readFileIfExists(store_.directoryOf(record.id) + "/spec.json");
@@ -132,7 +155,7 @@ ExecRecord ContainerService::execStart(const std::string& execId, const ExecIo* 
     json all = process["capabilities"]["bounding"];
     process["capabilities"] = {{"bounding", all}, {"effective", all}, {"permitted", all}};
   }
-  ContainerdClient::Stdio stdio;
+  TaskStdio stdio;
   if (io) {
     stdio.in = io->stdinFifo;
     stdio.out = io->stdoutFifo;
@@ -140,22 +163,17 @@ ExecRecord ContainerService::execStart(const std::string& execId, const ExecIo* 
     stdio.terminal = io->tty;
   }
   try {
-    containerd_.exec(record.id, execId, process.dump(), stdio);
-    exec.pid = static_cast<int>(containerd_.startProcess(record.id, execId));
+    tasks_.exec(record.id, execId, process.dump(), stdio, capped(deadline, 30s));
+    exec.pid = static_cast<int>(tasks_.start(record.id, execId, capped(deadline, 30s)));
   } catch (const Error& e) {
     std::string message = e.what();
     {
       std::lock_guard lock(mutex_);
       auto it = execs_.find(execId);
-      if (it != execs_.end()) {
-        it->second.exitCode = message.find("no such file") != std::string::npos ||
-                                      message.find("executable file not found") != std::string::npos
-                                  ? 127
-                                  : 126;
-      }
+      if (it != execs_.end()) it->second.exitCode = startFailureCode(message);
     }
     try {
-      containerd_.deleteProcess(record.id, execId);
+      tasks_.removeProcess(record.id, execId, deadlineIn(10s));
     } catch (const Error&) {
     }
     throw Error(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : ErrorKind::invalid, message);
@@ -167,28 +185,25 @@ ExecRecord ContainerService::execStart(const std::string& execId, const ExecIo* 
     stored.pid = exec.pid;
     exec = stored;
   }
-  std::string cmd;
-  for (const auto& a : stringsOf(c["Cmd"])) cmd += (cmd.empty() ? "" : " ") + a;
-  events_("exec_start: " + cmd, record, {{"execID", execId}});
+  events_("exec_start: " + commandLine(c), record, {{"execID", execId}});
   return exec;
 }
 
-int ContainerService::execFinish(const std::string& execId) {
+int ExecProcesses::finish(const std::string& execId) {
   std::string container;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = execs_.find(execId);
-    if (it == execs_.end()) return -1;
-    container = it->second.containerId;
+  try {
+    container = find(execId).containerId;
+  } catch (const Error&) {
+    return -1;
   }
   int code = 255;
   try {
-    code = static_cast<int>(containerd_.wait(container, execId, std::chrono::hours(24 * 365)).status);
+    code = static_cast<int>(tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365))).status);
   } catch (const Error& e) {
     spdlog::warn("containers: waiting for exec {}: {}", execId.substr(0, 12), e.what());
   }
   try {
-    containerd_.deleteProcess(container, execId);
+    tasks_.removeProcess(container, execId, deadlineIn(30s));
   } catch (const Error&) {
   }
   {

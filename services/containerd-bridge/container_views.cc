@@ -1,10 +1,20 @@
-// How containers look to Docker clients: GET /containers/{id}/json and the entries and filters
-// of GET /containers/json, rendered from store snapshots (never waiting on a busy container).
+#include "services/containerd-bridge/container_views.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <set>
+#include <sstream>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/time_format.h"
-#include "services/containerd-bridge/container_service.h"
+#include "services/containerd-bridge/container_config.h"
 
 namespace berth::bridge {
 
@@ -14,12 +24,13 @@ namespace {
 
 json stateJson(const ContainerRecord& r) {
   const auto& s = r.state;
-  json state = {{"Status", s.status == "removing" ? "removing" : s.status},
-          {"Running", s.status == "running" || s.status == "paused"},
-          {"Paused", s.status == "paused"},
-          {"Restarting", s.status == "restarting"},
+  auto flags = flagsOf(s.status);
+  json state = {{"Status", statusName(s.status)},
+          {"Running", flags.running},
+          {"Paused", flags.paused},
+          {"Restarting", flags.restarting},
           {"OOMKilled", s.oomKilled},
-          {"Dead", s.status == "dead"},
+          {"Dead", flags.dead},
           {"Pid", s.pid},
           {"ExitCode", s.exitCode},
           {"Error", s.error},
@@ -70,18 +81,19 @@ std::string statusText(const ContainerRecord& r) {
     int64_t at = parseRfc3339Nanos(t);
     return humanDuration(std::chrono::seconds(at > 0 && now > at ? (now - at) / 1000000000 : 0));
   };
-  const auto& s = r.state.status;
-  if (s == "running") {
+  using S = ContainerStatus;
+  auto s = r.state.status;
+  if (s == S::running) {
     std::string health = healthOf(r);
     if (health == "starting") return "Up " + ago(r.state.startedAt) + " (health: starting)";
     if (health != "none") return "Up " + ago(r.state.startedAt) + " (" + health + ")";
     return "Up " + ago(r.state.startedAt);
   }
-  if (s == "paused") return "Up " + ago(r.state.startedAt) + " (Paused)";
-  if (s == "restarting") return "Restarting (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
-  if (s == "removing") return "Removal In Progress";
-  if (s == "dead") return "Dead";
-  if (s == "exited" || r.hasBeenStarted) {
+  if (s == S::paused) return "Up " + ago(r.state.startedAt) + " (Paused)";
+  if (s == S::restarting) return "Restarting (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
+  if (s == S::removing) return "Removal In Progress";
+  if (s == S::dead) return "Dead";
+  if (s == S::exited || r.hasBeenStarted) {
     return "Exited (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
   }
   return "Created";
@@ -117,18 +129,10 @@ bool labelsMatch(const json& labels, const std::set<std::string>& wanted) {
 
 }  // namespace
 
-json ContainerService::inspect(const std::string& ref) const {
+json ContainerViews::inspect(const std::string& ref) const {
   auto r = store_.get(ref);
   std::string dir = store_.directoryOf(r.id);
-  json execIds = json();
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& [id, e] : execs_) {
-      if (e.containerId != r.id) continue;
-      if (execIds.is_null()) execIds = json::array();
-      execIds.push_back(id);
-    }
-  }
+  json execIds = execs_.idsOf(r.id);
   json hostConfig = r.hostConfig;
   for (const char* key : {"Binds", "Links", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd", "CapDrop",
                           "GroupAdd", "SecurityOpt"}) {
@@ -175,7 +179,7 @@ json ContainerService::inspect(const std::string& ref) const {
             {"Networks", json::object()}}}};
 }
 
-json ContainerService::list(const ListOptions& options) const {
+json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
   auto records = store_.list();
   std::sort(records.begin(), records.end(), [](const ContainerRecord& a, const ContainerRecord& b) {
     return parseRfc3339Nanos(a.created) > parseRfc3339Nanos(b.created);
@@ -190,10 +194,12 @@ json ContainerService::list(const ListOptions& options) const {
   auto ids = filterValues(f, "id"), names = filterValues(f, "name"), labels = filterValues(f, "label"),
        notLabels = filterValues(f, "label!"), statuses = filterValues(f, "status"), exited = filterValues(f, "exited"),
        ancestors = filterValues(f, "ancestor"), health = filterValues(f, "health");
-  static const std::set<std::string> validStatus = {"created", "restarting", "running", "removing",
-                                                    "paused",  "exited",     "dead"};
   for (const auto& s : statuses) {
-    if (!validStatus.count(s)) throw Error(ErrorKind::invalid, "invalid filter 'status=" + s + "'");
+    try {
+      parseStatus(s);
+    } catch (const Error&) {
+      throw Error(ErrorKind::invalid, "invalid filter 'status=" + s + "'");
+    }
   }
   std::optional<int64_t> before, since;
   auto createdOf = [&](const std::string& ref) { return parseRfc3339Nanos(store_.get(ref).created); };
@@ -204,7 +210,7 @@ json ContainerService::list(const ListOptions& options) const {
   std::set<std::string> ancestorIds;
   for (const auto& a : ancestors) {
     try {
-      ancestorIds.insert(images_.inspect(a).id);
+      ancestorIds.insert(images_.inspect(a, deadline).id);
     } catch (const Error&) {
       ancestorIds.insert(a);
     }
@@ -214,9 +220,8 @@ json ContainerService::list(const ListOptions& options) const {
   int limit = options.limit > 0 ? options.limit : -1;
   if (limit > 0) all = true;
   for (const auto& r : records) {
-    const auto& s = r.state.status;
-    bool running = s == "running" || s == "paused" || s == "restarting";
-    if (!all && !running) continue;
+    std::string s(statusName(r.state.status));
+    if (!all && !flagsOf(r.state.status).running) continue;
     std::string name = r.name.substr(1);
     if (!ids.empty()) {
       bool ok = false;
@@ -237,7 +242,7 @@ json ContainerService::list(const ListOptions& options) const {
     }
     if (!statuses.empty() && !statuses.count(s)) continue;
     if (!exited.empty()) {
-      if (s != "exited" || !exited.count(std::to_string(r.state.exitCode))) continue;
+      if (r.state.status != ContainerStatus::exited || !exited.count(std::to_string(r.state.exitCode))) continue;
     }
     if (!ancestors.empty() && !ancestorIds.count(r.image) && !ancestors.count(r.imageRef)) continue;
     if (!health.empty() && !health.count(healthOf(r))) continue;
@@ -261,6 +266,80 @@ json ContainerService::list(const ListOptions& options) const {
                    {"Mounts", mountsJson(r)}});
   }
   return out;
+}
+
+}  // namespace berth::bridge
+
+namespace berth::bridge {
+
+json ContainerViews::stats(const std::string& ref) const {
+  auto record = store_.get(ref);
+  std::optional<json> sample;
+  if (hasLiveTask(record.state.status)) sample = readContainerStats(cgroups_, "/" + paths_.cgroupParent + "/" + record.id);
+  json doc = sample ? *sample : stoppedContainerStats();
+  doc["name"] = record.name;
+  doc["id"] = record.id;
+  return doc;
+}
+
+json ContainerViews::top(const std::string& ref, const std::string& psArgs, Deadline deadline) const {
+  auto record = store_.get(ref);
+  admit(Operation::top, record.state.status, {record.id, record.name, ref});
+  auto pids = tasks_.pids(record.id, deadline);
+  std::string args = psArgs.empty() ? "-ef" : psArgs;
+  if (args.find_first_of("'\"`$;&|<>\\") != std::string::npos) throw Error(ErrorKind::invalid, "invalid ps arguments");
+  std::unique_ptr<FILE, decltype(&pclose)> p(popen(("ps " + args + " 2>&1").c_str(), "r"), pclose);
+  if (!p) throw Error(ErrorKind::internal, "running ps failed");
+  std::vector<std::string> lines;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p.get())) {
+    std::string l = buf.data();
+    if (!l.empty() && l.back() == '\n') l.pop_back();
+    lines.push_back(l);
+  }
+  if (lines.empty()) throw Error(ErrorKind::internal, "ps printed nothing");
+  auto split = [](const std::string& l, size_t max) {
+    std::vector<std::string> f;
+    std::istringstream in(l);
+    std::string w;
+    while (f.size() + 1 < max && in >> w) f.push_back(w);
+    std::string rest;
+    std::getline(in, rest);
+    size_t start = rest.find_first_not_of(' ');
+    if (start != std::string::npos) f.push_back(rest.substr(start));
+    return f;
+  };
+  auto titles = split(lines[0], 1000);
+  auto pidColumn = std::find(titles.begin(), titles.end(), "PID");
+  if (pidColumn == titles.end()) throw Error(ErrorKind::invalid, "Couldn't find PID field in ps output");
+  size_t pidIndex = static_cast<size_t>(pidColumn - titles.begin());
+  json processes = json::array();
+  for (size_t i = 1; i < lines.size(); ++i) {
+    auto fields = split(lines[i], titles.size());
+    if (fields.size() <= pidIndex) continue;
+    uint32_t pid = static_cast<uint32_t>(std::strtoul(fields[pidIndex].c_str(), nullptr, 10));
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) processes.push_back(fields);
+  }
+  return {{"Titles", titles}, {"Processes", processes}};
+}
+
+AttachTarget ContainerViews::attachTarget(const std::string& ref) const {
+  auto record = store_.get(ref);
+  AttachTarget t;
+  t.id = record.id;
+  t.tty = record.config.value("Tty", false);
+  t.openStdin = record.config.value("OpenStdin", false);
+  t.stdinOnce = record.config.value("StdinOnce", false);
+  t.logPath = record.logPath;
+  t.stdinFifo = paths_.runDirOf(record.id) + "/stdin";
+  t.loggerDone = paths_.runDirOf(record.id) + "/logger.done";
+  t.status = record.state.status;
+  t.exits = record.exits;
+  if (t.openStdin) {
+    makeDirectories(paths_.runDirOf(record.id), 0700);
+    if (::mkfifo(t.stdinFifo.c_str(), 0600) != 0 && errno != EEXIST) throwSystemError("mkfifo", t.stdinFifo);
+  }
+  return t;
 }
 
 }  // namespace berth::bridge

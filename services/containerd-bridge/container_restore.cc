@@ -1,0 +1,175 @@
+#include "services/containerd-bridge/container_restore.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "common/time_format.h"
+
+namespace berth::bridge {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string shortId(const std::string& id) { return id.substr(0, 12); }
+
+bool listedAlive(const std::optional<std::vector<TaskListing>>& listed, const std::string& id) {
+  if (!listed) return false;
+  return std::any_of(listed->begin(), listed->end(), [&](const TaskListing& t) {
+    return t.id == id && (!t.statusKnown || t.status != TaskStatus::stopped);
+  });
+}
+
+}  // namespace
+
+std::optional<std::vector<TaskListing>> ContainerRestorer::listTasks() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    try {
+      return tasks_.list(deadlineIn(10s));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::unavailable) {
+        spdlog::warn("containers: restore: listing containerd's tasks: {}", e.what());
+        return std::nullopt;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  spdlog::warn("containers: restore: containerd did not answer; running containers stay running until it does");
+  return std::nullopt;
+}
+
+void ContainerRestorer::restore() {
+  // The marker lives in the exec root (a tmpfs): absent after a reboot or an engine shutdown
+  // that stopped the containers, present when only the bridge restarted.
+  std::string marker = paths_.runDir + "/.restored";
+  bool engineStart = ::access(marker.c_str(), F_OK) != 0;
+  writeFileAtomic(marker, "");
+  auto listed = listTasks();
+  std::set<std::string> known;
+  for (const auto& record : store_.list()) {
+    const std::string& id = record.id;
+    known.insert(id);
+    switch (record.state.status) {
+      case ContainerStatus::removing:
+        finishRemoval(record);
+        break;
+      case ContainerStatus::restarting:
+        scheduler_.after(RestartBackoff::kInitial, [this, id] { lifecycle_.restartByPolicy(id); });
+        break;
+      case ContainerStatus::running:
+      case ContainerStatus::paused:
+        restoreRunning(record, listed);
+        break;
+      case ContainerStatus::created:
+      case ContainerStatus::exited:
+      case ContainerStatus::dead: {
+        // A task under a record that says stopped: a start the bridge did not see finish.
+        if (listedAlive(listed, id)) scheduler_.run([this, id] { removeStrayTask(id); });
+        auto policy = RestartPolicy::of(record.hostConfig);
+        if (engineStart && record.state.status == ContainerStatus::exited && record.hasBeenStarted &&
+            policy.bootsWithEngine(record.manuallyStopped)) {
+          scheduler_.run([this, id] { lifecycle_.boot(id); });
+        }
+        break;
+      }
+    }
+  }
+  // Tasks in berth's namespace that no record stands for.
+  if (listed) {
+    for (const auto& t : *listed) {
+      if (!known.count(t.id)) {
+        std::string id = t.id;
+        scheduler_.run([this, id] { removeStrayTask(id); });
+      }
+    }
+  }
+  // Auto-removals of containers that exited while no bridge ran.
+  for (const auto& record : store_.list()) {
+    if (record.state.status == ContainerStatus::exited && record.hostConfig.value("AutoRemove", false)) {
+      std::string id = record.id;
+      scheduler_.run([this, id] { lifecycle_.autoRemove(id); });
+    }
+  }
+}
+
+void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed) {
+  const std::string& id = record.id;
+  TaskState state;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    state = tasks_.state(id, "", deadlineIn(10s));
+    if (state.answer != TaskState::Answer::unknown) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  if (state.alive()) {
+    // Alive: watch it again. Its logger is the shim's child and never stopped.
+    auto event = state.status == TaskStatus::running ? LifecycleEvent::reattachedRunning : LifecycleEvent::reattachedPaused;
+    auto r = store_.update(id, [&](ContainerRecord& c) {
+      if (auto to = next(c.state.status, event)) c.state.status = *to;
+      c.state.pid = static_cast<int>(state.pid);
+    });
+    runs_.watchRun(r);
+    return;
+  }
+  if (state.answer == TaskState::Answer::present && state.status == TaskStatus::stopped) {
+    // It exited while the bridge was down: the exit is recorded and the policy applied.
+    if (exitHandler_.recordExit(id, state.exit)) return;
+  } else if (state.answer == TaskState::Answer::absent && listed && !listedAlive(listed, id)) {
+    // containerd has no task (a reboot, or containerd lost it): an exit without a status.
+    if (exitHandler_.recordExit(id, {255, nowUnixNanos()}, true)) return;
+  } else {
+    spdlog::warn("containers: restore: the state of {} is unknown ({}); it stays running and is watched",
+                 shortId(id), state.why.empty() ? "containerd lists a task it cannot describe" : state.why);
+  }
+  runs_.watchRun(record);
+}
+
+void ContainerRestorer::finishRemoval(const ContainerRecord& record) {
+  const std::string& id = record.id;
+  try {
+    teardown_.ensureGone(id, deadlineIn(30s));
+  } catch (const Error& e) {
+    spdlog::warn("containers: restore: the interrupted removal of {} left: {}", shortId(id), e.what());
+  }
+  // dockerd: a removal that was interrupted leaves the container dead.
+  store_.update(id, [](ContainerRecord& r) {
+    if (auto to = next(r.state.status, LifecycleEvent::removalInterrupted)) r.state.status = *to;
+    r.state.pid = 0;
+  });
+}
+
+void ContainerRestorer::removeStrayTask(const std::string& id) {
+  spdlog::warn("containers: restore: killing and deleting a task no running container stands for: {}", shortId(id));
+  try {
+    tasks_.kill(id, "", SIGKILL, true, deadlineIn(10s));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::notFound) spdlog::warn("containers: restore: killing {}: {}", shortId(id), e.what());
+  }
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    try {
+      teardown_.ensureGone(id, deadlineIn(10s));
+      return;
+    } catch (const Error&) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+  spdlog::error("containers: restore: the task {} did not go away", shortId(id));
+}
+
+void ContainerRestorer::shutdown(std::chrono::seconds timeout) {
+  ::unlink((paths_.runDir + "/.restored").c_str());
+  std::vector<std::thread> stops;
+  for (const auto& record : store_.list()) {
+    if (!hasLiveTask(record.state.status)) continue;
+    std::string id = record.id;
+    stops.emplace_back([this, id, timeout] { lifecycle_.stopForShutdown(id, static_cast<int>(timeout.count())); });
+  }
+  for (auto& t : stops) t.join();
+}
+
+}  // namespace berth::bridge

@@ -1,0 +1,54 @@
+// dockerd's restore(), when the bridge starts: every record is reconciled with what containerd
+// holds. A running container whose task lives is watched again; one whose task stopped while no
+// bridge ran gets its exit recorded (and its restart policy applied); one whose state containerd
+// cannot tell stays running and is watched until it can. An interrupted removal leaves the
+// container dead; a task under a record that says stopped, or with no record at all, is killed
+// and deleted. On the engine's own start, containers whose policy says so boot, and exited --rm
+// containers are removed. Shutdown without live-restore stops every running container.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_types.h"
+#include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/exit_handler.h"
+#include "services/containerd-bridge/host_ops.h"
+#include "services/containerd-bridge/runtime_teardown.h"
+
+namespace berth::bridge {
+
+class ContainerRestorer {
+ public:
+  ContainerRestorer(ContainerStore& store, ContainerdTasks& tasks, RuntimeTeardown& teardown, ExitHandler& exitHandler,
+                    ContainerLifecycle& lifecycle, ContainerRuns& runs, Scheduler& scheduler, const ServicePaths& paths)
+      : store_(store), tasks_(tasks), teardown_(teardown), exitHandler_(exitHandler), lifecycle_(lifecycle), runs_(runs),
+        scheduler_(scheduler), paths_(paths) {}
+
+  void restore();
+  void shutdown(std::chrono::seconds timeout);
+
+ private:
+  // containerd's tasks in berth's namespace, retried while containerd starts; nullopt when it
+  // does not answer.
+  std::optional<std::vector<TaskListing>> listTasks();
+  void restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed);
+  void finishRemoval(const ContainerRecord& record);
+  // Kills and deletes a task (and its container object) that no running record stands for.
+  void removeStrayTask(const std::string& id);
+
+  ContainerStore& store_;
+  ContainerdTasks& tasks_;
+  RuntimeTeardown& teardown_;
+  ExitHandler& exitHandler_;
+  ContainerLifecycle& lifecycle_;
+  ContainerRuns& runs_;
+  Scheduler& scheduler_;
+  const ServicePaths& paths_;
+};
+
+}  // namespace berth::bridge

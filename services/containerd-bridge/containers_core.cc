@@ -1,0 +1,113 @@
+#include "services/containerd-bridge/containers_core.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "common/time_format.h"
+#include "services/containerd-bridge/container_config.h"
+
+namespace berth::bridge {
+
+using json = nlohmann::json;
+
+ContainersCore::ContainersCore(Edges edges)
+    : e_(std::move(edges)),
+      exits_(e_.store),
+      teardown_(e_.tasks, e_.containers, e_.host, e_.paths),
+      launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, e_.paths),
+      exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events),
+      execs_(e_.store, e_.tasks, e_.events, e_.paths),
+      health_(e_.store, e_.tasks, exits_, e_.scheduler, e_.events, e_.paths),
+      views_(e_.store, e_.tasks, e_.images, execs_, e_.paths),
+      resources_(e_.store, e_.tasks, locks_, e_.scheduler, e_.events, e_.paths),
+      files_(e_.store, e_.images, e_.host, locks_, e_.paths),
+      lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, exits_, locks_, backoff_, exitHandler_, *this,
+                  e_.events, e_.paths}),
+      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.scheduler, e_.paths) {
+  makeDirectories(e_.paths.runDir, 0700);
+  exitHandler_.setFollowUp(&lifecycle_);
+}
+
+ContainersCore::~ContainersCore() {
+  exitHandler_.stop();
+  resources_.stop();
+}
+
+void ContainersCore::restore() {
+  resources_.watchOom();
+  restorer_.restore();
+}
+
+void ContainersCore::shutdown(std::chrono::seconds timeout) {
+  exitHandler_.stop();  // no restarts by policy while the engine stops
+  restorer_.shutdown(timeout);
+}
+
+void ContainersCore::watchRun(const ContainerRecord& record) {
+  exitHandler_.watch(record.id, record.exits);
+  health_.watch(record);
+}
+
+void ContainersCore::forgetContainer(const std::string& id) { execs_.forgetContainer(id); }
+
+void ContainersCore::resize(const std::string& ref, uint32_t height, uint32_t width, Deadline deadline) {
+  auto record = e_.store.get(ref);
+  admit(Operation::resize, record.state.status, {record.id, record.name, ref});
+  e_.tasks.resizePty(record.id, "", width, height, deadline);
+}
+
+void ContainersCore::closeStdin(const std::string& id, const std::string& execId) {
+  try {
+    e_.tasks.closeStdin(id, execId, deadlineIn(std::chrono::seconds(10)));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::notFound) spdlog::warn("containers: closing stdin of {}: {}", id.substr(0, 12), e.what());
+  }
+}
+
+json ContainersCore::prune(const json& filters, Deadline deadline) {
+  ListOptions options;
+  options.all = true;
+  options.filters = filters.is_object() ? filters : json::object();
+  for (auto it = options.filters.begin(); it != options.filters.end(); ++it) {
+    if (it.key() != "label" && it.key() != "label!" && it.key() != "until") {
+      throw Error(ErrorKind::invalid, "Invalid filter '" + it.key() + "'");
+    }
+  }
+  // until: containers created before the time (the earliest when several are given).
+  std::optional<int64_t> until;
+  if (options.filters.contains("until")) {
+    const auto& values = options.filters["until"];
+    std::vector<std::string> texts;
+    if (values.is_object()) {
+      for (auto it = values.begin(); it != values.end(); ++it) texts.push_back(it.key());
+    } else {
+      texts = stringsOf(values);
+    }
+    for (const auto& text : texts) {
+      auto t = parseDockerTime(text, nowUnixNanos());
+      if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
+      until = until ? std::min(*until, *t) : *t;
+    }
+    options.filters.erase("until");
+  }
+  json deleted = json::array();
+  for (const auto& c : views_.list(options, deadline)) {
+    auto status = parseStatus(c.value("State", ""));
+    if (status != ContainerStatus::exited && status != ContainerStatus::created && status != ContainerStatus::dead) {
+      continue;
+    }
+    if (until && c.value("Created", int64_t{0}) * 1000000000 > *until) continue;
+    try {
+      lifecycle_.remove(c["Id"].get<std::string>(), false, deadline);
+      deleted.push_back(c["Id"]);
+    } catch (const Error& e) {
+      spdlog::warn("containers: prune {}: {}", c["Id"].get<std::string>(), e.what());
+    }
+  }
+  ContainerRecord none;
+  e_.events("prune", none, {{"reclaimed", "0"}});
+  return {{"ContainersDeleted", deleted.empty() ? json() : deleted}, {"SpaceReclaimed", 0}};
+}
+
+}  // namespace berth::bridge

@@ -1,0 +1,136 @@
+// The containers core of the containerd-bridge, assembled: the parts below behind one set of
+// operations that the RPC adapter (main.cc) and the stream server call. It knows neither Cap'n
+// Proto nor HTTP, and its edges are interfaces (containerd, the images service, the host), so
+// unit tests drive it with fakes.
+//
+//   container_status   the state machine: statuses, admissions, transitions
+//   ContainerLifecycle create, start, stop, kill, pause, remove... (one operation lock each)
+//   TaskLauncher       the steps that run a container's process
+//   RuntimeTeardown    the only code that deletes containerd objects
+//   ExitHandler        exits, restart policies, auto-removal
+//   ContainerRestorer  restore when the bridge starts, shutdown without live-restore
+//   ExecProcesses, HealthMonitor, ContainerViews, ResourceUpdates, FilesystemAccessor
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/container_restore.h"
+#include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_types.h"
+#include "services/containerd-bridge/container_views.h"
+#include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/exec_processes.h"
+#include "services/containerd-bridge/exit_handler.h"
+#include "services/containerd-bridge/exit_watch.h"
+#include "services/containerd-bridge/filesystem_access.h"
+#include "services/containerd-bridge/health_monitor.h"
+#include "services/containerd-bridge/host_ops.h"
+#include "services/containerd-bridge/image_layers.h"
+#include "services/containerd-bridge/operation_locks.h"
+#include "services/containerd-bridge/resource_updates.h"
+#include "services/containerd-bridge/restart_policy.h"
+#include "services/containerd-bridge/runtime_teardown.h"
+#include "services/containerd-bridge/task_launcher.h"
+
+namespace berth::bridge {
+
+class ContainersCore final : private ContainerRuns {
+ public:
+  struct Edges {
+    ContainerStore& store;
+    ContainerdTasks& tasks;
+    ContainerdContainers& containers;
+    ImageLayers& images;
+    HostOps& host;
+    Scheduler& scheduler;
+    EventSink events;
+    ServicePaths paths;
+  };
+  explicit ContainersCore(Edges edges);
+  ~ContainersCore() override;
+
+  // When the bridge starts, before it serves (see ContainerRestorer).
+  void restore();
+  // Engine shutdown without live-restore.
+  void shutdown(std::chrono::seconds timeout);
+
+  ContainerLifecycle::Created create(const std::string& name, const nlohmann::json& body, Deadline deadline) {
+    return lifecycle_.create(name, body, deadline);
+  }
+  bool start(const std::string& ref, Deadline deadline) { return lifecycle_.start(ref, deadline); }
+  bool stop(const std::string& ref, int timeoutSeconds, const std::string& signal, Deadline deadline) {
+    return lifecycle_.stop(ref, timeoutSeconds, signal, deadline);
+  }
+  void restart(const std::string& ref, int timeoutSeconds, const std::string& signal, Deadline deadline) {
+    lifecycle_.restart(ref, timeoutSeconds, signal, deadline);
+  }
+  void kill(const std::string& ref, const std::string& signal, Deadline deadline) { lifecycle_.kill(ref, signal, deadline); }
+  void pause(const std::string& ref, Deadline deadline) { lifecycle_.pause(ref, deadline); }
+  void unpause(const std::string& ref, Deadline deadline) { lifecycle_.unpause(ref, deadline); }
+  void remove(const std::string& ref, bool force, Deadline deadline) { lifecycle_.remove(ref, force, deadline); }
+  void rename(const std::string& ref, const std::string& newName) { lifecycle_.rename(ref, newName); }
+  // condition: "not-running" (default), "next-exit", "removed"; see ExitWatch::wait.
+  WaitResult wait(const std::string& ref, const std::string& condition, int64_t afterExits,
+                  std::chrono::milliseconds waitFor) const {
+    return exits_.wait(ref, condition, afterExits, waitFor);
+  }
+  void resize(const std::string& ref, uint32_t height, uint32_t width, Deadline deadline);
+  nlohmann::json prune(const nlohmann::json& filters, Deadline deadline);
+  std::vector<std::string> update(const std::string& ref, const nlohmann::json& body, Deadline deadline) {
+    return resources_.update(ref, body, deadline);
+  }
+
+  nlohmann::json inspect(const std::string& ref) const { return views_.inspect(ref); }
+  nlohmann::json list(const ListOptions& options, Deadline deadline) const { return views_.list(options, deadline); }
+  nlohmann::json stats(const std::string& ref) const { return views_.stats(ref); }
+  nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const {
+    return views_.top(ref, psArgs, deadline);
+  }
+
+  std::string execCreate(const std::string& ref, const nlohmann::json& body) { return execs_.create(ref, body); }
+  nlohmann::json execInspect(const std::string& execId) const { return execs_.inspect(execId); }
+  void execResize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline) {
+    execs_.resize(execId, height, width, deadline);
+  }
+  ExecRecord execStart(const std::string& execId, const ExecIo* io, Deadline deadline) {
+    return execs_.start(execId, io, deadline);
+  }
+  int execFinish(const std::string& execId) { return execs_.finish(execId); }
+  std::string execFifoBase(const std::string& execId) const { return execs_.fifoBase(execId); }
+
+  AttachTarget attachTarget(const std::string& ref) const { return views_.attachTarget(ref); }
+  FilesystemAccess filesystemAccess(const std::string& ref, Deadline deadline) { return files_.access(ref, deadline); }
+  // End-of-file on the stdin of a container's process (execId empty) or of an exec: the shim
+  // holds a writer of its own, so closing ours is not enough.
+  void closeStdin(const std::string& id, const std::string& execId);
+  // Blocks until the container's exit count passes `exits` or `timeout`; true when it did.
+  bool waitExitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const {
+    return exits_.exitAfter(id, exits, timeout);
+  }
+
+ private:
+  // ContainerRuns
+  void watchRun(const ContainerRecord& record) override;
+  void forgetContainer(const std::string& id) override;
+
+  Edges e_;
+  OperationLocks locks_;
+  RestartBackoff backoff_;
+  ExitWatch exits_;
+  RuntimeTeardown teardown_;
+  TaskLauncher launcher_;
+  ExitHandler exitHandler_;
+  ExecProcesses execs_;
+  HealthMonitor health_;
+  ContainerViews views_;
+  ResourceUpdates resources_;
+  FilesystemAccessor files_;
+  ContainerLifecycle lifecycle_;
+  ContainerRestorer restorer_;
+};
+
+}  // namespace berth::bridge

@@ -1,0 +1,46 @@
+// docker exec: processes added to a running container's task. Exec records live in memory, as
+// in dockerd: they describe processes of this bridge's lifetime.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_types.h"
+#include "services/containerd-bridge/containerd.h"
+
+namespace berth::bridge {
+
+class ExecProcesses {
+ public:
+  ExecProcesses(const ContainerStore& store, ContainerdTasks& tasks, const EventSink& events, const ServicePaths& paths)
+      : store_(store), tasks_(tasks), events_(events), paths_(paths) {}
+
+  std::string create(const std::string& ref, const nlohmann::json& body);
+  nlohmann::json inspect(const std::string& execId) const;
+  void resize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline);
+  // Starts an exec; `io` null for a detached one. conflict when started already.
+  ExecRecord start(const std::string& execId, const ExecIo* io, Deadline deadline);
+  // Waits for an exec's exit, records it (exec_die) and removes it from containerd.
+  int finish(const std::string& execId);
+  // Where an attached exec's fifos go.
+  std::string fifoBase(const std::string& execId) const;
+  // The exec ids of a container, for its inspect document (null when none).
+  nlohmann::json idsOf(const std::string& containerId) const;
+  // A removed container's execs are forgotten.
+  void forgetContainer(const std::string& containerId);
+
+ private:
+  ExecRecord find(const std::string& execId) const;
+
+  const ContainerStore& store_;
+  ContainerdTasks& tasks_;
+  const EventSink& events_;
+  const ServicePaths& paths_;
+  mutable std::mutex mutex_;
+  std::map<std::string, ExecRecord> execs_;
+};
+
+}  // namespace berth::bridge

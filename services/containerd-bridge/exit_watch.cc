@@ -1,0 +1,88 @@
+#include "services/containerd-bridge/exit_watch.h"
+
+#include <optional>
+
+#include "common/errors.h"
+
+namespace berth::bridge {
+
+void ExitWatch::notify() {
+  {
+    std::lock_guard lock(mutex_);  // a waiter between its check and its wait cannot miss this
+  }
+  changed_.notify_all();
+}
+
+void ExitWatch::removed(const std::string& id, int exitCode) {
+  {
+    std::lock_guard lock(mutex_);
+    if (removedExitCodes_.size() > 1000) removedExitCodes_.clear();
+    removedExitCodes_[id] = exitCode;
+  }
+  changed_.notify_all();
+}
+
+bool ExitWatch::exitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    try {
+      if (store_.get(id).exits > exits) return true;
+    } catch (const Error&) {
+      return true;  // removed
+    }
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      try {
+        return store_.get(id).exits > exits;
+      } catch (const Error&) {
+        return true;
+      }
+    }
+  }
+}
+
+WaitResult ExitWatch::wait(const std::string& ref, const std::string& condition, int64_t afterExits,
+                           std::chrono::milliseconds waitFor) const {
+  if (!condition.empty() && condition != "not-running" && condition != "next-exit" && condition != "removed") {
+    throw Error(ErrorKind::invalid, "invalid condition: \"" + condition + "\"");
+  }
+  WaitResult result;
+  auto deadline = std::chrono::steady_clock::now() + waitFor;
+  std::unique_lock lock(mutex_);
+  bool first = true;
+  for (;;) {
+    std::optional<ContainerRecord> record;
+    try {
+      record = store_.get(ref);
+    } catch (const Error&) {
+      auto it = removedExitCodes_.find(ref);
+      if (condition == "removed" && it != removedExitCodes_.end()) {
+        result.id = ref;
+        result.done = true;
+        result.statusCode = it->second;
+        return result;
+      }
+      throw;
+    }
+    result.id = record->id;
+    if (first && afterExits < 0) afterExits = record->exits;
+    first = false;
+    result.exits = afterExits;
+    auto status = record->state.status;
+    if (condition == "next-exit") {
+      result.done = record->exits > afterExits && status != ContainerStatus::restarting;
+    } else if (condition == "removed") {
+      result.done = false;
+    } else {
+      result.done = !flagsOf(status).running;
+    }
+    if (result.done) {
+      result.statusCode = record->state.exitCode;
+      result.error = record->state.error;
+      return result;
+    }
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return result;
+  }
+}
+
+}  // namespace berth::bridge

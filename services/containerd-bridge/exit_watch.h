@@ -1,0 +1,40 @@
+// Waiting for a container's exits and its removal: a stop waits for the exit it caused, a
+// health monitor for the end of its run, `docker wait` for its condition. Whoever records an
+// exit or a removal calls notify().
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_types.h"
+
+namespace berth::bridge {
+
+class ExitWatch {
+ public:
+  explicit ExitWatch(const ContainerStore& store) : store_(store) {}
+
+  void notify();
+  // A removed container's last exit code, for `wait condition=removed`.
+  void removed(const std::string& id, int exitCode);
+
+  // Blocks until the container's exit count passes `exits` (or it is removed) or `timeout`;
+  // true when it did.
+  bool exitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const;
+  // One step of `docker wait`: condition "not-running" (default), "next-exit" or "removed";
+  // afterExits < 0 on the first call; waits up to `waitFor`. invalid for another condition.
+  WaitResult wait(const std::string& ref, const std::string& condition, int64_t afterExits,
+                  std::chrono::milliseconds waitFor) const;
+
+ private:
+  const ContainerStore& store_;
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::map<std::string, int64_t> removedExitCodes_;
+};
+
+}  // namespace berth::bridge

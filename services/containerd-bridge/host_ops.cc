@@ -1,0 +1,81 @@
+#include "services/containerd-bridge/host_ops.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/files.h"
+
+namespace berth::bridge {
+
+void SystemHostOps::mountRootfs(const std::vector<Mount>& mounts, const std::string& target) {
+  if (mounts.size() != 1) throw Error(ErrorKind::internal, "expected one rootfs mount, got " + std::to_string(mounts.size()));
+  const auto& m = mounts[0];
+  std::string data;
+  for (const auto& o : m.options) data += (data.empty() ? "" : ",") + o;
+  makeDirectories(target, 0755);
+  if (mountedAt(target)) return;
+  if (::mount(m.source.c_str(), target.c_str(), m.type.c_str(), 0, data.c_str()) != 0) {
+    throw Error(ErrorKind::internal, "mount " + m.type + " on " + target + ": " + std::strerror(errno));
+  }
+}
+
+void SystemHostOps::unmountRootfs(const std::string& target) {
+  while (::umount2(target.c_str(), MNT_DETACH) == 0) {
+  }
+}
+
+bool SystemHostOps::mounted(const std::string& target) { return mountedAt(target); }
+
+std::string SystemHostOps::readHostFile(const std::string& path) { return readFileIfExists(path).value_or(""); }
+
+void SystemHostOps::spawnDetached(const std::vector<std::string>& argv) {
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  // Double fork: the grandchild runs in a session of its own and is reparented to the
+  // supervisor (a child subreaper), so no berth service waits for it.
+  pid_t child = ::fork();
+  if (child < 0) throw Error(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    ::setsid();
+    if (::fork() != 0) ::_exit(0);
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 0);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    ::execv(cargv[0], cargv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+void ThreadScheduler::run(std::function<void()> fn) {
+  std::thread([fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      spdlog::error("containers: background task failed: {}", e.what());
+    }
+  }).detach();
+}
+
+void ThreadScheduler::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  run([delay, fn = std::move(fn)] {
+    std::this_thread::sleep_for(delay);
+    fn();
+  });
+}
+
+}  // namespace berth::bridge

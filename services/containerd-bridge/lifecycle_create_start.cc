@@ -1,0 +1,195 @@
+// The container lifecycle's first half: create, start, restart, and the starts the engine and
+// the restart policy ask for.
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "common/errors.h"
+#include "common/time_format.h"
+#include "services/containerd-bridge/container_config.h"
+#include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/oci_spec.h"
+
+namespace berth::bridge {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string shortId(const std::string& id) { return id.substr(0, 12); }
+
+// What create refuses before it reserves a name or asks for a layer, as dockerd words it.
+void validateCreate(const json& config, json& hostConfig) {
+  auto policy = RestartPolicy::of(hostConfig);
+  policy.validate();
+  if (hostConfig.value("AutoRemove", false) && !policy.none()) {
+    throw Error(ErrorKind::invalid, "conflicting options: cannot specify both --restart and --rm");
+  }
+  std::string networkMode = hostConfig.value("NetworkMode", "");
+  if (networkMode.empty()) hostConfig["NetworkMode"] = networkMode = "default";
+  static const std::set<std::string> modes = {"default", "bridge", "host", "none"};
+  if (!modes.count(networkMode)) throw Error(ErrorKind::invalid, "network " + networkMode + " not found");
+  if (config.contains("StopSignal") && config["StopSignal"].is_string() &&
+      !config["StopSignal"].get<std::string>().empty()) {
+    parseSignal(config["StopSignal"]);
+  }
+}
+
+}  // namespace
+
+ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, const json& body, Deadline deadline) {
+  if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
+  json config = normaliseStringLists(body);
+  json hostConfig = config.value("HostConfig", json::object());
+  if (!hostConfig.is_object()) hostConfig = json::object();
+  config.erase("HostConfig");
+  config.erase("NetworkingConfig");
+  std::string imageRef = config.value("Image", "");
+  if (imageRef.empty()) throw Error(ErrorKind::invalid, "No image was specified");
+  validateCreate(config, hostConfig);
+
+  auto image = p_.images.inspect(imageRef, capped(deadline, 10s));
+  config = mergeImageConfig(config, image.config.value("config", json::object()));
+  // Everything the spec builder checks fails here rather than at start; the user is resolved
+  // at start, in the container's own filesystem.
+  {
+    json probe = config;
+    probe["User"] = "";
+    json probeHost = hostConfig;
+    probeHost.erase("GroupAdd");
+    buildOciSpec({probe, probeHost, "", "probe", p_.paths.initBinary});
+  }
+
+  auto record = p_.store.reserve(name);
+  std::vector<std::string> args = stringsOf(config.value("Entrypoint", json()));
+  auto cmd = stringsOf(config.value("Cmd", json()));
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  record.path = args.front();  // the spec check above refused an empty command
+  record.args.assign(args.begin() + 1, args.end());
+  if (config.value("Hostname", "").empty()) config["Hostname"] = shortId(record.id);
+  record.created = rfc3339Nano(nowUnixNanos());
+  record.image = image.id;
+  record.imageRef = imageRef;
+  record.config = config;
+  record.hostConfig = hostConfig;
+  record.logPath = p_.store.directoryOf(record.id) + "/" + record.id + "-json.log";
+  try {
+    p_.images.prepare(record.id, image.id, capped(deadline, 30s));
+    p_.store.add(record);
+  } catch (...) {
+    try {
+      p_.images.release(record.id, capped(deadline, 10s));
+    } catch (const std::exception&) {
+    }
+    p_.store.remove(record.id);
+    throw;
+  }
+  p_.events("create", record, {});
+  return {record.id, {}};
+}
+
+bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
+  std::string id = p_.store.get(ref).id;
+  auto lock = lockOf(id);
+  std::lock_guard guard(*lock);
+  auto record = p_.store.get(id);
+  if (admit(Operation::start, record.state.status, {id, record.name, ref}) == Verdict::alreadyDone) return false;
+  try {
+    startLocked(id, deadline);
+  } catch (const Error&) {
+    // As dockerd: a --rm container that cannot start is removed.
+    if (record.hostConfig.value("AutoRemove", false)) removeLocked(id, true, deadline);
+    throw;
+  }
+  return true;
+}
+
+void ContainerLifecycle::startLocked(const std::string& id, Deadline deadline) {
+  auto record = p_.store.get(id);
+  uint32_t pid = 0;
+  try {
+    pid = p_.launcher.launch(record, deadline);
+  } catch (const LaunchError& e) {
+    p_.store.update(id, [&](ContainerRecord& r) {
+      if (auto to = next(r.state.status, LifecycleEvent::startFailed, r.hasBeenStarted)) r.state.status = *to;
+      r.state.error = e.what();
+      r.state.exitCode = e.exitCode();
+      r.state.pid = 0;
+    });
+    throw;
+  }
+  record = p_.store.update(id, [&](ContainerRecord& r) {
+    auto to = next(r.state.status, LifecycleEvent::taskStarted);
+    if (!to) throw Error(ErrorKind::internal, "container " + id + " started from status " + std::string(statusName(r.state.status)));
+    r.state.status = *to;
+    r.state.pid = static_cast<int>(pid);
+    r.state.exitCode = 0;
+    r.state.error.clear();
+    r.state.oomKilled = false;
+    r.state.startedAt = rfc3339Nano(nowUnixNanos());
+    // A health check starts over with each run.
+    r.state.health = hasHealthCheck(r.config) ? json{{"Status", "starting"}, {"FailingStreak", 0}, {"Log", json::array()}}
+                                              : json();
+    r.hasBeenStarted = true;
+    r.manuallyStopped = false;  // as dockerd: every start clears it, so policies apply again
+  });
+  p_.events("start", record, {});
+  p_.runs.watchRun(record);
+}
+
+void ContainerLifecycle::restart(const std::string& ref, int timeoutSeconds, const std::string& signal,
+                                 Deadline deadline) {
+  std::string id = p_.store.get(ref).id;
+  if (!signal.empty()) parseSignal(signal);
+  auto lock = lockOf(id);
+  std::lock_guard guard(*lock);
+  auto record = p_.store.get(id);
+  if (admit(Operation::stop, record.state.status, {id, record.name, ref}) == Verdict::proceed) {
+    stopLocked(record, timeoutSeconds, signal, deadline);
+    record = p_.store.get(id);
+  }
+  if (admit(Operation::start, record.state.status, {id, record.name, ref}) == Verdict::proceed) startLocked(id, deadline);
+  p_.events("restart", p_.store.get(id), {});
+}
+
+void ContainerLifecycle::restartByPolicy(const std::string& id) {
+  auto lock = lockOf(id);
+  std::lock_guard guard(*lock);
+  ContainerRecord record;
+  try {
+    record = p_.store.get(id);
+  } catch (const Error&) {
+    return;
+  }
+  if (record.state.status != ContainerStatus::restarting || p_.exitHandler.stopping()) return;
+  if (record.manuallyStopped) {
+    // A stop came between the exit and this restart: it stays stopped.
+    p_.store.update(id, [](ContainerRecord& r) {
+      if (auto to = next(r.state.status, LifecycleEvent::restartAbandoned)) r.state.status = *to;
+    });
+    p_.exits.notify();
+    return;
+  }
+  p_.store.update(id, [](ContainerRecord& r) { r.restartCount += 1; });
+  try {
+    startLocked(id, deadlineIn(std::chrono::minutes(2)));
+    p_.events("restart", p_.store.get(id), {});
+  } catch (const Error& e) {
+    p_.exits.notify();
+    spdlog::warn("containers: restarting {}: {}", shortId(id), e.what());
+  }
+}
+
+void ContainerLifecycle::boot(const std::string& id) {
+  auto lock = lockOf(id);
+  std::lock_guard guard(*lock);
+  try {
+    auto record = p_.store.get(id);
+    if (record.state.status != ContainerStatus::exited) return;
+    startLocked(id, deadlineIn(std::chrono::minutes(2)));
+  } catch (const Error& e) {
+    spdlog::warn("containers: starting {} with the engine: {}", shortId(id), e.what());
+  }
+}
+
+}  // namespace berth::bridge

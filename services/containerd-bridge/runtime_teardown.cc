@@ -1,0 +1,33 @@
+#include "services/containerd-bridge/runtime_teardown.h"
+
+#include "common/errors.h"
+
+namespace berth::bridge {
+
+std::optional<TaskExit> RuntimeTeardown::afterExit(const std::string& id, Deadline deadline) {
+  auto exit = tasks_.remove(id, deadline);  // throws conflict while the task runs
+  removeContainerAndUnmount(id, deadline);
+  return exit;
+}
+
+void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline) {
+  TaskState state = tasks_.state(id, "", deadline);
+  switch (state.answer) {
+    case TaskState::Answer::unknown:
+      throw Error(ErrorKind::unavailable, "the state of container " + id + "'s task is unknown: " + state.why);
+    case TaskState::Answer::present:
+      if (state.alive()) throw Error(ErrorKind::conflict, "container " + id + " still has a running task");
+      tasks_.remove(id, deadline);  // stopped, or created and never started
+      break;
+    case TaskState::Answer::absent:
+      break;
+  }
+  removeContainerAndUnmount(id, deadline);
+}
+
+void RuntimeTeardown::removeContainerAndUnmount(const std::string& id, Deadline deadline) {
+  containers_.remove(id, deadline);
+  host_.unmountRootfs(paths_.rootfsOf(id));
+}
+
+}  // namespace berth::bridge

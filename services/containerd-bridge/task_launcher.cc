@@ -1,0 +1,202 @@
+#include "services/containerd-bridge/task_launcher.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/files.h"
+#include "services/containerd-bridge/oci_spec.h"
+
+namespace berth::bridge {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string shortId(const std::string& id) { return id.substr(0, 12); }
+
+double msSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string isolatedHosts(const std::string& hostname) {
+  return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+         "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+         "127.0.1.1\t" + hostname + "\n";
+}
+
+// dockerd's exit code for a start that failed, from the runtime's message.
+int exitCodeFor(const std::string& message) {
+  if (message.find("executable file not found") != std::string::npos ||
+      message.find("no such file or directory") != std::string::npos) {
+    return 127;
+  }
+  if (message.find("permission denied") != std::string::npos) return 126;
+  return 128;
+}
+
+void makeFifo(const std::string& path) {
+  if (::mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) throwSystemError("mkfifo", path);
+}
+
+}  // namespace
+
+uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) {
+  const std::string& id = record.id;
+  makeDirectories(paths_.runDirOf(id), 0700);
+  auto began = std::chrono::steady_clock::now();
+  json spec;
+  try {
+    prepareStorage(record, deadline);
+    spdlog::debug("containers: start {}: rootfs {:.1f} ms", shortId(id), msSince(began));
+    writeHostFiles(record);
+    spec = finaliseSpec(record);
+  } catch (const Error& e) {
+    host_.unmountRootfs(paths_.rootfsOf(id));
+    throw LaunchError(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : e.kind(), e.what(), 128);
+  }
+  TaskStdio stdio;
+  try {
+    stdio = prepareStdio(record);
+  } catch (const Error& e) {
+    host_.unmountRootfs(paths_.rootfsOf(id));
+    throw LaunchError(ErrorKind::internal, e.what(), 128);
+  }
+  try {
+    return createRuntime(record, spec, stdio, deadline);
+  } catch (const Error& e) {
+    releaseStdio(record, stdio);
+    try {
+      teardown_.ensureGone(id, capped(deadline, 30s));
+    } catch (const Error& gone) {
+      // Left for the next start or the removal, which check again before deleting anything.
+      spdlog::warn("containers: cleaning up after the failed start of {}: {}", shortId(id), gone.what());
+    }
+    std::string message = e.what();
+    throw LaunchError(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : ErrorKind::invalid,
+                      "failed to create task for container: " + message, exitCodeFor(message));
+  }
+}
+
+void TaskLauncher::prepareStorage(const ContainerRecord& record, Deadline deadline) {
+  auto mounts = images_.prepare(record.id, record.image, capped(deadline, 30s));
+  host_.mountRootfs(mounts, paths_.rootfsOf(record.id));
+}
+
+void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
+  std::string dir = store_.directoryOf(record.id);
+  std::string hostname = record.config.value("Hostname", shortId(record.id));
+  writeFileAtomic(dir + "/hostname", hostname + "\n");
+  if (record.hostConfig.value("NetworkMode", "default") == "none") {
+    writeFileAtomic(dir + "/hosts", isolatedHosts(hostname));
+  } else {
+    writeFileAtomic(dir + "/hosts", host_.readHostFile("/etc/hosts") + "127.0.1.1\t" + hostname + "\n");
+  }
+  writeFileAtomic(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
+}
+
+json TaskLauncher::finaliseSpec(const ContainerRecord& record) {
+  const std::string& id = record.id;
+  std::string rootfs = paths_.rootfsOf(id);
+  std::string dir = store_.directoryOf(id);
+  // Networking is none or the host's until the network service provides bridges.
+  json hostConfig = record.hostConfig;
+  if (hostConfig.value("NetworkMode", "default") != "none") hostConfig["NetworkMode"] = "host";
+  json spec = buildOciSpec({record.config, hostConfig, rootfs, shortId(id), paths_.initBinary});
+  spec["root"]["path"] = rootfs;
+  spec["linux"]["cgroupsPath"] = "/" + paths_.cgroupParent + "/" + id;
+  for (const char* file : {"hostname", "hosts", "resolv.conf"}) {
+    std::string dst = std::string("/etc/") + file;
+    bool userMount = false;
+    for (const auto& m : spec["mounts"]) userMount = userMount || m.value("destination", "") == dst;
+    if (!userMount) {
+      spec["mounts"].push_back({{"destination", dst},
+                                {"type", "bind"},
+                                {"source", dir + "/" + file},
+                                {"options", {"rbind", "rprivate", hostConfig.value("ReadonlyRootfs", false) ? "ro" : "rw"}}});
+    }
+  }
+  // exec and health probes start from the container's own process settings.
+  writeFileAtomic(dir + "/spec.json", spec.dump());
+  return spec;
+}
+
+TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
+  std::string run = paths_.runDirOf(record.id);
+  bool tty = record.config.value("Tty", false);
+  bool openStdin = record.config.value("OpenStdin", false);
+  bool stdinOnce = record.config.value("StdinOnce", false);
+  std::string done = run + "/logger.done";
+  ::unlink(done.c_str());
+  std::string stdinFifo = run + "/stdin";
+  if (openStdin) makeFifo(stdinFifo);
+  std::string logArgs = "--path=" + record.logPath + "&--done=" + done;
+  if (record.hostConfig.contains("LogConfig") && record.hostConfig["LogConfig"].is_object()) {
+    auto opts = record.hostConfig["LogConfig"].value("Config", json::object());
+    if (opts.contains("max-size")) logArgs += "&--max-size=" + opts["max-size"].get<std::string>();
+    if (opts.contains("max-file")) logArgs += "&--max-file=" + opts["max-file"].get<std::string>();
+  }
+  // stdin stays open for the container's whole life unless a single attach owns it.
+  if (openStdin && !stdinOnce) logArgs += "&--hold=" + stdinFifo;
+
+  TaskStdio stdio;
+  stdio.terminal = tty;
+  if (!openStdin || tty) {
+    // The shim runs berth-logger: output never passes through a berth service.
+    stdio.out = "binary://" + paths_.loggerBinary + "?" + logArgs;
+    stdio.err = tty ? "" : stdio.out;
+    if (openStdin) stdio.in = stdinFifo;
+    return stdio;
+  }
+  // Without a terminal the shim copies stdin only for fifo stdio: berth starts the logger
+  // itself, detached, on the output fifos.
+  stdio.in = stdinFifo;
+  stdio.out = run + "/stdout";
+  stdio.err = run + "/stderr";
+  makeFifo(stdio.out);
+  makeFifo(stdio.err);
+  std::vector<std::string> argv = {paths_.loggerBinary, "--path", record.logPath, "--done", done,
+                                   "--stdout-fifo", stdio.out, "--stderr-fifo", stdio.err};
+  if (!stdinOnce) argv.insert(argv.end(), {"--hold", stdinFifo});
+  host_.spawnDetached(argv);
+  return stdio;
+}
+
+void TaskLauncher::releaseStdio(const ContainerRecord& record, const TaskStdio& stdio) {
+  bool detachedLogger = record.config.value("OpenStdin", false) && !record.config.value("Tty", false);
+  if (!detachedLogger) return;
+  // The detached logger waits on the output fifos: connecting and closing a writer ends it.
+  for (const auto& f : {stdio.out, stdio.err}) {
+    int fd = ::open(f.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+uint32_t TaskLauncher::createRuntime(const ContainerRecord& record, const json& spec, const TaskStdio& stdio,
+                                     Deadline deadline) {
+  const std::string& id = record.id;
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    containers_.create(id, spec.dump(), capped(deadline, 10s));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::conflict) throw;
+    // Left by a start or an exit that did not finish: made sure to be gone (never while a
+    // task of it runs), then registered afresh.
+    teardown_.ensureGone(id, capped(deadline, 30s));
+    containers_.create(id, spec.dump(), capped(deadline, 10s));
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  tasks_.create(id, stdio, {}, capped(deadline, 30s));
+  auto t2 = std::chrono::steady_clock::now();
+  uint32_t pid = tasks_.start(id, "", capped(deadline, 30s));
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::debug("containers: start {}: containerd container {:.1f} ms, task {:.1f} ms, start {:.1f} ms", shortId(id),
+                ms(t1 - t0), ms(t2 - t1), ms(std::chrono::steady_clock::now() - t2));
+  return pid;
+}
+
+}  // namespace berth::bridge
