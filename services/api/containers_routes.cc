@@ -59,15 +59,6 @@ int64_t timeParam(const http::Request& req, const std::string& name) {
   return *t;
 }
 
-ErrorKind kindOf(const std::string& name) {
-  if (name == "invalid") return ErrorKind::invalid;
-  if (name == "notFound") return ErrorKind::notFound;
-  if (name == "conflict") return ErrorKind::conflict;
-  if (name == "unavailable") return ErrorKind::unavailable;
-  if (name == "forbidden") return ErrorKind::forbidden;
-  return ErrorKind::internal;
-}
-
 // A connection to the bridge's stream socket after the request was accepted.
 class BridgeStream {
  public:
@@ -91,7 +82,7 @@ class BridgeStream {
     }
     if (!reply.value("ok", false)) {
       ::close(fd_);
-      throw Error(kindOf(reply.value("kind", "")), reply.value("message", "stream refused"));
+      throw Error(errorKindFromName(reply.value("kind", "")).value_or(ErrorKind::internal), reply.value("message", "stream refused"));
     }
     tty_ = reply.value("tty", false);
     reply_ = std::move(reply);
@@ -718,7 +709,7 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
   while (stream.read(&c, 1) == 1 && c != '\n') line += c;
   auto result = json::parse(line, nullptr, false);
   if (!result.is_object()) throw Error(ErrorKind::internal, "the archive extraction ended without a result");
-  if (!result.value("ok", false)) throw Error(kindOf(result.value("kind", "")), result.value("message", "extraction failed"));
+  if (!result.value("ok", false)) throw Error(errorKindFromName(result.value("kind", "")).value_or(ErrorKind::internal), result.value("message", "extraction failed"));
   out.send(200, "application/json", "");
 }
 

@@ -46,17 +46,6 @@ std::string readLine(int fd) {
   return line;
 }
 
-const char* kindName(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::notFound: return "notFound";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::unavailable: return "unavailable";
-    case ErrorKind::forbidden: return "forbidden";
-    default: return "internal";
-  }
-}
-
 // Formats one log entry for the client: the timestamp when asked, framing without a TTY.
 std::string render(const LogEntry& e, bool tty, bool timestamps) {
   std::string text = e.text;
@@ -138,7 +127,7 @@ void StreamServer::serve(int fd) {
     else if (op == "archive") archive(fd, request);
     else throw Error(ErrorKind::invalid, "unknown stream op: " + op);
   } catch (const Error& e) {
-    writeAll(fd, json{{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}}.dump() + "\n");
+    writeAll(fd, json{{"ok", false}, {"kind", errorKindName(e.kind())}, {"message", e.what()}}.dump() + "\n");
   } catch (const std::exception& e) {
     writeAll(fd, json{{"ok", false}, {"kind", "internal"}, {"message", e.what()}}.dump() + "\n");
   }

@@ -68,16 +68,6 @@ void writeLine(const json& line) {
   writeAll(text.data(), text.size());
 }
 
-const char* kindName(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::notFound: return "notFound";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::forbidden: return "forbidden";
-    default: return "internal";
-  }
-}
-
 [[noreturn]] void sysFail(const std::string& call, const std::string& path) {
   throw Error(ErrorKind::internal, call + " " + path + ": " + std::strerror(errno));
 }
@@ -269,7 +259,7 @@ void run(const json& request) {
     try {
       archive::extractArchive(0, dir, options);
     } catch (const Error& e) {
-      writeLine({{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}});
+      writeLine({{"ok", false}, {"kind", berth::errorKindName(e.kind())}, {"message", e.what()}});
       std::exit(1);
     }
     writeLine({{"ok", true}});
@@ -297,7 +287,7 @@ int main(int argc, char** argv) {
     std::string message = e.what();
     // dockerd names the container as the client did: "... in container NAME".
     if (e.kind() == ErrorKind::notFound) message += " " + container;
-    writeLine({{"ok", false}, {"kind", kindName(e.kind())}, {"message", message}});
+    writeLine({{"ok", false}, {"kind", berth::errorKindName(e.kind())}, {"message", message}});
   } catch (const std::exception& e) {
     writeLine({{"ok", false}, {"kind", "internal"}, {"message", e.what()}});
   }
