@@ -19,6 +19,7 @@
 #include <future>
 
 #include "common/errors.h"
+#include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/methods.h"
 #include "supervisor/engine_roots.h"
@@ -79,7 +80,7 @@ ipc::ChildState toWire(ChildState s) {
 }  // namespace
 
 Supervisor::Supervisor(Config config, std::string binDir)
-    : config_(std::move(config)), binDir_(std::move(binDir)), startedAtNano_(ipc::nowNano()) {}
+    : config_(std::move(config)), binDir_(std::move(binDir)), startedAtNano_(nowUnixNanos()) {}
 
 Supervisor::~Supervisor() {
   if (control_) control_->stop();
@@ -463,7 +464,7 @@ void Supervisor::startChild(ChildProcess& c) {
   auto now = SteadyClock::now();
   c.state = ChildState::starting;
   c.startedAt = now;
-  c.startedAtNano = ipc::nowNano();
+  c.startedAtNano = nowUnixNanos();
   c.deadline = now + c.spec.readyTimeout;
   c.lastWatchdog = now;
   spdlog::info("started {} (pid {})", c.spec.name, c.pid);

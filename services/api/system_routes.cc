@@ -191,7 +191,7 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
       {"Debug", config_.logLevel == "debug"},
       {"NFd", nfd},
       {"NGoroutines", 0},
-      {"SystemTime", rfc3339Nano(ipc::nowNano())},
+      {"SystemTime", rfc3339Nano(nowUnixNanos())},
       {"LoggingDriver", "json-file"},
       {"CgroupDriver", "cgroupfs"},
       {"CgroupVersion", std::to_string(host.cgroupVersion)},
@@ -267,12 +267,12 @@ void SystemRoutes::events(http::Request& req, http::ResponseWriter& out) {
       if (!emit(e)) return;
     }
   }
-  auto untilReached = [&] { return hasUntil && ipc::nowNano() >= until; };
+  auto untilReached = [&] { return hasUntil && nowUnixNanos() >= until; };
   while (!untilReached()) {
     std::vector<ipc::EngineEvent> batch;
     auto wait = 1000ms;
     if (hasUntil) {
-      auto left = std::chrono::milliseconds((until - ipc::nowNano()) / 1000000 + 1);
+      auto left = std::chrono::milliseconds((until - nowUnixNanos()) / 1000000 + 1);
       wait = std::min(wait, left);
     }
     sub->wait(wait, batch);
