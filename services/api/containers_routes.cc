@@ -10,11 +10,11 @@
 #include "common/errors.h"
 #include "common/dockerfile/changes.h"
 #include "common/files.h"
-#include "common/time_format.h"
 #include "ipc/methods.h"
 #include "services/api/bridge_streams.h"
 #include "services/api/detach_keys.h"
 #include "services/api/images_routes.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -23,39 +23,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool boolParam(const http::Request& req, const std::string& name, bool fallback = false) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty()) return fallback;
-  return *v == "1" || *v == "true" || *v == "True";
-}
-
-int intParam(const http::Request& req, const std::string& name, int fallback) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty()) return fallback;
-  try {
-    size_t used = 0;
-    int n = std::stoi(*v, &used);
-    if (used != v->size()) throw std::invalid_argument(*v);
-    return n;
-  } catch (const std::exception&) {
-    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
-  }
-}
-
 kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
   return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
 
 std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
-
-// A time parameter (unix seconds, RFC 3339, a duration before now): unix nanoseconds, 0 if absent.
-int64_t timeParam(const http::Request& req, const std::string& name) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty() || *v == "0") return 0;
-  auto t = parseDockerTime(*v, nowUnixNanos());
-  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
-  return *t;
-}
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');

@@ -10,6 +10,7 @@
 #include "common/time_format.h"
 #include "ipc/methods.h"
 #include "services/api/event_filter.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -19,11 +20,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-
-bool boolParam(const http::Request& req, const std::string& name) {
-  auto v = req.queryValue(name);
-  return v && (*v == "1" || *v == "true" || *v == "True");
-}
 
 std::vector<std::string> texts(capnp::List<capnp::Text>::Reader list) {
   std::vector<std::string> out;

@@ -61,12 +61,6 @@ std::string eventKey(const ipc::EngineEvent& e) {
 
 }  // namespace
 
-int64_t parseTimestamp(const std::string& name, const std::string& value) {
-  auto t = parseDockerTime(value, nowUnixNanos());
-  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + value);
-  return *t;
-}
-
 SystemRoutes::SystemRoutes(const Config& config, Backends& backends, EventHub& events)
     : config_(config), backends_(backends), events_(events) {
   engineId_ = readTrimmed(config_.engineIdFile());
