@@ -10,6 +10,7 @@
 #include "common/errors.h"
 #include "common/dockerfile/changes.h"
 #include "common/files.h"
+#include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "services/api/bridge_streams.h"
 #include "services/api/detach_keys.h"
@@ -23,11 +24,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
-  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
-}
-
-std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+using ipc::bytes;
+using ipc::text;
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
