@@ -248,12 +248,9 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
 // ps -s and inspect -s: the images service measures the container's layer.
 void ContainersRoutes::addSizes(json& container) {
   try {
-    auto size = backends_.images.callIdempotent(ipc::methods::imagesContainerSize(), ipc::deadlineIn(60s),
-                                                [&](ipc::Images::ContainerSizeParams::Builder p) {
-                                                  p.setContainer(container.value("Id", ""));
-                                                });
-    container["SizeRw"] = size.get().getRw();
-    container["SizeRootFs"] = size.get().getRootFs();
+    auto size = backends_.images.containerSize(container.value("Id", ""), ipc::deadlineIn(60s));
+    container["SizeRw"] = size.rw;
+    container["SizeRootFs"] = size.rootFs;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::notFound) throw;
   }
@@ -403,9 +400,7 @@ std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected)
 
 void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
   std::string id = resolveId(req.params["id"]);
-  auto begin = backends_.images.call(ipc::methods::imagesExportBegin(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::ExportBeginParams::Builder p) { p.setContainer(id); });
-  streamDownload(backends_.images, begin.get().getDownload(), begin.get().getSize(), out);
+  streamDownload(backends_.images, backends_.images.exportBegin(id, ipc::deadlineIn(30min)), out);
 }
 
 // docker commit: the container's Config, overridden by the request body's fields and then by the
@@ -437,24 +432,15 @@ void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   std::string repo = req.queryValue("repo").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
   std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
-  std::string configText = config.dump();
-  auto reply = backends_.images.call(ipc::methods::imagesCommit(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::CommitParams::Builder p) {
-                                       p.setContainer(id);
-                                       p.setConfig(bytes(configText));
-                                       p.setReference(reference);
-                                       p.setMessage(req.queryValue("comment").value_or(""));
-                                       p.setAuthor(req.queryValue("author").value_or(""));
-                                     });
-  out.json(201, {{"Id", std::string(reply.get().getId())}});
+  std::string imageId = backends_.images.commit(id, config.dump(), reference, req.queryValue("comment").value_or(""),
+                                                req.queryValue("author").value_or(""), ipc::deadlineIn(30min));
+  out.json(201, {{"Id", imageId}});
 }
 
 void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
   std::string id = resolveId(req.params["id"]);
-  auto reply = backends_.images.call(ipc::methods::imagesChanges(), ipc::deadlineIn(60s),
-                                     [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(id); });
   json changes = json::array();
-  for (auto c : reply.get().getChanges()) changes.push_back({{"Path", std::string(c.getPath())}, {"Kind", c.getKind()}});
+  for (const auto& c : backends_.images.changes(id, ipc::deadlineIn(60s))) changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
   out.json(200, changes.empty() ? json() : changes);
 }
 

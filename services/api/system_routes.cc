@@ -143,10 +143,9 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
   unsigned images = 0;
   std::string backingFs = "unknown";
   try {
-    auto reply = backends_.images.callIdempotent(ipc::methods::imagesSummary(), ipc::deadlineIn(kServiceDeadline));
-    auto r = reply.get();
-    images = r.getImages();
-    backingFs = r.getBackingFilesystem();
+    auto summary = backends_.images.summary(ipc::deadlineIn(kServiceDeadline));
+    images = summary.images;
+    backingFs = summary.backingFilesystem;
   } catch (const Error& e) {
     unavailable("images", e);
   }
