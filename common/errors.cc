@@ -2,22 +2,31 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 namespace berth {
 
+namespace {
+
+// Indexed by the kind's number; the unit test checks every kind has its own name.
+constexpr std::string_view kNames[] = {
+    "invalid", "notFound", "conflict", "forbidden", "unavailable", "deadlineExceeded", "tooLarge", "internal",
+    "unauthorized",
+};
+static_assert(std::size(kNames) == kErrorKindCount, "every ErrorKind has a name");
+
+}  // namespace
+
 std::string_view errorKindName(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::notFound: return "not found";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::forbidden: return "forbidden";
-    case ErrorKind::unavailable: return "unavailable";
-    case ErrorKind::deadlineExceeded: return "deadline exceeded";
-    case ErrorKind::tooLarge: return "too large";
-    case ErrorKind::internal: return "internal";
-    case ErrorKind::unauthorized: return "unauthorized";
+  int i = static_cast<int>(kind);
+  return i >= 0 && i < kErrorKindCount ? kNames[i] : "internal";
+}
+
+std::optional<ErrorKind> errorKindFromName(std::string_view name) {
+  for (int i = 0; i < kErrorKindCount; ++i) {
+    if (kNames[i] == name) return static_cast<ErrorKind>(i);
   }
-  return "internal";
+  return std::nullopt;
 }
 
 void throwSystemError(std::string_view call, std::string_view path, int err) {

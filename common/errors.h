@@ -2,6 +2,7 @@
 // them to Docker's HTTP status codes and message strings (as Moby's errdefs does).
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,9 +19,17 @@ enum class ErrorKind {
   tooLarge,          // a request body or message exceeds its limit (413)
   internal,          // a bug or an unexpected system failure (500)
   unauthorized,      // credentials missing or refused, e.g. by a registry (401)
+  // Append only: the kinds cross process boundaries by number (ipc/schema/rpc.capnp mirrors
+  // them) and by name (the stream socket's reply lines).
 };
+constexpr int kErrorKindCount = static_cast<int>(ErrorKind::unauthorized) + 1;
 
+// The one name of each kind wherever a kind is written as text (the stream socket's reply
+// lines, docs/ipc.md): the enumerator's own spelling, "notFound", "deadlineExceeded", ...
 std::string_view errorKindName(ErrorKind kind);
+// The kind a name stands for; nullopt for a name this build does not know (a caller decides
+// what an unknown kind from a peer means: usually internal).
+std::optional<ErrorKind> errorKindFromName(std::string_view name);
 
 class Error : public std::runtime_error {
  public:

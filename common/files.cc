@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,22 @@ void removeAll(const std::string& path) {
 ScopedRemove::~ScopedRemove() {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
+}
+
+std::optional<std::string> findInPath(std::string_view program, std::string_view defaultPath) {
+  const char* env = std::getenv("PATH");
+  std::string_view dirs = env ? std::string_view(env) : defaultPath;
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string_view::npos) end = dirs.size();
+    if (end > start) {
+      std::string candidate = std::string(dirs.substr(start, end - start)) + "/" + std::string(program);
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
 }
 
 bool mountedAt(const std::string& path) {

@@ -50,6 +50,11 @@ void removeAll(const std::string& path);
 
 std::string joinPath(std::string_view a, std::string_view b);
 
+// The first executable `program` in the directories of $PATH, or of `defaultPath` when PATH is
+// unset (empty entries are skipped); nullopt when there is none.
+std::optional<std::string> findInPath(std::string_view program,
+                                      std::string_view defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+
 // True when something is mounted on `path` (an exact entry of /proc/self/mountinfo).
 bool mountedAt(const std::string& path);
 

@@ -5,15 +5,11 @@
 
 #include <chrono>
 
+#include "common/time_format.h"
 #include "ipc/message.h"
 #include "ipc/methods.h"
 
 namespace berth::ipc {
-
-int64_t nowNano() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void toCapnp(const EngineEvent& e, Event::Builder out) {
   out.setType(e.type);
@@ -52,7 +48,7 @@ EventPublisher::~EventPublisher() {
 }
 
 void EventPublisher::publish(EngineEvent event) {
-  if (event.timeNano == 0) event.timeNano = nowNano();
+  if (event.timeNano == 0) event.timeNano = nowUnixNanos();
   capnp::MallocMessageBuilder mb;
   toCapnp(event, mb.initRoot<Event>());
   auto frame = encode(mb);

@@ -30,7 +30,6 @@ struct EngineEvent {
 
 void toCapnp(const EngineEvent& e, Event::Builder out);
 EngineEvent fromCapnp(Event::Reader in);
-int64_t nowNano();
 
 class EventPublisher {
  public:

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ipc/schema/rpc.capnp.h"
+#include "ipc/wire_errors.h"
 
 namespace berth::ipc {
 
@@ -128,11 +129,9 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
       if (r.getRequestId() != requestId) continue;
       if (r.isError()) {
         auto err = r.getError();
-        int kind = static_cast<int>(err.getKind());
-        if (kind > static_cast<int>(ErrorKind::unauthorized)) kind = static_cast<int>(ErrorKind::internal);
         std::string message = err.getMessage().cStr();
         release(std::move(conn));
-        throw Error(static_cast<ErrorKind>(kind), message);
+        throw Error(fromWire(err.getKind()), message);
       }
       if (reply.size() != 2) {
         release(std::move(conn));

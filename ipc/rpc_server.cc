@@ -7,13 +7,12 @@
 
 #include "ipc/message.h"
 #include "ipc/schema/rpc.capnp.h"
+#include "ipc/wire_errors.h"
 
 namespace berth::ipc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-wire::ErrorKind toWire(ErrorKind kind) { return static_cast<wire::ErrorKind>(static_cast<int>(kind)); }
 
 void collectMethods(capnp::InterfaceSchema iface, std::set<std::pair<uint64_t, uint16_t>>& seen,
                     std::vector<std::pair<MethodKey, std::string>>& out) {

@@ -9,12 +9,13 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "common/time_format.h"
 #include "ipc/methods.h"
 
 namespace berth::ipc {
 
 ServiceHost::ServiceHost(std::string name, Config config, size_t workers)
-    : name_(std::move(name)), config_(std::move(config)), startedAtNano_(nowNano()) {
+    : name_(std::move(name)), config_(std::move(config)), startedAtNano_(nowUnixNanos()) {
   makeDirectories(config_.ipcDir(), 0700);
   events_ = std::make_unique<EventPublisher>(context_, config_.eventsEndpoint(name_));
   server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_), RpcServer::Options{workers});

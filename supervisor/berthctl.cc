@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
     if (rest[0] == "status" && rest.size() == 1) {
       auto reply = client.call(ipc::methods::supervisorStatus(), ipc::deadlineIn(2s));
       auto r = reply.get();
-      int64_t now = ipc::nowNano();
+      int64_t now = nowUnixNanos();
       std::printf("supervisor pid %u, up %s\n", r.getPid(), duration(now - r.getStartedAtNano()).c_str());
       std::printf("%-18s %-8s %-9s %-9s %-8s %s\n", "SERVICE", "PID", "STATE", "UPTIME", "RESTARTS", "LAST EXIT");
       for (auto c : r.getChildren()) {

@@ -19,6 +19,8 @@
 #include <future>
 
 #include "common/errors.h"
+#include "common/files.h"
+#include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/methods.h"
 #include "supervisor/engine_roots.h"
@@ -45,20 +47,6 @@ bool socketAccepts(const std::string& path) {
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-std::string findInPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    std::string candidate = dirs.substr(start, end - start) + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  throw Error(ErrorKind::notFound, program + " not found in PATH; install Debian's containerd package or pass --containerd");
-}
-
 ChildProcess makeChild(ChildSpec spec) {
   ChildProcess c;
   c.spec = std::move(spec);
@@ -79,7 +67,7 @@ ipc::ChildState toWire(ChildState s) {
 }  // namespace
 
 Supervisor::Supervisor(Config config, std::string binDir)
-    : config_(std::move(config)), binDir_(std::move(binDir)), startedAtNano_(ipc::nowNano()) {}
+    : config_(std::move(config)), binDir_(std::move(binDir)), startedAtNano_(nowUnixNanos()) {}
 
 Supervisor::~Supervisor() {
   if (control_) control_->stop();
@@ -140,7 +128,11 @@ void Supervisor::defineChildren() {
   if (config_.containerdAddress.empty()) {
     ChildSpec c;
     c.name = "containerd";
-    c.argv = {findInPath("containerd"), "--config", containerdConfig_};
+    auto containerd = findInPath("containerd");
+    if (!containerd) {
+      throw Error(ErrorKind::notFound, "containerd not found in PATH; install Debian's containerd package or pass --containerd");
+    }
+    c.argv = {*containerd, "--config", containerdConfig_};
     c.stage = 0;
     c.readySocket = config_.containerdSocket();
     c.readyTimeout = 60s;
@@ -463,7 +455,7 @@ void Supervisor::startChild(ChildProcess& c) {
   auto now = SteadyClock::now();
   c.state = ChildState::starting;
   c.startedAt = now;
-  c.startedAtNano = ipc::nowNano();
+  c.startedAtNano = nowUnixNanos();
   c.deadline = now + c.spec.readyTimeout;
   c.lastWatchdog = now;
   spdlog::info("started {} (pid {})", c.spec.name, c.pid);

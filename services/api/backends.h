@@ -1,5 +1,6 @@
-// The API's view of the other processes: one RPC client per service. Holds no state of its own;
-// each handler asks the service that owns the answer.
+// The API's view of the other processes: one client per service, typed where the service has a
+// public client (images: services/images/public), else its RPC client. Holds no state of its
+// own; each handler asks the service that owns the answer.
 #pragma once
 
 #include <string>
@@ -9,27 +10,30 @@
 
 #include "common/config.h"
 #include "ipc/rpc_client.h"
+#include "services/images/public/images_client.h"
 
 namespace berth::api {
 
 struct Backends {
   Backends(zmq::context_t& context, const Config& config)
-      : images(context, config.serviceEndpoint("images")),
+      : imagesRpc(context, config.serviceEndpoint("images")),
         volumes(context, config.serviceEndpoint("volumes")),
         network(context, config.serviceEndpoint("network")),
         bridge(context, config.serviceEndpoint("containerd-bridge")),
-        supervisor(context, config.supervisorEndpoint()) {}
+        supervisor(context, config.supervisorEndpoint()),
+        images(imagesRpc) {}
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
-    return {{"images", &images}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridge}};
+    return {{"images", &imagesRpc}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridge}};
   }
 
-  ipc::RpcClient images;
+  ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
   ipc::RpcClient volumes;
   ipc::RpcClient network;
   ipc::RpcClient bridge;
   ipc::RpcClient supervisor;
+  images::ImagesClient images;
 };
 
 }  // namespace berth::api

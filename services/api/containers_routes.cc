@@ -1,11 +1,7 @@
 #include "services/api/containers_routes.h"
 
 #include <openssl/evp.h>
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -14,9 +10,12 @@
 #include "common/errors.h"
 #include "common/dockerfile/changes.h"
 #include "common/files.h"
-#include "common/time_format.h"
+#include "ipc/capnp_text.h"
 #include "ipc/methods.h"
+#include "services/api/bridge_streams.h"
+#include "services/api/detach_keys.h"
 #include "services/api/images_routes.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -25,104 +24,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool boolParam(const http::Request& req, const std::string& name, bool fallback = false) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty()) return fallback;
-  return *v == "1" || *v == "true" || *v == "True";
-}
-
-int intParam(const http::Request& req, const std::string& name, int fallback) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty()) return fallback;
-  try {
-    size_t used = 0;
-    int n = std::stoi(*v, &used);
-    if (used != v->size()) throw std::invalid_argument(*v);
-    return n;
-  } catch (const std::exception&) {
-    throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
-  }
-}
-
-kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
-  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
-}
-
-std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
-
-// A time parameter (unix seconds, RFC 3339, a duration before now): unix nanoseconds, 0 if absent.
-int64_t timeParam(const http::Request& req, const std::string& name) {
-  auto v = req.queryValue(name);
-  if (!v || v->empty() || *v == "0") return 0;
-  auto t = parseDockerTime(*v, nowUnixNanos());
-  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + *v);
-  return *t;
-}
-
-ErrorKind kindOf(const std::string& name) {
-  if (name == "invalid") return ErrorKind::invalid;
-  if (name == "notFound") return ErrorKind::notFound;
-  if (name == "conflict") return ErrorKind::conflict;
-  if (name == "unavailable") return ErrorKind::unavailable;
-  if (name == "forbidden") return ErrorKind::forbidden;
-  return ErrorKind::internal;
-}
-
-// A connection to the bridge's stream socket after the request was accepted.
-class BridgeStream {
- public:
-  BridgeStream(const std::string& path, const json& request) {
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd_);
-      throw Error(ErrorKind::unavailable, "containerd-bridge streams are unavailable: " + std::string(std::strerror(errno)));
-    }
-    send(request.dump() + "\n");
-    std::string line;
-    char c;
-    while (::read(fd_, &c, 1) == 1 && c != '\n') line += c;
-    auto reply = json::parse(line, nullptr, false);
-    if (!reply.is_object()) {
-      ::close(fd_);
-      throw Error(ErrorKind::unavailable, "containerd-bridge closed the stream");
-    }
-    if (!reply.value("ok", false)) {
-      ::close(fd_);
-      throw Error(kindOf(reply.value("kind", "")), reply.value("message", "stream refused"));
-    }
-    tty_ = reply.value("tty", false);
-    reply_ = std::move(reply);
-  }
-  ~BridgeStream() { ::close(fd_); }
-  bool tty() const { return tty_; }
-  const json& reply() const { return reply_; }
-  int fd() const { return fd_; }
-  void send(const std::string& data) {
-    size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return;
-      off += static_cast<size_t>(n);
-    }
-  }
-  // Up to `cap` bytes; 0 at the end.
-  size_t read(char* out, size_t cap) {
-    for (;;) {
-      ssize_t n = ::read(fd_, out, cap);
-      if (n < 0 && errno == EINTR) continue;
-      return n > 0 ? static_cast<size_t>(n) : 0;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  bool tty_ = false;
-  json reply_;
-};
+using ipc::bytes;
+using ipc::text;
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -146,115 +49,6 @@ std::vector<std::pair<std::string, std::string>> statHeader(const BridgeStream& 
 
 const char* streamType(bool tty) {
   return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-}
-
-// dockerd's term.ToBytes: "ctrl-p,ctrl-q", "a,b": the bytes of a detach sequence.
-std::string detachSequence(const std::string& keys) {
-  std::string out;
-  size_t start = 0;
-  while (start <= keys.size()) {
-    size_t end = keys.find(',', start);
-    if (end == std::string::npos) end = keys.size();
-    std::string key = keys.substr(start, end - start);
-    start = end + 1;
-    if (key.size() == 1) {
-      out += key[0];
-      continue;
-    }
-    if (key.size() == 6 && key.rfind("ctrl-", 0) == 0) {
-      char c = key[5];
-      if (c >= 'a' && c <= 'z') { out += static_cast<char>(c - 'a' + 1); continue; }
-      if (c == '@') { out += '\0'; continue; }
-      if (c >= '[' && c <= '_') { out += static_cast<char>(c - '[' + 27); continue; }
-    }
-    throw Error(ErrorKind::invalid, "Invalid detach keys (" + keys + ") provided");
-  }
-  return out;
-}
-
-// Client input towards the container, watching for the detach sequence: bytes that start it
-// are held back until it completes (detach) or breaks (they are sent after all).
-class DetachFilter {
- public:
-  explicit DetachFilter(std::string sequence) : sequence_(std::move(sequence)) {}
-  // What to forward of `in`; sets detached() when the sequence completed (the rest is dropped).
-  std::string feed(std::string_view in) {
-    std::string out;
-    for (char c : in) {
-      if (sequence_.empty()) {
-        out += c;
-        continue;
-      }
-      held_ += c;
-      // Keep the longest held suffix that can still begin the sequence.
-      while (!held_.empty() && sequence_.compare(0, held_.size(), held_) != 0) {
-        out += held_.front();
-        held_.erase(0, 1);
-      }
-      if (held_ == sequence_) {
-        detached_ = true;
-        return out;
-      }
-    }
-    return out;
-  }
-  // What is still held back when the client's input ends without the sequence.
-  std::string flush() { return std::exchange(held_, std::string()); }
-  bool detached() const { return detached_; }
-
- private:
-  std::string sequence_;
-  std::string held_;
-  bool detached_ = false;
-};
-
-// Copies a hijacked client connection and a bridge stream both ways until the bridge ends
-// the stream; the client's end-of-input becomes a half-close towards the bridge. With a
-// detach sequence, typing it ends the stream and leaves the container running, as dockerd.
-void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput,
-            const std::string& detachKeys = "") {
-  std::thread input;
-  if (forwardInput) {
-    input = std::thread([&client, &bridge, leftover, detachKeys] {
-      DetachFilter filter(detachKeys);
-      auto forward = [&](std::string_view data) {
-        std::string out = filter.feed(data);
-        if (!out.empty()) bridge.send(out);
-        return !filter.detached();
-      };
-      bool more = leftover.empty() || forward(leftover);
-      char buf[32 * 1024];
-      try {
-        while (more) {
-          size_t n = client.read(buf, sizeof buf);
-          if (n == 0) break;
-          more = forward(std::string_view(buf, n));
-        }
-      } catch (const std::exception&) {
-      }
-      if (!filter.detached()) {
-        if (std::string rest = filter.flush(); !rest.empty()) bridge.send(rest);
-      }
-      ::shutdown(bridge.fd(), filter.detached() ? SHUT_RDWR : SHUT_WR);
-    });
-  }
-  char buf[32 * 1024];
-  try {
-    for (;;) {
-      size_t n = bridge.read(buf, sizeof buf);
-      if (n == 0) break;
-      client.write(std::string_view(buf, n));
-    }
-  } catch (const std::exception&) {
-  }
-  try {
-    client.closeWrite();
-  } catch (const std::exception&) {
-  }
-  if (input.joinable()) {
-    client.shutdownRead();
-    input.join();
-  }
 }
 
 }  // namespace
@@ -454,12 +248,9 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
 // ps -s and inspect -s: the images service measures the container's layer.
 void ContainersRoutes::addSizes(json& container) {
   try {
-    auto size = backends_.images.callIdempotent(ipc::methods::imagesContainerSize(), ipc::deadlineIn(60s),
-                                                [&](ipc::Images::ContainerSizeParams::Builder p) {
-                                                  p.setContainer(container.value("Id", ""));
-                                                });
-    container["SizeRw"] = size.get().getRw();
-    container["SizeRootFs"] = size.get().getRootFs();
+    auto size = backends_.images.containerSize(container.value("Id", ""), ipc::deadlineIn(60s));
+    container["SizeRw"] = size.rw;
+    container["SizeRootFs"] = size.rootFs;
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::notFound) throw;
   }
@@ -609,9 +400,7 @@ std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected)
 
 void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
   std::string id = resolveId(req.params["id"]);
-  auto begin = backends_.images.call(ipc::methods::imagesExportBegin(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::ExportBeginParams::Builder p) { p.setContainer(id); });
-  streamDownload(backends_.images, begin.get().getDownload(), begin.get().getSize(), out);
+  streamDownload(backends_.images, backends_.images.exportBegin(id, ipc::deadlineIn(30min)), out);
 }
 
 // docker commit: the container's Config, overridden by the request body's fields and then by the
@@ -643,24 +432,15 @@ void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   std::string repo = req.queryValue("repo").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
   std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
-  std::string configText = config.dump();
-  auto reply = backends_.images.call(ipc::methods::imagesCommit(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::CommitParams::Builder p) {
-                                       p.setContainer(id);
-                                       p.setConfig(bytes(configText));
-                                       p.setReference(reference);
-                                       p.setMessage(req.queryValue("comment").value_or(""));
-                                       p.setAuthor(req.queryValue("author").value_or(""));
-                                     });
-  out.json(201, {{"Id", std::string(reply.get().getId())}});
+  std::string imageId = backends_.images.commit(id, config.dump(), reference, req.queryValue("comment").value_or(""),
+                                                req.queryValue("author").value_or(""), ipc::deadlineIn(30min));
+  out.json(201, {{"Id", imageId}});
 }
 
 void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
   std::string id = resolveId(req.params["id"]);
-  auto reply = backends_.images.call(ipc::methods::imagesChanges(), ipc::deadlineIn(60s),
-                                     [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(id); });
   json changes = json::array();
-  for (auto c : reply.get().getChanges()) changes.push_back({{"Path", std::string(c.getPath())}, {"Kind", c.getKind()}});
+  for (const auto& c : backends_.images.changes(id, ipc::deadlineIn(60s))) changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
   out.json(200, changes.empty() ? json() : changes);
 }
 
@@ -674,28 +454,14 @@ void ContainersRoutes::archiveStat(http::Request& req, http::ResponseWriter& out
 void ContainersRoutes::archiveGet(http::Request& req, http::ResponseWriter& out) {
   BridgeStream stream(streamSocket_, archiveRequest(req, "get"));
   out.startStream(200, "application/x-tar", statHeader(stream));
-  // berth-archive frames the tar (4-byte length, then data; length 0 ends a complete archive).
-  // A stream that ends without that frame was cut short: the response is broken off without
-  // its last chunk, so the client sees an error rather than a short archive.
-  auto readExact = [&](char* to, size_t n) {
-    size_t got = 0;
-    while (got < n) {
-      size_t r = stream.read(to + got, n - got);
-      if (r == 0) return false;
-      got += r;
-    }
-    return true;
-  };
-  std::vector<char> buf(64 * 1024);
+  // berth-archive frames the tar and ends a complete archive with an empty frame. A stream that
+  // ends without it was cut short: the response is broken off without its last chunk, so the
+  // client sees an error rather than a short archive.
+  std::string frame;
   for (;;) {
-    unsigned char head[4];
-    if (!readExact(reinterpret_cast<char*>(head), 4)) throw Error(ErrorKind::internal, "the container's archive was cut short");
-    size_t length = (size_t{head[0]} << 24) | (size_t{head[1]} << 16) | (size_t{head[2]} << 8) | head[3];
-    if (length == 0) break;
-    if (length > (64u << 20)) throw Error(ErrorKind::internal, "malformed archive frame");
-    if (buf.size() < length) buf.resize(length);
-    if (!readExact(buf.data(), length)) throw Error(ErrorKind::internal, "the container's archive was cut short");
-    if (!out.writeChunk(std::string_view(buf.data(), length))) return;
+    stream.readArchiveFrame(frame);
+    if (frame.empty()) break;
+    if (!out.writeChunk(frame)) return;
   }
   out.endStream();
 }
@@ -712,13 +478,8 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
     if (n == 0) break;
     stream.send(std::string(buf, n));  // after a failed extraction this only drains the body
   }
-  ::shutdown(stream.fd(), SHUT_WR);
-  std::string line;
-  char c;
-  while (stream.read(&c, 1) == 1 && c != '\n') line += c;
-  auto result = json::parse(line, nullptr, false);
-  if (!result.is_object()) throw Error(ErrorKind::internal, "the archive extraction ended without a result");
-  if (!result.value("ok", false)) throw Error(kindOf(result.value("kind", "")), result.value("message", "extraction failed"));
+  stream.closeInput();
+  stream.awaitResult();
   out.send(200, "application/json", "");
 }
 

@@ -1,12 +1,13 @@
 // The container and exec endpoints of the Docker API. The containerd-bridge owns every answer:
-// documents pass through its RPCs, byte streams (logs, attach, exec) through its stream
-// socket, which this file connects to the client's HTTP connection (chunked for logs, a
+// documents pass through its RPCs, byte streams (logs, attach, exec, cp) through its stream
+// socket (bridge_streams.h), which these handlers frame in HTTP (chunked for logs and cp, a
 // hijacked raw stream for attach and exec).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include "common/config.h"
+#include "ipc/stream_protocol.h"
 #include "services/api/backends.h"
 #include "services/api/router.h"
 
@@ -15,7 +16,7 @@ namespace berth::api {
 class ContainersRoutes {
  public:
   ContainersRoutes(const Config& config, Backends& backends)
-      : backends_(backends), streamSocket_(config.ipcDir() + "/containerd-bridge-streams.sock") {}
+      : backends_(backends), streamSocket_(ipc::streams::socketPath(config.ipcDir())) {}
   void registerOn(Router& router);
 
  private:

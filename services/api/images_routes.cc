@@ -8,8 +8,8 @@
 
 #include "common/errors.h"
 #include "common/time_format.h"
-#include "ipc/methods.h"
 #include "services/api/event_filter.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -20,24 +20,17 @@ namespace {
 
 constexpr size_t kChunk = 1 << 20;
 
-bool boolParam(const http::Request& req, const std::string& name) {
-  auto v = req.queryValue(name);
-  return v && (*v == "1" || *v == "true" || *v == "True");
-}
-
-std::vector<std::string> texts(capnp::List<capnp::Text>::Reader list) {
-  std::vector<std::string> out;
-  for (auto t : list) out.emplace_back(t);
-  return out;
-}
-
-json configOf(ipc::ImageInfo::Reader info) {
-  auto bytes = info.getConfig();
-  auto j = json::parse(std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()), nullptr, false);
+json configOf(const images::ImageInfo& info) {
+  auto j = json::parse(info.configJson, nullptr, false);
   return j.is_object() ? j : json::object();
 }
 
 std::string rfc3339(int64_t nanos) { return nanos == 0 ? "0001-01-01T00:00:00Z" : rfc3339Nano(nanos); }
+
+// One entry of rmi's answer, as dockerd writes it.
+json removedItemJson(const images::RemovedItem& item) {
+  return item.untagged.empty() ? json{{"Deleted", item.deleted}} : json{{"Untagged", item.untagged}};
+}
 
 // Docker's image filters for GET /images/json.
 struct ImageFilter {
@@ -144,20 +137,15 @@ void ImagesRoutes::registerOn(Router& router) {
 // Streams the request body into a new upload in the images service; returns its id.
 std::string ImagesRoutes::upload(http::Request& req) {
   auto& images = backends_.images;
-  auto begin = images.call(ipc::methods::imagesUploadBegin(), ipc::deadlineIn(5s));
-  std::string upload = begin.get().getUpload();
+  std::string upload = images.uploadBegin(ipc::deadlineIn(5s));
   try {
     std::vector<char> buf(kChunk);
     while (size_t n = req.readBody(buf.data(), buf.size())) {
-      images.call(ipc::methods::imagesUploadWrite(), ipc::deadlineIn(60s), [&](ipc::Images::UploadWriteParams::Builder p) {
-        p.setUpload(upload);
-        p.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(buf.data()), n));
-      });
+      images.uploadWrite(upload, std::string_view(buf.data(), n), ipc::deadlineIn(60s));
     }
   } catch (...) {
     try {
-      images.call(ipc::methods::imagesUploadDiscard(), ipc::deadlineIn(5s),
-                  [&](ipc::Images::UploadDiscardParams::Builder p) { p.setUpload(upload); });
+      images.uploadDiscard(upload, ipc::deadlineIn(5s));
     } catch (const std::exception& e) {
       spdlog::warn("discarding upload {}: {}", upload, e.what());
     }
@@ -168,20 +156,19 @@ std::string ImagesRoutes::upload(http::Request& req) {
 
 void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
   std::string id = upload(req);
-  auto reply = backends_.images.call(ipc::methods::imagesLoad(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::LoadParams::Builder p) { p.setUpload(id); });
+  auto loaded = backends_.images.load(id, ipc::deadlineIn(30min));
   std::string body;
   if (!boolParam(req, "quiet")) {
     // What a terminal shows: each extracted layer as a finished progress bar, as dockerd does.
-    for (auto layer : reply.get().getLayers()) {
-      std::string id = std::string(layer.getDiffId()).substr(7, 12);
-      auto bytes = static_cast<int64_t>(layer.getBytes());
+    for (const auto& layer : loaded.layers) {
+      std::string id = layer.diffId.substr(7, 12);
+      auto bytes = static_cast<int64_t>(layer.bytes);
       body += json{{"status", "Loading layer"},
                    {"progressDetail", {{"current", bytes}, {"total", bytes}}},
                    {"id", id}}.dump() + "\n";
     }
   }
-  for (auto line : reply.get().getLines()) body += json{{"stream", std::string(line) + "\n"}}.dump() + "\n";
+  for (const auto& line : loaded.lines) body += json{{"stream", line + "\n"}}.dump() + "\n";
   out.send(200, "application/json", body);
 }
 
@@ -202,38 +189,27 @@ void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
     if (k == "changes") changes.push_back(v);
   }
   std::string id = upload(req);
-  auto reply = backends_.images.call(ipc::methods::imagesImport(), ipc::deadlineIn(30min),
-                                     [&](ipc::Images::ImportParams::Builder p) {
-                                       p.setUpload(id);
-                                       p.setReference(reference);
-                                       p.setMessage(req.queryValue("message").value_or(""));
-                                       auto list = p.initChanges(static_cast<unsigned>(changes.size()));
-                                       for (size_t i = 0; i < changes.size(); ++i) list.set(static_cast<unsigned>(i), changes[i]);
-                                     });
-  out.send(200, "application/json", json{{"status", std::string(reply.get().getId())}}.dump() + "\n");
+  std::string imageId =
+      backends_.images.importImage(id, reference, req.queryValue("message").value_or(""), changes, ipc::deadlineIn(30min));
+  out.send(200, "application/json", json{{"status", imageId}}.dump() + "\n");
 }
 
 namespace {
 
 // Relays a pull or push's progress lines as they come, in dockerd's JSON progress stream. An
 // error before any line is the response's status; after that it is the stream's last line.
-void streamOperation(ipc::RpcClient& images, const std::string& operation, http::ResponseWriter& out) {
+void streamOperation(images::ImagesClient& images, const std::string& operation, http::ResponseWriter& out) {
   uint32_t from = 0;
   for (;;) {
     try {
-      auto chunk = images.call(ipc::methods::imagesProgress(), ipc::deadlineIn(10s),
-                               [&](ipc::Images::ProgressParams::Builder p) {
-                                 p.setOperation(operation);
-                                 p.setFrom(from);
-                                 p.setWaitMs(1000);
-                               });
-      auto lines = chunk.get().getLines();
-      if (!out.started() && (lines.size() > 0 || chunk.get().getDone())) out.startStream(200, "application/json");
-      for (auto line : lines) {
-        if (!out.writeChunk(std::string(line) + "\r\n")) return;
+      auto chunk = images.progress(operation, from, 1000, ipc::deadlineIn(10s));
+      const auto& lines = chunk.lines;
+      if (!out.started() && (!lines.empty() || chunk.done)) out.startStream(200, "application/json");
+      for (const auto& line : lines) {
+        if (!out.writeChunk(line + "\r\n")) return;
       }
-      from += lines.size();
-      if (chunk.get().getDone() && lines.size() == 0) {
+      from += static_cast<uint32_t>(lines.size());
+      if (chunk.done && lines.empty()) {
         out.endStream();
         return;
       }
@@ -256,12 +232,8 @@ void ImagesRoutes::pull(http::Request& req, http::ResponseWriter& out) {
   std::string reference = image;
   if (!tag.empty()) reference += (tag.rfind("sha256:", 0) == 0 ? "@" : ":") + tag;
   auto [user, password] = registryAuth(req.header("x-registry-auth"));
-  auto reply = backends_.images.call(ipc::methods::imagesPull(), ipc::deadlineIn(30s), [&](ipc::Images::PullParams::Builder p) {
-    p.setReference(reference);
-    p.initAuth().setUsername(user);
-    p.getAuth().setPassword(password);
-  });
-  streamOperation(backends_.images, reply.get().getOperation(), out);
+  std::string operation = backends_.images.pull(reference, {user, password}, ipc::deadlineIn(30s));
+  streamOperation(backends_.images, operation, out);
 }
 
 void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
@@ -269,12 +241,8 @@ void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
   std::string tag = req.queryValue("tag").value_or("");
   if (!tag.empty()) reference += ":" + tag;
   auto [user, password] = registryAuth(req.header("x-registry-auth"));
-  auto reply = backends_.images.call(ipc::methods::imagesPush(), ipc::deadlineIn(30s), [&](ipc::Images::PushParams::Builder p) {
-    p.setReference(reference);
-    p.initAuth().setUsername(user);
-    p.getAuth().setPassword(password);
-  });
-  streamOperation(backends_.images, reply.get().getOperation(), out);
+  std::string operation = backends_.images.push(reference, {user, password}, ipc::deadlineIn(30s));
+  streamOperation(backends_.images, operation, out);
 }
 
 void ImagesRoutes::auth(http::Request& req, http::ResponseWriter& out) {
@@ -288,48 +256,32 @@ void ImagesRoutes::auth(http::Request& req, http::ResponseWriter& out) {
   if (host.empty() || host == "index.docker.io" || host == "docker.io") {
     throw Error(ErrorKind::invalid, "logging in to Docker Hub is not supported here; name a registry host");
   }
-  backends_.images.call(ipc::methods::imagesLogin(), ipc::deadlineIn(60s), [&](ipc::Images::LoginParams::Builder p) {
-    p.setHost(host);
-    p.initAuth().setUsername(j.value("username", ""));
-    p.getAuth().setPassword(j.value("password", ""));
-  });
+  backends_.images.login(host, {j.value("username", ""), j.value("password", "")}, ipc::deadlineIn(60s));
   out.json(200, {{"Status", "Login Succeeded"}, {"IdentityToken", ""}});
 }
 
 void ImagesRoutes::streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out) {
   auto& images = backends_.images;
-  auto begin = images.call(ipc::methods::imagesSaveBegin(), ipc::deadlineIn(30min),
-                           [&](ipc::Images::SaveBeginParams::Builder p) {
-                             auto list = p.initRefs(static_cast<unsigned>(refs.size()));
-                             for (size_t i = 0; i < refs.size(); ++i) list.set(static_cast<unsigned>(i), refs[i]);
-                           });
-  streamDownload(images, begin.get().getDownload(), begin.get().getSize(), out);
+  streamDownload(images, images.saveBegin(refs, ipc::deadlineIn(30min)), out);
 }
 
-void streamDownload(ipc::RpcClient& images, const std::string& download, uint64_t size, http::ResponseWriter& out) {
+void streamDownload(images::ImagesClient& images, const images::Download& download, http::ResponseWriter& out) {
   struct Close {
-    ipc::RpcClient& images;
+    images::ImagesClient& images;
     std::string id;
     ~Close() {
       try {
-        images.call(ipc::methods::imagesDownloadClose(), ipc::deadlineIn(5s),
-                    [&](ipc::Images::DownloadCloseParams::Builder p) { p.setDownload(id); });
+        images.downloadClose(id, ipc::deadlineIn(5s));
       } catch (const std::exception& e) {
         spdlog::warn("closing download {}: {}", id, e.what());
       }
     }
-  } close{images, download};
+  } close{images, download.id};
   out.startStream(200, "application/x-tar");
-  for (uint64_t offset = 0; offset < size;) {
-    auto chunk = images.call(ipc::methods::imagesDownloadRead(), ipc::deadlineIn(60s),
-                             [&](ipc::Images::DownloadReadParams::Builder p) {
-                               p.setDownload(download);
-                               p.setOffset(offset);
-                               p.setMaxBytes(kChunk);
-                             });
-    auto data = chunk.get().getData();
-    if (data.size() == 0) break;
-    if (!out.writeChunk(std::string_view(reinterpret_cast<const char*>(data.begin()), data.size()))) return;
+  for (uint64_t offset = 0; offset < download.size;) {
+    std::string data = images.downloadRead(download.id, offset, kChunk, ipc::deadlineIn(60s));
+    if (data.empty()) break;
+    if (!out.writeChunk(data)) return;
     offset += data.size();
   }
   out.endStream();
@@ -350,17 +302,16 @@ void ImagesRoutes::save(http::Request& req, http::ResponseWriter& out) {
 
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
-  auto reply = backends_.images.callIdempotent(ipc::methods::imagesList(), ipc::deadlineIn(10s));
-  auto images = reply.get().getImages();
+  auto all = backends_.images.list(ipc::deadlineIn(10s));
 
-  auto created = [](ipc::ImageInfo::Reader i) { return parseRfc3339(configOf(i).value("created", "")); };
+  auto created = [](const images::ImageInfo& i) { return parseRfc3339(configOf(i).value("created", "")); };
   auto resolveTime = [&](const std::string& key) -> std::optional<int64_t> {
     auto it = filter.values.find(key);
     if (it == filter.values.end() || it->second.empty()) return std::nullopt;
     const std::string& ref = *it->second.begin();
-    for (auto i : images) {
-      auto tags = texts(i.getRepoTags());
-      std::string id = i.getId();
+    for (const auto& i : all) {
+      const auto& tags = i.repoTags;
+      const std::string& id = i.id;
       if (id == ref || id.substr(7).rfind(ref, 0) == 0 || std::find(tags.begin(), tags.end(), ref) != tags.end() ||
           std::find(tags.begin(), tags.end(), ref + ":latest") != tags.end()) {
         return created(i);
@@ -372,8 +323,8 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto since = resolveTime("since");
 
   json result = json::array();
-  for (auto i : images) {
-    auto tags = texts(i.getRepoTags());
+  for (const auto& i : all) {
+    const auto& tags = i.repoTags;
     auto config = configOf(i);
     if (auto it = filter.values.find("dangling"); it != filter.values.end() && !it->second.empty()) {
       bool wantDangling = it->second.count("true") || it->second.count("1");
@@ -406,18 +357,16 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     int64_t c = created(i);
     if (before && c >= *before) continue;
     if (since && c <= *since) continue;
-    json digestsJson = json::array();
-    for (auto d : i.getRepoDigests()) digestsJson.push_back(std::string(d));
     result.push_back({{"Containers", -1},
                       {"Created", c},
-                      {"Id", std::string(i.getId())},
+                      {"Id", i.id},
                       {"Labels", labels},
                       {"ParentId", ""},
-                      {"RepoDigests", digestsJson},
+                      {"RepoDigests", json(i.repoDigests)},
                       {"RepoTags", tags},
                       {"SharedSize", -1},
-                      {"Size", i.getSize()},
-                      {"VirtualSize", i.getSize()}});
+                      {"Size", i.size},
+                      {"VirtualSize", i.size}});
   }
   std::stable_sort(result.begin(), result.end(),
                    [](const json& a, const json& b) { return a["Created"].get<int64_t>() > b["Created"].get<int64_t>(); });
@@ -425,11 +374,9 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.images.callIdempotent(ipc::methods::imagesInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::Images::InspectParams::Builder p) { p.setRef(req.params["name"]); });
-  auto i = reply.get().getImage();
+  auto i = backends_.images.inspect(req.params["name"], ipc::deadlineIn(10s));
   auto config = configOf(i);
-  auto dirs = texts(i.getLayerDirs());
+  const auto& dirs = i.layerDirs;
   json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
   if (!dirs.empty()) {
     std::string lower;
@@ -439,9 +386,9 @@ void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
     graph["Data"] = {{"MergedDir", base + "/merged"}, {"UpperDir", top}, {"WorkDir", base + "/work"}};
     if (!lower.empty()) graph["Data"]["LowerDir"] = lower;
   }
-  out.json(200, {{"Id", std::string(i.getId())},
-                 {"RepoTags", texts(i.getRepoTags())},
-                 {"RepoDigests", texts(i.getRepoDigests())},
+  out.json(200, {{"Id", i.id},
+                 {"RepoTags", i.repoTags},
+                 {"RepoDigests", i.repoDigests},
                  {"Parent", ""},
                  {"Comment", config.value("comment", "")},
                  {"Created", config.value("created", "")},
@@ -453,25 +400,23 @@ void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
                  {"Architecture", config.value("architecture", "")},
                  {"Variant", config.value("variant", "")},
                  {"Os", config.value("os", "")},
-                 {"Size", i.getSize()},
-                 {"VirtualSize", i.getSize()},
+                 {"Size", i.size},
+                 {"VirtualSize", i.size},
                  {"GraphDriver", graph},
-                 {"RootFS", {{"Type", "layers"}, {"Layers", texts(i.getDiffIds())}}},
-                 {"Metadata", {{"LastTagTime", rfc3339(i.getLastTagTimeNano())}}}});
+                 {"RootFS", {{"Type", "layers"}, {"Layers", i.diffIds}}},
+                 {"Metadata", {{"LastTagTime", rfc3339(i.lastTagTimeNano)}}}});
 }
 
 void ImagesRoutes::history(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.images.callIdempotent(ipc::methods::imagesInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::Images::InspectParams::Builder p) { p.setRef(req.params["name"]); });
-  auto i = reply.get().getImage();
+  auto i = backends_.images.inspect(req.params["name"], ipc::deadlineIn(10s));
   auto config = configOf(i);
-  auto sizes = i.getLayerSizes();
+  const auto& sizes = i.layerSizes;
   json entries = json::array();
   size_t layer = 0;
   for (const auto& h : config.value("history", json::array())) {
     bool empty = h.value("empty_layer", false);
     int64_t size = 0;
-    if (!empty && layer < sizes.size()) size = sizes[static_cast<unsigned>(layer++)];
+    if (!empty && layer < sizes.size()) size = sizes[layer++];
     entries.push_back({{"Id", "<missing>"},
                        {"Created", parseRfc3339(h.value("created", ""))},
                        {"CreatedBy", h.value("created_by", "")},
@@ -482,14 +427,13 @@ void ImagesRoutes::history(http::Request& req, http::ResponseWriter& out) {
   // Layers without history entries (imported images) still show.
   for (; layer < sizes.size(); ++layer) {
     entries.push_back({{"Id", "<missing>"}, {"Created", parseRfc3339(config.value("created", ""))},
-                       {"CreatedBy", ""}, {"Tags", nullptr}, {"Size", sizes[static_cast<unsigned>(layer)]},
+                       {"CreatedBy", ""}, {"Tags", nullptr}, {"Size", sizes[layer]},
                        {"Comment", ""}});
   }
   std::reverse(entries.begin(), entries.end());
   if (!entries.empty()) {
-    entries[0]["Id"] = std::string(i.getId());
-    auto tags = texts(i.getRepoTags());
-    entries[0]["Tags"] = tags.empty() ? json(nullptr) : json(tags);
+    entries[0]["Id"] = i.id;
+    entries[0]["Tags"] = i.repoTags.empty() ? json(nullptr) : json(i.repoTags);
   }
   out.json(200, entries);
 }
@@ -499,25 +443,15 @@ void ImagesRoutes::tag(http::Request& req, http::ResponseWriter& out) {
   std::string tag = req.queryValue("tag").value_or("");
   if (repo.empty()) throw Error(ErrorKind::invalid, "repository name must have at least one component");
   std::string target = tag.empty() ? repo : repo + ":" + tag;
-  backends_.images.call(ipc::methods::imagesTag(), ipc::deadlineIn(10s), [&](ipc::Images::TagParams::Builder p) {
-    p.setSource(req.params["name"]);
-    p.setTarget(target);
-  });
+  backends_.images.tag(req.params["name"], target, ipc::deadlineIn(10s));
   out.send(201, "", "");
 }
 
 void ImagesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.images.call(ipc::methods::imagesRemove(), ipc::deadlineIn(60s),
-                                     [&](ipc::Images::RemoveParams::Builder p) {
-                                       p.setRef(req.params["name"]);
-                                       p.setForce(boolParam(req, "force"));
-                                       p.setPrune(!boolParam(req, "noprune"));
-                                     });
+  auto removed =
+      backends_.images.remove(req.params["name"], boolParam(req, "force"), !boolParam(req, "noprune"), ipc::deadlineIn(60s));
   json items = json::array();
-  for (auto item : reply.get().getItems()) {
-    if (item.isUntagged()) items.push_back({{"Untagged", std::string(item.getUntagged())}});
-    else items.push_back({{"Deleted", std::string(item.getDeleted())}});
-  }
+  for (const auto& item : removed) items.push_back(removedItemJson(item));
   out.json(200, items);
 }
 
@@ -560,29 +494,19 @@ void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
       until = until ? std::min(*until, *t) : *t;
     }
   }
-  auto reply = backends_.images.callIdempotent(ipc::methods::imagesList(), ipc::deadlineIn(10s));
   json deleted = json::array();
   int64_t reclaimed = 0;
-  for (auto i : reply.get().getImages()) {
-    if (!all && i.getRepoTags().size() > 0) continue;
+  for (const auto& i : backends_.images.list(ipc::deadlineIn(10s))) {
+    if (!all && !i.repoTags.empty()) continue;
     json config = configOf(i);
     auto labels = config.contains("config") ? config["config"].value("Labels", json(nullptr)) : json(nullptr);
     if (!labelsMatch(labels, filter)) continue;
     if (until && parseRfc3339Nanos(config.value("created", "")) > *until) continue;
-    std::string id = i.getId();
-    int64_t size = i.getSize();
     try {
-      auto r = backends_.images.call(ipc::methods::imagesRemove(), ipc::deadlineIn(60s),
-                                     [&](ipc::Images::RemoveParams::Builder p) {
-                                       p.setRef(id);
-                                       p.setForce(true);
-                                       p.setPrune(true);
-                                     });
-      for (auto item : r.get().getItems()) {
-        if (item.isUntagged()) deleted.push_back({{"Untagged", std::string(item.getUntagged())}});
-        else deleted.push_back({{"Deleted", std::string(item.getDeleted())}});
+      for (const auto& item : backends_.images.remove(i.id, true, true, ipc::deadlineIn(60s))) {
+        deleted.push_back(removedItemJson(item));
       }
-      reclaimed += size;
+      reclaimed += i.size;
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::notFound && e.kind() != ErrorKind::conflict) throw;
     }

@@ -1,6 +1,6 @@
 // The image endpoints of the Docker API: load, save, list, inspect, history, tag, remove,
-// prune. Each asks the images service, which owns every answer; this file only translates
-// between Docker's JSON and the service's structured replies.
+// prune. Each asks the images service (through its typed client, services/images/public),
+// which owns every answer; this file only translates between Docker's JSON and its replies.
 #pragma once
 
 #include "services/api/backends.h"
@@ -38,7 +38,7 @@ std::pair<std::string, std::string> registryAuth(const std::string& header);
 
 // Streams a download of the images service (a saved archive, an exported container) as a
 // chunked application/x-tar response, and closes it.
-void streamDownload(ipc::RpcClient& images, const std::string& download, uint64_t size, http::ResponseWriter& out);
+void streamDownload(images::ImagesClient& images, const images::Download& download, http::ResponseWriter& out);
 
 // Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
 int64_t parseRfc3339(const std::string& text);

@@ -61,12 +61,6 @@ std::string eventKey(const ipc::EngineEvent& e) {
 
 }  // namespace
 
-int64_t parseTimestamp(const std::string& name, const std::string& value) {
-  auto t = parseDockerTime(value, nowUnixNanos());
-  if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + value);
-  return *t;
-}
-
 SystemRoutes::SystemRoutes(const Config& config, Backends& backends, EventHub& events)
     : config_(config), backends_(backends), events_(events) {
   engineId_ = readTrimmed(config_.engineIdFile());
@@ -149,10 +143,9 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
   unsigned images = 0;
   std::string backingFs = "unknown";
   try {
-    auto reply = backends_.images.callIdempotent(ipc::methods::imagesSummary(), ipc::deadlineIn(kServiceDeadline));
-    auto r = reply.get();
-    images = r.getImages();
-    backingFs = r.getBackingFilesystem();
+    auto summary = backends_.images.summary(ipc::deadlineIn(kServiceDeadline));
+    images = summary.images;
+    backingFs = summary.backingFilesystem;
   } catch (const Error& e) {
     unavailable("images", e);
   }
@@ -191,7 +184,7 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
       {"Debug", config_.logLevel == "debug"},
       {"NFd", nfd},
       {"NGoroutines", 0},
-      {"SystemTime", rfc3339Nano(ipc::nowNano())},
+      {"SystemTime", rfc3339Nano(nowUnixNanos())},
       {"LoggingDriver", "json-file"},
       {"CgroupDriver", "cgroupfs"},
       {"CgroupVersion", std::to_string(host.cgroupVersion)},
@@ -267,12 +260,12 @@ void SystemRoutes::events(http::Request& req, http::ResponseWriter& out) {
       if (!emit(e)) return;
     }
   }
-  auto untilReached = [&] { return hasUntil && ipc::nowNano() >= until; };
+  auto untilReached = [&] { return hasUntil && nowUnixNanos() >= until; };
   while (!untilReached()) {
     std::vector<ipc::EngineEvent> batch;
     auto wait = 1000ms;
     if (hasUntil) {
-      auto left = std::chrono::milliseconds((until - ipc::nowNano()) / 1000000 + 1);
+      auto left = std::chrono::milliseconds((until - nowUnixNanos()) / 1000000 + 1);
       wait = std::min(wait, left);
     }
     sub->wait(wait, batch);

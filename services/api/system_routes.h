@@ -4,6 +4,7 @@
 #include "common/config.h"
 #include "services/api/backends.h"
 #include "services/api/event_hub.h"
+#include "services/api/query_params.h"  // parseTimestamp, for since and until
 #include "services/api/router.h"
 
 namespace berth::api {
@@ -24,9 +25,5 @@ class SystemRoutes {
   EventHub& events_;
   std::string engineId_;
 };
-
-// Parses a Docker timestamp parameter ("1700000000", "1700000000.123456789") into Unix
-// nanoseconds; throws an invalid Error otherwise.
-int64_t parseTimestamp(const std::string& name, const std::string& value);
 
 }  // namespace berth::api

@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include "common/errors.h"
+#include "common/files.h"
+#include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
+#include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/container_events.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/containerd_client.h"
@@ -21,36 +24,22 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string text(capnp::Data::Reader d) { return std::string(reinterpret_cast<const char*>(d.begin()), d.size()); }
+using ipc::bytes;
 
 json parseBody(capnp::Data::Reader d) {
-  auto j = json::parse(text(d), nullptr, false);
+  auto j = json::parse(ipc::textView(d), nullptr, false);
   if (j.is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   return j;
-}
-
-kj::ArrayPtr<const kj::byte> bytes(const std::string& s) {
-  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
 }
 
 // The init --init runs as PID 1, as dockerd finds it: docker-init beside berth's binaries or on
 // PATH, else Debian's tini-static (a static binary: it must run in any image).
 std::string findInitBinary(const std::string& binDir) {
-  std::vector<std::string> candidates = {binDir + "/docker-init"};
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/local/bin:/usr/bin:/bin";
+  if (::access((binDir + "/docker-init").c_str(), X_OK) == 0) return binDir + "/docker-init";
   for (const char* name : {"docker-init", "tini-static"}) {
-    size_t start = 0;
-    while (start <= path.size()) {
-      size_t end = path.find(':', start);
-      if (end == std::string::npos) end = path.size();
-      if (end > start) candidates.push_back(path.substr(start, end - start) + "/" + name);
-      start = end + 1;
-    }
+    if (auto found = findInPath(name, "/usr/local/bin:/usr/bin:/bin")) return *found;
   }
-  candidates.push_back("/usr/bin/tini-static");
-  for (const auto& c : candidates) {
-    if (::access(c.c_str(), X_OK) == 0) return c;
-  }
+  if (::access("/usr/bin/tini-static", X_OK) == 0) return "/usr/bin/tini-static";
   spdlog::warn("containers: no docker-init or tini-static found; --init will be refused");
   return "";
 }
@@ -192,7 +181,7 @@ int main(int argc, char** argv) {
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
             bridge::publishContainerEvents(host.events()), paths});
         containers->restore();
-        streams = std::make_unique<bridge::StreamServer>(*containers, config.ipcDir() + "/containerd-bridge-streams.sock",
+        streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");
         streams->start();
 

@@ -15,6 +15,7 @@
 
 #include "common/errors.h"
 #include "common/time_format.h"
+#include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/log_reader.h"
 
 namespace berth::bridge {
@@ -23,39 +24,8 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-bool writeAll(int fd, const std::string& data) {
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
-std::string readLine(int fd) {
-  std::string line;
-  char c;
-  while (line.size() < (1 << 20)) {
-    ssize_t n = ::read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == '\n') break;
-    line += c;
-  }
-  return line;
-}
-
-const char* kindName(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::notFound: return "notFound";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::unavailable: return "unavailable";
-    case ErrorKind::forbidden: return "forbidden";
-    default: return "internal";
-  }
-}
+using ipc::streams::readLine;
+using ipc::streams::writeAll;
 
 // Formats one log entry for the client: the timestamp when asked, framing without a TTY.
 std::string render(const LogEntry& e, bool tty, bool timestamps) {
@@ -138,9 +108,9 @@ void StreamServer::serve(int fd) {
     else if (op == "archive") archive(fd, request);
     else throw Error(ErrorKind::invalid, "unknown stream op: " + op);
   } catch (const Error& e) {
-    writeAll(fd, json{{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}}.dump() + "\n");
+    writeAll(fd, ipc::streams::errorLine(e.kind(), e.what()));
   } catch (const std::exception& e) {
-    writeAll(fd, json{{"ok", false}, {"kind", "internal"}, {"message", e.what()}}.dump() + "\n");
+    writeAll(fd, ipc::streams::errorLine(ErrorKind::internal, e.what()));
   }
 }
 
@@ -154,7 +124,7 @@ void StreamServer::logs(int fd, const json& request) {
   int64_t tail = request.value("tail", int64_t{-1});
   bool running = flagsOf(target.status).running;
   int64_t exits = target.exits;
-  writeAll(fd, json{{"ok", true}, {"tty", target.tty}}.dump() + "\n");
+  writeAll(fd, ipc::streams::okLine({{"tty", target.tty}}));
 
   auto wanted = [&](const LogEntry& e) {
     if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return false;
@@ -205,7 +175,7 @@ void StreamServer::attach(int fd, const json& request) {
   std::vector<LogEntry> backlog;
   if (replay) backlog = reader.readAll();
   else reader.seekEnd();
-  writeAll(fd, json{{"ok", true}, {"tty", target.tty}}.dump() + "\n");
+  writeAll(fd, ipc::streams::okLine({{"tty", target.tty}}));
 
   auto emit = [&](const LogEntry& e) {
     if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
@@ -276,7 +246,7 @@ void StreamServer::exec(int fd, const json& request) {
   std::string execId = request.value("id", "");
   if (request.value("detach", false)) {
     containers_.execStart(execId, nullptr, deadlineIn(std::chrono::seconds(60)));
-    writeAll(fd, json{{"ok", true}, {"tty", false}}.dump() + "\n");
+    writeAll(fd, ipc::streams::okLine({{"tty", false}}));
     containers_.execFinish(execId);
     return;
   }
@@ -318,7 +288,7 @@ void StreamServer::exec(int fd, const json& request) {
     cleanup();
     throw;
   }
-  writeAll(fd, json{{"ok", true}, {"tty", tty}}.dump() + "\n");
+  writeAll(fd, ipc::streams::okLine({{"tty", tty}}));
   bool clientOpen = true;
   char buf[32 * 1024];
   while (outFd >= 0 || errFd >= 0) {

@@ -20,6 +20,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/time_format.h"
 #include "common/dockerfile/changes.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
@@ -29,11 +30,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
-
-int64_t nowNano() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
 
@@ -450,7 +446,7 @@ std::vector<std::string> ImageStore::registerImage(const std::string& id, const 
       throw Error(ErrorKind::conflict, "layer " + c + " was removed while image " + id + " was being added; try again");
     }
   }
-  images_[id] = Image{id, configText, diffIds, chainIds, nowNano()};
+  images_[id] = Image{id, configText, diffIds, chainIds, nowUnixNanos()};
   for (const auto& t : refs) {
     auto old = references_.find(t);
     if (old != references_.end() && old->second != id && t.find('@') == std::string::npos) {
@@ -459,7 +455,7 @@ std::vector<std::string> ImageStore::registerImage(const std::string& id, const 
     }
     references_[t] = id;
   }
-  if (!refs.empty()) tagTimes_[id] = nowNano();
+  if (!refs.empty()) tagTimes_[id] = nowUnixNanos();
   writeReferencesLocked();
   return renamed;
 }
@@ -591,7 +587,7 @@ void ImageStore::tag(const std::string& source, const std::string& target) {
     if (!r.digest.empty()) throw Error(ErrorKind::invalid, "refusing to create a tag with a digest reference");
     familiar = r.familiar();
     references_[familiar] = id;
-    tagTimes_[id] = nowNano();
+    tagTimes_[id] = nowUnixNanos();
     writeReferencesLocked();
   }
   emit("tag", id, {{"name", familiar}});

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <sys/stat.h>
 
+#include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
@@ -16,15 +17,11 @@ namespace {
 
 void fillInfo(const images::ImageView& v, ipc::ImageInfo::Builder out) {
   out.setId(v.id);
-  auto tags = out.initRepoTags(static_cast<unsigned>(v.repoTags.size()));
-  for (size_t i = 0; i < v.repoTags.size(); ++i) tags.set(static_cast<unsigned>(i), v.repoTags[i]);
-  auto digests = out.initRepoDigests(static_cast<unsigned>(v.repoDigests.size()));
-  for (size_t i = 0; i < v.repoDigests.size(); ++i) digests.set(static_cast<unsigned>(i), v.repoDigests[i]);
-  out.setConfig(kj::arrayPtr(reinterpret_cast<const kj::byte*>(v.configJson.data()), v.configJson.size()));
-  auto diffs = out.initDiffIds(static_cast<unsigned>(v.diffIds.size()));
-  for (size_t i = 0; i < v.diffIds.size(); ++i) diffs.set(static_cast<unsigned>(i), v.diffIds[i]);
-  auto dirs = out.initLayerDirs(static_cast<unsigned>(v.layerDirs.size()));
-  for (size_t i = 0; i < v.layerDirs.size(); ++i) dirs.set(static_cast<unsigned>(i), v.layerDirs[i]);
+  ipc::setTexts(out.initRepoTags(static_cast<unsigned>(v.repoTags.size())), v.repoTags);
+  ipc::setTexts(out.initRepoDigests(static_cast<unsigned>(v.repoDigests.size())), v.repoDigests);
+  out.setConfig(ipc::bytes(v.configJson));
+  ipc::setTexts(out.initDiffIds(static_cast<unsigned>(v.diffIds.size())), v.diffIds);
+  ipc::setTexts(out.initLayerDirs(static_cast<unsigned>(v.layerDirs.size())), v.layerDirs);
   auto sizes = out.initLayerSizes(static_cast<unsigned>(v.layerSizes.size()));
   for (size_t i = 0; i < v.layerSizes.size(); ++i) sizes.set(static_cast<unsigned>(i), v.layerSizes[i]);
   out.setSize(v.size);
@@ -56,10 +53,6 @@ bool plainHttp(const Config& config, const std::string& host) {
 
 images::RegistryCredentials credentialsOf(ipc::RegistryAuth::Reader auth) {
   return {auth.getUsername(), auth.getPassword()};
-}
-
-void setLines(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& lines) {
-  for (size_t i = 0; i < lines.size(); ++i) out.set(static_cast<unsigned>(i), lines[i]);
 }
 
 // Writes a file with `produce` in the transfers area and offers it as a download: (id, size).
@@ -111,8 +104,7 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesUploadWrite(),
         [&](ipc::Images::UploadWriteParams::Reader p, auto) {
-          auto d = p.getData();
-          transfers->write(p.getUpload(), std::string_view(reinterpret_cast<const char*>(d.begin()), d.size()));
+          transfers->write(p.getUpload(), ipc::textView(p.getData()));
         },
         D::worker);
     s.handle(ipc::methods::imagesUploadDiscard(),
@@ -126,7 +118,7 @@ int main(int argc, char** argv) {
             ~Remove() { ::unlink(path.c_str()); }
           } remove{path};
           auto loaded = store->load(path);
-          setLines(r.initLines(static_cast<unsigned>(loaded.lines.size())), loaded.lines);
+          ipc::setTexts(r.initLines(static_cast<unsigned>(loaded.lines.size())), loaded.lines);
           auto layers = r.initLayers(static_cast<unsigned>(loaded.extracted.size()));
           for (size_t i = 0; i < loaded.extracted.size(); ++i) {
             layers[static_cast<unsigned>(i)].setDiffId(loaded.extracted[i].first);
@@ -142,9 +134,7 @@ int main(int argc, char** argv) {
             std::string path;
             ~Remove() { ::unlink(path.c_str()); }
           } remove{path};
-          std::vector<std::string> changes;
-          for (auto c : p.getChanges()) changes.emplace_back(c);
-          r.setId(store->importImage(path, p.getReference(), p.getMessage(), changes));
+          r.setId(store->importImage(path, p.getReference(), p.getMessage(), ipc::texts(p.getChanges())));
         },
         D::worker);
     s.handle(ipc::methods::imagesPull(), [&](ipc::Images::PullParams::Reader p, ipc::Images::PullResults::Builder r) {
@@ -169,7 +159,7 @@ int main(int argc, char** argv) {
         [&](ipc::Images::ProgressParams::Reader p, ipc::Images::ProgressResults::Builder r) {
           auto chunk = operations.next(p.getOperation(), p.getFrom(),
                                        std::chrono::milliseconds(std::min<uint32_t>(p.getWaitMs(), 5000)));
-          setLines(r.initLines(static_cast<unsigned>(chunk.lines.size())), chunk.lines);
+          ipc::setTexts(r.initLines(static_cast<unsigned>(chunk.lines.size())), chunk.lines);
           r.setDone(chunk.done);
         },
         D::worker);
@@ -191,7 +181,7 @@ int main(int argc, char** argv) {
             auto m = out[static_cast<unsigned>(i)];
             m.setType(mounts[i].type);
             m.setSource(mounts[i].source);
-            setLines(m.initOptions(static_cast<unsigned>(mounts[i].options.size())), mounts[i].options);
+            ipc::setTexts(m.initOptions(static_cast<unsigned>(mounts[i].options.size())), mounts[i].options);
           }
           r.setImageId(imageId);
         },
@@ -231,9 +221,7 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesCommit(),
         [&](ipc::Images::CommitParams::Reader p, ipc::Images::CommitResults::Builder r) {
-          auto bytes = p.getConfig();
-          auto config = nlohmann::json::parse(std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size()),
-                                              nullptr, false);
+          auto config = nlohmann::json::parse(ipc::textView(p.getConfig()), nullptr, false);
           if (!config.is_object()) throw Error(ErrorKind::invalid, "commit: config must be a JSON object");
           r.setId(store->commitContainer(p.getContainer(), config, p.getReference(), p.getMessage(), p.getAuthor()));
         },
@@ -263,8 +251,7 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesSaveBegin(),
         [&](ipc::Images::SaveBeginParams::Reader p, ipc::Images::SaveBeginResults::Builder r) {
-          std::vector<std::string> refs;
-          for (auto ref : p.getRefs()) refs.emplace_back(ref);
+          auto refs = ipc::texts(p.getRefs());
           if (refs.empty()) throw Error(ErrorKind::invalid, "no images named");
           auto [id, size] = offerDownload(*transfers, "save", [&](const std::string& path) { store->save(refs, path); });
           r.setDownload(id);
@@ -275,7 +262,7 @@ int main(int argc, char** argv) {
         ipc::methods::imagesDownloadRead(),
         [&](ipc::Images::DownloadReadParams::Reader p, ipc::Images::DownloadReadResults::Builder r) {
           auto data = transfers->read(p.getDownload(), p.getOffset(), p.getMaxBytes());
-          r.setData(kj::arrayPtr(reinterpret_cast<const kj::byte*>(data.data()), data.size()));
+          r.setData(ipc::bytes(data));
         },
         D::worker);
     s.handle(ipc::methods::imagesDownloadClose(),

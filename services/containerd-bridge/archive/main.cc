@@ -11,7 +11,7 @@
 // gconv modules (the locale and iconv's configuration are loaded before the chroot), no external
 // decompressors (gzip, bzip2, xz and zstd only, in process), every view mount nodev and nosuid.
 //
-// Output on stdout, the stream protocol of services/containerd-bridge/stream_server.h:
+// Output on stdout, the stream protocol of ipc/stream_protocol.h:
 //   stat: {"ok":true,"stat":{...}}
 //   get:  {"ok":true,"stat":{...}} then the tar stream in frames: a 4-byte big-endian length
 //         and that many bytes; a frame of length 0 ends a complete archive (without it the
@@ -41,6 +41,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/archive/container_archive.h"
 #include "services/containerd-bridge/user_lookup.h"
 
@@ -51,32 +52,10 @@ using berth::Error;
 using berth::ErrorKind;
 namespace archive = berth::bridge::archive;
 
-bool writeAll(const char* data, size_t size) {
-  size_t off = 0;
-  while (off < size) {
-    ssize_t n = ::write(1, data + off, size - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
+namespace streams = berth::ipc::streams;
 
-void writeLine(const json& line) {
-  // Names from a container need not be UTF-8: replace what JSON cannot carry.
-  std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  writeAll(text.data(), text.size());
-}
-
-const char* kindName(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::invalid: return "invalid";
-    case ErrorKind::notFound: return "notFound";
-    case ErrorKind::conflict: return "conflict";
-    case ErrorKind::forbidden: return "forbidden";
-    default: return "internal";
-  }
-}
+// The connection is stdout.
+void writeOut(std::string_view line) { streams::writeAll(1, line); }
 
 [[noreturn]] void sysFail(const std::string& call, const std::string& path) {
   throw Error(ErrorKind::internal, call + " " + path + ": " + std::strerror(errno));
@@ -231,9 +210,7 @@ void dropPrivileges() {
 
 // libarchive's output as frames on stdout (see the header comment).
 la_ssize_t writeFrame(struct ::archive*, void*, const void* buffer, size_t length) {
-  unsigned char head[4] = {static_cast<unsigned char>(length >> 24), static_cast<unsigned char>(length >> 16),
-                           static_cast<unsigned char>(length >> 8), static_cast<unsigned char>(length)};
-  if (!writeAll(reinterpret_cast<const char*>(head), 4) || !writeAll(static_cast<const char*>(buffer), length)) return -1;
+  if (!streams::writeFrame(1, std::string_view(static_cast<const char*>(buffer), length))) return -1;
   return static_cast<la_ssize_t>(length);
 }
 
@@ -245,7 +222,7 @@ void run(const json& request) {
   dropPrivileges();
   if (op == "stat" || op == "get") {
     auto resolved = archive::resolvePath(path);
-    writeLine({{"ok", true}, {"stat", archive::statPath(resolved)}});
+    writeOut(streams::okLine({{"stat", archive::statPath(resolved)}}));
     if (op != "get") return;
     try {
       archive::writeArchive(resolved, writeFrame);
@@ -254,7 +231,7 @@ void run(const json& request) {
       std::cerr << "berth-archive: " << path << ": " << e.what() << "\n";
       std::exit(1);
     }
-    writeAll("\0\0\0\0", 4);
+    streams::writeFrame(1, {});
     return;
   }
   if (op == "put") {
@@ -265,14 +242,14 @@ void run(const json& request) {
       auto user = berth::bridge::resolveUser("/", request["user"], {});
       options.owner = std::make_pair(user.uid, user.gid);
     }
-    writeLine({{"ok", true}});
+    writeOut(streams::okLine());
     try {
       archive::extractArchive(0, dir, options);
     } catch (const Error& e) {
-      writeLine({{"ok", false}, {"kind", kindName(e.kind())}, {"message", e.what()}});
+      writeOut(streams::errorLine(e.kind(), e.what()));
       std::exit(1);
     }
-    writeLine({{"ok", true}});
+    writeOut(streams::okLine());
     return;
   }
   throw Error(ErrorKind::invalid, "unknown archive op: " + op);
@@ -297,9 +274,9 @@ int main(int argc, char** argv) {
     std::string message = e.what();
     // dockerd names the container as the client did: "... in container NAME".
     if (e.kind() == ErrorKind::notFound) message += " " + container;
-    writeLine({{"ok", false}, {"kind", kindName(e.kind())}, {"message", message}});
+    writeOut(streams::errorLine(e.kind(), message));
   } catch (const std::exception& e) {
-    writeLine({{"ok", false}, {"kind", "internal"}, {"message", e.what()}});
+    writeOut(streams::errorLine(ErrorKind::internal, e.what()));
   }
   return 1;
 }

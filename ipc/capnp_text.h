@@ -1,0 +1,41 @@
+// Cap'n Proto Data and List(Text) to and from std::string: the one conversion every adapter
+// and client uses (JSON documents and raw bytes travel as Data, names as Text).
+#pragma once
+
+#include <capnp/blob.h>
+#include <capnp/list.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace berth::ipc {
+
+// A Data field's bytes, copied.
+inline std::string text(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+// A Data field's bytes, borrowed from the message.
+inline std::string_view textView(capnp::Data::Reader data) {
+  return std::string_view(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+// Bytes to set as a Data field; borrowed, so `s` must outlive the setter call.
+inline kj::ArrayPtr<const kj::byte> bytes(std::string_view s) {
+  return kj::arrayPtr(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+inline std::vector<std::string> texts(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (auto t : list) out.emplace_back(t.cStr(), t.size());
+  return out;
+}
+
+// Fills a List(Text) built with initX(values.size()).
+inline void setTexts(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& values) {
+  for (size_t i = 0; i < values.size() && i < out.size(); ++i) out.set(static_cast<unsigned>(i), values[i]);
+}
+
+}  // namespace berth::ipc

@@ -1,0 +1,60 @@
+// File helpers of common/files.h that have behaviour of their own to specify.
+#include "common/files.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace berth {
+namespace {
+
+// Sets PATH (or unsets it, for nullopt) for one test and restores it after.
+class PathOverride {
+ public:
+  explicit PathOverride(const std::optional<std::string>& path) {
+    if (const char* old = std::getenv("PATH")) saved_ = old;
+    if (path) ::setenv("PATH", path->c_str(), 1);
+    else ::unsetenv("PATH");
+  }
+  ~PathOverride() {
+    if (saved_) ::setenv("PATH", saved_->c_str(), 1);
+    else ::unsetenv("PATH");
+  }
+
+ private:
+  std::optional<std::string> saved_;
+};
+
+void makeFile(const std::string& path, mode_t mode) {
+  writeFileAtomic(path, "#!/bin/sh\n", mode);
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+TEST(FindInPathTest, TheFirstExecutableAlongPathWins) {
+  test::TempDir dir;
+  makeDirectories(dir.path() + "/a", 0755);
+  makeDirectories(dir.path() + "/b", 0755);
+  makeDirectories(dir.path() + "/c", 0755);
+  makeFile(dir.path() + "/a/tool", 0644);  // not executable: passed over
+  makeFile(dir.path() + "/b/tool", 0755);
+  makeFile(dir.path() + "/c/tool", 0755);
+  PathOverride path("::" + dir.path() + "/a:" + dir.path() + "/b:" + dir.path() + "/c");
+  EXPECT_EQ(findInPath("tool"), dir.path() + "/b/tool");
+  EXPECT_EQ(findInPath("missing-tool"), std::nullopt);
+}
+
+TEST(FindInPathTest, WithoutPathTheDefaultDirectoriesAreSearched) {
+  test::TempDir dir;
+  makeFile(dir.path() + "/tool", 0755);
+  PathOverride path(std::nullopt);
+  EXPECT_EQ(findInPath("tool", dir.path()), dir.path() + "/tool");
+  EXPECT_EQ(findInPath("tool", "/nonexistent-berth-dir"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace berth

@@ -1,0 +1,64 @@
+// Query parameters as the Docker API reads them (services/api/query_params.h).
+#include "services/api/query_params.h"
+
+#include <gtest/gtest.h>
+
+#include "common/errors.h"
+
+namespace berth::api {
+namespace {
+
+http::Request withQuery(std::vector<std::pair<std::string, std::string>> query) {
+  http::Request req;
+  req.query = std::move(query);
+  return req;
+}
+
+TEST(QueryParamsTest, OnlyOneTrueAndTrueAreTrue) {
+  auto req = withQuery({{"a", "1"}, {"b", "true"}, {"c", "True"}, {"d", "TRUE"}, {"e", "yes"}, {"f", "0"}});
+  EXPECT_TRUE(boolParam(req, "a"));
+  EXPECT_TRUE(boolParam(req, "b"));
+  EXPECT_TRUE(boolParam(req, "c"));
+  EXPECT_FALSE(boolParam(req, "d", true));
+  EXPECT_FALSE(boolParam(req, "e", true));
+  EXPECT_FALSE(boolParam(req, "f", true));
+}
+
+TEST(QueryParamsTest, AnAbsentOrEmptyBooleanIsTheFallback) {
+  auto req = withQuery({{"stream", ""}});
+  EXPECT_FALSE(boolParam(req, "stream"));
+  EXPECT_TRUE(boolParam(req, "stream", true));
+  EXPECT_TRUE(boolParam(req, "absent", true));
+  EXPECT_FALSE(boolParam(req, "absent"));
+}
+
+TEST(QueryParamsTest, AnIntegerMustBeWhole) {
+  auto req = withQuery({{"t", "-5"}, {"h", "12x"}, {"w", ""}});
+  EXPECT_EQ(intParam(req, "t", 10), -5);
+  EXPECT_EQ(intParam(req, "w", 10), 10);
+  EXPECT_EQ(intParam(req, "absent", 7), 7);
+  try {
+    intParam(req, "h", 0);
+    FAIL() << "12x was taken for a number";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_STREQ(e.what(), "invalid value for h: 12x");
+  }
+}
+
+TEST(QueryParamsTest, ATimeOfZeroIsNoTime) {
+  auto req = withQuery({{"since", "0"}, {"until", "1700000000.5"}, {"bad", "yesterday"}});
+  EXPECT_EQ(timeParam(req, "since"), 0);
+  EXPECT_EQ(timeParam(req, "absent"), 0);
+  EXPECT_EQ(timeParam(req, "until"), 1700000000500000000);
+  try {
+    timeParam(req, "bad");
+    FAIL() << "yesterday was taken for a time";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_STREQ(e.what(), "invalid value for bad: yesterday");
+  }
+}
+
+}  // namespace
+}  // namespace berth::api
