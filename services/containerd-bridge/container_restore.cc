@@ -101,7 +101,9 @@ void ContainerRestorer::restore() {
 void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed) {
   const std::string& id = record.id;
   TaskState state;
-  for (int attempt = 0; attempt < 20; ++attempt) {
+  // containerd answers (the listing above said so): a state it cannot give now is the shim's
+  // trouble, asked again a few times, then left to the container's monitor.
+  for (int attempt = 0; attempt < 3; ++attempt) {
     state = tasks_.state(id, "", deadlineIn(10s));
     if (state.answer != TaskState::Answer::unknown) break;
     std::this_thread::sleep_for(100ms);

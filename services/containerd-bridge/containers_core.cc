@@ -29,7 +29,9 @@ ContainersCore::ContainersCore(Edges edges)
   exitHandler_.setFollowUp(&lifecycle_);
 }
 
-ContainersCore::~ContainersCore() {
+ContainersCore::~ContainersCore() { stopBackgroundWork(); }
+
+void ContainersCore::stopBackgroundWork() {
   exitHandler_.stop();
   resources_.stop();
 }

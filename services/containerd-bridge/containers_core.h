@@ -57,6 +57,9 @@ class ContainersCore final : private ContainerRuns {
   void restore();
   // Engine shutdown without live-restore.
   void shutdown(std::chrono::seconds timeout);
+  // Ends the background work (exit monitors, restarts by policy, the OOM watcher) without
+  // touching any container: the bridge is going away.
+  void stopBackgroundWork();
 
   ContainerLifecycle::Created create(const std::string& name, const nlohmann::json& body, Deadline deadline) {
     return lifecycle_.create(name, body, deadline);

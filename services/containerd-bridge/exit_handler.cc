@@ -17,6 +17,19 @@ std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 }  // namespace
 
+void ExitHandler::stop() {
+  {
+    std::lock_guard lock(pauseMutex_);
+    stopping_ = true;
+  }
+  stopped_.notify_all();
+}
+
+void ExitHandler::pause(std::chrono::milliseconds delay) {
+  std::unique_lock lock(pauseMutex_);
+  stopped_.wait_for(lock, delay, [this] { return stopping_.load(); });
+}
+
 void ExitHandler::watch(const std::string& id, int64_t exits) {
   scheduler_.run([this, id, exits] { monitor(id, exits); });
 }
@@ -46,7 +59,7 @@ void ExitHandler::monitor(const std::string& id, int64_t startedExits) {
       }
     }
     // containerd is restarting or did not answer: wait again (the shim keeps the exit for us).
-    std::this_thread::sleep_for(delay);
+    pause(delay);
     delay = std::min<std::chrono::milliseconds>(delay * 2, 2000ms);
   }
 }

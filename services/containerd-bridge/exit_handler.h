@@ -10,6 +10,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 
 #include "services/containerd-bridge/container_store.h"
@@ -41,7 +43,7 @@ class ExitHandler {
 
   void setFollowUp(ExitFollowUp* followUp) { followUp_ = followUp; }
   // Monitors end (no more exits recorded or restarts scheduled): the engine is stopping.
-  void stop() { stopping_ = true; }
+  void stop();
   bool stopping() const { return stopping_; }
 
   // Watches the run of a container that started with exit count `exits`, in the background.
@@ -57,6 +59,8 @@ class ExitHandler {
   // containerd's answer once Wait failed: an exit to record, or nullopt to keep waiting.
   std::optional<std::pair<TaskExit, bool>> confirmExit(const std::string& id);
   bool stillThisRun(const std::string& id, int64_t startedExits) const;
+  // Sleeps `delay`, or less when the handler stops.
+  void pause(std::chrono::milliseconds delay);
 
   ContainerStore& store_;
   ContainerdTasks& tasks_;
@@ -67,6 +71,8 @@ class ExitHandler {
   const EventSink& events_;
   ExitFollowUp* followUp_ = nullptr;
   std::atomic<bool> stopping_{false};
+  std::mutex pauseMutex_;
+  std::condition_variable stopped_;
 };
 
 }  // namespace berth::bridge

@@ -231,11 +231,12 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, Deadlin
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("containers: remove {}: mark {:.1f} ms, runtime and layer {:.1f} ms, record {:.1f} ms", shortId(id),
                 ms(t1 - t0), ms(t2 - t1), ms(std::chrono::steady_clock::now() - t2));
-  p_.exits.removed(id, record.state.exitCode);
   p_.locks.forget(id);
   p_.backoff.forget(id);
   p_.runs.forgetContainer(id);
+  // The event first: whoever waits for the removal (docker run --rm) finds it published.
   p_.events("destroy", record, {});
+  p_.exits.removed(id, record.state.exitCode);
 }
 
 void ContainerLifecycle::autoRemove(const std::string& id) {

@@ -29,8 +29,8 @@ void ResourceUpdates::watchOom() {
       } catch (const std::exception& e) {
         spdlog::debug("containers: oom events: {}", e.what());
       }
-      // The stream ends when containerd restarts: subscribe again.
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+      // The stream ends when containerd restarts: subscribe again a second later.
+      for (int i = 0; i < 20 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
 }

@@ -1,0 +1,471 @@
+// The containers core driven through its fakes (fake_containerd.h): no root, no containerd, no
+// images service. Starts, stops, exits, restart policies and their backoff, auto-removal,
+// waits, restore after a bridge crash between any two steps, the races a stop, kill, pause or
+// removal can run into with an exit, and the rule that an unknown task state is never an exit.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/errors.h"
+#include "services/containerd-bridge/containers_core.h"
+#include "tests/support/process.h"
+#include "tests/unit/fake_containerd.h"
+
+namespace berth::bridge {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using testing::FakeContainerd;
+using testing::FakeHostOps;
+using testing::FakeImageLayers;
+using testing::ManualScheduler;
+
+const std::string kImage = "busybox:1";
+const std::string kImageId = "sha256:" + std::string(64, 'b');
+
+Deadline soon() { return deadlineIn(5s); }
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  LifecycleTest() {
+    images_.add(kImage, kImageId, {{"config", {{"Cmd", {"sh"}}, {"Env", {"PATH=/bin"}}}}});
+    openCore();
+  }
+  ~LifecycleTest() override {
+    core_->stopBackgroundWork();
+    fake_.shutdown();
+    scheduler_.joinAll();
+  }
+
+  // A bridge: the core over the store on disk (a new one after crashBridge()).
+  void openCore() {
+    ServicePaths paths;
+    paths.runDir = dir_.path() + "/run";
+    paths.loggerBinary = "/nonexistent/berth-logger";
+    store_ = std::make_unique<ContainerStore>(dir_.path() + "/containers");
+    core_ = std::make_unique<ContainersCore>(ContainersCore::Edges{
+        *store_, fake_.tasks(), fake_.containers(), images_, host_, scheduler_,
+        [this](const std::string& action, const ContainerRecord& r, std::map<std::string, std::string> extra) {
+          std::lock_guard lock(eventsMutex_);
+          std::string line = action;
+          if (extra.count("exitCode")) line += " " + extra["exitCode"];
+          if (extra.count("signal")) line += " " + extra["signal"];
+          events_.push_back(line);
+          (void)r;
+        },
+        paths});
+  }
+
+  // kill -9 of the bridge: its threads stop where they are; containerd and the records stay.
+  void crashBridge() {
+    core_->stopBackgroundWork();
+    fake_.down(true);  // ends the monitors' waits
+    scheduler_.joinAll();
+    scheduler_.dropTimers();
+    fake_.down(false);
+    core_.reset();
+    store_.reset();
+  }
+  void restartBridge() {
+    crashBridge();
+    openCore();
+    core_->restore();
+  }
+
+  std::string create(json hostConfig = json::object(), json config = json::object()) {
+    json body = config;
+    body["Image"] = kImage;
+    if (!body.contains("Cmd")) body["Cmd"] = {"sleep", "1000"};
+    body["HostConfig"] = hostConfig;
+    return core_->create("", body, soon()).id;
+  }
+  std::string run(json hostConfig = json::object()) {
+    std::string id = create(hostConfig);
+    EXPECT_TRUE(core_->start(id, soon()));
+    return id;
+  }
+  ContainerRecord record(const std::string& id) { return store_->get(id); }
+  ContainerStatus status(const std::string& id) { return store_->get(id).state.status; }
+  bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 3s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+  bool waitForStatus(const std::string& id, ContainerStatus s) {
+    return waitUntil([&] {
+      try {
+        return status(id) == s;
+      } catch (const Error&) {
+        return false;
+      }
+    });
+  }
+  std::vector<std::string> events() {
+    std::lock_guard lock(eventsMutex_);
+    return events_;
+  }
+  std::string refusal(const std::function<void()>& op) {
+    try {
+      op();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  test::TempDir dir_{"berth-lifecycle"};
+  FakeContainerd fake_;
+  FakeImageLayers images_;
+  FakeHostOps host_;
+  ManualScheduler scheduler_;
+  std::unique_ptr<ContainerStore> store_;
+  std::unique_ptr<ContainersCore> core_;
+  std::mutex eventsMutex_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(LifecycleTest, CreateMakesARecordAndALayerAndStartRunsTheTaskOnTheMountedLayer) {
+  std::string id = create();
+  EXPECT_EQ(status(id), ContainerStatus::created);
+  EXPECT_TRUE(images_.hasLayer(id));
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_TRUE(core_->start(id, soon()));
+  auto r = record(id);
+  EXPECT_EQ(r.state.status, ContainerStatus::running);
+  EXPECT_EQ(r.state.pid, static_cast<int>(fake_.task(id)->pid));
+  EXPECT_TRUE(r.hasBeenStarted);
+  EXPECT_TRUE(host_.mounted(dir_.path() + "/run/" + id + "/rootfs"));
+  // A fresh container needs no clean-up calls: create, task, start.
+  EXPECT_EQ(fake_.count("Containers.Delete"), 0u);
+  EXPECT_EQ(fake_.count("Tasks.Delete"), 0u);
+  EXPECT_EQ(events(), (std::vector<std::string>{"create", "start"}));
+}
+
+TEST_F(LifecycleTest, StartingARunningContainerIsAlreadyDoneAndAPausedOneIsRefused) {
+  std::string id = run();
+  EXPECT_FALSE(core_->start(id, soon()));
+  core_->pause(id, soon());
+  EXPECT_EQ(refusal([&] { core_->start(id, soon()); }), "cannot start a paused container, try unpause instead");
+  core_->unpause(id, soon());
+  EXPECT_EQ(status(id), ContainerStatus::running);
+}
+
+TEST_F(LifecycleTest, AnExitIsRecordedWithItsCodeAfterTheTaskAndThenTheContainerObjectAreDeleted) {
+  std::string id = run();
+  auto exits = record(id).exits;
+  fake_.exitTask(id, 3);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  auto r = record(id);
+  EXPECT_EQ(r.state.exitCode, 3);
+  EXPECT_EQ(r.exits, exits + 1);
+  EXPECT_FALSE(fake_.task(id).has_value());
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_FALSE(host_.mounted(dir_.path() + "/run/" + id + "/rootfs"));
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+  EXPECT_EQ(events().back(), "die 3");
+}
+
+TEST_F(LifecycleTest, StopSignalsThenKillsAfterTheTimeoutAndAStartAfterwardsRunsAgain) {
+  std::string id = run();
+  fake_.ignoreSignal(id, SIGTERM);  // PID 1 without a handler
+  EXPECT_TRUE(core_->stop(id, 0, "", soon()));
+  auto r = record(id);
+  EXPECT_EQ(r.state.status, ContainerStatus::exited);
+  EXPECT_EQ(r.state.exitCode, 128 + SIGKILL);
+  EXPECT_TRUE(r.manuallyStopped);
+  // dockerd's order: kill, then die (recorded by the exit's monitor, so it may come before the
+  // second kill event), then stop.
+  auto e = events();
+  ASSERT_GE(e.size(), 4u);
+  EXPECT_EQ(e[e.size() - 4], "kill 15");
+  EXPECT_TRUE((e[e.size() - 3] == "kill 9" && e[e.size() - 2] == "die 137") ||
+              (e[e.size() - 3] == "die 137" && e[e.size() - 2] == "kill 9"));
+  EXPECT_EQ(e.back(), "stop");
+  EXPECT_FALSE(core_->stop(id, 0, "", soon()));  // 304
+  EXPECT_TRUE(core_->start(id, soon()));
+  EXPECT_FALSE(record(id).manuallyStopped) << "a start clears it, as dockerd's does";
+}
+
+TEST_F(LifecycleTest, OnFailureRestartsUpToItsLimitWithADoublingDelay) {
+  std::string id = run({{"RestartPolicy", {{"Name", "on-failure"}, {"MaximumRetryCount", 2}}}});
+  for (int round = 1; round <= 2; ++round) {
+    fake_.exitTask(id, 1);
+    ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting)) << round;
+    ASSERT_TRUE(waitUntil([&] { return scheduler_.delays().size() == static_cast<size_t>(round); }));
+    EXPECT_EQ(scheduler_.fireTimers(), 1u);
+    EXPECT_EQ(status(id), ContainerStatus::running) << round;
+    EXPECT_EQ(record(id).restartCount, round);
+  }
+  EXPECT_EQ(scheduler_.delays(), (std::vector<std::chrono::milliseconds>{100ms, 200ms}));
+  fake_.exitTask(id, 1);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(scheduler_.fireTimers(), 0u) << "the limit of two retries was reached";
+  EXPECT_EQ(record(id).state.exitCode, 1);
+}
+
+TEST_F(LifecycleTest, TheRestartDelayStartsOverAfterARunOfTenSecondsAndIsCappedAtAMinute) {
+  RestartBackoff backoff;
+  std::vector<long> delays;
+  for (int i = 0; i < 12; ++i) delays.push_back(backoff.next("c", 1s).count());
+  EXPECT_EQ(delays, (std::vector<long>{100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000}));
+  EXPECT_EQ(backoff.next("c", 10s).count(), 100);
+  EXPECT_EQ(backoff.next("other", 1s).count(), 100);
+}
+
+TEST_F(LifecycleTest, AStopWhileRestartingCallsTheRestartOffAndTheTimerThenDoesNothing) {
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  fake_.exitTask(id, 0);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  EXPECT_TRUE(core_->stop(id, 10, "", soon()));
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  scheduler_.fireTimers();
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  EXPECT_EQ(fake_.count("Tasks.Start"), 1u);
+}
+
+TEST_F(LifecycleTest, AnAutoRemoveContainerIsRemovedAfterItsExitAndWaitRemovedGetsItsCode) {
+  std::string id = run({{"AutoRemove", true}});
+  auto first = core_->wait(id, "removed", -1, 0ms);
+  EXPECT_FALSE(first.done);
+  fake_.exitTask(id, 6);
+  auto removed = core_->wait(id, "removed", first.exits, 3s);
+  EXPECT_TRUE(removed.done);
+  EXPECT_EQ(removed.statusCode, 6);
+  EXPECT_THROW(store_->get(id), Error);
+  EXPECT_FALSE(images_.hasLayer(id));
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_EQ(events().back(), "destroy");
+}
+
+TEST_F(LifecycleTest, WaitNotRunningAnswersAtOnceForAStoppedContainerAndNextExitWaitsForTheNextOne) {
+  std::string id = run();
+  fake_.exitTask(id, 4);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  auto now = core_->wait(id, "not-running", -1, 0ms);
+  EXPECT_TRUE(now.done);
+  EXPECT_EQ(now.statusCode, 4);
+  auto next = core_->wait(id, "next-exit", -1, 50ms);
+  EXPECT_FALSE(next.done);
+  ASSERT_TRUE(core_->start(id, soon()));
+  fake_.exitTask(id, 9);
+  auto answered = core_->wait(id, "next-exit", next.exits, 3s);
+  EXPECT_TRUE(answered.done);
+  EXPECT_EQ(answered.statusCode, 9);
+  EXPECT_THROW(core_->wait(id, "sometime", -1, 0ms), Error);
+}
+
+TEST_F(LifecycleTest, RemoveRefusesARunningContainerAndForceKillsItFirst) {
+  std::string id = run();
+  EXPECT_EQ(refusal([&] { core_->remove(id, false, soon()); }),
+            "cannot remove container \"" + record(id).name +
+                "\": container is running: stop the container before removing or force remove");
+  core_->remove(id, true, soon());
+  EXPECT_THROW(store_->get(id), Error);
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_FALSE(fake_.task(id).has_value());
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
+// The defect found in a kill -9 storm: containerd's state call timed out during restore, the
+// timeout was taken for an exit, and rm -f deleted containerd's container under the live task.
+TEST_F(LifecycleTest, AnUnknownTaskStateAtRestoreIsNeverAnExitAndRmForceStillKillsBeforeDeleting) {
+  std::string id = run();
+  uint32_t pid = fake_.task(id)->pid;
+  crashBridge();
+  fake_.stateUnknown(true);
+  openCore();
+  core_->restore();
+  EXPECT_EQ(status(id), ContainerStatus::running);
+  EXPECT_EQ(record(id).state.pid, static_cast<int>(pid));
+  EXPECT_EQ(fake_.task(id)->status, TaskStatus::running);
+  EXPECT_TRUE(fake_.hasContainer(id));
+  // exec still works on it, and once containerd answers again its exit is recorded normally.
+  EXPECT_FALSE(core_->execCreate(id, {{"Cmd", {"true"}}}).empty());
+  fake_.stateUnknown(false);
+  core_->remove(id, true, soon());
+  EXPECT_FALSE(fake_.task(id).has_value());
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
+TEST_F(LifecycleTest, AWaitThatTimesOutOrAContainerdThatGoesAwayIsNotAnExit) {
+  std::string id = run();
+  fake_.stateUnknown(true);
+  fake_.down(true);
+  std::this_thread::sleep_for(300ms);  // the monitor's wait fails and it asks again, several times
+  fake_.down(false);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(status(id), ContainerStatus::running);
+  fake_.stateUnknown(false);
+  fake_.exitTask(id, 2);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 2);
+}
+
+TEST_F(LifecycleTest, NothingDeletesAContainerObjectWhileItsTaskRunsEvenWhenTheRecordSaysItStopped) {
+  // A task runs that the record does not know of (the bridge died between Tasks.Start and the
+  // record's update): rm -f kills it first.
+  std::string id = create();
+  fake_.addRunningTask(id, 4242);
+  EXPECT_EQ(status(id), ContainerStatus::created);
+  EXPECT_EQ(refusal([&] { core_->remove(id, false, soon()); }).find("still has a running task") != std::string::npos, true);
+  EXPECT_EQ(status(id), ContainerStatus::dead) << "a removal that could not finish leaves it dead, as dockerd";
+  core_->remove(id, true, soon());
+  EXPECT_THROW(store_->get(id), Error);
+  EXPECT_FALSE(fake_.task(id).has_value());
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
+TEST_F(LifecycleTest, RestoreReattachesToALiveTaskAndStillRecordsItsLaterExit) {
+  std::string id = run();
+  restartBridge();
+  EXPECT_EQ(status(id), ContainerStatus::running);
+  fake_.exitTask(id, 5);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 5);
+}
+
+TEST_F(LifecycleTest, RestoreRecordsAnExitThatHappenedWhileTheBridgeWasDownWithContainerdsCodeAndTime) {
+  std::string id = run();
+  crashBridge();
+  fake_.exitTask(id, 7);
+  auto exitedAt = fake_.task(id)->exit.exitedAtNanos;
+  openCore();
+  core_->restore();
+  auto r = record(id);
+  EXPECT_EQ(r.state.status, ContainerStatus::exited);
+  EXPECT_EQ(r.state.exitCode, 7);
+  EXPECT_EQ(parseRfc3339Nanos(r.state.finishedAt), exitedAt);
+  EXPECT_FALSE(fake_.hasContainer(id));
+}
+
+TEST_F(LifecycleTest, RestoreRecordsExit255WhenContainerdHasNoTaskAtAll) {
+  std::string id = run();
+  crashBridge();
+  fake_.exitTask(id, 0);
+  fake_.tasks().remove(id, soon());  // containerd lost it (a reboot)
+  openCore();
+  core_->restore();
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  EXPECT_EQ(record(id).state.exitCode, 255);
+}
+
+TEST_F(LifecycleTest, RestoreTurnsAnInterruptedRemovalIntoADeadContainerThatCanBeRemoved) {
+  std::string id = run();
+  fake_.exitTask(id, 0);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  // The bridge died right after marking the removal.
+  store_->update(id, [](ContainerRecord& r) { r.state.status = *next(r.state.status, LifecycleEvent::removalBegun); });
+  restartBridge();
+  EXPECT_EQ(status(id), ContainerStatus::dead);
+  core_->remove(id, false, soon());
+  EXPECT_THROW(store_->get(id), Error);
+}
+
+TEST_F(LifecycleTest, RestoreRestartsAContainerThatWasWaitingForItsRestart) {
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  fake_.exitTask(id, 0);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  restartBridge();
+  EXPECT_GE(scheduler_.fireTimers(), 1u);
+  EXPECT_EQ(status(id), ContainerStatus::running);
+}
+
+TEST_F(LifecycleTest, RestoreKillsATaskUnderAStoppedRecordAndATaskWithNoRecord) {
+  // The bridge died between Tasks.Start and the record's update, and a task whose container
+  // is unknown to berth is left from an earlier data root.
+  std::string id = create();
+  fake_.addRunningTask(id, 4243);
+  std::string stranger(64, 'f');
+  fake_.addRunningTask(stranger, 4244);
+  restartBridge();
+  ASSERT_TRUE(waitUntil([&] { return !fake_.task(id) && !fake_.task(stranger); }));
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_FALSE(fake_.hasContainer(stranger));
+  EXPECT_EQ(status(id), ContainerStatus::created);
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+  // And it starts cleanly afterwards.
+  EXPECT_TRUE(core_->start(id, soon()));
+}
+
+TEST_F(LifecycleTest, AStartThatStoppedHalfWayIsCleanedUpByTheNextStart) {
+  // The bridge died after containerd's container object was made, before its task.
+  std::string id = create();
+  fake_.containers().create(id, "{}", soon());
+  restartBridge();
+  EXPECT_TRUE(core_->start(id, soon()));
+  EXPECT_EQ(status(id), ContainerStatus::running);
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
+TEST_F(LifecycleTest, AFailedStartRecordsDockerdsExitCodeAndLeavesNothingInContainerd) {
+  std::string id = create();
+  fake_.failNextStarts("exec: \"/no/such\": stat /no/such: no such file or directory: unknown");
+  EXPECT_THROW(core_->start(id, soon()), Error);
+  auto r = record(id);
+  EXPECT_EQ(r.state.status, ContainerStatus::created);
+  EXPECT_EQ(r.state.exitCode, 127);
+  EXPECT_FALSE(fake_.hasContainer(id));
+  EXPECT_FALSE(fake_.task(id).has_value());
+  EXPECT_FALSE(host_.mounted(dir_.path() + "/run/" + id + "/rootfs"));
+}
+
+// ---- races ----
+
+TEST_F(LifecycleTest, AStopThatRacesTheContainersOwnExitSucceedsWithTheExitItFound) {
+  std::string id = run();
+  fake_.exitTask(id, 0);  // exits on its own; the stop's signal finds no process
+  EXPECT_TRUE(core_->stop(id, 5, "", soon()) || status(id) == ContainerStatus::exited);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 0);
+}
+
+TEST_F(LifecycleTest, AKillThatRacesTheExitIsNoError) {
+  std::string id = run();
+  fake_.exitTask(id, 0);
+  EXPECT_NO_THROW(core_->kill(id, "TERM", soon()));
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+}
+
+TEST_F(LifecycleTest, ARemovalWhileARestartIsPendingWinsAndTheTimerFindsNothing) {
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  fake_.exitTask(id, 0);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  core_->remove(id, true, soon());
+  EXPECT_THROW(store_->get(id), Error);
+  scheduler_.fireTimers();
+  EXPECT_EQ(fake_.count("Tasks.Start"), 1u);
+  EXPECT_FALSE(fake_.hasContainer(id));
+}
+
+TEST_F(LifecycleTest, APauseThatRacesAnExitNeverWritesTheContainerBackToPaused) {
+  std::string id = run();
+  fake_.exitTask(id, 1);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  // The record is exited: the pause is refused and changes nothing.
+  EXPECT_EQ(refusal([&] { core_->pause(id, soon()); }), "Container " + id + " is not running");
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  // And a pause whose task exits between containerd's pause and the record's update leaves the
+  // exit standing (the transition from exited does not apply).
+  EXPECT_FALSE(next(ContainerStatus::exited, LifecycleEvent::paused).has_value());
+}
+
+TEST_F(LifecycleTest, KillOfARestartingContainerCallsTheRestartOff) {
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  fake_.exitTask(id, 0);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  core_->kill(id, "", soon());
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  scheduler_.fireTimers();
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+}
+
+}  // namespace
+}  // namespace berth::bridge

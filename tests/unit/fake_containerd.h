@@ -1,0 +1,455 @@
+// In-memory stand-ins for the containers core's edges (containerd, the images service, the
+// host, background work), for unit tests that drive the lifecycle without root or containerd.
+// The fake containerd keeps containers and tasks as containerd would, lets a test end a task,
+// make its state unknown or its calls fail, and records every call; it also records each time
+// a container object was deleted while a task of it still existed, which must never happen.
+#pragma once
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/time_format.h"
+#include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/host_ops.h"
+#include "services/containerd-bridge/image_layers.h"
+
+namespace berth::bridge::testing {
+
+// containerd's state, with its Containers and Tasks services as two views (tasks(),
+// containers()) over it.
+class FakeContainerd {
+ public:
+  struct Task {
+    TaskStatus status = TaskStatus::created;
+    uint32_t pid = 0;
+    TaskExit exit;
+    std::set<int> ignoredSignals;  // signals the process survives (no handler: SIGTERM to PID 1)
+  };
+
+  // ---- what a test makes happen ----
+  // The task's process exits with `code`.
+  void exitTask(const std::string& id, uint32_t code) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(id);
+      if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
+      it->second.status = TaskStatus::stopped;
+      it->second.exit = {code, nowUnixNanos()};
+    }
+    changed_.notify_all();
+  }
+  void ignoreSignal(const std::string& id, int signal) {
+    std::lock_guard lock(mutex_);
+    tasks_[id].ignoredSignals.insert(signal);
+  }
+  // Tasks.Get answers as containerd does when the shim's state call times out.
+  void stateUnknown(bool on) {
+    std::lock_guard lock(mutex_);
+    stateUnknown_ = on;
+  }
+  // Every call fails `unavailable` (containerd is down); waits in progress fail too.
+  void down(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      down_ = on;
+    }
+    changed_.notify_all();
+  }
+  // A task containerd holds without berth having asked for it through this fake (as after a
+  // bridge crash between the task's start and the record's update).
+  void addRunningTask(const std::string& id, uint32_t pid) {
+    std::lock_guard lock(mutex_);
+    containers_.insert(id);
+    tasks_[id] = Task{TaskStatus::running, pid, {}, {}};
+  }
+  // Ends every wait: the test is over.
+  void shutdown() {
+    {
+      std::lock_guard lock(mutex_);
+      shutdown_ = true;
+    }
+    changed_.notify_all();
+  }
+
+  // ---- what a test looks at ----
+  bool hasContainer(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    return containers_.count(id) > 0;
+  }
+  std::optional<Task> task(const std::string& id) const {
+    std::lock_guard lock(mutex_);
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<std::string> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  size_t count(const std::string& call) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<size_t>(std::count(calls_.begin(), calls_.end(), call));
+  }
+  std::vector<std::string> violations() const {
+    std::lock_guard lock(mutex_);
+    return violations_;
+  }
+
+  // ---- containerd's Containers service ----
+  void createContainer(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    record("Containers.Create");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    if (!containers_.insert(id).second) throw Error(ErrorKind::conflict, "containerd Containers.Create: " + id + ": already exists");
+  }
+  void removeContainer(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    record("Containers.Delete");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    if (tasks_.count(id)) violations_.push_back("Containers.Delete of " + id + " while its task exists");
+    containers_.erase(id);
+  }
+  std::vector<std::string> listContainers() {
+    std::lock_guard lock(mutex_);
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    return {containers_.begin(), containers_.end()};
+  }
+
+  // ---- containerd's Tasks service ----
+  uint32_t createTask(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    record("Tasks.Create");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    if (!containers_.count(id)) throw Error(ErrorKind::notFound, "container " + id + " not found");
+    if (tasks_.count(id)) throw Error(ErrorKind::conflict, "task " + id + " already exists");
+    auto& t = tasks_[id];
+    t.status = TaskStatus::created;
+    t.pid = nextPid_++;
+    return t.pid;
+  }
+  uint32_t start(const std::string& id, const std::string& execId) {
+    std::lock_guard lock(mutex_);
+    record(execId.empty() ? "Tasks.Start" : "Tasks.Start exec");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    if (!execId.empty()) return nextPid_++;
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) throw Error(ErrorKind::notFound, "task " + id + " not found");
+    if (failStart_) {
+      it->second.status = TaskStatus::stopped;
+      throw Error(ErrorKind::internal, failStart_message_);
+    }
+    it->second.status = TaskStatus::running;
+    return it->second.pid;
+  }
+  void failNextStarts(const std::string& message) {
+    std::lock_guard lock(mutex_);
+    failStart_ = true;
+    failStart_message_ = message;
+  }
+  void exec() {
+    std::lock_guard lock(mutex_);
+    record("Tasks.Exec");
+  }
+  void kill(const std::string& id, const std::string& execId, int signal) {
+    {
+      std::lock_guard lock(mutex_);
+      record("Tasks.Kill " + std::to_string(signal));
+      if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+      if (!execId.empty()) return;
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) throw Error(ErrorKind::notFound, "task " + id + " not found");
+      if (it->second.status == TaskStatus::stopped) throw Error(ErrorKind::notFound, "process already finished");
+      if (it->second.ignoredSignals.count(signal)) return;
+      it->second.status = TaskStatus::stopped;
+      it->second.exit = {static_cast<uint32_t>(128 + signal), nowUnixNanos()};
+    }
+    changed_.notify_all();
+  }
+  void pause(const std::string& id) { setStatus(id, "Tasks.Pause", TaskStatus::paused); }
+  void resume(const std::string& id) { setStatus(id, "Tasks.Resume", TaskStatus::running); }
+  void note(const std::string& call) {
+    std::lock_guard lock(mutex_);
+    record(call);
+  }
+  std::vector<uint32_t> pids(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    auto it = tasks_.find(id);
+    return it == tasks_.end() ? std::vector<uint32_t>{} : std::vector<uint32_t>{it->second.pid};
+  }
+  TaskState state(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    record("Tasks.Get");
+    TaskState s;
+    if (down_) {
+      s.why = "containerd is down";
+      return s;
+    }
+    if (stateUnknown_) {
+      s.why = "containerd reports the task's status as unknown";
+      return s;
+    }
+    auto it = tasks_.find(id);
+    // containerd looks a task up through its container: none without the container object.
+    if (it == tasks_.end() || !containers_.count(id)) {
+      s.answer = TaskState::Answer::absent;
+      return s;
+    }
+    s.answer = TaskState::Answer::present;
+    s.status = it->second.status;
+    s.pid = it->second.pid;
+    s.exit = it->second.exit;
+    return s;
+  }
+  std::vector<TaskListing> listTasks() {
+    std::lock_guard lock(mutex_);
+    record("Tasks.List");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    return listLocked();
+  }
+  TaskExit wait(const std::string& id, const std::string& execId, Deadline deadline) {
+    std::unique_lock lock(mutex_);
+    record("Tasks.Wait");
+    if (!execId.empty()) return {0, nowUnixNanos()};
+    for (;;) {
+      if (down_ || shutdown_) throw Error(ErrorKind::unavailable, "containerd is down");
+      if (!containers_.count(id)) throw Error(ErrorKind::notFound, "container " + id + " not found");
+      auto it = tasks_.find(id);
+      if (it == tasks_.end()) throw Error(ErrorKind::notFound, "task " + id + " not found");
+      if (it->second.status == TaskStatus::stopped) return it->second.exit;
+      if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        throw Error(ErrorKind::deadlineExceeded, "containerd Tasks.Wait: context deadline exceeded");
+      }
+    }
+  }
+  std::optional<TaskExit> removeTask(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    record("Tasks.Delete");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return std::nullopt;
+    if (it->second.status == TaskStatus::running || it->second.status == TaskStatus::paused) {
+      throw Error(ErrorKind::conflict, "containerd Tasks.Delete: task must be stopped before deletion: running");
+    }
+    TaskExit exit = it->second.exit;
+    tasks_.erase(it);
+    return exit;
+  }
+  void watchOom(const std::function<bool()>& keepGoing) {
+    while (keepGoing()) {
+      std::unique_lock lock(mutex_);
+      if (shutdown_) return;
+      changed_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+  }
+
+ private:
+  class Containers final : public ContainerdContainers {
+   public:
+    explicit Containers(FakeContainerd& f) : f_(f) {}
+    void create(const std::string& id, const std::string&, Deadline) override { f_.createContainer(id); }
+    void remove(const std::string& id, Deadline) override { f_.removeContainer(id); }
+    std::vector<std::string> list(Deadline) override { return f_.listContainers(); }
+
+   private:
+    FakeContainerd& f_;
+  };
+  class Tasks final : public ContainerdTasks {
+   public:
+    explicit Tasks(FakeContainerd& f) : f_(f) {}
+    uint32_t create(const std::string& id, const TaskStdio&, const std::vector<Mount>&, Deadline) override {
+      return f_.createTask(id);
+    }
+    uint32_t start(const std::string& id, const std::string& execId, Deadline) override { return f_.start(id, execId); }
+    void exec(const std::string&, const std::string&, const std::string&, const TaskStdio&, Deadline) override { f_.exec(); }
+    void kill(const std::string& id, const std::string& execId, int signal, bool, Deadline) override {
+      f_.kill(id, execId, signal);
+    }
+    void pause(const std::string& id, Deadline) override { f_.pause(id); }
+    void resume(const std::string& id, Deadline) override { f_.resume(id); }
+    void update(const std::string&, const nlohmann::json&, Deadline) override { f_.note("Tasks.Update"); }
+    void resizePty(const std::string&, const std::string&, uint32_t, uint32_t, Deadline) override {
+      f_.note("Tasks.ResizePty");
+    }
+    void closeStdin(const std::string&, const std::string&, Deadline) override {}
+    std::vector<uint32_t> pids(const std::string& id, Deadline) override { return f_.pids(id); }
+    TaskState state(const std::string& id, const std::string&, Deadline) override { return f_.state(id); }
+    std::vector<TaskListing> list(Deadline) override { return f_.listTasks(); }
+    TaskExit wait(const std::string& id, const std::string& execId, Deadline deadline) override {
+      return f_.wait(id, execId, deadline);
+    }
+    std::optional<TaskExit> remove(const std::string& id, Deadline) override { return f_.removeTask(id); }
+    void removeProcess(const std::string&, const std::string&, Deadline) override {}
+    void watchOom(const std::function<void(const std::string&)>&, const std::function<bool()>& keepGoing) override {
+      f_.watchOom(keepGoing);
+    }
+
+   private:
+    FakeContainerd& f_;
+  };
+
+ public:
+  ContainerdContainers& containers() { return containersView_; }
+  ContainerdTasks& tasks() { return tasksView_; }
+
+ private:
+  void record(const std::string& call) { calls_.push_back(call); }
+  void setStatus(const std::string& id, const std::string& call, TaskStatus status) {
+    std::lock_guard lock(mutex_);
+    record(call);
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || it->second.status == TaskStatus::stopped) {
+      throw Error(ErrorKind::notFound, "task " + id + " not found");
+    }
+    it->second.status = status;
+  }
+  std::vector<TaskListing> listLocked() const {
+    std::vector<TaskListing> out;
+    for (const auto& [id, t] : tasks_) out.push_back({id, t.status, true, t.pid});
+    return out;
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::set<std::string> containers_;
+  std::map<std::string, Task> tasks_;
+  std::vector<std::string> calls_;
+  std::vector<std::string> violations_;
+  uint32_t nextPid_ = 1000;
+  bool stateUnknown_ = false;
+  bool down_ = false;
+  bool shutdown_ = false;
+  bool failStart_ = false;
+  std::string failStart_message_;
+  Containers containersView_{*this};
+  Tasks tasksView_{*this};
+};
+
+class FakeImageLayers final : public ImageLayers {
+ public:
+  void add(const std::string& ref, const std::string& id, nlohmann::json config) {
+    std::lock_guard lock(mutex_);
+    images_[ref] = {id, std::move(config)};
+  }
+  Image inspect(const std::string& ref, Deadline) override {
+    std::lock_guard lock(mutex_);
+    auto it = images_.find(ref);
+    if (it == images_.end()) throw Error(ErrorKind::notFound, "No such image: " + ref);
+    return it->second;
+  }
+  std::vector<Mount> prepare(const std::string& container, const std::string& imageId, Deadline) override {
+    std::lock_guard lock(mutex_);
+    layers_.insert(container);
+    return {Mount{"overlay", "overlay", {"lowerdir=/layers/" + imageId}}};
+  }
+  void release(const std::string& container, Deadline) override {
+    std::lock_guard lock(mutex_);
+    layers_.erase(container);
+  }
+  bool hasLayer(const std::string& container) const {
+    std::lock_guard lock(mutex_);
+    return layers_.count(container) > 0;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, Image> images_;
+  std::set<std::string> layers_;
+};
+
+// Mounts are directories the fake makes and remembers; nothing touches the host.
+class FakeHostOps final : public HostOps {
+ public:
+  void mountRootfs(const std::vector<Mount>&, const std::string& target) override {
+    std::filesystem::create_directories(target);
+    std::lock_guard lock(mutex_);
+    mounted_.insert(target);
+  }
+  void unmountRootfs(const std::string& target) override {
+    std::lock_guard lock(mutex_);
+    mounted_.erase(target);
+  }
+  bool mounted(const std::string& target) override {
+    std::lock_guard lock(mutex_);
+    return mounted_.count(target) > 0;
+  }
+  std::string readHostFile(const std::string&) override { return ""; }
+  void spawnDetached(const std::vector<std::string>&) override {}
+
+ private:
+  std::mutex mutex_;
+  std::set<std::string> mounted_;
+};
+
+// Background work on threads the test joins; delayed work (restart backoff) waits until the
+// test fires it, and its delays are recorded.
+class ManualScheduler final : public Scheduler {
+ public:
+  ~ManualScheduler() override { joinAll(); }
+  void run(std::function<void()> fn) override {
+    std::lock_guard lock(mutex_);
+    threads_.emplace_back([fn = std::move(fn)] {
+      try {
+        fn();
+      } catch (const std::exception&) {
+      }
+    });
+  }
+  void after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    std::lock_guard lock(mutex_);
+    delays_.push_back(delay);
+    timers_.push_back(std::move(fn));
+  }
+  // Runs the pending delayed work on the calling thread; how many ran.
+  size_t fireTimers() {
+    std::deque<std::function<void()>> due;
+    {
+      std::lock_guard lock(mutex_);
+      due.swap(timers_);
+    }
+    for (auto& fn : due) fn();
+    return due.size();
+  }
+  // Pending delayed work dies with the process that scheduled it.
+  void dropTimers() {
+    std::lock_guard lock(mutex_);
+    timers_.clear();
+  }
+  std::vector<std::chrono::milliseconds> delays() const {
+    std::lock_guard lock(mutex_);
+    return delays_;
+  }
+  // Joins every thread, including those the joined ones started.
+  void joinAll() {
+    for (;;) {
+      std::vector<std::thread> threads;
+      {
+        std::lock_guard lock(mutex_);
+        threads.swap(threads_);
+      }
+      if (threads.empty()) return;
+      for (auto& t : threads) t.join();
+    }
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::thread> threads_;
+  std::deque<std::function<void()>> timers_;
+  std::vector<std::chrono::milliseconds> delays_;
+};
+
+}  // namespace berth::bridge::testing
