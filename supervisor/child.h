@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct ChildProcess {
   SteadyClock::time_point deadline{};          // readiness / kill / backoff deadline by state
   SteadyClock::time_point lastWatchdog{};
   std::chrono::milliseconds nextBackoff{0};
+  bool servedSinceStart = false;               // became ready after its last start
+  std::deque<SteadyClock::time_point> quickRestarts;  // immediate restarts within the last minute
   unsigned restarts = 0;
   std::string lastExit;
   bool restartAfterStop = false;               // a requested restart, not a shutdown

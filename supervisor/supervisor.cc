@@ -33,6 +33,10 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kStableRun = 10s;        // a child that ran this long starts its backoff afresh
+// A child that had become ready is restarted at once (an operator's kill -9, a crash while
+// serving), up to this many times a minute; beyond that, or when it dies before it is ready, it
+// backs off as a crash loop.
+constexpr size_t kQuickRestartsPerMinute = 60;
 constexpr auto kMinBackoff = 100ms;
 constexpr auto kMaxBackoff = 10s;
 constexpr auto kWatchdog = 10s;         // services must send WATCHDOG=1 at least this often
@@ -328,6 +332,7 @@ void Supervisor::readNotifications() {
       std::string_view line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
       if (line == "READY=1" && c->state == ChildState::starting) {
         c->state = ChildState::running;
+        c->servedSinceStart = true;
         auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - c->startedAt).count();
         spdlog::info("{} ready (pid {}, {} ms)", c->spec.name, c->pid, ms);
         completeRestart(*c, "");
@@ -396,6 +401,7 @@ void Supervisor::advance() {
       case ChildState::starting:
         if (!c.spec.readySocket.empty() && socketAccepts(c.spec.readySocket)) {
           c.state = ChildState::running;
+          c.servedSinceStart = true;
           auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.startedAt).count();
           spdlog::info("{} ready (pid {}, {} ms)", c.spec.name, c.pid, ms);
           completeRestart(c, "");
@@ -444,6 +450,7 @@ bool Supervisor::stageReady(int stage) const {
 }
 
 void Supervisor::startChild(ChildProcess& c) {
+  c.servedSinceStart = false;
   try {
     c.pid = spawnChild(c.spec, spawnEnv_);
   } catch (const std::exception& e) {
@@ -485,8 +492,15 @@ void Supervisor::onExit(ChildProcess& c, int status) {
     return;
   }
   if (now - c.startedAt >= kStableRun) c.nextBackoff = 0ms;
-  auto delay = c.nextBackoff;
-  c.nextBackoff = std::min<std::chrono::milliseconds>(kMaxBackoff, std::max<std::chrono::milliseconds>(kMinBackoff, delay * 2));
+  while (!c.quickRestarts.empty() && now - c.quickRestarts.front() > 60s) c.quickRestarts.pop_front();
+  std::chrono::milliseconds delay;
+  if (c.servedSinceStart && c.quickRestarts.size() < kQuickRestartsPerMinute) {
+    delay = 0ms;
+    c.quickRestarts.push_back(now);
+  } else {
+    delay = c.nextBackoff;
+    c.nextBackoff = std::min<std::chrono::milliseconds>(kMaxBackoff, std::max<std::chrono::milliseconds>(kMinBackoff, delay * 2));
+  }
   spdlog::error("{} (pid {}) exited unexpectedly: {}; restarting in {} ms", c.spec.name, pid, c.lastExit,
                 delay.count());
   completeRestart(c, c.spec.name + " exited: " + c.lastExit);

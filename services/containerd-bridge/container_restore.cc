@@ -50,6 +50,9 @@ void ContainerRestorer::restore() {
   std::string marker = paths_.runDir + "/.restored";
   bool engineStart = ::access(marker.c_str(), F_OK) != 0;
   writeFileAtomic(marker, "");
+  // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
+  // state until it is released.
+  host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
   std::set<std::string> known;
   for (const auto& record : store_.list()) {

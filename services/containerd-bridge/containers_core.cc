@@ -24,7 +24,7 @@ ContainersCore::ContainersCore(Edges edges)
       files_(e_.store, e_.images, e_.host, locks_, e_.paths),
       lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, exits_, locks_, backoff_, exitHandler_, *this,
                   e_.events, e_.paths}),
-      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.scheduler, e_.paths) {
+      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.host, e_.scheduler, e_.paths) {
   makeDirectories(e_.paths.runDir, 0700);
   exitHandler_.setFollowUp(&lifecycle_);
 }

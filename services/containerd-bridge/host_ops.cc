@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "common/errors.h"
@@ -35,6 +36,26 @@ void SystemHostOps::unmountRootfs(const std::string& target) {
 bool SystemHostOps::mounted(const std::string& target) { return mountedAt(target); }
 
 std::string SystemHostOps::readHostFile(const std::string& path) { return readFileIfExists(path).value_or(""); }
+
+void SystemHostOps::releaseStaleFifos(const std::string& runDir) {
+  std::error_code ec;
+  for (const auto& container : std::filesystem::directory_iterator(runDir, ec)) {
+    if (!container.is_directory(ec)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(container.path(), ec)) {
+      std::string name = entry.path().filename();
+      if (name.rfind("exec-", 0) != 0 && name.rfind("health-", 0) != 0) continue;
+      if (!entry.is_fifo(ec)) continue;
+      // A writer waiting for a reader, or a reader for a writer: both get their partner, then
+      // end of file or a broken pipe.
+      for (int flags : {O_RDONLY | O_NONBLOCK, O_WRONLY | O_NONBLOCK}) {
+        int fd = ::open(entry.path().c_str(), flags | O_CLOEXEC);
+        if (fd >= 0) ::close(fd);
+      }
+      std::filesystem::remove(entry.path(), ec);
+      spdlog::info("containers: released the stale fifo {}", entry.path().string());
+    }
+  }
+}
 
 void SystemHostOps::spawnDetached(const std::vector<std::string>& argv) {
   std::vector<std::string> args = argv;

@@ -23,6 +23,11 @@ class HostOps {
   virtual bool mounted(const std::string& target) = 0;
   // A host file the container gets a copy of (/etc/hosts, /etc/resolv.conf); empty when absent.
   virtual std::string readHostFile(const std::string& path) = 0;
+  // Opens and closes both ends of, then removes, every exec and health-probe fifo left in the
+  // containers' run directories by a bridge that died: a shim whose start of such a process was
+  // in flight waits in open() for a partner that will never come, and while it waits it cannot
+  // report the container's state (containerd answers UNKNOWN).
+  virtual void releaseStaleFifos(const std::string& runDir) = 0;
   // Starts `argv` detached from the caller (its own session, stdio on /dev/null, reaped by the
   // supervisor, a child subreaper), and returns once it runs.
   virtual void spawnDetached(const std::vector<std::string>& argv) = 0;
@@ -43,6 +48,7 @@ class SystemHostOps final : public HostOps {
   void unmountRootfs(const std::string& target) override;
   bool mounted(const std::string& target) override;
   std::string readHostFile(const std::string& path) override;
+  void releaseStaleFifos(const std::string& runDir) override;
   void spawnDetached(const std::vector<std::string>& argv) override;
 };
 

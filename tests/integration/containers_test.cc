@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -750,6 +752,66 @@ TEST_F(ContainersTest, KillingAnyOfTheSixProcessesWithSigkillLeavesTheContainerR
   for (size_t k = 0; k < numbers.size(); ++k) {
     ASSERT_EQ(numbers[k], std::to_string(k + 1)) << "log line " << k + 1 << " of " << numbers.size();
   }
+}
+
+// A storm of kill -9s of the bridge at random moments while docker exec runs back to back: an
+// unknown or timed-out task state must never be taken for an exit, so the container stays
+// running, exec never says "is not running", and rm -f afterwards leaves no task in containerd.
+TEST_F(ContainersTest, FortyKillsOfTheBridgeWithExecsInFlightNeverMakeARunningContainerExited) {
+  std::string id = runDetached({kImage, "sleep", "600"});
+  ASSERT_EQ(id.size(), 64u);
+  pid_t pid = pidOf(engine_, id);
+  ASSERT_GT(pid, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<int> execsOk{0}, execsFailed{0};
+  std::mutex notRunningMutex;
+  std::string notRunning;
+  std::thread execs([&] {
+    while (!stop) {
+      auto r = engine_.docker({"exec", id, "true"}, 30s);
+      if (r.exitCode == 0) {
+        ++execsOk;
+        continue;
+      }
+      ++execsFailed;  // the bridge was down for this one: a refusal that says so is fine
+      if (contains(r.err, "is not running")) {
+        std::lock_guard lock(notRunningMutex);
+        notRunning += r.err;
+      }
+    }
+  });
+  std::srand(static_cast<unsigned>(::getpid()));
+  for (int kill = 0; kill < 40; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::rand() % 150));
+    pid_t bridge = engine_.childPid("containerd-bridge");
+    killPid(bridge, SIGKILL);
+    ASSERT_TRUE(waitFor([&] {
+      auto now = engine_.children().at("containerd-bridge");
+      return now.pid != bridge && now.pid > 1 && now.state == "running";
+    }, 10s, 5ms)) << "the bridge did not come back after kill " << kill + 1 << "; log:\n" << engine_.log();
+  }
+  stop = true;
+  execs.join();
+  std::cout << "[ storm ] 40 kills of the bridge; " << execsOk << " execs answered, " << execsFailed
+            << " refused while it was down\n";
+  EXPECT_GT(execsOk, 0);
+  EXPECT_EQ(notRunning, "") << "exec was told the running container is not running";
+  EXPECT_TRUE(processAlive(pid));
+  EXPECT_TRUE(waitFor([&] { return inspect(engine_, id, "{{.State.Status}} {{.State.Pid}}") == "running " + std::to_string(pid); }, 10s))
+      << inspect(engine_, id, "{{.State.Status}} {{.State.Pid}}");
+  EXPECT_EQ(engine_.output({"exec", id, "echo", "after the storm"}), "after the storm\n");
+
+  auto r = engine_.docker({"rm", "-f", id});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 10s)) << "the container's process outlived rm -f";
+  // containerd holds neither a task nor a container object of it.
+  std::string address = engine_.execRoot() + "/containerd/containerd.sock";
+  auto tasks = run({"ctr", "--address", address, "-n", "berth", "tasks", "ls", "-q"});
+  ASSERT_EQ(tasks.exitCode, 0) << tasks.err;
+  EXPECT_FALSE(contains(tasks.out, id)) << tasks.out;
+  auto containers = run({"ctr", "--address", address, "-n", "berth", "containers", "ls", "-q"});
+  ASSERT_EQ(containers.exitCode, 0) << containers.err;
+  EXPECT_FALSE(contains(containers.out, id)) << containers.out;
 }
 
 // Each test here starts (and restarts) its own engine on one data root.

@@ -387,6 +387,7 @@ class FakeHostOps final : public HostOps {
     return mounted_.count(target) > 0;
   }
   std::string readHostFile(const std::string&) override { return ""; }
+  void releaseStaleFifos(const std::string&) override {}
   void spawnDetached(const std::vector<std::string>&) override {}
 
  private:
