@@ -51,7 +51,9 @@ void makeDirectories(const std::string& path, mode_t mode, bool enforceMode) {
   }
 }
 
-void writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+namespace {
+
+void replaceFile(const std::string& path, std::string_view content, mode_t mode, bool durable) {
   // Unique per call: two threads writing the same file must not share a temp file.
   static std::atomic<uint64_t> counter{0};
   std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
@@ -68,7 +70,7 @@ void writeFileAtomic(const std::string& path, std::string_view content, mode_t m
     }
     off += static_cast<size_t>(n);
   }
-  if (::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0) {
+  if (::fchmod(fd.get(), mode) != 0 || (durable && ::fsync(fd.get()) != 0)) {
     int err = errno;
     ::unlink(tmp.c_str());
     throwSystemError("fsync", tmp, err);
@@ -79,10 +81,21 @@ void writeFileAtomic(const std::string& path, std::string_view content, mode_t m
     ::unlink(tmp.c_str());
     throwSystemError("rename", path, err);
   }
+  if (!durable) return;
   std::string dir = std::filesystem::path(path).parent_path().string();
   UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dfd) throwSystemError("open", dir);
   if (::fsync(dfd.get()) != 0) throwSystemError("fsync", dir);
+}
+
+}  // namespace
+
+void writeFileAtomic(const std::string& path, std::string_view content, mode_t mode) {
+  replaceFile(path, content, mode, true);
+}
+
+void writeFileReplacing(const std::string& path, std::string_view content, mode_t mode) {
+  replaceFile(path, content, mode, false);
 }
 
 std::optional<std::string> readFileIfExists(const std::string& path) {

@@ -39,6 +39,9 @@ void makeDirectories(const std::string& path, mode_t mode, bool enforceMode = fa
 
 // Replaces `path` with `content` atomically and durably.
 void writeFileAtomic(const std::string& path, std::string_view content, mode_t mode = 0644);
+// Replaces `path` with `content` atomically (a reader sees the old file or the new one) but not
+// durably: for files that are derived from durable state and written again when lost.
+void writeFileReplacing(const std::string& path, std::string_view content, mode_t mode = 0644);
 
 // Reads a whole file; nullopt when it does not exist.
 std::optional<std::string> readFileIfExists(const std::string& path);

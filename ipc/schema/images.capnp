@@ -114,10 +114,12 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # waitMs (at most 5000) for new ones. Once done and every line is read, the call fails with
   # the operation's error, if it had one, and the operation is forgotten.
 
-  prepareRootfs @17 (container :Text, image :Text) -> (mounts :List(Mount), imageId :Text);
-  # Called by the containerd-bridge when it creates a container: makes the container's
-  # writable layer over `image` and returns the overlay mount for containerd. The image can
-  # no longer be deleted (rmi answers dockerd's conflict) until releaseRootfs. Idempotent.
+  prepareRootfs @17 (container :Text, image :Text) -> (mounts :List(Mount), imageId :Text, config :Data);
+  # Called by the containerd-bridge when it creates a container: resolves `image` (a reference
+  # or an id; notFound "No such image: X"), makes the container's writable layer over it and
+  # returns the overlay mount, the image's id and its config document, so a create needs this
+  # one call. The image can no longer be deleted (rmi answers dockerd's conflict) until
+  # releaseRootfs. Idempotent.
 
   releaseRootfs @18 (container :Text) -> ();
   # Called when a container is removed: deletes its writable layer.

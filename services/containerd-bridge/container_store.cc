@@ -72,7 +72,12 @@ json ContainerRecord::toJson() const {
           {"HasBeenStartedBefore", hasBeenStarted},
           {"HasBeenManuallyStopped", manuallyStopped},
           {"RemovalInProgress", state.status == ContainerStatus::removing},
-          {"Exits", exits}};
+          {"Exits", exits},
+          {"RootfsMounts", [&] {
+             json mounts = json::array();
+             for (const auto& m : rootfsMounts) mounts.push_back({{"Type", m.type}, {"Source", m.source}, {"Options", m.options}});
+             return mounts;
+           }()}};
 }
 
 ContainerRecord ContainerRecord::fromJson(const json& j) {
@@ -105,6 +110,10 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.hasBeenStarted = j.value("HasBeenStartedBefore", false);
   r.manuallyStopped = j.value("HasBeenManuallyStopped", false);
   r.exits = j.value("Exits", int64_t{0});
+  for (const auto& m : j.value("RootfsMounts", json::array())) {
+    if (!m.is_object()) continue;
+    r.rootfsMounts.push_back({m.value("Type", ""), m.value("Source", ""), m.value("Options", std::vector<std::string>{})});
+  }
   return r;
 }
 
@@ -162,12 +171,26 @@ void ContainerStore::checkNameLocked(const std::string& name, const std::string&
   }
 }
 
-ContainerRecord ContainerStore::reserve(const std::string& requestedName) {
+std::string ContainerStore::newId() const {
+  std::shared_lock lock(mutex_);
+  std::string id;
+  do {
+    id = randomHex(32);
+  } while (containers_.count(id));
+  return id;
+}
+
+ContainerRecord ContainerStore::reserve(const std::string& requestedName, const std::string& id) {
   std::unique_lock lock(mutex_);
   ContainerRecord r;
-  do {
-    r.id = randomHex(32);
-  } while (containers_.count(r.id));
+  if (!id.empty()) {
+    if (containers_.count(id)) throw Error(ErrorKind::conflict, "container " + id + " exists already");
+    r.id = id;
+  } else {
+    do {
+      r.id = randomHex(32);
+    } while (containers_.count(r.id));
+  }
   if (requestedName.empty()) {
     std::string name = generatedName(r.id);
     for (int i = 2; names_.count(name); ++i) name = generatedName(r.id) + std::to_string(i);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "services/containerd-bridge/container_status.h"
+#include "services/containerd-bridge/containerd.h"
 
 namespace berth::bridge {
 
@@ -47,6 +48,7 @@ struct ContainerRecord {
   bool hasBeenStarted = false;
   bool manuallyStopped = false;    // stop/kill by a user: restart policies (but "always" on restore) hold off
   int64_t exits = 0;               // how many times the container's process has exited (wait next-exit)
+  std::vector<Mount> rootfsMounts; // its writable layer's mounts, from the images service at create
 
   nlohmann::json toJson() const;
   static ContainerRecord fromJson(const nlohmann::json& j);
@@ -67,9 +69,12 @@ class ContainerStore {
 
   ContainerCounts counts() const;
 
-  // A new id, and a name: the one asked for (validated, unique) or a generated one.
-  // conflict with dockerd's message when the name is taken; invalid for a bad name.
-  ContainerRecord reserve(const std::string& requestedName);
+  // An id no container has.
+  std::string newId() const;
+  // A record for `id` (a new one when empty), and a name: the one asked for (validated, unique)
+  // or a generated one. conflict with dockerd's message when the name is taken; invalid for a
+  // bad name.
+  ContainerRecord reserve(const std::string& requestedName, const std::string& id = "");
   // Writes a new container's first record durably, then publishes it to readers. conflict when
   // a record with its id exists: every later change is an update().
   void add(const ContainerRecord& record);

@@ -45,7 +45,7 @@ FilesystemAccess FilesystemAccessor::access(const std::string& ref, Deadline dea
   // Held for the whole copy, as dockerd holds the container: no start, stop or removal
   // meanwhile (an exit still happens; berth-archive keeps its own copy of the mount).
   if (host_.mounted(access.rootfs)) return access;
-  auto mounts = images_.prepare(record.id, record.image, deadline);
+  auto mounts = record.rootfsMounts.empty() ? images_.prepare(record.id, record.image, deadline).mounts : record.rootfsMounts;
   if (mounts.size() != 1) throw Error(ErrorKind::internal, "expected one rootfs mount, got " + std::to_string(mounts.size()));
   access.mount = mounts[0];
   makeDirectories(access.rootfs, 0755);

@@ -21,9 +21,14 @@ class ImageLayers {
   };
   // notFound "No such image: REF" when unknown.
   virtual Image inspect(const std::string& ref, Deadline deadline) = 0;
-  // The container's writable layer over `imageId` (made on the first call, which pins the
-  // image), as the mounts of its root filesystem.
-  virtual std::vector<Mount> prepare(const std::string& container, const std::string& imageId, Deadline deadline) = 0;
+  struct Prepared {
+    Image image;
+    std::vector<Mount> mounts;  // the container's root filesystem
+  };
+  // The container's writable layer over `image` (a reference or an id; made on the first call,
+  // which pins the image), with the image's id and config: all a create needs of the images
+  // service, in one call. notFound "No such image: REF" when unknown.
+  virtual Prepared prepare(const std::string& container, const std::string& image, Deadline deadline) = 0;
   // Drops the container's layer and its pin on the image; no error when there is none.
   virtual void release(const std::string& container, Deadline deadline) = 0;
 };

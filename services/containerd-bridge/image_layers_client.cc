@@ -11,12 +11,15 @@ ImageLayers::Image ImageLayersClient::inspect(const std::string& ref, Deadline d
   return image;
 }
 
-std::vector<Mount> ImageLayersClient::prepare(const std::string& container, const std::string& imageId, Deadline deadline) {
-  std::vector<Mount> mounts;
-  for (auto& m : images_.prepareRootfs(container, imageId, deadline).mounts) {
-    mounts.push_back(Mount{std::move(m.type), std::move(m.source), std::move(m.options)});
-  }
-  return mounts;
+ImageLayers::Prepared ImageLayersClient::prepare(const std::string& container, const std::string& image,
+                                                Deadline deadline) {
+  auto prepared = images_.prepareRootfs(container, image, deadline);
+  Prepared out;
+  out.image.id = prepared.imageId;
+  out.image.config = nlohmann::json::parse(prepared.configJson, nullptr, false);
+  if (!out.image.config.is_object()) out.image.config = nlohmann::json::object();
+  for (auto& m : prepared.mounts) out.mounts.push_back(Mount{std::move(m.type), std::move(m.source), std::move(m.options)});
+  return out;
 }
 
 void ImageLayersClient::release(const std::string& container, Deadline deadline) {

@@ -15,7 +15,7 @@ class ImageLayersClient final : public ImageLayers {
   ImageLayersClient(zmq::context_t& context, const std::string& endpoint) : images_(context, endpoint) {}
 
   Image inspect(const std::string& ref, Deadline deadline) override;
-  std::vector<Mount> prepare(const std::string& container, const std::string& imageId, Deadline deadline) override;
+  Prepared prepare(const std::string& container, const std::string& image, Deadline deadline) override;
   void release(const std::string& container, Deadline deadline) override;
 
  private:

@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
@@ -48,40 +49,45 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
   if (imageRef.empty()) throw Error(ErrorKind::invalid, "No image was specified");
   validateCreate(config, hostConfig);
 
-  auto image = p_.images.inspect(imageRef, capped(deadline, 10s));
-  config = mergeImageConfig(config, image.config.value("config", json::object()));
-  // Everything the spec builder checks fails here rather than at start; the user is resolved
-  // at start, in the container's own filesystem.
-  {
-    json probe = config;
-    probe["User"] = "";
-    json probeHost = hostConfig;
-    probeHost.erase("GroupAdd");
-    buildOciSpec({probe, probeHost, "", "probe", p_.paths.initBinary});
-  }
-
-  auto record = p_.store.reserve(name);
-  std::vector<std::string> args = stringsOf(config.value("Entrypoint", json()));
-  auto cmd = stringsOf(config.value("Cmd", json()));
-  args.insert(args.end(), cmd.begin(), cmd.end());
-  record.path = args.front();  // the spec check above refused an empty command
-  record.args.assign(args.begin() + 1, args.end());
-  if (config.value("Hostname", "").empty()) config["Hostname"] = shortId(record.id);
-  record.created = rfc3339Nano(nowUnixNanos());
-  record.image = image.id;
-  record.imageRef = imageRef;
-  record.config = config;
-  record.hostConfig = hostConfig;
-  record.logPath = p_.store.directoryOf(record.id) + "/" + record.id + "-json.log";
+  // One call to the images service: the image resolved, its config, and the container's layer.
+  std::string id = p_.store.newId();
+  auto prepared = p_.images.prepare(id, imageRef, capped(deadline, 30s));
+  ContainerRecord record;
   try {
-    p_.images.prepare(record.id, image.id, capped(deadline, 30s));
-    p_.store.add(record);
+    config = mergeImageConfig(config, prepared.image.config.value("config", json::object()));
+    if (config.value("Hostname", "").empty()) config["Hostname"] = shortId(id);
+    ContainerRecord draft;
+    draft.id = id;
+    draft.config = config;
+    draft.hostConfig = hostConfig;
+    // Everything the spec builder checks fails here rather than at start; the user is resolved
+    // at start, in the container's own filesystem.
+    json spec = baseSpec(draft, p_.paths);
+    record = p_.store.reserve(name, id);
+    std::vector<std::string> args = stringsOf(config.value("Entrypoint", json()));
+    auto cmd = stringsOf(config.value("Cmd", json()));
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    record.path = args.front();  // the spec builder refused an empty command
+    record.args.assign(args.begin() + 1, args.end());
+    record.created = rfc3339Nano(nowUnixNanos());
+    record.image = prepared.image.id;
+    record.imageRef = imageRef;
+    record.config = config;
+    record.hostConfig = hostConfig;
+    record.rootfsMounts = prepared.mounts;
+    record.logPath = p_.store.directoryOf(id) + "/" + id + "-json.log";
+    try {
+      p_.store.add(record);
+      writeBaseSpec(p_.store, id, spec);
+    } catch (...) {
+      p_.store.remove(id);
+      throw;
+    }
   } catch (...) {
     try {
-      p_.images.release(record.id, capped(deadline, 10s));
+      p_.images.release(id, capped(deadline, 10s));
     } catch (const std::exception&) {
     }
-    p_.store.remove(record.id);
     throw;
   }
   p_.events("create", record, {});

@@ -198,6 +198,14 @@ json bindMount(const std::string& spec) {
 
 }  // namespace
 
+void resolveSpecUser(json& spec, const std::string& rootfs, const std::string& userText,
+                     const std::vector<std::string>& groupAdd) {
+  auto user = resolveUser(rootfs, userText, groupAdd);
+  json& u = spec["process"]["user"];
+  u = {{"uid", user.uid}, {"gid", user.gid}};
+  if (!user.additionalGids.empty()) u["additionalGids"] = user.additionalGids;
+}
+
 json buildOciSpec(const SpecInput& in) {
   const json& c = in.config.is_object() ? in.config : json::object();
   const json& h = in.hostConfig.is_object() ? in.hostConfig : json::object();

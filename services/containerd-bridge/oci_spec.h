@@ -23,6 +23,12 @@ struct SpecInput {
 
 nlohmann::json buildOciSpec(const SpecInput& input);
 
+// Sets the spec's process user to `user` (Config.User) resolved in `rootfs`'s /etc/passwd and
+// /etc/group, with HostConfig.GroupAdd's groups: what a spec built without a root filesystem
+// lacks.
+void resolveSpecUser(nlohmann::json& spec, const std::string& rootfs, const std::string& user,
+                     const std::vector<std::string>& groupAdd);
+
 // Docker's default capabilities, in OCI spelling ("CAP_CHOWN", ...).
 const std::vector<std::string>& defaultCapabilities();
 

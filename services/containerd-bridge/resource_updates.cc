@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
 #include "services/containerd-bridge/restart_policy.h"
 
@@ -74,7 +75,9 @@ std::vector<std::string> ResourceUpdates::update(const std::string& ref, const j
 
   // Validated whole by building the spec the next start will use (without its root filesystem:
   // the user plays no part).
-  json spec = buildOciSpec({record.config, hostConfig, "", record.id.substr(0, 12), paths_.initBinary});
+  ContainerRecord changed = record;
+  changed.hostConfig = hostConfig;
+  json spec = baseSpec(changed, paths_);
   if (hasLiveTask(record.state.status)) {
     json resources = spec["linux"]["resources"];
     resources.erase("devices");
@@ -85,6 +88,7 @@ std::vector<std::string> ResourceUpdates::update(const std::string& ref, const j
     }
   }
   store_.update(record.id, [&](ContainerRecord& r) { r.hostConfig = hostConfig; });
+  writeBaseSpec(store_, record.id, spec);
   events_("update", store_.get(record.id), {});
   return {};
 }

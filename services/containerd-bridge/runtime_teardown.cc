@@ -7,10 +7,24 @@ namespace berth::bridge {
 std::optional<TaskExit> RuntimeTeardown::afterExit(const std::string& id, Deadline deadline) {
   auto exit = tasks_.remove(id, deadline);  // throws conflict while the task runs
   removeContainerAndUnmount(id, deadline);
+  std::lock_guard lock(mutex_);
+  tornDown_.insert(id);
   return exit;
 }
 
+void RuntimeTeardown::runtimeCreated(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  tornDown_.erase(id);
+}
+
 void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    if (tornDown_.erase(id)) {
+      host_.unmountRootfs(paths_.rootfsOf(id));
+      return;
+    }
+  }
   TaskState state = tasks_.state(id, "", deadline);
   switch (state.answer) {
     case TaskState::Answer::unknown:

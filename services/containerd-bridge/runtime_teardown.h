@@ -5,7 +5,9 @@
 // a container deleted under a live task leaves a process nothing can reach).
 #pragma once
 
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "services/containerd-bridge/container_types.h"
@@ -30,8 +32,17 @@ class RuntimeTeardown {
   // unavailable error; in both cases nothing is deleted.
   void ensureGone(const std::string& id, Deadline deadline);
 
+  // A runtime is about to be made for `id`: what this process knew of its teardown is void.
+  void runtimeCreated(const std::string& id);
+
  private:
   void removeContainerAndUnmount(const std::string& id, Deadline deadline);
+
+  // Containers whose runtime this process tore down after their exit: the removal that follows
+  // (docker run --rm) has nothing to ask containerd. Kept in memory only, so a restarted bridge
+  // checks with containerd again.
+  std::mutex mutex_;
+  std::set<std::string> tornDown_;
 
   ContainerdTasks& tasks_;
   ContainerdContainers& containers_;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
@@ -54,7 +55,10 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
     prepareStorage(record, deadline);
     spdlog::debug("containers: start {}: rootfs {:.1f} ms", shortId(id), msSince(began));
     writeHostFiles(record);
+    auto specBegan = std::chrono::steady_clock::now();
     spec = finaliseSpec(record);
+    spdlog::debug("containers: start {}: host files {:.1f} ms, spec {:.1f} ms", shortId(id),
+                  std::chrono::duration<double, std::milli>(specBegan - began).count(), msSince(specBegan));
   } catch (const Error& e) {
     host_.unmountRootfs(paths_.rootfsOf(id));
     throw LaunchError(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : e.kind(), e.what(), 128);
@@ -83,30 +87,47 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
 }
 
 void TaskLauncher::prepareStorage(const ContainerRecord& record, Deadline deadline) {
-  auto mounts = images_.prepare(record.id, record.image, capped(deadline, 30s));
-  host_.mountRootfs(mounts, paths_.rootfsOf(record.id));
+  std::string rootfs = paths_.rootfsOf(record.id);
+  if (!record.rootfsMounts.empty()) {
+    try {
+      host_.mountRootfs(record.rootfsMounts, rootfs);
+      return;
+    } catch (const Error& e) {
+      // The layer moved (or the record predates the mounts): ask the images service again.
+      spdlog::info("containers: start {}: the recorded rootfs mount failed ({}); preparing it again",
+                   shortId(record.id), e.what());
+    }
+  }
+  host_.mountRootfs(images_.prepare(record.id, record.image, capped(deadline, 30s)).mounts, rootfs);
 }
 
 void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
   std::string dir = store_.directoryOf(record.id);
+  // Written again at every start, from the record and the host: atomic, not durable.
   std::string hostname = record.config.value("Hostname", shortId(record.id));
-  writeFileAtomic(dir + "/hostname", hostname + "\n");
+  writeFileReplacing(dir + "/hostname", hostname + "\n");
   if (record.hostConfig.value("NetworkMode", "default") == "none") {
-    writeFileAtomic(dir + "/hosts", isolatedHosts(hostname));
+    writeFileReplacing(dir + "/hosts", isolatedHosts(hostname));
   } else {
-    writeFileAtomic(dir + "/hosts", host_.readHostFile("/etc/hosts") + "127.0.1.1\t" + hostname + "\n");
+    writeFileReplacing(dir + "/hosts", host_.readHostFile("/etc/hosts") + "127.0.1.1\t" + hostname + "\n");
   }
-  writeFileAtomic(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
+  writeFileReplacing(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
 }
 
 json TaskLauncher::finaliseSpec(const ContainerRecord& record) {
   const std::string& id = record.id;
   std::string rootfs = paths_.rootfsOf(id);
   std::string dir = store_.directoryOf(id);
-  // Networking is none or the host's until the network service provides bridges.
-  json hostConfig = record.hostConfig;
-  if (hostConfig.value("NetworkMode", "default") != "none") hostConfig["NetworkMode"] = "host";
-  json spec = buildOciSpec({record.config, hostConfig, rootfs, shortId(id), paths_.initBinary});
+  // The base spec made at create (built again only for a record that has none), finished for
+  // this run: the user is resolved in the now mounted root filesystem.
+  auto base = readBaseSpec(store_, id);
+  json spec = base ? *base : baseSpec(record, paths_);
+  std::vector<std::string> groupAdd;
+  for (const auto& g : record.hostConfig.value("GroupAdd", json::array())) {
+    if (g.is_string()) groupAdd.push_back(g.get<std::string>());
+  }
+  resolveSpecUser(spec, rootfs, record.config.value("User", ""), groupAdd);
+  bool readonly = record.hostConfig.value("ReadonlyRootfs", false);
   spec["root"]["path"] = rootfs;
   spec["linux"]["cgroupsPath"] = "/" + paths_.cgroupParent + "/" + id;
   for (const char* file : {"hostname", "hosts", "resolv.conf"}) {
@@ -117,11 +138,11 @@ json TaskLauncher::finaliseSpec(const ContainerRecord& record) {
       spec["mounts"].push_back({{"destination", dst},
                                 {"type", "bind"},
                                 {"source", dir + "/" + file},
-                                {"options", {"rbind", "rprivate", hostConfig.value("ReadonlyRootfs", false) ? "ro" : "rw"}}});
+                                {"options", {"rbind", "rprivate", readonly ? "ro" : "rw"}}});
     }
   }
   // exec and health probes start from the container's own process settings.
-  writeFileAtomic(dir + "/spec.json", spec.dump());
+  writeFileReplacing(dir + "/spec.json", spec.dump());
   return spec;
 }
 
@@ -180,6 +201,7 @@ uint32_t TaskLauncher::createRuntime(const ContainerRecord& record, const json& 
                                      Deadline deadline) {
   const std::string& id = record.id;
   auto t0 = std::chrono::steady_clock::now();
+  teardown_.runtimeCreated(id);
   try {
     containers_.create(id, spec.dump(), capped(deadline, 10s));
   } catch (const Error& e) {

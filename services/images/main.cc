@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
             ipc::setTexts(m.initOptions(static_cast<unsigned>(mounts[i].options.size())), mounts[i].options);
           }
           r.setImageId(imageId);
+          r.setConfig(ipc::bytes(store->get(imageId).configJson));
         },
         D::worker);
     s.handle(

@@ -142,7 +142,8 @@ TEST_F(LifecycleTest, CreateMakesARecordAndALayerAndStartRunsTheTaskOnTheMounted
   EXPECT_EQ(r.state.pid, static_cast<int>(fake_.task(id)->pid));
   EXPECT_TRUE(r.hasBeenStarted);
   EXPECT_TRUE(host_.mounted(dir_.path() + "/run/" + id + "/rootfs"));
-  // A fresh container needs no clean-up calls: create, task, start.
+  // One images call for the whole run (at create), and no clean-up calls on a fresh container.
+  EXPECT_EQ(images_.prepares(), 1);
   EXPECT_EQ(fake_.count("Containers.Delete"), 0u);
   EXPECT_EQ(fake_.count("Tasks.Delete"), 0u);
   EXPECT_EQ(events(), (std::vector<std::string>{"create", "start"}));
@@ -242,6 +243,9 @@ TEST_F(LifecycleTest, AnAutoRemoveContainerIsRemovedAfterItsExitAndWaitRemovedGe
   EXPECT_FALSE(images_.hasLayer(id));
   EXPECT_FALSE(fake_.hasContainer(id));
   EXPECT_EQ(events().back(), "destroy");
+  // The removal after the exit asks containerd nothing more: the exit had torn it all down.
+  EXPECT_EQ(fake_.count("Containers.Delete"), 1u);
+  EXPECT_EQ(fake_.count("Tasks.Delete"), 1u);
 }
 
 TEST_F(LifecycleTest, WaitNotRunningAnswersAtOnceForAStoppedContainerAndNextExitWaitsForTheNextOne) {

@@ -350,10 +350,20 @@ class FakeImageLayers final : public ImageLayers {
     if (it == images_.end()) throw Error(ErrorKind::notFound, "No such image: " + ref);
     return it->second;
   }
-  std::vector<Mount> prepare(const std::string& container, const std::string& imageId, Deadline) override {
+  Prepared prepare(const std::string& container, const std::string& image, Deadline) override {
     std::lock_guard lock(mutex_);
+    ++prepares_;
+    Image found;
+    for (const auto& [ref, img] : images_) {
+      if (ref == image || img.id == image) found = img;
+    }
+    if (found.id.empty()) throw Error(ErrorKind::notFound, "No such image: " + image);
     layers_.insert(container);
-    return {Mount{"overlay", "overlay", {"lowerdir=/layers/" + imageId}}};
+    return {found, {Mount{"overlay", "overlay", {"lowerdir=/layers/" + found.id}}}};
+  }
+  int prepares() const {
+    std::lock_guard lock(mutex_);
+    return prepares_;
   }
   void release(const std::string& container, Deadline) override {
     std::lock_guard lock(mutex_);
@@ -368,6 +378,7 @@ class FakeImageLayers final : public ImageLayers {
   mutable std::mutex mutex_;
   std::map<std::string, Image> images_;
   std::set<std::string> layers_;
+  int prepares_ = 0;
 };
 
 // Mounts are directories the fake makes and remembers; nothing touches the host.

@@ -180,6 +180,7 @@ PreparedRootfs ImagesClient::prepareRootfs(const std::string& container, const s
   PreparedRootfs out;
   for (auto m : reply.get().getMounts()) out.mounts.push_back({m.getType(), m.getSource(), ipc::texts(m.getOptions())});
   out.imageId = reply.get().getImageId();
+  out.configJson = ipc::text(reply.get().getConfig());
   return out;
 }
 

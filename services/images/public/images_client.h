@@ -92,6 +92,7 @@ struct RootfsMount {
 struct PreparedRootfs {
   std::vector<RootfsMount> mounts;
   std::string imageId;
+  std::string configJson;  // the image config document
 };
 
 struct LayerChange {

@@ -1,0 +1,29 @@
+#include "services/containerd-bridge/container_spec.h"
+
+#include "common/files.h"
+#include "services/containerd-bridge/oci_spec.h"
+
+namespace berth::bridge {
+
+using json = nlohmann::json;
+
+json baseSpec(const ContainerRecord& record, const ServicePaths& paths) {
+  // Networking is none or the host's until the network service provides bridges.
+  json hostConfig = record.hostConfig;
+  if (hostConfig.value("NetworkMode", "default") != "none") hostConfig["NetworkMode"] = "host";
+  return buildOciSpec({record.config, hostConfig, "", record.id.substr(0, 12), paths.initBinary});
+}
+
+void writeBaseSpec(const ContainerStore& store, const std::string& id, const json& spec) {
+  writeFileReplacing(store.directoryOf(id) + "/base-spec.json", spec.dump(), 0600);
+}
+
+std::optional<json> readBaseSpec(const ContainerStore& store, const std::string& id) {
+  auto text = readFileIfExists(store.directoryOf(id) + "/base-spec.json");
+  if (!text) return std::nullopt;
+  auto spec = json::parse(*text, nullptr, false);
+  if (!spec.is_object()) return std::nullopt;
+  return spec;
+}
+
+}  // namespace berth::bridge
