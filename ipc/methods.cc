@@ -210,6 +210,11 @@ const ImagesContainerSize& imagesContainerSize() {
   return m;
 }
 
+const ImagesContainerSizes& imagesContainerSizes() {
+  static const ImagesContainerSizes m("containerSizes");
+  return m;
+}
+
 const BridgeStats& bridgeStats() {
   static const BridgeStats m("stats");
   return m;

@@ -60,6 +60,7 @@ using BridgeExecResize = Method<ContainerdBridge, ContainerdBridge::ExecResizePa
 using BridgePrune = Method<ContainerdBridge, ContainerdBridge::PruneParams, ContainerdBridge::PruneResults>;
 using BridgeShutdown = Method<ContainerdBridge, ContainerdBridge::ShutdownParams, ContainerdBridge::ShutdownResults>;
 using ImagesContainerSize = Method<Images, Images::ContainerSizeParams, Images::ContainerSizeResults>;
+using ImagesContainerSizes = Method<Images, Images::ContainerSizesParams, Images::ContainerSizesResults>;
 using BridgeStats = Method<ContainerdBridge, ContainerdBridge::StatsParams, ContainerdBridge::StatsResults>;
 using BridgeUpdate = Method<ContainerdBridge, ContainerdBridge::UpdateParams, ContainerdBridge::UpdateResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
@@ -113,6 +114,7 @@ const BridgePrune& bridgePrune();
 const BridgeShutdown& bridgeShutdown();
 const BridgeStats& bridgeStats();
 const ImagesContainerSize& imagesContainerSize();
+const ImagesContainerSizes& imagesContainerSizes();
 const BridgeUpdate& bridgeUpdate();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();

@@ -41,6 +41,12 @@ struct Change {
   path @1 :Text;
 }
 
+struct ContainerSize {
+  container @0 :Text;          # the container's id, as asked
+  rw @1 :Int64;                # bytes of file content in its writable layer (SizeRw)
+  rootFs @2 :Int64;            # the same plus its image's (SizeRootFs)
+}
+
 struct DeleteItem {
   union {
     untagged @0 :Text;   # a reference that was removed
@@ -128,11 +134,22 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   exportBegin @20 (container :Text) -> (download :Text, size :UInt64);
   # docker export: the container's merged filesystem as a tar, read with downloadRead.
 
-  commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text) -> (id :Text);
-  # docker commit: a new image from the container's writable layer over its image. `config`
-  # is the new image's "config" object (JSON); `reference` may be empty.
+  commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text,
+              changes :List(Text)) -> (id :Text);
+  # Called by the containerd-bridge for docker commit (the bridge resolves the container,
+  # holds it and pauses it; this builds the image): a new image from the container's writable
+  # layer over its image. `config` is the new image's "config" object (JSON) before `changes`,
+  # the client's Dockerfile instructions (`--change`, untrusted), are applied to it here, as
+  # for import; a change dockerd refuses fails the call `invalid` before anything is written.
+  # `reference` may be empty.
 
   containerSize @22 (container :Text) -> (rw :Int64, rootFs :Int64);
   # The bytes of file content in the container's writable layer (SizeRw) and in it plus its
   # image (SizeRootFs), for `ps -s` and `inspect -s`. notFound when it has no layer.
+
+  containerSizes @23 (containers :List(Text)) -> (sizes :List(ContainerSize));
+  # containerSize for many containers in one call: the containerd-bridge asks it once for
+  # `ps -s` (and `inspect -s`), whatever the number of containers. A container without a layer
+  # is left out of `sizes` (it is being created or removed); an id that is not a container id
+  # fails the call `invalid`.
 }

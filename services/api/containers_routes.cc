@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "common/errors.h"
-#include "common/dockerfile/changes.h"
 #include "common/files.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
@@ -404,7 +403,8 @@ void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
 }
 
 // docker commit: the container's Config, overridden by the request body's fields and then by the
-// Dockerfile `changes` (dockerd's BuildFromConfig), becomes the new image's config.
+// Dockerfile `changes` (dockerd's BuildFromConfig, applied by the images service), becomes the
+// new image's config.
 void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   std::string ref = req.queryValue("container").value_or("");
   if (ref.empty()) throw Error(ErrorKind::invalid, "No container specified");
@@ -424,7 +424,6 @@ void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   for (const auto& [key, value] : req.query) {
     if (key == "changes") changes.push_back(value);
   }
-  dockerfile::applyChanges(config, changes);
   for (const char* key : {"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin",
                           "StdinOnce", "Tty", "Image"}) {
     config.erase(key);
@@ -432,7 +431,7 @@ void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
   std::string repo = req.queryValue("repo").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
   std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
-  std::string imageId = backends_.images.commit(id, config.dump(), reference, req.queryValue("comment").value_or(""),
+  std::string imageId = backends_.images.commit(id, config.dump(), changes, reference, req.queryValue("comment").value_or(""),
                                                 req.queryValue("author").value_or(""), ipc::deadlineIn(30min));
   out.json(201, {{"Id", imageId}});
 }
