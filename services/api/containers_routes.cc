@@ -9,8 +9,6 @@
 
 #include "common/errors.h"
 #include "common/files.h"
-#include "ipc/capnp_text.h"
-#include "ipc/methods.h"
 #include "services/api/bridge_streams.h"
 #include "services/api/detach_keys.h"
 #include "services/api/images_routes.h"
@@ -22,9 +20,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-using ipc::bytes;
-using ipc::text;
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -91,61 +86,41 @@ void ContainersRoutes::create(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) {
     throw Error(ErrorKind::invalid, "invalid JSON: the request body is not JSON");
   }
-  auto reply = backends_.bridge.call(ipc::methods::bridgeCreate(), ipc::deadlineIn(60s),
-                                     [&](ipc::ContainerdBridge::CreateParams::Builder p) {
-                                       p.setName(req.queryValue("name").value_or(""));
-                                       p.setBody(bytes(req.body));
-                                     });
-  json warnings = json::array();
-  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
-  out.json(201, {{"Id", std::string(reply.get().getId())}, {"Warnings", warnings}});
+  auto created = backends_.bridge.create(req.queryValue("name").value_or(""), req.body, ipc::deadlineIn(60s));
+  out.json(201, {{"Id", created.id}, {"Warnings", created.warnings}});
 }
 
 void ContainersRoutes::start(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.call(ipc::methods::bridgeStart(), ipc::deadlineIn(120s),
-                                     [&](ipc::ContainerdBridge::StartParams::Builder p) { p.setRef(req.params["id"]); });
-  out.send(reply.get().getAlreadyRunning() ? 304 : 204, "", "");
+  bool started = backends_.bridge.start(req.params["id"], ipc::deadlineIn(120s));
+  out.send(started ? 204 : 304, "", "");
 }
 
 void ContainersRoutes::stop(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
-  auto reply = backends_.bridge.call(ipc::methods::bridgeStop(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)),
-                                     [&](ipc::ContainerdBridge::StopParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setTimeoutSeconds(timeout);
-                                       p.setSignal(req.queryValue("signal").value_or(""));
-                                     });
-  out.send(reply.get().getWasRunning() ? 204 : 304, "", "");
+  bool wasRunning = backends_.bridge.stop(req.params["id"], timeout, req.queryValue("signal").value_or(""),
+                                          ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)));
+  out.send(wasRunning ? 204 : 304, "", "");
 }
 
 void ContainersRoutes::restart(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
-  backends_.bridge.call(ipc::methods::bridgeRestart(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)),
-                        [&](ipc::ContainerdBridge::RestartParams::Builder p) {
-                          p.setRef(req.params["id"]);
-                          p.setTimeoutSeconds(timeout);
-                          p.setSignal(req.queryValue("signal").value_or(""));
-                        });
+  backends_.bridge.restart(req.params["id"], timeout, req.queryValue("signal").value_or(""),
+                           ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::kill(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeKill(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::KillParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setSignal(req.queryValue("signal").value_or(""));
-  });
+  backends_.bridge.kill(req.params["id"], req.queryValue("signal").value_or(""), ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::pause(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgePause(), ipc::deadlineIn(30s),
-                        [&](ipc::ContainerdBridge::PauseParams::Builder p) { p.setRef(req.params["id"]); });
+  backends_.bridge.pause(req.params["id"], ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::unpause(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeUnpause(), ipc::deadlineIn(30s),
-                        [&](ipc::ContainerdBridge::UnpauseParams::Builder p) { p.setRef(req.params["id"]); });
+  backends_.bridge.unpause(req.params["id"], ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
@@ -154,30 +129,24 @@ void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
   std::string ref = req.params["id"];
   int64_t exits = -1;
   auto step = [&](uint32_t waitMs) {
-    return backends_.bridge.callIdempotent(ipc::methods::bridgeWait(), ipc::deadlineIn(std::chrono::milliseconds(waitMs) + 30s),
-                                           [&](ipc::ContainerdBridge::WaitParams::Builder p) {
-                                             p.setRef(ref);
-                                             p.setCondition(condition);
-                                             p.setAfterExits(exits);
-                                             p.setWaitMs(waitMs);
-                                           });
+    return backends_.bridge.wait(ref, condition, exits, waitMs, ipc::deadlineIn(std::chrono::milliseconds(waitMs) + 30s));
   };
   // The first step registers the wait (and fails for an unknown container) before the
   // response starts: clients start the container once the headers arrive.
   auto first = step(0);
-  ref = first.get().getId();
-  exits = first.get().getExits();
-  bool done = first.get().getDone();
-  int64_t code = first.get().getStatusCode();
-  std::string error = first.get().getError();
+  ref = first.id;
+  exits = first.exits;
+  bool done = first.done;
+  int64_t code = first.statusCode;
+  std::string error = first.error;
   out.startStream(200, "application/json");
   while (!done) {
     if (out.clientGone()) return;
     try {
       auto r = step(5000);
-      done = r.get().getDone();
-      code = r.get().getStatusCode();
-      error = r.get().getError();
+      done = r.done;
+      code = r.statusCode;
+      error = r.error;
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::notFound) {
         // Removed while we waited: for "removed" that is the answer.
@@ -195,29 +164,22 @@ void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::remove(http::Request& req, http::ResponseWriter& out) {
   if (boolParam(req, "link")) throw Error(ErrorKind::invalid, "legacy links are not supported");
-  backends_.bridge.call(ipc::methods::bridgeRemove(), ipc::deadlineIn(90s), [&](ipc::ContainerdBridge::RemoveParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setForce(boolParam(req, "force"));
-  });
+  backends_.bridge.remove(req.params["id"], boolParam(req, "force"), ipc::deadlineIn(90s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeRename(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::RenameParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setName(req.queryValue("name").value_or(""));
-  });
+  backends_.bridge.rename(req.params["id"], req.queryValue("name").value_or(""), ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
+  std::string inspected = backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
   if (!boolParam(req, "size")) {
-    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+    out.send(200, "application/json", inspected + "\n");
     return;
   }
-  auto doc = json::parse(text(reply.get().getJson()));
+  auto doc = json::parse(inspected);
   addSizes(doc);
   out.json(200, doc);
 }
@@ -229,17 +191,12 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   }
   int limit = intParam(req, "limit", -1);
   if (boolParam(req, "latest")) limit = 1;
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeList(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::ListParams::Builder p) {
-                                                 p.setAll(boolParam(req, "all"));
-                                                 p.setLimit(limit);
-                                                 p.setFilters(bytes(filters));
-                                               });
+  std::string listed = backends_.bridge.listJson({boolParam(req, "all"), limit, filters}, ipc::deadlineIn(10s));
   if (!boolParam(req, "size")) {
-    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+    out.send(200, "application/json", listed + "\n");
     return;
   }
-  auto containers = json::parse(text(reply.get().getJson()));
+  auto containers = json::parse(listed);
   for (auto& c : containers) addSizes(c);
   out.json(200, containers);
 }
@@ -256,21 +213,14 @@ void ContainersRoutes::addSizes(json& container) {
 }
 
 void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.call(ipc::methods::bridgeTop(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::TopParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setPsArgs(req.queryValue("ps_args").value_or(""));
-  });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  std::string top = backends_.bridge.topJson(req.params["id"], req.queryValue("ps_args").value_or(""), ipc::deadlineIn(30s));
+  out.send(200, "application/json", top + "\n");
 }
 
 void ContainersRoutes::resize(http::Request& req, http::ResponseWriter& out) {
   int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
   if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
-  backends_.bridge.call(ipc::methods::bridgeResize(), ipc::deadlineIn(10s), [&](ipc::ContainerdBridge::ResizeParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setHeight(static_cast<uint32_t>(h));
-    p.setWidth(static_cast<uint32_t>(w));
-  });
+  backends_.bridge.resize(req.params["id"], static_cast<uint32_t>(h), static_cast<uint32_t>(w), ipc::deadlineIn(10s));
   out.send(200, "text/plain", "");
 }
 
@@ -279,9 +229,7 @@ void ContainersRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }
-  auto reply = backends_.bridge.call(ipc::methods::bridgePrune(), ipc::deadlineIn(300s),
-                                     [&](ipc::ContainerdBridge::PruneParams::Builder p) { p.setFilters(bytes(filters)); });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  out.send(200, "application/json", backends_.bridge.pruneJson(filters, ipc::deadlineIn(300s)) + "\n");
 }
 
 void ContainersRoutes::logs(http::Request& req, http::ResponseWriter& out) {
@@ -335,21 +283,14 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-  auto reply = backends_.bridge.call(ipc::methods::bridgeExecCreate(), ipc::deadlineIn(30s),
-                                     [&](ipc::ContainerdBridge::ExecCreateParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setBody(bytes(req.body));
-                                     });
-  out.json(201, {{"Id", std::string(reply.get().getId())}});
+  out.json(201, {{"Id", backends_.bridge.execCreate(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 
 void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) {
   auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   std::string id = req.params["id"];
-  auto info = backends_.bridge.call(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
-                                    [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(id); });
-  auto exec = json::parse(text(info.get().getJson()));
+  auto exec = json::parse(backends_.bridge.execInspectJson(id, ipc::deadlineIn(10s)));
   bool detach = body.value("Detach", false);
   bool tty = body.value("Tty", exec["ProcessConfig"].value("tty", false));
   std::string keys = detachSequence(exec.value("DetachKeys", "").empty() ? "ctrl-p,ctrl-q" : exec["DetachKeys"].get<std::string>());
@@ -372,27 +313,18 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
 }
 
 void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(req.params["id"]); });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  out.send(200, "application/json", backends_.bridge.execInspectJson(req.params["id"], ipc::deadlineIn(10s)) + "\n");
 }
 
 void ContainersRoutes::execResize(http::Request& req, http::ResponseWriter& out) {
   int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
   if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
-  backends_.bridge.call(ipc::methods::bridgeExecResize(), ipc::deadlineIn(10s),
-                        [&](ipc::ContainerdBridge::ExecResizeParams::Builder p) {
-                          p.setId(req.params["id"]);
-                          p.setHeight(static_cast<uint32_t>(h));
-                          p.setWidth(static_cast<uint32_t>(w));
-                        });
+  backends_.bridge.execResize(req.params["id"], static_cast<uint32_t>(h), static_cast<uint32_t>(w), ipc::deadlineIn(10s));
   out.send(200, "text/plain", "");
 }
 
 std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(ref); });
-  auto doc = json::parse(text(reply.get().getJson()));
+  auto doc = json::parse(backends_.bridge.inspectJson(ref, ipc::deadlineIn(10s)));
   if (inspected) *inspected = doc;
   return doc["Id"];
 }
@@ -488,9 +420,7 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
 void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
   std::string id = req.params["id"];
   auto sample = [&] {
-    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeStats(), ipc::deadlineIn(10s),
-                                                 [&](ipc::ContainerdBridge::StatsParams::Builder p) { p.setRef(id); });
-    return json::parse(text(reply.get().getJson()));
+    return json::parse(backends_.bridge.statsJson(id, ipc::deadlineIn(10s)));
   };
   bool stream = boolParam(req, "stream", true);
   bool oneShot = boolParam(req, "one-shot");
@@ -530,14 +460,7 @@ void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::update(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-  auto reply = backends_.bridge.call(ipc::methods::bridgeUpdate(), ipc::deadlineIn(30s),
-                                     [&](ipc::ContainerdBridge::UpdateParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setBody(bytes(req.body));
-                                     });
-  json warnings = json::array();
-  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
-  out.json(200, {{"Warnings", warnings}});
+  out.json(200, {{"Warnings", backends_.bridge.update(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 
 }  // namespace berth::api

@@ -1,7 +1,7 @@
 // The container and exec endpoints of the Docker API. The containerd-bridge owns every answer:
-// documents pass through its RPCs, byte streams (logs, attach, exec, cp) through its stream
-// socket (bridge_streams.h), which these handlers frame in HTTP (chunked for logs and cp, a
-// hijacked raw stream for attach and exec).
+// documents pass through its public client (services/containerd-bridge/public), byte streams
+// (logs, attach, exec, cp) through its stream socket (bridge_streams.h), which these handlers
+// frame in HTTP (chunked for logs and cp, a hijacked raw stream for attach and exec).
 #pragma once
 
 #include <nlohmann/json.hpp>
