@@ -225,6 +225,26 @@ const BridgeUpdate& bridgeUpdate() {
   return m;
 }
 
+const BridgeInspectWithSize& bridgeInspectWithSize() {
+  static const BridgeInspectWithSize m("inspectWithSize");
+  return m;
+}
+
+const BridgeChanges& bridgeChanges() {
+  static const BridgeChanges m("changes");
+  return m;
+}
+
+const BridgeExportBegin& bridgeExportBegin() {
+  static const BridgeExportBegin m("exportBegin");
+  return m;
+}
+
+const BridgeCommit& bridgeCommit() {
+  static const BridgeCommit m("commit");
+  return m;
+}
+
 const SupervisorStatus& supervisorStatus() {
   static const SupervisorStatus m("status");
   return m;

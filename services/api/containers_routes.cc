@@ -174,14 +174,10 @@ void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  std::string inspected = backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
-  if (!boolParam(req, "size")) {
-    out.send(200, "application/json", inspected + "\n");
-    return;
-  }
-  auto doc = json::parse(inspected);
-  addSizes(doc);
-  out.json(200, doc);
+  // With sizes the bridge asks the images service, which measures the layer: a call of its own.
+  std::string inspected = boolParam(req, "size") ? backends_.bridge.inspectWithSizeJson(req.params["id"], ipc::deadlineIn(60s))
+                                                 : backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
+  out.send(200, "application/json", inspected + "\n");
 }
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
@@ -191,25 +187,10 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   }
   int limit = intParam(req, "limit", -1);
   if (boolParam(req, "latest")) limit = 1;
-  std::string listed = backends_.bridge.listJson({boolParam(req, "all"), limit, filters}, ipc::deadlineIn(10s));
-  if (!boolParam(req, "size")) {
-    out.send(200, "application/json", listed + "\n");
-    return;
-  }
-  auto containers = json::parse(listed);
-  for (auto& c : containers) addSizes(c);
-  out.json(200, containers);
-}
-
-// ps -s and inspect -s: the images service measures the container's layer.
-void ContainersRoutes::addSizes(json& container) {
-  try {
-    auto size = backends_.images.containerSize(container.value("Id", ""), ipc::deadlineIn(60s));
-    container["SizeRw"] = size.rw;
-    container["SizeRootFs"] = size.rootFs;
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::notFound) throw;
-  }
+  bool size = boolParam(req, "size");  // ps -s: the bridge asks the images service for every layer's size
+  std::string listed =
+      backends_.bridge.listJson({boolParam(req, "all"), limit, filters, size}, ipc::deadlineIn(size ? 60s : 10s));
+  out.send(200, "application/json", listed + "\n");
 }
 
 void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {
@@ -323,55 +304,37 @@ void ContainersRoutes::execResize(http::Request& req, http::ResponseWriter& out)
   out.send(200, "text/plain", "");
 }
 
-std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected) {
-  auto doc = json::parse(backends_.bridge.inspectJson(ref, ipc::deadlineIn(10s)));
-  if (inspected) *inspected = doc;
-  return doc["Id"];
-}
-
+// docker export: the bridge has the images service stage the tar and answers with that
+// download, which is read from the images service like docker save's.
 void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
-  std::string id = resolveId(req.params["id"]);
-  streamDownload(backends_.images, backends_.images.exportBegin(id, ipc::deadlineIn(30min)), out);
+  streamDownload(backends_.images, backends_.bridge.exportBegin(req.params["id"], ipc::deadlineIn(30min)), out);
 }
 
-// docker commit: the container's Config, overridden by the request body's fields and then by the
-// Dockerfile `changes` (dockerd's BuildFromConfig, applied by the images service), becomes the
-// new image's config.
+// docker commit: the bridge builds the new image's config from the container's, the body and the
+// Dockerfile `changes` (dockerd's BuildFromConfig), pauses the container unless pause=0, and has
+// the images service write the image.
 void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
-  std::string ref = req.queryValue("container").value_or("");
-  if (ref.empty()) throw Error(ErrorKind::invalid, "No container specified");
-  json inspected;
-  std::string id = resolveId(ref, &inspected);
-  json config = inspected["Config"];
-  if (!req.body.empty()) {
-    auto body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() && !body.is_null()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-    if (body.is_object()) {
-      for (auto it = body.begin(); it != body.end(); ++it) {
-        if (!it.value().is_null()) config[it.key()] = it.value();
-      }
-    }
-  }
-  std::vector<std::string> changes;
+  bridge::BridgeClient::CommitRequest commit;
+  commit.container = req.queryValue("container").value_or("");
+  if (commit.container.empty()) throw Error(ErrorKind::invalid, "No container specified");
+  commit.configJson = req.body;
   for (const auto& [key, value] : req.query) {
-    if (key == "changes") changes.push_back(value);
-  }
-  for (const char* key : {"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin",
-                          "StdinOnce", "Tty", "Image"}) {
-    config.erase(key);
+    if (key == "changes") commit.changes.push_back(value);
   }
   std::string repo = req.queryValue("repo").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
-  std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
-  std::string imageId = backends_.images.commit(id, config.dump(), changes, reference, req.queryValue("comment").value_or(""),
-                                                req.queryValue("author").value_or(""), ipc::deadlineIn(30min));
-  out.json(201, {{"Id", imageId}});
+  commit.reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
+  commit.message = req.queryValue("comment").value_or("");
+  commit.author = req.queryValue("author").value_or("");
+  commit.pause = boolParam(req, "pause", true);  // dockerd pauses unless told not to (API >= 1.13)
+  out.json(201, {{"Id", backends_.bridge.commit(commit, ipc::deadlineIn(30min))}});
 }
 
 void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
-  std::string id = resolveId(req.params["id"]);
   json changes = json::array();
-  for (const auto& c : backends_.images.changes(id, ipc::deadlineIn(60s))) changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
+  for (const auto& c : backends_.bridge.changes(req.params["id"], ipc::deadlineIn(60s))) {
+    changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
+  }
   out.json(200, changes.empty() ? json() : changes);
 }
 

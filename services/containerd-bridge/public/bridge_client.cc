@@ -145,7 +145,14 @@ std::string BridgeClient::listJson(const ListQuery& query, Deadline deadline) {
     p.setAll(query.all);
     p.setLimit(query.limit);
     p.setFilters(ipc::bytes(query.filtersJson));
+    p.setSize(query.size);
   });
+  return ipc::text(reply.get().getJson());
+}
+
+std::string BridgeClient::inspectWithSizeJson(const std::string& ref, Deadline deadline) {
+  auto reply = rpc_.callIdempotent(ipc::methods::bridgeInspectWithSize(), deadline,
+                                   [&](Bridge::InspectWithSizeParams::Builder p) { p.setRef(ref); });
   return ipc::text(reply.get().getJson());
 }
 
@@ -183,6 +190,33 @@ void BridgeClient::execResize(const std::string& execId, uint32_t height, uint32
     p.setHeight(height);
     p.setWidth(width);
   });
+}
+
+std::vector<images::LayerChange> BridgeClient::changes(const std::string& ref, Deadline deadline) {
+  auto reply = rpc_.callIdempotent(ipc::methods::bridgeChanges(), deadline,
+                                   [&](Bridge::ChangesParams::Builder p) { p.setRef(ref); });
+  std::vector<images::LayerChange> out;
+  for (auto c : reply.get().getChanges()) out.push_back({c.getKind(), c.getPath()});
+  return out;
+}
+
+images::Download BridgeClient::exportBegin(const std::string& ref, Deadline deadline) {
+  auto reply = rpc_.call(ipc::methods::bridgeExportBegin(), deadline,
+                         [&](Bridge::ExportBeginParams::Builder p) { p.setRef(ref); });
+  return {reply.get().getDownload(), reply.get().getSize()};
+}
+
+std::string BridgeClient::commit(const CommitRequest& request, Deadline deadline) {
+  auto reply = rpc_.call(ipc::methods::bridgeCommit(), deadline, [&](Bridge::CommitParams::Builder p) {
+    p.setRef(request.container);
+    p.setConfig(ipc::bytes(request.configJson));
+    ipc::setTexts(p.initChanges(static_cast<unsigned>(request.changes.size())), request.changes);
+    p.setReference(request.reference);
+    p.setMessage(request.message);
+    p.setAuthor(request.author);
+    p.setPause(request.pause);
+  });
+  return reply.get().getId();
 }
 
 }  // namespace berth::bridge

@@ -12,9 +12,13 @@
 // not depend on it.
 //
 // Every method takes the caller's deadline. Methods that only read (summary, inspect, list,
-// wait, execInspect, stats) retry while the bridge restarts, until the deadline; the others
-// fail `unavailable` at once when it goes away (ipc/rpc_client.h), since repeating them could
-// act twice.
+// wait, execInspect, stats, changes) retry while the bridge restarts, until the deadline; the
+// others fail `unavailable` at once when it goes away (ipc/rpc_client.h), since repeating them
+// could act twice (or, for exportBegin, stage a second download).
+//
+// diff, export, commit and sizes are orchestrated by the bridge (it resolves and holds the
+// container, pauses it for a commit, and asks the images service); an export's tar is then read
+// from the images service, whose download it is.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include <vector>
 
 #include "common/deadline.h"
+#include "services/images/public/images_client.h"
 
 namespace zmq {
 class context_t;
@@ -63,6 +68,18 @@ class BridgeClient {
     bool all = false;
     int32_t limit = -1;
     std::string filtersJson;  // Docker's filter JSON; empty for none
+    bool size = false;        // SizeRw and SizeRootFs in each entry (ps -s)
+  };
+
+  // POST /commit.
+  struct CommitRequest {
+    std::string container;             // as the client named it
+    std::string configJson;            // the request body: a Docker Config, or empty
+    std::vector<std::string> changes;  // Dockerfile instructions (--change)
+    std::string reference;             // "repo:tag", or empty
+    std::string message;
+    std::string author;
+    bool pause = true;
   };
 
   // Over an RPC client the caller owns and keeps alive (the API shares it with its event hub).
@@ -95,6 +112,8 @@ class BridgeClient {
 
   // Documents.
   std::string inspectJson(const std::string& ref, Deadline deadline);
+  // inspect -s: with SizeRw and SizeRootFs.
+  std::string inspectWithSizeJson(const std::string& ref, Deadline deadline);
   std::string listJson(const ListQuery& query, Deadline deadline);
   std::string topJson(const std::string& ref, const std::string& psArgs, Deadline deadline);
   std::string statsJson(const std::string& ref, Deadline deadline);
@@ -103,6 +122,13 @@ class BridgeClient {
   std::string execCreate(const std::string& ref, const std::string& bodyJson, Deadline deadline);
   std::string execInspectJson(const std::string& execId, Deadline deadline);
   void execResize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline);
+
+  // The container's writable layer.
+  std::vector<images::LayerChange> changes(const std::string& ref, Deadline deadline);
+  // A download of the images service: read it with ImagesClient::downloadRead, close it with
+  // ImagesClient::downloadClose.
+  images::Download exportBegin(const std::string& ref, Deadline deadline);
+  std::string commit(const CommitRequest& request, Deadline deadline);  // the new image's id
 
  private:
   std::unique_ptr<ipc::RpcClient> owned_;
