@@ -210,6 +210,11 @@ const ImagesContainerSize& imagesContainerSize() {
   return m;
 }
 
+const ImagesContainerSizes& imagesContainerSizes() {
+  static const ImagesContainerSizes m("containerSizes");
+  return m;
+}
+
 const BridgeStats& bridgeStats() {
   static const BridgeStats m("stats");
   return m;
@@ -217,6 +222,26 @@ const BridgeStats& bridgeStats() {
 
 const BridgeUpdate& bridgeUpdate() {
   static const BridgeUpdate m("update");
+  return m;
+}
+
+const BridgeInspectWithSize& bridgeInspectWithSize() {
+  static const BridgeInspectWithSize m("inspectWithSize");
+  return m;
+}
+
+const BridgeChanges& bridgeChanges() {
+  static const BridgeChanges m("changes");
+  return m;
+}
+
+const BridgeExportBegin& bridgeExportBegin() {
+  static const BridgeExportBegin m("exportBegin");
+  return m;
+}
+
+const BridgeCommit& bridgeCommit() {
+  static const BridgeCommit m("commit");
   return m;
 }
 

@@ -60,8 +60,14 @@ using BridgeExecResize = Method<ContainerdBridge, ContainerdBridge::ExecResizePa
 using BridgePrune = Method<ContainerdBridge, ContainerdBridge::PruneParams, ContainerdBridge::PruneResults>;
 using BridgeShutdown = Method<ContainerdBridge, ContainerdBridge::ShutdownParams, ContainerdBridge::ShutdownResults>;
 using ImagesContainerSize = Method<Images, Images::ContainerSizeParams, Images::ContainerSizeResults>;
+using ImagesContainerSizes = Method<Images, Images::ContainerSizesParams, Images::ContainerSizesResults>;
 using BridgeStats = Method<ContainerdBridge, ContainerdBridge::StatsParams, ContainerdBridge::StatsResults>;
 using BridgeUpdate = Method<ContainerdBridge, ContainerdBridge::UpdateParams, ContainerdBridge::UpdateResults>;
+using BridgeInspectWithSize =
+    Method<ContainerdBridge, ContainerdBridge::InspectWithSizeParams, ContainerdBridge::InspectWithSizeResults>;
+using BridgeChanges = Method<ContainerdBridge, ContainerdBridge::ChangesParams, ContainerdBridge::ChangesResults>;
+using BridgeExportBegin = Method<ContainerdBridge, ContainerdBridge::ExportBeginParams, ContainerdBridge::ExportBeginResults>;
+using BridgeCommit = Method<ContainerdBridge, ContainerdBridge::CommitParams, ContainerdBridge::CommitResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
 using SupervisorRestart = Method<Supervisor, Supervisor::RestartParams, Supervisor::RestartResults>;
 
@@ -113,7 +119,12 @@ const BridgePrune& bridgePrune();
 const BridgeShutdown& bridgeShutdown();
 const BridgeStats& bridgeStats();
 const ImagesContainerSize& imagesContainerSize();
+const ImagesContainerSizes& imagesContainerSizes();
 const BridgeUpdate& bridgeUpdate();
+const BridgeInspectWithSize& bridgeInspectWithSize();
+const BridgeChanges& bridgeChanges();
+const BridgeExportBegin& bridgeExportBegin();
+const BridgeCommit& bridgeCommit();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();
 

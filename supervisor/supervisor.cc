@@ -1,7 +1,6 @@
 #include "supervisor/supervisor.h"
 
 #include "ipc/methods.h"
-#include "ipc/rpc_client.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/methods.h"
+#include "services/containerd-bridge/public/bridge_client.h"
 #include "supervisor/engine_roots.h"
 
 extern char** environ;
@@ -286,9 +286,8 @@ void Supervisor::handleSignal(int sig) {
 void Supervisor::stopContainers() {
   spdlog::info("live-restore is off: stopping containers (shutdown-timeout {} s)", config_.shutdownTimeout);
   try {
-    ipc::RpcClient bridge(zmq_, config_.serviceEndpoint("containerd-bridge"));
-    bridge.call(ipc::methods::bridgeShutdown(), ipc::deadlineIn(std::chrono::seconds(config_.shutdownTimeout + 30)),
-                [&](ipc::ContainerdBridge::ShutdownParams::Builder p) { p.setTimeoutSeconds(config_.shutdownTimeout); });
+    bridge::BridgeClient bridge(zmq_, config_.serviceEndpoint("containerd-bridge"));
+    bridge.shutdown(config_.shutdownTimeout, deadlineIn(std::chrono::seconds(config_.shutdownTimeout + 30)));
   } catch (const std::exception& e) {
     spdlog::warn("stopping containers at shutdown: {}", e.what());
   }

@@ -14,6 +14,7 @@
 $import "/capnp/c++.capnp".namespace("berth::ipc");
 using Svc = import "service.capnp";
 using Ev = import "events.capnp";
+using Img = import "images.capnp";
 
 interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (containers :UInt32, running :UInt32, paused :UInt32, stopped :UInt32,
@@ -57,8 +58,11 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   inspect @11 (ref :Text) -> (json :Data);
   # GET /containers/{id}/json, from a snapshot.
 
-  list @12 (all :Bool, limit :Int32, filters :Data) -> (json :Data);
+  list @12 (all :Bool, limit :Int32, filters :Data, size :Bool) -> (json :Data);
   # GET /containers/json; `filters` is Docker's filter JSON (name -> values), validated here.
+  # With `size` (ps -s), each entry has SizeRw and SizeRootFs, which the bridge asks of the
+  # images service in one call (Images.containerSizes) for the whole list; an entry whose
+  # container has no layer yet (or no longer) has neither.
 
   top @13 (ref :Text, psArgs :Text) -> (json :Data);
   resize @14 (ref :Text, height :UInt32, width :UInt32) -> ();
@@ -86,4 +90,35 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # POST /containers/{id}/update: Docker's UpdateConfig (resources, RestartPolicy), untrusted.
   # Validated whole (invalid with dockerd's message, nothing changed), applied to the running
   # task through containerd's Tasks.Update, and recorded for the next start.
+
+  inspectWithSize @22 (ref :Text) -> (json :Data);
+  # GET /containers/{id}/json?size=1 (inspect -s): inspect's document plus SizeRw and
+  # SizeRootFs, asked of the images service (left out while the container has no layer). A
+  # method of its own because `inspect` answers from a snapshot on the server's I/O thread and
+  # never waits, while this one waits for the images service, on a worker.
+
+  changes @23 (ref :Text) -> (changes :List(Img.Change));
+  # GET /containers/{id}/changes (docker diff): what the container's writable layer adds,
+  # changes and deletes, by path, from the images service. The container's operation lock is
+  # held meanwhile, as dockerd holds the container: no removal deletes the layer under the read.
+  # notFound "No such container: REF".
+
+  exportBegin @24 (ref :Text) -> (download :Text, size :UInt64);
+  # GET /containers/{id}/export (docker export): the images service stages the container's
+  # merged filesystem as a tar while the bridge holds the container's operation lock, and the
+  # answer is the images service's download: the API reads it with Images.downloadRead and
+  # closes it with Images.downloadClose, so the tar never passes through the bridge.
+
+  commit @25 (ref :Text, config :Data, changes :List(Text), reference :Text, message :Text,
+              author :Text, pause :Bool) -> (id :Text);
+  # POST /commit (docker commit). `config` is the request body, untrusted: empty, null or a
+  # Docker Config (JSON) whose non-null fields override the container's Config (as inspect
+  # shows it; invalid "invalid JSON in the request body" otherwise, before anything happens).
+  # Hostname, Domainname, the attach and stdin flags, Tty and Image are dropped. The images
+  # service applies `changes` (Dockerfile instructions, untrusted; invalid with dockerd's
+  # message), validates `reference` ("repo:tag" or empty) and writes the image. With `pause`,
+  # a running container is paused through the lifecycle's pause (events pause, then unpause)
+  # for the commit and unpaused after, as dockerd does; one that cannot be paused is committed
+  # as it is. The operation lock is held while the images service reads the layer. Returns the
+  # new image's id.
 }

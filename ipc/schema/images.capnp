@@ -1,7 +1,9 @@
 @0xa7c3e5f19d2b4608;
-# The images service: image content, layers, references (docs/images.md). Called by the API
-# (and later by the containerd-bridge for root filesystems). Input from the API is untrusted:
-# references, ids and archives are validated here, where they are used.
+# The images service: image content, layers, references (docs/images.md). Called by the API,
+# and by the containerd-bridge for containers' layers (root filesystems, and the layer work of
+# commit, export, diff and sizes, which the bridge orchestrates). Input from the API is
+# untrusted, and so is what the bridge relays of it (a commit's config and changes): references,
+# ids, archives and instructions are validated here, where they are used.
 
 $import "/capnp/c++.capnp".namespace("berth::ipc");
 using Svc = import "service.capnp";
@@ -39,6 +41,12 @@ struct Mount {
 struct Change {
   kind @0 :UInt8;              # 0 modified, 1 added, 2 deleted (Docker's numbering)
   path @1 :Text;
+}
+
+struct ContainerSize {
+  container @0 :Text;          # the container's id, as asked
+  rw @1 :Int64;                # bytes of file content in its writable layer (SizeRw)
+  rootFs @2 :Int64;            # the same plus its image's (SizeRootFs)
 }
 
 struct DeleteItem {
@@ -125,16 +133,30 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # Called when a container is removed: deletes its writable layer.
 
   changes @19 (container :Text) -> (changes :List(Change));
-  # docker diff: what the container's writable layer adds, changes and deletes, by path.
+  # docker diff, called by the containerd-bridge while it holds the container: what the
+  # container's writable layer adds, changes and deletes, by path.
 
   exportBegin @20 (container :Text) -> (download :Text, size :UInt64);
-  # docker export: the container's merged filesystem as a tar, read with downloadRead.
+  # docker export, called by the containerd-bridge while it holds the container: stages the
+  # container's merged filesystem as a tar, which the API then reads with downloadRead.
 
-  commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text) -> (id :Text);
-  # docker commit: a new image from the container's writable layer over its image. `config`
-  # is the new image's "config" object (JSON); `reference` may be empty.
+  commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text,
+              changes :List(Text)) -> (id :Text);
+  # Called by the containerd-bridge for docker commit (the bridge resolves the container,
+  # holds it and pauses it; this builds the image): a new image from the container's writable
+  # layer over its image. `config` is the new image's "config" object (JSON) before `changes`,
+  # the client's Dockerfile instructions (`--change`, untrusted), are applied to it here, as
+  # for import; a change dockerd refuses fails the call `invalid` before anything is written.
+  # `reference` may be empty.
 
   containerSize @22 (container :Text) -> (rw :Int64, rootFs :Int64);
   # The bytes of file content in the container's writable layer (SizeRw) and in it plus its
-  # image (SizeRootFs), for `ps -s` and `inspect -s`. notFound when it has no layer.
+  # image (SizeRootFs). notFound when it has no layer. berth's own callers use
+  # containerSizes (below), which answers the same for many containers in one call.
+
+  containerSizes @23 (containers :List(Text)) -> (sizes :List(ContainerSize));
+  # containerSize for many containers in one call: the containerd-bridge asks it once for
+  # `ps -s` (and `inspect -s`), whatever the number of containers. A container without a layer
+  # is left out of `sizes` (it is being created or removed); an id that is not a container id
+  # fails the call `invalid`.
 }

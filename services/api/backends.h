@@ -1,6 +1,7 @@
 // The API's view of the other processes: one client per service, typed where the service has a
-// public client (images: services/images/public), else its RPC client. Holds no state of its
-// own; each handler asks the service that owns the answer.
+// public client (images: services/images/public; the containerd-bridge:
+// services/containerd-bridge/public), else its RPC client. Holds no state of its own; each
+// handler asks the service that owns the answer.
 #pragma once
 
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "common/config.h"
 #include "ipc/rpc_client.h"
+#include "services/containerd-bridge/public/bridge_client.h"
 #include "services/images/public/images_client.h"
 
 namespace berth::api {
@@ -19,21 +21,23 @@ struct Backends {
       : imagesRpc(context, config.serviceEndpoint("images")),
         volumes(context, config.serviceEndpoint("volumes")),
         network(context, config.serviceEndpoint("network")),
-        bridge(context, config.serviceEndpoint("containerd-bridge")),
+        bridgeRpc(context, config.serviceEndpoint("containerd-bridge")),
         supervisor(context, config.supervisorEndpoint()),
-        images(imagesRpc) {}
+        images(imagesRpc),
+        bridge(bridgeRpc) {}
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
-    return {{"images", &imagesRpc}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridge}};
+    return {{"images", &imagesRpc}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridgeRpc}};
   }
 
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
   ipc::RpcClient volumes;
   ipc::RpcClient network;
-  ipc::RpcClient bridge;
+  ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
   images::ImagesClient images;
+  bridge::BridgeClient bridge;
 };
 
 }  // namespace berth::api

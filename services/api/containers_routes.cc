@@ -8,10 +8,7 @@
 #include <utility>
 
 #include "common/errors.h"
-#include "common/dockerfile/changes.h"
 #include "common/files.h"
-#include "ipc/capnp_text.h"
-#include "ipc/methods.h"
 #include "services/api/bridge_streams.h"
 #include "services/api/detach_keys.h"
 #include "services/api/images_routes.h"
@@ -23,9 +20,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-using ipc::bytes;
-using ipc::text;
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -92,61 +86,41 @@ void ContainersRoutes::create(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) {
     throw Error(ErrorKind::invalid, "invalid JSON: the request body is not JSON");
   }
-  auto reply = backends_.bridge.call(ipc::methods::bridgeCreate(), ipc::deadlineIn(60s),
-                                     [&](ipc::ContainerdBridge::CreateParams::Builder p) {
-                                       p.setName(req.queryValue("name").value_or(""));
-                                       p.setBody(bytes(req.body));
-                                     });
-  json warnings = json::array();
-  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
-  out.json(201, {{"Id", std::string(reply.get().getId())}, {"Warnings", warnings}});
+  auto created = backends_.bridge.create(req.queryValue("name").value_or(""), req.body, ipc::deadlineIn(60s));
+  out.json(201, {{"Id", created.id}, {"Warnings", created.warnings}});
 }
 
 void ContainersRoutes::start(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.call(ipc::methods::bridgeStart(), ipc::deadlineIn(120s),
-                                     [&](ipc::ContainerdBridge::StartParams::Builder p) { p.setRef(req.params["id"]); });
-  out.send(reply.get().getAlreadyRunning() ? 304 : 204, "", "");
+  bool started = backends_.bridge.start(req.params["id"], ipc::deadlineIn(120s));
+  out.send(started ? 204 : 304, "", "");
 }
 
 void ContainersRoutes::stop(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
-  auto reply = backends_.bridge.call(ipc::methods::bridgeStop(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)),
-                                     [&](ipc::ContainerdBridge::StopParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setTimeoutSeconds(timeout);
-                                       p.setSignal(req.queryValue("signal").value_or(""));
-                                     });
-  out.send(reply.get().getWasRunning() ? 204 : 304, "", "");
+  bool wasRunning = backends_.bridge.stop(req.params["id"], timeout, req.queryValue("signal").value_or(""),
+                                          ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)));
+  out.send(wasRunning ? 204 : 304, "", "");
 }
 
 void ContainersRoutes::restart(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
-  backends_.bridge.call(ipc::methods::bridgeRestart(), ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)),
-                        [&](ipc::ContainerdBridge::RestartParams::Builder p) {
-                          p.setRef(req.params["id"]);
-                          p.setTimeoutSeconds(timeout);
-                          p.setSignal(req.queryValue("signal").value_or(""));
-                        });
+  backends_.bridge.restart(req.params["id"], timeout, req.queryValue("signal").value_or(""),
+                           ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::kill(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeKill(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::KillParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setSignal(req.queryValue("signal").value_or(""));
-  });
+  backends_.bridge.kill(req.params["id"], req.queryValue("signal").value_or(""), ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::pause(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgePause(), ipc::deadlineIn(30s),
-                        [&](ipc::ContainerdBridge::PauseParams::Builder p) { p.setRef(req.params["id"]); });
+  backends_.bridge.pause(req.params["id"], ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::unpause(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeUnpause(), ipc::deadlineIn(30s),
-                        [&](ipc::ContainerdBridge::UnpauseParams::Builder p) { p.setRef(req.params["id"]); });
+  backends_.bridge.unpause(req.params["id"], ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
@@ -155,30 +129,24 @@ void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
   std::string ref = req.params["id"];
   int64_t exits = -1;
   auto step = [&](uint32_t waitMs) {
-    return backends_.bridge.callIdempotent(ipc::methods::bridgeWait(), ipc::deadlineIn(std::chrono::milliseconds(waitMs) + 30s),
-                                           [&](ipc::ContainerdBridge::WaitParams::Builder p) {
-                                             p.setRef(ref);
-                                             p.setCondition(condition);
-                                             p.setAfterExits(exits);
-                                             p.setWaitMs(waitMs);
-                                           });
+    return backends_.bridge.wait(ref, condition, exits, waitMs, ipc::deadlineIn(std::chrono::milliseconds(waitMs) + 30s));
   };
   // The first step registers the wait (and fails for an unknown container) before the
   // response starts: clients start the container once the headers arrive.
   auto first = step(0);
-  ref = first.get().getId();
-  exits = first.get().getExits();
-  bool done = first.get().getDone();
-  int64_t code = first.get().getStatusCode();
-  std::string error = first.get().getError();
+  ref = first.id;
+  exits = first.exits;
+  bool done = first.done;
+  int64_t code = first.statusCode;
+  std::string error = first.error;
   out.startStream(200, "application/json");
   while (!done) {
     if (out.clientGone()) return;
     try {
       auto r = step(5000);
-      done = r.get().getDone();
-      code = r.get().getStatusCode();
-      error = r.get().getError();
+      done = r.done;
+      code = r.statusCode;
+      error = r.error;
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::notFound) {
         // Removed while we waited: for "removed" that is the answer.
@@ -196,31 +164,20 @@ void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::remove(http::Request& req, http::ResponseWriter& out) {
   if (boolParam(req, "link")) throw Error(ErrorKind::invalid, "legacy links are not supported");
-  backends_.bridge.call(ipc::methods::bridgeRemove(), ipc::deadlineIn(90s), [&](ipc::ContainerdBridge::RemoveParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setForce(boolParam(req, "force"));
-  });
+  backends_.bridge.remove(req.params["id"], boolParam(req, "force"), ipc::deadlineIn(90s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
-  backends_.bridge.call(ipc::methods::bridgeRename(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::RenameParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setName(req.queryValue("name").value_or(""));
-  });
+  backends_.bridge.rename(req.params["id"], req.queryValue("name").value_or(""), ipc::deadlineIn(30s));
   out.send(204, "", "");
 }
 
 void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(req.params["id"]); });
-  if (!boolParam(req, "size")) {
-    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
-    return;
-  }
-  auto doc = json::parse(text(reply.get().getJson()));
-  addSizes(doc);
-  out.json(200, doc);
+  // With sizes the bridge asks the images service, which measures the layer: a call of its own.
+  std::string inspected = boolParam(req, "size") ? backends_.bridge.inspectWithSizeJson(req.params["id"], ipc::deadlineIn(60s))
+                                                 : backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
+  out.send(200, "application/json", inspected + "\n");
 }
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
@@ -230,48 +187,21 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   }
   int limit = intParam(req, "limit", -1);
   if (boolParam(req, "latest")) limit = 1;
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeList(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::ListParams::Builder p) {
-                                                 p.setAll(boolParam(req, "all"));
-                                                 p.setLimit(limit);
-                                                 p.setFilters(bytes(filters));
-                                               });
-  if (!boolParam(req, "size")) {
-    out.send(200, "application/json", text(reply.get().getJson()) + "\n");
-    return;
-  }
-  auto containers = json::parse(text(reply.get().getJson()));
-  for (auto& c : containers) addSizes(c);
-  out.json(200, containers);
-}
-
-// ps -s and inspect -s: the images service measures the container's layer.
-void ContainersRoutes::addSizes(json& container) {
-  try {
-    auto size = backends_.images.containerSize(container.value("Id", ""), ipc::deadlineIn(60s));
-    container["SizeRw"] = size.rw;
-    container["SizeRootFs"] = size.rootFs;
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::notFound) throw;
-  }
+  bool size = boolParam(req, "size");  // ps -s: the bridge asks the images service for every layer's size
+  std::string listed =
+      backends_.bridge.listJson({boolParam(req, "all"), limit, filters, size}, ipc::deadlineIn(size ? 60s : 10s));
+  out.send(200, "application/json", listed + "\n");
 }
 
 void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.call(ipc::methods::bridgeTop(), ipc::deadlineIn(30s), [&](ipc::ContainerdBridge::TopParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setPsArgs(req.queryValue("ps_args").value_or(""));
-  });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  std::string top = backends_.bridge.topJson(req.params["id"], req.queryValue("ps_args").value_or(""), ipc::deadlineIn(30s));
+  out.send(200, "application/json", top + "\n");
 }
 
 void ContainersRoutes::resize(http::Request& req, http::ResponseWriter& out) {
   int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
   if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
-  backends_.bridge.call(ipc::methods::bridgeResize(), ipc::deadlineIn(10s), [&](ipc::ContainerdBridge::ResizeParams::Builder p) {
-    p.setRef(req.params["id"]);
-    p.setHeight(static_cast<uint32_t>(h));
-    p.setWidth(static_cast<uint32_t>(w));
-  });
+  backends_.bridge.resize(req.params["id"], static_cast<uint32_t>(h), static_cast<uint32_t>(w), ipc::deadlineIn(10s));
   out.send(200, "text/plain", "");
 }
 
@@ -280,9 +210,7 @@ void ContainersRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }
-  auto reply = backends_.bridge.call(ipc::methods::bridgePrune(), ipc::deadlineIn(300s),
-                                     [&](ipc::ContainerdBridge::PruneParams::Builder p) { p.setFilters(bytes(filters)); });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  out.send(200, "application/json", backends_.bridge.pruneJson(filters, ipc::deadlineIn(300s)) + "\n");
 }
 
 void ContainersRoutes::logs(http::Request& req, http::ResponseWriter& out) {
@@ -336,21 +264,14 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-  auto reply = backends_.bridge.call(ipc::methods::bridgeExecCreate(), ipc::deadlineIn(30s),
-                                     [&](ipc::ContainerdBridge::ExecCreateParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setBody(bytes(req.body));
-                                     });
-  out.json(201, {{"Id", std::string(reply.get().getId())}});
+  out.json(201, {{"Id", backends_.bridge.execCreate(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 
 void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) {
   auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   std::string id = req.params["id"];
-  auto info = backends_.bridge.call(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
-                                    [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(id); });
-  auto exec = json::parse(text(info.get().getJson()));
+  auto exec = json::parse(backends_.bridge.execInspectJson(id, ipc::deadlineIn(10s)));
   bool detach = body.value("Detach", false);
   bool tty = body.value("Tty", exec["ProcessConfig"].value("tty", false));
   std::string keys = detachSequence(exec.value("DetachKeys", "").empty() ? "ctrl-p,ctrl-q" : exec["DetachKeys"].get<std::string>());
@@ -373,74 +294,47 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
 }
 
 void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeExecInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::ExecInspectParams::Builder p) { p.setId(req.params["id"]); });
-  out.send(200, "application/json", text(reply.get().getJson()) + "\n");
+  out.send(200, "application/json", backends_.bridge.execInspectJson(req.params["id"], ipc::deadlineIn(10s)) + "\n");
 }
 
 void ContainersRoutes::execResize(http::Request& req, http::ResponseWriter& out) {
   int h = intParam(req, "h", 0), w = intParam(req, "w", 0);
   if (h < 0 || w < 0) throw Error(ErrorKind::invalid, "invalid terminal size");
-  backends_.bridge.call(ipc::methods::bridgeExecResize(), ipc::deadlineIn(10s),
-                        [&](ipc::ContainerdBridge::ExecResizeParams::Builder p) {
-                          p.setId(req.params["id"]);
-                          p.setHeight(static_cast<uint32_t>(h));
-                          p.setWidth(static_cast<uint32_t>(w));
-                        });
+  backends_.bridge.execResize(req.params["id"], static_cast<uint32_t>(h), static_cast<uint32_t>(w), ipc::deadlineIn(10s));
   out.send(200, "text/plain", "");
 }
 
-std::string ContainersRoutes::resolveId(const std::string& ref, json* inspected) {
-  auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeInspect(), ipc::deadlineIn(10s),
-                                               [&](ipc::ContainerdBridge::InspectParams::Builder p) { p.setRef(ref); });
-  auto doc = json::parse(text(reply.get().getJson()));
-  if (inspected) *inspected = doc;
-  return doc["Id"];
-}
-
+// docker export: the bridge has the images service stage the tar and answers with that
+// download, which is read from the images service like docker save's.
 void ContainersRoutes::exportFs(http::Request& req, http::ResponseWriter& out) {
-  std::string id = resolveId(req.params["id"]);
-  streamDownload(backends_.images, backends_.images.exportBegin(id, ipc::deadlineIn(30min)), out);
+  streamDownload(backends_.images, backends_.bridge.exportBegin(req.params["id"], ipc::deadlineIn(30min)), out);
 }
 
-// docker commit: the container's Config, overridden by the request body's fields and then by the
-// Dockerfile `changes` (dockerd's BuildFromConfig), becomes the new image's config.
+// docker commit: the bridge builds the new image's config from the container's, the body and the
+// Dockerfile `changes` (dockerd's BuildFromConfig), pauses the container unless pause=0, and has
+// the images service write the image.
 void ContainersRoutes::commit(http::Request& req, http::ResponseWriter& out) {
-  std::string ref = req.queryValue("container").value_or("");
-  if (ref.empty()) throw Error(ErrorKind::invalid, "No container specified");
-  json inspected;
-  std::string id = resolveId(ref, &inspected);
-  json config = inspected["Config"];
-  if (!req.body.empty()) {
-    auto body = json::parse(req.body, nullptr, false);
-    if (!body.is_object() && !body.is_null()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-    if (body.is_object()) {
-      for (auto it = body.begin(); it != body.end(); ++it) {
-        if (!it.value().is_null()) config[it.key()] = it.value();
-      }
-    }
-  }
-  std::vector<std::string> changes;
+  bridge::BridgeClient::CommitRequest commit;
+  commit.container = req.queryValue("container").value_or("");
+  if (commit.container.empty()) throw Error(ErrorKind::invalid, "No container specified");
+  commit.configJson = req.body;
   for (const auto& [key, value] : req.query) {
-    if (key == "changes") changes.push_back(value);
-  }
-  dockerfile::applyChanges(config, changes);
-  for (const char* key : {"Hostname", "Domainname", "AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin",
-                          "StdinOnce", "Tty", "Image"}) {
-    config.erase(key);
+    if (key == "changes") commit.changes.push_back(value);
   }
   std::string repo = req.queryValue("repo").value_or("");
   std::string tag = req.queryValue("tag").value_or("");
-  std::string reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
-  std::string imageId = backends_.images.commit(id, config.dump(), reference, req.queryValue("comment").value_or(""),
-                                                req.queryValue("author").value_or(""), ipc::deadlineIn(30min));
-  out.json(201, {{"Id", imageId}});
+  commit.reference = repo.empty() ? "" : repo + ":" + (tag.empty() ? "latest" : tag);
+  commit.message = req.queryValue("comment").value_or("");
+  commit.author = req.queryValue("author").value_or("");
+  commit.pause = boolParam(req, "pause", true);  // dockerd pauses unless told not to (API >= 1.13)
+  out.json(201, {{"Id", backends_.bridge.commit(commit, ipc::deadlineIn(30min))}});
 }
 
 void ContainersRoutes::changes(http::Request& req, http::ResponseWriter& out) {
-  std::string id = resolveId(req.params["id"]);
   json changes = json::array();
-  for (const auto& c : backends_.images.changes(id, ipc::deadlineIn(60s))) changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
+  for (const auto& c : backends_.bridge.changes(req.params["id"], ipc::deadlineIn(60s))) {
+    changes.push_back({{"Path", c.path}, {"Kind", c.kind}});
+  }
   out.json(200, changes.empty() ? json() : changes);
 }
 
@@ -489,9 +383,7 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
 void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
   std::string id = req.params["id"];
   auto sample = [&] {
-    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeStats(), ipc::deadlineIn(10s),
-                                                 [&](ipc::ContainerdBridge::StatsParams::Builder p) { p.setRef(id); });
-    return json::parse(text(reply.get().getJson()));
+    return json::parse(backends_.bridge.statsJson(id, ipc::deadlineIn(10s)));
   };
   bool stream = boolParam(req, "stream", true);
   bool oneShot = boolParam(req, "one-shot");
@@ -531,14 +423,7 @@ void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::update(http::Request& req, http::ResponseWriter& out) {
   if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
-  auto reply = backends_.bridge.call(ipc::methods::bridgeUpdate(), ipc::deadlineIn(30s),
-                                     [&](ipc::ContainerdBridge::UpdateParams::Builder p) {
-                                       p.setRef(req.params["id"]);
-                                       p.setBody(bytes(req.body));
-                                     });
-  json warnings = json::array();
-  for (auto w : reply.get().getWarnings()) warnings.push_back(std::string(w));
-  out.json(200, {{"Warnings", warnings}});
+  out.json(200, {{"Warnings", backends_.bridge.update(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 
 }  // namespace berth::api

@@ -1,7 +1,9 @@
 // The container and exec endpoints of the Docker API. The containerd-bridge owns every answer:
-// documents pass through its RPCs, byte streams (logs, attach, exec, cp) through its stream
-// socket (bridge_streams.h), which these handlers frame in HTTP (chunked for logs and cp, a
-// hijacked raw stream for attach and exec).
+// documents pass through its public client (services/containerd-bridge/public), byte streams
+// (logs, attach, exec, cp) through its stream socket (bridge_streams.h), which these handlers
+// frame in HTTP (chunked for logs and cp, a hijacked raw stream for attach and exec). Work on a
+// container that needs the images service too (commit, export, diff, sizes) is the bridge's to
+// orchestrate; only an export's bytes are read from the images service directly.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -49,8 +51,6 @@ class ContainersRoutes {
   void archiveStat(http::Request& req, http::ResponseWriter& out);
   void archiveGet(http::Request& req, http::ResponseWriter& out);
   void archivePut(http::Request& req, http::ResponseWriter& out);
-  void addSizes(nlohmann::json& container);
-  std::string resolveId(const std::string& ref, nlohmann::json* inspected = nullptr);
 
   Backends& backends_;
   std::string streamSocket_;

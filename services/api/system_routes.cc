@@ -11,7 +11,6 @@
 #include "common/host_info.h"
 #include "common/time_format.h"
 #include "common/version.h"
-#include "ipc/methods.h"
 #include "services/api/event_filter.h"
 
 namespace berth::api {
@@ -93,17 +92,13 @@ void SystemRoutes::version(http::Request&, http::ResponseWriter& out) {
   engine["Details"]["Experimental"] = "false";
   json components = json::array({engine});
   try {
-    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeSummary(), ipc::deadlineIn(kServiceDeadline));
-    auto r = reply.get();
-    if (r.getContainerdReachable()) {
-      components.push_back({{"Name", "containerd"},
-                            {"Version", std::string(r.getContainerdVersion())},
-                            {"Details", {{"GitCommit", std::string(r.getContainerdRevision())}}}});
+    auto r = backends_.bridge.summary(ipc::deadlineIn(kServiceDeadline));
+    if (r.containerdReachable) {
+      components.push_back(
+          {{"Name", "containerd"}, {"Version", r.containerdVersion}, {"Details", {{"GitCommit", r.containerdRevision}}}});
     }
-    if (r.getRuncVersion().size() > 0) {
-      components.push_back({{"Name", "runc"},
-                            {"Version", std::string(r.getRuncVersion())},
-                            {"Details", {{"GitCommit", std::string(r.getRuncCommit())}}}});
+    if (!r.runcVersion.empty()) {
+      components.push_back({{"Name", "runc"}, {"Version", r.runcVersion}, {"Details", {{"GitCommit", r.runcCommit}}}});
     }
   } catch (const Error& e) {
     spdlog::warn("version: the containerd-bridge did not answer: {}", e.what());
@@ -125,18 +120,14 @@ void SystemRoutes::info(http::Request&, http::ResponseWriter& out) {
   json counts = json{{"Containers", 0}, {"ContainersRunning", 0}, {"ContainersPaused", 0}, {"ContainersStopped", 0}};
   json containerdCommit = {{"ID", ""}, {"Expected", ""}}, runcCommit = {{"ID", ""}, {"Expected", ""}};
   try {
-    auto reply = backends_.bridge.callIdempotent(ipc::methods::bridgeSummary(), ipc::deadlineIn(kServiceDeadline));
-    auto r = reply.get();
-    counts = json{{"Containers", r.getContainers()},
-              {"ContainersRunning", r.getRunning()},
-              {"ContainersPaused", r.getPaused()},
-              {"ContainersStopped", r.getStopped()}};
-    containerdCommit = {{"ID", std::string(r.getContainerdRevision())}, {"Expected", std::string(r.getContainerdRevision())}};
-    runcCommit = {{"ID", std::string(r.getRuncCommit())}, {"Expected", std::string(r.getRuncCommit())}};
-    if (!r.getContainerdReachable()) {
-      warnings.push_back("WARNING: containerd at " + std::string(r.getContainerdAddress().cStr()) +
-                         " is not answering");
-    }
+    auto r = backends_.bridge.summary(ipc::deadlineIn(kServiceDeadline));
+    counts = json{{"Containers", r.containers},
+                  {"ContainersRunning", r.running},
+                  {"ContainersPaused", r.paused},
+                  {"ContainersStopped", r.stopped}};
+    containerdCommit = {{"ID", r.containerdRevision}, {"Expected", r.containerdRevision}};
+    runcCommit = {{"ID", r.runcCommit}, {"Expected", r.runcCommit}};
+    if (!r.containerdReachable) warnings.push_back("WARNING: containerd at " + r.containerdAddress + " is not answering");
   } catch (const Error& e) {
     unavailable("containerd-bridge", e);
   }

@@ -85,6 +85,7 @@ struct ListOptions {
   bool all = false;
   int limit = -1;
   nlohmann::json filters = nlohmann::json::object();  // name -> [values]
+  bool size = false;                                  // SizeRw and SizeRootFs in each entry (ps -s)
 };
 
 }  // namespace berth::bridge

@@ -129,6 +129,15 @@ bool labelsMatch(const json& labels, const std::set<std::string>& wanted) {
 
 }  // namespace
 
+json inspectedConfig(const ContainerRecord& r) {
+  json config = r.config;
+  for (const char* key : {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"}) {
+    if (!config.contains(key)) config[key] = false;
+  }
+  if (!config.contains("Labels") || config["Labels"].is_null()) config["Labels"] = json::object();
+  return config;
+}
+
 json ContainerViews::inspect(const std::string& ref) const {
   auto r = store_.get(ref);
   std::string dir = store_.directoryOf(r.id);
@@ -140,11 +149,7 @@ json ContainerViews::inspect(const std::string& ref) const {
   }
   if (!hostConfig.contains("RestartPolicy")) hostConfig["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   if (!hostConfig.contains("LogConfig")) hostConfig["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
-  json config = r.config;
-  for (const char* key : {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"}) {
-    if (!config.contains(key)) config[key] = false;
-  }
-  if (!config.contains("Labels") || config["Labels"].is_null()) config["Labels"] = json::object();
+  json config = inspectedConfig(r);
   return {{"Id", r.id},
           {"Created", r.created},
           {"Path", r.path},

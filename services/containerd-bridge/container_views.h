@@ -15,6 +15,10 @@
 
 namespace berth::bridge {
 
+// A container's Config as inspect shows it (the flags and Labels dockerd always fills in); also
+// what docker commit starts the new image's config from.
+nlohmann::json inspectedConfig(const ContainerRecord& record);
+
 class ContainerViews {
  public:
   ContainerViews(const ContainerStore& store, ContainerdTasks& tasks, ImageLayers& images, const ExecProcesses& execs,

@@ -24,7 +24,10 @@ ContainersCore::ContainersCore(Edges edges)
       files_(e_.store, e_.images, e_.host, locks_, e_.paths),
       lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, exits_, locks_, backoff_, exitHandler_, *this,
                   e_.events, e_.paths}),
-      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.host, e_.scheduler, e_.paths) {
+      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.host, e_.scheduler, e_.paths),
+      layerOps_(e_.store, e_.layers, locks_,
+                {[this](const std::string& id, Deadline d) { lifecycle_.pause(id, d); },
+                 [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}) {
   makeDirectories(e_.paths.runDir, 0700);
   exitHandler_.setFollowUp(&lifecycle_);
 }
@@ -52,6 +55,18 @@ void ContainersCore::watchRun(const ContainerRecord& record) {
 }
 
 void ContainersCore::forgetContainer(const std::string& id) { execs_.forgetContainer(id); }
+
+json ContainersCore::inspectWithSize(const std::string& ref, Deadline deadline) const {
+  json one = json::array({views_.inspect(ref)});
+  layerOps_.addSizes(one, deadline);
+  return std::move(one[0]);
+}
+
+json ContainersCore::list(const ListOptions& options, Deadline deadline) const {
+  json containers = views_.list(options, deadline);
+  if (options.size) layerOps_.addSizes(containers, deadline);
+  return containers;
+}
 
 void ContainersCore::resize(const std::string& ref, uint32_t height, uint32_t width, Deadline deadline) {
   auto record = e_.store.get(ref);

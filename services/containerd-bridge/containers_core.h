@@ -9,6 +9,7 @@
 //   RuntimeTeardown    the only code that deletes containerd objects
 //   ExitHandler        exits, restart policies, auto-removal
 //   ContainerRestorer  restore when the bridge starts, shutdown without live-restore
+//   LayerOperations    diff, export, commit and sizes: the images service's work on the layer
 //   ExecProcesses, HealthMonitor, ContainerViews, ResourceUpdates, FilesystemAccessor
 #pragma once
 
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "services/containerd-bridge/container_layers.h"
 #include "services/containerd-bridge/container_lifecycle.h"
 #include "services/containerd-bridge/container_restore.h"
 #include "services/containerd-bridge/container_store.h"
@@ -30,6 +32,7 @@
 #include "services/containerd-bridge/health_monitor.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers.h"
+#include "services/containerd-bridge/layer_operations.h"
 #include "services/containerd-bridge/operation_locks.h"
 #include "services/containerd-bridge/resource_updates.h"
 #include "services/containerd-bridge/restart_policy.h"
@@ -49,6 +52,9 @@ class ContainersCore final : private ContainerRuns {
     Scheduler& scheduler;
     EventSink events;
     ServicePaths paths;
+    // The images service again, for diff, export, commit and sizes. Left out by unit tests of
+    // the rest of the core: these operations then fail `unavailable`.
+    ContainerLayers* layers = nullptr;
   };
   explicit ContainersCore(Edges edges);
   ~ContainersCore() override;
@@ -88,7 +94,9 @@ class ContainersCore final : private ContainerRuns {
   }
 
   nlohmann::json inspect(const std::string& ref) const { return views_.inspect(ref); }
-  nlohmann::json list(const ListOptions& options, Deadline deadline) const { return views_.list(options, deadline); }
+  // inspect -s: the same document with SizeRw and SizeRootFs (see LayerOperations::addSizes).
+  nlohmann::json inspectWithSize(const std::string& ref, Deadline deadline) const;
+  nlohmann::json list(const ListOptions& options, Deadline deadline) const;
   nlohmann::json stats(const std::string& ref) const { return views_.stats(ref); }
   nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const {
     return views_.top(ref, psArgs, deadline);
@@ -104,6 +112,16 @@ class ContainersCore final : private ContainerRuns {
   }
   int execFinish(const std::string& execId) { return execs_.finish(execId); }
   std::string execFifoBase(const std::string& execId) const { return execs_.fifoBase(execId); }
+
+  std::vector<ContainerLayers::Change> changes(const std::string& ref, Deadline deadline) {
+    return layerOps_.changes(ref, deadline);
+  }
+  ContainerLayers::Download exportBegin(const std::string& ref, Deadline deadline) {
+    return layerOps_.exportBegin(ref, deadline);
+  }
+  std::string commit(const std::string& ref, const LayerOperations::CommitRequest& request, Deadline deadline) {
+    return layerOps_.commit(ref, request, deadline);
+  }
 
   AttachTarget attachTarget(const std::string& ref) const { return views_.attachTarget(ref); }
   FilesystemAccess filesystemAccess(const std::string& ref, Deadline deadline) { return files_.access(ref, deadline); }
@@ -134,6 +152,7 @@ class ContainersCore final : private ContainerRuns {
   FilesystemAccessor files_;
   ContainerLifecycle lifecycle_;
   ContainerRestorer restorer_;
+  LayerOperations layerOps_;
 };
 
 }  // namespace berth::bridge

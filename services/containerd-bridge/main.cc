@@ -12,6 +12,7 @@
 #include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/container_events.h"
 #include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_layers_client.h"
 #include "services/containerd-bridge/containerd_client.h"
 #include "services/containerd-bridge/containers_core.h"
 #include "services/containerd-bridge/host_ops.h"
@@ -106,6 +107,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
         bridge::ListOptions options;
         options.all = p.getAll();
         options.limit = p.getLimit();
+        options.size = p.getSize();
         if (p.getFilters().size() > 0) options.filters = parseBody(p.getFilters());
         if (!options.filters.is_object()) throw Error(ErrorKind::invalid, "invalid filters");
         r.setJson(bytes(c.list(options, call.deadline).dump()));
@@ -144,6 +146,42 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
         for (unsigned i = 0; i < warnings.size(); ++i) list.set(i, warnings[i]);
       },
       W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeInspectWithSize(),
+      [&c](auto p, auto r, const Call& call) { r.setJson(bytes(c.inspectWithSize(p.getRef(), call.deadline).dump())); },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeChanges(),
+      [&c](auto p, auto r, const Call& call) {
+        auto changes = c.changes(p.getRef(), call.deadline);
+        auto out = r.initChanges(static_cast<unsigned>(changes.size()));
+        for (unsigned i = 0; i < changes.size(); ++i) {
+          out[i].setKind(changes[i].kind);
+          out[i].setPath(changes[i].path);
+        }
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeExportBegin(),
+      [&c](auto p, auto r, const Call& call) {
+        auto download = c.exportBegin(p.getRef(), call.deadline);
+        r.setDownload(download.id);
+        r.setSize(download.size);
+      },
+      W::worker);
+  server.handleWithContext(
+      ipc::methods::bridgeCommit(),
+      [&c](auto p, auto r, const Call& call) {
+        bridge::LayerOperations::CommitRequest request;
+        request.body = ipc::text(p.getConfig());
+        request.changes = ipc::texts(p.getChanges());
+        request.reference = p.getReference();
+        request.message = p.getMessage();
+        request.author = p.getAuthor();
+        request.pause = p.getPause();
+        r.setId(c.commit(p.getRef(), request, call.deadline));
+      },
+      W::worker);
   server.handle(
       ipc::methods::bridgeShutdown(),
       [&c](auto p, auto) { c.shutdown(std::chrono::seconds(std::max(0, p.getTimeoutSeconds()))); }, W::worker);
@@ -158,6 +196,7 @@ int main(int argc, char** argv) {
   // stops, which waits for every socket on it, and monitors may still hold this one.
   zmq::context_t imagesContext;
   std::unique_ptr<bridge::ImageLayersClient> images;
+  std::unique_ptr<bridge::ContainerLayersClient> layers;
   bridge::SystemHostOps hostOps;
   bridge::ThreadScheduler scheduler;
   std::unique_ptr<bridge::ContainersCore> containers;
@@ -171,6 +210,7 @@ int main(int argc, char** argv) {
         std::string socket = config.containerdSocket();
         containerd = std::make_unique<bridge::ContainerdClient>(socket);
         images = std::make_unique<bridge::ImageLayersClient>(imagesContext, config.serviceEndpoint("images"));
+        layers = std::make_unique<bridge::ContainerLayersClient>(imagesContext, config.serviceEndpoint("images"));
         runc = bridge::readRuncVersion();
         std::string binDir = binaryDirectory();
         bridge::ServicePaths paths;
@@ -179,7 +219,7 @@ int main(int argc, char** argv) {
         paths.initBinary = findInitBinary(binDir);
         containers = std::make_unique<bridge::ContainersCore>(bridge::ContainersCore::Edges{
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
-            bridge::publishContainerEvents(host.events()), paths});
+            bridge::publishContainerEvents(host.events()), paths, layers.get()});
         containers->restore();
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");

@@ -17,6 +17,7 @@
 #include <set>
 
 #include "common/errors.h"
+#include "common/dockerfile/changes.h"
 #include "common/files.h"
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
@@ -200,12 +201,12 @@ std::vector<ImageStore::Change> ImageStore::containerChanges(const std::string& 
   return out;
 }
 
-ImageStore::ContainerSize ImageStore::containerSize(const std::string& container) const {
+std::optional<ImageStore::ContainerSize> ImageStore::layerSizeOf(const std::string& container) const {
   std::string image;
   {
     std::lock_guard lock(mutex_);
     auto it = containerImages_.find(container);
-    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
+    if (it == containerImages_.end()) return std::nullopt;
     image = it->second;
   }
   ContainerSize size;
@@ -215,6 +216,21 @@ ImageStore::ContainerSize ImageStore::containerSize(const std::string& container
   });
   size.rootFs = size.rw + get(image).size;
   return size;
+}
+
+ImageStore::ContainerSize ImageStore::containerSize(const std::string& container) const {
+  auto size = layerSizeOf(container);
+  if (!size) throw Error(ErrorKind::notFound, "no layer for container " + container);
+  return *size;
+}
+
+std::map<std::string, ImageStore::ContainerSize> ImageStore::containerSizes(const std::vector<std::string>& containers) const {
+  for (const auto& c : containers) containerDir(c);  // every id valid before any walk
+  std::map<std::string, ContainerSize> sizes;
+  for (const auto& c : containers) {
+    if (auto size = layerSizeOf(c)) sizes[c] = *size;
+  }
+  return sizes;
 }
 
 void ImageStore::exportContainer(const std::string& container, const std::string& outPath) const {
@@ -250,8 +266,11 @@ void ImageStore::exportContainer(const std::string& container, const std::string
   tar.close();
 }
 
-std::string ImageStore::commitContainer(const std::string& container, const json& config, const std::string& reference,
-                                        const std::string& message, const std::string& author) {
+std::string ImageStore::commitContainer(const std::string& container, const json& requested, const std::string& reference,
+                                        const std::string& message, const std::string& author,
+                                        const std::vector<std::string>& changes) {
+  json config = requested;
+  dockerfile::applyChanges(config, changes);
   std::string dir = containerDir(container);
   std::string familiar = reference.empty() ? "" : parseReference(reference).familiar();
   std::string parentId, parentConfig;

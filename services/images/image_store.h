@@ -123,14 +123,20 @@ class ImageStore {
     int64_t rw = 0;      // file content in the writable layer
     int64_t rootFs = 0;  // and in the image below it
   };
+  // notFound when the container has no layer.
   ContainerSize containerSize(const std::string& container) const;
+  // The sizes of those of `containers` that have a layer, by container id.
+  std::map<std::string, ContainerSize> containerSizes(const std::vector<std::string>& containers) const;
   // The container's merged filesystem as a tar (docker export), built from the layers without
   // mounting anything.
   void exportContainer(const std::string& container, const std::string& outPath) const;
   // A new image from the container's writable layer over its image (docker commit). `config`
-  // is the new image's "config" object; `reference` may be empty.
+  // is the new image's "config" object before `changes` (Dockerfile instructions, as for
+  // import) are applied to it; `reference` may be empty. Bad changes or a bad reference fail
+  // with invalid before anything is written.
   std::string commitContainer(const std::string& container, const nlohmann::json& config, const std::string& reference,
-                              const std::string& message, const std::string& author);
+                              const std::string& message, const std::string& author,
+                              const std::vector<std::string>& changes = {});
 
   std::vector<ImageView> list() const;
   // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
@@ -141,6 +147,9 @@ class ImageStore {
   void save(const std::vector<std::string>& refs, const std::string& outPath);
 
  private:
+  // The sizes of the container's layer; nullopt when it has none.
+  std::optional<ContainerSize> layerSizeOf(const std::string& container) const;
+
   struct Image {
     std::string id;
     std::string configJson;

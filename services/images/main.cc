@@ -211,6 +211,20 @@ int main(int argc, char** argv) {
         },
         D::worker);
     s.handle(
+        ipc::methods::imagesContainerSizes(),
+        [&](ipc::Images::ContainerSizesParams::Reader p, ipc::Images::ContainerSizesResults::Builder r) {
+          auto sizes = store->containerSizes(ipc::texts(p.getContainers()));
+          auto out = r.initSizes(static_cast<unsigned>(sizes.size()));
+          unsigned i = 0;
+          for (const auto& [container, size] : sizes) {
+            out[i].setContainer(container);
+            out[i].setRw(size.rw);
+            out[i].setRootFs(size.rootFs);
+            ++i;
+          }
+        },
+        D::worker);
+    s.handle(
         ipc::methods::imagesExportBegin(),
         [&](ipc::Images::ExportBeginParams::Reader p, ipc::Images::ExportBeginResults::Builder r) {
           auto [id, size] = offerDownload(*transfers, "export",
@@ -224,7 +238,8 @@ int main(int argc, char** argv) {
         [&](ipc::Images::CommitParams::Reader p, ipc::Images::CommitResults::Builder r) {
           auto config = nlohmann::json::parse(ipc::textView(p.getConfig()), nullptr, false);
           if (!config.is_object()) throw Error(ErrorKind::invalid, "commit: config must be a JSON object");
-          r.setId(store->commitContainer(p.getContainer(), config, p.getReference(), p.getMessage(), p.getAuthor()));
+          r.setId(store->commitContainer(p.getContainer(), config, p.getReference(), p.getMessage(), p.getAuthor(),
+                                         ipc::texts(p.getChanges())));
         },
         D::worker);
     s.handle(ipc::methods::imagesList(), [&](auto, ipc::Images::ListResults::Builder r) {

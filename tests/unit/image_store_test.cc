@@ -269,6 +269,67 @@ TEST_F(ImageStoreTest, AContainerLayerMountsOverTheImageAndYieldsChangesExportAn
   EXPECT_EQ(store->remove("app:1", false, true).back().deleted.empty(), false);
 }
 
+TEST_F(ImageStoreTest, ContainerSizesAreMeasuredInOneCallAndLeaveOutContainersWithoutALayer) {
+  auto store = open();
+  store->load(archive({"app:1"}));
+  std::string a(64, 'a'), b(64, 'b'), none(64, 'c');
+  std::string imageId;
+  store->prepareContainerLayer(a, "app:1", imageId);
+  store->prepareContainerLayer(b, "app:1", imageId);
+  // What a process in container a wrote (its upper directory is its writable layer).
+  std::ofstream(dir_.path() + "/store/rw/" + a + "/upper/data") << std::string(1234, 'x');
+
+  auto sizes = store->containerSizes({a, b, none});
+  ASSERT_EQ(sizes.size(), 2u) << "a container without a layer has no size";
+  EXPECT_EQ(sizes.at(a).rw, 1234);
+  EXPECT_EQ(sizes.at(a).rootFs, 1234 + 5000 + 11);
+  EXPECT_EQ(sizes.at(b).rw, 0);
+  EXPECT_EQ(sizes.at(b).rootFs, 5000 + 11);
+  EXPECT_EQ(store->containerSize(a).rw, sizes.at(a).rw) << "the same figures as one container's call";
+  try {
+    store->containerSize(none);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::notFound);
+  }
+  try {
+    store->containerSizes({a, "../../etc"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_STREQ(e.what(), "invalid container id: ../../etc");
+  }
+}
+
+TEST_F(ImageStoreTest, ACommitAppliesTheClientsDockerfileChangesAndRefusesBadOnesBeforeWritingAnything) {
+  auto store = open();
+  store->load(archive({"app:1"}));
+  std::string container(64, 'd');
+  std::string imageId;
+  store->prepareContainerLayer(container, "app:1", imageId);
+  std::ofstream(dir_.path() + "/store/rw/" + container + "/upper/made") << "here";
+  auto images = store->list().size();
+  auto layers = store->counts().layers;
+
+  try {
+    store->commitContainer(container, {{"Cmd", {"sh"}}}, "app:refused", "", "", {"RUN rm -rf /"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_STREQ(e.what(), "RUN is not a valid change command");
+  }
+  EXPECT_EQ(store->list().size(), images);
+  EXPECT_EQ(store->counts().layers, layers);
+
+  std::string id = store->commitContainer(container, {{"Cmd", {"sh"}}, {"Env", {"PATH=/bin"}}}, "app:changed", "", "",
+                                          {"ENV GREETING=hi", "WORKDIR /srv"});
+  auto config = nlohmann::json::parse(store->get("app:changed").configJson)["config"];
+  EXPECT_EQ(store->get("app:changed").id, id);
+  EXPECT_EQ(config["Env"], nlohmann::json({"PATH=/bin", "GREETING=hi"}));
+  EXPECT_EQ(config["WorkingDir"], "/srv");
+  EXPECT_EQ(config["Cmd"], nlohmann::json({"sh"}));
+}
+
 TEST(ReferenceTest, ALongNameWithABadCharacterFailsQuickly) {
   auto start = std::chrono::steady_clock::now();
   EXPECT_THROW(parseReference(std::string(60, 'a') + "!"), Error);

@@ -190,18 +190,20 @@ void ImagesClient::releaseRootfs(const std::string& container, Deadline deadline
 }
 
 std::vector<LayerChange> ImagesClient::changes(const std::string& container, Deadline deadline) {
-  auto reply = rpc_.call(ipc::methods::imagesChanges(), deadline,
-                         [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(container); });
+  auto reply = rpc_.callIdempotent(ipc::methods::imagesChanges(), deadline,
+                                   [&](ipc::Images::ChangesParams::Builder p) { p.setContainer(container); });
   std::vector<LayerChange> out;
   for (auto c : reply.get().getChanges()) out.push_back({c.getKind(), c.getPath()});
   return out;
 }
 
-std::string ImagesClient::commit(const std::string& container, const std::string& configJson, const std::string& reference,
+std::string ImagesClient::commit(const std::string& container, const std::string& configJson,
+                                 const std::vector<std::string>& changes, const std::string& reference,
                                  const std::string& message, const std::string& author, Deadline deadline) {
   auto reply = rpc_.call(ipc::methods::imagesCommit(), deadline, [&](ipc::Images::CommitParams::Builder p) {
     p.setContainer(container);
     p.setConfig(ipc::bytes(configJson));
+    ipc::setTexts(p.initChanges(static_cast<unsigned>(changes.size())), changes);
     p.setReference(reference);
     p.setMessage(message);
     p.setAuthor(author);
@@ -213,6 +215,17 @@ ContainerSize ImagesClient::containerSize(const std::string& container, Deadline
   auto reply = rpc_.callIdempotent(ipc::methods::imagesContainerSize(), deadline,
                                    [&](ipc::Images::ContainerSizeParams::Builder p) { p.setContainer(container); });
   return {reply.get().getRw(), reply.get().getRootFs()};
+}
+
+std::map<std::string, ContainerSize> ImagesClient::containerSizes(const std::vector<std::string>& containers,
+                                                                  Deadline deadline) {
+  auto reply = rpc_.callIdempotent(ipc::methods::imagesContainerSizes(), deadline,
+                                   [&](ipc::Images::ContainerSizesParams::Builder p) {
+                                     ipc::setTexts(p.initContainers(static_cast<unsigned>(containers.size())), containers);
+                                   });
+  std::map<std::string, ContainerSize> out;
+  for (auto s : reply.get().getSizes()) out[s.getContainer()] = {s.getRw(), s.getRootFs()};
+  return out;
 }
 
 }  // namespace berth::images

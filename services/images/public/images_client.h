@@ -8,12 +8,14 @@
 // depend on it.
 //
 // Every method takes the caller's deadline. Methods that are safe to repeat (summary, list,
-// inspect, prepareRootfs, releaseRootfs, containerSize) retry while the service restarts, until
+// inspect, prepareRootfs, releaseRootfs, changes, containerSize, containerSizes) retry while the
+// service restarts, until
 // the deadline; the others fail `unavailable` at once when it goes away (ipc/rpc_client.h).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -146,9 +148,13 @@ class ImagesClient {
   PreparedRootfs prepareRootfs(const std::string& container, const std::string& image, Deadline deadline);
   void releaseRootfs(const std::string& container, Deadline deadline);
   std::vector<LayerChange> changes(const std::string& container, Deadline deadline);
-  std::string commit(const std::string& container, const std::string& configJson, const std::string& reference,
-                     const std::string& message, const std::string& author, Deadline deadline);
+  // `changes`: the client's Dockerfile instructions, applied to `configJson` by the service.
+  std::string commit(const std::string& container, const std::string& configJson, const std::vector<std::string>& changes,
+                     const std::string& reference, const std::string& message, const std::string& author,
+                     Deadline deadline);
   ContainerSize containerSize(const std::string& container, Deadline deadline);
+  // By container id; containers without a layer are left out.
+  std::map<std::string, ContainerSize> containerSizes(const std::vector<std::string>& containers, Deadline deadline);
 
  private:
   std::unique_ptr<ipc::RpcClient> owned_;
