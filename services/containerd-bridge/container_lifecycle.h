@@ -81,6 +81,7 @@ class ContainerLifecycle final : public ExitFollowUp {
  private:
   void startLocked(const std::string& id, Deadline deadline);
   bool stopLocked(const ContainerRecord& record, int timeoutSeconds, const std::string& signal, Deadline deadline);
+  void freezeOrThaw(const std::string& ref, bool freeze, Deadline deadline);
   // `force`: a task found still running (a record that said otherwise) is killed first.
   void removeLocked(const std::string& id, bool force, Deadline deadline);
   void ensureRuntimeGone(const std::string& id, bool force, Deadline deadline);

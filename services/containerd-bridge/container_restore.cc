@@ -114,8 +114,13 @@ void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std:
   if (state.alive()) {
     // Alive: watch it again. Its logger is the shim's child and never stopped.
     auto event = state.status == TaskStatus::running ? LifecycleEvent::reattachedRunning : LifecycleEvent::reattachedPaused;
+    auto to = next(record.state.status, event);
+    if (to == record.state.status && record.state.pid == static_cast<int>(state.pid)) {
+      runs_.watchRun(record);  // as recorded: nothing to write (a durable write per container adds up)
+      return;
+    }
     auto r = store_.update(id, [&](ContainerRecord& c) {
-      if (auto to = next(c.state.status, event)) c.state.status = *to;
+      if (auto changed = next(c.state.status, event)) c.state.status = *changed;
       c.state.pid = static_cast<int>(state.pid);
     });
     runs_.watchRun(r);

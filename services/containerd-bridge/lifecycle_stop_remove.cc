@@ -126,42 +126,33 @@ void ContainerLifecycle::kill(const std::string& ref, const std::string& signalT
 }
 
 void ContainerLifecycle::pause(const std::string& ref, Deadline deadline) {
+  freezeOrThaw(ref, true, deadline);
+}
+
+void ContainerLifecycle::unpause(const std::string& ref, Deadline deadline) {
+  freezeOrThaw(ref, false, deadline);
+}
+
+void ContainerLifecycle::freezeOrThaw(const std::string& ref, bool freeze, Deadline deadline) {
   std::string id = p_.store.get(ref).id;
   auto lock = lockOf(id);
   std::lock_guard guard(*lock);
   auto record = p_.store.get(id);
   Subject subject{id, record.name, ref};
-  admit(Operation::pause, record.state.status, subject);
-  p_.tasks.pause(id, capped(deadline, 10s));
+  Operation op = freeze ? Operation::pause : Operation::unpause;
+  admit(op, record.state.status, subject);
+  if (freeze) p_.tasks.pause(id, capped(deadline, 10s));
+  else p_.tasks.resume(id, capped(deadline, 10s));
   bool applied = false;
   record = p_.store.update(id, [&](ContainerRecord& r) {
-    if (auto to = next(r.state.status, LifecycleEvent::paused)) {
+    if (auto to = next(r.state.status, freeze ? LifecycleEvent::paused : LifecycleEvent::unpaused)) {
       r.state.status = *to;
       applied = true;
     }
   });
   // It exited meanwhile: the exit was recorded, and stands.
-  if (!applied) admit(Operation::pause, record.state.status, subject);
-  p_.events("pause", record, {});
-}
-
-void ContainerLifecycle::unpause(const std::string& ref, Deadline deadline) {
-  std::string id = p_.store.get(ref).id;
-  auto lock = lockOf(id);
-  std::lock_guard guard(*lock);
-  auto record = p_.store.get(id);
-  Subject subject{id, record.name, ref};
-  admit(Operation::unpause, record.state.status, subject);
-  p_.tasks.resume(id, capped(deadline, 10s));
-  bool applied = false;
-  record = p_.store.update(id, [&](ContainerRecord& r) {
-    if (auto to = next(r.state.status, LifecycleEvent::unpaused)) {
-      r.state.status = *to;
-      applied = true;
-    }
-  });
-  if (!applied) admit(Operation::unpause, record.state.status, subject);
-  p_.events("unpause", record, {});
+  if (!applied) admit(op, record.state.status, subject);
+  p_.events(freeze ? "pause" : "unpause", record, {});
 }
 
 void ContainerLifecycle::remove(const std::string& ref, bool force, Deadline deadline) {
