@@ -30,8 +30,8 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # valid, or nothing is created. Emits create.
 
   start @2 (ref :Text) -> (alreadyRunning :Bool);
-  # Mounts the container's layer, builds its OCI spec, starts its task with berth-logger
-  # writing its output. Emits start.
+  # Mounts the container's layer (its mounts recorded at create: no images call), finishes the
+  # OCI spec built at create, starts its task with berth-logger writing its output. Emits start.
 
   stop @3 (ref :Text, timeoutSeconds :Int32, signal :Text) -> (wasRunning :Bool);
   # StopSignal (or `signal`), then SIGKILL after the timeout (< 0: the container's StopTimeout,
