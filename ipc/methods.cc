@@ -102,6 +102,46 @@ const VolumesSummary& volumesSummary() {
   static const VolumesSummary m("summary");
   return m;
 }
+const VolumesCreate& volumesCreate() {
+  static const VolumesCreate m("create");
+  return m;
+}
+const VolumesInspect& volumesInspect() {
+  static const VolumesInspect m("inspect");
+  return m;
+}
+const VolumesList& volumesList() {
+  static const VolumesList m("list");
+  return m;
+}
+const VolumesRemove& volumesRemove() {
+  static const VolumesRemove m("remove");
+  return m;
+}
+const VolumesPrune& volumesPrune() {
+  static const VolumesPrune m("prune");
+  return m;
+}
+const VolumesReference& volumesReference() {
+  static const VolumesReference m("reference");
+  return m;
+}
+const VolumesRelease& volumesRelease() {
+  static const VolumesRelease m("release");
+  return m;
+}
+const VolumesMount& volumesMount() {
+  static const VolumesMount m("mount");
+  return m;
+}
+const VolumesUnmount& volumesUnmount() {
+  static const VolumesUnmount m("unmount");
+  return m;
+}
+const VolumesReconcile& volumesReconcile() {
+  static const VolumesReconcile m("reconcile");
+  return m;
+}
 const NetworkSummary& networkSummary() {
   static const NetworkSummary m("summary");
   return m;

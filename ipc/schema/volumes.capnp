@@ -44,7 +44,9 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # "local" or "" (notFound, 'plugin "x" not found'), an option key the local driver does not
   # take, type or o without device (invalid). A volume that exists with the same driver is
   # returned as it is (created false). A crash at any moment leaves the volume whole or absent.
-  # Emits create (also for an existing one, as dockerd does).
+  # Emits create when it created the volume (moby 23+; dockerd 20.10 also emitted it for an
+  # existing one). `anonymous` adds the label com.docker.volume.anonymous, as moby does for a
+  # volume it names itself; the API sets it for a POST /volumes/create without a name.
 
   inspect @2 (name :Text) -> (volume :VolumeInfo);
   # GET /volumes/{name}. notFound "get NAME: no such volume".
@@ -60,7 +62,9 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
 
   prune @5 (filters :Data, all :Bool) -> (removed :List(Text), reclaimedBytes :UInt64);
   # POST /volumes/prune: volumes no container references, only anonymous ones unless `all`
-  # (API 1.42's semantics), filtered by label/label!. Emits destroy per volume, then prune.
+  # (API 1.42's semantics: moby adds the anonymous label to the filter), filtered by
+  # label/label! (and `all` in the filters, as moby's); volumes with options (a device) are never
+  # pruned, as in moby. Emits destroy per volume, then prune (moby 23+; 20.10 emitted no destroy).
 
   reference @6 (container :Text, volumes :List(Text)) -> ();
   # From the bridge when it creates a container: the container references these volumes (each
@@ -76,12 +80,18 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # returns the host path to bind at `destination`. The first mount of a volume with a device
   # (type/device/o) mounts it (a tmpfs, a bind, a block device). When `copyFrom` is set (a
   # directory in the container's mounted root filesystem) and the volume is empty, its content
-  # is copied in first (dockerd's copy-up), never following a symbolic link. Emits mount
-  # (container, destination, driver, propagation, read/write).
+  # is copied in first (dockerd's copy-up), never following a symbolic link (the bridge resolves
+  # the destination within the root filesystem; a copyFrom that is a symlink, a file or absent
+  # copies nothing). A failed device mount is internal with dockerd's whole message, "error while
+  # mounting volume 'PATH': failed to mount local volume: mount DEV:PATH, ...". Idempotent per
+  # (container, volume): the mount table is a set. Emits mount (container, destination, driver,
+  # propagation, read/write).
 
   unmount @9 (container :Text, name :Text) -> ();
   # From the bridge when the container's task has stopped: the last unmount of a volume with a
-  # device unmounts it (a tmpfs's data is gone then, as with dockerd). Emits unmount.
+  # device unmounts it (a tmpfs's data is gone then, as with dockerd). Whether a device is
+  # mounted is asked of the kernel, whoever holds it is the table's. Emits unmount; a volume that
+  # does not exist is no error (nothing to do, no event).
 
   reconcile @10 (containers :List(ContainerVolumes)) -> ();
   # From the bridge at its restore: its whole view (every container, what it references, what

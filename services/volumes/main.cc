@@ -1,18 +1,134 @@
-// berth-volumes: the thin RPC adapter over the volume store.
+// berth-volumes: the thin RPC adapter over the volumes core (volumes_core.h). It converts
+// ipc/schema/volumes.capnp's messages to the core's plain values and back, and publishes the
+// core's events on the service's event channel; everything else is the core's.
+#include <sys/resource.h>
+
+#include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
-#include "services/volumes/volume_store.h"
+#include "services/volumes/mounter.h"
+#include "services/volumes/volumes_core.h"
 
 using namespace berth;
 
+namespace {
+
+std::map<std::string, std::string> mapOf(capnp::List<ipc::KeyValue>::Reader list) {
+  std::map<std::string, std::string> out;
+  for (auto kv : list) out[std::string(kv.getKey())] = std::string(kv.getValue());
+  return out;
+}
+
+void setMap(capnp::List<ipc::KeyValue>::Builder out, const std::map<std::string, std::string>& map) {
+  unsigned i = 0;
+  for (const auto& [k, v] : map) {
+    out[i].setKey(k);
+    out[i].setValue(v);
+    ++i;
+  }
+}
+
+void fillInfo(const volumes::VolumeView& v, ipc::VolumeInfo::Builder out) {
+  out.setName(v.record.name);
+  out.setDriver(v.record.driver);
+  out.setMountpoint(v.mountpoint);
+  out.setCreatedAtNano(v.record.createdAtNano);
+  setMap(out.initLabels(static_cast<unsigned>(v.record.labels.size())), v.record.labels);
+  setMap(out.initOptions(static_cast<unsigned>(v.record.options.size())), v.record.options);
+  out.setAnonymous(v.anonymous);
+  ipc::setTexts(out.initUsers(static_cast<unsigned>(v.users.size())), v.users);
+  out.setSizeBytes(v.sizeBytes);
+}
+
+// Copy-up and removal hold a descriptor per directory level: allow as many as the hard limit.
+void raiseFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::unique_ptr<volumes::VolumeStore> store;
+  volumes::KernelMounter mounter;
+  std::unique_ptr<volumes::VolumesCore> core;
+  raiseFileLimit();
   return ipc::runService("volumes", argc, argv, [&](ipc::ServiceHost& host) {
-    store = std::make_unique<volumes::VolumeStore>(host.config().serviceDataDir("volumes"));
-    host.server().implements<ipc::Volumes>();
-    host.server().handle(ipc::methods::volumesSummary(),
-                         [&](ipc::Volumes::SummaryParams::Reader, ipc::Volumes::SummaryResults::Builder r) {
-                           r.setVolumes(store->count());
-                         });
+    auto& events = host.events();
+    core = std::make_unique<volumes::VolumesCore>(
+        host.config().serviceDataDir("volumes"), mounter,
+        [&events](const std::string& action, const std::string& id, const volumes::VolumesCore::Attributes& attrs) {
+          events.publish({"volume", action, id, attrs, "local", 0});
+        });
+    auto& s = host.server();
+    using D = ipc::RpcServer::Dispatch;
+    s.implements<ipc::Volumes>();
+    s.handle(ipc::methods::volumesSummary(),
+             [&](auto, ipc::Volumes::SummaryResults::Builder r) { r.setVolumes(core->count()); });
+    s.handle(
+        ipc::methods::volumesCreate(),
+        [&](ipc::Volumes::CreateParams::Reader p, ipc::Volumes::CreateResults::Builder r) {
+          volumes::CreateRequest request{p.getName(), p.getDriver(), mapOf(p.getLabels()), mapOf(p.getOptions()),
+                                         p.getAnonymous()};
+          auto [view, created] = core->create(request);
+          fillInfo(view, r.initVolume());
+          r.setCreated(created);
+        },
+        D::worker);
+    s.handle(ipc::methods::volumesInspect(), [&](ipc::Volumes::InspectParams::Reader p, ipc::Volumes::InspectResults::Builder r) {
+      fillInfo(core->inspect(p.getName()), r.initVolume());
+    });
+    s.handle(
+        ipc::methods::volumesList(),
+        [&](ipc::Volumes::ListParams::Reader p, ipc::Volumes::ListResults::Builder r) {
+          auto all = core->list(ipc::text(p.getFilters()), p.getWithSizes());
+          auto out = r.initVolumes(static_cast<unsigned>(all.size()));
+          for (size_t i = 0; i < all.size(); ++i) fillInfo(all[i], out[static_cast<unsigned>(i)]);
+          r.initWarnings(0);
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::volumesRemove(),
+        [&](ipc::Volumes::RemoveParams::Reader p, auto) { core->remove(p.getName(), p.getForce()); }, D::worker);
+    s.handle(
+        ipc::methods::volumesPrune(),
+        [&](ipc::Volumes::PruneParams::Reader p, ipc::Volumes::PruneResults::Builder r) {
+          auto result = core->prune(ipc::text(p.getFilters()), p.getAll());
+          ipc::setTexts(r.initRemoved(static_cast<unsigned>(result.removed.size())), result.removed);
+          r.setReclaimedBytes(result.reclaimedBytes);
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::volumesReference(),
+        [&](ipc::Volumes::ReferenceParams::Reader p, auto) {
+          core->reference(p.getContainer(), ipc::texts(p.getVolumes()));
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::volumesRelease(), [&](ipc::Volumes::ReleaseParams::Reader p, auto) { core->release(p.getContainer()); },
+        D::worker);
+    s.handle(
+        ipc::methods::volumesMount(),
+        [&](ipc::Volumes::MountParams::Reader p, ipc::Volumes::MountResults::Builder r) {
+          r.setPath(core->mount(p.getContainer(), p.getName(), p.getDestination(), p.getReadWrite(), p.getCopyFrom()));
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::volumesUnmount(),
+        [&](ipc::Volumes::UnmountParams::Reader p, auto) { core->unmount(p.getContainer(), p.getName()); }, D::worker);
+    s.handle(
+        ipc::methods::volumesReconcile(),
+        [&](ipc::Volumes::ReconcileParams::Reader p, auto) {
+          std::map<std::string, volumes::ContainerUse> table;
+          for (auto c : p.getContainers()) {
+            auto& use = table[std::string(c.getContainer())];
+            for (auto v : c.getVolumes()) use.volumes.insert(std::string(v));
+            for (auto v : c.getMounted()) use.mounted.insert(std::string(v));
+          }
+          core->reconcile(table);
+        },
+        D::worker);
   });
 }

@@ -1,0 +1,86 @@
+#include "services/volumes/volume_filters.h"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+
+#include "common/errors.h"
+
+namespace berth::volumes {
+
+DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::string>& accepted) {
+  DockerFilters f;
+  if (text.empty()) return f;
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    auto& set = f.values_[it.key()];
+    if (it->is_object()) {
+      // Go keeps every key of the map, whatever its boolean says.
+      for (auto v = it->begin(); v != it->end(); ++v) set.insert(v.key());
+    } else if (it->is_array()) {
+      for (const auto& v : *it) {
+        if (!v.is_string()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+        set.insert(v.get<std::string>());
+      }
+    } else {
+      throw Error(ErrorKind::invalid, "invalid filter: " + text);
+    }
+  }
+  for (const auto& [key, values] : f.values_) {
+    if (!accepted.count(key)) throw Error(ErrorKind::invalid, "invalid filter '" + key + "'");
+  }
+  return f;
+}
+
+const std::set<std::string>& DockerFilters::values(const std::string& key) const {
+  static const std::set<std::string> none;
+  auto it = values_.find(key);
+  return it == values_.end() ? none : it->second;
+}
+
+bool DockerFilters::exactMatch(const std::string& key, const std::string& source) const {
+  const auto& v = values(key);
+  return v.empty() || v.count(source) > 0;
+}
+
+bool DockerFilters::match(const std::string& key, const std::string& source) const {
+  if (exactMatch(key, source)) return true;
+  for (const auto& pattern : values(key)) {
+    // Bounded: Go's regexp is linear, std::regex backtracks.
+    if (pattern.size() > 256) continue;
+    try {
+      if (std::regex_search(source, std::regex(pattern))) return true;
+    } catch (const std::regex_error&) {
+      // Go skips a pattern that does not compile.
+    }
+  }
+  return false;
+}
+
+bool DockerFilters::matchKeyValues(const std::string& key, const std::map<std::string, std::string>& labels) const {
+  const auto& wanted = values(key);
+  if (wanted.empty()) return true;
+  if (labels.empty()) return false;
+  for (const auto& want : wanted) {
+    auto eq = want.find('=');
+    auto it = labels.find(want.substr(0, eq));
+    if (it == labels.end()) return false;
+    if (eq != std::string::npos && it->second != want.substr(eq + 1)) return false;
+  }
+  return true;
+}
+
+std::string invalidFilterValue(const std::string& key, const std::set<std::string>& values) {
+  std::string list;
+  for (const auto& v : values) list += (list.empty() ? "" : " ") + v;
+  return "invalid filter '" + key + "=[" + list + "]'";
+}
+
+std::optional<bool> parseGoBool(const std::string& text) {
+  if (text == "1" || text == "t" || text == "T" || text == "TRUE" || text == "true" || text == "True") return true;
+  if (text == "0" || text == "f" || text == "F" || text == "FALSE" || text == "false" || text == "False") return false;
+  return std::nullopt;
+}
+
+}  // namespace berth::volumes

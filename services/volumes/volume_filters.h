@@ -1,0 +1,42 @@
+// Docker's filters (the `filters` query parameter, JSON) as moby's filters.Args reads and
+// matches them, for the volume list and prune: parsed with the keys an endpoint accepts
+// ("invalid filter 'x'" for any other), then ExactMatch, Match (exact, else an unanchored
+// regular expression) and MatchKVList (label=key[=value], every one must hold).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace berth::volumes {
+
+class DockerFilters {
+ public:
+  // Both of Docker's forms: {"key":{"value":true}} and the older {"key":["value"]}. Empty text
+  // is no filter. Throws invalid.
+  static DockerFilters parse(const std::string& json, const std::set<std::string>& accepted);
+
+  bool contains(const std::string& key) const { return values_.count(key) > 0; }
+  // The values of `key` (empty when absent).
+  const std::set<std::string>& values(const std::string& key) const;
+  void add(const std::string& key, const std::string& value) { values_[key].insert(value); }
+
+  // True when `key` has no values or one of them is `source`.
+  bool exactMatch(const std::string& key, const std::string& source) const;
+  // exactMatch, else any value that is a regular expression found in `source`.
+  bool match(const std::string& key, const std::string& source) const;
+  // True when `key` has no values; otherwise every value "k" or "k=v" holds in `labels`.
+  bool matchKeyValues(const std::string& key, const std::map<std::string, std::string>& labels) const;
+
+ private:
+  std::map<std::string, std::set<std::string>> values_;
+};
+
+// moby's invalidFilter text for a key with values: "invalid filter 'key=[a b]'".
+std::string invalidFilterValue(const std::string& key, const std::set<std::string>& values);
+
+// Go's strconv.ParseBool; nullopt for anything else.
+std::optional<bool> parseGoBool(const std::string& text);
+
+}  // namespace berth::volumes
