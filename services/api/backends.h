@@ -1,6 +1,6 @@
 // The API's view of the other processes: one client per service, typed where the service has a
-// public client (images: services/images/public; the containerd-bridge:
-// services/containerd-bridge/public), else its RPC client. Holds no state of its own; each
+// public client (images: services/images/public; volumes: services/volumes/public; the
+// containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own; each
 // handler asks the service that owns the answer.
 #pragma once
 
@@ -13,30 +13,33 @@
 #include "ipc/rpc_client.h"
 #include "services/containerd-bridge/public/bridge_client.h"
 #include "services/images/public/images_client.h"
+#include "services/volumes/public/volumes_client.h"
 
 namespace berth::api {
 
 struct Backends {
   Backends(zmq::context_t& context, const Config& config)
       : imagesRpc(context, config.serviceEndpoint("images")),
-        volumes(context, config.serviceEndpoint("volumes")),
+        volumesRpc(context, config.serviceEndpoint("volumes")),
         network(context, config.serviceEndpoint("network")),
         bridgeRpc(context, config.serviceEndpoint("containerd-bridge")),
         supervisor(context, config.supervisorEndpoint()),
         images(imagesRpc),
+        volumes(volumesRpc),
         bridge(bridgeRpc) {}
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
-    return {{"images", &imagesRpc}, {"volumes", &volumes}, {"network", &network}, {"containerd-bridge", &bridgeRpc}};
+    return {{"images", &imagesRpc}, {"volumes", &volumesRpc}, {"network", &network}, {"containerd-bridge", &bridgeRpc}};
   }
 
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
-  ipc::RpcClient volumes;
+  ipc::RpcClient volumesRpc;  // for its events; its methods through `volumes`
   ipc::RpcClient network;
   ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
   images::ImagesClient images;
+  volumes::VolumesClient volumes;
   bridge::BridgeClient bridge;
 };
 

@@ -116,6 +116,22 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
 
 int64_t parseRfc3339(const std::string& text) { return parseRfc3339Nanos(text) / 1000000000; }
 
+json imageSummaryJson(const images::ImageInfo& i) {
+  auto config = configOf(i);
+  auto labels = config.contains("config") && config["config"].is_object() ? config["config"].value("Labels", json(nullptr))
+                                                                            : json(nullptr);
+  return {{"Containers", -1},
+          {"Created", parseRfc3339(config.value("created", ""))},
+          {"Id", i.id},
+          {"Labels", labels},
+          {"ParentId", ""},
+          {"RepoDigests", json(i.repoDigests)},
+          {"RepoTags", i.repoTags},
+          {"SharedSize", -1},
+          {"Size", i.size},
+          {"VirtualSize", i.size}};
+}
+
 void ImagesRoutes::registerOn(Router& router) {
   auto bind = [this](void (ImagesRoutes::*fn)(http::Request&, http::ResponseWriter&)) {
     return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
@@ -357,16 +373,7 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     int64_t c = created(i);
     if (before && c >= *before) continue;
     if (since && c <= *since) continue;
-    result.push_back({{"Containers", -1},
-                      {"Created", c},
-                      {"Id", i.id},
-                      {"Labels", labels},
-                      {"ParentId", ""},
-                      {"RepoDigests", json(i.repoDigests)},
-                      {"RepoTags", tags},
-                      {"SharedSize", -1},
-                      {"Size", i.size},
-                      {"VirtualSize", i.size}});
+    result.push_back(imageSummaryJson(i));
   }
   std::stable_sort(result.begin(), result.end(),
                    [](const json& a, const json& b) { return a["Created"].get<int64_t>() > b["Created"].get<int64_t>(); });

@@ -3,6 +3,8 @@
 // which owns every answer; this file only translates between Docker's JSON and its replies.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include "services/api/backends.h"
 #include "services/api/router.h"
 
@@ -39,6 +41,10 @@ std::pair<std::string, std::string> registryAuth(const std::string& header);
 // Streams a download of the images service (a saved archive, an exported container) as a
 // chunked application/x-tar response, and closes it.
 void streamDownload(images::ImagesClient& images, const images::Download& download, http::ResponseWriter& out);
+
+// One entry of GET /images/json as dockerd writes it, with Containers and SharedSize -1 (not
+// counted; /system/df counts them).
+nlohmann::json imageSummaryJson(const images::ImageInfo& info);
 
 // Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
 int64_t parseRfc3339(const std::string& text);

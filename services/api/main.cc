@@ -16,9 +16,11 @@
 #include "services/api/event_hub.h"
 #include "services/api/http/http_server.h"
 #include "services/api/containers_routes.h"
+#include "services/api/disk_usage_routes.h"
 #include "services/api/images_routes.h"
 #include "services/api/router.h"
 #include "services/api/system_routes.h"
+#include "services/api/volumes_routes.h"
 
 using namespace berth;
 
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
     images.registerOn(router);
     api::ContainersRoutes containers(config, backends);
     containers.registerOn(router);
+    api::VolumesRoutes volumes(backends);
+    volumes.registerOn(router);
+    api::DiskUsageRoutes diskUsage(backends);
+    diskUsage.registerOn(router);
 
     http::ServerOptions options;
     options.commonHeaders = {{"Api-Version", api::kApiVersion},

@@ -1,0 +1,103 @@
+#include "services/api/disk_usage_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+#include "services/api/images_routes.h"
+#include "services/api/volumes_routes.h"
+
+namespace berth::api {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+void DiskUsageRoutes::registerOn(Router& router) {
+  router.add("GET", "/system/df", [this](http::Request& req, http::ResponseWriter& out) { diskUsage(req, out); });
+}
+
+void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
+  // API 1.42 lets a client ask for some parts (type=container|image|volume|build-cache).
+  bool containers = true, images = true, volumes = true, buildCache = true;
+  bool newApi = compareApiVersions(req.apiVersion, "1.42") >= 0;
+  std::vector<std::string> types;
+  for (const auto& [k, v] : req.query) {
+    if (k == "type") types.push_back(v);
+  }
+  if (newApi && !types.empty()) {
+    containers = images = volumes = buildCache = false;
+    for (const auto& t : types) {
+      if (t == "container") containers = true;
+      else if (t == "image") images = true;
+      else if (t == "volume") volumes = true;
+      else if (t == "build-cache") buildCache = true;
+      else throw Error(ErrorKind::invalid, "unknown object type: " + t);
+    }
+  }
+
+  json containerList = nullptr;
+  std::map<std::string, int64_t> containersPerImage;
+  if (containers || images) {
+    auto listed = json::parse(backends_.bridge.listJson({true, -1, "", containers}, ipc::deadlineIn(60s)), nullptr, false);
+    if (!listed.is_array()) throw Error(ErrorKind::internal, "the containerd-bridge's list is not a JSON array");
+    for (const auto& c : listed) {
+      if (c.contains("ImageID") && c["ImageID"].is_string()) ++containersPerImage[c["ImageID"].get<std::string>()];
+    }
+    if (containers) containerList = listed;
+  }
+
+  json imageList = nullptr;
+  int64_t layersSize = 0;
+  if (images) {
+    auto all = backends_.images.list(ipc::deadlineIn(30s));
+    // A layer is its chain (the diff ids up to it): images that share a chain share its bytes.
+    auto chains = [](const images::ImageInfo& i) {
+      std::vector<std::string> out;
+      std::string chain;
+      for (const auto& d : i.diffIds) out.push_back(chain += d + "/");
+      return out;
+    };
+    std::map<std::string, int> users;
+    std::map<std::string, int64_t> sizes;
+    for (const auto& i : all) {
+      auto c = chains(i);
+      for (size_t k = 0; k < c.size(); ++k) {
+        ++users[c[k]];
+        sizes[c[k]] = k < i.layerSizes.size() ? i.layerSizes[k] : 0;
+      }
+    }
+    for (const auto& [chain, size] : sizes) layersSize += size;
+    imageList = json::array();
+    for (const auto& i : all) {
+      int64_t shared = 0;
+      auto c = chains(i);
+      for (size_t k = 0; k < c.size() && k < i.layerSizes.size(); ++k) {
+        if (users[c[k]] > 1) shared += i.layerSizes[k];
+      }
+      json entry = imageSummaryJson(i);
+      entry["Containers"] = containersPerImage.count(i.id) ? containersPerImage[i.id] : 0;
+      entry["SharedSize"] = shared;
+      imageList.push_back(entry);
+    }
+  }
+
+  json volumeList = nullptr;
+  if (volumes) {
+    volumeList = json::array();
+    for (const auto& v : backends_.volumes.list("", true, ipc::deadlineIn(10min))) {
+      // As dockerd: volumes with options (a tmpfs, a bind, a device) are not local disk usage.
+      if (!v.options.empty()) continue;
+      volumeList.push_back(volumeJson(v, true));
+    }
+  }
+
+  json body = {{"LayersSize", layersSize},
+               {"Images", imageList},
+               {"Containers", containerList},
+               {"Volumes", volumeList},
+               {"BuildCache", buildCache ? json::array() : json(nullptr)}};
+  // Deprecated in API 1.38 and left out (omitempty) from 1.42 on.
+  if (!newApi) body["BuilderSize"] = 0;
+  out.json(200, body);
+}
+
+}  // namespace berth::api

@@ -1,0 +1,24 @@
+// GET /system/df (`docker system df`): images with their shared sizes and container counts,
+// containers with their sizes, local volumes with their sizes and reference counts, and an
+// empty build cache, as dockerd's SystemDiskUsage writes them. Each part is one call to the
+// service that owns it; the API only counts across them (which containers use which image,
+// which layers images share).
+#pragma once
+
+#include "services/api/backends.h"
+#include "services/api/router.h"
+
+namespace berth::api {
+
+class DiskUsageRoutes {
+ public:
+  explicit DiskUsageRoutes(Backends& backends) : backends_(backends) {}
+  void registerOn(Router& router);
+
+ private:
+  void diskUsage(http::Request& req, http::ResponseWriter& out);
+
+  Backends& backends_;
+};
+
+}  // namespace berth::api

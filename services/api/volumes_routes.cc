@@ -1,0 +1,118 @@
+#include "services/api/volumes_routes.h"
+
+#include <time.h>
+
+#include "common/errors.h"
+#include "services/api/query_params.h"
+
+namespace berth::api {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Docker writes an empty map as null.
+json mapOrNull(const std::map<std::string, std::string>& m) { return m.empty() ? json(nullptr) : json(m); }
+
+// A JSON object of strings from a request body's field; absent or null is empty.
+std::map<std::string, std::string> stringMap(const json& body, const char* key) {
+  std::map<std::string, std::string> out;
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return out;
+  if (!it->is_object()) throw Error(ErrorKind::invalid, std::string("invalid JSON: ") + key + " must be an object of strings");
+  for (auto kv = it->begin(); kv != it->end(); ++kv) {
+    if (!kv->is_string()) throw Error(ErrorKind::invalid, std::string("invalid JSON: ") + key + " must be an object of strings");
+    out[kv.key()] = kv->get<std::string>();
+  }
+  return out;
+}
+
+std::string stringField(const json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return "";
+  if (!it->is_string()) throw Error(ErrorKind::invalid, std::string("invalid JSON: ") + key + " must be a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::string rfc3339Local(int64_t unixNanos) {
+  time_t secs = static_cast<time_t>(unixNanos / 1000000000);
+  tm local{};
+  localtime_r(&secs, &local);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &local);
+  std::string out = buf;
+  long offset = local.tm_gmtoff;
+  if (offset == 0) return out + "Z";
+  int minutes = static_cast<int>(std::labs(offset) / 60 % (24 * 60));
+  char zone[16];
+  std::snprintf(zone, sizeof zone, "%c%02d:%02d", offset < 0 ? '-' : '+', minutes / 60, minutes % 60);
+  return out + zone;
+}
+
+json volumeJson(const volumes::VolumeInfo& v, bool usage) {
+  json j = {{"CreatedAt", rfc3339Local(v.createdAtNano)},
+            {"Driver", v.driver},
+            {"Labels", mapOrNull(v.labels)},
+            {"Mountpoint", v.mountpoint},
+            {"Name", v.name},
+            {"Options", mapOrNull(v.options)},
+            {"Scope", "local"}};
+  if (usage) j["UsageData"] = {{"RefCount", v.users.size()}, {"Size", v.sizeBytes}};
+  return j;
+}
+
+void VolumesRoutes::registerOn(Router& router) {
+  auto bind = [this](void (VolumesRoutes::*fn)(http::Request&, http::ResponseWriter&)) {
+    return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
+  };
+  router.add("GET", "/volumes", bind(&VolumesRoutes::list));
+  router.add("POST", "/volumes/create", bind(&VolumesRoutes::create));
+  router.add("POST", "/volumes/prune", bind(&VolumesRoutes::prune));
+  router.add("GET", "/volumes/{name}", bind(&VolumesRoutes::inspect));
+  router.add("DELETE", "/volumes/{name}", bind(&VolumesRoutes::remove));
+}
+
+void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
+  auto all = backends_.volumes.list(req.queryValue("filters").value_or(""), false, ipc::deadlineIn(30s));
+  json volumes = json::array();
+  for (const auto& v : all) volumes.push_back(volumeJson(v));
+  out.json(200, {{"Volumes", volumes}, {"Warnings", nullptr}});
+}
+
+void VolumesRoutes::create(http::Request& req, http::ResponseWriter& out) {
+  json body = json::object();
+  if (!req.body.empty()) {
+    body = json::parse(req.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
+  }
+  volumes::VolumeCreate request;
+  request.name = stringField(body, "Name");
+  request.driver = stringField(body, "Driver");
+  request.labels = stringMap(body, "Labels");
+  request.options = stringMap(body, "DriverOpts");
+  // moby 23+: a volume created without a name is anonymous (labelled so, pruned by default).
+  request.anonymous = request.name.empty();
+  auto created = backends_.volumes.create(request, ipc::deadlineIn(60s));
+  out.json(201, volumeJson(created.volume));
+}
+
+void VolumesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
+  out.json(200, volumeJson(backends_.volumes.inspect(req.params["name"], ipc::deadlineIn(10s))));
+}
+
+void VolumesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
+  backends_.volumes.remove(req.params["name"], boolParam(req, "force"), ipc::deadlineIn(10min));
+  out.send(204, "", "");
+}
+
+void VolumesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
+  // Before API 1.42 a prune removes every unused volume, named ones too (moby adds all=true).
+  bool all = compareApiVersions(req.apiVersion, "1.42") < 0;
+  auto pruned = backends_.volumes.prune(req.queryValue("filters").value_or(""), all, ipc::deadlineIn(30min));
+  out.json(200, {{"VolumesDeleted", pruned.removed}, {"SpaceReclaimed", pruned.reclaimedBytes}});
+}
+
+}  // namespace berth::api
