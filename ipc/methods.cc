@@ -142,6 +142,10 @@ const VolumesReconcile& volumesReconcile() {
   static const VolumesReconcile m("reconcile");
   return m;
 }
+const VolumesPopulate& volumesPopulate() {
+  static const VolumesPopulate m("populate");
+  return m;
+}
 const NetworkSummary& networkSummary() {
   static const NetworkSummary m("summary");
   return m;

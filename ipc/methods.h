@@ -48,6 +48,7 @@ using VolumesRelease = Method<Volumes, Volumes::ReleaseParams, Volumes::ReleaseR
 using VolumesMount = Method<Volumes, Volumes::MountParams, Volumes::MountResults>;
 using VolumesUnmount = Method<Volumes, Volumes::UnmountParams, Volumes::UnmountResults>;
 using VolumesReconcile = Method<Volumes, Volumes::ReconcileParams, Volumes::ReconcileResults>;
+using VolumesPopulate = Method<Volumes, Volumes::PopulateParams, Volumes::PopulateResults>;
 using NetworkSummary = Method<Network, Network::SummaryParams, Network::SummaryResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
 using BridgeCreate = Method<ContainerdBridge, ContainerdBridge::CreateParams, ContainerdBridge::CreateResults>;
@@ -116,6 +117,7 @@ const VolumesRelease& volumesRelease();
 const VolumesMount& volumesMount();
 const VolumesUnmount& volumesUnmount();
 const VolumesReconcile& volumesReconcile();
+const VolumesPopulate& volumesPopulate();
 const NetworkSummary& networkSummary();
 const BridgeSummary& bridgeSummary();
 const BridgeCreate& bridgeCreate();

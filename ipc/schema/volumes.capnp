@@ -93,6 +93,13 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # mounted is asked of the kernel, whoever holds it is the table's. Emits unmount; a volume that
   # does not exist is no error (nothing to do, no event).
 
+  populate @11 (container :Text, name :Text, copyFrom :Text) -> ();
+  # From the bridge when it creates a container whose image has content where the volume goes
+  # (dockerd's copy-up at create): when the volume is empty, the directory `copyFrom` (in the
+  # container's root filesystem, mounted by the bridge) is copied in, as `mount` does with
+  # copyFrom. A volume with a device is mounted for the copy and unmounted after unless a
+  # container holds it. No event (dockerd logs none for it). notFound for an unknown volume.
+
   reconcile @10 (containers :List(ContainerVolumes)) -> ();
   # From the bridge at its restore: its whole view (every container, what it references, what
   # its running task has mounted) replaces the service's reference and mount tables, so a

@@ -116,6 +116,12 @@ int main(int argc, char** argv) {
         },
         D::worker);
     s.handle(
+        ipc::methods::volumesPopulate(),
+        [&](ipc::Volumes::PopulateParams::Reader p, auto) {
+          core->populate(p.getContainer(), p.getName(), p.getCopyFrom());
+        },
+        D::worker);
+    s.handle(
         ipc::methods::volumesUnmount(),
         [&](ipc::Volumes::UnmountParams::Reader p, auto) { core->unmount(p.getContainer(), p.getName()); }, D::worker);
     s.handle(

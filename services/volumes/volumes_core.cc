@@ -343,6 +343,28 @@ std::string VolumesCore::mount(const std::string& container, const std::string& 
   return path;
 }
 
+void VolumesCore::populate(const std::string& container, const std::string& name, const std::string& copyFrom) {
+  validateContainerId(container);
+  auto guard = locks_->lock(name);
+  VolumeRecord record;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = volumes_.find(name);
+    if (it == volumes_.end()) throw noSuchVolume(name);
+    record = it->second;
+  }
+  std::string path = store_.dataPath(name);
+  if (LocalDriver::needsMount(record.options) && !driver_.mounted(path)) driver_.mount(record.options, path);
+  std::optional<Error> failed;
+  try {
+    copyUpIfEmpty(copyFrom, path);
+  } catch (const Error& e) {
+    failed = e;
+  }
+  unmountIfUnheld(name);
+  if (failed) throw *failed;
+}
+
 void VolumesCore::unmount(const std::string& container, const std::string& name) {
   validateContainerId(container);
   auto guard = locks_->lock(name);

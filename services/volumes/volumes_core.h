@@ -78,6 +78,9 @@ class VolumesCore {
   // The host path to bind. Emits mount.
   std::string mount(const std::string& container, const std::string& name, const std::string& destination,
                     bool readWrite, const std::string& copyFrom);
+  // Copies `copyFrom` into the volume when it is empty (mounting a device volume for the
+  // while). No event.
+  void populate(const std::string& container, const std::string& name, const std::string& copyFrom);
   // Emits unmount (nothing for a volume that does not exist).
   void unmount(const std::string& container, const std::string& name);
   void reconcile(const std::map<std::string, ContainerUse>& table);

@@ -116,6 +116,15 @@ std::string VolumesClient::mount(const std::string& container, const std::string
   return reply.get().getPath();
 }
 
+void VolumesClient::populate(const std::string& container, const std::string& name, const std::string& copyFrom,
+                             Deadline deadline) {
+  rpc_.callIdempotent(ipc::methods::volumesPopulate(), deadline, [&](ipc::Volumes::PopulateParams::Builder p) {
+    p.setContainer(container);
+    p.setName(name);
+    p.setCopyFrom(copyFrom);
+  });
+}
+
 void VolumesClient::unmount(const std::string& container, const std::string& name, Deadline deadline) {
   rpc_.callIdempotent(ipc::methods::volumesUnmount(), deadline, [&](ipc::Volumes::UnmountParams::Builder p) {
     p.setContainer(container);

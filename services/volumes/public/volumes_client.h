@@ -8,7 +8,7 @@
 // depend on it.
 //
 // Every method takes the caller's deadline. Methods that are safe to repeat (summary, inspect,
-// list, reference, release, mount, unmount, reconcile: each leaves the same state when called
+// list, reference, release, mount, populate, unmount, reconcile: each leaves the same state when called
 // twice) retry while the service restarts, until the deadline; create, remove and prune fail
 // `unavailable` at once when it goes away (ipc/rpc_client.h).
 #pragma once
@@ -96,6 +96,10 @@ class VolumesClient {
   // destination, inside the container's mounted root filesystem, or empty for no copy-up.
   std::string mount(const std::string& container, const std::string& name, const std::string& destination,
                     bool readWrite, const std::string& copyFrom, Deadline deadline);
+  // At the container's create: the image's directory at the destination (in its mounted root
+  // filesystem) copied into the volume when the volume is empty.
+  void populate(const std::string& container, const std::string& name, const std::string& copyFrom,
+                Deadline deadline);
   void unmount(const std::string& container, const std::string& name, Deadline deadline);
   void reconcile(const std::vector<ContainerVolumes>& containers, Deadline deadline);
 
