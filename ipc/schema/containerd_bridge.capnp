@@ -51,8 +51,10 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # and gets the baseline (`exits`) and the full id to pass on later calls, so a wait resumed
   # after a bridge restart still counts the exit it is waiting for.
 
-  remove @9 (ref :Text, force :Bool) -> ();
-  # conflict for a running container without force. Releases the layer. Emits destroy.
+  remove @9 (ref :Text, force :Bool, removeVolumes :Bool) -> ();
+  # conflict for a running container without force. Releases the layer and the container's
+  # references to its volumes; with removeVolumes (docker rm -v) its anonymous volumes go too,
+  # unless another container uses them. Emits destroy.
 
   rename @10 (ref :Text, name :Text) -> ();
   inspect @11 (ref :Text) -> (json :Data);

@@ -164,7 +164,7 @@ void ContainersRoutes::wait(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::remove(http::Request& req, http::ResponseWriter& out) {
   if (boolParam(req, "link")) throw Error(ErrorKind::invalid, "legacy links are not supported");
-  backends_.bridge.remove(req.params["id"], boolParam(req, "force"), ipc::deadlineIn(90s));
+  backends_.bridge.remove(req.params["id"], boolParam(req, "force"), boolParam(req, "v"), ipc::deadlineIn(90s));
   out.send(204, "", "");
 }
 

@@ -21,6 +21,7 @@
 #include "services/containerd-bridge/restart_policy.h"
 #include "services/containerd-bridge/runtime_teardown.h"
 #include "services/containerd-bridge/task_launcher.h"
+#include "services/containerd-bridge/volume_attachments.h"
 
 namespace berth::bridge {
 
@@ -41,6 +42,7 @@ class ContainerLifecycle final : public ExitFollowUp {
     ImageLayers& images;
     TaskLauncher& launcher;
     RuntimeTeardown& teardown;
+    VolumeAttachments& volumes;
     ExitWatch& exits;
     OperationLocks& locks;
     RestartBackoff& backoff;
@@ -65,7 +67,8 @@ class ContainerLifecycle final : public ExitFollowUp {
   void kill(const std::string& ref, const std::string& signal, Deadline deadline);
   void pause(const std::string& ref, Deadline deadline);
   void unpause(const std::string& ref, Deadline deadline);
-  void remove(const std::string& ref, bool force, Deadline deadline);
+  // removeVolumes: docker rm -v, the container's anonymous volumes go too.
+  void remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline);
   void rename(const std::string& ref, const std::string& newName);
 
   // The engine's start (restore): a container whose policy boots it with the engine.
@@ -83,7 +86,7 @@ class ContainerLifecycle final : public ExitFollowUp {
   bool stopLocked(const ContainerRecord& record, int timeoutSeconds, const std::string& signal, Deadline deadline);
   void freezeOrThaw(const std::string& ref, bool freeze, Deadline deadline);
   // `force`: a task found still running (a record that said otherwise) is killed first.
-  void removeLocked(const std::string& id, bool force, Deadline deadline);
+  void removeLocked(const std::string& id, bool force, bool removeVolumes, Deadline deadline);
   void ensureRuntimeGone(const std::string& id, bool force, Deadline deadline);
   // A failed kill of a container that was exiting anyway (its task gone, or its shim closing)
   // is the exit the signal was for.

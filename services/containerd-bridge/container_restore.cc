@@ -54,6 +54,13 @@ void ContainerRestorer::restore() {
   // state until it is released.
   host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
+  // The volumes of the containers recorded running are mounted for them; an exit found below
+  // unmounts them, and the volumes service gets the whole view in the background.
+  std::vector<std::string> running;
+  for (const auto& record : store_.list()) {
+    if (hasLiveTask(record.state.status)) running.push_back(record.id);
+  }
+  volumes_.restored(running);
   std::set<std::string> known;
   for (const auto& record : store_.list()) {
     const std::string& id = record.id;

@@ -25,10 +25,10 @@ namespace berth::bridge {
 class ContainerRestorer {
  public:
   ContainerRestorer(ContainerStore& store, ContainerdTasks& tasks, RuntimeTeardown& teardown, ExitHandler& exitHandler,
-                    ContainerLifecycle& lifecycle, ContainerRuns& runs, HostOps& host, Scheduler& scheduler,
-                    const ServicePaths& paths)
+                    ContainerLifecycle& lifecycle, ContainerRuns& runs, VolumeAttachments& volumes, HostOps& host,
+                    Scheduler& scheduler, const ServicePaths& paths)
       : store_(store), tasks_(tasks), teardown_(teardown), exitHandler_(exitHandler), lifecycle_(lifecycle), runs_(runs),
-        host_(host), scheduler_(scheduler), paths_(paths) {}
+        volumes_(volumes), host_(host), scheduler_(scheduler), paths_(paths) {}
 
   void restore();
   void shutdown(std::chrono::seconds timeout);
@@ -48,6 +48,7 @@ class ContainerRestorer {
   ExitHandler& exitHandler_;
   ContainerLifecycle& lifecycle_;
   ContainerRuns& runs_;
+  VolumeAttachments& volumes_;
   HostOps& host_;
   Scheduler& scheduler_;
   const ServicePaths& paths_;

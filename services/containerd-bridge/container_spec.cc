@@ -1,6 +1,7 @@
 #include "services/containerd-bridge/container_spec.h"
 
 #include "common/files.h"
+#include "services/containerd-bridge/mount_points.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
@@ -9,7 +10,8 @@ using json = nlohmann::json;
 
 json baseSpec(const ContainerRecord& record, const ServicePaths& paths) {
   // Networking is none or the host's until the network service provides bridges.
-  json hostConfig = record.hostConfig;
+  // Volumes are bound at start, where the volumes service mounted them (TaskLauncher).
+  json hostConfig = hostConfigForSpec(record.hostConfig);
   if (hostConfig.value("NetworkMode", "default") != "none") hostConfig["NetworkMode"] = "host";
   return buildOciSpec({record.config, hostConfig, "", record.id.substr(0, 12), paths.initBinary});
 }

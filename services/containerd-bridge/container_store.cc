@@ -77,6 +77,11 @@ json ContainerRecord::toJson() const {
              json mounts = json::array();
              for (const auto& m : rootfsMounts) mounts.push_back({{"Type", m.type}, {"Source", m.source}, {"Options", m.options}});
              return mounts;
+           }()},
+          {"MountPoints", [&] {
+             json points = json::array();
+             for (const auto& p : mountPoints) points.push_back(p.toJson());
+             return points;
            }()}};
 }
 
@@ -114,6 +119,19 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
     if (!m.is_object()) continue;
     r.rootfsMounts.push_back({m.value("Type", ""), m.value("Source", ""), m.value("Options", std::vector<std::string>{})});
   }
+  if (j.contains("MountPoints") && j["MountPoints"].is_array()) {
+    for (const auto& p : j["MountPoints"]) {
+      if (p.is_object()) r.mountPoints.push_back(MountPoint::fromJson(p));
+    }
+  } else {
+    // A record from before volumes: binds were its only mounts (an image's VOLUMEs were not made).
+    try {
+      r.mountPoints = planMountPoints(json::object(), r.hostConfig, [](const std::string&) {
+        return std::vector<MountPoint>{};
+      });
+    } catch (const Error&) {
+    }
+  }
   return r;
 }
 
@@ -140,14 +158,15 @@ ContainerStore::ContainerStore(std::string root) : root_(std::move(root)) {
       continue;
     }
     names_[r.name] = id;
-    containers_[id] = std::move(r);
+    containers_[id] = std::make_shared<const ContainerRecord>(std::move(r));
   }
 }
 
 ContainerCounts ContainerStore::counts() const {
   std::shared_lock lock(mutex_);
   ContainerCounts c;
-  for (const auto& [id, r] : containers_) {
+  for (const auto& [id, shared] : containers_) {
+    const ContainerRecord& r = *shared;
     ++c.total;
     // dockerd's /info counts: running includes restarting; paused on its own.
     auto flags = flagsOf(r.state.status);
@@ -214,7 +233,7 @@ void ContainerStore::add(const ContainerRecord& record) {
   makeDirectories(dir, 0700);
   writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
   std::unique_lock lock(mutex_);
-  containers_[record.id] = record;
+  containers_[record.id] = std::make_shared<const ContainerRecord>(record);
   names_[record.name] = record.id;
 }
 
@@ -225,12 +244,12 @@ ContainerRecord ContainerStore::update(const std::string& id, const std::functio
     std::shared_lock lock(mutex_);
     auto it = containers_.find(id);
     if (it == containers_.end()) throw Error(ErrorKind::notFound, "No such container: " + id);
-    r = it->second;
+    r = *it->second;
   }
   change(r);
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
   std::unique_lock lock(mutex_);
-  containers_[id] = r;
+  containers_[id] = std::make_shared<const ContainerRecord>(r);
   return r;
 }
 
@@ -254,7 +273,7 @@ void ContainerStore::rename(const std::string& id, const std::string& newName) {
     checkNameLocked(name, id);
     auto it = containers_.find(id);
     if (it == containers_.end()) throw Error(ErrorKind::notFound, "No such container: " + id);
-    r = it->second;
+    r = *it->second;
   }
   std::string old = r.name;
   r.name = name;
@@ -262,7 +281,7 @@ void ContainerStore::rename(const std::string& id, const std::string& newName) {
   std::unique_lock lock(mutex_);
   names_.erase(old);
   names_[name] = id;
-  containers_[id] = r;
+  containers_[id] = std::make_shared<const ContainerRecord>(r);
 }
 
 std::string ContainerStore::resolveLocked(const std::string& ref) const {
@@ -280,12 +299,20 @@ std::string ContainerStore::resolveLocked(const std::string& ref) const {
 
 ContainerRecord ContainerStore::get(const std::string& ref) const {
   std::shared_lock lock(mutex_);
-  return containers_.at(resolveLocked(ref));
+  return *containers_.at(resolveLocked(ref));
 }
 
 std::vector<ContainerRecord> ContainerStore::list() const {
   std::shared_lock lock(mutex_);
   std::vector<ContainerRecord> out;
+  out.reserve(containers_.size());
+  for (const auto& [id, r] : containers_) out.push_back(*r);
+  return out;
+}
+
+std::vector<std::shared_ptr<const ContainerRecord>> ContainerStore::snapshot() const {
+  std::shared_lock lock(mutex_);
+  std::vector<std::shared_ptr<const ContainerRecord>> out;
   out.reserve(containers_.size());
   for (const auto& [id, r] : containers_) out.push_back(r);
   return out;

@@ -2,12 +2,15 @@
 // directory per container holding its record (config.v2.json, written atomically), the name
 // index, and look-ups by id, name or unique id prefix as dockerd resolves them. Readers get a
 // copy of the record (a snapshot): `docker ps` and `inspect` never wait on a busy container.
+// Records are immutable once published (an update publishes a new one), so a listing shares
+// them instead of copying each.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <shared_mutex>
@@ -16,6 +19,7 @@
 
 #include "services/containerd-bridge/container_status.h"
 #include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/mount_points.h"
 
 namespace berth::bridge {
 
@@ -49,6 +53,7 @@ struct ContainerRecord {
   bool manuallyStopped = false;    // stop/kill by a user: restart policies (but "always" on restore) hold off
   int64_t exits = 0;               // how many times the container's process has exited (wait next-exit)
   std::vector<Mount> rootfsMounts; // its writable layer's mounts, from the images service at create
+  std::vector<MountPoint> mountPoints;  // binds, volumes and tmpfs mounts, by destination, planned at create
 
   nlohmann::json toJson() const;
   static ContainerRecord fromJson(const nlohmann::json& j);
@@ -91,6 +96,8 @@ class ContainerStore {
   // invalid for an ambiguous prefix.
   ContainerRecord get(const std::string& ref) const;
   std::vector<ContainerRecord> list() const;
+  // Every record as published now, shared rather than copied (for listings).
+  std::vector<std::shared_ptr<const ContainerRecord>> snapshot() const;
   std::string directoryOf(const std::string& id) const { return root_ + "/" + id; }
 
  private:
@@ -100,7 +107,7 @@ class ContainerStore {
   std::string root_;
   std::mutex writeMutex_;  // serialises save and update (file, then the in-memory copy)
   mutable std::shared_mutex mutex_;
-  std::map<std::string, ContainerRecord> containers_;  // id -> record
+  std::map<std::string, std::shared_ptr<const ContainerRecord>> containers_;  // id -> record
   std::map<std::string, std::string> names_;           // "/name" -> id (reserved or saved)
 };
 

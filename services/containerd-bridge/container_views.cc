@@ -45,34 +45,32 @@ std::string healthOf(const ContainerRecord& r) {
   return r.state.health.is_object() ? r.state.health.value("Status", "none") : "none";
 }
 
+// Docker's MountPoint documents (inspect's and ps's Mounts), from the mount points planned at
+// create: a volume shows its name, driver and host path; a bind its propagation.
 json mountsJson(const ContainerRecord& r) {
   json mounts = json::array();
-  if (r.hostConfig.contains("Binds") && r.hostConfig["Binds"].is_array()) {
-    for (const auto& b : r.hostConfig["Binds"]) {
-      std::string spec = b.get<std::string>();
-      std::vector<std::string> parts;
-      size_t start = 0;
-      for (size_t i = 0; i <= spec.size(); ++i) {
-        if (i == spec.size() || spec[i] == ':') {
-          parts.push_back(spec.substr(start, i - start));
-          start = i + 1;
-        }
-      }
-      if (parts.size() < 2) continue;
-      std::string mode = parts.size() > 2 ? parts[2] : "";
-      bool rw = mode.find("ro") == std::string::npos;
-      mounts.push_back({{"Type", "bind"}, {"Source", parts[0]}, {"Destination", parts[1]}, {"Mode", mode},
-                        {"RW", rw}, {"Propagation", "rprivate"}});
-    }
-  }
-  if (r.hostConfig.contains("Mounts") && r.hostConfig["Mounts"].is_array()) {
-    for (const auto& m : r.hostConfig["Mounts"]) {
-      if (m.value("Type", "") != "bind") continue;
-      mounts.push_back({{"Type", "bind"}, {"Source", m.value("Source", "")}, {"Destination", m.value("Target", "")},
-                        {"Mode", ""}, {"RW", !m.value("ReadOnly", false)}, {"Propagation", "rprivate"}});
-    }
+  for (const auto& p : r.mountPoints) {
+    json m = {{"Type", p.type == MountPoint::Type::bind ? "bind" : p.type == MountPoint::Type::volume ? "volume" : "tmpfs"}};
+    if (p.type == MountPoint::Type::volume) m["Name"] = p.name;
+    m["Source"] = p.source;
+    m["Destination"] = p.destination;
+    if (p.type == MountPoint::Type::volume) m["Driver"] = p.driver;
+    m["Mode"] = p.mode;
+    m["RW"] = p.readWrite;
+    m["Propagation"] = p.propagation;
+    mounts.push_back(std::move(m));
   }
   return mounts;
+}
+
+// ps --filter volume=X: a container with a mount at destination X, or of the volume named X (a
+// bind: of the host path X).
+bool mountsMatch(const ContainerRecord& r, const std::set<std::string>& values) {
+  for (const auto& p : r.mountPoints) {
+    if (values.count(p.destination)) return true;
+    if (values.count(p.type == MountPoint::Type::volume ? p.name : p.source)) return true;
+  }
+  return false;
 }
 
 std::string statusText(const ContainerRecord& r) {
@@ -185,10 +183,10 @@ json ContainerViews::inspect(const std::string& ref) const {
 }
 
 json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
-  auto records = store_.list();
-  std::sort(records.begin(), records.end(), [](const ContainerRecord& a, const ContainerRecord& b) {
-    return parseRfc3339Nanos(a.created) > parseRfc3339Nanos(b.created);
-  });
+  // Newest first; each creation time parsed once.
+  std::vector<std::pair<int64_t, std::shared_ptr<const ContainerRecord>>> records;
+  for (auto& r : store_.snapshot()) records.emplace_back(parseRfc3339Nanos(r->created), std::move(r));
+  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   const json& f = options.filters;
   static const std::set<std::string> known = {"id", "name", "label", "label!", "status", "exited", "ancestor",
                                               "before", "since", "volume", "health", "isolation", "network",
@@ -198,7 +196,7 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
   }
   auto ids = filterValues(f, "id"), names = filterValues(f, "name"), labels = filterValues(f, "label"),
        notLabels = filterValues(f, "label!"), statuses = filterValues(f, "status"), exited = filterValues(f, "exited"),
-       ancestors = filterValues(f, "ancestor"), health = filterValues(f, "health");
+       ancestors = filterValues(f, "ancestor"), health = filterValues(f, "health"), volumes = filterValues(f, "volume");
   for (const auto& s : statuses) {
     try {
       parseStatus(s);
@@ -224,7 +222,8 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
   json out = json::array();
   int limit = options.limit > 0 ? options.limit : -1;
   if (limit > 0) all = true;
-  for (const auto& r : records) {
+  for (const auto& [created, shared] : records) {
+    const ContainerRecord& r = *shared;
     std::string s(statusName(r.state.status));
     if (!all && !flagsOf(r.state.status).running) continue;
     std::string name = r.name.substr(1);
@@ -251,7 +250,7 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
     }
     if (!ancestors.empty() && !ancestorIds.count(r.image) && !ancestors.count(r.imageRef)) continue;
     if (!health.empty() && !health.count(healthOf(r))) continue;
-    int64_t created = parseRfc3339Nanos(r.created);
+    if (!volumes.empty() && !mountsMatch(r, volumes)) continue;
     if (before && created >= *before) continue;
     if (since && created <= *since) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;

@@ -14,17 +14,19 @@ using json = nlohmann::json;
 ContainersCore::ContainersCore(Edges edges)
     : e_(std::move(edges)),
       exits_(e_.store),
-      teardown_(e_.tasks, e_.containers, e_.host, e_.paths),
-      launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, e_.paths),
+      volumes_(e_.store, e_.volumes, e_.host, e_.scheduler),
+      teardown_(e_.tasks, e_.containers, e_.host, volumes_, e_.paths),
+      launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, volumes_, e_.paths),
       exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events),
       execs_(e_.store, e_.tasks, e_.events, e_.paths),
       health_(e_.store, e_.tasks, exits_, e_.scheduler, e_.events, e_.paths),
       views_(e_.store, e_.tasks, e_.images, execs_, e_.paths),
       resources_(e_.store, e_.tasks, locks_, e_.scheduler, e_.events, e_.paths),
       files_(e_.store, e_.images, e_.host, locks_, e_.paths),
-      lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, exits_, locks_, backoff_, exitHandler_, *this,
-                  e_.events, e_.paths}),
-      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, e_.host, e_.scheduler, e_.paths),
+      lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, volumes_, exits_, locks_, backoff_, exitHandler_,
+                  *this, e_.events, e_.paths}),
+      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, volumes_, e_.host, e_.scheduler,
+                e_.paths),
       layerOps_(e_.store, e_.layers, locks_,
                 {[this](const std::string& id, Deadline d) { lifecycle_.pause(id, d); },
                  [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}) {
@@ -116,7 +118,7 @@ json ContainersCore::prune(const json& filters, Deadline deadline) {
     }
     if (until && c.value("Created", int64_t{0}) * 1000000000 > *until) continue;
     try {
-      lifecycle_.remove(c["Id"].get<std::string>(), false, deadline);
+      lifecycle_.remove(c["Id"].get<std::string>(), false, false, deadline);
       deleted.push_back(c["Id"]);
     } catch (const Error& e) {
       spdlog::warn("containers: prune {}: {}", c["Id"].get<std::string>(), e.what());

@@ -6,6 +6,7 @@
 //   container_status   the state machine: statuses, admissions, transitions
 //   ContainerLifecycle create, start, stop, kill, pause, remove... (one operation lock each)
 //   TaskLauncher       the steps that run a container's process
+//   VolumeAttachments  the container's volumes: made at create, mounted for each run, released
 //   RuntimeTeardown    the only code that deletes containerd objects
 //   ExitHandler        exits, restart policies, auto-removal
 //   ContainerRestorer  restore when the bridge starts, shutdown without live-restore
@@ -38,6 +39,8 @@
 #include "services/containerd-bridge/restart_policy.h"
 #include "services/containerd-bridge/runtime_teardown.h"
 #include "services/containerd-bridge/task_launcher.h"
+#include "services/containerd-bridge/volume_attachments.h"
+#include "services/containerd-bridge/volume_service.h"
 
 namespace berth::bridge {
 
@@ -55,6 +58,9 @@ class ContainersCore final : private ContainerRuns {
     // The images service again, for diff, export, commit and sizes. Left out by unit tests of
     // the rest of the core: these operations then fail `unavailable`.
     ContainerLayers* layers = nullptr;
+    // The volumes service. Left out by unit tests that use no volumes: a container that needs
+    // one is then refused `unavailable`.
+    VolumeService* volumes = nullptr;
   };
   explicit ContainersCore(Edges edges);
   ~ContainersCore() override;
@@ -80,7 +86,9 @@ class ContainersCore final : private ContainerRuns {
   void kill(const std::string& ref, const std::string& signal, Deadline deadline) { lifecycle_.kill(ref, signal, deadline); }
   void pause(const std::string& ref, Deadline deadline) { lifecycle_.pause(ref, deadline); }
   void unpause(const std::string& ref, Deadline deadline) { lifecycle_.unpause(ref, deadline); }
-  void remove(const std::string& ref, bool force, Deadline deadline) { lifecycle_.remove(ref, force, deadline); }
+  void remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline) {
+    lifecycle_.remove(ref, force, removeVolumes, deadline);
+  }
   void rename(const std::string& ref, const std::string& newName) { lifecycle_.rename(ref, newName); }
   // condition: "not-running" (default), "next-exit", "removed"; see ExitWatch::wait.
   WaitResult wait(const std::string& ref, const std::string& condition, int64_t afterExits,
@@ -142,6 +150,7 @@ class ContainersCore final : private ContainerRuns {
   OperationLocks locks_;
   RestartBackoff backoff_;
   ExitWatch exits_;
+  VolumeAttachments volumes_;
   RuntimeTeardown teardown_;
   TaskLauncher launcher_;
   ExitHandler exitHandler_;

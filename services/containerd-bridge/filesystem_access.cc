@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "services/containerd-bridge/mount_points.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
@@ -23,8 +24,15 @@ FilesystemAccess FilesystemAccessor::access(const std::string& ref, Deadline dea
   access.user = record.config.value("User", "");
 
   // The binds as the container gets them (validated as at start), without reading anything of
-  // the container's (no root filesystem: the user is not resolved), and its hosts files.
-  json spec = buildOciSpec({record.config, record.hostConfig, "", record.id.substr(0, 12), paths_.initBinary});
+  // the container's (no root filesystem: the user is not resolved), its volumes (at their
+  // mountpoints: a volume with a device is only there while a container runs with it), and its
+  // hosts files.
+  json spec = buildOciSpec({record.config, hostConfigForSpec(record.hostConfig), "", record.id.substr(0, 12),
+                            paths_.initBinary});
+  for (const auto& p : record.mountPoints) {
+    if (p.type == MountPoint::Type::volume) spec["mounts"].push_back(volumeSpecMount(p, p.source));
+  }
+  sortMountsByDepth(spec["mounts"]);
   for (const auto& m : spec["mounts"]) {
     if (m.value("type", "") != "bind") continue;
     bool readonly = false;

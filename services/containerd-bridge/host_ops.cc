@@ -1,8 +1,11 @@
 #include "services/containerd-bridge/host_ops.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +39,36 @@ void SystemHostOps::unmountRootfs(const std::string& target) {
 bool SystemHostOps::mounted(const std::string& target) { return mountedAt(target); }
 
 std::string SystemHostOps::readHostFile(const std::string& path) { return readFileIfExists(path).value_or(""); }
+
+HostOps::RootfsEntry SystemHostOps::lookupInRootfs(const std::string& rootfs, const std::string& path) {
+  RootfsEntry entry;
+  int root = ::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) throwSystemError("open", rootfs);
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  std::string relative = path;
+  while (!relative.empty() && relative.front() == '/') relative.erase(0, 1);
+  if (relative.empty()) relative = ".";
+  int fd = static_cast<int>(::syscall(SYS_openat2, root, relative.c_str(), &how, sizeof how));
+  int openError = errno;
+  ::close(root);
+  if (fd < 0) {
+    if (openError == ENOENT || openError == ENOTDIR) return entry;
+    throwSystemError("openat2", rootfs + path, openError);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    throwSystemError("fstat", rootfs + path);
+  }
+  std::error_code ec;
+  entry.hostPath = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string();
+  ::close(fd);
+  if (ec) throw Error(ErrorKind::internal, "resolving " + path + " in " + rootfs + ": " + ec.message());
+  entry.kind = S_ISDIR(st.st_mode) ? RootfsEntry::Kind::directory : RootfsEntry::Kind::other;
+  return entry;
+}
 
 void SystemHostOps::releaseStaleFifos(const std::string& runDir) {
   std::error_code ec;

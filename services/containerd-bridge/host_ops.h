@@ -23,6 +23,14 @@ class HostOps {
   virtual bool mounted(const std::string& target) = 0;
   // A host file the container gets a copy of (/etc/hosts, /etc/resolv.conf); empty when absent.
   virtual std::string readHostFile(const std::string& path) = 0;
+  // What is at `path` (absolute, as the container sees it) in the root filesystem mounted at
+  // `rootfs`, resolved as in the container: a symbolic link cannot lead out of `rootfs`.
+  struct RootfsEntry {
+    enum class Kind { absent, directory, other };
+    Kind kind = Kind::absent;
+    std::string hostPath;  // where it is on the host (set unless absent)
+  };
+  virtual RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) = 0;
   // Opens and closes both ends of, then removes, every exec and health-probe fifo left in the
   // containers' run directories by a bridge that died: a shim whose start of such a process was
   // in flight waits in open() for a partner that will never come, and while it waits it cannot
@@ -48,6 +56,7 @@ class SystemHostOps final : public HostOps {
   void unmountRootfs(const std::string& target) override;
   bool mounted(const std::string& target) override;
   std::string readHostFile(const std::string& path) override;
+  RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) override;
   void releaseStaleFifos(const std::string& runDir) override;
   void spawnDetached(const std::vector<std::string>& argv) override;
 };

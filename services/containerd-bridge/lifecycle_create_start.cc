@@ -64,6 +64,15 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
     // at start, in the container's own filesystem.
     json spec = baseSpec(draft, p_.paths);
     record = p_.store.reserve(name, id);
+    // The volumes made and filled from the image, with the name reserved (dockerd's order); a
+    // failure below gives the name back and drops them.
+    try {
+      record.mountPoints =
+          p_.volumes.attach(id, config, hostConfig, prepared.mounts, p_.paths.rootfsOf(id), capped(deadline, 5min));
+    } catch (...) {
+      p_.store.remove(id);
+      throw;
+    }
     std::vector<std::string> args = stringsOf(config.value("Entrypoint", json()));
     auto cmd = stringsOf(config.value("Cmd", json()));
     args.insert(args.end(), cmd.begin(), cmd.end());
@@ -80,9 +89,11 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
       p_.store.add(record);
       writeBaseSpec(p_.store, id, spec);
     } catch (...) {
+      p_.volumes.abandoned(id, record.mountPoints, capped(deadline, 10s));
       p_.store.remove(id);
       throw;
     }
+    p_.volumes.attached(id);
   } catch (...) {
     try {
       p_.images.release(id, capped(deadline, 10s));
@@ -104,7 +115,7 @@ bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
     startLocked(id, deadline);
   } catch (const Error&) {
     // As dockerd: a --rm container that cannot start is removed.
-    if (record.hostConfig.value("AutoRemove", false)) removeLocked(id, true, deadline);
+    if (record.hostConfig.value("AutoRemove", false)) removeLocked(id, true, true, deadline);
     throw;
   }
   return true;

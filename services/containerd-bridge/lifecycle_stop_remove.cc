@@ -155,7 +155,7 @@ void ContainerLifecycle::freezeOrThaw(const std::string& ref, bool freeze, Deadl
   p_.events(freeze ? "pause" : "unpause", record, {});
 }
 
-void ContainerLifecycle::remove(const std::string& ref, bool force, Deadline deadline) {
+void ContainerLifecycle::remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline) {
   std::string id = p_.store.get(ref).id;
   auto lock = lockOf(id);
   std::lock_guard guard(*lock);
@@ -174,7 +174,7 @@ void ContainerLifecycle::remove(const std::string& ref, bool force, Deadline dea
       throw Error(ErrorKind::internal, "container did not exit after SIGKILL");
     }
   }
-  removeLocked(id, force, deadline);
+  removeLocked(id, force, removeVolumes, deadline);
 }
 
 void ContainerLifecycle::ensureRuntimeGone(const std::string& id, bool force, Deadline deadline) {
@@ -196,7 +196,7 @@ void ContainerLifecycle::ensureRuntimeGone(const std::string& id, bool force, De
   p_.teardown.ensureGone(id, capped(deadline, 30s));
 }
 
-void ContainerLifecycle::removeLocked(const std::string& id, bool force, Deadline deadline) {
+void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool removeVolumes, Deadline deadline) {
   auto t0 = std::chrono::steady_clock::now();
   auto record = p_.store.update(id, [&](ContainerRecord& r) {
     r.manuallyStopped = true;  // a restart scheduled before this removal finds it called off
@@ -207,6 +207,7 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, Deadlin
   auto t1 = std::chrono::steady_clock::now();
   try {
     ensureRuntimeGone(id, force, deadline);
+    p_.volumes.release(record, removeVolumes, deadline);
     p_.images.release(id, capped(deadline, 30s));
   } catch (const Error& e) {
     // As dockerd: a removal that could not finish leaves the container dead, removable again.
@@ -232,7 +233,7 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, Deadlin
 
 void ContainerLifecycle::autoRemove(const std::string& id) {
   try {
-    remove(id, true, deadlineIn(std::chrono::minutes(2)));
+    remove(id, true, true, deadlineIn(std::chrono::minutes(2)));  // --rm takes the anonymous volumes too
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::notFound) spdlog::warn("containers: auto-removing {}: {}", shortId(id), e.what());
   }

@@ -18,6 +18,7 @@
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers_client.h"
 #include "services/containerd-bridge/stream_server.h"
+#include "services/containerd-bridge/volume_service_client.h"
 
 using namespace berth;
 using json = nlohmann::json;
@@ -98,7 +99,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
       W::worker);
   server.handleWithContext(
       ipc::methods::bridgeRemove(),
-      [&c](auto p, auto, const Call& call) { c.remove(p.getRef(), p.getForce(), call.deadline); }, W::worker);
+      [&c](auto p, auto, const Call& call) { c.remove(p.getRef(), p.getForce(), p.getRemoveVolumes(), call.deadline); }, W::worker);
   server.handle(ipc::methods::bridgeRename(), [&c](auto p, auto) { c.rename(p.getRef(), p.getName()); }, W::worker);
   server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspect(p.getRef()).dump())); });
   server.handleWithContext(
@@ -192,11 +193,12 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
 int main(int argc, char** argv) {
   std::unique_ptr<bridge::ContainerStore> store;
   std::unique_ptr<bridge::ContainerdClient> containerd;
-  // The images client has its own ZeroMQ context: the host's is terminated when the host
-  // stops, which waits for every socket on it, and monitors may still hold this one.
-  zmq::context_t imagesContext;
+  // The images and volumes clients have their own ZeroMQ context: the host's is terminated when
+  // the host stops, which waits for every socket on it, and monitors may still hold this one.
+  zmq::context_t clientsContext;
   std::unique_ptr<bridge::ImageLayersClient> images;
   std::unique_ptr<bridge::ContainerLayersClient> layers;
+  std::unique_ptr<bridge::VolumeServiceClient> volumes;
   bridge::SystemHostOps hostOps;
   bridge::ThreadScheduler scheduler;
   std::unique_ptr<bridge::ContainersCore> containers;
@@ -209,8 +211,9 @@ int main(int argc, char** argv) {
         store = std::make_unique<bridge::ContainerStore>(config.serviceDataDir("containers"));
         std::string socket = config.containerdSocket();
         containerd = std::make_unique<bridge::ContainerdClient>(socket);
-        images = std::make_unique<bridge::ImageLayersClient>(imagesContext, config.serviceEndpoint("images"));
-        layers = std::make_unique<bridge::ContainerLayersClient>(imagesContext, config.serviceEndpoint("images"));
+        images = std::make_unique<bridge::ImageLayersClient>(clientsContext, config.serviceEndpoint("images"));
+        layers = std::make_unique<bridge::ContainerLayersClient>(clientsContext, config.serviceEndpoint("images"));
+        volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
         runc = bridge::readRuncVersion();
         std::string binDir = binaryDirectory();
         bridge::ServicePaths paths;
@@ -219,7 +222,8 @@ int main(int argc, char** argv) {
         paths.initBinary = findInitBinary(binDir);
         containers = std::make_unique<bridge::ContainersCore>(bridge::ContainersCore::Edges{
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
-            bridge::publishContainerEvents(host.events()), paths, layers.get()});
+            bridge::publishContainerEvents(host.events()), paths, layers.get(),
+            volumes.get()});
         containers->restore();
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");

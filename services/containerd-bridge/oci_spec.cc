@@ -391,6 +391,7 @@ json buildOciSpec(const SpecInput& in) {
   if (!user.additionalGids.empty()) process["user"]["additionalGids"] = user.additionalGids;
   if (!rlimits.empty()) process["rlimits"] = rlimits;
 
+  sortMountsByDepth(mounts);
   json spec = {{"ociVersion", "1.0.2-dev"},
                {"process", process},
                {"root", {{"path", "rootfs"}, {"readonly", readonly}}},
@@ -399,6 +400,27 @@ json buildOciSpec(const SpecInput& in) {
                {"linux", linux}};
   if (std::string domain = c.value("Domainname", ""); !domain.empty()) spec["domainname"] = domain;
   return spec;
+}
+
+void sortMountsByDepth(json& mounts) {
+  if (!mounts.is_array()) return;
+  auto depth = [](const json& m) {
+    std::string d = m.value("destination", "");
+    size_t n = 0;
+    bool inName = false;
+    for (char c : d) {
+      if (c == '/') {
+        inName = false;
+      } else if (!inName) {
+        inName = true;
+        ++n;
+      }
+    }
+    return n;
+  };
+  std::vector<json> sorted(mounts.begin(), mounts.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const json& a, const json& b) { return depth(a) < depth(b); });
+  mounts = json(sorted);
 }
 
 }  // namespace berth::bridge

@@ -23,6 +23,11 @@ struct SpecInput {
 
 nlohmann::json buildOciSpec(const SpecInput& input);
 
+// Orders an OCI spec's mounts as dockerd does: by the number of components of the destination,
+// so a mount comes after the one it lies in (a bind at /data/conf after a volume at /data);
+// mounts of equal depth keep their order.
+void sortMountsByDepth(nlohmann::json& mounts);
+
 // Sets the spec's process user to `user` (Config.User) resolved in `rootfs`'s /etc/passwd and
 // /etc/group, with HostConfig.GroupAdd's groups: what a spec built without a root filesystem
 // lacks.

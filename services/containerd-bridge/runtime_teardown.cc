@@ -42,6 +42,7 @@ void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline) {
 void RuntimeTeardown::removeContainerAndUnmount(const std::string& id, Deadline deadline) {
   containers_.remove(id, deadline);
   host_.unmountRootfs(paths_.rootfsOf(id));
+  volumes_.unmount(id, deadline);
 }
 
 }  // namespace berth::bridge

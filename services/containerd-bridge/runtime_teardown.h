@@ -2,7 +2,8 @@
 // object) and unmounts its root filesystem. Its rule: containerd's container object is deleted
 // only once containerd has said the task is gone or has handed back its exit, never while a task
 // may still run, and never on an unknown state (containerd's Containers.Delete does not check;
-// a container deleted under a live task leaves a process nothing can reach).
+// a container deleted under a live task leaves a process nothing can reach). The volumes mounted
+// for the run are unmounted with the root filesystem.
 #pragma once
 
 #include <mutex>
@@ -13,13 +14,15 @@
 #include "services/containerd-bridge/container_types.h"
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/host_ops.h"
+#include "services/containerd-bridge/volume_attachments.h"
 
 namespace berth::bridge {
 
 class RuntimeTeardown {
  public:
-  RuntimeTeardown(ContainerdTasks& tasks, ContainerdContainers& containers, HostOps& host, const ServicePaths& paths)
-      : tasks_(tasks), containers_(containers), host_(host), paths_(paths) {}
+  RuntimeTeardown(ContainerdTasks& tasks, ContainerdContainers& containers, HostOps& host, VolumeAttachments& volumes,
+                  const ServicePaths& paths)
+      : tasks_(tasks), containers_(containers), host_(host), volumes_(volumes), paths_(paths) {}
 
   // After containerd reported the task stopped: deletes it (the shim first waits for the log
   // writer, so the log is whole) and returns its exit, then deletes the container object and
@@ -47,6 +50,7 @@ class RuntimeTeardown {
   ContainerdTasks& tasks_;
   ContainerdContainers& containers_;
   HostOps& host_;
+  VolumeAttachments& volumes_;
   const ServicePaths& paths_;
 };
 

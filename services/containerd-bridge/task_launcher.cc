@@ -51,23 +51,26 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
   makeDirectories(paths_.runDirOf(id), 0700);
   auto began = std::chrono::steady_clock::now();
   json spec;
+  bool storagePrepared = false;
   try {
-    prepareStorage(record, deadline);
-    spdlog::debug("containers: start {}: rootfs {:.1f} ms", shortId(id), msSince(began));
+    auto volumeMounts = prepareStorage(record, deadline);
+    storagePrepared = true;
+    spdlog::debug("containers: start {}: rootfs and volumes {:.1f} ms", shortId(id), msSince(began));
     writeHostFiles(record);
     auto specBegan = std::chrono::steady_clock::now();
-    spec = finaliseSpec(record);
+    spec = finaliseSpec(record, volumeMounts);
     spdlog::debug("containers: start {}: host files {:.1f} ms, spec {:.1f} ms", shortId(id),
                   std::chrono::duration<double, std::milli>(specBegan - began).count(), msSince(specBegan));
   } catch (const Error& e) {
-    host_.unmountRootfs(paths_.rootfsOf(id));
-    throw LaunchError(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : e.kind(), e.what(), 128);
+    if (storagePrepared) releaseStorage(id, deadline);
+    else host_.unmountRootfs(paths_.rootfsOf(id));
+    throw LaunchError(e.kind(), e.what(), 128);
   }
   TaskStdio stdio;
   try {
     stdio = prepareStdio(record);
   } catch (const Error& e) {
-    host_.unmountRootfs(paths_.rootfsOf(id));
+    releaseStorage(id, deadline);
     throw LaunchError(ErrorKind::internal, e.what(), 128);
   }
   try {
@@ -86,19 +89,31 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
   }
 }
 
-void TaskLauncher::prepareStorage(const ContainerRecord& record, Deadline deadline) {
+std::vector<json> TaskLauncher::prepareStorage(const ContainerRecord& record, Deadline deadline) {
   std::string rootfs = paths_.rootfsOf(record.id);
+  bool mounted = false;
   if (!record.rootfsMounts.empty()) {
     try {
       host_.mountRootfs(record.rootfsMounts, rootfs);
-      return;
+      mounted = true;
     } catch (const Error& e) {
       // The layer moved (or the record predates the mounts): ask the images service again.
       spdlog::info("containers: start {}: the recorded rootfs mount failed ({}); preparing it again",
                    shortId(record.id), e.what());
     }
   }
-  host_.mountRootfs(images_.prepare(record.id, record.image, capped(deadline, 30s)).mounts, rootfs);
+  if (!mounted) host_.mountRootfs(images_.prepare(record.id, record.image, capped(deadline, 30s)).mounts, rootfs);
+  try {
+    return volumes_.mount(record, deadline);
+  } catch (...) {
+    host_.unmountRootfs(rootfs);
+    throw;
+  }
+}
+
+void TaskLauncher::releaseStorage(const std::string& id, Deadline deadline) {
+  host_.unmountRootfs(paths_.rootfsOf(id));
+  volumes_.unmount(id, capped(deadline, 10s));
 }
 
 void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
@@ -114,7 +129,7 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
   writeFileReplacing(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
 }
 
-json TaskLauncher::finaliseSpec(const ContainerRecord& record) {
+json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector<json>& volumeMounts) {
   const std::string& id = record.id;
   std::string rootfs = paths_.rootfsOf(id);
   std::string dir = store_.directoryOf(id);
@@ -141,6 +156,16 @@ json TaskLauncher::finaliseSpec(const ContainerRecord& record) {
                                 {"options", {"rbind", "rprivate", readonly ? "ro" : "rw"}}});
     }
   }
+  for (const auto& m : volumeMounts) {
+    // A volume takes the place of a standard mount at its destination (as a bind would).
+    auto& mounts = spec["mounts"];
+    for (auto it = mounts.begin(); it != mounts.end();) {
+      if ((*it).value("destination", "") == m.value("destination", "")) it = mounts.erase(it);
+      else ++it;
+    }
+    mounts.push_back(m);
+  }
+  sortMountsByDepth(spec["mounts"]);
   // exec and health probes start from the container's own process settings.
   writeFileReplacing(dir + "/spec.json", spec.dump());
   return spec;

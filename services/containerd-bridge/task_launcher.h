@@ -1,11 +1,13 @@
 // Runs a container's process: the steps of a start that happen outside the container record,
 // in the order they run, each undone when a later one fails.
-//   prepareStorage   the container's layer from the images service, mounted as its rootfs
+//   prepareStorage   the container's layer from the images service, mounted as its rootfs, and
+//                    its volumes, mounted by the volumes service
 //   writeHostFiles   hostname, hosts and resolv.conf in the container's directory
-//   finaliseSpec     the OCI spec for this run (user resolved in the rootfs, hosts files bound)
+//   finaliseSpec     the OCI spec for this run (user resolved in the rootfs, hosts files and
+//                    volumes bound, mounts ordered so a parent comes before what it holds)
 //   prepareStdio     the logger (under the shim, or detached for a non-TTY stdin) and fifos
 //   createRuntime    containerd's container object, its task, and the task's start
-// Volumes and networks join as steps between storage and spec when their services land.
+// Networks join as a step between storage and spec when their service lands.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers.h"
 #include "services/containerd-bridge/runtime_teardown.h"
+#include "services/containerd-bridge/volume_attachments.h"
 
 namespace berth::bridge {
 
@@ -36,17 +39,21 @@ class LaunchError : public Error {
 class TaskLauncher {
  public:
   TaskLauncher(const ContainerStore& store, ContainerdTasks& tasks, ContainerdContainers& containers,
-               ImageLayers& images, HostOps& host, RuntimeTeardown& teardown, const ServicePaths& paths)
+               ImageLayers& images, HostOps& host, RuntimeTeardown& teardown, VolumeAttachments& volumes,
+               const ServicePaths& paths)
       : store_(store), tasks_(tasks), containers_(containers), images_(images), host_(host), teardown_(teardown),
-        paths_(paths) {}
+        volumes_(volumes), paths_(paths) {}
 
   // Returns the started process's pid. Throws LaunchError after undoing what it did.
   uint32_t launch(const ContainerRecord& record, Deadline deadline);
 
  private:
-  void prepareStorage(const ContainerRecord& record, Deadline deadline);
+  // Returns the volumes' OCI mounts.
+  std::vector<nlohmann::json> prepareStorage(const ContainerRecord& record, Deadline deadline);
+  // Undoes prepareStorage.
+  void releaseStorage(const std::string& id, Deadline deadline);
   void writeHostFiles(const ContainerRecord& record);
-  nlohmann::json finaliseSpec(const ContainerRecord& record);
+  nlohmann::json finaliseSpec(const ContainerRecord& record, const std::vector<nlohmann::json>& volumeMounts);
   TaskStdio prepareStdio(const ContainerRecord& record);
   // Ends a detached logger that waits on output fifos no task will write.
   void releaseStdio(const ContainerRecord& record, const TaskStdio& stdio);
@@ -59,6 +66,7 @@ class TaskLauncher {
   ImageLayers& images_;
   HostOps& host_;
   RuntimeTeardown& teardown_;
+  VolumeAttachments& volumes_;
   const ServicePaths& paths_;
 };
 

@@ -10,126 +10,15 @@
 #include <thread>
 
 #include "common/errors.h"
-#include "services/containerd-bridge/containers_core.h"
-#include "tests/support/process.h"
-#include "tests/unit/fake_containerd.h"
+#include "tests/unit/core_fixture.h"
 
 namespace berth::bridge {
 namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using testing::FakeContainerd;
-using testing::FakeHostOps;
-using testing::FakeImageLayers;
-using testing::ManualScheduler;
 
-const std::string kImage = "busybox:1";
-const std::string kImageId = "sha256:" + std::string(64, 'b');
-
-Deadline soon() { return deadlineIn(5s); }
-
-class LifecycleTest : public ::testing::Test {
- protected:
-  LifecycleTest() {
-    images_.add(kImage, kImageId, {{"config", {{"Cmd", {"sh"}}, {"Env", {"PATH=/bin"}}}}});
-    openCore();
-  }
-  ~LifecycleTest() override {
-    core_->stopBackgroundWork();
-    fake_.shutdown();
-    scheduler_.joinAll();
-  }
-
-  // A bridge: the core over the store on disk (a new one after crashBridge()).
-  void openCore() {
-    ServicePaths paths;
-    paths.runDir = dir_.path() + "/run";
-    paths.loggerBinary = "/nonexistent/berth-logger";
-    store_ = std::make_unique<ContainerStore>(dir_.path() + "/containers");
-    core_ = std::make_unique<ContainersCore>(ContainersCore::Edges{
-        *store_, fake_.tasks(), fake_.containers(), images_, host_, scheduler_,
-        [this](const std::string& action, const ContainerRecord& r, std::map<std::string, std::string> extra) {
-          std::lock_guard lock(eventsMutex_);
-          std::string line = action;
-          if (extra.count("exitCode")) line += " " + extra["exitCode"];
-          if (extra.count("signal")) line += " " + extra["signal"];
-          events_.push_back(line);
-          (void)r;
-        },
-        paths});
-  }
-
-  // kill -9 of the bridge: its threads stop where they are; containerd and the records stay.
-  void crashBridge() {
-    core_->stopBackgroundWork();
-    fake_.down(true);  // ends the monitors' waits
-    scheduler_.joinAll();
-    scheduler_.dropTimers();
-    fake_.down(false);
-    core_.reset();
-    store_.reset();
-  }
-  void restartBridge() {
-    crashBridge();
-    openCore();
-    core_->restore();
-  }
-
-  std::string create(json hostConfig = json::object(), json config = json::object()) {
-    json body = config;
-    body["Image"] = kImage;
-    if (!body.contains("Cmd")) body["Cmd"] = {"sleep", "1000"};
-    body["HostConfig"] = hostConfig;
-    return core_->create("", body, soon()).id;
-  }
-  std::string run(json hostConfig = json::object()) {
-    std::string id = create(hostConfig);
-    EXPECT_TRUE(core_->start(id, soon()));
-    return id;
-  }
-  ContainerRecord record(const std::string& id) { return store_->get(id); }
-  ContainerStatus status(const std::string& id) { return store_->get(id).state.status; }
-  bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 3s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
-  }
-  bool waitForStatus(const std::string& id, ContainerStatus s) {
-    return waitUntil([&] {
-      try {
-        return status(id) == s;
-      } catch (const Error&) {
-        return false;
-      }
-    });
-  }
-  std::vector<std::string> events() {
-    std::lock_guard lock(eventsMutex_);
-    return events_;
-  }
-  std::string refusal(const std::function<void()>& op) {
-    try {
-      op();
-    } catch (const Error& e) {
-      return e.what();
-    }
-    return "";
-  }
-
-  test::TempDir dir_{"berth-lifecycle"};
-  FakeContainerd fake_;
-  FakeImageLayers images_;
-  FakeHostOps host_;
-  ManualScheduler scheduler_;
-  std::unique_ptr<ContainerStore> store_;
-  std::unique_ptr<ContainersCore> core_;
-  std::mutex eventsMutex_;
-  std::vector<std::string> events_;
-};
+class LifecycleTest : public CoreFixture {};
 
 TEST_F(LifecycleTest, CreateMakesARecordAndALayerAndStartRunsTheTaskOnTheMountedLayer) {
   std::string id = create();
@@ -267,10 +156,10 @@ TEST_F(LifecycleTest, WaitNotRunningAnswersAtOnceForAStoppedContainerAndNextExit
 
 TEST_F(LifecycleTest, RemoveRefusesARunningContainerAndForceKillsItFirst) {
   std::string id = run();
-  EXPECT_EQ(refusal([&] { core_->remove(id, false, soon()); }),
+  EXPECT_EQ(refusal([&] { core_->remove(id, false, false, soon()); }),
             "cannot remove container \"" + record(id).name +
                 "\": container is running: stop the container before removing or force remove");
-  core_->remove(id, true, soon());
+  core_->remove(id, true, false, soon());
   EXPECT_THROW(store_->get(id), Error);
   EXPECT_FALSE(fake_.hasContainer(id));
   EXPECT_FALSE(fake_.task(id).has_value());
@@ -293,7 +182,7 @@ TEST_F(LifecycleTest, AnUnknownTaskStateAtRestoreIsNeverAnExitAndRmForceStillKil
   // exec still works on it, and once containerd answers again its exit is recorded normally.
   EXPECT_FALSE(core_->execCreate(id, {{"Cmd", {"true"}}}).empty());
   fake_.stateUnknown(false);
-  core_->remove(id, true, soon());
+  core_->remove(id, true, false, soon());
   EXPECT_FALSE(fake_.task(id).has_value());
   EXPECT_FALSE(fake_.hasContainer(id));
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
@@ -319,9 +208,9 @@ TEST_F(LifecycleTest, NothingDeletesAContainerObjectWhileItsTaskRunsEvenWhenTheR
   std::string id = create();
   fake_.addRunningTask(id, 4242);
   EXPECT_EQ(status(id), ContainerStatus::created);
-  EXPECT_EQ(refusal([&] { core_->remove(id, false, soon()); }).find("still has a running task") != std::string::npos, true);
+  EXPECT_EQ(refusal([&] { core_->remove(id, false, false, soon()); }).find("still has a running task") != std::string::npos, true);
   EXPECT_EQ(status(id), ContainerStatus::dead) << "a removal that could not finish leaves it dead, as dockerd";
-  core_->remove(id, true, soon());
+  core_->remove(id, true, false, soon());
   EXPECT_THROW(store_->get(id), Error);
   EXPECT_FALSE(fake_.task(id).has_value());
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
@@ -369,7 +258,7 @@ TEST_F(LifecycleTest, RestoreTurnsAnInterruptedRemovalIntoADeadContainerThatCanB
   store_->update(id, [](ContainerRecord& r) { r.state.status = *next(r.state.status, LifecycleEvent::removalBegun); });
   restartBridge();
   EXPECT_EQ(status(id), ContainerStatus::dead);
-  core_->remove(id, false, soon());
+  core_->remove(id, false, false, soon());
   EXPECT_THROW(store_->get(id), Error);
 }
 
@@ -442,7 +331,7 @@ TEST_F(LifecycleTest, ARemovalWhileARestartIsPendingWinsAndTheTimerFindsNothing)
   std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
   fake_.exitTask(id, 0);
   ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
-  core_->remove(id, true, soon());
+  core_->remove(id, true, false, soon());
   EXPECT_THROW(store_->get(id), Error);
   scheduler_.fireTimers();
   EXPECT_EQ(fake_.count("Tasks.Start"), 1u);

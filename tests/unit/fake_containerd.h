@@ -25,6 +25,7 @@
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers.h"
+#include "services/containerd-bridge/volume_service.h"
 
 namespace berth::bridge::testing {
 
@@ -338,6 +339,123 @@ class FakeContainerd {
   Tasks tasksView_{*this};
 };
 
+// The volumes service's tables in memory: volumes, references, mounts. down(true) makes every
+// call fail `unavailable`, as while the service restarts.
+class FakeVolumes final : public VolumeService {
+ public:
+  Volume create(const Request& request, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    std::string name = request.name.empty() ? "anon" + std::to_string(++anonymous_) : request.name;
+    if (!volumes_.count(name)) volumes_[name] = {request.anonymous, {}, 0};
+    return {name, "/volumes/" + name + "/_data"};
+  }
+  void reference(const std::string& container, const std::vector<std::string>& names, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    for (const auto& n : names) {
+      if (!volumes_.count(n)) throw Error(ErrorKind::notFound, "get " + n + ": no such volume");
+    }
+    references_[container] = std::set<std::string>(names.begin(), names.end());
+  }
+  void release(const std::string& container, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    references_.erase(container);
+    for (auto& [name, v] : volumes_) v.mounts -= static_cast<int>(mountsOf_[container].count(name));
+    mountsOf_.erase(container);
+  }
+  void populate(const std::string& container, const std::string& name, const std::string& copyFrom, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    if (!references_[container].count(name)) throw Error(ErrorKind::internal, "populate without a reference");
+    volumes_.at(name).populatedFrom.push_back(copyFrom);
+  }
+  std::string mount(const std::string& container, const std::string& name, const std::string&, bool, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    if (!references_[container].count(name)) throw Error(ErrorKind::internal, "mount without a reference");
+    if (mountsOf_[container].insert(name).second) volumes_.at(name).mounts += 1;
+    return "/volumes/" + name + "/_data";
+  }
+  void unmount(const std::string& container, const std::string& name, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    if (mountsOf_[container].erase(name)) volumes_.at(name).mounts -= 1;
+  }
+  void remove(const std::string& name, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    for (const auto& [c, names] : references_) {
+      if (names.count(name)) throw Error(ErrorKind::conflict, "remove " + name + ": volume is in use - [" + c + "]");
+    }
+    if (!volumes_.erase(name)) throw Error(ErrorKind::notFound, "get " + name + ": no such volume");
+  }
+  void reconcile(const std::vector<Usage>& usage, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    references_.clear();
+    mountsOf_.clear();
+    for (auto& [name, v] : volumes_) v.mounts = 0;
+    for (const auto& u : usage) {
+      references_[u.container] = std::set<std::string>(u.volumes.begin(), u.volumes.end());
+      for (const auto& n : u.mounted) {
+        if (mountsOf_[u.container].insert(n).second && volumes_.count(n)) volumes_.at(n).mounts += 1;
+      }
+    }
+    ++reconciles_;
+  }
+
+  void down(bool isDown) {
+    std::lock_guard lock(mutex_);
+    down_ = isDown;
+  }
+  bool exists(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return volumes_.count(name) > 0;
+  }
+  std::set<std::string> referencedBy(const std::string& container) const {
+    std::lock_guard lock(mutex_);
+    auto it = references_.find(container);
+    return it == references_.end() ? std::set<std::string>{} : it->second;
+  }
+  int mounts(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return volumes_.at(name).mounts;
+  }
+  std::vector<std::string> populatedFrom(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    return volumes_.at(name).populatedFrom;
+  }
+  std::vector<std::string> names() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [n, v] : volumes_) out.push_back(n);
+    return out;
+  }
+  int reconciles() const {
+    std::lock_guard lock(mutex_);
+    return reconciles_;
+  }
+
+ private:
+  void check() const {
+    if (down_) throw Error(ErrorKind::unavailable, "the volumes service is restarting");
+  }
+  struct Entry {
+    bool anonymous = false;
+    std::vector<std::string> populatedFrom;
+    int mounts = 0;
+  };
+  mutable std::mutex mutex_;
+  bool down_ = false;
+  int anonymous_ = 0;
+  int reconciles_ = 0;
+  std::map<std::string, Entry> volumes_;
+  std::map<std::string, std::set<std::string>> references_;
+  std::map<std::string, std::set<std::string>> mountsOf_;
+};
+
 class FakeImageLayers final : public ImageLayers {
  public:
   void add(const std::string& ref, const std::string& id, nlohmann::json config) {
@@ -400,10 +518,23 @@ class FakeHostOps final : public HostOps {
   std::string readHostFile(const std::string&) override { return ""; }
   void releaseStaleFifos(const std::string&) override {}
   void spawnDetached(const std::vector<std::string>&) override {}
+  // What every container's root filesystem holds at `path`: a directory or a file.
+  void imageHas(const std::string& path, RootfsEntry::Kind kind) {
+    std::lock_guard lock(mutex_);
+    image_[path] = kind;
+  }
+  RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) override {
+    std::lock_guard lock(mutex_);
+    if (!mounted_.count(rootfs)) throw Error(ErrorKind::internal, "lookup in " + rootfs + ", which is not mounted");
+    auto it = image_.find(path);
+    if (it == image_.end()) return {};
+    return {it->second, rootfs + path};
+  }
 
  private:
   std::mutex mutex_;
   std::set<std::string> mounted_;
+  std::map<std::string, RootfsEntry::Kind> image_;
 };
 
 // Background work on threads the test joins; delayed work (restart backoff) waits until the

@@ -93,10 +93,11 @@ BridgeClient::WaitStep BridgeClient::wait(const std::string& ref, const std::str
   return {r.getId(), r.getDone(), r.getStatusCode(), r.getError(), r.getExits()};
 }
 
-void BridgeClient::remove(const std::string& ref, bool force, Deadline deadline) {
+void BridgeClient::remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline) {
   rpc_.call(ipc::methods::bridgeRemove(), deadline, [&](Bridge::RemoveParams::Builder p) {
     p.setRef(ref);
     p.setForce(force);
+    p.setRemoveVolumes(removeVolumes);
   });
 }
 

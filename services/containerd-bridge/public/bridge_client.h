@@ -102,7 +102,8 @@ class BridgeClient {
   void unpause(const std::string& ref, Deadline deadline);
   WaitStep wait(const std::string& ref, const std::string& condition, int64_t afterExits, uint32_t waitMs,
                 Deadline deadline);
-  void remove(const std::string& ref, bool force, Deadline deadline);
+  // removeVolumes: docker rm -v.
+  void remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline);
   void rename(const std::string& ref, const std::string& name, Deadline deadline);
   std::string pruneJson(const std::string& filtersJson, Deadline deadline);
   std::vector<std::string> update(const std::string& ref, const std::string& bodyJson, Deadline deadline);
