@@ -28,6 +28,8 @@ packages=(
   busybox-static skopeo
   # a real registry for pull/push tests, and htpasswd for its basic auth
   docker-registry apache2-utils
+  # clients other than the docker CLI: Docker's SDK for Python and Compose 1.29 (which uses it)
+  python3-docker docker-compose
 )
 
 missing=()

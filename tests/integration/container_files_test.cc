@@ -20,11 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void writeText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
-
 class ContainerFilesTest : public ContainersTest {};
 
 TEST_F(ContainerFilesTest, CpCopiesFilesAndDirectoriesBothWaysInRunningAndStoppedContainers) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -49,6 +50,11 @@ inline std::string inspect(Engine& engine, const std::string& ref, const std::st
   auto r = engine.docker({"inspect", "--format", format, ref});
   if (r.exitCode != 0) return "inspect failed: " + r.err;
   return trimNewline(r.out);
+}
+
+inline void writeText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
 }
 
 inline pid_t pidOf(Engine& engine, const std::string& ref) {

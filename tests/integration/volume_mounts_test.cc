@@ -184,6 +184,24 @@ TEST_F(VolumeMountsTest, ADeviceVolumeIsMountedForTheRunAndAFailedMountFailsTheS
   EXPECT_EQ(inspect(engine_, "bad", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}"), "created 128 " + message);
 }
 
+TEST_F(VolumeMountsTest, CpReachesIntoVolumesOfCreatedAndRunningContainers) {
+  writeText(work_.path() + "/in", "copied in\n");
+  // Created, never started: the copy lands in the volume, not in the container's layer.
+  auto r = engine_.docker({"create", "--pull", "never", "--name", "cpc", "-v", "cpvol:/vol", kImage, "sleep", "300"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"cp", work_.path() + "/in", "cpc:/vol/in"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(dataOf("cpvol") + "/in"), "copied in\n");
+  ASSERT_EQ(engine_.docker({"start", "cpc"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"exec", "cpc", "sh", "-c", "echo written inside > /vol/out"}).exitCode, 0);
+  r = engine_.docker({"cp", "cpc:/vol/out", work_.path() + "/out"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(readText(work_.path() + "/out"), "written inside\n");
+  r = engine_.docker({"diff", "cpc"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_FALSE(contains(r.out, "/vol/")) << "the volume's files are not the container's layer: " << r.out;
+}
+
 TEST_F(VolumeMountsTest, KillingTheVolumesServiceOrTheBridgeLosesNoReferenceAndNoWrite) {
   std::string writer = runDetached({"--name", "writer", "-v", "data:/d", kImage, "sh", "-c",
                                     "i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done"});

@@ -1,0 +1,113 @@
+// Clients other than the docker CLI against berth: Debian's docker-compose 1.29 bringing a
+// project with a named volume up, down and up again, and down -v; Debian's Docker SDK for Python
+// (python3-docker, run with /usr/bin/python3) creating a volume and running a container on it.
+// Networking is `network_mode: none` until the network service lands.
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/container_fixture.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+class ClientsTest : public ContainersTest {
+ protected:
+  void TearDown() override {
+    ContainersTest::TearDown();
+    for (const auto& name : lines(engine_.docker({"volume", "ls", "-q"}).out)) engine_.docker({"volume", "rm", name});
+  }
+
+  CommandResult compose(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"docker-compose", "--no-ansi", "-p", "berthproj", "-f", work_.path() + "/compose.yml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, {"DOCKER_HOST=" + engine_.dockerHost(), "COMPOSE_INTERACTIVE_NO_CLI=1"}, 120s);
+  }
+
+  std::string dataOf(const std::string& volume) const { return engine_.dataRoot() + "/volumes/" + volume + "/_data"; }
+};
+
+TEST_F(ClientsTest, ComposeCreatesReusesAndWithDownDashVRemovesItsNamedVolume) {
+  writeText(work_.path() + "/compose.yml", R"(version: "3.8"
+services:
+  app:
+    image: )" + kImage + R"(
+    network_mode: none
+    init: true
+    command: ["sh", "-c", "echo started >> /data/log; exec sleep 1000"]
+    volumes:
+      - appdata:/data
+volumes:
+  appdata:
+    labels:
+      tier: test
+)");
+  auto r = compose({"up", "-d"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "Creating volume \"berthproj_appdata\" with default driver")) << r.err;
+  // Compose's labels are kept verbatim, with the project's own.
+  auto labels = json::parse(engine_.output({"volume", "inspect", "--format", "{{json .Labels}}", "berthproj_appdata"}));
+  EXPECT_EQ(labels, json({{"com.docker.compose.project", "berthproj"},
+                          {"com.docker.compose.version", "1.29.2"},
+                          {"com.docker.compose.volume", "appdata"},
+                          {"tier", "test"}}));
+  EXPECT_EQ(inspect(engine_, "berthproj_app_1", "{{.State.Status}}"), "running");
+  ASSERT_TRUE(waitFor([&] { return readText(dataOf("berthproj_appdata") + "/log") == "started\n"; }, 10s));
+
+  // down: the container goes, the volume and its data stay; up again finds them.
+  r = compose({"down"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  r = engine_.docker({"ps", "-aq"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = engine_.docker({"volume", "ls", "-q"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "berthproj_appdata\n");
+  r = compose({"up", "-d"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_FALSE(contains(r.err, "Creating volume")) << r.err;
+  ASSERT_TRUE(waitFor([&] { return readText(dataOf("berthproj_appdata") + "/log") == "started\nstarted\n"; }, 10s))
+      << readText(dataOf("berthproj_appdata") + "/log");
+  EXPECT_EQ(engine_.output({"exec", "berthproj_app_1", "cat", "/data/log"}), "started\nstarted\n");
+
+  // down -v: the container and the volume go.
+  r = compose({"down", "-v"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "Removing volume berthproj_appdata")) << r.err;
+  r = engine_.docker({"volume", "ls", "-q"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = engine_.docker({"ps", "-aq"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(fs::exists(engine_.dataRoot() + "/volumes/berthproj_appdata"));
+}
+
+TEST_F(ClientsTest, DockerPyCreatesAVolumeAndRunsAContainerOnIt) {
+  writeText(work_.path() + "/client.py", R"(import sys, docker
+client = docker.DockerClient(base_url=sys.argv[1], version="1.41")
+vol = client.volumes.create(name="pyvol", labels={"made-by": "docker-py"})
+print(vol.name, vol.attrs["Driver"], vol.attrs["Labels"]["made-by"])
+out = client.containers.run(sys.argv[2], ["sh", "-c", "echo from-py > /d/f; cat /d/f"],
+                            volumes={"pyvol": {"bind": "/d", "mode": "rw"}}, network_mode="none", remove=True)
+print(out.decode().strip())
+print(sorted(v.name for v in client.volumes.list()))
+try:
+    client.volumes.get("nosuch")
+except docker.errors.NotFound as e:
+    print("notfound", e.explanation)
+client.volumes.get("pyvol").remove()
+print(sorted(v.name for v in client.volumes.list()))
+)");
+  auto r = run({"/usr/bin/python3", work_.path() + "/client.py", engine_.dockerHost(), kImage}, {}, 120s);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(r.out,
+            "pyvol local docker-py\n"
+            "from-py\n"
+            "['pyvol']\n"
+            "notfound get nosuch: no such volume\n"
+            "[]\n");
+}
+
+}  // namespace
+}  // namespace berth::test
