@@ -1,4 +1,4 @@
-// The benchmarks' HTTP probe: server round trips of one GET, repeated on a keep-alive
+// The benchmarks' HTTP probe: server round trips of one request, repeated on a keep-alive
 // connection to an engine's unix socket, so that only the server's work is measured. Every
 // response must be a whole "200 OK"; anything else throws, naming what came back.
 #pragma once
@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -16,11 +17,14 @@
 
 namespace berth::bench {
 
-// Server round trips of GET `path` on one keep-alive connection: exactly `requests` samples,
-// or an exception.
-inline Samples getLatency(const std::string& host, const std::string& path, int requests) {
+// Server round trips of `method path` (with a JSON `body` when not empty; `bodyFor(i)` when
+// given is the i-th request's body instead) on one keep-alive connection, each answered `status`:
+// exactly `requests` samples, or an exception.
+inline Samples requestLatency(const std::string& host, const std::string& method, const std::string& path,
+                              const std::string& body, int requests, const std::string& status = "200",
+                              const std::function<std::string(int)>& bodyFor = {}) {
   Samples s;
-  s.what = "GET " + path + " on " + host;
+  s.what = method + " " + path + " on " + host;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
@@ -32,9 +36,17 @@ inline Samples getLatency(const std::string& host, const std::string& path, int 
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     throw std::runtime_error(s.what + ": connect: " + std::strerror(errno));
   }
-  const std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n\r\n";
+  auto requestFor = [&](int i) {
+    std::string req = method + " /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n";
+    std::string content = bodyFor ? bodyFor(i) : body;
+    if (!content.empty()) {
+      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(content.size()) + "\r\n";
+    }
+    return req + "\r\n" + content;
+  };
   std::string buf;  // bytes read past the end of the previous response
   for (int i = 0; i < requests; ++i) {
+    const std::string req = requestFor(i);
     auto start = std::chrono::steady_clock::now();
     if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
       throw std::runtime_error(s.what + ": write failed on request " + std::to_string(i + 1));
@@ -44,7 +56,7 @@ inline Samples getLatency(const std::string& host, const std::string& path, int 
     for (;;) {
       auto end = buf.find("\r\n\r\n");
       if (end != std::string::npos) {
-        if (buf.rfind("HTTP/1.1 200 ", 0) != 0) {
+        if (buf.rfind("HTTP/1.1 " + status + " ", 0) != 0) {
           throw std::runtime_error(s.what + ": request " + std::to_string(i + 1) + " answered " + buf.substr(0, buf.find("\r\n")));
         }
         if (need == std::string::npos) {
@@ -73,6 +85,11 @@ inline Samples getLatency(const std::string& host, const std::string& path, int 
     s.add(std::chrono::steady_clock::now() - start);
   }
   return s;
+}
+
+// Server round trips of GET `path`.
+inline Samples getLatency(const std::string& host, const std::string& path, int requests) {
+  return requestLatency(host, "GET", path, "", requests);
 }
 
 }  // namespace berth::bench

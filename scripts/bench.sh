@@ -31,5 +31,8 @@ echo
 echo "== Images: docker load/save of a 200 MB 8-layer image, GET /images/json with 200 images"
 build/bin/image_bench "${reference[@]}"
 echo
+echo "== Volumes: create, ls and inspect with 1,000 volumes; docker run --rm with and without a volume"
+build/bin/volume_bench "${reference[@]}"
+echo
 echo "== Containers: docker run --rm, 20 in parallel, ps/inspect with 100 running, recovery, memory"
 build/bin/container_bench "${reference[@]}" "${restart[@]}"

@@ -316,15 +316,19 @@ std::string VolumesCore::mount(const std::string& container, const std::string& 
     record = it->second;
   }
   std::string path = store_.dataPath(name);
+  bool device = LocalDriver::needsMount(record.options);
   // Whether the device is mounted is the kernel's answer, not a count: a count could disagree
   // with it after a crash, the kernel cannot.
-  if (LocalDriver::needsMount(record.options) && !driver_.mounted(path)) driver_.mount(record.options, path);
+  if (device && !driver_.mounted(path)) driver_.mount(record.options, path);
   try {
     if (!copyFrom.empty()) copyUpIfEmpty(copyFrom, path);
     std::lock_guard lock(mutex_);
     auto use = refs_.of(container);
     use.volumes.insert(name);  // a mounted volume is in use, whatever reference said
-    use.mounted.insert(name);
+    // Only a device's holders are recorded: they decide when it is unmounted. A plain
+    // directory has nothing to undo, and its use is the reference's, so a run of a container
+    // that references it already costs no write here or at its unmount.
+    if (device) use.mounted.insert(name);
     refs_.set(container, use);
   } catch (const Error& e) {
     try {
