@@ -959,5 +959,33 @@ TEST_F(ContainersAcrossEngineRestartsTest, WithoutLiveRestoreStoppingTheEngineSt
   EXPECT_EQ(engine_->output({"ps", "-q"}), "");
 }
 
+TEST_F(ContainersAcrossEngineRestartsTest, StoppingTheEngineWithoutLiveRestoreLeavesNoVolumeMounted) {
+  engine_ = startEngine(R"({"live-restore": false, "shutdown-timeout": 1})");
+  auto r = engine_->docker({"load", "-i", busyboxArchive(work_.path(), kImage)});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_->docker({"volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "tv"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_->docker({"run", "-d", "--pull", "never", "-v", "tv:/t", "-v", "plain:/p", kImage, "sleep", "1000"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  containerPid_ = pidOf(*engine_, trimNewline(r.out));
+  ASSERT_GT(containerPid_, 0);
+  std::string volumes = engine_->dataRoot() + "/volumes/";
+  auto mountedUnder = [&] {
+    std::vector<std::string> out;
+    for (const auto& line : lines(readText("/proc/self/mountinfo"))) {
+      std::istringstream fields(line);
+      std::string id, parent, devices, root, point;
+      fields >> id >> parent >> devices >> root >> point;
+      if (startsWith(point, volumes)) out.push_back(point);
+    }
+    return out;
+  };
+  EXPECT_EQ(mountedUnder(), std::vector<std::string>{volumes + "tv/_data"});
+  stopEngine();
+  pid_t pid = containerPid_;
+  EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 10s)) << "the container outlived an engine without live-restore";
+  EXPECT_EQ(mountedUnder(), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace berth::test

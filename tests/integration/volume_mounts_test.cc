@@ -84,6 +84,12 @@ TEST_F(VolumeMountsTest, AnEmptyVolumeTakesTheImagesContentAtCreateAndKeepsItsDa
   EXPECT_EQ(r.out, "deep\nf\nsub\n");
   EXPECT_EQ(volumeNames(), before);
 
+  // volume-nocopy: the new volume stays empty.
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--mount", "type=volume,src=bare,dst=/seed,volume-nocopy", image,
+                      "ls", "-A", "/seed"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+
   // Read-only: the container cannot write, the data stays.
   r = engine_.docker({"run", "--rm", "--pull", "never", "-v", "named:/seed:ro", kImage, "sh", "-c", "echo x > /seed/f"});
   EXPECT_NE(r.exitCode, 0);
@@ -110,6 +116,21 @@ TEST_F(VolumeMountsTest, VolumesFromSharesTheVolumesAndRmDashVRemovesOnlyAnonymo
                            "echo from-friend > /anon/x && echo kept > /keep/k"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(engine_.output({"exec", "holder", "cat", "/anon/x", "/keep/k"}), "from-friend\nkept\n");
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--volumes-from", "holder:ro", kImage, "sh", "-c",
+                      "cat /keep/k; echo no > /keep/k"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(r.out, "kept\n");
+  EXPECT_TRUE(contains(r.err, "Read-only file system")) << r.err;
+
+  // ps --filter volume= matches a volume's name or its destination.
+  for (const std::string& filter : std::vector<std::string>{"volume=keep", "volume=/keep", "volume=" + anon}) {
+    r = engine_.docker({"ps", "-a", "--no-trunc", "-q", "--filter", filter});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(r.out, holder + "\n") << filter;
+  }
+  r = engine_.docker({"ps", "-a", "-q", "--filter", "volume=other"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
 
   // A volume a container uses cannot be removed, not even with -f (dockerd's 409).
   for (const auto& force : {false, true}) {
@@ -164,10 +185,20 @@ TEST_F(VolumeMountsTest, ADeviceVolumeIsMountedForTheRunAndAFailedMountFailsTheS
                             "tv"})
                 .exitCode,
             0);
-  auto r = engine_.docker({"run", "--rm", "--pull", "never", "-v", "tv:/t", kImage, "sh", "-c",
+  auto since = std::to_string(unixNow() - 1);
+  auto r = engine_.docker({"run", "--pull", "never", "--name", "tmpuser", "-v", "tv:/t", kImage, "sh", "-c",
                            "grep ' /t ' /proc/mounts | cut -d' ' -f3; echo a > /t/a; cat /t/a"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "tmpfs\na\n");
+  std::string id = inspect(engine_, "tmpuser", "{{.Id}}");
+  ASSERT_EQ(engine_.docker({"rm", "tmpuser"}).exitCode, 0);
+  // The volume's mount and unmount events with dockerd's attributes.
+  r = engine_.docker({"events", "--since", since, "--until", std::to_string(unixNow() + 1), "--filter", "type=volume",
+                      "--filter", "volume=tv", "--filter", "event=mount", "--filter", "event=unmount", "--format", "{{.Action}} {{json .Actor.Attributes}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "mount {\"container\":\"" + id +
+                       "\",\"destination\":\"/t\",\"driver\":\"local\",\"propagation\":\"\",\"read/write\":\"true\"}\n"
+                       "unmount {\"container\":\"" + id + "\",\"driver\":\"local\"}\n");
   // The last user gone, the tmpfs is unmounted and its data with it, as with dockerd.
   EXPECT_FALSE(fs::exists(dataOf("tv") + "/a"));
 
