@@ -1,6 +1,7 @@
 #include "services/api/disk_usage_routes.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/errors.h"
 #include "services/api/images_routes.h"
@@ -11,8 +12,36 @@ namespace berth::api {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+namespace {
+
+// Docker's filters JSON with only `keys`; dockerd's words for any other key.
+void checkFilterKeys(const std::string& text, const std::set<std::string>& keys, const std::string& prefix = "") {
+  if (text.empty()) return;
+  auto doc = json::parse(text, nullptr, false);
+  if (!doc.is_object()) throw Error(ErrorKind::invalid, prefix + "invalid filter: " + text);
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (!keys.count(it.key())) throw Error(ErrorKind::invalid, prefix + "invalid filter '" + it.key() + "'");
+  }
+}
+
+}  // namespace
+
 void DiskUsageRoutes::registerOn(Router& router) {
   router.add("GET", "/system/df", [this](http::Request& req, http::ResponseWriter& out) { diskUsage(req, out); });
+  router.add("POST", "/networks/prune", [this](http::Request& req, http::ResponseWriter& out) { pruneNetworks(req, out); });
+  router.add("POST", "/build/prune", [this](http::Request& req, http::ResponseWriter& out) { pruneBuildCache(req, out); });
+}
+
+void DiskUsageRoutes::pruneNetworks(http::Request& req, http::ResponseWriter& out) {
+  checkFilterKeys(req.queryValue("filters").value_or(""), {"until", "label", "label!"});
+  out.json(200, {{"NetworksDeleted", nullptr}});
+}
+
+void DiskUsageRoutes::pruneBuildCache(http::Request& req, http::ResponseWriter& out) {
+  checkFilterKeys(req.queryValue("filters").value_or(""),
+                  {"until", "unused-for", "id", "parent", "type", "description", "inuse", "shared", "private"},
+                  "failed to prune build cache: ");
+  out.json(200, {{"CachesDeleted", nullptr}, {"SpaceReclaimed", 0}});
 }
 
 void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {

@@ -3,6 +3,11 @@
 // empty build cache, as dockerd's SystemDiskUsage writes them. Each part is one call to the
 // service that owns it; the API only counts across them (which containers use which image,
 // which layers images share).
+//
+// Also the two parts of `docker system prune` that have nothing to prune in berth yet: the build
+// cache (berth builds no images) and user-defined networks (the network service makes none
+// yet). They validate their filters as dockerd does and answer that nothing was deleted, which
+// is true, so `docker system prune` runs through instead of failing on a 404.
 #pragma once
 
 #include "services/api/backends.h"
@@ -17,6 +22,8 @@ class DiskUsageRoutes {
 
  private:
   void diskUsage(http::Request& req, http::ResponseWriter& out);
+  void pruneNetworks(http::Request& req, http::ResponseWriter& out);
+  void pruneBuildCache(http::Request& req, http::ResponseWriter& out);
 
   Backends& backends_;
 };

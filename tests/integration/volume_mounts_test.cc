@@ -233,6 +233,33 @@ TEST_F(VolumeMountsTest, CpReachesIntoVolumesOfCreatedAndRunningContainers) {
   EXPECT_FALSE(contains(r.out, "/vol/")) << "the volume's files are not the container's layer: " << r.out;
 }
 
+TEST_F(VolumeMountsTest, SystemPruneWithVolumesRemovesStoppedContainersAndUnusedAnonymousVolumes) {
+  ASSERT_EQ(engine_.docker({"volume", "create", "kept"}).exitCode, 0);
+  std::string stopped = trimNewline(engine_.output({"create", "--pull", "never", "-v", "/anon", kImage, "true"}));
+  ASSERT_EQ(stopped.size(), 64u);
+  std::string running = runDetached({"-v", "busy:/b", kImage, "sleep", "300"});
+  ASSERT_FALSE(running.empty());
+  std::string anon = json::parse(inspect(engine_, stopped, "{{json .Mounts}}"))[0]["Name"];
+  auto r = engine_.docker({"system", "prune", "--volumes", "-f"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Deleted Containers:\n" + stopped + "\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Deleted Volumes:\n" + anon + "\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Total reclaimed space:")) << r.out;
+  // API >= 1.42: named volumes stay unless asked for; one in use always stays.
+  auto names = volumeNames();
+  EXPECT_EQ(names, (std::vector<std::string>{"busy", "kept"}));
+  r = engine_.docker({"ps", "-q", "--no-trunc"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, running + "\n");
+  // The parts berth has nothing of (build cache, user networks) answer as dockerd's do.
+  r = engine_.docker({"builder", "prune", "-f", "--filter", "mutable=true"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "failed to prune build cache: invalid filter 'mutable'")) << r.err;
+  r = engine_.docker({"network", "prune", "-f", "--filter", "dangling=true"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "invalid filter 'dangling'")) << r.err;
+}
+
 TEST_F(VolumeMountsTest, KillingTheVolumesServiceOrTheBridgeLosesNoReferenceAndNoWrite) {
   std::string writer = runDetached({"--name", "writer", "-v", "data:/d", kImage, "sh", "-c",
                                     "i=0; while true; do i=$((i+1)); echo $i >> /d/log; sleep 0.05; done"});
