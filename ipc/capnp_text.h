@@ -5,6 +5,7 @@
 #include <capnp/blob.h>
 #include <capnp/list.h>
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,26 @@ inline std::vector<std::string> texts(capnp::List<capnp::Text>::Reader list) {
 // Fills a List(Text) built with initX(values.size()).
 inline void setTexts(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& values) {
   for (size_t i = 0; i < values.size() && i < out.size(); ++i) out.set(static_cast<unsigned>(i), values[i]);
+}
+
+// A List of key/value structs (any struct with key and value Text fields) as a map, and back.
+template <class KeyValueList>
+std::map<std::string, std::string> keyValues(KeyValueList list) {
+  std::map<std::string, std::string> out;
+  for (auto kv : list) out[std::string(kv.getKey())] = std::string(kv.getValue());
+  return out;
+}
+
+// Fills a key/value List built with initX(map.size()).
+template <class KeyValueList>
+void setKeyValues(KeyValueList out, const std::map<std::string, std::string>& map) {
+  unsigned i = 0;
+  for (const auto& [k, v] : map) {
+    if (i >= out.size()) break;
+    out[i].setKey(k);
+    out[i].setValue(v);
+    ++i;
+  }
 }
 
 }  // namespace berth::ipc

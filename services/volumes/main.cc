@@ -13,28 +13,13 @@ using namespace berth;
 
 namespace {
 
-std::map<std::string, std::string> mapOf(capnp::List<ipc::KeyValue>::Reader list) {
-  std::map<std::string, std::string> out;
-  for (auto kv : list) out[std::string(kv.getKey())] = std::string(kv.getValue());
-  return out;
-}
-
-void setMap(capnp::List<ipc::KeyValue>::Builder out, const std::map<std::string, std::string>& map) {
-  unsigned i = 0;
-  for (const auto& [k, v] : map) {
-    out[i].setKey(k);
-    out[i].setValue(v);
-    ++i;
-  }
-}
-
 void fillInfo(const volumes::VolumeView& v, ipc::VolumeInfo::Builder out) {
   out.setName(v.record.name);
   out.setDriver(v.record.driver);
   out.setMountpoint(v.mountpoint);
   out.setCreatedAtNano(v.record.createdAtNano);
-  setMap(out.initLabels(static_cast<unsigned>(v.record.labels.size())), v.record.labels);
-  setMap(out.initOptions(static_cast<unsigned>(v.record.options.size())), v.record.options);
+  ipc::setKeyValues(out.initLabels(static_cast<unsigned>(v.record.labels.size())), v.record.labels);
+  ipc::setKeyValues(out.initOptions(static_cast<unsigned>(v.record.options.size())), v.record.options);
   out.setAnonymous(v.anonymous);
   ipc::setTexts(out.initUsers(static_cast<unsigned>(v.users.size())), v.users);
   out.setSizeBytes(v.sizeBytes);
@@ -70,7 +55,7 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::volumesCreate(),
         [&](ipc::Volumes::CreateParams::Reader p, ipc::Volumes::CreateResults::Builder r) {
-          volumes::CreateRequest request{p.getName(), p.getDriver(), mapOf(p.getLabels()), mapOf(p.getOptions()),
+          volumes::CreateRequest request{p.getName(), p.getDriver(), ipc::keyValues(p.getLabels()), ipc::keyValues(p.getOptions()),
                                          p.getAnonymous()};
           auto [view, created] = core->create(request);
           fillInfo(view, r.initVolume());

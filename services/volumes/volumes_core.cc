@@ -308,13 +308,7 @@ std::string VolumesCore::mount(const std::string& container, const std::string& 
                                bool readWrite, const std::string& copyFrom) {
   validateContainerId(container);
   auto guard = locks_->lock(name);
-  VolumeRecord record;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = volumes_.find(name);
-    if (it == volumes_.end()) throw noSuchVolume(name);
-    record = it->second;
-  }
+  VolumeRecord record = recordOf(name);
   std::string path = store_.dataPath(name);
   bool device = LocalDriver::needsMount(record.options);
   // Whether the device is mounted is the kernel's answer, not a count: a count could disagree
@@ -350,13 +344,7 @@ std::string VolumesCore::mount(const std::string& container, const std::string& 
 void VolumesCore::populate(const std::string& container, const std::string& name, const std::string& copyFrom) {
   validateContainerId(container);
   auto guard = locks_->lock(name);
-  VolumeRecord record;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = volumes_.find(name);
-    if (it == volumes_.end()) throw noSuchVolume(name);
-    record = it->second;
-  }
+  VolumeRecord record = recordOf(name);
   std::string path = store_.dataPath(name);
   if (LocalDriver::needsMount(record.options) && !driver_.mounted(path)) driver_.mount(record.options, path);
   std::optional<Error> failed;
@@ -414,6 +402,13 @@ void VolumesCore::reconcile(const std::map<std::string, ContainerUse>& table) {
       spdlog::warn("volumes: could not unmount {}: {}", name, e.what());
     }
   }
+}
+
+VolumeRecord VolumesCore::recordOf(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = volumes_.find(name);
+  if (it == volumes_.end()) throw noSuchVolume(name);
+  return it->second;
 }
 
 void VolumesCore::unmountIfUnheld(const std::string& name) {

@@ -88,6 +88,8 @@ class VolumesCore {
  private:
   class VolumeLocks;
   VolumeView viewOf(const VolumeRecord& record) const;  // table lock held
+  // A copy of the volume's record; notFound "get NAME: no such volume". Takes the table lock.
+  VolumeRecord recordOf(const std::string& name) const;
   // With the volume's lock held.
   void removeLocked(const std::string& name, bool force);
   // With the volume's lock held: unmounts its device when no container holds it.

@@ -8,29 +8,14 @@ namespace berth::volumes {
 
 namespace {
 
-std::map<std::string, std::string> mapOf(capnp::List<ipc::KeyValue>::Reader list) {
-  std::map<std::string, std::string> out;
-  for (auto kv : list) out[std::string(kv.getKey())] = std::string(kv.getValue());
-  return out;
-}
-
-void setMap(capnp::List<ipc::KeyValue>::Builder out, const std::map<std::string, std::string>& map) {
-  unsigned i = 0;
-  for (const auto& [k, v] : map) {
-    out[i].setKey(k);
-    out[i].setValue(v);
-    ++i;
-  }
-}
-
 VolumeInfo infoOf(ipc::VolumeInfo::Reader in) {
   VolumeInfo out;
   out.name = in.getName();
   out.driver = in.getDriver();
   out.mountpoint = in.getMountpoint();
   out.createdAtNano = in.getCreatedAtNano();
-  out.labels = mapOf(in.getLabels());
-  out.options = mapOf(in.getOptions());
+  out.labels = ipc::keyValues(in.getLabels());
+  out.options = ipc::keyValues(in.getOptions());
   out.anonymous = in.getAnonymous();
   out.users = ipc::texts(in.getUsers());
   out.sizeBytes = in.getSizeBytes();
@@ -54,8 +39,8 @@ CreatedVolume VolumesClient::create(const VolumeCreate& request, Deadline deadli
   auto reply = rpc_.call(ipc::methods::volumesCreate(), deadline, [&](ipc::Volumes::CreateParams::Builder p) {
     p.setName(request.name);
     p.setDriver(request.driver);
-    setMap(p.initLabels(static_cast<unsigned>(request.labels.size())), request.labels);
-    setMap(p.initOptions(static_cast<unsigned>(request.options.size())), request.options);
+    ipc::setKeyValues(p.initLabels(static_cast<unsigned>(request.labels.size())), request.labels);
+    ipc::setKeyValues(p.initOptions(static_cast<unsigned>(request.options.size())), request.options);
     p.setAnonymous(request.anonymous);
   });
   return {infoOf(reply.get().getVolume()), reply.get().getCreated()};
