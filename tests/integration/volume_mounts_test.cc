@@ -279,6 +279,15 @@ TEST_F(VolumeMountsTest, KillingTheVolumesServiceOrTheBridgeLosesNoReferenceAndN
     auto r = engine_.docker({"volume", "rm", "data"});
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_EQ(r.err, "Error response from daemon: remove data: volume is in use - [" + writer + "]\n") << service;
+    // ls and inspect are right, and a new container mounts the same volume beside the writer.
+    r = engine_.docker({"volume", "ls", "-q"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(r.out, "data\n");
+    EXPECT_EQ(engine_.output({"volume", "inspect", "--format", "{{.Name}} {{.Mountpoint}}", "data"}),
+              "data " + dataOf("data") + "\n");
+    r = engine_.docker({"run", "--rm", "--pull", "never", "-v", "data:/d", kImage, "head", "-n", "1", "/d/log"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(r.out, "1\n");
   }
 
   // The log has every number once, in order: no write was lost or repeated.
