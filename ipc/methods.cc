@@ -150,6 +150,18 @@ const NetworkSummary& networkSummary() {
   static const NetworkSummary m("summary");
   return m;
 }
+const NetworkAttach& networkAttach() {
+  static const NetworkAttach m("attach");
+  return m;
+}
+const NetworkDetach& networkDetach() {
+  static const NetworkDetach m("detach");
+  return m;
+}
+const NetworkReconcile& networkReconcile() {
+  static const NetworkReconcile m("reconcile");
+  return m;
+}
 const BridgeSummary& bridgeSummary() {
   static const BridgeSummary m("summary");
   return m;

@@ -9,4 +9,18 @@ using Ev = import "events.capnp";
 interface Network extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (networks :UInt32);
   # Counts for /info, read from the network store under <data-root>/network.
+
+  attach @1 (container :Text) -> (netnsPath :Text);
+  # From the bridge before each start of a container that is not on the host's network: the
+  # container's own network namespace, made on the first call (loopback up) and bind-mounted at
+  # <exec-root>/netns/<id>, the same path on every later call; the bridge puts it in the OCI
+  # spec. The namespace outlives every berth process. invalid for anything but a 64-hex id.
+
+  detach @2 (container :Text) -> ();
+  # From the bridge when the container is removed: the namespace is unmounted and deleted. No
+  # error when there is none, so a repeated call is harmless.
+
+  reconcile @3 (containers :List(Text)) -> ();
+  # From the bridge at its restore and after a failed detach: every container it has. Namespaces
+  # of any other container (removed while this service was unreachable) are removed.
 }

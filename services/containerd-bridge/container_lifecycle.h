@@ -43,6 +43,7 @@ class ContainerLifecycle final : public ExitFollowUp {
     TaskLauncher& launcher;
     RuntimeTeardown& teardown;
     VolumeAttachments& volumes;
+    ContainerNetworks& networks;
     ExitWatch& exits;
     OperationLocks& locks;
     RestartBackoff& backoff;

@@ -15,15 +15,17 @@ ContainersCore::ContainersCore(Edges edges)
     : e_(std::move(edges)),
       exits_(e_.store),
       volumes_(e_.store, e_.volumes, e_.host, e_.scheduler),
+      networks_(e_.store, e_.network, e_.scheduler),
       teardown_(e_.tasks, e_.containers, e_.host, volumes_, e_.paths),
-      launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, volumes_, e_.paths),
+      launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, volumes_, networks_, e_.paths),
       exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events),
       execs_(e_.store, e_.tasks, e_.events, e_.paths),
       health_(e_.store, e_.tasks, exits_, e_.scheduler, e_.events, e_.paths),
       views_(e_.store, e_.tasks, e_.images, execs_, e_.paths),
       resources_(e_.store, e_.tasks, locks_, e_.scheduler, e_.events, e_.paths),
       files_(e_.store, e_.images, e_.host, locks_, e_.paths),
-      lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, volumes_, exits_, locks_, backoff_, exitHandler_,
+      lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, volumes_, networks_, exits_, locks_, backoff_,
+                  exitHandler_,
                   *this, e_.events, e_.paths}),
       restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, volumes_, e_.host, e_.scheduler,
                 e_.paths),
@@ -44,6 +46,7 @@ void ContainersCore::stopBackgroundWork() {
 void ContainersCore::restore() {
   resources_.watchOom();
   restorer_.restore();
+  networks_.restored();
 }
 
 void ContainersCore::shutdown(std::chrono::seconds timeout) {

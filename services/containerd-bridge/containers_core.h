@@ -7,6 +7,7 @@
 //   ContainerLifecycle create, start, stop, kill, pause, remove... (one operation lock each)
 //   TaskLauncher       the steps that run a container's process
 //   VolumeAttachments  the container's volumes: made at create, mounted for each run, released
+//   ContainerNetworks  the container's network namespace, from the network service
 //   RuntimeTeardown    the only code that deletes containerd objects
 //   ExitHandler        exits, restart policies, auto-removal
 //   ContainerRestorer  restore when the bridge starts, shutdown without live-restore
@@ -61,6 +62,8 @@ class ContainersCore final : private ContainerRuns {
     // The volumes service. Left out by unit tests that use no volumes: a container that needs
     // one is then refused `unavailable`.
     VolumeService* volumes = nullptr;
+    // The network service. Left out by unit tests: runc then makes each container's namespace.
+    NetworkService* network = nullptr;
   };
   explicit ContainersCore(Edges edges);
   ~ContainersCore() override;
@@ -151,6 +154,7 @@ class ContainersCore final : private ContainerRuns {
   RestartBackoff backoff_;
   ExitWatch exits_;
   VolumeAttachments volumes_;
+  ContainerNetworks networks_;
   RuntimeTeardown teardown_;
   TaskLauncher launcher_;
   ExitHandler exitHandler_;

@@ -208,6 +208,7 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
   try {
     ensureRuntimeGone(id, force, deadline);
     p_.volumes.release(record, removeVolumes, deadline);
+    p_.networks.detach(id, deadline);
     p_.images.release(id, capped(deadline, 30s));
   } catch (const Error& e) {
     // As dockerd: a removal that could not finish leaves the container dead, removable again.

@@ -17,6 +17,7 @@
 #include "services/containerd-bridge/containers_core.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers_client.h"
+#include "services/containerd-bridge/network_service_client.h"
 #include "services/containerd-bridge/stream_server.h"
 #include "services/containerd-bridge/volume_service_client.h"
 
@@ -193,12 +194,13 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
 int main(int argc, char** argv) {
   std::unique_ptr<bridge::ContainerStore> store;
   std::unique_ptr<bridge::ContainerdClient> containerd;
-  // The images and volumes clients have their own ZeroMQ context: the host's is terminated when
+  // The clients of the other services have their own ZeroMQ context: the host's is terminated when
   // the host stops, which waits for every socket on it, and monitors may still hold this one.
   zmq::context_t clientsContext;
   std::unique_ptr<bridge::ImageLayersClient> images;
   std::unique_ptr<bridge::ContainerLayersClient> layers;
   std::unique_ptr<bridge::VolumeServiceClient> volumes;
+  std::unique_ptr<bridge::NetworkServiceClient> network;
   bridge::SystemHostOps hostOps;
   bridge::ThreadScheduler scheduler;
   std::unique_ptr<bridge::ContainersCore> containers;
@@ -214,6 +216,7 @@ int main(int argc, char** argv) {
         images = std::make_unique<bridge::ImageLayersClient>(clientsContext, config.serviceEndpoint("images"));
         layers = std::make_unique<bridge::ContainerLayersClient>(clientsContext, config.serviceEndpoint("images"));
         volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
+        network = std::make_unique<bridge::NetworkServiceClient>(clientsContext, config.serviceEndpoint("network"));
         runc = bridge::readRuncVersion();
         std::string binDir = binaryDirectory();
         bridge::ServicePaths paths;
@@ -223,7 +226,7 @@ int main(int argc, char** argv) {
         containers = std::make_unique<bridge::ContainersCore>(bridge::ContainersCore::Edges{
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
             bridge::publishContainerEvents(host.events()), paths, layers.get(),
-            volumes.get()});
+            volumes.get(), network.get()});
         containers->restore();
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");

@@ -57,8 +57,9 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
     storagePrepared = true;
     spdlog::debug("containers: start {}: rootfs and volumes {:.1f} ms", shortId(id), msSince(began));
     writeHostFiles(record);
+    std::string netns = networks_.attach(record, deadline);
     auto specBegan = std::chrono::steady_clock::now();
-    spec = finaliseSpec(record, volumeMounts);
+    spec = finaliseSpec(record, volumeMounts, netns);
     spdlog::debug("containers: start {}: host files {:.1f} ms, spec {:.1f} ms", shortId(id),
                   std::chrono::duration<double, std::milli>(specBegan - began).count(), msSince(specBegan));
   } catch (const Error& e) {
@@ -129,7 +130,8 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
   writeFileReplacing(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
 }
 
-json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector<json>& volumeMounts) {
+json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector<json>& volumeMounts,
+                                const std::string& netns) {
   const std::string& id = record.id;
   std::string rootfs = paths_.rootfsOf(id);
   std::string dir = store_.directoryOf(id);
@@ -166,6 +168,11 @@ json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector
     mounts.push_back(m);
   }
   sortMountsByDepth(spec["mounts"]);
+  if (!netns.empty()) {
+    for (auto& ns : spec["linux"]["namespaces"]) {
+      if (ns.value("type", "") == "network") ns["path"] = netns;
+    }
+  }
   // exec and health probes start from the container's own process settings.
   writeFileReplacing(dir + "/spec.json", spec.dump());
   return spec;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "services/containerd-bridge/container_networks.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_types.h"
 #include "services/containerd-bridge/containerd.h"
@@ -40,9 +41,9 @@ class TaskLauncher {
  public:
   TaskLauncher(const ContainerStore& store, ContainerdTasks& tasks, ContainerdContainers& containers,
                ImageLayers& images, HostOps& host, RuntimeTeardown& teardown, VolumeAttachments& volumes,
-               const ServicePaths& paths)
+               ContainerNetworks& networks, const ServicePaths& paths)
       : store_(store), tasks_(tasks), containers_(containers), images_(images), host_(host), teardown_(teardown),
-        volumes_(volumes), paths_(paths) {}
+        volumes_(volumes), networks_(networks), paths_(paths) {}
 
   // Returns the started process's pid. Throws LaunchError after undoing what it did.
   uint32_t launch(const ContainerRecord& record, Deadline deadline);
@@ -53,7 +54,9 @@ class TaskLauncher {
   // Undoes prepareStorage.
   void releaseStorage(const std::string& id, Deadline deadline);
   void writeHostFiles(const ContainerRecord& record);
-  nlohmann::json finaliseSpec(const ContainerRecord& record, const std::vector<nlohmann::json>& volumeMounts);
+  // `netns`: the network namespace to join ("" for the host's network, or runc's new one).
+  nlohmann::json finaliseSpec(const ContainerRecord& record, const std::vector<nlohmann::json>& volumeMounts,
+                              const std::string& netns);
   TaskStdio prepareStdio(const ContainerRecord& record);
   // Ends a detached logger that waits on output fifos no task will write.
   void releaseStdio(const ContainerRecord& record, const TaskStdio& stdio);
@@ -67,6 +70,7 @@ class TaskLauncher {
   HostOps& host_;
   RuntimeTeardown& teardown_;
   VolumeAttachments& volumes_;
+  ContainerNetworks& networks_;
   const ServicePaths& paths_;
 };
 

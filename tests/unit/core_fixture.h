@@ -55,7 +55,7 @@ class CoreFixture : public ::testing::Test {
           events_.push_back(line);
           (void)r;
         },
-        paths, nullptr, &volumes_});
+        paths, nullptr, &volumes_, &network_});
   }
 
   // kill -9 of the bridge: its threads stop where they are; containerd and the records stay.
@@ -122,6 +122,7 @@ class CoreFixture : public ::testing::Test {
   testing::FakeContainerd fake_;
   testing::FakeImageLayers images_;
   testing::FakeVolumes volumes_;
+  testing::FakeNetwork network_;
   testing::FakeHostOps host_;
   testing::ManualScheduler scheduler_;
   std::unique_ptr<ContainerStore> store_;

@@ -25,6 +25,7 @@
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers.h"
+#include "services/containerd-bridge/network_service.h"
 #include "services/containerd-bridge/volume_service.h"
 
 namespace berth::bridge::testing {
@@ -341,6 +342,50 @@ class FakeContainerd {
 
 // The volumes service's tables in memory: volumes, references, mounts. down(true) makes every
 // call fail `unavailable`, as while the service restarts.
+// The network service in memory: which containers have a namespace, and whether it answers.
+class FakeNetwork final : public NetworkService {
+ public:
+  std::string attach(const std::string& container, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    namespaces_.insert(container);
+    return "/netns/" + container;
+  }
+  void detach(const std::string& container, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    namespaces_.erase(container);
+  }
+  void reconcile(const std::vector<std::string>& containers, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    std::set<std::string> keep(containers.begin(), containers.end());
+    std::erase_if(namespaces_, [&](const std::string& c) { return !keep.count(c); });
+    ++reconciles_;
+  }
+  void down(bool isDown) {
+    std::lock_guard lock(mutex_);
+    down_ = isDown;
+  }
+  std::set<std::string> namespaces() const {
+    std::lock_guard lock(mutex_);
+    return namespaces_;
+  }
+  int reconciles() const {
+    std::lock_guard lock(mutex_);
+    return reconciles_;
+  }
+
+ private:
+  void check() const {
+    if (down_) throw Error(ErrorKind::unavailable, "the network service is restarting");
+  }
+  mutable std::mutex mutex_;
+  std::set<std::string> namespaces_;
+  bool down_ = false;
+  int reconciles_ = 0;
+};
+
 class FakeVolumes final : public VolumeService {
  public:
   Volume create(const Request& request, Deadline) override {

@@ -1,0 +1,90 @@
+// Containers' network namespaces, made by the network service: a --network none container joins
+// the namespace bind-mounted at <exec-root>/netns/<id> (loopback up, nothing else), keeps it
+// through a kill -9 of the network service, and its removal takes the namespace away. The host's
+// network (and default, until bridge networks land) gets none.
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "tests/integration/container_fixture.h"
+
+namespace berth::test {
+namespace {
+
+constexpr long kNsfsMagic = 0x6e736673;
+
+class NetworkNamespacesTest : public ContainersTest {
+ protected:
+  std::string netnsOf(const std::string& id) const { return engine_.execRoot() + "/netns/" + id; }
+  static bool holdsNamespace(const std::string& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == kNsfsMagic;
+  }
+  // "net:[INODE]" of a process, and of the namespace a path holds.
+  static std::string namespaceOfPid(pid_t pid) {
+    std::error_code ec;
+    return fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/net", ec).string();
+  }
+  static std::string namespaceAt(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return "none";
+    return "net:[" + std::to_string(st.st_ino) + "]";
+  }
+  int netnsMounts() {
+    int n = 0;
+    for (const auto& line : lines(readText("/proc/self/mountinfo"))) {
+      if (contains(line, " " + engine_.execRoot() + "/netns/")) ++n;
+    }
+    return n;
+  }
+};
+
+TEST_F(NetworkNamespacesTest, ANoneContainerJoinsTheServicesNamespaceWhichOutlivesAKillOfTheServiceAndGoesWithIt) {
+  std::string id = runDetached({"--name", "isolated", "--network", "none", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(holdsNamespace(netnsOf(id)));
+  pid_t pid = pidOf(engine_, id);
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(namespaceOfPid(pid), namespaceAt(netnsOf(id)));
+  EXPECT_NE(namespaceOfPid(pid), namespaceOfPid(::getpid()));
+  // Loopback only, and up (IFF_UP | IFF_LOOPBACK = 0x9).
+  EXPECT_EQ(engine_.output({"exec", "isolated", "ls", "/sys/class/net"}), "lo\n");
+  EXPECT_EQ(engine_.output({"exec", "isolated", "cat", "/sys/class/net/lo/flags"}), "0x9\n");
+
+  // kill -9 of the network service: the container keeps its namespace; the restarted service
+  // makes the next container's.
+  pid_t old = engine_.childPid("network");
+  ASSERT_GT(old, 1);
+  killPid(old, SIGKILL);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = engine_.children();
+        return c.count("network") && c.at("network").state == "running" && c.at("network").pid != old;
+      },
+      20s));
+  EXPECT_EQ(namespaceOfPid(pid), namespaceAt(netnsOf(id)));
+  EXPECT_EQ(engine_.output({"exec", "isolated", "cat", "/sys/class/net/lo/flags"}), "0x9\n");
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "none", kImage, "ls", "/sys/class/net"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "lo\n");
+
+  // A restart joins the same namespace; the removal takes it away (and --rm's did).
+  ASSERT_EQ(engine_.docker({"restart", "-t", "0", "isolated"}).exitCode, 0);
+  EXPECT_EQ(namespaceOfPid(pidOf(engine_, id)), namespaceAt(netnsOf(id)));
+  ASSERT_EQ(engine_.docker({"rm", "-f", "isolated"}).exitCode, 0);
+  EXPECT_FALSE(fs::exists(netnsOf(id)));
+  EXPECT_EQ(netnsMounts(), 0);
+  EXPECT_TRUE(fs::is_empty(engine_.execRoot() + "/netns"));
+}
+
+TEST_F(NetworkNamespacesTest, TheHostsNetworkGetsNoNamespace) {
+  for (const std::string mode : {"host", "default"}) {
+    std::string id = runDetached({"--network", mode, kImage, "sleep", "300"});
+    ASSERT_FALSE(id.empty());
+    EXPECT_EQ(namespaceOfPid(pidOf(engine_, id)), namespaceOfPid(::getpid())) << mode;
+    EXPECT_FALSE(fs::exists(netnsOf(id))) << mode;
+  }
+  EXPECT_EQ(netnsMounts(), 0);
+}
+
+}  // namespace
+}  // namespace berth::test
