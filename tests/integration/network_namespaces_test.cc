@@ -86,5 +86,23 @@ TEST_F(NetworkNamespacesTest, TheHostsNetworkGetsNoNamespace) {
   EXPECT_EQ(netnsMounts(), 0);
 }
 
+TEST(EngineInItsOwnNetworkNamespaceTest, TheEngineAndItsHostNetworkContainersSeeOnlyTheirOwnLoopback) {
+  Engine::Options options;
+  options.ownNetworkNamespace = true;
+  Engine engine(options);
+  TempDir work("berth-netns-engine");
+  auto r = engine.docker({"load", "-i", busyboxArchive(work.path(), kImage)});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::error_code ec;
+  auto own = fs::read_symlink("/proc/self/ns/net", ec).string();
+  EXPECT_NE(fs::read_symlink("/proc/" + std::to_string(engine.pid()) + "/ns/net", ec).string(), own);
+  r = engine.docker({"run", "--rm", "--pull", "never", "--network", "host", kImage, "sh", "-c",
+                     "ls /sys/class/net; cat /sys/class/net/lo/flags"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "lo\n0x9\n");
+  // The services answer on their unix-socket endpoints as usual.
+  EXPECT_EQ(engine.serviceHealth().size(), 4u);  // images, volumes, network, containerd-bridge
+}
+
 }  // namespace
 }  // namespace berth::test

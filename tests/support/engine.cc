@@ -55,8 +55,16 @@ Engine::~Engine() {
 }
 
 std::vector<std::string> Engine::args() const {
-  std::vector<std::string> a = {binDir() + "/berth-supervisor", "--data-root", dataRoot(), "--exec-root", execRoot(),
-                                "-H", dockerHost()};
+  std::vector<std::string> a;
+  if (options_.ownNetworkNamespace) {
+    // unshare execs the shell in place and the shell execs the supervisor: the pid stays the
+    // supervisor's, so stop() signals it directly.
+    a = {"unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""};
+  }
+  for (const auto& arg : {binDir() + "/berth-supervisor", std::string("--data-root"), dataRoot(),
+                          std::string("--exec-root"), execRoot(), std::string("-H"), dockerHost()}) {
+    a.push_back(arg);
+  }
   if (!options_.configJson.empty()) {
     a.push_back("--config-file");
     a.push_back(root() + "/daemon.json");

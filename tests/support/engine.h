@@ -26,6 +26,12 @@ class Engine {
     std::string configJson;  // written to a file passed with --config-file when set
     bool waitReady = true;
     std::string root;  // reuse this existing directory (an earlier engine's) instead of a new one
+    // Run the whole engine (supervisor, services, containerd, its containers on the host's
+    // network) in a network namespace of its own with only loopback, up: what any test that
+    // makes bridges, veths or rules must do, so nothing appears on the machine's interfaces.
+    // The namespace ends with the engine's processes. The CLI still reaches the engine's unix
+    // socket; a registry on the machine's 127.0.0.1 is out of its reach.
+    bool ownNetworkNamespace = false;
   };
 
   Engine();
