@@ -20,6 +20,7 @@
 #include "services/api/images_routes.h"
 #include "services/api/router.h"
 #include "services/api/system_routes.h"
+#include "services/api/unsupported_routes.h"
 #include "services/api/volumes_routes.h"
 
 using namespace berth;
@@ -75,6 +76,8 @@ int main(int argc, char** argv) {
     volumes.registerOn(router);
     api::DiskUsageRoutes diskUsage(backends);
     diskUsage.registerOn(router);
+    api::UnsupportedRoutes unsupported;
+    unsupported.registerOn(router);
 
     http::ServerOptions options;
     options.commonHeaders = {{"Api-Version", api::kApiVersion},

@@ -109,5 +109,39 @@ print(sorted(v.name for v in client.volumes.list()))
             "[]\n");
 }
 
+// Answers observed on the reference dockerd 20.10, which is not a swarm node either.
+TEST_F(ClientsTest, SwarmAndPluginQueriesGetTheAnswersOfADockerdThatIsNoSwarmNode) {
+  const std::string notManager =
+      "Error response from daemon: This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm "
+      "join\" to connect this node to swarm and try again.\n";
+  for (const auto& args : std::vector<std::vector<std::string>>{{"node", "ls"}, {"service", "ls"}, {"secret", "ls"}}) {
+    auto r = engine_.docker(args);
+    EXPECT_EQ(r.exitCode, 1) << args[0];
+    EXPECT_EQ(r.err, notManager) << args[0];
+  }
+  auto r = engine_.docker({"swarm", "leave", "--force"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err, "Error response from daemon: This node is not part of a swarm\n");
+  r = engine_.docker({"plugin", "ls"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "ID        NAME      DESCRIPTION   ENABLED\n");
+  // docker-py's teardown call takes the 503 as done; its node list raises the 503.
+  writeText(work_.path() + "/swarm.py", R"(import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1], version="1.41")
+print(c.swarm.leave(force=True), c.plugins.list())
+try:
+    c.nodes.list()
+except docker.errors.APIError as e:
+    print(e.status_code, e.explanation)
+)");
+  r = run({"/usr/bin/python3", work_.path() + "/swarm.py", engine_.dockerHost()}, {}, 60s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "True []\n503 " + notManager.substr(std::string("Error response from daemon: ").size()));
+  // What berth does not implement says so, instead of "page not found".
+  r = run({"curl", "-s", "-w", " %{http_code}", "--unix-socket", engine_.socketPath(), "-X", "POST",
+           "http://berth/v1.43/swarm/init", "-H", "Content-Type: application/json", "-d", "{}"});
+  EXPECT_EQ(r.out, "{\"message\":\"not implemented: berth does not support swarm mode\"}\n 501");
+}
+
 }  // namespace
 }  // namespace berth::test
