@@ -147,6 +147,8 @@ json ContainerViews::inspect(const std::string& ref) const {
   }
   if (!hostConfig.contains("RestartPolicy")) hostConfig["RestartPolicy"] = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   if (!hostConfig.contains("LogConfig")) hostConfig["LogConfig"] = {{"Type", "json-file"}, {"Config", json::object()}};
+  // Records made before create recorded the runtime ran with runc, the only one.
+  if (!hostConfig.contains("Runtime") || !hostConfig["Runtime"].is_string()) hostConfig["Runtime"] = "runc";
   json config = inspectedConfig(r);
   return {{"Id", r.id},
           {"Created", r.created},

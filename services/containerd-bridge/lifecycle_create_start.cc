@@ -30,6 +30,13 @@ void validateCreate(const json& config, json& hostConfig) {
   if (networkMode.empty()) hostConfig["NetworkMode"] = networkMode = "default";
   static const std::set<std::string> modes = {"default", "bridge", "host", "none"};
   if (!modes.count(networkMode)) throw Error(ErrorKind::invalid, "network " + networkMode + " not found");
+  // dockerd's runtimes: runc, its default, and containerd's name for the same shim.
+  std::string runtime =
+      hostConfig.contains("Runtime") && hostConfig["Runtime"].is_string() ? hostConfig["Runtime"].get<std::string>() : "";
+  if (runtime.empty()) hostConfig["Runtime"] = runtime = "runc";
+  if (runtime != "runc" && runtime != "io.containerd.runc.v2") {
+    throw Error(ErrorKind::invalid, "Unknown runtime specified " + runtime);
+  }
   if (config.contains("StopSignal") && config["StopSignal"].is_string() &&
       !config["StopSignal"].get<std::string>().empty()) {
     parseSignal(config["StopSignal"]);

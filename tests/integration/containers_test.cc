@@ -987,5 +987,23 @@ TEST_F(ContainersAcrossEngineRestartsTest, StoppingTheEngineWithoutLiveRestoreLe
   EXPECT_EQ(mountedUnder(), std::vector<std::string>{});
 }
 
+// dockerd 20.10 (reference engine): an unknown runtime is refused with 400 before anything is
+// made; inspect shows the runtime, runc by default.
+TEST_F(ContainersTest, TheRuntimeIsRuncByDefaultAndAnUnknownOneIsRefusedAsDockerdDoes) {
+  auto r = engine_.docker({"create", "--pull", "never", "--runtime", "nosuch", kImage, "true"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_EQ(r.err, "Error response from daemon: Unknown runtime specified nosuch\n");
+  r = engine_.docker({"ps", "-aq"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = engine_.docker({"create", "--pull", "never", "--name", "plain", kImage, "true"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, "plain", "{{json .HostConfig.Runtime}}"), "\"runc\"");
+  r = engine_.docker({"run", "--pull", "never", "--name", "v2", "--runtime", "io.containerd.runc.v2", kImage, "echo", "ran"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "ran\n");
+  EXPECT_EQ(inspect(engine_, "v2", "{{json .HostConfig.Runtime}}"), "\"io.containerd.runc.v2\"");
+}
+
 }  // namespace
 }  // namespace berth::test
