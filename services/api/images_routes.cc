@@ -346,15 +346,27 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
       bool wantDangling = it->second.count("true") || it->second.count("1");
       if (wantDangling != tags.empty()) continue;
     }
+    // As dockerd: an image is listed when one of its references matches, with only the
+    // references that match (so `docker images REPO:TAG` prints that row alone). A reference
+    // matches a pattern by its whole text or by its name (reference.FamiliarMatch).
+    std::vector<std::string> repoTags = tags, repoDigests = i.repoDigests;
     if (auto it = filter.values.find("reference"); it != filter.values.end() && !it->second.empty()) {
-      bool hit = false;
-      for (const auto& pattern : it->second) {
-        for (const auto& t : tags) {
-          std::string name = t.substr(0, t.rfind(':'));
-          hit = hit || globMatch(pattern, t) || globMatch(pattern, name);
+      auto matching = [&](const std::vector<std::string>& refs, char separator) {
+        std::vector<std::string> kept;
+        for (const auto& ref : refs) {
+          std::string name = ref.substr(0, ref.rfind(separator));
+          for (const auto& pattern : it->second) {
+            if (globMatch(pattern, ref) || globMatch(pattern, name)) {
+              kept.push_back(ref);
+              break;
+            }
+          }
         }
-      }
-      if (!hit) continue;
+        return kept;
+      };
+      repoTags = matching(tags, ':');
+      repoDigests = matching(i.repoDigests, '@');
+      if (repoTags.empty() && repoDigests.empty()) continue;
     }
     auto labels = config.contains("config") && config["config"].is_object()
                       ? config["config"].value("Labels", json(nullptr))
@@ -373,7 +385,10 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     int64_t c = created(i);
     if (before && c >= *before) continue;
     if (since && c <= *since) continue;
-    result.push_back(imageSummaryJson(i));
+    auto summary = imageSummaryJson(i);
+    summary["RepoTags"] = repoTags;
+    summary["RepoDigests"] = repoDigests;
+    result.push_back(std::move(summary));
   }
   std::stable_sort(result.begin(), result.end(),
                    [](const json& a, const json& b) { return a["Created"].get<int64_t>() > b["Created"].get<int64_t>(); });

@@ -203,6 +203,18 @@ TEST_F(ImagesTest, FiltersAndPruneWorkOnDanglingImages) {
   EXPECT_EQ(r.out.size(), 13u) << r.out;
   r = engine_.docker({"images", "--filter", "reference=berth-test/*", "--format", "{{.Repository}}"});
   EXPECT_EQ(r.out, "berth-test/keep\n");
+  // An image with several tags lists only the references that match (reference dockerd 20.10:
+  // `docker images REPO:TAG` prints that row alone, and RepoTags holds just the match).
+  ASSERT_EQ(engine_.docker({"tag", "berth-test/keep:1", "berth-test/keep:2"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"tag", "berth-test/keep:1", "other/keep:1"}).exitCode, 0);
+  r = engine_.docker({"images", "berth-test/keep:2", "--format", "{{.Repository}}:{{.Tag}}"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "berth-test/keep:2\n");
+  r = engine_.docker({"images", "berth-test/keep", "--format", "{{.Repository}}:{{.Tag}}"});
+  EXPECT_EQ(r.out, "berth-test/keep:1\nberth-test/keep:2\n");
+  r = engine_.docker({"image", "ls", "--filter", "reference=*/keep:1", "--format", "{{.Repository}}:{{.Tag}}"});
+  EXPECT_EQ(r.out, "berth-test/keep:1\nother/keep:1\n");
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/keep:2", "other/keep:1"}).exitCode, 0);
   r = engine_.docker({"image", "prune", "-f"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("deleted: sha256:"), std::string::npos) << r.out;
