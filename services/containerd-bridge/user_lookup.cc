@@ -126,7 +126,12 @@ ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, con
       if (it == groups.end()) invalid("unable to find group " + group + ": no matching entries in group file");
       r.gid = it->id;
     }
-  } else if (!userName.empty()) {
+  }
+  // The primary group is the first supplementary group, as dockerd has it since 20.10.18
+  // (CVE-2022-36109: without it, a process keeps no group it could drop); seen in the reference
+  // engine's spec for -u 1000: additionalGids [0].
+  r.additionalGids.push_back(r.gid);
+  if (group.empty() && !userName.empty()) {
     // Supplementary groups the user belongs to, as dockerd adds them.
     for (const auto& g : groups) {
       if (g.id != r.gid && std::find(g.members.begin(), g.members.end(), userName) != g.members.end()) {

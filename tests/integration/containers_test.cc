@@ -1005,5 +1005,17 @@ TEST_F(ContainersTest, TheRuntimeIsRuncByDefaultAndAnUnknownOneIsRefusedAsDocker
   EXPECT_EQ(inspect(engine_, "v2", "{{json .HostConfig.Runtime}}"), "\"io.containerd.runc.v2\"");
 }
 
+// The reference dockerd 20.10.24: the primary group is a supplementary group too (its spec for
+// -u 1000 has additionalGids [0]; on an image without /etc/group `id` prints
+// "uid=1000 gid=0 groups=0"); this image's /etc/group names group 0.
+TEST_F(ContainersTest, ThePrimaryGroupIsAlsoASupplementaryGroupAsWithDockerd) {
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "-u", "1000", kImage, "id"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "uid=1000 gid=0(root) groups=0(root)\n");
+  r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "grep", "Groups", "/proc/self/status"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "Groups:\t0 \n");
+}
+
 }  // namespace
 }  // namespace berth::test

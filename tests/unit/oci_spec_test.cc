@@ -80,14 +80,16 @@ TEST_F(OciSpecTest, UsersAndGroupsResolveInTheImagesFiles) {
   auto u = spec({{"Cmd", {"x"}}, {"User", "app"}})["process"]["user"];
   EXPECT_EQ(u["uid"], 1000);
   EXPECT_EQ(u["gid"], 1000);
-  EXPECT_EQ(u["additionalGids"], json({29, 44}));
+  // The primary group first (dockerd since 20.10.18), then the memberships.
+  EXPECT_EQ(u["additionalGids"], json({1000, 29, 44}));
   u = spec({{"Cmd", {"x"}}, {"User", "1234:55"}})["process"]["user"];
   EXPECT_EQ(u["uid"], 1234);
   EXPECT_EQ(u["gid"], 55);
+  EXPECT_EQ(u["additionalGids"], json({55}));
   u = spec({{"Cmd", {"x"}}, {"User", "nobody:nogroup"}}, {{"GroupAdd", {"audio", "7"}}})["process"]["user"];
   EXPECT_EQ(u["uid"], 65534);
   EXPECT_EQ(u["gid"], 65534);
-  EXPECT_EQ(u["additionalGids"], json({29, 7}));
+  EXPECT_EQ(u["additionalGids"], json({65534, 29, 7}));
   EXPECT_EQ(error({{"Cmd", {"x"}}, {"User", "ghost"}}), "unable to find user ghost: no matching entries in passwd file");
   EXPECT_EQ(error({{"Cmd", {"x"}}, {"User", "app:ghosts"}}),
             "unable to find group ghosts: no matching entries in group file");
