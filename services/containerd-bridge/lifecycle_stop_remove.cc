@@ -123,6 +123,9 @@ void ContainerLifecycle::kill(const std::string& ref, const std::string& signalT
   // As dockerd: a KILL is a stop the restart policy honours.
   if (sig == SIGKILL) p_.store.update(record.id, [](ContainerRecord& r) { r.manuallyStopped = true; });
   signalUnlessExited(record, sig, false, deadline);
+  // As dockerd: a KILL returns once the exit is recorded, so the next call sees the container
+  // exited with 137, not still running. Other signals return at once.
+  if (sig == SIGKILL) p_.exits.exitAfter(record.id, record.exits, atMost(10s, deadline));
 }
 
 void ContainerLifecycle::pause(const std::string& ref, Deadline deadline) {

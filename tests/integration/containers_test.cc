@@ -1017,5 +1017,20 @@ TEST_F(ContainersTest, ThePrimaryGroupIsAlsoASupplementaryGroupAsWithDockerd) {
   EXPECT_EQ(r.out, "Groups:\t0 \n");
 }
 
+// dockerd waits for a SIGKILLed container's exit before answering the kill: the next call sees
+// it exited with 137 (issue 13, item 2). Repeated, so that a race between the answer and the
+// exit's record shows.
+TEST_F(ContainersTest, AKillAnswersOnlyOnceTheContainerIsRecordedExitedWith137) {
+  for (int i = 0; i < 15; ++i) {
+    std::string id = runDetached({kImage, "sleep", "300"});
+    ASSERT_FALSE(id.empty());
+    auto r = engine_.docker({"kill", id});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    EXPECT_EQ(inspect(engine_, id, "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}}"), "exited 137 false")
+        << "round " << i;
+    ASSERT_EQ(engine_.docker({"rm", id}).exitCode, 0);
+  }
+}
+
 }  // namespace
 }  // namespace berth::test
