@@ -127,7 +127,7 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
     r.exits += 1;
   });
   if (!recorded) return true;
-  exits_.notify();
+  exits_.exited(id, record.exits, record.state.exitCode);
   events_("die", record, {{"exitCode", std::to_string(record.state.exitCode)}});
 
   if (restart) {

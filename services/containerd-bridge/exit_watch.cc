@@ -13,6 +13,15 @@ void ExitWatch::notify() {
   changed_.notify_all();
 }
 
+void ExitWatch::exited(const std::string& id, int64_t exits, int exitCode) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lastExits_.size() > 1000) lastExits_.clear();
+    lastExits_[id] = {exits, exitCode};
+  }
+  changed_.notify_all();
+}
+
 void ExitWatch::removed(const std::string& id, int exitCode) {
   {
     std::lock_guard lock(mutex_);
@@ -69,16 +78,24 @@ WaitResult ExitWatch::wait(const std::string& ref, const std::string& condition,
     first = false;
     result.exits = afterExits;
     auto status = record->state.status;
+    // As dockerd, an exit ends a wait for not-running or next-exit even when the restart policy
+    // brings the container back (dockerd's state is stopped for that moment).
     if (condition == "next-exit") {
-      result.done = record->exits > afterExits && status != ContainerStatus::restarting;
+      result.done = record->exits > afterExits;
     } else if (condition == "removed") {
       result.done = false;
     } else {
-      result.done = !flagsOf(status).running;
+      result.done = !flagsOf(status).running || record->exits > afterExits;
     }
     if (result.done) {
       result.statusCode = record->state.exitCode;
       result.error = record->state.error;
+      if (flagsOf(status).running) {
+        // Ended by an exit the restart policy followed with a new run.
+        if (auto it = lastExits_.find(record->id); it != lastExits_.end() && it->second.first > afterExits) {
+          result.statusCode = it->second.second;
+        }
+      }
       return result;
     }
     if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return result;

@@ -19,6 +19,10 @@ class ExitWatch {
   explicit ExitWatch(const ContainerStore& store) : store_(store) {}
 
   void notify();
+  // An exit was recorded: the container's exit count is now `exits`. Kept (the latest per
+  // container) so that a wait that wakes after a restart by policy already began answers with
+  // that exit's code, not the new run's.
+  void exited(const std::string& id, int64_t exits, int exitCode);
   // A removed container's last exit code, for `wait condition=removed`.
   void removed(const std::string& id, int exitCode);
 
@@ -35,6 +39,7 @@ class ExitWatch {
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::map<std::string, int64_t> removedExitCodes_;
+  std::map<std::string, std::pair<int64_t, int>> lastExits_;  // id -> (exit count, code)
 };
 
 }  // namespace berth::bridge

@@ -1032,5 +1032,16 @@ TEST_F(ContainersTest, AKillAnswersOnlyOnceTheContainerIsRecordedExitedWith137) 
   }
 }
 
+// Reference dockerd 20.10: docker wait on a --restart always container answers the first
+// exit's code while the container goes on restarting (issue 13, item 3).
+TEST_F(ContainersTest, WaitAnswersTheFirstExitOfAContainerThatRestartsByPolicy) {
+  std::string id = runDetached({"--restart", "always", kImage, "sh", "-c", "sleep 1; exit 3"});
+  ASSERT_FALSE(id.empty());
+  auto r = engine_.docker({"wait", id}, 20s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "3\n");
+  ASSERT_TRUE(waitFor([&] { return inspect(engine_, id, "{{.RestartCount}}") != "0"; }, 10s));
+}
+
 }  // namespace
 }  // namespace berth::test

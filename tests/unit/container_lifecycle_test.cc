@@ -360,5 +360,31 @@ TEST_F(LifecycleTest, KillOfARestartingContainerCallsTheRestartOff) {
   EXPECT_EQ(status(id), ContainerStatus::exited);
 }
 
+// dockerd: a wait for not-running (or next-exit) ends at the exit even when the restart policy
+// brings the container back, with that exit's code; rm without force refuses a restarting
+// container.
+TEST_F(LifecycleTest, AWaitEndsAtTheExitARestartPolicyFollowsAndRmRefusesTheRestartingContainer) {
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  auto pending = core_->wait(id, "not-running", -1, 0ms);
+  EXPECT_FALSE(pending.done);
+  auto pendingNext = core_->wait(id, "next-exit", -1, 0ms);
+  fake_.exitTask(id, 3);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  auto answered = core_->wait(id, "not-running", pending.exits, 3s);
+  EXPECT_TRUE(answered.done);
+  EXPECT_EQ(answered.statusCode, 3);
+  // moby 23+'s words, as for running and paused (dockerd 20.10: "You cannot remove a restarting
+  // container ID. Stop the container before attempting removal or force remove").
+  EXPECT_EQ(refusal([&] { core_->remove(id, false, false, soon()); }),
+            "cannot remove container \"" + record(id).name +
+                "\": container is restarting: stop the container before removing or force remove");
+  // The restart has happened by the time this waiter looks: still that exit's code.
+  scheduler_.fireTimers();
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::running));
+  auto late = core_->wait(id, "next-exit", pendingNext.exits, 3s);
+  EXPECT_TRUE(late.done);
+  EXPECT_EQ(late.statusCode, 3);
+}
+
 }  // namespace
 }  // namespace berth::bridge
