@@ -46,7 +46,10 @@ void UnsupportedRoutes::registerOn(Router& router) {
   router.add("GET", "/plugins/privileges", notImplemented("plugins"));
   router.add("POST", "/plugins/pull", notImplemented("plugins"));
   router.add("POST", "/plugins/create", notImplemented("plugins"));
-  router.add("GET", "/plugins/{name*}/json", notImplemented("plugins"));
+  // As for an unknown plugin (none exist): `docker inspect X` asks for a plugin too.
+  router.add("GET", "/plugins/{name*}/json", [](http::Request& req, http::ResponseWriter& out) {
+    out.error(404, "plugin \"" + req.params["name"] + "\" not found");
+  });
   router.add("DELETE", "/plugins/{name*}", notImplemented("plugins"));
   router.add("POST", "/plugins/{name*}/enable", notImplemented("plugins"));
   router.add("POST", "/plugins/{name*}/disable", notImplemented("plugins"));
@@ -57,7 +60,11 @@ void UnsupportedRoutes::registerOn(Router& router) {
   // Networks beyond prune: the network service does not manage networks yet (docs/network.md).
   router.add("GET", "/networks", notImplemented("networks yet (docker network)"));
   router.add("POST", "/networks/create", notImplemented("networks yet (docker network)"));
-  router.add("GET", "/networks/{id}", notImplemented("networks yet (docker network)"));
+  // No network is found: `docker inspect X` asks for a network last and must get the 404 that
+  // makes it answer "No such object" (dockerd's text for an unknown network).
+  router.add("GET", "/networks/{id}", [](http::Request& req, http::ResponseWriter& out) {
+    out.error(404, "network " + req.params["id"] + " not found");
+  });
   router.add("DELETE", "/networks/{id}", notImplemented("networks yet (docker network)"));
   router.add("POST", "/networks/{id}/connect", notImplemented("networks yet (docker network)"));
   router.add("POST", "/networks/{id}/disconnect", notImplemented("networks yet (docker network)"));

@@ -5,6 +5,9 @@
 //     swarm", which docker-py's leave_swarm(force=True) takes as done); init and join are
 //     refused as not implemented;
 //   - GET /plugins: the empty list (berth has no plugins, as a dockerd with none answers);
+//   - GET /plugins/{name}/json: not found, as dockerd answers for an unknown plugin;
+//   - GET /networks/{id}: not found, as dockerd answers for an unknown network (so that
+//     `docker inspect X` still ends in "No such object");
 //   - the rest (plugin management, networks until the network service has them, builds and
 //     their sessions, image search, distribution inspect, websocket attach): 501 naming what is
 //     not implemented.
