@@ -1043,5 +1043,15 @@ TEST_F(ContainersTest, WaitAnswersTheFirstExitOfAContainerThatRestartsByPolicy) 
   ASSERT_TRUE(waitFor([&] { return inspect(engine_, id, "{{.RestartCount}}") != "0"; }, 10s));
 }
 
+// Reference dockerd 20.10: a container that wrote 100 KiB is pruned with "Total reclaimed
+// space: 102.4kB" (issue 13, item 7).
+TEST_F(ContainersTest, ContainerPruneReportsTheWritableLayersItRemoved) {
+  auto r = engine_.docker({"run", "--pull", "never", kImage, "sh", "-c", "dd if=/dev/zero of=/f bs=1k count=100 2>/dev/null"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"container", "prune", "-f"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Total reclaimed space: 102.4kB")) << r.out;
+}
+
 }  // namespace
 }  // namespace berth::test
