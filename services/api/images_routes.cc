@@ -170,9 +170,25 @@ std::string ImagesRoutes::upload(http::Request& req) {
   return upload;
 }
 
+// dockerd answers load and import as a JSON stream (chunked), and a load that fails after the
+// archive was sent as that stream's error message, with status 200: clients branch on both (the
+// Docker SDK for Python raises its ImageLoadError from the stream's error).
+static void sendJsonStream(http::ResponseWriter& out, const std::string& lines) {
+  out.startStream(200, "application/json");
+  out.writeChunk(lines);
+  out.endStream();
+}
+
 void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
   std::string id = upload(req);
-  auto loaded = backends_.images.load(id, ipc::deadlineIn(30min));
+  images::LoadResult loaded;
+  try {
+    loaded = backends_.images.load(id, ipc::deadlineIn(30min));
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::unavailable || e.kind() == ErrorKind::deadlineExceeded) throw;
+    sendJsonStream(out, json{{"errorDetail", {{"message", e.what()}}}, {"error", e.what()}}.dump() + "\n");
+    return;
+  }
   std::string body;
   if (!boolParam(req, "quiet")) {
     // What a terminal shows: each extracted layer as a finished progress bar, as dockerd does.
@@ -185,7 +201,7 @@ void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
     }
   }
   for (const auto& line : loaded.lines) body += json{{"stream", line + "\n"}}.dump() + "\n";
-  out.send(200, "application/json", body);
+  sendJsonStream(out, body);
 }
 
 // POST /images/create: `docker import` (fromSrc=-, the body is a rootfs tarball) or
@@ -207,7 +223,7 @@ void ImagesRoutes::create(http::Request& req, http::ResponseWriter& out) {
   std::string id = upload(req);
   std::string imageId =
       backends_.images.importImage(id, reference, req.queryValue("message").value_or(""), changes, ipc::deadlineIn(30min));
-  out.send(200, "application/json", json{{"status", imageId}}.dump() + "\n");
+  sendJsonStream(out, json{{"status", imageId}}.dump() + "\n");
 }
 
 namespace {

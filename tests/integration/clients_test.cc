@@ -143,5 +143,30 @@ except docker.errors.APIError as e:
   EXPECT_EQ(r.out, "{\"message\":\"not implemented: berth does not support swarm mode\"}\n 501");
 }
 
+// docker-py reads load's answer as a stream (dockerd sends it chunked) and raises ImageLoadError
+// from the stream's error for an archive that is no image (dockerd: 200, then errorDetail).
+TEST_F(ClientsTest, DockerPyLoadsAnImageAndRaisesItsLoadErrorForBytesThatAreNoArchive) {
+  std::string archive = busyboxArchive(work_.path(), "berth-test/pyload:1");
+  writeText(work_.path() + "/load.py", R"(import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1], version="1.41")
+with open(sys.argv[2], "rb") as f:
+    images = c.images.load(f.read())
+print(len(images), "berth-test/pyload:1" in images[0].tags)
+try:
+    c.images.load(b"abc")
+    print("no error")
+except docker.errors.ImageLoadError as e:
+    print("ImageLoadError")
+)");
+  auto r = run({"/usr/bin/python3", work_.path() + "/load.py", engine_.dockerHost(), archive}, {}, 60s);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "1 True\nImageLoadError\n");
+  auto raw = run({"curl", "-s", "-i", "--unix-socket", engine_.socketPath(), "-X", "POST", "-H",
+                  "Content-Type: application/x-tar", "--data-binary", "abc", "http://berth/v1.43/images/load"});
+  EXPECT_TRUE(startsWith(raw.out, "HTTP/1.1 200 OK\r\n")) << raw.out;
+  EXPECT_TRUE(contains(raw.out, "Transfer-Encoding: chunked\r\n")) << raw.out;
+  EXPECT_TRUE(contains(raw.out, "{\"error\":\"")) << raw.out;
+}
+
 }  // namespace
 }  // namespace berth::test
