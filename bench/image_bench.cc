@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "bench/bench_stats.h"
+#include "bench/docker_cli.h"
 #include "bench/http_probe.h"
 #include "tests/support/engine.h"
 #include "tests/support/tar_builder.h"
@@ -22,9 +23,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Loads and saves of a 200 MB image get ten minutes.
 test::CommandResult docker(const std::string& host, std::vector<std::string> args) {
-  args.insert(args.begin(), "docker");
-  return test::run(args, {"DOCKER_HOST=" + host}, std::chrono::minutes(10));
+  return bench::docker(host, std::move(args), std::chrono::minutes(10));
 }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }

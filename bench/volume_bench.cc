@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "bench/bench_stats.h"
+#include "bench/docker_cli.h"
 #include "bench/http_probe.h"
 #include "tests/support/engine.h"
 #include "tests/support/test_images.h"
@@ -20,10 +21,7 @@ namespace {
 
 const std::string kImage = "berth-bench/busybox:1";
 
-test::CommandResult docker(const std::string& host, std::vector<std::string> args) {
-  args.insert(args.begin(), "docker");
-  return test::run(args, {"DOCKER_HOST=" + host}, std::chrono::minutes(5));
-}
+using bench::docker;
 
 std::string volumeName(int i) { return "benchvol-" + std::to_string(i); }
 
