@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <cctype>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -97,6 +98,16 @@ std::string absolutePath(const std::string& key, const json& v) {
   return s;
 }
 
+bool validIpv4Cidr(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  in_addr a{};
+  if (inet_pton(AF_INET, s.substr(0, slash).c_str(), &a) != 1) return false;
+  std::string bits = s.substr(slash + 1);
+  if (bits.empty() || bits.size() > 2 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(bits) <= 32;
+}
+
 const std::vector<Directive>& directives() {
   static const std::vector<Directive> table = {
       {{"--data-root", "-g", "--graph"}, "data-root", true, false,
@@ -145,6 +156,58 @@ const std::vector<Directive>& directives() {
          int n = asInt("mtu", v);
          if (n < 68 || n > 65535) throw ConfigError("invalid value for \"mtu\": must be between 68 and 65535");
          c.mtu = n;
+       }},
+      {{"-b", "--bridge"}, "bridge", true, false,
+       [](Config& c, const json& v) {
+         auto s = asString("bridge", v);
+         bool valid = !s.empty() && s.size() <= 15;
+         for (char ch : s) valid = valid && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.');
+         if (!valid) throw ConfigError("invalid value for \"bridge\": " + s + " is not a valid interface name");
+         c.bridge = s;
+       }},
+      {{"--bip"}, "bip", true, false,
+       [](Config& c, const json& v) {
+         auto s = asString("bip", v);
+         if (!validIpv4Cidr(s)) throw ConfigError("invalid value for \"bip\": " + s + " (expected a.b.c.d/n)");
+         c.bip = s;
+       }},
+      {{"--icc"}, "icc", false, false, [](Config& c, const json& v) { c.icc = asBool("icc", v); }},
+      {{"--ip-masq"}, "ip-masq", false, false, [](Config& c, const json& v) { c.ipMasq = asBool("ip-masq", v); }},
+      {{"--ip-forward"}, "ip-forward", false, false,
+       [](Config& c, const json& v) { c.ipForward = asBool("ip-forward", v); }},
+      {{"--default-address-pool"}, "default-address-pools", true, true,
+       [](Config& c, const json& v) {
+         // A flag gives "base=CIDR,size=N" per use; the file a list of {"base", "size"}.
+         auto add = [&](const json& e) {
+           Config::AddressPool pool;
+           if (e.is_string()) {
+             std::string text = e.get<std::string>();
+             for (size_t at = 0; at <= text.size();) {
+               size_t comma = text.find(',', at);
+               if (comma == std::string::npos) comma = text.size();
+               std::string field = text.substr(at, comma - at);
+               if (field.rfind("base=", 0) == 0) pool.base = field.substr(5);
+               else if (field.rfind("size=", 0) == 0) pool.size = asInt("default-address-pools", field.substr(5));
+               else throw ConfigError("invalid value for \"default-address-pools\": " + text);
+               at = comma + 1;
+             }
+           } else if (e.is_object() && e.contains("base") && e.contains("size")) {
+             pool = {asString("default-address-pools", e["base"]), asInt("default-address-pools", e["size"])};
+           } else {
+             throw ConfigError("invalid value for \"default-address-pools\": each entry needs base and size");
+           }
+           if (!validIpv4Cidr(pool.base) || pool.size < 1 || pool.size > 32 ||
+               pool.size < std::stoi(pool.base.substr(pool.base.find('/') + 1))) {
+             throw ConfigError("invalid value for \"default-address-pools\": " + pool.base + " with size " +
+                               std::to_string(pool.size));
+           }
+           c.defaultAddressPools.push_back(pool);
+         };
+         if (v.is_array()) {
+           for (const auto& e : v) add(e);
+         } else {
+           add(v);
+         }
        }},
       {{"--insecure-registry"}, "insecure-registries", true, true,
        [](Config& c, const json& v) {
@@ -321,7 +384,18 @@ std::vector<std::string> Config::toArgs() const {
                                 "--pidfile", pidfile, "--group", group,
                                 "--live-restore=" + std::string(liveRestore ? "true" : "false"),
                                 "--shutdown-timeout", std::to_string(shutdownTimeout),
-                                "--mtu", std::to_string(mtu)};
+                                "--mtu", std::to_string(mtu), "--bridge", bridge,
+                                "--icc=" + std::string(icc ? "true" : "false"),
+                                "--ip-masq=" + std::string(ipMasq ? "true" : "false"),
+                                "--ip-forward=" + std::string(ipForward ? "true" : "false")};
+  if (!bip.empty()) {
+    a.push_back("--bip");
+    a.push_back(bip);
+  }
+  for (const auto& pool : defaultAddressPools) {
+    a.push_back("--default-address-pool");
+    a.push_back("base=" + pool.base + ",size=" + std::to_string(pool.size));
+  }
   for (const auto& h : hosts) {
     a.push_back("-H");
     a.push_back(h.original);

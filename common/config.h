@@ -49,6 +49,22 @@ struct Config {
   bool liveRestore = true;
   int shutdownTimeout = 15;  // seconds a container gets to stop when the engine shuts down
   int mtu = 1500;
+  // The default bridge network: its link ("none": no default bridge, and containers on the
+  // default network get a namespace with loopback only, as dockerd's `-b none` does), its
+  // gateway address and prefix (--bip, "a.b.c.d/n"; empty: the first free default pool), and
+  // dockerd's --icc, --ip-masq and --ip-forward.
+  std::string bridge = "berth0";
+  std::string bip;
+  bool icc = true;
+  bool ipMasq = true;
+  bool ipForward = true;
+  // default-address-pools (config file only, as dockerd): {base CIDR, size} pairs; empty:
+  // dockerd's defaults.
+  struct AddressPool {
+    std::string base;
+    int size = 0;
+  };
+  std::vector<AddressPool> defaultAddressPools;
   TlsSettings tls;
   std::vector<std::string> insecureRegistries;  // host[:port] or CIDR; loopback is always insecure
 

@@ -9,7 +9,7 @@
 #include "common/time_format.h"
 #include "services/volumes/copy_up.h"
 #include "services/volumes/directory_tree.h"
-#include "services/volumes/volume_filters.h"
+#include "common/docker_filters.h"
 #include "services/volumes/volume_names.h"
 
 namespace berth::volumes {

@@ -1,5 +1,5 @@
 // Docker's filters (the `filters` query parameter, JSON) as moby's filters.Args reads and
-// matches them, for the volume list and prune: parsed with the keys an endpoint accepts
+// matches them, for the list and prune endpoints of volumes and networks: parsed with the keys an endpoint accepts
 // ("invalid filter 'x'" for any other), then ExactMatch, Match (exact, else an unanchored
 // regular expression) and MatchKVList (label=key[=value], every one must hold).
 #pragma once
@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-namespace berth::volumes {
+namespace berth {
 
 class DockerFilters {
  public:
@@ -39,4 +39,4 @@ std::string invalidFilterValue(const std::string& key, const std::set<std::strin
 // Go's strconv.ParseBool; nullopt for anything else.
 std::optional<bool> parseGoBool(const std::string& text);
 
-}  // namespace berth::volumes
+}  // namespace berth

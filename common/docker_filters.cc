@@ -1,4 +1,4 @@
-#include "services/volumes/volume_filters.h"
+#include "common/docker_filters.h"
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -6,7 +6,7 @@
 
 #include "common/errors.h"
 
-namespace berth::volumes {
+namespace berth {
 
 DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::string>& accepted) {
   DockerFilters f;
@@ -83,4 +83,4 @@ std::optional<bool> parseGoBool(const std::string& text) {
   return std::nullopt;
 }
 
-}  // namespace berth::volumes
+}  // namespace berth
