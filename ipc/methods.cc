@@ -162,6 +162,26 @@ const NetworkReconcile& networkReconcile() {
   static const NetworkReconcile m("reconcile");
   return m;
 }
+const NetworkCreate& networkCreate() {
+  static const NetworkCreate m("create");
+  return m;
+}
+const NetworkInspect& networkInspect() {
+  static const NetworkInspect m("inspect");
+  return m;
+}
+const NetworkList& networkList() {
+  static const NetworkList m("list");
+  return m;
+}
+const NetworkRemove& networkRemove() {
+  static const NetworkRemove m("remove");
+  return m;
+}
+const NetworkPrune& networkPrune() {
+  static const NetworkPrune m("prune");
+  return m;
+}
 const BridgeSummary& bridgeSummary() {
   static const BridgeSummary m("summary");
   return m;
@@ -298,6 +318,10 @@ const BridgeExportBegin& bridgeExportBegin() {
 
 const BridgeCommit& bridgeCommit() {
   static const BridgeCommit m("commit");
+  return m;
+}
+const BridgeSetNetwork& bridgeSetNetwork() {
+  static const BridgeSetNetwork m("setNetwork");
   return m;
 }
 

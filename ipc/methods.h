@@ -53,6 +53,11 @@ using NetworkSummary = Method<Network, Network::SummaryParams, Network::SummaryR
 using NetworkAttach = Method<Network, Network::AttachParams, Network::AttachResults>;
 using NetworkDetach = Method<Network, Network::DetachParams, Network::DetachResults>;
 using NetworkReconcile = Method<Network, Network::ReconcileParams, Network::ReconcileResults>;
+using NetworkCreate = Method<Network, Network::CreateParams, Network::CreateResults>;
+using NetworkInspect = Method<Network, Network::InspectParams, Network::InspectResults>;
+using NetworkList = Method<Network, Network::ListParams, Network::ListResults>;
+using NetworkRemove = Method<Network, Network::RemoveParams, Network::RemoveResults>;
+using NetworkPrune = Method<Network, Network::PruneParams, Network::PruneResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
 using BridgeCreate = Method<ContainerdBridge, ContainerdBridge::CreateParams, ContainerdBridge::CreateResults>;
 using BridgeStart = Method<ContainerdBridge, ContainerdBridge::StartParams, ContainerdBridge::StartResults>;
@@ -82,6 +87,7 @@ using BridgeInspectWithSize =
 using BridgeChanges = Method<ContainerdBridge, ContainerdBridge::ChangesParams, ContainerdBridge::ChangesResults>;
 using BridgeExportBegin = Method<ContainerdBridge, ContainerdBridge::ExportBeginParams, ContainerdBridge::ExportBeginResults>;
 using BridgeCommit = Method<ContainerdBridge, ContainerdBridge::CommitParams, ContainerdBridge::CommitResults>;
+using BridgeSetNetwork = Method<ContainerdBridge, ContainerdBridge::SetNetworkParams, ContainerdBridge::SetNetworkResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
 using SupervisorRestart = Method<Supervisor, Supervisor::RestartParams, Supervisor::RestartResults>;
 
@@ -125,6 +131,11 @@ const NetworkSummary& networkSummary();
 const NetworkAttach& networkAttach();
 const NetworkDetach& networkDetach();
 const NetworkReconcile& networkReconcile();
+const NetworkCreate& networkCreate();
+const NetworkInspect& networkInspect();
+const NetworkList& networkList();
+const NetworkRemove& networkRemove();
+const NetworkPrune& networkPrune();
 const BridgeSummary& bridgeSummary();
 const BridgeCreate& bridgeCreate();
 const BridgeStart& bridgeStart();
@@ -153,6 +164,7 @@ const BridgeInspectWithSize& bridgeInspectWithSize();
 const BridgeChanges& bridgeChanges();
 const BridgeExportBegin& bridgeExportBegin();
 const BridgeCommit& bridgeCommit();
+const BridgeSetNetwork& bridgeSetNetwork();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();
 

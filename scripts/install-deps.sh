@@ -14,6 +14,9 @@ packages=(
   # libraries
   nlohmann-json3-dev libspdlog-dev libfmt-dev libsystemd-dev libseccomp-dev libssl-dev
   libboost-dev libarchive-dev zlib1g-dev libcurl4-openssl-dev
+  # networking: netlink in process (links, addresses, routes) and nftables (NAT, filtering,
+  # published ports), and the resolver of user networks (docs/network.md says why each)
+  libnl-route-3-dev libnftables-dev aardvark-dns
   # tests
   libgtest-dev libgmock-dev googletest
   # runtime
@@ -24,6 +27,8 @@ packages=(
   systemd
   # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates
   curl openssl python3 procps
+  # the network tests read the engine's nft table (nft), and move between namespaces (nsenter)
+  nftables util-linux
   # test images are built locally from busybox-static; skopeo is an independent archive writer
   busybox-static skopeo
   # a real registry for pull/push tests, and htpasswd for its basic auth

@@ -123,4 +123,14 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # for the commit and unpaused after, as dockerd does; one that cannot be paused is committed
   # as it is. The operation lock is held while the images service reads the layer. Returns the
   # new image's id.
+
+  setNetwork @26 (ref :Text, network :Text, endpointConfig :Data, connect :Bool) -> ();
+  # POST /networks/{id}/connect and /disconnect for a container that has not started yet: its
+  # planned networks change (connect: `endpointConfig`, Docker's EndpointSettings JSON, for
+  # `network`; disconnect: the network's plan is dropped), as dockerd changes a created
+  # container's; the network service attaches them at its first start. Docker Compose connects
+  # this way. `network` must exist (notFound "network X not found"); disconnecting one the
+  # container is not planned on is forbidden ("container X is not connected to network Y").
+  # A container that has started: invalid, berth does not change a started container's
+  # networks yet.
 }

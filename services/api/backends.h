@@ -1,5 +1,5 @@
 // The API's view of the other processes: one client per service, typed where the service has a
-// public client (images: services/images/public; volumes: services/volumes/public; the
+// public client (images: services/images/public; volumes: services/volumes/public; network: services/network/public; the
 // containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own; each
 // handler asks the service that owns the answer.
 #pragma once
@@ -13,6 +13,7 @@
 #include "ipc/rpc_client.h"
 #include "services/containerd-bridge/public/bridge_client.h"
 #include "services/images/public/images_client.h"
+#include "services/network/public/network_client.h"
 #include "services/volumes/public/volumes_client.h"
 
 namespace berth::api {
@@ -21,25 +22,27 @@ struct Backends {
   Backends(zmq::context_t& context, const Config& config)
       : imagesRpc(context, config.serviceEndpoint("images")),
         volumesRpc(context, config.serviceEndpoint("volumes")),
-        network(context, config.serviceEndpoint("network")),
+        networkRpc(context, config.serviceEndpoint("network")),
         bridgeRpc(context, config.serviceEndpoint("containerd-bridge")),
         supervisor(context, config.supervisorEndpoint()),
         images(imagesRpc),
         volumes(volumesRpc),
+        network(context, config.serviceEndpoint("network")),
         bridge(bridgeRpc) {}
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
-    return {{"images", &imagesRpc}, {"volumes", &volumesRpc}, {"network", &network}, {"containerd-bridge", &bridgeRpc}};
+    return {{"images", &imagesRpc}, {"volumes", &volumesRpc}, {"network", &networkRpc}, {"containerd-bridge", &bridgeRpc}};
   }
 
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
   ipc::RpcClient volumesRpc;  // for its events; its methods through `volumes`
-  ipc::RpcClient network;
+  ipc::RpcClient networkRpc;  // for its events and summary; its methods through `network`
   ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
   images::ImagesClient images;
   volumes::VolumesClient volumes;
+  network::NetworkClient network;
   bridge::BridgeClient bridge;
 };
 

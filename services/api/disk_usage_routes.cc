@@ -28,13 +28,7 @@ void checkFilterKeys(const std::string& text, const std::set<std::string>& keys,
 
 void DiskUsageRoutes::registerOn(Router& router) {
   router.add("GET", "/system/df", [this](http::Request& req, http::ResponseWriter& out) { diskUsage(req, out); });
-  router.add("POST", "/networks/prune", [this](http::Request& req, http::ResponseWriter& out) { pruneNetworks(req, out); });
   router.add("POST", "/build/prune", [this](http::Request& req, http::ResponseWriter& out) { pruneBuildCache(req, out); });
-}
-
-void DiskUsageRoutes::pruneNetworks(http::Request& req, http::ResponseWriter& out) {
-  checkFilterKeys(req.queryValue("filters").value_or(""), {"until", "label", "label!"});
-  out.json(200, {{"NetworksDeleted", nullptr}});
 }
 
 void DiskUsageRoutes::pruneBuildCache(http::Request& req, http::ResponseWriter& out) {

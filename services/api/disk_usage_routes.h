@@ -4,10 +4,10 @@
 // service that owns it; the API only counts across them (which containers use which image,
 // which layers images share).
 //
-// Also the two parts of `docker system prune` that have nothing to prune in berth yet: the build
-// cache (berth builds no images) and user-defined networks (the network service makes none
-// yet). They validate their filters as dockerd does and answer that nothing was deleted, which
-// is true, so `docker system prune` runs through instead of failing on a 404.
+// Also the part of `docker system prune` that has nothing to prune in berth: the build cache
+// (berth builds no images). It validates its filters as dockerd does and answers that nothing
+// was deleted, which is true, so `docker system prune` runs through instead of failing on a
+// 404.
 #pragma once
 
 #include "services/api/backends.h"
@@ -22,7 +22,6 @@ class DiskUsageRoutes {
 
  private:
   void diskUsage(http::Request& req, http::ResponseWriter& out);
-  void pruneNetworks(http::Request& req, http::ResponseWriter& out);
   void pruneBuildCache(http::Request& req, http::ResponseWriter& out);
 
   Backends& backends_;

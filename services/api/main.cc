@@ -22,6 +22,7 @@
 #include "services/api/system_routes.h"
 #include "services/api/unsupported_routes.h"
 #include "services/api/volumes_routes.h"
+#include "services/api/networks_routes.h"
 
 using namespace berth;
 
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
     containers.registerOn(router);
     api::VolumesRoutes volumes(backends);
     volumes.registerOn(router);
+    api::NetworksRoutes networks(backends);
+    networks.registerOn(router);
     api::DiskUsageRoutes diskUsage(backends);
     diskUsage.registerOn(router);
     api::UnsupportedRoutes unsupported;

@@ -57,18 +57,6 @@ void UnsupportedRoutes::registerOn(Router& router) {
   router.add("POST", "/plugins/{name*}/push", notImplemented("plugins"));
   router.add("POST", "/plugins/{name*}/set", notImplemented("plugins"));
 
-  // Networks beyond prune: the network service does not manage networks yet (docs/network.md).
-  router.add("GET", "/networks", notImplemented("networks yet (docker network)"));
-  router.add("POST", "/networks/create", notImplemented("networks yet (docker network)"));
-  // No network is found: `docker inspect X` asks for a network last and must get the 404 that
-  // makes it answer "No such object" (dockerd's text for an unknown network).
-  router.add("GET", "/networks/{id}", [](http::Request& req, http::ResponseWriter& out) {
-    out.error(404, "network " + req.params["id"] + " not found");
-  });
-  router.add("DELETE", "/networks/{id}", notImplemented("networks yet (docker network)"));
-  router.add("POST", "/networks/{id}/connect", notImplemented("networks yet (docker network)"));
-  router.add("POST", "/networks/{id}/disconnect", notImplemented("networks yet (docker network)"));
-
   router.add("POST", "/build", notImplemented("image builds (docker build)"));
   router.add("POST", "/build/cancel", notImplemented("image builds (docker build)"));
   router.add("POST", "/session", notImplemented("BuildKit sessions"));

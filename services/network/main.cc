@@ -1,53 +1,104 @@
-// berth-network: the thin RPC adapter over the network store and the containers' network
-// namespaces (container_namespaces.h).
+// berth-network: the thin RPC adapter over the network core (network_core.h). It converts
+// ipc/schema/network.capnp's messages to the core's plain values and back and publishes the
+// core's events; everything else is the core's, and the host's through host_plumbing.h.
 #include <spdlog/spdlog.h>
-
-#include <mutex>
 
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
-#include "services/network/container_namespaces.h"
-#include "services/network/network_store.h"
+#include "services/network/host_plumbing.h"
+#include "services/network/network_core.h"
 
 using namespace berth;
 
+namespace {
+
+constexpr const char* kResolverBinary = "/usr/lib/podman/aardvark-dns";
+
+nlohmann::json parseDocument(capnp::Data::Reader data) {
+  if (data.size() == 0) return nlohmann::json();
+  auto doc = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+  if (doc.is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON document");
+  return doc;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  std::unique_ptr<network::NetworkStore> store;
   std::unique_ptr<network::ContainerNamespaces> namespaces;
-  std::mutex namespacesMutex;  // one namespace change at a time: they are few and short
+  std::unique_ptr<network::Firewall> firewall;
+  std::unique_ptr<network::Resolver> resolver;
+  std::unique_ptr<network::HostPlumbing> plumbing;
+  std::unique_ptr<network::NetworkCore> core;
   return ipc::runService("network", argc, argv, [&](ipc::ServiceHost& host) {
-    store = std::make_unique<network::NetworkStore>(host.config().serviceDataDir("network"));
-    namespaces = std::make_unique<network::ContainerNamespaces>(host.config().execRoot + "/netns");
+    const auto& config = host.config();
+    namespaces = std::make_unique<network::ContainerNamespaces>(config.execRoot + "/netns");
+    firewall = std::make_unique<network::Firewall>("berth");
+    resolver = std::make_unique<network::Resolver>(kResolverBinary, config.execRoot + "/resolver");
+    plumbing = std::make_unique<network::HostPlumbing>(*namespaces, *firewall, *resolver, config.ipForward);
+    network::NetworkOptions options;
+    options.dataDir = config.serviceDataDir("network");
+    options.defaultBridge = config.bridge;
+    options.bip = config.bip;
+    options.mtu = config.mtu;
+    options.icc = config.icc;
+    options.ipMasq = config.ipMasq;
+    for (const auto& p : config.defaultAddressPools) options.pools.push_back({network::Ipv4Prefix::parse(p.base), p.size});
+    options.ephemeralPorts = network::ephemeralPortRange();
+    auto& events = host.events();
+    core = std::make_unique<network::NetworkCore>(
+        options, *plumbing, [&events](const std::string& action, const std::string& id, const network::NetworkCore::Attributes& attrs) {
+          events.publish({"network", action, id, attrs, "local", 0});
+        });
+    core->start();
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Network>();
     s.handle(ipc::methods::networkSummary(),
              [&](ipc::Network::SummaryParams::Reader, ipc::Network::SummaryResults::Builder r) {
-               r.setNetworks(store->count());
+               r.setNetworks(core->count());
              });
     s.handle(
         ipc::methods::networkAttach(),
         [&](ipc::Network::AttachParams::Reader p, ipc::Network::AttachResults::Builder r) {
-          std::lock_guard lock(namespacesMutex);
-          r.setNetnsPath(namespaces->ensure(p.getContainer()));
+          auto attached = core->attach(p.getContainer(), parseDocument(p.getRequest()));
+          r.setNetnsPath(attached.netnsPath);
+          r.setSettings(ipc::bytes(attached.settings.dump()));
         },
         D::worker);
     s.handle(
-        ipc::methods::networkDetach(),
-        [&](ipc::Network::DetachParams::Reader p, auto) {
-          std::lock_guard lock(namespacesMutex);
-          namespaces->remove(p.getContainer());
-        },
+        ipc::methods::networkDetach(), [&](ipc::Network::DetachParams::Reader p, auto) { core->detach(p.getContainer()); },
         D::worker);
     s.handle(
         ipc::methods::networkReconcile(),
         [&](ipc::Network::ReconcileParams::Reader p, auto) {
           auto ids = ipc::texts(p.getContainers());
-          std::lock_guard lock(namespacesMutex);
-          for (const auto& id : namespaces->prune({ids.begin(), ids.end()})) {
-            spdlog::info("network: removed the namespace of container {}, which the bridge no longer has", id);
+          for (const auto& id : core->reconcile({ids.begin(), ids.end()})) {
+            spdlog::info("network: removed the network of container {}, which the bridge no longer has", id);
           }
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::networkCreate(),
+        [&](ipc::Network::CreateParams::Reader p, ipc::Network::CreateResults::Builder r) {
+          r.setId(core->create(parseDocument(p.getRequest())));
+        },
+        D::worker);
+    s.handle(ipc::methods::networkInspect(),
+             [&](ipc::Network::InspectParams::Reader p, ipc::Network::InspectResults::Builder r) {
+               r.setNetwork(ipc::bytes(core->inspect(p.getRef()).dump()));
+             });
+    s.handle(ipc::methods::networkList(), [&](ipc::Network::ListParams::Reader p, ipc::Network::ListResults::Builder r) {
+      r.setNetworks(ipc::bytes(core->list(parseDocument(p.getFilters())).dump()));
+    });
+    s.handle(
+        ipc::methods::networkRemove(), [&](ipc::Network::RemoveParams::Reader p, auto) { core->remove(p.getRef()); },
+        D::worker);
+    s.handle(
+        ipc::methods::networkPrune(),
+        [&](ipc::Network::PruneParams::Reader p, ipc::Network::PruneResults::Builder r) {
+          auto removed = core->prune(parseDocument(p.getFilters()));
+          ipc::setTexts(r.initRemoved(static_cast<unsigned>(removed.size())), removed);
         },
         D::worker);
   });

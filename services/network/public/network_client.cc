@@ -11,10 +11,13 @@ NetworkClient::NetworkClient(zmq::context_t& context, const std::string& endpoin
 
 NetworkClient::~NetworkClient() = default;
 
-std::string NetworkClient::attach(const std::string& container, Deadline deadline) {
-  auto reply = rpc_->callIdempotent(ipc::methods::networkAttach(), deadline,
-                                    [&](ipc::Network::AttachParams::Builder p) { p.setContainer(container); });
-  return reply.get().getNetnsPath();
+NetworkClient::Attached NetworkClient::attach(const std::string& container, const std::string& request,
+                                              Deadline deadline) {
+  auto reply = rpc_->callIdempotent(ipc::methods::networkAttach(), deadline, [&](ipc::Network::AttachParams::Builder p) {
+    p.setContainer(container);
+    p.setRequest(ipc::bytes(request));
+  });
+  return {reply.get().getNetnsPath(), ipc::text(reply.get().getSettings())};
 }
 
 void NetworkClient::detach(const std::string& container, Deadline deadline) {
@@ -26,6 +29,34 @@ void NetworkClient::reconcile(const std::vector<std::string>& containers, Deadli
   rpc_->callIdempotent(ipc::methods::networkReconcile(), deadline, [&](ipc::Network::ReconcileParams::Builder p) {
     ipc::setTexts(p.initContainers(static_cast<unsigned>(containers.size())), containers);
   });
+}
+
+std::string NetworkClient::create(const std::string& request, Deadline deadline) {
+  auto reply = rpc_->call(ipc::methods::networkCreate(), deadline,
+                          [&](ipc::Network::CreateParams::Builder p) { p.setRequest(ipc::bytes(request)); });
+  return reply.get().getId();
+}
+
+std::string NetworkClient::inspect(const std::string& ref, Deadline deadline) {
+  auto reply = rpc_->callIdempotent(ipc::methods::networkInspect(), deadline,
+                                    [&](ipc::Network::InspectParams::Builder p) { p.setRef(ref); });
+  return ipc::text(reply.get().getNetwork());
+}
+
+std::string NetworkClient::list(const std::string& filters, Deadline deadline) {
+  auto reply = rpc_->callIdempotent(ipc::methods::networkList(), deadline,
+                                    [&](ipc::Network::ListParams::Builder p) { p.setFilters(ipc::bytes(filters)); });
+  return ipc::text(reply.get().getNetworks());
+}
+
+void NetworkClient::remove(const std::string& ref, Deadline deadline) {
+  rpc_->callIdempotent(ipc::methods::networkRemove(), deadline, [&](ipc::Network::RemoveParams::Builder p) { p.setRef(ref); });
+}
+
+std::vector<std::string> NetworkClient::prune(const std::string& filters, Deadline deadline) {
+  auto reply = rpc_->call(ipc::methods::networkPrune(), deadline,
+                          [&](ipc::Network::PruneParams::Builder p) { p.setFilters(ipc::bytes(filters)); });
+  return ipc::texts(reply.get().getRemoved());
 }
 
 }  // namespace berth::network

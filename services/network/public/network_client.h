@@ -1,6 +1,8 @@
 // The network service as its callers see it (the containerd-bridge for its containers'
-// network namespaces): one typed method per method of ipc/schema/network.capnp. Every method
-// is safe to repeat and retries while the service restarts, until the caller's deadline.
+// networks, the API for docker network): one typed method per method of
+// ipc/schema/network.capnp. Docker-shaped documents are Docker's JSON text, as on the wire.
+// Every method but create and prune is safe to repeat and retries while the service restarts,
+// until the caller's deadline.
 //
 // The public part of the network service: it includes nothing of the service's private
 // implementation (services/network/CMakeLists.txt checks).
@@ -29,11 +31,23 @@ class NetworkClient {
   NetworkClient(const NetworkClient&) = delete;
   NetworkClient& operator=(const NetworkClient&) = delete;
 
-  // The container's network namespace path (made on the first call).
-  std::string attach(const std::string& container, Deadline deadline);
+  struct Attached {
+    std::string netnsPath;
+    std::string settings;  // JSON: {Networks, Ports, Nameservers}
+  };
+  // The container's network namespace path (made on the first call) and its networks.
+  // `request` is the JSON the schema describes.
+  Attached attach(const std::string& container, const std::string& request, Deadline deadline);
   void detach(const std::string& container, Deadline deadline);
   // Every container the caller has: the namespaces of others are removed.
   void reconcile(const std::vector<std::string>& containers, Deadline deadline);
+
+  // docker network: the documents are Docker's JSON; the results too.
+  std::string create(const std::string& request, Deadline deadline);
+  std::string inspect(const std::string& ref, Deadline deadline);
+  std::string list(const std::string& filters, Deadline deadline);
+  void remove(const std::string& ref, Deadline deadline);
+  std::vector<std::string> prune(const std::string& filters, Deadline deadline);
 
  private:
   std::unique_ptr<ipc::RpcClient> rpc_;

@@ -1,0 +1,89 @@
+#include "services/api/networks_routes.h"
+
+#include <nlohmann/json.hpp>
+
+#include "common/errors.h"
+
+namespace berth::api {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+void NetworksRoutes::registerOn(Router& router) {
+  auto bind = [this](void (NetworksRoutes::*fn)(http::Request&, http::ResponseWriter&)) {
+    return [this, fn](http::Request& req, http::ResponseWriter& out) { (this->*fn)(req, out); };
+  };
+  router.add("GET", "/networks", bind(&NetworksRoutes::list));
+  router.add("POST", "/networks/create", bind(&NetworksRoutes::create));
+  router.add("POST", "/networks/prune", bind(&NetworksRoutes::prune));
+  router.add("GET", "/networks/{id}", bind(&NetworksRoutes::inspect));
+  router.add("DELETE", "/networks/{id}", bind(&NetworksRoutes::remove));
+  router.add("POST", "/networks/{id}/connect", bind(&NetworksRoutes::connect));
+  router.add("POST", "/networks/{id}/disconnect", bind(&NetworksRoutes::disconnect));
+}
+
+void NetworksRoutes::list(http::Request& req, http::ResponseWriter& out) {
+  auto text = backends_.network.list(req.queryValue("filters").value_or(""), ipc::deadlineIn(10s));
+  out.send(200, "application/json", text + "\n");
+}
+
+void NetworksRoutes::create(http::Request& req, http::ResponseWriter& out) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
+  auto id = backends_.network.create(body.dump(), ipc::deadlineIn(60s));
+  out.json(201, {{"Id", id}, {"Warning", ""}});
+}
+
+void NetworksRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
+  // verbose and scope (swarm) change nothing for local networks.
+  auto scope = req.queryValue("scope").value_or("");
+  if (!scope.empty() && scope != "local") throw Error(ErrorKind::notFound, "network " + req.params["id"] + " not found");
+  out.send(200, "application/json", backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)) + "\n");
+}
+
+void NetworksRoutes::remove(http::Request& req, http::ResponseWriter& out) {
+  backends_.network.remove(req.params["id"], ipc::deadlineIn(60s));
+  out.send(204, "", "");
+}
+
+namespace {
+
+json bodyObject(const http::Request& req) {
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
+  return body;
+}
+
+std::string containerOf(const json& body) {
+  if (!body.contains("Container") || !body["Container"].is_string() || body["Container"].get<std::string>().empty()) {
+    throw Error(ErrorKind::invalid, "invalid JSON: Container must be a container's name or id");
+  }
+  return body["Container"].get<std::string>();
+}
+
+}  // namespace
+
+void NetworksRoutes::connect(http::Request& req, http::ResponseWriter& out) {
+  json body = bodyObject(req);
+  json config = body.value("EndpointConfig", json::object());
+  if (!config.is_object() && !config.is_null()) throw Error(ErrorKind::invalid, "invalid JSON: EndpointConfig must be an object");
+  // The network's name, as dockerd keys a container's networks by name.
+  auto network = json::parse(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
+  backends_.bridge.setNetwork(containerOf(body), network.value("Name", req.params["id"]),
+                              config.is_null() ? "{}" : config.dump(), true, ipc::deadlineIn(30s));
+  out.send(200, "", "");
+}
+
+void NetworksRoutes::disconnect(http::Request& req, http::ResponseWriter& out) {
+  json body = bodyObject(req);
+  auto network = json::parse(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
+  backends_.bridge.setNetwork(containerOf(body), network.value("Name", req.params["id"]), "{}", false, ipc::deadlineIn(30s));
+  out.send(200, "", "");
+}
+
+void NetworksRoutes::prune(http::Request& req, http::ResponseWriter& out) {
+  auto removed = backends_.network.prune(req.queryValue("filters").value_or(""), ipc::deadlineIn(10min));
+  out.json(200, {{"NetworksDeleted", removed.empty() ? json() : json(removed)}});
+}
+
+}  // namespace berth::api

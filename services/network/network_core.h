@@ -1,0 +1,91 @@
+// The network service's logic: the networks (the predefined bridge, host and none, and user
+// bridge networks), each container's endpoints on them (an address, a veth, DNS names) and its
+// published ports, kept in records (network_records.h) and applied to the host through
+// Plumbing. No Cap'n Proto here: main.cc adapts.
+//
+// Order of every change, for crash safety: the record is written first, then the host is
+// changed; at start every record is applied again (missing veths plugged, the nft table and
+// the resolver's files rewritten whole) and whatever on the host has no record is removed
+// (veths on berth's bridges, namespaces the bridge no longer has). So a kill -9 between any two
+// steps is finished by the next start, and nothing is applied twice.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "services/network/network_records.h"
+#include "services/network/plumbing.h"
+
+namespace berth::network {
+
+struct NetworkOptions {
+  std::string dataDir;             // <data-root>/network
+  std::string defaultBridge = "berth0";  // "none": no default bridge network
+  std::string bip;                 // "a.b.c.d/n" or empty
+  int mtu = 1500;
+  bool icc = true;
+  bool ipMasq = true;
+  std::vector<AddressPool> pools;  // empty: dockerd's defaults
+  std::pair<uint16_t, uint16_t> ephemeralPorts{32768, 60999};
+};
+
+class NetworkCore {
+ public:
+  using Attributes = std::vector<std::pair<std::string, std::string>>;
+  using EventSink = std::function<void(const std::string& action, const std::string& id, const Attributes&)>;
+
+  NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink events);
+
+  // Loads the records, makes the predefined networks, and applies everything to the host.
+  void start();
+
+  unsigned count() const;
+
+  struct Attached {
+    std::string netnsPath;
+    nlohmann::json settings;  // {Networks, Ports, Nameservers}
+  };
+  Attached attach(const std::string& container, const nlohmann::json& request);
+  void detach(const std::string& container);
+  // Containers with records or namespaces that are not in `keep` are detached. Returns them.
+  std::vector<std::string> reconcile(const std::set<std::string>& keep);
+
+  std::string create(const nlohmann::json& request);
+  nlohmann::json inspect(const std::string& ref) const;
+  nlohmann::json list(const nlohmann::json& filters) const;
+  void remove(const std::string& ref);
+  std::vector<std::string> prune(const nlohmann::json& filters);
+
+ private:
+  const NetworkRecord& resolveLocked(const std::string& ref) const;
+  NetworkRecord makeDefaultBridge(const NetworkRecord* existing);
+  void ensurePredefinedLocked();
+  SubnetAddresses& addressesOf(const std::string& network);
+  void applyNetworkLocked(const NetworkRecord& network);
+  void plugLocked(const std::string& netns, const EndpointRecord& endpoint, bool defaultRoute);
+  EndpointRecord newEndpointLocked(const NetworkRecord& network, const nlohmann::json& config, size_t index);
+  std::vector<PortRecord> portsFor(const ContainerRecord& container, const nlohmann::json& request);
+  void releaseLocked(const ContainerRecord& container);
+  void detachLocked(const std::string& container);
+  void applyFiltersLocked();
+  void applyResolverLocked();
+  nlohmann::json settingsOf(const ContainerRecord& container) const;
+  nlohmann::json networkJson(const NetworkRecord& network, bool withContainers) const;
+  std::vector<Ipv4Prefix> takenSubnetsLocked() const;
+
+  NetworkOptions options_;
+  Plumbing& plumbing_;
+  EventSink events_;
+  RecordFiles files_;
+  mutable std::mutex mutex_;  // one change at a time; they are few and short
+  std::map<std::string, NetworkRecord> networks_;    // id -> network
+  std::map<std::string, ContainerRecord> containers_;  // id -> endpoints
+  std::map<std::string, SubnetAddresses> addresses_;   // network id -> allocations
+};
+
+}  // namespace berth::network
