@@ -8,12 +8,89 @@ namespace berth::bridge {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+constexpr std::string_view kContainerMode = "container:";
+
+bool builtinMode(const std::string& mode) {
+  return mode == "default" || mode == "bridge" || mode == "host" || mode == "none";
+}
+
+}  // namespace
+
+void ContainerNetworks::check(const nlohmann::json& hostConfig, const nlohmann::json& endpointsConfig, Deadline deadline) {
+  std::string mode = hostConfig.value("NetworkMode", "default");
+  if (mode.rfind(kContainerMode, 0) == 0) {
+    store_.get(mode.substr(kContainerMode.size()));  // notFound "No such container: X"
+    return;
+  }
+  if (!network_) return;
+  if (!builtinMode(mode)) network_->checkNetwork(mode, capped(deadline, 10s));
+  for (auto it = endpointsConfig.begin(); it != endpointsConfig.end(); ++it) {
+    if (it.key() != mode && !builtinMode(it.key())) network_->checkNetwork(it.key(), capped(deadline, 10s));
+  }
+}
+
+void ContainerNetworks::plan(const std::string& ref, const std::string& network, const nlohmann::json& endpointConfig,
+                             bool connect, Deadline deadline) {
+  auto record = store_.get(ref);
+  std::string mode = record.hostConfig.value("NetworkMode", "default");
+  if (mode == "host" || mode == "none" || mode.rfind(kContainerMode, 0) == 0) {
+    throw Error(ErrorKind::invalid, "container sharing network namespace with another container or host cannot be "
+                                    "connected to any other network");
+  }
+  if (connect && network_ && !builtinMode(network)) network_->checkNetwork(network, capped(deadline, 10s));
+  store_.update(record.id, [&](ContainerRecord& r) {
+    if (r.hasBeenStarted || r.networkSettings.is_object()) {
+      throw Error(ErrorKind::invalid, "berth does not change the networks of a container that has started yet");
+    }
+    std::string key = network == "default" ? "bridge" : network;
+    bool planned = r.endpointsConfig.contains(key) || key == (mode == "default" ? "bridge" : mode);
+    if (connect) {
+      r.endpointsConfig[key] = endpointConfig.is_object() ? endpointConfig : nlohmann::json::object();
+    } else if (!planned) {
+      throw Error(ErrorKind::forbidden, "container " + r.id + " is not connected to network " + network);
+    } else {
+      r.endpointsConfig.erase(key);
+    }
+  });
+}
+
 std::string ContainerNetworks::attach(const ContainerRecord& record, Deadline deadline) {
-  // Until bridge networks land, only --network none has a namespace of its own: default and
-  // bridge give the host's network, as they did before the network service made namespaces.
-  if (!network_ || record.hostConfig.value("NetworkMode", "default") != "none") return "";
-  std::shared_lock calls(calls_);
-  return network_->attach(record.id, capped(deadline, 10s));
+  std::string mode = record.hostConfig.value("NetworkMode", "default");
+  if (mode == "host") return "";
+  if (mode.rfind(kContainerMode, 0) == 0) {
+    // dockerd's rule: the other container must be running; its process's namespace is joined.
+    auto target = store_.get(mode.substr(kContainerMode.size()));
+    if (target.state.status != ContainerStatus::running || target.state.pid <= 0) {
+      throw Error(ErrorKind::conflict, "cannot join network of a non running container: " + target.id);
+    }
+    return "/proc/" + std::to_string(target.state.pid) + "/ns/net";
+  }
+  if (!network_) return "";
+  nlohmann::json endpoints = record.endpointsConfig;
+  std::string macAddress = record.config.value("MacAddress", "");
+  if (!macAddress.empty()) endpoints[mode == "default" ? "bridge" : mode]["MacAddress"] = macAddress;
+  nlohmann::json request = {{"Name", record.name},
+                            {"Hostname", record.config.value("Hostname", "")},
+                            {"NetworkMode", mode},
+                            {"EndpointsConfig", endpoints},
+                            {"PortBindings", record.hostConfig.value("PortBindings", nlohmann::json::object())},
+                            {"PublishAllPorts", record.hostConfig.value("PublishAllPorts", false)},
+                            {"ExposedPorts", record.config.value("ExposedPorts", nlohmann::json::object())}};
+  NetworkService::Attached attached;
+  {
+    std::shared_lock calls(calls_);
+    attached = network_->attach(record.id, request, capped(deadline, 30s));
+  }
+  if (attached.settings.is_object()) {
+    attached.settings["SandboxKey"] = attached.netnsPath;
+    attached.settings["SandboxID"] = record.id;
+  }
+  if (attached.settings != record.networkSettings) {
+    store_.update(record.id, [&](ContainerRecord& r) { r.networkSettings = attached.settings; });
+  }
+  return attached.netnsPath;
 }
 
 void ContainerNetworks::detach(const std::string& id, Deadline deadline) noexcept {

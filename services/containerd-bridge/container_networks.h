@@ -1,9 +1,11 @@
 // A container's network on the bridge's side: before each start, the network service makes (or
-// finds) the container's network namespace and the spec joins it; at removal the namespace goes.
-// Today that is --network none; the host's network (host, and default/bridge until bridge
-// networks land) needs none. A removal whose detach fails (the service
-// restarting) does not fail: the bridge sends its list of containers (reconcile) until the
-// service takes it, and does so at every restore too, so no namespace outlives its container.
+// finds) the container's network namespace and connects it to its networks, the settings it
+// returns are recorded (inspect's NetworkSettings, the hosts and resolv.conf files) and the spec
+// joins the namespace; at removal the namespace and its endpoints go. The host's network needs
+// none; container:<name|id> joins the namespace of that running container. A removal whose
+// detach fails (the service restarting) does not fail: the bridge sends its list of containers
+// (reconcile) until the service takes it, and does so at every restore too, so no namespace
+// outlives its container.
 #pragma once
 
 #include <atomic>
@@ -23,8 +25,14 @@ class ContainerNetworks {
   ContainerNetworks(ContainerStore& store, NetworkService* network, Scheduler& scheduler)
       : store_(store), network_(network), scheduler_(scheduler) {}
 
+  // At create: the network mode and the networks named exist (dockerd's refusals: "network X
+  // not found", "No such container: X").
+  void check(const nlohmann::json& hostConfig, const nlohmann::json& endpointsConfig, Deadline deadline);
+  // docker network connect/disconnect before the first start: the planned networks change.
+  void plan(const std::string& ref, const std::string& network, const nlohmann::json& endpointConfig, bool connect,
+            Deadline deadline);
   // The namespace path for the spec, or "" when the container uses the host's network or no
-  // network service is wired in.
+  // network service is wired in. The network settings are recorded in the container's record.
   std::string attach(const ContainerRecord& record, Deadline deadline);
   // At the container's removal. Never throws: a failure is made good by a reconcile.
   void detach(const std::string& id, Deadline deadline) noexcept;

@@ -9,10 +9,9 @@ namespace berth::bridge {
 using json = nlohmann::json;
 
 json baseSpec(const ContainerRecord& record, const ServicePaths& paths) {
-  // Networking is none or the host's until the network service provides bridges.
-  // Volumes are bound at start, where the volumes service mounted them (TaskLauncher).
+  // The network namespace's path and the volumes are set at start, where the network and
+  // volumes services made them (TaskLauncher).
   json hostConfig = hostConfigForSpec(record.hostConfig);
-  if (hostConfig.value("NetworkMode", "default") != "none") hostConfig["NetworkMode"] = "host";
   return buildOciSpec({record.config, hostConfig, "", record.id.substr(0, 12), paths.initBinary});
 }
 

@@ -82,7 +82,9 @@ json ContainerRecord::toJson() const {
              json points = json::array();
              for (const auto& p : mountPoints) points.push_back(p.toJson());
              return points;
-           }()}};
+           }()},
+          {"EndpointsConfig", endpointsConfig},
+          {"NetworkSettings", networkSettings}};
 }
 
 ContainerRecord ContainerRecord::fromJson(const json& j) {
@@ -115,6 +117,9 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
   r.hasBeenStarted = j.value("HasBeenStartedBefore", false);
   r.manuallyStopped = j.value("HasBeenManuallyStopped", false);
   r.exits = j.value("Exits", int64_t{0});
+  r.endpointsConfig = j.value("EndpointsConfig", json::object());
+  if (!r.endpointsConfig.is_object()) r.endpointsConfig = json::object();
+  r.networkSettings = j.value("NetworkSettings", json());
   for (const auto& m : j.value("RootfsMounts", json::array())) {
     if (!m.is_object()) continue;
     r.rootfsMounts.push_back({m.value("Type", ""), m.value("Source", ""), m.value("Options", std::vector<std::string>{})});

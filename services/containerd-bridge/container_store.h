@@ -54,6 +54,9 @@ struct ContainerRecord {
   int64_t exits = 0;               // how many times the container's process has exited (wait next-exit)
   std::vector<Mount> rootfsMounts; // its writable layer's mounts, from the images service at create
   std::vector<MountPoint> mountPoints;  // binds, volumes and tmpfs mounts, by destination, planned at create
+  nlohmann::json endpointsConfig = nlohmann::json::object();  // NetworkingConfig.EndpointsConfig of the create
+  // From the network service at the first start ({Networks, Ports, Nameservers}); null before.
+  nlohmann::json networkSettings;
 
   nlohmann::json toJson() const;
   static ContainerRecord fromJson(const nlohmann::json& j);

@@ -125,6 +125,86 @@ bool labelsMatch(const json& labels, const std::set<std::string>& wanted) {
   return true;
 }
 
+// Docker's empty endpoint, as inspect shows a network the container has no address on (yet).
+json emptyEndpoint() {
+  return {{"IPAMConfig", json()}, {"Links", json()}, {"Aliases", json()}, {"NetworkID", ""},
+          {"EndpointID", ""}, {"Gateway", ""}, {"IPAddress", ""}, {"IPPrefixLen", 0},
+          {"IPv6Gateway", ""}, {"GlobalIPv6Address", ""}, {"GlobalIPv6PrefixLen", 0}, {"MacAddress", ""},
+          {"DriverOpts", json()}};
+}
+
+// NetworkSettings as dockerd shows it: the networks the network service connected the
+// container to (addresses only while it runs, as dockerd releases them at stop), the published
+// ports and the exposed ones without a binding (null), and the default bridge's address at the
+// top level.
+json networkSettingsJson(const ContainerRecord& r) {
+  bool live = hasLiveTask(r.state.status);
+  std::string mode = r.hostConfig.value("NetworkMode", "default");
+  const json& settings = r.networkSettings.is_object() ? r.networkSettings : json::object();
+  json networks = settings.value("Networks", json::object());
+  if (networks.empty() && mode.rfind("container:", 0) != 0) {
+    networks[mode == "default" ? "bridge" : mode] = emptyEndpoint();
+    for (auto it = r.endpointsConfig.begin(); it != r.endpointsConfig.end(); ++it) {
+      if (!networks.contains(it.key())) networks[it.key()] = emptyEndpoint();
+    }
+  }
+  if (!live) {
+    for (auto& n : networks) {
+      for (const char* key : {"EndpointID", "Gateway", "IPAddress", "MacAddress"}) n[key] = "";
+      n["IPPrefixLen"] = 0;
+    }
+  }
+  json ports = json::object();
+  if (live) ports = settings.value("Ports", json::object());
+  auto exposed = r.config.value("ExposedPorts", json::object());
+  if (exposed.is_object() && mode != "host" && mode.rfind("container:", 0) != 0) {
+    for (auto it = exposed.begin(); it != exposed.end(); ++it) {
+      if (!ports.contains(it.key())) ports[it.key()] = json();
+    }
+  }
+  json top = networks.contains("bridge") ? networks["bridge"] : emptyEndpoint();
+  return {{"Bridge", ""},
+          {"SandboxID", live ? settings.value("SandboxID", "") : ""},
+          {"HairpinMode", false},
+          {"LinkLocalIPv6Address", ""},
+          {"LinkLocalIPv6PrefixLen", 0},
+          {"Ports", ports},
+          {"SandboxKey", live ? settings.value("SandboxKey", "") : ""},
+          {"SecondaryIPAddresses", json()},
+          {"SecondaryIPv6Addresses", json()},
+          {"EndpointID", top["EndpointID"]},
+          {"Gateway", top["Gateway"]},
+          {"GlobalIPv6Address", ""},
+          {"GlobalIPv6PrefixLen", 0},
+          {"IPAddress", top["IPAddress"]},
+          {"IPPrefixLen", top["IPPrefixLen"]},
+          {"IPv6Gateway", ""},
+          {"MacAddress", top["MacAddress"]},
+          {"Networks", networks}};
+}
+
+// The PORTS of a listing: each published binding, and each exposed port without one.
+json portsListJson(const ContainerRecord& r) {
+  json out = json::array();
+  json ports = networkSettingsJson(r)["Ports"];
+  for (auto it = ports.begin(); it != ports.end(); ++it) {
+    auto slash = it.key().find('/');
+    int privatePort = std::atoi(it.key().substr(0, slash).c_str());
+    std::string type = slash == std::string::npos ? "tcp" : it.key().substr(slash + 1);
+    if (!it->is_array()) {
+      out.push_back({{"PrivatePort", privatePort}, {"Type", type}});
+      continue;
+    }
+    for (const auto& b : *it) {
+      out.push_back({{"IP", b.value("HostIp", "")},
+                     {"PrivatePort", privatePort},
+                     {"PublicPort", std::atoi(b.value("HostPort", "0").c_str())},
+                     {"Type", type}});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 json inspectedConfig(const ContainerRecord& r) {
@@ -172,16 +252,7 @@ json ContainerViews::inspect(const std::string& ref) const {
           {"GraphDriver", {{"Name", "overlay2"}, {"Data", json::object()}}},
           {"Mounts", mountsJson(r)},
           {"Config", config},
-          {"NetworkSettings",
-           {{"Bridge", ""},
-            {"SandboxID", ""},
-            {"Ports", json::object()},
-            {"SandboxKey", ""},
-            {"Gateway", ""},
-            {"IPAddress", ""},
-            {"IPPrefixLen", 0},
-            {"MacAddress", ""},
-            {"Networks", json::object()}}}};
+          {"NetworkSettings", networkSettingsJson(r)}};
 }
 
 json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
@@ -263,12 +334,12 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
                    {"ImageID", r.image},
                    {"Command", commandText(r)},
                    {"Created", created / 1000000000},
-                   {"Ports", json::array()},
+                   {"Ports", portsListJson(r)},
                    {"Labels", labelsJson.is_object() ? labelsJson : json::object()},
                    {"State", s},
                    {"Status", statusText(r)},
                    {"HostConfig", {{"NetworkMode", mode}}},
-                   {"NetworkSettings", {{"Networks", json::object()}}},
+                   {"NetworkSettings", {{"Networks", networkSettingsJson(r)["Networks"]}}},
                    {"Mounts", mountsJson(r)}});
   }
   return out;

@@ -93,6 +93,10 @@ class ContainersCore final : private ContainerRuns {
     lifecycle_.remove(ref, force, removeVolumes, deadline);
   }
   void rename(const std::string& ref, const std::string& newName) { lifecycle_.rename(ref, newName); }
+  void setNetwork(const std::string& ref, const std::string& network, const nlohmann::json& endpointConfig, bool connect,
+                  Deadline deadline) {
+    networks_.plan(ref, network, endpointConfig, connect, deadline);
+  }
   // condition: "not-running" (default), "next-exit", "removed"; see ExitWatch::wait.
   WaitResult wait(const std::string& ref, const std::string& condition, int64_t afterExits,
                   std::chrono::milliseconds waitFor) const {

@@ -28,8 +28,7 @@ void validateCreate(const json& config, json& hostConfig) {
   }
   std::string networkMode = hostConfig.value("NetworkMode", "");
   if (networkMode.empty()) hostConfig["NetworkMode"] = networkMode = "default";
-  static const std::set<std::string> modes = {"default", "bridge", "host", "none"};
-  if (!modes.count(networkMode)) throw Error(ErrorKind::invalid, "network " + networkMode + " not found");
+  if (networkMode == "container:") throw Error(ErrorKind::invalid, "invalid container format container:<name|id>");
   // dockerd's runtimes: runc, its default, and containerd's name for the same shim.
   std::string runtime =
       hostConfig.contains("Runtime") && hostConfig["Runtime"].is_string() ? hostConfig["Runtime"].get<std::string>() : "";
@@ -51,10 +50,16 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
   json hostConfig = config.value("HostConfig", json::object());
   if (!hostConfig.is_object()) hostConfig = json::object();
   config.erase("HostConfig");
+  json endpointsConfig = json::object();
+  if (config.contains("NetworkingConfig") && config["NetworkingConfig"].is_object() &&
+      config["NetworkingConfig"].contains("EndpointsConfig") && config["NetworkingConfig"]["EndpointsConfig"].is_object()) {
+    endpointsConfig = config["NetworkingConfig"]["EndpointsConfig"];
+  }
   config.erase("NetworkingConfig");
   std::string imageRef = config.value("Image", "");
   if (imageRef.empty()) throw Error(ErrorKind::invalid, "No image was specified");
   validateCreate(config, hostConfig);
+  p_.networks.check(hostConfig, endpointsConfig, deadline);
 
   // One call to the images service: the image resolved, its config, and the container's layer.
   std::string id = p_.store.newId();
@@ -90,6 +95,7 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
     record.imageRef = imageRef;
     record.config = config;
     record.hostConfig = hostConfig;
+    record.endpointsConfig = endpointsConfig;
     record.rootfsMounts = prepared.mounts;
     record.logPath = p_.store.directoryOf(id) + "/" + id + "-json.log";
     try {

@@ -102,6 +102,14 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
       ipc::methods::bridgeRemove(),
       [&c](auto p, auto, const Call& call) { c.remove(p.getRef(), p.getForce(), p.getRemoveVolumes(), call.deadline); }, W::worker);
   server.handle(ipc::methods::bridgeRename(), [&c](auto p, auto) { c.rename(p.getRef(), p.getName()); }, W::worker);
+  server.handle(
+      ipc::methods::bridgeSetNetwork(),
+      [&c](auto p, auto) {
+        auto config = nlohmann::json::parse(ipc::textView(p.getEndpointConfig()), nullptr, false);
+        if (config.is_discarded() || config.is_null()) config = nlohmann::json::object();
+        c.setNetwork(p.getRef(), p.getNetwork(), config, p.getConnect(), deadlineIn(std::chrono::seconds(30)));
+      },
+      W::worker);
   server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspect(p.getRef()).dump())); });
   server.handleWithContext(
       ipc::methods::bridgeList(),

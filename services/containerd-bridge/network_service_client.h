@@ -15,9 +15,12 @@ class NetworkServiceClient final : public NetworkService {
  public:
   NetworkServiceClient(zmq::context_t& context, const std::string& endpoint) : network_(context, endpoint) {}
 
-  std::string attach(const std::string& container, Deadline deadline) override {
-    return network_.attach(container, deadline);
+  Attached attach(const std::string& container, const nlohmann::json& request, Deadline deadline) override {
+    auto attached = network_.attach(container, request.dump(), deadline);
+    auto settings = nlohmann::json::parse(attached.settings, nullptr, false);
+    return {attached.netnsPath, settings.is_discarded() ? nlohmann::json() : settings};
   }
+  void checkNetwork(const std::string& ref, Deadline deadline) override { network_.inspect(ref, deadline); }
   void detach(const std::string& container, Deadline deadline) override { network_.detach(container, deadline); }
   void reconcile(const std::vector<std::string>& containers, Deadline deadline) override {
     network_.reconcile(containers, deadline);

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <sstream>
 
 #include "common/files.h"
 #include "services/containerd-bridge/container_spec.h"
@@ -24,10 +25,82 @@ double msSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string isolatedHosts(const std::string& hostname) {
-  return "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-         "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-         "127.0.1.1\t" + hostname + "\n";
+// dockerd's standard entries of a container's /etc/hosts.
+constexpr const char* kStandardHosts =
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
+
+std::vector<std::string> stringList(const json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+bool loopbackNameserver(const std::string& address) {
+  return address.rfind("127.", 0) == 0 || address == "::1";
+}
+
+// The container's resolv.conf as dockerd writes it: --dns, --dns-search and --dns-option
+// replace the host's lines; on a user network the network's resolver is the nameserver; else
+// the host's nameservers but its loopback ones (unreachable from the container's namespace),
+// and Google's when none is left, as dockerd does.
+std::string resolvConf(const std::string& host, const ContainerRecord& record, bool hostNetwork) {
+  std::vector<std::string> nameservers, search, options;
+  std::istringstream lines(host);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string key;
+    fields >> key;
+    std::vector<std::string> values;
+    for (std::string v; fields >> v;) values.push_back(v);
+    if (key == "nameserver" && !values.empty()) nameservers.push_back(values[0]);
+    else if (key == "search" || key == "domain") search = values;
+    else if (key == "options") options.insert(options.end(), values.begin(), values.end());
+  }
+  auto dns = stringList(record.hostConfig.value("Dns", json()));
+  auto dnsSearch = stringList(record.hostConfig.value("DnsSearch", json()));
+  auto dnsOptions = stringList(record.hostConfig.value("DnsOptions", json()));
+  auto resolvers = stringList(record.networkSettings.is_object() ? record.networkSettings.value("Nameservers", json()) : json());
+  if (!dns.empty()) {
+    nameservers = dns;
+  } else if (!resolvers.empty()) {
+    nameservers = resolvers;
+  } else if (!hostNetwork) {
+    std::erase_if(nameservers, loopbackNameserver);
+    if (nameservers.empty()) nameservers = {"8.8.8.8", "8.8.4.4"};
+  }
+  if (!dnsSearch.empty()) search = dnsSearch;
+  if (!dnsOptions.empty()) options = dnsOptions;
+  std::string out;
+  if (!search.empty() && search != std::vector<std::string>{"."}) {
+    out += "search";
+    for (const auto& s : search) out += " " + s;
+    out += "\n";
+  }
+  for (const auto& n : nameservers) out += "nameserver " + n + "\n";
+  if (!options.empty()) {
+    out += "options";
+    for (const auto& o : options) out += " " + o;
+    out += "\n";
+  }
+  return out;
+}
+
+// --add-host entries, "name:ip" (or "name=ip"); host-gateway is the default bridge's gateway.
+std::string extraHosts(const ContainerRecord& record, const std::string& hostGateway) {
+  std::string out;
+  for (const auto& entry : stringList(record.hostConfig.value("ExtraHosts", json()))) {
+    auto sep = entry.find_first_of(":=");
+    if (sep == std::string::npos) continue;
+    std::string ip = entry.substr(sep + 1);
+    if (ip == "host-gateway") ip = hostGateway;
+    if (ip.empty()) continue;
+    out += ip + "\t" + entry.substr(0, sep) + "\n";
+  }
+  return out;
 }
 
 // dockerd's exit code for a start that failed, from the runtime's message.
@@ -56,8 +129,8 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
     auto volumeMounts = prepareStorage(record, deadline);
     storagePrepared = true;
     spdlog::debug("containers: start {}: rootfs and volumes {:.1f} ms", shortId(id), msSince(began));
-    writeHostFiles(record);
     std::string netns = networks_.attach(record, deadline);
+    writeHostFiles(store_.get(record.id));  // with the addresses the attach recorded
     auto specBegan = std::chrono::steady_clock::now();
     spec = finaliseSpec(record, volumeMounts, netns);
     spdlog::debug("containers: start {}: host files {:.1f} ms, spec {:.1f} ms", shortId(id),
@@ -121,13 +194,39 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
   std::string dir = store_.directoryOf(record.id);
   // Written again at every start, from the record and the host: atomic, not durable.
   std::string hostname = record.config.value("Hostname", shortId(record.id));
+  std::string domain = record.config.value("Domainname", "");
   writeFileReplacing(dir + "/hostname", hostname + "\n");
-  if (record.hostConfig.value("NetworkMode", "default") == "none") {
-    writeFileReplacing(dir + "/hosts", isolatedHosts(hostname));
-  } else {
-    writeFileReplacing(dir + "/hosts", host_.readHostFile("/etc/hosts") + "127.0.1.1\t" + hostname + "\n");
+  std::string mode = record.hostConfig.value("NetworkMode", "default");
+  if (mode.rfind("container:", 0) == 0) {
+    // The namespace's owner's files, as dockerd shares them.
+    auto target = store_.get(mode.substr(10));
+    std::string targetDir = store_.directoryOf(target.id);
+    writeFileReplacing(dir + "/hosts", readFileIfExists(targetDir + "/hosts").value_or(kStandardHosts));
+    writeFileReplacing(dir + "/resolv.conf", readFileIfExists(targetDir + "/resolv.conf").value_or(""));
+    return;
   }
-  writeFileReplacing(dir + "/resolv.conf", host_.readHostFile("/etc/resolv.conf"));
+  bool hostNetwork = mode == "host";
+  std::string hosts;
+  std::string hostGateway;
+  std::string ownAddress;
+  if (record.networkSettings.is_object()) {
+    const auto& networks = record.networkSettings.value("Networks", json::object());
+    for (auto it = networks.begin(); it != networks.end(); ++it) {
+      if (ownAddress.empty()) ownAddress = it->value("IPAddress", "");
+      if (it.key() == "bridge" || hostGateway.empty()) hostGateway = it->value("Gateway", "");
+    }
+  }
+  if (hostNetwork) {
+    hosts = host_.readHostFile("/etc/hosts");
+  } else {
+    hosts = kStandardHosts;
+  }
+  hosts += extraHosts(record, hostGateway);
+  std::string names = domain.empty() ? hostname : hostname + "." + domain + "\t" + hostname;
+  if (!ownAddress.empty()) hosts += ownAddress + "\t" + names + "\n";
+  else if (!hostNetwork) hosts += "127.0.1.1\t" + names + "\n";
+  writeFileReplacing(dir + "/hosts", hosts);
+  writeFileReplacing(dir + "/resolv.conf", resolvConf(host_.readHostFile("/etc/resolv.conf"), record, hostNetwork));
 }
 
 json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector<json>& volumeMounts,

@@ -100,6 +100,9 @@ inline bool processGone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRC
 
 class ContainersTest : public ::testing::Test {
  protected:
+  ContainersTest() = default;
+  explicit ContainersTest(Engine::Options options) : engine_(std::move(options)) {}
+
   void SetUp() override {
     auto r = engine_.docker({"load", "-i", busyboxArchive(work_.path(), kImage)});
     ASSERT_EQ(r.exitCode, 0) << r.err;

@@ -1,7 +1,9 @@
 // Containers' network namespaces, made by the network service: a --network none container joins
 // the namespace bind-mounted at <exec-root>/netns/<id> (loopback up, nothing else), keeps it
 // through a kill -9 of the network service, and its removal takes the namespace away. The host's
-// network (and default, until bridge networks land) gets none.
+// network gets none. This engine runs on the machine's network with no default bridge
+// (`--bridge none`, as dockerd's `-b none`), so the default network is loopback only too;
+// networks_test.cc covers bridges, in engines of their own namespaces.
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
@@ -76,17 +78,22 @@ TEST_F(NetworkNamespacesTest, ANoneContainerJoinsTheServicesNamespaceWhichOutliv
   EXPECT_TRUE(fs::is_empty(engine_.execRoot() + "/netns"));
 }
 
-TEST_F(NetworkNamespacesTest, TheHostsNetworkGetsNoNamespace) {
-  for (const std::string mode : {"host", "default"}) {
-    std::string id = runDetached({"--network", mode, kImage, "sleep", "300"});
-    ASSERT_FALSE(id.empty());
-    EXPECT_EQ(namespaceOfPid(pidOf(engine_, id)), namespaceOfPid(::getpid())) << mode;
-    EXPECT_FALSE(fs::exists(netnsOf(id))) << mode;
-  }
+TEST_F(NetworkNamespacesTest, TheHostsNetworkGetsNoNamespaceAndWithoutABridgeTheDefaultIsLoopbackOnly) {
+  std::string id = runDetached({"--network", "host", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(namespaceOfPid(pidOf(engine_, id)), namespaceOfPid(::getpid()));
+  EXPECT_FALSE(fs::exists(netnsOf(id)));
   EXPECT_EQ(netnsMounts(), 0);
+  std::string byDefault = runDetached({kImage, "sleep", "300"});
+  ASSERT_FALSE(byDefault.empty());
+  EXPECT_EQ(namespaceOfPid(pidOf(engine_, byDefault)), namespaceAt(netnsOf(byDefault)));
+  EXPECT_EQ(engine_.output({"exec", byDefault, "ls", "/sys/class/net"}), "lo\n");
+  // dockerd's -b none: no network called bridge exists.
+  auto r = engine_.docker({"network", "inspect", "bridge"});
+  EXPECT_TRUE(contains(r.err, "network bridge not found")) << r.err;
 }
 
-TEST(EngineInItsOwnNetworkNamespaceTest, TheEngineAndItsHostNetworkContainersSeeOnlyTheirOwnLoopback) {
+TEST(EngineInItsOwnNetworkNamespaceTest, TheEngineAndItsHostNetworkContainersSeeOnlyTheirOwnLoopbackAndBridge) {
   Engine::Options options;
   options.ownNetworkNamespace = true;
   Engine engine(options);
@@ -99,7 +106,7 @@ TEST(EngineInItsOwnNetworkNamespaceTest, TheEngineAndItsHostNetworkContainersSee
   r = engine.docker({"run", "--rm", "--pull", "never", "--network", "host", kImage, "sh", "-c",
                      "ls /sys/class/net; cat /sys/class/net/lo/flags"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_EQ(r.out, "lo\n0x9\n");
+  EXPECT_EQ(r.out, engine.bridgeName() + "\nlo\n0x9\n");  // its namespace's links: the engine's bridge
   // The services answer on their unix-socket endpoints as usual.
   EXPECT_EQ(engine.serviceHealth().size(), 4u);  // images, volumes, network, containerd-bridge
 }

@@ -6,7 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -51,6 +53,7 @@ Engine::~Engine() {
     stop(std::chrono::seconds(30));
   }
   supervisor_.reset();
+  endResolver();
   if (notifyFd_ >= 0) close(notifyFd_);
 }
 
@@ -69,8 +72,51 @@ std::vector<std::string> Engine::args() const {
     a.push_back("--config-file");
     a.push_back(root() + "/daemon.json");
   }
+  // A bridge only inside a namespace of the test's own, each engine's named apart; elsewhere
+  // none (dockerd's -b none: the default network is a namespace with loopback only), so no test
+  // engine makes a link on the machine's own interfaces.
+  bool bridgeGiven = options_.configJson.find("\"bridge\"") != std::string::npos;
+  for (const auto& arg : options_.extraArgs) bridgeGiven = bridgeGiven || arg == "--bridge" || arg.rfind("--bridge=", 0) == 0;
+  if (!bridgeGiven) {
+    a.push_back("--bridge");
+    a.push_back(bridgeName());
+  }
   a.insert(a.end(), options_.extraArgs.begin(), options_.extraArgs.end());
   return a;
+}
+
+std::string Engine::bridgeName() const {
+  if (!options_.ownNetworkNamespace) return "none";
+  // Unique per engine and at most 15 characters: "bt" and 8 characters of the root's name.
+  std::string base = root_.substr(root_.find_last_of('/') + 1);
+  std::string name = "bt";
+  for (char c : base) {
+    if (std::isalnum(static_cast<unsigned char>(c))) name += c;
+  }
+  return name.size() > 10 ? "bt" + name.substr(name.size() - 8) : name;
+}
+
+pid_t Engine::resolverPid() const {
+  std::string dir = execRoot() + "/resolver/config";
+  auto text = readText(dir + "/aardvark.pid");
+  pid_t pid = 0;
+  try {
+    pid = static_cast<pid_t>(std::stol(text));
+  } catch (const std::exception&) {
+    return 0;
+  }
+  // Only the engine's own resolver: the process must be serving this engine's directory.
+  if (pid <= 1 || readText("/proc/" + std::to_string(pid) + "/cmdline").find(dir) == std::string::npos) return 0;
+  return pid;
+}
+
+void Engine::endResolver() {
+  // The resolver is a process of its own that outlives the network service by design; the
+  // engine's stop ends it, and a test that failed midway must not leave it behind either.
+  if (pid_t pid = resolverPid()) {
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 100 && processAlive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 bool Engine::waitReady(std::chrono::milliseconds timeout) {

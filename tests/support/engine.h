@@ -44,6 +44,11 @@ class Engine {
   std::string socketPath() const { return execRoot() + "/docker.sock"; }
   std::string dockerHost() const { return "unix://" + socketPath(); }
   std::string logPath() const { return root() + "/engine.log"; }
+  // The default bridge's link: unique per engine inside its own network namespace; "none"
+  // (no default bridge) for an engine on the machine's network.
+  std::string bridgeName() const;
+  // The engine's aardvark-dns resolver (user networks' names), 0 when none runs.
+  pid_t resolverPid() const;
   std::vector<std::string> args() const;
   pid_t pid() const { return supervisor_ ? supervisor_->pid() : 0; }
 
@@ -70,6 +75,8 @@ class Engine {
   std::string log() const { return readText(logPath()); }
 
  private:
+  void endResolver();
+
   Options options_;
   std::optional<TempDir> dir_;
   std::string root_;

@@ -342,14 +342,38 @@ class FakeContainerd {
 
 // The volumes service's tables in memory: volumes, references, mounts. down(true) makes every
 // call fail `unavailable`, as while the service restarts.
-// The network service in memory: which containers have a namespace, and whether it answers.
+// The network service in memory: which containers have a namespace, the networks that exist,
+// and whether it answers. A container on a network gets 10.0.0.<n>, the network's gateway
+// 10.0.0.1.
 class FakeNetwork final : public NetworkService {
  public:
-  std::string attach(const std::string& container, Deadline) override {
+  Attached attach(const std::string& container, const nlohmann::json& request, Deadline) override {
     std::lock_guard lock(mutex_);
     check();
     namespaces_.insert(container);
-    return "/netns/" + container;
+    requests_[container] = request;
+    std::string mode = request.value("NetworkMode", "default");
+    nlohmann::json networks = nlohmann::json::object();
+    if (mode != "none") {
+      networks[mode == "default" ? "bridge" : mode] = {{"IPAddress", "10.0.0." + std::to_string(2 + namespaces_.size())},
+                                                      {"Gateway", "10.0.0.1"},
+                                                      {"IPPrefixLen", 24}};
+    }
+    return {"/netns/" + container, {{"Networks", networks}, {"Ports", nlohmann::json::object()}, {"Nameservers", nlohmann::json::array()}}};
+  }
+  void checkNetwork(const std::string& ref, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    if (!networks_.count(ref)) throw Error(ErrorKind::notFound, "network " + ref + " not found");
+  }
+  void addNetwork(const std::string& name) {
+    std::lock_guard lock(mutex_);
+    networks_.insert(name);
+  }
+  nlohmann::json requestOf(const std::string& container) const {
+    std::lock_guard lock(mutex_);
+    auto it = requests_.find(container);
+    return it == requests_.end() ? nlohmann::json() : it->second;
   }
   void detach(const std::string& container, Deadline) override {
     std::lock_guard lock(mutex_);
@@ -382,6 +406,8 @@ class FakeNetwork final : public NetworkService {
   }
   mutable std::mutex mutex_;
   std::set<std::string> namespaces_;
+  std::set<std::string> networks_;
+  std::map<std::string, nlohmann::json> requests_;
   bool down_ = false;
   int reconciles_ = 0;
 };

@@ -108,6 +108,16 @@ void BridgeClient::rename(const std::string& ref, const std::string& name, Deadl
   });
 }
 
+void BridgeClient::setNetwork(const std::string& ref, const std::string& network, const std::string& endpointConfig,
+                              bool connect, Deadline deadline) {
+  rpc_.call(ipc::methods::bridgeSetNetwork(), deadline, [&](Bridge::SetNetworkParams::Builder p) {
+    p.setRef(ref);
+    p.setNetwork(network);
+    p.setEndpointConfig(ipc::bytes(endpointConfig));
+    p.setConnect(connect);
+  });
+}
+
 std::string BridgeClient::pruneJson(const std::string& filtersJson, Deadline deadline) {
   auto reply = rpc_.call(ipc::methods::bridgePrune(), deadline,
                          [&](Bridge::PruneParams::Builder p) { p.setFilters(ipc::bytes(filtersJson)); });

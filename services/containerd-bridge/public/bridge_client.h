@@ -105,6 +105,9 @@ class BridgeClient {
   // removeVolumes: docker rm -v.
   void remove(const std::string& ref, bool force, bool removeVolumes, Deadline deadline);
   void rename(const std::string& ref, const std::string& name, Deadline deadline);
+  // POST /networks/{id}/connect (connect) and /disconnect before the container's first start.
+  void setNetwork(const std::string& ref, const std::string& network, const std::string& endpointConfig, bool connect,
+                  Deadline deadline);
   std::string pruneJson(const std::string& filtersJson, Deadline deadline);
   std::vector<std::string> update(const std::string& ref, const std::string& bodyJson, Deadline deadline);
   void resize(const std::string& ref, uint32_t height, uint32_t width, Deadline deadline);

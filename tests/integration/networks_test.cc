@@ -1,0 +1,436 @@
+// Bridge networks through the real docker CLI, each test's engine in a network namespace of its
+// own (loopback up, nothing else), so every bridge, veth, rule and resolver lives and dies there:
+// the default bridge's addresses, hosts and resolv.conf files; docker network
+// create/ls/inspect/rm/prune with dockerd's answers; names on user networks (aardvark-dns);
+// published ports from the host's loopback, from other containers through the host's address
+// and from another namespace (an "outside" host the test makes); and the guarantee dockerd does
+// not have: a kill -9 of any process of the engine interrupts no container's traffic.
+//
+// Expected values are dockerd 20.10's, observed on the reference engine: the default bridge
+// 172.17.0.0/16 (gateway .1, first container .2, MAC 02:42 and the address), the next network
+// 172.18.0.0/16, and its error texts.
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/container_fixture.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+// What a container prints when it fetches / from a busybox httpd: the page's body.
+constexpr const char* kPage = "hello-from-web";
+
+class NetworksTest : public ContainersTest {
+ protected:
+  NetworksTest() : ContainersTest(ownNamespace()) {}
+
+  static Engine::Options ownNamespace() {
+    Engine::Options options;
+    options.ownNetworkNamespace = true;
+    return options;
+  }
+
+  // A command run inside the engine's network namespace (the test's "host").
+  CommandResult inEngineNamespace(std::vector<std::string> argv, std::chrono::milliseconds timeout = 20s) {
+    argv.insert(argv.begin(), "--net=/proc/" + std::to_string(engine_.pid()) + "/ns/net");
+    argv.insert(argv.begin(), "nsenter");
+    return run(argv, {}, timeout);
+  }
+
+  // GET / from ADDRESS:PORT with busybox nc from the engine's namespace; the body, or "" when
+  // the connection failed.
+  std::string fetchFromHost(const std::string& address, int port) {
+    auto r = inEngineNamespace({"sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 " + address + " " +
+                                                std::to_string(port)});
+    return r.out;
+  }
+
+  // The same from a new container on `network`.
+  CommandResult fetchFromContainer(const std::string& network, const std::string& address, int port) {
+    return engine_.docker({"run", "--rm", "--pull", "never", "--network", network, kImage, "sh", "-c",
+                           "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 " + address + " " + std::to_string(port)});
+  }
+
+  // A busybox httpd serving kPage on port 80; returns its id.
+  std::string runWeb(const std::vector<std::string>& options) {
+    std::vector<std::string> argv = {"run", "-d", "--pull", "never"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), {kImage, "sh", "-c",
+                             std::string("mkdir -p /www && echo ") + kPage + " > /www/index.html && exec httpd -f -p 80 -h /www"});
+    auto r = engine_.docker(argv);
+    if (r.exitCode != 0) {
+      ADD_FAILURE() << "docker run failed: " << r.err;
+      return "";
+    }
+    return trimNewline(r.out);
+  }
+
+  // The host ends of veths in the engine's namespace.
+  int vethCount() {
+    auto r = inEngineNamespace({"ip", "-o", "link", "show", "type", "veth"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return static_cast<int>(lines(r.out).size());
+  }
+
+  // The engine's nft table, as nft lists it.
+  std::string ruleset() {
+    auto r = inEngineNamespace({"nft", "list", "table", "ip", "berth"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return r.out;
+  }
+
+  static int occurrences(const std::string& text, const std::string& needle) {
+    int n = 0;
+    for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+    return n;
+  }
+
+  // Waits until `name` resolves to `address` from a new container on `network` (the resolver
+  // reloads asynchronously); the last nslookup's output otherwise.
+  std::string resolve(const std::string& network, const std::string& name) {
+    auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", network, kImage, "nslookup", name});
+    return r.exitCode == 0 ? r.out : "nslookup failed (" + std::to_string(r.exitCode) + "): " + r.out + r.err;
+  }
+
+};
+
+// The address nslookup printed for the name it was asked (the answer after the server's lines).
+std::string answeredAddress(const std::string& nslookup) {
+  auto at = nslookup.find("Name:");
+  if (at == std::string::npos) return "";
+  auto address = nslookup.find("Address:", at);
+  if (address == std::string::npos) return "";
+  auto line = nslookup.substr(address + 8, nslookup.find('\n', address) - address - 8);
+  line.erase(0, line.find_first_not_of(" \t"));
+  return line;
+}
+
+TEST_F(NetworksTest, TheDefaultBridgeGivesAContainerItsAddressRouteHostsEntryAndInspectFields) {
+  std::string id = trimNewline(engine_.output(
+      {"create", "--pull", "never", "--name", "first", "--hostname", "box", kImage, "sh", "-c",
+       "ip -4 -o addr show eth0; ip route; cat /sys/class/net/eth0/address; cat /etc/hosts"}));
+  ASSERT_EQ(id.size(), 64u) << id;
+  // Before its first start it is on the bridge network without an address, as in dockerd.
+  EXPECT_EQ(inspect(engine_, "first", "{{.NetworkSettings.Networks.bridge.IPAddress}}|{{.HostConfig.NetworkMode}}"),
+            "|default");
+  auto r = engine_.docker({"start", "-a", "first"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "inet 172.17.0.2/16")) << r.out;
+  EXPECT_TRUE(contains(r.out, "default via 172.17.0.1 dev eth0")) << r.out;
+  EXPECT_TRUE(contains(r.out, "02:42:ac:11:00:02\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "127.0.0.1\tlocalhost\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "172.17.0.2\tbox\n")) << r.out;
+  // The bridge itself: the engine's own link with the gateway's address.
+  auto link = inEngineNamespace({"ip", "-4", "-o", "addr", "show", "dev", engine_.bridgeName()});
+  ASSERT_EQ(link.exitCode, 0) << link.err;
+  EXPECT_TRUE(contains(link.out, "inet 172.17.0.1/16")) << link.out;
+
+  // While it runs, inspect shows the address at the top level and under Networks.bridge.
+  std::string running = runDetached({"--name", "second", kImage, "sleep", "300"});
+  ASSERT_FALSE(running.empty());
+  auto settings = json::parse(inspect(engine_, "second", "{{json .NetworkSettings}}"));
+  EXPECT_EQ(settings["IPAddress"], "172.17.0.3");
+  EXPECT_EQ(settings["Gateway"], "172.17.0.1");
+  EXPECT_EQ(settings["IPPrefixLen"], 16);
+  EXPECT_EQ(settings["MacAddress"], "02:42:ac:11:00:03");
+  const auto& bridge = settings["Networks"]["bridge"];
+  EXPECT_EQ(bridge["IPAddress"], "172.17.0.3");
+  EXPECT_EQ(bridge["NetworkID"], trimNewline(engine_.output({"network", "inspect", "-f", "{{.Id}}", "bridge"})));
+  EXPECT_EQ(bridge["EndpointID"].get<std::string>().size(), 64u);
+  // The network lists it.
+  auto containers = json::parse(engine_.output({"network", "inspect", "-f", "{{json .Containers}}", "bridge"}));
+  ASSERT_TRUE(containers.contains(running)) << containers.dump();
+  EXPECT_EQ(containers[running]["IPv4Address"], "172.17.0.3/16");
+  EXPECT_EQ(containers[running]["Name"], "second");
+}
+
+TEST_F(NetworksTest, NetworkCommandsAnswerAsDockerdDoes) {
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"}),
+            "bridge bridge local\nhost host local\nnone null local\n");
+  std::string id = trimNewline(engine_.output({"network", "create", "--label", "team=a", "n1"}));
+  ASSERT_EQ(id.size(), 64u) << id;
+  auto n1 = json::parse(engine_.output({"network", "inspect", "-f", "{{json .}}", "n1"}));
+  EXPECT_EQ(n1["Driver"], "bridge");
+  EXPECT_EQ(n1["Scope"], "local");
+  EXPECT_EQ(n1["IPAM"]["Config"], json::parse(R"([{"Subnet":"172.18.0.0/16","Gateway":"172.18.0.1"}])"));
+  EXPECT_EQ(n1["Labels"], json({{"team", "a"}}));
+  EXPECT_EQ(n1["Containers"], json::object());
+  auto r = engine_.docker({"network", "create", "n1"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "Error response from daemon: network with name n1 already exists")) << r.err;
+  r = engine_.docker({"network", "rm", "nosuch"});
+  EXPECT_TRUE(contains(r.err, "Error response from daemon: network nosuch not found")) << r.err;
+  r = engine_.docker({"network", "rm", "bridge"});
+  EXPECT_TRUE(contains(r.err, "bridge is a pre-defined network and cannot be removed")) << r.err;
+  // A subnet given without a gateway is shown without one.
+  ASSERT_EQ(engine_.docker({"network", "create", "--subnet", "10.99.0.0/24", "n2"}).exitCode, 0);
+  EXPECT_EQ(engine_.output({"network", "inspect", "-f", "{{json .IPAM.Config}}", "n2"}), "[{\"Subnet\":\"10.99.0.0/24\"}]\n");
+  r = engine_.docker({"network", "create", "--subnet", "10.99.0.0/16", "n3"});
+  EXPECT_TRUE(contains(r.err, "Pool overlaps with other one on this address space")) << r.err;
+  // Filters.
+  EXPECT_EQ(engine_.output({"network", "ls", "-q", "--no-trunc", "--filter", "label=team=a"}), id + "\n");
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "n1\nn2\n");
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "driver=null"}), "none\n");
+
+  // A running container keeps its network from being removed; prune removes only unused ones.
+  std::string c = runDetached({"--network", "n1", kImage, "sleep", "300"});
+  ASSERT_FALSE(c.empty());
+  r = engine_.docker({"network", "rm", "n1"});
+  EXPECT_TRUE(contains(r.err, "error while removing network: network n1 id " + id + " has active endpoints")) << r.err;
+  r = engine_.docker({"network", "prune", "-f"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "Deleted Networks:\nn2\n")) << r.out;
+  ASSERT_EQ(engine_.docker({"rm", "-f", c}).exitCode, 0);
+  EXPECT_EQ(engine_.output({"network", "rm", "n1"}), "n1\n");
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "");
+  // Its bridge went with it.
+  auto links = inEngineNamespace({"ip", "-o", "link", "show", "type", "bridge"});
+  ASSERT_EQ(links.exitCode, 0) << links.err;
+  EXPECT_EQ(lines(links.out).size(), 1u) << links.out;  // the default bridge only
+}
+
+TEST_F(NetworksTest, ContainersOnAUserNetworkReachEachOtherByNameAliasAndShortIdButNotAcrossNetworks) {
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"network", "create", "n2"}).exitCode, 0);
+  std::string web = runWeb({"--name", "web", "--network", "n1", "--network-alias", "www"});
+  ASSERT_FALSE(web.empty());
+  std::string address = inspect(engine_, "web", "{{.NetworkSettings.Networks.n1.IPAddress}}");
+  EXPECT_EQ(address, "172.18.0.2");
+  EXPECT_EQ(inspect(engine_, "web", "{{json .NetworkSettings.Networks.n1.Aliases}}"),
+            "[\"www\",\"" + web.substr(0, 12) + "\"]");
+  for (const std::string& name : std::vector<std::string>{"web", "www", web.substr(0, 12)}) {
+    std::string out;
+    ASSERT_TRUE(waitFor([&] { return answeredAddress(out = resolve("n1", name)) == address; }, 10s, 200ms))
+        << name << ": " << out;
+  }
+  auto r = fetchFromContainer("n1", "web", 80);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out;
+  // The container's resolver is its network's.
+  EXPECT_EQ(engine_.output({"run", "--rm", "--pull", "never", "--network", "n1", kImage, "grep", "nameserver",
+                            "/etc/resolv.conf"}),
+            "nameserver 172.18.0.1\n");
+  // From another network: no name, and no route through the host to its address.
+  EXPECT_EQ(answeredAddress(resolve("n2", "web")), "");
+  r = fetchFromContainer("n2", address, 80);
+  EXPECT_FALSE(contains(r.out, kPage)) << r.out;
+  // After a restart the container keeps its name; DNS follows its address.
+  ASSERT_EQ(engine_.docker({"restart", "-t", "0", "web"}).exitCode, 0);
+  std::string out;
+  EXPECT_TRUE(waitFor([&] {
+    return answeredAddress(out = resolve("n1", "web")) == inspect(engine_, "web", "{{.NetworkSettings.Networks.n1.IPAddress}}");
+  }, 10s, 200ms)) << out;
+}
+
+TEST_F(NetworksTest, APublishedPortAnswersOnLoopbackThroughTheHostAddressAndFromAnotherHost) {
+  std::string web = runWeb({"--name", "web", "-p", "8080:80"});
+  ASSERT_FALSE(web.empty());
+  EXPECT_EQ(engine_.output({"port", "web"}), "80/tcp -> 0.0.0.0:8080\n");
+  EXPECT_EQ(engine_.output({"ps", "--format", "{{.Ports}}"}), "0.0.0.0:8080->80/tcp\n");
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", 8080), kPage));
+  // Hairpin: a container on the same bridge through the host's address (the gateway here).
+  auto r = fetchFromContainer("bridge", "172.17.0.1", 8080);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+  // From a user network's container too.
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  r = fetchFromContainer("n1", "172.18.0.1", 8080);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+
+  // "Another host": a namespace the test makes, joined to the engine's by a veth with addresses
+  // of their own (192.0.2.0/24, TEST-NET-1). It reaches the host's address at the published port.
+  std::string outside = "berth-outside-" + std::to_string(::getpid());
+  ASSERT_EQ(run({"ip", "netns", "add", outside}).exitCode, 0);
+  struct Cleanup {
+    std::string ns;
+    ~Cleanup() { run({"ip", "netns", "del", ns}); }
+  } cleanup{outside};
+  auto veth = inEngineNamespace({"sh", "-c",
+                                 "ip link add bthost type veth peer name btout netns " + outside +
+                                     " && ip addr add 192.0.2.1/24 dev bthost && ip link set bthost up"});
+  ASSERT_EQ(veth.exitCode, 0) << veth.err;
+  ASSERT_EQ(run({"ip", "netns", "exec", outside, "sh", "-c",
+                 "ip link set lo up && ip addr add 192.0.2.2/24 dev btout && ip link set btout up"})
+                .exitCode,
+            0);
+  auto fetched = run({"ip", "netns", "exec", outside, "sh", "-c",
+                      "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 192.0.2.1 8080"},
+                     {}, 20s);
+  EXPECT_TRUE(contains(fetched.out, kPage)) << fetched.out << fetched.err;
+  // The container's own address is not reachable from outside (only what is published).
+  fetched = run({"ip", "netns", "exec", outside, "sh", "-c",
+                 "ip route add 172.17.0.0/16 via 192.0.2.1 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 172.17.0.2 80"},
+                {}, 20s);
+  EXPECT_FALSE(contains(fetched.out, kPage)) << fetched.out;
+
+  // A host port already published is refused with dockerd's message, and nothing is left over.
+  int before = vethCount();
+  r = engine_.docker({"run", "-d", "--pull", "never", "-p", "8080:80", kImage, "sleep", "300"});
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.err, "Bind for 0.0.0.0:8080 failed: port is already allocated")) << r.err;
+  EXPECT_EQ(vethCount(), before);
+  // -p with a container port only takes a port from the host's ephemeral range.
+  std::string other = runWeb({"-p", "80"});
+  ASSERT_FALSE(other.empty());
+  std::string mapping = trimNewline(engine_.output({"port", other, "80"}));
+  ASSERT_TRUE(startsWith(mapping, "0.0.0.0:")) << mapping;
+  int port = std::atoi(mapping.substr(8).c_str());
+  auto range = lines(readText("/proc/sys/net/ipv4/ip_local_port_range"));
+  std::istringstream bounds(range.empty() ? "" : range[0]);
+  int low = 0, high = 0;
+  bounds >> low >> high;
+  EXPECT_GE(port, low);
+  EXPECT_LE(port, high);
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", port), kPage));
+  // Removal takes its rule away: the port no longer answers.
+  ASSERT_EQ(engine_.docker({"rm", "-f", "web"}).exitCode, 0);
+  EXPECT_FALSE(contains(fetchFromHost("127.0.0.1", 8080), kPage));
+  EXPECT_EQ(occurrences(ruleset(), "dnat to"), 1) << ruleset();
+}
+
+TEST_F(NetworksTest, RemovalLeavesNoVethNamespaceOrAddressBehind) {
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  for (int i = 0; i < 3; ++i) {
+    auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "n1", "-p", "9000:80", kImage, "true"});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+  }
+  EXPECT_EQ(vethCount(), 0);
+  EXPECT_TRUE(fs::is_empty(engine_.execRoot() + "/netns"));
+  EXPECT_EQ(occurrences(ruleset(), "dnat to"), 0);
+  // Addresses were released: the next container gets the first one again... after the ones
+  // handed out (libnetwork hands out serially), and the network shows no container.
+  EXPECT_EQ(engine_.output({"network", "inspect", "-f", "{{json .Containers}}", "n1"}), "{}\n");
+}
+
+TEST_F(NetworksTest, KillingAnyEngineProcessInterruptsNoTrafficAndTheRestartDuplicatesNothing) {
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  ASSERT_FALSE(runWeb({"--name", "web", "--network", "n1", "-p", "8080:80"}).empty());
+  // A client container fetching the page by name every 100 ms; it prints ok or FAIL per try.
+  std::string client = runDetached(
+      {"--name", "client", "--network", "n1", kImage, "sh", "-c",
+       "while true; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web 80 | grep -q " + std::string(kPage) +
+           "; then echo ok; else echo FAIL; fi; sleep 0.1; done"});
+  ASSERT_FALSE(client.empty());
+  // And the host's side: a loop over the published port on 127.0.0.1 from the engine's namespace.
+  std::atomic<bool> stop{false};
+  std::atomic<int> hostOk{0}, hostFailed{0};
+  std::thread loop([&] {
+    while (!stop) {
+      if (contains(fetchFromHost("127.0.0.1", 8080), kPage)) ++hostOk;
+      else ++hostFailed;
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  auto clientCounts = [&] {
+    auto out = engine_.docker({"logs", "client"}, 30s);
+    EXPECT_EQ(out.exitCode, 0) << out.err;
+    // Counted from the first success: the loop starts before its resolver has read the
+    // network's newest file.
+    int ok = 0, failed = 0;
+    for (const auto& l : lines(out.out)) {
+      if (l == "ok") ++ok;
+      if (l == "FAIL" && ok > 0) ++failed;
+    }
+    return std::pair{ok, failed};
+  };
+  ASSERT_TRUE(waitFor([&] { return clientCounts().first > 3 && hostOk > 3; }, 20s));
+  int vethsBefore = vethCount();
+  std::string rulesBefore = ruleset();
+  for (const std::string service : {"network", "containerd-bridge", "api", "images", "volumes", "containerd"}) {
+    pid_t old = engine_.childPid(service);
+    int okBefore = hostOk;
+    killPid(old, SIGKILL);
+    ASSERT_TRUE(waitFor(
+        [&] {
+          try {
+            auto c = engine_.children();
+            return c.count(service) && c.at(service).state == "running" && c.at(service).pid != old;
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        30s))
+        << service;
+    // Traffic went on while it was down and after.
+    EXPECT_TRUE(waitFor([&] { return hostOk > okBefore + 3; }, 10s)) << service;
+  }
+  // A container created after the network service's restart is attached before its task starts.
+  auto r = fetchFromContainer("n1", "web", 80);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+  stop = true;
+  loop.join();
+  auto [ok, failed] = clientCounts();
+  std::printf("client by name: %d ok, %d failed; host on 127.0.0.1:8080: %d ok, %d failed\n", ok, failed,
+              hostOk.load(), hostFailed.load());
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(hostFailed, 0);
+  EXPECT_GT(ok, 10);
+  // Nothing applied twice: the same veths and the same ruleset.
+  EXPECT_EQ(vethCount(), vethsBefore);
+  EXPECT_EQ(ruleset(), rulesBefore);
+}
+
+TEST_F(NetworksTest, TheRestartedServiceFinishesAnInterruptedAttachAndRemovesWhatNoContainerHas) {
+  std::string web = runWeb({"--name", "web", "-p", "8080:80"});
+  ASSERT_FALSE(web.empty());
+  // An attach cut short after its record was written: the container's veth is missing. And a
+  // veth on the bridge that no container has, as a kill -9 mid-detach leaves.
+  auto ports = inEngineNamespace({"sh", "-c", "ip -o link show master " + engine_.bridgeName() + " | cut -d: -f2"});
+  ASSERT_EQ(ports.exitCode, 0) << ports.err;
+  auto names = lines(ports.out);
+  ASSERT_EQ(names.size(), 1u) << ports.out;
+  std::string veth = names[0].substr(1, names[0].find('@') - 1);
+  auto broken = inEngineNamespace({"sh", "-c",
+                                   "ip link del " + veth + " && ip link add vethstray type veth peer name vethstray1 && "
+                                   "ip link set vethstray master " + engine_.bridgeName()});
+  ASSERT_EQ(broken.exitCode, 0) << broken.err;
+  EXPECT_FALSE(contains(fetchFromHost("127.0.0.1", 8080), kPage));
+  pid_t old = engine_.childPid("network");
+  killPid(old, SIGKILL);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = engine_.children();
+        return c.count("network") && c.at("network").state == "running" && c.at("network").pid != old;
+      },
+      30s));
+  EXPECT_TRUE(waitFor([&] { return contains(fetchFromHost("127.0.0.1", 8080), kPage); }, 10s));
+  auto after = inEngineNamespace({"ip", "-o", "link", "show", "master", engine_.bridgeName()});
+  EXPECT_EQ(lines(after.out).size(), 1u) << after.out;
+  EXPECT_FALSE(contains(after.out, "vethstray")) << after.out;
+}
+
+TEST_F(NetworksTest, ComposeBringsUpAProjectWhoseServicesReachEachOtherByNameAndPublishOnLoopback) {
+  writeText(work_.path() + "/compose.yml", std::string(R"(version: "3.8"
+services:
+  web:
+    image: )") + kImage + R"(
+    command: ["sh", "-c", "mkdir -p /www && echo )" + kPage + R"( > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports: ["127.0.0.1:8081:80"]
+  client:
+    image: )" + kImage + R"(
+    command: ["sleep", "300"]
+)");
+  auto compose = [&](const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"docker-compose", "--no-ansi", "-p", "berthnet", "-f", work_.path() + "/compose.yml"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, {"DOCKER_HOST=" + engine_.dockerHost()}, 120s);
+  };
+  auto r = compose({"up", "-d"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "berthnet_default\n");
+  // The client reaches the web service by its service name, on the project's network.
+  std::string fetched;
+  EXPECT_TRUE(waitFor([&] {
+    auto e = engine_.docker({"exec", "berthnet_client_1", "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 web 80"});
+    fetched = e.out + e.err;
+    return contains(e.out, kPage);
+  }, 15s, 300ms)) << fetched;
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", 8081), kPage));
+  r = compose({"down"});
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "");
+  EXPECT_EQ(vethCount(), 0);
+}
+
+}  // namespace
+}  // namespace berth::test
