@@ -26,6 +26,7 @@ class HostPlumbing : public Plumbing {
   bool linkExists(const std::string& name) override { return network::linkExists(name); }
 
   void applyFirewall(const FirewallState& state) override { firewall_.apply(state); }
+  void removeFirewall() override { firewall_.remove(); }
   void updateResolver(const std::vector<ResolverNetwork>& networks) override { resolver_.update(networks); }
   bool hostPortFree(const std::string& protocol, uint32_t hostIp, uint16_t port) override;
   std::vector<Ipv4Prefix> hostRoutes() override;

@@ -7,6 +7,7 @@
 
 #include "common/docker_filters.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/random.h"
 #include "common/time_format.h"
 
@@ -535,6 +536,18 @@ void NetworkCore::applyFiltersLocked() {
   for (const auto& [id, n] : networks_) {
     if (n.isBridge()) state.bridges.push_back({n.bridge, n.subnet, n.masquerade, n.internal, n.icc});
   }
+  // The marker says this engine's table is on the host: without any bridge network (an engine
+  // with --bridge none and no user network) the table goes, and an engine that never had one
+  // leaves the host's nftables untouched.
+  std::string marker = options_.dataDir + "/firewall-applied";
+  if (state.bridges.empty()) {
+    if (readFileIfExists(marker)) {
+      plumbing_.removeFirewall();
+      removeAll(marker);
+    }
+    return;
+  }
+  if (!readFileIfExists(marker)) writeFileAtomic(marker, "ip berth\n", 0600);
   for (const auto& [id, c] : containers_) {
     if (c.endpoints.empty() || c.ports.empty()) continue;
     const auto& e = c.endpoints[0];

@@ -30,6 +30,7 @@ class Plumbing {
   virtual bool linkExists(const std::string& name) = 0;
 
   virtual void applyFirewall(const FirewallState& state) = 0;
+  virtual void removeFirewall() = 0;
   virtual void updateResolver(const std::vector<ResolverNetwork>& networks) = 0;
   // Whether a process on the host holds `port` (bind test): published ports never shadow one.
   virtual bool hostPortFree(const std::string& protocol, uint32_t hostIp, uint16_t port) = 0;

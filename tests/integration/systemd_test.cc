@@ -127,7 +127,7 @@ TEST(SystemdTest, ASupervisorStartedWithFdHostServesTheSocketSystemdPassed) {
   std::string socket = dir.path() + "/docker.sock";
   Spawned supervisor({"systemd-socket-activate", "-l", socket, "-E", "NOTIFY_SOCKET=" + notify.path(),
                       binDir() + "/berth-supervisor", "-H", "fd://", "--data-root", dir.path() + "/data",
-                      "--exec-root", dir.path() + "/run"},
+                      "--exec-root", dir.path() + "/run", "--bridge", "none"},
                      {}, dir.path() + "/engine.log");
   for (int i = 0; i < 100 && !std::filesystem::exists(socket); ++i) std::this_thread::sleep_for(20ms);
   // The first connection starts the engine; its API answers on the socket systemd holds.

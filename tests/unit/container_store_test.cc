@@ -33,11 +33,11 @@ TEST_F(ContainerStoreTest, ContainersAreFoundByIdNameAndUniquePrefix) {
   EXPECT_EQ(store.get(web.id).name, "/web");
   EXPECT_EQ(store.get(web.id.substr(0, 12)).id, web.id);
   try {
-    store.get("db");
+    store.get("nosuch");  // not hex: it cannot be a prefix of a random id ("db" could)
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::notFound);
-    EXPECT_STREQ(e.what(), "No such container: db");
+    EXPECT_STREQ(e.what(), "No such container: nosuch");
   }
   auto generated = create(store, "");
   EXPECT_TRUE(validContainerName(generated.name)) << generated.name;
