@@ -4,11 +4,14 @@
 //   - `docker run --rm busybox true` on the default bridge and with --network none: the
 //     difference is what attaching and detaching one container costs;
 //   - with N containers running on one user network: each `docker run -d` onto it, a name
-//     lookup of another container from inside one (nslookup, timed inside the container, so
-//     the exec's own cost is left out), and GET /networks/{id}.
+//     lookup of another container from inside one (busybox nslookup, its process included, the
+//     exec's own cost left out), and GET /networks/{id}.
 //   network_bench [--reference unix:///run/refengine/docker.sock] [--runs 21] [--containers 100]
 #include <algorithm>
+#include <unistd.h>
+
 #include <memory>
+#include <thread>
 
 #include "bench/bench_stats.h"
 #include "bench/docker_cli.h"
@@ -22,11 +25,13 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const std::string kImage = "berth-bench/busybox:1";
-const std::string kNetwork = "benchnet";
 
 using bench::docker;
 
-std::string containerName(int i) { return "benchnet-c" + std::to_string(i); }
+// Named per run: a network dockerd could not remove (see cleanUp) never blocks the next run.
+const std::string kNetwork = "benchnet-" + std::to_string(::getpid());
+
+std::string containerName(int i) { return kNetwork + "-c" + std::to_string(i); }
 
 struct Side {
   std::string name, host;
@@ -49,17 +54,25 @@ void timedRun(Side& s, const std::vector<std::string>& network, bench::Samples& 
   else into.add(took);
 }
 
-// One name lookup from inside container 0, timed there in nanoseconds.
+// The cost of one name lookup from inside container 0: an exec that runs 51 nslookups minus one
+// that runs 1, divided by 50 (busybox has no sub-second clock, and this leaves the exec's own
+// cost out). Each nslookup must find the name.
 void lookup(Side& s, int containers, int round, bench::Failures& failures) {
   std::string target = containerName(1 + round % std::max(1, containers - 1));
-  auto r = docker(s.host, {"exec", containerName(0), "sh", "-c",
-                           "s=$(date +%s%N); nslookup " + target + " >/tmp/answer; e=$(date +%s%N); "
-                           "grep -q 'Name:' /tmp/answer && echo $((e - s))"});
-  if (r.exitCode != 0 || r.out.empty()) {
-    failures.add(s.name + ": nslookup " + target + " failed (" + std::to_string(r.exitCode) + "): " + r.out + r.err);
-    return;
-  }
-  s.lookup.micros.push_back(std::stod(r.out) / 1000);
+  auto timedLookups = [&](int n) -> double {
+    auto start = Clock::now();
+    auto r = docker(s.host, {"exec", containerName(0), "sh", "-c",
+                             "for i in $(seq " + std::to_string(n) + "); do nslookup " + target +
+                                 " | grep -q 'Name:' || exit 1; done"});
+    auto took = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    if (r.exitCode != 0) {
+      failures.add(s.name + ": nslookup " + target + " failed (" + std::to_string(r.exitCode) + "): " + r.out + r.err);
+      return -1;
+    }
+    return took;
+  };
+  double one = timedLookups(1), many = timedLookups(51);
+  if (one >= 0 && many >= 0) s.lookup.micros.push_back(std::max(0.0, (many - one) / 50));
 }
 
 void prepare(Side& s, const std::string& archive, int containers, bench::Failures& failures) {
@@ -95,7 +108,20 @@ void cleanUp(Side& s, int containers, bench::Failures& failures) {
   if (r.exitCode != 0 && r.err.find("No such container") == std::string::npos) {
     failures.add(s.name + ": docker rm -f exited " + std::to_string(r.exitCode) + ": " + r.err);
   }
-  mustSucceed(docker(s.host, {"network", "rm", kNetwork}), s.name + ": docker network rm", failures);
+  // dockerd releases endpoints of removed containers asynchronously: its rm may need a moment.
+  test::CommandResult removed;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    removed = docker(s.host, {"network", "rm", kNetwork});
+    if (removed.exitCode == 0 || removed.err.find("active endpoints") == std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (removed.exitCode != 0 && s.name != "berth") {
+    // dockerd 20.10 sometimes keeps endpoints of removed containers until it restarts; that
+    // is its cleanup failing, not a sample: reported, not counted.
+    std::fprintf(stderr, "note: %s kept network %s: %s", s.name.c_str(), kNetwork.c_str(), removed.err.c_str());
+  } else {
+    mustSucceed(removed, s.name + ": docker network rm", failures);
+  }
   mustSucceed(docker(s.host, {"rmi", kImage}), s.name + ": docker rmi", failures);
 }
 

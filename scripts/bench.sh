@@ -34,5 +34,8 @@ echo
 echo "== Volumes: create, ls and inspect with 1,000 volumes; docker run --rm with and without a volume"
 build/bin/volume_bench "${reference[@]}"
 echo
+echo "== Networks: docker run --rm on the default bridge and with none, 100 containers on a user network (runs, lookups, GET)"
+build/bin/network_bench "${reference[@]}"
+echo
 echo "== Containers: docker run --rm, 20 in parallel, ps/inspect with 100 running, recovery, memory"
 build/bin/container_bench "${reference[@]}" "${restart[@]}"

@@ -70,7 +70,7 @@ class NetworkCore {
   void plugLocked(const std::string& netns, const EndpointRecord& endpoint, bool defaultRoute);
   EndpointRecord newEndpointLocked(const NetworkRecord& network, const nlohmann::json& config, size_t index);
   std::vector<PortRecord> portsFor(const ContainerRecord& container, const nlohmann::json& request);
-  void releaseLocked(const ContainerRecord& container);
+  void releaseLocked(const ContainerRecord& container, bool unplug = true);
   void detachLocked(const std::string& container);
   void applyFiltersLocked();
   void applyResolverLocked();

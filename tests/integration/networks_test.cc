@@ -294,7 +294,8 @@ TEST_F(NetworksTest, RemovalLeavesNoVethNamespaceOrAddressBehind) {
     auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "n1", "-p", "9000:80", kImage, "true"});
     ASSERT_EQ(r.exitCode, 0) << r.err;
   }
-  EXPECT_EQ(vethCount(), 0);
+  // The kernel deletes a removed namespace's veths as it destroys the namespace, just after.
+  EXPECT_TRUE(waitFor([&] { return vethCount() == 0; }, 5s)) << vethCount();
   EXPECT_TRUE(fs::is_empty(engine_.execRoot() + "/netns"));
   EXPECT_EQ(occurrences(ruleset(), "dnat to"), 0);
   // Addresses were released: the next container gets the first one again... after the ones
@@ -365,8 +366,9 @@ TEST_F(NetworksTest, KillingAnyEngineProcessInterruptsNoTrafficAndTheRestartDupl
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(hostFailed, 0);
   EXPECT_GT(ok, 10);
-  // Nothing applied twice: the same veths and the same ruleset.
-  EXPECT_EQ(vethCount(), vethsBefore);
+  // Nothing applied twice: the same veths (once the kernel has destroyed the namespace of the
+  // --rm container above) and the same ruleset.
+  EXPECT_TRUE(waitFor([&] { return vethCount() == vethsBefore; }, 5s)) << vethCount() << " vs " << vethsBefore;
   EXPECT_EQ(ruleset(), rulesBefore);
 }
 
@@ -429,7 +431,7 @@ services:
   r = compose({"down"});
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "");
-  EXPECT_EQ(vethCount(), 0);
+  EXPECT_TRUE(waitFor([&] { return vethCount() == 0; }, 5s)) << vethCount();
 }
 
 }  // namespace
