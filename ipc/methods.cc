@@ -182,6 +182,14 @@ const NetworkPrune& networkPrune() {
   static const NetworkPrune m("prune");
   return m;
 }
+const NetworkConnect& networkConnect() {
+  static const NetworkConnect m("connect");
+  return m;
+}
+const NetworkDisconnect& networkDisconnect() {
+  static const NetworkDisconnect m("disconnect");
+  return m;
+}
 const BridgeSummary& bridgeSummary() {
   static const BridgeSummary m("summary");
   return m;

@@ -58,6 +58,8 @@ using NetworkInspect = Method<Network, Network::InspectParams, Network::InspectR
 using NetworkList = Method<Network, Network::ListParams, Network::ListResults>;
 using NetworkRemove = Method<Network, Network::RemoveParams, Network::RemoveResults>;
 using NetworkPrune = Method<Network, Network::PruneParams, Network::PruneResults>;
+using NetworkConnect = Method<Network, Network::ConnectParams, Network::ConnectResults>;
+using NetworkDisconnect = Method<Network, Network::DisconnectParams, Network::DisconnectResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
 using BridgeCreate = Method<ContainerdBridge, ContainerdBridge::CreateParams, ContainerdBridge::CreateResults>;
 using BridgeStart = Method<ContainerdBridge, ContainerdBridge::StartParams, ContainerdBridge::StartResults>;
@@ -136,6 +138,8 @@ const NetworkInspect& networkInspect();
 const NetworkList& networkList();
 const NetworkRemove& networkRemove();
 const NetworkPrune& networkPrune();
+const NetworkConnect& networkConnect();
+const NetworkDisconnect& networkDisconnect();
 const BridgeSummary& bridgeSummary();
 const BridgeCreate& bridgeCreate();
 const BridgeStart& bridgeStart();

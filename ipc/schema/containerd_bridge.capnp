@@ -125,12 +125,13 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # new image's id.
 
   setNetwork @26 (ref :Text, network :Text, endpointConfig :Data, connect :Bool) -> ();
-  # POST /networks/{id}/connect and /disconnect for a container that has not started yet: its
+  # POST /networks/{id}/connect and /disconnect. For a container that has not started yet its
   # planned networks change (connect: `endpointConfig`, Docker's EndpointSettings JSON, for
   # `network`; disconnect: the network's plan is dropped), as dockerd changes a created
-  # container's; the network service attaches them at its first start. Docker Compose connects
-  # this way. `network` must exist (notFound "network X not found"); disconnecting one the
-  # container is not planned on is forbidden ("container X is not connected to network Y").
-  # A container that has started: invalid, berth does not change a started container's
-  # networks yet.
+  # container's; the network service attaches them at its first start (Docker Compose connects
+  # this way). For one that was attached (it ran), the network service adds or removes the
+  # endpoint in its namespace now (Network.connect/disconnect) and the recorded settings
+  # follow. `network` must exist (notFound "network X not found"); disconnecting one the
+  # container is not on is forbidden ("container X is not connected to network Y"); host,
+  # none and container: modes are invalid, as in dockerd.
 }

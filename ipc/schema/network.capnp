@@ -22,9 +22,10 @@ interface Network extends(Svc.Service, Ev.EventSource) {
   # `request` (JSON): {Name, Hostname, NetworkMode, EndpointsConfig, PortBindings,
   # PublishAllPorts, ExposedPorts, MacAddress} from the container's record. On the first call
   # the container is connected to its networks (an address each, a veth, DNS names, published
-  # ports); later calls return what it has. `settings` (JSON): {Networks, Ports, Nameservers},
-  # Docker's NetworkSettings parts for inspect, and the resolver its resolv.conf names (empty
-  # for the default bridge). Refusals with dockerd's words: an unknown network (notFound
+  # ports); later calls return what it has. `settings` (JSON): {Networks, Ports, Nameservers,
+  # HostGateway}: Docker's NetworkSettings parts for inspect, the resolver its resolv.conf
+  # names (empty for the default bridge), and the address --add-host host-gateway means (the
+  # default bridge's gateway). Refusals with dockerd's words: an unknown network (notFound
   # "network X not found"), an address taken or outside the subnet, a host port already
   # published ("Bind for 0.0.0.0:P failed: port is already allocated").
 
@@ -59,4 +60,17 @@ interface Network extends(Svc.Service, Ev.EventSource) {
   prune @8 (filters :Data) -> (removed :List(Text));
   # POST /networks/prune: user networks no container is connected to (filters label, label!,
   # until). Returns the names removed.
+
+  connect @9 (container :Text, network :Text, endpointConfig :Data) -> (settings :Data);
+  # From the bridge for docker network connect of a container that was attached before
+  # (running or stopped): one more endpoint (eth1, eth2, …, no default route) in its namespace,
+  # with its names. `endpointConfig`: Docker's EndpointSettings JSON (Aliases, IPAMConfig,
+  # MacAddress). Returns the container's settings as attach does. notFound for an unknown
+  # network or a container never attached; forbidden "endpoint with name C already exists in
+  # network N" when it is connected already.
+
+  disconnect @10 (container :Text, network :Text) -> (settings :Data);
+  # docker network disconnect of an attached container: the endpoint, its address, names and
+  # (on the first network) published ports go. forbidden "container C is not connected to
+  # network N" otherwise.
 }

@@ -40,10 +40,26 @@ void ContainerNetworks::plan(const std::string& ref, const std::string& network,
                                     "connected to any other network");
   }
   if (connect && network_ && !builtinMode(network)) network_->checkNetwork(network, capped(deadline, 10s));
-  store_.update(record.id, [&](ContainerRecord& r) {
-    if (r.hasBeenStarted || r.networkSettings.is_object()) {
-      throw Error(ErrorKind::invalid, "berth does not change the networks of a container that has started yet");
+  if (record.networkSettings.is_object() && network_) {
+    // Attached before (it ran): the network service changes its namespace now, running or not.
+    nlohmann::json settings;
+    {
+      std::shared_lock calls(calls_);
+      settings = connect ? network_->connect(record.id, network, endpointConfig, capped(deadline, 30s))
+                         : network_->disconnect(record.id, network, capped(deadline, 30s));
     }
+    store_.update(record.id, [&](ContainerRecord& r) {
+      if (!settings.is_object()) return;
+      settings["SandboxKey"] = r.networkSettings.value("SandboxKey", "");
+      settings["SandboxID"] = r.id;
+      r.networkSettings = settings;
+      std::string key = network == "default" ? "bridge" : network;
+      if (connect) r.endpointsConfig[key] = endpointConfig.is_object() ? endpointConfig : nlohmann::json::object();
+      else r.endpointsConfig.erase(key);
+    });
+    return;
+  }
+  store_.update(record.id, [&](ContainerRecord& r) {
     std::string key = network == "default" ? "bridge" : network;
     bool planned = r.endpointsConfig.contains(key) || key == (mode == "default" ? "bridge" : mode);
     if (connect) {

@@ -491,6 +491,34 @@ nlohmann::json stoppedContainerStats() {
   return doc;
 }
 
+std::optional<nlohmann::json> readNetworkStats(const std::string& procRoot, int pid) {
+  if (pid <= 0) return std::nullopt;
+  auto text = readFileIfExists(procRoot + "/" + std::to_string(pid) + "/net/dev");
+  if (!text) return std::nullopt;
+  // Two header lines, then "  eth0: rxbytes rxpackets rxerrs rxdrop fifo frame compressed
+  // multicast txbytes txpackets txerrs txdrop ...".
+  nlohmann::json out = nlohmann::json::object();
+  std::istringstream lines(*text);
+  std::string line;
+  for (int header = 0; header < 2 && std::getline(lines, line); ++header) {
+  }
+  while (std::getline(lines, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    if (name.empty() || name == "lo") continue;
+    std::istringstream fields(line.substr(colon + 1));
+    std::vector<uint64_t> v;
+    for (uint64_t n = 0; fields >> n;) v.push_back(n);
+    if (v.size() < 12) continue;
+    out[name] = {{"rx_bytes", v[0]}, {"rx_packets", v[1]}, {"rx_errors", v[2]},  {"rx_dropped", v[3]},
+                 {"tx_bytes", v[8]}, {"tx_packets", v[9]}, {"tx_errors", v[10]}, {"tx_dropped", v[11]}};
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
 std::optional<nlohmann::json> readContainerStats(const CgroupLayout& layout, const std::string& relPath,
                                                  const std::string& procRoot) {
   checkRelPath(relPath);

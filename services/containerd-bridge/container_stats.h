@@ -38,6 +38,14 @@ CgroupLayout detectCgroupLayout(const std::string& root = "/sys/fs/cgroup");
 std::optional<nlohmann::json> readContainerStats(const CgroupLayout& layout, const std::string& relPath,
                                                  const std::string& procRoot = "/proc");
 
+// The `networks` part of the document: the counters of each interface but loopback in the
+// network namespace of process `pid`, from <procRoot>/<pid>/net/dev, as dockerd reports the
+// interfaces of a container's sandbox ({"eth0": {rx_bytes, rx_packets, rx_errors, rx_dropped,
+// tx_bytes, tx_packets, tx_errors, tx_dropped}}). nullopt when the file cannot be read (the
+// process ended) or lists no interface but loopback (--network none), where dockerd's document
+// has no `networks`.
+std::optional<nlohmann::json> readNetworkStats(const std::string& procRoot, int pid);
+
 // dockerd's answer for a container that is not running: every figure zero, `read` Go's zero time.
 nlohmann::json stoppedContainerStats();
 

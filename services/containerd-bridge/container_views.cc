@@ -354,6 +354,9 @@ json ContainerViews::stats(const std::string& ref) const {
   std::optional<json> sample;
   if (hasLiveTask(record.state.status)) sample = readContainerStats(cgroups_, "/" + paths_.cgroupParent + "/" + record.id);
   json doc = sample ? *sample : stoppedContainerStats();
+  if (sample) {
+    if (auto networks = readNetworkStats("/proc", record.state.pid)) doc["networks"] = *networks;
+  }
   doc["name"] = record.name;
   doc["id"] = record.id;
   return doc;

@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/container_links.h"
 #include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
 
@@ -75,7 +76,22 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
     // Everything the spec builder checks fails here rather than at start; the user is resolved
     // at start, in the container's own filesystem.
     json spec = baseSpec(draft, p_.paths);
+    std::string mode = hostConfig.value("NetworkMode", "default");
+    bool links = hostConfig.contains("Links") && hostConfig["Links"].is_array() && !hostConfig["Links"].empty();
+    if (links && (mode == "host" || mode.rfind("container:", 0) == 0)) {
+      throw Error(ErrorKind::invalid, "conflicting options: " + std::string(mode == "host" ? "host type networking" : "container type network") +
+                                          " can't be used with links. This would result in undefined behavior");
+    }
+    if (links) normaliseLinks(hostConfig["Links"], "/", id, p_.store);  // each linked container exists
     record = p_.store.reserve(name, id);
+    if (links) {
+      try {
+        hostConfig["Links"] = normaliseLinks(hostConfig["Links"], record.name, id, p_.store);
+      } catch (...) {
+        p_.store.remove(id);
+        throw;
+      }
+    }
     // The volumes made and filled from the image, with the name reserved (dockerd's order); a
     // failure below gives the name back and drops them.
     try {

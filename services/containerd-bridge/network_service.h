@@ -23,6 +23,10 @@ class NetworkService {
   // The container's network namespace (made on the first call) and its networks. `request`:
   // {Name, Hostname, NetworkMode, EndpointsConfig, PortBindings, PublishAllPorts, ExposedPorts}.
   virtual Attached attach(const std::string& container, const nlohmann::json& request, Deadline deadline) = 0;
+  // docker network connect/disconnect of a container attached before: its settings after.
+  virtual nlohmann::json connect(const std::string& container, const std::string& network,
+                                 const nlohmann::json& endpointConfig, Deadline deadline) = 0;
+  virtual nlohmann::json disconnect(const std::string& container, const std::string& network, Deadline deadline) = 0;
   // notFound "network X not found" unless the network exists (create checks its networks).
   virtual void checkNetwork(const std::string& ref, Deadline deadline) = 0;
   virtual void detach(const std::string& container, Deadline deadline) = 0;

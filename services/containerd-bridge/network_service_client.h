@@ -21,12 +21,23 @@ class NetworkServiceClient final : public NetworkService {
     return {attached.netnsPath, settings.is_discarded() ? nlohmann::json() : settings};
   }
   void checkNetwork(const std::string& ref, Deadline deadline) override { network_.inspect(ref, deadline); }
+  nlohmann::json connect(const std::string& container, const std::string& network, const nlohmann::json& endpointConfig,
+                         Deadline deadline) override {
+    return parsed(network_.connect(container, network, endpointConfig.dump(), deadline));
+  }
+  nlohmann::json disconnect(const std::string& container, const std::string& network, Deadline deadline) override {
+    return parsed(network_.disconnect(container, network, deadline));
+  }
   void detach(const std::string& container, Deadline deadline) override { network_.detach(container, deadline); }
   void reconcile(const std::vector<std::string>& containers, Deadline deadline) override {
     network_.reconcile(containers, deadline);
   }
 
  private:
+  static nlohmann::json parsed(const std::string& text) {
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    return j.is_discarded() ? nlohmann::json() : j;
+  }
   network::NetworkClient network_;
 };
 

@@ -89,7 +89,8 @@ std::string resolvConf(const std::string& host, const ContainerRecord& record, b
   return out;
 }
 
-// --add-host entries, "name:ip" (or "name=ip"); host-gateway is the default bridge's gateway.
+// --add-host entries, "name:ip" (or "name=ip"); host-gateway is the default bridge's gateway
+// (from the network service), as dockerd's default host-gateway-ip.
 std::string extraHosts(const ContainerRecord& record, const std::string& hostGateway) {
   std::string out;
   for (const auto& entry : stringList(record.hostConfig.value("ExtraHosts", json()))) {
@@ -130,9 +131,13 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
     storagePrepared = true;
     spdlog::debug("containers: start {}: rootfs and volumes {:.1f} ms", shortId(id), msSince(began));
     std::string netns = networks_.attach(record, deadline);
-    writeHostFiles(store_.get(record.id));  // with the addresses the attach recorded
+    auto attached = store_.get(record.id);  // with the addresses the attach recorded
+    std::string mode = attached.hostConfig.value("NetworkMode", "default");
+    std::vector<ContainerLink> links;
+    if (mode == "default" || mode == "bridge") links = resolveLinks(attached, store_);
+    writeHostFiles(attached, links);
     auto specBegan = std::chrono::steady_clock::now();
-    spec = finaliseSpec(record, volumeMounts, netns);
+    spec = finaliseSpec(record, volumeMounts, linkEnv(links), netns);
     spdlog::debug("containers: start {}: host files {:.1f} ms, spec {:.1f} ms", shortId(id),
                   std::chrono::duration<double, std::milli>(specBegan - began).count(), msSince(specBegan));
   } catch (const Error& e) {
@@ -190,7 +195,7 @@ void TaskLauncher::releaseStorage(const std::string& id, Deadline deadline) {
   volumes_.unmount(id, capped(deadline, 10s));
 }
 
-void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
+void TaskLauncher::writeHostFiles(const ContainerRecord& record, const std::vector<ContainerLink>& links) {
   std::string dir = store_.directoryOf(record.id);
   // Written again at every start, from the record and the host: atomic, not durable.
   std::string hostname = record.config.value("Hostname", shortId(record.id));
@@ -213,8 +218,8 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
     const auto& networks = record.networkSettings.value("Networks", json::object());
     for (auto it = networks.begin(); it != networks.end(); ++it) {
       if (ownAddress.empty()) ownAddress = it->value("IPAddress", "");
-      if (it.key() == "bridge" || hostGateway.empty()) hostGateway = it->value("Gateway", "");
     }
+    hostGateway = record.networkSettings.value("HostGateway", "");
   }
   if (hostNetwork) {
     hosts = host_.readHostFile("/etc/hosts");
@@ -222,6 +227,7 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
     hosts = kStandardHosts;
   }
   hosts += extraHosts(record, hostGateway);
+  hosts += linkHosts(links);
   std::string names = domain.empty() ? hostname : hostname + "." + domain + "\t" + hostname;
   if (!ownAddress.empty()) hosts += ownAddress + "\t" + names + "\n";
   else if (!hostNetwork) hosts += "127.0.1.1\t" + names + "\n";
@@ -230,7 +236,7 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record) {
 }
 
 json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector<json>& volumeMounts,
-                                const std::string& netns) {
+                                const std::vector<std::string>& extraEnv, const std::string& netns) {
   const std::string& id = record.id;
   std::string rootfs = paths_.rootfsOf(id);
   std::string dir = store_.directoryOf(id);
@@ -244,6 +250,7 @@ json TaskLauncher::finaliseSpec(const ContainerRecord& record, const std::vector
   }
   resolveSpecUser(spec, rootfs, record.config.value("User", ""), groupAdd);
   bool readonly = record.hostConfig.value("ReadonlyRootfs", false);
+  for (const auto& e : extraEnv) spec["process"]["env"].push_back(e);  // links' variables, for this run
   spec["root"]["path"] = rootfs;
   spec["linux"]["cgroupsPath"] = "/" + paths_.cgroupParent + "/" + id;
   for (const char* file : {"hostname", "hosts", "resolv.conf"}) {

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "services/containerd-bridge/container_links.h"
 #include "services/containerd-bridge/container_networks.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_types.h"
@@ -53,10 +54,10 @@ class TaskLauncher {
   std::vector<nlohmann::json> prepareStorage(const ContainerRecord& record, Deadline deadline);
   // Undoes prepareStorage.
   void releaseStorage(const std::string& id, Deadline deadline);
-  void writeHostFiles(const ContainerRecord& record);
+  void writeHostFiles(const ContainerRecord& record, const std::vector<ContainerLink>& links);
   // `netns`: the network namespace to join ("" for the host's network, or runc's new one).
   nlohmann::json finaliseSpec(const ContainerRecord& record, const std::vector<nlohmann::json>& volumeMounts,
-                              const std::string& netns);
+                              const std::vector<std::string>& extraEnv, const std::string& netns);
   TaskStdio prepareStdio(const ContainerRecord& record);
   // Ends a detached logger that waits on output fifos no task will write.
   void releaseStdio(const ContainerRecord& record, const TaskStdio& stdio);

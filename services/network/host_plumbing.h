@@ -1,7 +1,8 @@
 // The network core's Plumbing on the real host: netlink (links.h), nftables (firewall.h),
 // aardvark-dns (resolver.h) and the containers' namespaces (container_namespaces.h), plus the
 // sysctls bridge networks need (ip_forward unless --ip-forward=false; route_localnet on each
-// bridge, so that a published port answers on 127.0.0.1).
+// bridge, so that a published port answers on 127.0.0.1), and, on a host whose iptables FORWARD
+// policy is DROP, the accept rules each bridge's traffic needs there (docs/network.md).
 #pragma once
 
 #include "services/network/container_namespaces.h"
@@ -19,7 +20,7 @@ class HostPlumbing : public Plumbing {
   std::vector<std::string> namespaces() override { return namespaces_.list(); }
 
   void ensureBridge(const BridgeLink& bridge) override;
-  void removeBridge(const std::string& name) override { network::removeBridge(name); }
+  void removeBridge(const std::string& name) override;
   void plugEndpoint(const EndpointLink& endpoint) override { network::plugEndpoint(endpoint); }
   void unplugEndpoint(const std::string& hostVeth) override { network::unplugEndpoint(hostVeth); }
   std::vector<std::string> bridgePorts(const std::string& bridge) override { return network::bridgePorts(bridge); }

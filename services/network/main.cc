@@ -79,6 +79,19 @@ int main(int argc, char** argv) {
         },
         D::worker);
     s.handle(
+        ipc::methods::networkConnect(),
+        [&](ipc::Network::ConnectParams::Reader p, ipc::Network::ConnectResults::Builder r) {
+          auto config = parseDocument(p.getEndpointConfig());
+          r.setSettings(ipc::bytes(core->connect(p.getContainer(), p.getNetwork(), config.is_object() ? config : nlohmann::json::object()).dump()));
+        },
+        D::worker);
+    s.handle(
+        ipc::methods::networkDisconnect(),
+        [&](ipc::Network::DisconnectParams::Reader p, ipc::Network::DisconnectResults::Builder r) {
+          r.setSettings(ipc::bytes(core->disconnect(p.getContainer(), p.getNetwork()).dump()));
+        },
+        D::worker);
+    s.handle(
         ipc::methods::networkCreate(),
         [&](ipc::Network::CreateParams::Reader p, ipc::Network::CreateResults::Builder r) {
           r.setId(core->create(parseDocument(p.getRequest())));

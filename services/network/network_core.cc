@@ -502,6 +502,68 @@ NetworkCore::Attached NetworkCore::attach(const std::string& container, const js
   return {netns, settingsOf(record)};
 }
 
+json NetworkCore::connect(const std::string& container, const std::string& network, const json& config) {
+  std::lock_guard lock(mutex_);
+  auto it = containers_.find(container);
+  if (it == containers_.end()) throw Error(ErrorKind::notFound, "container " + container + " has no network to add to");
+  const NetworkRecord& n = resolveLocked(network == "default" ? "bridge" : network);
+  if (!n.isBridge()) {
+    throw Error(ErrorKind::forbidden, "container cannot be disconnected from host network or connected to host network");
+  }
+  ContainerRecord record = it->second;
+  int next = 0;
+  for (const auto& e : record.endpoints) {
+    if (e.network == n.id) {
+      throw Error(ErrorKind::forbidden, "endpoint with name " + record.name + " already exists in network " + n.name);
+    }
+    next = std::max(next, std::atoi(e.ifName.c_str() + 3) + 1);
+  }
+  auto e = newEndpointLocked(n, config, static_cast<size_t>(next));
+  if (!n.predefined) e.aliases.push_back(shortId(container));
+  record.endpoints.push_back(e);
+  files_.save(record);
+  containers_[container] = record;
+  try {
+    plugLocked(plumbing_.ensureNamespace(container), e, false);
+  } catch (...) {
+    record.endpoints.pop_back();
+    files_.save(record);
+    containers_[container] = record;
+    addressesOf(n.id).release(e.address);
+    throw;
+  }
+  applyResolverLocked();
+  events_("connect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
+  return settingsOf(record);
+}
+
+json NetworkCore::disconnect(const std::string& container, const std::string& network) {
+  std::lock_guard lock(mutex_);
+  auto it = containers_.find(container);
+  const NetworkRecord& n = resolveLocked(network == "default" ? "bridge" : network);
+  auto notConnected = [&] {
+    return Error(ErrorKind::forbidden, "container " + container + " is not connected to network " + network);
+  };
+  if (it == containers_.end()) throw notConnected();
+  ContainerRecord record = it->second;
+  auto e = std::find_if(record.endpoints.begin(), record.endpoints.end(), [&](const EndpointRecord& x) { return x.network == n.id; });
+  if (e == record.endpoints.end()) throw notConnected();
+  EndpointRecord gone = *e;
+  bool first = e == record.endpoints.begin();
+  record.endpoints.erase(e);
+  // The published ports are the first network's: they go with it.
+  bool hadPorts = first && !record.ports.empty();
+  if (first) record.ports.clear();
+  files_.save(record);
+  containers_[container] = record;
+  plumbing_.unplugEndpoint(gone.hostVeth);
+  addressesOf(n.id).release(gone.address);
+  if (hadPorts) applyFiltersLocked();
+  applyResolverLocked();
+  events_("disconnect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
+  return settingsOf(record);
+}
+
 void NetworkCore::releaseLocked(const ContainerRecord& record, bool unplug) {
   files_.removeContainer(record.id);
   containers_.erase(record.id);
@@ -635,7 +697,13 @@ json NetworkCore::settingsOf(const ContainerRecord& c) const {
     ports[std::to_string(p.containerPort) + "/" + p.protocol].push_back(
         {{"HostIp", formatIpv4(p.hostIp)}, {"HostPort", std::to_string(p.hostPort)}});
   }
-  return {{"Networks", networks}, {"Ports", ports}, {"Nameservers", nameservers}};
+  // --add-host NAME:host-gateway: dockerd's default host-gateway-ip, the default bridge's
+  // gateway (whatever network the container is on).
+  std::string hostGateway;
+  for (const auto& [id, n] : networks_) {
+    if (n.predefined && n.isBridge()) hostGateway = formatIpv4(n.gateway);
+  }
+  return {{"Networks", networks}, {"Ports", ports}, {"Nameservers", nameservers}, {"HostGateway", hostGateway}};
 }
 
 std::vector<Ipv4Prefix> NetworkCore::takenSubnetsLocked() const {

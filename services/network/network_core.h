@@ -55,6 +55,10 @@ class NetworkCore {
   // Containers with records or namespaces that are not in `keep` are detached. Returns them.
   std::vector<std::string> reconcile(const std::set<std::string>& keep);
 
+  // docker network connect/disconnect of a container attached before: its settings after.
+  nlohmann::json connect(const std::string& container, const std::string& network, const nlohmann::json& config);
+  nlohmann::json disconnect(const std::string& container, const std::string& network);
+
   std::string create(const nlohmann::json& request);
   nlohmann::json inspect(const std::string& ref) const;
   nlohmann::json list(const nlohmann::json& filters) const;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
 
 namespace berth::test {
 namespace {
@@ -65,6 +66,25 @@ class NetworksTest : public ContainersTest {
     }
     return trimNewline(r.out);
   }
+
+  // "Another host": a namespace of the test's own, joined to the engine's by a veth with
+  // TEST-NET-1 addresses (192.0.2.1 on the engine's side, 192.0.2.2 outside); deleted with it.
+  struct OutsideHost {
+    explicit OutsideHost(NetworksTest& test) : name("berth-outside-" + std::to_string(::getpid())) {
+      if (run({"ip", "netns", "add", name}).exitCode != 0) return;
+      auto veth = test.inEngineNamespace({"sh", "-c",
+                                          "ip link add bthost type veth peer name btout netns " + name +
+                                              " && ip addr add 192.0.2.1/24 dev bthost && ip link set bthost up"});
+      auto inside = run({"ip", "netns", "exec", name, "sh", "-c",
+                         "ip link set lo up && ip addr add 192.0.2.2/24 dev btout && ip link set btout up"});
+      ok = veth.exitCode == 0 && inside.exitCode == 0;
+    }
+    ~OutsideHost() { run({"ip", "netns", "del", name}); }
+    bool ready() const { return ok; }
+    CommandResult exec(const std::string& script) { return run({"ip", "netns", "exec", name, "sh", "-c", script}, {}, 20s); }
+    std::string name;
+    bool ok = false;
+  };
 
   // The host ends of veths in the engine's namespace.
   int vethCount() {
@@ -138,6 +158,10 @@ TEST_F(NetworksTest, TheDefaultBridgeGivesAContainerItsAddressRouteHostsEntryAnd
   EXPECT_EQ(bridge["IPAddress"], "172.17.0.3");
   EXPECT_EQ(bridge["NetworkID"], trimNewline(engine_.output({"network", "inspect", "-f", "{{.Id}}", "bridge"})));
   EXPECT_EQ(bridge["EndpointID"].get<std::string>().size(), 64u);
+  // docker stats counts its interface's traffic (a ping from the host makes some).
+  ASSERT_EQ(inEngineNamespace({"busybox", "ping", "-c", "2", "-W", "2", "172.17.0.3"}).exitCode, 0);
+  auto stats = json::parse(engine_.output({"stats", "--no-stream", "--format", "{{json .}}", "second"}));
+  EXPECT_NE(stats["NetIO"], "0B / 0B") << stats.dump();
   // The network lists it.
   auto containers = json::parse(engine_.output({"network", "inspect", "-f", "{{json .Containers}}", "bridge"}));
   ASSERT_TRUE(containers.contains(running)) << containers.dump();
@@ -223,6 +247,35 @@ TEST_F(NetworksTest, ContainersOnAUserNetworkReachEachOtherByNameAliasAndShortId
   }, 10s, 200ms)) << out;
 }
 
+TEST_F(NetworksTest, ARunningContainerIsConnectedAndDisconnectedWithItsAliases) {
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"network", "create", "n2"}).exitCode, 0);
+  std::string web = runWeb({"--name", "web", "--network", "n1"});
+  ASSERT_FALSE(web.empty());
+  auto r = engine_.docker({"network", "connect", "--alias", "w2", "n2", "web"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(inspect(engine_, "web", "{{.NetworkSettings.Networks.n2.IPAddress}}"), "172.19.0.2");
+  EXPECT_TRUE(contains(engine_.output({"exec", "web", "ip", "-4", "-o", "addr", "show", "eth1"}), "inet 172.19.0.2/16"));
+  std::string out;
+  EXPECT_TRUE(waitFor([&] { return answeredAddress(out = resolve("n2", "w2")) == "172.19.0.2"; }, 10s, 200ms)) << out;
+  r = fetchFromContainer("n2", "web", 80);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+  r = engine_.docker({"network", "connect", "n2", "web"});
+  EXPECT_TRUE(contains(r.err, "endpoint with name web already exists in network n2")) << r.err;
+
+  r = engine_.docker({"network", "disconnect", "n2", "web"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.output({"exec", "web", "ls", "/sys/class/net"}), "eth0\nlo\n");
+  EXPECT_EQ(inspect(engine_, "web", "{{len .NetworkSettings.Networks}}"), "1");
+  r = fetchFromContainer("n2", "172.19.0.2", 80);
+  EXPECT_FALSE(contains(r.out, kPage)) << r.out;
+  r = engine_.docker({"network", "disconnect", "n2", "web"});
+  EXPECT_TRUE(contains(r.err, "is not connected to network n2")) << r.err;
+  // Still served on its first network.
+  r = fetchFromContainer("n1", "web", 80);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+}
+
 TEST_F(NetworksTest, APublishedPortAnswersOnLoopbackThroughTheHostAddressAndFromAnotherHost) {
   std::string web = runWeb({"--name", "web", "-p", "8080:80"});
   ASSERT_FALSE(web.empty());
@@ -237,30 +290,13 @@ TEST_F(NetworksTest, APublishedPortAnswersOnLoopbackThroughTheHostAddressAndFrom
   r = fetchFromContainer("n1", "172.18.0.1", 8080);
   EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
 
-  // "Another host": a namespace the test makes, joined to the engine's by a veth with addresses
-  // of their own (192.0.2.0/24, TEST-NET-1). It reaches the host's address at the published port.
-  std::string outside = "berth-outside-" + std::to_string(::getpid());
-  ASSERT_EQ(run({"ip", "netns", "add", outside}).exitCode, 0);
-  struct Cleanup {
-    std::string ns;
-    ~Cleanup() { run({"ip", "netns", "del", ns}); }
-  } cleanup{outside};
-  auto veth = inEngineNamespace({"sh", "-c",
-                                 "ip link add bthost type veth peer name btout netns " + outside +
-                                     " && ip addr add 192.0.2.1/24 dev bthost && ip link set bthost up"});
-  ASSERT_EQ(veth.exitCode, 0) << veth.err;
-  ASSERT_EQ(run({"ip", "netns", "exec", outside, "sh", "-c",
-                 "ip link set lo up && ip addr add 192.0.2.2/24 dev btout && ip link set btout up"})
-                .exitCode,
-            0);
-  auto fetched = run({"ip", "netns", "exec", outside, "sh", "-c",
-                      "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 192.0.2.1 8080"},
-                     {}, 20s);
+  // "Another host": a namespace the test makes, joined to the engine's by a veth.
+  OutsideHost host(*this);
+  ASSERT_TRUE(host.ready());
+  auto fetched = host.exec("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 192.0.2.1 8080");
   EXPECT_TRUE(contains(fetched.out, kPage)) << fetched.out << fetched.err;
   // The container's own address is not reachable from outside (only what is published).
-  fetched = run({"ip", "netns", "exec", outside, "sh", "-c",
-                 "ip route add 172.17.0.0/16 via 192.0.2.1 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 172.17.0.2 80"},
-                {}, 20s);
+  fetched = host.exec("ip route add 172.17.0.0/16 via 192.0.2.1 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 172.17.0.2 80");
   EXPECT_FALSE(contains(fetched.out, kPage)) << fetched.out;
 
   // A host port already published is refused with dockerd's message, and nothing is left over.
@@ -286,6 +322,139 @@ TEST_F(NetworksTest, APublishedPortAnswersOnLoopbackThroughTheHostAddressAndFrom
   ASSERT_EQ(engine_.docker({"rm", "-f", "web"}).exitCode, 0);
   EXPECT_FALSE(contains(fetchFromHost("127.0.0.1", 8080), kPage));
   EXPECT_EQ(occurrences(ruleset(), "dnat to"), 1) << ruleset();
+}
+
+TEST_F(NetworksTest, WhereTheForwardPolicyIsDropContainersStillReachOutAndTheirPublishedPortsIn) {
+  // As a dockerd on the same host leaves it: iptables' FORWARD policy DROP (in the engine's own
+  // namespace here). The network service adds its accept rules when it makes its bridges.
+  auto policy = inEngineNamespace({"iptables", "-w", "-P", "FORWARD", "DROP"});
+  ASSERT_EQ(policy.exitCode, 0) << policy.err;
+  pid_t old = engine_.childPid("network");
+  killPid(old, SIGKILL);
+  ASSERT_TRUE(waitFor(
+      [&] {
+        auto c = engine_.children();
+        return c.count("network") && c.at("network").state == "running" && c.at("network").pid != old;
+      },
+      30s));
+  auto rules = inEngineNamespace({"iptables", "-w", "-S", "FORWARD"});
+  EXPECT_TRUE(contains(rules.out, "-i " + engine_.bridgeName() + " -m comment --comment \"berth " + engine_.bridgeName() +
+                                      "\" -j ACCEPT"))
+      << rules.out;
+  OutsideHost host(*this);
+  ASSERT_TRUE(host.ready());
+  auto ping = [&] {
+    return engine_.docker({"run", "--rm", "--pull", "never", kImage, "ping", "-c", "1", "-W", "2", "192.0.2.2"});
+  };
+  auto r = ping();
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, "1 packets received")) << r.out;
+  ASSERT_FALSE(runWeb({"--name", "web", "-p", "8080:80"}).empty());
+  EXPECT_TRUE(contains(host.exec("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 192.0.2.1 8080").out, kPage));
+  // Without those rules the same traffic is dropped: the check above can fail.
+  ASSERT_EQ(inEngineNamespace({"iptables", "-w", "-F", "FORWARD"}).exitCode, 0);
+  r = ping();
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_TRUE(contains(r.out, "0 packets received")) << r.out;
+}
+
+TEST_F(NetworksTest, ContainerOptionsShapeItsAddressNamesAndResolver) {
+  ASSERT_EQ(engine_.docker({"network", "create", "--subnet", "10.77.0.0/24", "n1"}).exitCode, 0);
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "n1", "--ip", "10.77.0.50", "--hostname", "box", "--domainname", "example.test", "--dns", "10.9.9.9",
+                           "--dns-search", "corp.test", "--dns-option", "ndots:3", "--add-host", "db.local:10.1.2.3",
+                           "--add-host", "gw:host-gateway", kImage, "sh", "-c",
+                           "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; cat /etc/resolv.conf; cat /etc/hosts"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "inet 10.77.0.50/24")) << r.out;
+  EXPECT_TRUE(contains(r.out, "search corp.test\nnameserver 10.9.9.9\noptions ndots:3\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "10.1.2.3\tdb.local\n")) << r.out;
+  EXPECT_TRUE(contains(r.out, "172.17.0.1\tgw\n")) << r.out;  // host-gateway: the default bridge's gateway
+  EXPECT_TRUE(contains(r.out, "10.77.0.50\tbox.example.test\tbox\n")) << r.out;
+  // --mac-address: API 1.43 clients send it in the container's Config (the CLI 28 refuses the
+  // option below API 1.44, so the request is made directly).
+  auto created = httpRequest(engine_.socketPath(), "POST", "/v1.43/containers/create",
+                             json({{"Image", kImage}, {"Cmd", {"cat", "/sys/class/net/eth0/address"}},
+                                   {"MacAddress", "02:42:ac:11:00:99"}})
+                                 .dump(),
+                             "Content-Type: application/json\r\n");
+  ASSERT_EQ(created.status, 201) << created.body;
+  r = engine_.docker({"start", "-a", json::parse(created.body)["Id"].get<std::string>()});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "02:42:ac:11:00:99\n");
+  // An address outside the subnet, and one on the default bridge, are refused as dockerd does.
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "n1", "--ip", "10.78.0.5", kImage, "true"});
+  EXPECT_TRUE(contains(r.err, "Requested address is out of range")) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--ip", "172.17.0.9", kImage, "true"});
+  EXPECT_TRUE(contains(r.err, "user specified IP address is supported on user defined networks only")) << r.err;
+}
+
+TEST_F(NetworksTest, PublishingAllExposedPortsUdpAndOneHostAddressEachAnswerWhereTheySay) {
+  OutsideHost host(*this);
+  ASSERT_TRUE(host.ready());
+  // -P publishes every EXPOSEd port on a port from the ephemeral range.
+  std::string all = runWeb({"--expose", "80", "-P"});
+  ASSERT_FALSE(all.empty());
+  std::string mapping = trimNewline(engine_.output({"port", all, "80/tcp"}));
+  ASSERT_TRUE(startsWith(mapping, "0.0.0.0:")) << mapping;
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", std::atoi(mapping.substr(8).c_str())), kPage));
+  // Published on 127.0.0.1 only: answered there, not on the address other hosts reach.
+  std::string local = runWeb({"-p", "127.0.0.1:8082:80"});
+  ASSERT_FALSE(local.empty());
+  EXPECT_EQ(engine_.output({"port", local}), "80/tcp -> 127.0.0.1:8082\n");
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", 8082), kPage));
+  EXPECT_FALSE(contains(host.exec("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 192.0.2.1 8082").out, kPage));
+  // UDP: a datagram from the other host to the published port reaches the container's socket
+  // (busybox has no UDP server: a static one of the tests' is bound in).
+  std::string udp = runDetached({"--name", "udp", "-p", "5353:53/udp", "-v", binDir() + "/udp_sink:/udp_sink:ro", kImage,
+                                 "/udp_sink", "53"});
+  ASSERT_FALSE(udp.empty());
+  EXPECT_EQ(engine_.output({"port", "udp"}), "53/udp -> 0.0.0.0:5353\n");
+  std::string got;
+  EXPECT_TRUE(waitFor([&] {
+    run({"ip", "netns", "exec", host.name, "bash", "-c", "echo datagram > /dev/udp/192.0.2.1/5353"});
+    got = engine_.output({"logs", "udp"});
+    return contains(got, "datagram");
+  }, 15s, 300ms)) << got;
+}
+
+TEST_F(NetworksTest, AnInternalNetworkKeepsItsTrafficOnItsBridge) {
+  OutsideHost host(*this);
+  ASSERT_TRUE(host.ready());
+  ASSERT_EQ(engine_.docker({"network", "create", "--internal", "inside"}).exitCode, 0);
+  EXPECT_EQ(engine_.output({"network", "inspect", "-f", "{{.Internal}}", "inside"}), "true\n");
+  ASSERT_FALSE(runWeb({"--name", "web", "--network", "inside"}).empty());
+  auto r = fetchFromContainer("inside", "web", 80);
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "inside", kImage, "ping", "-c", "1", "-W", "2",
+                      "192.0.2.2"});
+  EXPECT_NE(r.exitCode, 0);
+  // The same ping from the default bridge goes out: the refusal above is the network's.
+  r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "ping", "-c", "1", "-W", "2", "192.0.2.2"});
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+}
+
+TEST_F(NetworksTest, ALinkGivesTheLinkedContainersAddressAndVariablesAsDockerdWritesThem) {
+  std::string db = runDetached({"--name", "db", "--expose", "5432", "-e", "SECRET=s3", kImage, "sleep", "300"});
+  ASSERT_FALSE(db.empty());
+  std::string address = inspect(engine_, "db", "{{.NetworkSettings.IPAddress}}");
+  ASSERT_EQ(address, "172.17.0.2");
+  auto r = engine_.docker({"run", "--name", "web", "--pull", "never", "--link", "db:database", kImage, "sh", "-c",
+                           "grep database /etc/hosts; env | grep ^DATABASE_ | sort"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, address + "\tdatabase " + db.substr(0, 12) + " db\n"
+                   "DATABASE_ENV_SECRET=s3\n"
+                   "DATABASE_NAME=/web/database\n"
+                   "DATABASE_PORT=tcp://172.17.0.2:5432\n"
+                   "DATABASE_PORT_5432_TCP=tcp://172.17.0.2:5432\n"
+                   "DATABASE_PORT_5432_TCP_ADDR=172.17.0.2\n"
+                   "DATABASE_PORT_5432_TCP_PORT=5432\n"
+                   "DATABASE_PORT_5432_TCP_PROTO=tcp\n");
+  EXPECT_EQ(inspect(engine_, "web", "{{json .HostConfig.Links}}"), "[\"/db:/web/database\"]");
+  ASSERT_EQ(engine_.docker({"stop", "-t", "0", "db"}).exitCode, 0);
+  r = engine_.docker({"start", "web"});
+  EXPECT_TRUE(contains(r.err, "Cannot link to a non running container: /db AS /web/database")) << r.err;
+  r = engine_.docker({"create", "--pull", "never", "--link", "nosuch", kImage, "true"});
+  EXPECT_TRUE(contains(r.err, "could not get container for nosuch")) << r.err;
 }
 
 TEST_F(NetworksTest, RemovalLeavesNoVethNamespaceOrAddressBehind) {

@@ -468,5 +468,21 @@ TEST_F(ContainerStatsTest, TheV2ReaderReadsABusyProcessInARealCgroup2Hierarchy) 
   }
 }
 
+TEST_F(ContainerStatsTest, NetworkCountersAreEachInterfaceButLoopbackFromTheProcesssNetDev) {
+  write(proc() + "/42/net/dev",
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+        "    lo:    1000      10    0    0    0     0          0         0     1000      10    0    0    0     0       0          0\n"
+        "  eth0:    5852      62    1    2    0     0          0         0     1348      17    3    4    0     0       0          0\n");
+  auto networks = readNetworkStats(proc(), 42);
+  ASSERT_TRUE(networks.has_value());
+  EXPECT_EQ(*networks, json::parse(R"({"eth0":{"rx_bytes":5852,"rx_packets":62,"rx_errors":1,"rx_dropped":2,
+                                               "tx_bytes":1348,"tx_packets":17,"tx_errors":3,"tx_dropped":4}})"));
+  // Loopback only (--network none), or a process that is gone: no `networks` at all.
+  write(proc() + "/43/net/dev", "h1\nh2\n    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
+  EXPECT_FALSE(readNetworkStats(proc(), 43).has_value());
+  EXPECT_FALSE(readNetworkStats(proc(), 44).has_value());
+}
+
 }  // namespace
 }  // namespace berth::bridge

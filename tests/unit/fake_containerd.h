@@ -366,6 +366,21 @@ class FakeNetwork final : public NetworkService {
     check();
     if (!networks_.count(ref)) throw Error(ErrorKind::notFound, "network " + ref + " not found");
   }
+  nlohmann::json connect(const std::string& container, const std::string& network, const nlohmann::json&,
+                         Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    connected_[container].insert(network);
+    return {{"Networks", {{network, {{"IPAddress", "10.0.1.2"}}}}}, {"Ports", nlohmann::json::object()}};
+  }
+  nlohmann::json disconnect(const std::string& container, const std::string& network, Deadline) override {
+    std::lock_guard lock(mutex_);
+    check();
+    if (!connected_[container].erase(network)) {
+      throw Error(ErrorKind::forbidden, "container " + container + " is not connected to network " + network);
+    }
+    return {{"Networks", nlohmann::json::object()}, {"Ports", nlohmann::json::object()}};
+  }
   void addNetwork(const std::string& name) {
     std::lock_guard lock(mutex_);
     networks_.insert(name);
@@ -408,6 +423,7 @@ class FakeNetwork final : public NetworkService {
   std::set<std::string> namespaces_;
   std::set<std::string> networks_;
   std::map<std::string, nlohmann::json> requests_;
+  std::map<std::string, std::set<std::string>> connected_;
   bool down_ = false;
   int reconciles_ = 0;
 };

@@ -31,6 +31,24 @@ void NetworkClient::reconcile(const std::vector<std::string>& containers, Deadli
   });
 }
 
+std::string NetworkClient::connect(const std::string& container, const std::string& network,
+                                   const std::string& endpointConfig, Deadline deadline) {
+  auto reply = rpc_->call(ipc::methods::networkConnect(), deadline, [&](ipc::Network::ConnectParams::Builder p) {
+    p.setContainer(container);
+    p.setNetwork(network);
+    p.setEndpointConfig(ipc::bytes(endpointConfig));
+  });
+  return ipc::text(reply.get().getSettings());
+}
+
+std::string NetworkClient::disconnect(const std::string& container, const std::string& network, Deadline deadline) {
+  auto reply = rpc_->call(ipc::methods::networkDisconnect(), deadline, [&](ipc::Network::DisconnectParams::Builder p) {
+    p.setContainer(container);
+    p.setNetwork(network);
+  });
+  return ipc::text(reply.get().getSettings());
+}
+
 std::string NetworkClient::create(const std::string& request, Deadline deadline) {
   auto reply = rpc_->call(ipc::methods::networkCreate(), deadline,
                           [&](ipc::Network::CreateParams::Builder p) { p.setRequest(ipc::bytes(request)); });

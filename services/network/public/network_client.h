@@ -42,6 +42,11 @@ class NetworkClient {
   // Every container the caller has: the namespaces of others are removed.
   void reconcile(const std::vector<std::string>& containers, Deadline deadline);
 
+  // docker network connect/disconnect of an attached container: its settings JSON after.
+  std::string connect(const std::string& container, const std::string& network, const std::string& endpointConfig,
+                      Deadline deadline);
+  std::string disconnect(const std::string& container, const std::string& network, Deadline deadline);
+
   // docker network: the documents are Docker's JSON; the results too.
   std::string create(const std::string& request, Deadline deadline);
   std::string inspect(const std::string& ref, Deadline deadline);

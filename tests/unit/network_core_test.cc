@@ -1,0 +1,247 @@
+// The network core against a plumbing that keeps the host's state in memory: what an attach
+// records and plugs, what a restart of the service finishes or undoes (a record whose veth is
+// missing, a veth no record names), that nothing is applied twice, and dockerd's answers for
+// networks, addresses and ports.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "common/errors.h"
+#include "services/network/network_core.h"
+#include "tests/support/process.h"
+
+namespace berth::network {
+namespace {
+
+using json = nlohmann::json;
+
+// The host as the core changes it: namespaces, bridges, veths (by bridge), the last firewall
+// state and resolver networks, and host ports held by other processes.
+class FakePlumbing : public Plumbing {
+ public:
+  std::string ensureNamespace(const std::string& c) override {
+    if (c.size() != 64) throw Error(ErrorKind::invalid, "invalid container id");
+    netns.insert(c);
+    return "/netns/" + c;
+  }
+  void removeNamespace(const std::string& c) override {
+    netns.erase(c);
+    // The kernel deletes a destroyed namespace's veths.
+    for (auto& [bridge, ports] : veths) {
+      for (auto it = ports.begin(); it != ports.end();) {
+        if (owner[*it] == c) it = ports.erase(it);
+        else ++it;
+      }
+    }
+  }
+  std::vector<std::string> namespaces() override { return {netns.begin(), netns.end()}; }
+  void ensureBridge(const BridgeLink& b) override { bridges[b.name] = b; }
+  void removeBridge(const std::string& name) override {
+    bridges.erase(name);
+    veths.erase(name);
+  }
+  void plugEndpoint(const EndpointLink& e) override {
+    if (!bridges.count(e.bridge)) throw Error(ErrorKind::internal, "no such bridge " + e.bridge);
+    veths[e.bridge].insert(e.hostVeth);
+    owner[e.hostVeth] = e.netnsPath.substr(7);
+    ++plugs;
+  }
+  void unplugEndpoint(const std::string& v) override {
+    for (auto& [bridge, ports] : veths) ports.erase(v);
+  }
+  std::vector<std::string> bridgePorts(const std::string& bridge) override {
+    auto it = veths.find(bridge);
+    return it == veths.end() ? std::vector<std::string>{} : std::vector<std::string>(it->second.begin(), it->second.end());
+  }
+  bool linkExists(const std::string& name) override {
+    if (bridges.count(name)) return true;
+    for (auto& [bridge, ports] : veths) {
+      if (ports.count(name)) return true;
+    }
+    return false;
+  }
+  void applyFirewall(const FirewallState& s) override {
+    firewall = s;
+    ++firewallApplies;
+  }
+  void removeFirewall() override { firewall.reset(); }
+  void updateResolver(const std::vector<ResolverNetwork>& n) override { resolver = n; }
+  bool hostPortFree(const std::string&, uint32_t, uint16_t port) override { return !heldPorts.count(port); }
+  std::vector<Ipv4Prefix> hostRoutes() override { return routes; }
+
+  std::set<std::string> netns;
+  std::map<std::string, BridgeLink> bridges;
+  std::map<std::string, std::set<std::string>> veths;  // bridge -> host ends
+  std::map<std::string, std::string> owner;            // host end -> container
+  std::optional<FirewallState> firewall;
+  std::vector<ResolverNetwork> resolver;
+  std::set<uint16_t> heldPorts;
+  std::vector<Ipv4Prefix> routes;
+  int plugs = 0;
+  int firewallApplies = 0;
+};
+
+std::string id(char c) { return std::string(64, c); }
+
+class NetworkCoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<NetworkCore> startCore() {
+    NetworkOptions o;
+    o.dataDir = dir_.path();
+    o.defaultBridge = "br0";
+    o.ephemeralPorts = {40000, 40010};
+    auto core = std::make_unique<NetworkCore>(o, host_, [this](const std::string& action, const std::string&,
+                                                                const NetworkCore::Attributes&) { events_.push_back(action); });
+    core->start();
+    return core;
+  }
+  static json request(const std::string& mode, json extra = json::object()) {
+    json r = {{"Name", "/c"}, {"NetworkMode", mode}};
+    r.update(extra);
+    return r;
+  }
+  static std::string refusal(const std::function<void()>& op) {
+    try {
+      op();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+
+  test::TempDir dir_{"berth-network-core"};
+  FakePlumbing host_;
+  std::vector<std::string> events_;
+};
+
+TEST_F(NetworkCoreTest, TheDefaultBridgeTakesTheFirstPoolThatNoHostRouteOverlaps) {
+  host_.routes = {Ipv4Prefix::parse("172.17.0.0/16")};  // a docker0 on the host
+  auto core = startCore();
+  auto bridge = core->inspect("bridge");
+  EXPECT_EQ(bridge["IPAM"]["Config"], json::parse(R"([{"Subnet":"172.18.0.0/16"}])"));
+  EXPECT_EQ(host_.bridges.at("br0").gateway, parseIpv4("172.18.0.1"));
+  EXPECT_EQ(core->count(), 3u);  // bridge, host, none
+}
+
+TEST_F(NetworkCoreTest, AnAttachRecordsPlugsAndAnswersTheSameOnEveryLaterCall) {
+  auto core = startCore();
+  auto first = core->attach(id('a'), request("default"));
+  EXPECT_EQ(first.netnsPath, "/netns/" + id('a'));
+  EXPECT_EQ(first.settings["Networks"]["bridge"]["IPAddress"], "172.17.0.2");
+  EXPECT_EQ(first.settings["Networks"]["bridge"]["MacAddress"], "02:42:ac:11:00:02");
+  EXPECT_EQ(host_.veths["br0"].size(), 1u);
+  auto again = core->attach(id('a'), request("default"));
+  EXPECT_EQ(again.settings, first.settings);
+  EXPECT_EQ(host_.plugs, 1);
+  EXPECT_EQ(events_, (std::vector<std::string>{"connect"}));
+  // The next container gets the next address.
+  EXPECT_EQ(core->attach(id('b'), request("bridge")).settings["Networks"]["bridge"]["IPAddress"], "172.17.0.3");
+}
+
+TEST_F(NetworkCoreTest, ARestartPlugsAVethARecordNamesAndRemovesOneNoRecordNames) {
+  {
+    auto core = startCore();
+    core->attach(id('a'), request("default"));
+  }
+  // A kill -9 left the veth of a's attach unplugged, and a stray veth on the bridge.
+  host_.veths["br0"].clear();
+  host_.veths["br0"].insert("vethstray");
+  int applies = host_.firewallApplies;
+  auto core = startCore();
+  ASSERT_EQ(host_.veths["br0"].size(), 1u);
+  EXPECT_FALSE(host_.veths["br0"].count("vethstray"));
+  EXPECT_EQ(host_.owner[*host_.veths["br0"].begin()], id('a'));
+  EXPECT_EQ(host_.firewallApplies, applies + 1);  // the table written once, whole
+  // Its address is still its own: the next container does not get it.
+  EXPECT_EQ(core->attach(id('b'), request("default")).settings["Networks"]["bridge"]["IPAddress"], "172.17.0.3");
+}
+
+TEST_F(NetworkCoreTest, DetachReleasesEverythingAndReconcileDetachesWhatTheBridgeNoLongerHas) {
+  auto core = startCore();
+  core->attach(id('a'), request("default", {{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}));
+  core->attach(id('b'), request("default"));
+  ASSERT_EQ(host_.firewall->ports.size(), 1u);
+  core->detach(id('a'));
+  EXPECT_FALSE(host_.netns.count(id('a')));
+  EXPECT_TRUE(host_.firewall->ports.empty());
+  EXPECT_EQ(host_.veths["br0"].size(), 1u);
+  core->detach(id('a'));  // repeated: no error
+  EXPECT_EQ(core->reconcile({}), (std::vector<std::string>{id('b')}));
+  EXPECT_TRUE(host_.netns.empty());
+  EXPECT_TRUE(host_.veths["br0"].empty());
+}
+
+TEST_F(NetworkCoreTest, PortsAreRefusedWithDockerdsWordsWhenTakenAndRandomOnesComeFromTheRange) {
+  auto core = startCore();
+  auto a = core->attach(id('a'), request("default", {{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}));
+  EXPECT_EQ(a.settings["Ports"], json::parse(R"({"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]})"));
+  auto taken = refusal([&] {
+    core->attach(id('b'), request("default", {{"PortBindings", {{"80/tcp", {{{"HostPort", "8080"}}}}}}}));
+  });
+  EXPECT_NE(taken.find("Bind for 0.0.0.0:8080 failed: port is already allocated"), std::string::npos) << taken;
+  // Its address went back: nothing of the refused attach is left.
+  host_.heldPorts = {40000};
+  auto c = core->attach(id('c'), request("default", {{"PortBindings", {{"80/tcp", {{{"HostPort", ""}}}}}}}));
+  EXPECT_EQ(c.settings["Ports"]["80/tcp"][0]["HostPort"], "40001");  // 40000 is held by a host process
+  EXPECT_EQ(c.settings["Networks"]["bridge"]["IPAddress"], "172.17.0.4");  // serial: .3 is not reused at once
+  auto udp = core->attach(id('d'), request("default", {{"PortBindings", {{"8080/udp", {{{"HostPort", "8080"}}}}}}}));
+  EXPECT_EQ(udp.settings["Ports"]["8080/udp"][0]["HostPort"], "8080");  // another protocol: no conflict
+}
+
+TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheResolver) {
+  auto core = startCore();
+  std::string n1 = core->create({{"Name", "n1"}, {"Labels", {{"a", "b"}}}});
+  EXPECT_EQ(core->inspect("n1")["IPAM"]["Config"], json::parse(R"([{"Subnet":"172.18.0.0/16","Gateway":"172.18.0.1"}])"));
+  EXPECT_EQ(host_.bridges.count("br-" + n1.substr(0, 12)), 1u);
+  EXPECT_EQ(refusal([&] { core->create({{"Name", "n1"}}); }), "network with name n1 already exists");
+  EXPECT_EQ(refusal([&] { core->create({{"Name", "x"}, {"IPAM", {{"Config", {{{"Subnet", "172.18.5.0/24"}}}}}}}); }),
+            "Pool overlaps with other one on this address space");
+  EXPECT_EQ(refusal([&] { core->remove("bridge"); }), "bridge is a pre-defined network and cannot be removed");
+  auto a = core->attach(id('a'), request("n1", {{"Name", "/web"}, {"EndpointsConfig", {{"n1", {{"Aliases", {"www"}}}}}}}));
+  EXPECT_EQ(a.settings["Nameservers"], json::array({"172.18.0.1"}));
+  ASSERT_EQ(host_.resolver.size(), 1u);
+  EXPECT_EQ(host_.resolver[0].entries[0].names, (std::vector<std::string>{"web", "www", id('a').substr(0, 12)}));
+  EXPECT_EQ(refusal([&] { core->remove("n1"); }),
+            "error while removing network: network n1 id " + n1 + " has active endpoints");
+  EXPECT_EQ(core->list(json::parse(R"({"dangling":["true"]})")).size(), 0u);
+  core->detach(id('a'));
+  EXPECT_TRUE(host_.resolver.empty());
+  EXPECT_EQ(core->prune(json()), (std::vector<std::string>{"n1"}));
+  EXPECT_FALSE(host_.bridges.count("br-" + n1.substr(0, 12)));
+  EXPECT_EQ(refusal([&] { core->inspect("n1"); }), "network n1 not found");
+}
+
+TEST_F(NetworkCoreTest, ConnectAddsAnInterfaceAndDisconnectTakesItAway) {
+  auto core = startCore();
+  core->create({{"Name", "n1"}});
+  core->attach(id('a'), request("default"));
+  auto connected = core->connect(id('a'), "n1", {{"Aliases", {"x"}}});
+  EXPECT_EQ(connected["Networks"]["n1"]["IPAddress"], "172.18.0.2");
+  size_t veths = 0;
+  for (const auto& [bridge, ports] : host_.veths) veths += ports.size();
+  EXPECT_EQ(veths, 2u);  // one on each bridge
+  EXPECT_NE(refusal([&] { core->connect(id('a'), "n1", json::object()); }).find("already exists in network n1"),
+            std::string::npos);
+  auto after = core->disconnect(id('a'), "n1");
+  EXPECT_FALSE(after["Networks"].contains("n1"));
+  EXPECT_NE(refusal([&] { core->disconnect(id('a'), "n1"); }).find("is not connected to network n1"), std::string::npos);
+}
+
+TEST_F(NetworkCoreTest, AnEngineWithoutABridgeNetworkLeavesTheFirewallAlone) {
+  NetworkOptions o;
+  o.dataDir = dir_.path();
+  o.defaultBridge = "none";
+  NetworkCore core(o, host_, [](const std::string&, const std::string&, const NetworkCore::Attributes&) {});
+  core.start();
+  EXPECT_EQ(host_.firewallApplies, 0);
+  EXPECT_TRUE(host_.bridges.empty());
+  EXPECT_EQ(refusal([&] { core.inspect("bridge"); }), "network bridge not found");
+  // The default network is a namespace with loopback only.
+  auto attached = core.attach(id('a'), request("default"));
+  EXPECT_EQ(attached.settings["Networks"], json::object());
+  EXPECT_EQ(host_.plugs, 0);
+}
+
+}  // namespace
+}  // namespace berth::network
