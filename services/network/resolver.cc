@@ -8,9 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <set>
-#include <thread>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -113,13 +111,6 @@ void Resolver::start() {
     throw Error(ErrorKind::internal, "starting the resolver " + binary_ + " failed (status " + std::to_string(status) + ")");
   }
   spdlog::info("network: resolver started (pid {})", pid());
-}
-
-void Resolver::stop() {
-  if (pid_t p = pid()) {
-    ::kill(p, SIGTERM);
-    for (int i = 0; i < 50 && ::kill(p, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
 }
 
 }  // namespace berth::network

@@ -38,8 +38,6 @@ class Resolver {
   void update(const std::vector<ResolverNetwork>& networks);
   // The running resolver's pid, 0 when none runs.
   pid_t pid() const;
-  // Ends the running resolver (engine shutdown).
-  void stop();
 
   static std::string render(const ResolverNetwork& network);
 

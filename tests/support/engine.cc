@@ -111,10 +111,11 @@ pid_t Engine::resolverPid() const {
 }
 
 void Engine::endResolver() {
-  // The resolver is a process of its own that outlives the network service by design; the
-  // engine's stop ends it, and a test that failed midway must not leave it behind either.
+  // The resolver is a process of its own that outlives the network service by design (and the
+  // engine's stop, for live-restored containers); a test must not leave it behind. aardvark-dns
+  // blocks SIGTERM (it ends when its last network file goes), so it gets SIGKILL.
   if (pid_t pid = resolverPid()) {
-    ::kill(pid, SIGTERM);
+    ::kill(pid, SIGKILL);
     for (int i = 0; i < 100 && processAlive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
