@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -235,6 +236,10 @@ void ContainersRoutes::logs(http::Request& req, http::ResponseWriter& out) {
                   {"until", timeParam(req, "until")},
                   {"tail", tail}};
   BridgeStream stream(streamSocket_, request);
+  if (stream.reply().value("unreadable", false)) {
+    out.error(501, "configured logging driver does not support reading");
+    return;
+  }
   out.startStream(200, streamType(stream.tty()));
   char buf[64 * 1024];
   for (;;) {
@@ -282,15 +287,38 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
                   {"stdin", exec.value("OpenStdin", false)},
                   {"stdout", exec.value("OpenStdout", false)},
                   {"stderr", exec.value("OpenStderr", false)}};
-  BridgeStream stream(streamSocket_, request);
   if (detach) {
+    BridgeStream stream(streamSocket_, request);
     out.send(200, "application/json", "");
     return;
   }
+  // dockerd's order: the connection is taken over (the 101 or 200 head written) before the
+  // process starts. A client that reads the head through a buffered reader and then reads the
+  // raw socket (docker-py) would otherwise find the first output already swallowed with the
+  // head. A start that fails is then reported in the stream, as dockerd writes it (a stdout
+  // frame without a TTY), and the exec's exit code says why (126, 127).
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
-  auto& client = out.hijack(upgrade, streamType(stream.tty()));
-  splice(client, leftover, stream, exec.value("OpenStdin", false), stream.tty() ? keys : "");
+  auto& client = out.hijack(upgrade, streamType(tty));
+  std::optional<BridgeStream> stream;
+  try {
+    stream.emplace(streamSocket_, request);
+  } catch (const Error& e) {
+    std::string message = std::string(e.what()) + "\r\n";
+    if (!tty) {
+      uint32_t size = static_cast<uint32_t>(message.size());
+      std::string header = {1, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                            static_cast<char>(size >> 8), static_cast<char>(size)};
+      message = header + message;
+    }
+    try {
+      client.write(message);
+      client.closeWrite();
+    } catch (const std::exception&) {
+    }
+    return;
+  }
+  splice(client, leftover, *stream, exec.value("OpenStdin", false), tty ? keys : "");
 }
 
 void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {

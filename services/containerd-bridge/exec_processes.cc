@@ -21,10 +21,15 @@ std::string commandLine(const json& config) {
 }
 
 // The exit code dockerd records for an exec that could not start.
-int startFailureCode(const std::string& message) {
-  bool missing = message.find("no such file") != std::string::npos ||
-                 message.find("executable file not found") != std::string::npos;
-  return missing ? 127 : 126;
+// dockerd 20.10 records 126 for every exec that could not start (a missing command, a path that
+// is a directory, a permission), unlike a container's start.
+constexpr int kStartFailureCode = 126;
+
+// The runtime's own words, as dockerd passes them on ("OCI runtime exec failed: …"), without
+// the name of the containerd call that carried them.
+std::string runtimeMessage(const std::string& message) {
+  auto at = message.find("OCI runtime exec failed");
+  return at == std::string::npos ? message : message.substr(at);
 }
 
 }  // namespace
@@ -166,11 +171,11 @@ ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Dea
     tasks_.exec(record.id, execId, process.dump(), stdio, capped(deadline, 30s));
     exec.pid = static_cast<int>(tasks_.start(record.id, execId, capped(deadline, 30s)));
   } catch (const Error& e) {
-    std::string message = e.what();
+    std::string message = runtimeMessage(e.what());
     {
       std::lock_guard lock(mutex_);
       auto it = execs_.find(execId);
-      if (it != execs_.end()) it->second.exitCode = startFailureCode(message);
+      if (it != execs_.end()) it->second.exitCode = kStartFailureCode;
     }
     try {
       tasks_.removeProcess(record.id, execId, deadlineIn(10s));

@@ -1,7 +1,9 @@
 // Clients other than the docker CLI against berth: Debian's docker-compose 1.29 bringing a
 // project with a named volume up, down and up again, and down -v; Debian's Docker SDK for Python
 // (python3-docker, run with /usr/bin/python3) creating a volume and running a container on it.
-// Networking is `network_mode: none` until the network service lands.
+// Their engine runs on the machine's network with no default bridge (networks_test.cc runs
+// Compose on a project network, in an engine of its own namespace), so they use
+// `network_mode: none`. docker-py also reads exec output every way it can.
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/container_fixture.h"
@@ -107,6 +109,61 @@ print(sorted(v.name for v in client.volumes.list()))
             "['pyvol']\n"
             "notfound get nosuch: no such volume\n"
             "[]\n");
+}
+
+TEST_F(ClientsTest, DockerPyGetsEveryExecsOutputWhateverWayItAsksForIt) {
+  std::string id = runDetached({"--name", "execs", "--network", "none", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  // Every output checked, every way docker-py reads an exec: exec_start (all at once, demuxed,
+  // streamed), exec_run, and the raw socket; 40 in all, and each must arrive whole.
+  writeText(work_.path() + "/execs.py", R"(import sys, docker
+client = docker.DockerClient(base_url=sys.argv[1], version="1.41")
+api = client.api
+wrong = []
+for i in range(10):
+    e = api.exec_create("execs", ["echo", "hi%d" % i])
+    out = api.exec_start(e["Id"])
+    if out != b"hi%d\n" % i: wrong.append(("exec_start", i, out))
+    if api.exec_inspect(e["Id"])["ExitCode"] != 0: wrong.append(("exit", i))
+for i in range(10):
+    e = api.exec_create("execs", ["sh", "-c", "echo out%d; echo err%d >&2" % (i, i)])
+    out = api.exec_start(e["Id"], demux=True)
+    if out != (b"out%d\n" % i, b"err%d\n" % i): wrong.append(("demux", i, out))
+for i in range(10):
+    r = client.containers.get("execs").exec_run(["echo", "run%d" % i])
+    if r.output != b"run%d\n" % i or r.exit_code != 0: wrong.append(("exec_run", i, r))
+for i in range(5):
+    e = api.exec_create("execs", ["echo", "stream%d" % i])
+    got = b"".join(api.exec_start(e["Id"], stream=True))
+    if got != b"stream%d\n" % i: wrong.append(("stream", i, got))
+for i in range(5):
+    e = api.exec_create("execs", ["echo", "sock%d" % i])
+    sock = api.exec_start(e["Id"], socket=True)
+    data = b""
+    while True:
+        chunk = sock.read(4096) if hasattr(sock, "read") else sock.recv(4096)
+        if not chunk: break
+        data += chunk
+    sock.close()
+    # One stdout frame: stream 1, three zero bytes, the big-endian size, the bytes.
+    expected = b"sock%d\n" % i
+    if data != b"\x01\x00\x00\x00" + len(expected).to_bytes(4, "big") + expected: wrong.append(("socket", i, data))
+print("wrong:", wrong)
+r = client.containers.get("execs").exec_run(["nosuchcmd"])
+print(r.exit_code, r.output.decode().strip())
+)");
+  auto r = run({"/usr/bin/python3", work_.path() + "/execs.py", engine_.dockerHost()}, {}, 180s);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  // dockerd 20.10's answer for a command that does not exist: exit code 126 and the runtime's
+  // error in the stream.
+  EXPECT_EQ(r.out,
+            "wrong: []\n"
+            "126 OCI runtime exec failed: exec failed: unable to start container process: exec: \"nosuchcmd\": "
+            "executable file not found in $PATH: unknown\n");
+  // The docker CLI sees the same.
+  auto cli = engine_.docker({"exec", "execs", "nosuchcmd"});
+  EXPECT_EQ(cli.exitCode, 126);
+  EXPECT_TRUE(contains(cli.out + cli.err, "executable file not found in $PATH")) << cli.out << cli.err;
 }
 
 // Answers observed on the reference dockerd 20.10, which is not a swarm node either.
