@@ -50,6 +50,7 @@ struct AttachTarget {
   std::string loggerDone;
   ContainerStatus status = ContainerStatus::created;
   int64_t exits = 0;
+  bool logReadable = true;  // false with the none log driver: docker logs refuses, as dockerd
 };
 
 struct ExecRecord {

@@ -415,6 +415,7 @@ AttachTarget ContainerViews::attachTarget(const std::string& ref) const {
   t.loggerDone = paths_.runDirOf(record.id) + "/logger.done";
   t.status = record.state.status;
   t.exits = record.exits;
+  t.logReadable = record.hostConfig.value("LogConfig", json::object()).value("Type", "json-file") != "none";
   if (t.openStdin) {
     makeDirectories(paths_.runDirOf(record.id), 0700);
     if (::mkfifo(t.stdinFifo.c_str(), 0600) != 0 && errno != EEXIST) throwSystemError("mkfifo", t.stdinFifo);

@@ -9,6 +9,7 @@
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
 #include "services/containerd-bridge/container_links.h"
+#include "services/containerd-bridge/log_config.h"
 #include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
 
@@ -30,6 +31,7 @@ void validateCreate(const json& config, json& hostConfig) {
   std::string networkMode = hostConfig.value("NetworkMode", "");
   if (networkMode.empty()) hostConfig["NetworkMode"] = networkMode = "default";
   if (networkMode == "container:") throw Error(ErrorKind::invalid, "invalid container format container:<name|id>");
+  hostConfig["LogConfig"] = validateLogConfig(hostConfig.value("LogConfig", json()));
   // dockerd's runtimes: runc, its default, and containerd's name for the same shim.
   std::string runtime =
       hostConfig.contains("Runtime") && hostConfig["Runtime"].is_string() ? hostConfig["Runtime"].get<std::string>() : "";

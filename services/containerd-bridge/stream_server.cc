@@ -124,6 +124,10 @@ void StreamServer::logs(int fd, const json& request) {
   int64_t tail = request.value("tail", int64_t{-1});
   bool running = flagsOf(target.status).running;
   int64_t exits = target.exits;
+  if (!target.logReadable) {
+    writeAll(fd, ipc::streams::okLine({{"tty", target.tty}, {"unreadable", true}}));
+    return;
+  }
   writeAll(fd, ipc::streams::okLine({{"tty", target.tty}}));
 
   auto wanted = [&](const LogEntry& e) {

@@ -11,6 +11,7 @@
 
 #include "common/files.h"
 #include "services/containerd-bridge/container_spec.h"
+#include "services/containerd-bridge/log_config.h"
 #include "services/containerd-bridge/oci_spec.h"
 
 namespace berth::bridge {
@@ -293,12 +294,10 @@ TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
   ::unlink(done.c_str());
   std::string stdinFifo = run + "/stdin";
   if (openStdin) makeFifo(stdinFifo);
-  std::string logArgs = "--path=" + record.logPath + "&--done=" + done;
-  if (record.hostConfig.contains("LogConfig") && record.hostConfig["LogConfig"].is_object()) {
-    auto opts = record.hostConfig["LogConfig"].value("Config", json::object());
-    if (opts.contains("max-size")) logArgs += "&--max-size=" + opts["max-size"].get<std::string>();
-    if (opts.contains("max-file")) logArgs += "&--max-file=" + opts["max-file"].get<std::string>();
-  }
+  // The options' values are checked here, at start, where dockerd's logger checks them.
+  auto log = logSettings(record.hostConfig.value("LogConfig", json()));
+  std::string logArgs = "--path=" + record.logPath + "&--done=" + done + "&--max-size=" + std::to_string(log.maxSize) +
+                        "&--max-file=" + std::to_string(log.maxFiles);
   // stdin stays open for the container's whole life unless a single attach owns it.
   if (openStdin && !stdinOnce) logArgs += "&--hold=" + stdinFifo;
 
