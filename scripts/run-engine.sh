@@ -5,8 +5,11 @@
 # Stop with Ctrl-C (SIGINT): services stop in reverse order; containers keep running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As root it runs as it is (sudo need not be installed); as a user it runs itself again
+# through sudo.
 if [[ $(id -u) -ne 0 ]]; then
-  echo "run-engine: berth needs root (namespaces, mounts, containerd); re-run with sudo" >&2
+  if command -v sudo >/dev/null; then exec sudo --preserve-env=BERTH_ROOT,BERTH_BUILD_DIR "$0" "$@"; fi
+  echo "run-engine: berth needs root (namespaces, mounts, containerd); run it as root" >&2
   exit 1
 fi
 scripts/install-deps.sh

@@ -3,8 +3,11 @@
 # and integration tests that start real engines (real containerd, the real docker CLI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# As root it runs as it is (sudo need not be installed); as a user it runs itself again
+# through sudo.
 if [[ $(id -u) -ne 0 ]]; then
-  echo "test: the integration tests start engines and need root; re-run with sudo" >&2
+  if command -v sudo >/dev/null; then exec sudo --preserve-env=BERTH_ROOT,BERTH_BUILD_DIR "$0" "$@"; fi
+  echo "test: the integration tests start engines and need root; run it as root" >&2
   exit 1
 fi
 scripts/install-deps.sh
