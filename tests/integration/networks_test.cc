@@ -457,6 +457,31 @@ TEST_F(NetworksTest, ALinkGivesTheLinkedContainersAddressAndVariablesAsDockerdWr
   EXPECT_TRUE(contains(r.err, "could not get container for nosuch")) << r.err;
 }
 
+TEST_F(NetworksTest, ASharedNamespaceANamedBridgeAndAHostPortRangeWorkAsInDockerd) {
+  ASSERT_EQ(engine_.docker({"network", "create", "-o", "com.docker.network.bridge.name=btnamed", "n1"}).exitCode, 0);
+  auto link = inEngineNamespace({"ip", "-4", "-o", "addr", "show", "dev", "btnamed"});
+  EXPECT_TRUE(contains(link.out, "inet 172.18.0.1/16")) << link.out << link.err;
+  ASSERT_FALSE(runWeb({"--name", "web", "--network", "n1"}).empty());
+  // container:<name> joins web's namespace: the same interface and address, and its server.
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "container:web", kImage, "sh", "-c",
+                           "ip -4 -o addr show eth0; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 80"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "inet 172.18.0.2/16")) << r.out;
+  EXPECT_TRUE(contains(r.out, kPage)) << r.out;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "container:nosuch", kImage, "true"});
+  EXPECT_TRUE(contains(r.err, "No such container: nosuch")) << r.err;
+  // A host port range: each container takes the first port of it that is free.
+  std::string first = runWeb({"-p", "9100-9101:80"});
+  std::string second = runWeb({"-p", "9100-9101:80"});
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(engine_.output({"port", first, "80"}), "0.0.0.0:9100\n");
+  EXPECT_EQ(engine_.output({"port", second, "80"}), "0.0.0.0:9101\n");
+  EXPECT_TRUE(contains(fetchFromHost("127.0.0.1", 9101), kPage));
+  r = engine_.docker({"run", "-d", "--pull", "never", "-p", "9100-9101:80", kImage, "true"});
+  EXPECT_TRUE(contains(r.err, "port is already allocated")) << r.err;
+}
+
 TEST_F(NetworksTest, RemovalLeavesNoVethNamespaceOrAddressBehind) {
   ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
   for (int i = 0; i < 3; ++i) {
