@@ -53,3 +53,22 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The Debian docker CLI 20.10 (API 1.41), which the tests run beside the current CLI because
+# older tools still use it. Only its client is taken from docker.io's package: the package is
+# downloaded and the one binary extracted; its daemon is never installed or run.
+cli2010=/usr/local/lib/berth-tests/docker-20.10
+if [[ ! -x $cli2010 ]]; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: need root to install $cli2010" >&2
+    exit 1
+  fi
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -qq docker.io >/dev/null 2>&1); then
+    apt-get update -qq
+    (cd "$tmp" && apt-get download -qq docker.io >/dev/null)
+  fi
+  dpkg-deb --fsys-tarfile "$tmp"/docker.io_*.deb | tar -x -C "$tmp" ./usr/bin/docker
+  install -D -m 0755 "$tmp/usr/bin/docker" "$cli2010"
+  rm -rf "$tmp"
+fi

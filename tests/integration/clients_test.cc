@@ -166,6 +166,19 @@ print(r.exit_code, r.output.decode().strip())
   EXPECT_TRUE(contains(cli.out + cli.err, "executable file not found in $PATH")) << cli.out << cli.err;
 }
 
+TEST_F(ClientsTest, TheDockerPySuitePassesAsItDoesAgainstDockerd) {
+  // tests/integration/clients/docker_py_suite.py checks containers, exec (50 in a row in each
+  // mode), images, events and the daemon calls against dockerd 20.10's answers; it passes
+  // against the reference engine as it is.
+  TempDir archiveDir("berth-pysuite");
+  std::string archive = busyboxArchive(archiveDir.path(), "pysuite/loaded:1");
+  auto r = run({"/usr/bin/python3", std::string(BERTH_SOURCE_DIR) + "/tests/integration/clients/docker_py_suite.py",
+                engine_.dockerHost(), kImage, archive},
+               {}, 600s);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_TRUE(contains(r.out, " failed: 0\n")) << r.out;
+}
+
 // Answers observed on the reference dockerd 20.10, which is not a swarm node either.
 TEST_F(ClientsTest, SwarmAndPluginQueriesGetTheAnswersOfADockerdThatIsNoSwarmNode) {
   const std::string notManager =
