@@ -259,12 +259,29 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
                   {"stream", boolParam(req, "stream")}};
   std::string keys = detachSequence(req.queryValue("detachKeys").value_or("").empty() ? "ctrl-p,ctrl-q"
                                                                                      : *req.queryValue("detachKeys"));
-  BridgeStream stream(streamSocket_, request);
+  // The container must exist (404 before the connection is taken over, as dockerd answers); its
+  // TTY picks the stream's type.
+  auto container = json::parse(backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s)));
+  bool tty = container.value("Config", json::object()).value("Tty", false);
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
-  auto& client = out.hijack(upgrade, streamType(stream.tty()));
+  // dockerd's order: the head first, then the stream. Replayed logs sent right behind the head
+  // reach the client in the same read as the head, and a client that parses the head through a
+  // buffered reader and then reads the raw socket (docker-py) loses them.
+  auto& client = out.hijack(upgrade, streamType(tty));
+  std::optional<BridgeStream> stream;
+  try {
+    stream.emplace(streamSocket_, request);
+  } catch (const Error& e) {
+    try {
+      client.write(std::string(e.what()) + "\r\n");
+      client.closeWrite();
+    } catch (const std::exception&) {
+    }
+    return;
+  }
   // dockerd watches for the detach keys only on a TTY.
-  splice(client, leftover, stream, boolParam(req, "stdin"), stream.tty() ? keys : "");
+  splice(client, leftover, *stream, boolParam(req, "stdin"), tty ? keys : "");
 }
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
