@@ -1,6 +1,10 @@
 #include "services/containerd-bridge/container_views.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <array>
@@ -8,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -205,6 +210,85 @@ json portsListJson(const ContainerRecord& r) {
   return out;
 }
 
+
+// dockerd's validatePSArgs: an output column may be renamed to PID only for the pid column.
+void validatePsArgs(const std::string& psArgs) {
+  static const std::regex renamed("\\s+([^\\s]*)=\\s*(PID[^\\s]*)");
+  for (std::sregex_iterator it(psArgs.begin(), psArgs.end(), renamed), end; it != end; ++it) {
+    if ((*it)[1] != "pid") throw Error(ErrorKind::internal, "specifying \"" + (*it)[1].str() + "=" + (*it)[2].str() + "\" is not allowed");
+  }
+}
+
+// `ps` with the client's arguments as its argv, split on white space as dockerd splits them: no
+// shell ever sees them, so nothing in them is a command. Its stdout's lines; a failure is
+// dockerd's "ps: " and the first line ps wrote on stderr.
+std::vector<std::string> runPs(const std::string& psArgs) {
+  validatePsArgs(psArgs);
+  std::vector<std::string> args = {"ps"};
+  std::istringstream fields(psArgs);
+  for (std::string f; fields >> f;) args.push_back(f);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throwSystemError("pipe2", "ps");
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    throwSystemError("pipe2", "ps");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  pid_t pid = 0;
+  int spawned = ::posix_spawnp(&pid, "ps", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  ::close(err[1]);
+  std::string stdoutText, stderrText;
+  if (spawned == 0) {
+    // Both pipes at once, so neither can fill while the other is read.
+    pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    int open = 2;
+    char buf[8192];
+    while (open > 0) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      for (auto& p : fds) {
+        if (p.fd < 0 || !p.revents) continue;
+        ssize_t n = ::read(p.fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          p.fd = -1;
+          --open;
+          continue;
+        }
+        (p.fd == out[0] ? stdoutText : stderrText).append(buf, static_cast<size_t>(n));
+      }
+    }
+  }
+  ::close(out[0]);
+  ::close(err[0]);
+  if (spawned != 0) throw Error(ErrorKind::internal, std::string("running ps: ") + std::strerror(spawned));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::istringstream errLines(stderrText);
+    std::string first;
+    while (std::getline(errLines, first) && first.find_first_not_of(" \t") == std::string::npos) {
+    }
+    throw Error(ErrorKind::internal, "ps: " + first);
+  }
+  std::vector<std::string> lines;
+  std::istringstream outLines(stdoutText);
+  for (std::string l; std::getline(outLines, l);) lines.push_back(l);
+  return lines;
+}
+
 }  // namespace
 
 json inspectedConfig(const ContainerRecord& r) {
@@ -366,17 +450,7 @@ json ContainerViews::top(const std::string& ref, const std::string& psArgs, Dead
   auto record = store_.get(ref);
   admit(Operation::top, record.state.status, {record.id, record.name, ref});
   auto pids = tasks_.pids(record.id, deadline);
-  std::string args = psArgs.empty() ? "-ef" : psArgs;
-  if (args.find_first_of("'\"`$;&|<>\\") != std::string::npos) throw Error(ErrorKind::invalid, "invalid ps arguments");
-  std::unique_ptr<FILE, decltype(&pclose)> p(popen(("ps " + args + " 2>&1").c_str(), "r"), pclose);
-  if (!p) throw Error(ErrorKind::internal, "running ps failed");
-  std::vector<std::string> lines;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), p.get())) {
-    std::string l = buf.data();
-    if (!l.empty() && l.back() == '\n') l.pop_back();
-    lines.push_back(l);
-  }
+  std::vector<std::string> lines = runPs(psArgs.empty() ? "-ef" : psArgs);
   if (lines.empty()) throw Error(ErrorKind::internal, "ps printed nothing");
   auto split = [](const std::string& l, size_t max) {
     std::vector<std::string> f;

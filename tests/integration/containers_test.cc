@@ -481,6 +481,21 @@ TEST_F(ContainersTest, KillSignalsPauseFreezesAndTopListsTheContainersProcesses)
   EXPECT_TRUE(contains(table[0], "PID")) << r.out;
   EXPECT_TRUE(std::any_of(table.begin() + 1, table.end(), [](const std::string& l) { return contains(l, "sleep 1000"); }))
       << r.out;
+  // ps_args reach ps as its argv, never a shell: a newline and a command in them run nothing
+  // (issue 14: the API once handed them to popen). ps refuses the extra words as dockerd shows.
+  std::string probe = work_.path() + "/top-probe";
+  auto injected = httpRequest(engine_.socketPath(), "GET",
+                              "/v1.43/containers/" + id + "/top?ps_args=-ef%0Atouch%20" + probe);
+  EXPECT_FALSE(fs::exists(probe)) << injected.body;
+  EXPECT_EQ(injected.status, 500) << injected.body;
+  EXPECT_TRUE(contains(injected.body, "\"message\":\"ps: ")) << injected.body;
+  // dockerd's rules for ps arguments: only the pid column may be renamed PID; -o works.
+  r = engine_.docker({"top", id, "-o", "user=PID"});
+  EXPECT_TRUE(contains(r.err, "specifying \"user=PID\" is not allowed")) << r.err;
+  r = engine_.docker({"top", id, "-o", "pid,comm"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "COMMAND")) << r.out;
+  EXPECT_TRUE(contains(r.out, "sleep")) << r.out;
 
   r = engine_.docker({"pause", id});
   ASSERT_EQ(r.exitCode, 0) << r.err;
