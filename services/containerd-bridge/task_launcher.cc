@@ -318,7 +318,8 @@ TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
   makeFifo(stdio.out);
   makeFifo(stdio.err);
   std::vector<std::string> argv = {paths_.loggerBinary, "--path", record.logPath, "--done", done,
-                                   "--stdout-fifo", stdio.out, "--stderr-fifo", stdio.err};
+                                   "--stdout-fifo", stdio.out, "--stderr-fifo", stdio.err,
+                                   "--max-size", std::to_string(log.maxSize), "--max-file", std::to_string(log.maxFiles)};
   if (!stdinOnce) argv.insert(argv.end(), {"--hold", stdinFifo});
   host_.spawnDetached(argv);
   return stdio;

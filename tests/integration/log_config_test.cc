@@ -65,9 +65,16 @@ TEST_F(LogConfigTest, NoneKeepsNothingToReadAndAnEmptyDriverIsJsonFileWithItsOpt
             "{\"Type\":\"json-file\",\"Config\":{\"max-size\":\"1m\"}}");
 }
 
-TEST_F(LogConfigTest, MaxSizeIsASizeSoTheLogRotatesAtAKibibyte) {
-  std::string id = runDetached({"--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", kImage, "sh",
-                                "-c", "i=0; while [ $i -lt 200 ]; do echo line-$i-padding-padding-padding; i=$((i+1)); done"});
+class LogRotationTest : public LogConfigTest, public ::testing::WithParamInterface<bool> {};
+
+// With -i and no TTY the logger runs apart from the shim (berth starts it on the output fifos):
+// the options must reach it too (issue 14 found them dropped on that path).
+TEST_P(LogRotationTest, MaxSizeIsASizeSoTheLogRotatesAtAKibibyte) {
+  std::vector<std::string> options = {"--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=2"};
+  if (GetParam()) options.push_back("-i");
+  options.insert(options.end(), {kImage, "sh", "-c",
+                                 "i=0; while [ $i -lt 200 ]; do echo line-$i-padding-padding-padding; i=$((i+1)); done"});
+  std::string id = runDetached(options);
   ASSERT_FALSE(id.empty());
   ASSERT_EQ(engine_.output({"wait", id}), "0\n");
   std::string log = inspect(engine_, id, "{{.LogPath}}");
@@ -77,6 +84,9 @@ TEST_F(LogConfigTest, MaxSizeIsASizeSoTheLogRotatesAtAKibibyte) {
   auto logs = engine_.output({"logs", "--tail", "1", id});
   EXPECT_EQ(logs, "line-199-padding-padding-padding\n");
 }
+
+INSTANTIATE_TEST_SUITE_P(WithAndWithoutStdin, LogRotationTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) { return info.param ? "OpenStdin" : "NoStdin"; });
 
 }  // namespace
 }  // namespace berth::test
