@@ -199,19 +199,51 @@ TEST(EngineTest, TheSupervisorRunsContainerdAndFiveSeparateServiceProcesses) {
   EXPECT_EQ(exeName(children["containerd"].pid), "containerd");
 }
 
-TEST(EngineTest, EachServiceKilledWithSigkillIsBackWithinOneSecondAndNoPingFails) {
+// A detached container for the length of a test; removed (and the cgroups containerd leaves
+// behind) whatever the test gets to, since the engine stops with live-restore.
+class RunningContainer {
+ public:
+  RunningContainer(Engine& engine, const std::string& workDir) : engine_(engine) {
+    auto r = engine_.docker({"load", "-i", busyboxArchive(workDir, "berth-test/busybox:1")});
+    if (r.exitCode != 0) throw std::runtime_error("load failed: " + r.err);
+    r = engine_.docker({"run", "-d", "--pull", "never", "berth-test/busybox:1", "sleep", "1000"});
+    if (r.exitCode != 0 || r.out.size() < 64) throw std::runtime_error("run failed: " + r.err);
+    id_ = r.out.substr(0, 64);
+    pid_ = std::atoi(engine_.output({"inspect", "--format", "{{.State.Pid}}", id_}).c_str());
+    if (pid_ <= 1) throw std::runtime_error("no pid for the container");
+  }
+  ~RunningContainer() {
+    engine_.docker({"rm", "-f", id_});
+    removeNamespaceCgroups("berth");
+  }
+  const std::string& id() const { return id_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  Engine& engine_;
+  std::string id_;
+  pid_t pid_ = 0;
+};
+
+TEST(EngineTest, EachOfTheSixProcessesKilledWithSigkillIsBackWhileAContainerRunsAndNoPingFails) {
   Engine engine;
+  TempDir work("berth-engine-kill");
+  std::unique_ptr<RunningContainer> container;
+  ASSERT_NO_THROW(container = std::make_unique<RunningContainer>(engine, work.path()));
   PingLoop ping(engine.socketPath());
-  for (const auto& service : kServices) {
+  std::vector<std::string> victims = kServices;
+  victims.push_back("containerd");
+  for (const auto& service : victims) {
     auto before = engine.children();
     pid_t victim = before.at(service).pid;
     int resetsBefore = ping.resets();
     auto killedAt = std::chrono::steady_clock::now();
     killPid(victim, SIGKILL);
-    // Back: a new pid in state running (it said READY=1 after serving its endpoint).
+    // Back: a new pid in state running (it said READY=1 after serving its endpoint; containerd
+    // once its socket answers).
     bool back = false;
     std::map<std::string, ChildInfo> after;
-    while (std::chrono::steady_clock::now() - killedAt < 3s) {
+    while (std::chrono::steady_clock::now() - killedAt < 10s) {
       after = engine.children();
       if (after.at(service).pid != victim && after.at(service).pid > 1 && after.at(service).state == "running") {
         back = true;
@@ -221,7 +253,8 @@ TEST(EngineTest, EachServiceKilledWithSigkillIsBackWithinOneSecondAndNoPingFails
     }
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killedAt);
     ASSERT_TRUE(back) << service << " did not come back; log:\n" << engine.log();
-    EXPECT_LT(took, 1000ms) << service << " took " << took.count() << " ms";
+    // berth's own services are back within a second; containerd's start is containerd's.
+    EXPECT_LT(took, service == "containerd" ? 5000ms : 1000ms) << service << " took " << took.count() << " ms";
     std::cout << "[ restart ] " << service << " back and running " << took.count() << " ms after kill -9\n";
     EXPECT_EQ(after.at(service).restarts, before.at(service).restarts + 1);
     for (const auto& [name, info] : before) {
@@ -237,68 +270,26 @@ TEST(EngineTest, EachServiceKilledWithSigkillIsBackWithinOneSecondAndNoPingFails
     EXPECT_EQ(health.size(), kServices.size() - 1);
     for (const auto& [name, pid] : health) EXPECT_EQ(pid, after.at(name).pid) << name;
     EXPECT_EQ(unansweredWarnings(engine), "") << "after the kill of " << service;
+    // The container never stopped, and the engine still reaches it (after containerd's kill,
+    // through the new containerd).
+    EXPECT_TRUE(processAlive(container->pid())) << "the container died with " << service;
+    EXPECT_EQ(engine.output({"inspect", "--format", "{{.State.Status}} {{.State.Pid}}", container->id()}),
+              "running " + std::to_string(container->pid()) + "\n")
+        << "after the kill of " << service;
+    EXPECT_EQ(engine.output({"exec", container->id(), "echo", "after " + service}), "after " + service + "\n");
     // Only the API's own death can reset a connection, and one client has at most one in flight.
-    std::this_thread::sleep_for(50ms);
     int resets = ping.resets() - resetsBefore;
     if (service == "api") EXPECT_LE(resets, 1);
     else EXPECT_EQ(resets, 0) << "connections reset when " << service << " died";
   }
-  std::this_thread::sleep_for(100ms);
   ping.finish();
   EXPECT_GT(ping.total(), 50);
   EXPECT_EQ(ping.refused(), 0) << "connections refused while services restarted:\n" << ping.failures();
   EXPECT_EQ(ping.failed(), 0) << "pings failed or timed out while services restarted:\n" << ping.failures();
   std::cout << "[ pings ] " << ping.total() << " sent, " << ping.resets()
             << " reset by the API's own kill -9 and answered on retry\n";
-}
-
-TEST(EngineTest, ContainerdKilledWithSigkillIsRestartedWhileAContainerRunsAndSiblingsKeepTheirPids) {
-  Engine engine;
-  TempDir work("berth-containerd-kill");
-  auto r = engine.docker({"load", "-i", busyboxArchive(work.path(), "berth-test/busybox:1")});
-  ASSERT_EQ(r.exitCode, 0) << r.err;
-  // Whatever the test gets to, no container outlives it (the engine stops with live-restore).
-  struct RemoveContainers {
-    Engine& engine;
-    ~RemoveContainers() {
-      auto ids = engine.docker({"ps", "-aq"});
-      std::istringstream in(ids.out);
-      for (std::string id; in >> id;) engine.docker({"rm", "-f", id});
-      removeNamespaceCgroups("berth");
-    }
-  } cleanup{engine};
-  r = engine.docker({"run", "-d", "--pull", "never", "berth-test/busybox:1", "sleep", "1000"});
-  ASSERT_EQ(r.exitCode, 0) << r.err;
-  std::string id = r.out.substr(0, 64);
-  r = engine.docker({"inspect", "--format", "{{.State.Pid}}", id});
-  ASSERT_EQ(r.exitCode, 0) << r.err;
-  pid_t containerPid = std::atoi(r.out.c_str());
-  ASSERT_GT(containerPid, 1);
-
-  auto before = engine.children();
-  pid_t victim = before.at("containerd").pid;
-  killPid(victim, SIGKILL);
-  auto start = std::chrono::steady_clock::now();
-  std::map<std::string, ChildInfo> after;
-  bool back = false;
-  while (!back && std::chrono::steady_clock::now() - start < 10s) {
-    after = engine.children();
-    back = after.at("containerd").pid != victim && after.at("containerd").pid > 1 && after.at("containerd").state == "running";
-    if (!back) std::this_thread::sleep_for(10ms);
-  }
-  ASSERT_TRUE(back) << "containerd was not restarted with a new pid; log:\n" << engine.log();
-  EXPECT_EQ(after.at("containerd").restarts, before.at("containerd").restarts + 1);
-  for (const auto& s : kServices) EXPECT_EQ(after.at(s).pid, before.at(s).pid) << s;
-  // The container never stopped, and the engine reaches it through the new containerd.
-  EXPECT_TRUE(processAlive(containerPid));
-  r = engine.docker({"exec", id, "echo", "through the new containerd"});
-  EXPECT_EQ(r.exitCode, 0) << r.err;
-  EXPECT_EQ(r.out, "through the new containerd\n");
-  r = engine.docker({"inspect", "--format", "{{.State.Status}} {{.State.Pid}}", id});
-  EXPECT_EQ(r.out, "running " + std::to_string(containerPid) + "\n") << r.err;
-  EXPECT_EQ(unansweredWarnings(engine), "");
-  r = engine.docker({"rm", "-f", id});
-  EXPECT_EQ(r.exitCode, 0) << r.err;
+  pid_t containerPid = container->pid();
+  container.reset();
   EXPECT_TRUE(waitForGone(containerPid, 5s)) << "the container outlived rm -f";
 }
 

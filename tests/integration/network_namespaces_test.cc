@@ -14,6 +14,18 @@ namespace {
 
 constexpr long kNsfsMagic = 0x6e736673;
 
+// A process's network namespace as the kernel names it ("net:[inode]"); a failure to read it is
+// a test failure, never an empty name that would differ from any other.
+std::string networkNamespaceOf(pid_t pid) {
+  std::error_code ec;
+  auto name = fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/net", ec).string();
+  if (ec || name.rfind("net:[", 0) != 0) {
+    ADD_FAILURE() << "cannot read the network namespace of pid " << pid << ": " << ec.message();
+    return "unreadable(" + std::to_string(pid) + ")";
+  }
+  return name;
+}
+
 class NetworkNamespacesTest : public ContainersTest {
  protected:
   std::string netnsOf(const std::string& id) const { return engine_.execRoot() + "/netns/" + id; }
@@ -22,10 +34,7 @@ class NetworkNamespacesTest : public ContainersTest {
     return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == kNsfsMagic;
   }
   // "net:[INODE]" of a process, and of the namespace a path holds.
-  static std::string namespaceOfPid(pid_t pid) {
-    std::error_code ec;
-    return fs::read_symlink("/proc/" + std::to_string(pid) + "/ns/net", ec).string();
-  }
+  static std::string namespaceOfPid(pid_t pid) { return networkNamespaceOf(pid); }
   static std::string namespaceAt(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return "none";
@@ -44,6 +53,7 @@ TEST_F(NetworkNamespacesTest, ANoneContainerJoinsTheServicesNamespaceWhichOutliv
   std::string id = runDetached({"--name", "isolated", "--network", "none", kImage, "sleep", "300"});
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(holdsNamespace(netnsOf(id)));
+  EXPECT_EQ(netnsMounts(), 1);  // the count below that must reach 0 counts this one
   pid_t pid = pidOf(engine_, id);
   ASSERT_GT(pid, 0);
   EXPECT_EQ(namespaceOfPid(pid), namespaceAt(netnsOf(id)));
@@ -54,15 +64,7 @@ TEST_F(NetworkNamespacesTest, ANoneContainerJoinsTheServicesNamespaceWhichOutliv
 
   // kill -9 of the network service: the container keeps its namespace; the restarted service
   // makes the next container's.
-  pid_t old = engine_.childPid("network");
-  ASSERT_GT(old, 1);
-  killPid(old, SIGKILL);
-  ASSERT_TRUE(waitFor(
-      [&] {
-        auto c = engine_.children();
-        return c.count("network") && c.at("network").state == "running" && c.at("network").pid != old;
-      },
-      20s));
+  ASSERT_NO_THROW(engine_.killAndAwaitRestart("network"));
   EXPECT_EQ(namespaceOfPid(pid), namespaceAt(netnsOf(id)));
   EXPECT_EQ(engine_.output({"exec", "isolated", "cat", "/sys/class/net/lo/flags"}), "0x9\n");
   auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "none", kImage, "ls", "/sys/class/net"});
@@ -100,9 +102,7 @@ TEST(EngineInItsOwnNetworkNamespaceTest, TheEngineAndItsHostNetworkContainersSee
   TempDir work("berth-netns-engine");
   auto r = engine.docker({"load", "-i", busyboxArchive(work.path(), kImage)});
   ASSERT_EQ(r.exitCode, 0) << r.err;
-  std::error_code ec;
-  auto own = fs::read_symlink("/proc/self/ns/net", ec).string();
-  EXPECT_NE(fs::read_symlink("/proc/" + std::to_string(engine.pid()) + "/ns/net", ec).string(), own);
+  EXPECT_NE(networkNamespaceOf(engine.pid()), networkNamespaceOf(::getpid()));
   r = engine.docker({"run", "--rm", "--pull", "never", "--network", "host", kImage, "sh", "-c",
                      "ls /sys/class/net; cat /sys/class/net/lo/flags"});
   ASSERT_EQ(r.exitCode, 0) << r.err;

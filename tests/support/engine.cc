@@ -190,6 +190,37 @@ pid_t Engine::childPid(const std::string& name) {
   return it->second.pid;
 }
 
+pid_t Engine::killAndAwaitRestart(const std::string& name, std::chrono::milliseconds within) {
+  pid_t old = childPid(name);
+  killPid(old, SIGKILL);
+  return awaitRestart(name, old, within);
+}
+
+pid_t Engine::awaitRestart(const std::string& name, pid_t old, std::chrono::milliseconds within) {
+  pid_t now = 0;
+  std::string lastError;
+  bool back = waitFor(
+      [&] {
+        try {
+          auto all = children();
+          auto it = all.find(name);
+          if (it == all.end() || it->second.state != "running" || it->second.pid == old || it->second.pid <= 1) return false;
+          now = it->second.pid;
+          return true;
+        } catch (const std::exception& e) {  // berthctl itself may be refused while the API restarts
+          lastError = e.what();
+          return false;
+        }
+      },
+      within);
+  if (!back) {
+    throw std::runtime_error(name + " was not running again " +
+                             std::to_string(within.count()) + " ms after pid " + std::to_string(old) + " died" +
+                             (lastError.empty() ? "" : "; last status error: " + lastError) + "\nengine log:\n" + log());
+  }
+  return now;
+}
+
 std::map<std::string, pid_t> Engine::serviceHealth(std::chrono::milliseconds deadline) {
   std::map<std::string, pid_t> out;
   zmq::context_t context;

@@ -68,6 +68,11 @@ class Engine {
   std::map<std::string, ChildInfo> children();
   // One child's pid from that table; throws unless it is a live process (> 1).
   pid_t childPid(const std::string& name);
+  // Waits until the supervisor lists child `name` running under a pid other than `old`;
+  // returns that pid, and throws (with the engine's log) when it is not back in `within`.
+  pid_t awaitRestart(const std::string& name, pid_t old, std::chrono::milliseconds within = std::chrono::seconds(30));
+  // kill -9 of one child, then awaitRestart.
+  pid_t killAndAwaitRestart(const std::string& name, std::chrono::milliseconds within = std::chrono::seconds(30));
   // Calls health on the RPC endpoint of each service that has one (all but the API, which
   // answers HTTP); returns the pid each one reports, and throws naming the first service that
   // does not answer within `deadline`.

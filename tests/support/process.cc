@@ -207,4 +207,23 @@ std::vector<pid_t> childrenOf(pid_t parent) {
   return out;
 }
 
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout, std::chrono::milliseconds step) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(step);
+  }
+  return true;
+}
+
+BackgroundLoop::BackgroundLoop(std::function<void()> step)
+    : thread_([this, step = std::move(step)] {
+        while (!stop_) step();
+      }) {}
+
+void BackgroundLoop::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
 }  // namespace berth::test

@@ -4,9 +4,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace berth::test {
@@ -57,5 +60,25 @@ void killPid(pid_t pid, int sig);
 std::string readText(const std::string& path);
 std::string binDir();  // build/bin
 std::vector<pid_t> childrenOf(pid_t parent);  // direct children, from /proc
+// Polls `done` every `step` until it holds (true) or `timeout` has passed (false): the wait a
+// test uses instead of a sleep wherever a condition can be observed.
+bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+             std::chrono::milliseconds step = std::chrono::milliseconds(20));
+
+// Runs `step` over and over on a thread of its own until stop() or destruction: a test that
+// ends early (a failed ASSERT returns from it) still joins the thread instead of terminating
+// the whole test binary with a joinable std::thread.
+class BackgroundLoop {
+ public:
+  explicit BackgroundLoop(std::function<void()> step);
+  ~BackgroundLoop() { stop(); }
+  BackgroundLoop(const BackgroundLoop&) = delete;
+  BackgroundLoop& operator=(const BackgroundLoop&) = delete;
+  void stop();
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace berth::test
