@@ -42,8 +42,11 @@ std::vector<std::pair<std::string, std::string>> statHeader(const BridgeStream& 
   return {{"X-Docker-Container-Path-Stat", base64(stream.reply().value("stat", json::object()).dump())}};
 }
 
-const char* streamType(bool tty) {
-  return tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+// The media type of an attach, exec or logs stream: multiplexed frames are announced as such
+// since API 1.42; older clients (dockerd 20.10's 1.41) are told raw-stream either way.
+const char* streamType(bool tty, const std::string& apiVersion) {
+  if (tty || compareApiVersions(apiVersion, "1.42") < 0) return "application/vnd.docker.raw-stream";
+  return "application/vnd.docker.multiplexed-stream";
 }
 
 }  // namespace
@@ -240,7 +243,7 @@ void ContainersRoutes::logs(http::Request& req, http::ResponseWriter& out) {
     out.error(501, "configured logging driver does not support reading");
     return;
   }
-  out.startStream(200, streamType(stream.tty()));
+  out.startStream(200, streamType(stream.tty(), req.apiVersion));
   char buf[64 * 1024];
   for (;;) {
     size_t n = stream.read(buf, sizeof buf);
@@ -268,7 +271,7 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
   // dockerd's order: the head first, then the stream. Replayed logs sent right behind the head
   // reach the client in the same read as the head, and a client that parses the head through a
   // buffered reader and then reads the raw socket (docker-py) loses them.
-  auto& client = out.hijack(upgrade, streamType(tty));
+  auto& client = out.hijack(upgrade, streamType(tty, req.apiVersion));
   std::optional<BridgeStream> stream;
   try {
     stream.emplace(streamSocket_, request);
@@ -316,7 +319,7 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
   // frame without a TTY), and the exec's exit code says why (126, 127).
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
-  auto& client = out.hijack(upgrade, streamType(tty));
+  auto& client = out.hijack(upgrade, streamType(tty, req.apiVersion));
   std::optional<BridgeStream> stream;
   try {
     stream.emplace(streamSocket_, request);

@@ -381,6 +381,28 @@ TEST_F(ContainersTest, LogsSplitStreamsAndHonourTailTimestampsAndSinceFromAJsonF
   EXPECT_EQ(byStream["stderr"], "e\n");
 }
 
+// What docker-py's attach(logs=True) asks for, without the connection upgrade: dockerd 20.10
+// answers 200 with a raw stream holding the exited container's output as multiplexed frames
+// (observed on the reference engine with curl: stdout's frame, then stderr's). docker-py itself
+// loses those bytes on dockerd (they arrive with the 101 and it reads past them), so its suite
+// does not check this.
+TEST_F(ContainersTest, AttachWithLogsToAnExitedContainerReplaysItsOutputInFrames) {
+  auto r = engine_.docker({"run", "--pull", "never", "--name", "replayed", kImage, "sh", "-c", "echo attached; echo oops >&2"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto attached = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/replayed/attach?logs=1&stdout=1&stderr=1&stream=0");
+  EXPECT_EQ(attached.status, 200) << attached.head;
+  EXPECT_TRUE(contains(attached.head, "Content-Type: application/vnd.docker.raw-stream")) << attached.head;
+  EXPECT_TRUE(attached.complete && !attached.timedOut);
+  auto frame = [](char stream, const std::string& data) {
+    return std::string{stream, 0, 0, 0, 0, 0, 0, static_cast<char>(data.size())} + data;
+  };
+  EXPECT_EQ(attached.body, frame(1, "attached\n") + frame(2, "oops\n"));
+  // API 1.42 and later announce the same frames as multiplexed (moby 23+).
+  attached = httpRequest(engine_.socketPath(), "POST", "/v1.43/containers/replayed/attach?logs=1&stdout=1&stderr=1&stream=0");
+  EXPECT_TRUE(contains(attached.head, "Content-Type: application/vnd.docker.multiplexed-stream")) << attached.head;
+  EXPECT_EQ(attached.body, frame(1, "attached\n") + frame(2, "oops\n"));
+}
+
 TEST_F(ContainersTest, LogsFollowReturnsWhenTheContainerExits) {
   std::string id = runDetached({kImage, "sh", "-c", "echo a; sleep 1; echo b"});
   ASSERT_EQ(id.size(), 64u);
@@ -810,22 +832,28 @@ TEST_F(ContainersTest, FortyKillsOfTheBridgeWithExecsInFlightNeverMakeARunningCo
   ASSERT_EQ(id.size(), 64u);
   pid_t pid = pidOf(engine_, id);
   ASSERT_GT(pid, 1);
-  std::atomic<bool> stop{false};
   std::atomic<int> execsOk{0}, execsFailed{0};
-  std::mutex notRunningMutex;
-  std::string notRunning;
-  std::thread execs([&] {
-    while (!stop) {
-      auto r = engine_.docker({"exec", id, "true"}, 30s);
-      if (r.exitCode == 0) {
-        ++execsOk;
-        continue;
-      }
-      ++execsFailed;  // the bridge was down for this one: a refusal that says so is fine
-      if (contains(r.err, "is not running")) {
-        std::lock_guard lock(notRunningMutex);
-        notRunning += r.err;
-      }
+  std::mutex unexplainedMutex;
+  std::string unexplained;
+  BackgroundLoop execs([&] {
+    auto r = engine_.docker({"exec", id, "true"}, 30s);
+    if (r.exitCode == 0) {
+      ++execsOk;
+      return;
+    }
+    // The bridge was down for this one: fine when the refusal says so (the bridge was not
+    // reachable, went away during the call, or its stream closed), or when the exec instance
+    // the CLI created was lost with the bridge that held it before the CLI could start it (exec
+    // instances live in the bridge's memory, as in dockerd's, whose restart loses them too: the
+    // start is a 404, through the upgrade or not). A timeout (-1), "is not running" or any
+    // other message is a failure.
+    ++execsFailed;
+    bool explained = r.exitCode > 0 && !contains(r.err, "is not running") &&
+                     (contains(r.err, "containerd-bridge") || contains(r.err, "went away during the call") ||
+                      contains(r.err, "No such exec instance") || contains(r.err, "unable to upgrade to tcp, received 404"));
+    if (!explained) {
+      std::lock_guard lock(unexplainedMutex);
+      unexplained += "exit " + std::to_string(r.exitCode) + ": " + r.err;
     }
   });
   std::srand(static_cast<unsigned>(::getpid()));
@@ -833,17 +861,13 @@ TEST_F(ContainersTest, FortyKillsOfTheBridgeWithExecsInFlightNeverMakeARunningCo
     std::this_thread::sleep_for(std::chrono::milliseconds(std::rand() % 150));
     pid_t bridge = engine_.childPid("containerd-bridge");
     killPid(bridge, SIGKILL);
-    ASSERT_TRUE(waitFor([&] {
-      auto now = engine_.children().at("containerd-bridge");
-      return now.pid != bridge && now.pid > 1 && now.state == "running";
-    }, 10s, 5ms)) << "the bridge did not come back after kill " << kill + 1 << "; log:\n" << engine_.log();
+    ASSERT_NO_THROW(engine_.awaitRestart("containerd-bridge", bridge, 10s)) << "after kill " << kill + 1;
   }
-  stop = true;
-  execs.join();
+  execs.stop();
   std::cout << "[ storm ] 40 kills of the bridge; " << execsOk << " execs answered, " << execsFailed
             << " refused while it was down\n";
   EXPECT_GT(execsOk, 0);
-  EXPECT_EQ(notRunning, "") << "exec was told the running container is not running";
+  EXPECT_EQ(unexplained, "") << "execs failed for another reason than the bridge's absence";
   EXPECT_TRUE(processAlive(pid));
   EXPECT_TRUE(waitFor([&] { return inspect(engine_, id, "{{.State.Status}} {{.State.Pid}}") == "running " + std::to_string(pid); }, 10s))
       << inspect(engine_, id, "{{.State.Status}} {{.State.Pid}}");

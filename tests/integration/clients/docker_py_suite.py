@@ -100,16 +100,20 @@ check("restarted running", long.status, "running")
 long.stop(timeout=0)
 long.reload()
 check("stopped", long.status, "exited")
-raises("remove running conflict", docker.errors.APIError,
-       lambda: (long.start(), long.remove()))
+long.start()
+long.reload()
+check("running again", long.status, "running")
+e = raises("remove running conflict", docker.errors.APIError, long.remove)
+# 409 naming the state (dockerd 20.10: "You cannot remove a running container ..."; moby 23+:
+# "cannot remove container ...: container is running: stop the container ...").
+check("remove running conflict status", getattr(e, "status_code", None), 409)
+check("remove running conflict says running", "running container" in str(getattr(e, "explanation", "")) or
+      "container is running" in str(getattr(e, "explanation", "")), True)
 long.remove(force=True)
 
-# attach: the logs of a finished container through attach(logs=True).
-a = client.containers.create(image, ["echo", "attached"], network_mode="none")
-a.start()
-a.wait(timeout=60)
-check("attach logs", a.attach(stdout=True, stderr=True, logs=True, stream=False), b"attached\n")
-a.remove()
+# attach(logs=True) on a finished container is not checked here: against dockerd 20.10, docker-py
+# returns b"" (the frames arrive with the 101 and it reads past them). containers_test checks
+# the same request's answer as dockerd gives it (AttachWithLogsToAnExitedContainer...).
 
 # --- exec, 50 in a row in every mode ------------------------------------------------------------
 ex = client.containers.run(image, ["sleep", "300"], name="pysuite-exec", network_mode="none", detach=True)
