@@ -229,7 +229,7 @@ void TaskLauncher::writeHostFiles(const ContainerRecord& record, const std::vect
   }
   hosts += extraHosts(record, hostGateway);
   hosts += linkHosts(links);
-  std::string names = domain.empty() ? hostname : hostname + "." + domain + "\t" + hostname;
+  std::string names = domain.empty() ? hostname : hostname + "." + domain + " " + hostname;
   if (!ownAddress.empty()) hosts += ownAddress + "\t" + names + "\n";
   else if (!hostNetwork) hosts += "127.0.1.1\t" + names + "\n";
   writeFileReplacing(dir + "/hosts", hosts);
