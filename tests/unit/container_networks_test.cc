@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "tests/unit/core_fixture.h"
+#include "tests/unit/error_checks.h"
 
 namespace berth::bridge {
 namespace {
@@ -82,7 +83,7 @@ TEST_F(ContainerNetworksTest, ARemovalTheServiceMissedIsMadeGoodByTheReconcileTh
   std::string removed = run({{"NetworkMode", "none"}});
   network_.down(true);
   core_->remove(removed, true, false, soon());  // the removal itself does not fail
-  EXPECT_THROW(store_->get(removed), Error);
+  EXPECT_EQ(test::thrownKind([&] { store_->get(removed); }), "notFound");
   ASSERT_TRUE(waitUntil([&] { return !scheduler_.delays().empty(); }));  // a retry is due
   network_.down(false);
   int before = network_.reconciles();

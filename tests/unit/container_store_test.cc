@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "services/containerd-bridge/container_store.h"
 #include "tests/support/process.h"
+#include "tests/unit/error_checks.h"
 
 namespace berth::bridge {
 namespace {
@@ -66,9 +67,9 @@ TEST_F(ContainerStoreTest, NamesAreUniqueAndValidatedAsDockerdDoes) {
   }
   store.rename(web.id, "frontend");
   EXPECT_EQ(store.get("frontend").id, web.id);
-  EXPECT_THROW(store.get("web"), Error);
+  EXPECT_EQ(test::thrownKind([&] { store.get("web"); }), "notFound");
   auto other = create(store, "web");  // the old name is free again
-  EXPECT_THROW(store.rename(other.id, "frontend"), Error);
+  EXPECT_EQ(test::thrownKind([&] { store.rename(other.id, "frontend"); }), "conflict");
 }
 
 TEST_F(ContainerStoreTest, RecordsSurviveARestartAndDebrisIsRemoved) {
@@ -93,7 +94,7 @@ TEST_F(ContainerStoreTest, RecordsSurviveARestartAndDebrisIsRemoved) {
   EXPECT_EQ(r.config["Cmd"][0], "sh");
   EXPECT_EQ(store.list().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(root() + "/" + std::string(64, 'f')));
-  EXPECT_THROW(store.get("gone"), Error);
+  EXPECT_EQ(test::thrownKind([&] { store.get("gone"); }), "notFound");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "tests/unit/core_fixture.h"
+#include "tests/unit/error_checks.h"
 
 namespace berth::bridge {
 namespace {
@@ -228,12 +229,12 @@ TEST_F(ContainerVolumesTest, ARestoredBridgeGivesTheServiceItsWholeViewOfReferen
 TEST_F(ContainerVolumesTest, ARemovalTheServiceCannotTakeFailsAndCanBeRepeated) {
   std::string id = create({{"Binds", {"data:/data"}}});
   volumes_.down(true);
-  EXPECT_THROW(core_->remove(id, false, false, soon()), Error);
+  EXPECT_EQ(test::thrownKind([&] { core_->remove(id, false, false, soon()); }), "unavailable");
   EXPECT_EQ(status(id), ContainerStatus::dead);
   EXPECT_EQ(volumes_.referencedBy(id), (std::set<std::string>{"data"}));
   volumes_.down(false);
   core_->remove(id, false, false, soon());
-  EXPECT_THROW(store_->get(id), Error);
+  EXPECT_EQ(test::thrownKind([&] { store_->get(id); }), "notFound");
   EXPECT_TRUE(volumes_.referencedBy(id).empty());
 }
 
