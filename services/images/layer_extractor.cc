@@ -188,7 +188,9 @@ ExtractedLayer extractLayer(const std::string& sourcePath, const std::string& ta
   archive_write_disk_set_options(out.get(), ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                                 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SPARSE |
                                                 ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT);
-  archive_write_disk_set_standard_lookup(out.get());
+  // No user/group name lookup: owners are the tar's numeric ids, as dockerd extracts them. A
+  // name resolved through the host's NSS ("uid 1000, uname root") would give a layer's file to
+  // whoever that name is on the host, setuid bits included.
 
   ExtractedLayer result;
   archive_entry* entry = nullptr;

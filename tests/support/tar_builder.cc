@@ -51,6 +51,17 @@ TarBuilder& TarBuilder::charDevice(const std::string& name, int major, int minor
   entries_.push_back(e);
   return *this;
 }
+TarBuilder& TarBuilder::fileOwned(const std::string& name, const std::string& content, int mode, int uid, int gid,
+                                  const std::string& uname, const std::string& gname) {
+  Entry e = makeEntry(name, content, "", AE_IFREG, mode);
+  e.uid = uid;
+  e.gid = gid;
+  e.uname = uname;
+  e.gname = gname;
+  entries_.push_back(e);
+  return *this;
+}
+
 TarBuilder& TarBuilder::fileWithXattr(const std::string& name, const std::string& content, const std::string& xattr,
                                       const std::string& value) {
   Entry e = makeEntry(name, content, "", AE_IFREG, 0644);
@@ -71,6 +82,10 @@ void TarBuilder::write(const std::string& path, bool gzip) const {
     archive_entry_set_filetype(en.get(), static_cast<unsigned>(e.type));
     archive_entry_set_perm(en.get(), static_cast<mode_t>(e.mode));
     archive_entry_set_mtime(en.get(), 1700000000, 0);
+    archive_entry_set_uid(en.get(), e.uid);
+    archive_entry_set_gid(en.get(), e.gid);
+    if (!e.uname.empty()) archive_entry_set_uname(en.get(), e.uname.c_str());
+    if (!e.gname.empty()) archive_entry_set_gname(en.get(), e.gname.c_str());
     if (e.type == AE_IFLNK) archive_entry_set_symlink(en.get(), e.link.c_str());
     if (e.hard) archive_entry_set_hardlink(en.get(), e.link.c_str());
     if (e.type == AE_IFCHR) archive_entry_set_rdev(en.get(), makedev(e.major, e.minor));

@@ -14,6 +14,9 @@ class TarBuilder {
   TarBuilder& symlink(const std::string& name, const std::string& target);
   TarBuilder& hardlink(const std::string& name, const std::string& target);
   TarBuilder& charDevice(const std::string& name, int major, int minor);
+  // A file whose header carries numeric ids and (possibly different) user and group names.
+  TarBuilder& fileOwned(const std::string& name, const std::string& content, int mode, int uid, int gid,
+                        const std::string& uname, const std::string& gname);
   TarBuilder& fileWithXattr(const std::string& name, const std::string& content, const std::string& xattr,
                             const std::string& value);
   // Writes a pax tar (gzip-compressed when `gzip`) to `path`.
@@ -27,6 +30,8 @@ class TarBuilder {
     bool hard = false;
     int major = 0, minor = 0;
     std::string xattr, xvalue;
+    int uid = 0, gid = 0;
+    std::string uname, gname;
   };
   static Entry makeEntry(const std::string& name, const std::string& content, const std::string& link, int type,
                          int mode);

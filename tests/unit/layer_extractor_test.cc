@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -107,6 +108,22 @@ TEST_F(LayerExtractorTest, WhiteoutsOfDotOrDotDotAreRefused) {
   EXPECT_NE(msg.find("names nothing"), std::string::npos) << msg;
   msg = refusal(test::TarBuilder().dir("d").file("d/.wh...", ""));
   EXPECT_NE(msg.find("names nothing"), std::string::npos) << msg;
+}
+
+// The tar's user and group names are never looked up on the host: dockerd extracts by numeric
+// id, so "uid 1000, uname root" is owned by 1000, and a setuid bit stays on a file 1000 owns.
+TEST_F(LayerExtractorTest, OwnersComeFromTheNumericIdsNeverFromTheNames) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to other users needs root";
+  extract(test::TarBuilder()
+              .fileOwned("suid", "x", 04755, 1000, 1000, "root", "root")
+              .fileOwned("named", "y", 0644, 0, 0, "nobody", "nogroup"));
+  struct stat st {};
+  ASSERT_EQ(::lstat((target_ + "/suid").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1000u);
+  EXPECT_EQ(st.st_gid, 1000u);
+  ASSERT_EQ(::lstat((target_ + "/named").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+  EXPECT_EQ(st.st_gid, 0u);
 }
 
 TEST_F(LayerExtractorTest, DeviceNodesAreNotCreated) {
