@@ -39,6 +39,24 @@ void validateCreate(const json& config, json& hostConfig) {
   if (runtime != "runc" && runtime != "io.containerd.runc.v2") {
     throw Error(ErrorKind::invalid, "Unknown runtime specified " + runtime);
   }
+  // dockerd's validateHealthCheck: durations of at least 1 ms (a 1 ns interval would probe
+  // without pause), retries not negative.
+  if (config.contains("Healthcheck") && config["Healthcheck"].is_object()) {
+    const json& hc = config["Healthcheck"];
+    for (const char* field : {"Interval", "Timeout", "StartPeriod", "StartInterval"}) {
+      if (!hc.contains(field)) continue;
+      if (!hc[field].is_number_integer()) {
+        throw Error(ErrorKind::invalid, std::string(field) + " in Healthcheck must be a duration in nanoseconds");
+      }
+      int64_t nanos = hc[field].get<int64_t>();
+      if (nanos != 0 && nanos < 1000000) {
+        throw Error(ErrorKind::invalid, std::string(field) + " in Healthcheck cannot be less than 1ms");
+      }
+    }
+    if (hc.contains("Retries") && (!hc["Retries"].is_number_integer() || hc["Retries"].get<int64_t>() < 0)) {
+      throw Error(ErrorKind::invalid, "Retries in Healthcheck cannot be negative");
+    }
+  }
   if (config.contains("StopSignal") && config["StopSignal"].is_string() &&
       !config["StopSignal"].get<std::string>().empty()) {
     parseSignal(config["StopSignal"]);

@@ -374,9 +374,11 @@ json buildOciSpec(const SpecInput& in) {
   json linux = {{"namespaces", namespaces}, {"resources", resources}};
   if (!privileged && !unconfined) linux["seccomp"] = seccomp ? *seccomp : defaultSeccompProfile(caps);
   if (!privileged) {
+    // moby's defaults, with /sys/devices/virtual/powercap (CVE-2020-8694: RAPL energy counters
+    // leak what other processes compute), which moby masks and Debian's 20.10.24 build does not.
     linux["maskedPaths"] = {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                             "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-                            "/sys/firmware"};
+                            "/sys/firmware", "/sys/devices/virtual/powercap"};
     linux["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"};
   }
 

@@ -17,9 +17,10 @@ namespace {
 
 [[noreturn]] void invalid(const std::string& message) { throw Error(ErrorKind::invalid, message); }
 
-bool isNumber(const std::string& s) {
-  return !s.empty() && s.size() < 11 && s.find_first_not_of("0123456789") == std::string::npos;
-}
+bool allDigits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+// A number in a passwd or group file (longer ones are not ids and the line is skipped).
+bool isNumber(const std::string& s) { return allDigits(s) && s.size() < 11; }
 
 struct FileEntry {
   std::string name;
@@ -84,6 +85,14 @@ std::vector<FileEntry> readColonFile(const std::string& rootfs, const std::strin
   return out;
 }
 
+// A numeric uid or gid the client gave, in runc's range (moby/sys/user's 0 to 2^31-1): a larger
+// one would wrap in 32 bits (4294967296 is 0, root) while inspect still shows the number.
+uint32_t clientId(const std::string& text) {
+  if (text.size() > 10 || std::stoull(text) > 2147483647ULL) invalid("uids and gids must be in range 0-2147483647");
+  unsigned long long id = std::stoull(text);
+  return static_cast<uint32_t>(id);
+}
+
 }  // namespace
 
 ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, const std::vector<std::string>& groupAdd) {
@@ -102,8 +111,8 @@ ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, con
     for (const auto& p : passwd) {
       if (p.id == 0) r.gid = p.gid;
     }
-  } else if (isNumber(name)) {
-    r.uid = static_cast<uint32_t>(std::stoul(name));
+  } else if (allDigits(name)) {
+    r.uid = clientId(name);
     for (const auto& p : passwd) {
       if (p.id == r.uid) {
         r.gid = p.gid;
@@ -119,8 +128,8 @@ ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, con
     userName = it->name;
   }
   if (!group.empty()) {
-    if (isNumber(group)) {
-      r.gid = static_cast<uint32_t>(std::stoul(group));
+    if (allDigits(group)) {
+      r.gid = clientId(group);
     } else {
       auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == group; });
       if (it == groups.end()) invalid("unable to find group " + group + ": no matching entries in group file");
@@ -141,8 +150,8 @@ ResolvedUser resolveUser(const std::string& rootfs, const std::string& user, con
   }
   for (const auto& add : groupAdd) {
     uint32_t gid;
-    if (isNumber(add)) {
-      gid = static_cast<uint32_t>(std::stoul(add));
+    if (allDigits(add)) {
+      gid = clientId(add);
     } else {
       auto it = std::find_if(groups.begin(), groups.end(), [&](const FileEntry& g) { return g.name == add; });
       if (it == groups.end()) invalid("unable to find group " + add + ": no matching entries in group file");

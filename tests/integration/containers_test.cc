@@ -34,6 +34,8 @@
 namespace berth::test {
 namespace {
 
+using json = nlohmann::json;
+
 TEST_F(ContainersTest, RunPassesTheContainersOutputAndExitCodeThroughAndRmRemovesIt) {
   auto r = engine_.docker({"run", "--rm", "--pull", "never", kImage, "sh", "-c", "echo out; echo err >&2; exit 3"});
   EXPECT_EQ(r.exitCode, 3) << r.err;
@@ -1059,6 +1061,53 @@ TEST_F(ContainersTest, ThePrimaryGroupIsAlsoASupplementaryGroupAsWithDockerd) {
 // dockerd waits for a SIGKILLed container's exit before answering the kill: the next call sees
 // it exited with 137 (issue 13, item 2). Repeated, so that a race between the answer and the
 // exit's record shows.
+// A uid or gid above 2^31-1 is refused as runc (and so dockerd 20.10) refuses it: 4294967296
+// wrapped to 0 in 32 bits and ran as root while inspect showed the number.
+TEST_F(ContainersTest, UidsAndGidsAbove2To31Minus1AreRefusedNotWrappedToRoot) {
+  for (const std::vector<std::string>& user : std::vector<std::vector<std::string>>{
+           {"-u", "4294967296"}, {"-u", "2147483648"}, {"-u", "0:4294967296"}, {"--group-add", "4294967297"},
+           {"-u", "99999999999999999999999"}}) {
+    std::vector<std::string> argv = {"run", "--rm", "--pull", "never"};
+    argv.insert(argv.end(), user.begin(), user.end());
+    argv.insert(argv.end(), {kImage, "id"});
+    auto r = engine_.docker(argv);
+    EXPECT_EQ(r.exitCode, 125) << user[1] << ": " << r.out;
+    EXPECT_TRUE(contains(r.err, "uids and gids must be in range 0-2147483647")) << user[1] << ": " << r.err;
+    EXPECT_EQ(r.out, "") << user[1];
+  }
+  EXPECT_EQ(engine_.output({"ps", "-aq"}), "") << "a refused --rm run leaves no container";
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "-u", "2147483647", kImage, "id", "-u"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "2147483647\n");
+}
+
+// Health-check durations below dockerd's minimum (1 ms) and negative retries are refused at
+// create with the reference dockerd 20.10's 400 and message; nothing is created.
+TEST_F(ContainersTest, HealthCheckDurationsBelowOneMillisecondAreRefusedAtCreate) {
+  const std::vector<std::pair<json, std::string>> cases = {
+      {{{"Interval", 1}}, "Interval in Healthcheck cannot be less than 1ms"},
+      {{{"Timeout", 999999}}, "Timeout in Healthcheck cannot be less than 1ms"},
+      {{{"StartPeriod", 5}}, "StartPeriod in Healthcheck cannot be less than 1ms"},
+      {{{"Interval", -5}}, "Interval in Healthcheck cannot be less than 1ms"},
+      {{{"Retries", -1}}, "Retries in Healthcheck cannot be negative"}};
+  for (const auto& [fields, message] : cases) {
+    json hc = {{"Test", {"CMD", "true"}}};
+    hc.update(fields);
+    auto r = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/create",
+                         json({{"Image", kImage}, {"Cmd", {"true"}}, {"Healthcheck", hc}}).dump(),
+                         "Content-Type: application/json\r\n");
+    EXPECT_EQ(r.status, 400) << hc.dump() << ": " << r.body;
+    auto body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.is_object() ? body.value("message", "") : r.body, message) << hc.dump();
+  }
+  EXPECT_EQ(engine_.output({"ps", "-aq"}), "");
+  // 1 ms itself is accepted.
+  auto r = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/create?name=hc1ms",
+                       json({{"Image", kImage}, {"Cmd", {"true"}}, {"Healthcheck", {{"Test", {"CMD", "true"}}, {"Interval", 1000000}}}}).dump(),
+                       "Content-Type: application/json\r\n");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 TEST_F(ContainersTest, AKillAnswersOnlyOnceTheContainerIsRecordedExitedWith137) {
   for (int i = 0; i < 15; ++i) {
     std::string id = runDetached({kImage, "sleep", "300"});

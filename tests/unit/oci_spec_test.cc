@@ -108,6 +108,11 @@ TEST_F(OciSpecTest, CapabilitiesFollowDockersDefaultsAddsAndDrops) {
   auto priv = spec({{"Cmd", {"x"}}}, {{"Privileged", true}});
   EXPECT_GT(priv["process"]["capabilities"]["bounding"].size(), 35u);
   EXPECT_FALSE(priv["linux"].contains("maskedPaths"));
+  // moby's masked paths, powercap included (CVE-2020-8694).
+  EXPECT_EQ(spec({{"Cmd", {"x"}}})["linux"]["maskedPaths"],
+            json({"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                  "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                  "/sys/devices/virtual/powercap"}));
   EXPECT_NE(error({{"Cmd", {"x"}}}, {{"CapAdd", {"FLY"}}}).find("unknown capability: \"CAP_FLY\""), std::string::npos);
 }
 
