@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/files.h"
+#include "common/json_text.h"
 
 namespace berth {
 namespace {
@@ -337,7 +338,7 @@ Config Config::parse(const std::vector<std::string>& args) {
     } catch (const std::exception& e) {
       throw ConfigError("unable to configure the Docker daemon with file " + c.configFile + ": " + e.what());
     }
-    json file = json::parse(text, nullptr, false);
+    json file = parseJsonOrDiscarded(text);
     if (file.is_discarded() || !file.is_object()) {
       throw ConfigError("unable to configure the Docker daemon with file " + c.configFile +
                         ": not a valid JSON object");

@@ -5,13 +5,14 @@
 #include <regex>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth {
 
 DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::string>& accepted) {
   DockerFilters f;
   if (text.empty()) return f;
-  auto doc = nlohmann::json::parse(text, nullptr, false);
+  auto doc = parseJsonOrDiscarded(text);
   if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     auto& set = f.values_[it.key()];

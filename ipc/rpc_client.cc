@@ -1,5 +1,8 @@
 #include "ipc/rpc_client.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <spdlog/spdlog.h>
 
 #include "ipc/schema/rpc.capnp.h"
@@ -95,7 +98,9 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
   h.setRequestId(requestId);
   h.setInterfaceId(key.interfaceId);
   h.setMethodId(key.methodId);
-  h.setTimeoutMs(static_cast<uint32_t>(remainingMs()));
+  // The header's field is 32 bits (49 days): a longer deadline is sent as the longest one, never
+  // truncated into a short one.
+  h.setTimeoutMs(static_cast<uint32_t>(std::min<long>(remainingMs(), std::numeric_limits<uint32_t>::max())));
   std::array<zmq::message_t, 2> frames{encode(header), encode(params)};
 
   conn->drainMonitor();

@@ -1,5 +1,6 @@
 #include "ipc/rpc_server.h"
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -178,6 +179,10 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
   } catch (const kj::Exception& e) {
     // Cap'n Proto throws on malformed or out-of-bounds input while a handler reads it.
     failure = {ErrorKind::invalid, std::string("malformed request: ") + e.getDescription().cStr()};
+  } catch (const nlohmann::json::type_error& e) {
+    // A JSON document from the client with a value of the wrong type where a handler reads it
+    // (a string for a bool, an object for a list): the caller's mistake, not the service's.
+    failure = {ErrorKind::invalid, std::string("invalid JSON: ") + e.what()};
   } catch (const std::exception& e) {
     failure = {ErrorKind::internal, e.what()};
   }

@@ -1,4 +1,5 @@
 #include "ipc/stream_protocol.h"
+#include "common/json_text.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ std::string errorLine(ErrorKind kind, std::string_view message) {
 }
 
 std::optional<json> parseLine(std::string_view line) {
-  auto doc = json::parse(line, nullptr, false);
+  auto doc = parseJsonOrDiscarded(line);
   if (!doc.is_object()) return std::nullopt;
   return doc;
 }

@@ -12,6 +12,7 @@
 
 #include "common/errors.h"
 #include "common/dockerfile/words.h"
+#include "common/json_text.h"
 
 namespace berth::dockerfile {
 namespace {
@@ -246,7 +247,7 @@ std::optional<std::vector<std::string>> parseJsonArray(const std::string& rest) 
   size_t b = 0;
   while (b < rest.size() && isSpace(rest[b])) ++b;
   if (b == rest.size() || rest[b] != '[') return std::nullopt;
-  auto doc = json::parse(rest, nullptr, false);
+  auto doc = parseJsonOrDiscarded(rest);
   if (doc.is_discarded() || !doc.is_array()) return std::nullopt;
   std::vector<std::string> out;
   for (const auto& e : doc) {

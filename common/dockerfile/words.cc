@@ -84,6 +84,7 @@ struct Glob {
 class WordExpander {
  public:
   WordExpander(char escape, const Env& env) : escape_(escape), env_(env) {}
+  static constexpr int kMaxNesting = 64;
 
   // One word: quotes removed, variables substituted, whitespace kept (ProcessWord).
   std::string word(const std::string& text) { return process(text).text; }
@@ -153,6 +154,14 @@ class WordExpander {
   }
 
   Result processStopOn(int stop, bool rawEscapes) {
+    // ${a:-${a:-…}} recurses once per level: bounded, so a hostile --change cannot exhaust the
+    // stack of the process that expands it.
+    struct Depth {
+      int& n;
+      explicit Depth(int& d) : n(++d) {}
+      ~Depth() { --n; }
+    } depth(depth_);
+    if (depth_ > kMaxNesting) fail("variable substitutions nested deeper than " + std::to_string(kMaxNesting) + " levels");
     bool saved = rawEscapes_;
     rawEscapes_ = rawEscapes;
     std::string result;
@@ -378,6 +387,7 @@ class WordExpander {
   std::string src_;
   size_t pos_ = 0;
   bool rawEscapes_ = false;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "services/api/detach_keys.h"
 #include "services/api/images_routes.h"
 #include "services/api/query_params.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -87,7 +88,7 @@ void ContainersRoutes::registerOn(Router& router) {
 }
 
 void ContainersRoutes::create(http::Request& req, http::ResponseWriter& out) {
-  if (json::parse(req.body, nullptr, false).is_discarded()) {
+  if (parseJsonOrDiscarded(req.body).is_discarded()) {
     throw Error(ErrorKind::invalid, "invalid JSON: the request body is not JSON");
   }
   auto created = backends_.bridge.create(req.queryValue("name").value_or(""), req.body, ipc::deadlineIn(60s));
@@ -102,14 +103,14 @@ void ContainersRoutes::start(http::Request& req, http::ResponseWriter& out) {
 void ContainersRoutes::stop(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
   bool wasRunning = backends_.bridge.stop(req.params["id"], timeout, req.queryValue("signal").value_or(""),
-                                          ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 60)));
+                                          ipc::deadlineIn(std::chrono::seconds(int64_t{std::max(timeout, 10)} + 60)));
   out.send(wasRunning ? 204 : 304, "", "");
 }
 
 void ContainersRoutes::restart(http::Request& req, http::ResponseWriter& out) {
   int timeout = intParam(req, "t", -1);
   backends_.bridge.restart(req.params["id"], timeout, req.queryValue("signal").value_or(""),
-                           ipc::deadlineIn(std::chrono::seconds(std::max(timeout, 10) + 120)));
+                           ipc::deadlineIn(std::chrono::seconds(int64_t{std::max(timeout, 10)} + 120)));
   out.send(204, "", "");
 }
 
@@ -186,7 +187,7 @@ void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   std::string filters = req.queryValue("filters").value_or("");
-  if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
+  if (!filters.empty() && !parseJsonOrDiscarded(filters).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }
   int limit = intParam(req, "limit", -1);
@@ -211,7 +212,7 @@ void ContainersRoutes::resize(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   std::string filters = req.queryValue("filters").value_or("");
-  if (!filters.empty() && !json::parse(filters, nullptr, false).is_object()) {
+  if (!filters.empty() && !parseJsonOrDiscarded(filters).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }
   out.send(200, "application/json", backends_.bridge.pruneJson(filters, ipc::deadlineIn(300s)) + "\n");
@@ -264,7 +265,7 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
                                                                                      : *req.queryValue("detachKeys"));
   // The container must exist (404 before the connection is taken over, as dockerd answers); its
   // TTY picks the stream's type.
-  auto container = json::parse(backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s)));
+  auto container = parseJson(backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s)));
   bool tty = container.value("Config", json::object()).value("Tty", false);
   bool upgrade = req.header("upgrade") == "tcp";
   std::string leftover = out.takeLeftover();
@@ -288,15 +289,15 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
-  if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  if (parseJsonOrDiscarded(req.body).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   out.json(201, {{"Id", backends_.bridge.execCreate(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 
 void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) {
-  auto body = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+  auto body = req.body.empty() ? json::object() : parseJsonOrDiscarded(req.body);
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   std::string id = req.params["id"];
-  auto exec = json::parse(backends_.bridge.execInspectJson(id, ipc::deadlineIn(10s)));
+  auto exec = parseJson(backends_.bridge.execInspectJson(id, ipc::deadlineIn(10s)));
   bool detach = body.value("Detach", false);
   bool tty = body.value("Tty", exec["ProcessConfig"].value("tty", false));
   std::string keys = detachSequence(exec.value("DetachKeys", "").empty() ? "ctrl-p,ctrl-q" : exec["DetachKeys"].get<std::string>());
@@ -431,7 +432,7 @@ void ContainersRoutes::archivePut(http::Request& req, http::ResponseWriter& out)
 void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
   std::string id = req.params["id"];
   auto sample = [&] {
-    return json::parse(backends_.bridge.statsJson(id, ipc::deadlineIn(10s)));
+    return parseJson(backends_.bridge.statsJson(id, ipc::deadlineIn(10s)));
   };
   bool stream = boolParam(req, "stream", true);
   bool oneShot = boolParam(req, "one-shot");
@@ -470,7 +471,7 @@ void ContainersRoutes::stats(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ContainersRoutes::update(http::Request& req, http::ResponseWriter& out) {
-  if (json::parse(req.body, nullptr, false).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  if (parseJsonOrDiscarded(req.body).is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   out.json(200, {{"Warnings", backends_.bridge.update(req.params["id"], req.body, ipc::deadlineIn(30s))}});
 }
 

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "services/api/images_routes.h"
 #include "services/api/volumes_routes.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -17,7 +18,7 @@ namespace {
 // Docker's filters JSON with only `keys`; dockerd's words for any other key.
 void checkFilterKeys(const std::string& text, const std::set<std::string>& keys, const std::string& prefix = "") {
   if (text.empty()) return;
-  auto doc = json::parse(text, nullptr, false);
+  auto doc = parseJsonOrDiscarded(text);
   if (!doc.is_object()) throw Error(ErrorKind::invalid, prefix + "invalid filter: " + text);
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (!keys.count(it.key())) throw Error(ErrorKind::invalid, prefix + "invalid filter '" + it.key() + "'");
@@ -60,7 +61,7 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
   json containerList = nullptr;
   std::map<std::string, int64_t> containersPerImage;
   if (containers || images) {
-    auto listed = json::parse(backends_.bridge.listJson({true, -1, "", containers}, ipc::deadlineIn(60s)), nullptr, false);
+    auto listed = parseJsonOrDiscarded(backends_.bridge.listJson({true, -1, "", containers}, ipc::deadlineIn(60s)));
     if (!listed.is_array()) throw Error(ErrorKind::internal, "the containerd-bridge's list is not a JSON array");
     for (const auto& c : listed) {
       if (c.contains("ImageID") && c["ImageID"].is_string()) ++containersPerImage[c["ImageID"].get<std::string>()];

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 namespace {
@@ -22,7 +23,7 @@ std::string attribute(const ipc::EngineEvent& e, const std::string& key) {
 EventFilter EventFilter::parse(const std::string& text) {
   EventFilter f;
   if (text.empty()) return f;
-  auto doc = nlohmann::json::parse(text, nullptr, false);
+  auto doc = parseJsonOrDiscarded(text);
   if (doc.is_discarded() || !doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (!kKeys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");

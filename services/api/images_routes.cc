@@ -6,10 +6,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/docker_filters.h"
 #include "common/errors.h"
 #include "common/time_format.h"
 #include "services/api/event_filter.h"
 #include "services/api/query_params.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -21,7 +23,7 @@ namespace {
 constexpr size_t kChunk = 1 << 20;
 
 json configOf(const images::ImageInfo& info) {
-  auto j = json::parse(info.configJson, nullptr, false);
+  auto j = parseJsonOrDiscarded(info.configJson);
   return j.is_object() ? j : json::object();
 }
 
@@ -47,18 +49,12 @@ struct ImageFilter {
   }
 
   static ImageFilter parse(const std::string& text, const std::set<std::string>& keys = listKeys()) {
+    // Docker's two forms and refusals (a value that is neither map nor list: "invalid filter"),
+    // read as for volumes and networks.
+    auto parsed = DockerFilters::parse(text, keys);
     ImageFilter f;
-    if (text.empty()) return f;
-    auto doc = json::parse(text, nullptr, false);
-    if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-    for (auto it = doc.begin(); it != doc.end(); ++it) {
-      if (!keys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
-      auto& set = f.values[it.key()];
-      if (it->is_object()) {
-        for (auto v = it->begin(); v != it->end(); ++v) set.insert(v.key());
-      } else if (it->is_array()) {
-        for (const auto& v : *it) set.insert(v.get<std::string>());
-      }
+    for (const auto& key : keys) {
+      if (parsed.contains(key)) f.values[key] = parsed.values(key);
     }
     if (f.values.count("dangling")) {
       for (const auto& v : f.values["dangling"]) {
@@ -109,7 +105,7 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
   if (n < 0) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
   raw.resize(static_cast<size_t>(n));
   while (!raw.empty() && raw.back() == '\0') raw.pop_back();
-  auto j = json::parse(raw, nullptr, false);
+  auto j = parseJsonOrDiscarded(raw);
   if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
   return {j.value("username", ""), j.value("password", "")};
 }
@@ -278,7 +274,7 @@ void ImagesRoutes::push(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ImagesRoutes::auth(http::Request& req, http::ResponseWriter& out) {
-  auto j = json::parse(req.body, nullptr, false);
+  auto j = parseJsonOrDiscarded(req.body);
   if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid JSON body");
   std::string host = j.value("serveraddress", "");
   for (std::string scheme : {"https://", "http://"}) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -28,7 +29,7 @@ void NetworksRoutes::list(http::Request& req, http::ResponseWriter& out) {
 }
 
 void NetworksRoutes::create(http::Request& req, http::ResponseWriter& out) {
-  auto body = json::parse(req.body, nullptr, false);
+  auto body = parseJsonOrDiscarded(req.body);
   if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
   auto id = backends_.network.create(body.dump(), ipc::deadlineIn(60s));
   out.json(201, {{"Id", id}, {"Warning", ""}});
@@ -49,7 +50,7 @@ void NetworksRoutes::remove(http::Request& req, http::ResponseWriter& out) {
 namespace {
 
 json bodyObject(const http::Request& req) {
-  auto body = json::parse(req.body, nullptr, false);
+  auto body = parseJsonOrDiscarded(req.body);
   if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
   return body;
 }
@@ -68,7 +69,7 @@ void NetworksRoutes::connect(http::Request& req, http::ResponseWriter& out) {
   json config = body.value("EndpointConfig", json::object());
   if (!config.is_object() && !config.is_null()) throw Error(ErrorKind::invalid, "invalid JSON: EndpointConfig must be an object");
   // The network's name, as dockerd keys a container's networks by name.
-  auto network = json::parse(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
+  auto network = parseJson(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
   backends_.bridge.setNetwork(containerOf(body), network.value("Name", req.params["id"]),
                               config.is_null() ? "{}" : config.dump(), true, ipc::deadlineIn(30s));
   out.send(200, "", "");
@@ -76,7 +77,7 @@ void NetworksRoutes::connect(http::Request& req, http::ResponseWriter& out) {
 
 void NetworksRoutes::disconnect(http::Request& req, http::ResponseWriter& out) {
   json body = bodyObject(req);
-  auto network = json::parse(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
+  auto network = parseJson(backends_.network.inspect(req.params["id"], ipc::deadlineIn(10s)));
   backends_.bridge.setNetwork(containerOf(body), network.value("Name", req.params["id"]), "{}", false, ipc::deadlineIn(30s));
   out.send(200, "", "");
 }

@@ -4,6 +4,7 @@
 
 
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 namespace {
@@ -152,6 +153,12 @@ void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
     out.error(404, "page not found");
     return;
   }
+  // A buffered body is JSON wherever Docker's API takes one: one nesting deeper than any JSON
+  // berth reads is refused here, whatever the route, before anything copies it.
+  if (!route->streamBody && nestsTooDeep(req.body)) {
+    out.error(400, "invalid JSON: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return;
+  }
   try {
     route->handler(req, out);
   } catch (const Error& e) {
@@ -159,6 +166,11 @@ void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
     int status = httpStatus(e.kind());
     if (status >= 500) spdlog::warn("{} {}: {}", req.method, req.path, e.what());
     out.error(status, e.what());
+  } catch (const nlohmann::json::type_error& e) {
+    // A value of the wrong JSON type where the API expects another (a string for a bool, an
+    // object for a list): the client's mistake, 400 as moby 23+ answers, not a server error.
+    if (out.started()) throw;
+    out.error(400, std::string("invalid JSON: ") + e.what());
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "services/api/query_params.h"
+#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -85,7 +86,7 @@ void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
 void VolumesRoutes::create(http::Request& req, http::ResponseWriter& out) {
   json body = json::object();
   if (!req.body.empty()) {
-    body = json::parse(req.body, nullptr, false);
+    body = parseJsonOrDiscarded(req.body);
     if (body.is_discarded() || !body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body is not a JSON object");
   }
   volumes::VolumeCreate request;

@@ -3,6 +3,7 @@
 #include "common/files.h"
 #include "services/containerd-bridge/mount_points.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 
@@ -22,7 +23,7 @@ void writeBaseSpec(const ContainerStore& store, const std::string& id, const jso
 std::optional<json> readBaseSpec(const ContainerStore& store, const std::string& id) {
   auto text = readFileIfExists(store.directoryOf(id) + "/base-spec.json");
   if (!text) return std::nullopt;
-  auto spec = json::parse(*text, nullptr, false);
+  auto spec = parseJsonOrDiscarded(*text);
   if (!spec.is_object()) return std::nullopt;
   return spec;
 }

@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "common/random.h"
 #include "common/time_format.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 namespace {
@@ -146,7 +147,7 @@ ContainerStore::ContainerStore(std::string root) : root_(std::move(root)) {
     if (!e.is_directory()) continue;
     std::string id = e.path().filename();
     auto text = readFileIfExists(e.path().string() + "/config.v2.json");
-    json j = text ? json::parse(*text, nullptr, false) : json();
+    json j = text ? parseJsonOrDiscarded(*text) : json();
     ContainerRecord r;
     bool ok = j.is_object();
     if (ok) {

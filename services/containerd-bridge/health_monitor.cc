@@ -15,6 +15,7 @@
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/health_monitor.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 
@@ -109,7 +110,7 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
   };
   auto specText = readFileIfExists(store_.directoryOf(record.id) + "/spec.json");
   if (!specText) return finish(-1, "container has no runtime spec");
-  json process = json::parse(*specText)["process"];
+  json process = parseJson(*specText)["process"];
   process["args"] = command;
   process["terminal"] = false;
   if (::mkfifo(fifo.c_str(), 0600) != 0) return finish(-1, std::string("mkfifo: ") + std::strerror(errno));

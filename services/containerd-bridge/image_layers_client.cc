@@ -1,4 +1,5 @@
 #include "services/containerd-bridge/image_layers_client.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 
@@ -6,7 +7,7 @@ ImageLayers::Image ImageLayersClient::inspect(const std::string& ref, Deadline d
   auto info = images_.inspect(ref, deadline);
   Image image;
   image.id = info.id;
-  image.config = nlohmann::json::parse(info.configJson, nullptr, false);
+  image.config = parseJsonOrDiscarded(info.configJson);
   if (!image.config.is_object()) image.config = nlohmann::json::object();
   return image;
 }
@@ -16,7 +17,7 @@ ImageLayers::Prepared ImageLayersClient::prepare(const std::string& container, c
   auto prepared = images_.prepareRootfs(container, image, deadline);
   Prepared out;
   out.image.id = prepared.imageId;
-  out.image.config = nlohmann::json::parse(prepared.configJson, nullptr, false);
+  out.image.config = parseJsonOrDiscarded(prepared.configJson);
   if (!out.image.config.is_object()) out.image.config = nlohmann::json::object();
   for (auto& m : prepared.mounts) out.mounts.push_back(Mount{std::move(m.type), std::move(m.source), std::move(m.options)});
   return out;

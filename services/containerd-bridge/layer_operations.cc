@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "services/containerd-bridge/container_views.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 
@@ -17,7 +18,7 @@ namespace {
 json commitConfig(const ContainerRecord& record, const std::string& body) {
   json config = inspectedConfig(record);
   if (!body.empty()) {
-    auto requested = json::parse(body, nullptr, false);
+    auto requested = parseJsonOrDiscarded(body);
     if (!requested.is_object() && !requested.is_null()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
     if (requested.is_object()) {
       for (auto it = requested.begin(); it != requested.end(); ++it) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 
 namespace berth::bridge {
@@ -17,8 +18,7 @@ void parseLines(std::string& buffer, std::vector<LogEntry>& out) {
   for (;;) {
     size_t nl = buffer.find('\n', start);
     if (nl == std::string::npos) break;
-    auto j = nlohmann::json::parse(buffer.begin() + static_cast<long>(start), buffer.begin() + static_cast<long>(nl),
-                                   nullptr, false);
+    auto j = parseJsonOrDiscarded(std::string_view(buffer).substr(start, nl - start));
     start = nl + 1;
     if (!j.is_object() || !j.contains("log")) continue;  // a torn or foreign line
     out.push_back({j.value("stream", "stdout"), j.value("log", ""), parseRfc3339Nanos(j.value("time", ""))});

@@ -20,6 +20,7 @@
 #include "services/containerd-bridge/network_service_client.h"
 #include "services/containerd-bridge/stream_server.h"
 #include "services/containerd-bridge/volume_service_client.h"
+#include "common/json_text.h"
 
 using namespace berth;
 using json = nlohmann::json;
@@ -30,7 +31,7 @@ namespace {
 using ipc::bytes;
 
 json parseBody(capnp::Data::Reader d) {
-  auto j = json::parse(ipc::textView(d), nullptr, false);
+  auto j = parseJsonOrDiscarded(ipc::textView(d));
   if (j.is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
   return j;
 }
@@ -105,7 +106,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
   server.handle(
       ipc::methods::bridgeSetNetwork(),
       [&c](auto p, auto) {
-        auto config = nlohmann::json::parse(ipc::textView(p.getEndpointConfig()), nullptr, false);
+        auto config = parseJsonOrDiscarded(ipc::textView(p.getEndpointConfig()));
         if (config.is_discarded() || config.is_null()) config = nlohmann::json::object();
         c.setNetwork(p.getRef(), p.getNetwork(), config, p.getConnect(), deadlineIn(std::chrono::seconds(30)));
       },

@@ -8,6 +8,7 @@
 
 #include "services/containerd-bridge/network_service.h"
 #include "services/network/public/network_client.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 
@@ -17,7 +18,7 @@ class NetworkServiceClient final : public NetworkService {
 
   Attached attach(const std::string& container, const nlohmann::json& request, Deadline deadline) override {
     auto attached = network_.attach(container, request.dump(), deadline);
-    auto settings = nlohmann::json::parse(attached.settings, nullptr, false);
+    auto settings = parseJsonOrDiscarded(attached.settings);
     return {attached.netnsPath, settings.is_discarded() ? nlohmann::json() : settings};
   }
   void checkNetwork(const std::string& ref, Deadline deadline) override { network_.inspect(ref, deadline); }
@@ -35,7 +36,7 @@ class NetworkServiceClient final : public NetworkService {
 
  private:
   static nlohmann::json parsed(const std::string& text) {
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    auto j = parseJsonOrDiscarded(text);
     return j.is_discarded() ? nlohmann::json() : j;
   }
   network::NetworkClient network_;

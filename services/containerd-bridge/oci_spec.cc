@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "services/containerd-bridge/seccomp_profile.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 namespace {
@@ -262,7 +263,7 @@ json buildOciSpec(const SpecInput& in) {
       unconfined = true;
     } else if (opt.rfind("seccomp=", 0) == 0 || opt.rfind("seccomp:", 0) == 0) {
       // The CLI sends the profile file's content.
-      auto profile = json::parse(opt.substr(8), nullptr, false);
+      auto profile = parseJsonOrDiscarded(opt.substr(8));
       if (!profile.is_object() || !profile.contains("defaultAction")) {
         invalid("Decoding seccomp profile failed: not a seccomp profile");
       }

@@ -17,6 +17,7 @@
 #include "common/time_format.h"
 #include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/log_reader.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 namespace {
@@ -99,7 +100,7 @@ void StreamServer::acceptLoop() {
 
 void StreamServer::serve(int fd) {
   try {
-    auto request = json::parse(readLine(fd), nullptr, false);
+    auto request = parseJsonOrDiscarded(readLine(fd));
     if (!request.is_object()) throw Error(ErrorKind::invalid, "malformed stream request");
     std::string op = request.value("op", "");
     if (op == "logs") logs(fd, request);

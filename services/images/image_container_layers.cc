@@ -22,6 +22,7 @@
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
+#include "common/json_text.h"
 
 namespace berth::images {
 namespace {
@@ -304,7 +305,7 @@ std::string ImageStore::commitContainer(const std::string& container, const json
   }
   auto x = extractLayer(work + "/layer-in.tar", work + "/diff", work + "/layer.tar");
 
-  auto image = json::parse(parentConfig);
+  auto image = parseJson(parentConfig);
   auto diffIds = image["rootfs"]["diff_ids"].get<std::vector<std::string>>();
   std::vector<std::string> chains;
   std::string chain;

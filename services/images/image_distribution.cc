@@ -17,6 +17,7 @@
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
+#include "common/json_text.h"
 
 namespace berth::images {
 namespace {
@@ -104,7 +105,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   if (!ref.digest.empty() && manifest.digest != ref.digest) {
     throw Error(ErrorKind::invalid, "manifest digest " + manifest.digest + " does not match " + ref.digest);
   }
-  auto doc = json::parse(manifest.body, nullptr, false);
+  auto doc = parseJsonOrDiscarded(manifest.body);
   if (!doc.is_object()) throw Error(ErrorKind::invalid, "manifest for " + text + " is not valid JSON");
   if (isList(manifest.mediaType) || doc.contains("manifests")) {
     std::string chosen;
@@ -118,7 +119,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
     if (chosen.empty()) throw Error(ErrorKind::notFound, "no matching manifest for linux/amd64 in the manifest list entries");
     auto platform = registry.getManifest(repo, chosen);
     if (platform.digest != chosen) throw Error(ErrorKind::invalid, "manifest " + chosen + " does not match its digest");
-    doc = json::parse(platform.body, nullptr, false);
+    doc = parseJsonOrDiscarded(platform.body);
     if (!doc.is_object()) throw Error(ErrorKind::invalid, "manifest " + chosen + " is not valid JSON");
   }
   if (doc.value("schemaVersion", 0) != 2 || !doc.contains("config") || !doc.contains("layers")) {
@@ -133,7 +134,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   registry.fetchBlob(repo, configDigest, work + "/config");
   std::string configText = readFile(work + "/config");
   std::string id = "sha256:" + sha256Hex(configText);
-  auto config = json::parse(configText, nullptr, false);
+  auto config = parseJsonOrDiscarded(configText);
   if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
       !config["rootfs"].value("diff_ids", json()).is_array()) {
     throw Error(ErrorKind::invalid, "image config " + id + " has no rootfs.diff_ids");

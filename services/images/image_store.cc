@@ -24,6 +24,7 @@
 #include "common/dockerfile/changes.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
+#include "common/json_text.h"
 
 namespace berth::images {
 namespace {
@@ -63,7 +64,7 @@ std::string readMetadata(const std::string& path, const std::string& what) {
 }
 
 json parseJson(const std::string& text, const std::string& what) {
-  auto j = json::parse(text, nullptr, false);
+  auto j = parseJsonOrDiscarded(text);
   if (j.is_discarded()) badArchive(what + " is not valid JSON");
   return j;
 }
@@ -101,7 +102,7 @@ void ImageStore::recover() {
       fs::remove(e.path());
       continue;
     }
-    auto j = json::parse(readFile(e.path()), nullptr, false);
+    auto j = parseJsonOrDiscarded(readFile(e.path()));
     if (j.is_discarded()) {
       spdlog::warn("images: dropping unreadable layer record {}", e.path().string());
       fs::remove(e.path());
@@ -128,7 +129,7 @@ void ImageStore::recover() {
       fs::remove(e.path());
       continue;
     }
-    auto config = json::parse(text, nullptr, false);
+    auto config = parseJsonOrDiscarded(text);
     if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
         !config["rootfs"].value("diff_ids", json()).is_array()) {
       spdlog::warn("images: dropping image {} whose config has no rootfs", hex);
@@ -163,7 +164,7 @@ void ImageStore::recover() {
   }
   // References to images that are gone are dropped.
   if (auto text = readFileIfExists(root_ + "/references.json")) {
-    auto j = json::parse(*text, nullptr, false);
+    auto j = parseJsonOrDiscarded(*text);
     if (j.is_object()) {
       json refs = j.value("references", json::object()), times = j.value("tagTimes", json::object());
       for (auto it = refs.begin(); it != refs.end(); ++it) {

@@ -10,6 +10,7 @@
 #include "services/images/operations.h"
 #include "services/images/reference.h"
 #include "services/images/transfers.h"
+#include "common/json_text.h"
 
 using namespace berth;
 
@@ -236,7 +237,7 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesCommit(),
         [&](ipc::Images::CommitParams::Reader p, ipc::Images::CommitResults::Builder r) {
-          auto config = nlohmann::json::parse(ipc::textView(p.getConfig()), nullptr, false);
+          auto config = parseJsonOrDiscarded(ipc::textView(p.getConfig()));
           if (!config.is_object()) throw Error(ErrorKind::invalid, "commit: config must be a JSON object");
           r.setId(store->commitContainer(p.getContainer(), config, p.getReference(), p.getMessage(), p.getAuthor(),
                                          ipc::texts(p.getChanges())));

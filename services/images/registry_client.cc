@@ -9,6 +9,7 @@
 
 #include "common/digest.h"
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth::images {
 namespace {
@@ -49,7 +50,7 @@ size_t headerCallback(char* data, size_t size, size_t count, void* user) {
 }
 
 std::string registryError(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  auto j = parseJsonOrDiscarded(body);
   if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
     const auto& e = j["errors"][0];
     std::string code = e.value("code", "");

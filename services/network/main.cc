@@ -8,6 +8,7 @@
 #include "ipc/service_host.h"
 #include "services/network/host_plumbing.h"
 #include "services/network/network_core.h"
+#include "common/json_text.h"
 
 using namespace berth;
 
@@ -17,7 +18,7 @@ constexpr const char* kResolverBinary = "/usr/lib/podman/aardvark-dns";
 
 nlohmann::json parseDocument(capnp::Data::Reader data) {
   if (data.size() == 0) return nlohmann::json();
-  auto doc = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+  auto doc = parseJsonOrDiscarded(std::string_view(reinterpret_cast<const char*>(data.begin()), data.size()));
   if (doc.is_discarded()) throw Error(ErrorKind::invalid, "invalid JSON document");
   return doc;
 }

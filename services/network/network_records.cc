@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_text.h"
 
 namespace berth::network {
 
@@ -133,7 +134,7 @@ std::vector<Record> loadAll(const std::string& dir) {
   std::vector<Record> out;
   for (const auto& path : jsonFiles(dir)) {
     try {
-      out.push_back(Record::fromJson(json::parse(readFile(path))));
+      out.push_back(Record::fromJson(parseJson(readFile(path))));
     } catch (const std::exception& e) {
       // Written atomically, so only a damaged disk gets here: keep the rest of the state.
       spdlog::error("network: ignoring {}, which cannot be read: {}", path, e.what());

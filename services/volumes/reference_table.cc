@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "services/volumes/directory_tree.h"
+#include "common/json_text.h"
 
 namespace berth::volumes {
 namespace {
@@ -20,7 +21,7 @@ std::string toJson(const ContainerUse& use) {
 }
 
 ContainerUse fromJson(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = parseJsonOrDiscarded(text);
   if (!j.is_object() || !j["Volumes"].is_array() || !j["Mounted"].is_array()) {
     throw Error(ErrorKind::invalid, "not a reference record");
   }

@@ -14,6 +14,7 @@
 #include "common/random.h"
 #include "services/volumes/directory_tree.h"
 #include "services/volumes/volume_names.h"
+#include "common/json_text.h"
 
 namespace berth::volumes {
 namespace {
@@ -36,7 +37,7 @@ std::string recordToJson(const VolumeRecord& record) {
 }
 
 VolumeRecord recordFromJson(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto j = parseJsonOrDiscarded(text);
   if (!j.is_object() || !j["Name"].is_string() || !j["Driver"].is_string() || !j["Labels"].is_object() ||
       !j["Options"].is_object() || !j["CreatedAtNano"].is_number_integer()) {
     throw Error(ErrorKind::invalid, "not a volume record");

@@ -369,5 +369,18 @@ TEST(CommitChangesTest, ANonObjectConfigIsRefused) {
   EXPECT_FALSE(refusal({"USER x"}, json::array()).empty());
 }
 
+// ${a:-${a:-…}} recurses once per level: 64 levels expand, deeper ones are refused instead of
+// exhausting the stack (a hostile --change reaches this through commit and import).
+TEST(CommitChangesTest, VariableSubstitutionsNestedTooDeepAreRefused) {
+  auto nestedDefault = [](int levels) {
+    std::string text = "x";
+    for (int i = 0; i < levels; ++i) text = "${U:-" + text + "}";
+    return text;
+  };
+  EXPECT_EQ(applied({"LABEL v=" + nestedDefault(60)})["Labels"]["v"], "x");
+  auto message = refusal({"LABEL v=" + nestedDefault(200000)});
+  EXPECT_NE(message.find("variable substitutions nested deeper than 64 levels"), std::string::npos) << message.substr(0, 200);
+}
+
 }  // namespace
 }  // namespace berth::dockerfile

@@ -35,6 +35,10 @@ class HttpServerTest : public ::testing::Test {
       if (req.params["id"] == "taken") throw Error(ErrorKind::conflict, "thing is in use");
       out.json(200, {{"id", req.params["id"]}, {"api", req.apiVersion}});
     });
+    router_.add("POST", "/typed", [](http::Request& req, http::ResponseWriter& out) {
+      bool detach = nlohmann::json::parse(req.body).value("Detach", false);
+      out.send(200, "text/plain", detach ? "detached" : "attached");
+    });
     router_.add("GET", "/stream", [](http::Request&, http::ResponseWriter& out) {
       out.startStream(200, "application/json");
       for (int i = 0; i < 3; ++i) out.writeChunk("{\"n\":" + std::to_string(i) + "}\n");
@@ -53,7 +57,7 @@ class HttpServerTest : public ::testing::Test {
       raw.closeWrite();
     });
     router_.add("GET", "/images/{name*}/json", [](http::Request& req, http::ResponseWriter& out) {
-      out.send(200, "text/plain", req.params["name"]);
+      out.send(200, "text/plain", req.params["name"] + "|" + req.queryValue("q").value_or(""));
     });
     router_.add(
         "POST", "/upload",
@@ -165,11 +169,34 @@ TEST_F(HttpServerTest, AStreamingRouteReadsABodyFarBeyondTheBufferedLimit) {
 TEST_F(HttpServerTest, AGreedyParameterTakesNamesWithSlashes) {
   auto r = test::httpRequest(path_, "GET", "/v1.43/images/registry.local:5000/team/app:v1/json");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, "registry.local:5000/team/app:v1");
+  EXPECT_EQ(r.body, "registry.local:5000/team/app:v1|");
   r = test::httpRequest(path_, "GET", "/images/busybox/json");
-  EXPECT_EQ(r.body, "busybox");
+  EXPECT_EQ(r.body, "busybox|");
   r = test::httpRequest(path_, "GET", "/images/json");
   EXPECT_EQ(r.status, 404);
+}
+
+// Go's url decoding, as dockerd's router has it: '+' is a plus in the path (PathUnescape) and a
+// space in the query (QueryUnescape); %2B is a plus in both.
+TEST_F(HttpServerTest, APlusIsAPlusInThePathAndASpaceInTheQuery) {
+  auto r = test::httpRequest(path_, "GET", "/images/a+b%2Bc/json?q=x+y%2Bz");
+  EXPECT_EQ(r.status, 200) << r.head;
+  EXPECT_EQ(r.body, "a+b+c|x y+z");
+}
+
+// A buffered body nesting deeper than any JSON berth reads is refused before the handler runs;
+// a value of the wrong JSON type is the client's error.
+TEST_F(HttpServerTest, DeeplyNestedBodiesAndWrongJsonTypesGet400) {
+  auto r = test::httpRequest(path_, "POST", "/echo", std::string(200, '[') + std::string(200, ']'));
+  EXPECT_EQ(r.status, 400) << r.head;
+  EXPECT_NE(r.body.find("{\"message\":\"invalid JSON: nested deeper than 128 levels\"}"), std::string::npos) << r.body;
+  r = test::httpRequest(path_, "POST", "/echo", std::string(128, '[') + std::string(128, ']'));
+  EXPECT_EQ(r.status, 200) << r.head;
+  r = test::httpRequest(path_, "POST", "/typed", R"({"Detach":"yes"})");
+  EXPECT_EQ(r.status, 400) << r.head;
+  EXPECT_NE(r.body.find("invalid JSON: [json.exception.type_error.302] type must be boolean, but is string"),
+            std::string::npos)
+      << r.body;
 }
 
 TEST_F(HttpServerTest, MalformedRequestsGet400) {

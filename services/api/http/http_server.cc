@@ -38,7 +38,9 @@ std::string statusText(int status) {
   }
 }
 
-std::string percentDecode(std::string_view in) {
+// Go's PathUnescape for paths ('+' is itself) and QueryUnescape for query strings ('+' is a
+// space), as dockerd's router decodes them.
+std::string percentDecode(std::string_view in, bool plusIsSpace) {
   std::string out;
   out.reserve(in.size());
   for (size_t i = 0; i < in.size(); ++i) {
@@ -46,7 +48,7 @@ std::string percentDecode(std::string_view in) {
         std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
       i += 2;
-    } else if (in[i] == '+') {
+    } else if (in[i] == '+' && plusIsSpace) {
       out += ' ';
     } else {
       out += in[i];
@@ -300,7 +302,7 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
   req.versionMinor = msg.version() % 10;
   std::string_view target = req.target;
   auto q = target.find('?');
-  req.path = percentDecode(target.substr(0, q));
+  req.path = percentDecode(target.substr(0, q), false);
   if (q != std::string_view::npos) {
     std::string_view qs = target.substr(q + 1);
     while (!qs.empty()) {
@@ -308,8 +310,8 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
       std::string_view pair = qs.substr(0, amp);
       auto eq = pair.find('=');
       if (!pair.empty()) {
-        req.query.emplace_back(percentDecode(pair.substr(0, eq)),
-                               eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1)));
+        req.query.emplace_back(percentDecode(pair.substr(0, eq), true),
+                               eq == std::string_view::npos ? "" : percentDecode(pair.substr(eq + 1), true));
       }
       if (amp == std::string_view::npos) break;
       qs.remove_prefix(amp + 1);

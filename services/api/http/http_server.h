@@ -138,6 +138,7 @@ class HttpServer {
 };
 
 std::string statusText(int status);
-std::string percentDecode(std::string_view in);
+// Percent-decoding: `plusIsSpace` for query strings (Go's QueryUnescape), not for paths.
+std::string percentDecode(std::string_view in, bool plusIsSpace);
 
 }  // namespace berth::http

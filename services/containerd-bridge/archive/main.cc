@@ -44,6 +44,7 @@
 #include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/archive/container_archive.h"
 #include "services/containerd-bridge/user_lookup.h"
+#include "common/json_text.h"
 
 namespace {
 
@@ -266,7 +267,7 @@ int main(int argc, char** argv) {
   }
   std::string container;
   try {
-    auto request = json::parse(argv[1]);
+    auto request = berth::parseJson(argv[1]);
     container = request.value("container", "");
     run(request);
     return 0;
