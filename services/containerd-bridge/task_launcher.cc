@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
@@ -16,6 +17,23 @@
 
 namespace berth::bridge {
 namespace {
+
+// Percent-encodes everything but unreserved characters and '/', which Go's query parser reads
+// back unchanged ('+' would become a space, '&' and '#' would end the value).
+std::string queryEscape(const std::string& value) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
@@ -296,10 +314,12 @@ TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
   if (openStdin) makeFifo(stdinFifo);
   // The options' values are checked here, at start, where dockerd's logger checks them.
   auto log = logSettings(record.hostConfig.value("LogConfig", json()));
-  std::string logArgs = "--path=" + record.logPath + "&--done=" + done + "&--max-size=" + std::to_string(log.maxSize) +
-                        "&--max-file=" + std::to_string(log.maxFiles);
+  // containerd parses the URI's query with Go's url package: a path holding '&', '+', '%' or
+  // '#' would be cut or changed there unless it is escaped.
+  std::string logArgs = "--path=" + queryEscape(record.logPath) + "&--done=" + queryEscape(done) +
+                        "&--max-size=" + std::to_string(log.maxSize) + "&--max-file=" + std::to_string(log.maxFiles);
   // stdin stays open for the container's whole life unless a single attach owns it.
-  if (openStdin && !stdinOnce) logArgs += "&--hold=" + stdinFifo;
+  if (openStdin && !stdinOnce) logArgs += "&--hold=" + queryEscape(stdinFifo);
 
   TaskStdio stdio;
   stdio.terminal = tty;

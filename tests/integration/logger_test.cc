@@ -2,10 +2,12 @@
 // fd 5 closed when it is ready. What it writes is Docker's json-file format.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -18,6 +20,7 @@ namespace berth::test {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 // The logger with pipes on fds 3, 4 and 5, the way the shim starts it.
 class Logger {
@@ -58,6 +61,7 @@ class Logger {
     char c;
     return read(ready_, &c, 1) == 0;
   }
+  int stdoutFd() const { return stdout_; }
   void out(const std::string& s) { ASSERT_EQ(write(stdout_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
   void err(const std::string& s) { ASSERT_EQ(write(stderr_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
   void closeInputs() {
@@ -142,6 +146,49 @@ TEST(LoggerTest, RotationKeepsMaxFileFilesOfAtMostMaxSize) {
   int first = std::stoi(oldest.front()["log"].get<std::string>().substr(5));
   int count = static_cast<int>(oldest.size() + records(path + ".1").size() + newest.size());
   EXPECT_EQ(first + count, 100);
+}
+
+// A full disk drops records and is counted, as dockerd's json-file logger drops what it cannot
+// write; the logger keeps reading (a dead logger leaves the container writing into a closed
+// pipe, SIGPIPE), the file stays whole JSON lines, and logging resumes once there is room.
+TEST(LoggerTest, AFullDiskDropsRecordsButTheLoggerKeepsReadingAndResumes) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  ::signal(SIGPIPE, SIG_IGN);  // a logger that died must fail the writes below, not end the test binary
+  TempDir dir;
+  std::string mnt = dir.path() + "/small";
+  fs::create_directories(mnt);
+  auto mounted = run({"mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt});
+  ASSERT_EQ(mounted.exitCode, 0) << mounted.err;
+  struct Unmount {
+    std::string at;
+    ~Unmount() { run({"umount", "-l", at}); }
+  } unmount{mnt};
+  std::string path = mnt + "/c-json.log";
+  Logger logger({"--path", path});
+  ASSERT_TRUE(logger.waitReady());
+  logger.out("before\n");
+  ASSERT_TRUE(waitFor([&] { return fs::file_size(path) > 0; }, 5s));
+  // Fill the rest of the filesystem.
+  {
+    std::ofstream filler(mnt + "/filler", std::ios::binary);
+    std::string block(4096, 'f');
+    while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) filler.flush();
+  }
+  auto used = fs::file_size(path);
+  for (int i = 0; i < 100; ++i) logger.out("line " + std::to_string(i) + " " + std::string(200, 'x') + "\n");
+  // Every byte was taken from the pipe (the logger is still reading), and nothing was appended.
+  int pending = -1;
+  EXPECT_TRUE(waitFor([&] { return ::ioctl(logger.stdoutFd(), FIONREAD, &pending) == 0 && pending == 0; }, 10s))
+      << pending << " bytes left in the pipe";
+  EXPECT_LE(fs::file_size(path), used + 4096) << "the disk was full";
+  fs::remove(mnt + "/filler");
+  logger.out("after\n");
+  ASSERT_EQ(logger.exitStatus(), 0);
+  auto r = records(path);  // throws on a half-written line
+  ASSERT_GE(r.size(), 2u);
+  EXPECT_EQ(r.front()["log"], "before\n");
+  EXPECT_EQ(r.back()["log"], "after\n");
+  EXPECT_LT(r.size(), 50u) << "most of the 100 lines written while the disk was full were dropped";
 }
 
 TEST(LoggerTest, NonUtf8OutputIsKeptReadable) {

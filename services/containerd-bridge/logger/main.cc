@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
     std::thread err(pump, errFd, "stderr", std::ref(log));
     out.join();
     err.join();
+    if (uint64_t dropped = log.dropped()) {
+      std::cerr << "berth-logger: " << dropped << " log records dropped: " << path << " could not be written\n";
+    }
     if (!done.empty()) writeFileAtomic(done, "done\n");
     return 0;
   } catch (const std::exception& e) {
