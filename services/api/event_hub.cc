@@ -10,6 +10,23 @@ namespace berth::api {
 
 using namespace std::chrono_literals;
 
+void EventHub::Subscription::push(const ipc::EngineEvent& e) {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= capacity_) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(e);
+  }
+  ready_.notify_one();
+}
+
+uint64_t EventHub::Subscription::dropped() const {
+  std::lock_guard lock(mutex_);
+  return dropped_;
+}
+
 bool EventHub::Subscription::wait(std::chrono::milliseconds timeout, std::vector<ipc::EngineEvent>& out) {
   std::unique_lock lock(mutex_);
   if (!ready_.wait_for(lock, timeout, [&] { return !queue_.empty(); })) return false;
@@ -46,11 +63,7 @@ size_t EventHub::listeners() const {
 
 void EventHub::deliver(ipc::EngineEvent e) {
   std::lock_guard lock(mutex_);
-  for (auto& s : subscriptions_) {
-    std::lock_guard slock(s->mutex_);
-    s->queue_.push_back(e);
-    s->ready_.notify_one();
-  }
+  for (auto& s : subscriptions_) s->push(e);
 }
 
 std::vector<ipc::EngineEvent> EventHub::history(int64_t sinceNano, int64_t untilNano) {

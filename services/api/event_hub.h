@@ -16,16 +16,26 @@ namespace berth::api {
 
 class EventHub {
  public:
+  // One /events client's queue. It holds at most `capacity` events: a client that stops
+  // reading loses what comes after (counted), as dockerd's publisher drops events for a
+  // subscriber whose buffer of 1024 is full, instead of the API's memory growing without bound.
   class Subscription {
    public:
+    static constexpr size_t kCapacity = 1024;
+    explicit Subscription(size_t capacity = kCapacity) : capacity_(capacity) {}
+    // Queues one event, or drops it when the queue is full.
+    void push(const ipc::EngineEvent& e);
     // Waits up to `timeout` for events; moves them into `out`. False on timeout.
     bool wait(std::chrono::milliseconds timeout, std::vector<ipc::EngineEvent>& out);
+    // Events dropped so far because the client did not keep up.
+    uint64_t dropped() const;
 
    private:
-    friend class EventHub;
-    std::mutex mutex_;
+    const size_t capacity_;
+    mutable std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<ipc::EngineEvent> queue_;
+    uint64_t dropped_ = 0;
   };
 
   EventHub(zmq::context_t& context, const Config& config, Backends& backends);

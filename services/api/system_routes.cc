@@ -268,6 +268,9 @@ void SystemRoutes::events(http::Request& req, http::ResponseWriter& out) {
     }
     if (out.clientGone()) return;
   }
+  if (uint64_t dropped = sub->dropped()) {
+    spdlog::warn("events: a client that did not keep up missed {} events", dropped);
+  }
   out.endStream();
 }
 

@@ -61,6 +61,7 @@ struct ExecRecord {
   bool started = false;
   std::optional<int> exitCode;
   int pid = 0;
+  uint64_t sequence = 0;  // creation order, for keeping the newest finished ones
 };
 
 struct ExecIo {

@@ -98,7 +98,19 @@ std::string ExecProcesses::create(const std::string& ref, const json& body) {
   exec.config = config;
   {
     std::lock_guard lock(mutex_);
+    exec.sequence = ++nextSequence_;
     execs_[exec.id] = exec;
+    // A container keeps its newest finished execs for inspect, not every one it ever ran: a
+    // health check or a client execing in a loop would otherwise grow the bridge without end.
+    std::vector<std::map<std::string, ExecRecord>::iterator> finished;
+    for (auto it = execs_.begin(); it != execs_.end(); ++it) {
+      if (it->second.containerId == record.id && it->second.exitCode && !it->second.running) finished.push_back(it);
+    }
+    if (finished.size() > kKeptFinishedExecs) {
+      std::sort(finished.begin(), finished.end(),
+                [](const auto& a, const auto& b) { return a->second.sequence < b->second.sequence; });
+      for (size_t i = 0; i < finished.size() - kKeptFinishedExecs; ++i) execs_.erase(finished[i]);
+    }
   }
   events_("exec_create: " + commandLine(config), record, {{"execID", exec.id}});
   return exec.id;

@@ -15,6 +15,8 @@ namespace berth::bridge {
 
 class ExecProcesses {
  public:
+  // Finished execs a container keeps for inspect (the newest); older ones are forgotten.
+  static constexpr size_t kKeptFinishedExecs = 128;
   ExecProcesses(const ContainerStore& store, ContainerdTasks& tasks, const EventSink& events, const ServicePaths& paths)
       : store_(store), tasks_(tasks), events_(events), paths_(paths) {}
 
@@ -41,6 +43,7 @@ class ExecProcesses {
   const ServicePaths& paths_;
   mutable std::mutex mutex_;
   std::map<std::string, ExecRecord> execs_;
+  uint64_t nextSequence_ = 0;
 };
 
 }  // namespace berth::bridge

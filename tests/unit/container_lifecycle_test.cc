@@ -189,6 +189,26 @@ TEST_F(LifecycleTest, AnUnknownTaskStateAtRestoreIsNeverAnExitAndRmForceStillKil
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
 }
 
+// A container keeps its newest 128 finished execs for inspect; older ones are forgotten rather
+// than kept until the container's removal (a health check execs every interval).
+TEST_F(LifecycleTest, OnlyTheNewestFinishedExecsAreKept) {
+  std::string id = run();
+  std::vector<std::string> execs;
+  for (size_t i = 0; i < ExecProcesses::kKeptFinishedExecs + 20; ++i) {
+    std::string exec = core_->execCreate(id, {{"Cmd", {"true"}}});
+    core_->execStart(exec, nullptr, soon());
+    EXPECT_EQ(core_->execFinish(exec), 0);
+    execs.push_back(exec);
+  }
+  // The next create prunes: the oldest finished ones are gone, the newest answer.
+  std::string next = core_->execCreate(id, {{"Cmd", {"true"}}});
+  EXPECT_EQ(test::thrownKind([&] { core_->execInspect(execs.front()); }), "notFound");
+  EXPECT_EQ(test::thrownKind([&] { core_->execInspect(execs[19]); }), "notFound");
+  EXPECT_EQ(core_->execInspect(execs[20])["ExitCode"], 0);
+  EXPECT_EQ(core_->execInspect(execs.back())["ExitCode"], 0);
+  EXPECT_EQ(core_->execInspect(next)["Running"], false);
+}
+
 TEST_F(LifecycleTest, AWaitThatTimesOutOrAContainerdThatGoesAwayIsNotAnExit) {
   std::string id = run();
   fake_.stateUnknown(true);

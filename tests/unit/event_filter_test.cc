@@ -3,6 +3,7 @@
 
 #include "common/errors.h"
 #include "services/api/event_filter.h"
+#include "services/api/event_hub.h"
 #include "services/api/system_routes.h"
 
 namespace berth::api {
@@ -55,6 +56,27 @@ TEST(TimestampTest, DockerTimestampsParseToNanoseconds) {
   EXPECT_EQ(parseTimestamp("since", "1700000000.000000001"), 1700000000000000001);
   EXPECT_THROW(parseTimestamp("since", "yesterday"), Error);
   EXPECT_THROW(parseTimestamp("since", "1.2.3"), Error);
+}
+
+// A client that stops reading /events holds at most 1024 queued events (dockerd's buffer per
+// subscriber); the rest are dropped and counted, and the queue takes events again once read.
+TEST(EventSubscriptionTest, HoldsAtMost1024EventsAndCountsWhatItDrops) {
+  EventHub::Subscription sub;
+  for (int i = 0; i < 1500; ++i) {
+    auto e = containerStart();
+    e.timeNano = i;
+    sub.push(e);
+  }
+  std::vector<ipc::EngineEvent> got;
+  ASSERT_TRUE(sub.wait(std::chrono::milliseconds(0), got));
+  ASSERT_EQ(got.size(), 1024u);
+  EXPECT_EQ(got.front().timeNano, 0);
+  EXPECT_EQ(got.back().timeNano, 1023);
+  EXPECT_EQ(sub.dropped(), 476u);
+  sub.push(containerStart());
+  got.clear();
+  ASSERT_TRUE(sub.wait(std::chrono::milliseconds(0), got));
+  EXPECT_EQ(got.size(), 1u);
 }
 
 }  // namespace
