@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/files.h"
 #include "common/json_text.h"
@@ -13,27 +14,57 @@
 namespace berth::bridge {
 namespace {
 
-void parseLines(std::string& buffer, std::vector<LogEntry>& out) {
-  size_t start = 0;
-  for (;;) {
-    size_t nl = buffer.find('\n', start);
-    if (nl == std::string::npos) break;
-    auto j = parseJsonOrDiscarded(std::string_view(buffer).substr(start, nl - start));
-    start = nl + 1;
-    if (!j.is_object() || !j.contains("log")) continue;  // a torn or foreign line
-    out.push_back({j.value("stream", "stdout"), j.value("log", ""), parseRfc3339Nanos(j.value("time", ""))});
-  }
-  buffer.erase(0, start);
+constexpr size_t kBlock = 64 * 1024;
+
+// One json-file line as an entry; nullopt for a torn or foreign line.
+std::optional<LogEntry> parseLine(std::string_view line) {
+  auto j = parseJsonOrDiscarded(line);
+  if (!j.is_object() || !j.contains("log")) return std::nullopt;
+  return LogEntry{j.value("stream", "stdout"), j.value("log", ""), parseRfc3339Nanos(j.value("time", ""))};
 }
 
-void readFd(int fd, std::string& buffer) {
-  char buf[64 * 1024];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buffer.append(buf, static_cast<size_t>(n));
+// Calls `fn` for each complete line in `buffer` and keeps the incomplete rest; false once `fn`
+// said stop.
+bool parseLines(std::string& buffer, const std::function<bool(const LogEntry&)>& fn) {
+  size_t start = 0;
+  bool more = true;
+  while (more) {
+    size_t nl = buffer.find('\n', start);
+    if (nl == std::string::npos) break;
+    auto e = parseLine(std::string_view(buffer).substr(start, nl - start));
+    start = nl + 1;
+    if (e) more = fn(*e);
   }
+  buffer.erase(0, start);
+  return more;
+}
+
+// Where the last `lines` complete lines of a file begin, reading it backwards a block at a
+// time: {offset, lines found}. A file with fewer lines gives offset 0 and how many it has.
+std::pair<off_t, int64_t> tailStart(int fd, int64_t lines) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {0, 0};
+  off_t end = st.st_size;
+  std::string block(kBlock, '\0');
+  int64_t found = 0;
+  bool skippedPartial = false;  // bytes after the last newline are a line still being written
+  for (off_t pos = end; pos > 0;) {
+    off_t from = pos > static_cast<off_t>(kBlock) ? pos - static_cast<off_t>(kBlock) : 0;
+    ssize_t n = ::pread(fd, block.data(), static_cast<size_t>(pos - from), from);
+    if (n <= 0) break;
+    for (ssize_t i = n - 1; i >= 0; --i) {
+      if (block[static_cast<size_t>(i)] != '\n') continue;
+      if (!skippedPartial) {
+        skippedPartial = true;
+        continue;
+      }
+      if (++found == lines) return {from + i + 1, found};
+    }
+    pos = from;
+  }
+  // Reached the start: every complete line counts, the first one included.
+  if (skippedPartial) ++found;
+  return {0, found};
 }
 
 }  // namespace
@@ -55,18 +86,59 @@ bool JsonLogReader::openLive() {
   return true;
 }
 
-std::vector<LogEntry> JsonLogReader::readAll() {
-  std::vector<LogEntry> out;
+bool JsonLogReader::stream(int fd, std::string& partial, const std::function<bool(const LogEntry&)>& fn) {
+  char buf[kBlock];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;
+    partial.append(buf, static_cast<size_t>(n));
+    if (!parseLines(partial, fn)) return false;
+  }
+}
+
+void JsonLogReader::forEach(int64_t tail, const std::function<bool(const LogEntry&)>& fn) {
   int last = 0;
   while (::access((path_ + "." + std::to_string(last + 1)).c_str(), F_OK) == 0) ++last;
-  for (int i = last; i >= 1; --i) {
-    auto text = readFileIfExists(path_ + "." + std::to_string(i));
-    if (!text) continue;
-    std::string buffer = *text;
-    parseLines(buffer, out);
+  bool live = openLive();
+  // Where to begin: the oldest rotated file's start, or the tail-th last line, newest first.
+  int firstFile = last;  // index of the first file to read; 0 is the live file
+  off_t firstOffset = 0;
+  if (tail >= 0) {
+    int64_t wanted = tail;
+    if (!live) return;
+    firstFile = 0;
+    // A tail of 0 starts at the live file's end (its last complete line).
+    struct stat st {};
+    ::fstat(fd_, &st);
+    firstOffset = st.st_size;
+    for (int i = 0; i <= last && wanted > 0; ++i) {
+      int fd = i == 0 ? fd_ : ::open((path_ + "." + std::to_string(i)).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      auto [offset, found] = tailStart(fd, wanted);
+      if (i != 0) ::close(fd);
+      firstFile = i;
+      firstOffset = offset;
+      wanted -= found;
+    }
   }
-  if (openLive()) drain(out);
-  return out;
+  bool more = true;
+  for (int i = firstFile; i >= 1 && more; --i) {
+    int fd = ::open((path_ + "." + std::to_string(i)).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (i == firstFile && firstOffset > 0) ::lseek(fd, firstOffset, SEEK_SET);
+    std::string partial;
+    more = stream(fd, partial, fn);
+    ::close(fd);
+  }
+  if (!live) return;
+  ::lseek(fd_, firstFile == 0 ? firstOffset : 0, SEEK_SET);
+  if (more) {
+    stream(fd_, partial_, fn);
+  } else {
+    ::lseek(fd_, 0, SEEK_END);  // the caller stopped: later reads follow from the end
+    partial_.clear();
+  }
 }
 
 void JsonLogReader::seekEnd() {
@@ -75,8 +147,10 @@ void JsonLogReader::seekEnd() {
 }
 
 void JsonLogReader::drain(std::vector<LogEntry>& out) {
-  readFd(fd_, partial_);
-  parseLines(partial_, out);
+  stream(fd_, partial_, [&](const LogEntry& e) {
+    out.push_back(e);
+    return true;
+  });
 }
 
 std::vector<LogEntry> JsonLogReader::readNew() {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,9 +24,11 @@ class JsonLogReader {
   JsonLogReader(const JsonLogReader&) = delete;
   JsonLogReader& operator=(const JsonLogReader&) = delete;
 
-  // Every entry in the rotated files (oldest first) and the live file; afterwards the reader
-  // is at the live file's end.
-  std::vector<LogEntry> readAll();
+  // Calls `fn` with every entry of the rotated files (oldest first) and the live file, or,
+  // with tail >= 0, with the last `tail` lines only (found by reading backwards from the end,
+  // as dockerd's tail reader does), until `fn` returns false. Memory stays at a block and a
+  // line whatever the log's size. Afterwards the reader is at the live file's end.
+  void forEach(int64_t tail, const std::function<bool(const LogEntry&)>& fn);
   // Positions at the live file's current end (attach without logs).
   void seekEnd();
   // Complete entries appended since the last read, across a rotation.
@@ -33,6 +36,9 @@ class JsonLogReader {
 
  private:
   bool openLive();
+  // Reads `fd` from its position to its end, calling `fn` per complete line; false once `fn`
+  // said stop. Incomplete last lines stay in `partial`.
+  static bool stream(int fd, std::string& partial, const std::function<bool(const LogEntry&)>& fn);
   void drain(std::vector<LogEntry>& out);
 
   std::string path_;

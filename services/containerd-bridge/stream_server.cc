@@ -136,23 +136,26 @@ void StreamServer::logs(int fd, const json& request) {
     if (since > 0 && e.timeNanos < since) return false;
     return true;
   };
+  // Streamed from the files, never gathered: --tail finds its start by reading backwards, so a
+  // log of gigabytes costs a block of memory, not its size. As in dockerd, the tail counts
+  // the log's lines before since/until and the stream choice filter them.
   JsonLogReader reader(target.logPath);
-  auto entries = reader.readAll();
-  std::vector<const LogEntry*> selected;
-  for (const auto& e : entries) {
-    if (until > 0 && e.timeNanos > until) break;
-    if (wanted(e)) selected.push_back(&e);
-  }
-  size_t first = tail >= 0 && static_cast<size_t>(tail) < selected.size() ? selected.size() - static_cast<size_t>(tail) : 0;
   std::string out;
-  for (size_t i = first; i < selected.size(); ++i) {
-    out += render(*selected[i], target.tty, timestamps);
+  bool clientGone = false;
+  reader.forEach(tail, [&](const LogEntry& e) {
+    if (until > 0 && e.timeNanos > until) return false;
+    if (!wanted(e)) return true;
+    out += render(e, target.tty, timestamps);
     if (out.size() > (1 << 20)) {
-      if (!writeAll(fd, out)) return;
+      if (!writeAll(fd, out)) {
+        clientGone = true;
+        return false;
+      }
       out.clear();
     }
-  }
-  if (!writeAll(fd, out)) return;
+    return true;
+  });
+  if (clientGone || !writeAll(fd, out)) return;
   if (!follow || !running) return;
   bool finished = false;
   for (;;) {
@@ -177,17 +180,18 @@ void StreamServer::attach(int fd, const json& request) {
   bool replay = request.value("logs", false), stream = request.value("stream", false);
   int64_t exits = target.exits;
   JsonLogReader reader(target.logPath);
-  std::vector<LogEntry> backlog;
-  if (replay) backlog = reader.readAll();
-  else reader.seekEnd();
   writeAll(fd, ipc::streams::okLine({{"tty", target.tty}}));
 
   auto emit = [&](const LogEntry& e) {
     if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
     return writeAll(fd, render(e, target.tty, false));
   };
-  for (const auto& e : backlog) {
-    if (!emit(e)) return;
+  bool clientThere = true;
+  if (replay) {
+    reader.forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
+    if (!clientThere) return;
+  } else {
+    reader.seekEnd();
   }
   if (!stream) return;
 

@@ -408,6 +408,62 @@ TEST_F(ContainersTest, AttachWithLogsToAnExitedContainerReplaysItsOutputInFrames
   EXPECT_TRUE(isReplay(attached.body)) << ::testing::PrintToString(attached.body);
 }
 
+// The peak resident memory of a process so far (VmHWM), in KiB.
+long peakResidentKiB(pid_t pid) {
+  for (const auto& line : lines(readText("/proc/" + std::to_string(pid) + "/status"))) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  ADD_FAILURE() << "no VmHWM for pid " << pid;
+  return -1;
+}
+
+// docker logs --tail reads a log backwards from its end and streams: a 100 MB log costs the
+// bridge a block of memory, not the log's size (it parsed every line into memory before).
+TEST_F(ContainersTest, LogsTailOfAHundredMegabyteLogCostsTheBridgeNoMoreThanABlock) {
+  auto r = engine_.docker({"run", "--pull", "never", "--name", "big", kImage, "echo", "first"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string logPath = inspect(engine_, "big", "{{.LogPath}}");
+  {
+    std::ofstream log(logPath, std::ios::app | std::ios::binary);
+    std::string line = R"({"log":")" + std::string(1000, 'x') + R"(\n","stream":"stdout","time":"2026-11-30T00:00:00.000000000Z"})" "\n";
+    for (int i = 0; i < 100000; ++i) log << line;
+    log << R"({"log":"last\n","stream":"stdout","time":"2026-11-30T00:00:01.000000000Z"})" "\n";
+  }
+  ASSERT_GT(fs::file_size(logPath), 100u << 20);
+  pid_t bridge = engine_.childPid("containerd-bridge");
+  long before = peakResidentKiB(bridge);
+  r = engine_.docker({"logs", "--tail", "1", "big"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "last\n");
+  r = engine_.docker({"logs", "--tail", "2", "big"});
+  EXPECT_EQ(r.out, std::string(1000, 'x') + "\nlast\n");
+  long grew = peakResidentKiB(bridge) - before;
+  std::cout << "[ logs ] the bridge's peak RSS grew by " << grew << " KiB for --tail of a "
+            << (fs::file_size(logPath) >> 20) << " MiB log\n";
+  EXPECT_LT(grew, 20 * 1024) << "the bridge read the log into memory";
+}
+
+// --tail across rotated files: the last N lines in order, wherever they are.
+TEST_F(ContainersTest, LogsTailSpansRotatedFilesInOrder) {
+  auto r = engine_.docker({"run", "--pull", "never", "--name", "rotated", "--log-opt", "max-size=1k", "--log-opt",
+                           "max-file=4", kImage, "sh", "-c", "for i in $(seq 100); do echo line$i; done"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string logPath = inspect(engine_, "rotated", "{{.LogPath}}");
+  ASSERT_TRUE(fs::exists(logPath + ".2")) << "the log did not rotate twice";
+  auto all = lines(engine_.output({"logs", "rotated"}));
+  ASSERT_GT(all.size(), 40u);
+  EXPECT_EQ(all.back(), "line100");
+  // What the files still hold is a run of consecutive lines ending at 100.
+  int firstKept = std::atoi(all.front().c_str() + 4);
+  EXPECT_EQ(static_cast<int>(all.size()), 101 - firstKept);
+  std::string expected;
+  for (int i = 71; i <= 100; ++i) expected += "line" + std::to_string(i) + "\n";
+  EXPECT_EQ(engine_.output({"logs", "--tail", "30", "rotated"}), expected);
+  expected.clear();
+  for (int i = firstKept; i <= 100; ++i) expected += "line" + std::to_string(i) + "\n";
+  EXPECT_EQ(engine_.output({"logs", "--tail", "100000", "rotated"}), expected);
+}
+
 TEST_F(ContainersTest, LogsFollowReturnsWhenTheContainerExits) {
   std::string id = runDetached({kImage, "sh", "-c", "echo a; sleep 1; echo b"});
   ASSERT_EQ(id.size(), 64u);
