@@ -22,6 +22,17 @@
 namespace berth::images {
 namespace {
 
+// A descriptor's size: a positive integer, as the distribution spec requires. The download is
+// held to it.
+uint64_t declaredSize(const nlohmann::json& descriptor) {
+  const auto& size = descriptor.is_object() && descriptor.contains("size") ? descriptor["size"] : nlohmann::json();
+  if (!size.is_number_integer() || size.get<int64_t>() <= 0) {
+    throw Error(ErrorKind::invalid, "descriptor " + (descriptor.is_object() ? descriptor.value("digest", "") : "") +
+                                        " has no valid size");
+  }
+  return size.get<uint64_t>();
+}
+
 using json = nlohmann::json;
 
 std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
@@ -131,7 +142,12 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   ScopedRemove cleanup{work};
 
   std::string configDigest = doc["config"].value("digest", "");
-  registry.fetchBlob(repo, configDigest, work + "/config");
+  uint64_t configSize = declaredSize(doc["config"]);
+  if (configSize > kMaxConfigBytes) {
+    throw Error(ErrorKind::invalid, "image config " + configDigest + " declares " + std::to_string(configSize) +
+                                        " bytes, more than the " + std::to_string(kMaxConfigBytes >> 20) + " MiB allowed");
+  }
+  registry.fetchBlob(repo, configDigest, work + "/config", configSize);
   std::string configText = readFile(work + "/config");
   std::string id = "sha256:" + sha256Hex(configText);
   auto config = parseJsonOrDiscarded(configText);
@@ -168,7 +184,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
     }
     out.push_back(progress("Pulling fs layer", shortId(blobDigest)));
     std::string blob = work + "/blob-" + std::to_string(i);
-    registry.fetchBlob(repo, blobDigest, blob);
+    registry.fetchBlob(repo, blobDigest, blob, declaredSize(layers[i]));
     out.push_back(progress("Download complete", shortId(blobDigest)));
     std::string dir = work + "/layer-" + std::to_string(i);
     makeDirectories(dir + "/diff", 0755);

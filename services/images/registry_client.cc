@@ -18,18 +18,31 @@ struct Sink {
   std::string* text = nullptr;
   FILE* file = nullptr;
   Sha256* hash = nullptr;
-  size_t limit = 64 << 20;  // manifests and error bodies are small; blobs go to files
+  // Manifests and error bodies are small (moby's limit for a manifest is 4 MiB); a blob goes to
+  // a file and may be no larger than its descriptor declares.
+  size_t limit = kMaxManifestBytes;
+  uint64_t fileLimit = 0;
+  uint64_t written = 0;
+  bool overLimit = false;
 };
 
 size_t writeCallback(char* data, size_t size, size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
   size_t n = size * count;
   if (sink->file) {
+    if (sink->fileLimit && sink->written + n > sink->fileLimit) {
+      sink->overLimit = true;  // a short count makes curl end the transfer
+      return 0;
+    }
     if (std::fwrite(data, 1, n, sink->file) != n) return 0;
     if (sink->hash) sink->hash->update(data, n);
+    sink->written += n;
     return n;
   }
-  if (sink->text->size() + n > sink->limit) return 0;
+  if (sink->text->size() + n > sink->limit) {
+    sink->overLimit = true;
+    return 0;
+  }
   sink->text->append(data, n);
   return n;
 }
@@ -71,11 +84,12 @@ std::string RegistryClient::baseUrl() const { return (plainHttp_ ? "http://" : "
 RegistryClient::Response RegistryClient::request(const std::string& method, const std::string& url,
                                                  const std::string& accept, const std::string& contentType,
                                                  const std::string* body, const std::string* uploadFile,
-                                                 const std::string* downloadFile) {
+                                                 const std::string* downloadFile, uint64_t downloadLimit) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   Response r;
   Sink sink;
   sink.text = &r.body;
+  sink.fileLimit = downloadLimit;
   std::unique_ptr<FILE, decltype(&std::fclose)> out(nullptr, std::fclose), in(nullptr, std::fclose);
   Sha256 hash;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -126,6 +140,11 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
   }
   CURLcode rc = curl_easy_perform(c);
+  r.received = sink.written;
+  if (rc != CURLE_OK && sink.overLimit) {
+    r.overLimit = true;
+    return r;
+  }
   if (rc != CURLE_OK) {
     throw Error(ErrorKind::unavailable, method + " " + url + ": " + curl_easy_strerror(rc));
   }
@@ -163,6 +182,9 @@ RegistryClient::Manifest RegistryClient::getManifest(const std::string& repo, co
       "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
   auto r = request("GET", baseUrl() + repo + "/manifests/" + reference, accept, "", nullptr, nullptr, nullptr);
   std::string what = "manifest for " + host_ + "/" + repo + (reference.rfind("sha256:", 0) == 0 ? "@" : ":") + reference;
+  if (r.overLimit) {
+    throw Error(ErrorKind::invalid, what + " is larger than " + std::to_string(kMaxManifestBytes >> 20) + " MiB");
+  }
   if (r.status == 404) throw Error(ErrorKind::notFound, what + " not found: " + registryError(r.body));
   if (r.status != 200) fail(what, r);
   Manifest m;
@@ -175,9 +197,21 @@ RegistryClient::Manifest RegistryClient::getManifest(const std::string& repo, co
   return m;
 }
 
-void RegistryClient::fetchBlob(const std::string& repo, const std::string& digest, const std::string& path) {
-  auto r = request("GET", baseUrl() + repo + "/blobs/" + digest, "", "", nullptr, nullptr, &path);
+void RegistryClient::fetchBlob(const std::string& repo, const std::string& digest, const std::string& path,
+                               uint64_t declaredSize) {
+  if (declaredSize == 0) throw Error(ErrorKind::invalid, "blob " + digest + " has no size in its descriptor");
+  // Never more on disk than the manifest declared, whatever the registry sends.
+  auto r = request("GET", baseUrl() + repo + "/blobs/" + digest, "", "", nullptr, nullptr, &path, declaredSize);
+  std::string what = "blob " + digest + " from " + host_ + "/" + repo;
+  if (r.overLimit) {
+    throw Error(ErrorKind::invalid, what + " is larger than the " + std::to_string(declaredSize) +
+                                        " bytes its descriptor declares");
+  }
   if (r.status != 200) fail("blob " + digest, r);
+  if (r.received != declaredSize) {
+    throw Error(ErrorKind::invalid, what + " is " + std::to_string(r.received) + " bytes, its descriptor declares " +
+                                        std::to_string(declaredSize));
+  }
   if (r.digest != digest) {
     throw Error(ErrorKind::invalid, "blob " + digest + " from " + host_ + "/" + repo + " has digest " + r.digest);
   }

@@ -12,6 +12,12 @@ struct RegistryCredentials {
   std::string password;
 };
 
+// The largest manifest berth reads (moby's limit).
+constexpr size_t kMaxManifestBytes = 4 << 20;
+// The largest image config berth downloads: configs are a few KiB; a descriptor declaring more
+// is refused before anything is fetched.
+constexpr uint64_t kMaxConfigBytes = 8 << 20;
+
 class RegistryClient {
  public:
   // `host` is "host[:port]"; `plainHttp` for insecure registries (plain http, as dockerd's
@@ -28,8 +34,10 @@ class RegistryClient {
   };
   // Accepts Docker schema 2 manifests and lists, OCI manifests and indexes.
   Manifest getManifest(const std::string& repo, const std::string& reference);
-  // Downloads a blob to `path`, verifying its digest; throws invalid on a mismatch.
-  void fetchBlob(const std::string& repo, const std::string& digest, const std::string& path);
+  // Downloads a blob to `path`, verifying its digest and that it is exactly `declaredSize`
+  // bytes (its descriptor's size): a registry that sends more is cut off at that size. Throws
+  // invalid on any mismatch.
+  void fetchBlob(const std::string& repo, const std::string& digest, const std::string& path, uint64_t declaredSize);
   bool blobExists(const std::string& repo, const std::string& digest);
   // Cross-repository mount; false when the registry wants an upload instead.
   bool mountBlob(const std::string& repo, const std::string& digest, const std::string& fromRepo);
@@ -47,10 +55,12 @@ class RegistryClient {
     std::string contentType;
     std::string digest;
     std::string location;
+    uint64_t received = 0;   // bytes written to the download file
+    bool overLimit = false;  // the body passed its limit and the transfer was cut off
   };
   Response request(const std::string& method, const std::string& url, const std::string& accept,
                    const std::string& contentType, const std::string* body, const std::string* uploadFile,
-                   const std::string* downloadFile);
+                   const std::string* downloadFile, uint64_t downloadLimit = 0);
   [[noreturn]] void fail(const std::string& what, const Response& r);
 
   std::string host_;

@@ -111,6 +111,58 @@ TEST_F(RegistryTest, AManifestListPullsItsLinuxAmd64Image) {
   EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", registry.host() + "/berth/multi:list"}).out, id);
 }
 
+// A registry that lies about sizes: Debian's docker-registry stores a manifest whose descriptors
+// declare sizes other than the blobs' (it checks only that the blobs exist). berth holds every
+// download to the declared size and refuses a config declared larger than 8 MiB; nothing of the
+// image is stored.
+TEST_F(RegistryTest, BlobsThatAreNotTheSizeTheirDescriptorsDeclareAreRefused) {
+  Registry registry;
+  std::string name = registry.host() + "/berth/sizes:real";
+  ASSERT_FALSE(loadAs(name).empty());
+  ASSERT_EQ(engine_.docker({"push", name}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
+  auto fetched = run({"curl", "-sf", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                      "http://" + registry.host() + "/v2/berth/sizes/manifests/real"});
+  ASSERT_EQ(fetched.exitCode, 0) << fetched.err;
+  auto manifest = nlohmann::json::parse(fetched.out);
+  uint64_t layerSize = manifest["layers"][0]["size"];
+  ASSERT_GT(layerSize, 300000u);
+  auto putAs = [&](const std::string& tag, const nlohmann::json& m) {
+    std::string path = work_.path() + "/" + tag + ".json";
+    std::ofstream(path) << m.dump();
+    auto put = run({"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "-H",
+                    "Content-Type: application/vnd.docker.distribution.manifest.v2+json", "--data-binary", "@" + path,
+                    "http://" + registry.host() + "/v2/berth/sizes/manifests/" + tag});
+    ASSERT_EQ(put.out, "201") << put.err;
+  };
+  auto small = manifest;
+  small["layers"][0]["size"] = 100;
+  putAs("small", small);
+  auto large = manifest;
+  large["layers"][0]["size"] = layerSize + 1000;
+  putAs("large", large);
+  auto bigConfig = manifest;
+  bigConfig["config"]["size"] = 9 << 20;
+  putAs("bigconfig", bigConfig);
+
+  auto r = engine_.docker({"pull", registry.host() + "/berth/sizes:small"});
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.err.find("is larger than the 100 bytes its descriptor declares"), std::string::npos) << r.err;
+  r = engine_.docker({"pull", registry.host() + "/berth/sizes:large"});
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.err.find("is " + std::to_string(layerSize) + " bytes, its descriptor declares " +
+                       std::to_string(layerSize + 1000)),
+            std::string::npos)
+      << r.err;
+  r = engine_.docker({"pull", registry.host() + "/berth/sizes:bigconfig"});
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.err.find("declares 9437184 bytes, more than the 8 MiB allowed"), std::string::npos) << r.err;
+  EXPECT_EQ(engine_.output({"images", "-aq"}), "");
+  // The honest manifest still pulls.
+  r = engine_.docker({"pull", name});
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
 TEST_F(RegistryTest, PullingAMissingTagFailsAndStoresNothing) {
   Registry registry;
   auto r = engine_.docker({"pull", registry.host() + "/berth/nothing:here"});
