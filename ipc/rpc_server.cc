@@ -34,7 +34,10 @@ std::string socketPath(const std::string& endpoint) {
 
 RpcServer::RpcServer(zmq::context_t& context, std::string endpoint, Options options)
     : context_(context), endpoint_(std::move(endpoint)), options_(options) {
-  repliesEndpoint_ = "inproc://berth-rpc-replies-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+  // Unique per server for the process's life (not derived from `this`): a long poll that outlived
+  // its server must never reach a later one's replies socket.
+  static std::atomic<uint64_t> servers{0};
+  repliesEndpoint_ = "inproc://berth-rpc-replies-" + std::to_string(++servers);
 }
 
 RpcServer::~RpcServer() { stop(); }
@@ -106,6 +109,11 @@ void RpcServer::stop() {
   jobsReady_.notify_all();
   for (auto& w : workers_) w.join();
   workers_.clear();
+  {
+    // Long polls end within their own wait; give them a moment to reply, not their whole wait.
+    std::unique_lock lock(longPolls_->mutex);
+    longPolls_->idle.wait_for(lock, std::chrono::seconds(1), [&] { return longPolls_->active == 0; });
+  }
   if (ioThread_.joinable()) ioThread_.join();
   router_.reset();
   if (auto path = socketPath(endpoint_); !path.empty()) ::unlink(path.c_str());
@@ -156,6 +164,13 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
     zmq::send_multipart(*router_, out, zmq::send_flags::dontwait);
     return;
   }
+  if (it->second.dispatch == Dispatch::longPoll) {
+    std::vector<zmq::message_t> refusal;
+    refusal.push_back(zmq::message_t(out[0].data(), out[0].size()));
+    startLongPoll(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]), deadline}, refusal);
+    if (refusal.size() > 1) zmq::send_multipart(*router_, refusal, zmq::send_flags::dontwait);
+    return;
+  }
   {
     std::lock_guard lock(jobsMutex_);
     jobs_.push_back(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]), deadline});
@@ -163,8 +178,50 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
   jobsReady_.notify_one();
 }
 
+void RpcServer::startLongPoll(Job job, std::vector<zmq::message_t>& refusal) {
+  {
+    std::lock_guard lock(longPolls_->mutex);
+    if (longPolls_->active >= kMaxLongPolls) {
+      capnp::MallocMessageBuilder mb;
+      auto rh = mb.initRoot<wire::ReplyHeader>();
+      rh.setRequestId(job.requestId);
+      auto err = rh.initError();
+      err.setKind(toWire(ErrorKind::unavailable));
+      err.setMessage(job.entry->name + ": " + std::to_string(kMaxLongPolls) + " calls are waiting already");
+      refusal.push_back(encode(mb));
+      return;
+    }
+    ++longPolls_->active;
+  }
+  // Everything the thread uses is its own (the handler copied, the endpoint by value, the
+  // counter shared), so a stop() that does not wait for it leaves it nothing dangling but the
+  // context, which the process keeps until it ends.
+  std::thread([&context = context_, endpoint = repliesEndpoint_, entry = *job.entry, polls = longPolls_,
+               job = std::move(job)]() mutable {
+    std::vector<zmq::message_t> out;
+    out.push_back(std::move(job.identity));
+    execute(entry, job.requestId, job.params, job.deadline, out);
+    try {
+      zmq::socket_t push(context, zmq::socket_type::push);
+      push.set(zmq::sockopt::linger, 0);
+      push.connect(endpoint);
+      zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
+    } catch (const zmq::error_t&) {
+      // The context is shutting down: the caller has gone with it.
+    }
+    std::lock_guard lock(polls->mutex);
+    --polls->active;
+    polls->idle.notify_all();
+  }).detach();
+}
+
+size_t RpcServer::longPollsInProgress() const {
+  std::lock_guard lock(longPolls_->mutex);
+  return longPolls_->active;
+}
+
 void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& params, Clock::time_point deadline,
-                        std::vector<zmq::message_t>& out) const {
+                        std::vector<zmq::message_t>& out) {
   capnp::MallocMessageBuilder results;
   std::optional<std::pair<ErrorKind, std::string>> failure;
   try {

@@ -1,7 +1,9 @@
 // The server half of berth's request/reply layer: a ZeroMQ ROUTER on an ipc:// endpoint that
 // decodes calls, dispatches them to typed handlers and sends replies. Quick handlers run on the
 // I/O thread; handlers registered with Dispatch::worker run on a pool so long work (extraction,
-// pulls) never stalls the loop. Malformed or oversized input is rejected without harm.
+// pulls) never stalls the loop; Dispatch::longPoll handlers (calls that mostly wait, such as a
+// container wait) each get a thread of their own, so any number of waiting clients never
+// holds the pool the other calls need. Malformed or oversized input is rejected without harm.
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -31,7 +34,9 @@ struct CallContext {
 
 class RpcServer {
  public:
-  enum class Dispatch { inline_, worker };
+  enum class Dispatch { inline_, worker, longPoll };
+  // Long polls in progress at once; a call beyond this is refused as unavailable.
+  static constexpr size_t kMaxLongPolls = 4096;
   using RawHandler = std::function<void(capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results,
                                         const CallContext& call)>;
 
@@ -85,6 +90,8 @@ class RpcServer {
   // Messages dropped because they were not calls from a berth client (wrong frame count or an
   // undecodable header): nothing to reply to. A statistic for tests and the debug log.
   uint64_t droppedMessages() const { return dropped_; }
+  // Long-poll calls in progress.
+  size_t longPollsInProgress() const;
 
  private:
   struct Entry {
@@ -105,8 +112,17 @@ class RpcServer {
   void workerLoop();
   void handleCall(std::vector<zmq::message_t>& frames);
   // Runs a handler and encodes [ReplyHeader][results?] into `out` (identity not included).
-  void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params, std::chrono::steady_clock::time_point deadline,
-               std::vector<zmq::message_t>& out) const;
+  static void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
+                      std::chrono::steady_clock::time_point deadline, std::vector<zmq::message_t>& out);
+  // Runs one long-poll call on a thread of its own; its reply goes through the replies socket.
+  void startLongPoll(Job job, std::vector<zmq::message_t>& refusal);
+  // Shared with long-poll threads, which may outlive stop() by the length of their wait.
+  struct LongPolls {
+    std::mutex mutex;
+    std::condition_variable idle;
+    size_t active = 0;
+  };
+  std::shared_ptr<LongPolls> longPolls_ = std::make_shared<LongPolls>();
 
   zmq::context_t& context_;
   std::string endpoint_;

@@ -98,7 +98,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
         r.setError(w.error);
         r.setExits(w.exits);
       },
-      W::worker);
+      W::longPoll);  // a wait holds its call for up to 10 s: never one of the pool's workers
   server.handleWithContext(
       ipc::methods::bridgeRemove(),
       [&c](auto p, auto, const Call& call) { c.remove(p.getRef(), p.getForce(), p.getRemoveVolumes(), call.deadline); }, W::worker);

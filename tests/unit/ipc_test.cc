@@ -234,6 +234,53 @@ TEST_F(IpcTest, MalformedAndOversizedMessagesAreRejectedAndTheServerKeepsServing
   EXPECT_EQ(echo(client, "still here", ipc::deadlineIn(2s)), "still here");
 }
 
+// Calls that mostly wait (a container wait holds its call for seconds) run as long polls, each
+// on a thread of its own: eight of them on a server with two workers leave the workers free,
+// so a worker call is answered while all eight are still waiting.
+TEST_F(IpcTest, LongPollsNeverHoldTheWorkersOtherCallsNeed) {
+  ipc::RpcServer::Options options;
+  options.workers = 2;
+  ipc::RpcServer server(context_, endpoint_, options);
+  std::atomic<int> waiting{0}, finished{0};
+  std::atomic<bool> release{false};
+  server.implements<testing::Echo>();
+  server.handle(
+      echoMethod(),
+      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(
+      sleepMethod(),
+      [&](testing::Echo::SleepParams::Reader p, testing::Echo::SleepResults::Builder) {
+        ++waiting;
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(p.getMs());
+        while (!release && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+        ++finished;
+      },
+      ipc::RpcServer::Dispatch::longPoll);
+  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.start();
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&] {
+      ipc::RpcClient client(context_, endpoint_);
+      client.call(sleepMethod(), ipc::deadlineIn(30s), [](testing::Echo::SleepParams::Builder p) { p.setMs(20000); });
+    });
+  }
+  struct Release {
+    std::atomic<bool>& flag;
+    std::vector<std::thread>& threads;
+    ~Release() {
+      flag = true;
+      for (auto& t : threads) t.join();
+    }
+  } releaseAll{release, callers};
+  ASSERT_TRUE(test::waitFor([&] { return waiting == 8; }, 10s)) << waiting << " of 8 long polls started";
+  EXPECT_EQ(server.longPollsInProgress(), 8u);
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "not starved", ipc::deadlineIn(5s)), "not starved");
+  EXPECT_EQ(finished, 0) << "the worker call was answered only after the long polls ended";
+}
+
 TEST_F(IpcTest, AServerRefusesToStartWithAMethodThatHasNoHandler) {
   ipc::RpcServer server(context_, endpoint_);
   server.implements<testing::Echo>();
