@@ -3,11 +3,14 @@
 // part, restarts one service on request, stops cleanly, and refuses bad starts.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -291,6 +294,60 @@ TEST(EngineTest, EachOfTheSixProcessesKilledWithSigkillIsBackWhileAContainerRuns
   pid_t containerPid = container->pid();
   container.reset();
   EXPECT_TRUE(waitForGone(containerPid, 5s)) << "the container outlived rm -f";
+}
+
+// CPU time (user + system) a process has used, in seconds.
+double cpuSeconds(pid_t pid) {
+  std::string stat = readText("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string skip;
+  for (int i = 0; i < 11; ++i) fields >> skip;  // state … cmajflt: fields 3 to 13
+  unsigned long long utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+size_t openDescriptors(pid_t pid) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+  return n;
+}
+
+// Out of descriptors (`ulimit -n` reached), the API pauses its accepts with backoff instead of
+// spinning on a readable listener (it used 100 % of a core), keeps its process, and serves
+// again once descriptors are free.
+TEST(EngineTest, OutOfDescriptorsTheApiPausesInsteadOfSpinningAndServesAgainOnceFreed) {
+  Engine engine;
+  pid_t api = engine.childPid("api");
+  size_t limit = openDescriptors(api) + 8;
+  auto r = run({"prlimit", "--pid", std::to_string(api), "--nofile=" + std::to_string(limit) + ":" + std::to_string(limit)});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::vector<int> clients;
+  struct CloseAll {
+    std::vector<int>& fds;
+    ~CloseAll() {
+      for (int fd : fds) ::close(fd);
+    }
+  } closeAll{clients};
+  for (int i = 0; i < 40; ++i) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, engine.socketPath().c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+    clients.push_back(fd);
+  }
+  ASSERT_TRUE(waitFor([&] { return openDescriptors(api) >= limit; }, 10s))
+      << openDescriptors(api) << " of " << limit << " descriptors in use";
+  double before = cpuSeconds(api);
+  std::this_thread::sleep_for(1s);  // the window the CPU time is measured over
+  double used = cpuSeconds(api) - before;
+  std::cout << "[ emfile ] berth-api used " << used << " s of CPU in 1 s at its descriptor limit\n";
+  EXPECT_LT(used, 0.3) << "the accept loop spins";
+  EXPECT_EQ(engine.childPid("api"), api);
+  for (int fd : clients) ::close(fd);
+  clients.clear();
+  EXPECT_TRUE(waitFor([&] { return httpRequest(engine.socketPath(), "GET", "/_ping").status == 200; }, 10s));
 }
 
 TEST(EngineTest, BerthctlRestartImagesRestartsOnlyThatService) {

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "tests/support/engine.h"
 #include "tests/support/process.h"
 #include "tests/support/registry.h"
+#include "tests/support/test_images.h"
 
 namespace berth::test {
 namespace {
@@ -86,6 +88,65 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
   EXPECT_NE(r.err.find("certificate signed by unknown authority"), std::string::npos) << r.err;
   // The unix socket beside it is still plain.
   EXPECT_EQ(engine.docker({"version"}).exitCode, 0);
+}
+
+// Over TLS one connection carries exec's stdin and stdout at once (a reader thread and a
+// writer on one TLS session): four `docker exec -i … cat` in parallel each get back exactly
+// the 2 MB they sent. And a client that opens the port and never completes the handshake is
+// closed within the handshake deadline (10 s), not held.
+TEST(TlsTest, ExecStdinAndStdoutShareATlsConnectionUnderLoadAndAStalledHandshakeIsClosed) {
+  TempDir certs("berth-certs");
+  makeCertificates(certs.path());
+  std::string c = certs.path();
+  int port = freeLoopbackPort();
+  std::string host = "tcp://127.0.0.1:" + std::to_string(port);
+  Engine::Options o;
+  o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/server-cert.pem",
+                 "--tlskey", c + "/server-key.pem"};
+  Engine engine(o);
+  TempDir work("berth-tls-exec");
+  auto r = engine.docker({"load", "-i", busyboxArchive(work.path(), "berth-test/busybox:1")});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine.docker({"run", "-d", "--name", "echoer", "--pull", "never", "berth-test/busybox:1", "sleep", "300"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  struct Remove {
+    Engine& e;
+    ~Remove() { e.docker({"rm", "-f", "echoer"}); }
+  } remove{engine};
+  std::string input;
+  for (int i = 0; input.size() < (2u << 20); ++i) input += "line " + std::to_string(i) + " of the stdin sent over TLS\n";
+  std::vector<CommandResult> results(4);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < results.size(); ++i) {
+    clients.emplace_back([&, i] {
+      results[i] = run({"docker", "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/client-cert.pem",
+                        "--tlskey", c + "/client-key.pem", "-H", host, "exec", "-i", "echoer", "cat"},
+                       {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 120s, input);
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].exitCode, 0) << i << ": " << results[i].err;
+    EXPECT_EQ(results[i].out.size(), input.size()) << i;
+    EXPECT_TRUE(results[i].out == input) << i << ": the output differs from the input";
+  }
+  // A TCP client that never starts the handshake.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval limit{30, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  auto start = std::chrono::steady_clock::now();
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, 0);
+  auto waited = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_LE(n, 0) << "the server sent something to a client that sent nothing";
+  EXPECT_LT(waited, 25s) << "the stalled handshake was not closed (the recv timed out instead)";
+  EXPECT_GE(waited, 5s) << "closed at once, not at the handshake deadline";
 }
 
 TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {

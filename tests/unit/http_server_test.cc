@@ -1,6 +1,7 @@
 // The API's HTTP layer: keep-alive, bounded bodies, dockerd's version and routing errors,
 // chunked streaming and the connection hijack that attach and exec use.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -73,6 +74,8 @@ class HttpServerTest : public ::testing::Test {
         true);
     http::ServerOptions options;
     options.maxBodyBytes = 4096;
+    options.headerTimeout = std::chrono::milliseconds(1500);
+    options.idleTimeout = std::chrono::milliseconds(1500);
     options.streamsBody = [this](const http::Request& req) { return router_.streamsBody(req); };
     options.commonHeaders = {{"Api-Version", api::kApiVersion}};
     server_ = std::make_unique<http::HttpServer>(
@@ -197,6 +200,62 @@ TEST_F(HttpServerTest, DeeplyNestedBodiesAndWrongJsonTypesGet400) {
   EXPECT_NE(r.body.find("invalid JSON: [json.exception.type_error.302] type must be boolean, but is string"),
             std::string::npos)
       << r.body;
+}
+
+// Whether the server closed `fd` (end of stream or reset) within `within`, and what it sent.
+std::pair<bool, std::string> closedWithin(int fd, std::chrono::milliseconds within) {
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + within;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 100};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return {true, got};
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return {false, got};
+}
+
+// A client that drips its request a byte at a time cannot hold a connection (and its thread)
+// past the header deadline; one that connects and sends nothing neither; a kept-alive
+// connection is closed after the idle timeout. The deadlines here are 1.5 s.
+TEST_F(HttpServerTest, SlowHeadersAndIdleConnectionsAreClosedAtTheirDeadlines) {
+  int drip = connectRaw();
+  std::string request = "GET /_ping HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(200, 'p') + "\r\n\r\n";
+  bool closedEarly = false;
+  auto start = std::chrono::steady_clock::now();
+  for (char c : request) {
+    if (::send(drip, &c, 1, MSG_NOSIGNAL) != 1) {
+      closedEarly = true;
+      break;
+    }
+    if (closedWithin(drip, std::chrono::milliseconds(20)).first) {
+      closedEarly = true;
+      break;
+    }
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(closedEarly) << "the whole request was dripped in without the server closing";
+  EXPECT_GE(took, std::chrono::milliseconds(1400));
+  close(drip);
+
+  int silent = connectRaw();
+  auto [closed, sent] = closedWithin(silent, std::chrono::seconds(10));
+  EXPECT_TRUE(closed) << "a connection that sent nothing was kept";
+  EXPECT_EQ(sent, "");
+  close(silent);
+
+  int kept = connectRaw();
+  std::string ping = "GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(kept, ping.data(), ping.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ping.size()));
+  auto [closedAfterIdle, answer] = closedWithin(kept, std::chrono::seconds(10));
+  EXPECT_NE(answer.find("HTTP/1.1 200 OK"), std::string::npos) << answer;
+  EXPECT_TRUE(closedAfterIdle) << "an idle kept-alive connection was kept past the idle timeout";
+  close(kept);
+  // The server still answers.
+  auto r = test::httpRequest(path_, "GET", "/_ping");
+  EXPECT_EQ(r.status, 200);
 }
 
 TEST_F(HttpServerTest, MalformedRequestsGet400) {

@@ -1,16 +1,21 @@
 #include "services/api/http/byte_stream.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <mutex>
 
 #include "common/errors.h"
 
 namespace berth::http {
 namespace {
+
+constexpr int kHandshakeSeconds = 10;
 
 std::string opensslError() {
   unsigned long e = ERR_get_error();
@@ -25,6 +30,8 @@ bool socketPeerClosed(int fd) {
   return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+[[noreturn]] void readDeadlinePassed() { throw Error(ErrorKind::deadlineExceeded, "read deadline passed"); }
+
 class SocketStream : public ByteStream {
  public:
   explicit SocketStream(int fd) : fd_(fd) {}
@@ -32,9 +39,11 @@ class SocketStream : public ByteStream {
 
   size_t read(char* data, size_t size) override {
     for (;;) {
+      armReadTimeout(fd_);
       ssize_t n = ::recv(fd_, data, size, 0);
       if (n >= 0) return static_cast<size_t>(n);
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) readDeadlinePassed();
       if (errno == ECONNRESET || errno == ENOTCONN) return 0;
       throwSystemError("recv", "");
     }
@@ -85,53 +94,142 @@ class TlsStream : public ByteStream {
       throw Error(ErrorKind::internal, "SSL_new: " + opensslError());
     }
     SSL_set_fd(ssl_, fd_);
-    // A client that connects and never completes the handshake must not hold a thread forever.
-    timeval limit{10, 0}, none{0, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    int accepted = SSL_accept(ssl_);
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    // A client that connects and never completes the handshake, or drips it a byte at a time,
+    // must not hold a thread: the whole handshake has kHandshakeSeconds, driven non-blocking.
+    int flags = ::fcntl(fd_, F_GETFL);
+    ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kHandshakeSeconds);
+    int accepted = 0;
+    std::string why;
+    for (;;) {
+      accepted = SSL_accept(ssl_);
+      if (accepted == 1) break;
+      int err = SSL_get_error(ssl_, accepted);
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+        why = opensslError();
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        why = "not completed within " + std::to_string(kHandshakeSeconds) + " s";
+        break;
+      }
+    }
     if (accepted != 1) {
-      std::string why = opensslError();
+      ::fcntl(fd_, F_SETFL, flags);
       SSL_free(ssl_);
       closeAfterAlert(fd_);
       throw Error(ErrorKind::invalid, "TLS handshake: " + why);
     }
+    // The socket stays non-blocking: see read() and write().
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
   ~TlsStream() override {
-    SSL_shutdown(ssl_);
-    SSL_free(ssl_);
+    {
+      std::lock_guard lock(mutex_);
+      SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+    }
     ::close(fd_);
   }
 
+  // One SSL object serves a reader thread and a writer thread at once (attach and exec over
+  // TLS): OpenSSL allows no concurrent calls on it, so every call holds mutex_, and the socket
+  // is non-blocking so no call ever waits inside OpenSSL with the lock held; the waiting is
+  // done in poll(), outside it.
   size_t read(char* data, size_t size) override {
-    int n = SSL_read(ssl_, data, static_cast<int>(size));
-    if (n > 0) return static_cast<size_t>(n);
-    int err = SSL_get_error(ssl_, n);
-    if (err == SSL_ERROR_ZERO_RETURN || err == SSL_ERROR_SYSCALL) return 0;
-    throw Error(ErrorKind::internal, "TLS read: " + opensslError());
+    for (;;) {
+      int want;
+      {
+        std::lock_guard lock(mutex_);
+        ERR_clear_error();
+        int n = SSL_read(ssl_, data, static_cast<int>(size));
+        if (n > 0) return static_cast<size_t>(n);
+        int err = SSL_get_error(ssl_, n);
+        if (err == SSL_ERROR_ZERO_RETURN) return 0;
+        if (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) return 0;  // reset or closed
+        if (err == SSL_ERROR_WANT_WRITE) want = POLLOUT;
+        else if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_SYSCALL) want = POLLIN;
+        else throw Error(ErrorKind::internal, "TLS read: " + opensslError());
+      }
+      awaitSocket(want, readDeadline());
+    }
   }
 
   void write(std::string_view data) override {
     while (!data.empty()) {
-      int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
-      if (n <= 0) throw Error(ErrorKind::internal, "TLS write: " + opensslError());
-      data.remove_prefix(static_cast<size_t>(n));
+      int want;
+      {
+        std::lock_guard lock(mutex_);
+        ERR_clear_error();
+        int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+        if (n > 0) {
+          data.remove_prefix(static_cast<size_t>(n));
+          continue;
+        }
+        int err = SSL_get_error(ssl_, n);
+        if (err == SSL_ERROR_WANT_WRITE || (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+          want = POLLOUT;
+        } else if (err == SSL_ERROR_WANT_READ) {
+          want = POLLIN;
+        } else {
+          throw Error(ErrorKind::internal, "TLS write: " + opensslError());
+        }
+      }
+      awaitSocket(want, std::nullopt);
     }
   }
 
-  void closeWrite() override { SSL_shutdown(ssl_); }
+  void closeWrite() override {
+    std::lock_guard lock(mutex_);
+    SSL_shutdown(ssl_);
+  }
   void shutdownRead() override { ::shutdown(fd_, SHUT_RD); }
   bool peerClosed() const override { return socketPeerClosed(fd_); }
   int fd() const override { return fd_; }
 
  private:
+  // Waits until the socket can do what OpenSSL asked for; throws deadlineExceeded when the
+  // read deadline passes first.
+  void awaitSocket(int events, const std::optional<std::chrono::steady_clock::time_point>& deadline) {
+    for (;;) {
+      int timeoutMs = -1;
+      if (deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) readDeadlinePassed();
+        timeoutMs = static_cast<int>(std::min<long long>(left.count() + 1, 1 << 30));
+      }
+      pollfd p{fd_, static_cast<short>(events), 0};
+      int n = ::poll(&p, 1, timeoutMs);
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0) readDeadlinePassed();
+      return;  // ready, or an error OpenSSL will report on the next call
+    }
+  }
+
+  std::mutex mutex_;
   int fd_;
   SSL* ssl_;
 };
 
 }  // namespace
+
+void ByteStream::armReadTimeout(int fd) {
+  if (!readDeadline_) {
+    if (timeoutArmed_) {
+      timeval none{0, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+      timeoutArmed_ = false;
+    }
+    return;
+  }
+  auto left = std::chrono::duration_cast<std::chrono::microseconds>(*readDeadline_ - std::chrono::steady_clock::now());
+  if (left.count() <= 0) readDeadlinePassed();
+  timeval limit{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  timeoutArmed_ = true;
+}
 
 std::unique_ptr<ByteStream> makeSocketStream(int fd) { return std::make_unique<SocketStream>(fd); }
 

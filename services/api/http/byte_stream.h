@@ -4,8 +4,10 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +27,20 @@ class ByteStream {
   // True when the peer has closed or reset the connection (checked without blocking).
   virtual bool peerClosed() const = 0;
   virtual int fd() const = 0;
+
+  // Reads after `deadline` fail with deadlineExceeded (nullopt: none). It bounds a whole
+  // sequence of reads, so a client that sends one byte at a time cannot stretch it.
+  void setReadDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) { readDeadline_ = deadline; }
+
+ protected:
+  // Before a blocking read: sets the socket's receive timeout to what is left of the deadline
+  // (or clears it when there is none any more); throws deadlineExceeded when nothing is left.
+  void armReadTimeout(int fd);
+  const std::optional<std::chrono::steady_clock::time_point>& readDeadline() const { return readDeadline_; }
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> readDeadline_;
+  bool timeoutArmed_ = false;
 };
 
 // Owns `fd`.

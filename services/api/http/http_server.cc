@@ -2,7 +2,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <system_error>
 #include <limits>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -196,12 +199,35 @@ bool HttpServer::stop(std::chrono::milliseconds grace) {
 }
 
 void HttpServer::acceptLoop(Listener listener) {
+  // Out of descriptors or memory (EMFILE under `ulimit -n`): pause and try again, with backoff
+  // as Go's server does, instead of polling a readable listener in a tight loop; the clients
+  // already connected go on being served.
+  auto backoff = std::chrono::milliseconds(0);
+  auto pause = [&] {
+    backoff = backoff.count() == 0 ? std::chrono::milliseconds(5) : std::min(backoff * 2, std::chrono::milliseconds(1000));
+    std::this_thread::sleep_for(backoff);
+  };
   while (running_) {
+    {
+      // At the connection limit, new clients wait in the backlog until one ends.
+      std::unique_lock lock(connMutex_);
+      if (connections_.size() >= options_.maxConnections) {
+        connDone_.wait_for(lock, std::chrono::milliseconds(200));
+        continue;
+      }
+    }
     pollfd p{listener.fd, POLLIN, 0};
     int n = ::poll(&p, 1, 200);
     if (n <= 0 || !(p.revents & POLLIN)) continue;
     int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) continue;  // another acceptor won, or the client gave up
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        spdlog::warn("accept: {}; pausing {} ms", std::strerror(errno), std::max<long>(5, backoff.count() * 2));
+        pause();
+      }
+      continue;  // otherwise another acceptor won, or the client gave up
+    }
+    backoff = std::chrono::milliseconds(0);
     int flags = fcntl(fd, F_GETFL);
     fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     uint64_t id;
@@ -212,15 +238,28 @@ void HttpServer::acceptLoop(Listener listener) {
       connections_[id] = Connection{};
     }
     SSL_CTX* tls = listener.tls;
-    std::thread([this, fd, tls, id] {
-      std::unique_ptr<ByteStream> stream;
-      try {
-        stream = tls ? makeTlsStream(fd, tls) : makeSocketStream(fd);
-      } catch (const std::exception& e) {
-        spdlog::info("connection refused: {}", e.what());
+    try {
+      std::thread([this, fd, tls, id] {
+        std::unique_ptr<ByteStream> stream;
+        try {
+          stream = tls ? makeTlsStream(fd, tls) : makeSocketStream(fd);
+        } catch (const std::exception& e) {
+          spdlog::info("connection refused: {}", e.what());
+        }
+        serveConnection(id, std::move(stream));
+      }).detach();
+    } catch (const std::system_error& e) {
+      // No thread to be had (EAGAIN at the thread limit): this client is closed, the server
+      // goes on; the ones already connected are unaffected.
+      spdlog::warn("cannot start a connection thread: {}", e.what());
+      ::close(fd);
+      {
+        std::lock_guard lock(connMutex_);
+        connections_.erase(id);
       }
-      serveConnection(id, std::move(stream));
-    }).detach();
+      connDone_.notify_all();
+      pause();
+    }
   }
 }
 
@@ -238,7 +277,7 @@ void HttpServer::serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream
           if (!running_) break;  // answered its request; the server is stopping
           connections_[id].idle = true;
         }
-        if (!serveOne(*stream, buffer, [&] {
+        if (!serveOne(*stream, buffer, first, [&] {
               std::lock_guard lock(connMutex_);
               connections_[id].idle = false;
             })) {
@@ -256,7 +295,8 @@ void HttpServer::serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream
 }
 
 // Reads and answers one request; false when the connection should close.
-bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::function<void()>& onRequestStart) {
+bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, bool first,
+                          const std::function<void()>& onRequestStart) {
   // buffer_body lets the body be drained into whatever buffer the consumer offers, so a
   // streamed upload (docker load) never sits whole in memory.
   beasthttp::request_parser<beasthttp::buffer_body> parser;
@@ -266,12 +306,17 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
   boost::beast::error_code ec;
   bool started = !buffer.empty();
   if (started) onRequestStart();
+  // The head's deadline: from the connection's start for its first request, from the first
+  // byte for later ones; before that byte a kept-alive connection has the idle timeout.
+  auto now = std::chrono::steady_clock::now();
+  stream.setReadDeadline(started || first ? now + options_.headerTimeout : now + options_.idleTimeout);
   // Reads more bytes into `buffer`; false at end of stream.
   auto readMore = [&] {
     size_t n = stream.read(chunk, sizeof chunk);
     if (n == 0) return false;
     if (!started) {
       started = true;
+      if (!first) stream.setReadDeadline(std::chrono::steady_clock::now() + options_.headerTimeout);
       onRequestStart();
     }
     buffer.append(chunk, n);
@@ -293,6 +338,8 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, const std::fu
     }
     if (!readMore()) return false;  // closed between requests (or mid-header: nothing to answer)
   }
+  // The head is in: bodies (uploads of gigabytes) and hijacked streams have no deadline.
+  stream.setReadDeadline(std::nullopt);
 
   auto& msg = parser.get();
   Request req;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -96,6 +98,13 @@ struct ServerOptions {
   // Requests for which this returns true get Request::readBody instead of a buffered body
   // bounded by maxBodyBytes (uploads such as docker load and import).
   std::function<bool(const Request&)> streamsBody;
+  // A request's head must arrive within this of its connection's start (the first request) or
+  // of its first byte (later ones): a client that sends a byte at a time cannot hold a thread.
+  std::chrono::milliseconds headerTimeout = std::chrono::minutes(5);
+  // A keep-alive connection with no request for this long is closed.
+  std::chrono::milliseconds idleTimeout = std::chrono::minutes(10);
+  // Connections served at once; beyond it, new ones wait in the listen backlog until one ends.
+  size_t maxConnections = 4096;
 };
 
 class HttpServer {
@@ -124,7 +133,8 @@ class HttpServer {
 
   void acceptLoop(Listener listener);
   void serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream);
-  bool serveOne(ByteStream& stream, std::string& buffer, const std::function<void()>& onRequestStart);
+  // `first`: the connection's first request (its head's deadline runs from the start).
+  bool serveOne(ByteStream& stream, std::string& buffer, bool first, const std::function<void()>& onRequestStart);
 
   std::vector<Listener> listeners_;
   Handler handler_;
