@@ -5,13 +5,18 @@
 // directories), so export and commit need no mount and work while the container runs.
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -48,19 +53,63 @@ bool under(const std::string& path, const std::set<std::string>& dirs, bool incl
 }
 
 // Walks `dir` in pre-order, calling fn(relative path with a leading '/', full path, stat);
-// fn returns false to skip a directory's contents.
+// fn returns false to skip a directory's contents. The walk holds each directory open and
+// enters a subdirectory with openat(O_NOFOLLOW) from its parent's descriptor: a running
+// container that swaps a directory for a symlink (to /etc, say) cannot lead it out of the
+// layer; the swapped entry is skipped.
+template <typename Fn>
+void walkAt(int dirFd, const std::string& full, const std::string& rel, Fn& fn, int depth) {
+  if (depth > 4096) throw Error(ErrorKind::internal, "walking " + full + ": deeper than 4096 levels");
+  DIR* d = ::fdopendir(dirFd);
+  if (!d) {
+    ::close(dirFd);
+    throwSystemError("opendir", full);
+  }
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    struct stat st {};
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    std::string childRel = rel + "/" + name;
+    if (!fn(childRel, full + "/" + name, st) || !S_ISDIR(st.st_mode)) continue;
+    int child = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (child < 0) continue;  // replaced by something else (a symlink) since it was listed
+    walkAt(child, full + "/" + name, childRel, fn, depth + 1);
+  }
+  ::closedir(d);
+}
+
 template <typename Fn>
 void walk(const std::string& dir, Fn fn) {
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    std::string full = it->path().string();
-    struct stat st {};
-    if (::lstat(full.c_str(), &st) != 0) continue;
-    std::string rel = full.substr(dir.size());
-    if (!fn(rel, full, st) && S_ISDIR(st.st_mode)) it.disable_recursion_pending();
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    throwSystemError("open", dir);
   }
-  if (ec) throw Error(ErrorKind::internal, "walking " + dir + ": " + ec.message());
+  walkAt(fd, dir, "", fn, 0);
+}
+
+// Opens `rel` (leading '/') below the directory `rootFd` without following any symlink on the
+// way, the last component included (a symlink itself is opened as O_PATH): what was a
+// directory when the layer was walked and is a symlink now fails instead of leading to the
+// host. -1 with errno when it cannot.
+int openBeneath(int rootFd, const std::string& rel) {
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  std::string path = rel.empty() || rel == "/" ? "." : rel.substr(1);
+  return static_cast<int>(::syscall(SYS_openat2, rootFd, path.c_str(), &how, sizeof how));
+}
+
+// The file an O_PATH descriptor names, opened for reading (never a FIFO or a device: those
+// are not read).
+int reopenForReading(int pathFd, bool directory) {
+  std::string proc = "/proc/self/fd/" + std::to_string(pathFd);
+  return ::open(proc.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));  // a magic link: no O_NOFOLLOW
 }
 
 class TarWriter {
@@ -69,29 +118,47 @@ class TarWriter {
       : out_(archive_write_new(), archive_write_free), disk_(archive_read_disk_new(), archive_read_free) {
     archive_write_set_format_pax_restricted(out_.get());
     if (archive_write_open_filename(out_.get(), path.c_str()) != ARCHIVE_OK) throwSystemError("open", path);
-    archive_read_disk_set_standard_lookup(disk_.get());
+    archive_read_disk_set_standard_lookup(disk_.get());  // owner names, as dockerd's archives carry them
   }
 
-  // Adds the file at `full` under the name `name`, without overlay's own xattrs.
-  void addFile(const std::string& name, const std::string& full) {
-    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
-    archive_entry_copy_sourcepath(e.get(), full.c_str());
-    if (archive_read_disk_entry_from_file(disk_.get(), e.get(), -1, nullptr) != ARCHIVE_OK) {
-      throw Error(ErrorKind::internal, "reading " + full + ": " + (archive_error_string(disk_.get()) ?: "?"));
+  // Adds the file at `rel` below the layer directory `rootFd` under the name `name`, without
+  // overlay's own xattrs. Everything is read through descriptors opened beneath the layer: a
+  // file whose path was swapped for a symlink since the walk is left out (it changed under a
+  // running container, as any file may), never read from the host.
+  void addFile(const std::string& name, int rootFd, const std::string& rel) {
+    UniqueFd path(openBeneath(rootFd, rel));
+    if (!path) {
+      if (errno == ENOENT || errno == ELOOP || errno == EXDEV || errno == ENOTDIR) return;
+      throwSystemError("open", rel);
     }
+    struct stat st {};
+    if (::fstatat(path.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) throwSystemError("stat", rel);
+    std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+    archive_entry_copy_stat(e.get(), &st);
     archive_entry_set_pathname(e.get(), name.c_str());
     archive_entry_set_nlink(e.get(), 1);
-    std::vector<std::tuple<std::string, std::string>> keep;
-    archive_entry_xattr_reset(e.get());
-    const char* xn;
-    const void* xv;
-    size_t xs;
-    while (archive_entry_xattr_next(e.get(), &xn, &xv, &xs) == ARCHIVE_OK) {
-      if (std::string_view(xn).rfind("trusted.overlay.", 0) != 0) keep.emplace_back(xn, std::string(static_cast<const char*>(xv), xs));
+    if (const char* u = archive_read_disk_uname(disk_.get(), st.st_uid)) archive_entry_copy_uname(e.get(), u);
+    if (const char* g = archive_read_disk_gname(disk_.get(), st.st_gid)) archive_entry_copy_gname(e.get(), g);
+    UniqueFd content;
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(PATH_MAX, '\0');
+      ssize_t n = ::readlinkat(path.get(), "", target.data(), target.size());
+      if (n < 0) throwSystemError("readlink", rel);
+      target.resize(static_cast<size_t>(n));
+      archive_entry_copy_symlink(e.get(), target.c_str());
+      archive_entry_set_size(e.get(), 0);
+    } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+      content = UniqueFd(reopenForReading(path.get(), S_ISDIR(st.st_mode)));
+      if (!content) throwSystemError("open", rel);
+      copyXattrs(content.get(), e.get());
+      if (!S_ISREG(st.st_mode)) {
+        archive_entry_set_size(e.get(), 0);
+        content.reset();
+      }
+    } else {
+      archive_entry_set_size(e.get(), 0);  // devices, FIFOs, sockets: a header only
     }
-    archive_entry_xattr_clear(e.get());
-    for (const auto& [k, v] : keep) archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
-    write(e.get(), archive_entry_filetype(e.get()) == AE_IFREG ? full : "");
+    write(e.get(), content.get(), rel);
   }
 
   // An empty regular file entry (whiteout markers).
@@ -101,7 +168,7 @@ class TarWriter {
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0);
     archive_entry_set_size(e.get(), 0);
-    write(e.get(), "");
+    write(e.get(), -1, name);
   }
 
   void close() {
@@ -111,20 +178,43 @@ class TarWriter {
   }
 
  private:
-  void write(archive_entry* e, const std::string& contentPath) {
+  // The file's extended attributes but overlay's own (trusted.overlay.*).
+  static void copyXattrs(int fd, archive_entry* e) {
+    ssize_t size = ::flistxattr(fd, nullptr, 0);
+    if (size <= 0) return;
+    std::string names(static_cast<size_t>(size), '\0');
+    size = ::flistxattr(fd, names.data(), names.size());
+    if (size <= 0) return;
+    names.resize(static_cast<size_t>(size));
+    for (size_t at = 0; at < names.size();) {
+      std::string key = names.c_str() + at;
+      at += key.size() + 1;
+      if (key.empty() || key.rfind("trusted.overlay.", 0) == 0) continue;
+      ssize_t n = ::fgetxattr(fd, key.c_str(), nullptr, 0);
+      if (n < 0) continue;
+      std::string value(static_cast<size_t>(n), '\0');
+      n = ::fgetxattr(fd, key.c_str(), value.data(), value.size());
+      if (n < 0) continue;
+      archive_entry_xattr_add_entry(e, key.c_str(), value.data(), static_cast<size_t>(n));
+    }
+  }
+
+  void write(archive_entry* e, int contentFd, const std::string& what) {
     if (archive_write_header(out_.get(), e) < ARCHIVE_WARN) {
       throw Error(ErrorKind::internal, std::string("writing tar: ") + (archive_error_string(out_.get()) ?: "?"));
     }
-    if (contentPath.empty()) return;
-    UniqueFd fd(::open(contentPath.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) throwSystemError("open", contentPath);
+    if (contentFd < 0) return;
+    // The header promised the size fstat gave; a file that grows or shrinks meanwhile gets
+    // exactly that many bytes (libarchive pads a short one), so the archive stays whole.
+    int64_t left = archive_entry_size(e);
     std::vector<char> buf(1 << 20);
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    while (left > 0) {
+      ssize_t n = ::read(contentFd, buf.data(), static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(buf.size()))));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throwSystemError("read", contentPath);
+      if (n < 0) throwSystemError("read", what);
       if (n == 0) break;
       archive_write_data(out_.get(), buf.data(), static_cast<size_t>(n));
+      left -= n;
     }
   }
 
@@ -245,25 +335,30 @@ void ImageStore::exportContainer(const std::string& container, const std::string
     layers.push_back(dir + "/upper");
     layers.insert(layers.end(), lower.rbegin(), lower.rend());
   }
-  std::map<std::string, std::string> visible;  // relative path -> the file that shows there
+  std::map<std::string, size_t> visible;  // relative path -> the layer whose file shows there
   std::set<std::string> deleted, opaque;
-  for (const auto& layer : layers) {
+  for (size_t i = 0; i < layers.size(); ++i) {
     std::set<std::string> newDeleted, newOpaque;
-    walk(layer, [&](const std::string& rel, const std::string& full, const struct stat& st) {
+    walk(layers[i], [&](const std::string& rel, const std::string& full, const struct stat& st) {
       if (under(rel, deleted, true) || under(rel, opaque, false)) return false;
       if (isWhiteout(st)) {
         newDeleted.insert(rel);
         return true;
       }
       if (S_ISDIR(st.st_mode) && isOpaque(full)) newOpaque.insert(rel);
-      visible.emplace(rel, full);
+      visible.emplace(rel, i);
       return true;
     });
     deleted.insert(newDeleted.begin(), newDeleted.end());
     opaque.insert(newOpaque.begin(), newOpaque.end());
   }
+  std::vector<UniqueFd> roots;
+  for (const auto& layer : layers) {
+    roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!roots.back()) throwSystemError("open", layer);
+  }
   TarWriter tar(outPath);
-  for (const auto& [rel, full] : visible) tar.addFile(rel.substr(1), full);  // std::map: parents first
+  for (const auto& [rel, layer] : visible) tar.addFile(rel.substr(1), roots[layer].get(), rel);  // parents first
   tar.close();
 }
 
@@ -289,6 +384,8 @@ std::string ImageStore::commitContainer(const std::string& container, const json
   {
     TarWriter tar(work + "/layer-in.tar");
     std::string upper = dir + "/upper";
+    UniqueFd upperFd(::open(upper.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!upperFd) throwSystemError("open", upper);
     walk(upper, [&](const std::string& rel, const std::string& full, const struct stat& st) {
       std::string name = rel.substr(1);
       if (isWhiteout(st)) {
@@ -297,7 +394,7 @@ std::string ImageStore::commitContainer(const std::string& container, const json
         tar.addMarker(parent + ".wh." + name.substr(parent.size()));
         return true;
       }
-      tar.addFile(name, full);
+      tar.addFile(name, upperFd.get(), rel);
       if (S_ISDIR(st.st_mode) && isOpaque(full)) tar.addMarker(name + "/.wh..wh..opq");
       return true;
     });

@@ -703,6 +703,49 @@ TEST_F(ContainersTest, DiffExportAndCommitSeeWhatTheContainerWrote) {
 // is paused for its commit and unpaused after it, around the new image's tag; --pause=false
 // and a stopped container see neither. (dockerd also emits a container "commit" event, which
 // berth does not yet: the filter leaves it out.)
+// A running container that keeps swapping one of its directories for a symlink to a host path
+// cannot get that host path's files into `docker export` or `docker commit`: the layer is read
+// through descriptors opened beneath it, never by host path (issue 14, item 2). The host
+// directory holds a file of the same name as the container's, with a marker only the host has.
+TEST_F(ContainersTest, ExportAndCommitNeverReadHostFilesThroughASymlinkTheContainerSwapsIn) {
+  TempDir host("berth-host-secret");
+  writeText(host.path() + "/inside", "HOST-SECRET-MARKER\n");
+  std::string id = runDetached({"--name", "swapper", kImage, "sh", "-c",
+                                "mkdir -p /d && echo container > /d/inside && "
+                                "while true; do mv /d /d.real; ln -s " + host.path() + " /d; "
+                                "rm /d; mv /d.real /d; done"});
+  ASSERT_EQ(id.size(), 64u);
+  int exports = 0, leaked = 0;
+  std::string failures;
+  for (int i = 0; i < 30; ++i) {
+    std::string tarPath = work_.path() + "/export.tar";
+    auto r = engine_.docker({"export", "-o", tarPath, "swapper"});
+    if (r.exitCode != 0) {
+      failures += r.err;  // a layer that changes under the walk must not fail the export either
+      continue;
+    }
+    ++exports;
+    auto listing = run({"tar", "-xOf", tarPath});
+    ASSERT_EQ(listing.exitCode, 0) << listing.err;
+    if (contains(listing.out, "HOST-SECRET-MARKER")) ++leaked;
+  }
+  EXPECT_EQ(failures, "");
+  for (int i = 0; i < 5; ++i) {
+    std::string image = "berth-test/swapped:" + std::to_string(i);
+    auto r = engine_.docker({"commit", "swapper", image});
+    ASSERT_EQ(r.exitCode, 0) << r.err;
+    std::string tarPath = work_.path() + "/saved.tar";
+    ASSERT_EQ(engine_.docker({"save", "-o", tarPath, image}).exitCode, 0);
+    auto layers = run({"sh", "-c", "cd " + work_.path() + " && rm -rf s && mkdir s && tar -xf saved.tar -C s && "
+                                   "for t in $(find s -name '*.tar' -o -name 'sha256*' -type f); do tar -xOf $t 2>/dev/null; done"});
+    if (contains(layers.out, "HOST-SECRET-MARKER")) ++leaked;
+    engine_.docker({"rmi", image});
+  }
+  std::cout << "[ swap ] " << exports << " exports and 5 commits of a container swapping /d for a symlink; "
+            << leaked << " carried the host's file\n";
+  EXPECT_EQ(leaked, 0);
+}
+
 TEST_F(ContainersTest, CommitPausesARunningContainerAroundTheImageUnlessAskedNotTo) {
   std::string id = runDetached({"--name", "busy", kImage, "sh", "-c", "echo made > /made; sleep 300"});
   ASSERT_EQ(id.size(), 64u);
