@@ -202,7 +202,10 @@ void StreamServer::attach(int fd, const json& request) {
     input = std::thread([&, fifo = target.stdinFifo, once = target.stdinOnce && !target.tty, id = target.id] {
       // Read-write: never blocks and never fails for want of a reader, and keeps what is
       // written buffered until the container's shim opens its end.
-      int in = ::open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+      // Non-blocking: holding both ends, a write into a full fifo would never fail with EPIPE
+      // once the container is gone, and this thread would wait forever; it waits in poll()
+      // instead and gives up when the attach ends.
+      int in = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (in < 0) return;
       char buf[32 * 1024];
       for (;;) {
@@ -210,12 +213,18 @@ void StreamServer::attach(int fd, const json& request) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         size_t off = 0;
-        while (off < static_cast<size_t>(n)) {
+        while (off < static_cast<size_t>(n) && !done) {
           ssize_t w = ::write(in, buf + off, static_cast<size_t>(n) - off);
           if (w < 0 && errno == EINTR) continue;
+          if (w < 0 && errno == EAGAIN) {
+            pollfd p{in, POLLOUT, 0};
+            ::poll(&p, 1, 200);
+            continue;
+          }
           if (w <= 0) break;
           off += static_cast<size_t>(w);
         }
+        if (done) break;
       }
       if (once) {
         // End-of-file is containerd's CloseIO (the shim holds a writer of its own), once the
@@ -298,33 +307,49 @@ void StreamServer::exec(int fd, const json& request) {
     throw;
   }
   writeAll(fd, ipc::streams::okLine({{"tty", tty}}));
-  bool clientOpen = true;
+  // One thread relays all three streams, so no write may block: the stdin fifo is written
+  // non-blocking from a bounded buffer, and the client is read only while that buffer has
+  // room. A process that fills stdout without reading stdin can no longer stall its own output
+  // (a blocking write into a full stdin fifo stopped the loop that drains stdout).
+  constexpr size_t kMaxPendingInput = 1 << 20;
+  if (inFd >= 0) ::fcntl(inFd, F_SETFL, ::fcntl(inFd, F_GETFL) | O_NONBLOCK);
+  std::string pendingIn;
+  bool clientOpen = true, clientEnded = false;
+  auto endInput = [&] {
+    ::close(inFd);
+    inFd = -1;
+    pendingIn.clear();
+    // As dockerd: the end of a TTY session (a detach, a client gone) leaves the terminal to the
+    // process; without a TTY it is the end of the process's input.
+    if (!tty) containers_.closeStdin(containers_.execInspect(execId).value("ContainerID", ""), execId);
+  };
   char buf[32 * 1024];
   while (outFd >= 0 || errFd >= 0) {
     std::vector<pollfd> fds;
     if (outFd >= 0) fds.push_back({outFd, POLLIN, 0});
     if (errFd >= 0) fds.push_back({errFd, POLLIN, 0});
-    if (clientOpen && inFd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (clientOpen && inFd >= 0 && pendingIn.size() < kMaxPendingInput) fds.push_back({fd, POLLIN, 0});
+    if (inFd >= 0 && !pendingIn.empty()) fds.push_back({inFd, POLLOUT, 0});
     if (::poll(fds.data(), fds.size(), 1000) < 0 && errno != EINTR) break;
     for (const auto& p : fds) {
       if (!p.revents) continue;
+      if (p.fd != fd && p.fd != outFd && p.fd != errFd && p.fd != inFd) continue;  // closed in this round
+      if (p.fd == inFd && (p.events & POLLOUT)) {
+        ssize_t w = ::write(inFd, pendingIn.data(), pendingIn.size());
+        if (w > 0) pendingIn.erase(0, static_cast<size_t>(w));
+        else if (w < 0 && errno != EAGAIN && errno != EINTR) endInput();  // the process closed its stdin
+        if (inFd >= 0 && clientEnded && pendingIn.empty()) endInput();
+        continue;
+      }
       ssize_t n = ::read(p.fd, buf, sizeof buf);
       if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
       if (p.fd == fd) {
         if (n <= 0) {
           clientOpen = false;
-          ::close(inFd);
-          inFd = -1;
-          // As dockerd: the end of a TTY session (a detach, a client gone) leaves the terminal
-          // to the process; without a TTY it is the end of the process's input.
-          if (!tty) containers_.closeStdin(containers_.execInspect(execId).value("ContainerID", ""), execId);
+          clientEnded = true;
+          if (pendingIn.empty()) endInput();  // else once what the client sent is delivered
         } else {
-          size_t off = 0;
-          while (off < static_cast<size_t>(n)) {
-            ssize_t w = ::write(inFd, buf + off, static_cast<size_t>(n) - off);
-            if (w <= 0) break;
-            off += static_cast<size_t>(w);
-          }
+          pendingIn.append(buf, static_cast<size_t>(n));
         }
         continue;
       }

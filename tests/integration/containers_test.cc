@@ -518,6 +518,21 @@ TEST_F(ContainersTest, ATtyContainerWritesCarriageReturnLineFeedsToOutputAndLogs
   EXPECT_TRUE(waitFor([&] { return contains(logs = engine_.output({"logs", "t1"}), "tty\r\n"); }, 10s)) << logs;
 }
 
+// An exec that writes megabytes before it reads its stdin, while the client sends megabytes of
+// stdin: the relay must keep draining stdout while the process is not reading (a blocking
+// write into the full stdin fifo stalled the loop and deadlocked both).
+TEST_F(ContainersTest, AnExecThatWritesBeforeItReadsItsStdinDoesNotDeadlockTheRelay) {
+  std::string id = runDetached({"--name", "relay", kImage, "sleep", "300"});
+  ASSERT_EQ(id.size(), 64u);
+  std::string input(3'000'000, 'i');
+  auto r = run({"docker", "exec", "-i", "relay", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' o; wc -c"},
+               {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"}, 90s, input);
+  ASSERT_EQ(r.exitCode, 0) << "exit " << r.exitCode << " (-1: the relay deadlocked): " << r.err;
+  ASSERT_EQ(r.out.size(), 3'000'000u + 8u) << r.out.substr(r.out.size() > 100 ? r.out.size() - 100 : 0);
+  EXPECT_EQ(r.out.substr(0, 10), "oooooooooo");
+  EXPECT_EQ(r.out.substr(3'000'000), "3000000\n");  // every byte of stdin reached the process
+}
+
 TEST_F(ContainersTest, ExecRunsCommandsInARunningContainerAndRefusesAStoppedOne) {
   std::string id = runDetached({kImage, "sleep", "1000"});
   ASSERT_EQ(id.size(), 64u);

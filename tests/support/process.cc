@@ -60,6 +60,12 @@ CommandResult run(const std::vector<std::string>& argvIn, const std::vector<std:
   close(out[1]);
   close(err[1]);
   std::thread writer([fd = in[1], input] {
+    // A command that exits before reading all its input must fail its own way, not end the
+    // test binary with SIGPIPE: blocked on this thread, the write returns EPIPE instead.
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
     size_t off = 0;
     while (off < input.size()) {
       ssize_t n = write(fd, input.data() + off, input.size() - off);
