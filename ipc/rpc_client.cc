@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
+#include <capnp/any.h>
 #include <spdlog/spdlog.h>
 
 #include "ipc/schema/rpc.capnp.h"
@@ -124,25 +126,44 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
       std::vector<zmq::message_t> reply;
       if (!zmq::recv_multipart(conn->socket, std::back_inserter(reply), zmq::recv_flags::dontwait)) continue;
       std::unique_ptr<MessageIn> rh;
+      uint64_t replyTo = 0;
+      std::optional<std::pair<ErrorKind, std::string>> failure;
       try {
+        // Cap'n Proto reports malformed input with kj::Exception, which is no std::exception:
+        // caught here, a malformed reply is dropped instead of ending the process.
         rh = std::make_unique<MessageIn>(reply.at(0));
+        auto r = rh->root<wire::ReplyHeader>();
+        replyTo = r.getRequestId();
+        if (r.isError()) failure = {fromWire(r.getError().getKind()), r.getError().getMessage().cStr()};
       } catch (const std::exception& e) {
-        spdlog::warn("ipc {}: dropped a malformed reply", endpoint_);
+        spdlog::warn("ipc {}: dropped a malformed reply: {}", endpoint_, e.what());
+        continue;
+      } catch (const kj::Exception& e) {
+        spdlog::warn("ipc {}: dropped a malformed reply: {}", endpoint_, e.getDescription().cStr());
         continue;
       }
-      auto r = rh->root<wire::ReplyHeader>();
-      if (r.getRequestId() != requestId) continue;
-      if (r.isError()) {
-        auto err = r.getError();
-        std::string message = err.getMessage().cStr();
+      if (replyTo != requestId) continue;
+      if (failure) {
         release(std::move(conn));
-        throw Error(fromWire(err.getKind()), message);
+        throw Error(failure->first, failure->second);
       }
       if (reply.size() != 2) {
         release(std::move(conn));
         throw Error(ErrorKind::internal, name + ": reply without results");
       }
-      auto results = std::make_unique<MessageIn>(std::move(reply[1]));
+      std::unique_ptr<MessageIn> results;
+      try {
+        results = std::make_unique<MessageIn>(std::move(reply[1]));
+        // Every pointer checked now (a traversal), so a reader of the results meets no
+        // out-of-bounds pointer later, outside any handler that could catch it.
+        results->root<capnp::AnyPointer>().targetSize();
+      } catch (const kj::Exception& e) {
+        release(std::move(conn));
+        throw Error(ErrorKind::internal, name + ": malformed reply from " + endpoint_ + ": " + e.getDescription().cStr());
+      } catch (const std::exception& e) {
+        release(std::move(conn));
+        throw Error(ErrorKind::internal, name + ": malformed reply from " + endpoint_ + ": " + e.what());
+      }
       release(std::move(conn));
       return results;
     }

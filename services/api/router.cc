@@ -1,5 +1,6 @@
 #include "services/api/router.h"
 
+#include <kj/exception.h>
 #include <spdlog/spdlog.h>
 
 
@@ -166,6 +167,12 @@ void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
     int status = httpStatus(e.kind());
     if (status >= 500) spdlog::warn("{} {}: {}", req.method, req.path, e.what());
     out.error(status, e.what());
+  } catch (const kj::Exception& e) {
+    // Cap'n Proto's error (no std::exception) from a malformed reply read in a handler: a 500,
+    // not the end of the API process.
+    if (out.started()) throw std::runtime_error(e.getDescription().cStr());
+    spdlog::error("{} {}: malformed reply from a service: {}", req.method, req.path, e.getDescription().cStr());
+    out.error(500, std::string("malformed reply from a service: ") + e.getDescription().cStr());
   } catch (const nlohmann::json::type_error& e) {
     // A value of the wrong JSON type where the API expects another (a string for a bool, an
     // object for a list): the client's mistake, 400 as moby 23+ answers, not a server error.

@@ -234,6 +234,55 @@ TEST_F(IpcTest, MalformedAndOversizedMessagesAreRejectedAndTheServerKeepsServing
   EXPECT_EQ(echo(client, "still here", ipc::deadlineIn(2s)), "still here");
 }
 
+// A reply whose results are not a valid Cap'n Proto message (a segment table promising words
+// that are not there) is a berth Error for the caller, not a kj::Exception that nothing
+// catches; a reply whose header is malformed is dropped and the call ends at its deadline.
+TEST_F(IpcTest, AMalformedReplyIsAnErrorForTheCallerNotAnUncaughtException) {
+  zmq::socket_t fake(context_, zmq::socket_type::router);
+  fake.set(zmq::sockopt::linger, 0);
+  fake.bind(endpoint_);
+  std::thread server([&] {
+    for (int call = 0; call < 2; ++call) {
+      std::vector<zmq::message_t> frames;
+      fake.set(zmq::sockopt::rcvtimeo, 5000);
+      if (!zmq::recv_multipart(fake, std::back_inserter(frames)) || frames.size() != 3) return;
+      ipc::MessageIn header(frames[1]);
+      uint64_t requestId = header.root<ipc::wire::CallHeader>().getRequestId();
+      std::vector<zmq::message_t> reply;
+      reply.emplace_back(frames[0].data(), frames[0].size());
+      if (call == 0) {
+        capnp::MallocMessageBuilder mb;
+        auto rh = mb.initRoot<ipc::wire::ReplyHeader>();
+        rh.setRequestId(requestId);
+        rh.setOk();
+        reply.push_back(ipc::encode(mb));
+        // One segment of 16 words announced, none sent.
+        const char garbage[16] = {0, 0, 0, 0, 16, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+        reply.emplace_back(garbage, sizeof garbage);
+      } else {
+        const char garbage[8] = {0, 0, 0, 0, 64, 0, 0, 0};  // a header that cannot be read
+        reply.emplace_back(garbage, sizeof garbage);
+      }
+      zmq::send_multipart(fake, reply);
+    }
+  });
+  ipc::RpcClient client(context_, endpoint_);
+  try {
+    echo(client, "x", ipc::deadlineIn(5s));
+    ADD_FAILURE() << "a malformed reply was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::internal);
+    EXPECT_NE(std::string(e.what()).find("malformed reply"), std::string::npos) << e.what();
+  }
+  try {
+    echo(client, "y", ipc::deadlineIn(1s));
+    ADD_FAILURE() << "a reply with a malformed header was taken";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::deadlineExceeded) << e.what();
+  }
+  server.join();
+}
+
 // Calls that mostly wait (a container wait holds its call for seconds) run as long polls, each
 // on a thread of its own: eight of them on a server with two workers leave the workers free,
 // so a worker call is answered while all eight are still waiting.
