@@ -228,7 +228,10 @@ const std::vector<Directive>& directives() {
       {{"--tls"}, "tls", false, false,
        [](Config& c, const json& v) { c.tls.enabled = asBool("tls", v); }},
       {{"--tlsverify"}, "tlsverify", false, false,
-       [](Config& c, const json& v) { c.tls.verify = asBool("tlsverify", v); }},
+       [](Config& c, const json& v) {
+         c.tls.verify = asBool("tlsverify", v);
+         c.tls.verifyOff = !c.tls.verify;
+       }},
       {{"--tlscacert"}, "tlscacert", true, false,
        [](Config& c, const json& v) { c.tls.caFile = absolutePath("tlscacert", v); }},
       {{"--tlscert"}, "tlscert", true, false,
@@ -263,6 +266,13 @@ void validate(Config& c) {
       throw ConfigError("refusing to listen on " + h.original +
                         " without TLS: a plain tcp host is allowed only on loopback (set tlsverify, "
                         "tlscacert, tlscert and tlskey)");
+    }
+    // TLS without client certificates authenticates nobody: whoever reaches the port is root
+    // here. dockerd warns and goes on; berth refuses unless told so in as many words.
+    if (c.tls.enabled && !c.tls.verify && !c.tls.verifyOff && !h.isLoopback()) {
+      throw ConfigError("refusing to listen on " + h.original +
+                        " with TLS but no client verification: anyone who reaches it gets root on this machine "
+                        "(set tlsverify and tlscacert, or tlsverify=false to accept that)");
     }
   }
   if (c.tls.enabled && anyTcp) {
@@ -411,6 +421,7 @@ std::vector<std::string> Config::toArgs() const {
   }
   if (tls.enabled) a.push_back("--tls");
   if (tls.verify) a.push_back("--tlsverify");
+  if (tls.verifyOff) a.push_back("--tlsverify=false");
   for (auto [flag, path] : {std::pair{"--tlscacert", tls.caFile}, {"--tlscert", tls.certFile},
                             {"--tlskey", tls.keyFile}}) {
     if (!path.empty()) {

@@ -32,6 +32,7 @@ struct HostAddress {
 struct TlsSettings {
   bool enabled = false;  // --tls, implied by --tlsverify
   bool verify = false;   // --tlsverify: require client certificates signed by the CA
+  bool verifyOff = false;  // tlsverify given as false explicitly: unauthenticated TLS accepted
   std::string caFile;
   std::string certFile;
   std::string keyFile;

@@ -95,6 +95,30 @@ TEST(ConfigTest, PlainTcpIsAllowedOnlyOnLoopback) {
   EXPECT_NE(errorOf({"--data-root", "relative"}).find("not an absolute path"), std::string::npos);
 }
 
+// TLS without client verification on an address others can reach authenticates nobody: refused
+// unless tlsverify=false says so explicitly (dockerd only warns). Loopback is allowed.
+TEST(ConfigTest, UnverifiedTlsOffLoopbackIsRefusedUnlessExplicitlyAccepted) {
+  test::TempDir dir;
+  for (const char* f : {"/cert.pem", "/key.pem"}) std::ofstream(dir.path() + f) << "x";
+  std::vector<std::string> tls = {"--tls", "--tlscert", dir.path() + "/cert.pem", "--tlskey", dir.path() + "/key.pem"};
+  auto with = [&](std::vector<std::string> extra) {
+    extra.insert(extra.end(), tls.begin(), tls.end());
+    return errorOf(extra);
+  };
+  EXPECT_NE(with({"-H", "tcp://0.0.0.0:2376"}).find("with TLS but no client verification: anyone who reaches it gets root"),
+            std::string::npos)
+      << with({"-H", "tcp://0.0.0.0:2376"});
+  EXPECT_EQ(with({"-H", "tcp://127.0.0.1:2376"}), "");
+  EXPECT_EQ(with({"-H", "tcp://0.0.0.0:2376", "--tlsverify=false"}), "");
+  // And the explicit choice survives the snapshot the services are started with.
+  std::vector<std::string> args = {"berth", "-H", "tcp://0.0.0.0:2376", "--tlsverify=false"};
+  args.insert(args.end(), tls.begin(), tls.end());
+  auto c = Config::parse(args);
+  auto again = c.toArgs();
+  again.insert(again.begin(), "berth");
+  EXPECT_NO_THROW(Config::parse(again));
+}
+
 TEST(ConfigTest, ToArgsReproducesTheSnapshot) {
   auto c = parse({"--data-root", "/d", "--exec-root", "/e", "-H", "unix:///e/s.sock", "--log-level", "warn",
                   "--live-restore=false", "--mtu", "1400"});
