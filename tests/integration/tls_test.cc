@@ -39,16 +39,28 @@ void makeCertificates(const std::string& d) {
   }
 }
 
-TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
-  TempDir certs("berth-certs");
-  makeCertificates(certs.path());
-  std::string c = certs.path();
+// Certificates in a directory of their own and an engine listening with --tlsverify on a free
+// loopback port.
+struct TlsSetup {
+  TempDir dir{"berth-certs"};
   int port = freeLoopbackPort();
   std::string host = "tcp://127.0.0.1:" + std::to_string(port);
-  Engine::Options o;
-  o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/server-cert.pem",
-                 "--tlskey", c + "/server-key.pem"};
-  Engine engine(o);
+  TlsSetup() { makeCertificates(dir.path()); }
+  const std::string& certs() const { return dir.path(); }
+  Engine::Options engineOptions() const {
+    Engine::Options o;
+    o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", certs() + "/ca.pem", "--tlscert",
+                   certs() + "/server-cert.pem", "--tlskey", certs() + "/server-key.pem"};
+    return o;
+  }
+};
+
+TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
+  TlsSetup tls;
+  const std::string& c = tls.certs();
+  int port = tls.port;
+  const std::string& host = tls.host;
+  Engine engine(tls.engineOptions());
   auto r = run({"docker", "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/client-cert.pem",
                 "--tlskey", c + "/client-key.pem", "-H", host, "version", "--format", "{{.Server.APIVersion}}"},
                {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
@@ -95,15 +107,11 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
 // the 2 MB they sent. And a client that opens the port and never completes the handshake is
 // closed within the handshake deadline (10 s), not held.
 TEST(TlsTest, ExecStdinAndStdoutShareATlsConnectionUnderLoadAndAStalledHandshakeIsClosed) {
-  TempDir certs("berth-certs");
-  makeCertificates(certs.path());
-  std::string c = certs.path();
-  int port = freeLoopbackPort();
-  std::string host = "tcp://127.0.0.1:" + std::to_string(port);
-  Engine::Options o;
-  o.extraArgs = {"-H", host, "--tlsverify", "--tlscacert", c + "/ca.pem", "--tlscert", c + "/server-cert.pem",
-                 "--tlskey", c + "/server-key.pem"};
-  Engine engine(o);
+  TlsSetup tls;
+  const std::string& c = tls.certs();
+  int port = tls.port;
+  const std::string& host = tls.host;
+  Engine engine(tls.engineOptions());
   TempDir work("berth-tls-exec");
   auto r = engine.docker({"load", "-i", busyboxArchive(work.path(), "berth-test/busybox:1")});
   ASSERT_EQ(r.exitCode, 0) << r.err;
