@@ -212,11 +212,18 @@ void StreamServer::attach(int fd, const json& request) {
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
+        // What was read is written even when the attach has just ended (the detach keys came
+        // right behind it); only waiting for room in a full fifo stops at the attach's end.
         size_t off = 0;
-        while (off < static_cast<size_t>(n) && !done) {
+        bool abandoned = false;
+        while (off < static_cast<size_t>(n)) {
           ssize_t w = ::write(in, buf + off, static_cast<size_t>(n) - off);
           if (w < 0 && errno == EINTR) continue;
           if (w < 0 && errno == EAGAIN) {
+            if (done) {
+              abandoned = true;
+              break;
+            }
             pollfd p{in, POLLOUT, 0};
             ::poll(&p, 1, 200);
             continue;
@@ -224,7 +231,7 @@ void StreamServer::attach(int fd, const json& request) {
           if (w <= 0) break;
           off += static_cast<size_t>(w);
         }
-        if (done) break;
+        if (abandoned) break;
       }
       if (once) {
         // End-of-file is containerd's CloseIO (the shim holds a writer of its own), once the
