@@ -66,7 +66,11 @@ pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env) {
   sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) signal(sig, SIG_DFL);
   setpgid(0, 0);  // a terminal's Ctrl-C reaches the supervisor only; it stops children in order
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // A supervisor that dies without stopping its children (kill -9, a crash) takes them along at
+  // once, as a crash of each: every service recovers from that by design, containers belong to
+  // containerd's shims and keep running, and the next supervisor on these roots restores. A
+  // SIGTERM here would have let the API drain its requests for seconds after the engine was gone.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
   size_t n = spec.passFds.size();
   int moved[64];

@@ -49,8 +49,8 @@ struct SpawnEnvironment {
   std::chrono::microseconds watchdog{0};
 };
 
-// Forks and execs the child in its own process group, with PDEATHSIG so it never outlives the
-// supervisor unsupervised. Returns the pid; throws when fork fails. Exec failures show up as
+// Forks and execs the child in its own process group, with SIGKILL as its parent-death signal so
+// it never outlives the supervisor unsupervised. Returns the pid; throws when fork fails. Exec failures show up as
 // exit status 127 of the child.
 pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env);
 
