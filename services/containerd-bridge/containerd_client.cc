@@ -59,6 +59,18 @@ TaskStatus statusOf(containerd::v1::types::Status s, bool& known) {
 
 }  // namespace
 
+// How long a call that cannot connect waits for containerd to be back (within its deadline):
+// the supervisor restarts a killed containerd in well under a second.
+constexpr auto kRestartWait = std::chrono::seconds(5);
+constexpr auto kRetryPause = std::chrono::milliseconds(25);
+
+// True when the call never reached containerd (nothing listened on its socket), so making it
+// again cannot act twice. A call cut in flight ("Socket closed") may have acted: never repeated.
+bool neverConnected(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         status.error_message().find("failed to connect to all addresses") != std::string::npos;
+}
+
 // The gRPC channel to containerd. When containerd dies, a call made before its replacement
 // listens makes the channel's connection attempt fail, and this gRPC (Debian's 1.51) then
 // keeps the channel in TRANSIENT_FAILURE for seconds after containerd is back, failing every
@@ -73,6 +85,24 @@ class ContainerdClient::Channel {
   std::shared_ptr<grpc::Channel> get() {
     std::lock_guard lock(mutex_);
     return current_;
+  }
+
+  // Makes one call, `call(channel, context)`. While containerd restarts (the call could not
+  // connect), it is made again on a renewed channel every 25 ms, for up to kRestartWait within
+  // `deadline`: a client never sees containerd's restart unless a call was cut in flight.
+  template <typename Call>
+  grpc::Status run(Deadline deadline, Call call) {
+    Deadline waitUntil = capped(deadline, std::chrono::duration_cast<std::chrono::milliseconds>(kRestartWait));
+    for (;;) {
+      auto channel = get();
+      grpc::ClientContext ctx;
+      prepare(ctx, ns, deadline);
+      auto status = call(channel, ctx);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      renew(channel);
+      if (!neverConnected(status) || SteadyClock::now() + kRetryPause >= waitUntil) return status;
+      std::this_thread::sleep_for(kRetryPause);
+    }
   }
 
   // Throws the call's error; renews the channel first when containerd was unreachable.
@@ -107,10 +137,6 @@ class ContainerdClient::Containers final : public ContainerdContainers {
   explicit Containers(Channel& c) : c_(c) {}
 
   void create(const std::string& id, const std::string& specJson, Deadline deadline) override {
-    auto channel = c_.get();
-    auto stub = containers::Containers::NewStub(channel);
-    grpc::ClientContext ctx;
-    prepare(ctx, c_.ns, deadline);
     containers::CreateContainerRequest request;
     auto* c = request.mutable_container();
     c->set_id(id);
@@ -118,31 +144,29 @@ class ContainerdClient::Containers final : public ContainerdContainers {
     c->mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Spec");
     c->mutable_spec()->set_value(specJson);
     containers::CreateContainerResponse response;
-    auto status = stub->Create(&ctx, request, &response);
-    if (!status.ok()) c_.fail("Containers.Create", status, channel);
+    auto status = c_.run(deadline, [&](auto& channel, auto& ctx) {
+      return containers::Containers::NewStub(channel)->Create(&ctx, request, &response);
+    });
+    if (!status.ok()) fail("Containers.Create", status);
   }
 
   void remove(const std::string& id, Deadline deadline) override {
-    auto channel = c_.get();
-    auto stub = containers::Containers::NewStub(channel);
-    grpc::ClientContext ctx;
-    prepare(ctx, c_.ns, deadline);
     containers::DeleteContainerRequest request;
     request.set_id(id);
     google::protobuf::Empty response;
-    auto status = stub->Delete(&ctx, request, &response);
-    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) c_.fail("Containers.Delete", status, channel);
+    auto status = c_.run(deadline, [&](auto& channel, auto& ctx) {
+      return containers::Containers::NewStub(channel)->Delete(&ctx, request, &response);
+    });
+    if (!status.ok() && status.error_code() != grpc::StatusCode::NOT_FOUND) fail("Containers.Delete", status);
   }
 
   std::vector<std::string> list(Deadline deadline) override {
-    auto channel = c_.get();
-    auto stub = containers::Containers::NewStub(channel);
-    grpc::ClientContext ctx;
-    prepare(ctx, c_.ns, deadline);
     containers::ListContainersRequest request;
     containers::ListContainersResponse response;
-    auto status = stub->List(&ctx, request, &response);
-    if (!status.ok()) c_.fail("Containers.List", status, channel);
+    auto status = c_.run(deadline, [&](auto& channel, auto& ctx) {
+      return containers::Containers::NewStub(channel)->List(&ctx, request, &response);
+    });
+    if (!status.ok()) fail("Containers.List", status);
     std::vector<std::string> ids;
     for (const auto& c : response.containers()) ids.push_back(c.id());
     return ids;
@@ -266,21 +290,18 @@ class ContainerdClient::Tasks final : public ContainerdTasks {
   TaskState state(const std::string& id, const std::string& execId, Deadline deadline) override {
     TaskState st;
     try {
-      auto channel = c_.get();
-      auto stub = tasks::Tasks::NewStub(channel);
-      grpc::ClientContext ctx;
-      prepare(ctx, c_.ns, deadline);
       tasks::GetRequest request;
       request.set_container_id(id);
       request.set_exec_id(execId);
       tasks::GetResponse response;
-      auto status = stub->Get(&ctx, request, &response);
+      auto status = c_.run(deadline, [&](auto& channel, auto& ctx) {
+        return tasks::Tasks::NewStub(channel)->Get(&ctx, request, &response);
+      });
       if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
         st.answer = TaskState::Answer::absent;
         return st;
       }
       if (!status.ok()) {
-        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) c_.renew(channel);
         st.why = "containerd Tasks.Get: " + status.error_message();
         return st;
       }
@@ -327,16 +348,14 @@ class ContainerdClient::Tasks final : public ContainerdTasks {
   }
 
   std::optional<TaskExit> remove(const std::string& id, Deadline deadline) override {
-    auto channel = c_.get();
-    auto stub = tasks::Tasks::NewStub(channel);
-    grpc::ClientContext ctx;
-    prepare(ctx, c_.ns, deadline);
     tasks::DeleteTaskRequest request;
     request.set_container_id(id);
     tasks::DeleteResponse response;
-    auto status = stub->Delete(&ctx, request, &response);
+    auto status = c_.run(deadline, [&](auto& channel, auto& ctx) {
+      return tasks::Tasks::NewStub(channel)->Delete(&ctx, request, &response);
+    });
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) return std::nullopt;
-    if (!status.ok()) c_.fail("Tasks.Delete", status, channel);
+    if (!status.ok()) fail("Tasks.Delete", status);
     return TaskExit{response.exit_status(), nanosOf(response.exited_at())};
   }
 
@@ -378,12 +397,8 @@ class ContainerdClient::Tasks final : public ContainerdTasks {
  private:
   template <typename Call>
   void invoke(const char* name, Deadline deadline, Call call, bool notFoundOk = false) {
-    auto channel = c_.get();
-    auto stub = tasks::Tasks::NewStub(channel);
-    grpc::ClientContext ctx;
-    prepare(ctx, c_.ns, deadline);
-    auto status = call(*stub, ctx);
-    if (!status.ok() && !(notFoundOk && status.error_code() == grpc::StatusCode::NOT_FOUND)) c_.fail(name, status, channel);
+    auto status = c_.run(deadline, [&](auto& channel, auto& ctx) { return call(*tasks::Tasks::NewStub(channel), ctx); });
+    if (!status.ok() && !(notFoundOk && status.error_code() == grpc::StatusCode::NOT_FOUND)) fail(name, status);
   }
 
   Channel& c_;
