@@ -52,8 +52,22 @@ void ContainerRestorer::restore() {
   writeFileAtomic(marker, "");
   // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
   // state until it is released.
-  host_.releaseStaleFifos(paths_.runDir);
+  auto orphans = host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
+  // The execs and probes the dead bridge had in flight or unfinished: their exec records died
+  // with it, so nothing would delete them and their shim would hold their IO for the
+  // container's life. One that still runs is refused (and left to run, as dockerd leaves an
+  // exec across its restart).
+  for (const auto& [container, execId] : orphans) {
+    scheduler_.run([this, container, execId] {
+      try {
+        tasks_.removeProcess(container, execId, deadlineIn(10s));
+      } catch (const Error& e) {
+        spdlog::info("containers: the process {} of {} left by the last bridge stays: {}", execId, shortId(container),
+                     e.what());
+      }
+    });
+  }
   // The volumes of the containers recorded running are mounted for them; an exit found below
   // unmounts them, and the volumes service gets the whole view in the background.
   std::vector<std::string> running;
@@ -99,9 +113,14 @@ void ContainerRestorer::restore() {
       }
     }
   }
-  // Auto-removals of containers that exited while no bridge ran.
+  // Auto-removals: of containers that exited while no bridge ran, of those whose removal
+  // failed (a service restarting under it), and of those whose start a dead bridge left
+  // unfinished, which that bridge would have removed as a failed start.
   for (const auto& record : store_.list()) {
-    if (record.state.status == ContainerStatus::exited && record.hostConfig.value("AutoRemove", false)) {
+    bool startInterrupted = ::access(paths_.startPendingOf(record.id).c_str(), F_OK) == 0;
+    bool due = record.state.status == ContainerStatus::exited || record.state.status == ContainerStatus::dead ||
+               (record.state.status == ContainerStatus::created && startInterrupted);
+    if (due && record.hostConfig.value("AutoRemove", false)) {
       std::string id = record.id;
       scheduler_.run([this, id] { lifecycle_.autoRemove(id); });
     }

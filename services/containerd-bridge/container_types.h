@@ -29,6 +29,8 @@ struct ServicePaths {
 
   std::string runDirOf(const std::string& id) const { return runDir + "/" + id; }
   std::string rootfsOf(const std::string& id) const { return runDirOf(id) + "/rootfs"; }
+  // Present while a --rm container's start runs (a tmpfs file: gone after a reboot).
+  std::string startPendingOf(const std::string& id) const { return runDirOf(id) + "/start.pending"; }
 };
 
 struct WaitResult {

@@ -145,7 +145,8 @@ void ExecProcesses::resize(const std::string& execId, uint32_t height, uint32_t 
 }
 
 std::string ExecProcesses::fifoBase(const std::string& execId) const {
-  return paths_.runDirOf(find(execId).containerId) + "/exec-" + execId.substr(0, 16);
+  // The whole id: a bridge restarted after this one died deletes the process it names.
+  return paths_.runDirOf(find(execId).containerId) + "/exec-" + execId;
 }
 
 json ExecProcesses::idsOf(const std::string& containerId) const {

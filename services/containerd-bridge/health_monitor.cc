@@ -100,7 +100,7 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
                              std::chrono::nanoseconds timeout) {
   json result = {{"Start", rfc3339Nano(nowUnixNanos())}, {"ExitCode", -1}, {"Output", ""}};
   std::string execId = randomHex(16);
-  std::string fifo = paths_.runDirOf(record.id) + "/health-" + execId.substr(0, 16);
+  std::string fifo = paths_.runDirOf(record.id) + "/health-" + execId;
   auto finish = [&](int code, const std::string& output) {
     result["End"] = rfc3339Nano(nowUnixNanos());
     result["ExitCode"] = code;

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <filesystem>
 #include <thread>
 
@@ -70,7 +71,8 @@ HostOps::RootfsEntry SystemHostOps::lookupInRootfs(const std::string& rootfs, co
   return entry;
 }
 
-void SystemHostOps::releaseStaleFifos(const std::string& runDir) {
+std::vector<std::pair<std::string, std::string>> SystemHostOps::releaseStaleFifos(const std::string& runDir) {
+  std::set<std::pair<std::string, std::string>> processes;
   std::error_code ec;
   for (const auto& container : std::filesystem::directory_iterator(runDir, ec)) {
     if (!container.is_directory(ec)) continue;
@@ -86,8 +88,13 @@ void SystemHostOps::releaseStaleFifos(const std::string& runDir) {
       }
       std::filesystem::remove(entry.path(), ec);
       spdlog::info("containers: released the stale fifo {}", entry.path().string());
+      // exec-ID-stdout, health-ID: the exec id is between the first dash and the next.
+      auto begin = name.find('-') + 1;
+      auto end = name.find('-', begin);
+      processes.insert({container.path().filename().string(), name.substr(begin, end == std::string::npos ? end : end - begin)});
     }
   }
+  return {processes.begin(), processes.end()};
 }
 
 void SystemHostOps::spawnDetached(const std::vector<std::string>& argv) {

@@ -34,8 +34,9 @@ class HostOps {
   // Opens and closes both ends of, then removes, every exec and health-probe fifo left in the
   // containers' run directories by a bridge that died: a shim whose start of such a process was
   // in flight waits in open() for a partner that will never come, and while it waits it cannot
-  // report the container's state (containerd answers UNKNOWN).
-  virtual void releaseStaleFifos(const std::string& runDir) = 0;
+  // report the container's state (containerd answers UNKNOWN). Returns the processes those
+  // fifos were for, as {container id, exec id}: the shim keeps each one's IO until it is deleted.
+  virtual std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) = 0;
   // Starts `argv` detached from the caller (its own session, stdio on /dev/null, reaped by the
   // supervisor, a child subreaper), and returns once it runs.
   virtual void spawnDetached(const std::vector<std::string>& argv) = 0;
@@ -57,7 +58,7 @@ class SystemHostOps final : public HostOps {
   bool mounted(const std::string& target) override;
   std::string readHostFile(const std::string& path) override;
   RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) override;
-  void releaseStaleFifos(const std::string& runDir) override;
+  std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) override;
   void spawnDetached(const std::vector<std::string>& argv) override;
 };
 

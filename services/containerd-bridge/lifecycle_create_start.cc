@@ -2,9 +2,13 @@
 // the restart policy ask for.
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <set>
+#include <thread>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
@@ -160,13 +164,37 @@ bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
   std::lock_guard guard(*lock);
   auto record = p_.store.get(id);
   if (admit(Operation::start, record.state.status, {id, record.name, ref}) == Verdict::alreadyDone) return false;
+  bool autoRemove = record.hostConfig.value("AutoRemove", false);
+  // A --rm container's start in progress is marked in the exec root: a bridge that dies before
+  // the start is recorded leaves the mark, and the next one removes the container, as this one
+  // would have after a failed start (ContainerRestorer).
+  std::string pending = p_.paths.startPendingOf(id);
+  if (autoRemove) {
+    makeDirectories(p_.paths.runDirOf(id), 0700);
+    writeFileAtomic(pending, "", 0600);
+  }
   try {
     startLocked(id, deadline);
   } catch (const Error&) {
-    // As dockerd: a --rm container that cannot start is removed.
-    if (record.hostConfig.value("AutoRemove", false)) removeLocked(id, true, true, deadline);
+    // As dockerd: a --rm container that cannot start is removed; a service or containerd
+    // restarting under the removal makes it again.
+    if (autoRemove) {
+      for (int attempt = 1;; ++attempt) {
+        try {
+          removeLocked(id, true, true, deadlineIn(std::chrono::minutes(1)));
+          break;
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::unavailable || attempt == 10) {
+            spdlog::warn("containers: removing {} after its failed start: {}", shortId(id), e.what());
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+      }
+    }
     throw;
   }
+  if (autoRemove) ::unlink(pending.c_str());
   return true;
 }
 

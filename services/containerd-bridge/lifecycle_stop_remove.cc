@@ -236,10 +236,21 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
 }
 
 void ContainerLifecycle::autoRemove(const std::string& id) {
-  try {
-    remove(id, true, true, deadlineIn(std::chrono::minutes(2)));  // --rm takes the anonymous volumes too
-  } catch (const Error& e) {
-    if (e.kind() != ErrorKind::notFound) spdlog::warn("containers: auto-removing {}: {}", shortId(id), e.what());
+  // A service (or containerd) restarting under the removal fails it `unavailable`; it is back
+  // within a second, so the removal is made again rather than leaving the container dead.
+  auto deadline = deadlineIn(std::chrono::minutes(2));
+  for (int attempt = 1;; ++attempt) {
+    try {
+      remove(id, true, true, deadline);  // --rm takes the anonymous volumes too
+      return;
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::notFound) return;
+      if (e.kind() != ErrorKind::unavailable || attempt == 10 || expired(deadline)) {
+        spdlog::warn("containers: auto-removing {}: {}", shortId(id), e.what());
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
 }
 

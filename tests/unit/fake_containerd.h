@@ -603,7 +603,7 @@ class FakeHostOps final : public HostOps {
     return mounted_.count(target) > 0;
   }
   std::string readHostFile(const std::string&) override { return ""; }
-  void releaseStaleFifos(const std::string&) override {}
+  std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string&) override { return {}; }
   void spawnDetached(const std::vector<std::string>&) override {}
   // What every container's root filesystem holds at `path`: a directory or a file.
   void imageHas(const std::string& path, RootfsEntry::Kind kind) {
