@@ -12,6 +12,14 @@
 
 namespace berth::ipc {
 
+namespace {
+constexpr std::string_view kWentAway = " went away during the call";
+}  // namespace
+
+bool RpcClient::wentAwayDuringCall(const Error& e) {
+  return e.kind() == ErrorKind::unavailable && std::string_view(e.what()).ends_with(kWentAway);
+}
+
 // One DEALER socket plus the PAIR socket that receives its monitor events.
 struct RpcClient::Connection {
   zmq::socket_t socket;
@@ -169,7 +177,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
     }
     if ((items[1].revents & ZMQ_POLLIN) && conn->peerDisconnected()) {
       release(std::move(conn));
-      throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + " went away during the call");
+      throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + std::string(kWentAway));
     }
     if (remainingMs() == 0) {
       release(std::move(conn));

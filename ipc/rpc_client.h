@@ -69,6 +69,30 @@ class RpcClient {
     }
   }
 
+  // For removals, idempotent in effect: as callIdempotent, but once the peer went away during
+  // an attempt (which may have removed the object before it died), a later attempt's
+  // `notFound` is that removal's success, not the caller's error.
+  template <typename M>
+  void callRemoval(const M& method, Deadline deadline,
+                   const std::function<void(typename M::ParamsType::Builder)>& fill = {}) {
+    bool mayHaveActed = false;
+    for (;;) {
+      try {
+        call(method, deadline, fill);
+        return;
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::notFound && mayHaveActed) return;
+        if (e.kind() != ErrorKind::unavailable || Clock::now() + std::chrono::milliseconds(20) >= deadline) throw;
+        mayHaveActed = mayHaveActed || wentAwayDuringCall(e);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+
+  // True for the failure of a call whose peer died after the request was sent: it may have
+  // acted. (A peer that was not reachable never saw the request.)
+  static bool wentAwayDuringCall(const Error& e);
+
   const std::string& endpoint() const { return endpoint_; }
 
  private:

@@ -68,7 +68,7 @@ std::string NetworkClient::list(const std::string& filters, Deadline deadline) {
 }
 
 void NetworkClient::remove(const std::string& ref, Deadline deadline) {
-  rpc_->callIdempotent(ipc::methods::networkRemove(), deadline, [&](ipc::Network::RemoveParams::Builder p) { p.setRef(ref); });
+  rpc_->callRemoval(ipc::methods::networkRemove(), deadline, [&](ipc::Network::RemoveParams::Builder p) { p.setRef(ref); });
 }
 
 std::vector<std::string> NetworkClient::prune(const std::string& filters, Deadline deadline) {
