@@ -23,6 +23,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// An error in a stream already taken over, as dockerd writes it: the text on a TTY, else a
+// stdout frame (a client reading a multiplexed stream would take raw text for a bad header).
+void writeStreamError(http::ByteStream& client, const std::string& what, bool tty) {
+  std::string message = what + "\r\n";
+  if (!tty) {
+    uint32_t size = static_cast<uint32_t>(message.size());
+    std::string header = {1, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                          static_cast<char>(size >> 8), static_cast<char>(size)};
+    message = header + message;
+  }
+  try {
+    client.write(message);
+    client.closeWrite();
+  } catch (const std::exception&) {
+  }
+}
+
+
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
@@ -277,11 +295,7 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
   try {
     stream.emplace(streamSocket_, request);
   } catch (const Error& e) {
-    try {
-      client.write(std::string(e.what()) + "\r\n");
-      client.closeWrite();
-    } catch (const std::exception&) {
-    }
+    writeStreamError(client, e.what(), tty);
     return;
   }
   // dockerd watches for the detach keys only on a TTY.
@@ -325,18 +339,7 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
   try {
     stream.emplace(streamSocket_, request);
   } catch (const Error& e) {
-    std::string message = std::string(e.what()) + "\r\n";
-    if (!tty) {
-      uint32_t size = static_cast<uint32_t>(message.size());
-      std::string header = {1, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                            static_cast<char>(size >> 8), static_cast<char>(size)};
-      message = header + message;
-    }
-    try {
-      client.write(message);
-      client.closeWrite();
-    } catch (const std::exception&) {
-    }
+    writeStreamError(client, e.what(), tty);
     return;
   }
   splice(client, leftover, *stream, exec.value("OpenStdin", false), tty ? keys : "");
