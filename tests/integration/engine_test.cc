@@ -21,6 +21,7 @@
 #include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/http_client.h"
+#include "tests/support/ping_loop.h"
 #include "tests/support/process.h"
 #include "tests/support/test_images.h"
 
@@ -45,62 +46,6 @@ std::string exeName(pid_t pid) {
   std::error_code ec;
   return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).filename().string();
 }
-
-// A client that loops on GET /_ping, each on a fresh connection, and counts what went wrong.
-// Only one kind of miss is forgiven, and it is counted: a connection reset before any response
-// byte (what a client sees when the API process holding its connection is killed -9), retried
-// once, as a client may retry an idempotent request (RFC 9110 9.2.2). A timeout, a refusal, a
-// wrong status or a failed retry are failures.
-class PingLoop {
- public:
-  explicit PingLoop(std::string socket) : socket_(std::move(socket)) {
-    thread_ = std::thread([this] {
-      while (!stop_) {
-        auto r = httpRequest(socket_, "GET", "/_ping");
-        ++total_;
-        if (r.reset && r.head.empty()) {
-          ++resets_;
-          auto again = httpRequest(socket_, "GET", "/_ping");
-          if (!answered(again)) note("retry", again);
-        } else if (!answered(r)) {
-          note("ping", r);
-        }
-        std::this_thread::sleep_for(2ms);
-      }
-    });
-  }
-  ~PingLoop() { finish(); }
-  void finish() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int total() const { return total_; }
-  int refused() const { return refused_; }
-  int failed() const { return failed_; }
-  int resets() const { return resets_; }
-  std::string failures() const {
-    std::lock_guard lock(mutex_);
-    return failures_;
-  }
-
- private:
-  static bool answered(const HttpResult& r) { return r.connected && r.complete && r.status == 200 && r.body == "OK"; }
-  void note(const char* what, const HttpResult& r) {
-    if (!r.connected) ++refused_;
-    else ++failed_;
-    std::lock_guard lock(mutex_);
-    failures_ += std::string(what) + ": connected " + std::to_string(r.connected) + " timed out " +
-                 std::to_string(r.timedOut) + " reset " + std::to_string(r.reset) + " status " +
-                 std::to_string(r.status) + " head [" + r.head + "] body [" + r.body + "]\n";
-  }
-
-  std::string socket_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> total_{0}, refused_{0}, failed_{0}, resets_{0};
-  mutable std::mutex mutex_;
-  std::string failures_;
-  std::thread thread_;
-};
 
 // docker info's warnings about services that did not answer (it still exits 0 then).
 std::string unansweredWarnings(Engine& engine) {

@@ -6,7 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <thread>
 #include <fstream>
@@ -42,10 +45,59 @@ Engine::Engine(Options options) : options_(std::move(options)) {
   if (!options_.configJson.empty()) {
     std::ofstream(root() + "/daemon.json") << options_.configJson;
   }
-  supervisor_ = std::make_unique<Spawned>(args(), std::vector<std::string>{"NOTIFY_SOCKET=" + notifyPath}, logPath());
+  notifyPath_ = notifyPath;
+  if (options_.restartable) {
+    std::filesystem::create_directories(execRoot());
+    listenFd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un api{};
+    api.sun_family = AF_UNIX;
+    std::strncpy(api.sun_path, socketPath().c_str(), sizeof api.sun_path - 1);
+    ::unlink(socketPath().c_str());
+    if (listenFd_ < 0 || bind(listenFd_, reinterpret_cast<sockaddr*>(&api), sizeof api) != 0 || listen(listenFd_, 4096) != 0) {
+      throw std::runtime_error("bind " + socketPath() + ": " + std::strerror(errno));
+    }
+    if (options_.ownNetworkNamespace) {
+      std::string holderLog = root() + "/netns-holder.log";
+      namespaceHolder_ = std::make_unique<Spawned>(
+          std::vector<std::string>{"unshare", "--net", "--", "sh", "-c", "ip link set lo up && echo up && exec sleep 86400"},
+          std::vector<std::string>{}, holderLog);
+      if (!waitFor([&] { return readText(holderLog) == "up\n"; }, std::chrono::seconds(10))) {
+        throw std::runtime_error("the network namespace holder did not start: " + readText(holderLog));
+      }
+    }
+  }
+  spawnSupervisor();
   if (options_.waitReady && !waitReady(std::chrono::seconds(60))) {
     throw std::runtime_error("engine did not become ready; log:\n" + log());
   }
+}
+
+void Engine::spawnSupervisor() {
+  supervisor_ = std::make_unique<Spawned>(args(), std::vector<std::string>{"NOTIFY_SOCKET=" + notifyPath_}, logPath(),
+                                          listenFd_);
+}
+
+std::chrono::milliseconds Engine::crashSupervisor(std::chrono::milliseconds within) {
+  if (!options_.restartable) throw std::logic_error("crashSupervisor needs Options::restartable");
+  std::vector<pid_t> six;
+  for (const auto& [name, info] : children()) six.push_back(info.pid);
+  supervisor_->signal(SIGKILL);
+  if (!supervisor_->wait(within)) throw std::runtime_error("the supervisor outlived kill -9");
+  auto killed = std::chrono::steady_clock::now();
+  if (!waitFor([&] { return std::none_of(six.begin(), six.end(), processAlive); }, within, std::chrono::milliseconds(2))) {
+    std::string alive;
+    for (pid_t p : six) {
+      if (processAlive(p)) alive += " " + std::to_string(p);
+    }
+    throw std::runtime_error("children outlived the supervisor's kill -9:" + alive);
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed);
+}
+
+void Engine::restartSupervisor() {
+  if (!options_.restartable) throw std::logic_error("restartSupervisor needs Options::restartable");
+  spawnSupervisor();
+  if (!waitReady(std::chrono::seconds(60))) throw std::runtime_error("the restarted supervisor was not ready; log:\n" + log());
 }
 
 Engine::~Engine() {
@@ -55,17 +107,23 @@ Engine::~Engine() {
   supervisor_.reset();
   endResolver();
   if (notifyFd_ >= 0) close(notifyFd_);
+  if (listenFd_ >= 0) close(listenFd_);
+  namespaceHolder_.reset();  // SIGKILL: the namespace ends with its last process
 }
 
 std::vector<std::string> Engine::args() const {
   std::vector<std::string> a;
-  if (options_.ownNetworkNamespace) {
+  if (namespaceHolder_) {
+    // nsenter execs the supervisor in place, in the namespace the holder keeps.
+    a = {"nsenter", "--net=" + networkNamespacePath(), "--"};
+  } else if (options_.ownNetworkNamespace) {
     // unshare execs the shell in place and the shell execs the supervisor: the pid stays the
     // supervisor's, so stop() signals it directly.
     a = {"unshare", "--net", "--", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""};
   }
   for (const auto& arg : {binDir() + "/berth-supervisor", std::string("--data-root"), dataRoot(),
-                          std::string("--exec-root"), execRoot(), std::string("-H"), dockerHost()}) {
+                          std::string("--exec-root"), execRoot(), std::string("-H"),
+                          listenFd_ >= 0 ? std::string("fd://") : dockerHost()}) {
     a.push_back(arg);
   }
   if (!options_.configJson.empty()) {
@@ -94,6 +152,10 @@ std::string Engine::bridgeName() const {
     if (std::isalnum(static_cast<unsigned char>(c))) name += c;
   }
   return name.size() > 10 ? "bt" + name.substr(name.size() - 8) : name;
+}
+
+std::string Engine::networkNamespacePath() const {
+  return namespaceHolder_ ? "/proc/" + std::to_string(namespaceHolder_->pid()) + "/ns/net" : "";
 }
 
 pid_t Engine::resolverPid() const {

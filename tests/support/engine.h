@@ -32,6 +32,12 @@ class Engine {
     // The namespace ends with the engine's processes. The CLI still reaches the engine's unix
     // socket; a registry on the machine's 127.0.0.1 is out of its reach.
     bool ownNetworkNamespace = false;
+    // The test kills and restarts the supervisor itself (crashSupervisor, restartSupervisor).
+    // The API socket is then bound by the test and passed to every supervisor with -H fd://,
+    // as systemd's socket unit holds it, so no client is refused while no supervisor runs; and
+    // with ownNetworkNamespace the namespace is held by a process of the test's, so the next
+    // supervisor joins the namespace its containers' links are in.
+    bool restartable = false;
   };
 
   Engine();
@@ -47,6 +53,8 @@ class Engine {
   // The default bridge's link: unique per engine inside its own network namespace; "none"
   // (no default bridge) for an engine on the machine's network.
   std::string bridgeName() const;
+  // restartable engines in a namespace of their own: /proc/PID/ns/net of the holder ("" else).
+  std::string networkNamespacePath() const;
   // The engine's aardvark-dns resolver (user networks' names), 0 when none runs.
   pid_t resolverPid() const;
   std::vector<std::string> args() const;
@@ -56,6 +64,13 @@ class Engine {
   bool waitReady(std::chrono::milliseconds timeout);
   // SIGTERM, then waits; returns the raw wait status (nullopt on timeout).
   std::optional<int> stop(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // restartable engines: kill -9 of the supervisor, then waits until it and the six children
+  // it listed are gone; returns how long the children took, and throws when one outlives
+  // `within`.
+  std::chrono::milliseconds crashSupervisor(std::chrono::milliseconds within = std::chrono::seconds(5));
+  // restartable engines: a new supervisor on the same roots, socket and namespace (what
+  // systemd's Restart= does); throws when it is not ready in 60 s.
+  void restartSupervisor();
 
   CommandResult docker(const std::vector<std::string>& args, std::chrono::milliseconds timeout = std::chrono::seconds(60));
   // The docker CLI's stdout when it exits 0; otherwise a line naming the command, its exit code
@@ -81,12 +96,16 @@ class Engine {
 
  private:
   void endResolver();
+  void spawnSupervisor();
 
   Options options_;
   std::optional<TempDir> dir_;
   std::string root_;
   int notifyFd_ = -1;
+  std::string notifyPath_;
   std::unique_ptr<Spawned> supervisor_;
+  int listenFd_ = -1;                         // restartable: the API socket the test holds
+  std::unique_ptr<Spawned> namespaceHolder_;  // restartable with ownNetworkNamespace
 };
 
 }  // namespace berth::test

@@ -112,8 +112,13 @@ CommandResult run(const std::vector<std::string>& argvIn, const std::vector<std:
 }
 
 Spawned::Spawned(const std::vector<std::string>& argvIn, const std::vector<std::string>& envIn,
-                 const std::string& logPath) {
+                 const std::string& logPath, int listenFd) {
   std::vector<std::string> argv = argvIn, env = mergedEnv(envIn);
+  // LISTEN_PID holds the child's pid, written after fork into room made here.
+  if (listenFd >= 0) {
+    env.push_back("LISTEN_FDS=1");
+    env.push_back("LISTEN_PID=" + std::string(12, ' '));
+  }
   auto cargv = cstrings(argv), cenv = cstrings(env);
   int log = open(logPath.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) throw std::runtime_error("open " + logPath);
@@ -123,6 +128,20 @@ Spawned::Spawned(const std::vector<std::string>& argvIn, const std::vector<std::
     dup2(devnull, 0);
     dup2(log, 1);
     dup2(log, 2);
+    if (listenFd >= 0) {
+      if (listenFd == 3) fcntl(3, F_SETFD, 0);
+      else dup2(listenFd, 3);  // dup2 leaves the copy without FD_CLOEXEC
+      char* pidText = cenv[cenv.size() - 2] + std::strlen("LISTEN_PID=");
+      long pid = getpid();
+      int n = 0;
+      char digits[12];
+      do {
+        digits[n++] = static_cast<char>('0' + pid % 10);
+        pid /= 10;
+      } while (pid > 0);
+      for (int i = 0; i < n; ++i) pidText[i] = digits[n - 1 - i];
+      pidText[n] = '\0';
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);

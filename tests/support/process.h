@@ -26,8 +26,10 @@ CommandResult run(const std::vector<std::string>& argv, const std::vector<std::s
 
 class Spawned {
  public:
-  // Starts argv with its stdout and stderr appended to `logPath`.
-  Spawned(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& logPath);
+  // Starts argv with its stdout and stderr appended to `logPath`. A `listenFd` >= 0 is passed
+  // as descriptor 3 with LISTEN_FDS=1 and LISTEN_PID, as systemd passes a socket unit's socket.
+  Spawned(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& logPath,
+          int listenFd = -1);
   Spawned(Spawned&&) noexcept;
   Spawned& operator=(Spawned&&) = delete;
   ~Spawned();  // SIGKILLs and reaps the process when it still runs
