@@ -263,6 +263,16 @@ void HttpServer::acceptLoop(Listener listener) {
   }
 }
 
+void HttpServer::serve(std::unique_ptr<ByteStream> stream) {
+  uint64_t id;
+  {
+    std::lock_guard lock(connMutex_);
+    id = nextConnection_++;
+    connections_[id] = Connection{};
+  }
+  serveConnection(id, std::move(stream));
+}
+
 void HttpServer::serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream) {
   if (stream) {
     {

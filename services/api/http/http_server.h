@@ -118,6 +118,10 @@ class HttpServer {
   ~HttpServer();
 
   void start();
+  // Serves one connection that is already open, on the calling thread, as the accept loop's
+  // threads do: until the client closes it or, after start(), until the server stops. For
+  // callers that make their own streams (the HTTP fuzz target feeds requests from memory).
+  void serve(std::unique_ptr<ByteStream> stream);
   // Stops accepting, unblocks idle connections, waits up to `grace` for handlers to finish.
   // False when some connection is still being served: the caller must not destroy what its
   // handlers use (berth-api exits at once then).
