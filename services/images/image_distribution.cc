@@ -14,6 +14,7 @@
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "services/images/image_manifest.h"
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
@@ -21,17 +22,6 @@
 
 namespace berth::images {
 namespace {
-
-// A descriptor's size: a positive integer, as the distribution spec requires. The download is
-// held to it.
-uint64_t declaredSize(const nlohmann::json& descriptor) {
-  const auto& size = descriptor.is_object() && descriptor.contains("size") ? descriptor["size"] : nlohmann::json();
-  if (!size.is_number_integer() || size.get<int64_t>() <= 0) {
-    throw Error(ErrorKind::invalid, "descriptor " + (descriptor.is_object() ? descriptor.value("digest", "") : "") +
-                                        " has no valid size");
-  }
-  return size.get<uint64_t>();
-}
 
 using json = nlohmann::json;
 
@@ -89,11 +79,6 @@ Compressed gzipFile(const std::string& source, const std::string& target) {
   return c;
 }
 
-bool isList(const std::string& mediaType) {
-  return mediaType == "application/vnd.docker.distribution.manifest.list.v2+json" ||
-         mediaType == "application/vnd.oci.image.index.v1+json";
-}
-
 }  // namespace
 
 void ImageStore::login(const std::string& host, const RegistryCredentials& credentials, bool plainHttp) {
@@ -118,56 +103,28 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
   }
   auto doc = parseJsonOrDiscarded(manifest.body);
   if (!doc.is_object()) throw Error(ErrorKind::invalid, "manifest for " + text + " is not valid JSON");
-  if (isList(manifest.mediaType) || doc.contains("manifests")) {
-    std::string chosen;
-    for (const auto& m : doc.value("manifests", json::array())) {
-      auto p = m.value("platform", json::object());
-      if (p.value("os", "") == "linux" && p.value("architecture", "") == "amd64") {
-        chosen = m.value("digest", "");
-        break;
-      }
-    }
-    if (chosen.empty()) throw Error(ErrorKind::notFound, "no matching manifest for linux/amd64 in the manifest list entries");
+  if (isManifestList(manifest.mediaType, doc)) {
+    std::string chosen = linuxAmd64Manifest(doc);
     auto platform = registry.getManifest(repo, chosen);
     if (platform.digest != chosen) throw Error(ErrorKind::invalid, "manifest " + chosen + " does not match its digest");
     doc = parseJsonOrDiscarded(platform.body);
     if (!doc.is_object()) throw Error(ErrorKind::invalid, "manifest " + chosen + " is not valid JSON");
   }
-  if (doc.value("schemaVersion", 0) != 2 || !doc.contains("config") || !doc.contains("layers")) {
-    throw Error(ErrorKind::invalid, "unsupported manifest for " + text + " (only schema 2 and OCI manifests)");
-  }
+  ImageManifest image = readImageManifest(doc, text);
 
   std::string work = stagingPath("pull");
   makeDirectories(work, 0700);
   ScopedRemove cleanup{work};
 
-  std::string configDigest = doc["config"].value("digest", "");
-  uint64_t configSize = declaredSize(doc["config"]);
-  if (configSize > kMaxConfigBytes) {
-    throw Error(ErrorKind::invalid, "image config " + configDigest + " declares " + std::to_string(configSize) +
-                                        " bytes, more than the " + std::to_string(kMaxConfigBytes >> 20) + " MiB allowed");
-  }
-  registry.fetchBlob(repo, configDigest, work + "/config", configSize);
+  registry.fetchBlob(repo, image.config.digest, work + "/config", image.config.size);
   std::string configText = readFile(work + "/config");
   std::string id = "sha256:" + sha256Hex(configText);
-  auto config = parseJsonOrDiscarded(configText);
-  if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
-      !config["rootfs"].value("diff_ids", json()).is_array()) {
-    throw Error(ErrorKind::invalid, "image config " + id + " has no rootfs.diff_ids");
-  }
-  auto diffIds = config["rootfs"]["diff_ids"];
-  auto layers = doc["layers"];
-  if (diffIds.size() != layers.size()) {
-    throw Error(ErrorKind::invalid, "image config lists " + std::to_string(diffIds.size()) + " layers, manifest " +
-                                        std::to_string(layers.size()));
-  }
+  auto diffIds = configDiffIds(parseJsonOrDiscarded(configText), id, image.layers.size(), text);
   std::vector<std::string> chains, diffs;
   std::string chain;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (!diffIds[i].is_string() || !layers[i].is_object()) throw Error(ErrorKind::invalid, "malformed manifest or config for " + text);
-    std::string diff = diffIds[i];
-    std::string blobDigest = layers[i].value("digest", "");
-    if (!isFullImageId(blobDigest) || blobDigest.rfind("sha256:", 0) != 0) throw Error(ErrorKind::invalid, "bad layer digest " + blobDigest);
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    const std::string& diff = diffIds[i];
+    const std::string& blobDigest = image.layers[i].digest;
     std::string parent = chain;
     chain = chainIdOf(chain, diff);
     chains.push_back(chain);
@@ -184,7 +141,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
     }
     out.push_back(progress("Pulling fs layer", shortId(blobDigest)));
     std::string blob = work + "/blob-" + std::to_string(i);
-    registry.fetchBlob(repo, blobDigest, blob, declaredSize(layers[i]));
+    registry.fetchBlob(repo, blobDigest, blob, image.layers[i].size);
     out.push_back(progress("Download complete", shortId(blobDigest)));
     std::string dir = work + "/layer-" + std::to_string(i);
     makeDirectories(dir + "/diff", 0755);
