@@ -19,6 +19,9 @@ packages=(
   libnl-route-3-dev libnftables-dev aardvark-dns
   # tests
   libgtest-dev libgmock-dev googletest
+  # fuzzing (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes (not pulled in by
+  # clang without recommends), and llvm-symbolizer for readable reports
+  clang libclang-rt-14-dev llvm
   # runtime
   containerd runc iproute2 iptables
   # --init: tini-static is the init a container gets as PID 1 (dockerd ships it as docker-init)
