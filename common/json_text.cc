@@ -36,7 +36,8 @@ nlohmann::json parseJson(std::string_view text) {
   }
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error for malformed text; out_of_range for a number no double holds ("1e400").
     throw Error(ErrorKind::invalid, std::string("invalid JSON: ") + e.what());
   }
 }
