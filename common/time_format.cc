@@ -2,10 +2,29 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
 namespace berth {
+namespace {
+
+// Times in int64 nanoseconds end in 1677 and 2262: arithmetic on a time from a client, an image
+// config or a log record saturates there instead of overflowing (undefined behaviour that
+// wraps a year 4052 into 1607 in practice).
+int64_t saturatingAdd(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
+}
+
+int64_t secondsToNanos(int64_t seconds) {
+  int64_t nanos;
+  if (__builtin_mul_overflow(seconds, int64_t{1000000000}, &nanos)) return seconds > 0 ? INT64_MAX : INT64_MIN;
+  return nanos;
+}
+
+}  // namespace
 
 std::string rfc3339Nano(int64_t nanos) {
   time_t secs = static_cast<time_t>(nanos / 1000000000);
@@ -34,7 +53,7 @@ int64_t parseRfc3339Nanos(const std::string& text) {
   t.tm_hour = h;
   t.tm_min = mi;
   t.tm_sec = sec;
-  int64_t nanos = static_cast<int64_t>(timegm(&t)) * 1000000000;
+  int64_t nanos = secondsToNanos(timegm(&t));
   size_t i = static_cast<size_t>(used);
   if (i < text.size() && text[i] == '.') {
     int64_t frac = 0, scale = 100000000;
@@ -42,13 +61,13 @@ int64_t parseRfc3339Nanos(const std::string& text) {
       frac += (text[i] - '0') * scale;
       scale /= 10;
     }
-    nanos += frac;
+    nanos = saturatingAdd(nanos, frac);
   }
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
     int oh = 0, om = 0;
     std::sscanf(text.c_str() + i + 1, "%d:%d", &oh, &om);
-    int64_t offset = (oh * 3600LL + om * 60LL) * 1000000000LL;
-    nanos += text[i] == '-' ? offset : -offset;
+    int64_t offset = oh * 3600LL + om * 60LL;  // seconds: no int pair overflows it
+    nanos = saturatingAdd(nanos, secondsToNanos(text[i] == '-' ? offset : -offset));
   }
   return nanos;
 }
@@ -79,6 +98,8 @@ std::optional<int64_t> parseGoDuration(const std::string& text) {
     }
     if (!known) return std::nullopt;
   }
+  // Go's ParseDuration refuses a duration beyond int64 nanoseconds (about 292 years).
+  if (!(total < 9223372036854775807.0)) return std::nullopt;
   return static_cast<int64_t>(total);
 }
 
@@ -91,7 +112,7 @@ std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos
     std::string secs = text.substr(0, dot), frac = dot == std::string::npos ? "" : text.substr(dot + 1);
     if (secs.empty() || secs.size() > 12 || frac.size() > 9 || frac.find('.') != std::string::npos) return std::nullopt;
     frac.resize(9, '0');
-    return std::stoll(secs) * 1000000000 + std::stoll(frac);
+    return saturatingAdd(secondsToNanos(std::stoll(secs)), std::stoll(frac));
   }
   if (auto d = parseGoDuration(text)) return nowNanos - *d;
   if (int64_t t = parseRfc3339Nanos(text); t != 0) return t;
@@ -99,7 +120,7 @@ std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos
   for (const char* layout : {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"}) {
     tm t{};
     const char* end = strptime(text.c_str(), layout, &t);
-    if (end != nullptr && *end == '\0') return static_cast<int64_t>(timegm(&t)) * 1000000000;
+    if (end != nullptr && *end == '\0') return secondsToNanos(timegm(&t));
   }
   return std::nullopt;
 }
