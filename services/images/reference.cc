@@ -19,6 +19,8 @@ const std::regex kName("^(?:(" + kDomain + ")/)?(" + kComponent + "(?:/" + kComp
 const std::regex kTag("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$");
 const std::regex kDigest("^sha256:[a-f0-9]{64}$");
 
+constexpr size_t kNameTotalLengthMax = 255;
+
 bool looksLikeDomain(const std::string& first) {
   return first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost" ||
          std::any_of(first.begin(), first.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
@@ -79,6 +81,15 @@ Reference parseReference(const std::string& text, const std::string& defaultTag)
   }
   if (domain == "docker.io" || domain == "index.docker.io") domain.clear();
   if (domain.empty() && path.rfind("library/", 0) == 0 && path.find('/', 8) == std::string::npos) path = path.substr(8);
+  // distribution's NameTotalLengthMax, on the whole name as it normalizes it
+  // ("docker.io/library/busybox"). It also keeps every familiar form under the 512 above, so a
+  // name berth stores with its tag (`name:latest`) always parses again.
+  size_t fullLength = (domain.empty() ? std::string("docker.io").size() : domain.size()) + 1 +
+                      (domain.empty() && path.find('/') == std::string::npos ? 8 : 0) + path.size();
+  if (fullLength > kNameTotalLengthMax) {
+    throw Error(ErrorKind::invalid, "invalid reference format: repository name must not be more than " +
+                                        std::to_string(kNameTotalLengthMax) + " characters");
+  }
   r.name = domain.empty() ? path : domain + "/" + path;
   if (r.tag.empty() && r.digest.empty()) r.tag = defaultTag;
   return r;

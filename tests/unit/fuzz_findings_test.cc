@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/json_text.h"
 #include "common/time_format.h"
+#include "services/images/reference.h"
 #include "tests/unit/error_checks.h"
 
 namespace berth {
@@ -43,6 +44,21 @@ TEST(FuzzFindingsTest, TimesBeyondInt64NanosecondsSaturateInsteadOfOverflowing) 
   // Times in range are unchanged.
   EXPECT_EQ(parseRfc3339Nanos("2026-01-01T00:00:00.5+01:00"), 1767222000LL * 1000000000LL + 500000000LL);
   EXPECT_EQ(parseDockerTime("1700000000.5", 0), 1700000000LL * 1000000000LL + 500000000LL);
+}
+
+// image_reference: a 508-character name parsed, but its familiar form with ":latest" (what
+// berth stores, lists and saves as RepoTags) passed the 512-character bound and did not parse
+// again, so `docker rmi name:latest` and a load of its saved archive failed. distribution's
+// bound, 255 for the normalized name, keeps every familiar form under 512.
+TEST(FuzzFindingsTest, ANameLongerThan255CharactersIsRefusedSoEveryFamiliarFormParsesAgain) {
+  std::string longest = std::string(255 - std::string("docker.io/library/").size(), 'a');
+  EXPECT_EQ(images::parseReference(longest).familiar(), longest + ":latest");
+  EXPECT_EQ(test::thrownMessage([&] { images::parseReference(longest + "a"); }),
+            "invalid reference format: repository name must not be more than 255 characters");
+  EXPECT_EQ(test::thrownKind([] { images::parseReference("registry.test:5000/" + std::string(237, 'b')); }), "invalid");
+  EXPECT_EQ(images::parseReference("registry.test:5000/" + std::string(236, 'b') + ":v1").name.size(), 255u);
+  std::string found = std::string(250, 'a') + "/" + std::string(257, 'b');  // 508 characters
+  EXPECT_EQ(test::thrownKind([&] { images::parseReference(found); }), "invalid");
 }
 
 }  // namespace
