@@ -1,14 +1,16 @@
 #include "ipc/message.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/errors.h"
 
 namespace berth::ipc {
 
-capnp::ReaderOptions readerOptions() {
+capnp::ReaderOptions readerOptions(size_t frameBytes) {
   capnp::ReaderOptions o;
-  o.traversalLimitInWords = static_cast<uint64_t>(kMaxMessageBytes / 8) * 2;
+  uint64_t frameWords = frameBytes / sizeof(capnp::word);
+  o.traversalLimitInWords = std::clamp<uint64_t>(frameWords * 8, 64 << 10, static_cast<uint64_t>(kMaxMessageBytes / 8) * 2);
   o.nestingLimit = 32;
   return o;
 }
@@ -31,7 +33,7 @@ void MessageIn::open(const void* data, size_t size, bool copy) {
     std::memcpy(words_.begin(), data, size);
     words = words_.asPtr();
   }
-  reader_ = kj::heap<capnp::FlatArrayMessageReader>(words, readerOptions());
+  reader_ = kj::heap<capnp::FlatArrayMessageReader>(words, readerOptions(size));
 }
 
 zmq::message_t encode(capnp::MessageBuilder& message) {

@@ -14,8 +14,11 @@ namespace berth::ipc {
 // that sends one is disconnected before the message is buffered whole.
 constexpr int64_t kMaxMessageBytes = 64ll << 20;
 
-// Limits for reading a message from a peer: traversal bounded by the frame size, shallow nesting.
-capnp::ReaderOptions readerOptions();
+// Limits for reading a message of `frameBytes` from a peer: shallow nesting, and traversal
+// bounded by the frame's size (eight readings of every word, at least 512 KiB, at most twice
+// kMaxMessageBytes). A list of zero-sized elements costs a word of traversal per element, so
+// the bound is what keeps a frame of a few bytes from claiming millions of them.
+capnp::ReaderOptions readerOptions(size_t frameBytes);
 
 // A decoded message that owns its bytes: the frame itself when ZeroMQ's buffer is word-aligned
 // (the usual case), else an aligned copy. Throws kj::Exception when the bytes are not a
