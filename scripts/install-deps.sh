@@ -28,8 +28,9 @@ packages=(
   tini
   # unit verification and socket-activation tools (systemd-analyze, systemd-socket-activate)
   systemd
-  # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates
-  curl openssl python3 procps
+  # test tooling: curl to speak HTTP over unix sockets, openssl to make test certificates, gdb
+  # to make a forbidden system call inside a live service (the seccomp tests)
+  curl openssl python3 procps gdb
   # the network tests read the engine's nft table (nft), and move between namespaces (nsenter)
   nftables util-linux
   # test images are built locally from busybox-static; skopeo is an independent archive writer

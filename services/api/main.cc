@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "common/sandbox.h"
 #include "services/api/backends.h"
 #include "services/api/event_hub.h"
 #include "services/api/http/http_server.h"
@@ -62,6 +63,11 @@ int main(int argc, char** argv) {
       }
       listeners.push_back({fd, tcp && config.tls.enabled ? tls : nullptr});
     }
+    // Set up (sockets inherited, certificates read): from here berth-api holds no capability
+    // and cannot mount, trace, load kernel code, execute a program or enter a namespace. It is
+    // the process any client talks to; everything privileged happens behind the IPC.
+    sandbox::dropAllCapabilities();
+    sandbox::denySystemCalls("berth-api", sandbox::privilegedCalls());
 
     zmq::context_t zmq;
     api::Backends backends(zmq, config);

@@ -241,6 +241,58 @@ TEST(EngineTest, EachOfTheSixProcessesKilledWithSigkillIsBackWhileAContainerRuns
   EXPECT_TRUE(waitForGone(containerPid, 5s)) << "the container outlived rm -f";
 }
 
+// A service's /proc/PID/status, by field.
+std::map<std::string, std::string> processStatus(pid_t pid) {
+  std::map<std::string, std::string> status;
+  std::istringstream text(readText("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(text, line);) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    status[line.substr(0, colon)] = value;
+  }
+  return status;
+}
+
+// gdb makes the live process `pid` call mount(2) on a fresh directory; returns gdb's output.
+std::string mountInside(pid_t pid, const std::string& target) {
+  auto r = run({"gdb", "-p", std::to_string(pid), "-batch", "-ex", "handle SIGSYS nostop noprint pass", "-ex",
+                "print (int)mount(\"none\", \"" + target + "\", \"tmpfs\", 0, 0)"},
+               {}, 60s);
+  return "exit " + std::to_string(r.exitCode) + "\n" + r.out + r.err;
+}
+
+// berth-api, the process every client talks to, holds no capability, and it and berth-images
+// run under seccomp filters: a privileged call made inside the live process (gdb calls
+// mount(2) there) fails, is logged with its name, and changes nothing; both serve on.
+TEST(EngineTest, TheApiHoldsNoCapabilityAndAPrivilegedCallInsideAServiceFailsAndIsLogged) {
+  Engine engine;
+  pid_t api = engine.childPid("api");
+  auto status = processStatus(api);
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    EXPECT_EQ(status[set], "0000000000000000") << set;
+  }
+  for (const char* service : {"api", "images"}) {
+    pid_t pid = engine.childPid(service);
+    status = processStatus(pid);
+    EXPECT_EQ(status["NoNewPrivs"], "1") << service;
+    EXPECT_EQ(status["Seccomp"], "2") << service;  // a filter
+    TempDir target("berth-mount-target");
+    std::string gdb = mountInside(pid, target.path());
+    EXPECT_NE(gdb.find("$1 = -1"), std::string::npos) << service << ": " << gdb;
+    EXPECT_EQ(readText("/proc/self/mountinfo").find(" " + target.path() + " "), std::string::npos)
+        << service << " mounted";
+    std::string logged = "berth-" + std::string(service) + ": seccomp refused mount (syscall ";
+    EXPECT_TRUE(waitFor([&] { return engine.log().find(logged) != std::string::npos; }, 5s)) << engine.log();
+    EXPECT_EQ(engine.childPid(service), pid) << service << " restarted";
+  }
+  auto ping = httpRequest(engine.socketPath(), "GET", "/_ping");
+  EXPECT_EQ(ping.status, 200);
+  EXPECT_EQ(ping.body, "OK");
+  EXPECT_EQ(engine.serviceHealth().count("images"), 1u);
+}
+
 // CPU time (user + system) a process has used, in seconds.
 double cpuSeconds(pid_t pid) {
   std::string stat = readText("/proc/" + std::to_string(pid) + "/stat");
