@@ -903,10 +903,13 @@ void NetworkCore::remove(const std::string& ref) {
       }
     }
   }
+  // The link goes before the record: a service killed in between finds the network still
+  // recorded and makes its link again (the remove did not happen); the other order left a link
+  // no record stood for (found by the chaos test).
+  plumbing_.removeBridge(n.bridge);
   files_.removeNetwork(n.id);
   networks_.erase(n.id);
   addresses_.erase(n.id);
-  plumbing_.removeBridge(n.bridge);
   applyFiltersLocked();
   events_("destroy", n.id, {{"name", n.name}, {"type", n.driver}});
 }
