@@ -24,10 +24,15 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # Counts for /info from the container store under <data-root>/containers; whether containerd
   # answers its Version call right now (with what it reported), and the runc berth runs.
 
-  create @1 (name :Text, body :Data) -> (id :Text, warnings :List(Text));
+  create @1 (name :Text, body :Data, id :Text, callerPid :UInt32) -> (id :Text, warnings :List(Text));
   # POST /containers/create. `body` is Docker's create request (JSON), untrusted: the image
   # must exist (notFound "No such image: X"), the name be free (conflict) and every value
-  # valid, or nothing is created. Emits create.
+  # valid, or nothing is created. Emits create. `id`, when the caller chose one (64 hex
+  # characters), makes the call idempotent: a container that already has it is answered as
+  # created, so a caller whose reply was lost with a dying bridge makes the call again.
+  # `callerPid` is the API process's: a --rm container still unstarted when that process has
+  # died is removed, as dockerd removes such containers when it starts again (its client went
+  # away with the process that held its connection).
 
   start @2 (ref :Text) -> (alreadyRunning :Bool);
   # Mounts the container's layer (its mounts recorded at create: no images call), finishes the

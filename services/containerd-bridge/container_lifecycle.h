@@ -58,8 +58,9 @@ class ContainerLifecycle final : public ExitFollowUp {
     std::string id;
     std::vector<std::string> warnings;
   };
-  // body: Docker's create request (Config fields + HostConfig + NetworkingConfig).
-  Created create(const std::string& name, const nlohmann::json& body, Deadline deadline);
+  // body: Docker's create request (Config fields + HostConfig + NetworkingConfig). `id`, when
+  // the caller chose one, makes the create idempotent: a container that has it is answered.
+  Created create(const std::string& name, const nlohmann::json& body, Deadline deadline, const std::string& id = "");
   // false when it was running already (304).
   bool start(const std::string& ref, Deadline deadline);
   // timeout < 0: the container's StopTimeout (default 10 s). false when it was not running.

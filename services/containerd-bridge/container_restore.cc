@@ -113,13 +113,13 @@ void ContainerRestorer::restore() {
       }
     }
   }
-  // Auto-removals: of containers that exited while no bridge ran, of those whose removal
-  // failed (a service restarting under it), and of those whose start a dead bridge left
-  // unfinished, which that bridge would have removed as a failed start.
+  // Every --rm container that does not run is removed, as dockerd removes them when it starts
+  // again: those that exited while no bridge ran, those whose removal failed (a service
+  // restarting under it), and those created or being started by clients whose calls died with
+  // the last bridge.
   for (const auto& record : store_.list()) {
-    bool startInterrupted = ::access(paths_.startPendingOf(record.id).c_str(), F_OK) == 0;
     bool due = record.state.status == ContainerStatus::exited || record.state.status == ContainerStatus::dead ||
-               (record.state.status == ContainerStatus::created && startInterrupted);
+               record.state.status == ContainerStatus::created;
     if (due && record.hostConfig.value("AutoRemove", false)) {
       std::string id = record.id;
       scheduler_.run([this, id] { lifecycle_.autoRemove(id); });
@@ -156,8 +156,10 @@ void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std:
     // It exited while the bridge was down: the exit is recorded and the policy applied.
     if (exitHandler_.recordExit(id, state.exit)) return;
   } else if (state.answer == TaskState::Answer::absent && listed && !listedAlive(listed, id)) {
-    // containerd has no task (a reboot, or containerd lost it): an exit without a status.
-    if (exitHandler_.recordExit(id, {255, nowUnixNanos()}, true)) return;
+    // containerd has no task: the last bridge deleted it and died before recording the exit it
+    // had (kept in the run directory), or a reboot or containerd lost it (no status: 255).
+    auto kept = ExitHandler::unrecordedExit(paths_, id);
+    if (exitHandler_.recordExit(id, kept.value_or(TaskExit{255, nowUnixNanos()}), true)) return;
   } else {
     spdlog::warn("containers: restore: the state of {} is unknown ({}); it stays running and is watched",
                  shortId(id), state.why.empty() ? "containerd lists a task it cannot describe" : state.why);

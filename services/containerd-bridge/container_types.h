@@ -26,11 +26,13 @@ struct ServicePaths {
   std::string loggerBinary;  // berth-logger
   std::string initBinary;    // for --init: docker-init or tini-static; empty when none is installed
   std::string cgroupParent = "berth";
+  // containerd's socket and berth's namespace in it: what the shims' command lines name. Empty
+  // (unit tests): no sweep for stray shims.
+  std::string containerdSocket;
+  std::string containerdNamespace = "berth";
 
   std::string runDirOf(const std::string& id) const { return runDir + "/" + id; }
   std::string rootfsOf(const std::string& id) const { return runDirOf(id) + "/rootfs"; }
-  // Present while a --rm container's start runs (a tmpfs file: gone after a reboot).
-  std::string startPendingOf(const std::string& id) const { return runDirOf(id) + "/start.pending"; }
 };
 
 struct WaitResult {

@@ -1,6 +1,10 @@
 #include "services/containerd-bridge/containers_core.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <thread>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -13,12 +17,12 @@ using json = nlohmann::json;
 
 ContainersCore::ContainersCore(Edges edges)
     : e_(std::move(edges)),
-      exits_(e_.store),
+      exits_(e_.store, e_.paths.runDir + "/.removed"),
       volumes_(e_.store, e_.volumes, e_.host, e_.scheduler),
       networks_(e_.store, e_.network, e_.scheduler),
       teardown_(e_.tasks, e_.containers, e_.host, volumes_, e_.paths),
       launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, volumes_, networks_, e_.paths),
-      exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events),
+      exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events, e_.paths),
       execs_(e_.store, e_.tasks, e_.events, e_.paths),
       health_(e_.store, e_.tasks, exits_, e_.scheduler, e_.events, e_.paths),
       views_(e_.store, e_.tasks, e_.images, execs_, e_.paths),
@@ -31,7 +35,8 @@ ContainersCore::ContainersCore(Edges edges)
                 e_.paths),
       layerOps_(e_.store, e_.layers, locks_,
                 {[this](const std::string& id, Deadline d) { lifecycle_.pause(id, d); },
-                 [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}) {
+                 [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}),
+      strays_(e_.store, e_.tasks, locks_, e_.scheduler, e_.paths.containerdSocket, e_.paths.containerdNamespace) {
   makeDirectories(e_.paths.runDir, 0700);
   exitHandler_.setFollowUp(&lifecycle_);
 }
@@ -41,12 +46,63 @@ ContainersCore::~ContainersCore() { stopBackgroundWork(); }
 void ContainersCore::stopBackgroundWork() {
   exitHandler_.stop();
   resources_.stop();
+  strays_.stop();
+  stopping_ = true;
+}
+
+void ContainersCore::removeAbandoned() {
+  std::map<std::string, pid_t> creators;
+  {
+    std::lock_guard lock(creatorsMutex_);
+    creators = creators_;
+  }
+  for (const auto& [id, pid] : creators) {
+    if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // the API that created it still runs
+    bool settled = true;
+    try {
+      auto record = e_.store.get(id);
+      if (record.state.status == ContainerStatus::created && !record.hasBeenStarted &&
+          record.hostConfig.value("AutoRemove", false)) {
+        // A start in progress holds the lock: it carries on, and the next round finds it started.
+        auto lock = locks_.of(id);
+        std::unique_lock guard(*lock, std::try_to_lock);
+        settled = guard.owns_lock();
+        if (settled) {
+          guard.unlock();
+          spdlog::info("containers: removing {}, a --rm container whose client went away with the API (pid {}) "
+                       "before starting it",
+                       id.substr(0, 12), pid);
+          lifecycle_.autoRemove(id);
+        }
+      }
+    } catch (const Error&) {
+      // Removed already.
+    }
+    if (settled) {
+      std::lock_guard lock(creatorsMutex_);
+      creators_.erase(id);
+    }
+  }
 }
 
 void ContainersCore::restore() {
   resources_.watchOom();
   restorer_.restore();
   networks_.restored();
+  if (!e_.paths.containerdSocket.empty()) {
+    try {
+      strays_.sweep(deadlineIn(std::chrono::seconds(10)));
+    } catch (const std::exception& e) {
+      spdlog::info("containers: no sweep for stray shims at start: {}", e.what());
+    }
+    strays_.start();
+    e_.scheduler.run([this] {
+      while (!stopping_) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (!stopping_) removeAbandoned();
+      }
+    });
+  }
 }
 
 void ContainersCore::shutdown(std::chrono::seconds timeout) {

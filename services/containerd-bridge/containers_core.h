@@ -15,7 +15,10 @@
 //   ExecProcesses, HealthMonitor, ContainerViews, ResourceUpdates, FilesystemAccessor
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -39,6 +42,7 @@
 #include "services/containerd-bridge/resource_updates.h"
 #include "services/containerd-bridge/restart_policy.h"
 #include "services/containerd-bridge/runtime_teardown.h"
+#include "services/containerd-bridge/stray_shims.h"
 #include "services/containerd-bridge/task_launcher.h"
 #include "services/containerd-bridge/volume_attachments.h"
 #include "services/containerd-bridge/volume_service.h"
@@ -76,9 +80,20 @@ class ContainersCore final : private ContainerRuns {
   // touching any container: the bridge is going away.
   void stopBackgroundWork();
 
-  ContainerLifecycle::Created create(const std::string& name, const nlohmann::json& body, Deadline deadline) {
-    return lifecycle_.create(name, body, deadline);
+  // `caller`, the API process's pid when given: a --rm container it created and never started
+  // is removed once that process is gone (removeAbandoned).
+  ContainerLifecycle::Created create(const std::string& name, const nlohmann::json& body, Deadline deadline,
+                                     const std::string& id = "", pid_t caller = 0) {
+    auto created = lifecycle_.create(name, body, deadline, id);
+    if (caller > 0) {
+      std::lock_guard lock(creatorsMutex_);
+      creators_[created.id] = caller;
+    }
+    return created;
   }
+  // Removes the --rm containers whose creating API process died before they were started;
+  // forgets the creators of the others once started or gone. Every second in the background.
+  void removeAbandoned();
   bool start(const std::string& ref, Deadline deadline) { return lifecycle_.start(ref, deadline); }
   bool stop(const std::string& ref, int timeoutSeconds, const std::string& signal, Deadline deadline) {
     return lifecycle_.stop(ref, timeoutSeconds, signal, deadline);
@@ -170,6 +185,10 @@ class ContainersCore final : private ContainerRuns {
   ContainerLifecycle lifecycle_;
   ContainerRestorer restorer_;
   LayerOperations layerOps_;
+  StrayShims strays_;
+  std::mutex creatorsMutex_;
+  std::map<std::string, pid_t> creators_;  // container id -> the API process that created it
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace berth::bridge

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/random.h"
@@ -257,10 +259,19 @@ int ExecProcesses::finish(const std::string& execId) {
     return -1;
   }
   int code = 255;
-  try {
-    code = static_cast<int>(tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365))).status);
-  } catch (const Error& e) {
-    spdlog::warn("containers: waiting for exec {}: {}", execId.substr(0, 12), e.what());
+  // A wait cut by containerd's restart is made again (waiting is idempotent): taken for an end,
+  // it reported 255 for an exec that had exited 0, and left the process undeleted in its shim.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      code = static_cast<int>(tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365))).status);
+      break;
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::unavailable || attempt == 100) {
+        spdlog::warn("containers: waiting for exec {}: {}", execId.substr(0, 12), e.what());
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   try {
     tasks_.removeProcess(container, execId, deadlineIn(30s));

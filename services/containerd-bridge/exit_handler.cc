@@ -1,11 +1,14 @@
 #include "services/containerd-bridge/exit_handler.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
 #include <thread>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/time_format.h"
 
 namespace berth::bridge {
@@ -83,6 +86,17 @@ std::optional<std::pair<TaskExit, bool>> ExitHandler::confirmExit(const std::str
   return std::make_pair(TaskExit{255, nowUnixNanos()}, true);
 }
 
+std::optional<TaskExit> ExitHandler::unrecordedExit(const ServicePaths& paths, const std::string& id) {
+  std::istringstream text(readFileIfExists(paths.runDirOf(id) + "/exit").value_or(""));
+  TaskExit exit;
+  if (!(text >> exit.status >> exit.exitedAtNanos)) return std::nullopt;
+  return exit;
+}
+
+void ExitHandler::forgetUnrecordedExit(const ServicePaths& paths, const std::string& id) {
+  ::unlink((paths.runDirOf(id) + "/exit").c_str());
+}
+
 bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone) {
   ContainerRecord record;
   try {
@@ -91,6 +105,15 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
     return true;  // removed meanwhile
   }
   if (!hasLiveTask(record.state.status)) return true;  // recorded already
+  // Deleting the task takes containerd's copy of the exit: a bridge that dies between the
+  // delete and the record leaves this one for the next (the code was 255 without it).
+  if (exit.status != 255 && !taskGone) {
+    try {
+      writeFileReplacing(paths_.runDirOf(id) + "/exit",
+                         std::to_string(exit.status) + " " + std::to_string(exit.exitedAtNanos), 0600);
+    } catch (const std::exception&) {
+    }
+  }
   auto t0 = std::chrono::steady_clock::now();
   try {
     if (taskGone) {

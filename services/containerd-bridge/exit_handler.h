@@ -12,6 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "services/containerd-bridge/container_store.h"
@@ -37,9 +38,9 @@ class ExitFollowUp {
 class ExitHandler {
  public:
   ExitHandler(ContainerStore& store, ContainerdTasks& tasks, RuntimeTeardown& teardown, ExitWatch& exits,
-              RestartBackoff& backoff, Scheduler& scheduler, const EventSink& events)
+              RestartBackoff& backoff, Scheduler& scheduler, const EventSink& events, const ServicePaths& paths)
       : store_(store), tasks_(tasks), teardown_(teardown), exits_(exits), backoff_(backoff), scheduler_(scheduler),
-        events_(events) {}
+        events_(events), paths_(paths) {}
 
   void setFollowUp(ExitFollowUp* followUp) { followUp_ = followUp; }
   // Monitors end (no more exits recorded or restarts scheduled): the engine is stopping.
@@ -53,6 +54,10 @@ class ExitHandler {
   // to delete but the container object). Returns false, recording nothing, when the task turns
   // out to be still running.
   bool recordExit(const std::string& id, TaskExit exit, bool taskGone = false);
+  // The exit a bridge learnt and then died before recording (after it deleted the task, which
+  // took containerd's copy along): kept in the container's run directory until its next start.
+  static std::optional<TaskExit> unrecordedExit(const ServicePaths& paths, const std::string& id);
+  static void forgetUnrecordedExit(const ServicePaths& paths, const std::string& id);
 
  private:
   void monitor(const std::string& id, int64_t startedExits);
@@ -69,6 +74,7 @@ class ExitHandler {
   RestartBackoff& backoff_;
   Scheduler& scheduler_;
   const EventSink& events_;
+  const ServicePaths& paths_;
   ExitFollowUp* followUp_ = nullptr;
   std::atomic<bool> stopping_{false};
   std::mutex pauseMutex_;

@@ -1,10 +1,29 @@
 #include "services/containerd-bridge/exit_watch.h"
 
+#include <filesystem>
 #include <optional>
 
 #include "common/errors.h"
+#include "common/files.h"
 
 namespace berth::bridge {
+
+namespace {
+constexpr size_t kRemovedKept = 1000;
+}  // namespace
+
+ExitWatch::ExitWatch(const ContainerStore& store, std::string removedDir) : store_(store), removedDir_(std::move(removedDir)) {
+  if (removedDir_.empty()) return;
+  makeDirectories(removedDir_, 0700);
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(removedDir_, ec)) {
+    try {
+      removedExitCodes_[e.path().filename().string()] = std::stoll(readFile(e.path().string()));
+    } catch (const std::exception&) {
+      std::filesystem::remove(e.path(), ec);  // cut short by a crash: the code is unknown
+    }
+  }
+}
 
 void ExitWatch::notify() {
   {
@@ -25,8 +44,21 @@ void ExitWatch::exited(const std::string& id, int64_t exits, int exitCode) {
 void ExitWatch::removed(const std::string& id, int exitCode) {
   {
     std::lock_guard lock(mutex_);
-    if (removedExitCodes_.size() > 1000) removedExitCodes_.clear();
+    if (removedExitCodes_.size() > kRemovedKept) {
+      removedExitCodes_.clear();
+      if (!removedDir_.empty()) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(removedDir_, ec)) std::filesystem::remove(e.path(), ec);
+      }
+    }
     removedExitCodes_[id] = exitCode;
+    if (!removedDir_.empty()) {
+      try {
+        writeFileReplacing(removedDir_ + "/" + id, std::to_string(exitCode), 0600);
+      } catch (const std::exception&) {
+        // Memory still answers this bridge's waiters; only a restart would lose the code.
+      }
+    }
   }
   changed_.notify_all();
 }

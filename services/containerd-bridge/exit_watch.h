@@ -16,7 +16,10 @@ namespace berth::bridge {
 
 class ExitWatch {
  public:
-  explicit ExitWatch(const ContainerStore& store) : store_(store) {}
+  // `removedDir`, when given, keeps removed containers' exit codes as files (in the exec root,
+  // a tmpfs) so that a `docker run --rm` whose wait outlives a bridge restart still gets its
+  // container's code from the next bridge.
+  explicit ExitWatch(const ContainerStore& store, std::string removedDir = "");
 
   void notify();
   // An exit was recorded: the container's exit count is now `exits`. Kept (the latest per
@@ -36,6 +39,7 @@ class ExitWatch {
 
  private:
   const ContainerStore& store_;
+  std::string removedDir_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::map<std::string, int64_t> removedExitCodes_;

@@ -2,8 +2,6 @@
 // the restart policy ask for.
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
 #include <set>
 #include <thread>
 
@@ -69,7 +67,19 @@ void validateCreate(const json& config, json& hostConfig) {
 
 }  // namespace
 
-ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, const json& body, Deadline deadline) {
+ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, const json& body, Deadline deadline,
+                                                      const std::string& requestedId) {
+  if (!requestedId.empty()) {
+    bool hex = requestedId.size() == 64 &&
+               requestedId.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) throw Error(ErrorKind::invalid, "a container id is 64 lowercase hexadecimal characters: " + requestedId);
+    try {
+      // The caller's earlier attempt got this far before its reply was lost.
+      if (p_.store.get(requestedId).id == requestedId) return {requestedId, {}};
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::notFound) throw;
+    }
+  }
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
   json config = normaliseStringLists(body);
   json hostConfig = config.value("HostConfig", json::object());
@@ -87,7 +97,7 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
   p_.networks.check(hostConfig, endpointsConfig, deadline);
 
   // One call to the images service: the image resolved, its config, and the container's layer.
-  std::string id = p_.store.newId();
+  std::string id = requestedId.empty() ? p_.store.newId() : requestedId;
   auto prepared = p_.images.prepare(id, imageRef, capped(deadline, 30s));
   ContainerRecord record;
   try {
@@ -165,14 +175,6 @@ bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
   auto record = p_.store.get(id);
   if (admit(Operation::start, record.state.status, {id, record.name, ref}) == Verdict::alreadyDone) return false;
   bool autoRemove = record.hostConfig.value("AutoRemove", false);
-  // A --rm container's start in progress is marked in the exec root: a bridge that dies before
-  // the start is recorded leaves the mark, and the next one removes the container, as this one
-  // would have after a failed start (ContainerRestorer).
-  std::string pending = p_.paths.startPendingOf(id);
-  if (autoRemove) {
-    makeDirectories(p_.paths.runDirOf(id), 0700);
-    writeFileAtomic(pending, "", 0600);
-  }
   try {
     startLocked(id, deadline);
   } catch (const Error&) {
@@ -194,12 +196,12 @@ bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
     }
     throw;
   }
-  if (autoRemove) ::unlink(pending.c_str());
   return true;
 }
 
 void ContainerLifecycle::startLocked(const std::string& id, Deadline deadline) {
   auto record = p_.store.get(id);
+  ExitHandler::forgetUnrecordedExit(p_.paths, id);  // the last run's
   uint32_t pid = 0;
   try {
     pid = p_.launcher.launch(record, deadline);

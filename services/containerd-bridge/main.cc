@@ -61,7 +61,8 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
   server.handleWithContext(
       ipc::methods::bridgeCreate(),
       [&c](auto p, auto r, const Call& call) {
-        auto created = c.create(p.getName(), parseBody(p.getBody()), call.deadline);
+        auto created = c.create(p.getName(), parseBody(p.getBody()), call.deadline, p.getId(),
+                                static_cast<pid_t>(p.getCallerPid()));
         r.setId(created.id);
         r.initWarnings(0);
       },
@@ -232,6 +233,7 @@ int main(int argc, char** argv) {
         paths.runDir = config.execRoot + "/containers";
         paths.loggerBinary = binDir + "/berth-logger";
         paths.initBinary = findInitBinary(binDir);
+        paths.containerdSocket = socket;
         containers = std::make_unique<bridge::ContainersCore>(bridge::ContainersCore::Edges{
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
             bridge::publishContainerEvents(host.events()), paths, layers.get(),

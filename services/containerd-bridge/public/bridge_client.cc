@@ -1,5 +1,8 @@
 #include "services/containerd-bridge/public/bridge_client.h"
 
+#include <unistd.h>
+
+#include "common/random.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
@@ -37,9 +40,14 @@ BridgeClient::Summary BridgeClient::summary(Deadline deadline) {
 }
 
 BridgeClient::Created BridgeClient::create(const std::string& name, const std::string& bodyJson, Deadline deadline) {
-  auto reply = rpc_.call(ipc::methods::bridgeCreate(), deadline, [&](Bridge::CreateParams::Builder p) {
+  // The id is chosen here, so the call can be made again after a bridge that died with it (the
+  // container may have been stored): the bridge answers a retry with the container it made.
+  std::string id = randomHex(32);
+  auto reply = rpc_.callIdempotent(ipc::methods::bridgeCreate(), deadline, [&](Bridge::CreateParams::Builder p) {
     p.setName(name);
     p.setBody(ipc::bytes(bodyJson));
+    p.setId(id);
+    p.setCallerPid(static_cast<uint32_t>(::getpid()));
   });
   return {reply.get().getId(), ipc::texts(reply.get().getWarnings())};
 }

@@ -1,0 +1,127 @@
+#include "services/containerd-bridge/stray_shims.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/errors.h"
+#include "services/containerd-bridge/container_status.h"
+
+namespace berth::bridge {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string shortId(const std::string& id) { return id.substr(0, 12); }
+
+std::string readWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The value after `flag` in a NUL-separated command line ("" when absent).
+std::string argAfter(const std::vector<std::string>& argv, const std::string& flag) {
+  for (size_t i = 0; i + 1 < argv.size(); ++i) {
+    if (argv[i] == flag) return argv[i + 1];
+  }
+  return "";
+}
+
+std::vector<pid_t> childrenOf(pid_t pid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::istringstream in(readWhole(task.path().string() + "/children"));
+    for (pid_t child; in >> child;) out.push_back(child);
+  }
+  return out;
+}
+
+// SIGKILL to `pid`'s descendants, deepest first, then to `pid`.
+void killTree(pid_t pid) {
+  for (pid_t child : childrenOf(pid)) killTree(child);
+  ::kill(pid, SIGKILL);
+}
+
+}  // namespace
+
+std::vector<ShimProcess> findShims(const std::string& containerdSocket, const std::string& ns) {
+  std::vector<ShimProcess> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::string comm = readWhole(e.path().string() + "/comm");
+    if (comm.rfind("containerd-shim", 0) != 0) continue;
+    std::string cmdline = readWhole(e.path().string() + "/cmdline");
+    std::vector<std::string> argv;
+    for (size_t start = 0; start < cmdline.size();) {
+      size_t end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      argv.push_back(cmdline.substr(start, end - start));
+      start = end + 1;
+    }
+    if (argAfter(argv, "-address") != containerdSocket || argAfter(argv, "-namespace") != ns) continue;
+    std::string id = argAfter(argv, "-id");
+    if (!id.empty()) out.push_back({static_cast<pid_t>(std::stol(name)), id});
+  }
+  return out;
+}
+
+size_t StrayShims::sweep(Deadline deadline) {
+  auto shims = findShims(containerdSocket_, ns_);
+  if (shims.empty()) return 0;
+  std::set<std::string> listed;
+  for (const auto& t : tasks_.list(deadline)) listed.insert(t.id);
+  size_t ended = 0;
+  for (const auto& shim : shims) {
+    if (listed.count(shim.id)) continue;
+    bool known = true;
+    try {
+      if (hasLiveTask(store_.get(shim.id).state.status)) {
+        spdlog::warn("containers: {} is recorded running but containerd has no task for its shim (pid {})",
+                     shortId(shim.id), shim.pid);
+        continue;
+      }
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::notFound) continue;
+      known = false;
+    }
+    // A start holds the container's lock from before its shim exists until containerd lists
+    // the task: a shim met while the lock is free and containerd still has no task is a stray.
+    auto lock = locks_.of(shim.id);
+    std::unique_lock guard(*lock, std::try_to_lock);
+    if (!guard.owns_lock()) continue;
+    if (tasks_.state(shim.id, "", deadline).answer != TaskState::Answer::absent) continue;
+    spdlog::warn("containers: ending the shim (pid {}) of {} that containerd lost track of", shim.pid, shortId(shim.id));
+    killTree(shim.pid);
+    ++ended;
+    guard.unlock();
+    if (!known) locks_.forget(shim.id);
+  }
+  return ended;
+}
+
+void StrayShims::start() {
+  scheduler_.run([this] {
+    while (!stopping_) {
+      for (int i = 0; i < 200 && !stopping_; ++i) std::this_thread::sleep_for(50ms);
+      if (stopping_) break;
+      try {
+        sweep(deadlineIn(10s));
+      } catch (const std::exception& e) {
+        spdlog::info("containers: the sweep for stray shims waits for containerd: {}", e.what());
+      }
+    }
+  });
+}
+
+}  // namespace berth::bridge
