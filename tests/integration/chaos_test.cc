@@ -41,9 +41,12 @@ struct Kill {
 const std::map<std::string, std::vector<std::string>> kSymptoms = {
     {"api", {"EOF", "connection reset by peer", "broken pipe", "error during connect"}},
     {"containerd-bridge",
-     {"/ipc/containerd-bridge.sock", "No such exec instance", "unable to upgrade to tcp, received 404"}},
+     // exec instances live in the bridge; a --rm container not yet started goes with its restart
+     {"/ipc/containerd-bridge.sock", "No such exec instance", "unable to upgrade to tcp, received 404",
+      "No such container"}},
     // A load's upload session lives in the images service that died with it.
-    {"images", {"/ipc/images.sock", "Error response from daemon: upload "}},
+    // (the API answers a load whose images service died before the client has sent it all)
+    {"images", {"/ipc/images.sock", "Error response from daemon: upload ", "write: broken pipe"}},
     {"volumes", {"/ipc/volumes.sock"}},
     {"network", {"/ipc/network.sock"}},
     {"containerd", {"containerd.sock", "containerd Tasks.", "containerd Containers."}},
@@ -68,6 +71,14 @@ class KillLog {
           if (contains(error, s)) return true;
         }
       }
+    }
+    return false;
+  }
+  // Whether the API process (alone or with the supervisor) was killed within [from, to].
+  bool apiDied(Clock::time_point from, Clock::time_point to) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& k : kills_) {
+      if (k.at >= from && k.at <= to && (k.victim == "api" || k.victim == "supervisor")) return true;
     }
     return false;
   }
@@ -107,8 +118,17 @@ class Tally {
     ++failed_[what];
     std::string command = "docker";
     for (const auto& a : args) command += " " + a;
-    failures_.push_back({command, r, from, to});
+    failures_.push_back({command, r, from, to, expected});
     return false;
+  }
+  // Streams (attach, exec) through an API process that was killed end there, as a request it
+  // had accepted does: the output it had not relayed is lost, and the CLI, finding the exec or
+  // container finished, reports its code. The floor of the design, counted apart.
+  int cutWithTheApi() const {
+    std::lock_guard lock(mutex_);
+    int n = 0;
+    for (const auto& f : failures_) n += cutWithTheApi(f) ? 1 : 0;
+    return n;
   }
   int ok(const std::string& what) const {
     std::lock_guard lock(mutex_);
@@ -133,6 +153,7 @@ class Tally {
     std::string out;
     for (const auto& f : failures_) {
       if (f.result.exitCode > 0 && kills_.explains(f.result.out + f.result.err, f.from, f.to)) continue;
+      if (cutWithTheApi(f)) continue;
       out += f.command + " -> exit " + std::to_string(f.result.exitCode) + " out [" + f.result.out.substr(0, 200) +
              "] err [" + f.result.err + "]; took " +
              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(f.to - f.from).count()) +
@@ -150,7 +171,12 @@ class Tally {
     std::string command;
     CommandResult result;
     Clock::time_point from, to;
+    std::string expected;
   };
+  bool cutWithTheApi(const Failure& f) const {
+    bool prefix = !f.expected.empty() && f.expected.compare(0, f.result.out.size(), f.result.out) == 0;
+    return f.result.exitCode == 0 && prefix && f.result.err.empty() && kills_.apiDied(f.from, f.to);
+  }
   std::vector<Failure> failures_;
 };
 
@@ -370,7 +396,15 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   EXPECT_EQ(gaps, 0u) << "of " << logLines.size() << " log lines";
 
   // containerd holds exactly the one task berth runs, and berth runs nothing else.
-  EXPECT_EQ(containerdIds(engine, "tasks"), std::set<std::string>{ticker});
+  auto tasks = containerdIds(engine, "tasks");
+  EXPECT_EQ(tasks, std::set<std::string>{ticker});
+  for (const auto& id : tasks) {
+    if (id == ticker) continue;
+    std::cout << "[ chaos ] the engine's log on " << id.substr(0, 12) << ":\n";
+    for (const auto& line : lines(engine.log())) {
+      if (contains(line, id.substr(0, 12))) std::cout << line.substr(0, 400) << "\n";
+    }
+  }
   EXPECT_EQ(engine.output({"ps", "-q", "--no-trunc"}), ticker + "\n");
 
   // Volumes and networks: none the client saw created went missing before its remove, and
@@ -392,40 +426,52 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
     EXPECT_EQ(engine.docker({"rmi", "chaos/load:1"}).exitCode, 0);
   }
 
-  // Open findings (issue 14), measured and printed, not yet held: commands whose failure shows
-  // no symptom of an overlapping kill (a stream cut with the API or bridge that relayed it
-  // ends as if the process had printed nothing), --rm containers whose create was cut before
-  // the client learnt their id, and shims containerd lost track of when killed mid-create.
-  std::string unexplained = tally.unexplained();
+  // No --rm container is left (an interrupted create is retried with its id, an interrupted
+  // start undone by the next bridge), and no shim containerd lost track of outlives the
+  // bridge's sweep (every 10 s) with its logger.
   std::string leftover;
-  waitFor(
+  bool settled = waitFor(
       [&] {
         leftover = engine.output({"ps", "-a", "--no-trunc", "--filter", "status=created", "--filter", "status=exited",
                                   "--filter", "status=dead", "--format", "{{.ID}} {{.Status}}"});
         return leftover.empty();
       },
       std::chrono::seconds(30), std::chrono::milliseconds(500));
+  EXPECT_TRUE(settled) << "containers left:\n" << leftover;
   for (const auto& line : lines(leftover)) engine.docker({"rm", "-f", line.substr(0, 64)});
   std::vector<pid_t> strayShims, strayLoggers;
-  for (pid_t p : processesOf("containerd-shim", engine.root())) {
-    if (p != shims[0]) strayShims.push_back(p);
+  waitFor(
+      [&] {
+        strayShims.clear();
+        strayLoggers.clear();
+        for (pid_t p : processesOf("containerd-shim", engine.root())) {
+          if (p != shims[0]) strayShims.push_back(p);
+        }
+        for (pid_t p : processesOf("berth-logger", engine.root())) {
+          if (p != loggers[0]) strayLoggers.push_back(p);
+        }
+        return strayShims.empty() && strayLoggers.empty();
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(500));
+  EXPECT_EQ(strayShims.size(), 0u) << "shims containerd does not know outlived the sweep";
+  EXPECT_EQ(strayLoggers.size(), 0u);
+  for (pid_t shim : strayShims) {  // this engine's processes, ended by pid with their containers
+    for (pid_t child : childrenOf(shim)) ::kill(child, SIGKILL);
+    ::kill(shim, SIGKILL);
   }
-  for (pid_t p : processesOf("berth-logger", engine.root())) {
-    if (p != loggers[0]) strayLoggers.push_back(p);
-  }
+
+  // Open findings (issue 14), measured and printed, not yet held: commands whose failure shows
+  // no symptom of an overlapping kill (a stream cut with the bridge that relayed it ends as if
+  // the process had printed nothing), and links a cut network create left.
+  std::string unexplained = tally.unexplained();
   std::string strayLinks;
   for (const auto& link : linksIn(engine.networkNamespacePath())) {
     if (!linksBefore.count(link)) strayLinks += " " + link;
   }
-  std::cout << "[ chaos ] open findings: " << lines(unexplained).size() << " failures without a kill's symptom, "
-            << lines(leftover).size() << " --rm containers left, " << strayShims.size() << " shims and "
-            << strayLoggers.size() << " loggers containerd does not know, links left:" << (strayLinks.empty() ? " none" : strayLinks)
-            << "\n" << unexplained << leftover;
-  // The strays are this engine's processes: ended by pid with their containers.
-  for (pid_t shim : strayShims) {
-    for (pid_t child : childrenOf(shim)) ::kill(child, SIGKILL);
-    ::kill(shim, SIGKILL);
-  }
+  std::cout << "[ chaos ] streams cut with the API's kill (the floor): " << tally.cutWithTheApi()
+            << "; open findings: " << lines(unexplained).size() << " failures without a kill's symptom, links left:"
+            << (strayLinks.empty() ? " none" : strayLinks) << "\n"
+            << unexplained;
 
   // Nothing else leaked: mounts and the survivors' descriptors are as before the storm.
   EXPECT_EQ(mountsUnder(engine.root()), mountsBefore);
