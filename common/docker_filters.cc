@@ -47,11 +47,17 @@ bool DockerFilters::exactMatch(const std::string& key, const std::string& source
 
 bool DockerFilters::match(const std::string& key, const std::string& source) const {
   if (exactMatch(key, source)) return true;
+  // Go's regexp is linear in the text. std::regex's default executor backtracks, exponentially
+  // for a pattern such as ".**x" (minutes on a 45-character name); libstdc++'s breadth-first
+  // executor (its __polynomial option) does not, and refuses back-references as Go does. One
+  // regex_match of the pattern wrapped to float anywhere is linear in the name, where
+  // regex_search would start again at every character.
+  const auto polynomial = std::regex::ECMAScript | std::regex_constants::__polynomial;
   for (const auto& pattern : values(key)) {
-    // Bounded: Go's regexp is linear, std::regex backtracks.
     if (pattern.size() > 256) continue;
     try {
-      if (std::regex_search(source, std::regex(pattern))) return true;
+      std::regex(pattern, polynomial);  // the pattern alone must compile, or it is skipped
+      if (std::regex_match(source, std::regex("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", polynomial))) return true;
     } catch (const std::regex_error&) {
       // Go skips a pattern that does not compile.
     }

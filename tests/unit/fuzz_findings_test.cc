@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/docker_filters.h"
 #include "common/errors.h"
 #include "common/json_text.h"
 #include "common/time_format.h"
@@ -102,6 +103,24 @@ TEST(FuzzFindingsTest, ASmallFrameCannotClaimMillionsOfZeroSizedListElements) {
   ipc::toCapnp(event, builder.initRoot<ipc::Event>());
   ipc::MessageIn honest(ipc::encode(builder));
   EXPECT_EQ(ipc::fromCapnp(honest.root<ipc::Event>()).attributes.size(), 10000u);
+}
+
+// docker_filters: a name filter is a regular expression, and std::regex backtracked
+// exponentially on ".**runn.*g" against a 45-character name (a volume or network list that
+// never returned). Matching is now polynomial; what Go's regexp matches still matches.
+TEST(FuzzFindingsTest, ANameFilterWithNestedRepetitionReturnsAndOrdinaryPatternsStillMatch) {
+  auto filters = DockerFilters::parse(R"({"name":{".**runn.*g":true}})", {"name"});
+  EXPECT_FALSE(filters.match("name", "we\x1e\x1e\x1e[-111111111111111-1111111111ZZZZ\x0fk\"b"));
+  auto ordinary = DockerFilters::parse(R"({"name":["^v[0-9]+$","web","a|^b"]})", {"name"});
+  EXPECT_TRUE(ordinary.match("name", "v12"));
+  EXPECT_TRUE(ordinary.match("name", "my-web-1"));
+  EXPECT_TRUE(ordinary.match("name", "bob"));
+  EXPECT_FALSE(ordinary.match("name", "v12x"));
+  EXPECT_FALSE(ordinary.match("name", "cob"));
+  // Patterns Go's regexp does not compile are skipped: ")(" and a back-reference.
+  auto skipped = DockerFilters::parse(R"({"name":[")(","(a)\\1"]})", {"name"});
+  EXPECT_FALSE(skipped.match("name", "aa"));
+  EXPECT_TRUE(skipped.match("name", ")("));  // exact match still holds
 }
 
 }  // namespace
