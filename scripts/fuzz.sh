@@ -46,7 +46,7 @@ work=$(mktemp -d -p "$base" berth-fuzz.XXXXXX)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 failed=()
-printf '%-18s %10s %10s %8s\n' target runs execs/s crashes
+printf '%-18s %8s %10s %10s %8s\n' target seconds runs execs/s crashes
 for t in "${targets[@]}"; do
   binary=$build/bin/fuzz_$t
   if [[ ! -x $binary || ! -d tests/fuzz/corpus/$t ]]; then
@@ -62,12 +62,14 @@ for t in "${targets[@]}"; do
   # The targets' scratch directories go beside the corpus: both stay writable for the targets
   # that make every other mount read-only.
   status=0
+  started=$SECONDS
   (cd "$dir" && TMPDIR=$dir "$binary" "${options[@]}" corpus >log 2>&1) || status=$?
+  took=$((SECONDS - started))
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
   artifacts=$(cd "$dir" && ls -1 crash-* leak-* timeout-* oom-* 2>/dev/null || true)
   crashes=$(grep -c . <<<"$artifacts" || true)
-  printf '%-18s %10s %10s %8s\n' "$t" "${runs:-?}" "${rate:-?}" "$crashes"
+  printf '%-18s %8s %10s %10s %8s\n' "$t" "$took" "${runs:-?}" "${rate:-?}" "$crashes"
   if [[ $status -ne 0 || $crashes -ne 0 ]]; then
     failed+=("$t")
     grep -E '^(==[0-9]+==ERROR|SUMMARY|fuzz invariant broken|terminate called)' "$dir/log" | head -5 | sed 's/^/    /' || true

@@ -69,6 +69,30 @@ inline void confineWrites(const std::string& scratch) {
     std::fprintf(stderr, "confineWrites: no mount could be made read-only\n");
     std::abort();
   }
+  // The working directory still points into the mount beneath its new bind mount, now
+  // read-only: enter it again, so libFuzzer's relative paths (corpus, crash files) reach the
+  // writable one.
+  if (chdir(cwdBuf) != 0) {
+    std::perror("confineWrites: chdir");
+    std::abort();
+  }
+  // What the confinement promises, checked once: the two directories take files, "/" does not.
+  for (const auto& w : std::set<std::string>{scratch, "."}) {
+    std::string probe = w + "/.confine-probe";
+    FILE* f = std::fopen(probe.c_str(), "w");
+    if (!f) {
+      std::perror(("confineWrites: " + probe + " is not writable").c_str());
+      std::abort();
+    }
+    std::fclose(f);
+    std::remove(probe.c_str());
+  }
+  if (FILE* f = std::fopen("/.berth-fuzz-confine-probe", "w")) {
+    std::fclose(f);
+    std::remove("/.berth-fuzz-confine-probe");
+    std::fprintf(stderr, "confineWrites: / is still writable\n");
+    std::abort();
+  }
 }
 
 }  // namespace berth::fuzz
