@@ -1,9 +1,11 @@
 #include "services/containerd-bridge/stray_shims.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -49,6 +51,25 @@ std::vector<pid_t> childrenOf(pid_t pid) {
 void killTree(pid_t pid) {
   for (pid_t child : childrenOf(pid)) killTree(child);
   ::kill(pid, SIGKILL);
+}
+
+// The container's cgroup in every hierarchy (v1) or the unified one (v2), once its killed
+// processes have left it: containerd deletes it with the task, and here there is no task.
+void removeCgroups(const std::string& parent, const std::string& id) {
+  std::vector<std::filesystem::path> dirs = {std::filesystem::path("/sys/fs/cgroup") / parent / id};
+  std::error_code ec;
+  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    dirs.push_back(hierarchy.path() / parent / id);
+  }
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    bool left = false;
+    for (const auto& dir : dirs) {
+      if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) left = true;
+    }
+    if (!left) return;
+    std::this_thread::sleep_for(50ms);
+  }
+  spdlog::warn("containers: the cgroup of {} stays: its processes have not left it", id.substr(0, 12));
 }
 
 }  // namespace
@@ -103,6 +124,7 @@ size_t StrayShims::sweep(Deadline deadline) {
     if (tasks_.state(shim.id, "", deadline).answer != TaskState::Answer::absent) continue;
     spdlog::warn("containers: ending the shim (pid {}) of {} that containerd lost track of", shim.pid, shortId(shim.id));
     killTree(shim.pid);
+    removeCgroups(cgroupParent_, shim.id);
     ++ended;
     guard.unlock();
     if (!known) locks_.forget(shim.id);

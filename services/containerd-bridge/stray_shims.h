@@ -31,9 +31,9 @@ std::vector<ShimProcess> findShims(const std::string& containerdSocket, const st
 class StrayShims {
  public:
   StrayShims(ContainerStore& store, ContainerdTasks& tasks, OperationLocks& locks, Scheduler& scheduler,
-             std::string containerdSocket, std::string ns)
+             std::string containerdSocket, std::string ns, std::string cgroupParent)
       : store_(store), tasks_(tasks), locks_(locks), scheduler_(scheduler),
-        containerdSocket_(std::move(containerdSocket)), ns_(std::move(ns)) {}
+        containerdSocket_(std::move(containerdSocket)), ns_(std::move(ns)), cgroupParent_(std::move(cgroupParent)) {}
 
   // One sweep; returns how many shims it ended.
   size_t sweep(Deadline deadline);
@@ -46,7 +46,7 @@ class StrayShims {
   ContainerdTasks& tasks_;
   OperationLocks& locks_;
   Scheduler& scheduler_;
-  std::string containerdSocket_, ns_;
+  std::string containerdSocket_, ns_, cgroupParent_;
   std::atomic<bool> stopping_{false};
 };
 

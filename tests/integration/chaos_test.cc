@@ -203,6 +203,20 @@ std::vector<pid_t> processesOf(const std::string& comm, const std::string& needl
   return out;
 }
 
+// The containers with a cgroup under berth's parent, in any hierarchy (v1) or the unified one.
+std::set<std::string> containerCgroups() {
+  std::set<std::string> out;
+  std::vector<fs::path> parents = {"/sys/fs/cgroup/berth"};
+  std::error_code ec;
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup", ec)) parents.push_back(hierarchy.path() / "berth");
+  for (const auto& parent : parents) {
+    for (const auto& e : fs::directory_iterator(parent, ec)) {
+      if (e.is_directory() && e.path().filename().string().size() == 64) out.insert(e.path().filename().string());
+    }
+  }
+  return out;
+}
+
 size_t descriptorCount(pid_t pid) {
   size_t n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
@@ -459,6 +473,10 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
     for (pid_t child : childrenOf(shim)) ::kill(child, SIGKILL);
     ::kill(shim, SIGKILL);
   }
+  // Nor a cgroup of theirs: containerd deletes one with its task, the sweep with its shim.
+  std::set<std::string> cgroups;
+  EXPECT_TRUE(waitFor([&] { return (cgroups = containerCgroups()) == std::set<std::string>{ticker}; }, 10s))
+      << cgroups.size() << " container cgroups";
 
   // Open findings (issue 14), measured and printed, not yet held: commands whose failure shows
   // no symptom of an overlapping kill (a stream cut with the bridge that relayed it ends as if
