@@ -89,8 +89,8 @@ void addRoutes(api::Router& router) {
   });
   router.add("POST", "/containers/{id}/exec", [](http::Request& req, http::ResponseWriter& out) {
     auto body = req.body.empty() ? json::object() : parseJson(req.body);
-    bool stdin = body.value("AttachStdin", false);  // a wrong type is the router's 400
-    out.json(201, {{"Id", req.params["id"]}, {"stdin", stdin}});
+    bool attachStdin = body.value("AttachStdin", false);  // a wrong type is the router's 400
+    out.json(201, {{"Id", req.params["id"]}, {"stdin", attachStdin}});
   });
   router.add(
       "POST", "/images/load",
