@@ -59,7 +59,7 @@ void ContainerRestorer::restore() {
   // container's life. One that still runs is refused (and left to run, as dockerd leaves an
   // exec across its restart).
   for (const auto& [container, execId] : orphans) {
-    scheduler_.run([this, container, execId] {
+    scheduler_.run([this, container = container, execId = execId] {  // clang 14 cannot capture bindings
       try {
         tasks_.removeProcess(container, execId, deadlineIn(10s));
       } catch (const Error& e) {
