@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/errors.h"
+#include "common/go_json_types.h"
 #include "services/containerd-bridge/container_config.h"
 
 namespace berth::bridge {
@@ -136,7 +137,9 @@ json mergeImageConfig(json c, const json& img) {
       json& hc = c["Healthcheck"];
       if (emptyList(hc, "Test") && img["Healthcheck"].contains("Test")) hc["Test"] = img["Healthcheck"]["Test"];
       for (const char* field : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"}) {
-        if (hc.value(field, int64_t{0}) == 0 && img["Healthcheck"].contains(field)) hc[field] = img["Healthcheck"][field];
+        if (int64Of(hc.value(field, json())).value_or(0) == 0 && img["Healthcheck"].contains(field)) {
+          hc[field] = img["Healthcheck"][field];
+        }
       }
     }
   }

@@ -11,6 +11,7 @@
 #include "common/random.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "services/containerd-bridge/request_types.h"
 #include "common/json_text.h"
 
 namespace berth::bridge {
@@ -46,47 +47,11 @@ ExecRecord ExecProcesses::find(const std::string& execId) const {
   return it->second;
 }
 
-namespace {
-
-// Go's name for a JSON value's type in json.Unmarshal's errors.
-const char* goJsonType(const json& v) {
-  if (v.is_string()) return "string";
-  if (v.is_number()) return "number";
-  if (v.is_boolean()) return "bool";
-  if (v.is_array()) return "array";
-  if (v.is_object()) return "object";
-  return "null";
-}
-
-// dockerd decodes the body into ExecConfig and refuses a field of the wrong type with a 400 and
-// encoding/json's words (seen on the reference engine for "Detach":"yes"); null leaves a field
-// unset there too.
-void checkExecConfigTypes(const json& body) {
-  auto refuse = [&](const char* field, const json& v, const char* goType) {
-    throw Error(ErrorKind::invalid, std::string("json: cannot unmarshal ") + goJsonType(v) +
-                                        " into Go struct field ExecConfig." + field + " of type " + goType);
-  };
-  for (const char* field : {"AttachStdin", "AttachStdout", "AttachStderr", "Tty", "Detach", "Privileged"}) {
-    if (body.contains(field) && !body[field].is_null() && !body[field].is_boolean()) refuse(field, body[field], "bool");
-  }
-  for (const char* field : {"User", "WorkingDir", "DetachKeys"}) {
-    if (body.contains(field) && !body[field].is_null() && !body[field].is_string()) refuse(field, body[field], "string");
-  }
-  for (const char* field : {"Cmd", "Env"}) {
-    if (!body.contains(field) || body[field].is_null()) continue;
-    const json& v = body[field];
-    // Cmd is a strslice: a string or a list of strings.
-    bool ok = (v.is_string() && std::string(field) == "Cmd") ||
-              (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); }));
-    if (!ok) refuse(field, v, std::string(field) == "Cmd" ? "strslice.StrSlice" : "[]string");
-  }
-}
-
-}  // namespace
-
 std::string ExecProcesses::create(const std::string& ref, const json& body) {
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
-  checkExecConfigTypes(body);
+  // dockerd decodes the body into ExecConfig and refuses a field of the wrong type with a 400
+  // and encoding/json's words (seen on the reference engine for "Detach":"yes").
+  checkExecBodyTypes(body);
   auto record = store_.get(ref);
   admit(Operation::exec, record.state.status, {record.id, record.name, ref});
   json config = normaliseStringLists(body);

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cstring>
 #include <thread>
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/go_json_types.h"
 #include "common/random.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
@@ -28,7 +30,7 @@ constexpr size_t kMaxOutput = 4096;  // dockerd keeps this much of a probe's out
 constexpr size_t kMaxLog = 5;        // and this many results
 
 std::chrono::nanoseconds durationOr(const json& hc, const char* key, std::chrono::nanoseconds fallback) {
-  int64_t n = hc.is_object() && hc.contains(key) && hc[key].is_number_integer() ? hc[key].get<int64_t>() : 0;
+  int64_t n = hc.is_object() ? int64Of(hc.value(key, json())).value_or(0) : 0;
   return n > 0 ? std::chrono::nanoseconds(n) : fallback;
 }
 
@@ -53,7 +55,9 @@ void HealthMonitor::monitor(const std::string& id, int64_t startedExits) {
   const json hc = record.config["Healthcheck"];
   auto interval = durationOr(hc, "Interval", 30s), timeout = durationOr(hc, "Timeout", 30s);
   auto startPeriod = durationOr(hc, "StartPeriod", 0s);
-  int retries = hc.value("Retries", 0) > 0 ? hc.value("Retries", 0) : 3;
+  // The image's health check comes unchecked from its config: no get<int> of a float.
+  int retries = static_cast<int>(int64Within(hc.value("Retries", json()), 0, INT_MAX, 0));
+  if (retries == 0) retries = 3;
   auto startedAt = std::chrono::steady_clock::now();
 
   for (;;) {

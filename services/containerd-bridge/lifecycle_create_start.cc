@@ -7,6 +7,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/go_json_types.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
@@ -14,6 +15,7 @@
 #include "services/containerd-bridge/log_config.h"
 #include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "services/containerd-bridge/request_types.h"
 
 namespace berth::bridge {
 namespace {
@@ -43,21 +45,29 @@ void validateCreate(const json& config, json& hostConfig) {
   }
   // dockerd's validateHealthCheck: durations of at least 1 ms (a 1 ns interval would probe
   // without pause), retries not negative.
+  // (checkCreateBodyTypes has made every number read here one its Go type holds.)
   if (config.contains("Healthcheck") && config["Healthcheck"].is_object()) {
     const json& hc = config["Healthcheck"];
     for (const char* field : {"Interval", "Timeout", "StartPeriod", "StartInterval"}) {
-      if (!hc.contains(field)) continue;
-      if (!hc[field].is_number_integer()) {
-        throw Error(ErrorKind::invalid, std::string(field) + " in Healthcheck must be a duration in nanoseconds");
-      }
-      int64_t nanos = hc[field].get<int64_t>();
+      int64_t nanos = int64Of(hc.value(field, json())).value_or(0);
       if (nanos != 0 && nanos < 1000000) {
         throw Error(ErrorKind::invalid, std::string(field) + " in Healthcheck cannot be less than 1ms");
       }
     }
-    if (hc.contains("Retries") && (!hc["Retries"].is_number_integer() || hc["Retries"].get<int64_t>() < 0)) {
+    if (int64Of(hc.value("Retries", json())).value_or(0) < 0) {
       throw Error(ErrorKind::invalid, "Retries in Healthcheck cannot be negative");
     }
+  }
+  // dockerd's verifyPlatformContainerSettings, in its order and words (the reference engine's
+  // 400s); berth applies none of the three, but a value dockerd refuses is refused here too.
+  auto integer = [&](const char* key) { return int64Of(hostConfig.value(key, json())); };
+  if (auto swappiness = integer("MemorySwappiness"); swappiness && (*swappiness < -1 || *swappiness > 100)) {
+    throw Error(ErrorKind::invalid,
+                "Invalid value: " + std::to_string(*swappiness) + ", valid memory swappiness range is 0-100");
+  }
+  if (auto shm = integer("ShmSize"); shm && *shm < 0) throw Error(ErrorKind::invalid, "SHM size can not be less than 0");
+  if (auto adj = integer("OomScoreAdj"); adj && (*adj < -1000 || *adj > 1000)) {
+    throw Error(ErrorKind::invalid, "Invalid value " + std::to_string(*adj) + ", range for oom score adj is [-1000, 1000]");
   }
   if (config.contains("StopSignal") && config["StopSignal"].is_string() &&
       !config["StopSignal"].get<std::string>().empty()) {
@@ -81,6 +91,9 @@ ContainerLifecycle::Created ContainerLifecycle::create(const std::string& name, 
     }
   }
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON: the request body must be an object");
+  // Before anything reads a number: dockerd refuses what its Go types do not hold (a float, a
+  // number beyond int64) when it decodes the body.
+  checkCreateBodyTypes(body);
   json config = normaliseStringLists(body);
   json hostConfig = config.value("HostConfig", json::object());
   if (!hostConfig.is_object()) hostConfig = json::object();

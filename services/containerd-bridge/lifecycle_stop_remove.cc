@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <climits>
 #include <thread>
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/go_json_types.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
 
@@ -18,8 +20,8 @@ using namespace std::chrono_literals;
 std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 int stopTimeoutOf(const ContainerRecord& r) {
-  return r.config.contains("StopTimeout") && r.config["StopTimeout"].is_number_integer() ? r.config["StopTimeout"].get<int>()
-                                                                                          : 10;
+  // An int in dockerd (64 bits), an int here: beyond it, a wait without end all the same.
+  return static_cast<int>(int64Within(r.config.value("StopTimeout", nlohmann::json()), INT_MIN, INT_MAX, 10));
 }
 
 std::chrono::milliseconds atMost(std::chrono::milliseconds budget, Deadline deadline) {

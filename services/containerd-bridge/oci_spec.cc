@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "common/go_json_types.h"
 #include "services/containerd-bridge/seccomp_profile.h"
 #include "common/json_text.h"
 
@@ -32,10 +33,13 @@ std::vector<std::string> strings(const json& v, const std::string& what) {
   return out;
 }
 
-int64_t memoryValue(const json& v, const std::string& what) {
+// A number of the host config. Create and update refuse what int64 does not hold in dockerd's
+// words (request_types.h); a record is checked again here, where the spec reads it.
+int64_t integerValue(const json& v, const std::string& what) {
   if (v.is_null()) return 0;
-  if (!v.is_number_integer()) invalid(what + " must be an integer");
-  return v.get<int64_t>();
+  auto n = int64Of(v);
+  if (!n) invalid(what + " must be an integer");
+  return *n;
 }
 
 }  // namespace
@@ -156,11 +160,13 @@ json mountOption(const json& m) {
     if (ro) options.push_back("ro");
     if (m.contains("TmpfsOptions") && m["TmpfsOptions"].is_object()) {
       const auto& t = m["TmpfsOptions"];
-      if (t.value("SizeBytes", int64_t{0}) > 0) options.push_back("size=" + std::to_string(t["SizeBytes"].get<int64_t>()));
-      if (t.value("Mode", 0) > 0) {
-        char mode[16];
-        snprintf(mode, sizeof mode, "mode=%o", t["Mode"].get<int>());
-        options.push_back(mode);
+      if (int64_t size = integerValue(t.value("SizeBytes", json()), "SizeBytes"); size > 0) {
+        options.push_back("size=" + std::to_string(size));
+      }
+      if (int64_t mode = integerValue(t.value("Mode", json()), "Mode"); mode > 0) {
+        char text[32];
+        snprintf(text, sizeof text, "mode=%llo", static_cast<unsigned long long>(mode));
+        options.push_back(text);
       }
     }
     return {{"destination", target}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", options}};
@@ -281,7 +287,9 @@ json buildOciSpec(const SpecInput& in) {
       std::string name = u.value("Name", "");
       std::transform(name.begin(), name.end(), name.begin(), ::toupper);
       if (name.empty()) invalid("invalid ulimit: no name");
-      rlimits.push_back({{"type", "RLIMIT_" + name}, {"hard", u.value("Hard", int64_t{0})}, {"soft", u.value("Soft", int64_t{0})}});
+      rlimits.push_back({{"type", "RLIMIT_" + name},
+                         {"hard", integerValue(u.value("Hard", json()), "Ulimits Hard")},
+                         {"soft", integerValue(u.value("Soft", json()), "Ulimits Soft")}});
     }
   }
 
@@ -319,8 +327,8 @@ json buildOciSpec(const SpecInput& in) {
   }
 
   json resources = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
-  int64_t memory = memoryValue(h.value("Memory", json()), "Memory");
-  int64_t swap = memoryValue(h.value("MemorySwap", json()), "MemorySwap");
+  int64_t memory = integerValue(h.value("Memory", json()), "Memory");
+  int64_t swap = integerValue(h.value("MemorySwap", json()), "MemorySwap");
   if (memory < 0) invalid("invalid memory limit");
   if (memory > 0 && memory < 6 * 1024 * 1024) invalid("Minimum memory limit allowed is 6MB");
   if (swap > 0 && memory > 0 && swap < memory) {
@@ -330,7 +338,7 @@ json buildOciSpec(const SpecInput& in) {
     resources["memory"] = {{"limit", memory}};
     if (swap != 0) resources["memory"]["swap"] = swap;
   }
-  if (int64_t reservation = memoryValue(h.value("MemoryReservation", json()), "MemoryReservation"); reservation != 0) {
+  if (int64_t reservation = integerValue(h.value("MemoryReservation", json()), "MemoryReservation"); reservation != 0) {
     if (reservation < 0) invalid("invalid memory reservation");
     if (memory > 0 && reservation > memory) {
       invalid("Minimum memory limit can not be less than memory reservation limit, see usage");
@@ -338,10 +346,10 @@ json buildOciSpec(const SpecInput& in) {
     resources["memory"]["reservation"] = reservation;
   }
   json cpu = json::object();
-  if (int64_t shares = memoryValue(h.value("CpuShares", json()), "CpuShares"); shares > 0) cpu["shares"] = shares;
-  int64_t period = memoryValue(h.value("CpuPeriod", json()), "CpuPeriod");
-  int64_t quota = memoryValue(h.value("CpuQuota", json()), "CpuQuota");
-  if (int64_t nano = memoryValue(h.value("NanoCpus", json()), "NanoCpus"); nano != 0) {
+  if (int64_t shares = integerValue(h.value("CpuShares", json()), "CpuShares"); shares > 0) cpu["shares"] = shares;
+  int64_t period = integerValue(h.value("CpuPeriod", json()), "CpuPeriod");
+  int64_t quota = integerValue(h.value("CpuQuota", json()), "CpuQuota");
+  if (int64_t nano = integerValue(h.value("NanoCpus", json()), "NanoCpus"); nano != 0) {
     long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
     if (nano < 0 || nano > cpus * 1000000000LL) {
       invalid("Range of CPUs is from 0.01 to " + std::to_string(cpus) + ".00, as there are only " + std::to_string(cpus) +
@@ -360,13 +368,11 @@ json buildOciSpec(const SpecInput& in) {
   if (std::string set = h.value("CpusetCpus", ""); !set.empty()) cpu["cpus"] = set;
   if (std::string mems = h.value("CpusetMems", ""); !mems.empty()) cpu["mems"] = mems;
   if (!cpu.empty()) resources["cpu"] = cpu;
-  if (int64_t weight = memoryValue(h.value("BlkioWeight", json()), "BlkioWeight"); weight != 0) {
+  if (int64_t weight = integerValue(h.value("BlkioWeight", json()), "BlkioWeight"); weight != 0) {
     if (weight < 10 || weight > 1000) invalid("Range of blkio weight is from 10 to 1000");
     resources["blockIO"] = {{"weight", weight}};
   }
-  if (h.contains("PidsLimit") && h["PidsLimit"].is_number_integer() && h["PidsLimit"].get<int64_t>() > 0) {
-    resources["pids"] = {{"limit", h["PidsLimit"].get<int64_t>()}};
-  }
+  if (int64_t pids = integerValue(h.value("PidsLimit", json()), "PidsLimit"); pids > 0) resources["pids"] = {{"limit", pids}};
 
   json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   std::string networkMode = h.value("NetworkMode", "");

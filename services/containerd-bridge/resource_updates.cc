@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/oci_spec.h"
+#include "services/containerd-bridge/request_types.h"
 #include "services/containerd-bridge/restart_policy.h"
 
 namespace berth::bridge {
@@ -38,6 +39,7 @@ void ResourceUpdates::watchOom() {
 
 std::vector<std::string> ResourceUpdates::update(const std::string& ref, const json& body, Deadline deadline) {
   if (!body.is_object()) throw Error(ErrorKind::invalid, "invalid JSON in the request body");
+  checkUpdateBodyTypes(body);  // as dockerd decodes UpdateConfig: before anything reads a number
   auto record = store_.get(ref);
   auto lock = locks_.of(record.id);
   std::lock_guard guard(*lock);

@@ -1,8 +1,10 @@
 #include "services/containerd-bridge/restart_policy.h"
 
+#include <climits>
 #include <set>
 
 #include "common/errors.h"
+#include "common/go_json_types.h"
 
 namespace berth::bridge {
 
@@ -13,7 +15,9 @@ RestartPolicy RestartPolicy::of(const nlohmann::json& hostConfig) {
   }
   const auto& j = hostConfig["RestartPolicy"];
   p.name = j.value("Name", "");
-  p.maxRetries = j.value("MaximumRetryCount", 0);
+  // An int in dockerd: create and update refuse a count int64 does not hold (request_types.h);
+  // beyond int, retrying is without end all the same.
+  p.maxRetries = static_cast<int>(int64Within(j.value("MaximumRetryCount", nlohmann::json()), INT_MIN, INT_MAX, 0));
   return p;
 }
 

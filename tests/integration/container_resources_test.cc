@@ -253,5 +253,59 @@ TEST_F(ContainerResourcesTest, UpdateRefusesBadValuesAndChangesNothing) {
   EXPECT_TRUE(contains(r.err, "No such container")) << r.err;
 }
 
+// The fuzz finding (docs/fuzzing.md): a float no int64 holds, a Ulimit's "Hard": 2e48, was cast
+// with undefined behaviour in the bridge. dockerd's decoder refuses such a body; so does berth,
+// with its words, as a 400 (the reference dockerd 20.10 answers create and update with a 500,
+// moby 23+ with a 400), and nothing is created, named or changed.
+TEST_F(ContainerResourcesTest, NumbersTheirGoTypesCannotHoldGetA400AndCreateOrChangeNothing) {
+  auto before = engine_.children();
+  auto post = [&](const std::string& path, const std::string& body) {
+    return httpRequest(engine_.socketPath(), "POST", path, body, "Content-Type: application/json\r\n");
+  };
+  auto message = [](const HttpResult& r) {
+    auto body = json::parse(r.body, nullptr, false);
+    return body.is_object() ? body.value("message", "") : "not a JSON error: " + r.body;
+  };
+  const std::string image = "\"Image\":\"" + kImage + "\",\"Cmd\":[\"sleep\",\"300\"]";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"("HostConfig":{"Ulimits":[{"Name":"nofile","Soft":1,"Hard":2e48}]})",
+       "json: cannot unmarshal number 2e48 into Go struct field Ulimit.HostConfig.Ulimits.Hard of type int64"},
+      {R"("HostConfig":{"Memory":1.5})",
+       "json: cannot unmarshal number 1.5 into Go struct field HostConfig.HostConfig.Memory of type int64"},
+      {R"("HostConfig":{"BlkioWeight":70000})",
+       "json: cannot unmarshal number 70000 into Go struct field HostConfig.HostConfig.BlkioWeight of type uint16"},
+      {R"("StopTimeout":"5")",
+       "json: cannot unmarshal string into Go struct field ContainerConfigWrapper.StopTimeout of type int"},
+      {R"("Healthcheck":{"Test":["CMD","true"],"Interval":1.5})",
+       "json: cannot unmarshal number 1.5 into Go struct field HealthConfig.Healthcheck.Interval of type time.Duration"},
+      {R"("HostConfig":{"OomScoreAdj":1001})", "Invalid value 1001, range for oom score adj is [-1000, 1000]"},
+  };
+  for (const auto& [fields, expected] : cases) {
+    auto r = post("/v1.43/containers/create?name=floaty", "{" + image + "," + fields + "}");
+    EXPECT_EQ(r.status, 400) << fields << ": " << r.body;
+    EXPECT_EQ(message(r), expected) << fields;
+  }
+  EXPECT_EQ(engine_.output({"ps", "-aq"}), "");
+  // The name was never taken: the same body with its numbers in range creates "floaty".
+  auto r = post("/v1.43/containers/create?name=floaty",
+                "{" + image + R"(,"HostConfig":{"Memory":67108864,"Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}]}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  ASSERT_EQ(engine_.docker({"start", "floaty"}).exitCode, 0);
+  EXPECT_EQ(trimNewline(engine_.output({"exec", "floaty", "sh", "-c", "ulimit -n"})), "1024");
+
+  // update: refused whole, the limit the container reads unchanged.
+  r = post("/v1.43/containers/floaty/update", R"({"Memory":2e48})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(message(r), "json: cannot unmarshal number 2e48 into Go struct field UpdateConfig.Memory of type int64");
+  r = post("/v1.43/containers/floaty/update", R"({"Memory":134217728,"BlkioWeight":-1})");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(message(r), "json: cannot unmarshal number -1 into Go struct field UpdateConfig.BlkioWeight of type uint16");
+  EXPECT_EQ(cgroupFile("floaty", "memory/memory.limit_in_bytes", "memory.max"), "67108864");
+  EXPECT_EQ(inspect(engine_, "floaty", "{{.HostConfig.Memory}}"), "67108864");
+  // No process died on the way.
+  auto after = engine_.children();
+  for (const auto& [name, info] : before) EXPECT_EQ(after.at(name).pid, info.pid) << name;
+}
+
 }  // namespace
 }  // namespace berth::test

@@ -15,6 +15,7 @@
 #include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/message.h"
+#include "services/containerd-bridge/request_types.h"
 #include "services/images/reference.h"
 #include "tests/unit/error_checks.h"
 
@@ -66,6 +67,19 @@ TEST(FuzzFindingsTest, ANameLongerThan255CharactersIsRefusedSoEveryFamiliarFormP
   EXPECT_EQ(images::parseReference("registry.test:5000/" + std::string(236, 'b') + ":v1").name.size(), 255u);
   std::string found = std::string(250, 'a') + "/" + std::string(257, 'b');  // 508 characters
   EXPECT_EQ(test::thrownKind([&] { images::parseReference(found); }), "invalid");
+}
+
+// container_create: a Ulimit's "Hard" of 2e048 in a create body was read with nlohmann's
+// value<int64_t>, whose cast of a float beyond int64 is undefined. dockerd's decoder refuses the
+// body; the core now refuses it in dockerd's words before reading any number
+// (RequestTypesTest.* drive the core with it and show nothing is created).
+TEST(FuzzFindingsTest, AFloatBeyondInt64InACreateBodyIsRefusedBeforeAnyNumberIsRead) {
+  auto found = parseJson(R"({"Image":"busybox:1","HostConfig":{"MemorySwappiness":-1,)"
+                         R"("Ulimits":[{"Name":"nofile","Hard":2e048,"Soft":1024}]}})");
+  EXPECT_EQ(test::thrownMessage([&] { bridge::checkCreateBodyTypes(found); }),
+            "json: cannot unmarshal number 2e48 into Go struct field Ulimit.HostConfig.Ulimits.Hard of type int64");
+  found["HostConfig"]["Ulimits"][0]["Hard"] = 2048;
+  EXPECT_EQ(test::thrownMessage([&] { bridge::checkCreateBodyTypes(found); }), "nothing thrown");
 }
 
 // capnp_message: a list of zero-sized structs costs a word of traversal per element without
