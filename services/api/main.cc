@@ -66,8 +66,7 @@ int main(int argc, char** argv) {
     // Set up (sockets inherited, certificates read): from here berth-api holds no capability
     // and cannot mount, trace, load kernel code, execute a program or enter a namespace. It is
     // the process any client talks to; everything privileged happens behind the IPC.
-    sandbox::dropAllCapabilities();
-    sandbox::denySystemCalls("berth-api", sandbox::privilegedCalls());
+    sandbox::confine({"berth-api", {}, {}});
 
     zmq::context_t zmq;
     api::Backends backends(zmq, config);

@@ -1,11 +1,13 @@
 // berth-containerd-bridge: the thin RPC adapter over the containers core (containers_core.h),
 // plus the stream socket for logs, attach, exec and docker cp. Each handler converts Cap'n Proto
 // to the core's C++ types and back, and passes on its call's deadline.
+#include <linux/capability.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/sandbox.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
@@ -18,6 +20,7 @@
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/image_layers_client.h"
 #include "services/containerd-bridge/network_service_client.h"
+#include "services/containerd-bridge/oci_spec.h"
 #include "services/containerd-bridge/stream_server.h"
 #include "services/containerd-bridge/volume_service_client.h"
 #include "common/json_text.h"
@@ -219,6 +222,21 @@ int main(int argc, char** argv) {
   int status = ipc::runService(
       "containerd-bridge", argc, argv,
       [&](ipc::ServiceHost& host) {
+        // The bridge prepares what containerd runs: fifos and the logger, mounts and views of a
+        // container's filesystem (berth-archive, spawned with a subset of these), cgroups and
+        // processes of containers (kill, ps). It keeps what that needs, and no module loading,
+        // raw I/O, time, boot, audit or MAC administration.
+        bridge::grantableCapabilities();  // privileged containers get what the engine had, not what the bridge keeps
+        sandbox::confine({"berth-containerd-bridge",
+                          {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
+                           CAP_SETUID, CAP_SETPCAP, CAP_SYS_CHROOT, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
+                           CAP_MKNOD, CAP_SETFCAP},
+                          {"execve", "execveat", "mount", "umount2", "mount_setattr", "open_tree", "move_mount", "fsopen",
+                           "fsmount", "fsconfig", "chroot", "pivot_root", "mknod", "mknodat",
+                           // berth-archive drops capabilities; ps reads NUMA policies; runc
+                           // (--version) probes seccomp, which can only narrow a filter
+                           "capset", "get_mempolicy", "set_mempolicy", "seccomp"},
+                          true});
         const auto& config = host.config();
         store = std::make_unique<bridge::ContainerStore>(config.serviceDataDir("containers"));
         std::string socket = config.containerdSocket();

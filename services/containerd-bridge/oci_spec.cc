@@ -76,27 +76,6 @@ std::string normalizeCapability(std::string c) {
   return c;
 }
 
-// Every capability this process may hand on (its bounding set, CapBnd in /proc/self/status):
-// what --privileged and --cap-add ALL grant, as dockerd does, so that an engine running with a
-// reduced bounding set (in a container, in a sandbox) still starts privileged containers.
-std::vector<std::string> grantableCapabilities() {
-  static const std::vector<std::string> caps = [] {
-    uint64_t bounding = ~uint64_t{0};
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind("CapBnd:", 0) == 0) bounding = std::stoull(line.substr(7), nullptr, 16);
-    }
-    std::vector<std::string> out;
-    const auto& all = allCapabilities();
-    for (size_t i = 0; i < all.size(); ++i) {
-      if (bounding & (uint64_t{1} << i)) out.push_back(all[i]);
-    }
-    return out;
-  }();
-  return caps;
-}
-
 std::vector<std::string> capabilities(const json& host) {
   if (host.value("Privileged", false)) return grantableCapabilities();
   std::vector<std::string> add, drop;
@@ -204,6 +183,29 @@ json bindMount(const std::string& spec) {
 }
 
 }  // namespace
+
+// Every capability the bridge could hand on when it started (its bounding set, CapBnd in
+// /proc/self/status, before it confined itself): what --privileged and --cap-add ALL grant, as
+// dockerd does, so that an engine running with a reduced bounding set (in a container, in a
+// sandbox) still starts privileged containers.
+const std::vector<std::string>& grantableCapabilities() {
+  static const std::vector<std::string> caps = [] {
+    uint64_t bounding = ~uint64_t{0};
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("CapBnd:", 0) == 0) bounding = std::stoull(line.substr(7), nullptr, 16);
+    }
+    std::vector<std::string> out;
+    const auto& all = allCapabilities();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (bounding & (uint64_t{1} << i)) out.push_back(all[i]);
+    }
+    return out;
+  }();
+  return caps;
+}
+
 
 void resolveSpecUser(json& spec, const std::string& rootfs, const std::string& userText,
                      const std::vector<std::string>& groupAdd) {

@@ -37,4 +37,8 @@ void resolveSpecUser(nlohmann::json& spec, const std::string& rootfs, const std:
 // Docker's default capabilities, in OCI spelling ("CAP_CHOWN", ...).
 const std::vector<std::string>& defaultCapabilities();
 
+// What --privileged and --cap-add ALL grant: every capability in the bounding set this process
+// started with. The first call reads it, so the bridge calls this before it drops its own.
+const std::vector<std::string>& grantableCapabilities();
+
 }  // namespace berth::bridge

@@ -1,6 +1,7 @@
 // berth-images: the thin RPC adapter over the image store.
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 
 #include "ipc/capnp_text.h"
@@ -82,13 +83,13 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
-    // berth-images mounts nothing, runs no program and enters no namespace: of the privileged
-    // calls only mknod stays, for layers that carry device nodes.
-    std::vector<std::string> denied;
-    for (const auto& call : sandbox::privilegedCalls()) {
-      if (call != "mknod" && call != "mknodat") denied.push_back(call);
-    }
-    sandbox::denySystemCalls("berth-images", denied);
+    // berth-images mounts nothing, runs no program and enters no namespace. It writes layers
+    // as their tars say: owners (CHOWN, FOWNER), setuid bits (FSETID), device nodes and
+    // whiteouts (MKNOD), file capabilities (SETFCAP) and overlay's trusted.* xattrs (SYS_ADMIN,
+    // which the filter keeps from mounting).
+    sandbox::confine({"berth-images",
+                      {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN},
+                      {"mknod", "mknodat"}});
     // Running pulls and pushes finish (and publish their events) before the host goes away.
     host.onStop([&] { operationsOwner.reset(); });
     auto& events = host.events();

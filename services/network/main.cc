@@ -1,8 +1,10 @@
 // berth-network: the thin RPC adapter over the network core (network_core.h). It converts
 // ipc/schema/network.capnp's messages to the core's plain values and back and publishes the
 // core's events; everything else is the core's, and the host's through host_plumbing.h.
+#include <linux/capability.h>
 #include <spdlog/spdlog.h>
 
+#include "common/sandbox.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
@@ -32,6 +34,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<network::HostPlumbing> plumbing;
   std::unique_ptr<network::NetworkCore> core;
   return ipc::runService("network", argc, argv, [&](ipc::ServiceHost& host) {
+    // Links, addresses, routes and nftables over netlink (NET_ADMIN, NET_RAW); network
+    // namespaces made, bind-mounted and entered (SYS_ADMIN); the resolver it runs serves on
+    // port 53 (NET_BIND_SERVICE) and inherits all of this.
+    sandbox::confine({"berth-network",
+                      {CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN, CAP_DAC_OVERRIDE},
+                      {"execve", "execveat", "mount", "umount2"},
+                      true});
     const auto& config = host.config();
     namespaces = std::make_unique<network::ContainerNamespaces>(config.execRoot + "/netns");
     firewall = std::make_unique<network::Firewall>("berth");

@@ -1,8 +1,10 @@
 // berth-volumes: the thin RPC adapter over the volumes core (volumes_core.h). It converts
 // ipc/schema/volumes.capnp's messages to the core's plain values and back, and publishes the
 // core's events on the service's event channel; everything else is the core's.
+#include <linux/capability.h>
 #include <sys/resource.h>
 
+#include "common/sandbox.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
@@ -41,6 +43,13 @@ int main(int argc, char** argv) {
   std::unique_ptr<volumes::VolumesCore> core;
   raiseFileLimit();
   return ipc::runService("volumes", argc, argv, [&](ipc::ServiceHost& host) {
+    // Mounts for the local driver's options (SYS_ADMIN, mount and umount2), and copy-up, which
+    // keeps owners, modes, device nodes, xattrs and hard links (linking by descriptor needs
+    // DAC_READ_SEARCH). No program, no namespace.
+    sandbox::confine({"berth-volumes",
+                      {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP,
+                       CAP_SYS_ADMIN},
+                      {"mount", "umount2", "mknod", "mknodat"}});
     auto& events = host.events();
     core = std::make_unique<volumes::VolumesCore>(
         host.config().serviceDataDir("volumes"), mounter,

@@ -40,6 +40,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/sandbox.h"
 #include "common/errors.h"
 #include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/archive/container_archive.h"
@@ -189,9 +190,11 @@ void enterContainerFilesystem(const json& request) {
 }
 
 // What a tar copy needs as root inside the view, and nothing that could leave it: no chroot,
-// mount, ptrace or module loading, and no regaining any of it through exec.
+// mount, ptrace or module loading, and no regaining any of it through exec. Not
+// DAC_READ_SEARCH either: DAC_OVERRIDE reads every file, and DAC_READ_SEARCH would add
+// open_by_handle_at, which opens a file of the host's by its handle from inside a chroot.
 void dropPrivileges() {
-  const int keep[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP};
+  const int keep[] = {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP};
   for (int cap = 0; cap < 64; ++cap) {  // past CAP_LAST_CAP too: the kernel may know more
     bool kept = false;
     for (int k : keep) kept = kept || k == cap;
@@ -259,6 +262,7 @@ void run(const json& request) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  berth::sandbox::logRefusals("berth-archive");  // it runs under the bridge's filter
   isolateProcess();
   loadCharsetConversionsFromTheHost();
   if (argc != 2) {

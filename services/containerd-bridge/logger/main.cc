@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "common/sandbox.h"
 #include "common/files.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/logger/json_file_log.h"
@@ -71,6 +72,8 @@ void pump(int fd, const char* stream, logger::JsonFileLog& log) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Run by the bridge (stdin without a terminal), it inherits the bridge's filter.
+  berth::sandbox::logRefusals("berth-logger");
   signal(SIGPIPE, SIG_IGN);
   // The container's lifetime decides ours: a SIGTERM meant for the shim's group must not drop
   // the output still in the pipes.
