@@ -97,4 +97,23 @@ void readFrame(int fd, std::string& data) {
   if (!readExact(fd, data.data(), length)) throw Error(ErrorKind::internal, "the container's archive was cut short");
 }
 
+std::string piece(PieceKind kind, std::string_view payload) {
+  std::string out(5, '\0');
+  out[0] = static_cast<char>(kind);
+  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((payload.size() >> (8 * (3 - i))) & 0xff);
+  out.append(payload);
+  return out;
+}
+
+bool readPiece(int fd, PieceKind& kind, std::string& payload) {
+  unsigned char head[5];
+  if (!readExact(fd, reinterpret_cast<char*>(head), sizeof head)) return false;
+  size_t length = (size_t{head[1]} << 24) | (size_t{head[2]} << 16) | (size_t{head[3]} << 8) | head[4];
+  kind = static_cast<PieceKind>(head[0]);
+  if (length > kMaxPieceBytes) return false;
+  if (kind != PieceKind::data && kind != PieceKind::position && kind != PieceKind::end) return false;
+  payload.resize(length);
+  return readExact(fd, payload.data(), length);
+}
+
 }  // namespace berth::ipc::streams

@@ -10,6 +10,9 @@
 //                      closes; bytes the client sends after its request are stdin.
 //   archive get        the tar in frames: a 4-byte big-endian length, then that many bytes; a
 //                      frame of length 0 ends a complete archive.
+//   marked attach/exec (the request's "marked": true) the stream in pieces (below), so that the
+//                      client tells the stream's end from a bridge that died, and knows where in
+//                      the container's log an attach stood.
 //
 // No Cap'n Proto here: berth-archive, a small sandboxed process, speaks it too.
 #pragma once
@@ -62,5 +65,18 @@ bool writeAll(int fd, std::string_view data);
 constexpr size_t kMaxFrameBytes = size_t{64} << 20;
 bool writeFrame(int fd, std::string_view data);
 void readFrame(int fd, std::string& data);
+
+// Pieces of a marked stream: a kind byte, a 4-byte big-endian length, then that many bytes.
+//   data      Docker's wire format, as an unmarked stream carries it (at most kMaxPieceBytes);
+//   position  an attach's place in the container's log just after the data before it, a JSON
+//             object {"file", "offset"} to send back as a resumed attach's "resume";
+//   end       empty: the stream ended as it should (the container exited, the exec finished).
+// A stream that stops before an end piece was cut: its server went away.
+enum class PieceKind : char { data = 'd', position = 'p', end = 'e' };
+constexpr size_t kMaxPieceBytes = size_t{1} << 20;
+std::string piece(PieceKind kind, std::string_view payload);
+// The next piece; false at a cut (the input ended or failed before a whole piece) or at a
+// piece that is not one (unknown kind, too long).
+bool readPiece(int fd, PieceKind& kind, std::string& payload);
 
 }  // namespace berth::ipc::streams

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 #include "ipc/stream_protocol.h"
 #include "services/api/detach_keys.h"
 
@@ -51,6 +52,13 @@ size_t BridgeStream::read(char* out, size_t cap) {
   }
 }
 
+bool BridgeStream::readPiece(char& kind, std::string& payload) {
+  streams::PieceKind k{};
+  if (!streams::readPiece(fd_, k, payload)) return false;
+  kind = static_cast<char>(k);
+  return true;
+}
+
 void BridgeStream::closeInput() { ::shutdown(fd_, SHUT_WR); }
 
 void BridgeStream::readArchiveFrame(std::string& data) { streams::readFrame(fd_, data); }
@@ -62,10 +70,11 @@ void BridgeStream::awaitResult() {
 }
 
 void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput,
-            const std::string& detachSequence) {
+            const std::string& detachSequence, const Relay& relay) {
   std::thread input;
+  std::atomic<bool> detached{false};
   if (forwardInput) {
-    input = std::thread([&client, &bridge, leftover, detachSequence] {
+    input = std::thread([&client, &bridge, &detached, leftover, detachSequence] {
       DetachFilter filter(detachSequence);
       auto forward = [&](std::string_view data) {
         std::string out = filter.feed(data);
@@ -85,17 +94,22 @@ void splice(http::ByteStream& client, const std::string& leftover, BridgeStream&
       if (!filter.detached()) {
         if (std::string rest = filter.flush(); !rest.empty()) bridge.send(rest);
       }
+      detached = filter.detached();
       ::shutdown(bridge.fd(), filter.detached() ? SHUT_RDWR : SHUT_WR);
     });
   }
-  char buf[32 * 1024];
-  try {
-    for (;;) {
-      size_t n = bridge.read(buf, sizeof buf);
-      if (n == 0) break;
-      client.write(std::string_view(buf, n));
+  if (relay) {
+    relay(detached);
+  } else {
+    char buf[32 * 1024];
+    try {
+      for (;;) {
+        size_t n = bridge.read(buf, sizeof buf);
+        if (n == 0) break;
+        client.write(std::string_view(buf, n));
+      }
+    } catch (const std::exception&) {
     }
-  } catch (const std::exception&) {
   }
   try {
     client.closeWrite();
@@ -105,6 +119,35 @@ void splice(http::ByteStream& client, const std::string& leftover, BridgeStream&
     client.shutdownRead();
     input.join();
   }
+}
+
+bool relayMarked(http::ByteStream& client, BridgeStream& bridge, json* position) {
+  std::string held, payload;
+  char kind = 0;
+  try {
+    while (bridge.readPiece(kind, payload)) {
+      switch (static_cast<streams::PieceKind>(kind)) {
+        case streams::PieceKind::data:
+          if (position) held += payload;
+          else client.write(payload);
+          break;
+        case streams::PieceKind::position: {
+          auto at = parseJsonOrDiscarded(payload);
+          if (!at.is_object()) return false;
+          if (!held.empty()) client.write(held);
+          held.clear();
+          if (position) *position = std::move(at);
+          break;
+        }
+        case streams::PieceKind::end:
+          if (!held.empty()) client.write(held);
+          return true;
+      }
+    }
+  } catch (const std::exception&) {
+    return true;  // the client went away: nothing is left to relay to
+  }
+  return false;
 }
 
 }  // namespace berth::api

@@ -4,6 +4,8 @@
 // only moves bytes.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -31,6 +33,8 @@ class BridgeStream {
   void send(std::string_view data);
   // Up to `cap` bytes; 0 at the end.
   size_t read(char* out, size_t cap);
+  // A marked stream's next piece (ipc/stream_protocol.h); false at a cut.
+  bool readPiece(char& kind, std::string& payload);
   // The end of what the API sends (stdin, a tar): a half-close.
   void closeInput();
 
@@ -49,8 +53,17 @@ class BridgeStream {
 // Copies a hijacked client connection and a bridge stream both ways until the bridge ends the
 // stream; the client's end-of-input becomes a half-close towards the bridge. `leftover` is what
 // the HTTP server read past the request. With a detach sequence (detach_keys.h), typing it ends
-// the stream and leaves the container running, as dockerd.
+// the stream and leaves the container running, as dockerd. `relay`, when given, writes the
+// bridge's output to the client instead of the plain copy (a marked stream's); it is told
+// whether the client detached, which ends the stream from this side.
+using Relay = std::function<void(const std::atomic<bool>& detached)>;
 void splice(http::ByteStream& client, const std::string& leftover, BridgeStream& bridge, bool forwardInput,
-            const std::string& detachSequence = "");
+            const std::string& detachSequence = "", const Relay& relay = {});
+
+// Relays a marked stream's data to the client. With `position`, data is held until the
+// position that follows it, which is then stored there: what a cut loses was never relayed and
+// is read again from there by a resumed attach. true when the stream ended (its end piece, or
+// the client went away), false when it was cut.
+bool relayMarked(http::ByteStream& client, BridgeStream& bridge, nlohmann::json* position);
 
 }  // namespace berth::api

@@ -40,6 +40,23 @@ void writeStreamError(http::ByteStream& client, const std::string& what, bool tt
   }
 }
 
+// A stream that a restart of the bridge cut where it cannot be resumed, told the client in
+// Docker's format for an error inside a stream: a "system error" frame (stream 3) without a
+// TTY, which the docker CLI reports as "error from daemon in stream" and fails on; the text on
+// a TTY. The caller closes the stream.
+void writeStreamCut(http::ByteStream& client, const std::string& what, bool tty) {
+  std::string message = what + "\n";
+  if (!tty) {
+    uint32_t size = static_cast<uint32_t>(message.size());
+    std::string header = {3, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                          static_cast<char>(size >> 8), static_cast<char>(size)};
+    message = header + message;
+  }
+  try {
+    client.write(message);
+  } catch (const std::exception&) {
+  }
+}
 
 std::string base64(const std::string& data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
@@ -292,14 +309,57 @@ void ContainersRoutes::attach(http::Request& req, http::ResponseWriter& out) {
   // buffered reader and then reads the raw socket (docker-py) loses them.
   auto& client = out.hijack(upgrade, streamType(tty, req.apiVersion));
   std::optional<BridgeStream> stream;
+  request["marked"] = true;
   try {
     stream.emplace(streamSocket_, request);
   } catch (const Error& e) {
     writeStreamError(client, e.what(), tty);
     return;
   }
+  // A bridge that dies under the attach cuts its stream; the container and its log live on.
+  // The attach is then made again on the next bridge from the last position relayed, so the
+  // client gets every line once (a container removed meanwhile by --rm: from the log its
+  // removal kept). Input cannot be resumed: bytes the dead bridge had read are lost. What
+  // cannot be resumed ends with an error, never as if the container had printed nothing.
+  bool input = boolParam(req, "stdin");
+  json resume = {{"op", "attach"},
+                 {"id", stream->reply().value("id", req.params["id"])},
+                 {"stdout", request["stdout"]},
+                 {"stderr", request["stderr"]},
+                 {"tty", tty},
+                 {"exits", stream->reply().value("exits", int64_t{0})},
+                 {"marked", true}};
+  auto relay = [&](const std::atomic<bool>& detached) {
+    json position;
+    BridgeStream* current = &*stream;
+    std::optional<BridgeStream> resumed;
+    for (;;) {
+      if (relayMarked(client, *current, &position) || detached) return;
+      std::string why;
+      if (input) why = "the container's input cannot be resumed";
+      else if (position.is_null()) why = "no position in its log was relayed yet";
+      auto until = std::chrono::steady_clock::now() + 60s;
+      while (why.empty()) {
+        try {
+          resume["resume"] = position;
+          resumed.emplace(streamSocket_, resume);
+          current = &*resumed;
+          break;
+        } catch (const Error& e) {
+          if (e.kind() != ErrorKind::unavailable || std::chrono::steady_clock::now() > until) why = e.what();
+          else std::this_thread::sleep_for(100ms);
+        }
+      }
+      if (!why.empty()) {
+        spdlog::warn("attach to {}: the stream was cut and not resumed: {}", req.params["id"], why);
+        writeStreamCut(client, "Error attaching: berth-containerd-bridge restarted and the stream could not be resumed: " + why, tty);
+        return;
+      }
+      spdlog::info("attach to {}: resumed on the restarted berth-containerd-bridge", req.params["id"]);
+    }
+  };
   // dockerd watches for the detach keys only on a TTY.
-  splice(client, leftover, *stream, boolParam(req, "stdin"), tty ? keys : "");
+  splice(client, leftover, *stream, input, tty ? keys : "", relay);
 }
 
 void ContainersRoutes::execCreate(http::Request& req, http::ResponseWriter& out) {
@@ -336,13 +396,22 @@ void ContainersRoutes::execStart(http::Request& req, http::ResponseWriter& out) 
   std::string leftover = out.takeLeftover();
   auto& client = out.hijack(upgrade, streamType(tty, req.apiVersion));
   std::optional<BridgeStream> stream;
+  request["marked"] = true;
   try {
     stream.emplace(streamSocket_, request);
   } catch (const Error& e) {
     writeStreamError(client, e.what(), tty);
     return;
   }
-  splice(client, leftover, *stream, exec.value("OpenStdin", false), tty ? keys : "");
+  // The exec's output passes through the bridge only (its fifos die with it, and the next
+  // bridge ends the process's IO): a stream the bridge's death cut cannot be resumed, and the
+  // client is told so rather than left to take the end of the stream for the process's.
+  splice(client, leftover, *stream, exec.value("OpenStdin", false), tty ? keys : "", [&](const std::atomic<bool>& detached) {
+    if (relayMarked(client, *stream, nullptr) || detached) return;
+    spdlog::warn("exec {}: the stream was cut by a restart of berth-containerd-bridge", id);
+    writeStreamCut(client,
+                   "Error: berth-containerd-bridge restarted while relaying the exec's output; the rest of it is lost", tty);
+  });
 }
 
 void ContainersRoutes::execInspect(http::Request& req, http::ResponseWriter& out) {

@@ -143,9 +143,11 @@ ContainerRecord ContainerRecord::fromJson(const json& j) {
 
 ContainerStore::ContainerStore(std::string root) : root_(std::move(root)) {
   makeDirectories(root_, 0700);
+  pruneRemovedLogs();
   for (const auto& e : fs::directory_iterator(root_)) {
     if (!e.is_directory()) continue;
     std::string id = e.path().filename();
+    if (id.front() == '.') continue;  // .removed-logs
     auto text = readFileIfExists(e.path().string() + "/config.v2.json");
     json j = text ? parseJsonOrDiscarded(*text) : json();
     ContainerRecord r;
@@ -259,7 +261,28 @@ ContainerRecord ContainerStore::update(const std::string& id, const std::functio
   return r;
 }
 
-void ContainerStore::remove(const std::string& id) {
+void ContainerStore::remove(const std::string& id, bool keepLog) {
+  if (keepLog) {
+    std::string logPath;
+    {
+      std::shared_lock lock(mutex_);
+      if (auto it = containers_.find(id); it != containers_.end()) logPath = it->second->logPath;
+    }
+    std::string base = fs::path(logPath).filename();
+    if (!base.empty() && fs::path(logPath).parent_path() == directoryOf(id)) {
+      std::string kept = root_ + "/.removed-logs/" + id;
+      try {
+        pruneRemovedLogs();
+        makeDirectories(kept, 0700);
+        for (const auto& e : fs::directory_iterator(directoryOf(id))) {
+          std::string name = e.path().filename();
+          if (name.rfind(base, 0) == 0) fs::rename(e.path(), kept + "/" + name);
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("containers: keeping the log of {} for a cut attach: {}", id.substr(0, 12), e.what());
+      }
+    }
+  }
   removeAll(directoryOf(id));
   std::unique_lock lock(mutex_);
   for (auto it = names_.begin(); it != names_.end();) {
@@ -267,6 +290,22 @@ void ContainerStore::remove(const std::string& id) {
     else ++it;
   }
   containers_.erase(id);
+}
+
+std::optional<std::string> ContainerStore::removedLogOf(const std::string& id) const {
+  std::string kept = root_ + "/.removed-logs/" + id;
+  std::string logPath = kept + "/" + id + "-json.log";
+  if (id.empty() || id.find('/') != std::string::npos || id.front() == '.' || !fs::exists(kept)) return std::nullopt;
+  return logPath;
+}
+
+void ContainerStore::pruneRemovedLogs() const {
+  std::error_code ec;
+  auto now = fs::file_time_type::clock::now();
+  for (const auto& e : fs::directory_iterator(root_ + "/.removed-logs", ec)) {
+    auto modified = fs::last_write_time(e.path(), ec);
+    if (!ec && now - modified > std::chrono::seconds(kRemovedLogSeconds)) removeAll(e.path());
+  }
 }
 
 void ContainerStore::rename(const std::string& id, const std::string& newName) {

@@ -90,8 +90,14 @@ class ContainerStore {
   // an exit handler and a user's stop cannot overwrite each other's fields. notFound when the
   // container is gone. Returns the record as written.
   ContainerRecord update(const std::string& id, const std::function<void(ContainerRecord&)>& change);
-  // Removes a container's record and directory, and frees its name.
-  void remove(const std::string& id);
+  // Removes a container's record and directory, and frees its name. With `keepLog`, its
+  // json-file log (the live file and the rotated ones) is first moved aside and kept for
+  // kRemovedLogSeconds, so that an attach a bridge restart cut can still be finished from it
+  // (docker run --rm: the next bridge removes the exited container before the API resumes).
+  void remove(const std::string& id, bool keepLog = false);
+  // Where the kept log of a removed container is (named as its live file was), or nullopt.
+  std::optional<std::string> removedLogOf(const std::string& id) const;
+  static constexpr int kRemovedLogSeconds = 60;
   // Renames (a read-modify-write like update); conflict when taken, invalid when malformed.
   void rename(const std::string& id, const std::string& newName);
 
@@ -105,6 +111,8 @@ class ContainerStore {
 
  private:
   std::string resolveLocked(const std::string& ref) const;
+  // Removes kept logs older than kRemovedLogSeconds.
+  void pruneRemovedLogs() const;
   void checkNameLocked(const std::string& name, const std::string& forId) const;
 
   std::string root_;

@@ -225,7 +225,9 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
   }
   auto t2 = std::chrono::steady_clock::now();
   removeAll(p_.paths.runDirOf(id));
-  p_.store.remove(id);
+  // An auto-removal keeps the log a little: the client's attach (docker run --rm) may have
+  // been cut by a bridge restart and resume from it.
+  p_.store.remove(id, record.hostConfig.value("AutoRemove", false));
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::debug("containers: remove {}: mark {:.1f} ms, runtime and layer {:.1f} ms, record {:.1f} ms", shortId(id),
                 ms(t1 - t0), ms(t2 - t1), ms(std::chrono::steady_clock::now() - t2));

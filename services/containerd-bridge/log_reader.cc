@@ -20,12 +20,13 @@ constexpr size_t kBlock = 64 * 1024;
 std::optional<LogEntry> parseLine(std::string_view line) {
   auto j = parseJsonOrDiscarded(line);
   if (!j.is_object() || !j.contains("log")) return std::nullopt;
-  return LogEntry{j.value("stream", "stdout"), j.value("log", ""), parseRfc3339Nanos(j.value("time", ""))};
+  return LogEntry{j.value("stream", "stdout"), j.value("log", ""), parseRfc3339Nanos(j.value("time", "")), {}};
 }
 
-// Calls `fn` for each complete line in `buffer` and keeps the incomplete rest; false once `fn`
-// said stop.
-bool parseLines(std::string& buffer, const std::function<bool(const LogEntry&)>& fn) {
+// Calls `fn` for each complete line in `buffer` (with the offset in `buffer` just past the
+// line) and keeps the incomplete rest; false once `fn` said stop. A torn or foreign line is
+// passed over.
+bool parseLines(std::string& buffer, const std::function<bool(LogEntry&, size_t end)>& fn) {
   size_t start = 0;
   bool more = true;
   while (more) {
@@ -33,10 +34,15 @@ bool parseLines(std::string& buffer, const std::function<bool(const LogEntry&)>&
     if (nl == std::string::npos) break;
     auto e = parseLine(std::string_view(buffer).substr(start, nl - start));
     start = nl + 1;
-    if (e) more = fn(*e);
+    if (e) more = fn(*e, start);
   }
   buffer.erase(0, start);
   return more;
+}
+
+ino_t inodeOf(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
 // Where the last `lines` complete lines of a file begin, reading it backwards a block at a
@@ -73,6 +79,7 @@ JsonLogReader::JsonLogReader(std::string path) : path_(std::move(path)) {}
 
 JsonLogReader::~JsonLogReader() {
   if (fd_ >= 0) ::close(fd_);
+  for (int fd : pending_) ::close(fd);
 }
 
 bool JsonLogReader::openLive() {
@@ -87,13 +94,21 @@ bool JsonLogReader::openLive() {
 }
 
 bool JsonLogReader::stream(int fd, std::string& partial, const std::function<bool(const LogEntry&)>& fn) {
+  uint64_t file = inodeOf(fd);
   char buf[kBlock];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return true;
     partial.append(buf, static_cast<size_t>(n));
-    if (!parseLines(partial, fn)) return false;
+    // The file offset of the buffer's first byte: what was read, less what is still held.
+    int64_t base = static_cast<int64_t>(::lseek(fd, 0, SEEK_CUR)) - static_cast<int64_t>(partial.size());
+    bool more = parseLines(partial, [&](LogEntry& e, size_t end) {
+      position_ = {file, base + static_cast<int64_t>(end)};
+      e.end = position_;
+      return fn(e);
+    });
+    if (!more) return false;
   }
 }
 
@@ -143,7 +158,43 @@ void JsonLogReader::forEach(int64_t tail, const std::function<bool(const LogEntr
 
 void JsonLogReader::seekEnd() {
   // berth-logger writes each record with one write(), so the end is a record boundary.
-  if (openLive()) ::lseek(fd_, 0, SEEK_END);
+  position_ = {};
+  if (openLive()) position_ = {static_cast<uint64_t>(inode_), static_cast<int64_t>(::lseek(fd_, 0, SEEK_END))};
+}
+
+bool JsonLogReader::seek(LogPosition from) {
+  // The live file first: a rotation after it was opened shows as a rotated file with its
+  // inode, which is skipped (readNew finds the rotation and reads on).
+  int live = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  ino_t liveInode = live >= 0 ? inodeOf(live) : 0;
+  std::vector<int> rotated;  // newest first, up to and with `from`'s file
+  bool found = from.file == 0 || (live >= 0 && liveInode == from.file);
+  for (int i = 1; !found || from.file == 0; ++i) {
+    int fd = ::open((path_ + "." + std::to_string(i)).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) break;
+    ino_t inode = inodeOf(fd);
+    if (inode == liveInode) {
+      ::close(fd);
+      continue;
+    }
+    rotated.push_back(fd);
+    if (inode == from.file) found = true;
+  }
+  if (!found) {
+    for (int fd : rotated) ::close(fd);
+    if (live >= 0) ::close(live);
+    return false;
+  }
+  for (int fd : pending_) ::close(fd);
+  pending_.assign(rotated.rbegin(), rotated.rend());
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = live;
+  inode_ = liveInode;
+  partial_.clear();
+  position_ = from;
+  int first = pending_.empty() ? fd_ : pending_.front();
+  if (from.file != 0 && first >= 0) ::lseek(first, from.offset, SEEK_SET);
+  return true;
 }
 
 void JsonLogReader::drain(std::vector<LogEntry>& out) {
@@ -155,6 +206,15 @@ void JsonLogReader::drain(std::vector<LogEntry>& out) {
 
 std::vector<LogEntry> JsonLogReader::readNew() {
   std::vector<LogEntry> out;
+  while (!pending_.empty()) {  // rotated files a seek() began in, oldest first
+    std::string partial;
+    stream(pending_.front(), partial, [&](const LogEntry& e) {
+      out.push_back(e);
+      return true;
+    });
+    ::close(pending_.front());
+    pending_.erase(pending_.begin());
+  }
   if (fd_ < 0) {
     if (openLive()) drain(out);
     return out;

@@ -11,10 +11,19 @@
 
 namespace berth::bridge {
 
+// A place in a container's log that survives the reader, the bridge and a rotation: the file
+// (by inode: a rotation renames, so the inode stays with the lines) and the byte offset in it.
+// file 0 is the log's start (its oldest file's first byte), where a log not yet written starts.
+struct LogPosition {
+  uint64_t file = 0;
+  int64_t offset = 0;
+};
+
 struct LogEntry {
   std::string stream;  // "stdout" or "stderr"
   std::string text;
   int64_t timeNanos = 0;
+  LogPosition end;     // just after the entry's line
 };
 
 class JsonLogReader {
@@ -33,18 +42,27 @@ class JsonLogReader {
   void seekEnd();
   // Complete entries appended since the last read, across a rotation.
   std::vector<LogEntry> readNew();
+  // Positions the reader at `from`: readNew() then gives every entry after it, across the
+  // rotated files that came after its file. false when no file of the log is `from`'s any more
+  // (rotated away); the reader is then where it was.
+  bool seek(LogPosition from);
+  // Just after the last entry read (or where seekEnd()/seek() put the reader).
+  LogPosition position() const { return position_; }
 
  private:
   bool openLive();
   // Reads `fd` from its position to its end, calling `fn` per complete line; false once `fn`
   // said stop. Incomplete last lines stay in `partial`.
-  static bool stream(int fd, std::string& partial, const std::function<bool(const LogEntry&)>& fn);
+  bool stream(int fd, std::string& partial, const std::function<bool(const LogEntry&)>& fn);
   void drain(std::vector<LogEntry>& out);
 
   std::string path_;
   int fd_ = -1;
   ino_t inode_ = 0;
   std::string partial_;
+  LogPosition position_;
+  // Rotated files still to read before the live one (seek() into a rotated file): oldest first.
+  std::vector<int> pending_;
 };
 
 // Docker's stream framing for a non-TTY stream: an 8-byte header (stream 1 or 2, then the

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 
 #include "common/errors.h"
 #include "common/time_format.h"
@@ -174,26 +175,81 @@ void StreamServer::logs(int fd, const json& request) {
 }
 
 void StreamServer::attach(int fd, const json& request) {
-  auto target = containers_.attachTarget(request.value("id", ""));
-  bool wantIn = request.value("stdin", false) && target.openStdin;
+  namespace streams = ipc::streams;
+  std::string ref = request.value("id", "");
+  bool marked = request.value("marked", false);
+  // A resumed attach (the API's, after a bridge restart cut the first): from the position the
+  // API last relayed, until the exit count passes the first attach's.
+  std::optional<LogPosition> resume;
+  if (marked && request.contains("resume") && request["resume"].is_object()) {
+    resume = LogPosition{request["resume"].value("file", uint64_t{0}), request["resume"].value("offset", int64_t{0})};
+  }
+  AttachTarget target;
+  std::optional<std::string> removedLog;
+  try {
+    target = containers_.attachTarget(ref);
+  } catch (const Error& e) {
+    // Removed meanwhile (docker run --rm): what it printed is in the log its removal kept.
+    if (!resume || e.kind() != ErrorKind::notFound || !(removedLog = containers_.removedLogOf(ref))) throw;
+    target.id = ref;
+    target.tty = request.value("tty", false);
+    target.logPath = *removedLog;
+  }
+  bool wantIn = request.value("stdin", false) && target.openStdin && !resume;
   bool wantOut = request.value("stdout", false), wantErr = request.value("stderr", false);
-  bool replay = request.value("logs", false), stream = request.value("stream", false);
-  int64_t exits = target.exits;
+  bool replay = request.value("logs", false) && !resume, stream = request.value("stream", false) || resume;
+  int64_t exits = resume ? request.value("exits", int64_t{0}) : target.exits;
   JsonLogReader reader(target.logPath);
-  writeAll(fd, ipc::streams::okLine({{"tty", target.tty}}));
+  if (resume && !reader.seek(*resume)) {
+    throw Error(ErrorKind::internal, "the container's log rotated past where the stream was cut");
+  }
+  if (!resume && !replay) reader.seekEnd();
+  writeAll(fd, streams::okLine({{"tty", target.tty}, {"id", target.id}, {"exits", exits}}));
 
-  auto emit = [&](const LogEntry& e) {
-    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
-    return writeAll(fd, render(e, target.tty, false));
+  // Marked: the data in pieces, each followed by the position just after it, so an API that
+  // loses this bridge resumes from the last position it relayed.
+  LogPosition at = reader.position(), sent{~uint64_t{0}, -1};
+  std::string batch;
+  auto flush = [&] {
+    if (!marked) {
+      bool ok = batch.empty() || writeAll(fd, batch);
+      batch.clear();
+      return ok;
+    }
+    if (batch.empty() && at.file == sent.file && at.offset == sent.offset) return true;
+    std::string out;
+    if (!batch.empty()) out = streams::piece(streams::PieceKind::data, batch);
+    out += streams::piece(streams::PieceKind::position, json{{"file", at.file}, {"offset", at.offset}}.dump());
+    batch.clear();
+    sent = at;
+    return writeAll(fd, out);
   };
-  bool clientThere = true;
+  auto emit = [&](const LogEntry& e) {
+    at = e.end;
+    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
+    batch += render(e, target.tty, false);
+    return batch.size() < (64 << 10) || flush();
+  };
+  auto end = [&] {
+    if (marked) writeAll(fd, streams::piece(streams::PieceKind::end, ""));
+  };
+  bool clientThere = flush();
   if (replay) {
     reader.forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
-    if (!clientThere) return;
-  } else {
-    reader.seekEnd();
+    clientThere = clientThere && flush();
   }
-  if (!stream) return;
+  if (!clientThere) return;
+  if (removedLog) {
+    for (const auto& e : reader.readNew()) {
+      if (!emit(e)) return;
+    }
+    if (flush()) end();
+    return;
+  }
+  if (!stream) {
+    end();
+    return;
+  }
 
   std::atomic<bool> done{false};
   std::thread input;
@@ -255,7 +311,12 @@ void StreamServer::attach(int fd, const json& request) {
         break;
       }
     }
-    if (!ok || finished) break;
+    ok = ok && flush();
+    if (!ok) break;
+    if (finished) {
+      end();
+      break;
+    }
     if (peerGone(fd)) break;
     if (containers_.waitExitAfter(target.id, exits, 50ms)) {
       for (int i = 0; i < 100 && !exists(target.loggerDone); ++i) std::this_thread::sleep_for(20ms);
@@ -275,7 +336,7 @@ void StreamServer::exec(int fd, const json& request) {
     containers_.execFinish(execId);
     return;
   }
-  bool tty = request.value("tty", false);
+  bool tty = request.value("tty", false), marked = request.value("marked", false);
   bool wantIn = request.value("stdin", false), wantOut = request.value("stdout", false),
        wantErr = request.value("stderr", false);
   std::string base = containers_.execFifoBase(execId);
@@ -367,13 +428,17 @@ void StreamServer::exec(int fd, const json& request) {
         continue;
       }
       std::string data(buf, static_cast<size_t>(n));
-      if (!writeAll(fd, tty ? data : frameStream(stream, data))) {
+      if (!tty) data = frameStream(stream, data);
+      if (marked) data = ipc::streams::piece(ipc::streams::PieceKind::data, data);
+      if (!writeAll(fd, data)) {
         // The client left: the process keeps running, as with dockerd.
       }
     }
   }
   containers_.execFinish(execId);
   cleanup();
+  // Marked: the exec's code is recorded, so the API may let its client ask for it.
+  if (marked) writeAll(fd, ipc::streams::piece(ipc::streams::PieceKind::end, ""));
 }
 
 }  // namespace berth::bridge

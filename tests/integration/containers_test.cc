@@ -1005,6 +1005,85 @@ TEST_F(ContainersTest, FortyKillsOfTheBridgeWithExecsInFlightNeverMakeARunningCo
   EXPECT_FALSE(contains(containers.out, id)) << containers.out;
 }
 
+// The lines `for i in 1..n: echo line-i` prints.
+std::string numberedLines(int n) {
+  std::string out;
+  for (int i = 1; i <= n; ++i) out += "line-" + std::to_string(i) + "\n";
+  return out;
+}
+
+// A kill -9 of the bridge in the middle of docker run's attach: the stream it relayed ends
+// with it, but the container and its log do not. The API attaches again on the next bridge
+// from the last position it relayed, so the client gets every line exactly once. (Before, the
+// stream simply ended: docker run exited 0 with the lines printed after the kill missing, as
+// if the container had not printed them.)
+TEST_F(ContainersTest, ARunWhoseAttachABridgeKillCutsGetsEveryLineOnceFromTheNextBridge) {
+  CommandResult r;
+  std::thread client([&] {
+    r = engine_.docker({"run", "--rm", "--pull", "never", "--label", "cut=attach", kImage, "sh", "-c",
+                        "for i in $(seq 1 40); do echo line-$i; sleep 0.05; done"},
+                       60s);
+  });
+  bool running = waitFor([&] { return !engine_.output({"ps", "-q", "--filter", "label=cut=attach"}).empty(); }, 30s);
+  if (running) {
+    std::this_thread::sleep_for(600ms);  // about a dozen lines relayed
+    EXPECT_NO_THROW(engine_.killAndAwaitRestart("containerd-bridge"));
+  }
+  client.join();
+  ASSERT_TRUE(running) << r.err;
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, numberedLines(40));
+  EXPECT_EQ(r.err, "");
+}
+
+// The same when the container exits while no bridge runs: the next bridge finds the exit at its
+// restore and removes the --rm container before the API attaches again; the removal keeps the
+// container's log a while, and the resumed attach reads the rest from it.
+TEST_F(ContainersTest, ARunWhoseContainerExitsWhileTheBridgeIsDownStillGetsItsWholeOutput) {
+  CommandResult r;
+  std::thread client([&] {
+    r = engine_.docker({"run", "--rm", "--pull", "never", "--label", "cut=exit", kImage, "sh", "-c",
+                        "echo line-1; sleep 1; for i in $(seq 2 30); do echo line-$i; done"},
+                       60s);
+  });
+  std::string id;
+  bool running = waitFor([&] { return !(id = engine_.output({"ps", "-q", "--no-trunc", "--filter", "label=cut=exit"})).empty(); }, 30s);
+  pid_t pid = running ? pidOf(engine_, trimNewline(id)) : 0;
+  if (pid > 1) {
+    std::this_thread::sleep_for(300ms);  // line-1 relayed
+    pid_t bridge = engine_.childPid("containerd-bridge");
+    killPid(bridge, SIGSTOP);  // the bridge stops relaying; the container prints on and exits
+    EXPECT_TRUE(waitFor([&] { return processGone(pid); }, 10s));
+    killPid(bridge, SIGKILL);
+    EXPECT_NO_THROW(engine_.awaitRestart("containerd-bridge", bridge));
+  }
+  client.join();
+  ASSERT_GT(pid, 1) << r.err;
+  EXPECT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, numberedLines(30));
+  EXPECT_EQ(engine_.output({"ps", "-aq"}), "");
+}
+
+// An exec's output passes through the bridge only: a kill of the bridge loses what the process
+// prints after it. The client is told so in the stream, in Docker's format for an error inside
+// a stream, and fails; it never takes the cut for the process's end (before: "before" and then
+// "No such exec instance", which says nothing of what happened).
+TEST_F(ContainersTest, AnExecWhoseStreamABridgeKillCutsFailsSayingItsOutputWasLost) {
+  std::string id = runDetached({kImage, "sleep", "600"});
+  ASSERT_EQ(id.size(), 64u);
+  CommandResult r;
+  std::thread client([&] { r = engine_.docker({"exec", id, "sh", "-c", "echo before; sleep 2; echo after"}, 60s); });
+  std::this_thread::sleep_for(1000ms);
+  EXPECT_NO_THROW(engine_.killAndAwaitRestart("containerd-bridge"));
+  client.join();
+  std::cout << "[ exec cut ] exit " << r.exitCode << ", stdout [" << r.out << "], stderr [" << r.err << "]\n";
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_EQ(r.out, "before\n");
+  EXPECT_TRUE(contains(r.err, "berth-containerd-bridge restarted while relaying the exec's output")) << r.err;
+  // The next exec is whole.
+  EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
+}
+
 // Each test here starts (and restarts) its own engine on one data root.
 class ContainersAcrossEngineRestartsTest : public ::testing::Test {
  protected:
