@@ -136,7 +136,16 @@ NetworkCore::NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink e
 
 void NetworkCore::start() {
   std::lock_guard lock(mutex_);
-  for (auto& n : files_.loadNetworks()) networks_[n.id] = n;
+  for (auto& n : files_.loadNetworks()) {
+    if (n.creating) {
+      // A create a kill cut: its client never got the id. Undone, link first.
+      spdlog::info("network: undoing the interrupted create of network {} ({})", n.name, shortId(n.id));
+      if (n.isBridge() && !n.predefined) plumbing_.removeBridge(n.bridge);
+      files_.removeNetwork(n.id);
+      continue;
+    }
+    networks_[n.id] = n;
+  }
   for (auto& c : files_.loadContainers()) containers_[c.id] = c;
   ensurePredefinedLocked();
   for (const auto& [id, n] : networks_) {
@@ -801,17 +810,29 @@ std::string NetworkCore::create(const json& request) {
     n.gateway = SubnetAddresses::defaultGateway(*subnet);
   }
   SubnetAddresses addresses(n.subnet, n.ipRange, n.gateway);  // validates range and gateway
+  // Recorded as being created before the link is made, and as made once the link and the
+  // rules are: a kill in between leaves a record that the next start undoes, link and all
+  // (before, a cut create could leave a bridge behind; found by the chaos test).
+  n.creating = true;
   files_.save(n);
   networks_[n.id] = n;
   addresses_.emplace(n.id, addresses);
   try {
     applyNetworkLocked(n);
     applyFiltersLocked();
+    n.creating = false;
+    files_.save(n);
+    networks_[n.id] = n;
   } catch (...) {
+    // The link before the record, as in remove: a kill in between leaves the record to undo.
     networks_.erase(n.id);
     addresses_.erase(n.id);
-    files_.removeNetwork(n.id);
     plumbing_.removeBridge(n.bridge);
+    files_.removeNetwork(n.id);
+    try {
+      applyFiltersLocked();
+    } catch (const Error&) {
+    }
     throw;
   }
   events_("create", n.id, {{"name", n.name}, {"type", n.driver}});

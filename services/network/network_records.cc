@@ -30,6 +30,7 @@ json NetworkRecord::toJson() const {
             {"Icc", icc},
             {"Masquerade", masquerade},
             {"Mtu", mtu}};
+  if (creating) j["Creating"] = true;
   if (isBridge()) {
     j["Subnet"] = subnet.str();
     j["Gateway"] = formatIpv4(gateway);
@@ -55,6 +56,7 @@ NetworkRecord NetworkRecord::fromJson(const json& j) {
   r.icc = j.value("Icc", true);
   r.masquerade = j.value("Masquerade", true);
   r.mtu = j.value("Mtu", 1500);
+  r.creating = j.value("Creating", false);
   if (r.isBridge()) {
     r.subnet = Ipv4Prefix::parse(j.at("Subnet").get<std::string>());
     r.gateway = parseIpv4(j.at("Gateway").get<std::string>());

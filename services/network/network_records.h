@@ -36,6 +36,10 @@ struct NetworkRecord {
   bool icc = true;
   bool masquerade = true;
   int mtu = 1500;
+  // Written before the network's link is made, cleared once the create is done: a record that
+  // still says so at start is a create a kill cut, whose client never got the network's id;
+  // the next start removes its link and record, so a cut create leaves nothing.
+  bool creating = false;
 
   bool isBridge() const { return driver == "bridge"; }
   nlohmann::json toJson() const;
