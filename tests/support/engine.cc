@@ -77,10 +77,12 @@ void Engine::spawnSupervisor() {
                                           listenFd_);
 }
 
-std::chrono::milliseconds Engine::crashSupervisor(std::chrono::milliseconds within) {
+std::chrono::milliseconds Engine::crashSupervisor(std::chrono::milliseconds within,
+                                                  std::chrono::steady_clock::time_point* killedAt) {
   if (!options_.restartable) throw std::logic_error("crashSupervisor needs Options::restartable");
   std::vector<pid_t> six;
   for (const auto& [name, info] : children()) six.push_back(info.pid);
+  if (killedAt) *killedAt = std::chrono::steady_clock::now();
   supervisor_->signal(SIGKILL);
   if (!supervisor_->wait(within)) throw std::runtime_error("the supervisor outlived kill -9");
   auto killed = std::chrono::steady_clock::now();

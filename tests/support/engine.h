@@ -67,7 +67,10 @@ class Engine {
   // restartable engines: kill -9 of the supervisor, then waits until it and the six children
   // it listed are gone; returns how long the children took, and throws when one outlives
   // `within`.
-  std::chrono::milliseconds crashSupervisor(std::chrono::milliseconds within = std::chrono::seconds(5));
+  // `killedAt`, when given, gets the moment of the kill itself (listing the children first takes
+  // a berthctl run).
+  std::chrono::milliseconds crashSupervisor(std::chrono::milliseconds within = std::chrono::seconds(5),
+                                            std::chrono::steady_clock::time_point* killedAt = nullptr);
   // restartable engines: a new supervisor on the same roots, socket and namespace (what
   // systemd's Restart= does); throws when it is not ready in 60 s.
   void restartSupervisor();
