@@ -72,6 +72,12 @@ int64_t parseRfc3339Nanos(const std::string& text) {
   return nanos;
 }
 
+int64_t unixNanosOf(int64_t seconds, int64_t nanos) {
+  constexpr int64_t kYearTwo = -62104060800;  // 0002-01-01T00:00:00Z
+  if (seconds < kYearTwo) return 0;
+  return saturatingAdd(secondsToNanos(seconds), nanos);
+}
+
 namespace {
 
 // Go's time.ParseDuration for the units a filter uses: "300ms", "1.5h", "2h45m".

@@ -13,6 +13,10 @@ int64_t nowUnixNanos();
 // Unix nanoseconds of an RFC 3339 time ("2026-11-28T06:00:00.5Z", "...+02:00"); 0 when it
 // cannot be parsed or is Go's zero time.
 int64_t parseRfc3339Nanos(const std::string& text);
+// Unix nanoseconds of a time given as seconds and nanoseconds (a protobuf Timestamp, as
+// containerd sends one): 0 in year 1, where Go's zero time is, which is how containerd says
+// "not exited yet"; saturated where int64 nanoseconds end (1677, 2262).
+int64_t unixNanosOf(int64_t seconds, int64_t nanos);
 
 // A time as dockerd's filters and query parameters take it (timetypes.GetTimestamp): unix
 // seconds with an optional fraction ("1700000000.5"), a Go duration before `nowNanos`

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/time_format.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/events/v1/events.grpc.pb.h"
@@ -43,7 +44,7 @@ void prepare(grpc::ClientContext& ctx, const std::string& ns, Deadline deadline)
   ctx.AddMetadata("containerd-namespace", ns);
 }
 
-int64_t nanosOf(const google::protobuf::Timestamp& t) { return t.seconds() * 1000000000 + t.nanos(); }
+int64_t nanosOf(const google::protobuf::Timestamp& t) { return unixNanosOf(t.seconds(), t.nanos()); }
 
 TaskStatus statusOf(containerd::v1::types::Status s, bool& known) {
   known = true;
