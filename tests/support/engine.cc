@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cerrno>
 #include <filesystem>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <fstream>
@@ -24,6 +25,20 @@ namespace berth::test {
 
 namespace {
 const std::vector<std::string> kChildren = {"containerd", "images", "volumes", "network", "containerd-bridge", "api"};
+
+// Under scripts/test-sanitized.sh, UBSan's reports (and ASan's from berth-archive, which has
+// no environment) are on the services' stderr, which is the engine's log, which goes with the
+// test's directory: a log that holds one is copied to the script's directory first.
+void keepSanitizerReports(const std::string& logPath, const std::string& root) {
+  const char* dir = std::getenv("BERTH_SANITIZER_LOG_DIR");
+  if (dir == nullptr || *dir == '\0') return;
+  std::string text = readText(logPath);
+  if (text.find("runtime error:") == std::string::npos && text.find("Sanitizer") == std::string::npos) return;
+  std::error_code ec;
+  std::filesystem::copy_file(logPath, std::string(dir) + "/engine." + std::filesystem::path(root).filename().string() + ".log",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+}
+
 }  // namespace
 
 Engine::Engine() : Engine(Options{}) {}
@@ -107,6 +122,7 @@ Engine::~Engine() {
     stop(std::chrono::seconds(30));
   }
   supervisor_.reset();
+  keepSanitizerReports(logPath(), root());
   endResolver();
   if (notifyFd_ >= 0) close(notifyFd_);
   if (listenFd_ >= 0) close(listenFd_);
