@@ -142,8 +142,10 @@ TEST_F(ContainerVolumesTest, AutoRemoveTakesTheAnonymousVolumesButNotOnesAnother
   std::string owner = create(json::object(), {{"Volumes", {{"/shared", json::object()}}}});
   std::string shared = pointAt(pointsOf(owner), "/shared")->name;
   std::string user = create({{"VolumesFrom", {owner}}, {"AutoRemove", true}});
-  // The user's mount point is the owner's volume, not an anonymous one of its own.
-  const MountPoint* borrowed = pointAt(pointsOf(user), "/shared");
+  // The user's mount point is the owner's volume, not an anonymous one of its own. The points
+  // are held: a pointer into the temporary pointsOf() returns dangles (ASan, issue 14).
+  std::vector<MountPoint> points = pointsOf(user);
+  const MountPoint* borrowed = pointAt(points, "/shared");
   ASSERT_TRUE(borrowed);
   EXPECT_EQ(borrowed->name, shared);
   EXPECT_FALSE(borrowed->anonymous);
