@@ -156,6 +156,14 @@ TEST_F(ContainersTest, PruneRemovesStoppedContainersMatchingLabelAndUntilFilters
 TEST_F(ContainersTest, TheDetachSequenceEndsATtyAttachAndLeavesTheContainerRunning) {
   std::string id = runDetached({"-it", "--name", "console", kImage, "sh"});
   ASSERT_FALSE(id.empty());
+  // Typed only once the shell reads its terminal: input that arrives while it sets the terminal
+  // up is the shell's to drop, not the engine's.
+  std::string shell = "/proc/" + inspect(engine_, "console", "{{.State.Pid}}") + "/syscall";
+  auto reading = [&] {  // in poll(2) (7) on its terminal, as busybox's line editing waits, or in read(2) (0) of fd 0
+    std::string call = readText(shell);
+    return call.rfind("7 ", 0) == 0 || call.rfind("0 0x0 ", 0) == 0;
+  };
+  ASSERT_TRUE(waitFor(reading, 10s)) << readText(shell);
   auto attach = [&](const std::string& keys, const std::string& typed, int timeoutMs) {
     std::string request = "POST /containers/console/attach?stream=1&stdin=1&stdout=1&stderr=1" + keys +
                           " HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
