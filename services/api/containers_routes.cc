@@ -25,16 +25,18 @@ namespace {
 
 // An error in a stream already taken over, as dockerd writes it: the text on a TTY, else a
 // stdout frame (a client reading a multiplexed stream would take raw text for a bad header).
+// `message` as one frame of `stream` in a multiplexed stream; as it is on a TTY.
+std::string framed(int stream, std::string message, bool tty) {
+  if (tty) return message;
+  uint32_t size = static_cast<uint32_t>(message.size());
+  std::string header = {static_cast<char>(stream), 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                        static_cast<char>(size >> 8), static_cast<char>(size)};
+  return header + message;
+}
+
 void writeStreamError(http::ByteStream& client, const std::string& what, bool tty) {
-  std::string message = what + "\r\n";
-  if (!tty) {
-    uint32_t size = static_cast<uint32_t>(message.size());
-    std::string header = {1, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                          static_cast<char>(size >> 8), static_cast<char>(size)};
-    message = header + message;
-  }
   try {
-    client.write(message);
+    client.write(framed(1, what + "\r\n", tty));
     client.closeWrite();
   } catch (const std::exception&) {
   }
@@ -45,15 +47,8 @@ void writeStreamError(http::ByteStream& client, const std::string& what, bool tt
 // TTY, which the docker CLI reports as "error from daemon in stream" and fails on; the text on
 // a TTY. The caller closes the stream.
 void writeStreamCut(http::ByteStream& client, const std::string& what, bool tty) {
-  std::string message = what + "\n";
-  if (!tty) {
-    uint32_t size = static_cast<uint32_t>(message.size());
-    std::string header = {3, 0, 0, 0, static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                          static_cast<char>(size >> 8), static_cast<char>(size)};
-    message = header + message;
-  }
   try {
-    client.write(message);
+    client.write(framed(3, what + "\n", tty));
   } catch (const std::exception&) {
   }
 }
