@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -113,6 +114,7 @@ void ContainerRestorer::restore() {
       }
     }
   }
+  scheduler_.run([this, known, listed] { removeStrayRunDirectories(known, listed); });
   // Every --rm container that does not run is removed, as dockerd removes them when it starts
   // again: those that exited while no bridge ran, those whose removal failed (a service
   // restarting under it), and those created or being started by clients whose calls died with
@@ -197,6 +199,35 @@ void ContainerRestorer::removeStrayTask(const std::string& id) {
     }
   }
   spdlog::error("containers: restore: the task {} did not go away", shortId(id));
+}
+
+void ContainerRestorer::removeStrayRunDirectories(const std::set<std::string>& known,
+                                                  const std::optional<std::vector<TaskListing>>& listed) {
+  if (!listed) return;  // a task containerd did not list may still use its directory
+  std::set<std::string> tasks;
+  for (const auto& t : *listed) tasks.insert(t.id);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(paths_.runDir, ec)) {
+    std::string id = entry.path().filename();
+    if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+    if (known.count(id) || tasks.count(id) || !entry.is_directory(ec)) continue;
+    try {
+      try {
+        store_.get(id);
+        continue;  // created since the records were read
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::notFound) throw;
+      }
+      // Never a removal through a mounted root filesystem: it would delete the layer's files.
+      std::string rootfs = paths_.rootfsOf(id);
+      if (host_.mounted(rootfs)) host_.unmountRootfs(rootfs);
+      if (host_.mounted(rootfs)) continue;
+      removeAll(entry.path());
+      spdlog::info("containers: restore: removed {}, which no container stands for", entry.path().string());
+    } catch (const Error& e) {
+      spdlog::warn("containers: restore: {} stays: {}", entry.path().string(), e.what());
+    }
+  }
 }
 
 void ContainerRestorer::shutdown(std::chrono::seconds timeout) {

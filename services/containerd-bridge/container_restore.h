@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ class ContainerRestorer {
   void finishRemoval(const ContainerRecord& record);
   // Kills and deletes a task (and its container object) that no running record stands for.
   void removeStrayTask(const std::string& id);
+  // The exec root's directories that neither a record nor a task stands for: what a removal
+  // could not finish (a logger still writing into it) or a create the last bridge did not.
+  void removeStrayRunDirectories(const std::set<std::string>& known, const std::optional<std::vector<TaskListing>>& listed);
 
   ContainerStore& store_;
   ContainerdTasks& tasks_;

@@ -28,6 +28,27 @@ std::chrono::milliseconds atMost(std::chrono::milliseconds budget, Deadline dead
   return std::min(budget, remaining(deadline));
 }
 
+// The container's directory in the exec root (fifos, the logger's done mark, the rootfs mount
+// point). Its logger may still write its done mark into it when the task was deleted before its
+// output ended (a start a bridge kill cut): the removal is tried again while that settles. What
+// cannot be removed is left to the next restore's sweep rather than failing a removal whose
+// every other part is done, which would leave the record removing and `docker run --rm`
+// waiting for it forever.
+void removeRunDirectory(const std::string& path) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      removeAll(path);
+      return;
+    } catch (const Error& e) {
+      if (attempt == 20) {
+        spdlog::warn("containers: {} stays until the next restore: {}", path, e.what());
+        return;
+      }
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
 }  // namespace
 
 void ContainerLifecycle::signalUnlessExited(const ContainerRecord& record, int signal, bool all, Deadline deadline) {
@@ -224,7 +245,7 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
     throw;
   }
   auto t2 = std::chrono::steady_clock::now();
-  removeAll(p_.paths.runDirOf(id));
+  removeRunDirectory(p_.paths.runDirOf(id));
   // An auto-removal keeps the log a little: the client's attach (docker run --rm) may have
   // been cut by a bridge restart and resume from it.
   p_.store.remove(id, record.hostConfig.value("AutoRemove", false));

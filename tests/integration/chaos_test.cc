@@ -449,13 +449,14 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   }
 
   // No --rm container is left (an interrupted create is retried with its id, an interrupted
-  // start undone by the next bridge), and no shim containerd lost track of outlives the
+  // start undone by the next bridge, and its removal not stuck "removing" by a run directory
+  // its logger wrote into late), and no shim containerd lost track of outlives the
   // bridge's sweep (every 10 s) with its logger.
   std::string leftover;
   bool settled = waitFor(
       [&] {
         leftover = engine.output({"ps", "-a", "--no-trunc", "--filter", "status=created", "--filter", "status=exited",
-                                  "--filter", "status=dead", "--format", "{{.ID}} {{.Status}}"});
+                                  "--filter", "status=dead", "--filter", "status=removing", "--format", "{{.ID}} {{.Status}}"});
         return leftover.empty();
       },
       std::chrono::seconds(30), std::chrono::milliseconds(500));

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "tests/unit/core_fixture.h"
 #include "tests/unit/error_checks.h"
 
@@ -313,6 +315,33 @@ TEST_F(LifecycleTest, RestoreKillsATaskUnderAStoppedRecordAndATaskWithNoRecord) 
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
   // And it starts cleanly afterwards.
   EXPECT_TRUE(core_->start(id, soon()));
+}
+
+// A removal whose run directory a late writer kept (the logger's done mark, written after a
+// bridge kill cut a start) goes on without it; the next restore removes what no record or task
+// stands for, unmounting a root filesystem first, and keeps everything else.
+TEST_F(LifecycleTest, RestoreRemovesTheRunDirectoriesNoContainerOrTaskStandsFor) {
+  std::string running = run();
+  std::string run = dir_.path() + "/run/";
+  std::string left(64, 'a'), mounted(64, 'b'), stranger(64, 'f');
+  for (const auto& id : {left, mounted, stranger}) {
+    std::filesystem::create_directories(run + id);
+    writeFileAtomic(run + id + "/logger.done", "done\n");
+  }
+  host_.mountRootfs({}, run + mounted + "/rootfs");
+  fake_.addRunningTask(stranger, 4244);
+  std::filesystem::create_directories(run + ".kept/x");
+  std::filesystem::create_directories(run + "not-an-id");
+  restartBridge();
+  // The sweep runs in the background, as the stray task's removal does: both are awaited.
+  ASSERT_TRUE(waitUntil([&] { return !std::filesystem::exists(run + left) && !std::filesystem::exists(run + mounted); }));
+  ASSERT_TRUE(waitUntil([&] { return !fake_.task(stranger); }));
+  EXPECT_FALSE(host_.mounted(run + mounted + "/rootfs"));
+  EXPECT_TRUE(std::filesystem::exists(run + stranger + "/logger.done"));  // its task was listed
+  EXPECT_TRUE(host_.mounted(run + running + "/rootfs"));
+  EXPECT_TRUE(std::filesystem::exists(run + ".kept/x"));
+  EXPECT_TRUE(std::filesystem::exists(run + "not-an-id"));
+  EXPECT_EQ(status(running), ContainerStatus::running);
 }
 
 TEST_F(LifecycleTest, AStartThatStoppedHalfWayIsCleanedUpByTheNextStart) {
