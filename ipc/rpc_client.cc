@@ -31,7 +31,7 @@ struct RpcClient::Connection {
     // Queue nothing for a peer that is not connected: a call to a down peer waits for POLLOUT.
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::reconnect_ivl, 10);
-    socket.set(zmq::sockopt::reconnect_ivl_max, 100);
+    socket.set(zmq::sockopt::reconnect_ivl_max, 20);
     socket.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
     if (zmq_socket_monitor(socket.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
       throw Error(ErrorKind::internal, std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));

@@ -27,6 +27,22 @@ bool listedAlive(const std::optional<std::vector<TaskListing>>& listed, const st
   });
 }
 
+// What the listing says of a task whose process runs (or is frozen), as a state call would
+// answer it: a restore with a hundred running containers asks containerd nothing more for them.
+std::optional<TaskState> listedAliveState(const std::optional<std::vector<TaskListing>>& listed, const std::string& id) {
+  if (!listed) return std::nullopt;
+  for (const auto& t : *listed) {
+    if (t.id != id) continue;
+    TaskState s;
+    s.answer = TaskState::Answer::present;
+    s.status = t.status;
+    s.pid = t.pid;
+    if (t.statusKnown && t.pid > 0 && s.alive()) return s;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::vector<TaskListing>> ContainerRestorer::listTasks() {
@@ -53,8 +69,10 @@ void ContainerRestorer::restore() {
   writeFileAtomic(marker, "");
   // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
   // state until it is released.
+  auto began = std::chrono::steady_clock::now();
   auto orphans = host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
+  auto listedAt = std::chrono::steady_clock::now();
   // The execs and probes the dead bridge had in flight or unfinished: their exec records died
   // with it, so nothing would delete them and their shim would hold their IO for the
   // container's life. One that still runs is refused (and left to run, as dockerd leaves an
@@ -114,6 +132,10 @@ void ContainerRestorer::restore() {
       }
     }
   }
+  auto reconciledAt = std::chrono::steady_clock::now();
+  auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  spdlog::info("containers: restore: {} records, {} tasks listed in {:.1f} ms, reconciled in {:.1f} ms", known.size(),
+               listed ? listed->size() : 0, ms(listedAt - began), ms(reconciledAt - listedAt));
   scheduler_.run([this, known, listed] { removeStrayRunDirectories(known, listed); });
   // Every --rm container that does not run is removed, as dockerd removes them when it starts
   // again: those that exited while no bridge ran, those whose removal failed (a service
@@ -131,13 +153,14 @@ void ContainerRestorer::restore() {
 
 void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed) {
   const std::string& id = record.id;
-  TaskState state;
+  // A live task is taken from the listing (an exit since then reaches the monitor's wait); any
+  // other is asked for, since its exit status is only in its state.
+  TaskState state = listedAliveState(listed, id).value_or(TaskState{});
   // containerd answers (the listing above said so): a state it cannot give now is the shim's
   // trouble, asked again a few times, then left to the container's monitor.
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 3 && state.answer == TaskState::Answer::unknown; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(100ms);
     state = tasks_.state(id, "", deadlineIn(10s));
-    if (state.answer != TaskState::Answer::unknown) break;
-    std::this_thread::sleep_for(100ms);
   }
   if (state.alive()) {
     // Alive: watch it again. Its logger is the shim's child and never stopped.

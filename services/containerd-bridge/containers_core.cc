@@ -91,11 +91,9 @@ void ContainersCore::restore() {
   restorer_.restore();
   networks_.restored();
   if (!e_.paths.containerdSocket.empty()) {
-    try {
-      strays_.sweep(deadlineIn(std::chrono::seconds(10)));
-    } catch (const std::exception& e) {
-      spdlog::info("containers: no sweep for stray shims at start: {}", e.what());
-    }
+    // Shims containerd lost track of are swept in the background, at once and every 10 s: a
+    // sweep reads every process's name and lists containerd's tasks again (40 ms with 100
+    // running), which the bridge's readiness need not wait for.
     strays_.start();
     e_.scheduler.run([this] {
       while (!stopping_) {

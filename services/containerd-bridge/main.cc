@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <future>
+
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/sandbox.h"
@@ -218,7 +220,7 @@ int main(int argc, char** argv) {
   bridge::ThreadScheduler scheduler;
   std::unique_ptr<bridge::ContainersCore> containers;
   std::unique_ptr<bridge::StreamServer> streams;
-  bridge::RuncVersion runc;
+  std::shared_future<bridge::RuncVersion> runc;
   int status = ipc::runService(
       "containerd-bridge", argc, argv,
       [&](ipc::ServiceHost& host) {
@@ -226,6 +228,13 @@ int main(int argc, char** argv) {
         // container's filesystem (berth-archive, spawned with a subset of these), cgroups and
         // processes of containers (kill, ps). It keeps what that needs, and no module loading,
         // raw I/O, time, boot, audit or MAC administration.
+        auto t0 = std::chrono::steady_clock::now();
+        auto lap = [last = t0]() mutable {
+          auto now = std::chrono::steady_clock::now();
+          double ms = std::chrono::duration<double, std::milli>(now - last).count();
+          last = now;
+          return ms;
+        };
         bridge::grantableCapabilities();  // privileged containers get what the engine had, not what the bridge keeps
         sandbox::confine({"berth-containerd-bridge",
                           {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
@@ -237,15 +246,20 @@ int main(int argc, char** argv) {
                            // (--version) probes seccomp, which can only narrow a filter
                            "capset", "get_mempolicy", "set_mempolicy", "seccomp"},
                           true});
+        double confineMs = lap();
         const auto& config = host.config();
         store = std::make_unique<bridge::ContainerStore>(config.serviceDataDir("containers"));
         std::string socket = config.containerdSocket();
+        double recordsMs = lap();
         containerd = std::make_unique<bridge::ContainerdClient>(socket);
         images = std::make_unique<bridge::ImageLayersClient>(clientsContext, config.serviceEndpoint("images"));
         layers = std::make_unique<bridge::ContainerLayersClient>(clientsContext, config.serviceEndpoint("images"));
         volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
         network = std::make_unique<bridge::NetworkServiceClient>(clientsContext, config.serviceEndpoint("network"));
-        runc = bridge::readRuncVersion();
+        // `runc --version` (5-10 ms) is for `docker info` and `version` alone: read while the
+        // bridge restores, not before.
+        runc = std::async(std::launch::async, bridge::readRuncVersion).share();
+        double clientsMs = lap();
         std::string binDir = binaryDirectory();
         bridge::ServicePaths paths;
         paths.runDir = config.execRoot + "/containers";
@@ -257,6 +271,7 @@ int main(int argc, char** argv) {
             bridge::publishContainerEvents(host.events()), paths, layers.get(),
             volumes.get(), network.get()});
         containers->restore();
+        double restoreMs = lap();
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");
         streams->start();
@@ -280,11 +295,14 @@ int main(int argc, char** argv) {
               } catch (const Error&) {
                 r.setContainerdReachable(false);
               }
-              r.setRuncVersion(runc.version);
-              r.setRuncCommit(runc.commit);
+              r.setRuncVersion(runc.get().version);
+              r.setRuncCommit(runc.get().commit);
             },
             ipc::RpcServer::Dispatch::worker);
         registerHandlers(server, *containers);
+        spdlog::info("containerd-bridge: set up in {:.1f} ms: confine {:.1f}, records {:.1f}, clients {:.1f}, restore {:.1f}",
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), confineMs,
+                     recordsMs, clientsMs, restoreMs);
       },
       64);
   // Monitors wait in containerd for each container's life on detached threads: leave without

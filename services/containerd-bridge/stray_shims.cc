@@ -135,13 +135,12 @@ size_t StrayShims::sweep(Deadline deadline) {
 void StrayShims::start() {
   scheduler_.run([this] {
     while (!stopping_) {
-      for (int i = 0; i < 200 && !stopping_; ++i) std::this_thread::sleep_for(50ms);
-      if (stopping_) break;
       try {
         sweep(deadlineIn(10s));
       } catch (const std::exception& e) {
         spdlog::info("containers: the sweep for stray shims waits for containerd: {}", e.what());
       }
+      for (int i = 0; i < 200 && !stopping_; ++i) std::this_thread::sleep_for(50ms);
     }
   });
 }

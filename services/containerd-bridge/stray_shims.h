@@ -37,7 +37,7 @@ class StrayShims {
 
   // One sweep; returns how many shims it ended.
   size_t sweep(Deadline deadline);
-  // Sweeps every 10 s on a thread of its own until stop().
+  // Sweeps at once, then every 10 s, on a thread of its own until stop().
   void start();
   void stop() { stopping_ = true; }
 
