@@ -347,6 +347,11 @@ ContainerRecord ContainerStore::get(const std::string& ref) const {
   return *containers_.at(resolveLocked(ref));
 }
 
+std::shared_ptr<const ContainerRecord> ContainerStore::find(const std::string& ref) const {
+  std::shared_lock lock(mutex_);
+  return containers_.at(resolveLocked(ref));
+}
+
 std::vector<ContainerRecord> ContainerStore::list() const {
   std::shared_lock lock(mutex_);
   std::vector<ContainerRecord> out;

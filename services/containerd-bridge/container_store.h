@@ -104,6 +104,8 @@ class ContainerStore {
   // By full id, name (with or without "/"), or unique id prefix. notFound "No such container: X",
   // invalid for an ambiguous prefix.
   ContainerRecord get(const std::string& ref) const;
+  // As get, shared rather than copied: the record as published now, which never changes.
+  std::shared_ptr<const ContainerRecord> find(const std::string& ref) const;
   std::vector<ContainerRecord> list() const;
   // Every record as published now, shared rather than copied (for listings).
   std::vector<std::shared_ptr<const ContainerRecord>> snapshot() const;

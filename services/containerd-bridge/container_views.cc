@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -300,10 +301,9 @@ json inspectedConfig(const ContainerRecord& r) {
   return config;
 }
 
-json ContainerViews::inspect(const std::string& ref) const {
-  auto r = store_.get(ref);
-  std::string dir = store_.directoryOf(r.id);
-  json execIds = execs_.idsOf(r.id);
+namespace {
+
+json inspectDocument(const ContainerRecord& r, const std::string& dir, json execIds) {
   json hostConfig = r.hostConfig;
   for (const char* key : {"Binds", "Links", "Dns", "DnsOptions", "DnsSearch", "ExtraHosts", "CapAdd", "CapDrop",
                           "GroupAdd", "SecurityOpt"}) {
@@ -331,7 +331,7 @@ json ContainerViews::inspect(const std::string& ref) const {
           {"MountLabel", ""},
           {"ProcessLabel", ""},
           {"AppArmorProfile", ""},
-          {"ExecIDs", execIds},
+          {"ExecIDs", std::move(execIds)},
           {"HostConfig", hostConfig},
           {"GraphDriver", {{"Name", "overlay2"}, {"Data", json::object()}}},
           {"Mounts", mountsJson(r)},
@@ -339,7 +339,81 @@ json ContainerViews::inspect(const std::string& ref) const {
           {"NetworkSettings", networkSettingsJson(r)}};
 }
 
-json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
+json listEntry(const ContainerRecord& r, int64_t created, json status) {
+  json labels = r.config.value("Labels", json::object());
+  return {{"Id", r.id},
+          {"Names", {r.name}},
+          {"Image", r.imageRef},
+          {"ImageID", r.image},
+          {"Command", commandText(r)},
+          {"Created", created / 1000000000},
+          {"Ports", portsListJson(r)},
+          {"Labels", labels.is_object() ? labels : json::object()},
+          {"State", statusName(r.state.status)},
+          {"Status", std::move(status)},
+          {"HostConfig", {{"NetworkMode", r.hostConfig.value("NetworkMode", "default")}}},
+          {"NetworkSettings", {{"Networks", networkSettingsJson(r)["Networks"]}}},
+          {"Mounts", mountsJson(r)}};
+}
+
+// Where the per-call part goes in a rendered document: a string no record holds (checked).
+const json& renderMarker() {
+  static const json marker = "\u0001berth-per-call\u0001";
+  return marker;
+}
+
+// `text` split at the marker, or nullopt when it is not there exactly once (a record holding
+// the marker's text itself is rendered whole on every call instead).
+std::optional<std::pair<std::string, std::string>> splitAtMarker(const std::string& text) {
+  static const std::string m = renderMarker().dump();
+  auto at = text.find(m);
+  if (at == std::string::npos || text.find(m, at + 1) != std::string::npos) return std::nullopt;
+  return std::make_pair(text.substr(0, at), text.substr(at + m.size()));
+}
+
+}  // namespace
+
+json ContainerViews::inspect(const std::string& ref) const {
+  auto r = store_.find(ref);
+  return inspectDocument(*r, store_.directoryOf(r->id), execs_.idsOf(r->id));
+}
+
+std::string ContainerViews::inspectText(const std::string& ref) const {
+  auto r = store_.find(ref);
+  auto done = rendered(r, 0);
+  if (done->inspectHead.empty()) return inspectDocument(*r, store_.directoryOf(r->id), execs_.idsOf(r->id)).dump();
+  return done->inspectHead + execs_.idsOf(r->id).dump() + done->inspectTail;
+}
+
+std::shared_ptr<const ContainerViews::Rendered> ContainerViews::rendered(
+    const std::shared_ptr<const ContainerRecord>& record, int64_t created) const {
+  {
+    std::lock_guard lock(renderedMutex_);
+    auto it = rendered_.find(record->id);
+    if (it != rendered_.end() && it->second->record.lock() == record) return it->second;
+  }
+  if (created == 0) created = parseRfc3339Nanos(record->created);
+  auto r = std::make_shared<Rendered>();
+  r->record = record;
+  if (auto list = splitAtMarker(listEntry(*record, created, renderMarker()).dump())) {
+    r->listHead = std::move(list->first);
+    r->listTail = std::move(list->second);
+  }
+  if (auto inspect = splitAtMarker(inspectDocument(*record, store_.directoryOf(record->id), renderMarker()).dump())) {
+    r->inspectHead = std::move(inspect->first);
+    r->inspectTail = std::move(inspect->second);
+  }
+  std::lock_guard lock(renderedMutex_);
+  rendered_[record->id] = r;
+  if (rendered_.size() >= sweepRenderedAt_) {
+    // Removed containers' renderings: their records are gone, so their pointers expired.
+    std::erase_if(rendered_, [](const auto& entry) { return entry.second->record.expired(); });
+    sweepRenderedAt_ = std::max<size_t>(256, rendered_.size() * 2);
+  }
+  return r;
+}
+
+std::vector<ContainerViews::Listed> ContainerViews::select(const ListOptions& options, Deadline deadline) const {
   // Newest first; each creation time parsed once.
   std::vector<std::pair<int64_t, std::shared_ptr<const ContainerRecord>>> records;
   for (auto& r : store_.snapshot()) records.emplace_back(parseRfc3339Nanos(r->created), std::move(r));
@@ -376,7 +450,7 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
     }
   }
 
-  json out = json::array();
+  std::vector<Listed> out;
   int limit = options.limit > 0 ? options.limit : -1;
   if (limit > 0) all = true;
   for (const auto& [created, shared] : records) {
@@ -394,9 +468,9 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
       for (const auto& n : names) ok = ok || name.find(n.front() == '/' ? n.substr(1) : n) != std::string::npos;
       if (!ok) continue;
     }
-    json labelsJson = r.config.value("Labels", json::object());
-    if (!labels.empty() && !labelsMatch(labelsJson, labels)) continue;
-    if (!notLabels.empty()) {
+    if (!labels.empty() || !notLabels.empty()) {
+      json labelsJson = r.config.value("Labels", json::object());
+      if (!labels.empty() && !labelsMatch(labelsJson, labels)) continue;
       bool any = false;
       for (const auto& l : notLabels) any = any || labelsMatch(labelsJson, {l});
       if (any) continue;
@@ -411,21 +485,31 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
     if (before && created >= *before) continue;
     if (since && created <= *since) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
-    std::string mode = r.hostConfig.value("NetworkMode", "default");
-    out.push_back({{"Id", r.id},
-                   {"Names", {r.name}},
-                   {"Image", r.imageRef},
-                   {"ImageID", r.image},
-                   {"Command", commandText(r)},
-                   {"Created", created / 1000000000},
-                   {"Ports", portsListJson(r)},
-                   {"Labels", labelsJson.is_object() ? labelsJson : json::object()},
-                   {"State", s},
-                   {"Status", statusText(r)},
-                   {"HostConfig", {{"NetworkMode", mode}}},
-                   {"NetworkSettings", {{"Networks", networkSettingsJson(r)["Networks"]}}},
-                   {"Mounts", mountsJson(r)}});
+    out.push_back({created, shared});
   }
+  return out;
+}
+
+json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
+  json out = json::array();
+  for (const auto& [created, record] : select(options, deadline)) out.push_back(listEntry(*record, created, statusText(*record)));
+  return out;
+}
+
+std::string ContainerViews::listText(const ListOptions& options, Deadline deadline) const {
+  std::string out = "[";
+  for (const auto& [created, record] : select(options, deadline)) {
+    if (out.size() > 1) out += ',';
+    auto done = rendered(record, created);
+    if (done->listHead.empty()) {
+      out += listEntry(*record, created, statusText(*record)).dump();
+    } else {
+      out += done->listHead;
+      out += json(statusText(*record)).dump();
+      out += done->listTail;
+    }
+  }
+  out += ']';
   return out;
 }
 

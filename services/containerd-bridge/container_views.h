@@ -4,7 +4,11 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "services/containerd-bridge/container_stats.h"
 #include "services/containerd-bridge/container_store.h"
@@ -27,18 +31,40 @@ class ContainerViews {
 
   nlohmann::json inspect(const std::string& ref) const;
   nlohmann::json list(const ListOptions& options, Deadline deadline) const;
+  // The same documents as JSON text, as the RPC replies carry them. Each record's rendering is
+  // kept until the record changes (records are immutable once published): only what changes
+  // without the record (a listing's "Up 5 minutes", inspect's ExecIDs) is rendered per call.
+  std::string inspectText(const std::string& ref) const;
+  std::string listText(const ListOptions& options, Deadline deadline) const;
   // One stats sample (see ContainerdBridge.stats); zeros when the container is not running.
   nlohmann::json stats(const std::string& ref) const;
   nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const;
   AttachTarget attachTarget(const std::string& ref) const;
 
  private:
+  struct Listed {
+    int64_t created;  // unix nanoseconds
+    std::shared_ptr<const ContainerRecord> record;
+  };
+  // The records a listing shows, newest first.
+  std::vector<Listed> select(const ListOptions& options, Deadline deadline) const;
+  // A record's documents as text, split where the per-call part goes.
+  struct Rendered {
+    std::weak_ptr<const ContainerRecord> record;
+    std::string listHead, listTail;        // around the entry's Status
+    std::string inspectHead, inspectTail;  // around ExecIDs
+  };
+  std::shared_ptr<const Rendered> rendered(const std::shared_ptr<const ContainerRecord>& record, int64_t created) const;
+
   const ContainerStore& store_;
   ContainerdTasks& tasks_;
   ImageLayers& images_;
   const ExecProcesses& execs_;
   const ServicePaths& paths_;
   CgroupLayout cgroups_ = detectCgroupLayout();
+  mutable std::mutex renderedMutex_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const Rendered>> rendered_;  // by container id
+  mutable size_t sweepRenderedAt_ = 256;
 };
 
 }  // namespace berth::bridge

@@ -122,6 +122,11 @@ json ContainersCore::inspectWithSize(const std::string& ref, Deadline deadline) 
   return std::move(one[0]);
 }
 
+std::string ContainersCore::listText(const ListOptions& options, Deadline deadline) const {
+  if (options.size) return list(options, deadline).dump();
+  return views_.listText(options, deadline);
+}
+
 json ContainersCore::list(const ListOptions& options, Deadline deadline) const {
   json containers = views_.list(options, deadline);
   if (options.size) layerOps_.addSizes(containers, deadline);

@@ -127,6 +127,9 @@ class ContainersCore final : private ContainerRuns {
   // inspect -s: the same document with SizeRw and SizeRootFs (see LayerOperations::addSizes).
   nlohmann::json inspectWithSize(const std::string& ref, Deadline deadline) const;
   nlohmann::json list(const ListOptions& options, Deadline deadline) const;
+  // inspect and list as the JSON text the replies carry, from each record's kept rendering.
+  std::string inspectText(const std::string& ref) const { return views_.inspectText(ref); }
+  std::string listText(const ListOptions& options, Deadline deadline) const;
   nlohmann::json stats(const std::string& ref) const { return views_.stats(ref); }
   nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const {
     return views_.top(ref, psArgs, deadline);

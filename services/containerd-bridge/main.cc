@@ -117,7 +117,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
         c.setNetwork(p.getRef(), p.getNetwork(), config, p.getConnect(), deadlineIn(std::chrono::seconds(30)));
       },
       W::worker);
-  server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspect(p.getRef()).dump())); });
+  server.handle(ipc::methods::bridgeInspect(), [&c](auto p, auto r) { r.setJson(bytes(c.inspectText(p.getRef()))); });
   server.handleWithContext(
       ipc::methods::bridgeList(),
       [&c](auto p, auto r, const Call& call) {
@@ -127,7 +127,7 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
         options.size = p.getSize();
         if (p.getFilters().size() > 0) options.filters = parseBody(p.getFilters());
         if (!options.filters.is_object()) throw Error(ErrorKind::invalid, "invalid filters");
-        r.setJson(bytes(c.list(options, call.deadline).dump()));
+        r.setJson(bytes(c.listText(options, call.deadline)));
       },
       W::worker);
   server.handleWithContext(
