@@ -1,6 +1,7 @@
 // berth-api: the Docker Engine API over HTTP/1.1. It holds nothing durable: its listening
 // sockets are inherited (LISTEN_FDS, from berth-supervisor or systemd) and every answer comes
 // from the service that owns it.
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  mallopt(M_ARENA_MAX, 2);  // as every service (ipc/service_host.cc): a connection's thread took an arena
 
   Config config;
   try {

@@ -1,6 +1,5 @@
 // berth-images: the thin RPC adapter over the image store.
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
 
@@ -80,7 +79,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<images::Transfers> transfers;
   std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
   images::Operations& operations = *operationsOwner;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
     // berth-images mounts nothing, runs no program and enters no namespace. It writes layers
