@@ -236,7 +236,8 @@ void ContainerRestorer::removeStrayTask(const std::string& id) {
     try {
       teardown_.ensureGone(id, deadlineIn(10s));
       return;
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      if (attempt == 0) spdlog::warn("containers: restore: the task {} stays for now: {}", shortId(id), e.what());
       std::this_thread::sleep_for(100ms);
     }
   }

@@ -36,7 +36,7 @@ ContainersCore::ContainersCore(Edges edges)
       layerOps_(e_.store, e_.layers, locks_,
                 {[this](const std::string& id, Deadline d) { lifecycle_.pause(id, d); },
                  [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}),
-      strays_(e_.store, e_.tasks, locks_, e_.scheduler, e_.paths.containerdSocket, e_.paths.containerdNamespace,
+      strays_(e_.store, e_.tasks, teardown_, locks_, e_.scheduler, e_.paths.containerdSocket, e_.paths.containerdNamespace,
               e_.paths.cgroupParent) {
   makeDirectories(e_.paths.runDir, 0700);
   exitHandler_.setFollowUp(&lifecycle_);

@@ -103,8 +103,12 @@ size_t StrayShims::sweep(Deadline deadline) {
   std::set<std::string> listed;
   for (const auto& t : tasks_.list(deadline)) listed.insert(t.id);
   size_t ended = 0;
+  std::set<std::string> unrecorded;
   for (const auto& shim : shims) {
-    if (listed.count(shim.id)) continue;
+    if (listed.count(shim.id)) {
+      if (endUnrecordedTask(shim, deadline, unrecorded)) ++ended;
+      continue;
+    }
     bool known = true;
     try {
       if (hasLiveTask(store_.get(shim.id).state.status)) {
@@ -129,7 +133,49 @@ size_t StrayShims::sweep(Deadline deadline) {
     guard.unlock();
     if (!known) locks_.forget(shim.id);
   }
+  unrecorded_ = std::move(unrecorded);
   return ended;
+}
+
+bool StrayShims::endUnrecordedTask(const ShimProcess& shim, Deadline deadline, std::set<std::string>& seen) {
+  try {
+    store_.get(shim.id);
+    return false;  // a record stands for it: restore and the lifecycle own it
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::notFound) return false;
+  }
+  // A create saves its record before any task exists, and a removal deletes the task before the
+  // record, both under the lock: a task without a record while the lock is free is no
+  // operation's.
+  auto lock = locks_.of(shim.id);
+  std::unique_lock guard(*lock, std::try_to_lock);
+  if (!guard.owns_lock()) return false;
+  if (!unrecorded_.count(shim.id)) {
+    seen.insert(shim.id);  // the restore's own deletion may still be under way: the next sweep decides
+    return false;
+  }
+  spdlog::warn("containers: ending the shim (pid {}) of {}: containerd lists its task, which no container stands for",
+               shim.pid, shortId(shim.id));
+  try {
+    tasks_.kill(shim.id, "", SIGKILL, true, capped(deadline, 2s));
+  } catch (const Error&) {
+  }
+  killTree(shim.pid);
+  removeCgroups(cgroupParent_, shim.id);
+  // containerd deletes the task of a shim that went away; then its container object, the root
+  // filesystem's mount and the volumes' references go as a removal's would.
+  for (int attempt = 0; attempt < 50 && !expired(deadline); ++attempt) {
+    if (tasks_.state(shim.id, "", capped(deadline, 2s)).answer == TaskState::Answer::absent) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  try {
+    teardown_.ensureGone(shim.id, deadline);
+  } catch (const Error& e) {
+    spdlog::warn("containers: what containerd keeps of {} stays: {}", shortId(shim.id), e.what());
+  }
+  guard.unlock();
+  locks_.forget(shim.id);
+  return true;
 }
 
 void StrayShims::start() {

@@ -4,9 +4,15 @@
 // them by their command line (this engine's containerd socket and namespace) and ends them
 // when containerd has no task for their container, no operation holds the container, and berth
 // does not record it running. Swept when the bridge starts and every 10 s.
+//
+// The same sweep ends a task containerd does list when no container record stands for it, its
+// container's lock is free, and two sweeps in a row met it: the restore that should have deleted
+// it (a start a bridge kill cut, under a --rm container removed since) did not, and no later
+// restore would, since every kill that would bring one had already come.
 #pragma once
 
 #include <atomic>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,6 +23,7 @@
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/operation_locks.h"
+#include "services/containerd-bridge/runtime_teardown.h"
 
 namespace berth::bridge {
 
@@ -30,24 +37,30 @@ std::vector<ShimProcess> findShims(const std::string& containerdSocket, const st
 
 class StrayShims {
  public:
-  StrayShims(ContainerStore& store, ContainerdTasks& tasks, OperationLocks& locks, Scheduler& scheduler,
-             std::string containerdSocket, std::string ns, std::string cgroupParent)
-      : store_(store), tasks_(tasks), locks_(locks), scheduler_(scheduler),
+  StrayShims(ContainerStore& store, ContainerdTasks& tasks, RuntimeTeardown& teardown, OperationLocks& locks,
+             Scheduler& scheduler, std::string containerdSocket, std::string ns, std::string cgroupParent)
+      : store_(store), tasks_(tasks), teardown_(teardown), locks_(locks), scheduler_(scheduler),
         containerdSocket_(std::move(containerdSocket)), ns_(std::move(ns)), cgroupParent_(std::move(cgroupParent)) {}
 
-  // One sweep; returns how many shims it ended.
+  // One sweep; returns how many shims it ended. Not reentrant (one sweeping thread).
   size_t sweep(Deadline deadline);
   // Sweeps at once, then every 10 s, on a thread of its own until stop().
   void start();
   void stop() { stopping_ = true; }
 
  private:
+  // The shim of a listed task no record stands for: true when it was ended. Met for the first
+  // time, it is only noted in `seen`.
+  bool endUnrecordedTask(const ShimProcess& shim, Deadline deadline, std::set<std::string>& seen);
+
   ContainerStore& store_;
   ContainerdTasks& tasks_;
+  RuntimeTeardown& teardown_;
   OperationLocks& locks_;
   Scheduler& scheduler_;
   std::string containerdSocket_, ns_, cgroupParent_;
   std::atomic<bool> stopping_{false};
+  std::set<std::string> unrecorded_;  // listed tasks with no record, met by the last sweep
 };
 
 }  // namespace berth::bridge

@@ -7,9 +7,13 @@
 // failed command is explained by a kill that overlapped it, and no mount, process, descriptor
 // or link was left behind. Set BERTH_CHAOS_SEED to replay a run's choices.
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -222,6 +226,42 @@ std::set<std::string> containerCgroups() {
   return out;
 }
 
+// The ids of every container an engine makes while this watch lives (and those it had): each
+// gets its directory in the exec root before its task, and so its cgroup, exists. Every engine on
+// the machine shares berth's cgroup parent; the check for leaked cgroups counts only these.
+class ContainerDirectories {
+ public:
+  explicit ContainerDirectories(const std::string& dir) : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    if (fd_ < 0 || ::inotify_add_watch(fd_, dir.c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
+      throw std::runtime_error("inotify on " + dir + ": " + std::strerror(errno));
+    }
+    for (const auto& e : fs::directory_iterator(dir)) add(e.path().filename().string());
+  }
+  ~ContainerDirectories() { ::close(fd_); }
+  // What was seen so far; throws when the kernel's queue overflowed (ids would be missing).
+  std::set<std::string> ids() {
+    alignas(inotify_event) char buf[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n <= 0) break;
+      for (char* p = buf; p < buf + n;) {
+        auto* e = reinterpret_cast<inotify_event*>(p);
+        if (e->mask & IN_Q_OVERFLOW) throw std::runtime_error("the inotify queue overflowed");
+        if (e->len > 0) add(e->name);
+        p += sizeof(inotify_event) + e->len;
+      }
+    }
+    return seen_;
+  }
+
+ private:
+  void add(const std::string& name) {
+    if (name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string::npos) seen_.insert(name);
+  }
+  int fd_;
+  std::set<std::string> seen_;
+};
+
 size_t descriptorCount(pid_t pid) {
   size_t n = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
@@ -284,6 +324,7 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   ASSERT_EQ(loggers.size(), 1u);
   ASSERT_EQ(shims.size(), 1u);
   size_t loggerFds = descriptorCount(loggers[0]), shimFds = descriptorCount(shims[0]);
+  ContainerDirectories made(engine.execRoot() + "/containers");
   auto mountsBefore = mountsUnder(engine.root());
   auto linksBefore = linksIn(engine.networkNamespacePath());
   ASSERT_FALSE(mountsBefore.empty());
@@ -417,8 +458,12 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   }
   EXPECT_EQ(gaps, 0u) << "of " << logLines.size() << " log lines";
 
-  // containerd holds exactly the one task berth runs, and berth runs nothing else.
-  auto tasks = containerdIds(engine, "tasks");
+  // containerd holds exactly the one task berth runs, and berth runs nothing else: at once, or
+  // once the bridge's sweep (every 10 s, a task two sweeps in a row met) ended a task no
+  // container stands for that a restore failed to delete.
+  std::set<std::string> tasks;
+  waitFor([&] { return (tasks = containerdIds(engine, "tasks")) == std::set<std::string>{ticker}; },
+          std::chrono::seconds(30), std::chrono::milliseconds(500));
   EXPECT_EQ(tasks, std::set<std::string>{ticker});
   for (const auto& id : tasks) {
     if (id == ticker) continue;
@@ -483,9 +528,18 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
     ::kill(shim, SIGKILL);
   }
   // Nor a cgroup of theirs: containerd deletes one with its task, the sweep with its shim.
+  // (Only this engine's containers: another engine on the machine has cgroups there too.)
   std::set<std::string> cgroups;
-  EXPECT_TRUE(waitFor([&] { return (cgroups = containerCgroups()) == std::set<std::string>{ticker}; }, 10s))
-      << cgroups.size() << " container cgroups";
+  std::set<std::string> ours = made.ids();
+  auto engineCgroups = [&] {
+    std::set<std::string> out;
+    for (const auto& id : containerCgroups()) {
+      if (ours.count(id)) out.insert(id);
+    }
+    return out;
+  };
+  EXPECT_TRUE(waitFor([&] { return (cgroups = engineCgroups()) == std::set<std::string>{ticker}; }, 10s))
+      << cgroups.size() << " container cgroups of the " << ours.size() << " containers this engine made";
 
   // Every failed command is explained by a kill it overlapped (a stream the bridge's kill cut
   // is resumed, or fails saying so), and no link is left: a network create a kill cut is
@@ -517,6 +571,14 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   size_t shimFdsAfter = descriptorCount(shims[0]);
   std::cout << "[ chaos ] open finding: the ticker's shim held " << shimFds << " descriptors before the storm, "
             << shimFdsAfter << " after\n";
+  // Open finding too: a task a restore could not delete (its reason is logged) and the sweep
+  // ended later. Printed with the reasons, so the cause can be found.
+  size_t endedBySweep = 0;
+  for (const auto& line : lines(engine.log())) {
+    if (contains(line, "which no container stands for")) ++endedBySweep;
+    if (contains(line, "stays for now")) std::cout << "[ chaos ] " << line.substr(0, 400) << "\n";
+  }
+  std::cout << "[ chaos ] open finding: tasks no container stood for that the sweep ended: " << endedBySweep << "\n";
 
   if (HasFailure()) {
     std::string notable;
