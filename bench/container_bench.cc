@@ -4,7 +4,8 @@
 //   - `docker run --rm --network none IMAGE true`, one after another: median and p90;
 //   - 20 of those in parallel: total time and the spread of the per-run times;
 //   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
-//     (keep-alive connection, server round trip);
+//     (keep-alive connection, server round trip; and on a fresh connection each, as curl or the
+//     CLI makes them), and GET /containers/json with no container (keep-alive);
 //   - recovery: kill -9 of the process that holds the engine's container state (berth's
 //     containerd-bridge, which the supervisor restarts; dockerd itself, restarted with
 //     live-restore by --reference-restart) until `docker ps` lists all N again;
@@ -77,6 +78,9 @@ std::vector<pid_t> loggersOf(const std::string& dataRoot) {
 struct Figures {
   std::string name;
   bench::Samples run, parallel, list, inspect;  // ms, ms, us, us
+  // us: GET /containers/json with no container (keep-alive); list and inspect with N running
+  // on a fresh connection each
+  bench::Samples listEmpty, listFresh, inspectFresh;
   double parallelTotalMs = 0;
   double recoveryMs = 0;
   std::optional<double> freshPssMb, loadedPssMb, loggersPssMb;
@@ -109,6 +113,11 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
   }
   f.parallelTotalMs = ms(Clock::now() - start);
 
+  try {
+    f.listEmpty = bench::getLatency(host, "/containers/json", 500);  // every run above was --rm
+  } catch (const std::exception& e) {
+    failures.add(f.name + ": " + e.what());
+  }
   std::vector<std::string> ids;
   for (int i = 0; i < containers; ++i) {
     auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", kImage, "sleep", "100000"});
@@ -118,6 +127,8 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
   try {
     f.list = bench::getLatency(host, "/containers/json", 200);
     if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
+    f.listFresh = bench::freshGetLatency(host, "/containers/json", 100);
+    if (!ids.empty()) f.inspectFresh = bench::freshGetLatency(host, "/containers/" + ids[0] + "/json", 300);
   } catch (const std::exception& e) {
     failures.add(f.name + ": " + e.what());
   }
@@ -307,6 +318,14 @@ int main(int argc, char** argv) {
   };
   print(b);
   if (!reference.empty()) print(r);
+  auto printReads = [&](Figures& f) {
+    std::printf("%-20s ps p50 with 0 containers, keep-alive %.0f us; with %d running, fresh connection: ps p50 %.2f ms, "
+                "inspect p50 %.2f ms\n",
+                f.name.c_str(), f.listEmpty.percentile(50), containers, f.listFresh.percentile(50) / 1000,
+                f.inspectFresh.percentile(50) / 1000);
+  };
+  printReads(b);
+  if (!reference.empty()) printReads(r);
   std::printf("recovery: berth kill -9 of containerd-bridge (restarted by the supervisor); dockerd kill -9 and restart "
               "with live-restore\n");
   std::printf("memory (PSS, containerd excluded): berth supervisor + services fresh %.1f MB, with %zu running %.1f MB "
@@ -321,6 +340,10 @@ int main(int argc, char** argv) {
                 b.list.percentile(50) / r.list.percentile(50), b.inspect.percentile(50) / r.inspect.percentile(50),
                 b.recoveryMs / r.recoveryMs, *b.freshPssMb / *r.freshPssMb, *b.loadedPssMb / *r.loadedPssMb,
                 (*b.loadedPssMb + *b.loggersPssMb) / *r.loadedPssMb);
+    std::printf("ratios berth/dockerd: ps with 0 containers keep-alive %.2f; fresh connection: ps %.2f, inspect %.2f\n",
+                b.listEmpty.percentile(50) / r.listEmpty.percentile(50),
+                b.listFresh.percentile(50) / r.listFresh.percentile(50),
+                b.inspectFresh.percentile(50) / r.inspectFresh.percentile(50));
   }
   std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
               floorCtr.percentile(50), floorCli.percentile(50));

@@ -92,4 +92,17 @@ inline Samples getLatency(const std::string& host, const std::string& path, int 
   return requestLatency(host, "GET", path, "", requests);
 }
 
+// GET `path` on a fresh connection each time, as curl or a CLI makes it: connect, one request,
+// the whole answer, close.
+inline Samples freshGetLatency(const std::string& host, const std::string& path, int requests) {
+  Samples s;
+  s.what = "GET " + path + " on fresh connections to " + host;
+  for (int i = 0; i < requests; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    requestLatency(host, "GET", path, "", 1);
+    s.add(std::chrono::steady_clock::now() - start);
+  }
+  return s;
+}
+
 }  // namespace berth::bench
