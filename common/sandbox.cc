@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "common/errors.h"
+#include "common/signal_safe.h"
 
 namespace berth::sandbox {
 namespace {
@@ -32,11 +33,8 @@ void onSigsys(int, siginfo_t* info, void* context) {
   int saved = errno;
   int number = info->si_syscall;
   const char* name = number >= 0 && number < kMaxSyscall && gNames[number][0] ? gNames[number] : "?";
-  char decimal[16];
-  int n = 0;
-  for (unsigned v = static_cast<unsigned>(number); n == 0 || v > 0; v /= 10) decimal[n++] = static_cast<char>('0' + v % 10);
-  for (int i = 0; i < n / 2; ++i) std::swap(decimal[i], decimal[n - 1 - i]);
-  decimal[n] = '\0';
+  char decimal[24];
+  formatDecimal(decimal, sizeof decimal, static_cast<unsigned>(number));
   char line[160];
   size_t at = 0;
   append(line, at, sizeof line, gService);

@@ -9,24 +9,9 @@
 #include <cstring>
 
 #include "common/errors.h"
+#include "common/signal_safe.h"
 
 namespace berth::supervisor {
-namespace {
-
-// Writes `value` in decimal at `out` (async-signal-safe; used between fork and exec).
-void writeDecimal(char* out, long value) {
-  char digits[24];
-  int n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value > 0);
-  for (int i = 0; i < n; ++i) out[i] = digits[n - 1 - i];
-  out[n] = '\0';
-}
-
-}  // namespace
-
 pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env) {
   // Everything the child needs is built before fork: after it only async-signal-safe calls run.
   std::vector<std::string> envStrings = env.base;
@@ -80,8 +65,8 @@ pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env) {
     close(moved[i]);
   }
   close_range(3 + static_cast<unsigned>(n), ~0U, 0);
-  writeDecimal(listenPid.data() + 11, getpid());
-  writeDecimal(watchdogPid.data() + 13, getpid());
+  formatDecimal(listenPid.data() + 11, listenPid.size() - 11, static_cast<unsigned long>(getpid()));
+  formatDecimal(watchdogPid.data() + 13, watchdogPid.size() - 13, static_cast<unsigned long>(getpid()));
   execve(argv[0], argv.data(), envp.data());
   _exit(127);
 }

@@ -11,6 +11,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/random.h"
 #include "common/time_format.h"
 
 namespace berth::bridge {
@@ -18,7 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 bool listedAlive(const std::optional<std::vector<TaskListing>>& listed, const std::string& id) {
   if (!listed) return false;

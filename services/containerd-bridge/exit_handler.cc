@@ -9,6 +9,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/random.h"
 #include "common/time_format.h"
 
 namespace berth::bridge {
@@ -16,7 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 }  // namespace
 

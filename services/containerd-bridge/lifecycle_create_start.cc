@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/go_json_types.h"
+#include "common/random.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
@@ -23,7 +24,6 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 // What create refuses before it reserves a name or asks for a layer, as dockerd words it.
 void validateCreate(const json& config, json& hostConfig) {

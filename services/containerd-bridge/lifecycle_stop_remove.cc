@@ -9,6 +9,7 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/go_json_types.h"
+#include "common/random.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
 
@@ -17,7 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 int stopTimeoutOf(const ContainerRecord& r) {
   // An int in dockerd (64 bits), an int here: beyond it, a wait without end all the same.

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/errors.h"
+#include "common/random.h"
 #include "services/containerd-bridge/container_status.h"
 
 namespace berth::bridge {
@@ -22,7 +23,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 std::string readWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

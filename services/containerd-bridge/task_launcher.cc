@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "common/random.h"
 #include "services/containerd-bridge/container_spec.h"
 #include "services/containerd-bridge/log_config.h"
 #include "services/containerd-bridge/oci_spec.h"
@@ -38,7 +39,6 @@ std::string queryEscape(const std::string& value) {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 double msSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/errors.h"
+#include "common/random.h"
 
 namespace berth::bridge {
 namespace {
@@ -10,7 +11,6 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 bool isVolume(const MountPoint& p) { return p.type == MountPoint::Type::volume; }
 

@@ -26,7 +26,7 @@ namespace {
 using json = nlohmann::json;
 
 std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
-std::string shortId(const std::string& digest) { return hexOf(digest).substr(0, 12); }
+std::string shortDigest(const std::string& digest) { return hexOf(digest).substr(0, 12); }
 
 std::string progress(const std::string& status, const std::string& id = "") {
   json j = {{"status", status}};
@@ -136,13 +136,13 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
       blobRepos_[blobDigest].insert(host + "/" + repo);
     }
     if (have) {
-      out.push_back(progress("Already exists", shortId(blobDigest)));
+      out.push_back(progress("Already exists", shortDigest(blobDigest)));
       continue;
     }
-    out.push_back(progress("Pulling fs layer", shortId(blobDigest)));
+    out.push_back(progress("Pulling fs layer", shortDigest(blobDigest)));
     std::string blob = work + "/blob-" + std::to_string(i);
     registry.fetchBlob(repo, blobDigest, blob, image.layers[i].size);
-    out.push_back(progress("Download complete", shortId(blobDigest)));
+    out.push_back(progress("Download complete", shortDigest(blobDigest)));
     std::string dir = work + "/layer-" + std::to_string(i);
     makeDirectories(dir + "/diff", 0755);
     auto x = extractLayer(blob, dir + "/diff", dir + ".tar");
@@ -151,7 +151,7 @@ void ImageStore::pull(const std::string& text, const RegistryCredentials& creden
       throw Error(ErrorKind::invalid, "layer " + blobDigest + " has diff id " + x.diffId + " but the config expects " + diff);
     }
     commitLayer(dir + "/diff", dir + ".tar", LayerRecord{chain, diff, parent, x.contentBytes, x.tarBytes});
-    out.push_back(progress("Pull complete", shortId(blobDigest)));
+    out.push_back(progress("Pull complete", shortDigest(blobDigest)));
   }
   std::vector<std::string> refs = {Reference{ref.name, "", manifest.digest}.familiar()};
   if (!ref.tag.empty()) refs.push_back(Reference{ref.name, ref.tag, ""}.familiar());
@@ -217,7 +217,7 @@ void ImageStore::push(const std::string& text, const RegistryCredentials& creden
       std::lock_guard lock(mutex_);
       blobRepos_[c.digest].insert(host + "/" + repo);
     }
-    out.push_back(progress(status, shortId(c.digest)));
+    out.push_back(progress(status, shortDigest(c.digest)));
   }
   std::string configDigest = "sha256:" + sha256Hex(configText);
   if (!registry.blobExists(repo, configDigest)) {

@@ -23,7 +23,6 @@ constexpr const char* kIccOption = "com.docker.network.bridge.enable_icc";
 constexpr const char* kMasqueradeOption = "com.docker.network.bridge.enable_ip_masquerade";
 constexpr const char* kMtuOption = "com.docker.network.driver.mtu";
 
-std::string shortId(const std::string& id) { return id.substr(0, 12); }
 
 // dockerd's MAC for an address: 02:42 and the four bytes of the IPv4 address.
 std::string macFor(uint32_t address) {

@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/signal_safe.h"
+
 extern char** environ;
 
 namespace berth::test {
@@ -132,15 +134,7 @@ Spawned::Spawned(const std::vector<std::string>& argvIn, const std::vector<std::
       if (listenFd == 3) fcntl(3, F_SETFD, 0);
       else dup2(listenFd, 3);  // dup2 leaves the copy without FD_CLOEXEC
       char* pidText = cenv[cenv.size() - 2] + std::strlen("LISTEN_PID=");
-      long pid = getpid();
-      int n = 0;
-      char digits[12];
-      do {
-        digits[n++] = static_cast<char>('0' + pid % 10);
-        pid /= 10;
-      } while (pid > 0);
-      for (int i = 0; i < n; ++i) pidText[i] = digits[n - 1 - i];
-      pidText[n] = '\0';
+      formatDecimal(pidText, 13, static_cast<unsigned long>(getpid()));  // the 12 spaces and the NUL
     }
     sigset_t none;
     sigemptyset(&none);

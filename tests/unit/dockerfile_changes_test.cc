@@ -373,9 +373,10 @@ TEST(CommitChangesTest, ANonObjectConfigIsRefused) {
 // exhausting the stack (a hostile --change reaches this through commit and import).
 TEST(CommitChangesTest, VariableSubstitutionsNestedTooDeepAreRefused) {
   auto nestedDefault = [](int levels) {
-    std::string text = "x";
-    for (int i = 0; i < levels; ++i) text = "${U:-" + text + "}";
-    return text;
+    std::string text;
+    text.reserve(static_cast<size_t>(levels) * 6 + 1);
+    for (int i = 0; i < levels; ++i) text += "${U:-";
+    return text + "x" + std::string(static_cast<size_t>(levels), '}');
   };
   EXPECT_EQ(applied({"LABEL v=" + nestedDefault(60)})["Labels"]["v"], "x");
   auto message = refusal({"LABEL v=" + nestedDefault(200000)});

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 
+#include "common/signal_safe.h"
 #include "tests/support/process.h"
 
 namespace berth {
@@ -54,6 +56,23 @@ TEST(FindInPathTest, WithoutPathTheDefaultDirectoriesAreSearched) {
   PathOverride path(std::nullopt);
   EXPECT_EQ(findInPath("tool", dir.path()), dir.path() + "/tool");
   EXPECT_EQ(findInPath("tool", "/nonexistent-berth-dir"), std::nullopt);
+}
+
+// The writer the supervisor and the tests use between fork and exec, and the seccomp handler in
+// its signal: every digit, in order, within the room it is given and never past it.
+TEST(SignalSafeTest, FormatDecimalWritesEveryDigitAndStaysWithinItsRoom) {
+  char out[24];
+  EXPECT_EQ(formatDecimal(out, sizeof out, 0), 1u);
+  EXPECT_STREQ(out, "0");
+  EXPECT_EQ(formatDecimal(out, sizeof out, 4194304), 7u);
+  EXPECT_STREQ(out, "4194304");
+  EXPECT_EQ(formatDecimal(out, sizeof out, 18446744073709551615ul), 20u);
+  EXPECT_STREQ(out, "18446744073709551615");
+  std::memset(out, '#', sizeof out);
+  EXPECT_EQ(formatDecimal(out, 4, 12345), 0u);  // 5 digits and a NUL need 6
+  EXPECT_EQ(out[0], '#');
+  EXPECT_EQ(formatDecimal(out, 6, 12345), 5u);
+  EXPECT_STREQ(out, "12345");
 }
 
 }  // namespace
