@@ -26,7 +26,7 @@ BERTH_SANITIZE=ON BERTH_WERROR=ON nice -n 19 scripts/build.sh
 # service's stderr is its test engine's log, which a passing test removes. GCC's UBSan runtime
 # writes to stderr whatever log_path says (it only passes the path on to ASan's, hence the same
 # path in both): the test engines copy a log holding a report here (BERTH_SANITIZER_LOG_DIR,
-# tests/support/engine.cc), and a test binary's own stderr is in ctest's LastTest.log.
+# tests/support/engine.cc), and a test binary's own stderr is in ctest's LastTest.log, copied there after each run.
 # berth-logger and berth-archive, started with no environment, and LeakSanitizer (on in the
 # supervisor, berthctl and the test binaries; off in every process under a seccomp filter) take
 # what common/sanitizer_defaults.cc compiles in; nothing here names detect_leaks.
@@ -38,12 +38,26 @@ export BERTH_SANITIZER_LOG_DIR=$logs
 export ASAN_OPTIONS="log_path=$logs/asan:log_exe_name=1:check_initialization_order=1"
 export UBSAN_OPTIONS="log_path=$logs/asan:log_exe_name=1:print_stacktrace=1"
 
+# One test holds berth-api at its descriptor limit on purpose. UBSan's vptr check probes the
+# vtable's memory through a pipe it opens, so with no descriptor free every check there fails
+# and reports "invalid vptr" whatever the object (docs/hardening.md). That test runs on its own,
+# after the rest, with vptr reports suppressed (in its engine only: the suppression is in its
+# environment); every other check stays on for it, and vptr stays on for every other test.
+descriptor_test='EngineTest.OutOfDescriptorsTheApiPausesInsteadOfSpinningAndServesAgainOnceFreed'
+printf 'vptr_check:*\n' > "$logs/vptr-suppression.supp"
 status=0
-(cd "$BERTH_BUILD_DIR" && ctest --output-on-failure --timeout 600 -j1 "$@") || status=$?
+(cd "$BERTH_BUILD_DIR" && ctest --output-on-failure --timeout 600 -j1 -E "^$descriptor_test\$" "$@") || status=$?
+cp "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" "$logs/ctest-LastTest.log" 2>/dev/null || true
+if (cd "$BERTH_BUILD_DIR" && ctest -N "$@") | grep -q " $descriptor_test\$"; then
+  (cd "$BERTH_BUILD_DIR" &&
+    UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$logs/vptr-suppression.supp" \
+      ctest --output-on-failure --timeout 600 -j1 -R "^$descriptor_test\$") || status=$?
+  cp "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" "$logs/ctest-LastTest-descriptors.log" 2>/dev/null || true
+fi
 
 find "$logs" -type f -empty -delete  # berth-logger's stderr, when it wrote nothing
 pattern='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|LeakSanitizer has encountered|Sanitizer.*CHECK failed|ERROR: Can.t open file'
-mapfile -t reports < <(grep -l -E "$pattern" "$logs"/* "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" 2>/dev/null || true)
+mapfile -t reports < <(grep -l -E "$pattern" "$logs"/* 2>/dev/null || true)
 if ((${#reports[@]} > 0)); then
   echo "test-sanitized: reports in ${#reports[@]} file(s):" >&2
   for r in "${reports[@]}"; do
