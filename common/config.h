@@ -78,6 +78,11 @@ struct Config {
   std::string serviceEndpoint(const std::string& service) const {
     return "ipc://" + ipcDir() + "/" + service + ".sock";
   }
+  // Where a service publishes its views for the API's read model (the containerd-bridge's
+  // container views, docs/ipc.md).
+  std::string viewsEndpoint(const std::string& service) const {
+    return "ipc://" + ipcDir() + "/views-" + service + ".sock";
+  }
   std::string eventsEndpoint(const std::string& service) const {
     return "ipc://" + ipcDir() + "/events-" + service + ".sock";
   }

@@ -131,4 +131,27 @@ std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos
   return std::nullopt;
 }
 
+std::string humanDuration(std::chrono::seconds d) {
+  long long s = d.count();
+  if (s < 1) return "Less than a second";
+  if (s == 1) return "1 second";
+  if (s < 60) return std::to_string(s) + " seconds";
+  long long m = s / 60;
+  if (m == 1) return "About a minute";
+  if (m < 60) return std::to_string(m) + " minutes";
+  long long h = s / 3600;
+  if (h == 1) return "About an hour";
+  if (h < 48) return std::to_string(h) + " hours";
+  if (h < 24 * 7 * 2) return std::to_string(h / 24) + " days";
+  if (h < 24 * 30 * 2) return std::to_string(h / 24 / 7) + " weeks";
+  if (h < 24 * 365 * 2) return std::to_string(h / 24 / 30) + " months";
+  return std::to_string(h / 24 / 365) + " years";
+}
+
+std::string statusLine(const std::string& prefix, int64_t sinceNanos, const std::string& suffix, int64_t nowNanos) {
+  if (sinceNanos < 0) return prefix;
+  int64_t seconds = sinceNanos > 0 && nowNanos > sinceNanos ? (nowNanos - sinceNanos) / 1000000000 : 0;
+  return prefix + humanDuration(std::chrono::seconds(seconds)) + suffix;
+}
+
 }  // namespace berth

@@ -1,6 +1,7 @@
 // Times as the Docker API writes them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,5 +23,14 @@ int64_t unixNanosOf(int64_t seconds, int64_t nanos);
 // seconds with an optional fraction ("1700000000.5"), a Go duration before `nowNanos`
 // ("10m", "1h30m"), RFC 3339, or "2006-01-02[T15:04[:05]]" in UTC. nullopt when it is none.
 std::optional<int64_t> parseDockerTime(const std::string& text, int64_t nowNanos);
+
+// A duration as Docker shows one ("Up 5 minutes", "Exited (0) About an hour ago"): Go's
+// go-units HumanDuration.
+std::string humanDuration(std::chrono::seconds d);
+
+// A container's Status in a listing, from the parts that do not move with the clock:
+// prefix + the human duration from `sinceNanos` to `nowNanos` + suffix, or prefix alone when
+// sinceNanos is negative ("Created", "Dead"). A since of 0 (not known) reads as no time passed.
+std::string statusLine(const std::string& prefix, int64_t sinceNanos, const std::string& suffix, int64_t nowNanos);
 
 }  // namespace berth

@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "ipc/message.h"
 #include "ipc/methods.h"
+#include "ipc/view_stamp.h"
 
 namespace berth::ipc {
 
@@ -22,6 +23,8 @@ void toCapnp(const EngineEvent& e, Event::Builder out) {
   }
   out.setScope(e.scope);
   out.setTimeNano(e.timeNano);
+  out.setViewEpoch(e.viewEpoch);
+  out.setViewSeq(e.viewSeq);
 }
 
 EngineEvent fromCapnp(Event::Reader in) {
@@ -32,6 +35,8 @@ EngineEvent fromCapnp(Event::Reader in) {
   for (auto a : in.getAttributes()) e.attributes.emplace_back(a.getKey(), a.getValue());
   e.scope = in.getScope();
   e.timeNano = in.getTimeNano();
+  e.viewEpoch = in.getViewEpoch();
+  e.viewSeq = in.getViewSeq();
   return e;
 }
 
@@ -49,6 +54,11 @@ EventPublisher::~EventPublisher() {
 
 void EventPublisher::publish(EngineEvent event) {
   if (event.timeNano == 0) event.timeNano = nowUnixNanos();
+  // Stamped after the change it reports was made: a reader that learns of it from this event
+  // then finds the views at least this far along.
+  auto stamp = currentViewStamp();
+  event.viewEpoch = stamp.epoch;
+  event.viewSeq = stamp.seq;
   capnp::MallocMessageBuilder mb;
   toCapnp(event, mb.initRoot<Event>());
   auto frame = encode(mb);

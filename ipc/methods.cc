@@ -324,6 +324,11 @@ const BridgeExportBegin& bridgeExportBegin() {
   return m;
 }
 
+const BridgeContainerViews& bridgeContainerViews() {
+  static const BridgeContainerViews m("containerViews");
+  return m;
+}
+
 const BridgeCommit& bridgeCommit() {
   static const BridgeCommit m("commit");
   return m;

@@ -90,6 +90,8 @@ using BridgeChanges = Method<ContainerdBridge, ContainerdBridge::ChangesParams, 
 using BridgeExportBegin = Method<ContainerdBridge, ContainerdBridge::ExportBeginParams, ContainerdBridge::ExportBeginResults>;
 using BridgeCommit = Method<ContainerdBridge, ContainerdBridge::CommitParams, ContainerdBridge::CommitResults>;
 using BridgeSetNetwork = Method<ContainerdBridge, ContainerdBridge::SetNetworkParams, ContainerdBridge::SetNetworkResults>;
+using BridgeContainerViews =
+    Method<ContainerdBridge, ContainerdBridge::ContainerViewsParams, ContainerdBridge::ContainerViewsResults>;
 using SupervisorStatus = Method<Supervisor, Supervisor::StatusParams, Supervisor::StatusResults>;
 using SupervisorRestart = Method<Supervisor, Supervisor::RestartParams, Supervisor::RestartResults>;
 
@@ -169,6 +171,7 @@ const BridgeChanges& bridgeChanges();
 const BridgeExportBegin& bridgeExportBegin();
 const BridgeCommit& bridgeCommit();
 const BridgeSetNetwork& bridgeSetNetwork();
+const BridgeContainerViews& bridgeContainerViews();
 const SupervisorStatus& supervisorStatus();
 const SupervisorRestart& supervisorRestart();
 

@@ -151,6 +151,10 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
         continue;
       }
       if (replyTo != requestId) continue;
+      if (onViewStamp_) {
+        auto r = rh->root<wire::ReplyHeader>();
+        if (r.getViewEpoch() != 0) onViewStamp_(ViewStamp{r.getViewEpoch(), r.getViewSeq()});
+      }
       if (failure) {
         release(std::move(conn));
         throw Error(failure->first, failure->second);

@@ -21,6 +21,7 @@
 #include "common/deadline.h"
 #include "ipc/message.h"
 #include "ipc/method.h"
+#include "ipc/view_stamp.h"
 
 namespace berth::ipc {
 
@@ -95,6 +96,10 @@ class RpcClient {
 
   const std::string& endpoint() const { return endpoint_; }
 
+  // Called with the view stamp of every reply from a peer that keeps views (ipc/view_stamp.h),
+  // before the call returns. Set once, before the first call.
+  void onViewStamp(std::function<void(ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
+
  private:
   struct Connection;
 
@@ -108,6 +113,7 @@ class RpcClient {
   std::mutex poolMutex_;
   std::vector<std::unique_ptr<Connection>> pool_;
   std::atomic<uint64_t> nextRequestId_{1};
+  std::function<void(ViewStamp)> onViewStamp_;
 };
 
 }  // namespace berth::ipc

@@ -8,12 +8,20 @@
 
 #include "ipc/message.h"
 #include "ipc/schema/rpc.capnp.h"
+#include "ipc/view_stamp.h"
 #include "ipc/wire_errors.h"
 
 namespace berth::ipc {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Every reply carries the view stamp as it is once the handler is done (after its changes).
+void stamp(wire::ReplyHeader::Builder header) {
+  auto s = currentViewStamp();
+  header.setViewEpoch(s.epoch);
+  header.setViewSeq(s.seq);
+}
 
 void collectMethods(capnp::InterfaceSchema iface, std::set<std::pair<uint64_t, uint16_t>>& seen,
                     std::vector<std::pair<MethodKey, std::string>>& out) {
@@ -246,6 +254,7 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
   capnp::MallocMessageBuilder header;
   auto rh = header.initRoot<wire::ReplyHeader>();
   rh.setRequestId(requestId);
+  stamp(rh);
   if (failure) {
     if (failure->first == ErrorKind::internal) spdlog::error("{} failed: {}", entry.name, failure->second);
     auto err = rh.initError();

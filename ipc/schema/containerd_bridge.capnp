@@ -129,6 +129,13 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # as it is. The operation lock is held while the images service reads the layer. Returns the
   # new image's id.
 
+  containerViews @27 () -> (epoch :UInt64, seq :UInt64, views :List(ContainerView));
+  # The API's read model (docs/ipc.md, "Container views"): every container's view as of view
+  # sequence `seq` of this bridge's run `epoch` (random per start). Right after answering, the
+  # bridge publishes a ContainerViewChange with `mark` set and the same epoch and seq on its
+  # views channel (views-containerd-bridge.sock), so the subscriber knows from which change on
+  # the channel's stream continues the snapshot with no gap.
+
   setNetwork @26 (ref :Text, network :Text, endpointConfig :Data, connect :Bool) -> ();
   # POST /networks/{id}/connect and /disconnect. For a container that has not started yet its
   # planned networks change (connect: `endpointConfig`, Docker's EndpointSettings JSON, for
@@ -139,4 +146,37 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # follow. `network` must exist (notFound "network X not found"); disconnecting one the
   # container is not on is forbidden ("container X is not connected to network Y"); host,
   # none and container: modes are invalid, as in dockerd.
+}
+
+struct ContainerView {
+  # What the API needs to answer GET /containers/{id}/json (without size) and an unfiltered
+  # GET /containers/json for one container, rendered by the bridge: the documents' text with
+  # the parts that change without the record left out. Inspect is inspectHead + ExecIDs (JSON)
+  # + inspectTail; a list entry is listHead + Status (JSON string) + listTail, where Status is
+  # statusPrefix + the human duration since statusSince + statusSuffix, or statusPrefix alone
+  # when statusSince is 0.
+  id @0 :Text;
+  name @1 :Text;          # with the leading slash
+  created @2 :Int64;      # Unix nanoseconds, the listing's order (newest first)
+  running @3 :Bool;       # listed without all=1
+  inspectHead @4 :Text;
+  inspectTail @5 :Text;
+  execIds @6 :Text;       # JSON: null or a list of ids
+  listHead @7 :Text;
+  listTail @8 :Text;
+  statusPrefix @9 :Text;
+  statusSince @10 :Int64;
+  statusSuffix @11 :Text;
+}
+
+struct ContainerViewChange {
+  # One message on the bridge's views channel: sequence `seq` of run `epoch` changed the view
+  # of one container (`view`) or removed it (`removedId`), or, with `mark`, only marks where a
+  # containerViews snapshot at `seq` ends. Sequences are consecutive within an epoch; a
+  # subscriber that sees a gap or another epoch takes a new snapshot.
+  epoch @0 :UInt64;
+  seq @1 :UInt64;
+  mark @2 :Bool;
+  removedId @3 :Text;
+  view @4 :ContainerView;
 }

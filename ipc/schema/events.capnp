@@ -17,6 +17,8 @@ struct Event {
   attributes @3 :List(Attribute);  # name, image, exitCode, labels ...
   scope @4 :Text;         # "local"
   timeNano @5 :Int64;     # when it happened, Unix nanoseconds
+  viewEpoch @6 :UInt64;   # the publisher's view stamp when it published (see rpc.capnp's
+  viewSeq @7 :UInt64;     # ReplyHeader): a read after this event reflects at least that much
 }
 
 interface EventSource {

@@ -36,4 +36,9 @@ struct ReplyHeader {
     ok @1 :Void;          # a results frame follows
     error @2 :RpcError;   # no results frame
   }
+  # The server's view stamp when the reply left (0, 0 from a service that keeps no views): the
+  # containerd-bridge stamps its container-view sequence (ContainerViewChange), so the API's
+  # read model knows how far it must have caught up before it answers a read after this reply.
+  viewEpoch @3 :UInt64;
+  viewSeq @4 :UInt64;
 }

@@ -41,23 +41,6 @@ int parseSignal(const std::string& raw) {
   return it->second;
 }
 
-std::string humanDuration(std::chrono::seconds d) {
-  long long s = d.count();
-  if (s < 1) return "Less than a second";
-  if (s == 1) return "1 second";
-  if (s < 60) return std::to_string(s) + " seconds";
-  long long m = s / 60;
-  if (m == 1) return "About a minute";
-  if (m < 60) return std::to_string(m) + " minutes";
-  long long h = s / 3600;
-  if (h == 1) return "About an hour";
-  if (h < 48) return std::to_string(h) + " hours";
-  if (h < 24 * 7 * 2) return std::to_string(h / 24) + " days";
-  if (h < 24 * 30 * 2) return std::to_string(h / 24 / 7) + " weeks";
-  if (h < 24 * 365 * 2) return std::to_string(h / 24 / 30) + " months";
-  return std::to_string(h / 24 / 365) + " years";
-}
-
 namespace {
 
 bool emptyList(const json& j, const char* key) {

@@ -1,5 +1,5 @@
 // Small pure pieces of Docker's container semantics that the containers core uses: signal
-// names, Docker's human durations, string lists, the image-defaults merge dockerd does at
+// names, string lists, the image-defaults merge dockerd does at
 // create, and whether a config names a health check.
 #pragma once
 
@@ -8,12 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "common/time_format.h"  // humanDuration, for its users
+
 namespace berth::bridge {
 
 // "SIGTERM", "TERM", "15", "term": the signal number; invalid otherwise.
 int parseSignal(const std::string& text);
 // Docker's units.HumanDuration ("Less than a second", "3 minutes", "About an hour").
-std::string humanDuration(std::chrono::seconds d);
 // The strings of a JSON array (other elements and non-arrays give nothing).
 std::vector<std::string> stringsOf(const nlohmann::json& j);
 // Docker's strslice: Cmd, Entrypoint and Shell may be given as one string, which is a list of

@@ -240,9 +240,13 @@ void ContainerStore::add(const ContainerRecord& record) {
   std::string dir = directoryOf(record.id);
   makeDirectories(dir, 0700);
   writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
-  std::unique_lock lock(mutex_);
-  containers_[record.id] = std::make_shared<const ContainerRecord>(record);
-  names_[record.name] = record.id;
+  auto published = std::make_shared<const ContainerRecord>(record);
+  {
+    std::unique_lock lock(mutex_);
+    containers_[record.id] = published;
+    names_[record.name] = record.id;
+  }
+  if (onChange_) onChange_(record.id, published);
 }
 
 ContainerRecord ContainerStore::update(const std::string& id, const std::function<void(ContainerRecord&)>& change) {
@@ -256,8 +260,12 @@ ContainerRecord ContainerStore::update(const std::string& id, const std::functio
   }
   change(r);
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
-  std::unique_lock lock(mutex_);
-  containers_[id] = std::make_shared<const ContainerRecord>(r);
+  auto published = std::make_shared<const ContainerRecord>(r);
+  {
+    std::unique_lock lock(mutex_);
+    containers_[id] = published;
+  }
+  if (onChange_) onChange_(id, published);
   return r;
 }
 
@@ -284,12 +292,16 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
     }
   }
   removeAll(directoryOf(id));
-  std::unique_lock lock(mutex_);
-  for (auto it = names_.begin(); it != names_.end();) {
-    if (it->second == id) it = names_.erase(it);
-    else ++it;
+  std::lock_guard write(writeMutex_);  // ordered with the other changes for the observer
+  {
+    std::unique_lock lock(mutex_);
+    for (auto it = names_.begin(); it != names_.end();) {
+      if (it->second == id) it = names_.erase(it);
+      else ++it;
+    }
+    containers_.erase(id);
   }
-  containers_.erase(id);
+  if (onChange_) onChange_(id, nullptr);
 }
 
 std::optional<std::string> ContainerStore::removedLogOf(const std::string& id) const {
@@ -323,10 +335,14 @@ void ContainerStore::rename(const std::string& id, const std::string& newName) {
   std::string old = r.name;
   r.name = name;
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
-  std::unique_lock lock(mutex_);
-  names_.erase(old);
-  names_[name] = id;
-  containers_[id] = std::make_shared<const ContainerRecord>(r);
+  auto published = std::make_shared<const ContainerRecord>(r);
+  {
+    std::unique_lock lock(mutex_);
+    names_.erase(old);
+    names_[name] = id;
+    containers_[id] = published;
+  }
+  if (onChange_) onChange_(id, published);
 }
 
 std::string ContainerStore::resolveLocked(const std::string& ref) const {

@@ -111,6 +111,12 @@ class ContainerStore {
   std::vector<std::shared_ptr<const ContainerRecord>> snapshot() const;
   std::string directoryOf(const std::string& id) const { return root_ + "/" + id; }
 
+  // Called after every change a reader can see, in the order the changes were made: with the
+  // record as published (add, update, rename) or null (remove). Runs under the store's write
+  // lock, so it must not call back into the store's writers. Set once, before any change.
+  using ChangeObserver = std::function<void(const std::string& id, const std::shared_ptr<const ContainerRecord>&)>;
+  void onChange(ChangeObserver observer) { onChange_ = std::move(observer); }
+
  private:
   std::string resolveLocked(const std::string& ref) const;
   // Removes kept logs older than kRemovedLogSeconds.
@@ -122,6 +128,7 @@ class ContainerStore {
   mutable std::shared_mutex mutex_;
   std::map<std::string, std::shared_ptr<const ContainerRecord>> containers_;  // id -> record
   std::map<std::string, std::string> names_;           // "/name" -> id (reserved or saved)
+  ChangeObserver onChange_;
 };
 
 // dockerd's rule for container names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, optional leading "/".

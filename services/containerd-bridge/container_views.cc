@@ -79,28 +79,38 @@ bool mountsMatch(const ContainerRecord& r, const std::set<std::string>& values) 
   return false;
 }
 
-std::string statusText(const ContainerRecord& r) {
-  int64_t now = nowUnixNanos();
-  auto ago = [&](const std::string& t) {
-    int64_t at = parseRfc3339Nanos(t);
-    return humanDuration(std::chrono::seconds(at > 0 && now > at ? (now - at) / 1000000000 : 0));
-  };
+// A listing's Status, split into what the record fixes and the clock's part (statusLine).
+struct StatusClock {
+  std::string prefix;
+  int64_t since = -1;  // negative: no duration
+  std::string suffix;
+};
+
+StatusClock statusClock(const ContainerRecord& r) {
   using S = ContainerStatus;
   auto s = r.state.status;
   if (s == S::running) {
     std::string health = healthOf(r);
-    if (health == "starting") return "Up " + ago(r.state.startedAt) + " (health: starting)";
-    if (health != "none") return "Up " + ago(r.state.startedAt) + " (" + health + ")";
-    return "Up " + ago(r.state.startedAt);
+    int64_t started = parseRfc3339Nanos(r.state.startedAt);
+    if (health == "starting") return {"Up ", started, " (health: starting)"};
+    if (health != "none") return {"Up ", started, " (" + health + ")"};
+    return {"Up ", started, ""};
   }
-  if (s == S::paused) return "Up " + ago(r.state.startedAt) + " (Paused)";
-  if (s == S::restarting) return "Restarting (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
-  if (s == S::removing) return "Removal In Progress";
-  if (s == S::dead) return "Dead";
+  if (s == S::paused) return {"Up ", parseRfc3339Nanos(r.state.startedAt), " (Paused)"};
+  if (s == S::restarting) {
+    return {"Restarting (" + std::to_string(r.state.exitCode) + ") ", parseRfc3339Nanos(r.state.finishedAt), " ago"};
+  }
+  if (s == S::removing) return {"Removal In Progress", -1, ""};
+  if (s == S::dead) return {"Dead", -1, ""};
   if (s == S::exited || r.hasBeenStarted) {
-    return "Exited (" + std::to_string(r.state.exitCode) + ") " + ago(r.state.finishedAt) + " ago";
+    return {"Exited (" + std::to_string(r.state.exitCode) + ") ", parseRfc3339Nanos(r.state.finishedAt), " ago"};
   }
-  return "Created";
+  return {"Created", -1, ""};
+}
+
+std::string statusText(const ContainerRecord& r) {
+  auto clock = statusClock(r);
+  return statusLine(clock.prefix, clock.since, clock.suffix, nowUnixNanos());
 }
 
 std::string commandText(const ContainerRecord& r) {
@@ -411,6 +421,27 @@ std::shared_ptr<const ContainerViews::Rendered> ContainerViews::rendered(
     sweepRenderedAt_ = std::max<size_t>(256, rendered_.size() * 2);
   }
   return r;
+}
+
+ContainerViews::Parts ContainerViews::parts(const std::shared_ptr<const ContainerRecord>& record) const {
+  Parts p;
+  p.id = record->id;
+  p.name = record->name;
+  p.created = parseRfc3339Nanos(record->created);
+  p.running = flagsOf(record->state.status).running;
+  auto done = rendered(record, p.created);
+  p.servable = !done->inspectHead.empty() && !done->listHead.empty();
+  if (p.servable) {
+    p.inspectHead = done->inspectHead;
+    p.inspectTail = done->inspectTail;
+    p.listHead = done->listHead;
+    p.listTail = done->listTail;
+  }
+  auto clock = statusClock(*record);
+  p.statusPrefix = std::move(clock.prefix);
+  p.statusSince = clock.since;
+  p.statusSuffix = std::move(clock.suffix);
+  return p;
 }
 
 std::vector<ContainerViews::Listed> ContainerViews::select(const ListOptions& options, Deadline deadline) const {

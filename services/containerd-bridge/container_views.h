@@ -36,6 +36,19 @@ class ContainerViews {
   // without the record (a listing's "Up 5 minutes", inspect's ExecIDs) is rendered per call.
   std::string inspectText(const std::string& ref) const;
   std::string listText(const ListOptions& options, Deadline deadline) const;
+  // A container's view as the API's read model keeps it (ContainerView in
+  // containerd_bridge.capnp): the kept renderings and the Status's fixed parts. `servable` is
+  // false when the record holds the rendering's marker text and must be rendered per call.
+  struct Parts {
+    std::string id, name;
+    int64_t created = 0;
+    bool running = false;
+    bool servable = false;
+    std::string inspectHead, inspectTail, listHead, listTail;
+    std::string statusPrefix, statusSuffix;
+    int64_t statusSince = -1;
+  };
+  Parts parts(const std::shared_ptr<const ContainerRecord>& record) const;
   // One stats sample (see ContainerdBridge.stats); zeros when the container is not running.
   nlohmann::json stats(const std::string& ref) const;
   nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const;

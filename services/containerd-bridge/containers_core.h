@@ -127,6 +127,9 @@ class ContainersCore final : private ContainerRuns {
   // inspect -s: the same document with SizeRw and SizeRootFs (see LayerOperations::addSizes).
   nlohmann::json inspectWithSize(const std::string& ref, Deadline deadline) const;
   nlohmann::json list(const ListOptions& options, Deadline deadline) const;
+  // What the views channel of the API's read model renders and observes (container_view_feed.h).
+  const ContainerViews& views() const { return views_; }
+  ExecProcesses& execs() { return execs_; }
   // inspect and list as the JSON text the replies carry, from each record's kept rendering.
   std::string inspectText(const std::string& ref) const { return views_.inspectText(ref); }
   std::string listText(const ListOptions& options, Deadline deadline) const;

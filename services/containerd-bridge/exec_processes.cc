@@ -79,6 +79,7 @@ std::string ExecProcesses::create(const std::string& ref, const json& body) {
       for (size_t i = 0; i < finished.size() - kKeptFinishedExecs; ++i) execs_.erase(finished[i]);
     }
   }
+  if (onChange_) onChange_(record.id);  // before the event, whose stamp must cover the new id
   events_("exec_create: " + commandLine(config), record, {{"execID", exec.id}});
   return exec.id;
 }
@@ -128,11 +129,14 @@ json ExecProcesses::idsOf(const std::string& containerId) const {
 }
 
 void ExecProcesses::forgetContainer(const std::string& containerId) {
-  std::lock_guard lock(mutex_);
-  for (auto it = execs_.begin(); it != execs_.end();) {
-    if (it->second.containerId == containerId) it = execs_.erase(it);
-    else ++it;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = execs_.begin(); it != execs_.end();) {
+      if (it->second.containerId == containerId) it = execs_.erase(it);
+      else ++it;
+    }
   }
+  if (onChange_) onChange_(containerId);
 }
 
 ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Deadline deadline) {

@@ -2,6 +2,7 @@
 // in dockerd: they describe processes of this bridge's lifetime.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -33,6 +34,8 @@ class ExecProcesses {
   nlohmann::json idsOf(const std::string& containerId) const;
   // A removed container's execs are forgotten.
   void forgetContainer(const std::string& containerId);
+  // Called (outside the execs' lock) after a container's exec ids changed. Set once, first.
+  void onChange(std::function<void(const std::string& containerId)> observer) { onChange_ = std::move(observer); }
 
  private:
   ExecRecord find(const std::string& execId) const;
@@ -44,6 +47,7 @@ class ExecProcesses {
   mutable std::mutex mutex_;
   std::map<std::string, ExecRecord> execs_;
   uint64_t nextSequence_ = 0;
+  std::function<void(const std::string&)> onChange_;
 };
 
 }  // namespace berth::bridge

@@ -16,6 +16,7 @@
 #include "ipc/stream_protocol.h"
 #include "services/containerd-bridge/container_events.h"
 #include "services/containerd-bridge/container_store.h"
+#include "services/containerd-bridge/container_view_feed.h"
 #include "services/containerd-bridge/container_layers_client.h"
 #include "services/containerd-bridge/containerd_client.h"
 #include "services/containerd-bridge/containers_core.h"
@@ -220,6 +221,7 @@ int main(int argc, char** argv) {
   bridge::ThreadScheduler scheduler;
   std::unique_ptr<bridge::ContainersCore> containers;
   std::unique_ptr<bridge::StreamServer> streams;
+  std::unique_ptr<bridge::ContainerViewFeed> viewFeed;  // observes the store and the execs
   std::shared_future<bridge::RuncVersion> runc;
   int status = ipc::runService(
       "containerd-bridge", argc, argv,
@@ -270,6 +272,9 @@ int main(int argc, char** argv) {
             *store, containerd->tasks(), containerd->containers(), *images, hostOps, scheduler,
             bridge::publishContainerEvents(host.events()), paths, layers.get(),
             volumes.get(), network.get()});
+        // Before the restore: its changes take the first numbers of this run's view sequence.
+        viewFeed = std::make_unique<bridge::ContainerViewFeed>(host.zmq(), config.viewsEndpoint("containerd-bridge"),
+                                                               *store, containers->views(), containers->execs());
         containers->restore();
         double restoreMs = lap();
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
@@ -300,6 +305,8 @@ int main(int argc, char** argv) {
             },
             ipc::RpcServer::Dispatch::worker);
         registerHandlers(server, *containers);
+        server.handle(ipc::methods::bridgeContainerViews(),
+                      [&](auto, auto r) { viewFeed->snapshot(r); });
         spdlog::info("containerd-bridge: set up in {:.1f} ms: confine {:.1f}, records {:.1f}, clients {:.1f}, restore {:.1f}",
                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), confineMs,
                      recordsMs, clientsMs, restoreMs);

@@ -1,0 +1,111 @@
+#include "services/containerd-bridge/container_view_feed.h"
+
+#include <capnp/message.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "common/errors.h"
+#include "common/random.h"
+#include "ipc/message.h"
+
+namespace berth::bridge {
+namespace {
+
+uint64_t newEpoch() {
+  uint64_t epoch = std::stoull(randomHex(8), nullptr, 16);
+  return epoch == 0 ? 1 : epoch;  // 0 means "keeps no views"
+}
+
+}  // namespace
+
+ContainerViewFeed::ContainerViewFeed(zmq::context_t& context, std::string endpoint, ContainerStore& store,
+                                     const ContainerViews& views, ExecProcesses& execs)
+    : endpoint_(std::move(endpoint)), store_(store), views_(views), execs_(execs), epoch_(newEpoch()),
+      pub_(context, zmq::socket_type::pub) {
+  pub_.set(zmq::sockopt::linger, 0);
+  // A subscriber that falls this far behind loses changes, sees the gap and takes a snapshot.
+  pub_.set(zmq::sockopt::sndhwm, 100000);
+  if (endpoint_.rfind("ipc://", 0) == 0) ::unlink(endpoint_.substr(6).c_str());
+  pub_.bind(endpoint_);
+  store.onChange([this](const std::string& id, const std::shared_ptr<const ContainerRecord>& record) {
+    recordChanged(id, record);
+  });
+  execs.onChange([this](const std::string& id) { execsChanged(id); });
+  ipc::setViewStampSource([this] { return stamp(); });
+}
+
+ContainerViewFeed::~ContainerViewFeed() {
+  ipc::setViewStampSource({});
+  if (endpoint_.rfind("ipc://", 0) == 0) ::unlink(endpoint_.substr(6).c_str());
+}
+
+void ContainerViewFeed::fill(ipc::ContainerView::Builder out, const std::shared_ptr<const ContainerRecord>& record) const {
+  auto p = views_.parts(record);
+  out.setId(p.id);
+  out.setName(p.name);
+  out.setCreated(p.created);
+  out.setRunning(p.running);
+  if (p.servable) {
+    out.setInspectHead(p.inspectHead);
+    out.setInspectTail(p.inspectTail);
+    out.setListHead(p.listHead);
+    out.setListTail(p.listTail);
+  }
+  out.setExecIds(execs_.idsOf(p.id).dump());
+  out.setStatusPrefix(p.statusPrefix);
+  out.setStatusSince(p.statusSince);
+  out.setStatusSuffix(p.statusSuffix);
+}
+
+template <typename F>
+void ContainerViewFeed::publishLocked(F&& fillChange) {
+  uint64_t next = seq_.load(std::memory_order_relaxed) + 1;
+  capnp::MallocMessageBuilder mb;
+  auto change = mb.initRoot<ipc::ContainerViewChange>();
+  change.setEpoch(epoch_);
+  change.setSeq(next);
+  fillChange(change);
+  auto frame = ipc::encode(mb);
+  // Never blocks: with no subscriber, or one past its high-water mark, the change is dropped
+  // for it (it sees the gap). The sequence moves on either way: replies are stamped with it.
+  pub_.send(frame, zmq::send_flags::dontwait);
+  seq_.store(next, std::memory_order_release);
+}
+
+void ContainerViewFeed::recordChanged(const std::string& id, const std::shared_ptr<const ContainerRecord>& record) {
+  std::lock_guard lock(mutex_);
+  publishLocked([&](ipc::ContainerViewChange::Builder change) {
+    if (record) fill(change.initView(), record);
+    else change.setRemovedId(id);
+  });
+}
+
+void ContainerViewFeed::execsChanged(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  std::shared_ptr<const ContainerRecord> record;
+  try {
+    record = store_.find(id);
+  } catch (const Error&) {
+    return;  // removed: its removal was (or will be) published
+  }
+  publishLocked([&](ipc::ContainerViewChange::Builder change) { fill(change.initView(), record); });
+}
+
+void ContainerViewFeed::snapshot(ipc::ContainerdBridge::ContainerViewsResults::Builder out) {
+  std::lock_guard lock(mutex_);
+  uint64_t at = seq_.load(std::memory_order_relaxed);
+  auto records = store_.snapshot();
+  out.setEpoch(epoch_);
+  out.setSeq(at);
+  auto list = out.initViews(static_cast<unsigned>(records.size()));
+  for (size_t i = 0; i < records.size(); ++i) fill(list[static_cast<unsigned>(i)], records[i]);
+  capnp::MallocMessageBuilder mb;
+  auto mark = mb.initRoot<ipc::ContainerViewChange>();
+  mark.setEpoch(epoch_);
+  mark.setSeq(at);
+  mark.setMark(true);
+  auto frame = ipc::encode(mb);
+  pub_.send(frame, zmq::send_flags::dontwait);
+}
+
+}  // namespace berth::bridge
