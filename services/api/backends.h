@@ -1,7 +1,8 @@
 // The API's view of the other processes: one client per service, typed where the service has a
 // public client (images: services/images/public; volumes: services/volumes/public; network: services/network/public; the
-// containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own; each
-// handler asks the service that owns the answer.
+// containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own but the
+// read model of containers (a copy of the bridge's views); each handler asks the service that
+// owns the answer, or that copy when it is current.
 #pragma once
 
 #include <string>
@@ -12,6 +13,7 @@
 #include "common/config.h"
 #include "ipc/rpc_client.h"
 #include "services/containerd-bridge/public/bridge_client.h"
+#include "services/containerd-bridge/public/container_read_model.h"
 #include "services/images/public/images_client.h"
 #include "services/network/public/network_client.h"
 #include "services/volumes/public/volumes_client.h"
@@ -28,7 +30,8 @@ struct Backends {
         images(imagesRpc),
         volumes(volumesRpc),
         network(context, config.serviceEndpoint("network")),
-        bridge(bridgeRpc) {}
+        bridge(bridgeRpc),
+        containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc) {}
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
@@ -44,6 +47,8 @@ struct Backends {
   volumes::VolumesClient volumes;
   network::NetworkClient network;
   bridge::BridgeClient bridge;
+  // Answers container reads while it is current; observes every reply of bridgeRpc.
+  bridge::ContainerReadModel containers;
 };
 
 }  // namespace berth::api

@@ -210,9 +210,14 @@ void ContainersRoutes::rename(http::Request& req, http::ResponseWriter& out) {
 
 void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
   // With sizes the bridge asks the images service, which measures the layer: a call of its own.
-  std::string inspected = boolParam(req, "size") ? backends_.bridge.inspectWithSizeJson(req.params["id"], ipc::deadlineIn(60s))
-                                                 : backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
-  out.send(200, "application/json", inspected + "\n");
+  if (boolParam(req, "size")) {
+    out.send(200, "application/json", backends_.bridge.inspectWithSizeJson(req.params["id"], ipc::deadlineIn(60s)) + "\n");
+    return;
+  }
+  // From the read model when it is current; else (and for every error) the bridge answers.
+  auto inspected = backends_.containers.inspect(req.params["id"]);
+  if (!inspected) inspected = backends_.bridge.inspectJson(req.params["id"], ipc::deadlineIn(10s));
+  out.send(200, "application/json", *inspected + "\n");
 }
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
@@ -223,9 +228,12 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   int limit = intParam(req, "limit", -1);
   if (boolParam(req, "latest")) limit = 1;
   bool size = boolParam(req, "size");  // ps -s: the bridge asks the images service for every layer's size
-  std::string listed =
-      backends_.bridge.listJson({boolParam(req, "all"), limit, filters, size}, ipc::deadlineIn(size ? 60s : 10s));
-  out.send(200, "application/json", listed + "\n");
+  bool all = boolParam(req, "all");
+  std::optional<std::string> listed;
+  // Without filters or sizes the read model answers when it is current.
+  if (!size && (filters.empty() || parseJsonOrDiscarded(filters).empty())) listed = backends_.containers.list(all, limit);
+  if (!listed) listed = backends_.bridge.listJson({all, limit, filters, size}, ipc::deadlineIn(size ? 60s : 10s));
+  out.send(200, "application/json", *listed + "\n");
 }
 
 void ContainersRoutes::top(http::Request& req, http::ResponseWriter& out) {

@@ -62,6 +62,8 @@ size_t EventHub::listeners() const {
 }
 
 void EventHub::deliver(ipc::EngineEvent e) {
+  // Before any client sees the event: a read it makes after it reflects the change reported.
+  backends_.containers.require({e.viewEpoch, e.viewSeq});
   std::lock_guard lock(mutex_);
   for (auto& s : subscriptions_) s->push(e);
 }

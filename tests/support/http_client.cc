@@ -126,6 +126,12 @@ bool HttpExchange::waitForHead(int timeoutMs) {
   return true;
 }
 
+std::string HttpExchange::bodySoFar(int timeoutMs) {
+  readSome(timeoutMs);
+  auto end = data_.find("\r\n\r\n");
+  return end == std::string::npos ? std::string() : data_.substr(end + 4);
+}
+
 HttpResult HttpExchange::finish(int timeoutMs) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
   while (!ended_) {

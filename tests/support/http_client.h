@@ -38,6 +38,9 @@ class HttpExchange {
   // True once the response head has arrived; false when `timeoutMs` passes or the server closes
   // or resets first.
   bool waitForHead(int timeoutMs);
+  // Reads what arrives within `timeoutMs` (less when the connection ends) and returns the body
+  // received so far, chunked framing left in place: for a stream the test follows as it goes.
+  std::string bodySoFar(int timeoutMs);
   // Reads until the server closes or `timeoutMs` passes, and returns everything received, with
   // complete/timedOut/reset set as rawRequest sets them.
   HttpResult finish(int timeoutMs);

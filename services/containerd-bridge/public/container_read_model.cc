@@ -1,0 +1,317 @@
+#include "services/containerd-bridge/public/container_read_model.h"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/errors.h"
+#include "common/time_format.h"
+#include "ipc/message.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/schema/containerd_bridge.capnp.h"
+
+namespace berth::bridge {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct ContainerReadModel::View {
+  std::string id, name;
+  int64_t created = 0;
+  bool running = false;
+  bool servable = false;
+  std::string inspectHead, inspectTail, execIds, listHead, listTail, statusPrefix, statusSuffix;
+  int64_t statusSince = -1;
+};
+
+namespace {
+
+// How long a read waits for the views channel to bring a change a reply already acknowledged
+// (it is on its way: the bridge sends it before it replies) before it asks the bridge instead.
+constexpr auto kCatchUp = 20ms;
+// How long after a snapshot its mark may take before the snapshot is taken again (the mark is
+// lost when the subscription had not reached the bridge yet).
+constexpr auto kMarkWait = 250ms;
+
+std::shared_ptr<const ContainerReadModel::View> viewOf(ipc::ContainerView::Reader v) {
+  auto out = std::make_shared<ContainerReadModel::View>();
+  out->id = v.getId();
+  out->name = v.getName();
+  out->created = v.getCreated();
+  out->running = v.getRunning();
+  out->inspectHead = v.getInspectHead();
+  out->inspectTail = v.getInspectTail();
+  out->execIds = v.getExecIds();
+  out->listHead = v.getListHead();
+  out->listTail = v.getListTail();
+  out->servable = !out->inspectHead.empty() && !out->listHead.empty() && !out->execIds.empty();
+  out->statusPrefix = v.getStatusPrefix();
+  out->statusSince = v.getStatusSince();
+  out->statusSuffix = v.getStatusSuffix();
+  return out;
+}
+
+std::string withSlash(const std::string& name) { return !name.empty() && name.front() == '/' ? name : "/" + name; }
+
+}  // namespace
+
+ContainerReadModel::ContainerReadModel(zmq::context_t& context, std::string viewsEndpoint, ipc::RpcClient& bridge)
+    : context_(context), bridge_(bridge) {
+  bridge_.onViewStamp([this](ipc::ViewStamp stamp) { require(stamp); });
+  thread_ = std::thread([this, endpoint = std::move(viewsEndpoint)] { run(endpoint); });
+}
+
+ContainerReadModel::~ContainerReadModel() {
+  running_ = false;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ContainerReadModel::require(ipc::ViewStamp stamp) {
+  if (stamp.epoch == 0) return;
+  std::lock_guard lock(mutex_);
+  if (stamp.epoch != required_.epoch) {
+    // Another run of the bridge answered: what this model holds (if of the earlier run) is
+    // no longer the bridge's. The views channel's reconnection brings a snapshot; asking for
+    // one here too costs nothing when it does.
+    required_ = stamp;
+    if (epoch_ != stamp.epoch) wantSnapshot_ = true;
+  } else {
+    required_.seq = std::max(required_.seq, stamp.seq);
+  }
+}
+
+bool ContainerReadModel::current(std::unique_lock<std::mutex>& lock) {
+  auto holds = [&] {
+    return synced_ && (required_.epoch == 0 || (required_.epoch == epoch_ && seq_ >= required_.seq));
+  };
+  if (holds()) return true;
+  if (!synced_ || required_.epoch != epoch_) return false;
+  return changed_.wait_for(lock, kCatchUp, holds);
+}
+
+std::optional<std::string> ContainerReadModel::inspect(const std::string& ref) {
+  std::unique_lock lock(mutex_);
+  auto decline = [&] {
+    ++counts_.declined;
+    return std::nullopt;
+  };
+  if (ref.empty() || !current(lock)) return decline();
+  // As the bridge's store resolves: the full id, then the name, then a unique id prefix. Not
+  // found and ambiguous are the bridge's to say.
+  const View* view = nullptr;
+  if (auto it = byId_.find(ref); it != byId_.end()) {
+    view = it->second.get();
+  } else if (auto named = byName_.find(withSlash(ref)); named != byName_.end()) {
+    if (auto byName = byId_.find(named->second); byName != byId_.end()) view = byName->second.get();
+  } else {
+    auto it = byId_.lower_bound(ref);
+    if (it != byId_.end() && it->first.rfind(ref, 0) == 0) {
+      auto next = std::next(it);
+      if (next == byId_.end() || next->first.rfind(ref, 0) != 0) view = it->second.get();
+    }
+  }
+  if (view == nullptr || !view->servable) return decline();
+  ++counts_.served;
+  std::string out;
+  out.reserve(view->inspectHead.size() + view->execIds.size() + view->inspectTail.size());
+  out += view->inspectHead;
+  out += view->execIds;
+  out += view->inspectTail;
+  return out;
+}
+
+std::optional<std::string> ContainerReadModel::list(bool all, int limit) {
+  std::vector<std::shared_ptr<const View>> shown;
+  {
+    std::unique_lock lock(mutex_);
+    if (!current(lock)) {
+      ++counts_.declined;
+      return std::nullopt;
+    }
+    if (limit > 0) all = true;  // as dockerd: a limit lists stopped containers too
+    for (const auto& [id, view] : byId_) {
+      if (!view->servable) {
+        ++counts_.declined;
+        return std::nullopt;
+      }
+      if (all || view->running) shown.push_back(view);
+    }
+    ++counts_.served;
+  }
+  // The views are immutable once made: rendered outside the lock.
+  std::sort(shown.begin(), shown.end(), [](const auto& a, const auto& b) { return a->created > b->created; });
+  if (limit > 0 && shown.size() > static_cast<size_t>(limit)) shown.resize(static_cast<size_t>(limit));
+  int64_t now = nowUnixNanos();
+  std::string out = "[";
+  for (const auto& view : shown) {
+    if (out.size() > 1) out += ',';
+    out += view->listHead;
+    out += nlohmann::json(statusLine(view->statusPrefix, view->statusSince, view->statusSuffix, now)).dump();
+    out += view->listTail;
+  }
+  out += ']';
+  return out;
+}
+
+ContainerReadModel::Counts ContainerReadModel::counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
+}
+
+bool ContainerReadModel::takeSnapshot() {
+  try {
+    auto reply = bridge_.call(ipc::methods::bridgeContainerViews(), deadlineIn(2s));
+    auto r = reply.get();
+    std::map<std::string, std::shared_ptr<const View>> byId;
+    std::map<std::string, std::string> byName;
+    for (auto v : r.getViews()) {
+      auto view = viewOf(v);
+      byName[view->name] = view->id;
+      byId[view->id] = std::move(view);
+    }
+    std::lock_guard lock(mutex_);
+    byId_ = std::move(byId);
+    byName_ = std::move(byName);
+    epoch_ = r.getEpoch();
+    seq_ = r.getSeq();
+    synced_ = false;  // until the channel's mark shows that the changes after it will arrive
+    wantSnapshot_ = false;
+    ++counts_.snapshots;
+    return true;
+  } catch (const Error& e) {
+    spdlog::debug("containers read model: no snapshot: {}", e.what());
+    return false;
+  }
+}
+
+void ContainerReadModel::run(std::string endpoint) {
+  zmq::socket_t sub(context_, zmq::socket_type::sub);
+  sub.set(zmq::sockopt::linger, 0);
+  sub.set(zmq::sockopt::rcvhwm, 100000);
+  sub.set(zmq::sockopt::reconnect_ivl, 10);
+  sub.set(zmq::sockopt::reconnect_ivl_max, 20);
+  sub.set(zmq::sockopt::maxmsgsize, ipc::kMaxMessageBytes);
+  sub.set(zmq::sockopt::subscribe, "");
+  static std::atomic<uint64_t> nextMonitorId{1};
+  std::string monitorEndpoint = "inproc://berth-views-monitor-" + std::to_string(nextMonitorId++);
+  if (zmq_socket_monitor(sub.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    spdlog::error("containers read model: zmq_socket_monitor: {}; every read asks the bridge", zmq_strerror(zmq_errno()));
+    return;
+  }
+  zmq::socket_t monitor(context_, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(monitorEndpoint);
+  sub.connect(endpoint);
+
+  bool connected = false;
+  Clock::time_point snapshotAt{};  // the next snapshot not before then
+  bool awaitingMark = false;       // a snapshot was installed and waits for its mark
+  Clock::time_point markBy{};      // until then
+  while (running_) {
+    zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, 20ms);
+    zmq::message_t m;
+    while (monitor.recv(m, zmq::recv_flags::dontwait)) {
+      uint16_t event = 0;
+      if (m.size() >= 2) std::memcpy(&event, m.data(), 2);
+      while (m.more() && monitor.recv(m, zmq::recv_flags::dontwait)) {
+      }
+      std::lock_guard lock(mutex_);
+      if (event == ZMQ_EVENT_CONNECTED) {
+        connected = true;
+        wantSnapshot_ = true;
+        // Give the subscription a moment to reach the bridge, so the snapshot's mark is seen.
+        snapshotAt = Clock::now() + 10ms;
+      } else if (event == ZMQ_EVENT_DISCONNECTED) {
+        connected = false;  // the bridge went away: its views may change before it is back
+        synced_ = false;
+        awaitingMark = false;
+      }
+    }
+    while (sub.recv(m, zmq::recv_flags::dontwait)) {
+      try {
+        ipc::MessageIn in(m);
+        auto c = in.root<ipc::ContainerViewChange>();
+        std::lock_guard lock(mutex_);
+        if (c.getEpoch() != epoch_) {
+          if (epoch_ != 0) {
+            synced_ = false;
+            wantSnapshot_ = true;
+          }
+          continue;
+        }
+        if (c.getMark()) {
+          if (awaitingMark && c.getSeq() == seq_) {
+            synced_ = true;
+            awaitingMark = false;
+            changed_.notify_all();
+          }
+          continue;
+        }
+        if (c.getSeq() <= seq_) continue;  // the snapshot has it
+        if (!synced_ || c.getSeq() != seq_ + 1) {
+          // A change after the snapshot whose mark never came, or a gap: start again.
+          synced_ = false;
+          wantSnapshot_ = true;
+          awaitingMark = false;
+          continue;
+        }
+        if (c.hasView()) {
+          auto view = viewOf(c.getView());
+          if (auto old = byId_.find(view->id); old != byId_.end() && old->second->name != view->name) {
+            byName_.erase(old->second->name);
+          }
+          byName_[view->name] = view->id;
+          byId_[view->id] = std::move(view);
+        } else {
+          std::string id = c.getRemovedId();
+          if (auto old = byId_.find(id); old != byId_.end()) {
+            if (auto named = byName_.find(old->second->name); named != byName_.end() && named->second == id) {
+              byName_.erase(named);
+            }
+            byId_.erase(old);
+          }
+        }
+        seq_ = c.getSeq();
+        ++counts_.changes;
+        changed_.notify_all();
+      } catch (const std::exception& e) {
+        spdlog::warn("containers read model: dropped a malformed change: {}", e.what());
+        std::lock_guard lock(mutex_);
+        synced_ = false;
+        wantSnapshot_ = true;
+      } catch (const kj::Exception& e) {
+        spdlog::warn("containers read model: dropped a malformed change: {}", e.getDescription().cStr());
+        std::lock_guard lock(mutex_);
+        synced_ = false;
+        wantSnapshot_ = true;
+      }
+    }
+    auto now = Clock::now();
+    bool take = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (awaitingMark && now > markBy) {
+        wantSnapshot_ = true;  // the mark was lost: the subscription was not in place yet
+        awaitingMark = false;
+      }
+      take = connected && wantSnapshot_ && now >= snapshotAt;
+    }
+    if (take) {
+      if (takeSnapshot()) {
+        awaitingMark = true;
+        markBy = Clock::now() + kMarkWait;
+      } else {
+        snapshotAt = Clock::now() + 100ms;
+      }
+    }
+  }
+}
+
+}  // namespace berth::bridge

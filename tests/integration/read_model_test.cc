@@ -1,0 +1,248 @@
+// The API's read model of containers (docs/ipc.md, "Container views"): GET /containers/{id}/json
+// and an unfiltered GET /containers/json answered from the API's copy of the bridge's views.
+// What must hold: the copy answers (it keeps answering with the bridge frozen, which shows that
+// no RPC was made), it answers exactly what the bridge would, and no read shows a state older
+// than a write or an event the client already saw.
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+// The bridge's RPC answers for the same documents: a filter that every container passes (an
+// empty id prefix) and inspect with sizes are never answered from the copy.
+const std::string kEveryId = "filters=%7B%22id%22%3A%5B%22%22%5D%7D";
+
+// SIGSTOP of one process until the guard ends (SIGCONT), so a failing assertion never leaves
+// the engine's bridge frozen. The stop reaches each thread asynchronously: the guard waits
+// until the kernel shows every one of them stopped.
+class Frozen {
+ public:
+  explicit Frozen(pid_t pid) : pid_(pid) {
+    ::kill(pid_, SIGSTOP);
+    std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+    bool stopped = waitFor(
+        [&] {
+          for (const auto& t : fs::directory_iterator(tasks)) {
+            std::string stat = readText(t.path().string() + "/stat");
+            size_t close = stat.rfind(')');
+            if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') return false;
+          }
+          return true;
+        },
+        5s);
+    EXPECT_TRUE(stopped) << "process " << pid_ << " did not stop";
+  }
+  ~Frozen() { ::kill(pid_, SIGCONT); }
+
+ private:
+  pid_t pid_;
+};
+
+json bodyOf(const HttpResult& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
+}
+
+class ReadModelTest : public ContainersTest {
+ protected:
+  HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }
+  json inspectDoc(const std::string& ref) {
+    auto r = get("/v1.41/containers/" + ref + "/json");
+    EXPECT_EQ(r.status, 200) << ref << ": " << r.body.substr(0, 300);
+    return bodyOf(r);
+  }
+  json listDoc(const std::string& query) {
+    auto r = get("/v1.41/containers/json?" + query);
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body.substr(0, 300);
+    return bodyOf(r);
+  }
+};
+
+TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
+  std::string id = runDetached({"--name", "frozen-read", kImage, "sleep", "1000"});
+  ASSERT_FALSE(id.empty());
+  std::this_thread::sleep_for(200ms);  // the last change reaches the API's copy
+  pid_t bridge = engine_.childPid("containerd-bridge");
+  {
+    Frozen frozen(bridge);
+    // A read the copy does not answer waits for the frozen bridge: the proof that it is frozen.
+    auto viaBridge = rawRequest(engine_.socketPath(),
+                                "GET /v1.41/containers/json?" + kEveryId + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                1000);
+    EXPECT_TRUE(viaBridge.timedOut) << viaBridge.status << " " << viaBridge.body.substr(0, 200);
+    auto byName = inspectDoc("frozen-read");
+    EXPECT_EQ(byName["Id"], id);
+    EXPECT_EQ(byName["Name"], "/frozen-read");
+    EXPECT_EQ(byName["State"]["Status"], "running");
+    EXPECT_EQ(inspectDoc(id.substr(0, 7))["Id"], id);
+    auto listed = listDoc("");
+    ASSERT_TRUE(listed.is_array()) << listed;
+    ASSERT_EQ(listed.size(), 1u) << listed;
+    EXPECT_EQ(listed[0]["Id"], id);
+    EXPECT_TRUE(startsWith(listed[0]["Status"].get<std::string>(), "Up ")) << listed[0]["Status"];
+  }
+  // Thawed, the bridge answers what the copy declines: not found, from the bridge's words.
+  auto missing = get("/v1.41/containers/no-such-one/json");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(bodyOf(missing)["message"], "No such container: no-such-one");
+}
+
+TEST_F(ReadModelTest, TheCopyAnswersWhatTheBridgeAnswers) {
+  std::string running = runDetached({"--name", "rm-running", "--label", "a=b", kImage, "sleep", "1000"});
+  std::string paused = runDetached({"--name", "rm-paused", kImage, "sleep", "1000"});
+  std::string exited = runDetached({"--name", "rm-exited", kImage, "sh", "-c", "exit 3"});
+  ASSERT_FALSE(running.empty() || paused.empty() || exited.empty());
+  ASSERT_EQ(engine_.docker({"create", "--pull", "never", "--name", "rm-created", kImage, "true"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"pause", "rm-paused"}).exitCode, 0);
+  ASSERT_EQ(engine_.output({"wait", "rm-exited"}), "3\n");
+  ASSERT_EQ(engine_.docker({"rename", "rm-running", "rm-renamed"}).exitCode, 0);
+  auto exec = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/rm-renamed/exec", R"({"Cmd":["true"]})",
+                          "Content-Type: application/json\r\n");
+  ASSERT_EQ(exec.status, 201) << exec.body;
+
+  // Lists: all, running only, and a limit, each against the bridge's own answer. Status moves
+  // with the clock, so it is compared by its fixed part.
+  auto withoutStatus = [](json list) {
+    for (auto& entry : list) entry.erase("Status");
+    return list;
+  };
+  auto statusHead = [](const json& list) {
+    std::vector<std::string> out;
+    for (const auto& entry : list) out.push_back(entry["Status"].get<std::string>().substr(0, 11));
+    return out;
+  };
+  for (std::string query : {"all=1", "", "limit=2"}) {
+    auto fromCopy = listDoc(query);
+    auto fromBridge = listDoc(query + (query.empty() ? "" : "&") + kEveryId);
+    EXPECT_EQ(withoutStatus(fromCopy), withoutStatus(fromBridge)) << query;
+    EXPECT_EQ(statusHead(fromCopy), statusHead(fromBridge)) << query;
+  }
+  auto all = listDoc("all=1");
+  ASSERT_EQ(all.size(), 4u) << all;
+  std::vector<std::string> statuses;
+  for (const auto& e : all) statuses.push_back(e["Names"][0].get<std::string>() + " " + e["Status"].get<std::string>());
+  // Newest first, with dockerd's Status words.
+  EXPECT_EQ(statuses[0], "/rm-created Created");
+  EXPECT_TRUE(startsWith(statuses[1], "/rm-exited Exited (3) ")) << statuses[1];
+  EXPECT_TRUE(startsWith(statuses[2], "/rm-paused Up ") && contains(statuses[2], "(Paused)")) << statuses[2];
+  EXPECT_TRUE(startsWith(statuses[3], "/rm-renamed Up ")) << statuses[3];
+
+  // Inspect of each, by name and by id prefix, against the bridge's document with sizes
+  // (which adds only SizeRw and SizeRootFs).
+  for (const std::string& ref : std::vector<std::string>{"rm-renamed", "rm-paused", "rm-exited", "rm-created", running.substr(0, 12)}) {
+    json fromCopy = inspectDoc(ref);
+    auto sized = get("/v1.41/containers/" + ref + "/json?size=1");
+    ASSERT_EQ(sized.status, 200) << sized.body;
+    json fromBridge = bodyOf(sized);
+    fromBridge.erase("SizeRw");
+    fromBridge.erase("SizeRootFs");
+    EXPECT_EQ(fromCopy, fromBridge) << ref;
+  }
+  EXPECT_EQ(inspectDoc("rm-renamed")["ExecIDs"], json::array({bodyOf(exec)["Id"]}));
+  EXPECT_EQ(inspectDoc("rm-paused")["ExecIDs"], json());
+}
+
+// Each write acknowledged to the client, then at once a read on a new connection: the read
+// shows the write, every time.
+TEST_F(ReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
+  for (int round = 0; round < 5; ++round) {
+    std::string name = "rw-" + std::to_string(round);
+    auto created = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/create?name=" + name,
+                               R"({"Image":")" + kImage + R"(","Cmd":["sleep","1000"]})", "Content-Type: application/json\r\n");
+    ASSERT_EQ(created.status, 201) << created.body;
+    std::string id = bodyOf(created)["Id"];
+    EXPECT_EQ(inspectDoc(name)["State"]["Status"], "created");
+    EXPECT_EQ(listDoc("all=1").size(), 1u);
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/start").status, 204);
+    EXPECT_EQ(inspectDoc(id)["State"]["Status"], "running");
+    auto listed = listDoc("");
+    ASSERT_EQ(listed.size(), 1u) << listed;
+    EXPECT_EQ(listed[0]["State"], "running");
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/rename?name=" + name + "-b").status, 204);
+    EXPECT_EQ(inspectDoc(id)["Name"], "/" + name + "-b");
+    EXPECT_EQ(get("/v1.41/containers/" + name + "/json").status, 404);
+
+    auto exec = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/exec", R"({"Cmd":["true"]})",
+                            "Content-Type: application/json\r\n");
+    ASSERT_EQ(exec.status, 201) << exec.body;
+    EXPECT_EQ(inspectDoc(id)["ExecIDs"], json::array({bodyOf(exec)["Id"]}));
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/pause").status, 204);
+    EXPECT_EQ(inspectDoc(id)["State"]["Status"], "paused");
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/unpause").status, 204);
+    EXPECT_EQ(inspectDoc(id)["State"]["Status"], "running");
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/kill").status, 204);
+    auto waited = httpRequest(engine_.socketPath(), "POST", "/v1.41/containers/" + id + "/wait");
+    ASSERT_EQ(waited.status, 200) << waited.body;
+    auto state = inspectDoc(id)["State"];
+    EXPECT_EQ(state["Status"], "exited");
+    EXPECT_EQ(state["ExitCode"], 137);
+    EXPECT_EQ(listDoc("").size(), 0u);
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "DELETE", "/v1.41/containers/" + id).status, 204);
+    EXPECT_EQ(get("/v1.41/containers/" + id + "/json").status, 404);
+    EXPECT_EQ(listDoc("all=1").size(), 0u);
+  }
+}
+
+// An exit the client learns of from the event stream (no write of its own): the read it makes
+// on receiving the event shows the exit.
+TEST_F(ReadModelTest, AReadAfterAnEventShowsWhatTheEventReported) {
+  HttpExchange events(engine_.socketPath(),
+                      "GET /v1.41/events?filters=%7B%22event%22%3A%5B%22die%22%5D%7D HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(events.waitForHead(5000));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(runDetached({"--name", "ev-" + std::to_string(i), kImage, "sh", "-c", "sleep 0.3; exit " + std::to_string(i + 1)}));
+    ASSERT_FALSE(ids.back().empty());
+  }
+  // Each die event, as it arrives, then that container's inspect.
+  size_t seen = 0;
+  std::string stream;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (seen < ids.size() && std::chrono::steady_clock::now() < deadline) {
+    stream = events.bodySoFar(100);
+    // Events are JSON objects, one per chunk: each die names its container as "id".
+    std::vector<std::string> died;
+    for (size_t at = 0; (at = stream.find("\"Action\":\"die\"", at)) != std::string::npos; ++at) {
+      size_t begin = stream.rfind('{', at), idAt = stream.find("\"id\":\"", begin);
+      if (begin != std::string::npos && idAt != std::string::npos) died.push_back(stream.substr(idAt + 6, 64));
+    }
+    for (; seen < died.size(); ++seen) {
+      auto state = inspectDoc(died[seen])["State"];
+      EXPECT_EQ(state["Status"], "exited") << died[seen];
+      EXPECT_NE(state["ExitCode"], 0) << died[seen];
+    }
+  }
+  EXPECT_EQ(seen, ids.size()) << stream.substr(0, 500);
+}
+
+// After kill -9 of the bridge the copy is not trusted until it has the new bridge's snapshot:
+// a container removed right after the restart is gone from every read, and the copy then
+// answers again on its own (the new bridge frozen).
+TEST_F(ReadModelTest, AfterTheBridgeRestartsReadsFollowTheNewBridge) {
+  std::string keep = runDetached({"--name", "kept", kImage, "sleep", "1000"});
+  std::string gone = runDetached({"--name", "gone", kImage, "sleep", "1000"});
+  ASSERT_FALSE(keep.empty() || gone.empty());
+  pid_t bridge = engine_.killAndAwaitRestart("containerd-bridge");
+  ASSERT_EQ(engine_.docker({"rm", "-f", "gone"}).exitCode, 0);
+  EXPECT_EQ(get("/v1.41/containers/gone/json").status, 404);
+  auto listed = listDoc("all=1");
+  ASSERT_EQ(listed.size(), 1u) << listed;
+  EXPECT_EQ(listed[0]["Id"], keep);
+  std::this_thread::sleep_for(500ms);  // the copy takes the new bridge's snapshot
+  Frozen frozen(bridge);
+  EXPECT_EQ(inspectDoc("kept")["State"]["Status"], "running");
+  EXPECT_EQ(listDoc("").size(), 1u);
+}
+
+}  // namespace
+}  // namespace berth::test
