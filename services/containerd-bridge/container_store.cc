@@ -232,7 +232,7 @@ ContainerRecord ContainerStore::reserve(const std::string& requestedName, const 
 }
 
 void ContainerStore::add(const ContainerRecord& record) {
-  std::lock_guard write(writeMutex_);
+  std::unique_lock write(writeMutex_);
   {
     std::shared_lock lock(mutex_);
     if (containers_.count(record.id)) throw Error(ErrorKind::conflict, "container " + record.id + " exists already");
@@ -240,17 +240,17 @@ void ContainerStore::add(const ContainerRecord& record) {
   std::string dir = directoryOf(record.id);
   makeDirectories(dir, 0700);
   writeFileAtomic(dir + "/config.v2.json", record.toJson().dump(), 0600);
-  auto published = std::make_shared<const ContainerRecord>(record);
   {
     std::unique_lock lock(mutex_);
-    containers_[record.id] = published;
+    containers_[record.id] = std::make_shared<const ContainerRecord>(record);
     names_[record.name] = record.id;
   }
-  if (onChange_) onChange_(record.id, published);
+  write.unlock();
+  if (onChange_) onChange_(record.id);
 }
 
 ContainerRecord ContainerStore::update(const std::string& id, const std::function<void(ContainerRecord&)>& change) {
-  std::lock_guard write(writeMutex_);
+  std::unique_lock write(writeMutex_);
   ContainerRecord r;
   {
     std::shared_lock lock(mutex_);
@@ -260,12 +260,12 @@ ContainerRecord ContainerStore::update(const std::string& id, const std::functio
   }
   change(r);
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
-  auto published = std::make_shared<const ContainerRecord>(r);
   {
     std::unique_lock lock(mutex_);
-    containers_[id] = published;
+    containers_[id] = std::make_shared<const ContainerRecord>(r);
   }
-  if (onChange_) onChange_(id, published);
+  write.unlock();
+  if (onChange_) onChange_(id);
   return r;
 }
 
@@ -292,7 +292,6 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
     }
   }
   removeAll(directoryOf(id));
-  std::lock_guard write(writeMutex_);  // ordered with the other changes for the observer
   {
     std::unique_lock lock(mutex_);
     for (auto it = names_.begin(); it != names_.end();) {
@@ -301,7 +300,7 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
     }
     containers_.erase(id);
   }
-  if (onChange_) onChange_(id, nullptr);
+  if (onChange_) onChange_(id);
 }
 
 std::optional<std::string> ContainerStore::removedLogOf(const std::string& id) const {
@@ -322,7 +321,7 @@ void ContainerStore::pruneRemovedLogs() const {
 
 void ContainerStore::rename(const std::string& id, const std::string& newName) {
   // Under the write lock like update(), so a concurrent update cannot write the old name back.
-  std::lock_guard write(writeMutex_);
+  std::unique_lock write(writeMutex_);
   ContainerRecord r;
   std::string name = withSlash(newName);
   {
@@ -335,14 +334,14 @@ void ContainerStore::rename(const std::string& id, const std::string& newName) {
   std::string old = r.name;
   r.name = name;
   writeFileAtomic(directoryOf(id) + "/config.v2.json", r.toJson().dump(), 0600);
-  auto published = std::make_shared<const ContainerRecord>(r);
   {
     std::unique_lock lock(mutex_);
     names_.erase(old);
     names_[name] = id;
-    containers_[id] = published;
+    containers_[id] = std::make_shared<const ContainerRecord>(r);
   }
-  if (onChange_) onChange_(id, published);
+  write.unlock();
+  if (onChange_) onChange_(id);
 }
 
 std::string ContainerStore::resolveLocked(const std::string& ref) const {

@@ -111,10 +111,12 @@ class ContainerStore {
   std::vector<std::shared_ptr<const ContainerRecord>> snapshot() const;
   std::string directoryOf(const std::string& id) const { return root_ + "/" + id; }
 
-  // Called after every change a reader can see, in the order the changes were made: with the
-  // record as published (add, update, rename) or null (remove). Runs under the store's write
-  // lock, so it must not call back into the store's writers. Set once, before any change.
-  using ChangeObserver = std::function<void(const std::string& id, const std::shared_ptr<const ContainerRecord>&)>;
+  // Called with a container's id after every change of its record a reader can see (add,
+  // update, rename, remove), by the thread that made it, once it is published and outside the
+  // store's locks. Calls for one container may overtake each other: an observer reads the
+  // record as it is now (find), never assumes which change it is told of. Set once, before any
+  // change.
+  using ChangeObserver = std::function<void(const std::string& id)>;
   void onChange(ChangeObserver observer) { onChange_ = std::move(observer); }
 
  private:

@@ -27,10 +27,8 @@ ContainerViewFeed::ContainerViewFeed(zmq::context_t& context, std::string endpoi
   pub_.set(zmq::sockopt::sndhwm, 100000);
   if (endpoint_.rfind("ipc://", 0) == 0) ::unlink(endpoint_.substr(6).c_str());
   pub_.bind(endpoint_);
-  store.onChange([this](const std::string& id, const std::shared_ptr<const ContainerRecord>& record) {
-    recordChanged(id, record);
-  });
-  execs.onChange([this](const std::string& id) { execsChanged(id); });
+  store.onChange([this](const std::string& id) { changed(id); });
+  execs.onChange([this](const std::string& id) { changed(id); });
   ipc::setViewStampSource([this] { return stamp(); });
 }
 
@@ -72,23 +70,19 @@ void ContainerViewFeed::publishLocked(F&& fillChange) {
   seq_.store(next, std::memory_order_release);
 }
 
-void ContainerViewFeed::recordChanged(const std::string& id, const std::shared_ptr<const ContainerRecord>& record) {
+void ContainerViewFeed::changed(const std::string& id) {
   std::lock_guard lock(mutex_);
-  publishLocked([&](ipc::ContainerViewChange::Builder change) {
-    if (record) fill(change.initView(), record);
-    else change.setRemovedId(id);
-  });
-}
-
-void ContainerViewFeed::execsChanged(const std::string& id) {
-  std::lock_guard lock(mutex_);
+  // The record as it is now, read under the lock that numbers changes: whichever of two
+  // concurrent changes is told last, the last view published is the current one.
   std::shared_ptr<const ContainerRecord> record;
   try {
     record = store_.find(id);
   } catch (const Error&) {
-    return;  // removed: its removal was (or will be) published
   }
-  publishLocked([&](ipc::ContainerViewChange::Builder change) { fill(change.initView(), record); });
+  publishLocked([&](ipc::ContainerViewChange::Builder change) {
+    if (record) fill(change.initView(), record);
+    else change.setRemovedId(id);
+  });
 }
 
 void ContainerViewFeed::snapshot(ipc::ContainerdBridge::ContainerViewsResults::Builder out) {

@@ -36,8 +36,8 @@ class ContainerViewFeed {
   void snapshot(ipc::ContainerdBridge::ContainerViewsResults::Builder out);
 
  private:
-  void recordChanged(const std::string& id, const std::shared_ptr<const ContainerRecord>& record);
-  void execsChanged(const std::string& id);
+  // A container's record or exec ids changed: publishes its view as it is now (or its removal).
+  void changed(const std::string& id);
   void fill(ipc::ContainerView::Builder out, const std::shared_ptr<const ContainerRecord>& record) const;
   // Sends one change under mutex_, numbered with the next sequence; `fillChange` writes the rest.
   template <typename F>
