@@ -588,9 +588,8 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   EXPECT_EQ(processesOf("runc", engine.root()).size(), 0u);
   EXPECT_EQ(descriptorCount(loggers[0]), loggerFds);
   // Open finding (docs/hardening.md), printed and not yet held: the ticker's shim ends some runs
-  // with descriptors more or fewer than before the storm. Printed by kind to find the cause: in
-  // the one run of three that showed it on 2026-12-01, two pipes more and the sockets as before,
-  // which points at an exec's stdio that the shim still holds (an exec a kill cut).
+  // with descriptors more or fewer than before the storm. Printed by kind to find the cause: on
+  // 2026-12-01 only pipes differed (4 -> 6 once, 5 -> 4 once), the shim's exec stdio.
   auto shimKindsAfter = descriptorKinds(shims[0]);
   std::cout << "[ chaos ] open finding: the ticker's shim's descriptors before the storm: " << describe(shimKinds)
             << "; after: " << describe(shimKindsAfter) << "\n";
