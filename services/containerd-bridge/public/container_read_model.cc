@@ -184,13 +184,39 @@ bool ContainerReadModel::takeSnapshot() {
     wantSnapshot_ = false;
     ++counts_.snapshots;
     return true;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
+    // berth::Error (the bridge is away) or zmq::error_t (no descriptor left for a connection).
     spdlog::debug("containers read model: no snapshot: {}", e.what());
+    return false;
+  } catch (const kj::Exception& e) {
+    spdlog::warn("containers read model: a malformed snapshot: {}", e.getDescription().cStr());
     return false;
   }
 }
 
 void ContainerReadModel::run(std::string endpoint) {
+  // Nothing may end this thread but the destructor: an exception escaping it would end berth-api.
+  // Whatever stops the channel (a process out of descriptors cannot make its sockets) leaves
+  // the model unsynchronised, so reads ask the bridge, and the channel is made again shortly.
+  while (running_) {
+    try {
+      follow(endpoint);
+    } catch (const std::exception& e) {
+      spdlog::warn("containers read model: the views channel failed: {}; reads ask the bridge until it is back", e.what());
+    } catch (const kj::Exception& e) {
+      spdlog::warn("containers read model: the views channel failed: {}; reads ask the bridge until it is back",
+                   e.getDescription().cStr());
+    }
+    {
+      std::lock_guard lock(mutex_);
+      synced_ = false;
+      wantSnapshot_ = true;
+    }
+    for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(10ms);
+  }
+}
+
+void ContainerReadModel::follow(const std::string& endpoint) {
   zmq::socket_t sub(context_, zmq::socket_type::sub);
   sub.set(zmq::sockopt::linger, 0);
   sub.set(zmq::sockopt::rcvhwm, 100000);
@@ -201,8 +227,7 @@ void ContainerReadModel::run(std::string endpoint) {
   static std::atomic<uint64_t> nextMonitorId{1};
   std::string monitorEndpoint = "inproc://berth-views-monitor-" + std::to_string(nextMonitorId++);
   if (zmq_socket_monitor(sub.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-    spdlog::error("containers read model: zmq_socket_monitor: {}; every read asks the bridge", zmq_strerror(zmq_errno()));
-    return;
+    throw zmq::error_t();
   }
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);

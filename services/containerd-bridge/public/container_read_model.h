@@ -59,6 +59,8 @@ class ContainerReadModel {
 
  private:
   void run(std::string endpoint);
+  // Follows the views channel until the model stops; throws when the channel fails.
+  void follow(const std::string& endpoint);
   // Waits a little for the model to be current; false when it is not.
   bool current(std::unique_lock<std::mutex>& lock);
   bool takeSnapshot();
