@@ -11,7 +11,8 @@
 //     live-restore by --reference-restart) until `docker ps` lists all N again;
 //   - memory (PSS), fresh (berth: a new engine; dockerd: just restarted) and with N running;
 //   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on berth's
-//     containerd, same rootfs) and the docker CLI alone (`docker version`, one round trip).
+//     containerd, same rootfs; one after another, and 20 at once as the parallel batch) and the
+//     docker CLI alone (`docker version`, one round trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
 //                   [--reference-pidfile /run/refengine/docker.pid]
 //                   [--reference-restart "COMMAND that starts dockerd again and returns once it answers"]
@@ -204,6 +205,29 @@ bench::Samples ctrRuns(const std::string& containerdSocket, const std::string& r
   return s;
 }
 
+// 20 of those at once, as the parallel batch of `docker run`: the total time, or nullopt.
+std::optional<double> ctrParallelMs(const std::string& containerdSocket, const std::string& rootfs, bench::Failures& failures) {
+  std::vector<std::future<test::CommandResult>> batch;
+  auto start = Clock::now();
+  for (int i = 0; i < 20; ++i) {
+    batch.push_back(std::async(std::launch::async, [&, i] {
+      return test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--rootfs",
+                        rootfs, "bench-parallel-" + std::to_string(i), "/bin/true"},
+                       {}, std::chrono::minutes(1));
+    }));
+  }
+  bool ok = true;
+  for (auto& b : batch) {
+    auto r = b.get();
+    if (r.exitCode != 0) {
+      failures.add("a parallel ctr run --rm exited " + std::to_string(r.exitCode) + ": " + r.err);
+      ok = false;
+    }
+  }
+  if (!ok) return std::nullopt;
+  return ms(Clock::now() - start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -264,6 +288,7 @@ int main(int argc, char** argv) {
   test::run({"sh", "-c", "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs + "/bin/busybox && ln -s busybox " + rootfs +
                              "/bin/true"});
   auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs, failures);
+  auto floorCtrParallel = ctrParallelMs(engine.execRoot() + "/containerd/containerd.sock", rootfs, failures);
   bench::Samples floorCli;
   floorCli.what = "docker version";
   for (int i = 0; i < runs; ++i) {
@@ -347,5 +372,9 @@ int main(int argc, char** argv) {
   }
   std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
               floorCtr.percentile(50), floorCli.percentile(50));
+  if (floorCtrParallel) {
+    std::printf("floor of the parallel batch: 20 ctr run --rm at once %.2f s; berth's 20 docker run at once against it %.2f\n",
+                *floorCtrParallel / 1000.0, b.parallelTotalMs / *floorCtrParallel);
+  }
   return 0;
 }
