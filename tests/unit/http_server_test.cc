@@ -7,6 +7,10 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <thread>
 
 #include "common/errors.h"
 #include "services/api/http/http_server.h"
@@ -39,6 +43,10 @@ class HttpServerTest : public ::testing::Test {
     router_.add("POST", "/typed", [](http::Request& req, http::ResponseWriter& out) {
       bool detach = nlohmann::json::parse(req.body).value("Detach", false);
       out.send(200, "text/plain", detach ? "detached" : "attached");
+    });
+    router_.add("GET", "/thread", [](http::Request& req, http::ResponseWriter& out) {
+      if (req.queryValue("sleep")) std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(*req.queryValue("sleep"))));
+      out.send(200, "text/plain", std::to_string(::gettid()));  // the kernel's id: never the same for a new thread
     });
     router_.add("GET", "/stream", [](http::Request&, http::ResponseWriter& out) {
       out.startStream(200, "application/json");
@@ -314,6 +322,44 @@ TEST_F(HttpServerTest, AHijackedConnectionCarriesRawBytesBothWays) {
   EXPECT_NE(out.find("Upgrade: tcp"), std::string::npos);
   auto body = out.substr(out.find("\r\n\r\n") + 4);
   EXPECT_EQ(body, "EARLY BYTES");
+}
+
+size_t threadsOfThisProcess() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST_F(HttpServerTest, AFreshConnectionIsServedByTheThreadTheLastOneEnded) {
+  auto first = test::httpRequest(path_, "GET", "/thread");
+  ASSERT_EQ(first.status, 200);
+  for (int i = 0; i < 3; ++i) {
+    // The thread ends its connection and parks just after the answer.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto next = test::httpRequest(path_, "GET", "/thread");
+    ASSERT_EQ(next.status, 200);
+    EXPECT_EQ(next.body, first.body) << "connection " << i + 2 << " had a thread of its own";
+  }
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheParkedThreadsAreAllAnsweredAndStopEndsEveryThread) {
+  size_t before = threadsOfThisProcess();  // with the acceptor
+  // Two waves of 20 at once: the first starts threads, the second finds 8 parked and starts
+  // the rest; every connection is answered.
+  for (int wave = 0; wave < 2; ++wave) {
+    std::vector<std::future<test::HttpResult>> calls;
+    for (int i = 0; i < 20; ++i) {
+      calls.push_back(std::async(std::launch::async, [&] { return test::httpRequest(path_, "GET", "/thread?sleep=100"); }));
+    }
+    for (auto& c : calls) EXPECT_EQ(c.get().status, 200);
+  }
+  // At most 8 wait for the next connection once the burst is over.
+  EXPECT_TRUE(test::waitFor([&] { return threadsOfThisProcess() == before + 8; }, std::chrono::seconds(5)))
+      << threadsOfThisProcess() - before << " connection threads left after the burst";
+  EXPECT_TRUE(server_->stop(std::chrono::seconds(2)));
+  // The acceptor and every parked thread have ended.
+  EXPECT_TRUE(test::waitFor([&] { return threadsOfThisProcess() == before - 1; }, std::chrono::seconds(5)))
+      << threadsOfThisProcess() << " threads after stop, " << before << " before";
 }
 
 }  // namespace

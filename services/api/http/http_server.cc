@@ -179,12 +179,15 @@ void HttpServer::start() {
 }
 
 bool HttpServer::stop(std::chrono::milliseconds grace) {
+  bool first;
   {
     std::lock_guard lock(connMutex_);
-    if (!running_.exchange(false)) return connections_.empty();
+    first = running_.exchange(false);
   }
-  for (auto& t : acceptors_) t.join();
-  acceptors_.clear();
+  if (first) {
+    for (auto& t : acceptors_) t.join();
+    acceptors_.clear();
+  }
   std::unique_lock lock(connMutex_);
   for (auto& [id, c] : connections_) {
     if (c.idle && c.stream) c.stream->shutdownRead();
@@ -195,7 +198,13 @@ bool HttpServer::stop(std::chrono::milliseconds grace) {
     }
     connDone_.wait_for(lock, std::chrono::seconds(1), [&] { return connections_.empty(); });
   }
-  return connections_.empty();
+  if (!connections_.empty()) return false;
+  lock.unlock();
+  // Every connection is done: its thread is parked or ending. Wake the parked ones and wait
+  // until none is left, since each uses this object until it ends.
+  std::unique_lock threads(threadsMutex_);
+  handedOff_.notify_all();
+  return threadsDone_.wait_for(threads, std::chrono::seconds(1), [&] { return liveThreads_ == 0; });
 }
 
 void HttpServer::acceptLoop(Listener listener) {
@@ -239,7 +248,7 @@ void HttpServer::acceptLoop(Listener listener) {
     }
     SSL_CTX* tls = listener.tls;
     try {
-      std::thread([this, fd, tls, id] {
+      dispatch([this, fd, tls, id] {
         std::unique_ptr<ByteStream> stream;
         try {
           stream = tls ? makeTlsStream(fd, tls) : makeSocketStream(fd);
@@ -247,7 +256,7 @@ void HttpServer::acceptLoop(Listener listener) {
           spdlog::info("connection refused: {}", e.what());
         }
         serveConnection(id, std::move(stream));
-      }).detach();
+      });
     } catch (const std::system_error& e) {
       // No thread to be had (EAGAIN at the thread limit): this client is closed, the server
       // goes on; the ones already connected are unaffected.
@@ -261,6 +270,53 @@ void HttpServer::acceptLoop(Listener listener) {
       pause();
     }
   }
+}
+
+namespace {
+// Parked connection threads: after a burst at most this many wait for the next connection,
+// each for at most this long, then end; an idle server keeps none.
+constexpr size_t kMaxParkedThreads = 8;
+constexpr auto kParkFor = std::chrono::seconds(10);
+}  // namespace
+
+void HttpServer::dispatch(std::function<void()> job) {
+  {
+    std::lock_guard lock(threadsMutex_);
+    if (parkedThreads_ > jobs_.size()) {
+      jobs_.push_back(std::move(job));
+      handedOff_.notify_one();
+      return;
+    }
+    ++liveThreads_;
+  }
+  try {
+    std::thread([this, job = std::move(job)]() mutable { connectionThread(std::move(job)); }).detach();
+  } catch (...) {
+    std::lock_guard lock(threadsMutex_);
+    --liveThreads_;
+    throw;
+  }
+}
+
+void HttpServer::connectionThread(std::function<void()> job) {
+  std::unique_lock lock(threadsMutex_, std::defer_lock);
+  for (;;) {
+    job();
+    job = nullptr;
+    lock.lock();
+    if (!running_ || parkedThreads_ >= kMaxParkedThreads) break;
+    ++parkedThreads_;
+    // A job handed to a parked thread is taken even by one whose wait has just timed out.
+    handedOff_.wait_for(lock, kParkFor, [&] { return !jobs_.empty() || !running_; });
+    --parkedThreads_;
+    if (jobs_.empty()) break;
+    job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+  }
+  --liveThreads_;
+  // Told once this thread has ended for good, so stop() can let the server be destroyed.
+  std::notify_all_at_thread_exit(threadsDone_, std::move(lock));
 }
 
 void HttpServer::serve(std::unique_ptr<ByteStream> stream) {

@@ -1,5 +1,6 @@
 // HTTP/1.1 for the Docker Engine API on listening sockets the process inherits (from berth's
-// supervisor or from systemd, both through LISTEN_FDS). One thread per connection: requests
+// supervisor or from systemd, both through LISTEN_FDS). One thread per connection (a thread
+// that ends one waits a few seconds for the next, so a fresh connection need not start one): requests
 // are parsed with Boost.Beast's parser, bodies are bounded (413 before buffering), responses
 // are plain, chunked-streamed, or the connection is hijacked into a raw stream (attach/exec).
 #pragma once
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -136,6 +138,12 @@ class HttpServer {
   };
 
   void acceptLoop(Listener listener);
+  // Runs `job` (a connection) on a parked connection thread, or on a new one; throws
+  // std::system_error when no thread can be had.
+  void dispatch(std::function<void()> job);
+  // A connection thread: serves `job`, then waits a while for another (parking) instead of
+  // ending, so a fresh connection costs a wake-up rather than a thread's start and end.
+  void connectionThread(std::function<void()> job);
   void serveConnection(uint64_t id, std::unique_ptr<ByteStream> stream);
   // `first`: the connection's first request (its head's deadline runs from the start).
   bool serveOne(ByteStream& stream, std::string& buffer, bool first, const std::function<void()>& onRequestStart);
@@ -149,6 +157,12 @@ class HttpServer {
   std::condition_variable connDone_;
   std::map<uint64_t, Connection> connections_;
   uint64_t nextConnection_ = 0;
+  std::mutex threadsMutex_;
+  std::condition_variable handedOff_;    // a job for a parked thread, or the server stopping
+  std::condition_variable threadsDone_;  // a connection thread ended
+  std::deque<std::function<void()>> jobs_;
+  size_t parkedThreads_ = 0;  // waiting in connectionThread for a job
+  size_t liveThreads_ = 0;    // connection threads that exist, parked or serving
 };
 
 std::string statusText(int status);
