@@ -35,6 +35,7 @@
 #include "bench/bench_stats.h"
 #include "bench/docker_cli.h"
 #include "bench/http_probe.h"
+#include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/test_images.h"
 
@@ -282,6 +283,7 @@ int main(int argc, char** argv) {
       nullptr, failures);
   if (recovered) b.recoveryMs = *recovered;
   removeContainers("berth", engine.dockerHost(), ids, failures);
+  test::removeNamespaceCgroups("berth");  // its containers are gone; containerd leaves the parent
 
   // The floors, on berth's containerd.
   std::string rootfs = dir.path() + "/rootfs";
@@ -289,6 +291,7 @@ int main(int argc, char** argv) {
                              "/bin/true"});
   auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs, failures);
   auto floorCtrParallel = ctrParallelMs(engine.execRoot() + "/containerd/containerd.sock", rootfs, failures);
+  test::removeNamespaceCgroups("berth-bench-ctr");  // containerd leaves the namespace's, empty
   bench::Samples floorCli;
   floorCli.what = "docker version";
   for (int i = 0; i < runs; ++i) {
