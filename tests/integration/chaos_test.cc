@@ -262,20 +262,24 @@ class ContainerDirectories {
   std::set<std::string> seen_;
 };
 
-size_t descriptorCount(pid_t pid) {
-  size_t n = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
-  return n;
-}
-
-// A process's descriptors by what they are: "socket", "pipe", "anon_inode:[eventfd]", or a
-// path; counted per kind.
-std::map<std::string, size_t> descriptorKinds(pid_t pid) {
-  std::map<std::string, size_t> kinds;
+// What a process's descriptors point at ("socket:[1]", "pipe:[2]", "anon_inode:[eventfd]", a
+// path); one closed meanwhile is left out.
+std::vector<std::string> descriptorTargets(pid_t pid) {
+  std::vector<std::string> targets;
   for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
     std::error_code ec;
     std::string target = fs::read_symlink(e.path(), ec).string();
-    if (ec) continue;  // closed meanwhile
+    if (!ec) targets.push_back(std::move(target));
+  }
+  return targets;
+}
+
+size_t descriptorCount(pid_t pid) { return descriptorTargets(pid).size(); }
+
+// Counted per kind: "socket" and "pipe" for every socket and pipe, others by their target.
+std::map<std::string, size_t> descriptorKinds(pid_t pid) {
+  std::map<std::string, size_t> kinds;
+  for (auto target : descriptorTargets(pid)) {
     if (target.rfind("socket:", 0) == 0) target = "socket";
     else if (target.rfind("pipe:", 0) == 0) target = "pipe";
     ++kinds[target];
@@ -286,10 +290,8 @@ std::map<std::string, size_t> descriptorKinds(pid_t pid) {
 // The pipes a process holds, by inode ("pipe:[123]").
 std::set<std::string> pipesOf(pid_t pid) {
   std::set<std::string> pipes;
-  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    std::error_code ec;
-    std::string target = fs::read_symlink(e.path(), ec).string();
-    if (!ec && target.rfind("pipe:", 0) == 0) pipes.insert(target);
+  for (const auto& target : descriptorTargets(pid)) {
+    if (target.rfind("pipe:", 0) == 0) pipes.insert(target);
   }
   return pipes;
 }
