@@ -115,7 +115,7 @@ TEST_F(LifecycleTest, TheRestartDelayStartsOverAfterARunOfTenSecondsAndIsCappedA
 TEST_F(LifecycleTest, AStopWhileRestartingCallsTheRestartOffAndTheTimerThenDoesNothing) {
   std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
   fake_.exitTask(id, 0);
-  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  ASSERT_TRUE(waitForScheduledRestart(id));
   EXPECT_TRUE(core_->stop(id, 10, "", soon()));
   EXPECT_EQ(status(id), ContainerStatus::exited);
   scheduler_.fireTimers();
@@ -386,7 +386,7 @@ TEST_F(LifecycleTest, AKillThatRacesTheExitIsNoError) {
 TEST_F(LifecycleTest, ARemovalWhileARestartIsPendingWinsAndTheTimerFindsNothing) {
   std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
   fake_.exitTask(id, 0);
-  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  ASSERT_TRUE(waitForScheduledRestart(id));
   core_->remove(id, true, false, soon());
   EXPECT_EQ(test::thrownKind([&] { store_->get(id); }), "notFound");
   scheduler_.fireTimers();
@@ -409,7 +409,7 @@ TEST_F(LifecycleTest, APauseThatRacesAnExitNeverWritesTheContainerBackToPaused) 
 TEST_F(LifecycleTest, KillOfARestartingContainerCallsTheRestartOff) {
   std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
   fake_.exitTask(id, 0);
-  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  ASSERT_TRUE(waitForScheduledRestart(id));
   core_->kill(id, "", soon());
   EXPECT_EQ(status(id), ContainerStatus::exited);
   scheduler_.fireTimers();
@@ -425,7 +425,7 @@ TEST_F(LifecycleTest, AWaitEndsAtTheExitARestartPolicyFollowsAndRmRefusesTheRest
   EXPECT_FALSE(pending.done);
   auto pendingNext = core_->wait(id, "next-exit", -1, 0ms);
   fake_.exitTask(id, 3);
-  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  ASSERT_TRUE(waitForScheduledRestart(id));
   auto answered = core_->wait(id, "not-running", pending.exits, 3s);
   EXPECT_TRUE(answered.done);
   EXPECT_EQ(answered.statusCode, 3);

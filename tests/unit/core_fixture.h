@@ -105,6 +105,12 @@ class CoreFixture : public ::testing::Test {
       }
     });
   }
+  // The exit handler records restarting before it schedules the restart: a test that fires the
+  // timer waits for both.
+  bool waitForScheduledRestart(const std::string& id) {
+    return waitForStatus(id, ContainerStatus::restarting) &&
+           waitUntil([&] { return scheduler_.pendingTimers() > 0; });
+  }
   std::vector<std::string> events() {
     std::lock_guard lock(eventsMutex_);
     return events_;

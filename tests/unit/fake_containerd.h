@@ -653,6 +653,10 @@ class ManualScheduler final : public Scheduler {
     for (auto& fn : due) fn();
     return due.size();
   }
+  size_t pendingTimers() const {
+    std::lock_guard lock(mutex_);
+    return timers_.size();
+  }
   // Pending delayed work dies with the process that scheduled it.
   void dropTimers() {
     std::lock_guard lock(mutex_);
