@@ -262,18 +262,6 @@ class ContainerDirectories {
   std::set<std::string> seen_;
 };
 
-// What a process's descriptors point at ("socket:[1]", "pipe:[2]", "anon_inode:[eventfd]", a
-// path); one closed meanwhile is left out.
-std::vector<std::string> descriptorTargets(pid_t pid) {
-  std::vector<std::string> targets;
-  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
-    std::error_code ec;
-    std::string target = fs::read_symlink(e.path(), ec).string();
-    if (!ec) targets.push_back(std::move(target));
-  }
-  return targets;
-}
-
 size_t descriptorCount(pid_t pid) { return descriptorTargets(pid).size(); }
 
 // Counted per kind: "socket" and "pipe" for every socket and pipe, others by their target.
@@ -285,15 +273,6 @@ std::map<std::string, size_t> descriptorKinds(pid_t pid) {
     ++kinds[target];
   }
   return kinds;
-}
-
-// The pipes a process holds, by inode ("pipe:[123]").
-std::set<std::string> pipesOf(pid_t pid) {
-  std::set<std::string> pipes;
-  for (const auto& target : descriptorTargets(pid)) {
-    if (target.rfind("pipe:", 0) == 0) pipes.insert(target);
-  }
-  return pipes;
 }
 
 std::string describe(const std::map<std::string, size_t>& kinds) {

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -1089,6 +1090,41 @@ TEST_F(ContainersTest, AnExecWhoseStreamABridgeKillCutsFailsSayingItsOutputWasLo
   EXPECT_EQ(r.out, "before\n");
   EXPECT_TRUE(contains(r.err, "berth-containerd-bridge restarted while relaying the exec's output")) << r.err;
   // The next exec is whole.
+  EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
+}
+
+// The process of an exec a bridge kill cut runs on, and once it ends the next bridge deletes it
+// from containerd: its shim holds no pipe it did not hold before. (Before, the next bridge's
+// deletion found it running, gave up, and the shim kept the exec's stdout and stderr pipes for
+// the container's life: 4 pipes, then 6.)
+TEST_F(ContainersTest, TheProcessOfAnExecABridgeKillCutIsDeletedFromItsShimOnceItEnds) {
+  std::string id = runDetached({kImage, "sleep", "600"});
+  ASSERT_EQ(id.size(), 64u);
+  pid_t shim = parentOf(pidOf(engine_, id));
+  ASSERT_GT(shim, 1);
+  ASSERT_TRUE(startsWith(readText("/proc/" + std::to_string(shim) + "/comm"), "containerd-shim"));
+  auto before = pipesOf(shim);
+  CommandResult r;
+  std::thread client([&] { r = engine_.docker({"exec", id, "sh", "-c", "echo before; sleep 2; echo after"}, 60s); });
+  // The exec runs (its stdio pipes are in the shim) when the bridge is killed.
+  bool running = waitFor([&] { return pipesOf(shim).size() > before.size(); }, 10s);
+  if (running) {
+    EXPECT_NO_THROW(engine_.killAndAwaitRestart("containerd-bridge"));
+  }
+  client.join();
+  ASSERT_TRUE(running) << "the exec never ran: " << r.err;
+  EXPECT_EQ(r.out, "before\n") << "the kill did not cut the exec: " << r.err;
+  std::set<std::string> added;
+  bool deleted = waitFor(
+      [&] {
+        added.clear();
+        for (const auto& p : pipesOf(shim)) {
+          if (!before.count(p)) added.insert(p);
+        }
+        return added.empty();
+      },
+      15s);
+  EXPECT_TRUE(deleted) << added.size() << " pipes the shim did not hold before the exec, still there 15 s after the kill";
   EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
 }
 

@@ -226,6 +226,35 @@ std::vector<pid_t> childrenOf(pid_t parent) {
   return out;
 }
 
+pid_t parentOf(pid_t pid) {
+  std::string stat = readText("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+std::vector<std::string> descriptorTargets(pid_t pid) {
+  std::vector<std::string> targets;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec) targets.push_back(std::move(target));
+  }
+  return targets;
+}
+
+std::set<std::string> pipesOf(pid_t pid) {
+  std::set<std::string> pipes;
+  for (const auto& target : descriptorTargets(pid)) {
+    if (target.rfind("pipe:", 0) == 0) pipes.insert(target);
+  }
+  return pipes;
+}
+
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout, std::chrono::milliseconds step) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!done()) {

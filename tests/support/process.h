@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <functional>
 #include <string>
 #include <thread>
@@ -62,6 +63,12 @@ void killPid(pid_t pid, int sig);
 std::string readText(const std::string& path);
 std::string binDir();  // build/bin
 std::vector<pid_t> childrenOf(pid_t parent);  // direct children, from /proc
+pid_t parentOf(pid_t pid);                     // 0 when it is gone
+// What a process's descriptors point at ("socket:[1]", "pipe:[2]", "anon_inode:[eventfd]", a
+// path); one closed meanwhile is left out.
+std::vector<std::string> descriptorTargets(pid_t pid);
+// The pipes a process holds, by inode ("pipe:[123]").
+std::set<std::string> pipesOf(pid_t pid);
 // Polls `done` every `step` until it holds (true) or `timeout` has passed (false): the wait a
 // test uses instead of a sleep wherever a condition can be observed.
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout,
