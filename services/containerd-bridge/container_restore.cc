@@ -70,23 +70,14 @@ void ContainerRestorer::restore() {
   // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
   // state until it is released.
   auto began = std::chrono::steady_clock::now();
-  auto orphans = host_.releaseStaleFifos(paths_.runDir);
+  auto stale = host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
   auto listedAt = std::chrono::steady_clock::now();
-  // The execs and probes the dead bridge had in flight or unfinished: their exec records died
-  // with it, so nothing would delete them and their shim would hold their IO for the
-  // container's life. One that still runs is refused (and left to run, as dockerd leaves an
-  // exec across its restart).
-  for (const auto& [container, execId] : orphans) {
-    scheduler_.run([this, container = container, execId = execId] {  // clang 14 cannot capture bindings
-      try {
-        tasks_.removeProcess(container, execId, deadlineIn(10s));
-      } catch (const Error& e) {
-        spdlog::info("containers: the process {} of {} left by the last bridge stays: {}", execId, shortId(container),
-                     e.what());
-      }
-    });
-  }
+  // The execs and probes the dead bridge had not deleted: their exec records died with it, so
+  // nothing else would delete them and their shim would hold their state and IO for the
+  // container's life. One that still runs runs on (as dockerd leaves an exec across its
+  // restart) and is deleted when it ends.
+  reaper_.reapOrphans(stale);
   // The volumes of the containers recorded running are mounted for them; an exit found below
   // unmounts them, and the volumes service gets the whole view in the background.
   // The records as published, shared rather than copied (a copy each, three times over, was a

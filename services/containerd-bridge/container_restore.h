@@ -17,6 +17,7 @@
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_types.h"
 #include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/exec_reaper.h"
 #include "services/containerd-bridge/exit_handler.h"
 #include "services/containerd-bridge/host_ops.h"
 #include "services/containerd-bridge/runtime_teardown.h"
@@ -26,10 +27,10 @@ namespace berth::bridge {
 class ContainerRestorer {
  public:
   ContainerRestorer(ContainerStore& store, ContainerdTasks& tasks, RuntimeTeardown& teardown, ExitHandler& exitHandler,
-                    ContainerLifecycle& lifecycle, ContainerRuns& runs, VolumeAttachments& volumes, HostOps& host,
-                    Scheduler& scheduler, const ServicePaths& paths)
+                    ContainerLifecycle& lifecycle, ContainerRuns& runs, VolumeAttachments& volumes, ExecReaper& reaper,
+                    HostOps& host, Scheduler& scheduler, const ServicePaths& paths)
       : store_(store), tasks_(tasks), teardown_(teardown), exitHandler_(exitHandler), lifecycle_(lifecycle), runs_(runs),
-        volumes_(volumes), host_(host), scheduler_(scheduler), paths_(paths) {}
+        volumes_(volumes), reaper_(reaper), host_(host), scheduler_(scheduler), paths_(paths) {}
 
   void restore();
   void shutdown(std::chrono::seconds timeout);
@@ -55,6 +56,7 @@ class ContainerRestorer {
   ContainerLifecycle& lifecycle_;
   ContainerRuns& runs_;
   VolumeAttachments& volumes_;
+  ExecReaper& reaper_;
   HostOps& host_;
   Scheduler& scheduler_;
   const ServicePaths& paths_;

@@ -23,16 +23,17 @@ ContainersCore::ContainersCore(Edges edges)
       teardown_(e_.tasks, e_.containers, e_.host, volumes_, e_.paths),
       launcher_(e_.store, e_.tasks, e_.containers, e_.images, e_.host, teardown_, volumes_, networks_, e_.paths),
       exitHandler_(e_.store, e_.tasks, teardown_, exits_, backoff_, e_.scheduler, e_.events, e_.paths),
-      execs_(e_.store, e_.tasks, e_.events, e_.paths),
-      health_(e_.store, e_.tasks, exits_, e_.scheduler, e_.events, e_.paths),
+      reaper_(e_.tasks, e_.scheduler, e_.paths),
+      execs_(e_.store, e_.tasks, reaper_, e_.events, e_.paths),
+      health_(e_.store, e_.tasks, reaper_, exits_, e_.scheduler, e_.events, e_.paths),
       views_(e_.store, e_.tasks, e_.images, execs_, e_.paths),
       resources_(e_.store, e_.tasks, locks_, e_.scheduler, e_.events, e_.paths),
       files_(e_.store, e_.images, e_.host, locks_, e_.paths),
       lifecycle_({e_.store, e_.tasks, e_.images, launcher_, teardown_, volumes_, networks_, exits_, locks_, backoff_,
                   exitHandler_,
                   *this, e_.events, e_.paths}),
-      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, volumes_, e_.host, e_.scheduler,
-                e_.paths),
+      restorer_(e_.store, e_.tasks, teardown_, exitHandler_, lifecycle_, *this, volumes_, reaper_, e_.host,
+                e_.scheduler, e_.paths),
       layerOps_(e_.store, e_.layers, locks_,
                 {[this](const std::string& id, Deadline d) { lifecycle_.pause(id, d); },
                  [this](const std::string& id, Deadline d) { lifecycle_.unpause(id, d); }}),
@@ -48,6 +49,7 @@ void ContainersCore::stopBackgroundWork() {
   exitHandler_.stop();
   resources_.stop();
   strays_.stop();
+  reaper_.stop();
   stopping_ = true;
 }
 

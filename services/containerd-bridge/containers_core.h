@@ -11,6 +11,7 @@
 //   RuntimeTeardown    the only code that deletes containerd objects
 //   ExitHandler        exits, restart policies, auto-removal
 //   ContainerRestorer  restore when the bridge starts, shutdown without live-restore
+//   ExecReaper         exec processes deleted from their shims once ended, across bridge deaths
 //   LayerOperations    diff, export, commit and sizes: the images service's work on the layer
 //   ExecProcesses, HealthMonitor, ContainerViews, ResourceUpdates, FilesystemAccessor
 #pragma once
@@ -31,6 +32,7 @@
 #include "services/containerd-bridge/container_views.h"
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/exec_processes.h"
+#include "services/containerd-bridge/exec_reaper.h"
 #include "services/containerd-bridge/exit_handler.h"
 #include "services/containerd-bridge/exit_watch.h"
 #include "services/containerd-bridge/filesystem_access.h"
@@ -185,6 +187,7 @@ class ContainersCore final : private ContainerRuns {
   RuntimeTeardown teardown_;
   TaskLauncher launcher_;
   ExitHandler exitHandler_;
+  ExecReaper reaper_;
   ExecProcesses execs_;
   HealthMonitor health_;
   ContainerViews views_;

@@ -193,6 +193,7 @@ ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Dea
     stdio.err = io->stderrFifo;
     stdio.terminal = io->tty;
   }
+  reaper_.track(record.id, execId);
   try {
     tasks_.exec(record.id, execId, process.dump(), stdio, capped(deadline, 30s));
     exec.pid = static_cast<int>(tasks_.start(record.id, execId, capped(deadline, 30s)));
@@ -203,10 +204,7 @@ ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Dea
       auto it = execs_.find(execId);
       if (it != execs_.end()) it->second.exitCode = kStartFailureCode;
     }
-    try {
-      tasks_.removeProcess(record.id, execId, deadlineIn(10s));
-    } catch (const Error&) {
-    }
+    reaper_.remove(record.id, execId);
     throw Error(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : ErrorKind::invalid, message);
   }
   {
@@ -242,10 +240,7 @@ int ExecProcesses::finish(const std::string& execId) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
-  try {
-    tasks_.removeProcess(container, execId, deadlineIn(30s));
-  } catch (const Error&) {
-  }
+  reaper_.remove(container, execId);
   {
     std::lock_guard lock(mutex_);
     auto it = execs_.find(execId);

@@ -11,6 +11,7 @@
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_types.h"
 #include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/exec_reaper.h"
 
 namespace berth::bridge {
 
@@ -18,15 +19,17 @@ class ExecProcesses {
  public:
   // Finished execs a container keeps for inspect (the newest); older ones are forgotten.
   static constexpr size_t kKeptFinishedExecs = 128;
-  ExecProcesses(const ContainerStore& store, ContainerdTasks& tasks, const EventSink& events, const ServicePaths& paths)
-      : store_(store), tasks_(tasks), events_(events), paths_(paths) {}
+  ExecProcesses(const ContainerStore& store, ContainerdTasks& tasks, ExecReaper& reaper, const EventSink& events,
+                const ServicePaths& paths)
+      : store_(store), tasks_(tasks), reaper_(reaper), events_(events), paths_(paths) {}
 
   std::string create(const std::string& ref, const nlohmann::json& body);
   nlohmann::json inspect(const std::string& execId) const;
   void resize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline);
   // Starts an exec; `io` null for a detached one. conflict when started already.
   ExecRecord start(const std::string& execId, const ExecIo* io, Deadline deadline);
-  // Waits for an exec's exit, records it (exec_die) and removes it from containerd.
+  // Waits for an exec's exit, records it (exec_die) and deletes it from containerd (the reaper
+  // goes on trying when containerd does not answer).
   int finish(const std::string& execId);
   // Where an attached exec's fifos go.
   std::string fifoBase(const std::string& execId) const;
@@ -42,6 +45,7 @@ class ExecProcesses {
 
   const ContainerStore& store_;
   ContainerdTasks& tasks_;
+  ExecReaper& reaper_;
   const EventSink& events_;
   const ServicePaths& paths_;
   mutable std::mutex mutex_;

@@ -124,15 +124,13 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
   TaskStdio stdio;
   stdio.out = fifo;
   stdio.err = fifo;
+  reaper_.track(record.id, execId);
   try {
     tasks_.exec(record.id, execId, process.dump(), stdio, deadlineIn(30s));
     tasks_.start(record.id, execId, deadlineIn(30s));
   } catch (const Error& e) {
     ::close(reader);
-    try {
-      tasks_.removeProcess(record.id, execId, deadlineIn(10s));
-    } catch (const Error&) {
-    }
+    reaper_.remove(record.id, execId);
     std::string message = e.what();
     bool missing = message.find("no such file") != std::string::npos || message.find("not found") != std::string::npos;
     return finish(missing ? 127 : 126, message);
@@ -175,10 +173,7 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
   }
   waiter.join();
   ::close(reader);
-  try {
-    tasks_.removeProcess(record.id, execId, deadlineIn(10s));
-  } catch (const Error&) {
-  }
+  reaper_.remove(record.id, execId);
   if (timedOut) {
     // Go's rendering of the duration, as in dockerd's message.
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();

@@ -14,6 +14,7 @@
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_types.h"
 #include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/exec_reaper.h"
 #include "services/containerd-bridge/exit_watch.h"
 #include "services/containerd-bridge/host_ops.h"
 
@@ -21,9 +22,9 @@ namespace berth::bridge {
 
 class HealthMonitor {
  public:
-  HealthMonitor(ContainerStore& store, ContainerdTasks& tasks, const ExitWatch& exits, Scheduler& scheduler,
-                const EventSink& events, const ServicePaths& paths)
-      : store_(store), tasks_(tasks), exits_(exits), scheduler_(scheduler), events_(events), paths_(paths) {}
+  HealthMonitor(ContainerStore& store, ContainerdTasks& tasks, ExecReaper& reaper, const ExitWatch& exits,
+                Scheduler& scheduler, const EventSink& events, const ServicePaths& paths)
+      : store_(store), tasks_(tasks), reaper_(reaper), exits_(exits), scheduler_(scheduler), events_(events), paths_(paths) {}
 
   // Probes the run of a container that started with exit count `exits`, in the background,
   // when its config has a health check.
@@ -36,6 +37,7 @@ class HealthMonitor {
 
   ContainerStore& store_;
   ContainerdTasks& tasks_;
+  ExecReaper& reaper_;
   const ExitWatch& exits_;
   Scheduler& scheduler_;
   const EventSink& events_;

@@ -161,9 +161,51 @@ class FakeContainerd {
     failStart_ = true;
     failStart_message_ = message;
   }
-  void exec() {
+  // An exec process is added to its task; it has ended unless holdExecs(true), then it runs
+  // until endExec.
+  void exec(const std::string& id, const std::string& execId) {
     std::lock_guard lock(mutex_);
     record("Tasks.Exec");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    processes_[{id, execId}] = holdExecs_;
+  }
+  void holdExecs(bool on) {
+    std::lock_guard lock(mutex_);
+    holdExecs_ = on;
+  }
+  void endExec(const std::string& id, const std::string& execId) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = processes_.find({id, execId});
+      if (it != processes_.end()) it->second = false;
+    }
+    changed_.notify_all();
+  }
+  // The next `n` Tasks.DeleteProcess fail as one does when containerd's connection to the shim
+  // closes under it.
+  void failProcessDeletions(int n) {
+    std::lock_guard lock(mutex_);
+    failProcessDeletions_ = n;
+  }
+  void removeProcess(const std::string& id, const std::string& execId) {
+    std::lock_guard lock(mutex_);
+    record("Tasks.DeleteProcess");
+    if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+    if (failProcessDeletions_ > 0) {
+      --failProcessDeletions_;
+      throw Error(ErrorKind::internal, "containerd Tasks.DeleteProcess: ttrpc: closed: unknown");
+    }
+    auto it = processes_.find({id, execId});
+    if (it == processes_.end()) return;  // absent is no error
+    if (it->second) throw Error(ErrorKind::internal, "containerd Tasks.DeleteProcess: cannot delete a running process: unknown");
+    processes_.erase(it);
+  }
+  // The exec processes containerd holds (running or ended, not deleted), as "container/exec".
+  std::vector<std::string> processes() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [key, running] : processes_) out.push_back(key.first + "/" + key.second);
+    return out;
   }
   void kill(const std::string& id, const std::string& execId, int signal) {
     {
@@ -224,8 +266,17 @@ class FakeContainerd {
   TaskExit wait(const std::string& id, const std::string& execId, Deadline deadline) {
     std::unique_lock lock(mutex_);
     record("Tasks.Wait");
-    if (!execId.empty()) return {0, nowUnixNanos()};
     for (;;) {
+      if (!execId.empty()) {
+        if (down_ || shutdown_) throw Error(ErrorKind::unavailable, "containerd is down");
+        auto process = processes_.find({id, execId});
+        if (process == processes_.end()) throw Error(ErrorKind::notFound, "process " + execId + " not found");
+        if (!process->second) return {0, nowUnixNanos()};
+        if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+          throw Error(ErrorKind::deadlineExceeded, "containerd Tasks.Wait: context deadline exceeded");
+        }
+        continue;
+      }
       if (down_ || shutdown_) throw Error(ErrorKind::unavailable, "containerd is down");
       if (!containers_.count(id)) throw Error(ErrorKind::notFound, "container " + id + " not found");
       auto it = tasks_.find(id);
@@ -247,6 +298,11 @@ class FakeContainerd {
     }
     TaskExit exit = it->second.exit;
     tasks_.erase(it);
+    for (auto process = processes_.begin(); process != processes_.end();) {  // its execs go with it
+      if (process->first.first == id) process = processes_.erase(process);
+      else ++process;
+    }
+    changed_.notify_all();
     return exit;
   }
   void watchOom(const std::function<bool()>& keepGoing) {
@@ -275,7 +331,9 @@ class FakeContainerd {
       return f_.createTask(id);
     }
     uint32_t start(const std::string& id, const std::string& execId, Deadline) override { return f_.start(id, execId); }
-    void exec(const std::string&, const std::string&, const std::string&, const TaskStdio&, Deadline) override { f_.exec(); }
+    void exec(const std::string& id, const std::string& execId, const std::string&, const TaskStdio&, Deadline) override {
+      f_.exec(id, execId);
+    }
     void kill(const std::string& id, const std::string& execId, int signal, bool, Deadline) override {
       f_.kill(id, execId, signal);
     }
@@ -293,7 +351,9 @@ class FakeContainerd {
       return f_.wait(id, execId, deadline);
     }
     std::optional<TaskExit> remove(const std::string& id, Deadline) override { return f_.removeTask(id); }
-    void removeProcess(const std::string&, const std::string&, Deadline) override {}
+    void removeProcess(const std::string& id, const std::string& execId, Deadline) override {
+      f_.removeProcess(id, execId);
+    }
     void watchOom(const std::function<void(const std::string&)>&, const std::function<bool()>& keepGoing) override {
       f_.watchOom(keepGoing);
     }
@@ -336,6 +396,9 @@ class FakeContainerd {
   bool shutdown_ = false;
   bool failStart_ = false;
   std::string failStart_message_;
+  std::map<std::pair<std::string, std::string>, bool> processes_;  // {container, exec} -> running
+  bool holdExecs_ = false;
+  int failProcessDeletions_ = 0;
   Containers containersView_{*this};
   Tasks tasksView_{*this};
 };

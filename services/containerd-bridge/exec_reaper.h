@@ -1,0 +1,61 @@
+// Every exec process (docker exec, a health probe) is deleted from its shim once it has ended,
+// whatever is killed in between: the bridge, containerd, the client. Until it is deleted a shim
+// keeps an exited process's state and its stdio pipes for the container's whole life.
+//
+// A process is recorded by a marker in its container's run directory (on the exec root's
+// tmpfs: it outlives the bridge, as the shim does, and not the machine) from before Tasks.Exec
+// until Tasks.DeleteProcess has succeeded. A deletion containerd does not answer is made again
+// in the background; a restarted bridge reaps what the markers name: waits for each process's
+// end, then deletes it. (Before, the only trace was the exec's fifos, which went when the
+// stream ended, deleted or not, and at a restore before the deletion was known to have
+// happened; a process still running then was left in its shim for good.)
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "services/containerd-bridge/container_types.h"
+#include "services/containerd-bridge/containerd.h"
+#include "services/containerd-bridge/host_ops.h"
+
+namespace berth::bridge {
+
+class ExecReaper {
+ public:
+  // How long a deletion is made again while it fails (containerd restarting, a shim's call cut)
+  // before the marker is left to the next restore.
+  static constexpr std::chrono::seconds kPatience{60};
+
+  ExecReaper(ContainerdTasks& tasks, Scheduler& scheduler, const ServicePaths& paths)
+      : tasks_(tasks), scheduler_(scheduler), paths_(paths) {}
+
+  // Before Tasks.Exec: the process is this bridge's to delete from now on.
+  void track(const std::string& container, const std::string& execId);
+  // Deletes an ended process (one attempt here, the rest in the background) and then forgets
+  // its marker.
+  void remove(const std::string& container, const std::string& execId);
+  // At a restore: every process the markers name, and `found` (processes known by other
+  // traces), waited for and deleted in the background. Returns how many.
+  size_t reapOrphans(const std::vector<std::pair<std::string, std::string>>& found);
+  // The bridge is stopping: retries end (the markers stay for the next bridge).
+  void stop() { stopping_ = true; }
+
+ private:
+  std::string markerOf(const std::string& container, const std::string& execId) const;
+  // One Tasks.DeleteProcess; true when the process is gone (deleted, or absent with its task).
+  bool tryDelete(const std::string& container, const std::string& execId, bool logFailure);
+  // Retries the deletion until it succeeds or kPatience has passed.
+  void deleteEventually(const std::string& container, const std::string& execId);
+  // Waits for the process's end (a restart of containerd's does not end the wait), then deletes it.
+  void reap(const std::string& container, const std::string& execId);
+
+  ContainerdTasks& tasks_;
+  Scheduler& scheduler_;
+  const ServicePaths& paths_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace berth::bridge
