@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <string_view>
 #include <thread>
 
 #include "common/errors.h"
@@ -39,61 +40,65 @@ void ExecReaper::track(const std::string& container, const std::string& execId) 
   ::close(fd);
 }
 
-bool ExecReaper::tryDelete(const std::string& container, const std::string& execId, bool logFailure) {
+ExecReaper::Deletion ExecReaper::tryDelete(const std::string& container, const std::string& execId, bool logFailure) {
   try {
     tasks_.removeProcess(container, execId, deadlineIn(10s));  // absent is no error
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::notFound) {
+      // containerd passes the shim's refusal on untyped (gRPC Unknown): its words tell it apart
+      // from a call cut by a restart ("cannot delete a running process", pkg/process).
+      if (std::string_view(e.what()).find("running process") != std::string_view::npos) return Deletion::running;
       if (logFailure) {
         spdlog::info("containers: deleting the process {} of {} (tried again): {}", execId, shortId(container), e.what());
       }
-      return false;
+      return Deletion::failed;
     }
   }
   ::unlink(markerOf(container, execId).c_str());
-  return true;
+  return Deletion::done;
 }
 
 void ExecReaper::remove(const std::string& container, const std::string& execId) {
-  if (tryDelete(container, execId, true)) return;
-  scheduler_.run([this, container, execId] { deleteEventually(container, execId); });
-}
-
-void ExecReaper::deleteEventually(const std::string& container, const std::string& execId) {
-  auto giveUp = std::chrono::steady_clock::now() + kPatience;
-  auto pause = 100ms;
-  while (!stopping_ && std::chrono::steady_clock::now() < giveUp) {
-    std::this_thread::sleep_for(pause);
-    pause = std::min<std::chrono::milliseconds>(pause * 2, 2s);
-    if (tryDelete(container, execId, false)) return;
-  }
-  if (!stopping_) {
-    spdlog::warn("containers: the process {} of {} could not be deleted; the next restore deletes it", execId,
-                 shortId(container));
-  }
+  if (tryDelete(container, execId, true) == Deletion::done) return;
+  scheduler_.run([this, container, execId] { reap(container, execId); });
 }
 
 void ExecReaper::reap(const std::string& container, const std::string& execId) {
   auto giveUp = std::chrono::steady_clock::now() + kPatience;
-  for (;;) {
-    auto began = std::chrono::steady_clock::now();
-    try {
-      tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365)));
-      break;
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::notFound) {  // deleted already, or with its task
-        ::unlink(markerOf(container, execId).c_str());
-        return;
+  auto pause = 100ms;
+  auto rest = [&] {
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 2, 2s);
+  };
+  while (!stopping_) {
+    switch (tryDelete(container, execId, false)) {
+      case Deletion::done: return;
+      case Deletion::failed: rest(); break;
+      case Deletion::running: {
+        auto began = std::chrono::steady_clock::now();
+        try {
+          tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365)));
+          giveUp = std::chrono::steady_clock::now() + kPatience;  // it ended: delete it now
+          pause = 100ms;
+        } catch (const Error& e) {
+          if (e.kind() == ErrorKind::notFound) {  // deleted already, or with its task
+            ::unlink(markerOf(container, execId).c_str());
+            return;
+          }
+          // A wait in place for longer than a failed connection takes (the client's 5 s of
+          // retries) was cut by containerd's restart: the count of failures starts over.
+          if (std::chrono::steady_clock::now() - began > 10s) giveUp = std::chrono::steady_clock::now() + kPatience;
+          rest();
+        }
+        break;
       }
-      auto now = std::chrono::steady_clock::now();
-      if (now - began > 1s) giveUp = now + kPatience;  // a wait that was in place, cut: containerd restarted
-      bool cut = e.kind() == ErrorKind::unavailable || e.kind() == ErrorKind::deadlineExceeded;
-      if (stopping_) return;
-      if (!cut || now > giveUp) break;  // the deletion says what is wrong
-      std::this_thread::sleep_for(100ms);
+    }
+    if (std::chrono::steady_clock::now() > giveUp) {
+      spdlog::warn("containers: the process {} of {} could not be deleted; the next restore deletes it", execId,
+                   shortId(container));
+      return;
     }
   }
-  if (!tryDelete(container, execId, true)) deleteEventually(container, execId);
 }
 
 size_t ExecReaper::reapOrphans(const std::vector<std::pair<std::string, std::string>>& found) {

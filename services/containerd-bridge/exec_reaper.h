@@ -25,8 +25,8 @@ namespace berth::bridge {
 
 class ExecReaper {
  public:
-  // How long a deletion is made again while it fails (containerd restarting, a shim's call cut)
-  // before the marker is left to the next restore.
+  // How long a deletion (or a wait for the process's end) is made again while it fails
+  // (containerd restarting, a shim's call cut) before the marker is left to the next restore.
   static constexpr std::chrono::seconds kPatience{60};
 
   ExecReaper(ContainerdTasks& tasks, Scheduler& scheduler, const ServicePaths& paths)
@@ -34,8 +34,8 @@ class ExecReaper {
 
   // Before Tasks.Exec: the process is this bridge's to delete from now on.
   void track(const std::string& container, const std::string& execId);
-  // Deletes an ended process (one attempt here, the rest in the background) and then forgets
-  // its marker.
+  // Deletes a process that should have ended (one attempt here, the rest in the background) and
+  // then forgets its marker. One that still runs (its wait was cut) is deleted when it ends.
   void remove(const std::string& container, const std::string& execId);
   // At a restore: every process the markers name, and `found` (processes known by other
   // traces), waited for and deleted in the background. Returns how many.
@@ -45,11 +45,13 @@ class ExecReaper {
 
  private:
   std::string markerOf(const std::string& container, const std::string& execId) const;
-  // One Tasks.DeleteProcess; true when the process is gone (deleted, or absent with its task).
-  bool tryDelete(const std::string& container, const std::string& execId, bool logFailure);
-  // Retries the deletion until it succeeds or kPatience has passed.
-  void deleteEventually(const std::string& container, const std::string& execId);
-  // Waits for the process's end (a restart of containerd's does not end the wait), then deletes it.
+  enum class Deletion { done, running, failed };
+  // One Tasks.DeleteProcess: done when the process is gone (deleted, or absent with its task),
+  // running when the shim refused because it still runs.
+  Deletion tryDelete(const std::string& container, const std::string& execId, bool logFailure);
+  // Deletes the process, again while the deletion fails (for up to kPatience of failures in a
+  // row), and when the shim refuses because it still runs, once it has ended (a restart of
+  // containerd's does not end the wait).
   void reap(const std::string& container, const std::string& execId);
 
   ContainerdTasks& tasks_;

@@ -138,12 +138,13 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
 
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string output;
-  std::atomic<bool> exited{false};
+  std::atomic<bool> exited{false}, waited{false};
   std::atomic<int> code{-1};
   std::thread waiter([&] {
     try {
       auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(timeout) + 5s;
       code = static_cast<int>(tasks_.wait(record.id, execId, deadlineIn(budget)).status);
+      waited = true;
     } catch (const Error&) {
     }
     exited = true;
@@ -165,13 +166,17 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
     // The process has exited once the wait returned; then drain what is left in the fifo.
     if (ready <= 0 && exited) break;
   }
-  if (timedOut) {
+  auto killProbe = [&] {
     try {
       tasks_.kill(record.id, execId, SIGKILL, false, deadlineIn(10s));
     } catch (const Error&) {
     }
-  }
+  };
+  if (timedOut) killProbe();  // which ends the wait
   waiter.join();
+  // A probe whose end the wait did not bring (containerd restarted under it) is killed too, so
+  // the reaper's deletion does not wait for it.
+  if (!timedOut && !waited) killProbe();
   ::close(reader);
   reaper_.remove(record.id, execId);
   if (timedOut) {

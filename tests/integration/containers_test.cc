@@ -1105,10 +1105,21 @@ TEST_F(ContainersTest, TheProcessOfAnExecABridgeKillCutIsDeletedFromItsShimOnceI
   ASSERT_TRUE(startsWith(readText("/proc/" + std::to_string(shim) + "/comm"), "containerd-shim"));
   auto before = pipesOf(shim);
   CommandResult r;
-  std::thread client([&] { r = engine_.docker({"exec", id, "sh", "-c", "echo before; sleep 2; echo after"}, 60s); });
-  // The exec runs (its stdio pipes are in the shim) when the bridge is killed.
-  bool running = waitFor([&] { return pipesOf(shim).size() > before.size(); }, 10s);
+  std::thread client([&] { r = engine_.docker({"exec", id, "sh", "-c", "echo before; sleep 5; echo after"}, 60s); });
+  // The bridge is killed while the exec sleeps: "before" printed, "after" not yet.
+  const std::string sleeping("sleep\0" "5\0", 8);
+  bool running = waitFor(
+      [&] {
+        for (pid_t shell : childrenOf(shim)) {
+          for (pid_t child : childrenOf(shell)) {
+            if (readText("/proc/" + std::to_string(child) + "/cmdline") == sleeping) return true;
+          }
+        }
+        return false;
+      },
+      20s);
   if (running) {
+    std::this_thread::sleep_for(300ms);  // "before" relayed
     EXPECT_NO_THROW(engine_.killAndAwaitRestart("containerd-bridge"));
   }
   client.join();
@@ -1123,8 +1134,8 @@ TEST_F(ContainersTest, TheProcessOfAnExecABridgeKillCutIsDeletedFromItsShimOnceI
         }
         return added.empty();
       },
-      15s);
-  EXPECT_TRUE(deleted) << added.size() << " pipes the shim did not hold before the exec, still there 15 s after the kill";
+      20s);
+  EXPECT_TRUE(deleted) << added.size() << " pipes the shim did not hold before the exec, still there 20 s after the kill";
   EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
 }
 
