@@ -105,7 +105,15 @@ void RpcServer::start() {
       }
     }
   });
-  for (size_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  size_t standing = std::min(options_.standingWorkers, options_.workers);
+  for (size_t i = 0; i < standing; ++i) {
+    {
+      std::lock_guard lock(jobsMutex_);
+      ++threads_;
+      ++members_;
+    }
+    startWorker();
+  }
 }
 
 void RpcServer::stop() {
@@ -115,8 +123,11 @@ void RpcServer::stop() {
     if (!running_.exchange(false)) return;
   }
   jobsReady_.notify_all();
-  for (auto& w : workers_) w.join();
-  workers_.clear();
+  {
+    // Calls in flight on workers finish first; their replies are dropped.
+    std::unique_lock lock(jobsMutex_);
+    workersGone_.wait(lock, [&] { return threads_ == 0; });
+  }
   {
     // Long polls end within their own wait; give them a moment to reply, not their whole wait.
     std::unique_lock lock(longPolls_->mutex);
@@ -179,11 +190,40 @@ void RpcServer::handleCall(std::vector<zmq::message_t>& frames) {
     if (refusal.size() > 1) zmq::send_multipart(*router_, refusal, zmq::send_flags::dontwait);
     return;
   }
+  bool grow = false;
   {
     std::lock_guard lock(jobsMutex_);
     jobs_.push_back(Job{std::move(out[0]), requestId, &it->second, std::move(frames[2]), deadline});
+    grow = needsWorkerLocked();
   }
   jobsReady_.notify_one();
+  if (grow) startWorker();
+}
+
+bool RpcServer::needsWorkerLocked() {
+  // A stopping server starts none: stop() waits only for the threads counted before it.
+  if (!running_ || jobs_.size() <= idle_ || members_ >= options_.workers) return false;
+  ++threads_;
+  ++members_;
+  return true;
+}
+
+void RpcServer::startWorker() {
+  try {
+    std::thread([this] { workerLoop(); }).detach();
+  } catch (const std::system_error& e) {
+    // Out of threads: the calls wait for the workers there are.
+    spdlog::warn("ipc {}: cannot start a worker: {}", endpoint_, e.what());
+    std::lock_guard lock(jobsMutex_);
+    --threads_;
+    --members_;
+    workersGone_.notify_all();
+  }
+}
+
+size_t RpcServer::workerThreads() const {
+  std::lock_guard lock(jobsMutex_);
+  return threads_;
 }
 
 void RpcServer::startLongPoll(Job job, std::vector<zmq::message_t>& refusal) {
@@ -269,24 +309,35 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
 }
 
 void RpcServer::workerLoop() {
-  zmq::socket_t push(context_, zmq::socket_type::push);
-  push.set(zmq::sockopt::linger, 0);
-  push.connect(repliesEndpoint_);
-  while (true) {
-    Job job;
-    {
-      std::unique_lock lock(jobsMutex_);
-      jobsReady_.wait(lock, [&] { return !running_ || !jobs_.empty(); });
-      if (!running_) return;
-      job = std::move(jobs_.front());
+  {
+    zmq::socket_t push(context_, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, 0);
+    push.connect(repliesEndpoint_);
+    std::unique_lock lock(jobsMutex_);
+    while (running_) {
+      if (jobs_.empty()) {
+        ++idle_;
+        bool woken = jobsReady_.wait_for(lock, options_.workerIdle, [&] { return !running_ || !jobs_.empty(); });
+        --idle_;
+        if (!woken && members_ > options_.standingWorkers) break;  // idle too long: retire
+        continue;
+      }
+      Job job = std::move(jobs_.front());
       jobs_.pop_front();
+      lock.unlock();
+      if (Clock::now() <= job.deadline) {  // otherwise the caller has given up already
+        std::vector<zmq::message_t> out;
+        out.push_back(std::move(job.identity));
+        execute(*job.entry, job.requestId, job.params, job.deadline, out);
+        zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
+      }
+      lock.lock();
     }
-    if (Clock::now() > job.deadline) continue;  // the caller has given up already
-    std::vector<zmq::message_t> out;
-    out.push_back(std::move(job.identity));
-    execute(*job.entry, job.requestId, job.params, job.deadline, out);
-    zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
-  }
+    --members_;
+  }  // the socket closes before the thread is counted out
+  std::lock_guard lock(jobsMutex_);
+  --threads_;
+  workersGone_.notify_all();
 }
 
 }  // namespace berth::ipc

@@ -1,7 +1,8 @@
 // The server half of berth's request/reply layer: a ZeroMQ ROUTER on an ipc:// endpoint that
 // decodes calls, dispatches them to typed handlers and sends replies. Quick handlers run on the
 // I/O thread; handlers registered with Dispatch::worker run on a pool so long work (extraction,
-// pulls) never stalls the loop; Dispatch::longPoll handlers (calls that mostly wait, such as a
+// pulls) never stalls the loop (the pool grows with the calls waiting for a worker, up to its
+// bound, and shrinks back to its standing workers once they idle); Dispatch::longPoll handlers (calls that mostly wait, such as a
 // container wait) each get a thread of their own, so any number of waiting clients never
 // holds the pool the other calls need. Malformed or oversized input is rejected without harm.
 #pragma once
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <capnp/any.h>
 #include <capnp/message.h>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -41,7 +43,12 @@ class RpcServer {
                                         const CallContext& call)>;
 
   struct Options {
+    // At most this many worker threads at once.
     size_t workers = 4;
+    // Workers kept while idle; more start when calls wait with no idle worker to take them,
+    // and each of those ends after `workerIdle` without a call.
+    size_t standingWorkers = 1;
+    std::chrono::milliseconds workerIdle{10000};
   };
 
   RpcServer(zmq::context_t& context, std::string endpoint, Options options);
@@ -92,6 +99,8 @@ class RpcServer {
   uint64_t droppedMessages() const { return dropped_; }
   // Long-poll calls in progress.
   size_t longPollsInProgress() const;
+  // Worker threads alive now (standing, busy or idle until they retire).
+  size_t workerThreads() const;
 
  private:
   struct Entry {
@@ -110,6 +119,10 @@ class RpcServer {
   void checkComplete() const;
   void ioLoop();
   void workerLoop();
+  // Starts a worker if calls wait with no idle worker to take them and the bound allows;
+  // called with jobsMutex_ held. Returns whether one should be started (counted already).
+  bool needsWorkerLocked();
+  void startWorker();
   void handleCall(std::vector<zmq::message_t>& frames);
   // Runs a handler and encodes [ReplyHeader][results?] into `out` (identity not included).
   static void execute(const Entry& entry, uint64_t requestId, zmq::message_t& params,
@@ -134,10 +147,16 @@ class RpcServer {
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> dropped_{0};
   std::thread ioThread_;
-  std::vector<std::thread> workers_;
-  std::mutex jobsMutex_;
+  // Workers are detached threads counted here: stop() waits until `threads_` is 0, since each
+  // uses this object until it ends. `members_` are the workers that count towards the pool's
+  // size (a retiring one leaves it at once, before its thread is gone); `idle_` wait for a call.
+  mutable std::mutex jobsMutex_;
   std::condition_variable jobsReady_;
+  std::condition_variable workersGone_;
   std::deque<Job> jobs_;
+  size_t threads_ = 0;
+  size_t members_ = 0;
+  size_t idle_ = 0;
   std::unique_ptr<zmq::socket_t> router_;
 };
 

@@ -19,7 +19,9 @@ ServiceHost::ServiceHost(std::string name, Config config, size_t workers)
     : name_(std::move(name)), config_(std::move(config)), startedAtNano_(nowUnixNanos()) {
   makeDirectories(config_.ipcDir(), 0700);
   events_ = std::make_unique<EventPublisher>(context_, config_.eventsEndpoint(name_));
-  server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_), RpcServer::Options{workers});
+  RpcServer::Options options;
+  options.workers = workers;  // a bound: the pool keeps one standing worker and grows with its load
+  server_ = std::make_unique<RpcServer>(context_, config_.serviceEndpoint(name_), options);
   server_->implements<Service>();
   server_->handle(methods::health(), [this](Service::HealthParams::Reader, Service::HealthResults::Builder r) {
     auto h = r.initHealth();

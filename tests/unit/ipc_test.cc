@@ -330,6 +330,63 @@ TEST_F(IpcTest, LongPollsNeverHoldTheWorkersOtherCallsNeed) {
   EXPECT_EQ(finished, 0) << "the worker call was answered only after the long polls ended";
 }
 
+// The worker pool holds one standing worker while idle, grows with the calls waiting for a
+// worker up to its bound (never past it), and shrinks back once the extra workers idle.
+TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenIdle) {
+  ipc::RpcServer::Options options;
+  options.workers = 6;
+  options.standingWorkers = 1;
+  options.workerIdle = 300ms;
+  ipc::RpcServer server(context_, endpoint_, options);
+  std::atomic<int> inHandler{0}, mostAtOnce{0}, finished{0};
+  std::atomic<bool> release{false};
+  server.implements<testing::Echo>();
+  server.handle(
+      echoMethod(),
+      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(
+      sleepMethod(),
+      [&](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
+        int now = ++inHandler;
+        for (int seen = mostAtOnce; now > seen && !mostAtOnce.compare_exchange_weak(seen, now);) {
+        }
+        while (!release) std::this_thread::sleep_for(2ms);
+        --inHandler;
+        ++finished;
+      },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.start();
+  EXPECT_EQ(server.workerThreads(), 1u) << "an idle server keeps only its standing worker";
+
+  std::vector<std::thread> callers;
+  struct Release {
+    std::atomic<bool>& flag;
+    std::vector<std::thread>& threads;
+    ~Release() {
+      flag = true;
+      for (auto& t : threads) t.join();
+    }
+  } releaseAll{release, callers};
+  for (int i = 0; i < 10; ++i) {
+    callers.emplace_back([&] {
+      ipc::RpcClient client(context_, endpoint_);
+      client.call(sleepMethod(), ipc::deadlineIn(30s), [](testing::Echo::SleepParams::Builder p) { p.setMs(1); });
+    });
+  }
+  ASSERT_TRUE(test::waitFor([&] { return inHandler == 6; }, 10s)) << inHandler << " calls on workers, bound 6";
+  std::this_thread::sleep_for(200ms);  // time for a seventh worker, were the bound not held
+  EXPECT_EQ(mostAtOnce, 6);
+  EXPECT_EQ(server.workerThreads(), 6u);
+  release = true;
+  ASSERT_TRUE(test::waitFor([&] { return finished == 10; }, 10s)) << finished << " of 10 calls finished";
+  EXPECT_TRUE(test::waitFor([&] { return server.workerThreads() == 1; }, 5s))
+      << server.workerThreads() << " workers left after the load ended";
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
+}
+
 TEST_F(IpcTest, AServerRefusesToStartWithAMethodThatHasNoHandler) {
   ipc::RpcServer server(context_, endpoint_);
   server.implements<testing::Echo>();
