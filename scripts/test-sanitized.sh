@@ -40,33 +40,60 @@ export UBSAN_OPTIONS="log_path=$logs/asan:log_exe_name=1:print_stacktrace=1"
 
 # One test holds berth-api at its descriptor limit on purpose. UBSan's vptr check probes the
 # vtable's memory through a pipe it opens, so with no descriptor free every check there fails
-# and reports "invalid vptr" whatever the object (docs/hardening.md). That test runs on its own,
-# after the rest, with vptr reports suppressed (in its engine only: the suppression is in its
-# environment); every other check stays on for it, and vptr stays on for every other test.
-# "vptr" suppresses by code location; "vptr_check" (by dynamic type) cannot, since the type is
-# what the failed probe could not read.
+# and reports "object has invalid vptr" whatever the object (docs/hardening.md). A suppressions
+# file cannot silence them: GCC's UBSan runtime reads it at its first report, which in that test
+# comes when no descriptor is free to open it with. So that test runs on its own, after the rest,
+# with logs of its own, and there (only there) a vptr report whose object had an unreadable vptr
+# is not counted; every other report in those logs is, and vptr reports count everywhere else.
 descriptor_test='EngineTest.OutOfDescriptorsTheApiPausesInsteadOfSpinningAndServesAgainOnceFreed'
-printf 'vptr:*\nvptr_check:*\n' > "$logs/vptr-suppression.supp"
 status=0
 (cd "$BERTH_BUILD_DIR" && ctest --output-on-failure --timeout 600 -j1 -E "^$descriptor_test\$" "$@") || status=$?
 cp "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" "$logs/ctest-LastTest.log" 2>/dev/null || true
 # (The listing is taken whole first: grep -q ending the pipe early would fail it under pipefail.)
 listing=$(cd "$BERTH_BUILD_DIR" && ctest -N "$@")
+descriptor_logs=$logs/descriptor-test
 if grep -q " $descriptor_test\$" <<<"$listing"; then
+  mkdir -p "$descriptor_logs"
   (cd "$BERTH_BUILD_DIR" &&
-    UBSAN_OPTIONS="$UBSAN_OPTIONS:suppressions=$logs/vptr-suppression.supp" \
+    BERTH_SANITIZER_LOG_DIR=$descriptor_logs \
+    ASAN_OPTIONS=${ASAN_OPTIONS//$logs\/asan/$descriptor_logs\/asan} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS//$logs\/asan/$descriptor_logs\/asan} \
       ctest --output-on-failure --timeout 600 -j1 -R "^$descriptor_test\$") || status=$?
-  cp "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" "$logs/ctest-LastTest-descriptors.log" 2>/dev/null || true
+  cp "$BERTH_BUILD_DIR/Testing/Temporary/LastTest.log" "$descriptor_logs/ctest-LastTest.log" 2>/dev/null || true
 fi
 
 find "$logs" -type f -empty -delete  # berth-logger's stderr, when it wrote nothing
 pattern='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|LeakSanitizer has encountered|Sanitizer.*CHECK failed|ERROR: Can.t open file'
 mapfile -t reports < <(grep -l -E "$pattern" "$logs"/* 2>/dev/null || true)
+# The descriptor test's logs: each report line, less the vptr reports whose next line says the
+# vptr could not be read (the failed probe); what is left counts as anywhere else.
+counted() {
+  awk -v pattern="$pattern" '
+    pending { if ($0 !~ /note: object has invalid vptr/) print held; pending = 0 }
+    /runtime error: .* which does not point to an object of type/ { held = $0; pending = 1; next }
+    $0 ~ pattern { print }
+    END { if (pending) print held }' "$1"
+}
+discounted=0
+if [[ -d $descriptor_logs ]]; then
+  for f in "$descriptor_logs"/*; do
+    [[ -f $f ]] || continue
+    if [[ -n $(counted "$f") ]]; then reports+=("$f"); fi
+    discounted=$((discounted + $(grep -c "note: object has invalid vptr" "$f" || true)))
+  done
+fi
+if ((discounted > 0)); then
+  echo "test-sanitized: $discounted vptr report(s) with an unreadable vptr in the descriptor test's logs, not counted"
+fi
 if ((${#reports[@]} > 0)); then
   echo "test-sanitized: reports in ${#reports[@]} file(s):" >&2
   for r in "${reports[@]}"; do
     echo "== $r" >&2
-    grep -E "$pattern|SUMMARY:" "$r" | sort | uniq -c | sort -rn | head -n 20 >&2 || true
+    if [[ $r == "$descriptor_logs"/* ]]; then
+      counted "$r" | sort | uniq -c | sort -rn | head -n 20 >&2 || true
+    else
+      grep -E "$pattern|SUMMARY:" "$r" | sort | uniq -c | sort -rn | head -n 20 >&2 || true
+    fi
   done
   status=1
 else
