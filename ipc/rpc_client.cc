@@ -41,6 +41,12 @@ struct RpcClient::Connection {
     socket.connect(endpoint);
   }
 
+  // The monitor stops before its socket closes: libzmq (4.3) drops without freeing an event it
+  // cannot deliver, which an event raised while both close, or while the context ends, is.
+  ~Connection() { zmq_socket_monitor(socket.handle(), nullptr, 0); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
   // Discards monitor events from before this call.
   void drainMonitor() {
     zmq::message_t m;

@@ -232,6 +232,12 @@ void ContainerReadModel::follow(const std::string& endpoint) {
   zmq::socket_t monitor(context_, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);
   monitor.connect(monitorEndpoint);
+  // Monitoring stops before either socket closes: libzmq (4.3) drops without freeing an event it
+  // cannot deliver, as one raised while the sockets close, or while the context ends, is.
+  struct StopMonitor {
+    void* socket;
+    ~StopMonitor() { zmq_socket_monitor(socket, nullptr, 0); }
+  } stopMonitor{sub.handle()};
   sub.connect(endpoint);
 
   bool connected = false;
