@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 
 #include "ipc/message.h"
@@ -75,6 +76,17 @@ void RpcServer::start() {
   auto replies = std::make_shared<zmq::socket_t>(context_, zmq::socket_type::pull);
   replies->set(zmq::sockopt::linger, 0);
   replies->bind(repliesEndpoint_);
+  // The standing workers are counted before the I/O thread takes a call, so none it starts
+  // goes past the bound.
+  size_t standing = std::min(options_.standingWorkers, options_.workers);
+  for (size_t i = 0; i < standing; ++i) {
+    {
+      std::lock_guard lock(jobsMutex_);
+      ++threads_;
+      ++members_;
+    }
+    startWorker();
+  }
   ioThread_ = std::thread([this, replies] {
     zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0}, {replies->handle(), 0, ZMQ_POLLIN, 0}};
     while (running_) {
@@ -105,15 +117,6 @@ void RpcServer::start() {
       }
     }
   });
-  size_t standing = std::min(options_.standingWorkers, options_.workers);
-  for (size_t i = 0; i < standing; ++i) {
-    {
-      std::lock_guard lock(jobsMutex_);
-      ++threads_;
-      ++members_;
-    }
-    startWorker();
-  }
 }
 
 void RpcServer::stop() {
@@ -309,10 +312,23 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
 }
 
 void RpcServer::workerLoop() {
+  std::optional<zmq::socket_t> push;
+  try {
+    push.emplace(context_, zmq::socket_type::push);
+    push->set(zmq::sockopt::linger, 0);
+    push->connect(repliesEndpoint_);
+  } catch (const zmq::error_t& e) {
+    // Out of descriptors or past libzmq's socket limit, as a burst can be: the calls wait for
+    // the workers there are.
+    spdlog::warn("ipc {}: a worker cannot open its socket: {}", endpoint_, e.what());
+    push.reset();
+    std::lock_guard lock(jobsMutex_);
+    --members_;
+    --threads_;
+    workersGone_.notify_all();
+    return;
+  }
   {
-    zmq::socket_t push(context_, zmq::socket_type::push);
-    push.set(zmq::sockopt::linger, 0);
-    push.connect(repliesEndpoint_);
     std::unique_lock lock(jobsMutex_);
     while (running_) {
       if (jobs_.empty()) {
@@ -329,12 +345,13 @@ void RpcServer::workerLoop() {
         std::vector<zmq::message_t> out;
         out.push_back(std::move(job.identity));
         execute(*job.entry, job.requestId, job.params, job.deadline, out);
-        zmq::send_multipart(push, out, zmq::send_flags::dontwait);  // dropped when stopping
+        zmq::send_multipart(*push, out, zmq::send_flags::dontwait);  // dropped when stopping
       }
       lock.lock();
     }
     --members_;
-  }  // the socket closes before the thread is counted out
+  }
+  push.reset();  // the socket closes before the thread is counted out
   std::lock_guard lock(jobsMutex_);
   --threads_;
   workersGone_.notify_all();

@@ -383,6 +383,8 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
   ASSERT_TRUE(test::waitFor([&] { return finished == 10; }, 10s)) << finished << " of 10 calls finished";
   EXPECT_TRUE(test::waitFor([&] { return server.workerThreads() == 1; }, 5s))
       << server.workerThreads() << " workers left after the load ended";
+  std::this_thread::sleep_for(2 * options.workerIdle);  // the standing worker stays
+  EXPECT_EQ(server.workerThreads(), 1u);
   ipc::RpcClient client(context_, endpoint_);
   EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
 }
