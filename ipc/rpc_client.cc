@@ -36,9 +36,14 @@ struct RpcClient::Connection {
     if (zmq_socket_monitor(socket.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
       throw Error(ErrorKind::internal, std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
     }
-    monitor.set(zmq::sockopt::linger, 0);
-    monitor.connect(monitorEndpoint);
-    socket.connect(endpoint);
+    try {
+      monitor.set(zmq::sockopt::linger, 0);
+      monitor.connect(monitorEndpoint);
+      socket.connect(endpoint);
+    } catch (...) {
+      zmq_socket_monitor(socket.handle(), nullptr, 0);  // as the destructor does
+      throw;
+    }
   }
 
   // The monitor stops before its socket closes: libzmq (4.3) drops without freeing an event it

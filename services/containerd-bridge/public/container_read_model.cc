@@ -226,18 +226,18 @@ void ContainerReadModel::follow(const std::string& endpoint) {
   sub.set(zmq::sockopt::subscribe, "");
   static std::atomic<uint64_t> nextMonitorId{1};
   std::string monitorEndpoint = "inproc://berth-views-monitor-" + std::to_string(nextMonitorId++);
+  zmq::socket_t monitor(context_, zmq::socket_type::pair);
   if (zmq_socket_monitor(sub.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
     throw zmq::error_t();
   }
-  zmq::socket_t monitor(context_, zmq::socket_type::pair);
-  monitor.set(zmq::sockopt::linger, 0);
-  monitor.connect(monitorEndpoint);
   // Monitoring stops before either socket closes: libzmq (4.3) drops without freeing an event it
   // cannot deliver, as one raised while the sockets close, or while the context ends, is.
   struct StopMonitor {
     void* socket;
     ~StopMonitor() { zmq_socket_monitor(socket, nullptr, 0); }
   } stopMonitor{sub.handle()};
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(monitorEndpoint);
   sub.connect(endpoint);
 
   bool connected = false;
