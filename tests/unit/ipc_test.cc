@@ -23,6 +23,17 @@ using testing::echoMethod;
 using testing::failMethod;
 using testing::sleepMethod;
 
+// Sets the flag that holds the test's handlers, then joins their callers: on every way out of
+// a test, so a failed assertion never leaves a thread waiting on a handler that never returns.
+struct ReleaseAndJoin {
+  std::atomic<bool>& flag;
+  std::vector<std::thread>& threads;
+  ~ReleaseAndJoin() {
+    flag = true;
+    for (auto& t : threads) t.join();
+  }
+};
+
 class IpcTest : public ::testing::Test {
  protected:
   test::TempDir dir_{"berth-ipc"};
@@ -315,14 +326,7 @@ TEST_F(IpcTest, LongPollsNeverHoldTheWorkersOtherCallsNeed) {
       client.call(sleepMethod(), ipc::deadlineIn(30s), [](testing::Echo::SleepParams::Builder p) { p.setMs(20000); });
     });
   }
-  struct Release {
-    std::atomic<bool>& flag;
-    std::vector<std::thread>& threads;
-    ~Release() {
-      flag = true;
-      for (auto& t : threads) t.join();
-    }
-  } releaseAll{release, callers};
+  ReleaseAndJoin releaseAll{release, callers};
   ASSERT_TRUE(test::waitFor([&] { return waiting == 8; }, 10s)) << waiting << " of 8 long polls started";
   EXPECT_EQ(server.longPollsInProgress(), 8u);
   ipc::RpcClient client(context_, endpoint_);
@@ -361,14 +365,7 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
   EXPECT_EQ(server.workerThreads(), 1u) << "an idle server keeps only its standing worker";
 
   std::vector<std::thread> callers;
-  struct Release {
-    std::atomic<bool>& flag;
-    std::vector<std::thread>& threads;
-    ~Release() {
-      flag = true;
-      for (auto& t : threads) t.join();
-    }
-  } releaseAll{release, callers};
+  ReleaseAndJoin releaseAll{release, callers};
   for (int i = 0; i < 10; ++i) {
     callers.emplace_back([&] {
       ipc::RpcClient client(context_, endpoint_);
