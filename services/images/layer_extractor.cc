@@ -24,20 +24,22 @@ constexpr size_t kChunk = 1 << 20;
 
 [[noreturn]] void invalid(const std::string& what) { throw Error(ErrorKind::invalid, "invalid layer: " + what); }
 
-// The decompressed byte stream libarchive reads: plain or gzip from a file, hashed and copied
-// to the tar file on the way.
+// The decompressed byte stream libarchive reads: plain or gzip from a file, hashed on the way.
+// A gzip stream's tar is copied to the tar file as it is inflated; a plain source already is
+// that tar, so it becomes the tar file by a hard link once read (no second copy written).
 class LayerStream {
  public:
-  LayerStream(const std::string& source, const std::string& copyPath) : source_(source) {
+  LayerStream(const std::string& source, const std::string& copyPath, const std::atomic<bool>* cancel)
+      : source_(source), copyPath_(copyPath), cancel_(cancel) {
     in_ = UniqueFd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in_) throwSystemError("open", source);
-    copy_ = UniqueFd(::open(copyPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!copy_) throwSystemError("open", copyPath);
     raw_.resize(kChunk);
-    out_.resize(kChunk);
     fillRaw();
     gzip_ = rawLen_ >= 2 && static_cast<unsigned char>(raw_[0]) == 0x1f && static_cast<unsigned char>(raw_[1]) == 0x8b;
     if (gzip_) {
+      out_.resize(kChunk);
+      copy_ = UniqueFd(::open(copyPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!copy_) throwSystemError("open", copyPath);
       std::memset(&z_, 0, sizeof z_);
       if (inflateInit2(&z_, 16 + MAX_WBITS) != Z_OK) invalid("cannot initialise gzip decoder");
       z_.next_in = reinterpret_cast<Bytef*>(raw_.data());
@@ -50,11 +52,12 @@ class LayerStream {
 
   // Next chunk of the uncompressed stream; empty at its end.
   std::string_view next() {
+    if (cancel_ && cancel_->load()) throw Error(ErrorKind::conflict, "extraction of " + source_ + " cancelled");
     size_t n = 0;
+    const char* data = raw_.data();
     if (!gzip_) {
       if (rawLen_ == 0) fillRaw();
       n = rawLen_;
-      std::memcpy(out_.data(), raw_.data(), n);
       rawLen_ = 0;
     } else {
       while (n == 0 && !ended_) {
@@ -74,12 +77,13 @@ class LayerStream {
         }
         n = out_.size() - z_.avail_out;
       }
+      data = out_.data();
     }
     if (n > 0) {
-      hash_.update(out_.data(), n);
+      hash_.update(data, n);
       size_t off = 0;
-      while (off < n) {
-        ssize_t w = ::write(copy_.get(), out_.data() + off, n - off);
+      while (copy_ && off < n) {
+        ssize_t w = ::write(copy_.get(), data + off, n - off);
         if (w < 0) {
           if (errno == EINTR) continue;
           throwSystemError("write", "layer copy");
@@ -88,7 +92,7 @@ class LayerStream {
       }
       total_ += n;
     }
-    return {out_.data(), n};
+    return {data, n};
   }
 
   void drain() {
@@ -97,7 +101,14 @@ class LayerStream {
   }
 
   std::string finish(uint64_t& total) {
-    if (::fsync(copy_.get()) != 0) throwSystemError("fsync", "layer copy");
+    if (copy_) {
+      if (::fsync(copy_.get()) != 0) throwSystemError("fsync", "layer copy");
+    } else {
+      // The source was read to its end, so it is exactly the hashed tar.
+      if (::fsync(in_.get()) != 0) throwSystemError("fsync", source_);
+      ::unlink(copyPath_.c_str());
+      if (::link(source_.c_str(), copyPath_.c_str()) != 0) throwSystemError("link", copyPath_);
+    }
     total = total_;
     return hash_.digest();
   }
@@ -113,7 +124,8 @@ class LayerStream {
     }
   }
 
-  std::string source_;
+  std::string source_, copyPath_;
+  const std::atomic<bool>* cancel_;
   UniqueFd in_, copy_;
   Sha256 hash_;
   std::vector<char> raw_, out_;
@@ -176,8 +188,8 @@ std::string cleanEntryName(const std::string& name) {
 }
 
 ExtractedLayer extractLayer(const std::string& sourcePath, const std::string& targetDir,
-                            const std::string& tarCopyPath) {
-  LayerStream stream(sourcePath, tarCopyPath);
+                            const std::string& tarCopyPath, const std::atomic<bool>* cancel) {
+  LayerStream stream(sourcePath, tarCopyPath, cancel);
   std::unique_ptr<archive, decltype(&archive_read_free)> in(archive_read_new(), archive_read_free);
   archive_read_support_format_tar(in.get());
   archive_read_support_format_gnutar(in.get());
