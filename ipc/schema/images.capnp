@@ -60,9 +60,12 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (images :UInt32, layers :UInt32, storageDriver :Text, backingFilesystem :Text);
   # Counts for /info.
 
-  uploadBegin @1 () -> (upload :Text);
+  uploadBegin @1 (loadAhead :Bool) -> (upload :Text);
   # Opens an upload: a file in this service's staging area that the API fills with a client's
   # request body (docker load). Returns a random id; uploads idle for 10 minutes are dropped.
+  # With `loadAhead` (a docker load), the service begins loading the archive as it arrives,
+  # extracting layers on the way; `load` then completes the upload and waits for that load, and
+  # `uploadDiscard` abandons it.
 
   uploadWrite @2 (upload :Text, data :Data) -> ();
   # Appends `data` (at most 16 MiB per call). notFound for an unknown or expired upload.

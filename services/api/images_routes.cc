@@ -146,10 +146,11 @@ void ImagesRoutes::registerOn(Router& router) {
   router.add("POST", "/auth", bind(&ImagesRoutes::auth));
 }
 
-// Streams the request body into a new upload in the images service; returns its id.
-std::string ImagesRoutes::upload(http::Request& req) {
+// Streams the request body into a new upload in the images service; returns its id. With
+// `loadAhead`, the service loads the archive while it arrives.
+std::string ImagesRoutes::upload(http::Request& req, bool loadAhead) {
   auto& images = backends_.images;
-  std::string upload = images.uploadBegin(ipc::deadlineIn(5s));
+  std::string upload = images.uploadBegin(ipc::deadlineIn(5s), loadAhead);
   try {
     std::vector<char> buf(kChunk);
     while (size_t n = req.readBody(buf.data(), buf.size())) {
@@ -176,7 +177,7 @@ static void sendJsonStream(http::ResponseWriter& out, const std::string& lines) 
 }
 
 void ImagesRoutes::load(http::Request& req, http::ResponseWriter& out) {
-  std::string id = upload(req);
+  std::string id = upload(req, true);
   images::LoadResult loaded;
   try {
     loaded = backends_.images.load(id, ipc::deadlineIn(30min));

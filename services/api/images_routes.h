@@ -21,7 +21,7 @@ class ImagesRoutes {
   void pull(http::Request& req, http::ResponseWriter& out);
   void push(http::Request& req, http::ResponseWriter& out);
   void auth(http::Request& req, http::ResponseWriter& out);
-  std::string upload(http::Request& req);
+  std::string upload(http::Request& req, bool loadAhead = false);
   void save(http::Request& req, http::ResponseWriter& out);
   void list(http::Request& req, http::ResponseWriter& out);
   void inspect(http::Request& req, http::ResponseWriter& out);

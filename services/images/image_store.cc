@@ -22,6 +22,7 @@
 #include "common/files.h"
 #include "common/time_format.h"
 #include "common/dockerfile/changes.h"
+#include "services/images/early_extractions.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
 #include "common/json_text.h"
@@ -258,21 +259,59 @@ std::string ImageStore::commitLayer(const std::string& stagedDir, const std::str
 }
 
 ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
+  UniqueFd fd(::open(archivePath.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throwSystemError("open", archivePath);
+  return load([&](char* buffer, size_t size) {
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throwSystemError("read", archivePath);
+      return static_cast<size_t>(n);
+    }
+  });
+}
+
+namespace {
+
+struct SourceReader {
+  const ImageStore::ArchiveSource& source;
+  std::vector<char> buffer = std::vector<char>(1 << 20);
+};
+
+la_ssize_t readSource(archive* a, void* data, const void** buffer) {
+  auto* reader = static_cast<SourceReader*>(data);
+  try {
+    *buffer = reader->buffer.data();
+    return static_cast<la_ssize_t>(reader->source(reader->buffer.data(), reader->buffer.size()));
+  } catch (const std::exception& e) {
+    archive_set_error(a, EIO, "%s", e.what());
+    return -1;
+  }
+}
+
+}  // namespace
+
+ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
   auto t0 = std::chrono::steady_clock::now();
   auto ms = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count(); };
   std::string work = stagingPath("load");
   ScopedRemove cleanup{work};
   makeDirectories(work + "/files", 0700);
+  size_t threads = std::max(2u, std::thread::hardware_concurrency());
+  // Declared after `cleanup`, so its extractions have stopped before the directory goes.
+  EarlyExtractions early(work, threads);
 
   // Unpack the outer archive's regular files as flat, numbered files: no name from the archive
-  // ever becomes a path on disk.
+  // ever becomes a path on disk. Each file that looks like a layer is extracted at once, while
+  // the rest arrives.
   std::map<std::string, std::string> files;
   {
+    SourceReader reader{source};
     std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
     archive_read_support_format_tar(a.get());
     archive_read_support_format_gnutar(a.get());
     archive_read_support_filter_gzip(a.get());
-    if (archive_read_open_filename(a.get(), archivePath.c_str(), 1 << 20) != ARCHIVE_OK) {
+    if (archive_read_open(a.get(), &reader, nullptr, readSource, nullptr) != ARCHIVE_OK) {
       badArchive(archive_error_string(a.get()) ?: "unreadable");
     }
     archive_entry* e;
@@ -289,10 +328,12 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
       if (archive_read_data_into_fd(a.get(), fd.get()) != ARCHIVE_OK) {
         badArchive("entry " + name + ": " + readFailure(a.get()));
       }
+      fd.reset();
       files[name] = path;
+      if (looksLikeLayer(name, path)) early.submit(path);
     }
   }
-  spdlog::debug("load: unpacked the outer archive in {} ms", ms());
+  spdlog::debug("load: unpacked the outer archive in {} ms, {} layer(s) begun on the way", ms(), early.submitted());
   auto fileFor = [&](const std::string& name, const std::string& what) {
     auto it = files.find(cleanEntryName(name));
     if (it == files.end()) badArchive(what + " " + name + " is missing");
@@ -345,6 +386,25 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
     badArchive("neither manifest.json nor index.json found");
   }
   if (found.empty()) badArchive("no images in the archive");
+  if (early.submitted() > 0) {
+    // The files this store lacks as layers: every other early extraction stops. A config that
+    // cannot be read here is refused below.
+    std::set<std::string> needed;
+    for (const auto& ai : found) {
+      json config = parseJsonOrDiscarded(readMetadata(ai.configPath, "image config"));
+      if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object()) continue;
+      auto diffIds = config["rootfs"].value("diff_ids", json());
+      if (!diffIds.is_array() || diffIds.size() != ai.layerPaths.size()) continue;
+      std::string chain;
+      for (size_t i = 0; i < diffIds.size(); ++i) {
+        if (!diffIds[i].is_string()) break;
+        chain = chainIdOf(chain, diffIds[i].get<std::string>());
+        std::lock_guard lock(mutex_);
+        if (!layers_.count(chain)) needed.insert(ai.layerPaths[i]);
+      }
+    }
+    early.keepOnly(needed);
+  }
 
   LoadResult result;
   auto& lines = result.lines;
@@ -368,6 +428,7 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
     struct Job {
       size_t index;
       LayerRecord record;
+      std::string dir;  // <dir>/diff and <dir>.tar, once extracted
     };
     std::vector<Job> jobs;
     std::string chain;
@@ -380,7 +441,7 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
       chain = chainIdOf(chain, diff);
       chains.push_back(chain);
       std::lock_guard lock(mutex_);
-      if (!layers_.count(chain)) jobs.push_back({i, LayerRecord{chain, diff, parent, 0, 0}});
+      if (!layers_.count(chain)) jobs.push_back({i, LayerRecord{chain, diff, parent, 0, 0}, {}});
     }
     std::atomic<size_t> next{0};
     std::mutex failMutex;
@@ -388,10 +449,17 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
     auto worker = [&] {
       for (size_t j; (j = next++) < jobs.size();) {
         auto& job = jobs[j];
-        std::string dir = work + "/layer-" + std::to_string(job.index);
         try {
-          makeDirectories(dir + "/diff", 0755);
-          auto x = extractLayer(ai.layerPaths[job.index], dir + "/diff", dir + ".tar");
+          ExtractedLayer x;
+          if (auto done = early.take(ai.layerPaths[job.index])) {
+            if (!done->error.empty()) throw Error(ErrorKind::invalid, done->error);
+            job.dir = done->dir;
+            x = done->layer;
+          } else {
+            job.dir = work + "/layer-" + std::to_string(job.index);
+            makeDirectories(job.dir + "/diff", 0755);
+            x = extractLayer(ai.layerPaths[job.index], job.dir + "/diff", job.dir + ".tar");
+          }
           if (x.diffId != job.record.diffId) {
             badArchive("layer " + std::to_string(job.index + 1) + " of image " + id + " has diff id " + x.diffId +
                        " but the config expects " + job.record.diffId);
@@ -404,16 +472,14 @@ ImageStore::LoadResult ImageStore::load(const std::string& archivePath) {
         }
       }
     };
-    size_t threads = std::min<size_t>(jobs.size(), std::max(2u, std::thread::hardware_concurrency()));
     std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    for (size_t t = 1; t < std::min(jobs.size(), threads); ++t) pool.emplace_back(worker);
     worker();
     for (auto& t : pool) t.join();
     if (!failure.empty()) throw Error(ErrorKind::invalid, failure);
     spdlog::debug("load: extracted {} layers by {} ms", jobs.size(), ms());
     for (const auto& job : jobs) {
-      std::string dir = work + "/layer-" + std::to_string(job.index);
-      commitLayer(dir + "/diff", dir + ".tar", job.record);
+      commitLayer(job.dir + "/diff", job.dir + ".tar", job.record);
       result.extracted.emplace_back(job.record.diffId, job.record.tarBytes);
     }
 

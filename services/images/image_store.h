@@ -85,6 +85,10 @@ class ImageStore {
     std::vector<std::pair<std::string, uint64_t>> extracted;  // diff id, tar bytes
   };
   LoadResult load(const std::string& archivePath);
+  // The same from a stream: `source` fills up to `size` bytes and returns how many, 0 at the
+  // archive's end, and throws to abandon the load. Layers are extracted as they arrive.
+  using ArchiveSource = std::function<size_t(char* buffer, size_t size)>;
+  LoadResult load(const ArchiveSource& source);
 
   // Makes a one-layer image from a root filesystem tarball (docker import): `changes` are
   // Dockerfile instructions for the config, `message` its comment, `reference` an optional

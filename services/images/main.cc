@@ -7,6 +7,7 @@
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
+#include "services/images/loads_ahead.h"
 #include "services/images/operations.h"
 #include "services/images/reference.h"
 #include "services/images/transfers.h"
@@ -77,6 +78,7 @@ std::pair<std::string, uint64_t> offerDownload(images::Transfers& transfers, con
 int main(int argc, char** argv) {
   std::unique_ptr<images::ImageStore> store;
   std::unique_ptr<images::Transfers> transfers;
+  std::unique_ptr<images::LoadsAhead> loadsAhead;
   std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
   images::Operations& operations = *operationsOwner;
   return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
@@ -89,7 +91,11 @@ int main(int argc, char** argv) {
                       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN},
                       {"mknod", "mknodat"}});
     // Running pulls and pushes finish (and publish their events) before the host goes away.
-    host.onStop([&] { operationsOwner.reset(); });
+    // Loads still reading their uploads give up (their uploads are abandoned).
+    host.onStop([&] {
+      operationsOwner.reset();
+      loadsAhead.reset();
+    });
     auto& events = host.events();
     store = std::make_unique<images::ImageStore>(
         host.config().serviceDataDir("images"),
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
           events.publish({"image", action, id, attrs, "local", 0});
         });
     transfers = std::make_unique<images::Transfers>(host.config().serviceDataDir("images") + "/staging/transfers");
+    loadsAhead = std::make_unique<images::LoadsAhead>(*transfers, *store);
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Images>();
@@ -108,24 +115,32 @@ int main(int argc, char** argv) {
       r.setBackingFilesystem(c.backingFilesystem);
     });
     s.handle(ipc::methods::imagesUploadBegin(),
-             [&](auto, ipc::Images::UploadBeginResults::Builder r) { r.setUpload(transfers->beginUpload()); });
+             [&](ipc::Images::UploadBeginParams::Reader p, ipc::Images::UploadBeginResults::Builder r) {
+               std::string upload = transfers->beginUpload(p.getLoadAhead());
+               if (p.getLoadAhead()) loadsAhead->start(upload);
+               r.setUpload(upload);
+             });
     s.handle(
         ipc::methods::imagesUploadWrite(),
         [&](ipc::Images::UploadWriteParams::Reader p, auto) {
           transfers->write(p.getUpload(), ipc::textView(p.getData()));
         },
         D::worker);
-    s.handle(ipc::methods::imagesUploadDiscard(),
-             [&](ipc::Images::UploadDiscardParams::Reader p, auto) { transfers->discard(p.getUpload()); });
+    s.handle(
+        ipc::methods::imagesUploadDiscard(),
+        [&](ipc::Images::UploadDiscardParams::Reader p, auto) { loadsAhead->discard(p.getUpload()); }, D::worker);
     s.handle(
         ipc::methods::imagesLoad(),
         [&](ipc::Images::LoadParams::Reader p, ipc::Images::LoadResults::Builder r) {
-          std::string path = transfers->takeUpload(p.getUpload());
-          struct Remove {
-            std::string path;
-            ~Remove() { ::unlink(path.c_str()); }
-          } remove{path};
-          auto loaded = store->load(path);
+          auto loaded = [&] {
+            if (auto ahead = loadsAhead->finish(p.getUpload())) return std::move(*ahead);
+            std::string path = transfers->takeUpload(p.getUpload());
+            struct Remove {
+              std::string path;
+              ~Remove() { ::unlink(path.c_str()); }
+            } remove{path};
+            return store->load(path);
+          }();
           ipc::setTexts(r.initLines(static_cast<unsigned>(loaded.lines.size())), loaded.lines);
           auto layers = r.initLayers(static_cast<unsigned>(loaded.extracted.size()));
           for (size_t i = 0; i < loaded.extracted.size(); ++i) {

@@ -1,10 +1,18 @@
 // Uploads (request bodies the API streams in) and downloads (archives the API streams out) as
 // files in the image store's staging area, named by random ids. Transfers idle for longer than
 // the timeout are removed when the next one begins.
+//
+// A streamed upload (a load that extracts as the archive comes in) has no file: its bytes wait
+// in memory, at most kStreamBuffer of them, for its one reader, and a write waits while the
+// buffer is full. The reader sees the end once the upload is taken and fails once it is
+// discarded or expires; once the reader is gone, what is written is dropped.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -17,14 +25,48 @@ class Transfers {
   using Clock = std::chrono::steady_clock;
   explicit Transfers(std::string dir, std::chrono::seconds idleTimeout = std::chrono::minutes(10));
 
-  std::string beginUpload();
+  static constexpr size_t kStreamBuffer = 8 << 20;
+
+  // A streamed upload's bytes on their way from write() to its reader.
+  struct Stream {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::string> chunks;
+    size_t buffered = 0;   // bytes in `chunks`, less what the reader took from the first
+    size_t firstTaken = 0; // bytes of chunks.front() already read
+    enum class End { open, complete, abandoned } end = End::open;
+    bool readerGone = false;
+  };
+
+  // Reads a streamed upload from its first byte. read() blocks until bytes arrive; returns 0
+  // once the upload was taken (complete) and every byte read; throws when it was discarded or
+  // expired, or when nothing arrived for the idle timeout.
+  class Reader {
+   public:
+    Reader(std::shared_ptr<Stream> stream, std::chrono::seconds idleTimeout)
+        : stream_(std::move(stream)), idleTimeout_(idleTimeout) {}
+    ~Reader();  // later writes are dropped
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    size_t read(char* buffer, size_t size);
+
+   private:
+    std::shared_ptr<Stream> stream_;
+    std::chrono::seconds idleTimeout_;
+  };
+
+  // A streamed upload hands its bytes to the Reader that reader() returns, once, and has no file.
+  std::string beginUpload(bool streamed = false);
   void write(const std::string& id, std::string_view data);
-  // Takes the upload's file out of the table; the caller owns (and removes) the path.
+  // Takes the upload out of the table; the caller owns (and removes) its file. A streamed
+  // upload's reader sees the end of its data; it has no file, and "" is returned.
   std::string takeUpload(const std::string& id);
+  std::unique_ptr<Reader> reader(const std::string& id);  // invalid for a file upload or a second reader
+  bool has(const std::string& id);  // an upload or download not yet taken, discarded or expired
   // Registers an existing file (in the staging dir) as a download; returns its id.
   std::string addDownload(const std::string& path);
   std::string read(const std::string& id, uint64_t offset, uint32_t maxBytes);
-  void discard(const std::string& id);  // either kind; unknown ids are ignored
+  void discard(const std::string& id);  // either kind; unknown ids are ignored; a reader fails
   std::string pathFor(const std::string& prefix);
 
  private:
@@ -33,7 +75,10 @@ class Transfers {
     UniqueFd fd;
     Clock::time_point touched;
     bool upload;
+    std::shared_ptr<Stream> stream;  // streamed uploads only
+    bool readerTaken = false;
   };
+  static void end(Transfer& t, Stream::End how);
   Transfer& findLocked(const std::string& id, bool upload);
   void expireLocked();
   std::string newIdLocked();

@@ -365,13 +365,23 @@ TEST_F(ImagesTest, KillingTheImagesServiceMidLoadLeavesNoPartialImageAndARetrySu
   pid_t images = engine_.childPid("images");
   CommandResult load;
   std::thread client([&] { load = engine_.docker({"load", "-i", archive}, 120s); });
-  // Kill it while the upload lands in its staging area.
-  std::string staging = engine_.dataRoot() + "/images/staging/transfers";
+  // Kill it while the load, which reads the upload as it arrives, unpacks it in its staging
+  // area.
+  std::string staging = engine_.dataRoot() + "/images/staging";
+  auto stagedFiles = [&] {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->is_regular_file(ec)) files.push_back(it->path());
+    }
+    return files;
+  };
   bool killed = false;
   for (int i = 0; i < 2000 && !killed; ++i) {
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(staging, ec)) {
-      if (e.is_regular_file() && e.file_size() > (20u << 20)) {
+    for (fs::recursive_directory_iterator it(staging, ec), end; !ec && it != end; it.increment(ec)) {
+      const auto& e = *it;
+      if (e.is_regular_file(ec) && e.file_size(ec) > (20u << 20) && !ec) {
         killPid(images, SIGKILL);
         killed = true;
         break;
@@ -393,7 +403,9 @@ TEST_F(ImagesTest, KillingTheImagesServiceMidLoadLeavesNoPartialImageAndARetrySu
   // ... nothing half-loaded is visible, no layer was kept, and its staging area was emptied.
   EXPECT_EQ(engine_.output({"images", "-aq"}), "");
   EXPECT_TRUE(fs::is_empty(engine_.dataRoot() + "/images/layers"));
-  EXPECT_TRUE(!fs::exists(staging) || fs::is_empty(staging)) << "the dead load's upload is still in " << staging;
+  auto left = stagedFiles();
+  EXPECT_TRUE(left.empty()) << "the dead load left " << left.size() << " file(s) in " << staging << ", the first "
+                            << (left.empty() ? "" : left[0]);
   auto r = engine_.docker({"load", "-i", archive}, 120s);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("Loaded image: berth-test/big:1"), std::string::npos) << r.out;

@@ -43,8 +43,12 @@ ImagesSummary ImagesClient::summary(Deadline deadline) {
   return {r.getImages(), r.getLayers(), r.getStorageDriver(), r.getBackingFilesystem()};
 }
 
-std::string ImagesClient::uploadBegin(Deadline deadline) {
-  return rpc_.call(ipc::methods::imagesUploadBegin(), deadline).get().getUpload();
+std::string ImagesClient::uploadBegin(Deadline deadline, bool loadAhead) {
+  return rpc_
+      .call(ipc::methods::imagesUploadBegin(), deadline,
+            [&](ipc::Images::UploadBeginParams::Builder p) { p.setLoadAhead(loadAhead); })
+      .get()
+      .getUpload();
 }
 
 void ImagesClient::uploadWrite(const std::string& upload, std::string_view data, Deadline deadline) {

@@ -120,7 +120,8 @@ class ImagesClient {
   ImagesSummary summary(Deadline deadline);
 
   // Uploads: a client's request body (docker load, docker import) staged in the service.
-  std::string uploadBegin(Deadline deadline);
+  // With `loadAhead`, the upload is loaded as it arrives; load() then waits for that load.
+  std::string uploadBegin(Deadline deadline, bool loadAhead = false);
   void uploadWrite(const std::string& upload, std::string_view data, Deadline deadline);
   void uploadDiscard(const std::string& upload, Deadline deadline);
 

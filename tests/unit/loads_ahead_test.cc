@@ -1,0 +1,240 @@
+// Loads that begin with their upload: a streamed upload read while it is written, layers
+// extracted before the archive's last byte, and uploads abandoned or refused halfway.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "common/errors.h"
+#include "common/files.h"
+#include "services/images/early_extractions.h"
+#include "services/images/image_store.h"
+#include "services/images/loads_ahead.h"
+#include "services/images/transfers.h"
+#include "tests/support/process.h"
+#include "tests/support/tar_builder.h"
+
+namespace berth::images {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+TEST(TransfersTest, AStreamedUploadsReaderGetsItsBytesInOrderWaitsForMoreAndEndsWhenItIsTaken) {
+  test::TempDir dir("berth-transfers");
+  Transfers transfers(dir.path() + "/t");
+  std::string id = transfers.beginUpload(true);
+  auto reader = transfers.reader(id);
+  transfers.write(id, "hello ");
+  transfers.write(id, "big ");
+  char buffer[64];
+  ASSERT_EQ(reader->read(buffer, 8), 8u);
+  EXPECT_EQ(std::string(buffer, 8), "hello bi");
+  ASSERT_EQ(reader->read(buffer, sizeof buffer), 2u);
+  EXPECT_EQ(std::string(buffer, 2), "g ");
+
+  // Nothing more yet: the read waits until the writer adds some.
+  std::atomic<size_t> got{0};
+  std::thread waiting([&] { got = reader->read(buffer, sizeof buffer); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(got.load(), 0u);
+  transfers.write(id, "world");
+  waiting.join();
+  ASSERT_EQ(got.load(), 5u);
+  EXPECT_EQ(std::string(buffer, 5), "world");
+
+  EXPECT_EQ(transfers.takeUpload(id), "");
+  EXPECT_EQ(reader->read(buffer, sizeof buffer), 0u);
+  EXPECT_TRUE(fs::is_empty(dir.path() + "/t")) << "a streamed upload wrote a file";
+  EXPECT_THROW(transfers.reader(id), Error);
+}
+
+TEST(TransfersTest, AWriteWaitsWhileTheStreamsBufferIsFullAndIsDroppedOnceTheReaderIsGone) {
+  test::TempDir dir("berth-transfers");
+  Transfers transfers(dir.path() + "/t");
+  std::string id = transfers.beginUpload(true);
+  auto reader = transfers.reader(id);
+  EXPECT_THROW(transfers.reader(id), Error);  // one reader only
+  std::string chunk(1 << 20, 'c');
+  for (size_t i = 0; i < Transfers::kStreamBuffer / chunk.size(); ++i) transfers.write(id, chunk);
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    transfers.write(id, chunk);
+    written = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(written.load()) << "a write past the buffer did not wait";
+  std::vector<char> buffer(chunk.size());
+  ASSERT_EQ(reader->read(buffer.data(), buffer.size()), chunk.size());
+  writer.join();
+  EXPECT_TRUE(written.load());
+
+  reader.reset();
+  for (int i = 0; i < 20; ++i) transfers.write(id, chunk);  // would wait forever if kept
+  EXPECT_EQ(transfers.takeUpload(id), "");
+}
+
+TEST(TransfersTest, AReaderFailsOnceItsUploadIsDiscardedEvenWithBytesUnread) {
+  test::TempDir dir("berth-transfers");
+  Transfers transfers(dir.path() + "/t");
+  std::string id = transfers.beginUpload(true);
+  auto reader = transfers.reader(id);
+  transfers.write(id, "unread");
+  transfers.discard(id);
+  char buffer[16];
+  try {
+    reader->read(buffer, sizeof buffer);
+    ADD_FAILURE() << "a read of a discarded upload returned";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "the upload was abandoned");
+  }
+  EXPECT_FALSE(transfers.has(id));
+  EXPECT_THROW(transfers.write(id, "late"), Error);
+}
+
+TEST(EarlyExtractionsTest, OnlyLayerLikeFilesAreTakenForLayers) {
+  test::TempDir dir("berth-early");
+  test::TarBuilder().file("a", "x").write(dir.path() + "/plain");
+  test::TarBuilder().file("a", "x").write(dir.path() + "/gzip", true);
+  writeFileAtomic(dir.path() + "/config", R"({"rootfs":{}})", 0600);
+  EXPECT_TRUE(looksLikeLayer("0123abcd/layer.tar", dir.path() + "/config"));
+  EXPECT_TRUE(looksLikeLayer("blobs/sha256/aa", dir.path() + "/plain"));
+  EXPECT_TRUE(looksLikeLayer("blobs/sha256/aa", dir.path() + "/gzip"));
+  EXPECT_FALSE(looksLikeLayer("blobs/sha256/aa", dir.path() + "/config"));
+  EXPECT_FALSE(looksLikeLayer("manifest.json", dir.path() + "/plain"));
+}
+
+class LoadsAheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    test::TarBuilder base;
+    base.dir("bin").file("bin/busybox", std::string(200000, 'b'), 0755);
+    base.write(dir_.path() + "/base.tar");
+    test::TarBuilder().file("app/run.sh", "echo hello\n", 0755).write(dir_.path() + "/app.tar", true);
+    archivePath_ = dir_.path() + "/image.tar";
+    id_ = test::makeDockerArchive(archivePath_, {dir_.path() + "/base.tar", dir_.path() + "/app.tar"}, {"app:1"},
+                                  dir_.path());
+    archive_ = test::readText(archivePath_);
+    store_ = std::make_unique<ImageStore>(dir_.path() + "/store");
+    transfers_ = std::make_unique<Transfers>(dir_.path() + "/transfers");
+    loads_ = std::make_unique<LoadsAhead>(*transfers_, *store_);
+  }
+
+  // Where the manifest's tar header begins: everything before it is the config and the layers.
+  size_t beforeManifest() const {
+    size_t at = archive_.find("manifest.json");
+    EXPECT_NE(at, std::string::npos);
+    return at / 512 * 512;
+  }
+
+  // Every early extraction's directory in the store's staging area.
+  std::vector<std::string> earlyDirs() const {
+    std::vector<std::string> found;
+    std::error_code ec;
+    for (const auto& load : fs::directory_iterator(dir_.path() + "/store/staging", ec)) {
+      for (const auto& e : fs::directory_iterator(load.path(), ec)) {
+        if (e.path().filename().string().rfind("early-", 0) == 0 && e.is_directory()) found.push_back(e.path());
+      }
+    }
+    return found;
+  }
+
+  test::TempDir dir_{"berth-loads-ahead"};
+  std::string archivePath_, archive_, id_;
+  std::unique_ptr<ImageStore> store_;
+  std::unique_ptr<Transfers> transfers_;
+  std::unique_ptr<LoadsAhead> loads_;
+};
+
+TEST_F(LoadsAheadTest, LayersAreExtractedBeforeTheArchiveEndsAndTheImageAppearsWhenItIsComplete) {
+  std::string upload = transfers_->beginUpload(true);
+  loads_->start(upload);
+  size_t cut = beforeManifest();
+  transfers_->write(upload, std::string_view(archive_).substr(0, cut));
+  // Both layers are out, while the manifest (which says they are layers) has not arrived.
+  bool extracted = test::waitFor(
+      [&] {
+        int files = 0;
+        for (const auto& d : earlyDirs()) {
+          files += fs::exists(d + "/diff/bin/busybox") + fs::exists(d + "/diff/app/run.sh");
+        }
+        return files == 2;
+      },
+      10s);
+  EXPECT_TRUE(extracted) << "the layers were not extracted before the archive's end";
+  EXPECT_TRUE(store_->list().empty());
+
+  transfers_->write(upload, std::string_view(archive_).substr(cut));
+  auto loaded = loads_->finish(upload);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->lines, std::vector<std::string>{"Loaded image: app:1"});
+  EXPECT_EQ(loaded->extracted.size(), 2u);
+  auto image = store_->get("app:1");
+  EXPECT_EQ(image.id, id_);
+  ASSERT_EQ(image.layerDirs.size(), 2u);
+  EXPECT_EQ(fs::file_size(image.layerDirs[0] + "/bin/busybox"), 200000u);
+  EXPECT_EQ(test::readText(image.layerDirs[1] + "/app/run.sh"), "echo hello\n");
+  EXPECT_FALSE(transfers_->has(upload));
+  EXPECT_TRUE(fs::is_empty(dir_.path() + "/transfers"));
+  EXPECT_TRUE(earlyDirs().empty());
+  EXPECT_EQ(loads_->running(), 0u);
+}
+
+TEST_F(LoadsAheadTest, AReloadOfAPresentImageExtractsNothingItKeeps) {
+  ASSERT_EQ(store_->load(archivePath_).extracted.size(), 2u);
+  auto before = store_->get("app:1").layerDirs;
+  std::string upload = transfers_->beginUpload(true);
+  loads_->start(upload);
+  transfers_->write(upload, archive_);
+  auto loaded = loads_->finish(upload);
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->lines, std::vector<std::string>{"Loaded image: app:1"});
+  EXPECT_TRUE(loaded->extracted.empty());
+  EXPECT_EQ(store_->get("app:1").layerDirs, before);
+  EXPECT_EQ(store_->counts().layers, 2u);
+  EXPECT_TRUE(earlyDirs().empty());
+}
+
+TEST_F(LoadsAheadTest, ADiscardedUploadEndsItsLoadAndLeavesNothing) {
+  std::string upload = transfers_->beginUpload(true);
+  loads_->start(upload);
+  transfers_->write(upload, std::string_view(archive_).substr(0, beforeManifest()));
+  ASSERT_TRUE(test::waitFor([&] { return !earlyDirs().empty(); }, 10s));
+  loads_->discard(upload);
+  EXPECT_EQ(loads_->running(), 0u);
+  EXPECT_TRUE(store_->list().empty());
+  EXPECT_EQ(store_->counts().layers, 0u);
+  EXPECT_TRUE(fs::is_empty(dir_.path() + "/store/staging"));
+  EXPECT_TRUE(fs::is_empty(dir_.path() + "/transfers"));
+  EXPECT_FALSE(loads_->finish(upload).has_value());
+}
+
+TEST_F(LoadsAheadTest, AnArchiveRefusedHalfwayIsReportedWhenTheUploadCompletes) {
+  std::string upload = transfers_->beginUpload(true);
+  loads_->start(upload);
+  transfers_->write(upload, std::string(4096, 'x'));  // no tar at all
+  transfers_->write(upload, std::string(4096, 'y'));
+  try {
+    loads_->finish(upload);
+    ADD_FAILURE() << "a load of garbage succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::invalid);
+    EXPECT_NE(std::string(e.what()).find("invalid archive"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(store_->list().empty());
+  EXPECT_TRUE(fs::is_empty(dir_.path() + "/transfers"));
+  EXPECT_EQ(loads_->running(), 0u);
+}
+
+TEST_F(LoadsAheadTest, ShuttingDownAbandonsALoadStillWaitingForItsUpload) {
+  std::string upload = transfers_->beginUpload(true);
+  loads_->start(upload);
+  transfers_->write(upload, std::string_view(archive_).substr(0, 1024));
+  loads_.reset();  // returns only once the load's thread ended
+  EXPECT_TRUE(store_->list().empty());
+  EXPECT_FALSE(transfers_->has(upload));
+  EXPECT_TRUE(fs::is_empty(dir_.path() + "/store/staging"));
+}
+
+}  // namespace
+}  // namespace berth::images
