@@ -89,7 +89,8 @@ std::optional<EarlyExtractions::Done> EarlyExtractions::take(const std::string& 
   if (it == jobs_.end() || it->second->taken) return std::nullopt;
   Job& job = *it->second;
   changed_.wait(lock, [&] { return job.done; });
-  if (job.cancel) return std::nullopt;
+  // Two layers of one image can be one file (an OCI blob): whoever waited second extracts its own.
+  if (job.cancel || job.taken) return std::nullopt;
   job.taken = true;
   return std::move(job.result);
 }

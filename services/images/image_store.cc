@@ -332,6 +332,11 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
       files[name] = path;
       if (looksLikeLayer(name, path)) early.submit(path);
     }
+    // libarchive stops at the tar's end marker. Read the source to its end before anything
+    // becomes visible: a streamed upload ends only when the client's body has (and throws if
+    // it was abandoned meanwhile), so an image never appears for a request that failed.
+    for (char rest[1 << 16]; source(rest, sizeof rest) > 0;) {
+    }
   }
   spdlog::debug("load: unpacked the outer archive in {} ms, {} layer(s) begun on the way", ms(), early.submitted());
   auto fileFor = [&](const std::string& name, const std::string& what) {
@@ -408,7 +413,8 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
 
   LoadResult result;
   auto& lines = result.lines;
-  for (auto& ai : found) {
+  for (size_t image = 0; image < found.size(); ++image) {
+    auto& ai = found[image];
     std::string configText = readMetadata(ai.configPath, "image config");
     std::string id = "sha256:" + sha256Hex(configText);
     auto config = parseJson(configText, "image config");
@@ -456,7 +462,7 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
             job.dir = done->dir;
             x = done->layer;
           } else {
-            job.dir = work + "/layer-" + std::to_string(job.index);
+            job.dir = work + "/layer-" + std::to_string(image) + "-" + std::to_string(job.index);
             makeDirectories(job.dir + "/diff", 0755);
             x = extractLayer(ai.layerPaths[job.index], job.dir + "/diff", job.dir + ".tar");
           }

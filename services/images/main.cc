@@ -117,7 +117,14 @@ int main(int argc, char** argv) {
     s.handle(ipc::methods::imagesUploadBegin(),
              [&](ipc::Images::UploadBeginParams::Reader p, ipc::Images::UploadBeginResults::Builder r) {
                std::string upload = transfers->beginUpload(p.getLoadAhead());
-               if (p.getLoadAhead()) loadsAhead->start(upload);
+               if (p.getLoadAhead()) {
+                 try {
+                   loadsAhead->start(upload);
+                 } catch (...) {
+                   transfers->discard(upload);
+                   throw;
+                 }
+               }
                r.setUpload(upload);
              });
     s.handle(

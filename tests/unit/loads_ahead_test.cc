@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "common/errors.h"
@@ -104,6 +105,45 @@ TEST(EarlyExtractionsTest, OnlyLayerLikeFilesAreTakenForLayers) {
   EXPECT_FALSE(looksLikeLayer("manifest.json", dir.path() + "/plain"));
 }
 
+TEST(EarlyExtractionsTest, OneExtractionGoesToOneTakerWhenTwoLayersAreTheSameFile) {
+  test::TempDir dir("berth-early");
+  std::string layer = dir.path() + "/blob";
+  test::TarBuilder().file("big", std::string(30 << 20, 'z')).write(layer);
+  for (int round = 0; round < 3; ++round) {
+    std::string work = dir.path() + "/work-" + std::to_string(round);
+    makeDirectories(work, 0700);
+    EarlyExtractions early(work, 2);
+    early.submit(layer);
+    // Both wait for the same running extraction, as two load workers do for an OCI blob that is
+    // two layers of one image.
+    std::optional<EarlyExtractions::Done> first, second;
+    std::thread a([&] { first = early.take(layer); });
+    std::thread b([&] { second = early.take(layer); });
+    a.join();
+    b.join();
+    ASSERT_NE(first.has_value(), second.has_value()) << "round " << round;
+    const auto& done = first ? *first : *second;
+    EXPECT_TRUE(done.error.empty()) << done.error;
+    EXPECT_EQ(done.layer.diffId, test::sha256File(layer));
+    EXPECT_EQ(fs::file_size(done.dir + "/diff/big"), 30u << 20);
+  }
+}
+
+TEST(EarlyExtractionsTest, AnExtractionNoLongerNeededStopsAndIsNotHandedOut) {
+  test::TempDir dir("berth-early");
+  std::string layer = dir.path() + "/blob";
+  test::TarBuilder().file("big", std::string(60 << 20, 'z')).write(layer);
+  std::string work = dir.path() + "/work";
+  makeDirectories(work, 0700);
+  EarlyExtractions early(work, 1);
+  early.submit(layer);
+  early.keepOnly({});
+  EXPECT_FALSE(early.take(layer).has_value());
+  std::error_code ec;
+  auto written = fs::file_size(work + "/early-0/diff/big", ec);
+  EXPECT_TRUE(ec || written < (60u << 20)) << "the cancelled extraction ran to its end";
+}
+
 class LoadsAheadTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -178,6 +218,25 @@ TEST_F(LoadsAheadTest, LayersAreExtractedBeforeTheArchiveEndsAndTheImageAppearsW
   EXPECT_TRUE(fs::is_empty(dir_.path() + "/transfers"));
   EXPECT_TRUE(earlyDirs().empty());
   EXPECT_EQ(loads_->running(), 0u);
+}
+
+TEST_F(LoadsAheadTest, TheImageAppearsOnlyOnceTheUploadEndsAndNotAtAllWhenItIsDiscardedAfterTheLastByte) {
+  for (bool complete : {false, true}) {
+    std::string upload = transfers_->beginUpload(true);
+    loads_->start(upload);
+    transfers_->write(upload, archive_);  // every byte of the archive, its end marker included
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(store_->list().empty()) << "the image appeared before the upload ended";
+    if (!complete) {
+      loads_->discard(upload);
+      EXPECT_TRUE(store_->list().empty()) << "a discarded upload's image appeared";
+      EXPECT_EQ(store_->counts().layers, 0u);
+    } else {
+      auto loaded = loads_->finish(upload);
+      ASSERT_TRUE(loaded.has_value());
+      EXPECT_EQ(store_->get("app:1").id, id_);
+    }
+  }
 }
 
 TEST_F(LoadsAheadTest, AReloadOfAPresentImageExtractsNothingItKeeps) {
