@@ -239,7 +239,7 @@ TEST_F(LoadsAheadTest, TheImageAppearsOnlyOnceTheUploadEndsAndNotAtAllWhenItIsDi
   }
 }
 
-TEST_F(LoadsAheadTest, AReloadOfAPresentImageExtractsNothingItKeeps) {
+TEST_F(LoadsAheadTest, AReloadOfAPresentImageCommitsNoLayerAndLeavesNoWorkBehind) {
   ASSERT_EQ(store_->load(archivePath_).extracted.size(), 2u);
   auto before = store_->get("app:1").layerDirs;
   std::string upload = transfers_->beginUpload(true);
