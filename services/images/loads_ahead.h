@@ -32,6 +32,11 @@ class LoadsAhead {
   void discard(const std::string& upload);
 
   size_t running() const;
+  // At most this many loads read their uploads at once (each holds a thread and up to
+  // Transfers::kStreamBuffer of memory); past it, a load's upload is staged as a file and loaded
+  // after its last byte, as before loads began early.
+  static constexpr size_t kMaxRunning = 16;
+  bool full() const { return running() >= kMaxRunning; }
 
  private:
   struct Load {

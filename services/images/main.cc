@@ -116,8 +116,9 @@ int main(int argc, char** argv) {
     });
     s.handle(ipc::methods::imagesUploadBegin(),
              [&](ipc::Images::UploadBeginParams::Reader p, ipc::Images::UploadBeginResults::Builder r) {
-               std::string upload = transfers->beginUpload(p.getLoadAhead());
-               if (p.getLoadAhead()) {
+               bool ahead = p.getLoadAhead() && !loadsAhead->full();
+               std::string upload = transfers->beginUpload(ahead);
+               if (ahead) {
                  try {
                    loadsAhead->start(upload);
                  } catch (...) {

@@ -285,6 +285,20 @@ TEST_F(LoadsAheadTest, AnArchiveRefusedHalfwayIsReportedWhenTheUploadCompletes) 
   EXPECT_EQ(loads_->running(), 0u);
 }
 
+TEST_F(LoadsAheadTest, AtMostTheBoundOfLoadsRunAtOnce) {
+  std::vector<std::string> uploads;
+  for (size_t i = 0; i < 10 * LoadsAhead::kMaxRunning && !loads_->full(); ++i) {
+    uploads.push_back(transfers_->beginUpload(true));
+    loads_->start(uploads.back());
+  }
+  EXPECT_EQ(uploads.size(), LoadsAhead::kMaxRunning);
+  loads_->discard(uploads.back());
+  EXPECT_FALSE(loads_->full());
+  uploads.pop_back();
+  for (const auto& u : uploads) loads_->discard(u);
+  EXPECT_EQ(loads_->running(), 0u);
+}
+
 TEST_F(LoadsAheadTest, ShuttingDownAbandonsALoadStillWaitingForItsUpload) {
   std::string upload = transfers_->beginUpload(true);
   loads_->start(upload);
