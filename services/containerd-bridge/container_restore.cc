@@ -27,6 +27,13 @@ bool listedAlive(const std::optional<std::vector<TaskListing>>& listed, const st
   });
 }
 
+bool listedStopped(const std::optional<std::vector<TaskListing>>& listed, const std::string& id) {
+  if (!listed) return false;
+  return std::any_of(listed->begin(), listed->end(), [&](const TaskListing& t) {
+    return t.id == id && t.statusKnown && t.status == TaskStatus::stopped;
+  });
+}
+
 // What the listing says of a task whose process runs (or is frozen), as a state call would
 // answer it: a restore with a hundred running containers asks containerd nothing more for them.
 std::optional<TaskState> listedAliveState(const std::optional<std::vector<TaskListing>>& listed, const std::string& id) {
@@ -109,7 +116,19 @@ void ContainerRestorer::restore() {
       case ContainerStatus::exited:
       case ContainerStatus::dead: {
         // A task under a record that says stopped: a start the bridge did not see finish.
-        if (listedAlive(listed, id)) scheduler_.run([this, id] { removeStrayTask(id); });
+        if (listedAlive(listed, id)) {
+          scheduler_.run([this, id] { removeStrayTask(id); });
+        } else if (listedStopped(listed, id)) {
+          // Its exit recorded, its deferred deletion cut by the last bridge's death: deleted
+          // now (it holds a shim), unless a start or removal meanwhile does it first.
+          scheduler_.run([this, id] {
+            try {
+              teardown_.ensureGone(id, deadlineIn(30s));
+            } catch (const Error& e) {
+              spdlog::warn("containers: restore: the stopped task of {} stays: {}", shortId(id), e.what());
+            }
+          });
+        }
         auto policy = RestartPolicy::of(record.hostConfig);
         if (engineStart && record.state.status == ContainerStatus::exited && record.hasBeenStarted &&
             policy.bootsWithEngine(record.manuallyStopped)) {
@@ -144,7 +163,10 @@ void ContainerRestorer::restore() {
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   spdlog::info("containers: restore: {} records, {} tasks listed in {:.1f} ms, reconciled in {:.1f} ms", known.size(),
                listed ? listed->size() : 0, ms(listedAt - began), ms(reconciledAt - listedAt));
-  scheduler_.run([this, known, listed] { removeStrayRunDirectories(known, listed); });
+  scheduler_.run([this, known, listed] {
+    removeStrayRunDirectories(known, listed);
+    removeStrayContainerObjects(listed);
+  });
   // Every --rm container that does not run is removed, as dockerd removes them when it starts
   // again: those that exited while no bridge ran, those whose removal failed (a service
   // restarting under it), and those created or being started by clients whose calls died with
@@ -233,6 +255,29 @@ void ContainerRestorer::removeStrayTask(const std::string& id) {
     }
   }
   spdlog::error("containers: restore: the task {} did not go away", shortId(id));
+}
+
+void ContainerRestorer::removeStrayContainerObjects(const std::optional<std::vector<TaskListing>>& listed) {
+  if (!listed) return;  // containerd did not answer: its objects are left for the next restore
+  std::set<std::string> tasks;
+  for (const auto& t : *listed) tasks.insert(t.id);
+  try {
+    // A listed task's object goes with its task (removeStrayTask); a record found now is a
+    // container whose object is its own. A record cannot come back for an object left without
+    // one: ids are never reused.
+    auto recorded = [&](const std::string& id) {
+      if (tasks.count(id)) return true;
+      try {
+        store_.find(id);
+        return true;
+      } catch (const Error& e) {
+        return e.kind() != ErrorKind::notFound;  // in doubt, kept
+      }
+    };
+    teardown_.removeUnrecorded(recorded, deadlineIn(30s));
+  } catch (const Error& e) {
+    spdlog::warn("containers: restore: listing containerd's container objects: {}", e.what());
+  }
 }
 
 void ContainerRestorer::removeStrayRunDirectories(const std::set<std::string>& known,

@@ -48,6 +48,8 @@ class ContainerRestorer {
   // The exec root's directories that neither a record nor a task stands for: what a removal
   // could not finish (a logger still writing into it) or a create the last bridge did not.
   void removeStrayRunDirectories(const std::set<std::string>& known, const std::optional<std::vector<TaskListing>>& listed);
+  // containerd's container objects that neither a record nor a listed task stands for.
+  void removeStrayContainerObjects(const std::optional<std::vector<TaskListing>>& listed);
 
   ContainerStore& store_;
   ContainerdTasks& tasks_;

@@ -105,18 +105,25 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
     return true;  // removed meanwhile
   }
   if (!hasLiveTask(record.state.status)) return true;  // recorded already
+  auto t0 = std::chrono::steady_clock::now();
+  // The usual way: the logger confirms the log whole, the exit is recorded, and containerd
+  // deletes the task and its container object afterwards (about a third of a short run's time
+  // here), off the path of whoever waits for the exit or the removal. A 255 may be a shim that
+  // died, whose deletion knows the real status.
+  bool deferred = exit.status != 255 && !taskGone && teardown_.beginDeferred(id);
   // Deleting the task takes containerd's copy of the exit: a bridge that dies between the
   // delete and the record leaves this one for the next (the code was 255 without it).
-  if (exit.status != 255 && !taskGone) {
+  if (exit.status != 255 && !taskGone && !deferred) {
     try {
       writeFileReplacing(paths_.runDirOf(id) + "/exit",
                          std::to_string(exit.status) + " " + std::to_string(exit.exitedAtNanos), 0600);
     } catch (const std::exception&) {
     }
   }
-  auto t0 = std::chrono::steady_clock::now();
   try {
-    if (taskGone) {
+    if (deferred) {
+      // Torn down after the record, below.
+    } else if (taskGone) {
       teardown_.ensureGone(id, deadlineIn(30s));
     } else if (auto deleted = teardown_.afterExit(id, deadlineIn(30s))) {
       if (exit.status == 255 && deleted->status != 0) exit = *deleted;
@@ -130,12 +137,28 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
     // checks) before the next start or at removal.
     spdlog::warn("containers: tearing down {} after its exit: {}", shortId(id), e.what());
   }
-  spdlog::debug("containers: exit {}: runtime torn down in {:.1f} ms", shortId(id),
+  spdlog::debug("containers: exit {}: {} in {:.1f} ms", shortId(id),
+                deferred ? "log drained and mounts released" : "runtime torn down",
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 
   int64_t startedAt = 0;
   int64_t finished = exit.exitedAtNanos > 0 ? exit.exitedAtNanos : nowUnixNanos();
   bool restart = false, recorded = false;
+  // Recorded (or not, when the update throws), the deferred deletion follows in any case: a
+  // deletion marked deferred and never carried out would hold up the container's next start.
+  struct FinishDeferred {
+    ExitHandler* self;
+    const std::string& id;
+    bool deferred;
+    ~FinishDeferred() {
+      if (!deferred) return;
+      try {
+        self->scheduler_.run([t = &self->teardown_, id = id] { t->finishDeferred(id); });
+      } catch (const std::exception&) {
+        self->teardown_.finishDeferred(id);  // no thread to be had: on this one
+      }
+    }
+  } finishDeferred{this, id, deferred};
   record = store_.update(id, [&](ContainerRecord& r) {
     startedAt = parseRfc3339Nanos(r.state.startedAt);
     auto policy = RestartPolicy::of(r.hostConfig);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -95,6 +96,31 @@ std::vector<std::pair<std::string, std::string>> SystemHostOps::releaseStaleFifo
     }
   }
   return {processes.begin(), processes.end()};
+}
+
+bool SystemHostOps::drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) {
+  std::string done = runDir + "/logger.done";
+  if (::access(done.c_str(), F_OK) == 0) return true;  // it reached the end of its pipes already
+  auto text = readFileIfExists(loggerPidFile(runDir));
+  pid_t pid = 0;
+  try {
+    pid = text ? static_cast<pid_t>(std::stol(*text)) : 0;
+  } catch (const std::exception&) {
+  }
+  if (pid <= 1) return false;
+  // The pid file names this run's logger, alive until containerd deletes the task; a logger
+  // that died and whose pid was taken since is told apart by its command line.
+  auto cmdline = readFileIfExists("/proc/" + std::to_string(pid) + "/cmdline");
+  if (!cmdline || cmdline->find(done) == std::string::npos) return false;
+  if (::kill(pid, SIGUSR1) != 0) return false;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::microseconds(200);
+  while (::access(done.c_str(), F_OK) != 0) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 void SystemHostOps::spawnDetached(const std::vector<std::string>& argv) {

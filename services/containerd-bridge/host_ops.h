@@ -37,10 +37,19 @@ class HostOps {
   // report the container's state (containerd answers UNKNOWN). Returns the processes those
   // fifos were for, as {container id, exec id}: the shim keeps each one's IO until it is deleted.
   virtual std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) = 0;
+  // After the container's process exited: asks the container's logger to write out what its
+  // pipes hold and mark the log whole (berth-logger's SIGUSR1), and waits up to `timeout` for
+  // the mark. False when there is no such logger (a terminal, fifos, a logger started by an
+  // older bridge) or it did not answer in time: the log is then whole only once containerd
+  // deleted the task, which closes the pipes.
+  virtual bool drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) = 0;
   // Starts `argv` detached from the caller (its own session, stdio on /dev/null, reaped by the
   // supervisor, a child subreaper), and returns once it runs.
   virtual void spawnDetached(const std::vector<std::string>& argv) = 0;
 };
+
+// Where a container's logger writes its pid, when the bridge may ask it to drain.
+inline std::string loggerPidFile(const std::string& runDir) { return runDir + "/logger.pid"; }
 
 class Scheduler {
  public:
@@ -59,6 +68,7 @@ class SystemHostOps final : public HostOps {
   std::string readHostFile(const std::string& path) override;
   RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) override;
   std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) override;
+  bool drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) override;
   void spawnDetached(const std::vector<std::string>& argv) override;
 };
 

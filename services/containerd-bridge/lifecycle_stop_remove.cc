@@ -204,6 +204,11 @@ void ContainerLifecycle::remove(const std::string& ref, bool force, bool removeV
 }
 
 void ContainerLifecycle::ensureRuntimeGone(const std::string& id, bool force, Deadline deadline) {
+  // The exit's deferred deletion is under way: the mounts are released already, and what
+  // containerd still holds goes with it, off the removal's path (docker run --rm waits for the
+  // removal). A bridge that dies first leaves a stopped task no record stands for, which the
+  // next restore deletes.
+  if (p_.teardown.deferred(id)) return;
   try {
     p_.teardown.ensureGone(id, capped(deadline, 30s));
     return;

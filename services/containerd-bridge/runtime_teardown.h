@@ -6,6 +6,8 @@
 // for the run are unmounted with the root filesystem.
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -30,10 +32,33 @@ class RuntimeTeardown {
   // runs; unavailable or deadlineExceeded: containerd did not answer) and then deletes nothing.
   std::optional<TaskExit> afterExit(const std::string& id, Deadline deadline);
 
-  // Leaves no task and no container object behind (before a start, at removal, at restore).
-  // A task that still runs is a conflict (the caller kills it first); an unknown state is an
-  // unavailable error; in both cases nothing is deleted.
+  // After containerd reported the task stopped, the teardown split in two so the exit can be
+  // recorded before containerd's slow part: when the container's logger confirms the log whole
+  // (HostOps::drainLogger), unmounts the root filesystem and the run's volumes, marks the
+  // deletion of the task and container object as deferred and returns true; finishDeferred
+  // (on a background thread, after the exit is recorded) deletes them. False, doing nothing,
+  // when the logger cannot confirm: afterExit then, whose task deletion closes the log's pipes.
+  bool beginDeferred(const std::string& id);
+  void finishDeferred(const std::string& id);
+  // Whether a deferred deletion of `id`'s task and container object is under way. A removal
+  // does not wait for it: a bridge that dies before it ends leaves a stopped task no record
+  // stands for, which the next restore (or the sweep for strays) deletes.
+  bool deferred(const std::string& id);
+
+  // Leaves no task and no container object behind (before a start, at removal, at restore),
+  // after waiting for a deferred deletion under way. A task that still runs is a conflict (the
+  // caller kills it first); an unknown state is an unavailable error; in both cases nothing is
+  // deleted.
   void ensureGone(const std::string& id, Deadline deadline);
+  // Waits until no deferred deletion of `id` is under way: a new run must not meet the last
+  // run's task or have its root filesystem unmounted under it. deadlineExceeded past `deadline`.
+  void settle(const std::string& id, Deadline deadline);
+
+  // containerd's container objects that no record stands for (`recorded` says which do), each
+  // made sure to be gone as ensureGone does (a task that still runs keeps its object): what a
+  // bridge that died within a deferred deletion, after the task and before the object, left.
+  // Returns how many went.
+  size_t removeUnrecorded(const std::function<bool(const std::string&)>& recorded, Deadline deadline);
 
   // A runtime is about to be made for `id`: what this process knew of its teardown is void.
   void runtimeCreated(const std::string& id);
@@ -45,7 +70,9 @@ class RuntimeTeardown {
   // (docker run --rm) has nothing to ask containerd. Kept in memory only, so a restarted bridge
   // checks with containerd again.
   std::mutex mutex_;
+  std::condition_variable deferredEnded_;
   std::set<std::string> tornDown_;
+  std::set<std::string> deferred_;
 
   ContainerdTasks& tasks_;
   ContainerdContainers& containers_;

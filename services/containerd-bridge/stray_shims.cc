@@ -105,6 +105,7 @@ size_t StrayShims::sweep(Deadline deadline) {
   size_t ended = 0;
   std::set<std::string> unrecorded;
   for (const auto& shim : shims) {
+    if (teardown_.deferred(shim.id)) continue;  // its exit recorded, its deletion under way
     if (listed.count(shim.id)) {
       if (endUnrecordedTask(shim, deadline, unrecorded)) ++ended;
       continue;

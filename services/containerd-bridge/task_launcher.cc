@@ -141,6 +141,13 @@ void makeFifo(const std::string& path) {
 
 uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) {
   const std::string& id = record.id;
+  try {
+    // The last run's task may still be being deleted, after its exit was recorded: that ends
+    // before this run's task is made.
+    teardown_.settle(id, capped(deadline, 30s));
+  } catch (const Error& e) {
+    throw LaunchError(e.kind(), e.what(), 128);
+  }
   makeDirectories(paths_.runDirOf(id), 0700);
   auto began = std::chrono::steady_clock::now();
   json spec;
@@ -310,6 +317,7 @@ TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
   bool stdinOnce = record.config.value("StdinOnce", false);
   std::string done = run + "/logger.done";
   ::unlink(done.c_str());
+  ::unlink(loggerPidFile(run).c_str());
   std::string stdinFifo = run + "/stdin";
   if (openStdin) makeFifo(stdinFifo);
   // The options' values are checked here, at start, where dockerd's logger checks them.
@@ -324,7 +332,10 @@ TaskStdio TaskLauncher::prepareStdio(const ContainerRecord& record) {
   TaskStdio stdio;
   stdio.terminal = tty;
   if (!openStdin || tty) {
-    // The shim runs berth-logger: output never passes through a berth service.
+    // The shim runs berth-logger: output never passes through a berth service. Without a
+    // terminal the container writes into the logger's pipes itself, so the logger can tell when
+    // it has all of it (drainLogger).
+    if (!tty) logArgs += "&--pid-file=" + queryEscape(loggerPidFile(run));
     stdio.out = "binary://" + paths_.loggerBinary + "?" + logArgs;
     stdio.err = tty ? "" : stdio.out;
     if (openStdin) stdio.in = stdinFifo;

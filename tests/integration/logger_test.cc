@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
@@ -62,6 +63,7 @@ class Logger {
     return read(ready_, &c, 1) == 0;
   }
   int stdoutFd() const { return stdout_; }
+  pid_t pid() const { return pid_; }
   void out(const std::string& s) { ASSERT_EQ(write(stdout_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
   void err(const std::string& s) { ASSERT_EQ(write(stderr_, s.data(), s.size()), static_cast<ssize_t>(s.size())); }
   void closeInputs() {
@@ -125,6 +127,40 @@ TEST(LoggerTest, LongLinesSplitAt16KAndAnUnfinishedLastLineIsKept) {
   EXPECT_EQ(r[0]["log"].get<std::string>().size(), 16384u);
   EXPECT_EQ(r[1]["log"].get<std::string>().size(), 16384u);
   EXPECT_EQ(r[2]["log"].get<std::string>().size(), 40000u - 2 * 16384u);
+}
+
+// The bridge's word that the container's process exited: what the pipes hold is written and
+// the log marked whole at once, without the end of the pipes (which only containerd's deletion
+// of the task brings); what comes after is still written.
+TEST(LoggerTest, Sigusr1WritesWhatThePipesHoldAndMarksTheLogWholeWhileItReadsOn) {
+  TempDir dir;
+  std::string path = dir.path() + "/c-json.log", done = dir.path() + "/logger.done", pidFile = dir.path() + "/logger.pid";
+  Logger logger({"--path", path, "--done", done, "--pid-file", pidFile});
+  ASSERT_TRUE(logger.waitReady());
+  ASSERT_TRUE(fs::exists(pidFile)) << "ready before its pid was written";
+  EXPECT_EQ(std::stoi(readText(pidFile)), logger.pid());
+  logger.out("one\ntw");
+  logger.err("e\n");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(fs::exists(done)) << "marked whole while its pipes were open and nobody asked";
+
+  ASSERT_EQ(kill(logger.pid(), SIGUSR1), 0);
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (!fs::exists(done) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(fs::exists(done));
+  auto r = records(path);  // everything written before the signal, the unfinished line included
+  std::map<std::string, std::vector<std::string>> byStream;
+  for (const auto& j : r) byStream[j["stream"]].push_back(j["log"]);
+  EXPECT_EQ(byStream["stdout"], (std::vector<std::string>{"one\n", "tw"}));
+  EXPECT_EQ(byStream["stderr"], (std::vector<std::string>{"e\n"}));
+  EXPECT_EQ(kill(logger.pid(), 0), 0) << "the logger ended before its pipes did";
+
+  logger.out("late\n");
+  ASSERT_EQ(logger.exitStatus(), 0);
+  r = records(path);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r.back()["log"], "late\n");
+  EXPECT_EQ(readText(done), "done\n");
 }
 
 TEST(LoggerTest, RotationKeepsMaxFileFilesOfAtMostMaxSize) {

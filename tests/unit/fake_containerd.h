@@ -13,6 +13,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -76,6 +77,14 @@ class FakeContainerd {
     std::lock_guard lock(mutex_);
     containers_.insert(id);
     tasks_[id] = Task{TaskStatus::running, pid, {}, {}};
+  }
+  // Tasks.Delete waits while on (as a slow shim makes it), until off, down or shut down.
+  void holdTaskDeletes(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      holdTaskDeletes_ = on;
+    }
+    changed_.notify_all();
   }
   // Ends every wait: the test is over.
   void shutdown() {
@@ -288,8 +297,9 @@ class FakeContainerd {
     }
   }
   std::optional<TaskExit> removeTask(const std::string& id) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     record("Tasks.Delete");
+    changed_.wait(lock, [&] { return !holdTaskDeletes_ || down_ || shutdown_; });
     if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
     auto it = tasks_.find(id);
     if (it == tasks_.end()) return std::nullopt;
@@ -398,6 +408,7 @@ class FakeContainerd {
   std::string failStart_message_;
   std::map<std::pair<std::string, std::string>, bool> processes_;  // {container, exec} -> running
   bool holdExecs_ = false;
+  bool holdTaskDeletes_ = false;
   int failProcessDeletions_ = 0;
   Containers containersView_{*this};
   Tasks tasksView_{*this};
@@ -668,6 +679,9 @@ class FakeHostOps final : public HostOps {
   std::string readHostFile(const std::string&) override { return ""; }
   std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string&) override { return {}; }
   void spawnDetached(const std::vector<std::string>&) override {}
+  // Whether containers' loggers drain on request (off: every exit waits for the task's deletion).
+  void loggersDrain(bool on) { loggersDrain_ = on; }
+  bool drainLogger(const std::string&, std::chrono::milliseconds) override { return loggersDrain_; }
   // What every container's root filesystem holds at `path`: a directory or a file.
   void imageHas(const std::string& path, RootfsEntry::Kind kind) {
     std::lock_guard lock(mutex_);
@@ -685,6 +699,7 @@ class FakeHostOps final : public HostOps {
   std::mutex mutex_;
   std::set<std::string> mounted_;
   std::map<std::string, RootfsEntry::Kind> image_;
+  std::atomic<bool> loggersDrain_{false};
 };
 
 // Background work on threads the test joins; delayed work (restart backoff) waits until the
