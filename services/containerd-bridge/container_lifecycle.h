@@ -75,6 +75,10 @@ class ContainerLifecycle final : public ExitFollowUp {
 
   // The engine's start (restore): a container whose policy boots it with the engine.
   void boot(const std::string& id);
+  // The restore found a stopped task under a record that says the container does not run (a
+  // deletion after the exit that the last bridge did not finish): deleted under the container's
+  // lock, unless a start or removal came first.
+  void deleteLeftTask(const std::string& id);
   // Engine shutdown without live-restore: stops the container as the engine, not a user
   // ("always" starts it again on the next engine start).
   void stopForShutdown(const std::string& id, int timeoutSeconds);

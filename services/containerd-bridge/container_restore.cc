@@ -121,13 +121,7 @@ void ContainerRestorer::restore() {
         } else if (listedStopped(listed, id)) {
           // Its exit recorded, its deferred deletion cut by the last bridge's death: deleted
           // now (it holds a shim), unless a start or removal meanwhile does it first.
-          scheduler_.run([this, id] {
-            try {
-              teardown_.ensureGone(id, deadlineIn(30s));
-            } catch (const Error& e) {
-              spdlog::warn("containers: restore: the stopped task of {} stays: {}", shortId(id), e.what());
-            }
-          });
+          scheduler_.run([this, id] { lifecycle_.deleteLeftTask(id); });
         }
         auto policy = RestartPolicy::of(record.hostConfig);
         if (engineStart && record.state.status == ContainerStatus::exited && record.hasBeenStarted &&
@@ -318,6 +312,10 @@ void ContainerRestorer::shutdown(std::chrono::seconds timeout) {
     stops.emplace_back([this, id, timeout] { lifecycle_.stopForShutdown(id, static_cast<int>(timeout.count())); });
   }
   for (auto& t : stops) t.join();
+  // Their exits were recorded before containerd deleted their tasks; the engine stops once it has.
+  if (!teardown_.settleAll(deadlineIn(30s))) {
+    spdlog::warn("containers: containerd had not deleted every stopped task after 30 s; the next start deletes the rest");
+  }
 }
 
 }  // namespace berth::bridge

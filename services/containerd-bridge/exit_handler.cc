@@ -154,8 +154,11 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
       if (!deferred) return;
       try {
         self->scheduler_.run([t = &self->teardown_, id = id] { t->finishDeferred(id); });
-      } catch (const std::exception&) {
-        self->teardown_.finishDeferred(id);  // no thread to be had: on this one
+      } catch (...) {
+        try {
+          self->teardown_.finishDeferred(id);  // no thread to be had: on this one
+        } catch (...) {
+        }
       }
     }
   } finishDeferred{this, id, deferred};

@@ -100,7 +100,6 @@ std::vector<std::pair<std::string, std::string>> SystemHostOps::releaseStaleFifo
 
 bool SystemHostOps::drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) {
   std::string done = runDir + "/logger.done";
-  if (::access(done.c_str(), F_OK) == 0) return true;  // it reached the end of its pipes already
   auto text = readFileIfExists(loggerPidFile(runDir));
   pid_t pid = 0;
   try {
@@ -113,9 +112,11 @@ bool SystemHostOps::drainLogger(const std::string& runDir, std::chrono::millisec
   auto cmdline = readFileIfExists("/proc/" + std::to_string(pid) + "/cmdline");
   if (!cmdline || cmdline->find(done) == std::string::npos) return false;
   if (::kill(pid, SIGUSR1) != 0) return false;
+  // Its own marker: one an earlier run's logger wrote late is not this one's word.
+  std::string mine = "done " + std::to_string(pid) + "\n";
   auto until = std::chrono::steady_clock::now() + timeout;
   auto pause = std::chrono::microseconds(200);
-  while (::access(done.c_str(), F_OK) != 0) {
+  while (readFileIfExists(done).value_or("") != mine) {
     if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(pause);
     pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));

@@ -258,11 +258,26 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
   spdlog::debug("containers: remove {}: mark {:.1f} ms, runtime and layer {:.1f} ms, record {:.1f} ms", shortId(id),
                 ms(t1 - t0), ms(t2 - t1), ms(std::chrono::steady_clock::now() - t2));
   p_.locks.forget(id);
+  p_.teardown.forget(id);
   p_.backoff.forget(id);
   p_.runs.forgetContainer(id);
   // The event first: whoever waits for the removal (docker run --rm) finds it published.
   p_.events("destroy", record, {});
   p_.exits.removed(id, record.state.exitCode);
+}
+
+void ContainerLifecycle::deleteLeftTask(const std::string& id) {
+  auto lock = lockOf(id);
+  std::lock_guard guard(*lock);
+  try {
+    auto record = p_.store.get(id);
+    if (hasLiveTask(record.state.status)) return;  // started again meanwhile: that start dealt with it
+    p_.teardown.ensureGone(id, deadlineIn(30s));
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::notFound) {
+      spdlog::warn("containers: restore: the stopped task of {} stays: {}", shortId(id), e.what());
+    }
+  }
 }
 
 void ContainerLifecycle::autoRemove(const std::string& id) {

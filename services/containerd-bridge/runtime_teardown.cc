@@ -36,6 +36,22 @@ bool RuntimeTeardown::beginDeferred(const std::string& id) {
 }
 
 void RuntimeTeardown::finishDeferred(const std::string& id) {
+  // However it ends: a deletion left marked under way would hold up the container's next start.
+  struct Ended {
+    RuntimeTeardown& t;
+    const std::string& id;
+    bool deleted = false;
+    ~Ended() {
+      {
+        std::lock_guard lock(t.mutex_);
+        t.deferred_.erase(id);
+        // Remembered for the removal or start to come (which then asks containerd nothing),
+        // unless the record went meanwhile.
+        if (!t.forgotten_.erase(id) && deleted) t.tornDown_.insert(id);
+      }
+      t.deferredEnded_.notify_all();
+    }
+  } ended{*this, id};
   auto t0 = std::chrono::steady_clock::now();
   for (int attempt = 1;; ++attempt) {
     try {
@@ -45,6 +61,7 @@ void RuntimeTeardown::finishDeferred(const std::string& id) {
         if (e.kind() != ErrorKind::notFound) throw;
       }
       containers_.remove(id, deadlineIn(std::chrono::seconds(10)));
+      ended.deleted = true;
       break;
     } catch (const Error& e) {
       // containerd restarting: asked again a few times. Whatever stays is deleted by the next
@@ -59,11 +76,12 @@ void RuntimeTeardown::finishDeferred(const std::string& id) {
   }
   spdlog::debug("containers: exit {}: task and container object deleted after the record, in {:.1f} ms", shortId(id),
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  {
-    std::lock_guard lock(mutex_);
-    deferred_.erase(id);
-  }
-  deferredEnded_.notify_all();
+}
+
+void RuntimeTeardown::forget(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  tornDown_.erase(id);
+  if (deferred_.count(id)) forgotten_.insert(id);
 }
 
 bool RuntimeTeardown::deferred(const std::string& id) {
@@ -93,17 +111,22 @@ size_t RuntimeTeardown::removeUnrecorded(const std::function<bool(const std::str
   return removed;
 }
 
+bool RuntimeTeardown::settleAll(Deadline deadline) {
+  std::unique_lock lock(mutex_);
+  return deferredEnded_.wait_until(lock, deadline, [&] { return deferred_.empty(); });
+}
+
 void RuntimeTeardown::runtimeCreated(const std::string& id) {
   std::lock_guard lock(mutex_);
   tornDown_.erase(id);
 }
 
-void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline) {
+void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline, bool keepMounts) {
   settle(id, deadline);
   {
     std::lock_guard lock(mutex_);
     if (tornDown_.erase(id)) {
-      host_.unmountRootfs(paths_.rootfsOf(id));
+      if (!keepMounts) host_.unmountRootfs(paths_.rootfsOf(id));
       return;
     }
   }
@@ -118,11 +141,12 @@ void RuntimeTeardown::ensureGone(const std::string& id, Deadline deadline) {
     case TaskState::Answer::absent:
       break;
   }
-  removeContainerAndUnmount(id, deadline);
+  removeContainerAndUnmount(id, deadline, keepMounts);
 }
 
-void RuntimeTeardown::removeContainerAndUnmount(const std::string& id, Deadline deadline) {
+void RuntimeTeardown::removeContainerAndUnmount(const std::string& id, Deadline deadline, bool keepMounts) {
   containers_.remove(id, deadline);
+  if (keepMounts) return;
   host_.unmountRootfs(paths_.rootfsOf(id));
   volumes_.unmount(id, deadline);
 }

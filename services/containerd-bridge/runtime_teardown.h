@@ -49,10 +49,18 @@ class RuntimeTeardown {
   // after waiting for a deferred deletion under way. A task that still runs is a conflict (the
   // caller kills it first); an unknown state is an unavailable error; in both cases nothing is
   // deleted.
-  void ensureGone(const std::string& id, Deadline deadline);
+  // `keepMounts`: a start that found the last run's objects in its way, with this run's root
+  // filesystem and volumes mounted already.
+  void ensureGone(const std::string& id, Deadline deadline, bool keepMounts = false);
+  // The container's record is being removed: what this process remembers of it goes (a
+  // deferred deletion under way still ends, and then remembers nothing).
+  void forget(const std::string& id);
   // Waits until no deferred deletion of `id` is under way: a new run must not meet the last
   // run's task or have its root filesystem unmounted under it. deadlineExceeded past `deadline`.
   void settle(const std::string& id, Deadline deadline);
+  // Waits until no deferred deletion is under way, or `deadline` passed (engine shutdown: the
+  // containers it stopped leave no task behind). False when some were still under way.
+  bool settleAll(Deadline deadline);
 
   // containerd's container objects that no record stands for (`recorded` says which do), each
   // made sure to be gone as ensureGone does (a task that still runs keeps its object): what a
@@ -64,7 +72,7 @@ class RuntimeTeardown {
   void runtimeCreated(const std::string& id);
 
  private:
-  void removeContainerAndUnmount(const std::string& id, Deadline deadline);
+  void removeContainerAndUnmount(const std::string& id, Deadline deadline, bool keepMounts = false);
 
   // Containers whose runtime this process tore down after their exit: the removal that follows
   // (docker run --rm) has nothing to ask containerd. Kept in memory only, so a restarted bridge
@@ -73,6 +81,7 @@ class RuntimeTeardown {
   std::condition_variable deferredEnded_;
   std::set<std::string> tornDown_;
   std::set<std::string> deferred_;
+  std::set<std::string> forgotten_;  // removed while their deferred deletion was under way
 
   ContainerdTasks& tasks_;
   ContainerdContainers& containers_;

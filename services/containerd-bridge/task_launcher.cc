@@ -144,7 +144,7 @@ uint32_t TaskLauncher::launch(const ContainerRecord& record, Deadline deadline) 
   try {
     // The last run's task may still be being deleted, after its exit was recorded: that ends
     // before this run's task is made.
-    teardown_.settle(id, capped(deadline, 30s));
+    teardown_.settle(id, capped(deadline, 60s));
   } catch (const Error& e) {
     throw LaunchError(e.kind(), e.what(), 128);
   }
@@ -376,8 +376,8 @@ uint32_t TaskLauncher::createRuntime(const ContainerRecord& record, const json& 
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::conflict) throw;
     // Left by a start or an exit that did not finish: made sure to be gone (never while a
-    // task of it runs), then registered afresh.
-    teardown_.ensureGone(id, capped(deadline, 30s));
+    // task of it runs), then registered afresh. This run's mounts stay.
+    teardown_.ensureGone(id, capped(deadline, 30s), true);
     containers_.create(id, spec.dump(), capped(deadline, 10s));
   }
   auto t1 = std::chrono::steady_clock::now();

@@ -1021,6 +1021,40 @@ std::string numberedLines(int n) {
   return out;
 }
 
+// The exit is recorded (and docker run answered) once the logger wrote what its pipes held,
+// before containerd deletes the task, which it does afterwards: the output is whole, an
+// unfinished last line included, for the CLI and for docker logs right after, and containerd
+// keeps nothing of either container.
+TEST_F(ContainersTest, ARunEndsWithItsWholeOutputAndContainerdDeletesTheTaskAfterTheExit) {
+  std::string script = "i=1; while [ $i -le 3000 ]; do echo line-$i; i=$((i+1)); done; echo err >&2; printf end";
+  auto r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "none", kImage, "sh", "-c", script});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, numberedLines(3000) + "end");
+  EXPECT_EQ(r.err, "err\n");
+  r = engine_.docker({"run", "--name", "kept", "--pull", "never", "--network", "none", kImage, "sh", "-c", script});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto logs = engine_.docker({"logs", "kept"});
+  ASSERT_EQ(logs.exitCode, 0) << logs.err;
+  EXPECT_EQ(logs.out, numberedLines(3000) + "end");
+  EXPECT_EQ(logs.err, "err\n");
+
+  std::string address = engine_.execRoot() + "/containerd/containerd.sock";
+  std::string tasks, containers;
+  bool empty = waitFor([&] {
+    auto t = run({"ctr", "--address", address, "-n", "berth", "tasks", "ls", "-q"});
+    auto c = run({"ctr", "--address", address, "-n", "berth", "containers", "ls", "-q"});
+    if (t.exitCode != 0 || c.exitCode != 0) throw std::runtime_error("ctr failed: " + t.err + c.err);
+    tasks = t.out;
+    containers = c.out;
+    return tasks.empty() && containers.empty();
+  }, 10s);
+  EXPECT_TRUE(empty) << "tasks: " << tasks << "containers: " << containers;
+  // And the kept container starts again on it all.
+  r = engine_.docker({"start", "-a", "kept"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, numberedLines(3000) + "end");
+}
+
 // A kill -9 of the bridge in the middle of docker run's attach: the stream it relayed ends
 // with it, but the container and its log do not. The API attaches again on the next bridge
 // from the last position it relayed, so the client gets every line exactly once. (Before, the

@@ -138,29 +138,33 @@ TEST(LoggerTest, Sigusr1WritesWhatThePipesHoldAndMarksTheLogWholeWhileItReadsOn)
   Logger logger({"--path", path, "--done", done, "--pid-file", pidFile});
   ASSERT_TRUE(logger.waitReady());
   ASSERT_TRUE(fs::exists(pidFile)) << "ready before its pid was written";
-  EXPECT_EQ(std::stoi(readText(pidFile)), logger.pid());
+  pid_t pid = logger.pid();
+  EXPECT_EQ(std::stoi(readText(pidFile)), pid);
+  // An earlier run's marker, left behind, is not taken for this logger's.
+  std::ofstream(done) << "done 1\n";
   logger.out("one\ntw");
   logger.err("e\n");
   std::this_thread::sleep_for(100ms);
-  EXPECT_FALSE(fs::exists(done)) << "marked whole while its pipes were open and nobody asked";
+  EXPECT_EQ(readText(done), "done 1\n") << "marked whole while its pipes were open and nobody asked";
 
-  ASSERT_EQ(kill(logger.pid(), SIGUSR1), 0);
+  ASSERT_EQ(kill(pid, SIGUSR1), 0);
+  std::string mine = "done " + std::to_string(pid) + "\n";
   auto until = std::chrono::steady_clock::now() + 5s;
-  while (!fs::exists(done) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
-  ASSERT_TRUE(fs::exists(done));
+  while (readText(done) != mine && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(readText(done), mine);
   auto r = records(path);  // everything written before the signal, the unfinished line included
   std::map<std::string, std::vector<std::string>> byStream;
   for (const auto& j : r) byStream[j["stream"]].push_back(j["log"]);
   EXPECT_EQ(byStream["stdout"], (std::vector<std::string>{"one\n", "tw"}));
   EXPECT_EQ(byStream["stderr"], (std::vector<std::string>{"e\n"}));
-  EXPECT_EQ(kill(logger.pid(), 0), 0) << "the logger ended before its pipes did";
+  EXPECT_EQ(kill(pid, 0), 0) << "the logger ended before its pipes did";
 
   logger.out("late\n");
   ASSERT_EQ(logger.exitStatus(), 0);
   r = records(path);
   ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(r.back()["log"], "late\n");
-  EXPECT_EQ(readText(done), "done\n");
+  EXPECT_EQ(readText(done), "done " + std::to_string(pid) + "\n");
 }
 
 TEST(LoggerTest, RotationKeepsMaxFileFilesOfAtMostMaxSize) {

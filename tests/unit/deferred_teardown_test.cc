@@ -100,5 +100,24 @@ TEST_F(DeferredTeardownTest, ARestoreDeletesAStoppedTaskUnderAnExitedRecordAndOb
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
 }
 
+TEST_F(DeferredTeardownTest, ARestartByPolicyAfterABridgeDiedWithinTheDeletionRunsOnItsOwnMounts) {
+  fake_.holdTaskDeletes(true);
+  std::string id = run({{"RestartPolicy", {{"Name", "always"}}}});
+  fake_.exitTask(id, 1);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::restarting));
+  crashBridge();  // the last run's task stays, stopped
+  fake_.holdTaskDeletes(false);
+  ASSERT_TRUE(fake_.task(id).has_value());
+  openCore();
+  core_->restore();
+  ASSERT_TRUE(waitUntil([&] { return scheduler_.pendingTimers() > 0; }));
+  scheduler_.fireTimers();
+  // The restart met the stopped task in its way and deleted it, keeping the mounts it had made.
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::running));
+  EXPECT_TRUE(host_.mounted(rootfsOf(id)));
+  EXPECT_EQ(fake_.task(id)->status, TaskStatus::running);
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
 }  // namespace
 }  // namespace berth::bridge

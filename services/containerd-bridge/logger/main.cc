@@ -5,8 +5,8 @@
 //   berth-logger --path FILE [--max-size BYTES] [--max-file N] [--done FILE] [--pid-file FILE]
 //                [--hold FIFO] [--stdout-fifo FIFO --stderr-fifo FIFO]
 // (containerd passes the URI's query as arguments: binary:///.../berth-logger?--path=FILE.)
-// --done names a file written once every byte is in the log: readers that follow the log
-// (attach, logs -f) end there. It is written at the end of the output, or earlier on SIGUSR1,
+// --done names a file written once every byte is in the log ("done PID"): readers that follow
+// the log (attach, logs -f) end there. It is written at the end of the output, or earlier on SIGUSR1,
 // which the bridge sends once the container's process has exited: what the pipes hold then is
 // written out (an unfinished last line as a record of its own) and the log marked whole, so the
 // exit can be recorded without waiting for containerd to delete the task, which is what closes
@@ -60,7 +60,8 @@ class DoneMarker {
   void pumpSettled() {
     if (settled_.fetch_add(1) + 1 != 2 || path_.empty()) return;
     try {
-      writeFileReplacing(path_, "done\n");
+      // It names this logger: a marker an earlier run's logger left is not this run's word.
+      writeFileReplacing(path_, "done " + std::to_string(::getpid()) + "\n");
     } catch (const std::exception& e) {
       std::cerr << "berth-logger: " << e.what() << "\n";
     }
@@ -172,7 +173,14 @@ int main(int argc, char** argv) {
     // Before ready: the container may exit, and the bridge ask for the drain, at once.
     if (::pipe2(drainPipe, O_CLOEXEC | O_NONBLOCK) != 0) throw std::runtime_error("pipe: " + std::string(strerror(errno)));
     signal(SIGUSR1, requestDrain);
-    if (!pidFile.empty()) writeFileReplacing(pidFile, std::to_string(::getpid()) + "\n", 0600);
+    if (!pidFile.empty()) {
+      try {
+        writeFileReplacing(pidFile, std::to_string(::getpid()) + "\n", 0600);
+      } catch (const std::exception& e) {
+        // Without it the bridge does not ask for a drain and waits for the task's deletion.
+        std::cerr << "berth-logger: " << e.what() << "\n";
+      }
+    }
     int outFd = 3, errFd = 4;
     if (!stdoutFifo.empty()) {
       outFd = ::open(stdoutFifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
