@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <set>
 #include <string_view>
@@ -76,6 +77,53 @@ struct ArchiveImage {
   std::vector<std::string> layerPaths;
   std::vector<std::string> repoTags;
 };
+
+// An archive's image, its config read and checked once: what the load needs of it, or why it
+// is refused (raised when the load reaches that image, as before any was read ahead).
+struct PlannedImage {
+  std::string configText;
+  std::string id;
+  std::vector<std::string> diffIds;
+  std::vector<std::string> chains;  // chains[i]: the chain id of layers 0..i
+  std::exception_ptr refusal;
+};
+
+PlannedImage planImage(const ArchiveImage& ai) {
+  PlannedImage plan;
+  auto refuse = [&](const std::string& what) {
+    plan.refusal = std::make_exception_ptr(Error(ErrorKind::invalid, "invalid archive: " + what));
+    plan.chains.clear();
+    return plan;
+  };
+  try {
+    plan.configText = readMetadata(ai.configPath, "image config");
+  } catch (const Error&) {
+    plan.refusal = std::current_exception();
+    return plan;
+  }
+  plan.id = "sha256:" + sha256Hex(plan.configText);
+  json config = parseJsonOrDiscarded(plan.configText);
+  if (config.is_discarded()) return refuse("image config is not valid JSON");
+  if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
+      !config["rootfs"].value("diff_ids", json()).is_array()) {
+    return refuse("image config " + plan.id + " has no rootfs.diff_ids");
+  }
+  const auto& diffIds = config["rootfs"]["diff_ids"];
+  if (diffIds.size() != ai.layerPaths.size()) {
+    return refuse("image " + plan.id + " lists " + std::to_string(diffIds.size()) +
+                  " layers in its config but the archive has " + std::to_string(ai.layerPaths.size()));
+  }
+  std::string chain;
+  for (const auto& d : diffIds) {
+    if (!d.is_string()) return refuse("image config " + plan.id + " has a diff id that is not a string");
+    std::string diff = d;
+    if (!isFullImageId(diff) || diff.rfind("sha256:", 0) != 0) return refuse("bad diff id " + diff);
+    chain = chainIdOf(chain, diff);
+    plan.diffIds.push_back(diff);
+    plan.chains.push_back(chain);
+  }
+  return plan;
+}
 
 }  // namespace
 
@@ -391,21 +439,18 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
     badArchive("neither manifest.json nor index.json found");
   }
   if (found.empty()) badArchive("no images in the archive");
+  std::vector<PlannedImage> plans;
+  for (const auto& ai : found) {
+    plans.push_back(planImage(ai));
+  }
   if (early.submitted() > 0) {
-    // The files this store lacks as layers: every other early extraction stops. A config that
-    // cannot be read here is refused below.
+    // The files this store lacks as layers: every other early extraction stops.
     std::set<std::string> needed;
-    for (const auto& ai : found) {
-      json config = parseJsonOrDiscarded(readMetadata(ai.configPath, "image config"));
-      if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object()) continue;
-      auto diffIds = config["rootfs"].value("diff_ids", json());
-      if (!diffIds.is_array() || diffIds.size() != ai.layerPaths.size()) continue;
-      std::string chain;
-      for (size_t i = 0; i < diffIds.size(); ++i) {
-        if (!diffIds[i].is_string()) break;
-        chain = chainIdOf(chain, diffIds[i].get<std::string>());
-        std::lock_guard lock(mutex_);
-        if (!layers_.count(chain)) needed.insert(ai.layerPaths[i]);
+    std::lock_guard lock(mutex_);
+    for (size_t image = 0; image < found.size(); ++image) {
+      const auto& chains = plans[image].chains;
+      for (size_t i = 0; i < chains.size(); ++i) {
+        if (!layers_.count(chains[i])) needed.insert(found[image].layerPaths[i]);
       }
     }
     early.keepOnly(needed);
@@ -415,18 +460,10 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
   auto& lines = result.lines;
   for (size_t image = 0; image < found.size(); ++image) {
     auto& ai = found[image];
-    std::string configText = readMetadata(ai.configPath, "image config");
-    std::string id = "sha256:" + sha256Hex(configText);
-    auto config = parseJson(configText, "image config");
-    if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object() ||
-        !config["rootfs"].value("diff_ids", json()).is_array()) {
-      badArchive("image config " + id + " has no rootfs.diff_ids");
-    }
-    auto diffIds = config["rootfs"]["diff_ids"];
-    if (diffIds.size() != ai.layerPaths.size()) {
-      badArchive("image " + id + " lists " + std::to_string(diffIds.size()) + " layers in its config but the archive has " +
-                 std::to_string(ai.layerPaths.size()));
-    }
+    const auto& plan = plans[image];
+    if (plan.refusal) std::rethrow_exception(plan.refusal);
+    const std::string& id = plan.id;
+    const std::string& configText = plan.configText;
     std::vector<std::string> repoTags;
     for (const auto& t : ai.repoTags) repoTags.push_back(parseReference(t).familiar());
 
@@ -437,17 +474,14 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
       std::string dir;  // <dir>/diff and <dir>.tar, once extracted
     };
     std::vector<Job> jobs;
-    std::string chain;
-    std::vector<std::string> chains;
-    for (size_t i = 0; i < diffIds.size(); ++i) {
-      if (!diffIds[i].is_string()) badArchive("image config " + id + " has a diff id that is not a string");
-      std::string diff = diffIds[i];
-      if (!isFullImageId(diff) || diff.rfind("sha256:", 0) != 0) badArchive("bad diff id " + diff);
-      std::string parent = chain;
-      chain = chainIdOf(chain, diff);
-      chains.push_back(chain);
+    const auto& chains = plan.chains;
+    {
       std::lock_guard lock(mutex_);
-      if (!layers_.count(chain)) jobs.push_back({i, LayerRecord{chain, diff, parent, 0, 0}, {}});
+      for (size_t i = 0; i < chains.size(); ++i) {
+        if (!layers_.count(chains[i])) {
+          jobs.push_back({i, LayerRecord{chains[i], plan.diffIds[i], i > 0 ? chains[i - 1] : "", 0, 0}, {}});
+        }
+      }
     }
     std::atomic<size_t> next{0};
     std::mutex failMutex;
@@ -489,7 +523,7 @@ ImageStore::LoadResult ImageStore::load(const ArchiveSource& source) {
       result.extracted.emplace_back(job.record.diffId, job.record.tarBytes);
     }
 
-    for (const auto& r : registerImage(id, configText, diffIds.get<std::vector<std::string>>(), chains, repoTags)) {
+    for (const auto& r : registerImage(id, configText, plan.diffIds, chains, repoTags)) {
       lines.push_back(r);
     }
     // dockerd's image events name the image by its ID for load, untag, delete and save, and a

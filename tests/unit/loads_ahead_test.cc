@@ -21,11 +21,16 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-TEST(TransfersTest, AStreamedUploadsReaderGetsItsBytesInOrderWaitsForMoreAndEndsWhenItIsTaken) {
-  test::TempDir dir("berth-transfers");
-  Transfers transfers(dir.path() + "/t");
+// A streamed upload with its reader.
+class TransfersTest : public ::testing::Test {
+ protected:
+  test::TempDir dir{"berth-transfers"};
+  Transfers transfers{dir.path() + "/t"};
   std::string id = transfers.beginUpload(true);
-  auto reader = transfers.reader(id);
+  std::unique_ptr<Transfers::Reader> reader = transfers.reader(id);
+};
+
+TEST_F(TransfersTest, AStreamedUploadsReaderGetsItsBytesInOrderWaitsForMoreAndEndsWhenItIsTaken) {
   transfers.write(id, "hello ");
   transfers.write(id, "big ");
   char buffer[64];
@@ -50,11 +55,7 @@ TEST(TransfersTest, AStreamedUploadsReaderGetsItsBytesInOrderWaitsForMoreAndEnds
   EXPECT_THROW(transfers.reader(id), Error);
 }
 
-TEST(TransfersTest, AWriteWaitsWhileTheStreamsBufferIsFullAndIsDroppedOnceTheReaderIsGone) {
-  test::TempDir dir("berth-transfers");
-  Transfers transfers(dir.path() + "/t");
-  std::string id = transfers.beginUpload(true);
-  auto reader = transfers.reader(id);
+TEST_F(TransfersTest, AWriteWaitsWhileTheStreamsBufferIsFullAndIsDroppedOnceTheReaderIsGone) {
   EXPECT_THROW(transfers.reader(id), Error);  // one reader only
   std::string chunk(1 << 20, 'c');
   for (size_t i = 0; i < Transfers::kStreamBuffer / chunk.size(); ++i) transfers.write(id, chunk);
@@ -75,11 +76,7 @@ TEST(TransfersTest, AWriteWaitsWhileTheStreamsBufferIsFullAndIsDroppedOnceTheRea
   EXPECT_EQ(transfers.takeUpload(id), "");
 }
 
-TEST(TransfersTest, AReaderFailsOnceItsUploadIsDiscardedEvenWithBytesUnread) {
-  test::TempDir dir("berth-transfers");
-  Transfers transfers(dir.path() + "/t");
-  std::string id = transfers.beginUpload(true);
-  auto reader = transfers.reader(id);
+TEST_F(TransfersTest, AReaderFailsOnceItsUploadIsDiscardedEvenWithBytesUnread) {
   transfers.write(id, "unread");
   transfers.discard(id);
   char buffer[16];
