@@ -210,8 +210,10 @@ void registerHandlers(ipc::RpcServer& server, bridge::ContainersCore& c) {
 int main(int argc, char** argv) {
   std::unique_ptr<bridge::ContainerStore> store;
   std::unique_ptr<bridge::ContainerdClient> containerd;
-  // The clients of the other services have their own ZeroMQ context: the host's is terminated when
-  // the host stops, which waits for every socket on it, and monitors may still hold this one.
+  // The clients of the other services and the view feed have their own ZeroMQ context: the host's
+  // is terminated when the host stops, which waits for every socket on it, and these outlive the
+  // host (monitors may still use them). A socket of theirs on the host's context held the bridge
+  // in that wait on every stop until the supervisor killed it, 10 s later.
   zmq::context_t clientsContext;
   std::unique_ptr<bridge::ImageLayersClient> images;
   std::unique_ptr<bridge::ContainerLayersClient> layers;
@@ -273,7 +275,7 @@ int main(int argc, char** argv) {
             bridge::publishContainerEvents(host.events()), paths, layers.get(),
             volumes.get(), network.get()});
         // Before the restore: its changes take the first numbers of this run's view sequence.
-        viewFeed = std::make_unique<bridge::ContainerViewFeed>(host.zmq(), config.viewsEndpoint("containerd-bridge"),
+        viewFeed = std::make_unique<bridge::ContainerViewFeed>(clientsContext, config.viewsEndpoint("containerd-bridge"),
                                                                *store, containers->views(), containers->execs());
         containers->restore();
         double restoreMs = lap();
