@@ -206,54 +206,22 @@ void StreamServer::attach(int fd, const json& request) {
   if (!resume && !replay) reader.seekEnd();
   writeAll(fd, streams::okLine({{"tty", target.tty}, {"id", target.id}, {"exits", exits}}));
 
-  // Marked: the data in pieces, each followed by the position just after it, so an API that
-  // loses this bridge resumes from the last position it relayed.
-  LogPosition at = reader.position(), sent{~uint64_t{0}, -1};
-  std::string batch;
-  auto flush = [&] {
-    if (!marked) {
-      bool ok = batch.empty() || writeAll(fd, batch);
-      batch.clear();
-      return ok;
-    }
-    if (batch.empty() && at.file == sent.file && at.offset == sent.offset) return true;
-    std::string out;
-    if (!batch.empty()) out = streams::piece(streams::PieceKind::data, batch);
-    out += streams::piece(streams::PieceKind::position, json{{"file", at.file}, {"offset", at.offset}}.dump());
-    batch.clear();
-    sent = at;
-    return writeAll(fd, out);
-  };
-  auto emit = [&](const LogEntry& e) {
-    at = e.end;
-    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
-    batch += render(e, target.tty, false);
-    return batch.size() < (64 << 10) || flush();
-  };
-  auto end = [&] {
-    if (marked) writeAll(fd, streams::piece(streams::PieceKind::end, ""));
-  };
-  bool clientThere = flush();
-  if (replay) {
-    reader.forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
-    clientThere = clientThere && flush();
-  }
-  if (!clientThere) return;
-  if (removedLog) {
-    for (const auto& e : reader.readNew()) {
-      if (!emit(e)) return;
-    }
-    if (flush()) end();
-    return;
-  }
-  if (!stream) {
-    end();
-    return;
-  }
-
+  // The input starts with the stream and ends on every way out of it: a client that sent its
+  // input and detached at once may be gone before the first output is written, and what it
+  // typed must still reach the container.
   std::atomic<bool> done{false};
   std::thread input;
-  if (wantIn) {
+  struct InputEnd {
+    std::atomic<bool>& done;
+    std::thread& input;
+    int fd;
+    ~InputEnd() {
+      done = true;
+      ::shutdown(fd, SHUT_RDWR);  // ends the input thread's read once what is queued is read
+      if (input.joinable()) input.join();
+    }
+  } inputEnd{done, input, fd};
+  if (wantIn && stream) {
     // As dockerd, the end of a TTY attach (a detach, a client gone) leaves stdin open.
     input = std::thread([&, fifo = target.stdinFifo, once = target.stdinOnce && !target.tty, id = target.id] {
       // Read-write: never blocks and never fails for want of a reader, and keeps what is
@@ -302,6 +270,52 @@ void StreamServer::attach(int fd, const json& request) {
       if (once) containers_.closeStdin(id, "");
     });
   }
+
+  // Marked: the data in pieces, each followed by the position just after it, so an API that
+  // loses this bridge resumes from the last position it relayed.
+  LogPosition at = reader.position(), sent{~uint64_t{0}, -1};
+  std::string batch;
+  auto flush = [&] {
+    if (!marked) {
+      bool ok = batch.empty() || writeAll(fd, batch);
+      batch.clear();
+      return ok;
+    }
+    if (batch.empty() && at.file == sent.file && at.offset == sent.offset) return true;
+    std::string out;
+    if (!batch.empty()) out = streams::piece(streams::PieceKind::data, batch);
+    out += streams::piece(streams::PieceKind::position, json{{"file", at.file}, {"offset", at.offset}}.dump());
+    batch.clear();
+    sent = at;
+    return writeAll(fd, out);
+  };
+  auto emit = [&](const LogEntry& e) {
+    at = e.end;
+    if ((e.stream == "stderr" && !wantErr) || (e.stream != "stderr" && !wantOut)) return true;
+    batch += render(e, target.tty, false);
+    return batch.size() < (64 << 10) || flush();
+  };
+  auto end = [&] {
+    if (marked) writeAll(fd, streams::piece(streams::PieceKind::end, ""));
+  };
+  bool clientThere = flush();
+  if (replay) {
+    reader.forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
+    clientThere = clientThere && flush();
+  }
+  if (!clientThere) return;
+  if (removedLog) {
+    for (const auto& e : reader.readNew()) {
+      if (!emit(e)) return;
+    }
+    if (flush()) end();
+    return;
+  }
+  if (!stream) {
+    end();
+    return;
+  }
+
   bool finished = false;
   for (;;) {
     bool ok = true;
@@ -323,9 +337,6 @@ void StreamServer::attach(int fd, const json& request) {
       finished = true;
     }
   }
-  done = true;
-  ::shutdown(fd, SHUT_RDWR);  // ends the input thread's read
-  if (input.joinable()) input.join();
 }
 
 void StreamServer::exec(int fd, const json& request) {
