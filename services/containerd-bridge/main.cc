@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <future>
 
 #include "common/errors.h"
@@ -282,6 +283,14 @@ int main(int argc, char** argv) {
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");
         streams->start();
+        // Monitors wait in containerd for each container's life on detached threads and publish
+        // through the host's event channel: leave once the server has stopped, before the host is
+        // destroyed under them (every record is already on disk).
+        host.onStop([&] {
+          streams->stop();
+          spdlog::default_logger()->flush();
+          std::_Exit(0);
+        });
 
         auto& server = host.server();
         server.implements<ipc::ContainerdBridge>();
@@ -314,8 +323,7 @@ int main(int argc, char** argv) {
                      recordsMs, clientsMs, restoreMs);
       },
       64);
-  // Monitors wait in containerd for each container's life on detached threads: leave without
-  // destroying what they use (every record is already on disk).
+  // A start that failed: leave without destroying what threads started meanwhile may use.
   if (streams) streams->stop();
   std::_Exit(status);
 }

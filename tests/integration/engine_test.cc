@@ -17,6 +17,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "tests/support/cgroups.h"
@@ -446,7 +447,14 @@ TEST(EngineTest, SigtermStopsEveryChildAndLeavesNothingBehind) {
   }
   EXPECT_TRUE(leftovers.empty()) << leftovers.front();
   EXPECT_EQ(readText("/proc/self/mountinfo").find(engine.root()), std::string::npos);
-  EXPECT_NE(engine.log().find("berth stopped"), std::string::npos);
+  std::string log = engine.log();
+  EXPECT_NE(log.find("berth stopped"), std::string::npos);
+  // Each service ended by itself, none by the supervisor's kill when its time was up.
+  EXPECT_EQ(log.find("did not stop in time"), std::string::npos) << log;
+  for (const std::string service : {"api", "containerd-bridge", "images", "volumes", "network", "containerd"}) {
+    EXPECT_TRUE(std::regex_search(log, std::regex("\\] " + service + " \\(pid [0-9]+\\) stopped: exit status 0\n")))
+        << service << "\n" << log;
+  }
 }
 
 TEST(EngineTest, ASecondSupervisorOnTheSameDataRootRefusesToStart) {
