@@ -4,12 +4,15 @@
 // read-only root filesystem. Each refusal is also checked on the host: nothing was written.
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
@@ -192,6 +195,42 @@ TEST_F(ContainerFilesTest, CpIntoAReadOnlyRootFilesystemIsRefused) {
   auto r = engine_.docker({"cp", work_.path() + "/f", "ro:/tmp/"});
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_NE(r.err.find("container rootfs is marked read-only"), std::string::npos) << r.err;
+  EXPECT_EQ(engine_.docker({"exec", "ro", "test", "-e", "/tmp/f"}).exitCode, 1);
+}
+
+// berth refuses that upload as soon as it knows the destination, which may be before the client
+// has sent the archive (a CLI slowed by a busy machine). The answer must not end the connection
+// under the client's feet: its write then failed and docker cp could report a broken pipe instead
+// of the refusal. dockerd (Go's net/http) reads on up to 256 KiB; so does berth.
+TEST_F(ContainerFilesTest, AnUploadRefusedBeforeItsArchiveArrivedIsReadOnSoTheClientFinishesSending) {
+  std::string id = runDetached({"--name", "ro", "--read-only", kImage, "sleep", "300"});
+  ASSERT_FALSE(id.empty());
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, engine_.socketPath().c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  std::string head = "PUT /v1.43/containers/ro/archive?path=/tmp HTTP/1.1\r\nHost: berth\r\n"
+                     "Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), static_cast<ssize_t>(head.size()));
+  // The answer comes before any of the archive.
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 10000), 1) << "no answer to the head alone";
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  std::string answer(buf, static_cast<size_t>(n));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 403 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("container rootfs is marked read-only"), std::string::npos) << answer;
+  std::this_thread::sleep_for(300ms);  // a client slower still
+  TarBuilder().file("f", "x\n").write(work_.path() + "/f.tar");
+  std::string archive = readText(work_.path() + "/f.tar");
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", archive.size());
+  std::string body = size + archive + "\r\n0\r\n\r\n";
+  errno = 0;
+  EXPECT_EQ(::send(fd, body.data(), body.size(), MSG_NOSIGNAL), static_cast<ssize_t>(body.size())) << std::strerror(errno);
+  ::close(fd);
   EXPECT_EQ(engine_.docker({"exec", "ro", "test", "-e", "/tmp/f"}).exitCode, 1);
 }
 

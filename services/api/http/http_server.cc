@@ -512,6 +512,25 @@ bool HttpServer::serveOne(ByteStream& stream, std::string& buffer, bool first,
   if (!writer.started()) writer.error(500, "handler sent no response");
   if (writer.hijacked()) return false;
   if (!streamed) buffer = writer.takeLeftover();
+  // An upload answered before it was read whole (a refusal: docker cp into a read-only root) is
+  // read on, up to 256 KiB and for 2 s, as Go's net/http does for dockerd: a close while the
+  // client is still sending fails its write, and the client may report that instead of the answer.
+  if (streamed && !bodyBroken && !parser.is_done()) {
+    constexpr size_t kMaxDrainBytes = 256 << 10;
+    stream.setReadDeadline(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+    try {
+      char sink[16384];
+      size_t drained = 0;
+      while (drained < kMaxDrainBytes) {
+        size_t n = pump(sink, sizeof sink);
+        if (n == 0) break;
+        drained += n;
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    stream.setReadDeadline(std::nullopt);
+  }
   // A streamed body the handler did not finish leaves the connection out of step: close it.
   if (streamed && (bodyBroken || !parser.is_done())) return false;
   return keepAlive && writer.keepAlive();
