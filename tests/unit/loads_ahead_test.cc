@@ -1,8 +1,14 @@
 // Loads that begin with their upload: a streamed upload read while it is written, layers
 // extracted before the archive's last byte, and uploads abandoned or refused halfway.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 #include <optional>
 #include <thread>
 
@@ -128,17 +134,58 @@ TEST(EarlyExtractionsTest, OneExtractionGoesToOneTakerWhenTwoLayersAreTheSameFil
 
 TEST(EarlyExtractionsTest, AnExtractionNoLongerNeededStopsAndIsNotHandedOut) {
   test::TempDir dir("berth-early");
+  std::string tar = dir.path() + "/blob.tar";
+  test::TarBuilder().file("big", std::string(60 << 20, 'z')).write(tar);
+  // The layer arrives through a fifo whose writer sends the rest only once the extraction is
+  // no longer needed, so the extraction cannot have finished before (a test thread held off the
+  // CPU for as long as a 60 MB extraction took let it finish, and the test failed).
   std::string layer = dir.path() + "/blob";
-  test::TarBuilder().file("big", std::string(60 << 20, 'z')).write(layer);
+  ASSERT_EQ(::mkfifo(layer.c_str(), 0600), 0);
+  std::promise<void> cancelled;
+  std::thread writer([&, cancelledFuture = cancelled.get_future()] {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);  // a write after the reader left fails with EPIPE
+    std::string data = test::readText(tar);
+    int fd = ::open(layer.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    size_t off = 0, first = 4u << 20;
+    auto send = [&](size_t until) {
+      while (off < until) {
+        ssize_t n = ::write(fd, data.data() + off, until - off);
+        if (n <= 0) return false;
+        off += static_cast<size_t>(n);
+      }
+      return true;
+    };
+    if (send(first)) {
+      cancelledFuture.wait();
+      send(data.size());
+    }
+    ::close(fd);
+  });
   std::string work = dir.path() + "/work";
   makeDirectories(work, 0700);
   EarlyExtractions early(work, 1);
   early.submit(layer);
+  // Bytes on disk, not the length: libarchive sets a file it leaves unfinished to its full length.
+  auto written = [&] {
+    struct stat st {};
+    return ::stat((work + "/early-0/diff/big").c_str(), &st) == 0 ? static_cast<uintmax_t>(st.st_blocks) * 512 : 0;
+  };
+  // Under way: some of the file is written.
+  for (int i = 0; i < 1000 && written() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(written(), 0u) << "the extraction never started";
   early.keepOnly({});
+  cancelled.set_value();
   EXPECT_FALSE(early.take(layer).has_value());
-  std::error_code ec;
-  auto written = fs::file_size(work + "/early-0/diff/big", ec);
-  EXPECT_TRUE(ec || written < (60u << 20)) << "the cancelled extraction ran to its end";
+  // A writer still waiting for a reader (the extraction never opened the fifo) is let go.
+  int unblock = ::open(layer.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (unblock >= 0) ::close(unblock);
+  writer.join();
+  EXPECT_GT(written(), 0u);
+  EXPECT_LT(written(), 60u << 20) << "the cancelled extraction ran to its end";
 }
 
 class LoadsAheadTest : public ::testing::Test {
