@@ -10,7 +10,7 @@
 namespace berth::ipc {
 
 struct ViewStamp {
-  uint64_t epoch = 0;  // the producer's run (random per start); 0: the producer keeps no views
+  uint64_t epoch = 0;  // the producer's run (its start on the boot clock, ns: a later run is larger); 0: the producer keeps no views
   uint64_t seq = 0;    // its view sequence when the reply or event left
 };
 

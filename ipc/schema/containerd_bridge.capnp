@@ -131,7 +131,7 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
 
   containerViews @27 () -> (epoch :UInt64, seq :UInt64, views :List(ContainerView));
   # The API's read model (docs/ipc.md, "Container views"): every container's view as of view
-  # sequence `seq` of this bridge's run `epoch` (random per start). Right after answering, the
+  # sequence `seq` of this bridge's run `epoch` (its start on the boot clock in ns: a later run is larger). Right after answering, the
   # bridge publishes a ContainerViewChange with `mark` set and the same epoch and seq on its
   # views channel (views-containerd-bridge.sock), so the subscriber knows from which change on
   # the channel's stream continues the snapshot with no gap.

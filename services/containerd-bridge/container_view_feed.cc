@@ -2,18 +2,22 @@
 
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/errors.h"
-#include "common/random.h"
 #include "ipc/message.h"
 
 namespace berth::bridge {
 namespace {
 
+// The run's start on the boot's clock, in nanoseconds: a later run has a larger epoch, so a
+// reader can tell a late stamp of a replaced run from one of the run that replaced it (never 0,
+// which means "keeps no views"). The API and every run of the bridge share one boot.
 uint64_t newEpoch() {
-  uint64_t epoch = std::stoull(randomHex(8), nullptr, 16);
-  return epoch == 0 ? 1 : epoch;  // 0 means "keeps no views"
+  timespec now{};
+  ::clock_gettime(CLOCK_BOOTTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec) + 1;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -54,6 +55,8 @@ class ContainerReadModelTest : public ::testing::Test {
     pub_.set(zmq::sockopt::linger, 0);
     pub_.bind(viewsEndpoint_);
     server_.handle(ipc::methods::bridgeContainerViews(), [this](auto, auto r) {
+      ++snapshotRequests_;
+      for (int i = 0; i < 1000 && holdSnapshots_; ++i) std::this_thread::sleep_for(5ms);
       std::lock_guard lock(mutex_);
       r.setEpoch(epoch_);
       r.setSeq(seq_);
@@ -96,6 +99,8 @@ class ContainerReadModelTest : public ::testing::Test {
   uint64_t epoch_ = 7, seq_ = 5;
   std::vector<FakeView> views_{{std::string(64, 'a'), "/first", 100, true}};
   std::atomic<int> snapshots_{0};
+  std::atomic<int> snapshotRequests_{0};
+  std::atomic<bool> holdSnapshots_{false};  // the stand-in answers snapshots only once cleared
   ipc::RpcClient client_{context_, rpcEndpoint_};
 };
 
@@ -139,6 +144,38 @@ TEST_F(ContainerReadModelTest, AStampItHasNotReachedMakesItDeclineUntilTheChange
   EXPECT_EQ(model.inspect("renamed"), std::nullopt);
   ASSERT_TRUE(answers(model, "after-restart"));
   EXPECT_EQ(snapshots_, 2);
+}
+
+// A restart of the bridge: the new run publishes (its restore) before its snapshot can be taken.
+// Until that snapshot is in place the last run's state answers, so docker ps does not wait for
+// the restore; once a client was shown something of the new run (its stamp), it declines.
+TEST_F(ContainerReadModelTest, ThroughARestartOfTheBridgeTheLastRunAnswersUntilTheNewRunsSnapshotIsInPlace) {
+  ContainerReadModel model(context_, viewsEndpoint_, client_);
+  ASSERT_TRUE(answers(model, "first"));
+  holdSnapshots_ = true;
+  int before = snapshotRequests_;
+  {
+    std::lock_guard lock(mutex_);
+    epoch_ = 8;
+    seq_ = 2;
+    views_ = {{kA, "/after-restart", 100, false}};
+  }
+  FakeView restored{kA, "/after-restart", 100, false};
+  change(2, &restored);
+  ASSERT_TRUE(test::waitFor([&] { return snapshotRequests_ > before; }, 5s)) << "the new run brought no snapshot";
+  EXPECT_EQ(model.inspect("first").value_or("declined"), R"({"Id":")" + kA + R"(","Name":"/first","ExecIDs":null})");
+  EXPECT_EQ(model.list(false, -1).value_or("declined"), R"([{"Id":")" + kA + R"(","Status":"Created"}])");
+  model.require({8, 2});
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  EXPECT_EQ(model.list(false, -1), std::nullopt);
+  // A stamp of the last run read late (an event queued before the restart) does not bring its
+  // state back: the new run replaced it.
+  model.require({7, 5});
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  holdSnapshots_ = false;
+  ASSERT_TRUE(answers(model, "after-restart"));
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  EXPECT_EQ(model.list(false, -1).value_or("declined"), "[]");
 }
 
 TEST_F(ContainerReadModelTest, AGapInTheSequenceMakesItDeclineAndTakeANewSnapshot) {

@@ -75,6 +75,9 @@ ContainerReadModel::~ContainerReadModel() {
 void ContainerReadModel::require(ipc::ViewStamp stamp) {
   if (stamp.epoch == 0) return;
   std::lock_guard lock(mutex_);
+  // A later run of the bridge has a larger epoch. A stamp of a run that a later one replaced (an
+  // event or a reply read late) must not bring that run's state back as an answer.
+  if (stamp.epoch < required_.epoch) return;
   if (stamp.epoch != required_.epoch) {
     // Another run of the bridge answered: what this model holds (if of the earlier run) is
     // no longer the bridge's. The views channel's reconnection brings a snapshot; asking for
@@ -176,11 +179,8 @@ bool ContainerReadModel::takeSnapshot() {
       byId[view->id] = std::move(view);
     }
     std::lock_guard lock(mutex_);
-    byId_ = std::move(byId);
-    byName_ = std::move(byName);
-    epoch_ = r.getEpoch();
-    seq_ = r.getSeq();
-    synced_ = false;  // until the channel's mark shows that the changes after it will arrive
+    // In place once the channel's mark shows that the changes after it will arrive.
+    pending_ = Pending{std::move(byId), std::move(byName), r.getEpoch(), r.getSeq()};
     wantSnapshot_ = false;
     ++counts_.snapshots;
     return true;
@@ -211,6 +211,7 @@ void ContainerReadModel::run(std::string endpoint) {
       std::lock_guard lock(mutex_);
       synced_ = false;
       wantSnapshot_ = true;
+      pending_.reset();
     }
     for (int i = 0; i < 10 && running_; ++i) std::this_thread::sleep_for(10ms);
   }
@@ -242,7 +243,7 @@ void ContainerReadModel::follow(const std::string& endpoint) {
 
   bool connected = false;
   Clock::time_point snapshotAt{};  // the next snapshot not before then
-  bool awaitingMark = false;       // a snapshot was installed and waits for its mark
+  bool awaitingMark = false;       // a snapshot is pending and waits for its mark
   Clock::time_point markBy{};      // until then
   while (running_) {
     zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
@@ -260,9 +261,12 @@ void ContainerReadModel::follow(const std::string& endpoint) {
         // Give the subscription a moment to reach the bridge, so the snapshot's mark is seen.
         snapshotAt = Clock::now() + 10ms;
       } else if (event == ZMQ_EVENT_DISCONNECTED) {
-        connected = false;  // the bridge went away: its views may change before it is back
-        synced_ = false;
+        // The bridge went away. What it last published stays the answer: a client shown a later
+        // state of its containers got a stamp with it that makes the model decline (a write it
+        // acknowledged, an event, a reply of its next run; stamps of a replaced run are ignored).
+        connected = false;
         awaitingMark = false;
+        pending_.reset();
       }
     }
     while (sub.recv(m, zmq::recv_flags::dontwait)) {
@@ -270,27 +274,36 @@ void ContainerReadModel::follow(const std::string& endpoint) {
         ipc::MessageIn in(m);
         auto c = in.root<ipc::ContainerViewChange>();
         std::lock_guard lock(mutex_);
-        if (c.getEpoch() != epoch_) {
-          if (epoch_ != 0) {
-            synced_ = false;
-            wantSnapshot_ = true;
-          }
-          continue;
-        }
+        bool ofPending = pending_ && c.getEpoch() == pending_->epoch;
         if (c.getMark()) {
-          if (awaitingMark && c.getSeq() == seq_) {
+          if (ofPending && awaitingMark && c.getSeq() == pending_->seq) {
+            byId_ = std::move(pending_->byId);
+            byName_ = std::move(pending_->byName);
+            epoch_ = pending_->epoch;
+            seq_ = pending_->seq;
+            pending_.reset();
             synced_ = true;
             awaitingMark = false;
             changed_.notify_all();
           }
           continue;
         }
-        if (c.getSeq() <= seq_) continue;  // the snapshot has it
-        if (!synced_ || c.getSeq() != seq_ + 1) {
-          // A change after the snapshot whose mark never came, or a gap: start again.
+        if (ofPending && c.getSeq() > pending_->seq) {
+          // A change after the snapshot whose mark never came: take another.
+          pending_.reset();
+          awaitingMark = false;
+          wantSnapshot_ = true;
+        }
+        if (!synced_ || c.getEpoch() != epoch_) {
+          // Not following yet, or another run of the bridge: a snapshot brings it in.
+          if (!pending_) wantSnapshot_ = true;
+          continue;
+        }
+        if (c.getSeq() <= seq_) continue;  // held already
+        if (c.getSeq() != seq_ + 1) {
+          // A gap: what is held misses a change. Start again.
           synced_ = false;
           wantSnapshot_ = true;
-          awaitingMark = false;
           continue;
         }
         if (c.hasView()) {
@@ -331,6 +344,7 @@ void ContainerReadModel::follow(const std::string& endpoint) {
       if (awaitingMark && now > markBy) {
         wantSnapshot_ = true;  // the mark was lost: the subscription was not in place yet
         awaitingMark = false;
+        pending_.reset();
       }
       take = connected && wantSnapshot_ && now >= snapshotAt;
     }

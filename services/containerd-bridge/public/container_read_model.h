@@ -2,13 +2,16 @@
 // container views, kept current from its views channel, that answers GET /containers/{id}/json
 // and an unfiltered GET /containers/json without an RPC.
 //
-// It answers only when it is provably current: it holds a snapshot of the bridge's run that
-// every later change continued without a gap, and it has caught up with the highest view stamp
-// any reply or event of the bridge carried (require()). So a read never shows a state older
+// It answers only what is never older than anything a client was shown: it holds a snapshot of
+// the bridge's run that every later change continued without a gap, and it has caught up with
+// the highest view stamp any reply or event of the bridge carried (require()). So a read never
+// shows a state older
 // than a write any client saw acknowledged, or an event any client received. Otherwise (not
-// yet synchronised, a gap, a restarted bridge, a stamp it has not reached within a few
-// milliseconds, a reference it cannot resolve unambiguously, a record it cannot render) it
-// declines, and the caller asks the bridge, as before.
+// yet synchronised, a gap, a stamp it has not reached within a few milliseconds, one of a
+// restarted bridge's run it holds no snapshot of, a reference it cannot resolve unambiguously,
+// a record it cannot render) it declines, and the caller asks the bridge, as before. While the
+// bridge is away or restarting, what it last published answers until a client is shown
+// something newer: docker ps does not wait for the bridge's restore.
 #pragma once
 
 #include <atomic>
@@ -75,6 +78,15 @@ class ContainerReadModel {
   ipc::ViewStamp required_;
   std::map<std::string, std::shared_ptr<const View>> byId_;
   std::map<std::string, std::string> byName_;  // "/name" -> id
+  // A snapshot waiting for its mark. The state held answers meanwhile: through a restart of the
+  // bridge, the last run's state until the new run's is in place, unless a client was shown
+  // something of the new run (its stamp is required, so the model declines).
+  struct Pending {
+    std::map<std::string, std::shared_ptr<const View>> byId;
+    std::map<std::string, std::string> byName;
+    uint64_t epoch = 0, seq = 0;
+  };
+  std::optional<Pending> pending_;
   Counts counts_;
   std::atomic<bool> running_{true};
   std::thread thread_;
