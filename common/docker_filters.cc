@@ -46,21 +46,31 @@ bool DockerFilters::exactMatch(const std::string& key, const std::string& source
 }
 
 bool DockerFilters::match(const std::string& key, const std::string& source) const {
-  if (exactMatch(key, source)) return true;
+  return FilterPatterns(values(key)).match(source);
+}
+
+FilterPatterns::FilterPatterns(const std::set<std::string>& values) : exact_(values) {
   // Go's regexp is linear in the text. std::regex's default executor backtracks, exponentially
   // for a pattern such as ".**x" (minutes on a 45-character name); libstdc++'s breadth-first
   // executor (its __polynomial option) does not, and refuses back-references as Go does. One
-  // regex_match of the pattern wrapped to float anywhere is linear in the name, where
+  // regex_match of the pattern wrapped to float anywhere is linear in the source, where
   // regex_search would start again at every character.
   const auto polynomial = std::regex::ECMAScript | std::regex_constants::__polynomial;
-  for (const auto& pattern : values(key)) {
+  for (const auto& pattern : values) {
     if (pattern.size() > 256) continue;
     try {
       std::regex(pattern, polynomial);  // the pattern alone must compile, or it is skipped
-      if (std::regex_match(source, std::regex("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", polynomial))) return true;
+      floating_.emplace_back("[\\s\\S]*(?:" + pattern + ")[\\s\\S]*", polynomial);
     } catch (const std::regex_error&) {
       // Go skips a pattern that does not compile.
     }
+  }
+}
+
+bool FilterPatterns::match(const std::string& source) const {
+  if (exact_.empty() || exact_.count(source)) return true;
+  for (const auto& re : floating_) {
+    if (std::regex_match(source, re)) return true;
   }
   return false;
 }

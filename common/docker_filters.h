@@ -6,10 +6,27 @@
 
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace berth {
+
+// The values of one key, compiled once for matching many sources as moby's Match does: a value
+// equal to the source, else one that, as a regular expression, is found in it (a value that is
+// not a valid expression only matches exactly, as Go skips it).
+class FilterPatterns {
+ public:
+  explicit FilterPatterns(const std::set<std::string>& values);
+  bool empty() const { return exact_.empty(); }
+  // True when there is no value, or one matches `source`.
+  bool match(const std::string& source) const;
+
+ private:
+  std::set<std::string> exact_;
+  std::vector<std::regex> floating_;  // each pattern wrapped to be found anywhere
+};
 
 class DockerFilters {
  public:

@@ -167,6 +167,34 @@ struct ContainerView {
   statusPrefix @9 :Text;
   statusSince @10 :Int64;
   statusSuffix @11 :Text;
+  facts @12 :ContainerFacts;  # what a filtered listing looks at; unset by a bridge older than it
+}
+
+struct ContainerFacts {
+  # What docker ps --filter looks at in one container besides its id, name and creation
+  # (services/containerd-bridge/public/container_filter.h): the API's read model lists with
+  # filters from these, by the same code as the bridge.
+  state @0 :Text;          # State.Status: "created", "running", "paused", ...
+  running @1 :Bool;        # running, paused or restarting
+  started @2 :Bool;        # has ever been started
+  exitCode @3 :Int32;
+  health @4 :Text;         # "none", "starting", "healthy", "unhealthy"
+  imageId @5 :Text;
+  imageRef @6 :Text;       # the reference it was created from
+  labels @7 :List(Label);
+  volumes @8 :List(Text);  # each mount's destination, and its volume's name or host source
+  networks @9 :List(Network);
+  published @10 :List(Text);  # while running: published host ports, "8080/tcp"
+  exposed @11 :List(Text);    # while running: container ports, published or only exposed
+
+  struct Label {
+    key @0 :Text;
+    value @1 :Text;
+  }
+  struct Network {
+    name @0 :Text;
+    id @1 :Text;           # empty before the container first started
+  }
 }
 
 struct ContainerViewChange {

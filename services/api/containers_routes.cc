@@ -230,8 +230,8 @@ void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
   bool size = boolParam(req, "size");  // ps -s: the bridge asks the images service for every layer's size
   bool all = boolParam(req, "all");
   std::optional<std::string> listed;
-  // Without filters or sizes the read model answers when it is current.
-  if (!size && (filters.empty() || parseJsonOrDiscarded(filters).empty())) listed = backends_.containers.list(all, limit);
+  // Without sizes the read model answers when it is current.
+  if (!size) listed = backends_.containers.list(all, limit, filters);
   if (!listed) listed = backends_.bridge.listJson({all, limit, filters, size}, ipc::deadlineIn(size ? 60s : 10s));
   out.send(200, "application/json", *listed + "\n");
 }

@@ -57,6 +57,32 @@ void ContainerViewFeed::fill(ipc::ContainerView::Builder out, const std::shared_
   out.setStatusPrefix(p.statusPrefix);
   out.setStatusSince(p.statusSince);
   out.setStatusSuffix(p.statusSuffix);
+  auto f = out.initFacts();
+  f.setState(p.facts.state);
+  f.setRunning(p.facts.running);
+  f.setStarted(p.facts.started);
+  f.setExitCode(p.facts.exitCode);
+  f.setHealth(p.facts.health);
+  f.setImageId(p.facts.imageId);
+  f.setImageRef(p.facts.imageRef);
+  auto labels = f.initLabels(static_cast<unsigned>(p.facts.labels.size()));
+  unsigned i = 0;
+  for (const auto& [key, value] : p.facts.labels) {
+    labels[i].setKey(key);
+    labels[i++].setValue(value);
+  }
+  auto texts = [](auto list, const std::vector<std::string>& from) {
+    for (unsigned j = 0; j < from.size(); ++j) list.set(j, from[j]);
+  };
+  texts(f.initVolumes(static_cast<unsigned>(p.facts.volumes.size())), p.facts.volumes);
+  texts(f.initPublished(static_cast<unsigned>(p.facts.published.size())), p.facts.published);
+  texts(f.initExposed(static_cast<unsigned>(p.facts.exposed.size())), p.facts.exposed);
+  auto networks = f.initNetworks(static_cast<unsigned>(p.facts.networks.size()));
+  i = 0;
+  for (const auto& [name, id] : p.facts.networks) {
+    networks[i].setName(name);
+    networks[i++].setId(id);
+  }
 }
 
 template <typename F>

@@ -21,6 +21,7 @@
 #include "common/files.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
+#include "services/containerd-bridge/public/container_filter.h"
 
 namespace berth::bridge {
 
@@ -69,16 +70,6 @@ json mountsJson(const ContainerRecord& r) {
   return mounts;
 }
 
-// ps --filter volume=X: a container with a mount at destination X, or of the volume named X (a
-// bind: of the host path X).
-bool mountsMatch(const ContainerRecord& r, const std::set<std::string>& values) {
-  for (const auto& p : r.mountPoints) {
-    if (values.count(p.destination)) return true;
-    if (values.count(p.type == MountPoint::Type::volume ? p.name : p.source)) return true;
-  }
-  return false;
-}
-
 // A listing's Status, split into what the record fixes and the clock's part (statusLine).
 struct StatusClock {
   std::string prefix;
@@ -117,28 +108,6 @@ std::string commandText(const ContainerRecord& r) {
   std::string cmd = r.path;
   for (const auto& a : r.args) cmd += " " + a;
   return cmd;
-}
-
-std::set<std::string> filterValues(const json& filters, const std::string& key) {
-  std::set<std::string> out;
-  if (!filters.contains(key)) return out;
-  const auto& v = filters[key];
-  if (v.is_array()) {
-    for (const auto& e : v) out.insert(e.get<std::string>());
-  } else if (v.is_object()) {
-    for (auto it = v.begin(); it != v.end(); ++it) out.insert(it.key());
-  }
-  return out;
-}
-
-bool labelsMatch(const json& labels, const std::set<std::string>& wanted) {
-  for (const auto& w : wanted) {
-    auto eq = w.find('=');
-    std::string key = w.substr(0, eq);
-    if (!labels.is_object() || !labels.contains(key)) return false;
-    if (eq != std::string::npos && labels[key] != w.substr(eq + 1)) return false;
-  }
-  return true;
 }
 
 // Docker's empty endpoint, as inspect shows a network the container has no address on (yet).
@@ -366,6 +335,48 @@ json listEntry(const ContainerRecord& r, int64_t created, json status) {
           {"Mounts", mountsJson(r)}};
 }
 
+// What docker ps --filter looks at (container_filter.h), from the record.
+ContainerFacts factsOf(const ContainerRecord& r, int64_t created) {
+  ContainerFacts c;
+  c.id = r.id;
+  c.name = r.name;
+  c.created = created;
+  c.state = statusName(r.state.status);
+  c.running = flagsOf(r.state.status).running;
+  c.started = r.hasBeenStarted;
+  c.exitCode = r.state.exitCode;
+  c.health = healthOf(r);
+  c.imageId = r.image;
+  c.imageRef = r.imageRef;
+  if (auto labels = r.config.find("Labels"); labels != r.config.end() && labels->is_object()) {
+    for (auto it = labels->begin(); it != labels->end(); ++it) {
+      if (it->is_string()) c.labels[it.key()] = it->get<std::string>();
+    }
+  }
+  for (const auto& p : r.mountPoints) {
+    c.volumes.push_back(p.destination);
+    c.volumes.push_back(p.type == MountPoint::Type::volume ? p.name : p.source);
+  }
+  json settings = networkSettingsJson(r);
+  for (auto it = settings["Networks"].begin(); it != settings["Networks"].end(); ++it) {
+    c.networks.emplace_back(it.key(), it->value("NetworkID", ""));
+  }
+  if (hasLiveTask(r.state.status)) {
+    const json& ports = settings["Ports"];
+    for (auto it = ports.begin(); it != ports.end(); ++it) {
+      c.exposed.push_back(it.key());
+      auto slash = it.key().find('/');
+      std::string proto = slash == std::string::npos ? "tcp" : it.key().substr(slash + 1);
+      if (!it->is_array()) continue;
+      for (const auto& b : *it) {
+        std::string hostPort = b.is_object() ? b.value("HostPort", "") : "";
+        if (!hostPort.empty()) c.published.push_back(hostPort + "/" + proto);
+      }
+    }
+  }
+  return c;
+}
+
 // Where the per-call part goes in a rendered document: a string no record holds (checked).
 const json& renderMarker() {
   static const json marker = "\u0001berth-per-call\u0001";
@@ -405,6 +416,7 @@ std::shared_ptr<const ContainerViews::Rendered> ContainerViews::rendered(
   if (created == 0) created = parseRfc3339Nanos(record->created);
   auto r = std::make_shared<Rendered>();
   r->record = record;
+  r->facts = factsOf(*record, created);
   if (auto list = splitAtMarker(listEntry(*record, created, renderMarker()).dump())) {
     r->listHead = std::move(list->first);
     r->listTail = std::move(list->second);
@@ -431,6 +443,7 @@ ContainerViews::Parts ContainerViews::parts(const std::shared_ptr<const Containe
   p.running = flagsOf(record->state.status).running;
   auto done = rendered(record, p.created);
   p.servable = !done->inspectHead.empty() && !done->listHead.empty();
+  p.facts = done->facts;
   if (p.servable) {
     p.inspectHead = done->inspectHead;
     p.inspectTail = done->inspectTail;
@@ -445,79 +458,29 @@ ContainerViews::Parts ContainerViews::parts(const std::shared_ptr<const Containe
 }
 
 std::vector<ContainerViews::Listed> ContainerViews::select(const ListOptions& options, Deadline deadline) const {
-  // Newest first; each creation time parsed once.
-  std::vector<std::pair<int64_t, std::shared_ptr<const ContainerRecord>>> records;
-  for (auto& r : store_.snapshot()) records.emplace_back(parseRfc3339Nanos(r->created), std::move(r));
-  std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  const json& f = options.filters;
-  static const std::set<std::string> known = {"id", "name", "label", "label!", "status", "exited", "ancestor",
-                                              "before", "since", "volume", "health", "isolation", "network",
-                                              "publish", "expose", "is-task"};
-  for (auto it = f.begin(); it != f.end(); ++it) {
-    if (!known.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
-  }
-  auto ids = filterValues(f, "id"), names = filterValues(f, "name"), labels = filterValues(f, "label"),
-       notLabels = filterValues(f, "label!"), statuses = filterValues(f, "status"), exited = filterValues(f, "exited"),
-       ancestors = filterValues(f, "ancestor"), health = filterValues(f, "health"), volumes = filterValues(f, "volume");
-  for (const auto& s : statuses) {
-    try {
-      parseStatus(s);
-    } catch (const Error&) {
-      throw Error(ErrorKind::invalid, "invalid filter 'status=" + s + "'");
-    }
-  }
-  std::optional<int64_t> before, since;
+  ContainerFilter filter(options.filters.empty() ? "" : options.filters.dump());
   auto createdOf = [&](const std::string& ref) { return parseRfc3339Nanos(store_.get(ref).created); };
-  if (auto b = filterValues(f, "before"); !b.empty()) before = createdOf(*b.begin());
-  if (auto s = filterValues(f, "since"); !s.empty()) since = createdOf(*s.begin());
-  bool all = options.all || !statuses.empty() || !exited.empty() || before || since;
+  std::optional<int64_t> before, since;
+  if (filter.beforeRef()) before = createdOf(*filter.beforeRef());
+  if (filter.sinceRef()) since = createdOf(*filter.sinceRef());
+  filter.setBounds(before, since);
   // ancestor: by image id or by the reference the container was created from.
   std::set<std::string> ancestorIds;
-  for (const auto& a : ancestors) {
+  for (const auto& a : filter.ancestors()) {
     try {
       ancestorIds.insert(images_.inspect(a, deadline).id);
     } catch (const Error&) {
       ancestorIds.insert(a);
     }
   }
-
+  filter.setAncestorIds(std::move(ancestorIds));
+  std::vector<std::pair<std::shared_ptr<const Rendered>, std::shared_ptr<const ContainerRecord>>> all;
+  for (auto& r : store_.snapshot()) all.emplace_back(rendered(r, 0), std::move(r));
+  auto listed = selectContainers(std::move(all), filter, options.all, options.limit,
+                                 [](const auto& item) -> const ContainerFacts& { return item.first->facts; });
   std::vector<Listed> out;
-  int limit = options.limit > 0 ? options.limit : -1;
-  if (limit > 0) all = true;
-  for (const auto& [created, shared] : records) {
-    const ContainerRecord& r = *shared;
-    std::string s(statusName(r.state.status));
-    if (!all && !flagsOf(r.state.status).running) continue;
-    std::string name = r.name.substr(1);
-    if (!ids.empty()) {
-      bool ok = false;
-      for (const auto& i : ids) ok = ok || r.id.rfind(i, 0) == 0;
-      if (!ok) continue;
-    }
-    if (!names.empty()) {
-      bool ok = false;
-      for (const auto& n : names) ok = ok || name.find(n.front() == '/' ? n.substr(1) : n) != std::string::npos;
-      if (!ok) continue;
-    }
-    if (!labels.empty() || !notLabels.empty()) {
-      json labelsJson = r.config.value("Labels", json::object());
-      if (!labels.empty() && !labelsMatch(labelsJson, labels)) continue;
-      bool any = false;
-      for (const auto& l : notLabels) any = any || labelsMatch(labelsJson, {l});
-      if (any) continue;
-    }
-    if (!statuses.empty() && !statuses.count(s)) continue;
-    if (!exited.empty()) {
-      if (r.state.status != ContainerStatus::exited || !exited.count(std::to_string(r.state.exitCode))) continue;
-    }
-    if (!ancestors.empty() && !ancestorIds.count(r.image) && !ancestors.count(r.imageRef)) continue;
-    if (!health.empty() && !health.count(healthOf(r))) continue;
-    if (!volumes.empty() && !mountsMatch(r, volumes)) continue;
-    if (before && created >= *before) continue;
-    if (since && created <= *since) continue;
-    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
-    out.push_back({created, shared});
-  }
+  out.reserve(listed.size());
+  for (auto& [done, record] : listed) out.push_back({done->facts.created, std::move(record)});
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include "services/containerd-bridge/containerd.h"
 #include "services/containerd-bridge/exec_processes.h"
 #include "services/containerd-bridge/image_layers.h"
+#include "services/containerd-bridge/public/container_filter.h"
 
 namespace berth::bridge {
 
@@ -47,6 +48,7 @@ class ContainerViews {
     std::string inspectHead, inspectTail, listHead, listTail;
     std::string statusPrefix, statusSuffix;
     int64_t statusSince = -1;
+    ContainerFacts facts;
   };
   Parts parts(const std::shared_ptr<const ContainerRecord>& record) const;
   // One stats sample (see ContainerdBridge.stats); zeros when the container is not running.
@@ -66,6 +68,7 @@ class ContainerViews {
     std::weak_ptr<const ContainerRecord> record;
     std::string listHead, listTail;        // around the entry's Status
     std::string inspectHead, inspectTail;  // around ExecIDs
+    ContainerFacts facts;                  // what docker ps --filter looks at
   };
   std::shared_ptr<const Rendered> rendered(const std::shared_ptr<const ContainerRecord>& record, int64_t created) const;
 

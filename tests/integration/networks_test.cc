@@ -11,6 +11,8 @@
 // 172.18.0.0/16, and its error texts.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -231,6 +233,61 @@ TEST_F(NetworksTest, NetworkCommandsAnswerAsDockerdDoes) {
   auto links = inEngineNamespace({"ip", "-o", "link", "show", "type", "bridge"});
   ASSERT_EQ(links.exitCode, 0) << links.err;
   EXPECT_EQ(lines(links.out).size(), 1u) << links.out;  // the default bridge only
+}
+
+// docker ps --filter network=, publish= and expose=, with what dockerd 20.10 lists for the same
+// containers: a network by name or by a prefix of its id (a container never started has no
+// network id yet); publish= a published host port and expose= a container port, both only while
+// the container runs.
+TEST_F(NetworksTest, PsFiltersByNetworkPublishedAndExposedPortAsDockerdDoes) {
+  std::string n1 = trimNewline(engine_.output({"network", "create", "n1"}));
+  ASSERT_EQ(n1.size(), 64u) << n1;
+  ASSERT_EQ(engine_.docker({"create", "--pull", "never", "--name", "made", "-p", "8080:80", "--expose", "9000", kImage,
+                            "true"}).exitCode, 0);
+  ASSERT_FALSE(runDetached({"--name", "live", "--network", "n1", "-p", "8081:80", "--expose", "9000", "-p",
+                            "127.0.0.1::53/udp", kImage, "sleep", "300"}).empty());
+  auto names = [&](const std::string& filter) {
+    auto r = engine_.docker({"ps", "-a", "--format", "{{.Names}}", "--filter", filter});
+    EXPECT_EQ(r.exitCode, 0) << filter << ": " << r.err;
+    std::string out = r.out;
+    std::replace(out.begin(), out.end(), '\n', ' ');
+    return out;
+  };
+  EXPECT_EQ(names("network=n1"), "live ");
+  EXPECT_EQ(names("network=bridge"), "made ");
+  EXPECT_EQ(names("network=" + n1.substr(0, 5)), "live ");
+  EXPECT_EQ(names("network=none"), "");
+  EXPECT_EQ(names("publish=8081"), "live ");
+  EXPECT_EQ(names("publish=8000-8100/tcp"), "live ");
+  EXPECT_EQ(names("publish=80"), "");
+  EXPECT_EQ(names("publish=53/udp"), "");
+  EXPECT_EQ(names("expose=9000"), "live ");
+  EXPECT_EQ(names("expose=80"), "live ");
+  EXPECT_EQ(names("expose=53/udp"), "live ");
+  EXPECT_EQ(names("expose=53"), "");
+  EXPECT_EQ(names("name=^made$"), "made ");
+  EXPECT_EQ(names("name=^/made$"), "made ");
+  EXPECT_EQ(names("is-task=true"), "");
+  EXPECT_EQ(names("is-task=false"), "live made ");
+  // Stopped, it publishes and exposes nothing, and keeps its network.
+  ASSERT_EQ(engine_.docker({"stop", "-t", "0", "live"}).exitCode, 0);
+  EXPECT_EQ(names("publish=8081"), "");
+  EXPECT_EQ(names("expose=9000"), "");
+  EXPECT_EQ(names("network=" + n1.substr(0, 5)), "live ");
+  // dockerd's words for values it refuses (it answers some of them with 500; berth with 400).
+  for (const auto& [filter, message] : std::vector<std::pair<std::string, std::string>>{
+           {"publish=80:80", "filter for 'publish' should not contain ':': 80:80"},
+           {"expose=70000", "error while looking up for expose 70000: strconv.ParseUint: parsing \"70000\": value out of range"},
+           {"publish=abc", "error while looking up for publish abc: strconv.ParseUint: parsing \"abc\": invalid syntax"},
+           {"exited=x", "strconv.Atoi: parsing \"x\": invalid syntax"},
+           {"health=x", "Unrecognised filter value for health: x"},
+           {"is-task=x", "invalid filter 'is-task=[x]'"}}) {
+    auto r = engine_.docker({"ps", "-a", "--filter", filter});
+    EXPECT_EQ(r.exitCode, 1) << filter;
+    EXPECT_EQ(r.err, "Error response from daemon: " + message + "\n") << filter;
+  }
+  ASSERT_EQ(engine_.docker({"rm", "-f", "live", "made"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"network", "rm", "n1"}).exitCode, 0);
 }
 
 TEST_F(NetworksTest, ContainersOnAUserNetworkReachEachOtherByNameAliasAndShortIdButNotAcrossNetworks) {

@@ -1,9 +1,11 @@
 // The API's read model of containers (docs/ipc.md, "Container views"): GET /containers/{id}/json
-// and an unfiltered GET /containers/json answered from the API's copy of the bridge's views.
+// and GET /containers/json, filtered or not, answered from the API's copy of the bridge's views.
 // What must hold: the copy answers (it keeps answering with the bridge frozen, which shows that
 // no RPC was made), it answers exactly what the bridge would, and no read shows a state older
 // than a write or an event the client already saw.
 #include <nlohmann/json.hpp>
+
+#include <cctype>
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
@@ -13,9 +15,25 @@ namespace {
 
 using json = nlohmann::json;
 
-// The bridge's RPC answers for the same documents: a filter that every container passes (an
-// empty id prefix) and inspect with sizes are never answered from the copy.
-const std::string kEveryId = "filters=%7B%22id%22%3A%5B%22%22%5D%7D";
+// The bridge's RPC answers for the same documents: a listing or inspect with sizes is never
+// answered from the copy (the sizes are the images service's).
+const std::string kViaBridge = "size=1";
+
+// A filters parameter of one key and its values, percent-encoded for a query.
+std::string filterQuery(const std::string& key, const std::vector<std::string>& values) {
+  std::string out = "filters=";
+  for (unsigned char c : json({{key, values}}).dump()) {
+    static const char* hex = "0123456789ABCDEF";
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 
 // SIGSTOP of one process until the guard ends (SIGCONT), so a failing assertion never leaves
 // the engine's bridge frozen. The stop reaches each thread asynchronously: the guard waits
@@ -64,7 +82,7 @@ class ReadModelTest : public ContainersTest {
 };
 
 TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
-  std::string id = runDetached({"--name", "frozen-read", kImage, "sleep", "1000"});
+  std::string id = runDetached({"--name", "frozen-read", "--label", "tier=cold", kImage, "sleep", "1000"});
   ASSERT_FALSE(id.empty());
   std::this_thread::sleep_for(200ms);  // the last change reaches the API's copy
   pid_t bridge = engine_.childPid("containerd-bridge");
@@ -72,7 +90,7 @@ TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
     Frozen frozen(bridge);
     // A read the copy does not answer waits for the frozen bridge: the proof that it is frozen.
     auto viaBridge = rawRequest(engine_.socketPath(),
-                                "GET /v1.41/containers/json?" + kEveryId + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                "GET /v1.41/containers/json?" + kViaBridge + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                                 1000);
     EXPECT_TRUE(viaBridge.timedOut) << viaBridge.status << " " << viaBridge.body.substr(0, 200);
     auto byName = inspectDoc("frozen-read");
@@ -85,6 +103,11 @@ TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
     ASSERT_EQ(listed.size(), 1u) << listed;
     EXPECT_EQ(listed[0]["Id"], id);
     EXPECT_TRUE(startsWith(listed[0]["Status"].get<std::string>(), "Up ")) << listed[0]["Status"];
+    // Filtered too, as Docker Compose lists a project's containers by label.
+    auto cold = listDoc(filterQuery("label", {"tier=cold"}));
+    ASSERT_EQ(cold.size(), 1u) << cold;
+    EXPECT_EQ(cold[0]["Id"], id);
+    EXPECT_EQ(listDoc(filterQuery("label", {"tier=warm"})), json::array());
   }
   // Thawed, the bridge answers what the copy declines: not found, from the bridge's words.
   auto missing = get("/v1.41/containers/no-such-one/json");
@@ -116,12 +139,43 @@ TEST_F(ReadModelTest, TheCopyAnswersWhatTheBridgeAnswers) {
     for (const auto& entry : list) out.push_back(entry["Status"].get<std::string>().substr(0, 11));
     return out;
   };
-  for (std::string query : {"all=1", "", "limit=2"}) {
+  auto withoutSizes = [](json list) {
+    for (auto& entry : list) {
+      entry.erase("SizeRw");
+      entry.erase("SizeRootFs");
+    }
+    return list;
+  };
+  std::vector<std::string> queries = {"all=1", "", "limit=2"};
+  for (std::string all : {"all=1&", ""}) {
+    for (const auto& filter : {filterQuery("label", {"a=b"}), filterQuery("label", {"a"}), filterQuery("label!", {"a"}),
+                               filterQuery("status", {"exited", "paused"}), filterQuery("exited", {"3"}),
+                               filterQuery("name", {"^/rm-p"}), filterQuery("name", {"renamed$"}),
+                               filterQuery("id", {running.substr(0, 3), exited.substr(0, 3)}), filterQuery("id", {""}),
+                               filterQuery("before", {"rm-exited"}), filterQuery("since", {"rm-paused"}),
+                               filterQuery("is-task", {"false"}), filterQuery("health", {"none"}),
+                               filterQuery("network", {"bridge"}), filterQuery("expose", {"1-65535"})}) {
+      queries.push_back(all + filter);
+    }
+  }
+  for (const auto& query : queries) {
     auto fromCopy = listDoc(query);
-    auto fromBridge = listDoc(query + (query.empty() ? "" : "&") + kEveryId);
+    auto fromBridge = withoutSizes(listDoc(query + (query.empty() ? "" : "&") + kViaBridge));
     EXPECT_EQ(withoutStatus(fromCopy), withoutStatus(fromBridge)) << query;
     EXPECT_EQ(statusHead(fromCopy), statusHead(fromBridge)) << query;
   }
+  // Some of them by name, as dockerd 20.10 lists them for these four containers.
+  auto names = [&](const std::string& query) {
+    std::string out;
+    for (const auto& e : listDoc(query)) out += e["Names"][0].get<std::string>() + " ";
+    return out;
+  };
+  EXPECT_EQ(names(filterQuery("label", {"a=b"})), "/rm-renamed ");
+  EXPECT_EQ(names(filterQuery("status", {"exited", "paused"})), "/rm-exited /rm-paused ");
+  EXPECT_EQ(names("all=1&" + filterQuery("before", {"rm-exited"})), "/rm-paused /rm-renamed ");
+  EXPECT_EQ(names(filterQuery("since", {"rm-paused"})), "/rm-created /rm-exited ");
+  EXPECT_EQ(names("all=1&" + filterQuery("id", {""})), "");
+  EXPECT_EQ(names("all=1&" + filterQuery("name", {"^rm-c"})), "/rm-created ");
   auto all = listDoc("all=1");
   ASSERT_EQ(all.size(), 4u) << all;
   std::vector<std::string> statuses;
@@ -229,7 +283,7 @@ TEST_F(ReadModelTest, AReadAfterAnEventShowsWhatTheEventReported) {
 // what the bridge last published, so a crash of the bridge does not make them wait for its
 // restore. Nothing newer can have been shown to a client while no bridge runs.
 TEST_F(ReadModelTest, WithTheBridgeDeadReadsAnswerWhatItLastPublished) {
-  std::string id = runDetached({"--name", "kept", kImage, "sleep", "1000"});
+  std::string id = runDetached({"--name", "kept", "--label", "com.docker.compose.project=p", kImage, "sleep", "1000"});
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(waitFor([&] { return listDoc("").size() == 1; }, 5s));
   pid_t bridge = engine_.children()["containerd-bridge"].pid;
@@ -243,6 +297,10 @@ TEST_F(ReadModelTest, WithTheBridgeDeadReadsAnswerWhatItLastPublished) {
     ASSERT_EQ(listed.size(), 1u) << listed;
     EXPECT_EQ(listed[0]["Id"], id);
     EXPECT_EQ(inspectDoc("kept")["State"]["Status"], "running");
+    // Docker Compose's listing of a project.
+    listed = listDoc("all=1&" + filterQuery("label", {"com.docker.compose.project=p"}));
+    ASSERT_EQ(listed.size(), 1u) << listed;
+    EXPECT_EQ(listed[0]["Id"], id);
   }
   ASSERT_TRUE(waitFor([&] { return engine_.children()["containerd-bridge"].state == "running"; }, 30s));
   EXPECT_EQ(inspect(engine_, "kept", "{{.State.Status}}"), "running");

@@ -15,6 +15,7 @@
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
 #include "ipc/schema/containerd_bridge.capnp.h"
+#include "services/containerd-bridge/public/container_filter.h"
 
 namespace berth::bridge {
 
@@ -22,9 +23,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 struct ContainerReadModel::View {
-  std::string id, name;
-  int64_t created = 0;
-  bool running = false;
+  ContainerFacts facts;    // id, name, created and running always; the rest when hasFacts
+  bool hasFacts = false;   // a bridge older than the facts sends none: filtered lists ask it
   bool servable = false;
   std::string inspectHead, inspectTail, execIds, listHead, listTail, statusPrefix, statusSuffix;
   int64_t statusSince = -1;
@@ -41,10 +41,26 @@ constexpr auto kMarkWait = 250ms;
 
 std::shared_ptr<const ContainerReadModel::View> viewOf(ipc::ContainerView::Reader v) {
   auto out = std::make_shared<ContainerReadModel::View>();
-  out->id = v.getId();
-  out->name = v.getName();
-  out->created = v.getCreated();
-  out->running = v.getRunning();
+  ContainerFacts& c = out->facts;
+  c.id = v.getId();
+  c.name = v.getName();
+  c.created = v.getCreated();
+  c.running = v.getRunning();
+  if (v.hasFacts()) {
+    auto f = v.getFacts();
+    out->hasFacts = true;
+    c.state = f.getState();
+    c.started = f.getStarted();
+    c.exitCode = f.getExitCode();
+    c.health = f.getHealth();
+    c.imageId = f.getImageId();
+    c.imageRef = f.getImageRef();
+    for (auto l : f.getLabels()) c.labels[l.getKey()] = l.getValue();
+    for (auto t : f.getVolumes()) c.volumes.emplace_back(t);
+    for (auto n : f.getNetworks()) c.networks.emplace_back(n.getName(), n.getId());
+    for (auto t : f.getPublished()) c.published.emplace_back(t);
+    for (auto t : f.getExposed()) c.exposed.emplace_back(t);
+  }
   out->inspectHead = v.getInspectHead();
   out->inspectTail = v.getInspectTail();
   out->execIds = v.getExecIds();
@@ -98,6 +114,21 @@ bool ContainerReadModel::current(std::unique_lock<std::mutex>& lock) {
   return changed_.wait_for(lock, kCatchUp, holds);
 }
 
+const ContainerReadModel::View* ContainerReadModel::findLocked(const std::string& ref) const {
+  // As the bridge's store resolves: the full id, then the name, then a unique id prefix. Not
+  // found and ambiguous are the bridge's to say.
+  if (ref.empty()) return nullptr;
+  if (auto it = byId_.find(ref); it != byId_.end()) return it->second.get();
+  if (auto named = byName_.find(withSlash(ref)); named != byName_.end()) {
+    auto byName = byId_.find(named->second);
+    return byName != byId_.end() ? byName->second.get() : nullptr;
+  }
+  auto it = byId_.lower_bound(ref);
+  if (it == byId_.end() || it->first.rfind(ref, 0) != 0) return nullptr;
+  if (auto next = std::next(it); next != byId_.end() && next->first.rfind(ref, 0) == 0) return nullptr;
+  return it->second.get();
+}
+
 std::optional<std::string> ContainerReadModel::inspect(const std::string& ref) {
   std::unique_lock lock(mutex_);
   auto decline = [&] {
@@ -105,20 +136,7 @@ std::optional<std::string> ContainerReadModel::inspect(const std::string& ref) {
     return std::nullopt;
   };
   if (ref.empty() || !current(lock)) return decline();
-  // As the bridge's store resolves: the full id, then the name, then a unique id prefix. Not
-  // found and ambiguous are the bridge's to say.
-  const View* view = nullptr;
-  if (auto it = byId_.find(ref); it != byId_.end()) {
-    view = it->second.get();
-  } else if (auto named = byName_.find(withSlash(ref)); named != byName_.end()) {
-    if (auto byName = byId_.find(named->second); byName != byId_.end()) view = byName->second.get();
-  } else {
-    auto it = byId_.lower_bound(ref);
-    if (it != byId_.end() && it->first.rfind(ref, 0) == 0) {
-      auto next = std::next(it);
-      if (next == byId_.end() || next->first.rfind(ref, 0) != 0) view = it->second.get();
-    }
-  }
+  const View* view = findLocked(ref);
   if (view == nullptr || !view->servable) return decline();
   ++counts_.served;
   std::string out;
@@ -129,27 +147,44 @@ std::optional<std::string> ContainerReadModel::inspect(const std::string& ref) {
   return out;
 }
 
-std::optional<std::string> ContainerReadModel::list(bool all, int limit) {
-  std::vector<std::shared_ptr<const View>> shown;
+std::optional<std::string> ContainerReadModel::list(bool all, int limit, const std::string& filters) {
+  std::optional<ContainerFilter> filter;
+  try {
+    filter.emplace(filters);
+  } catch (const Error&) {
+    // The bridge refuses it with the same words; one place says why.
+  }
+  std::vector<std::shared_ptr<const View>> candidates;
   {
     std::unique_lock lock(mutex_);
-    if (!current(lock)) {
+    auto decline = [&] {
       ++counts_.declined;
       return std::nullopt;
+    };
+    // ancestor= resolves images, which is the images service's (through the bridge).
+    if (!filter || !filter->ancestors().empty() || !current(lock)) return decline();
+    std::optional<int64_t> before, since;
+    if (filter->beforeRef()) {
+      const View* v = findLocked(*filter->beforeRef());
+      if (v == nullptr) return decline();
+      before = v->facts.created;
     }
-    if (limit > 0) all = true;  // as dockerd: a limit lists stopped containers too
+    if (filter->sinceRef()) {
+      const View* v = findLocked(*filter->sinceRef());
+      if (v == nullptr) return decline();
+      since = v->facts.created;
+    }
+    filter->setBounds(before, since);
+    candidates.reserve(byId_.size());
     for (const auto& [id, view] : byId_) {
-      if (!view->servable) {
-        ++counts_.declined;
-        return std::nullopt;
-      }
-      if (all || view->running) shown.push_back(view);
+      if (!view->servable || (!filter->empty() && !view->hasFacts)) return decline();
+      candidates.push_back(view);
     }
     ++counts_.served;
   }
-  // The views are immutable once made: rendered outside the lock.
-  std::sort(shown.begin(), shown.end(), [](const auto& a, const auto& b) { return a->created > b->created; });
-  if (limit > 0 && shown.size() > static_cast<size_t>(limit)) shown.resize(static_cast<size_t>(limit));
+  // The views are immutable once made: selected and rendered outside the lock.
+  auto shown = selectContainers(std::move(candidates), *filter, all, limit,
+                                [](const auto& view) -> const ContainerFacts& { return view->facts; });
   int64_t now = nowUnixNanos();
   std::string out = "[";
   for (const auto& view : shown) {
@@ -175,8 +210,8 @@ bool ContainerReadModel::takeSnapshot() {
     std::map<std::string, std::string> byName;
     for (auto v : r.getViews()) {
       auto view = viewOf(v);
-      byName[view->name] = view->id;
-      byId[view->id] = std::move(view);
+      byName[view->facts.name] = view->facts.id;
+      byId[view->facts.id] = std::move(view);
     }
     std::lock_guard lock(mutex_);
     // In place once the channel's mark shows that the changes after it will arrive.
@@ -308,15 +343,16 @@ void ContainerReadModel::follow(const std::string& endpoint) {
         }
         if (c.hasView()) {
           auto view = viewOf(c.getView());
-          if (auto old = byId_.find(view->id); old != byId_.end() && old->second->name != view->name) {
-            byName_.erase(old->second->name);
+          const std::string& id = view->facts.id;
+          if (auto old = byId_.find(id); old != byId_.end() && old->second->facts.name != view->facts.name) {
+            byName_.erase(old->second->facts.name);
           }
-          byName_[view->name] = view->id;
-          byId_[view->id] = std::move(view);
+          byName_[view->facts.name] = id;
+          byId_[id] = std::move(view);
         } else {
           std::string id = c.getRemovedId();
           if (auto old = byId_.find(id); old != byId_.end()) {
-            if (auto named = byName_.find(old->second->name); named != byName_.end() && named->second == id) {
+            if (auto named = byName_.find(old->second->facts.name); named != byName_.end() && named->second == id) {
               byName_.erase(named);
             }
             byId_.erase(old);

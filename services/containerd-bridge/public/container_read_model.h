@@ -1,6 +1,6 @@
 // The API's read model of containers (docs/ipc.md, "Container views"): a copy of the bridge's
 // container views, kept current from its views channel, that answers GET /containers/{id}/json
-// and an unfiltered GET /containers/json without an RPC.
+// and GET /containers/json (filtered too) without an RPC.
 //
 // It answers only what is never older than anything a client was shown: it holds a snapshot of
 // the bridge's run that every later change continued without a gap, and it has caught up with
@@ -49,9 +49,11 @@ class ContainerReadModel {
   void require(ipc::ViewStamp stamp);
   // GET /containers/{ref}/json as the bridge would answer it, or nullopt: ask the bridge.
   std::optional<std::string> inspect(const std::string& ref);
-  // GET /containers/json with no filter: running ones (or all), newest first, at most `limit`
-  // when positive; nullopt: ask the bridge.
-  std::optional<std::string> list(bool all, int limit);
+  // GET /containers/json without sizes: running ones (or all), newest first, at most `limit`
+  // when positive, those `filters` (the parameter's JSON, empty for none) admit as the bridge's
+  // listing does; nullopt: ask the bridge (also for an ancestor= filter, which resolves images,
+  // and for filters the bridge refuses, so that it says why).
+  std::optional<std::string> list(bool all, int limit, const std::string& filters = "");
 
   struct Counts {
     uint64_t served = 0, declined = 0, snapshots = 0, changes = 0;
@@ -67,6 +69,8 @@ class ContainerReadModel {
   // Waits a little for the model to be current; false when it is not.
   bool current(std::unique_lock<std::mutex>& lock);
   bool takeSnapshot();
+  // A view by full id, name or unique id prefix, as the bridge resolves; null otherwise.
+  const View* findLocked(const std::string& ref) const;
 
   zmq::context_t& context_;
   ipc::RpcClient& bridge_;

@@ -1,0 +1,178 @@
+#include "services/containerd-bridge/public/container_filter.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+
+#include "common/errors.h"
+
+namespace berth::bridge {
+
+namespace {
+
+const std::set<std::string> kAccepted = {"id",     "name",   "label",  "label!",  "status", "exited",
+                                         "ancestor", "before", "since", "volume", "health", "isolation",
+                                         "network", "publish", "expose", "is-task"};
+
+// dockerd's container states (IsValidStateString) and health states (IsValidHealthString).
+const std::set<std::string> kStates = {"created", "running", "paused", "restarting", "removing", "exited", "dead"};
+const std::set<std::string> kHealth = {"starting", "healthy", "unhealthy", "none"};
+
+// Go's strconv.ParseUint(text, 10, 16), with its error text.
+unsigned parsePortNumber(const std::string& text) {
+  std::string error;
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+    error = "invalid syntax";
+  } else if (text.size() > 5 || std::stoul(text) > 65535) {
+    error = "value out of range";
+  }
+  if (!error.empty()) throw Error(ErrorKind::invalid, "strconv.ParseUint: parsing \"" + text + "\": " + error);
+  return static_cast<unsigned>(std::stoul(text));
+}
+
+// "80/tcp" (a key of PortBindings or ExposedPorts) as its number and protocol.
+std::optional<std::pair<unsigned, std::string>> portKey(const std::string& key) {
+  auto slash = key.find('/');
+  std::string number = key.substr(0, slash);
+  if (number.empty() || number.size() > 5 || number.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  std::string proto = slash == std::string::npos || slash + 1 == key.size() ? "tcp" : key.substr(slash + 1);
+  return std::make_pair(static_cast<unsigned>(std::stoul(number)), proto);
+}
+
+}  // namespace
+
+ContainerFilter::ContainerFilter(const std::string& filtersJson)
+    : filters_(DockerFilters::parse(filtersJson, kAccepted)),
+      names_(filters_.values("name")) {
+  for (const auto& key : kAccepted) empty_ = empty_ && !filters_.contains(key);
+  for (const auto& value : filters_.values("exited")) {
+    // Go's strconv.Atoi, with its error text.
+    char* end = nullptr;
+    errno = 0;
+    long code = std::strtol(value.c_str(), &end, 10);
+    bool digits = !value.empty() && value.find_first_not_of("+-0123456789") == std::string::npos && *end == '\0';
+    if (!digits) throw Error(ErrorKind::invalid, "strconv.Atoi: parsing \"" + value + "\": invalid syntax");
+    if (errno == ERANGE || code < INT32_MIN || code > INT32_MAX) {
+      throw Error(ErrorKind::invalid, "strconv.Atoi: parsing \"" + value + "\": value out of range");
+    }
+    exited_.insert(static_cast<int>(code));
+  }
+  for (const auto& value : filters_.values("status")) {
+    if (!kStates.count(value)) throw Error(ErrorKind::invalid, "invalid filter 'status=" + value + "'");
+  }
+  if (filters_.contains("is-task")) {
+    const auto& v = filters_.values("is-task");
+    if (v.size() == 1 && (*v.begin() == "true" || *v.begin() == "false")) {
+      isTask_ = *v.begin() == "true";
+    } else {
+      throw Error(ErrorKind::invalid, invalidFilterValue("is-task", v));
+    }
+  }
+  for (const auto& value : filters_.values("health")) {
+    if (!kHealth.count(value)) throw Error(ErrorKind::invalid, "Unrecognised filter value for health: " + value);
+  }
+  publish_ = portRanges("publish", filters_.values("publish"));
+  expose_ = portRanges("expose", filters_.values("expose"));
+  if (const auto& v = filters_.values("before"); !v.empty()) beforeRef_ = *v.begin();
+  if (const auto& v = filters_.values("since"); !v.empty()) sinceRef_ = *v.begin();
+  listsStopped_ = filters_.contains("status") || filters_.contains("exited") || beforeRef_ || sinceRef_;
+}
+
+// moby's portOp: <port>[/<proto>] or <first>-<last>[/<proto>], tcp when no protocol is given.
+std::vector<ContainerFilter::PortRange> ContainerFilter::portRanges(const std::string& key,
+                                                                    const std::set<std::string>& values) {
+  std::vector<PortRange> out;
+  for (const auto& value : values) {
+    if (value.find(':') != std::string::npos) {
+      throw Error(ErrorKind::invalid, "filter for '" + key + "' should not contain ':': " + value);
+    }
+    auto slash = value.find('/');
+    std::string ports = value.substr(0, slash);
+    std::string proto = slash == std::string::npos || slash + 1 == value.size() ? "tcp" : value.substr(slash + 1);
+    try {
+      if (ports.empty()) throw Error(ErrorKind::invalid, "Empty string specified for ports.");
+      auto dash = ports.find('-');
+      PortRange r{proto, 0, 0};
+      if (dash == std::string::npos) {
+        r.first = r.last = parsePortNumber(ports);
+      } else {
+        r.first = parsePortNumber(ports.substr(0, dash));
+        r.last = parsePortNumber(ports.substr(dash + 1));
+        if (r.last < r.first) throw Error(ErrorKind::invalid, "Invalid range specified for the Port: " + ports);
+      }
+      out.push_back(std::move(r));
+    } catch (const Error& e) {
+      throw Error(ErrorKind::invalid, "error while looking up for " + key + " " + value + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+bool ContainerFilter::anyPortIn(const std::vector<PortRange>& ranges, const std::vector<std::string>& ports) {
+  for (const auto& key : ports) {
+    auto port = portKey(key);
+    if (!port) continue;
+    for (const auto& r : ranges) {
+      if (port->second == r.proto && port->first >= r.first && port->first <= r.last) return true;
+    }
+  }
+  return false;
+}
+
+void ContainerFilter::resolveIds(const std::vector<std::string>& ids) {
+  idMatches_.clear();
+  std::vector<std::string> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& prefix : filters_.values("id")) {
+    if (prefix.empty()) continue;
+    auto it = std::lower_bound(sorted.begin(), sorted.end(), prefix);
+    if (it == sorted.end() || it->rfind(prefix, 0) != 0) continue;
+    if (auto next = std::next(it); next != sorted.end() && next->rfind(prefix, 0) == 0) continue;  // ambiguous
+    idMatches_.insert(*it);
+  }
+}
+
+void ContainerFilter::setBounds(std::optional<int64_t> beforeCreated, std::optional<int64_t> sinceCreated) {
+  beforeCreated_ = beforeCreated;
+  sinceCreated_ = sinceCreated;
+}
+
+bool ContainerFilter::matches(const ContainerFacts& c) const {
+  if (empty_) return true;
+  if (beforeCreated_ && c.created >= *beforeCreated_) return false;
+  if (sinceCreated_ && c.created <= *sinceCreated_) return false;
+  // dockerd 20.10 matches a name with and without its slash: "^web$" and "^/web$" both list /web.
+  if (!names_.match(c.name) && !names_.match(c.name.substr(c.name.rfind('/', 0) == 0 ? 1 : 0))) return false;
+  if (wantsIds() && !idMatches_.count(c.id)) return false;
+  // No berth container is a swarm task.
+  if (isTask_ && *isTask_) return false;
+  if (!filters_.matchKeyValues("label", c.labels)) return false;
+  for (const auto& l : filters_.values("label!")) {
+    auto eq = l.find('=');
+    auto it = c.labels.find(l.substr(0, eq));
+    if (it != c.labels.end() && (eq == std::string::npos || it->second == l.substr(eq + 1))) return false;
+  }
+  if (!exited_.empty() && (c.running || !c.started || !exited_.count(c.exitCode))) return false;
+  if (!filters_.exactMatch("status", c.state)) return false;
+  if (!filters_.exactMatch("health", c.health)) return false;
+  if (const auto& wanted = filters_.values("volume"); !wanted.empty()) {
+    bool any = false;
+    for (const auto& v : c.volumes) any = any || wanted.count(v);
+    if (!any) return false;
+  }
+  if (const auto& wanted = filters_.values("ancestor"); !wanted.empty()) {
+    if (!ancestorIds_.count(c.imageId) && !wanted.count(c.imageRef)) return false;
+  }
+  if (const auto& wanted = filters_.values("network"); !wanted.empty()) {
+    bool any = false;
+    for (const auto& value : wanted) {
+      for (const auto& [name, id] : c.networks) any = any || name == value || (!id.empty() && id.rfind(value, 0) == 0);
+    }
+    if (!any) return false;
+  }
+  if (!publish_.empty() && !anyPortIn(publish_, c.published)) return false;
+  if (!expose_.empty() && !anyPortIn(expose_, c.exposed)) return false;
+  return true;
+}
+
+}  // namespace berth::bridge
