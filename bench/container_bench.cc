@@ -83,9 +83,12 @@ struct Figures {
   // us: GET /containers/json with no container (keep-alive); list and inspect with N running
   // on a fresh connection each
   bench::Samples listEmpty, listFresh, inspectFresh;
+  // us: GET /containers/json filtered by a label half of the N running carry (as Docker Compose
+  // lists a project's containers), keep-alive
+  bench::Samples listLabel;
   double parallelTotalMs = 0;
   double recoveryMs = 0;
-  double restoredMs = 0;  // until a filtered docker ps (berth: answered by the bridge itself) lists all
+  double restoredMs = 0;  // until docker ps --filter ancestor= (berth: answered by the bridge itself) lists all
   std::optional<double> freshPssMb, loadedPssMb, loggersPssMb;
 };
 
@@ -123,7 +126,8 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
   }
   std::vector<std::string> ids;
   for (int i = 0; i < containers; ++i) {
-    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", kImage, "sleep", "100000"});
+    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", "--label",
+                           "bench.project=" + std::string(i % 2 ? "odd" : "even"), kImage, "sleep", "100000"});
     if (r.exitCode == 0 && r.out.size() == 65) ids.push_back(r.out.substr(0, 64));
     else failures.add(f.name + ": docker run -d exited " + std::to_string(r.exitCode) + ": " + r.err);
   }
@@ -131,6 +135,8 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
     f.list = bench::getLatency(host, "/containers/json", 200);
     if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
     f.listFresh = bench::freshGetLatency(host, "/containers/json", 100);
+    // filters={"label":["bench.project=odd"]}
+    f.listLabel = bench::getLatency(host, "/containers/json?filters=%7B%22label%22%3A%5B%22bench.project%3Dodd%22%5D%7D", 200);
     if (!ids.empty()) f.inspectFresh = bench::freshGetLatency(host, "/containers/" + ids[0] + "/json", 300);
   } catch (const std::exception& e) {
     failures.add(f.name + ": " + e.what());
@@ -139,9 +145,10 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
 }
 
 // Time from `kill` until `docker ps -q` lists every id again (the CLI failing meanwhile is the
-// outage being measured, not a failure), and then until `docker ps -q --filter status=running`
+// outage being measured, not a failure), and then until `docker ps -q --filter ancestor=IMAGE`
 // does: berth's API answers the first from its copy of the bridge's views while the bridge
-// restores, and only the restored bridge the second. `restart` runs right after the kill when
+// restores (filtered lists too), and only the restored bridge the second (an ancestor filter
+// resolves the image through the images service, which the copy leaves to the bridge). `restart` runs right after the kill when
 // the engine does not restart itself.
 struct Recovery {
   double listedMs = 0, restoredMs = 0;
@@ -161,7 +168,7 @@ std::optional<Recovery> measureRecovery(const std::string& name, const std::stri
   std::optional<double> listed;
   while (Clock::now() - start < std::chrono::seconds(60)) {
     std::vector<std::string> args = {"ps", "-q"};
-    if (listed) args.insert(args.end(), {"--filter", "status=running"});
+    if (listed) args.insert(args.end(), {"--filter", "ancestor=" + kImage});
     auto r = docker(host, args);
     if (r.exitCode != 0 || lineCount(r.out) != expected) continue;
     if (listed) return Recovery{*listed, ms(Clock::now() - start)};
@@ -365,15 +372,15 @@ int main(int argc, char** argv) {
   if (!reference.empty()) print(r);
   auto printReads = [&](Figures& f) {
     std::printf("%-20s ps p50 with 0 containers, keep-alive %.0f us; with %d running, fresh connection: ps p50 %.2f ms, "
-                "inspect p50 %.2f ms\n",
+                "inspect p50 %.2f ms; keep-alive, ps --filter label= (half of them) p50 %.2f ms\n",
                 f.name.c_str(), f.listEmpty.percentile(50), containers, f.listFresh.percentile(50) / 1000,
-                f.inspectFresh.percentile(50) / 1000);
+                f.inspectFresh.percentile(50) / 1000, f.listLabel.percentile(50) / 1000);
   };
   printReads(b);
   if (!reference.empty()) printReads(r);
   std::printf("recovery: berth kill -9 of containerd-bridge (restarted by the supervisor); dockerd kill -9 and restart "
               "with live-restore\n");
-  std::printf("until a filtered docker ps lists all (berth: answered by the restored bridge, not the API's copy): "
+  std::printf("until docker ps --filter ancestor= lists all (berth: answered by the restored bridge, not the API's copy): "
               "berth %.0f ms",
               b.restoredMs);
   if (!reference.empty()) std::printf(", dockerd %.0f ms (ratio %.2f)", r.restoredMs, b.restoredMs / r.restoredMs);
@@ -390,10 +397,12 @@ int main(int argc, char** argv) {
                 b.list.percentile(50) / r.list.percentile(50), b.inspect.percentile(50) / r.inspect.percentile(50),
                 b.recoveryMs / r.recoveryMs, *b.freshPssMb / *r.freshPssMb, *b.loadedPssMb / *r.loadedPssMb,
                 (*b.loadedPssMb + *b.loggersPssMb) / *r.loadedPssMb);
-    std::printf("ratios berth/dockerd: ps with 0 containers keep-alive %.2f; fresh connection: ps %.2f, inspect %.2f\n",
+    std::printf("ratios berth/dockerd: ps with 0 containers keep-alive %.2f; fresh connection: ps %.2f, inspect %.2f; "
+                "ps --filter label= %.2f\n",
                 b.listEmpty.percentile(50) / r.listEmpty.percentile(50),
                 b.listFresh.percentile(50) / r.listFresh.percentile(50),
-                b.inspectFresh.percentile(50) / r.inspectFresh.percentile(50));
+                b.inspectFresh.percentile(50) / r.inspectFresh.percentile(50),
+                b.listLabel.percentile(50) / r.listLabel.percentile(50));
   }
   std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
               floorCtr.percentile(50), floorCli.percentile(50));

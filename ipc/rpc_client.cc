@@ -87,7 +87,7 @@ std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
   {
     std::lock_guard lock(poolMutex_);
     if (!pool_.empty()) {
-      auto c = std::move(pool_.back());
+      auto c = std::move(pool_.back().connection);
       pool_.pop_back();
       return c;
     }
@@ -101,8 +101,15 @@ std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
 }
 
 void RpcClient::release(std::unique_ptr<Connection> c) {
+  std::vector<Idle> closing;  // closed outside the lock
+  auto now = Clock::now();
   std::lock_guard lock(poolMutex_);
-  pool_.push_back(std::move(c));
+  pool_.push_back({std::move(c), now});
+  size_t stale = 0;
+  while (stale < pool_.size() && (pool_.size() - stale > kMaxIdle || now - pool_[stale].since > kIdleLife)) ++stale;
+  if (stale == 0) return;
+  closing.assign(std::make_move_iterator(pool_.begin()), std::make_move_iterator(pool_.begin() + static_cast<long>(stale)));
+  pool_.erase(pool_.begin(), pool_.begin() + static_cast<long>(stale));
 }
 
 std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name,

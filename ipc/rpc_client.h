@@ -110,8 +110,19 @@ class RpcClient {
 
   zmq::context_t& context_;
   std::string endpoint_;
+  // Idle sockets, the most recently used last. A burst of concurrent calls leaves as many
+  // sockets as it had calls in flight; those beyond kMaxIdle, and any idle for kIdleLife, are
+  // closed as calls release theirs. Every idle socket reconnects (a ZeroMQ handshake with the
+  // server's I/O thread) when the server restarts, ahead of the calls that wait for it: 72 of
+  // them in berth-api held its first call to a restarted bridge by up to 66 ms.
+  struct Idle {
+    std::unique_ptr<Connection> connection;
+    Clock::time_point since;
+  };
+  static constexpr size_t kMaxIdle = 8;
+  static constexpr std::chrono::seconds kIdleLife{10};
   std::mutex poolMutex_;
-  std::vector<std::unique_ptr<Connection>> pool_;
+  std::vector<Idle> pool_;
   std::atomic<uint64_t> nextRequestId_{1};
   std::function<void(ViewStamp)> onViewStamp_;
 };

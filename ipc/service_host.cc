@@ -9,6 +9,7 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/memory_return.h"
 #include "common/notify.h"
 #include "common/time_format.h"
 #include "ipc/methods.h"
@@ -77,6 +78,7 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
     return 2;
   }
   setupLogging(name, config.logLevel);
+  MemoryReturn memoryReturn;  // what a burst freed goes back to the system
   try {
     ServiceHost host(name, config, workers);
     setup(host);

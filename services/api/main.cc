@@ -12,6 +12,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/memory_return.h"
 #include "common/notify.h"
 #include "common/sandbox.h"
 #include "services/api/backends.h"
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   setupLogging("api", config.logLevel);
+  MemoryReturn memoryReturn;  // what a burst freed goes back to the system (common/memory_return.h)
 
   try {
     int n = sd_listen_fds(1);
