@@ -1,6 +1,8 @@
 // The IPC layer's contract: round trips, deadlines, a peer that dies or restarts, concurrency,
 // hostile input, and the event channel.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <signal.h>
 
 #include <atomic>
@@ -383,6 +385,57 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
   std::this_thread::sleep_for(2 * options.workerIdle);  // the standing worker stays
   EXPECT_EQ(server.workerThreads(), 1u);
   ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
+}
+
+// A burst of concurrent calls opens a socket per call in flight; afterwards the client keeps
+// only a few idle (each would reconnect, and hold descriptors and buffers, until the client
+// ends). Counted by this process's descriptors, the server's side of each connection included.
+TEST_F(IpcTest, AfterABurstOfConcurrentCallsTheClientKeepsOnlyAFewIdleSockets) {
+  ipc::RpcServer::Options options;
+  options.workers = 32;
+  options.workerIdle = 100ms;  // the server's extra workers (a socket each) gone soon after
+  ipc::RpcServer server(context_, endpoint_, options);
+  std::atomic<int> inHandler{0};
+  std::atomic<bool> release{false};
+  server.implements<testing::Echo>();
+  server.handle(
+      echoMethod(),
+      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); });
+  server.handle(
+      sleepMethod(),
+      [&](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
+        ++inHandler;
+        while (!release) std::this_thread::sleep_for(2ms);
+      },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.start();
+  auto descriptors = [] {
+    return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
+  };
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "warm", ipc::deadlineIn(5s)), "warm");
+  int before = descriptors();
+
+  std::vector<std::thread> callers;
+  ReleaseAndJoin releaseAll{release, callers};
+  for (int i = 0; i < 24; ++i) {
+    callers.emplace_back([&] {
+      client.call(sleepMethod(), ipc::deadlineIn(30s), [](testing::Echo::SleepParams::Builder p) { p.setMs(1); });
+    });
+  }
+  ASSERT_TRUE(test::waitFor([&] { return inHandler == 24; }, 10s)) << inHandler << " of 24 calls in their handlers";
+  int during = descriptors();
+  EXPECT_GE(during - before, 24 * 2) << "each call in flight holds a connection: " << before << " then " << during;
+  release = true;
+  for (auto& t : callers) t.join();
+  callers.clear();
+  // ZeroMQ closes the connections of the sockets let go asynchronously. A connection holds about
+  // six descriptors here (the client's socket and its monitor, the server's end): 24 held 138.
+  bool fewLeft = test::waitFor([&] { return descriptors() - before <= 8 * 6; }, 5s);
+  EXPECT_TRUE(fewLeft) << before << " descriptors before the burst, " << during << " during, " << descriptors()
+                       << " after";
   EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
 }
 
