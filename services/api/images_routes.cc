@@ -112,12 +112,23 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
 
 int64_t parseRfc3339(const std::string& text) { return parseRfc3339Nanos(text) / 1000000000; }
 
+namespace {
+
+json labelsOf(const json& config) {
+  return config.contains("config") && config["config"].is_object() ? config["config"].value("Labels", json(nullptr))
+                                                                   : json(nullptr);
+}
+
+}  // namespace
+
 json imageSummaryJson(const images::ImageInfo& i) {
   auto config = configOf(i);
-  auto labels = config.contains("config") && config["config"].is_object() ? config["config"].value("Labels", json(nullptr))
-                                                                            : json(nullptr);
+  return imageSummaryJson(i, parseRfc3339(config.value("created", "")), labelsOf(config));
+}
+
+json imageSummaryJson(const images::ImageInfo& i, int64_t created, const json& labels) {
   return {{"Containers", -1},
-          {"Created", parseRfc3339(config.value("created", ""))},
+          {"Created", created},
           {"Id", i.id},
           {"Labels", labels},
           {"ParentId", ""},
@@ -329,11 +340,35 @@ void ImagesRoutes::save(http::Request& req, http::ResponseWriter& out) {
   streamSave(refs, out);
 }
 
+std::shared_ptr<const ImagesRoutes::ConfigFacts> ImagesRoutes::configFacts(const images::ImageInfo& info) {
+  {
+    std::lock_guard lock(configFactsMutex_);
+    if (auto it = configFacts_.find(info.id); it != configFacts_.end()) return it->second;
+  }
+  auto config = configOf(info);
+  auto facts = std::make_shared<ConfigFacts>();
+  facts->created = parseRfc3339(config.value("created", ""));
+  facts->labels = labelsOf(config);
+  std::lock_guard lock(configFactsMutex_);
+  return configFacts_.emplace(info.id, std::move(facts)).first->second;
+}
+
+void ImagesRoutes::forgetConfigFacts(const std::vector<images::ImageInfo>& listed) {
+  std::lock_guard lock(configFactsMutex_);
+  if (configFacts_.size() <= listed.size() + 64) return;  // a few removed images' facts cost less than a sweep
+  std::unordered_map<std::string, std::shared_ptr<const ConfigFacts>> kept;
+  for (const auto& i : listed) {
+    if (auto it = configFacts_.find(i.id); it != configFacts_.end()) kept.insert(*it);
+  }
+  configFacts_.swap(kept);
+}
+
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
   auto all = backends_.images.list(ipc::deadlineIn(10s));
+  forgetConfigFacts(all);
 
-  auto created = [](const images::ImageInfo& i) { return parseRfc3339(configOf(i).value("created", "")); };
+  auto created = [&](const images::ImageInfo& i) { return configFacts(i)->created; };
   auto resolveTime = [&](const std::string& key) -> std::optional<int64_t> {
     auto it = filter.values.find(key);
     if (it == filter.values.end() || it->second.empty()) return std::nullopt;
@@ -354,7 +389,7 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   json result = json::array();
   for (const auto& i : all) {
     const auto& tags = i.repoTags;
-    auto config = configOf(i);
+    auto facts = configFacts(i);
     if (auto it = filter.values.find("dangling"); it != filter.values.end() && !it->second.empty()) {
       bool wantDangling = it->second.count("true") || it->second.count("1");
       if (wantDangling != tags.empty()) continue;
@@ -381,9 +416,7 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
       repoDigests = matching(i.repoDigests, '@');
       if (repoTags.empty() && repoDigests.empty()) continue;
     }
-    auto labels = config.contains("config") && config["config"].is_object()
-                      ? config["config"].value("Labels", json(nullptr))
-                      : json(nullptr);
+    const json& labels = facts->labels;
     if (auto it = filter.values.find("label"); it != filter.values.end()) {
       bool all = true;
       for (const auto& want : it->second) {
@@ -395,10 +428,10 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
       }
       if (!all) continue;
     }
-    int64_t c = created(i);
+    int64_t c = facts->created;
     if (before && c >= *before) continue;
     if (since && c <= *since) continue;
-    auto summary = imageSummaryJson(i);
+    auto summary = imageSummaryJson(i, c, labels);
     summary["RepoTags"] = repoTags;
     summary["RepoDigests"] = repoDigests;
     result.push_back(std::move(summary));

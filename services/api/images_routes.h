@@ -5,6 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
 #include "services/api/backends.h"
 #include "services/api/router.h"
 
@@ -31,7 +35,21 @@ class ImagesRoutes {
   void prune(http::Request& req, http::ResponseWriter& out);
   void streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out);
 
+  // What a listing takes from an image's config: its creation time and labels. Parsing every
+  // config on every GET /images/json was most of its time (200 images: 9 ms, about 85 % of it
+  // in berth-api's JSON parser); a config never changes (its digest is the image's id), so each
+  // is parsed once and kept while the image is listed.
+  struct ConfigFacts {
+    int64_t created = 0;  // Unix seconds
+    nlohmann::json labels;
+  };
+  std::shared_ptr<const ConfigFacts> configFacts(const images::ImageInfo& info);
+  // Drops what no image of `listed` has.
+  void forgetConfigFacts(const std::vector<images::ImageInfo>& listed);
+
   Backends& backends_;
+  std::mutex configFactsMutex_;
+  std::unordered_map<std::string, std::shared_ptr<const ConfigFacts>> configFacts_;  // by image id
 };
 
 // The credentials in an X-Registry-Auth header (base64url JSON, padding optional); empty when
@@ -45,6 +63,8 @@ void streamDownload(images::ImagesClient& images, const images::Download& downlo
 // One entry of GET /images/json as dockerd writes it, with Containers and SharedSize -1 (not
 // counted; /system/df counts them).
 nlohmann::json imageSummaryJson(const images::ImageInfo& info);
+// The same with its config's creation time (Unix seconds) and labels already read.
+nlohmann::json imageSummaryJson(const images::ImageInfo& info, int64_t created, const nlohmann::json& labels);
 
 // Unix seconds of an RFC 3339 time ("2026-11-01T00:00:00.5Z", "...+02:00"); 0 when unparsable.
 int64_t parseRfc3339(const std::string& text);

@@ -172,6 +172,7 @@ class ImageStore {
                                          const std::vector<std::string>& chainIds, const std::vector<std::string>& refs);
   std::string resolveLocked(const std::string& ref) const;  // image id, or throws notFound
   ImageView viewLocked(const Image& image) const;
+  ImageView viewLocked(const Image& image, const std::vector<std::string>& refs) const;  // refs: refsOfLocked(image.id)
   void writeReferencesLocked();
   std::vector<std::string> refsOfLocked(const std::string& id) const;
   void deleteImageLocked(const std::string& id, std::vector<DeleteItem>& out);
