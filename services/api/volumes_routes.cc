@@ -76,11 +76,91 @@ void VolumesRoutes::registerOn(Router& router) {
   router.add("DELETE", "/volumes/{name}", bind(&VolumesRoutes::remove));
 }
 
+namespace {
+
+// volumeJson(v).dump() written straight as text, keys in the same (sorted) order: building a
+// JSON object per volume and freeing it again was most of a listing of 1,000 volumes (malloc
+// and free about 40 % of berth-api's samples).
+void appendVolumeText(std::string& out, const volumes::VolumeInfo& v) {
+  auto string = [&](const std::string& text) {
+    // ASCII escaped here as nlohmann's dump does (its short escapes, \u00xx for other control
+    // characters); anything else, rare in volume names and labels, through dump itself.
+    for (unsigned char c : text) {
+      if (c >= 0x80) {
+        out += json(text).dump();
+        return;
+      }
+    }
+    out += '"';
+    for (unsigned char c : text) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\t': out += "\\t"; break;
+        case '\n': out += "\\n"; break;
+        case '\f': out += "\\f"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          if (c < 0x20) {
+            static const char* hex = "0123456789abcdef";
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+    }
+    out += '"';
+  };
+  auto map = [&](const std::map<std::string, std::string>& m) {
+    if (m.empty()) {
+      out += "null";
+      return;
+    }
+    out += '{';
+    bool first = true;
+    for (const auto& [key, value] : m) {
+      if (!first) out += ',';
+      first = false;
+      string(key);
+      out += ':';
+      string(value);
+    }
+    out += '}';
+  };
+  out += "{\"CreatedAt\":";
+  string(rfc3339Local(v.createdAtNano));
+  out += ",\"Driver\":";
+  string(v.driver);
+  out += ",\"Labels\":";
+  map(v.labels);
+  out += ",\"Mountpoint\":";
+  string(v.mountpoint);
+  out += ",\"Name\":";
+  string(v.name);
+  out += ",\"Options\":";
+  map(v.options);
+  out += ",\"Scope\":\"local\"}";
+}
+
+}  // namespace
+
+std::string volumesListText(const std::vector<volumes::VolumeInfo>& all) {
+  std::string text = "{\"Volumes\":[";
+  text.reserve(all.size() * 256 + 32);
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i > 0) text += ',';
+    appendVolumeText(text, all[i]);
+  }
+  text += "],\"Warnings\":null}";
+  return text;
+}
+
 void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto all = backends_.volumes.list(req.queryValue("filters").value_or(""), false, ipc::deadlineIn(30s));
-  json volumes = json::array();
-  for (const auto& v : all) volumes.push_back(volumeJson(v));
-  out.json(200, {{"Volumes", volumes}, {"Warnings", nullptr}});
+  out.send(200, "application/json", volumesListText(all) + "\n");
 }
 
 void VolumesRoutes::create(http::Request& req, http::ResponseWriter& out) {

@@ -29,6 +29,10 @@ class VolumesRoutes {
 // with `usage`, UsageData {RefCount, Size} as in /system/df).
 nlohmann::json volumeJson(const volumes::VolumeInfo& v, bool usage = false);
 
+// GET /volumes's body, {"Volumes":[...],"Warnings":null}, the same text as dumping a document
+// of volumeJson entries, written without building one.
+std::string volumesListText(const std::vector<volumes::VolumeInfo>& all);
+
 // Go's time.Format(time.RFC3339) of a time in the local zone: seconds, "Z" or "+hh:mm".
 std::string rfc3339Local(int64_t unixNanos);
 
