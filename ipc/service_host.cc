@@ -78,10 +78,12 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
     return 2;
   }
   setupLogging(name, config.logLevel);
-  MemoryReturn memoryReturn;  // what a burst freed goes back to the system
   try {
     ServiceHost host(name, config, workers);
     setup(host);
+    // Started once `setup` has confined the process: a thread keeps the capabilities it was
+    // created with.
+    MemoryReturn memoryReturn;  // what a burst freed goes back to the system
     return host.run();
   } catch (const std::exception& e) {
     spdlog::critical("{} failed to start: {}", name, e.what());

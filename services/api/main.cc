@@ -46,7 +46,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   setupLogging("api", config.logLevel);
-  MemoryReturn memoryReturn;  // what a burst freed goes back to the system (common/memory_return.h)
 
   try {
     int n = sd_listen_fds(1);
@@ -71,6 +70,8 @@ int main(int argc, char** argv) {
     // and cannot mount, trace, load kernel code, execute a program or enter a namespace. It is
     // the process any client talks to; everything privileged happens behind the IPC.
     sandbox::confine({"berth-api", {}, {}});
+    // After the confinement: a thread keeps the capabilities it was created with.
+    MemoryReturn memoryReturn;  // what a burst freed goes back to the system (common/memory_return.h)
 
     zmq::context_t zmq;
     api::Backends backends(zmq, config);

@@ -367,10 +367,13 @@ ContainerFacts factsOf(const ContainerRecord& r, int64_t created) {
       c.exposed.push_back(it.key());
       auto slash = it.key().find('/');
       std::string proto = slash == std::string::npos ? "tcp" : it.key().substr(slash + 1);
-      if (!it->is_array()) continue;
+      if (!it->is_array() || it->empty()) {
+        c.published.push_back("0/" + proto);  // dockerd 20.10 lists an unbound port as host port 0
+        continue;
+      }
       for (const auto& b : *it) {
         std::string hostPort = b.is_object() ? b.value("HostPort", "") : "";
-        if (!hostPort.empty()) c.published.push_back(hostPort + "/" + proto);
+        c.published.push_back((hostPort.empty() ? "0" : hostPort) + "/" + proto);
       }
     }
   }

@@ -260,7 +260,8 @@ TEST_F(NetworksTest, PsFiltersByNetworkPublishedAndExposedPortAsDockerdDoes) {
   EXPECT_EQ(names("publish=8081"), "live ");
   EXPECT_EQ(names("publish=8000-8100/tcp"), "live ");
   EXPECT_EQ(names("publish=80"), "");
-  EXPECT_EQ(names("publish=53/udp"), "");
+  EXPECT_EQ(names("publish=53/udp"), "");  // published on a host port of its own
+  EXPECT_EQ(names("publish=0"), "live ");      // 9000, exposed only, counts as host port 0
   EXPECT_EQ(names("expose=9000"), "live ");
   EXPECT_EQ(names("expose=80"), "live ");
   EXPECT_EQ(names("expose=53/udp"), "live ");
@@ -269,6 +270,11 @@ TEST_F(NetworksTest, PsFiltersByNetworkPublishedAndExposedPortAsDockerdDoes) {
   EXPECT_EQ(names("name=^/made$"), "made ");
   EXPECT_EQ(names("is-task=true"), "");
   EXPECT_EQ(names("is-task=false"), "live made ");
+  // Either of publish= and expose= lists a container.
+  auto either = engine_.docker({"ps", "-a", "--format", "{{.Names}}", "--filter", "publish=8081", "--filter", "expose=12345"});
+  EXPECT_EQ(either.out, "live\n") << either.err;
+  // exited= and before= list no stopped container without -a.
+  EXPECT_EQ(engine_.output({"ps", "--format", "{{.Names}}", "--filter", "before=live"}), "");
   // Stopped, it publishes and exposes nothing, and keeps its network.
   ASSERT_EQ(engine_.docker({"stop", "-t", "0", "live"}).exitCode, 0);
   EXPECT_EQ(names("publish=8081"), "");

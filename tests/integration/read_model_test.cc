@@ -173,7 +173,9 @@ TEST_F(ReadModelTest, TheCopyAnswersWhatTheBridgeAnswers) {
   EXPECT_EQ(names(filterQuery("label", {"a=b"})), "/rm-renamed ");
   EXPECT_EQ(names(filterQuery("status", {"exited", "paused"})), "/rm-exited /rm-paused ");
   EXPECT_EQ(names("all=1&" + filterQuery("before", {"rm-exited"})), "/rm-paused /rm-renamed ");
-  EXPECT_EQ(names(filterQuery("since", {"rm-paused"})), "/rm-created /rm-exited ");
+  EXPECT_EQ(names("all=1&" + filterQuery("since", {"rm-paused"})), "/rm-created /rm-exited ");
+  EXPECT_EQ(names(filterQuery("since", {"rm-paused"})), "");  // stopped ones only with all=1
+  EXPECT_EQ(names(filterQuery("exited", {"3"})), "");
   EXPECT_EQ(names("all=1&" + filterQuery("id", {""})), "");
   EXPECT_EQ(names("all=1&" + filterQuery("name", {"^rm-c"})), "/rm-created ");
   auto all = listDoc("all=1");

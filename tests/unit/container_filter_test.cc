@@ -46,6 +46,7 @@ TEST(ContainerFilterTest, AnIdNamesAContainerByAUniquePrefixAndANameByAPatternWi
   EXPECT_EQ(listed(all, R"({"id":["abc"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"id":["ab"]})"), "");  // two share it: dockerd's index names none
   EXPECT_EQ(listed(all, R"({"id":[""]})"), "");
+  EXPECT_EQ(listed(all, R"({"id":[]})"), "/webdb /db /web ");  // a key without values filters nothing
   EXPECT_EQ(listed(all, R"({"id":["bc1"]})"), "");  // not a prefix
   EXPECT_EQ(listed(all, R"({"id":["f","abc"]})"), "/webdb /web ");
   EXPECT_EQ(listed(all, R"({"name":["^web$"]})"), "/web ");
@@ -54,7 +55,7 @@ TEST(ContainerFilterTest, AnIdNamesAContainerByAUniquePrefixAndANameByAPatternWi
   EXPECT_EQ(listed(all, R"({"name":["db"],"id":["abd"]})"), "/db ");
 }
 
-TEST(ContainerFilterTest, StatusExitedBeforeAndSinceListStoppedContainersAndALimitDoesToo) {
+TEST(ContainerFilterTest, StatusAndALimitListStoppedContainersButExitedBeforeAndSinceDoNot) {
   auto up = container("a", "/up", 1);
   auto down = container("b", "/down", 2);
   down.state = "exited";
@@ -68,17 +69,24 @@ TEST(ContainerFilterTest, StatusExitedBeforeAndSinceListStoppedContainersAndALim
   EXPECT_EQ(listed(all, "", false), "/up ");
   EXPECT_EQ(listed(all, "", false, 2), "/made /down ");
   EXPECT_EQ(listed(all, R"({"status":["exited"]})", false), "/down ");
-  EXPECT_EQ(listed(all, R"({"exited":["3"]})", false), "/down ");
-  EXPECT_EQ(listed(all, R"({"exited":["0"]})", false), "");  // never started: no exit code to match
-  ContainerFilter since(R"({"since":["up"]})");
-  ASSERT_TRUE(since.listsStopped());
-  ASSERT_EQ(*since.sinceRef(), "up");
-  since.setBounds(std::nullopt, 1);
-  std::string out;
-  for (const auto& c : selectContainers(all, since, false, -1, [](const ContainerFacts& f) -> const ContainerFacts& { return f; })) {
-    out += c.name + " ";
-  }
-  EXPECT_EQ(out, "/made /down ");
+  EXPECT_EQ(listed(all, R"({"exited":["3"]})", false), "");  // dockerd 20.10: only with all=1
+  EXPECT_EQ(listed(all, R"({"exited":["3"]})", true), "/down ");
+  EXPECT_EQ(listed(all, R"({"exited":["0"]})", true), "");  // never started: no exit code to match
+  EXPECT_EQ(listed(all, R"({"exited":["3000000000"]})", true), "");  // Go's Atoi takes 64 bits
+  auto since = [&](bool showAll) {
+    ContainerFilter filter(R"({"since":["up"]})");
+    EXPECT_FALSE(filter.listsStopped());
+    EXPECT_EQ(*filter.sinceRef(), "up");
+    filter.setBounds(std::nullopt, 1);
+    std::string out;
+    for (const auto& c :
+         selectContainers(all, filter, showAll, -1, [](const ContainerFacts& f) -> const ContainerFacts& { return f; })) {
+      out += c.name + " ";
+    }
+    return out;
+  };
+  EXPECT_EQ(since(false), "");
+  EXPECT_EQ(since(true), "/made /down ");
 }
 
 TEST(ContainerFilterTest, LabelsNetworksVolumesAndPortsMatchAsInDockerd) {
@@ -86,7 +94,7 @@ TEST(ContainerFilterTest, LabelsNetworksVolumesAndPortsMatchAsInDockerd) {
   c.labels = {{"tier", "front"}, {"team", ""}};
   c.networks = {{"n1", "0123456789"}, {"bridge", ""}};
   c.volumes = {"/data", "vol1", "/etc/x", "/host/x"};
-  c.published = {"8081/tcp"};
+  c.published = {"8081/tcp", "0/tcp"};
   c.exposed = {"80/tcp", "9000/tcp", "53/udp"};
   std::vector<ContainerFacts> all = {c};
   EXPECT_EQ(listed(all, R"({"label":["tier=front","team"]})"), "/web ");
@@ -104,11 +112,21 @@ TEST(ContainerFilterTest, LabelsNetworksVolumesAndPortsMatchAsInDockerd) {
   EXPECT_EQ(listed(all, R"({"publish":["8081/udp"]})"), "");
   EXPECT_EQ(listed(all, R"({"publish":["8000-8090"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"publish":["80"]})"), "");
+  EXPECT_EQ(listed(all, R"({"publish":["000080"]})"), "");
+  EXPECT_EQ(listed(all, R"({"publish":["0"]})"), "/web ");
+  EXPECT_EQ(listed(all, R"({"publish":["8081/tcp/x"]})"), "/web ");  // nat reads the first two parts
+  EXPECT_EQ(listed(all, R"({"publish":["8080-8082-1"]})"), "/web ");
+  // Either filter lists it, as dockerd 20.10 answers.
+  EXPECT_EQ(listed(all, R"({"publish":["8081"],"expose":["12345"]})"), "/web ");
+  EXPECT_EQ(listed(all, R"({"publish":["1234"],"expose":["9000"]})"), "/web ");
+  EXPECT_EQ(listed(all, R"({"publish":["1234"],"expose":["12345"]})"), "");
   EXPECT_EQ(listed(all, R"({"expose":["53/udp"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"expose":["53"]})"), "");
   EXPECT_EQ(listed(all, R"({"expose":["1-100","9999"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"is-task":["false"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"is-task":["true"]})"), "");
+  EXPECT_EQ(listed(all, R"({"is-task":[]})"), "");  // moby's ExactMatch: no value is "true"
+  EXPECT_EQ(listed(all, R"({"is-task":["x","false"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"health":["none"]})"), "/web ");
   EXPECT_EQ(listed(all, R"({"isolation":["default"]})"), "/web ");
   ContainerFilter ancestor(R"({"ancestor":["busybox"]})");
@@ -125,10 +143,13 @@ TEST(ContainerFilterTest, ValuesDockerdRefusesAreRefusedInItsWords) {
   EXPECT_EQ(refusal(R"({"colour":["red"]})"), "invalid filter 'colour' (invalid)");
   EXPECT_EQ(refusal(R"({"status":["up"]})"), "invalid filter 'status=up' (invalid)");
   EXPECT_EQ(refusal(R"({"is-task":["yes"]})"), "invalid filter 'is-task=[yes]' (invalid)");
-  EXPECT_EQ(refusal(R"({"is-task":["true","false"]})"), "invalid filter 'is-task=[false true]' (invalid)");
+  EXPECT_EQ(refusal(R"({"is-task":["x","y"]})"), "invalid filter 'is-task=[x y]' (invalid)");
   EXPECT_EQ(refusal(R"({"health":["sick"]})"), "Unrecognised filter value for health: sick (invalid)");
   EXPECT_EQ(refusal(R"({"exited":["x"]})"), "strconv.Atoi: parsing \"x\": invalid syntax (invalid)");
-  EXPECT_EQ(refusal(R"({"exited":["99999999999"]})"), "strconv.Atoi: parsing \"99999999999\": value out of range (invalid)");
+  EXPECT_EQ(refusal(R"({"exited":["99999999999999999999"]})"),
+            "strconv.Atoi: parsing \"99999999999999999999\": value out of range (invalid)");
+  EXPECT_EQ(refusal(R"({"publish":["-5"]})"),
+            "error while looking up for publish -5: strconv.ParseUint: parsing \"\": invalid syntax (invalid)");
   EXPECT_EQ(refusal(R"({"publish":["80:80"]})"), "filter for 'publish' should not contain ':': 80:80 (invalid)");
   EXPECT_EQ(refusal(R"({"expose":["70000"]})"),
             "error while looking up for expose 70000: strconv.ParseUint: parsing \"70000\": value out of range (invalid)");

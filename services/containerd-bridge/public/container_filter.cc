@@ -20,14 +20,16 @@ const std::set<std::string> kHealth = {"starting", "healthy", "unhealthy", "none
 
 // Go's strconv.ParseUint(text, 10, 16), with its error text.
 unsigned parsePortNumber(const std::string& text) {
-  std::string error;
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
-    error = "invalid syntax";
-  } else if (text.size() > 5 || std::stoul(text) > 65535) {
-    error = "value out of range";
+  auto fail = [&](const char* why) {
+    return Error(ErrorKind::invalid, "strconv.ParseUint: parsing \"" + text + "\": " + why);
+  };
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) throw fail("invalid syntax");
+  unsigned long value = 0;
+  for (char c : text) {
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+    if (value > 65535) throw fail("value out of range");
   }
-  if (!error.empty()) throw Error(ErrorKind::invalid, "strconv.ParseUint: parsing \"" + text + "\": " + error);
-  return static_cast<unsigned>(std::stoul(text));
+  return static_cast<unsigned>(value);
 }
 
 // "80/tcp" (a key of PortBindings or ExposedPorts) as its number and protocol.
@@ -46,26 +48,26 @@ ContainerFilter::ContainerFilter(const std::string& filtersJson)
       names_(filters_.values("name")) {
   for (const auto& key : kAccepted) empty_ = empty_ && !filters_.contains(key);
   for (const auto& value : filters_.values("exited")) {
-    // Go's strconv.Atoi, with its error text.
+    // Go's strconv.Atoi (64 bits here), with its error text.
     char* end = nullptr;
     errno = 0;
-    long code = std::strtol(value.c_str(), &end, 10);
+    long long code = std::strtoll(value.c_str(), &end, 10);
     bool digits = !value.empty() && value.find_first_not_of("+-0123456789") == std::string::npos && *end == '\0';
     if (!digits) throw Error(ErrorKind::invalid, "strconv.Atoi: parsing \"" + value + "\": invalid syntax");
-    if (errno == ERANGE || code < INT32_MIN || code > INT32_MAX) {
-      throw Error(ErrorKind::invalid, "strconv.Atoi: parsing \"" + value + "\": value out of range");
-    }
-    exited_.insert(static_cast<int>(code));
+    if (errno == ERANGE) throw Error(ErrorKind::invalid, "strconv.Atoi: parsing \"" + value + "\": value out of range");
+    exited_.insert(static_cast<int64_t>(code));
   }
   for (const auto& value : filters_.values("status")) {
     if (!kStates.count(value)) throw Error(ErrorKind::invalid, "invalid filter 'status=" + value + "'");
   }
   if (filters_.contains("is-task")) {
-    const auto& v = filters_.values("is-task");
-    if (v.size() == 1 && (*v.begin() == "true" || *v.begin() == "false")) {
-      isTask_ = *v.begin() == "true";
+    // moby's ExactMatch: a key given with no value matches any.
+    if (filters_.exactMatch("is-task", "true")) {
+      isTask_ = true;
+    } else if (filters_.exactMatch("is-task", "false")) {
+      isTask_ = false;
     } else {
-      throw Error(ErrorKind::invalid, invalidFilterValue("is-task", v));
+      throw Error(ErrorKind::invalid, invalidFilterValue("is-task", filters_.values("is-task")));
     }
   }
   for (const auto& value : filters_.values("health")) {
@@ -75,29 +77,40 @@ ContainerFilter::ContainerFilter(const std::string& filtersJson)
   expose_ = portRanges("expose", filters_.values("expose"));
   if (const auto& v = filters_.values("before"); !v.empty()) beforeRef_ = *v.begin();
   if (const auto& v = filters_.values("since"); !v.empty()) sinceRef_ = *v.begin();
-  listsStopped_ = filters_.contains("status") || filters_.contains("exited") || beforeRef_ || sinceRef_;
+  // Only status= does (moby's foldFilter sets All for it alone): dockerd 20.10 lists no stopped
+  // container for exited=, before= or since= without all=1.
+  listsStopped_ = !filters_.values("status").empty();
 }
 
-// moby's portOp: <port>[/<proto>] or <first>-<last>[/<proto>], tcp when no protocol is given.
+// moby's portOp over go-connections' nat: <port>[/<proto>] or <first>-<last>[/<proto>], tcp
+// when no protocol is given (SplitProtoPort and ParsePortRange, which read only the first two
+// parts of each split).
 std::vector<ContainerFilter::PortRange> ContainerFilter::portRanges(const std::string& key,
                                                                     const std::set<std::string>& values) {
+  auto split = [](const std::string& text, char at) {
+    std::vector<std::string> parts;
+    size_t from = 0;
+    for (size_t to; (to = text.find(at, from)) != std::string::npos; from = to + 1) parts.push_back(text.substr(from, to - from));
+    parts.push_back(text.substr(from));
+    return parts;
+  };
   std::vector<PortRange> out;
   for (const auto& value : values) {
     if (value.find(':') != std::string::npos) {
       throw Error(ErrorKind::invalid, "filter for '" + key + "' should not contain ':': " + value);
     }
-    auto slash = value.find('/');
-    std::string ports = value.substr(0, slash);
-    std::string proto = slash == std::string::npos || slash + 1 == value.size() ? "tcp" : value.substr(slash + 1);
+    auto parts = split(value, '/');
+    std::string ports = parts[0];
+    std::string proto = parts.size() == 1 || parts[1].empty() ? "tcp" : parts[1];
     try {
       if (ports.empty()) throw Error(ErrorKind::invalid, "Empty string specified for ports.");
-      auto dash = ports.find('-');
       PortRange r{proto, 0, 0};
-      if (dash == std::string::npos) {
+      if (ports.find('-') == std::string::npos) {
         r.first = r.last = parsePortNumber(ports);
       } else {
-        r.first = parsePortNumber(ports.substr(0, dash));
-        r.last = parsePortNumber(ports.substr(dash + 1));
+        auto range = split(ports, '-');
+        r.first = parsePortNumber(range[0]);
+        r.last = parsePortNumber(range[1]);
         if (r.last < r.first) throw Error(ErrorKind::invalid, "Invalid range specified for the Port: " + ports);
       }
       out.push_back(std::move(r));
@@ -170,8 +183,10 @@ bool ContainerFilter::matches(const ContainerFacts& c) const {
     }
     if (!any) return false;
   }
-  if (!publish_.empty() && !anyPortIn(publish_, c.published)) return false;
-  if (!expose_.empty() && !anyPortIn(expose_, c.exposed)) return false;
+  // dockerd 20.10 lists a container that matches either of the two (checked against it).
+  if ((!publish_.empty() || !expose_.empty()) && !anyPortIn(publish_, c.published) && !anyPortIn(expose_, c.exposed)) {
+    return false;
+  }
   return true;
 }
 

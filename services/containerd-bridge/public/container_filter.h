@@ -32,8 +32,9 @@ struct ContainerFacts {
   // volume=: each mount's destination, and its volume's name (a bind's or tmpfs's source).
   std::vector<std::string> volumes;
   std::vector<std::pair<std::string, std::string>> networks;  // network=: name, network id
-  // While it runs (as dockerd 20.10 matches them): publish= its published host ports, expose=
-  // its container ports, published or only exposed; "8080/tcp".
+  // While it runs (as dockerd 20.10 matches them): publish= its published host ports ("0/tcp"
+  // for a port only exposed), expose= its container ports, published or only exposed;
+  // "8080/tcp". A container matching either filter is listed.
   std::vector<std::string> published;
   std::vector<std::string> exposed;
 };
@@ -45,7 +46,8 @@ class ContainerFilter {
   explicit ContainerFilter(const std::string& filtersJson);
 
   bool empty() const { return empty_; }
-  // status=, exited=, before= and since= list stopped containers without all=1, as dockerd.
+  // status= lists stopped containers without all=1, as dockerd (exited=, before= and since=
+  // do not).
   bool listsStopped() const { return listsStopped_; }
   // The containers before= and since= name (of several values, the first in order), which the
   // caller resolves to their creation times (setBounds); a reference that resolves to nothing
@@ -60,7 +62,7 @@ class ContainerFilter {
 
   // id= names a container by a unique prefix of its id, as dockerd's index resolves it (a
   // prefix two containers share names none): `ids` are every listed container's.
-  bool wantsIds() const { return filters_.contains("id"); }
+  bool wantsIds() const { return !filters_.values("id").empty(); }
   void resolveIds(const std::vector<std::string>& ids);
 
   // Whether `c` is listed: every filter holds (all=1 and limit are the caller's).
@@ -80,7 +82,7 @@ class ContainerFilter {
   FilterPatterns names_;
   std::set<std::string> idMatches_;
   std::optional<bool> isTask_;
-  std::set<int> exited_;
+  std::set<int64_t> exited_;
   std::vector<PortRange> publish_, expose_;
   std::optional<std::string> beforeRef_, sinceRef_;
   std::optional<int64_t> beforeCreated_, sinceCreated_;
