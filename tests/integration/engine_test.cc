@@ -313,15 +313,8 @@ TEST(EngineTest, EachServiceHoldsOnlyItsCapabilitiesAndACallOutsideItsAllowlistF
       std::string tasks = "/proc/" + std::to_string(pid) + "/task";
       int threads = 0;
       for (const auto& task : std::filesystem::directory_iterator(tasks)) {
-        std::map<std::string, std::string> thread;
-        std::istringstream text(readText(task.path().string() + "/status"));
-        for (std::string line; std::getline(text, line);) {
-          auto colon = line.find(':');
-          if (colon == std::string::npos) continue;
-          auto value = line.substr(colon + 1);
-          value.erase(0, value.find_first_not_of(" \t"));
-          thread[line.substr(0, colon)] = value;
-        }
+        // A thread's own status is /proc/TID/status.
+        auto thread = processStatus(static_cast<pid_t>(std::stol(task.path().filename().string())));
         ++threads;
         for (const char* set : {"CapPrm", "CapEff", "CapBnd"}) {
           EXPECT_EQ(thread[set], "0000000000000000") << "berth-api thread " << thread["Name"] << " " << set;
