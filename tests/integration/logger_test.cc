@@ -215,11 +215,27 @@ TEST(LoggerTest, AFullDiskDropsRecordsButTheLoggerKeepsReadingAndResumes) {
     while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) filler.flush();
   }
   auto used = fs::file_size(path);
+  // The logger's write(2) calls, failed ones included: an empty pipe says only that the lines
+  // were read, not that their writes were tried, and a write tried after the filler is removed
+  // below would succeed.
+  auto writeCalls = [&] {
+    std::ifstream io("/proc/" + std::to_string(logger.pid()) + "/io");
+    std::string key;
+    uint64_t value = 0;
+    while (io >> key >> value)
+      if (key == "syscw:") return value;
+    return uint64_t{0};
+  };
+  uint64_t callsBefore = writeCalls();
+  ASSERT_GT(callsBefore, 0u) << "the logger wrote the first line";
   for (int i = 0; i < 100; ++i) logger.out("line " + std::to_string(i) + " " + std::string(200, 'x') + "\n");
-  // Every byte was taken from the pipe (the logger is still reading), and nothing was appended.
+  // Every byte was taken from the pipe (the logger is still reading), every record was tried,
+  // and nothing was appended.
   int pending = -1;
   EXPECT_TRUE(waitFor([&] { return ::ioctl(logger.stdoutFd(), FIONREAD, &pending) == 0 && pending == 0; }, 10s))
       << pending << " bytes left in the pipe";
+  EXPECT_TRUE(waitFor([&] { return writeCalls() >= callsBefore + 100; }, 10s))
+      << writeCalls() - callsBefore << " of 100 records tried";
   EXPECT_LE(fs::file_size(path), used + 4096) << "the disk was full";
   fs::remove(mnt + "/filler");
   logger.out("after\n");
