@@ -30,7 +30,8 @@ namespace berth::bridge {
 class ContainerRuns {
  public:
   virtual ~ContainerRuns() = default;
-  virtual void watchRun(const ContainerRecord& record) = 0;
+  // `since`: ExitHandler::followPoint() from before the run's task started.
+  virtual void watchRun(const ContainerRecord& record, const ExitHandler::FollowPoint& since) = 0;
   virtual void forgetContainer(const std::string& id) = 0;
 };
 

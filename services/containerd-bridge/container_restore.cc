@@ -77,6 +77,7 @@ void ContainerRestorer::restore() {
   // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
   // state until it is released.
   auto began = std::chrono::steady_clock::now();
+  auto followed = exitHandler_.followPoint();  // taken before the listing
   auto stale = host_.releaseStaleFifos(paths_.runDir);
   auto listed = listTasks();
   auto listedAt = std::chrono::steady_clock::now();
@@ -141,14 +142,16 @@ void ContainerRestorer::restore() {
       }
     }
   }
-  // The running containers' monitors (a thread each, waiting in containerd) start beside the
-  // bridge's readiness rather than before it: starting a hundred took 15-20 ms of the restore.
-  // An exit meanwhile is kept by its shim until the monitor's wait collects it, and a record
-  // changed by then (removed, stopped) is left to what changed it.
-  scheduler_.run([this, watch = std::move(watch)] {
+  // The running containers are watched beside the bridge's readiness rather than before it. An
+  // exit since the listing is an event the exit handler keeps until the watch claims it, and a
+  // record changed by then (removed, stopped) is left to what changed it.
+  scheduler_.run([this, followed, watch = std::move(watch)] {
     for (const auto& id : watch) {
       try {
-        runs_.watchRun(*store_.find(id));
+        auto record = store_.find(id);
+        // One that exited by now (recorded by the restore, stopped, removed) is not watched.
+        if (!record || !hasLiveTask(record->state.status)) continue;
+        runs_.watchRun(*record, followed);
       } catch (const Error&) {
       }
     }

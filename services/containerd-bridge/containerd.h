@@ -55,6 +55,14 @@ struct TaskState {
   }
 };
 
+// A process's exit as containerd's /tasks/exit event reports it.
+struct ExitEvent {
+  std::string containerId;
+  std::string processId;  // the container's id for its init process, the exec's id for an exec
+  uint32_t pid = 0;
+  TaskExit exit;
+};
+
 struct TaskListing {
   std::string id;
   TaskStatus status = TaskStatus::created;
@@ -107,6 +115,11 @@ class ContainerdTasks {
   virtual std::optional<TaskExit> remove(const std::string& id, Deadline deadline) = 0;
   // Deletes a stopped exec process; no error when it is absent.
   virtual void removeProcess(const std::string& id, const std::string& execId, Deadline deadline) = 0;
+  // /tasks/exit events: calls `onSubscribed` once containerd holds the subscription (every exit
+  // after that reaches `onExit`), then `onExit` with each, until `keepGoing` turns false or the
+  // stream ends (containerd went away); the caller subscribes again then.
+  virtual void watchExits(const std::function<void()>& onSubscribed, const std::function<void(const ExitEvent&)>& onExit,
+                          const std::function<bool()>& keepGoing) = 0;
   // /tasks/oom events: calls `onOom` with each container id until `keepGoing` turns false or
   // the stream ends (containerd went away); the caller subscribes again then.
   virtual void watchOom(const std::function<void(const std::string&)>& onOom,

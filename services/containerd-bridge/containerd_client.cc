@@ -4,12 +4,14 @@
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "common/errors.h"
+#include "common/random.h"
 #include "common/time_format.h"
 #include "github.com/containerd/containerd/api/events/task.pb.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
@@ -64,6 +66,8 @@ TaskStatus statusOf(containerd::v1::types::Status s, bool& known) {
 // the supervisor restarts a killed containerd in well under a second.
 constexpr auto kRestartWait = std::chrono::seconds(5);
 constexpr auto kRetryPause = std::chrono::milliseconds(25);
+// The topic of the mark the bridge publishes to know its event subscription is in place.
+constexpr const char* kSubscribedTopic = "/berth/bridge/subscribed";
 
 // True when the call never reached containerd (nothing listened on its socket), so making it
 // again cannot act twice. A call cut in flight ("Socket closed") may have acted: never repeated.
@@ -368,6 +372,79 @@ class ContainerdClient::Tasks final : public ContainerdTasks {
     invoke(
         "Tasks.DeleteProcess", deadline, [&](auto& s, auto& c) { return s.DeleteProcess(&c, request, &response); },
         true);
+  }
+
+  void watchExits(const std::function<void()>& onSubscribed, const std::function<void(const ExitEvent&)>& onExit,
+                  const std::function<bool()>& keepGoing) override {
+    namespace events = containerd::services::events::v1;
+    auto channel = c_.get();
+    grpc::ClientContext ctx;
+    events::SubscribeRequest request;
+    std::string scope = ",namespace==\"" + c_.ns + "\"";
+    request.add_filters("topic==\"/tasks/exit\"" + scope);
+    request.add_filters("topic==\"" + std::string(kSubscribedTopic) + "\"" + scope);
+    auto reader = events::Events::NewStub(channel)->Subscribe(&ctx, request);
+    // The stream gives no sign of being in place, and a call sent is not yet a subscriber: the
+    // bridge publishes a mark of its own, again and again until it comes back on the stream.
+    // Every exit after that comes on it. The same thread ends the call when `keepGoing` turns.
+    std::string mark = randomHex(16);
+    events::PublishRequest publish;
+    publish.set_topic(kSubscribedTopic);
+    publish.mutable_event()->set_type_url("berth.containerd-bridge/subscribed");
+    publish.mutable_event()->set_value(mark);
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool done = false, marked = false;
+    std::thread companion([&] {
+      auto pause = std::chrono::milliseconds(10);
+      std::unique_lock lock(mutex);
+      while (!done && !marked && keepGoing()) {
+        lock.unlock();
+        google::protobuf::Empty empty;
+        auto published = c_.run(deadlineIn(std::chrono::seconds(10)), [&](auto& ch, auto& c) {
+          return events::Events::NewStub(ch)->Publish(&c, publish, &empty);
+        });
+        lock.lock();
+        if (!published.ok()) break;  // the caller subscribes again
+        changed.wait_for(lock, pause, [&] { return done || marked; });
+        pause = std::min(pause * 2, std::chrono::milliseconds(1000));
+      }
+      while (!done && marked && keepGoing()) changed.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; });
+      lock.unlock();
+      ctx.TryCancel();
+    });
+    struct Join {  // also when a callback throws
+      std::mutex& mutex;
+      std::condition_variable& changed;
+      bool& done;
+      std::thread& thread;
+      ~Join() {
+        {
+          std::lock_guard lock(mutex);
+          done = true;
+        }
+        changed.notify_all();
+        thread.join();
+      }
+    } join{mutex, changed, done, companion};
+    events::Envelope envelope;
+    containerd::events::TaskExit exit;
+    while (reader->Read(&envelope)) {
+      if (envelope.topic() == kSubscribedTopic) {
+        bool first = false;
+        if (envelope.event().value() == mark) {
+          std::lock_guard lock(mutex);
+          first = !marked;
+          marked = true;
+        }
+        changed.notify_all();
+        if (first) onSubscribed();
+        continue;
+      }
+      if (!exit.ParseFromString(envelope.event().value()) || exit.container_id().empty()) continue;
+      onExit({exit.container_id(), exit.id(), exit.pid(), {exit.exit_status(), nanosOf(exit.exited_at())}});
+    }
+    if (reader->Finish().error_code() == grpc::StatusCode::UNAVAILABLE) c_.renew(channel);
   }
 
   void watchOom(const std::function<void(const std::string&)>& onOom, const std::function<bool()>& keepGoing) override {

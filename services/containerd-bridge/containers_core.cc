@@ -46,7 +46,7 @@ ContainersCore::ContainersCore(Edges edges)
 ContainersCore::~ContainersCore() { stopBackgroundWork(); }
 
 void ContainersCore::stopBackgroundWork() {
-  exitHandler_.stop();
+  exitHandler_.end();
   resources_.stop();
   strays_.stop();
   reaper_.stop();
@@ -90,6 +90,8 @@ void ContainersCore::removeAbandoned() {
 
 void ContainersCore::restore() {
   resources_.watchOom();
+  // Exits are followed before the restore lists the tasks: one after the listing is an event.
+  exitHandler_.follow(std::chrono::seconds(2));
   restorer_.restore();
   networks_.restored();
   if (!e_.paths.containerdSocket.empty()) {
@@ -100,7 +102,13 @@ void ContainersCore::restore() {
     e_.scheduler.run([this] {
       while (!stopping_) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
-        if (!stopping_) removeAbandoned();
+        if (stopping_) break;
+        try {
+          removeAbandoned();
+          exitHandler_.checkIfDue();
+        } catch (const std::exception& e) {
+          spdlog::warn("containers: background check: {}", e.what());
+        }
       }
     });
   }
@@ -111,8 +119,8 @@ void ContainersCore::shutdown(std::chrono::seconds timeout) {
   restorer_.shutdown(timeout);
 }
 
-void ContainersCore::watchRun(const ContainerRecord& record) {
-  exitHandler_.watch(record.id, record.exits);
+void ContainersCore::watchRun(const ContainerRecord& record, const ExitHandler::FollowPoint& since) {
+  exitHandler_.watch(record.id, record.exits, static_cast<uint32_t>(record.state.pid), since);
   health_.watch(record);
 }
 

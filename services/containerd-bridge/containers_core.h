@@ -175,7 +175,7 @@ class ContainersCore final : private ContainerRuns {
 
  private:
   // ContainerRuns
-  void watchRun(const ContainerRecord& record) override;
+  void watchRun(const ContainerRecord& record, const ExitHandler::FollowPoint& since) override;
   void forgetContainer(const std::string& id) override;
 
   Edges e_;

@@ -20,21 +20,218 @@ using namespace std::chrono_literals;
 
 }  // namespace
 
-void ExitHandler::stop() {
+void ExitHandler::stop() { stopping_ = true; }
+
+void ExitHandler::end() {
+  stopping_ = true;
   {
     std::lock_guard lock(pauseMutex_);
-    stopping_ = true;
+    ended_ = true;
   }
   stopped_.notify_all();
+  {
+    std::lock_guard lock(watchMutex_);  // a waiter in follow() sees it
+  }
+  subscribedChanged_.notify_all();
 }
 
 void ExitHandler::pause(std::chrono::milliseconds delay) {
   std::unique_lock lock(pauseMutex_);
-  stopped_.wait_for(lock, delay, [this] { return stopping_.load(); });
+  stopped_.wait_for(lock, delay, [this] { return ended_.load(); });
 }
 
-void ExitHandler::watch(const std::string& id, int64_t exits) {
-  scheduler_.run([this, id, exits] { monitor(id, exits); });
+void ExitHandler::follow(std::chrono::milliseconds wait) {
+  std::unique_lock lock(watchMutex_);
+  if (!following_ && !ended_) {
+    try {
+      scheduler_.run([this] { followEvents(); });
+      following_ = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("containers: following exits: {}", e.what());  // the next watch tries again
+    }
+  }
+  subscribedChanged_.wait_for(lock, wait, [this] { return subscribed_ || ended_; });
+}
+
+void ExitHandler::followEvents() {
+  auto delay = 100ms;
+  while (!ended_) {
+    try {
+      tasks_.watchExits(
+          [this, &delay] {
+            {
+              std::lock_guard lock(watchMutex_);
+              subscribed_ = true;
+              ++generation_;
+            }
+            subscribedChanged_.notify_all();
+            delay = 100ms;
+            // What exited while no subscription was in place (containerd restarted) is in the
+            // tasks' states.
+            try {
+              check(false);
+            } catch (const std::exception& e) {
+              spdlog::warn("containers: checking the watched containers: {}", e.what());
+            }
+          },
+          [this](const ExitEvent& event) {
+            try {
+              onExit(event);
+            } catch (const std::exception& e) {
+              spdlog::warn("containers: the exit of {}: {}", shortId(event.containerId), e.what());
+            }
+          },
+          [this] { return !ended_.load(); });
+    } catch (const std::exception& e) {
+      spdlog::debug("containers: exit events: {}", e.what());
+    }
+    {
+      std::lock_guard lock(watchMutex_);
+      subscribed_ = false;
+    }
+    // The stream ended (containerd is restarting): subscribe again.
+    pause(delay);
+    delay = std::min<std::chrono::milliseconds>(delay * 2, 2000ms);
+  }
+}
+
+ExitHandler::FollowPoint ExitHandler::followPoint() const {
+  std::lock_guard lock(watchMutex_);
+  return {subscribed_ ? generation_ : 0, std::chrono::steady_clock::now()};
+}
+
+void ExitHandler::requestCheckLocked() {
+  if (checkPending_ || ended_) return;
+  checkPending_ = true;
+  try {
+    scheduler_.run([this] {
+      follow(30s);
+      if (!ended_) check(false);
+    });
+  } catch (const std::exception& e) {
+    checkPending_ = false;
+    checkSoon_ = true;  // the periodic check, within a second
+    spdlog::warn("containers: checking the watched containers: {}", e.what());
+  }
+}
+
+void ExitHandler::watch(const std::string& id, int64_t exits, uint32_t pid, const FollowPoint& since) {
+  follow();
+  std::optional<Unclaimed> early;
+  {
+    std::lock_guard lock(watchMutex_);
+    watched_[id] = Watched{exits, pid};
+    auto u = unclaimed_.find(id);
+    if (u != unclaimed_.end() && pid != 0 && u->second.pid == pid && u->second.at >= since.at) {
+      early = u->second;  // it exited before its start returned
+      unclaimed_.erase(u);
+      watched_.erase(id);
+    } else if (since.subscription == 0 || since.subscription != generation_ || !subscribed_ || pid == 0) {
+      // The task started while no subscription was in place (or before this one): an exit
+      // then came as no event. Its state says.
+      requestCheckLocked();
+    }
+  }
+  if (early) settle(id, exits, pid, early->exit, false);
+}
+
+void ExitHandler::onExit(const ExitEvent& event) {
+  if (event.processId != event.containerId) return;  // an exec's: its waiter has it
+  const std::string& id = event.containerId;
+  std::unique_lock lock(watchMutex_);
+  auto it = watched_.find(id);
+  if (it != watched_.end() && it->second.pid != 0 && it->second.pid == event.pid) {
+    Watched w = it->second;
+    watched_.erase(it);
+    lock.unlock();
+    settle(id, w.exits, w.pid, event.exit, false);
+    return;
+  }
+  if (event.pid == 0 || (it != watched_.end() && it->second.pid == 0)) {
+    // Which run it ends is not known (containerd's cleanup after a shim died names no pid):
+    // the task's state says.
+    requestCheckLocked();
+    return;
+  }
+  // Not watched yet (its start has not returned), or another run's: kept for the watch of
+  // the run it ends, the same pid started before it.
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(unclaimed_, [&](const auto& u) { return now - u.second.at > 5min; });
+  unclaimed_[id] = Unclaimed{event.pid, event.exit, now};
+}
+
+bool ExitHandler::claim(const std::string& id, int64_t exits) {
+  std::lock_guard lock(watchMutex_);
+  auto it = watched_.find(id);
+  if (it == watched_.end() || it->second.exits != exits) return false;
+  watched_.erase(it);
+  return true;
+}
+
+void ExitHandler::settle(const std::string& id, int64_t exits, uint32_t pid, TaskExit exit, bool taskGone) {
+  auto work = [this, id, exits, pid, exit, taskGone] {
+    if (ended_ || !stillThisRun(id, exits)) return;
+    if (recordExit(id, exit, taskGone)) return;
+    // Still running after all: watched again, and its state asked for soon (the event is spent).
+    std::lock_guard lock(watchMutex_);
+    watched_.emplace(id, Watched{exits, pid});
+    checkSoon_ = true;
+  };
+  try {
+    scheduler_.run(work);  // a teardown takes a while: the subscriber reads on
+  } catch (const std::exception&) {
+    work();
+  }
+}
+
+bool ExitHandler::check(bool periodic) {
+  std::map<std::string, Watched> watched;
+  {
+    std::lock_guard lock(watchMutex_);
+    lastCheck_ = std::chrono::steady_clock::now();
+    if (subscribed_) checkPending_ = false;  // this check covers every request made so far
+    watched = watched_;
+  }
+  // A run that ended another way (its exit recorded by the restore, the container removed)
+  // needs no question.
+  for (auto it = watched.begin(); it != watched.end();) {
+    if (stillThisRun(it->first, it->second.exits)) {
+      ++it;
+      continue;
+    }
+    claim(it->first, it->second.exits);
+    it = watched.erase(it);
+  }
+  bool answered = true;
+  if (!watched.empty()) {
+    try {
+      auto listed = tasks_.list(deadlineIn(10s));
+      for (const auto& [id, w] : watched) {
+        bool alive = std::any_of(listed.begin(), listed.end(), [&](const TaskListing& t) {
+          return t.id == id && (!t.statusKnown || t.status != TaskStatus::stopped);
+        });
+        if (alive) continue;
+        auto confirmed = confirmExit(id, listed);
+        if (!confirmed || !claim(id, w.exits)) continue;
+        if (periodic) spdlog::warn("containers: the exit of {} was found by the periodic check, not by its event", shortId(id));
+        settle(id, w.exits, w.pid, confirmed->first, confirmed->second);
+      }
+    } catch (const Error& e) {
+      spdlog::debug("containers: checking the watched containers: {}", e.what());
+      answered = false;
+    }
+  }
+  std::lock_guard lock(watchMutex_);
+  checkSoon_ = !answered;
+  return answered;
+}
+
+void ExitHandler::checkIfDue() {
+  {
+    std::lock_guard lock(watchMutex_);
+    if (!checkSoon_ && std::chrono::steady_clock::now() - lastCheck_ < 30s) return;
+  }
+  check(true);
 }
 
 bool ExitHandler::stillThisRun(const std::string& id, int64_t startedExits) const {
@@ -46,28 +243,8 @@ bool ExitHandler::stillThisRun(const std::string& id, int64_t startedExits) cons
   }
 }
 
-void ExitHandler::monitor(const std::string& id, int64_t startedExits) {
-  auto delay = 100ms;
-  while (!stopping_ && stillThisRun(id, startedExits)) {
-    try {
-      auto exit = tasks_.wait(id, "", deadlineIn(std::chrono::hours(24 * 365)));
-      if (recordExit(id, exit)) return;
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::unavailable && e.kind() != ErrorKind::deadlineExceeded &&
-          e.kind() != ErrorKind::notFound) {
-        spdlog::warn("containers: waiting for {}: {}", shortId(id), e.what());
-      }
-      if (auto confirmed = confirmExit(id)) {
-        if (recordExit(id, confirmed->first, confirmed->second)) return;
-      }
-    }
-    // containerd is restarting or did not answer: wait again (the shim keeps the exit for us).
-    pause(delay);
-    delay = std::min<std::chrono::milliseconds>(delay * 2, 2000ms);
-  }
-}
-
-std::optional<std::pair<TaskExit, bool>> ExitHandler::confirmExit(const std::string& id) {
+std::optional<std::pair<TaskExit, bool>> ExitHandler::confirmExit(const std::string& id,
+                                                                   const std::vector<TaskListing>& listed) {
   TaskState state = tasks_.state(id, "", deadlineIn(10s));
   if (state.answer == TaskState::Answer::present && state.status == TaskStatus::stopped) {
     return std::make_pair(state.exit, false);
@@ -75,14 +252,7 @@ std::optional<std::pair<TaskExit, bool>> ExitHandler::confirmExit(const std::str
   if (state.answer != TaskState::Answer::absent) return std::nullopt;  // alive or unknown
   // Tasks.Get answers not-found once containerd's container object is gone even while the
   // runtime still runs the task; Tasks.List reads the runtime itself.
-  try {
-    auto listed = tasks_.list(deadlineIn(10s));
-    bool present = std::any_of(listed.begin(), listed.end(), [&](const TaskListing& t) { return t.id == id; });
-    if (present) return std::nullopt;
-  } catch (const Error& e) {
-    spdlog::debug("containers: listing tasks to confirm the exit of {}: {}", shortId(id), e.what());
-    return std::nullopt;
-  }
+  if (std::any_of(listed.begin(), listed.end(), [&](const TaskListing& t) { return t.id == id; })) return std::nullopt;
   return std::make_pair(TaskExit{255, nowUnixNanos()}, true);
 }
 

@@ -215,6 +215,7 @@ bool ContainerLifecycle::start(const std::string& ref, Deadline deadline) {
 void ContainerLifecycle::startLocked(const std::string& id, Deadline deadline) {
   auto record = p_.store.get(id);
   ExitHandler::forgetUnrecordedExit(p_.paths, id);  // the last run's
+  auto followed = p_.exitHandler.followPoint();  // an exit from here on is an event, or asked for
   uint32_t pid = 0;
   try {
     pid = p_.launcher.launch(record, deadline);
@@ -243,7 +244,7 @@ void ContainerLifecycle::startLocked(const std::string& id, Deadline deadline) {
     r.manuallyStopped = false;  // as dockerd: every start clears it, so policies apply again
   });
   p_.events("start", record, {});
-  p_.runs.watchRun(record);
+  p_.runs.watchRun(record, followed);
 }
 
 void ContainerLifecycle::restart(const std::string& ref, int timeoutSeconds, const std::string& signal,

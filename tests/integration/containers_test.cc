@@ -932,6 +932,50 @@ TEST_F(ContainersTest, ContainersThatExitWhileTheBridgeIsDownAreRecordedAndHandl
   EXPECT_TRUE(contains(events.out, "die 5\n")) << events.out;
 }
 
+// One subscription to containerd's exit events follows every running container: the bridge
+// keeps no thread (and no Tasks.Wait) per container, before or after a restart, and each exit
+// is still recorded with its own code.
+TEST_F(ContainersTest, OneEventSubscriptionFollowsEveryRunningContainerWithoutAThreadEach) {
+  std::string gate = work_.path() + "/gate";
+  fs::create_directories(gate);
+  auto gated = [&](const std::string& name, int code) {
+    return runDetached({"--name", name, "-v", gate + ":/gate", kImage, "sh", "-c",
+                        "while [ ! -e /gate/go ]; do sleep 0.05; done; exit " + std::to_string(code)});
+  };
+  auto threadsOf = [](pid_t pid) {
+    std::error_code ec;
+    fs::directory_iterator tasks("/proc/" + std::to_string(pid) + "/task", ec);
+    return ec ? -1 : static_cast<int>(std::distance(tasks, fs::directory_iterator{}));
+  };
+  int base = threadsOf(engine_.childPid("containerd-bridge"));
+  ASSERT_GT(base, 0);
+  constexpr int kMore = 20;
+  for (int i = 0; i <= kMore; ++i) ASSERT_FALSE(gated("c" + std::to_string(i), 10 + i).empty()) << i;
+  // The CLI's `run -d` leaves a wait behind that the API ends within 5 s of the client leaving;
+  // a thread per container would stay.
+  int running = 0;
+  EXPECT_TRUE(waitFor([&] { return (running = threadsOf(engine_.childPid("containerd-bridge"))) < base + kMore / 2; }, 15s))
+      << base << " threads with no container running, " << running << " with " << kMore + 1;
+
+  // A new bridge restores all of them the same way.
+  pid_t bridge = engine_.childPid("containerd-bridge");
+  killPid(bridge, SIGKILL);
+  ASSERT_TRUE(waitFor([&] {
+    pid_t now = engine_.childPid("containerd-bridge");
+    return now > 1 && now != bridge && engine_.output({"ps", "-q"}).size() == (kMore + 1) * 13u;
+  }, 20s)) << engine_.output({"ps"});
+  int restored = 0;
+  EXPECT_TRUE(waitFor([&] { return (restored = threadsOf(engine_.childPid("containerd-bridge"))) < base + kMore / 2; }, 15s))
+      << base << " threads with no container running, " << restored << " after restoring " << kMore + 1;
+
+  std::ofstream(gate + "/go") << "go";
+  for (int i = 0; i <= kMore; ++i) {
+    std::string name = "c" + std::to_string(i);
+    ASSERT_TRUE(waitFor([&] { return inspect(engine_, name, "{{.State.Status}}") == "exited"; }, 20s)) << name;
+    EXPECT_EQ(inspect(engine_, name, "{{.State.ExitCode}}"), std::to_string(10 + i)) << name;
+  }
+}
+
 TEST_F(ContainersTest, KillingAnyOfTheSixProcessesWithSigkillLeavesTheContainerRunningAndItsLogWithoutAGap) {
   std::string id = runDetached({kImage, "sh", "-c", "i=0; while true; do i=$((i+1)); echo $i; sleep 0.01; done"});
   ASSERT_EQ(id.size(), 64u);

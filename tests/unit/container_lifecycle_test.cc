@@ -211,24 +211,84 @@ TEST_F(LifecycleTest, OnlyTheNewestFinishedExecsAreKept) {
   EXPECT_EQ(core_->execInspect(next)["Running"], false);
 }
 
-TEST_F(LifecycleTest, AWaitThatTimesOutOrAContainerdThatGoesAwayIsNotAnExit) {
+TEST_F(LifecycleTest, AnEventStreamThatEndsOrAContainerdThatGoesAwayIsNotAnExit) {
   std::string id = run();
   fake_.stateUnknown(true);
-  size_t waits = fake_.count("Tasks.Wait"), gets = fake_.count("Tasks.Get");
+  size_t subscribes = fake_.count("Events.Subscribe");
+  ASSERT_GE(subscribes, 1u) << "exits are followed through containerd's events";
   fake_.down(true);
-  // The monitor's wait fails, it asks for the state (unanswered) and waits again, several times.
-  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.Wait") >= waits + 3; })) << "the monitor stopped asking";
-  EXPECT_GT(fake_.count("Tasks.Get"), gets);
+  // The stream ends and subscribing again fails, several times; nothing is taken for an exit.
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") >= subscribes + 3; }))
+      << "the bridge stopped subscribing";
   EXPECT_EQ(status(id), ContainerStatus::running);
+  size_t lists = fake_.count("Tasks.List");
   fake_.down(false);
-  // Back: its next wait is in place, and still nothing took the failures for an exit.
-  waits = fake_.count("Tasks.Wait");
-  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.Wait") > waits; })) << "no wait after containerd came back";
+  // Back: subscribed again, the tasks are listed (it runs), still no exit.
+  subscribes = fake_.count("Events.Subscribe");
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") > subscribes; })) << "no subscription after containerd came back";
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.List") > lists; })) << "the watched tasks were not listed";
   EXPECT_EQ(status(id), ContainerStatus::running);
   fake_.stateUnknown(false);
   fake_.exitTask(id, 2);
   ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
   EXPECT_EQ(record(id).state.exitCode, 2);
+}
+
+// An exit while containerd is down comes as no event: the check after subscribing again finds it.
+TEST_F(LifecycleTest, AnExitWhileContainerdWasDownIsFoundWhenItIsBack) {
+  std::string id = run();
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") >= 1; }));
+  fake_.down(true);
+  fake_.exitTask(id, 3);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status(id), ContainerStatus::running) << "containerd could not say yet";
+  fake_.down(false);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 3);
+}
+
+// An event that names another pid (a late one of an earlier run) or none (containerd's
+// cleanup after a dead shim) is not taken for this run's exit: only the task's state decides.
+TEST_F(LifecycleTest, AnExitEventOfAnotherPidOrOfNoPidIsNotThisRunsExit) {
+  // Loggers that drain: an exit other than 255 is recorded before containerd deletes the task,
+  // so no refused deletion would catch a wrong one.
+  host_.loggersDrain(true);
+  std::string id = run();
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") >= 1; }));
+  uint32_t pid = fake_.task(id)->pid;
+  size_t lists = fake_.count("Tasks.List");
+  fake_.publishExit(id, pid + 1, 9);
+  fake_.publishExit(id, 0, 137);
+  // The pid-less one has the states asked for: the task runs.
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.List") > lists; })) << "no check after an exit without a pid";
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(status(id), ContainerStatus::running);
+  fake_.exitTask(id, 4);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 4);
+}
+
+// The engine's shutdown stops the running containers and records their exits (the events are
+// still followed while it waits for them).
+TEST_F(LifecycleTest, ShutdownStopsTheRunningContainersAndRecordsTheirExits) {
+  std::string id = run();
+  core_->shutdown(std::chrono::seconds(1));
+  EXPECT_EQ(status(id), ContainerStatus::exited);
+  EXPECT_EQ(record(id).state.exitCode, 143);
+}
+
+// A task that exits before Tasks.Start has returned: its event reaches the bridge before the
+// container is watched, and is kept for that watch (matched by pid).
+TEST_F(LifecycleTest, AnExitBeforeTheStartReturnedIsRecorded) {
+  std::string first = run();
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") >= 1; }));
+  // Subscribed: the next exit comes only as an event.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  fake_.exitOnNextStart(7);
+  std::string id = run();
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 7);
+  EXPECT_EQ(status(first), ContainerStatus::running);
 }
 
 TEST_F(LifecycleTest, NothingDeletesAContainerObjectWhileItsTaskRunsEvenWhenTheRecordSaysItStopped) {

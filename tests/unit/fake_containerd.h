@@ -51,8 +51,23 @@ class FakeContainerd {
       if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
       it->second.status = TaskStatus::stopped;
       it->second.exit = {code, nowUnixNanos()};
+      exitLog_.push_back({id, id, it->second.pid, it->second.exit});
     }
     changed_.notify_all();
+  }
+  // An exit event as containerd publishes it, whatever the task's state (a late or duplicate
+  // one, or containerd's cleanup after a dead shim, which names pid 0).
+  void publishExit(const std::string& id, uint32_t pid, uint32_t code) {
+    {
+      std::lock_guard lock(mutex_);
+      exitLog_.push_back({id, id, pid, {code, nowUnixNanos()}});
+    }
+    changed_.notify_all();
+  }
+  // The next task started exits at once, before Tasks.Start returns, with `code`.
+  void exitOnNextStart(uint32_t code) {
+    std::lock_guard lock(mutex_);
+    exitOnStart_ = code;
   }
   void ignoreSignal(const std::string& id, int signal) {
     std::lock_guard lock(mutex_);
@@ -152,7 +167,7 @@ class FakeContainerd {
     return t.pid;
   }
   uint32_t start(const std::string& id, const std::string& execId) {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     record(execId.empty() ? "Tasks.Start" : "Tasks.Start exec");
     if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
     if (!execId.empty()) return nextPid_++;
@@ -163,6 +178,16 @@ class FakeContainerd {
       throw Error(ErrorKind::internal, failStart_message_);
     }
     it->second.status = TaskStatus::running;
+    if (exitOnStart_) {
+      it->second.status = TaskStatus::stopped;
+      it->second.exit = {*exitOnStart_, nowUnixNanos()};
+      exitLog_.push_back({id, id, it->second.pid, it->second.exit});
+      exitOnStart_.reset();
+      changed_.notify_all();
+      // Returns once a subscriber has had the event (when there is one), as a slow return does.
+      size_t logged = exitLog_.size();
+      changed_.wait_for(lock, std::chrono::seconds(2), [&] { return subscribers_ == 0 || delivered_ >= logged; });
+    }
     return it->second.pid;
   }
   void failNextStarts(const std::string& message) {
@@ -228,6 +253,7 @@ class FakeContainerd {
       if (it->second.ignoredSignals.count(signal)) return;
       it->second.status = TaskStatus::stopped;
       it->second.exit = {static_cast<uint32_t>(128 + signal), nowUnixNanos()};
+      exitLog_.push_back({id, id, it->second.pid, it->second.exit});
     }
     changed_.notify_all();
   }
@@ -315,6 +341,46 @@ class FakeContainerd {
     changed_.notify_all();
     return exit;
   }
+  // /tasks/exit: every exit from the subscription on, until containerd goes down or shuts down.
+  void watchExits(const std::function<void()>& onSubscribed, const std::function<void(const ExitEvent&)>& onExit,
+                  const std::function<bool()>& keepGoing) {
+    size_t next = 0;
+    {
+      std::lock_guard lock(mutex_);
+      record("Events.Subscribe");
+      if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
+      next = exitLog_.size();
+      ++subscribers_;
+    }
+    struct Leave {
+      FakeContainerd& f;
+      ~Leave() {
+        {
+          std::lock_guard lock(f.mutex_);
+          --f.subscribers_;
+        }
+        f.changed_.notify_all();
+      }
+    } leave{*this};
+    onSubscribed();
+    while (keepGoing()) {
+      std::vector<ExitEvent> due;
+      {
+        std::unique_lock lock(mutex_);
+        if (down_ || shutdown_) return;
+        if (next == exitLog_.size()) changed_.wait_for(lock, std::chrono::milliseconds(20));
+        if (down_ || shutdown_) return;  // what happens while down reaches no subscriber
+        due.assign(exitLog_.begin() + static_cast<std::ptrdiff_t>(next), exitLog_.end());
+        next = exitLog_.size();
+      }
+      for (const auto& e : due) onExit(e);
+      {
+        std::lock_guard lock(mutex_);
+        delivered_ = std::max(delivered_, next);
+      }
+      changed_.notify_all();
+    }
+  }
   void watchOom(const std::function<bool()>& keepGoing) {
     while (keepGoing()) {
       std::unique_lock lock(mutex_);
@@ -364,6 +430,10 @@ class FakeContainerd {
     void removeProcess(const std::string& id, const std::string& execId, Deadline) override {
       f_.removeProcess(id, execId);
     }
+    void watchExits(const std::function<void()>& onSubscribed, const std::function<void(const ExitEvent&)>& onExit,
+                    const std::function<bool()>& keepGoing) override {
+      f_.watchExits(onSubscribed, onExit, keepGoing);
+    }
     void watchOom(const std::function<void(const std::string&)>&, const std::function<bool()>& keepGoing) override {
       f_.watchOom(keepGoing);
     }
@@ -405,6 +475,10 @@ class FakeContainerd {
   bool down_ = false;
   bool shutdown_ = false;
   bool failStart_ = false;
+  std::optional<uint32_t> exitOnStart_;
+  std::vector<ExitEvent> exitLog_;  // every exit of a task's init process, in order
+  size_t subscribers_ = 0;
+  size_t delivered_ = 0;  // how much of exitLog_ a subscriber has had
   std::string failStart_message_;
   std::map<std::pair<std::string, std::string>, bool> processes_;  // {container, exec} -> running
   bool holdExecs_ = false;
