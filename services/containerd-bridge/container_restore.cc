@@ -97,7 +97,8 @@ void ContainerRestorer::restore() {
   }
   volumes_.restored(running);
   std::set<std::string> known;
-  std::vector<std::string> watch;  // running containers whose monitors start below
+  std::vector<std::string> watch;  // running containers, watched below
+  std::set<std::string> uncertain;   // among them, those whose state containerd did not give
   for (const auto& shared : records) {
     const ContainerRecord& record = *shared;
     const std::string& id = record.id;
@@ -111,7 +112,7 @@ void ContainerRestorer::restore() {
         break;
       case ContainerStatus::running:
       case ContainerStatus::paused:
-        restoreRunning(record, listed, watch);
+        restoreRunning(record, listed, watch, uncertain);
         break;
       case ContainerStatus::created:
       case ContainerStatus::exited:
@@ -145,14 +146,17 @@ void ContainerRestorer::restore() {
   // The running containers are watched beside the bridge's readiness rather than before it. An
   // exit since the listing is an event the exit handler keeps until the watch claims it, and a
   // record changed by then (removed, stopped) is left to what changed it.
-  scheduler_.run([this, followed, watch = std::move(watch)] {
+  scheduler_.run([this, followed, watch = std::move(watch), uncertain = std::move(uncertain)] {
     for (const auto& id : watch) {
       try {
         auto record = store_.find(id);
         // One that exited by now (recorded by the restore, stopped, removed) is not watched.
         if (!record || !hasLiveTask(record->state.status)) continue;
-        runs_.watchRun(*record, followed);
-      } catch (const Error&) {
+        // One whose state containerd could not give may have exited while no bridge ran: its
+        // watch asks again (as one of a run started with no subscription in place).
+        runs_.watchRun(*record, uncertain.count(id) ? ExitHandler::FollowPoint{0, followed.at} : followed);
+      } catch (const std::exception& e) {
+        spdlog::warn("containers: restore: watching {}: {}", shortId(id), e.what());
       }
     }
   });
@@ -180,13 +184,13 @@ void ContainerRestorer::restore() {
 }
 
 void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed,
-                                       std::vector<std::string>& watch) {
+                                       std::vector<std::string>& watch, std::set<std::string>& uncertain) {
   const std::string& id = record.id;
-  // A live task is taken from the listing (an exit since then reaches the monitor's wait); any
-  // other is asked for, since its exit status is only in its state.
+  // A live task is taken from the listing (an exit since then is an event the exit handler
+  // keeps for the watch); any other is asked for, since its exit status is only in its state.
   TaskState state = listedAliveState(listed, id).value_or(TaskState{});
   // containerd answers (the listing above said so): a state it cannot give now is the shim's
-  // trouble, asked again a few times, then left to the container's monitor.
+  // trouble, asked again a few times, then left to the exit handler's checks.
   for (int attempt = 0; attempt < 3 && state.answer == TaskState::Answer::unknown; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(100ms);
     state = tasks_.state(id, "", deadlineIn(10s));
@@ -218,6 +222,7 @@ void ContainerRestorer::restoreRunning(const ContainerRecord& record, const std:
     spdlog::warn("containers: restore: the state of {} is unknown ({}); it stays running and is watched",
                  shortId(id), state.why.empty() ? "containerd lists a task it cannot describe" : state.why);
   }
+  uncertain.insert(id);
   watch.push_back(id);
 }
 

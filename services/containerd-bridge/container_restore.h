@@ -39,9 +39,10 @@ class ContainerRestorer {
   // containerd's tasks in berth's namespace, retried while containerd starts; nullopt when it
   // does not answer.
   std::optional<std::vector<TaskListing>> listTasks();
-  // Reconciles a record that says running or paused; the ids to watch again go to `watch`.
+  // Reconciles a record that says running or paused; the ids to watch again go to `watch`,
+  // those whose state containerd could not give to `uncertain` as well.
   void restoreRunning(const ContainerRecord& record, const std::optional<std::vector<TaskListing>>& listed,
-                      std::vector<std::string>& watch);
+                      std::vector<std::string>& watch, std::set<std::string>& uncertain);
   void finishRemoval(const ContainerRecord& record);
   // Kills and deletes a task (and its container object) that no running record stands for.
   void removeStrayTask(const std::string& id);

@@ -105,9 +105,13 @@ void ContainersCore::restore() {
         if (stopping_) break;
         try {
           removeAbandoned();
+        } catch (const std::exception& e) {
+          spdlog::warn("containers: removing abandoned containers: {}", e.what());
+        }
+        try {
           exitHandler_.checkIfDue();
         } catch (const std::exception& e) {
-          spdlog::warn("containers: background check: {}", e.what());
+          spdlog::warn("containers: checking the watched containers: {}", e.what());
         }
       }
     });

@@ -67,12 +67,9 @@ void ExitHandler::followEvents() {
             subscribedChanged_.notify_all();
             delay = 100ms;
             // What exited while no subscription was in place (containerd restarted) is in the
-            // tasks' states.
-            try {
-              check(false);
-            } catch (const std::exception& e) {
-              spdlog::warn("containers: checking the watched containers: {}", e.what());
-            }
+            // tasks' states: asked for on another thread, while this one reads the events.
+            std::lock_guard lock(watchMutex_);
+            requestCheckLocked();
           },
           [this](const ExitEvent& event) {
             try {
@@ -105,8 +102,21 @@ void ExitHandler::requestCheckLocked() {
   checkPending_ = true;
   try {
     scheduler_.run([this] {
-      follow(30s);
-      if (!ended_) check(false);
+      for (;;) {  // once a subscription is in place (an exit after that is an event)
+        follow(30s);
+        if (ended_) return;
+        std::lock_guard lock(watchMutex_);
+        if (!subscribed_) continue;
+        checkPending_ = false;  // a request from here on asks again
+        break;
+      }
+      try {
+        check(false);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(watchMutex_);
+        checkSoon_ = true;
+        spdlog::warn("containers: checking the watched containers: {}", e.what());
+      }
     });
   } catch (const std::exception& e) {
     checkPending_ = false;
@@ -121,8 +131,8 @@ void ExitHandler::watch(const std::string& id, int64_t exits, uint32_t pid, cons
   {
     std::lock_guard lock(watchMutex_);
     watched_[id] = Watched{exits, pid};
-    auto u = unclaimed_.find(id);
-    if (u != unclaimed_.end() && pid != 0 && u->second.pid == pid && u->second.at >= since.at) {
+    auto u = unclaimed_.find({id, pid});
+    if (u != unclaimed_.end() && pid != 0 && u->second.at >= since.at) {
       early = u->second;  // it exited before its start returned
       unclaimed_.erase(u);
       watched_.erase(id);
@@ -157,7 +167,7 @@ void ExitHandler::onExit(const ExitEvent& event) {
   // the run it ends, the same pid started before it.
   auto now = std::chrono::steady_clock::now();
   std::erase_if(unclaimed_, [&](const auto& u) { return now - u.second.at > 5min; });
-  unclaimed_[id] = Unclaimed{event.pid, event.exit, now};
+  unclaimed_[{id, event.pid}] = Unclaimed{event.exit, now};
 }
 
 bool ExitHandler::claim(const std::string& id, int64_t exits) {
@@ -171,8 +181,13 @@ bool ExitHandler::claim(const std::string& id, int64_t exits) {
 void ExitHandler::settle(const std::string& id, int64_t exits, uint32_t pid, TaskExit exit, bool taskGone) {
   auto work = [this, id, exits, pid, exit, taskGone] {
     if (ended_ || !stillThisRun(id, exits)) return;
-    if (recordExit(id, exit, taskGone)) return;
-    // Still running after all: watched again, and its state asked for soon (the event is spent).
+    try {
+      if (recordExit(id, exit, taskGone)) return;
+    } catch (const std::exception& e) {
+      spdlog::warn("containers: recording the exit of {}: {}; asking again", shortId(id), e.what());
+    }
+    // Still running after all, or not recorded: watched again, and its state asked for soon
+    // (the event is spent).
     std::lock_guard lock(watchMutex_);
     watched_.emplace(id, Watched{exits, pid});
     checkSoon_ = true;
@@ -189,7 +204,6 @@ bool ExitHandler::check(bool periodic) {
   {
     std::lock_guard lock(watchMutex_);
     lastCheck_ = std::chrono::steady_clock::now();
-    if (subscribed_) checkPending_ = false;  // this check covers every request made so far
     watched = watched_;
   }
   // A run that ended another way (its exit recorded by the restore, the container removed)
@@ -202,7 +216,7 @@ bool ExitHandler::check(bool periodic) {
     claim(it->first, it->second.exits);
     it = watched.erase(it);
   }
-  bool answered = true;
+  bool answered = true, settled = true;
   if (!watched.empty()) {
     try {
       auto listed = tasks_.list(deadlineIn(10s));
@@ -212,6 +226,7 @@ bool ExitHandler::check(bool periodic) {
         });
         if (alive) continue;
         auto confirmed = confirmExit(id, listed);
+        if (!confirmed) settled = false;  // not alive, not certainly ended: asked again soon
         if (!confirmed || !claim(id, w.exits)) continue;
         if (periodic) spdlog::warn("containers: the exit of {} was found by the periodic check, not by its event", shortId(id));
         settle(id, w.exits, w.pid, confirmed->first, confirmed->second);
@@ -222,7 +237,7 @@ bool ExitHandler::check(bool periodic) {
     }
   }
   std::lock_guard lock(watchMutex_);
-  checkSoon_ = !answered;
+  checkSoon_ = !answered || !settled;
   return answered;
 }
 
@@ -253,7 +268,8 @@ std::optional<std::pair<TaskExit, bool>> ExitHandler::confirmExit(const std::str
   // Tasks.Get answers not-found once containerd's container object is gone even while the
   // runtime still runs the task; Tasks.List reads the runtime itself.
   if (std::any_of(listed.begin(), listed.end(), [&](const TaskListing& t) { return t.id == id; })) return std::nullopt;
-  return std::make_pair(TaskExit{255, nowUnixNanos()}, true);
+  // Gone: the exit a bridge learnt before it died, or none (255).
+  return std::make_pair(unrecordedExit(paths_, id).value_or(TaskExit{255, nowUnixNanos()}), true);
 }
 
 std::optional<TaskExit> ExitHandler::unrecordedExit(const ServicePaths& paths, const std::string& id) {

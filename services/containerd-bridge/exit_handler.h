@@ -96,7 +96,6 @@ class ExitHandler {
     uint32_t pid = 0;
   };
   struct Unclaimed {
-    uint32_t pid = 0;
     TaskExit exit;
     std::chrono::steady_clock::time_point at;
   };
@@ -137,7 +136,8 @@ class ExitHandler {
   mutable std::mutex watchMutex_;
   std::condition_variable subscribedChanged_;
   std::map<std::string, Watched> watched_;
-  std::map<std::string, Unclaimed> unclaimed_;  // exits of containers not (yet) watched as that pid
+  // Exits of containers not (yet) watched as that pid, by container and pid.
+  std::map<std::pair<std::string, uint32_t>, Unclaimed> unclaimed_;
   bool following_ = false;
   bool subscribed_ = false;
   uint64_t generation_ = 0;     // counts subscriptions put in place

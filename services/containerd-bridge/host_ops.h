@@ -54,7 +54,7 @@ inline std::string loggerPidFile(const std::string& runDir) { return runDir + "/
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
-  // Runs `fn` on a thread of its own (a monitor may block for the container's whole life).
+  // Runs `fn` on a thread of its own (the exit follower blocks for the bridge's whole life).
   virtual void run(std::function<void()> fn) = 0;
   // Runs `fn` after `delay`.
   virtual void after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;

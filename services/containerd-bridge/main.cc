@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
         streams = std::make_unique<bridge::StreamServer>(*containers, ipc::streams::socketPath(config.ipcDir()),
                                                            binDir + "/berth-archive");
         streams->start();
-        // Monitors wait in containerd for each container's life on detached threads and publish
+        // The exit follower and other background work run on detached threads and publish
         // through the host's event channel: leave once the server has stopped, before the host is
         // destroyed under them (every record is already on disk).
         host.onStop([&] {
