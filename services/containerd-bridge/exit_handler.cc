@@ -220,7 +220,9 @@ bool ExitHandler::check(bool periodic) {
   if (!watched.empty()) {
     try {
       auto listed = tasks_.list(deadlineIn(10s));
-      for (const auto& [id, w] : watched) {
+      for (const auto& entry : watched) {
+        const std::string& id = entry.first;  // a named variable: clang before 16 lets no lambda take a binding
+        const Watched& w = entry.second;
         bool alive = std::any_of(listed.begin(), listed.end(), [&](const TaskListing& t) {
           return t.id == id && (!t.statusKnown || t.status != TaskStatus::stopped);
         });
