@@ -78,6 +78,9 @@ class ContainersCore final : private ContainerRuns {
   void restore();
   // Engine shutdown without live-restore.
   void shutdown(std::chrono::seconds timeout);
+  // The check for exits containerd's events missed (ExitHandler::checkIfDue), which the restore's
+  // background loop makes every 30 s: at once. False when containerd did not answer.
+  bool checkExitsNow() { return exitHandler_.checkNow(); }
   // Ends the background work (exit monitors, restarts by policy, the OOM watcher) without
   // touching any container: the bridge is going away.
   void stopBackgroundWork();

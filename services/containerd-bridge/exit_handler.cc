@@ -63,13 +63,13 @@ void ExitHandler::followEvents() {
               std::lock_guard lock(watchMutex_);
               subscribed_ = true;
               ++generation_;
+              // What exited while no subscription was in place (containerd restarted) is in the
+              // tasks' states: asked for on another thread, while this one reads the events. In
+              // the same step, so a check already waiting for this subscription serves it.
+              requestCheckLocked();
             }
             subscribedChanged_.notify_all();
             delay = 100ms;
-            // What exited while no subscription was in place (containerd restarted) is in the
-            // tasks' states: asked for on another thread, while this one reads the events.
-            std::lock_guard lock(watchMutex_);
-            requestCheckLocked();
           },
           [this](const ExitEvent& event) {
             try {

@@ -80,6 +80,8 @@ class ExitHandler {
   // Called every second or so: every 30 s (or sooner when the last check failed), asks
   // containerd whether the watched containers still run, for an exit its events missed.
   void checkIfDue();
+  // That check at once, whatever the time. False when containerd did not answer.
+  bool checkNow() { return check(true); }
 
   // Records an exit containerd reported. `taskGone`: containerd has no task any more (nothing
   // to delete but the container object). Returns false, recording nothing, when the task turns

@@ -21,7 +21,17 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-class LifecycleTest : public CoreFixture {};
+class LifecycleTest : public CoreFixture {
+ protected:
+  // Runs a container and waits until the check that the first subscription brings (its start
+  // had none in place) has listed the tasks: from then on only an event, or a check the test
+  // makes, tells of an exit.
+  std::string runWithTheCheckOfTheFirstSubscriptionDone() {
+    std::string id = run();
+    EXPECT_TRUE(waitUntil([&] { return fake_.count("Events.Subscribe") >= 1 && fake_.count("Tasks.List") >= 1; }));
+    return id;
+  }
+};
 
 TEST_F(LifecycleTest, CreateMakesARecordAndALayerAndStartRunsTheTaskOnTheMountedLayer) {
   std::string id = create();
@@ -268,6 +278,43 @@ TEST_F(LifecycleTest, AnExitEventOfAnotherPidOrOfNoPidIsNotThisRunsExit) {
   EXPECT_EQ(record(id).state.exitCode, 4);
 }
 
+// containerd's cleanup after a shim died: the task is gone from its list, and the exit event it
+// publishes may name no pid. The task's state (none) decides: the exit is recorded at once with
+// 255, as dockerd records a container whose shim died, not left to the periodic check.
+TEST_F(LifecycleTest, AnExitEventWithoutAPidForATaskContainerdRemovedIsRecordedAt255) {
+  runWithTheCheckOfTheFirstSubscriptionDone();
+  std::string id = run();
+  fake_.loseTask(id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(status(id), ContainerStatus::running) << "nothing told the bridge yet";
+  fake_.publishExit(id, 0, 255);
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 255);
+  EXPECT_FALSE(fake_.hasContainer(id)) << "the container object outlived the task";
+  EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
+}
+
+// An exit whose event never came (lost while the subscription was made again) is found by the
+// periodic check, with containerd's code; a check that finds every task alive changes nothing.
+TEST_F(LifecycleTest, AnExitWhoseEventWasLostIsFoundByThePeriodicCheck) {
+  std::string alive = runWithTheCheckOfTheFirstSubscriptionDone();
+  std::string lost = run();
+  EXPECT_TRUE(core_->checkExitsNow());
+  EXPECT_EQ(status(lost), ContainerStatus::running);
+  fake_.exitTaskUnannounced(lost, 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(status(lost), ContainerStatus::running) << "something other than the check found the exit";
+  EXPECT_TRUE(core_->checkExitsNow());
+  ASSERT_TRUE(waitForStatus(lost, ContainerStatus::exited));
+  EXPECT_EQ(record(lost).state.exitCode, 6);
+  EXPECT_EQ(status(alive), ContainerStatus::running);
+  // containerd away: the check says it had no answer, and records nothing.
+  fake_.down(true);
+  EXPECT_FALSE(core_->checkExitsNow());
+  fake_.down(false);
+  EXPECT_EQ(status(alive), ContainerStatus::running);
+}
+
 // The engine's shutdown stops the running containers and records their exits (the events are
 // still followed while it waits for them).
 TEST_F(LifecycleTest, ShutdownStopsTheRunningContainersAndRecordsTheirExits) {
@@ -368,9 +415,10 @@ TEST_F(LifecycleTest, RestoreKillsATaskUnderAStoppedRecordAndATaskWithNoRecord) 
   std::string stranger(64, 'f');
   fake_.addRunningTask(stranger, 4244);
   restartBridge();
-  ASSERT_TRUE(waitUntil([&] { return !fake_.task(id) && !fake_.task(stranger); }));
-  EXPECT_FALSE(fake_.hasContainer(id));
-  EXPECT_FALSE(fake_.hasContainer(stranger));
+  // The tasks go first, then (in the background) their container objects.
+  ASSERT_TRUE(waitUntil([&] {
+    return !fake_.task(id) && !fake_.task(stranger) && !fake_.hasContainer(id) && !fake_.hasContainer(stranger);
+  })) << "a task or a container object stayed";
   EXPECT_EQ(status(id), ContainerStatus::created);
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
   // And it starts cleanly afterwards.
@@ -437,10 +485,15 @@ TEST_F(LifecycleTest, AStopThatRacesTheContainersOwnExitSucceedsWithTheExitItFou
 }
 
 TEST_F(LifecycleTest, AKillThatRacesTheExitIsNoError) {
-  std::string id = run();
-  fake_.exitTask(id, 0);
+  std::string id = runWithTheCheckOfTheFirstSubscriptionDone();
+  uint32_t pid = fake_.task(id)->pid;
+  // The process has exited and its event is still on its way: the record says running. (Once
+  // the exit is recorded a kill is refused "is not running", as dockerd refuses it.)
+  fake_.exitTaskUnannounced(id, 0);
   EXPECT_NO_THROW(core_->kill(id, "TERM", soon()));
+  fake_.publishExit(id, pid, 0);
   ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 0);
 }
 
 TEST_F(LifecycleTest, ARemovalWhileARestartIsPendingWinsAndTheTimerFindsNothing) {

@@ -55,6 +55,27 @@ class FakeContainerd {
     }
     changed_.notify_all();
   }
+  // The task's process exits with `code` and no event reaches a subscriber (one lost while the
+  // subscription was being made again, say): only its state tells.
+  void exitTaskUnannounced(const std::string& id, uint32_t code) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(id);
+      if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
+      it->second.status = TaskStatus::stopped;
+      it->second.exit = {code, nowUnixNanos()};
+    }
+    changed_.notify_all();
+  }
+  // The task's shim died and containerd cleaned up after it: the task is gone from its list
+  // (the container object stays), and no event has come yet.
+  void loseTask(const std::string& id) {
+    {
+      std::lock_guard lock(mutex_);
+      tasks_.erase(id);
+    }
+    changed_.notify_all();
+  }
   // An exit event as containerd publishes it, whatever the task's state (a late or duplicate
   // one, or containerd's cleanup after a dead shim, which names pid 0).
   void publishExit(const std::string& id, uint32_t pid, uint32_t code) {
