@@ -56,8 +56,8 @@ int ServiceHost::run() {
   return 0;
 }
 
-int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup,
-               size_t workers) {
+int runService(const std::string& name, int argc, char** argv, const std::function<void()>& confine,
+               const std::function<void(ServiceHost&)>& setup, size_t workers) {
   // Block the stop signals before any thread starts so only run()'s sigwait receives them.
   sigset_t set;
   sigemptyset(&set);
@@ -79,10 +79,11 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
   }
   setupLogging(name, config.logLevel);
   try {
+    // No thread exists yet: every thread started from here on holds only what the service keeps
+    // (the host's sockets start ZeroMQ's I/O and reaper threads; setup starts the service's own).
+    confine();
     ServiceHost host(name, config, workers);
     setup(host);
-    // Started once `setup` has confined the process: a thread keeps the capabilities it was
-    // created with.
     MemoryReturn memoryReturn;  // what a burst freed goes back to the system
     return host.run();
   } catch (const std::exception& e) {

@@ -43,9 +43,11 @@ class ServiceHost {
   std::vector<std::function<void()>> onStop_;
 };
 
-// The whole main() of a service: parse argv, build the host, let `setup` register the
-// service's handlers, run. Exit status 2 for a bad config, 1 for a failed start.
-int runService(const std::string& name, int argc, char** argv, const std::function<void(ServiceHost&)>& setup,
-               size_t workers = 4);
+// The whole main() of a service: parse argv; `confine` (the service's sandbox::confine) before
+// any thread exists, since a thread keeps the capabilities it was created with and the host's
+// sockets start ZeroMQ's threads; build the host, let `setup` register the service's handlers,
+// run. Exit status 2 for a bad config, 1 for a failed start.
+int runService(const std::string& name, int argc, char** argv, const std::function<void()>& confine,
+               const std::function<void(ServiceHost&)>& setup, size_t workers = 4);
 
 }  // namespace berth::ipc

@@ -226,13 +226,29 @@ int main(int argc, char** argv) {
   std::unique_ptr<bridge::StreamServer> streams;
   std::unique_ptr<bridge::ContainerViewFeed> viewFeed;  // observes the store and the execs
   std::shared_future<bridge::RuncVersion> runc;
+  double confineMs = 0;
+  auto confine = [&confineMs] {
+    // The bridge prepares what containerd runs: fifos and the logger, mounts and views of a
+    // container's filesystem (berth-archive, spawned with a subset of these), cgroups and
+    // processes of containers (kill, ps). It keeps what that needs, and no module loading,
+    // raw I/O, time, boot, audit or MAC administration.
+    auto t0 = std::chrono::steady_clock::now();
+    bridge::grantableCapabilities();  // privileged containers get what the engine had, not what the bridge keeps
+    sandbox::confine({"berth-containerd-bridge",
+                      {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
+                       CAP_SETUID, CAP_SETPCAP, CAP_SYS_CHROOT, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
+                       CAP_MKNOD, CAP_SETFCAP},
+                      {"execve", "execveat", "mount", "umount2", "mount_setattr", "open_tree", "move_mount", "fsopen",
+                       "fsmount", "fsconfig", "chroot", "pivot_root", "mknod", "mknodat",
+                       // berth-archive drops capabilities; ps reads NUMA policies; runc
+                       // (--version) probes seccomp, which can only narrow a filter
+                       "capset", "get_mempolicy", "set_mempolicy", "seccomp"},
+                      true});
+    confineMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
   int status = ipc::runService(
-      "containerd-bridge", argc, argv,
+      "containerd-bridge", argc, argv, confine,
       [&](ipc::ServiceHost& host) {
-        // The bridge prepares what containerd runs: fifos and the logger, mounts and views of a
-        // container's filesystem (berth-archive, spawned with a subset of these), cgroups and
-        // processes of containers (kill, ps). It keeps what that needs, and no module loading,
-        // raw I/O, time, boot, audit or MAC administration.
         auto t0 = std::chrono::steady_clock::now();
         auto lap = [last = t0]() mutable {
           auto now = std::chrono::steady_clock::now();
@@ -240,18 +256,6 @@ int main(int argc, char** argv) {
           last = now;
           return ms;
         };
-        bridge::grantableCapabilities();  // privileged containers get what the engine had, not what the bridge keeps
-        sandbox::confine({"berth-containerd-bridge",
-                          {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_KILL, CAP_SETGID,
-                           CAP_SETUID, CAP_SETPCAP, CAP_SYS_CHROOT, CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_RESOURCE,
-                           CAP_MKNOD, CAP_SETFCAP},
-                          {"execve", "execveat", "mount", "umount2", "mount_setattr", "open_tree", "move_mount", "fsopen",
-                           "fsmount", "fsconfig", "chroot", "pivot_root", "mknod", "mknodat",
-                           // berth-archive drops capabilities; ps reads NUMA policies; runc
-                           // (--version) probes seccomp, which can only narrow a filter
-                           "capset", "get_mempolicy", "set_mempolicy", "seccomp"},
-                          true});
-        double confineMs = lap();
         const auto& config = host.config();
         store = std::make_unique<bridge::ContainerStore>(config.serviceDataDir("containers"));
         std::string socket = config.containerdSocket();
@@ -318,8 +322,8 @@ int main(int argc, char** argv) {
         registerHandlers(server, *containers);
         server.handle(ipc::methods::bridgeContainerViews(),
                       [&](auto, auto r) { viewFeed->snapshot(r); });
-        spdlog::info("containerd-bridge: set up in {:.1f} ms: confine {:.1f}, records {:.1f}, clients {:.1f}, restore {:.1f}",
-                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), confineMs,
+        spdlog::info("containerd-bridge: confined in {:.1f} ms, then set up in {:.1f} ms: records {:.1f}, clients {:.1f}, restore {:.1f}",
+                     confineMs, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
                      recordsMs, clientsMs, restoreMs);
       },
       64);

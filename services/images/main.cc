@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<images::LoadsAhead> loadsAhead;
   std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
   images::Operations& operations = *operationsOwner;
-  return ipc::runService("images", argc, argv, [&](ipc::ServiceHost& host) {
-    const Config& config = host.config();
+  auto confine = [] {
     // berth-images mounts nothing, runs no program and enters no namespace. It writes layers
     // as their tars say: owners (CHOWN, FOWNER), setuid bits (FSETID), device nodes and
     // whiteouts (MKNOD), file capabilities (SETFCAP) and overlay's trusted.* xattrs (SYS_ADMIN,
@@ -90,6 +89,9 @@ int main(int argc, char** argv) {
     sandbox::confine({"berth-images",
                       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN},
                       {"mknod", "mknodat"}});
+  };
+  return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
+    const Config& config = host.config();
     // Running pulls and pushes finish (and publish their events) before the host goes away.
     // Loads still reading their uploads give up (their uploads are abandoned).
     host.onStop([&] {

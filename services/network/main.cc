@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<network::Resolver> resolver;
   std::unique_ptr<network::HostPlumbing> plumbing;
   std::unique_ptr<network::NetworkCore> core;
-  return ipc::runService("network", argc, argv, [&](ipc::ServiceHost& host) {
+  auto confine = [] {
     // Links, addresses, routes and nftables over netlink (NET_ADMIN, NET_RAW); network
     // namespaces made, bind-mounted and entered (SYS_ADMIN); the resolver it runs serves on
     // port 53 (NET_BIND_SERVICE) and inherits all of this.
@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
                       {CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE, CAP_SYS_ADMIN, CAP_DAC_OVERRIDE},
                       {"execve", "execveat", "mount", "umount2"},
                       true});
+  };
+  return ipc::runService("network", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const auto& config = host.config();
     namespaces = std::make_unique<network::ContainerNamespaces>(config.execRoot + "/netns");
     firewall = std::make_unique<network::Firewall>("berth");

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   volumes::KernelMounter mounter;
   std::unique_ptr<volumes::VolumesCore> core;
   raiseFileLimit();
-  return ipc::runService("volumes", argc, argv, [&](ipc::ServiceHost& host) {
+  auto confine = [] {
     // Mounts for the local driver's options (SYS_ADMIN, mount and umount2), and copy-up, which
     // keeps owners, modes, device nodes, xattrs and hard links (linking by descriptor needs
     // DAC_READ_SEARCH). No program, no namespace.
@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
                       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP,
                        CAP_SYS_ADMIN},
                       {"mount", "umount2", "mknod", "mknodat"}});
+  };
+  return ipc::runService("volumes", argc, argv, confine, [&](ipc::ServiceHost& host) {
     auto& events = host.events();
     core = std::make_unique<volumes::VolumesCore>(
         host.config().serviceDataDir("volumes"), mounter,
