@@ -41,6 +41,7 @@ ContainersCore::ContainersCore(Edges edges)
               e_.paths.cgroupParent) {
   makeDirectories(e_.paths.runDir, 0700);
   exitHandler_.setFollowUp(&lifecycle_);
+  exitHandler_.setCheckInterval(e_.exitCheckInterval);
 }
 
 ContainersCore::~ContainersCore() { stopBackgroundWork(); }
@@ -109,7 +110,7 @@ void ContainersCore::restore() {
           spdlog::warn("containers: removing abandoned containers: {}", e.what());
         }
         try {
-          exitHandler_.checkIfDue();
+          checkExitsIfDue();
         } catch (const std::exception& e) {
           spdlog::warn("containers: checking the watched containers: {}", e.what());
         }

@@ -70,6 +70,8 @@ class ContainersCore final : private ContainerRuns {
     VolumeService* volumes = nullptr;
     // The network service. Left out by unit tests: runc then makes each container's namespace.
     NetworkService* network = nullptr;
+    // How often the containers containerd's events may have missed are checked (ExitHandler).
+    std::chrono::milliseconds exitCheckInterval{std::chrono::seconds(30)};
   };
   explicit ContainersCore(Edges edges);
   ~ContainersCore() override;
@@ -78,8 +80,10 @@ class ContainersCore final : private ContainerRuns {
   void restore();
   // Engine shutdown without live-restore.
   void shutdown(std::chrono::seconds timeout);
-  // The check for exits containerd's events missed (ExitHandler::checkIfDue), which the restore's
-  // background loop makes every 30 s: at once. False when containerd did not answer.
+  // The check for exits containerd's events missed, when due: the restore's background loop
+  // calls this every second (ExitHandler::checkIfDue).
+  void checkExitsIfDue() { exitHandler_.checkIfDue(); }
+  // That check at once, whatever the time. False when containerd did not answer.
   bool checkExitsNow() { return exitHandler_.checkNow(); }
   // Ends the background work (exit monitors, restarts by policy, the OOM watcher) without
   // touching any container: the bridge is going away.

@@ -246,7 +246,7 @@ bool ExitHandler::check(bool periodic) {
 void ExitHandler::checkIfDue() {
   {
     std::lock_guard lock(watchMutex_);
-    if (!checkSoon_ && std::chrono::steady_clock::now() - lastCheck_ < 30s) return;
+    if (!checkSoon_ && std::chrono::steady_clock::now() - lastCheck_ < checkEvery_) return;
   }
   check(true);
 }

@@ -54,6 +54,8 @@ class ExitHandler {
         events_(events), paths_(paths) {}
 
   void setFollowUp(ExitFollowUp* followUp) { followUp_ = followUp; }
+  // How often checkIfDue() checks when nothing asks for one sooner (30 s).
+  void setCheckInterval(std::chrono::milliseconds every) { checkEvery_ = every; }
   // No more restarts by policy: the engine is stopping (its containers' exits are still
   // followed and recorded while it stops them).
   void stop();
@@ -77,8 +79,9 @@ class ExitHandler {
   // Watches the run of a container that started with exit count `exits` as process `pid`;
   // `since` is followPoint() from before its task started.
   void watch(const std::string& id, int64_t exits, uint32_t pid, const FollowPoint& since);
-  // Called every second or so: every 30 s (or sooner when the last check failed), asks
-  // containerd whether the watched containers still run, for an exit its events missed.
+  // Called every second or so: every 30 s (the check interval), or at once when the last check
+  // got no certain answer, asks containerd whether the watched containers still run, for an
+  // exit its events missed.
   void checkIfDue();
   // That check at once, whatever the time. False when containerd did not answer.
   bool checkNow() { return check(true); }
@@ -146,6 +149,7 @@ class ExitHandler {
   bool checkPending_ = false;  // a requested check has not read watched_ yet
   bool checkSoon_ = false;     // the last check failed, or an exit event was spent in vain
   std::chrono::steady_clock::time_point lastCheck_ = std::chrono::steady_clock::now();
+  std::chrono::milliseconds checkEvery_{std::chrono::seconds(30)};
 };
 
 }  // namespace berth::bridge

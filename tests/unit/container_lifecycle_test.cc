@@ -320,6 +320,37 @@ TEST_F(LifecycleTest, AnExitWhoseEventWasLostIsFoundByCheckingTheWatchedTasks) {
   EXPECT_EQ(status(alive), ContainerStatus::running);
 }
 
+// The check of the watched tasks runs when its interval has passed, not before, and at the next
+// call (not an interval later) after a check that got no certain answer.
+TEST_F(LifecycleTest, TheCheckOfTheWatchedTasksRunsWhenDueAndAgainAtOnceAfterAnUncertainOne) {
+  exitCheckInterval_ = std::chrono::milliseconds(400);
+  crashBridge();  // the fixture's bridge, which has not started following exits yet
+  openCore();
+  std::string id = runWithTheCheckOfTheFirstSubscriptionDone();
+  ASSERT_FALSE(id.empty()) << "no check after the first subscription";
+  fake_.exitTaskUnannounced(id, 2);
+  size_t lists = fake_.count("Tasks.List");
+  core_->checkExitsIfDue();  // the first subscription's check has just run
+  EXPECT_EQ(fake_.count("Tasks.List"), lists) << "checked before the interval passed";
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  core_->checkExitsIfDue();
+  EXPECT_EQ(fake_.count("Tasks.List"), lists + 1) << "no check once the interval passed";
+  ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
+  EXPECT_EQ(record(id).state.exitCode, 2);
+
+  // containerd lists a stopped task but cannot say its state: no certain answer.
+  std::string other = run();
+  fake_.exitTaskUnannounced(other, 3);
+  fake_.stateUnknown(true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  core_->checkExitsIfDue();
+  EXPECT_EQ(status(other), ContainerStatus::running) << "recorded without containerd's word";
+  fake_.stateUnknown(false);
+  core_->checkExitsIfDue();  // at once
+  ASSERT_TRUE(waitForStatus(other, ContainerStatus::exited));
+  EXPECT_EQ(record(other).state.exitCode, 3);
+}
+
 // The engine's shutdown stops the running containers and records their exits (the events are
 // still followed while it waits for them).
 TEST_F(LifecycleTest, ShutdownStopsTheRunningContainersAndRecordsTheirExits) {

@@ -55,7 +55,7 @@ class CoreFixture : public ::testing::Test {
           events_.push_back(line);
           (void)r;
         },
-        paths, nullptr, &volumes_, &network_});
+        paths, nullptr, &volumes_, &network_, exitCheckInterval_});
   }
 
   // kill -9 of the bridge: its threads stop where they are; containerd and the records stay.
@@ -131,6 +131,8 @@ class CoreFixture : public ::testing::Test {
   testing::FakeNetwork network_;
   testing::FakeHostOps host_;
   testing::ManualScheduler scheduler_;
+  // The next openCore()'s check interval for exits the events missed.
+  std::chrono::milliseconds exitCheckInterval_{std::chrono::seconds(30)};
   std::unique_ptr<ContainerStore> store_;
   std::unique_ptr<ContainersCore> core_;
   std::mutex eventsMutex_;

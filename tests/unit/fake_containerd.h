@@ -44,29 +44,10 @@ class FakeContainerd {
 
   // ---- what a test makes happen ----
   // The task's process exits with `code`.
-  void exitTask(const std::string& id, uint32_t code) {
-    {
-      std::lock_guard lock(mutex_);
-      auto it = tasks_.find(id);
-      if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
-      it->second.status = TaskStatus::stopped;
-      it->second.exit = {code, nowUnixNanos()};
-      exitLog_.push_back({id, id, it->second.pid, it->second.exit});
-    }
-    changed_.notify_all();
-  }
+  void exitTask(const std::string& id, uint32_t code) { endTask(id, code, true); }
   // The task's process exits with `code` and no event reaches a subscriber (one lost while the
   // subscription was being made again, say): only its state tells.
-  void exitTaskUnannounced(const std::string& id, uint32_t code) {
-    {
-      std::lock_guard lock(mutex_);
-      auto it = tasks_.find(id);
-      if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
-      it->second.status = TaskStatus::stopped;
-      it->second.exit = {code, nowUnixNanos()};
-    }
-    changed_.notify_all();
-  }
+  void exitTaskUnannounced(const std::string& id, uint32_t code) { endTask(id, code, false); }
   // The task's shim died and containerd cleaned up after it: the task is gone from its list
   // (the container object stays), and no event has come yet.
   void loseTask(const std::string& id) {
@@ -469,6 +450,18 @@ class FakeContainerd {
 
  private:
   void record(const std::string& call) { calls_.push_back(call); }
+  // The task's process exits with `code`; `announce`: its /tasks/exit event is published.
+  void endTask(const std::string& id, uint32_t code, bool announce) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = tasks_.find(id);
+      if (it == tasks_.end() || it->second.status == TaskStatus::stopped) return;
+      it->second.status = TaskStatus::stopped;
+      it->second.exit = {code, nowUnixNanos()};
+      if (announce) exitLog_.push_back({id, id, it->second.pid, it->second.exit});
+    }
+    changed_.notify_all();
+  }
   void setStatus(const std::string& id, const std::string& call, TaskStatus status) {
     std::lock_guard lock(mutex_);
     record(call);
