@@ -323,7 +323,9 @@ TEST_F(LifecycleTest, AnExitWhoseEventWasLostIsFoundByCheckingTheWatchedTasks) {
 // The check of the watched tasks runs when its interval has passed, not before, and at the next
 // call (not an interval later) after a check that got no certain answer.
 TEST_F(LifecycleTest, TheCheckOfTheWatchedTasksRunsWhenDueAndAgainAtOnceAfterAnUncertainOne) {
-  exitCheckInterval_ = std::chrono::milliseconds(400);
+  // Wide enough that a stalled machine between the first check and the next call below does
+  // not make that call due.
+  exitCheckInterval_ = std::chrono::milliseconds(1000);
   crashBridge();  // the fixture's bridge, which has not started following exits yet
   openCore();
   std::string id = runWithTheCheckOfTheFirstSubscriptionDone();
@@ -332,7 +334,7 @@ TEST_F(LifecycleTest, TheCheckOfTheWatchedTasksRunsWhenDueAndAgainAtOnceAfterAnU
   size_t lists = fake_.count("Tasks.List");
   core_->checkExitsIfDue();  // the first subscription's check has just run
   EXPECT_EQ(fake_.count("Tasks.List"), lists) << "checked before the interval passed";
-  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   core_->checkExitsIfDue();
   EXPECT_EQ(fake_.count("Tasks.List"), lists + 1) << "no check once the interval passed";
   ASSERT_TRUE(waitForStatus(id, ContainerStatus::exited));
@@ -342,7 +344,7 @@ TEST_F(LifecycleTest, TheCheckOfTheWatchedTasksRunsWhenDueAndAgainAtOnceAfterAnU
   std::string other = run();
   fake_.exitTaskUnannounced(other, 3);
   fake_.stateUnknown(true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   core_->checkExitsIfDue();
   EXPECT_EQ(status(other), ContainerStatus::running) << "recorded without containerd's word";
   fake_.stateUnknown(false);
