@@ -4,7 +4,8 @@
 
 namespace berth {
 
-MemoryReturn::MemoryReturn(std::chrono::milliseconds every, size_t grownBy) : grownBy_(grownBy) {
+MemoryReturn::MemoryReturn(std::chrono::milliseconds every, size_t grownBy, std::function<void()> beforeLook)
+    : grownBy_(grownBy), beforeLook_(std::move(beforeLook)) {
   freeAfterTrim_ = mallinfo2().fordblks;
   if (every.count() > 0) thread_ = std::thread([this, every] { run(every); });
 }
@@ -33,6 +34,7 @@ void MemoryReturn::run(std::chrono::milliseconds every) {
   std::unique_lock lock(mutex_);
   while (!stop_.wait_for(lock, every, [this] { return stopping_; })) {
     lock.unlock();
+    if (beforeLook_) beforeLook_();
     returnIfWorthIt();
     lock.lock();
   }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -17,7 +18,11 @@ namespace berth {
 
 class MemoryReturn {
  public:
-  MemoryReturn(std::chrono::milliseconds every = std::chrono::seconds(5), size_t grownBy = size_t{1} << 20);
+  // `beforeLook`, when set, runs on the thread before each look: the process lets go of what it
+  // keeps only while it may be needed again (ipc::RpcClient::closeIdleEverywhere, the RPC
+  // clients' idle sockets), so that a burst's leftovers are returned by the same look.
+  MemoryReturn(std::chrono::milliseconds every = std::chrono::seconds(5), size_t grownBy = size_t{1} << 20,
+               std::function<void()> beforeLook = {});
   ~MemoryReturn();  // stops the thread
   MemoryReturn(const MemoryReturn&) = delete;
   MemoryReturn& operator=(const MemoryReturn&) = delete;
@@ -30,6 +35,7 @@ class MemoryReturn {
   void run(std::chrono::milliseconds every);
 
   size_t grownBy_;
+  std::function<void()> beforeLook_;
   size_t freeAfterTrim_ = 0;
   std::mutex mutex_;
   std::condition_variable stop_;

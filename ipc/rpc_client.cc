@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <set>
 
 #include <capnp/any.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,16 @@ namespace berth::ipc {
 
 namespace {
 constexpr std::string_view kWentAway = " went away during the call";
+
+// Every client of the process, for closeIdleEverywhere.
+std::mutex& clientsMutex() {
+  static std::mutex m;
+  return m;
+}
+std::set<RpcClient*>& clients() {
+  static std::set<RpcClient*> all;
+  return all;
+}
 }  // namespace
 
 bool RpcClient::wentAwayDuringCall(const Error& e) {
@@ -79,9 +90,38 @@ struct RpcClient::Connection {
 };
 
 RpcClient::RpcClient(zmq::context_t& context, std::string endpoint)
-    : context_(context), endpoint_(std::move(endpoint)) {}
+    : context_(context), endpoint_(std::move(endpoint)) {
+  std::lock_guard lock(clientsMutex());
+  clients().insert(this);
+}
 
-RpcClient::~RpcClient() = default;
+RpcClient::~RpcClient() {
+  std::lock_guard lock(clientsMutex());
+  clients().erase(this);
+}
+
+size_t RpcClient::closeIdle(Clock::time_point now) {
+  std::vector<Idle> closing;  // closed outside the pool's lock
+  {
+    std::lock_guard lock(poolMutex_);
+    closing = takeStaleLocked(now);
+  }
+  return closing.size();
+}
+
+size_t RpcClient::closeIdleEverywhere(Clock::time_point now) {
+  // Under the registry's lock, so no client is destroyed meanwhile; no client takes it while
+  // it holds its pool's lock.
+  std::lock_guard lock(clientsMutex());
+  size_t closed = 0;
+  for (RpcClient* c : clients()) closed += c->closeIdle(now);
+  return closed;
+}
+
+size_t RpcClient::idleSockets() {
+  std::lock_guard lock(poolMutex_);
+  return pool_.size();
+}
 
 std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
   {
@@ -100,16 +140,24 @@ std::unique_ptr<RpcClient::Connection> RpcClient::acquire() {
   return std::make_unique<Connection>(context_, endpoint_, monitorEndpoint);
 }
 
+std::vector<RpcClient::Idle> RpcClient::takeStaleLocked(Clock::time_point now) {
+  // The pool is ordered by release, the longest idle first. The most recently used socket stays,
+  // however long idle: the next call after a pause need not make a socket and its connection.
+  size_t stale = 0;
+  while (stale + 1 < pool_.size() && (pool_.size() - stale > kMaxIdle || now - pool_[stale].since > kIdleLife)) {
+    ++stale;
+  }
+  std::vector<Idle> out(std::make_move_iterator(pool_.begin()), std::make_move_iterator(pool_.begin() + static_cast<long>(stale)));
+  pool_.erase(pool_.begin(), pool_.begin() + static_cast<long>(stale));
+  return out;
+}
+
 void RpcClient::release(std::unique_ptr<Connection> c) {
   std::vector<Idle> closing;  // closed outside the lock
   auto now = Clock::now();
   std::lock_guard lock(poolMutex_);
   pool_.push_back({std::move(c), now});
-  size_t stale = 0;
-  while (stale < pool_.size() && (pool_.size() - stale > kMaxIdle || now - pool_[stale].since > kIdleLife)) ++stale;
-  if (stale == 0) return;
-  closing.assign(std::make_move_iterator(pool_.begin()), std::make_move_iterator(pool_.begin() + static_cast<long>(stale)));
-  pool_.erase(pool_.begin(), pool_.begin() + static_cast<long>(stale));
+  closing = takeStaleLocked(now);
 }
 
 std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name,

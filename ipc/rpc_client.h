@@ -96,6 +96,19 @@ class RpcClient {
 
   const std::string& endpoint() const { return endpoint_; }
 
+  // Closes the idle sockets beyond kMaxIdle and those idle since before `now - kIdleLife`, all
+  // but the most recently used; returns how many. Releasing a socket does the same, but only a
+  // later call releases one: after a burst followed by silence the sockets would stay (each
+  // holds a connection, and its memory, in both processes), so every service and berth-api
+  // also sweep their clients every 5 s.
+  size_t closeIdle(Clock::time_point now = Clock::now());
+  // closeIdle() on every client of this process (the MemoryReturn thread of each service and
+  // of berth-api calls it before it looks at the arenas).
+  static size_t closeIdleEverywhere(Clock::time_point now = Clock::now());
+  // Sockets in the pool now.
+  size_t idleSockets();
+  static constexpr std::chrono::seconds kIdleLife{10};
+
   // Called with the view stamp of every reply from a peer that keeps views (ipc/view_stamp.h),
   // before the call returns. Set once, before the first call.
   void onViewStamp(std::function<void(ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
@@ -112,7 +125,7 @@ class RpcClient {
   std::string endpoint_;
   // Idle sockets, the most recently used last. A burst of concurrent calls leaves as many
   // sockets as it had calls in flight; those beyond kMaxIdle, and any idle for kIdleLife, are
-  // closed as calls release theirs. Every idle socket reconnects (a ZeroMQ handshake with the
+  // closed as calls release theirs and by closeIdle(). Every idle socket reconnects (a ZeroMQ handshake with the
   // server's I/O thread) when the server restarts, ahead of the calls that wait for it: 72 of
   // them in berth-api held its first call to a restarted bridge by up to 66 ms.
   struct Idle {
@@ -120,7 +133,9 @@ class RpcClient {
     Clock::time_point since;
   };
   static constexpr size_t kMaxIdle = 8;
-  static constexpr std::chrono::seconds kIdleLife{10};
+  // Removes from the pool the sockets beyond kMaxIdle and those idle for kIdleLife at `now`,
+  // never the most recently used.
+  std::vector<Idle> takeStaleLocked(Clock::time_point now);
   std::mutex poolMutex_;
   std::vector<Idle> pool_;
   std::atomic<uint64_t> nextRequestId_{1};

@@ -71,10 +71,11 @@ int main(int argc, char** argv) {
     // the process any client talks to; everything privileged happens behind the IPC.
     sandbox::confine({"berth-api", {}, {}});
     // After the confinement: a thread keeps the capabilities it was created with.
-    MemoryReturn memoryReturn;  // what a burst freed goes back to the system (common/memory_return.h)
-
     zmq::context_t zmq;
     api::Backends backends(zmq, config);
+    // What a burst freed goes back to the system (common/memory_return.h), the RPC clients'
+    // idle sockets first. Made after the clients and their context, so its thread ends first.
+    MemoryReturn memoryReturn(std::chrono::seconds(5), size_t{1} << 20, [] { ipc::RpcClient::closeIdleEverywhere(); });
     api::EventHub events(zmq, config, backends);
     api::Router router;
     api::SystemRoutes system(config, backends, events);

@@ -439,6 +439,69 @@ TEST_F(IpcTest, AfterABurstOfConcurrentCallsTheClientKeepsOnlyAFewIdleSockets) {
   EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
 }
 
+// A burst followed by silence: no later call releases a socket, so the sweep every process
+// runs (closeIdle, from its MemoryReturn thread) is what closes them once idle for their life.
+TEST_F(IpcTest, SocketsLeftIdleByABurstAreClosedByTheSweepWithoutAnotherCall) {
+  ipc::RpcServer::Options options;
+  options.workers = 8;
+  options.workerIdle = 100ms;
+  ipc::RpcServer server(context_, endpoint_, options);
+  std::atomic<int> inHandler{0};
+  std::atomic<bool> release{false};
+  server.implements<testing::Echo>();
+  server.handle(
+      echoMethod(),
+      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); });
+  server.handle(
+      sleepMethod(),
+      [&](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
+        ++inHandler;
+        while (!release) std::this_thread::sleep_for(2ms);
+      },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.start();
+  auto descriptors = [] {
+    return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
+  };
+  ipc::RpcClient client(context_, endpoint_);
+  EXPECT_EQ(echo(client, "warm", ipc::deadlineIn(5s)), "warm");
+  int before = descriptors();  // one socket, kept however long idle
+  auto burst = [&](int calls) {
+    inHandler = 0;
+    release = false;
+    std::vector<std::thread> callers;
+    ReleaseAndJoin releaseAll{release, callers};
+    for (int i = 0; i < calls; ++i) {
+      callers.emplace_back([&] {
+        client.call(sleepMethod(), ipc::deadlineIn(30s), [](testing::Echo::SleepParams::Builder p) { p.setMs(1); });
+      });
+    }
+    ASSERT_TRUE(test::waitFor([&] { return inHandler == calls; }, 10s)) << inHandler << " of " << calls;
+  };
+  burst(6);
+  ASSERT_EQ(client.idleSockets(), 6u) << "each call of the burst left its socket";
+  int afterBurst = descriptors();
+  EXPECT_GE(afterBurst - before, 5 * 3) << "an idle socket holds its connection's descriptors";
+  auto now = ipc::Clock::now();
+  EXPECT_EQ(client.closeIdle(now), 0u) << "none idle for its life yet";
+  EXPECT_EQ(client.idleSockets(), 6u);
+  EXPECT_EQ(client.closeIdle(now + ipc::RpcClient::kIdleLife + 1s), 5u) << "all but the most recently used";
+  EXPECT_EQ(client.idleSockets(), 1u);
+  // ZeroMQ closes the connections asynchronously; with them go the client's and the server's
+  // descriptors, to within 2 (the server's workers, each with a socket, come and go with calls).
+  EXPECT_TRUE(test::waitFor([&] { return descriptors() <= before + 2; }, 5s))
+      << before << " descriptors before the burst, " << afterBurst << " after it, " << descriptors()
+      << " after the sweep";
+
+  // The process-wide sweep reaches this client too.
+  burst(3);
+  ASSERT_EQ(client.idleSockets(), 3u);
+  EXPECT_GE(ipc::RpcClient::closeIdleEverywhere(ipc::Clock::now() + ipc::RpcClient::kIdleLife + 1s), 2u);
+  EXPECT_EQ(client.idleSockets(), 1u);
+  EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
+}
+
 TEST_F(IpcTest, AServerRefusesToStartWithAMethodThatHasNoHandler) {
   ipc::RpcServer server(context_, endpoint_);
   server.implements<testing::Echo>();

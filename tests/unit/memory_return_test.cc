@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace berth {
@@ -55,6 +58,16 @@ TEST(MemoryReturnTest, FreedBlocksBehindOnesStillInUseGoBackToTheSystem) {
   // Nothing new freed since: no second trim.
   EXPECT_FALSE(memoryReturn.returnIfWorthIt());
   for (char* b : blocks) std::free(b);
+}
+
+// The thread lets the process release what it keeps for reuse (the RPC clients' idle sockets)
+// before each look, so that the same look can return that memory.
+TEST(MemoryReturnTest, TheThreadRunsItsHookAtEachLook) {
+  std::atomic<int> looks{0};
+  MemoryReturn memoryReturn(std::chrono::milliseconds(10), size_t{1} << 20, [&] { ++looks; });
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (looks < 3 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GE(looks, 3) << "the hook ran " << looks << " times in 10 s at one look per 10 ms";
 }
 
 }  // namespace
