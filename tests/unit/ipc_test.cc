@@ -388,32 +388,46 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
   EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
 }
 
+// A server whose sleep calls stay in their handlers until `release`, counted in `inHandler`,
+// with as many workers as a burst needs (the extra ones gone 100 ms after it, a socket each).
+struct HeldCallsServer {
+  struct Counts {
+    std::atomic<int> inHandler{0};
+    std::atomic<bool> release{false};
+  } counts;
+  ipc::RpcServer server;
+
+  HeldCallsServer(zmq::context_t& context, const std::string& endpoint, size_t workers)
+      : server(context, endpoint, ipc::RpcServer::Options{workers, 1, 100ms}) {
+    server.implements<testing::Echo>();
+    server.handle(echoMethod(), [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) {
+      r.setText(p.getText());
+    });
+    server.handle(
+        sleepMethod(),
+        [this](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
+          ++counts.inHandler;
+          while (!counts.release) std::this_thread::sleep_for(2ms);
+        },
+        ipc::RpcServer::Dispatch::worker);
+    server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+    server.start();
+  }
+};
+
+// This process's open descriptors: both ends of every connection of these tests.
+int openDescriptors() {
+  return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
+}
+
 // A burst of concurrent calls opens a socket per call in flight; afterwards the client keeps
 // only a few idle (each would reconnect, and hold descriptors and buffers, until the client
 // ends). Counted by this process's descriptors, the server's side of each connection included.
 TEST_F(IpcTest, AfterABurstOfConcurrentCallsTheClientKeepsOnlyAFewIdleSockets) {
-  ipc::RpcServer::Options options;
-  options.workers = 32;
-  options.workerIdle = 100ms;  // the server's extra workers (a socket each) gone soon after
-  ipc::RpcServer server(context_, endpoint_, options);
-  std::atomic<int> inHandler{0};
-  std::atomic<bool> release{false};
-  server.implements<testing::Echo>();
-  server.handle(
-      echoMethod(),
-      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); });
-  server.handle(
-      sleepMethod(),
-      [&](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
-        ++inHandler;
-        while (!release) std::this_thread::sleep_for(2ms);
-      },
-      ipc::RpcServer::Dispatch::worker);
-  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
-  server.start();
-  auto descriptors = [] {
-    return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-  };
+  HeldCallsServer held(context_, endpoint_, 32);
+  auto& inHandler = held.counts.inHandler;
+  auto& release = held.counts.release;
+  auto descriptors = openDescriptors;
   ipc::RpcClient client(context_, endpoint_);
   EXPECT_EQ(echo(client, "warm", ipc::deadlineIn(5s)), "warm");
   int before = descriptors();
@@ -439,31 +453,13 @@ TEST_F(IpcTest, AfterABurstOfConcurrentCallsTheClientKeepsOnlyAFewIdleSockets) {
   EXPECT_EQ(echo(client, "still served", ipc::deadlineIn(5s)), "still served");
 }
 
-// A burst followed by silence: no later call releases a socket, so the sweep every process
-// runs (closeIdle, from its MemoryReturn thread) is what closes them once idle for their life.
+// A burst followed by silence: no later call releases a socket, so the sweep that every service
+// and berth-api run (closeIdle, from the MemoryReturn thread) closes them once idle for their life.
 TEST_F(IpcTest, SocketsLeftIdleByABurstAreClosedByTheSweepWithoutAnotherCall) {
-  ipc::RpcServer::Options options;
-  options.workers = 8;
-  options.workerIdle = 100ms;
-  ipc::RpcServer server(context_, endpoint_, options);
-  std::atomic<int> inHandler{0};
-  std::atomic<bool> release{false};
-  server.implements<testing::Echo>();
-  server.handle(
-      echoMethod(),
-      [](testing::Echo::EchoParams::Reader p, testing::Echo::EchoResults::Builder r) { r.setText(p.getText()); });
-  server.handle(
-      sleepMethod(),
-      [&](testing::Echo::SleepParams::Reader, testing::Echo::SleepResults::Builder) {
-        ++inHandler;
-        while (!release) std::this_thread::sleep_for(2ms);
-      },
-      ipc::RpcServer::Dispatch::worker);
-  server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
-  server.start();
-  auto descriptors = [] {
-    return static_cast<int>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-  };
+  HeldCallsServer held(context_, endpoint_, 8);
+  auto& inHandler = held.counts.inHandler;
+  auto& release = held.counts.release;
+  auto descriptors = openDescriptors;
   ipc::RpcClient client(context_, endpoint_);
   EXPECT_EQ(echo(client, "warm", ipc::deadlineIn(5s)), "warm");
   int before = descriptors();  // one socket, kept however long idle
