@@ -109,6 +109,7 @@ void ContainerViewFeed::changed(const std::string& id) {
     record = store_.find(id);
   } catch (const Error&) {
   }
+  if (!record) views_.forget(id);
   publishLocked([&](ipc::ContainerViewChange::Builder change) {
     if (record) fill(change.initView(), record);
     else change.setRemovedId(id);

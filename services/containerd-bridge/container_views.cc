@@ -438,6 +438,17 @@ std::shared_ptr<const ContainerViews::Rendered> ContainerViews::rendered(
   return r;
 }
 
+void ContainerViews::forget(const std::string& id) const {
+  std::lock_guard lock(renderedMutex_);
+  rendered_.erase(id);
+  std::erase_if(rendered_, [](const auto& entry) { return entry.second->record.expired(); });
+}
+
+size_t ContainerViews::keptRenderings() const {
+  std::lock_guard lock(renderedMutex_);
+  return rendered_.size();
+}
+
 ContainerViews::Parts ContainerViews::parts(const std::shared_ptr<const ContainerRecord>& record) const {
   Parts p;
   p.id = record->id;

@@ -51,6 +51,11 @@ class ContainerViews {
     ContainerFacts facts;
   };
   Parts parts(const std::shared_ptr<const ContainerRecord>& record) const;
+  // Drops a removed container's kept rendering (its documents' text and, through the weak
+  // pointer, the record's own storage), and any other left by a listing that rendered a record
+  // while it was being removed. Otherwise they stay until the sweep that only more containers bring.
+  void forget(const std::string& id) const;
+  size_t keptRenderings() const;  // how many renderings are kept (for tests)
   // One stats sample (see ContainerdBridge.stats); zeros when the container is not running.
   nlohmann::json stats(const std::string& ref) const;
   nlohmann::json top(const std::string& ref, const std::string& psArgs, Deadline deadline) const;
