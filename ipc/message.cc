@@ -1,7 +1,11 @@
 #include "ipc/message.h"
 
+#include <endian.h>
+
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "common/errors.h"
 
@@ -42,6 +46,42 @@ zmq::message_t encode(capnp::MessageBuilder& message) {
   return zmq::message_t(bytes.begin(), bytes.size(), [](void*, void* hint) {
     delete static_cast<kj::Array<capnp::word>*>(hint);
   }, words);
+}
+
+FrameBuilder::FrameBuilder(size_t firstSegmentWords) : firstSegmentWords_(std::max<size_t>(firstSegmentWords, 1)) {}
+
+FrameBuilder::~FrameBuilder() {
+  std::free(first_);
+  for (void* segment : more_) std::free(segment);
+}
+
+kj::ArrayPtr<capnp::word> FrameBuilder::allocateSegment(uint minimumSize) {
+  if (first_ == nullptr && allocatedWords_ == 0) {
+    size_t words = std::max<size_t>(minimumSize, firstSegmentWords_);
+    first_ = static_cast<capnp::word*>(std::calloc(words + 1, sizeof(capnp::word)));
+    if (first_ == nullptr) throw std::bad_alloc();
+    allocatedWords_ = words;
+    return {first_ + 1, words};
+  }
+  size_t words = std::max<size_t>(minimumSize, std::min<size_t>(allocatedWords_, capnp::MAX_SEGMENT_WORDS));
+  void* segment = std::calloc(words, sizeof(capnp::word));
+  if (segment == nullptr) throw std::bad_alloc();
+  more_.push_back(segment);
+  allocatedWords_ += words;
+  return {static_cast<capnp::word*>(segment), words};
+}
+
+zmq::message_t FrameBuilder::release() {
+  auto segments = getSegmentsForOutput();
+  if (segments.size() != 1 || first_ == nullptr || segments[0].begin() != first_ + 1) return encode(*this);
+  // The flat form of a one-segment message: (segment count - 1) and the segment's size in
+  // words, both little-endian 32-bit, then the segment.
+  uint32_t table[2] = {htole32(0), htole32(static_cast<uint32_t>(segments[0].size()))};
+  std::memcpy(first_, table, sizeof table);
+  size_t bytes = (segments[0].size() + 1) * sizeof(capnp::word);
+  void* frame = first_;
+  first_ = nullptr;
+  return zmq::message_t(frame, bytes, [](void* data, void*) { std::free(data); }, nullptr);
 }
 
 }  // namespace berth::ipc

@@ -5,6 +5,7 @@
 #include <capnp/serialize.h>
 
 #include <cstdint>
+#include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -42,5 +43,29 @@ class MessageIn {
 
 // Serialises without a second copy: the frame takes ownership of the flat array.
 zmq::message_t encode(capnp::MessageBuilder& message);
+
+// A message built where its frame will be: the first segment is allocated with one word in
+// front of it, so a message that fits in that segment becomes a ZeroMQ frame with no copy
+// (the segment table goes into that word and the frame takes the buffer). Later segments
+// are allocated as the message grows, each as large as all before it, and such a message is
+// flattened as encode() does. A reply that is mostly one large blob (a chunk of a download)
+// is built with a first segment that holds it, so its bytes are written once, in place.
+class FrameBuilder final : public capnp::MessageBuilder {
+ public:
+  explicit FrameBuilder(size_t firstSegmentWords = capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
+  ~FrameBuilder() override;
+  FrameBuilder(const FrameBuilder&) = delete;
+  FrameBuilder& operator=(const FrameBuilder&) = delete;
+
+  kj::ArrayPtr<capnp::word> allocateSegment(uint minimumSize) override;
+  // The message as one frame; the builder is left without segments and is not used again.
+  zmq::message_t release();
+
+ private:
+  size_t firstSegmentWords_;
+  size_t allocatedWords_ = 0;
+  capnp::word* first_ = nullptr;  // the segment table's word, then the first segment
+  std::vector<void*> more_;
+};
 
 }  // namespace berth::ipc

@@ -273,7 +273,7 @@ size_t RpcServer::longPollsInProgress() const {
 
 void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& params, Clock::time_point deadline,
                         std::vector<zmq::message_t>& out) {
-  capnp::MallocMessageBuilder results;
+  std::optional<FrameBuilder> results;
   std::optional<std::pair<ErrorKind, std::string>> failure;
   try {
     MessageIn in(std::move(params));
@@ -281,7 +281,10 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
     auto left = deadline - Clock::now();
     auto margin = std::min<Clock::duration>(left / 10, std::chrono::milliseconds(100));
     CallContext call{deadline - std::max<Clock::duration>(margin, Clock::duration::zero())};
-    entry.handler(in.reader().getRoot<capnp::AnyPointer>(), results.getRoot<capnp::AnyPointer>(), call);
+    auto paramsRoot = in.reader().getRoot<capnp::AnyPointer>();
+    if (entry.replyWords) results.emplace(entry.replyWords(paramsRoot));
+    else results.emplace();
+    entry.handler(paramsRoot, results->getRoot<capnp::AnyPointer>(), call);
   } catch (const Error& e) {
     failure = {e.kind(), e.what()};
   } catch (const kj::Exception& e) {
@@ -307,7 +310,7 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
   } else {
     rh.setOk();
     out.push_back(encode(header));
-    out.push_back(encode(results));
+    out.push_back(results->release());
   }
 }
 

@@ -23,6 +23,7 @@
 #include <zmq.hpp>
 
 #include "common/deadline.h"
+#include "ipc/message.h"
 #include "ipc/method.h"
 
 namespace berth::ipc {
@@ -88,6 +89,22 @@ class RpcServer {
     handlers_[method.key] = Entry{std::move(raw), dispatch, method.name};
   }
 
+  // The same for a handler whose results are mostly one blob of up to `replyBytes(params)`
+  // bytes (a chunk of a download): its results are built in a first segment that holds the
+  // blob, which becomes the reply's frame, so the blob's bytes are written once (ipc/message.h).
+  template <typename M>
+  void handleBlob(const M& method, std::function<size_t(typename M::ParamsType::Reader)> replyBytes,
+                  std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,
+                  Dispatch dispatch = Dispatch::inline_) {
+    handle(method, std::move(fn), dispatch);
+    handlers_[method.key].replyWords = [replyBytes = std::move(replyBytes)](capnp::AnyPointer::Reader params) {
+      // The blob, its pointer and the results struct, and what rounding to words adds. The
+      // bound comes from the caller's params: no more than a frame may hold, whatever it says.
+      size_t bytes = std::min<size_t>(replyBytes(params.getAs<typename M::ParamsType>()), kMaxMessageBytes);
+      return bytes / sizeof(capnp::word) + 16;
+    };
+  }
+
   // Binds the endpoint (replacing a stale socket file) and starts serving.
   void start();
   // Stops serving; calls in flight on workers finish, their replies are dropped.
@@ -107,6 +124,8 @@ class RpcServer {
     RawHandler handler;
     Dispatch dispatch;
     std::string name;
+    // The first segment's size for the results, from the params (handleBlob); else capnp's usual.
+    std::function<size_t(capnp::AnyPointer::Reader)> replyWords = nullptr;
   };
   struct Job {
     zmq::message_t identity;

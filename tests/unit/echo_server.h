@@ -12,6 +12,7 @@ namespace berth::testing {
 using EchoMethod = ipc::Method<Echo, Echo::EchoParams, Echo::EchoResults>;
 using SleepMethod = ipc::Method<Echo, Echo::SleepParams, Echo::SleepResults>;
 using FailMethod = ipc::Method<Echo, Echo::FailParams, Echo::FailResults>;
+using BlobMethod = ipc::Method<Echo, Echo::BlobParams, Echo::BlobResults>;
 
 inline const EchoMethod& echoMethod() {
   static const EchoMethod m("echo");
@@ -23,6 +24,11 @@ inline const SleepMethod& sleepMethod() {
 }
 inline const FailMethod& failMethod() {
   static const FailMethod m("fail");
+  return m;
+}
+
+inline const BlobMethod& blobMethod() {
+  static const BlobMethod m("blob");
   return m;
 }
 
@@ -41,6 +47,12 @@ inline void registerEcho(ipc::RpcServer& server) {
   server.handle(failMethod(), [](Echo::FailParams::Reader p, Echo::FailResults::Builder) {
     throw Error(static_cast<ErrorKind>(p.getKind()), p.getMessage());
   });
+  server.handleBlob(
+      blobMethod(), [](Echo::BlobParams::Reader p) -> size_t { return p.getForeseen(); },
+      [](Echo::BlobParams::Reader p, Echo::BlobResults::Builder r) {
+        auto data = r.initData(p.getBytes());
+        for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<kj::byte>(i % 251);
+      });
 }
 
 }  // namespace berth::testing

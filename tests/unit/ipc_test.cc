@@ -61,6 +61,37 @@ class IpcTest : public ::testing::Test {
   }
 };
 
+// The flat form of a builder's message, as encode() would send it.
+std::string flatBytes(capnp::MessageBuilder& message) {
+  auto words = capnp::messageToFlatArray(message);
+  return std::string(reinterpret_cast<const char*>(words.asBytes().begin()), words.asBytes().size());
+}
+
+TEST(FrameBuilderTest, AMessageThatFitsItsFirstSegmentBecomesItsFrameWithoutACopy) {
+  ipc::FrameBuilder message(64);
+  message.initRoot<testing::Echo::EchoParams>().setText("in place");
+  std::string expected = flatBytes(message);
+  const void* segment = message.getSegmentsForOutput()[0].begin();
+  auto frame = message.release();
+  EXPECT_EQ(frame.to_string(), expected);
+  // The frame is the segment's own buffer, one word (the segment table) before it.
+  EXPECT_EQ(static_cast<const char*>(frame.data()) + sizeof(capnp::word), segment);
+  ipc::MessageIn in(std::move(frame));
+  EXPECT_EQ(std::string(in.root<testing::Echo::EchoParams>().getText()), "in place");
+}
+
+TEST(FrameBuilderTest, AMessageThatOutgrowsItsFirstSegmentIsSentFlattened) {
+  ipc::FrameBuilder message(4);
+  std::string text(10000, 't');
+  message.initRoot<testing::Echo::EchoParams>().setText(text);
+  ASSERT_GT(message.getSegmentsForOutput().size(), 1u);
+  std::string expected = flatBytes(message);
+  auto frame = message.release();
+  EXPECT_EQ(frame.to_string(), expected);
+  ipc::MessageIn in(std::move(frame));
+  EXPECT_EQ(std::string(in.root<testing::Echo::EchoParams>().getText()), text);
+}
+
 TEST_F(IpcTest, ACallRoundTripsItsParamsAndResults) {
   ipc::RpcServer server(context_, endpoint_);
   testing::registerEcho(server);
@@ -69,6 +100,30 @@ TEST_F(IpcTest, ACallRoundTripsItsParamsAndResults) {
   EXPECT_EQ(echo(client, "hello, berth", ipc::deadlineIn(2s)), "hello, berth");
   std::string big(1 << 20, 'x');
   EXPECT_EQ(echo(client, big, ipc::deadlineIn(2s)), big);
+}
+
+TEST_F(IpcTest, ABlobReplyArrivesWholeWhetherItsSizeWasForeseenOrNot) {
+  ipc::RpcServer server(context_, endpoint_);
+  testing::registerEcho(server);
+  server.start();
+  ipc::RpcClient client(context_, endpoint_);
+  auto blob = [&](uint32_t bytes, uint32_t foreseen) {
+    auto reply = client.call(testing::blobMethod(), ipc::deadlineIn(5s), [&](testing::Echo::BlobParams::Builder p) {
+      p.setBytes(bytes);
+      p.setForeseen(foreseen);
+    });
+    auto data = reply.get().getData();
+    std::string wrong;
+    for (size_t i = 0; i < data.size() && wrong.empty(); ++i) {
+      if (data[i] != i % 251) wrong = "byte " + std::to_string(i) + " is " + std::to_string(data[i]);
+    }
+    return std::to_string(data.size()) + (wrong.empty() ? "" : ", " + wrong);
+  };
+  EXPECT_EQ(blob(3 << 20, 3 << 20), std::to_string(3 << 20));  // built in place
+  EXPECT_EQ(blob(3 << 20, 0), std::to_string(3 << 20));        // grows past its first segment
+  EXPECT_EQ(blob(3 << 20, 1 << 20), std::to_string(3 << 20));
+  EXPECT_EQ(blob(5, UINT32_MAX), "5");  // a foreseen size no frame could hold is bounded
+  EXPECT_EQ(blob(0, 0), "0");
 }
 
 TEST_F(IpcTest, AHandlerErrorArrivesWithItsKindAndMessage) {
@@ -320,6 +375,7 @@ TEST_F(IpcTest, LongPollsNeverHoldTheWorkersOtherCallsNeed) {
       },
       ipc::RpcServer::Dispatch::longPoll);
   server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
   server.start();
   std::vector<std::thread> callers;
   for (int i = 0; i < 8; ++i) {
@@ -363,6 +419,7 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
       },
       ipc::RpcServer::Dispatch::worker);
   server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+  server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
   server.start();
   EXPECT_EQ(server.workerThreads(), 1u) << "an idle server keeps only its standing worker";
 
@@ -411,6 +468,7 @@ struct HeldCallsServer {
         },
         ipc::RpcServer::Dispatch::worker);
     server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
+    server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
     server.start();
   }
 };

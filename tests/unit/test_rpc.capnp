@@ -12,4 +12,8 @@ interface Echo {
 
   fail @2 (kind :UInt8, message :Text) -> ();
   # Throws berth::Error of that kind.
+
+  blob @3 (bytes :UInt32, foreseen :UInt32) -> (data :Data);
+  # Returns `bytes` bytes, byte i being i mod 251; registered with handleBlob, its results
+  # built for a blob of `foreseen` bytes.
 }
