@@ -319,10 +319,10 @@ void streamDownload(images::ImagesClient& images, const images::Download& downlo
   } close{images, download.id};
   out.startStream(200, "application/x-tar");
   for (uint64_t offset = 0; offset < download.size;) {
-    std::string data = images.downloadRead(download.id, offset, kChunk, ipc::deadlineIn(60s));
-    if (data.empty()) break;
-    if (!out.writeChunk(data)) return;
-    offset += data.size();
+    auto chunk = images.downloadRead(download.id, offset, kChunk, ipc::deadlineIn(60s));
+    if (chunk.bytes().empty()) break;
+    if (!out.writeChunk(chunk.bytes())) return;
+    offset += chunk.bytes().size();
   }
   out.endStream();
 }

@@ -307,11 +307,14 @@ int main(int argc, char** argv) {
           r.setSize(size);
         },
         D::worker);
-    s.handle(
+    s.handleBlob(
         ipc::methods::imagesDownloadRead(),
+        [](ipc::Images::DownloadReadParams::Reader p) {
+          return std::min(p.getMaxBytes(), images::Transfers::kMaxRead);
+        },
         [&](ipc::Images::DownloadReadParams::Reader p, ipc::Images::DownloadReadResults::Builder r) {
-          auto data = transfers->read(p.getDownload(), p.getOffset(), p.getMaxBytes());
-          r.setData(ipc::bytes(data));
+          transfers->read(p.getDownload(), p.getOffset(), p.getMaxBytes(),
+                          [&](size_t n) { return reinterpret_cast<char*>(r.initData(static_cast<unsigned>(n)).begin()); });
         },
         D::worker);
     s.handle(ipc::methods::imagesDownloadClose(),

@@ -1,9 +1,11 @@
 #include "services/images/transfers.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -170,14 +172,22 @@ std::string Transfers::addDownload(const std::string& path) {
   return id;
 }
 
-std::string Transfers::read(const std::string& id, uint64_t offset, uint32_t maxBytes) {
+void Transfers::read(const std::string& id, uint64_t offset, uint32_t maxBytes,
+                     const std::function<char*(size_t)>& buffer) {
   std::lock_guard lock(mutex_);
   auto& t = findLocked(id, false);
-  std::string out(std::min<uint32_t>(maxBytes, 16u << 20), '\0');
-  ssize_t n = ::pread(t.fd.get(), out.data(), out.size(), static_cast<off_t>(offset));
-  if (n < 0) throwSystemError("pread", t.path);
-  out.resize(static_cast<size_t>(n));
-  return out;
+  struct stat st{};
+  if (::fstat(t.fd.get(), &st) != 0) throwSystemError("fstat", t.path);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  size_t n = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
+  char* out = buffer(n);
+  for (size_t done = 0; done < n;) {
+    ssize_t got = ::pread(t.fd.get(), out + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throwSystemError("pread", t.path);
+    if (got == 0) throw Error(ErrorKind::internal, "download " + t.path + " became shorter while it was read");
+    done += static_cast<size_t>(got);
+  }
 }
 
 void Transfers::discard(const std::string& id) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -65,7 +66,12 @@ class Transfers {
   bool has(const std::string& id);  // an upload or download not yet taken, discarded or expired
   // Registers an existing file (in the staging dir) as a download; returns its id.
   std::string addDownload(const std::string& path);
-  std::string read(const std::string& id, uint64_t offset, uint32_t maxBytes);
+  // What one read of a download returns at most, whatever the caller asks for.
+  static constexpr uint32_t kMaxRead = 16u << 20;
+  // Reads what the download holds from `offset`, up to maxBytes (at most kMaxRead), into the
+  // buffer that `buffer(n)` returns for those n bytes (the reply's own, so they are written
+  // once); n is 0 at the end.
+  void read(const std::string& id, uint64_t offset, uint32_t maxBytes, const std::function<char*(size_t)>& buffer);
   void discard(const std::string& id);  // either kind; unknown ids are ignored; a reader fails
   std::string pathFor(const std::string& prefix);
 

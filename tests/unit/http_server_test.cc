@@ -2,17 +2,23 @@
 // chunked streaming and the connection hijack that attach and exec use.
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "common/errors.h"
+#include "services/api/http/byte_stream.h"
 #include "services/api/http/http_server.h"
 #include "services/api/router.h"
 #include "tests/support/http_client.h"
@@ -360,6 +366,89 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheParkedThreadsAreAllAnsweredAndStopEnd
   // The acceptor and every parked thread have ended.
   EXPECT_TRUE(test::waitFor([&] { return threadsOfThisProcess() == before - 1; }, std::chrono::seconds(5)))
       << threadsOfThisProcess() << " threads after stop, " << before << " before";
+}
+
+// A pattern that shows where a byte went missing or came twice.
+std::string patterned(size_t size) {
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; ++i) out[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  return out;
+}
+
+void ignoreSignal(int) {}
+
+TEST(SocketStreamTest, PartsInterruptedPartWayArriveWholeAndInOrder) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  int small = 16 << 10;
+  ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+  auto writer = http::makeSocketStream(fds[0]);
+  // A handler without SA_RESTART, so a signal cuts a send short: sendmsg then returns what it
+  // sent so far (or fails with EINTR), and the rest must follow from where it stopped.
+  struct sigaction action {}, previous{};
+  action.sa_handler = ignoreSignal;
+  ASSERT_EQ(::sigaction(SIGUSR1, &action, &previous), 0);
+  std::string big = patterned(4 << 20);
+  std::atomic<bool> written{false};
+  std::promise<pthread_t> writerThread;
+  std::string failure;
+  std::thread writing([&] {
+    writerThread.set_value(::pthread_self());
+    try {
+      writer->writeParts({"head:", big, "", ":tail"});
+    } catch (const std::exception& e) {
+      failure = e.what();
+      writer->closeWrite();  // the reader sees the end instead of waiting for bytes that never come
+    }
+    written = true;
+  });
+  pthread_t target = writerThread.get_future().get();
+  std::thread interrupting([&] {
+    while (!written) {
+      ::pthread_kill(target, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  std::string got;
+  char buffer[8192];
+  while (got.size() < big.size() + 10) {
+    ssize_t n = ::read(fds[1], buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got.append(buffer, static_cast<size_t>(n));
+  }
+  writing.join();
+  interrupting.join();
+  ::sigaction(SIGUSR1, &previous, nullptr);
+  ::close(fds[1]);
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(got.size(), big.size() + 10);
+  EXPECT_TRUE(got == "head:" + big + ":tail") << "the bytes differ from what was written";
+}
+
+// A stream that records each write it is given.
+class RecordingStream final : public http::ByteStream {
+ public:
+  size_t read(char*, size_t) override { return 0; }
+  void write(std::string_view data) override { writes.emplace_back(data); }
+  void closeWrite() override {}
+  void shutdownRead() override {}
+  bool peerClosed() const override { return false; }
+  int fd() const override { return -1; }
+  std::vector<std::string> writes;
+};
+
+TEST(ByteStreamTest, SmallPartsLeaveInOneWriteAndALargeOneWithoutBeingJoined) {
+  RecordingStream stream;
+  stream.writeParts({"5\r\n", "hello", "\r\n"});
+  EXPECT_EQ(stream.writes, std::vector<std::string>{"5\r\nhello\r\n"});
+  stream.writes.clear();
+  std::string big = patterned(1 << 20);
+  stream.writeParts({"100000\r\n", big, "\r\n"});
+  ASSERT_EQ(stream.writes.size(), 3u);
+  EXPECT_EQ(stream.writes[0], "100000\r\n");
+  EXPECT_TRUE(stream.writes[1] == big);
+  EXPECT_EQ(stream.writes[2], "\r\n");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,34 @@ class SocketStream : public ByteStream {
         throwSystemError("send", "");
       }
       data.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+
+  void writeParts(std::initializer_list<std::string_view> parts) override {
+    constexpr size_t kMaxParts = 8;
+    iovec iov[kMaxParts];
+    if (parts.size() > kMaxParts) return ByteStream::writeParts(parts);
+    size_t count = 0;
+    for (auto part : parts) {
+      if (!part.empty()) iov[count++] = {const_cast<char*>(part.data()), part.size()};
+    }
+    for (size_t first = 0; first < count;) {
+      msghdr message{};
+      message.msg_iov = iov + first;
+      message.msg_iovlen = count - first;
+      ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throwSystemError("sendmsg", "");
+      }
+      // Skip what was sent: whole parts, then the front of a part sent in part.
+      for (auto sent = static_cast<size_t>(n); first < count && sent > 0;) {
+        size_t take = std::min(sent, iov[first].iov_len);
+        iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
+        iov[first].iov_len -= take;
+        sent -= take;
+        if (iov[first].iov_len == 0) ++first;
+      }
     }
   }
 
@@ -214,6 +243,23 @@ class TlsStream : public ByteStream {
 };
 
 }  // namespace
+
+void ByteStream::writeParts(std::initializer_list<std::string_view> parts) {
+  // Small parts are joined so that they leave in one write; a large one goes on its own.
+  constexpr size_t kJoinBelow = 64 << 10;
+  size_t total = 0;
+  for (auto part : parts) total += part.size();
+  if (total < kJoinBelow) {
+    std::string joined;
+    joined.reserve(total);
+    for (auto part : parts) joined.append(part);
+    write(joined);
+    return;
+  }
+  for (auto part : parts) {
+    if (!part.empty()) write(part);
+  }
+}
 
 void ByteStream::armReadTimeout(int fd) {
   if (!readDeadline_) {

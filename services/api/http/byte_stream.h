@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,9 @@ class ByteStream {
   virtual size_t read(char* data, size_t size) = 0;
   // Writes everything or throws (a peer that went away is an error).
   virtual void write(std::string_view data) = 0;
+  // Writes the parts in order, as one write where the stream can (a chunk's size line, its
+  // bytes and its end), so large bytes are not first copied to sit beside small framing.
+  virtual void writeParts(std::initializer_list<std::string_view> parts);
   // Half-closes the write side (raw streams after the container's output ends).
   virtual void closeWrite() = 0;
   // Unblocks a reader on this stream from another thread.

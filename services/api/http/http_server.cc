@@ -134,7 +134,7 @@ bool ResponseWriter::writeChunk(std::string_view data) {
   char size[32];
   std::snprintf(size, sizeof size, "%zx\r\n", data.size());
   try {
-    stream_.write(std::string(size) + std::string(data) + "\r\n");
+    stream_.writeParts({size, data, "\r\n"});
     return true;
   } catch (const std::exception&) {
     keepAlive_ = false;

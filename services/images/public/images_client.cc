@@ -129,13 +129,21 @@ Download ImagesClient::exportBegin(const std::string& container, Deadline deadli
   return {reply.get().getDownload(), reply.get().getSize()};
 }
 
-std::string ImagesClient::downloadRead(const std::string& download, uint64_t offset, uint32_t maxBytes, Deadline deadline) {
+DownloadChunk::DownloadChunk(std::unique_ptr<ipc::MessageIn> reply, std::string_view bytes)
+    : reply_(std::move(reply)), bytes_(bytes) {}
+DownloadChunk::DownloadChunk(DownloadChunk&&) noexcept = default;
+DownloadChunk::~DownloadChunk() = default;
+
+DownloadChunk ImagesClient::downloadRead(const std::string& download, uint64_t offset, uint32_t maxBytes,
+                                         Deadline deadline) {
   auto reply = rpc_.call(ipc::methods::imagesDownloadRead(), deadline, [&](ipc::Images::DownloadReadParams::Builder p) {
     p.setDownload(download);
     p.setOffset(offset);
     p.setMaxBytes(maxBytes);
   });
-  return ipc::text(reply.get().getData());
+  auto data = reply.get().getData();
+  std::string_view bytes(reinterpret_cast<const char*>(data.begin()), data.size());
+  return DownloadChunk(std::move(reply).take(), bytes);
 }
 
 void ImagesClient::downloadClose(const std::string& download, Deadline deadline) {

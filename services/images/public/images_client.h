@@ -26,6 +26,7 @@ class context_t;
 }
 
 namespace berth::ipc {
+class MessageIn;
 class RpcClient;
 }
 
@@ -78,6 +79,20 @@ struct RemovedItem {
 struct Download {
   std::string id;
   uint64_t size = 0;
+};
+
+// One read of a download: its bytes where the reply brought them, so a chunk on its way to a
+// client is not copied again. Empty at the end of the download.
+class DownloadChunk {
+ public:
+  DownloadChunk(std::unique_ptr<ipc::MessageIn> reply, std::string_view bytes);
+  DownloadChunk(DownloadChunk&&) noexcept;
+  ~DownloadChunk();
+  std::string_view bytes() const { return bytes_; }
+
+ private:
+  std::unique_ptr<ipc::MessageIn> reply_;
+  std::string_view bytes_;
 };
 
 struct OperationProgress {
@@ -136,7 +151,7 @@ class ImagesClient {
   // Downloads: docker save and docker export, read piece by piece.
   Download saveBegin(const std::vector<std::string>& refs, Deadline deadline);
   Download exportBegin(const std::string& container, Deadline deadline);
-  std::string downloadRead(const std::string& download, uint64_t offset, uint32_t maxBytes, Deadline deadline);
+  DownloadChunk downloadRead(const std::string& download, uint64_t offset, uint32_t maxBytes, Deadline deadline);
   void downloadClose(const std::string& download, Deadline deadline);
 
   // Registries: pull and push start an operation whose progress is read with `progress`.
