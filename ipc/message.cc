@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "common/errors.h"
 
@@ -56,14 +57,16 @@ FrameBuilder::~FrameBuilder() {
 }
 
 kj::ArrayPtr<capnp::word> FrameBuilder::allocateSegment(uint minimumSize) {
-  if (first_ == nullptr && allocatedWords_ == 0) {
+  if (allocatedWords_ == 0) {
     size_t words = std::max<size_t>(minimumSize, firstSegmentWords_);
     first_ = static_cast<capnp::word*>(std::calloc(words + 1, sizeof(capnp::word)));
     if (first_ == nullptr) throw std::bad_alloc();
     allocatedWords_ = words;
     return {first_ + 1, words};
   }
+  if (released_) throw std::logic_error("a FrameBuilder is not used after release()");
   size_t words = std::max<size_t>(minimumSize, std::min<size_t>(allocatedWords_, capnp::MAX_SEGMENT_WORDS));
+  more_.reserve(more_.size() + 1);  // so that pushing the segment cannot throw and lose it
   void* segment = std::calloc(words, sizeof(capnp::word));
   if (segment == nullptr) throw std::bad_alloc();
   more_.push_back(segment);
@@ -72,6 +75,8 @@ kj::ArrayPtr<capnp::word> FrameBuilder::allocateSegment(uint minimumSize) {
 }
 
 zmq::message_t FrameBuilder::release() {
+  if (released_) throw std::logic_error("a FrameBuilder is released once");
+  released_ = true;
   auto segments = getSegmentsForOutput();
   if (segments.size() != 1 || first_ == nullptr || segments[0].begin() != first_ + 1) return encode(*this);
   // The flat form of a one-segment message: (segment count - 1) and the segment's size in
@@ -79,9 +84,9 @@ zmq::message_t FrameBuilder::release() {
   uint32_t table[2] = {htole32(0), htole32(static_cast<uint32_t>(segments[0].size()))};
   std::memcpy(first_, table, sizeof table);
   size_t bytes = (segments[0].size() + 1) * sizeof(capnp::word);
-  void* frame = first_;
-  first_ = nullptr;
-  return zmq::message_t(frame, bytes, [](void* data, void*) { std::free(data); }, nullptr);
+  zmq::message_t frame(first_, bytes, [](void* data, void*) { std::free(data); }, nullptr);
+  first_ = nullptr;  // the frame frees it once ZeroMQ has sent it
+  return frame;
 }
 
 }  // namespace berth::ipc

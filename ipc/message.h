@@ -44,12 +44,16 @@ class MessageIn {
 // Serialises without a second copy: the frame takes ownership of the flat array.
 zmq::message_t encode(capnp::MessageBuilder& message);
 
+// A call's or reply's header: a few numbers, a view stamp, an error's message (which may spill).
+constexpr size_t kHeaderWords = 32;
+
 // A message built where its frame will be: the first segment is allocated with one word in
 // front of it, so a message that fits in that segment becomes a ZeroMQ frame with no copy
 // (the segment table goes into that word and the frame takes the buffer). Later segments
 // are allocated as the message grows, each as large as all before it, and such a message is
-// flattened as encode() does. A reply that is mostly one large blob (a chunk of a download)
-// is built with a first segment that holds it, so its bytes are written once, in place.
+// flattened as encode() does. A message that is mostly one large blob (a chunk of a download
+// or an upload) is built with a first segment that holds it, so the blob is copied into the
+// message and no further.
 class FrameBuilder final : public capnp::MessageBuilder {
  public:
   explicit FrameBuilder(size_t firstSegmentWords = capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
@@ -58,7 +62,8 @@ class FrameBuilder final : public capnp::MessageBuilder {
   FrameBuilder& operator=(const FrameBuilder&) = delete;
 
   kj::ArrayPtr<capnp::word> allocateSegment(uint minimumSize) override;
-  // The message as one frame; the builder is left without segments and is not used again.
+  // The message as one frame, once. The frame may own the first segment, so the builder and
+  // any capnp builder taken from it must not be used afterwards (allocating throws).
   zmq::message_t release();
 
  private:
@@ -66,6 +71,7 @@ class FrameBuilder final : public capnp::MessageBuilder {
   size_t allocatedWords_ = 0;
   capnp::word* first_ = nullptr;  // the segment table's word, then the first segment
   std::vector<void*> more_;
+  bool released_ = false;
 };
 
 }  // namespace berth::ipc

@@ -161,7 +161,7 @@ void RpcClient::release(std::unique_ptr<Connection> c) {
 }
 
 std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name,
-                                               capnp::MessageBuilder& params, Deadline deadline) {
+                                               FrameBuilder& params, Deadline deadline) {
   auto conn = acquire();
   uint64_t requestId = nextRequestId_++;
   auto remainingMs = [&] {
@@ -169,7 +169,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
     return left < 0 ? 0L : static_cast<long>(left);
   };
 
-  capnp::MallocMessageBuilder header;
+  FrameBuilder header(kHeaderWords);
   auto h = header.initRoot<wire::CallHeader>();
   h.setRequestId(requestId);
   h.setInterfaceId(key.interfaceId);
@@ -177,7 +177,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
   // The header's field is 32 bits (49 days): a longer deadline is sent as the longest one, never
   // truncated into a short one.
   h.setTimeoutMs(static_cast<uint32_t>(std::min<long>(remainingMs(), std::numeric_limits<uint32_t>::max())));
-  std::array<zmq::message_t, 2> frames{encode(header), encode(params)};
+  std::array<zmq::message_t, 2> frames{header.release(), params.release()};
 
   conn->drainMonitor();
   // Wait until the socket has a connected peer, then send.

@@ -35,6 +35,8 @@ class Reply {
  public:
   explicit Reply(std::unique_ptr<MessageIn> message) : message_(std::move(message)) {}
   typename Results::Reader get() { return message_->root<Results>(); }
+  // The reply's bytes, for a caller that keeps what get() pointed into past this Reply.
+  std::unique_ptr<MessageIn> take() && { return std::move(message_); }
 
  private:
   std::unique_ptr<MessageIn> message_;
@@ -50,7 +52,16 @@ class RpcClient {
   template <typename M>
   Reply<typename M::ResultsType> call(const M& method, Deadline deadline,
                                       const std::function<void(typename M::ParamsType::Builder)>& fill = {}) {
-    capnp::MallocMessageBuilder params;
+    return callWithBlob(method, deadline, 0, fill);
+  }
+
+  // The same for params that are mostly one blob of up to `blobBytes` bytes (an upload's
+  // chunk): they are built in a first segment that holds it, which becomes the request's frame
+  // (ipc/message.h), so the blob is not copied again on its way out.
+  template <typename M>
+  Reply<typename M::ResultsType> callWithBlob(const M& method, Deadline deadline, size_t blobBytes,
+                                              const std::function<void(typename M::ParamsType::Builder)>& fill) {
+    FrameBuilder params(blobBytes ? blobBytes / sizeof(capnp::word) + 16 : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
     auto builder = params.initRoot<typename M::ParamsType>();
     if (fill) fill(builder);
     return Reply<typename M::ResultsType>(callRaw(method.key, method.name, params, deadline));
@@ -116,7 +127,7 @@ class RpcClient {
  private:
   struct Connection;
 
-  std::unique_ptr<MessageIn> callRaw(const MethodKey& key, const std::string& name, capnp::MessageBuilder& params,
+  std::unique_ptr<MessageIn> callRaw(const MethodKey& key, const std::string& name, FrameBuilder& params,
                                      Deadline deadline);
   std::unique_ptr<Connection> acquire();
   void release(std::unique_ptr<Connection> c);

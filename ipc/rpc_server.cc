@@ -297,7 +297,7 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
   } catch (const std::exception& e) {
     failure = {ErrorKind::internal, e.what()};
   }
-  capnp::MallocMessageBuilder header;
+  FrameBuilder header(kHeaderWords);
   auto rh = header.initRoot<wire::ReplyHeader>();
   rh.setRequestId(requestId);
   stamp(rh);
@@ -306,10 +306,10 @@ void RpcServer::execute(const Entry& entry, uint64_t requestId, zmq::message_t& 
     auto err = rh.initError();
     err.setKind(toWire(failure->first));
     err.setMessage(failure->second);
-    out.push_back(encode(header));
+    out.push_back(header.release());
   } else {
     rh.setOk();
-    out.push_back(encode(header));
+    out.push_back(header.release());
     out.push_back(results->release());
   }
 }

@@ -91,7 +91,7 @@ class RpcServer {
 
   // The same for a handler whose results are mostly one blob of up to `replyBytes(params)`
   // bytes (a chunk of a download): its results are built in a first segment that holds the
-  // blob, which becomes the reply's frame, so the blob's bytes are written once (ipc/message.h).
+  // blob, which becomes the reply's frame, so the blob is not copied again (ipc/message.h).
   template <typename M>
   void handleBlob(const M& method, std::function<size_t(typename M::ParamsType::Reader)> replyBytes,
                   std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,

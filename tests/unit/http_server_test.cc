@@ -417,8 +417,8 @@ TEST(SocketStreamTest, PartsInterruptedPartWayArriveWholeAndInOrder) {
     if (n <= 0) break;
     got.append(buffer, static_cast<size_t>(n));
   }
+  interrupting.join();  // first: it signals `writing`, which must still be a thread to signal
   writing.join();
-  interrupting.join();
   ::sigaction(SIGUSR1, &previous, nullptr);
   ::close(fds[1]);
   EXPECT_EQ(failure, "");

@@ -100,6 +100,13 @@ TEST_F(IpcTest, ACallRoundTripsItsParamsAndResults) {
   EXPECT_EQ(echo(client, "hello, berth", ipc::deadlineIn(2s)), "hello, berth");
   std::string big(1 << 20, 'x');
   EXPECT_EQ(echo(client, big, ipc::deadlineIn(2s)), big);
+  // Params built for the blob they carry, for one that outgrows what was foreseen, and for
+  // one far smaller.
+  for (size_t foreseen : {big.size(), big.size() / 4, big.size() * 4}) {
+    auto reply = client.callWithBlob(echoMethod(), ipc::deadlineIn(2s), foreseen,
+                                     [&](testing::Echo::EchoParams::Builder p) { p.setText(big); });
+    EXPECT_TRUE(std::string(reply.get().getText()) == big) << "foreseen " << foreseen;
+  }
 }
 
 TEST_F(IpcTest, ABlobReplyArrivesWholeWhetherItsSizeWasForeseenOrNot) {

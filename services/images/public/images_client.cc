@@ -52,10 +52,11 @@ std::string ImagesClient::uploadBegin(Deadline deadline, bool loadAhead) {
 }
 
 void ImagesClient::uploadWrite(const std::string& upload, std::string_view data, Deadline deadline) {
-  rpc_.call(ipc::methods::imagesUploadWrite(), deadline, [&](ipc::Images::UploadWriteParams::Builder p) {
-    p.setUpload(upload);
-    p.setData(ipc::bytes(data));
-  });
+  rpc_.callWithBlob(ipc::methods::imagesUploadWrite(), deadline, data.size(),
+                    [&](ipc::Images::UploadWriteParams::Builder p) {
+                      p.setUpload(upload);
+                      p.setData(ipc::bytes(data));
+                    });
 }
 
 void ImagesClient::uploadDiscard(const std::string& upload, Deadline deadline) {
