@@ -53,39 +53,47 @@ void makeDirectories(const std::string& path, mode_t mode, bool enforceMode) {
 
 namespace {
 
+// Writes all of `content` to `fd`; on failure unlinks `path` (the file being made) and throws.
+void writeAllOrUnlink(int fd, const std::string& path, std::string_view content, mode_t mode, bool durable) {
+  size_t off = 0;
+  while (off < content.size()) {
+    ssize_t n = ::write(fd, content.data() + off, content.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::unlink(path.c_str());
+      throwSystemError("write", path, err);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, mode) != 0 || (durable && ::fsync(fd) != 0)) {
+    int err = errno;
+    ::unlink(path.c_str());
+    throwSystemError("fsync", path, err);
+  }
+}
+
+void fsyncParent(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd) throwSystemError("open", dir);
+  if (::fsync(dfd.get()) != 0) throwSystemError("fsync", dir);
+}
+
 void replaceFile(const std::string& path, std::string_view content, mode_t mode, bool durable) {
   // Unique per call: two threads writing the same file must not share a temp file.
   static std::atomic<uint64_t> counter{0};
   std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) throwSystemError("open", tmp);
-  size_t off = 0;
-  while (off < content.size()) {
-    ssize_t n = ::write(fd.get(), content.data() + off, content.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::unlink(tmp.c_str());
-      throwSystemError("write", tmp, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd.get(), mode) != 0 || (durable && ::fsync(fd.get()) != 0)) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throwSystemError("fsync", tmp, err);
-  }
+  writeAllOrUnlink(fd.get(), tmp, content, mode, durable);
   fd.reset();
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     throwSystemError("rename", path, err);
   }
-  if (!durable) return;
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  UniqueFd dfd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd) throwSystemError("open", dir);
-  if (::fsync(dfd.get()) != 0) throwSystemError("fsync", dir);
+  if (durable) fsyncParent(path);
 }
 
 }  // namespace
@@ -96,6 +104,14 @@ void writeFileAtomic(const std::string& path, std::string_view content, mode_t m
 
 void writeFileReplacing(const std::string& path, std::string_view content, mode_t mode) {
   replaceFile(path, content, mode, false);
+}
+
+void writeNewFileDurably(const std::string& path, std::string_view content, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) throwSystemError("open", path);
+  writeAllOrUnlink(fd.get(), path, content, mode, true);
+  fd.reset();
+  fsyncParent(path);
 }
 
 std::optional<std::string> readFileIfExists(const std::string& path) {

@@ -42,6 +42,12 @@ void writeFileAtomic(const std::string& path, std::string_view content, mode_t m
 // Replaces `path` with `content` atomically (a reader sees the old file or the new one) but not
 // durably: for files that are derived from durable state and written again when lost.
 void writeFileReplacing(const std::string& path, std::string_view content, mode_t mode = 0644);
+// Creates `path`, which must not exist, with `content`, durably (the file and its directory
+// fsynced), without a temp file: for a file in a staging directory that readers see only once
+// the directory is renamed into place, so that rename already makes it appear whole. Without the
+// file's own rename, ext4 commits the directory's entries with the file's fsync and the
+// directory's fsync finds nothing left to write: one journal commit instead of two.
+void writeNewFileDurably(const std::string& path, std::string_view content, mode_t mode = 0644);
 
 // Reads a whole file; nullopt when it does not exist.
 std::optional<std::string> readFileIfExists(const std::string& path);

@@ -112,8 +112,9 @@ std::string VolumeStore::stage(const VolumeRecord& record) {
   std::string data = staged + "/_data";
   if (::mkdir(data.c_str(), 0755) != 0) throwSystemError("mkdir", data);
   if (::chmod(data.c_str(), 0755) != 0) throwSystemError("chmod", data);
-  // Durable: the record, and (through the directory fsync writeFileAtomic ends with) _data.
-  writeFileAtomic(staged + "/" + kRecordFile, recordToJson(record), 0600);
+  // Durable: the record, and (through the directory fsync it ends with) _data. No temp file:
+  // the staged directory is renamed into place whole.
+  writeNewFileDurably(staged + "/" + kRecordFile, recordToJson(record), 0600);
   return staged;
 }
 

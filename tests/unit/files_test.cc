@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -56,6 +57,38 @@ TEST(FindInPathTest, WithoutPathTheDefaultDirectoriesAreSearched) {
   PathOverride path(std::nullopt);
   EXPECT_EQ(findInPath("tool", dir.path()), dir.path() + "/tool");
   EXPECT_EQ(findInPath("tool", "/nonexistent-berth-dir"), std::nullopt);
+}
+
+// A staged record: made with its content and exact mode whatever the umask, never over a file
+// that is already there (that one keeps its content), and no temp file left beside it.
+TEST(WriteNewFileDurablyTest, MakesTheFileWithItsModeAndNeverReplacesOne) {
+  test::TempDir dir;
+  std::string path = dir.path() + "/record.json";
+  mode_t old = ::umask(0077);
+  writeNewFileDurably(path, "{\"Name\":\"v\"}", 0644);
+  ::umask(old);
+  EXPECT_EQ(readFile(path), "{\"Name\":\"v\"}");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+
+  try {
+    writeNewFileDurably(path, "other", 0600);
+    FAIL() << "an existing file was replaced";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("File exists"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(readFile(path), "{\"Name\":\"v\"}");
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_THROW(writeNewFileDurably(dir.path() + "/missing-dir/record.json", "x", 0600), std::exception);
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    (void)e;
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1);
 }
 
 // The writer the supervisor and the tests use between fork and exec, and the seccomp handler in
