@@ -47,6 +47,10 @@ zmq::message_t encode(capnp::MessageBuilder& message);
 // A call's or reply's header: a few numbers, a view stamp, an error's message (which may spill).
 constexpr size_t kHeaderWords = 32;
 
+// A first segment for a message that is mostly one blob of `bytes` bytes: the blob, its pointer
+// and the struct around it, and what rounding to words adds.
+constexpr size_t blobFirstSegmentWords(size_t bytes) { return bytes / sizeof(capnp::word) + 16; }
+
 // A message built where its frame will be: the first segment is allocated with one word in
 // front of it, so a message that fits in that segment becomes a ZeroMQ frame with no copy
 // (the segment table goes into that word and the frame takes the buffer). Later segments

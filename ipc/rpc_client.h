@@ -61,7 +61,7 @@ class RpcClient {
   template <typename M>
   Reply<typename M::ResultsType> callWithBlob(const M& method, Deadline deadline, size_t blobBytes,
                                               const std::function<void(typename M::ParamsType::Builder)>& fill) {
-    FrameBuilder params(blobBytes ? blobBytes / sizeof(capnp::word) + 16 : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
+    FrameBuilder params(blobBytes ? blobFirstSegmentWords(blobBytes) : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
     auto builder = params.initRoot<typename M::ParamsType>();
     if (fill) fill(builder);
     return Reply<typename M::ResultsType>(callRaw(method.key, method.name, params, deadline));

@@ -69,11 +69,7 @@ class RpcServer {
   void handle(const M& method,
               std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,
               Dispatch dispatch = Dispatch::inline_) {
-    RawHandler raw = [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results,
-                                          const CallContext&) {
-      fn(params.getAs<typename M::ParamsType>(), results.initAs<typename M::ResultsType>());
-    };
-    handlers_[method.key] = Entry{std::move(raw), dispatch, method.name};
+    handlers_[method.key] = Entry{rawHandler<M>(std::move(fn)), dispatch, method.name};
   }
 
   // The same for a handler that needs its call's deadline.
@@ -96,13 +92,11 @@ class RpcServer {
   void handleBlob(const M& method, std::function<size_t(typename M::ParamsType::Reader)> replyBytes,
                   std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn,
                   Dispatch dispatch = Dispatch::inline_) {
-    handle(method, std::move(fn), dispatch);
-    handlers_[method.key].replyWords = [replyBytes = std::move(replyBytes)](capnp::AnyPointer::Reader params) {
-      // The blob, its pointer and the results struct, and what rounding to words adds. The
-      // bound comes from the caller's params: no more than a frame may hold, whatever it says.
-      size_t bytes = std::min<size_t>(replyBytes(params.getAs<typename M::ParamsType>()), kMaxMessageBytes);
-      return bytes / sizeof(capnp::word) + 16;
+    auto replyWords = [replyBytes = std::move(replyBytes)](capnp::AnyPointer::Reader params) {
+      // The size comes from the caller's params: no more than a frame may hold, whatever it says.
+      return blobFirstSegmentWords(std::min<size_t>(replyBytes(params.getAs<typename M::ParamsType>()), kMaxMessageBytes));
     };
+    handlers_[method.key] = Entry{rawHandler<M>(std::move(fn)), dispatch, method.name, std::move(replyWords)};
   }
 
   // Binds the endpoint (replacing a stale socket file) and starts serving.
@@ -120,6 +114,13 @@ class RpcServer {
   size_t workerThreads() const;
 
  private:
+  template <typename M>
+  static RawHandler rawHandler(std::function<void(typename M::ParamsType::Reader, typename M::ResultsType::Builder)> fn) {
+    return [fn = std::move(fn)](capnp::AnyPointer::Reader params, capnp::AnyPointer::Builder results, const CallContext&) {
+      fn(params.getAs<typename M::ParamsType>(), results.initAs<typename M::ResultsType>());
+    };
+  }
+
   struct Entry {
     RawHandler handler;
     Dispatch dispatch;
