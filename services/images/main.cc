@@ -309,8 +309,8 @@ int main(int argc, char** argv) {
         D::worker);
     s.handleBlob(
         ipc::methods::imagesDownloadRead(),
-        [](ipc::Images::DownloadReadParams::Reader p) {
-          return std::min(p.getMaxBytes(), images::Transfers::kMaxRead);
+        [&](ipc::Images::DownloadReadParams::Reader p) {
+          return transfers->readable(p.getDownload(), p.getOffset(), p.getMaxBytes());
         },
         [&](ipc::Images::DownloadReadParams::Reader p, ipc::Images::DownloadReadResults::Builder r) {
           transfers->read(p.getDownload(), p.getOffset(), p.getMaxBytes(),

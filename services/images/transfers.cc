@@ -54,12 +54,12 @@ std::string Transfers::beginUpload(bool streamed) {
   std::string id = newIdLocked();
   std::string path = dir_ + "/upload-" + id;
   if (streamed) {
-    transfers_[id] = Transfer{path, UniqueFd(), Clock::now(), true, std::make_shared<Stream>()};
+    transfers_[id] = Transfer{path, nullptr, Clock::now(), true, std::make_shared<Stream>()};
     return id;
   }
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) throwSystemError("open", path);
-  transfers_[id] = Transfer{path, std::move(fd), Clock::now(), true, nullptr};
+  transfers_[id] = Transfer{path, std::make_shared<const UniqueFd>(std::move(fd)), Clock::now(), true, nullptr};
   return id;
 }
 
@@ -79,7 +79,7 @@ void Transfers::write(const std::string& id, std::string_view data) {
     auto& t = findLocked(id, true);
     stream = t.stream;
     while (!stream && !data.empty()) {
-      ssize_t n = ::write(t.fd.get(), data.data(), data.size());
+      ssize_t n = ::write(t.fd->get(), data.data(), data.size());
       if (n < 0) {
         if (errno == EINTR) continue;
         throwSystemError("write", t.path);
@@ -168,24 +168,40 @@ std::string Transfers::addDownload(const std::string& path) {
   std::string id = newIdLocked();
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throwSystemError("open", path);
-  transfers_[id] = Transfer{path, std::move(fd), Clock::now(), false, nullptr};
+  transfers_[id] = Transfer{path, std::make_shared<const UniqueFd>(std::move(fd)), Clock::now(), false, nullptr};
   return id;
+}
+
+Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes) {
+  OpenDownload d;
+  {
+    std::lock_guard lock(mutex_);
+    auto& t = findLocked(id, false);
+    d.fd = t.fd;
+    d.path = t.path;
+  }
+  struct stat st{};
+  if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
+  return d;
+}
+
+size_t Transfers::readable(const std::string& id, uint64_t offset, uint32_t maxBytes) {
+  return openDownload(id, offset, maxBytes).readable;
 }
 
 void Transfers::read(const std::string& id, uint64_t offset, uint32_t maxBytes,
                      const std::function<char*(size_t)>& buffer) {
-  std::lock_guard lock(mutex_);
-  auto& t = findLocked(id, false);
-  struct stat st{};
-  if (::fstat(t.fd.get(), &st) != 0) throwSystemError("fstat", t.path);
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  size_t n = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
+  // A discard while this reads unlinks the file; the descriptor held here keeps it readable.
+  auto d = openDownload(id, offset, maxBytes);
+  size_t n = d.readable;
   char* out = buffer(n);
   for (size_t done = 0; done < n;) {
-    ssize_t got = ::pread(t.fd.get(), out + done, n - done, static_cast<off_t>(offset + done));
+    ssize_t got = ::pread(d.fd->get(), out + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throwSystemError("pread", t.path);
-    if (got == 0) throw Error(ErrorKind::internal, "download " + t.path + " became shorter while it was read");
+    if (got < 0) throwSystemError("pread", d.path);
+    if (got == 0) throw Error(ErrorKind::internal, "download " + d.path + " became shorter while it was read");
     done += static_cast<size_t>(got);
   }
 }

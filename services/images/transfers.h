@@ -70,15 +70,18 @@ class Transfers {
   static constexpr uint32_t kMaxRead = 16u << 20;
   // Reads what the download holds from `offset`, up to maxBytes (at most kMaxRead), into the
   // buffer that `buffer(n)` returns for those n bytes (the reply's own, so they are written
-  // once); n is 0 at the end.
+  // once); n is 0 at the end. The table is not locked while the file is read.
   void read(const std::string& id, uint64_t offset, uint32_t maxBytes, const std::function<char*(size_t)>& buffer);
+  // The n that read() with these arguments would pass to `buffer` now: a reply sized before
+  // the read holds what is left of the file, not a whole maxBytes, at the end of a download.
+  size_t readable(const std::string& id, uint64_t offset, uint32_t maxBytes);
   void discard(const std::string& id);  // either kind; unknown ids are ignored; a reader fails
   std::string pathFor(const std::string& prefix);
 
  private:
   struct Transfer {
     std::string path;
-    UniqueFd fd;
+    std::shared_ptr<const UniqueFd> fd;  // shared with reads in progress, which run unlocked
     Clock::time_point touched;
     bool upload;
     std::shared_ptr<Stream> stream;  // streamed uploads only
@@ -86,6 +89,12 @@ class Transfers {
   };
   static void end(Transfer& t, Stream::End how);
   Transfer& findLocked(const std::string& id, bool upload);
+  struct OpenDownload {
+    std::shared_ptr<const UniqueFd> fd;
+    std::string path;
+    size_t readable;  // what a read of maxBytes at offset returns, as read() counts it
+  };
+  OpenDownload openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes);
   void expireLocked();
   std::string newIdLocked();
 

@@ -45,6 +45,18 @@ TEST_F(DownloadsTest, ReadsGiveTheBytesFromTheirOffsetUpToWhatTheyAskAndNothingP
   EXPECT_EQ(read(id, 3, 0), "");
 }
 
+// What a reply is sized by before the read: the same count the read then fills.
+TEST_F(DownloadsTest, WhatIsReadableIsWhatTheReadThenGives) {
+  auto id = offer("0123456789");
+  EXPECT_EQ(transfers.readable(id, 0, 4), 4u);
+  EXPECT_EQ(transfers.readable(id, 8, 4), 2u);
+  EXPECT_EQ(transfers.readable(id, 10, 4), 0u);
+  EXPECT_EQ(transfers.readable(id, 1000, 4), 0u);
+  EXPECT_EQ(transfers.readable(id, 0, UINT32_MAX), 10u);
+  transfers.discard(id);
+  EXPECT_EQ(test::thrownKind([&] { transfers.readable(id, 0, 4); }), "notFound");
+}
+
 TEST_F(DownloadsTest, AReadAsksForNoMoreThanTheMostOneReadReturnsWhateverTheCallerAsks) {
   std::string path = transfers.pathFor("save");
   {
