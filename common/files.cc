@@ -111,7 +111,12 @@ void writeNewFileDurably(const std::string& path, std::string_view content, mode
   if (!fd) throwSystemError("open", path);
   writeAllOrUnlink(fd.get(), path, content, mode, true);
   fd.reset();
-  fsyncParent(path);
+  try {
+    fsyncParent(path);
+  } catch (const Error&) {
+    ::unlink(path.c_str());  // not known durable: a retry makes it again
+    throw;
+  }
 }
 
 std::optional<std::string> readFileIfExists(const std::string& path) {

@@ -75,7 +75,9 @@ class Transfers {
   // The n that read() with these arguments would pass to `buffer` now: a reply sized before
   // the read holds what is left of the file, not a whole maxBytes, at the end of a download.
   size_t readable(const std::string& id, uint64_t offset, uint32_t maxBytes);
-  void discard(const std::string& id);  // either kind; unknown ids are ignored; a reader fails
+  // Either kind; unknown ids are ignored. A streamed upload's Reader fails; a download's read
+  // already in progress completes.
+  void discard(const std::string& id);
   std::string pathFor(const std::string& prefix);
 
  private:

@@ -64,9 +64,13 @@ TEST(FindInPathTest, WithoutPathTheDefaultDirectoriesAreSearched) {
 TEST(WriteNewFileDurablyTest, MakesTheFileWithItsModeAndNeverReplacesOne) {
   test::TempDir dir;
   std::string path = dir.path() + "/record.json";
-  mode_t old = ::umask(0077);
-  writeNewFileDurably(path, "{\"Name\":\"v\"}", 0644);
-  ::umask(old);
+  {
+    struct UmaskFor {
+      mode_t old = ::umask(0077);
+      ~UmaskFor() { ::umask(old); }
+    } umask;
+    writeNewFileDurably(path, "{\"Name\":\"v\"}", 0644);
+  }
   EXPECT_EQ(readFile(path), "{\"Name\":\"v\"}");
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);

@@ -57,6 +57,20 @@ TEST_F(DownloadsTest, WhatIsReadableIsWhatTheReadThenGives) {
   EXPECT_EQ(test::thrownKind([&] { transfers.readable(id, 0, 4); }), "notFound");
 }
 
+// The file is read without the table's lock: a discard while a read is under way (here, from
+// its own buffer call) neither waits for it nor takes the bytes from under it.
+TEST_F(DownloadsTest, ADiscardDuringAReadLetsTheReadFinishWhole) {
+  auto id = offer("0123456789");
+  std::string buffer;
+  transfers.read(id, 2, 6, [&](size_t n) {
+    transfers.discard(id);
+    buffer.assign(n, 'x');
+    return buffer.data();
+  });
+  EXPECT_EQ(buffer, "234567");
+  EXPECT_FALSE(transfers.has(id));
+}
+
 TEST_F(DownloadsTest, AReadAsksForNoMoreThanTheMostOneReadReturnsWhateverTheCallerAsks) {
   std::string path = transfers.pathFor("save");
   {

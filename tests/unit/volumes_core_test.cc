@@ -367,8 +367,8 @@ TEST_F(VolumesCoreTest, AnInterruptedCreateLeavesNoVolume) {
   record.name = "half";
   std::string staged = store.stageOnly(record);  // killed before the rename into place
   ASSERT_TRUE(fs::exists(staged + "/_data"));
-  // An older temp file of the record, as a kill during its write leaves.
-  std::ofstream(staged + "/volume.json.tmp-1-1") << "{\"Na";
+  // A record cut short, as a kill during its write leaves.
+  std::ofstream(staged + "/volume.json", std::ios::trunc) << "{\"Na";
   reopen();
   EXPECT_TRUE(names().empty());
   EXPECT_TRUE(fs::is_empty(root() + "/.staging")) << "the start clears what was staged";
