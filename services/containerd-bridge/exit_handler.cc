@@ -350,6 +350,26 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
       }
     }
   } finishDeferred{this, id, deferred};
+  // A stop waiting for this exit goes on only once it is announced, so that its "stop" follows
+  // the "die" (dockerd's order).
+  exits_.recording(id);
+  struct Announce {
+    ExitWatch& exits;
+    const std::string& id;
+    const ContainerRecord* recorded = nullptr;  // set once the record shows the exit
+    bool told = false;
+    void now() {
+      told = true;
+      if (recorded) {
+        exits.exited(id, recorded->exits, recorded->state.exitCode);
+      } else {
+        exits.abandoned(id);
+      }
+    }
+    ~Announce() {
+      if (!told) now();
+    }
+  } announce{exits_, id};
   record = store_.update(id, [&](ContainerRecord& r) {
     startedAt = parseRfc3339Nanos(r.state.startedAt);
     auto policy = RestartPolicy::of(r.hostConfig);
@@ -364,8 +384,9 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
     r.exits += 1;
   });
   if (!recorded) return true;
-  exits_.exited(id, record.exits, record.state.exitCode);
+  announce.recorded = &record;
   events_("die", record, {{"exitCode", std::to_string(record.state.exitCode)}});
+  announce.now();
 
   if (restart) {
     auto delay = backoff_.next(id, std::chrono::nanoseconds(startedAt > 0 ? finished - startedAt : 0));

@@ -32,11 +32,25 @@ void ExitWatch::notify() {
   changed_.notify_all();
 }
 
+void ExitWatch::recording(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  recording_[id] += 1;
+}
+
+void ExitWatch::abandoned(const std::string& id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = recording_.find(id); it != recording_.end() && --it->second <= 0) recording_.erase(it);
+  }
+  changed_.notify_all();
+}
+
 void ExitWatch::exited(const std::string& id, int64_t exits, int exitCode) {
   {
     std::lock_guard lock(mutex_);
     if (lastExits_.size() > 1000) lastExits_.clear();
     lastExits_[id] = {exits, exitCode};
+    if (auto it = recording_.find(id); it != recording_.end() && --it->second <= 0) recording_.erase(it);
   }
   changed_.notify_all();
 }
@@ -66,19 +80,17 @@ void ExitWatch::removed(const std::string& id, int exitCode) {
 bool ExitWatch::exitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mutex_);
-  for (;;) {
+  auto passed = [&] {
+    if (recording_.count(id) != 0) return false;
     try {
-      if (store_.get(id).exits > exits) return true;
+      return store_.find(id)->exits > exits;
     } catch (const Error&) {
       return true;  // removed
     }
-    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      try {
-        return store_.get(id).exits > exits;
-      } catch (const Error&) {
-        return true;
-      }
-    }
+  };
+  for (;;) {
+    if (passed()) return true;
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return passed();
   }
 }
 

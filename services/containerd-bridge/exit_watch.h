@@ -22,15 +22,20 @@ class ExitWatch {
   explicit ExitWatch(const ContainerStore& store, std::string removedDir = "");
 
   void notify();
-  // An exit was recorded: the container's exit count is now `exits`. Kept (the latest per
-  // container) so that a wait that wakes after a restart by policy already began answers with
-  // that exit's code, not the new run's.
+  // An exit of `id` is about to be recorded: until exited() or abandoned() is called for it,
+  // exitAfter does not count the exit the record may already show, so that whoever waits for it
+  // (a stop, which then says "stop") comes after the "die" its recorder says first.
+  void recording(const std::string& id);
+  void abandoned(const std::string& id);
+  // An exit was recorded (and announced): the container's exit count is now `exits`. Kept (the
+  // latest per container) so that a wait that wakes after a restart by policy already began
+  // answers with that exit's code, not the new run's.
   void exited(const std::string& id, int64_t exits, int exitCode);
   // A removed container's last exit code, for `wait condition=removed`.
   void removed(const std::string& id, int exitCode);
 
-  // Blocks until the container's exit count passes `exits` (or it is removed) or `timeout`;
-  // true when it did.
+  // Blocks until the container's exit count passes `exits` (or it is removed), with no exit of
+  // it being recorded, or `timeout`; true when it did.
   bool exitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const;
   // One step of `docker wait`: condition "not-running" (default), "next-exit" or "removed";
   // afterExits < 0 on the first call; waits up to `waitFor`. invalid for another condition.
@@ -44,6 +49,7 @@ class ExitWatch {
   mutable std::condition_variable changed_;
   std::map<std::string, int64_t> removedExitCodes_;
   std::map<std::string, std::pair<int64_t, int>> lastExits_;  // id -> (exit count, code)
+  std::map<std::string, int> recording_;                      // id -> exits being recorded
 };
 
 }  // namespace berth::bridge

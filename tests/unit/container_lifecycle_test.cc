@@ -73,7 +73,8 @@ TEST_F(LifecycleTest, AnExitIsRecordedWithItsCodeAfterTheTaskAndThenTheContainer
   EXPECT_FALSE(fake_.hasContainer(id));
   EXPECT_FALSE(host_.mounted(dir_.path() + "/run/" + id + "/rootfs"));
   EXPECT_TRUE(fake_.violations().empty()) << fake_.violations().front();
-  EXPECT_EQ(events().back(), "die 3");
+  // The record shows the exit a moment before its recorder says "die".
+  EXPECT_TRUE(waitUntil([&] { return !events().empty() && events().back() == "die 3"; })) << events().back();
 }
 
 TEST_F(LifecycleTest, StopSignalsThenKillsAfterTheTimeoutAndAStartAfterwardsRunsAgain) {
@@ -95,6 +96,15 @@ TEST_F(LifecycleTest, StopSignalsThenKillsAfterTheTimeoutAndAStartAfterwardsRuns
   EXPECT_FALSE(core_->stop(id, 0, "", soon()));  // 304
   EXPECT_TRUE(core_->start(id, soon()));
   EXPECT_FALSE(record(id).manuallyStopped) << "a start clears it, as dockerd's does";
+}
+
+TEST_F(LifecycleTest, AStopSaysStopOnlyAfterTheDieOfTheExitItWaitedFor) {
+  std::string id = run();
+  dieEventDelay_ = 300ms;  // the exit is in the record well before "die" is said
+  EXPECT_TRUE(core_->stop(id, 10, "", soon()));
+  auto e = events();
+  ASSERT_GE(e.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(e.end() - 3, e.end()), (std::vector<std::string>{"kill 15", "die 143", "stop"}));
 }
 
 TEST_F(LifecycleTest, OnFailureRestartsUpToItsLimitWithADoublingDelay) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -48,6 +50,7 @@ class CoreFixture : public ::testing::Test {
     core_ = std::make_unique<ContainersCore>(ContainersCore::Edges{
         *store_, fake_.tasks(), fake_.containers(), images_, host_, scheduler_,
         [this](const std::string& action, const ContainerRecord& r, std::map<std::string, std::string> extra) {
+          if (action == "die") std::this_thread::sleep_for(dieEventDelay_.load());
           std::lock_guard lock(eventsMutex_);
           std::string line = action;
           if (extra.count("exitCode")) line += " " + extra["exitCode"];
@@ -137,6 +140,8 @@ class CoreFixture : public ::testing::Test {
   std::unique_ptr<ContainersCore> core_;
   std::mutex eventsMutex_;
   std::vector<std::string> events_;
+  // How long saying "die" takes (a publisher held up): what comes after it must wait.
+  std::atomic<std::chrono::milliseconds> dieEventDelay_{std::chrono::milliseconds(0)};
 };
 
 }  // namespace berth::bridge
