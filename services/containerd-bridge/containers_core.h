@@ -175,7 +175,8 @@ class ContainersCore final : private ContainerRuns {
   // End-of-file on the stdin of a container's process (execId empty) or of an exec: the shim
   // holds a writer of its own, so closing ours is not enough.
   void closeStdin(const std::string& id, const std::string& execId);
-  // Blocks until the container's exit count passes `exits` or `timeout`; true when it did.
+  // Blocks until the container's exit count passes `exits` and that exit is announced (its
+  // "die" said), or `timeout`; true when it did.
   bool waitExitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const {
     return exits_.exitAfter(id, exits, timeout);
   }

@@ -367,7 +367,10 @@ bool ExitHandler::recordExit(const std::string& id, TaskExit exit, bool taskGone
       }
     }
     ~Announce() {
-      if (!told) now();
+      try {
+        if (!told) now();
+      } catch (...) {  // bad_alloc only; a destructor must not throw
+      }
     }
   } announce{exits_, id};
   record = store_.update(id, [&](ContainerRecord& r) {

@@ -88,9 +88,15 @@ bool ExitWatch::exitAfter(const std::string& id, int64_t exits, std::chrono::mil
       return true;  // removed
     }
   };
-  for (;;) {
+  for (bool extended = false;;) {
     if (passed()) return true;
-    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) return passed();
+    if (changed_.wait_until(lock, deadline) != std::cv_status::timeout) continue;
+    if (passed()) return true;
+    // An exit being recorded when the time ran out is announced a moment later: a stop that
+    // gave up here would send a needless SIGKILL, or report an exit it has as none.
+    if (extended || recording_.count(id) == 0) return false;
+    extended = true;
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   }
 }
 

@@ -35,7 +35,8 @@ class ExitWatch {
   void removed(const std::string& id, int exitCode);
 
   // Blocks until the container's exit count passes `exits` (or it is removed), with no exit of
-  // it being recorded, or `timeout`; true when it did.
+  // it being recorded, or `timeout` (and up to a second more for an exit being recorded then);
+  // true when it did.
   bool exitAfter(const std::string& id, int64_t exits, std::chrono::milliseconds timeout) const;
   // One step of `docker wait`: condition "not-running" (default), "next-exit" or "removed";
   // afterExits < 0 on the first call; waits up to `waitFor`. invalid for another condition.
