@@ -105,4 +105,58 @@ inline Samples freshGetLatency(const std::string& host, const std::string& path,
   return s;
 }
 
+// A streamed GET (a `docker save`): seconds from the request to the first byte of the body
+// (past the headers and a chunk's size line), and to its end (the server closes: the request
+// asks it to); `bodyBytes` is what came after the headers, chunk framing included. Anything
+// but a "200 OK" throws.
+struct StreamTiming {
+  double firstByte = 0, total = 0;
+  uint64_t bodyBytes = 0;
+};
+inline StreamTiming streamTiming(const std::string& host, const std::string& path) {
+  std::string what = "GET " + path + " on " + host;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
+  struct Close {
+    int fd;
+    ~Close() { close(fd); }
+  } closer{fd};
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error(what + ": connect: " + std::strerror(errno));
+  std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
+  auto start = std::chrono::steady_clock::now();
+  auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw std::runtime_error(what + ": write failed");
+  StreamTiming t;
+  std::string head;
+  size_t bodyStart = std::string::npos;
+  char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(what + ": read: " + std::strerror(errno));
+    if (n == 0) break;
+    if (bodyStart == std::string::npos || t.firstByte == 0) {
+      head.append(chunk, static_cast<size_t>(n));
+      if (bodyStart == std::string::npos && (bodyStart = head.find("\r\n\r\n")) != std::string::npos) {
+        if (head.rfind("HTTP/1.1 200 ", 0) != 0) throw std::runtime_error(what + ": answered " + head.substr(0, head.find("\r\n")));
+        bodyStart += 4;
+      }
+      if (bodyStart != std::string::npos) {
+        bool chunked = head.substr(0, bodyStart).find("chunked") != std::string::npos;
+        size_t data = chunked ? head.find("\r\n", bodyStart) : bodyStart;
+        if (data != std::string::npos && head.size() > data + (chunked ? 2 : 0)) t.firstByte = since();
+        t.bodyBytes = head.size() - bodyStart;
+        if (t.firstByte != 0) head.clear();
+      }
+    } else {
+      t.bodyBytes += static_cast<uint64_t>(n);
+    }
+  }
+  if (t.firstByte == 0) throw std::runtime_error(what + ": the answer ended before its body began");
+  t.total = since();
+  return t;
+}
+
 }  // namespace berth::bench

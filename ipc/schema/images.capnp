@@ -94,11 +94,15 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # other image uses. conflict when an id names an image with several references and !force.
 
   saveBegin @9 (refs :List(Text)) -> (download :Text, size :UInt64);
-  # Writes a docker-archive of the named images to this service's staging area and returns a
-  # download id and its size. Emits save events.
+  # Resolves the named images (an unknown one fails the call, before anything is written), then
+  # writes their docker-archive into this service's staging area on a thread of its own while
+  # the download is read: `size` is 2^64-1 (not known), and a reader reads up to the empty
+  # chunk. A read waits for the bytes it starts at; it fails once the writing failed, and the
+  # writing stops once the download is closed. Emits save events when it is written whole.
 
   downloadRead @10 (download :Text, offset :UInt64, maxBytes :UInt32) -> (data :Data);
-  # Up to maxBytes (at most 16 MiB) from `offset`; empty at the end.
+  # Up to maxBytes (at most 16 MiB) from `offset`; empty at the end. Of a download still being
+  # written (saveBegin), waits up to 50 s for the byte at `offset`.
 
   downloadClose @11 (download :Text) -> ();
   # Removes a download. Unknown ids are ignored.

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <set>
@@ -819,13 +821,15 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
 }
 
 void ImageStore::save(const std::vector<std::string>& refs, const std::string& outPath) {
-  struct Entry {
-    std::string id;
-    std::vector<std::string> tags;
-    std::vector<std::string> diffIds;
-    std::string config;
-  };
-  std::vector<Entry> entries;
+  auto plan = planSave(refs);
+  UniqueFd out(::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!out) throwSystemError("open", outPath);
+  writeSave(plan, out.get(), outPath);
+}
+
+ImageStore::SavePlan ImageStore::planSave(const std::vector<std::string>& refs) const {
+  SavePlan plan;
+  auto& entries = plan.entries;
   {
     std::lock_guard lock(mutex_);
     std::map<std::string, size_t> byId;
@@ -833,7 +837,8 @@ void ImageStore::save(const std::vector<std::string>& refs, const std::string& o
       std::string id = resolveLocked(ref);
       if (!byId.count(id)) {
         byId[id] = entries.size();
-        entries.push_back({id, {}, images_[id].diffIds, images_[id].configJson});
+        const auto& image = images_.at(id);
+        entries.push_back({id, {}, image.diffIds, image.configJson});
       }
       // A name saves that tag; an id saves every tag of the image.
       std::vector<std::string> tags;
@@ -853,18 +858,64 @@ void ImageStore::save(const std::vector<std::string>& refs, const std::string& o
       }
     }
   }
+  return plan;
+}
+
+namespace {
+
+// libarchive's output: the file, and how much of it is whole after each block.
+struct SaveSink {
+  int fd;
+  uint64_t whole = 0;
+  uint64_t told = 0;  // what `written` was last told: every 256 KiB, not each 10 KiB block
+  const std::function<bool(uint64_t)>* written;
+};
+
+la_ssize_t writeSaveBlock(archive* a, void* data, const void* buffer, size_t length) {
+  auto* sink = static_cast<SaveSink*>(data);
+  const char* p = static_cast<const char*>(buffer);
+  for (size_t done = 0; done < length;) {
+    ssize_t n = ::write(sink->fd, p + done, length - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      archive_set_error(a, errno, "write: %s", std::strerror(errno));
+      return -1;
+    }
+    done += static_cast<size_t>(n);
+  }
+  sink->whole += length;
+  if (!*sink->written || sink->whole - sink->told < (256u << 10)) return static_cast<la_ssize_t>(length);
+  sink->told = sink->whole;
+  if (!(*sink->written)(sink->whole)) {
+    archive_set_error(a, ECANCELED, "the archive's reader is gone");
+    return -1;
+  }
+  return static_cast<la_ssize_t>(length);
+}
+
+}  // namespace
+
+void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outPath,
+                           const std::function<bool(uint64_t)>& written) {
+  const auto& entries = plan.entries;
+  SaveSink sink{fd, 0, 0, &written};
   std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
   archive_write_set_format_pax_restricted(a.get());
-  if (archive_write_open_filename(a.get(), outPath.c_str()) != ARCHIVE_OK) throwSystemError("open", outPath);
-  std::set<std::string> written;
+  archive_write_set_bytes_in_last_block(a.get(), 1);  // as for a file: no padding past the end
+  if (archive_write_open2(a.get(), &sink, nullptr, writeSaveBlock, nullptr, nullptr) != ARCHIVE_OK) {
+    throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
+  }
+  std::set<std::string> saved;
   auto addBytes = [&](const std::string& name, const std::string& data) {
     std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
     archive_entry_set_pathname(e.get(), name.c_str());
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-    archive_write_header(a.get(), e.get());
-    archive_write_data(a.get(), data.data(), data.size());
+    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
+        archive_write_data(a.get(), data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
+      throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
+    }
   };
   auto addFile = [&](const std::string& name, const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -876,7 +927,9 @@ void ImageStore::save(const std::vector<std::string>& refs, const std::string& o
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
     archive_entry_set_size(e.get(), st.st_size);
-    archive_write_header(a.get(), e.get());
+    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) {
+      throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
+    }
     std::vector<char> buf(1 << 20);
     for (;;) {
       ssize_t n = ::read(fd.get(), buf.data(), buf.size());
@@ -891,11 +944,11 @@ void ImageStore::save(const std::vector<std::string>& refs, const std::string& o
   json manifest = json::array(), repositories = json::object();
   for (const auto& e : entries) {
     std::string configName = hexOf(e.id) + ".json";
-    if (written.insert(configName).second) addBytes(configName, e.config);
+    if (saved.insert(configName).second) addBytes(configName, e.config);
     json layers = json::array();
     for (const auto& d : e.diffIds) {
       std::string name = hexOf(d) + "/layer.tar";
-      if (written.insert(name).second) addFile(name, root_ + "/blobs/sha256/" + hexOf(d));
+      if (saved.insert(name).second) addFile(name, root_ + "/blobs/sha256/" + hexOf(d));
       layers.push_back(name);
     }
     manifest.push_back({{"Config", configName}, {"RepoTags", e.tags.empty() ? json(nullptr) : json(e.tags)},

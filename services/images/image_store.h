@@ -149,6 +149,23 @@ class ImageStore {
   std::vector<DeleteItem> remove(const std::string& ref, bool force, bool prune);
   // Writes a docker-archive tar (manifest.json, repositories, configs, layer tars) of `refs`.
   void save(const std::vector<std::string>& refs, const std::string& outPath);
+  // The same in two steps, so that a streamed save answers an unknown name before its first
+  // byte: what `refs` name (notFound as get()), then the archive of it written to `fd` (the
+  // file `name`, for errors) sequentially. `written`, when given, is told how many bytes of the
+  // file are whole as they are written; returning false stops the write (the archive's reader
+  // is gone).
+  struct SavePlan {
+    struct Entry {
+      std::string id;
+      std::vector<std::string> tags;
+      std::vector<std::string> diffIds;
+      std::string config;
+    };
+    std::vector<Entry> entries;
+  };
+  SavePlan planSave(const std::vector<std::string>& refs) const;
+  void writeSave(const SavePlan& plan, int fd, const std::string& name,
+                 const std::function<bool(uint64_t)>& written = nullptr);
 
  private:
   // The sizes of the container's layer; nullopt when it has none.

@@ -3,6 +3,8 @@
 #include <linux/capability.h>
 #include <sys/stat.h>
 
+#include <limits>
+
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
@@ -10,6 +12,7 @@
 #include "services/images/loads_ahead.h"
 #include "services/images/operations.h"
 #include "services/images/reference.h"
+#include "services/images/saves_ahead.h"
 #include "services/images/transfers.h"
 #include "common/json_text.h"
 #include "common/sandbox.h"
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<images::ImageStore> store;
   std::unique_ptr<images::Transfers> transfers;
   std::unique_ptr<images::LoadsAhead> loadsAhead;
+  std::unique_ptr<images::SavesAhead> savesAhead;
   std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
   images::Operations& operations = *operationsOwner;
   auto confine = [] {
@@ -93,10 +97,12 @@ int main(int argc, char** argv) {
   return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
     // Running pulls and pushes finish (and publish their events) before the host goes away.
-    // Loads still reading their uploads give up (their uploads are abandoned).
+    // Loads still reading their uploads give up (their uploads are abandoned), and saves still
+    // writing stop (their readers fail).
     host.onStop([&] {
       operationsOwner.reset();
       loadsAhead.reset();
+      savesAhead.reset();
     });
     auto& events = host.events();
     store = std::make_unique<images::ImageStore>(
@@ -106,6 +112,7 @@ int main(int argc, char** argv) {
         });
     transfers = std::make_unique<images::Transfers>(host.config().serviceDataDir("images") + "/staging/transfers");
     loadsAhead = std::make_unique<images::LoadsAhead>(*transfers, *store);
+    savesAhead = std::make_unique<images::SavesAhead>(*transfers, *store);
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Images>();
@@ -302,9 +309,10 @@ int main(int argc, char** argv) {
         [&](ipc::Images::SaveBeginParams::Reader p, ipc::Images::SaveBeginResults::Builder r) {
           auto refs = ipc::texts(p.getRefs());
           if (refs.empty()) throw Error(ErrorKind::invalid, "no images named");
-          auto [id, size] = offerDownload(*transfers, "save", [&](const std::string& path) { store->save(refs, path); });
-          r.setDownload(id);
-          r.setSize(size);
+          // Streamed as it is written: the size is not known yet, and the reader reads to the
+          // empty chunk (docs/ipc.md).
+          r.setDownload(savesAhead->start(refs));
+          r.setSize(std::numeric_limits<uint64_t>::max());
         },
         D::worker);
     s.handleBlob(

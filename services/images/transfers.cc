@@ -26,7 +26,19 @@ std::string Transfers::pathFor(const std::string& prefix) {
   return dir_ + "/" + prefix + "-" + newIdLocked();
 }
 
+void Transfers::setGrowth(Growth& g, Growth::State state, uint64_t whole, const std::string& why) {
+  {
+    std::lock_guard lock(g.mutex);
+    if (g.state != Growth::State::writing) return;  // the first end stands
+    g.whole = std::max(g.whole, whole);
+    g.state = state;
+    g.why = why;
+  }
+  g.changed.notify_all();
+}
+
 void Transfers::end(Transfer& t, Stream::End how) {
+  if (t.growth) setGrowth(*t.growth, Growth::State::gone, 0);
   if (!t.stream) return;
   {
     std::lock_guard lock(t.stream->mutex);
@@ -172,17 +184,94 @@ std::string Transfers::addDownload(const std::string& path) {
   return id;
 }
 
+std::string Transfers::beginGrowingDownload(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) throwSystemError("open", path);
+  std::lock_guard lock(mutex_);
+  expireLocked();
+  std::string id = newIdLocked();
+  transfers_[id] =
+      Transfer{path, std::make_shared<const UniqueFd>(std::move(fd)), Clock::now(), false, nullptr, false, std::make_shared<Growth>()};
+  return id;
+}
+
+bool Transfers::written(const std::string& id, uint64_t whole) {
+  std::shared_ptr<Growth> growth;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = transfers_.find(id);
+    if (it == transfers_.end() || !it->second.growth) return false;
+    it->second.touched = Clock::now();  // a download being written does not expire
+    growth = it->second.growth;
+  }
+  {
+    std::lock_guard lock(growth->mutex);
+    if (growth->state != Growth::State::writing) return false;
+    growth->whole = std::max(growth->whole, whole);
+  }
+  growth->changed.notify_all();
+  return true;
+}
+
+void Transfers::finished(const std::string& id) {
+  std::shared_ptr<Growth> growth;
+  std::shared_ptr<const UniqueFd> fd;
+  std::string path;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = transfers_.find(id);
+    if (it == transfers_.end() || !it->second.growth) return;
+    it->second.touched = Clock::now();
+    growth = it->second.growth;
+    fd = it->second.fd;
+    path = it->second.path;
+  }
+  struct stat st{};
+  if (::fstat(fd->get(), &st) != 0) {
+    setGrowth(*growth, Growth::State::failed, 0, "fstat " + path + ": " + std::strerror(errno));
+    return;
+  }
+  setGrowth(*growth, Growth::State::finished, static_cast<uint64_t>(st.st_size));
+}
+
+void Transfers::failed(const std::string& id, const std::string& why) {
+  std::shared_ptr<Growth> growth;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = transfers_.find(id);
+    if (it == transfers_.end() || !it->second.growth) return;
+    growth = it->second.growth;
+  }
+  setGrowth(*growth, Growth::State::failed, 0, why);
+}
+
 Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes) {
   OpenDownload d;
   {
     std::lock_guard lock(mutex_);
     auto& t = findLocked(id, false);
     d.fd = t.fd;
+    d.growth = t.growth;
     d.path = t.path;
   }
-  struct stat st{};
-  if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
-  uint64_t size = static_cast<uint64_t>(st.st_size);
+  uint64_t size = 0;
+  if (d.growth) {
+    // Outside the table's lock: the writer reports through it.
+    auto& g = *d.growth;
+    std::unique_lock lock(g.mutex);
+    bool moved = g.changed.wait_for(lock, kGrowthWait, [&] { return g.whole > offset || g.state != Growth::State::writing; });
+    if (g.state == Growth::State::failed) throw Error(ErrorKind::internal, g.why);
+    if (g.state == Growth::State::gone) throw Error(ErrorKind::notFound, "download " + id + " not found");
+    if (!moved) {
+      throw Error(ErrorKind::deadlineExceeded,
+                  "download " + id + ": nothing more was written for " + std::to_string(kGrowthWait.count()) + " s");
+    }
+    size = g.whole;
+  } else {
+    struct stat st{};
+    if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
+    size = static_cast<uint64_t>(st.st_size);
+  }
   d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
   return d;
 }

@@ -6,6 +6,10 @@
 // in memory, at most kStreamBuffer of them, for its one reader, and a write waits while the
 // buffer is full. The reader sees the end once the upload is taken and fails once it is
 // discarded or expires; once the reader is gone, what is written is dropped.
+//
+// A growing download (`docker save` streamed while it is written) is a file its writer is still
+// appending to: a read waits until the bytes it starts at are written, sees the end once the
+// writer finished, and fails once the writer failed.
 #pragma once
 
 #include <chrono>
@@ -66,21 +70,42 @@ class Transfers {
   bool has(const std::string& id);  // an upload or download not yet taken, discarded or expired
   // Registers an existing file (in the staging dir) as a download; returns its id.
   std::string addDownload(const std::string& path);
+  // Creates `path` (in the staging dir), empty, as a growing download; returns its id. Its writer
+  // appends to the file and reports with written(), then finished() or failed().
+  std::string beginGrowingDownload(const std::string& path);
+  // The first `whole` bytes of the file are written. False once the download is gone
+  // (discarded or expired): its writer stops.
+  bool written(const std::string& id, uint64_t whole);
+  void finished(const std::string& id);
+  void failed(const std::string& id, const std::string& why);
+  // How long a read of a growing download waits for its first byte to be written.
+  static constexpr std::chrono::seconds kGrowthWait{50};
   // What one read of a download returns at most, whatever the caller asks for.
   static constexpr uint32_t kMaxRead = 16u << 20;
   // Reads what the download holds from `offset`, up to maxBytes (at most kMaxRead), into the
   // buffer that `buffer(n)` returns for those n bytes (the reply's own, so they are written
-  // once); n is 0 at the end. The table is not locked while the file is read.
+  // once); n is 0 at the end. The table is not locked while the file is read. Of a growing
+  // download, waits (up to kGrowthWait) until the byte at `offset` is written or the writer
+  // ended; throws the writer's failure.
   void read(const std::string& id, uint64_t offset, uint32_t maxBytes, const std::function<char*(size_t)>& buffer);
-  // The n that read() with these arguments would pass to `buffer` now: a reply sized before
-  // the read holds what is left of the file, not a whole maxBytes, at the end of a download.
+  // The n that read() with these arguments would pass to `buffer` now (at least: a growing
+  // download may have grown by then): a reply sized before the read holds what is left of the
+  // file, not a whole maxBytes, at the end of a download. Waits as read() does.
   size_t readable(const std::string& id, uint64_t offset, uint32_t maxBytes);
   // Either kind; unknown ids are ignored. A streamed upload's Reader fails; a download's read
-  // already in progress completes.
+  // already in progress completes, one waiting for a growing download's bytes fails.
   void discard(const std::string& id);
   std::string pathFor(const std::string& prefix);
 
  private:
+  // How far a growing download's file is written, shared with the reads waiting for it.
+  struct Growth {
+    std::mutex mutex;
+    std::condition_variable changed;
+    uint64_t whole = 0;
+    enum class State { writing, finished, failed, gone } state = State::writing;
+    std::string why;  // failed: the writer's error
+  };
   struct Transfer {
     std::string path;
     std::shared_ptr<const UniqueFd> fd;  // shared with reads in progress, which run unlocked
@@ -88,11 +113,14 @@ class Transfers {
     bool upload;
     std::shared_ptr<Stream> stream;  // streamed uploads only
     bool readerTaken = false;
+    std::shared_ptr<Growth> growth{};  // growing downloads only
   };
   static void end(Transfer& t, Stream::End how);
+  static void setGrowth(Growth& g, Growth::State state, uint64_t whole, const std::string& why = "");
   Transfer& findLocked(const std::string& id, bool upload);
   struct OpenDownload {
     std::shared_ptr<const UniqueFd> fd;
+    std::shared_ptr<Growth> growth;
     std::string path;
     size_t readable;  // what a read of maxBytes at offset returns, as read() counts it
   };

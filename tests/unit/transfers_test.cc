@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
+#include <future>
 #include <string>
 
 #include "common/errors.h"
@@ -103,6 +106,77 @@ TEST_F(DownloadsTest, ReadingAnUnknownOrDiscardedDownloadIsNotFoundAndAsksForNoB
   EXPECT_EQ(test::thrownKind([&] { readIt(id); }), "notFound");
   EXPECT_EQ(test::thrownKind([&] { readIt("no-such-download"); }), "notFound");
   EXPECT_FALSE(asked);
+}
+
+// A growing download (docker save while it is written): what the writer appended to the file.
+class GrowingDownloadTest : public DownloadsTest {
+ protected:
+  void SetUp() override {
+    path = transfers.pathFor("save");
+    id = transfers.beginGrowingDownload(path);
+    out = UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    ASSERT_TRUE(out);
+  }
+  // Appends `bytes` and reports how much of the file is whole; false when the download is gone.
+  bool append(const std::string& bytes) {
+    whole += bytes.size();
+    EXPECT_EQ(::write(out.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    return transfers.written(id, whole);
+  }
+  // A read begun on another thread, to see whether it waits.
+  std::future<std::string> readLater(uint64_t offset, uint32_t maxBytes) {
+    return std::async(std::launch::async, [this, offset, maxBytes] { return read(id, offset, maxBytes); });
+  }
+  static bool waiting(std::future<std::string>& f) { return f.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout; }
+
+  std::string path, id;
+  UniqueFd out;
+  uint64_t whole = 0;
+};
+
+TEST_F(GrowingDownloadTest, AReadGetsWhatIsWrittenWaitsForWhatIsNotAndEndsOnceFinished) {
+  EXPECT_TRUE(append("abc"));
+  EXPECT_EQ(read(id, 0, 10), "abc") << "a read returns what is written, without waiting for the rest";
+  auto next = readLater(3, 10);
+  EXPECT_TRUE(waiting(next)) << "a read past what is written waits";
+  EXPECT_TRUE(append("de"));
+  EXPECT_EQ(next.get(), "de");
+  // Bytes in the file but not yet reported whole are not read.
+  ASSERT_EQ(::write(out.get(), "f", 1), 1);
+  auto end = readLater(5, 10);
+  EXPECT_TRUE(waiting(end));
+  transfers.finished(id);
+  EXPECT_EQ(end.get(), "f") << "finished: the file is whole as it is";
+  EXPECT_EQ(read(id, 6, 10), "") << "the end, once finished";
+  EXPECT_EQ(transfers.readable(id, 0, 100), 6u);
+}
+
+TEST_F(GrowingDownloadTest, TheWritersFailureFailsTheReadsWithItsWords) {
+  EXPECT_TRUE(append("abc"));
+  auto waitingRead = readLater(3, 10);
+  EXPECT_TRUE(waiting(waitingRead));
+  transfers.failed(id, "reading layer 1: Input/output error");
+  try {
+    waitingRead.get();
+    ADD_FAILURE() << "a read of a failed download returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::internal);
+    EXPECT_STREQ(e.what(), "reading layer 1: Input/output error");
+  }
+  EXPECT_EQ(test::thrownKind([&] { read(id, 0, 3); }), "internal") << "even what was written: the archive is cut";
+  EXPECT_FALSE(append("de")) << "the writer is told to stop";
+}
+
+TEST_F(GrowingDownloadTest, ADiscardStopsTheWriterAndFailsAWaitingRead) {
+  EXPECT_TRUE(append("abc"));
+  auto waitingRead = readLater(3, 10);
+  EXPECT_TRUE(waiting(waitingRead));
+  transfers.discard(id);
+  EXPECT_EQ(test::thrownKind([&] { waitingRead.get(); }), "notFound");
+  EXPECT_FALSE(append("de")) << "the writer is told to stop";
+  EXPECT_FALSE(std::filesystem::exists(path));
+  transfers.finished(id);  // a writer's end after the discard changes nothing
+  EXPECT_FALSE(transfers.has(id));
 }
 
 }  // namespace
