@@ -869,15 +869,21 @@ struct SaveSink {
   uint64_t whole = 0;
   uint64_t told = 0;  // what `written` was last told: every 256 KiB, not each 10 KiB block
   const std::function<bool(uint64_t)>* written;
+  bool failed = false;  // a write failed or was stopped: every later one fails too
 };
 
 la_ssize_t writeSaveBlock(archive* a, void* data, const void* buffer, size_t length) {
   auto* sink = static_cast<SaveSink*>(data);
+  if (sink->failed) {
+    archive_set_error(a, ECANCELED, "the archive's writing stopped");
+    return -1;
+  }
   const char* p = static_cast<const char*>(buffer);
   for (size_t done = 0; done < length;) {
     ssize_t n = ::write(sink->fd, p + done, length - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
+      sink->failed = true;
       archive_set_error(a, errno, "write: %s", std::strerror(errno));
       return -1;
     }
@@ -887,6 +893,7 @@ la_ssize_t writeSaveBlock(archive* a, void* data, const void* buffer, size_t len
   if (!*sink->written || sink->whole - sink->told < (256u << 10)) return static_cast<la_ssize_t>(length);
   sink->told = sink->whole;
   if (!(*sink->written)(sink->whole)) {
+    sink->failed = true;
     archive_set_error(a, ECANCELED, "the archive's reader is gone");
     return -1;
   }
@@ -900,6 +907,19 @@ void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outP
   const auto& entries = plan.entries;
   SaveSink sink{fd, 0, 0, &written};
   std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
+  // An archive left unclosed by an error must not be closed by archive_write_free, which would
+  // pad the entry cut short with zeros and write the end marker: a reader of the growing file
+  // would see a whole-looking tar. Marked failed, it is freed as it is.
+  struct FailUnlessClosed {
+    archive* a;
+    SaveSink& sink;
+    bool closed = false;
+    ~FailUnlessClosed() {
+      if (closed) return;
+      sink.failed = true;
+      archive_write_fail(a);
+    }
+  } failUnlessClosed{a.get(), sink};
   archive_write_set_format_pax_restricted(a.get());
   archive_write_set_bytes_in_last_block(a.get(), 1);  // as for a file: no padding past the end
   if (archive_write_open2(a.get(), &sink, nullptr, writeSaveBlock, nullptr, nullptr) != ARCHIVE_OK) {
@@ -963,6 +983,7 @@ void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outP
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
   }
+  failUnlessClosed.closed = true;
   for (const auto& e : entries) emit("save", e.id, {{"name", e.id}});
 }
 

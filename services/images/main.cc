@@ -100,9 +100,9 @@ int main(int argc, char** argv) {
     // Loads still reading their uploads give up (their uploads are abandoned), and saves still
     // writing stop (their readers fail).
     host.onStop([&] {
+      savesAhead.reset();  // first: nobody reads them once the server stopped
       operationsOwner.reset();
       loadsAhead.reset();
-      savesAhead.reset();
     });
     auto& events = host.events();
     store = std::make_unique<images::ImageStore>(

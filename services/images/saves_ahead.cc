@@ -36,8 +36,11 @@ std::string SavesAhead::start(const std::vector<std::string>& refs) {
         // Without O_CREAT: a download discarded before this opens it stays gone.
         UniqueFd out(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
         if (!out) throwSystemError("open", path);
-        store_.writeSave(*plan, out.get(), path,
-                         [&](uint64_t whole) { return !stopping_ && transfers_.written(download, whole); });
+        store_.writeSave(*plan, out.get(), path, [&](uint64_t whole) {
+          bool more = !stopping_ && transfers_.written(download, whole);
+          if (afterReport_) afterReport_();
+          return more;
+        });
         transfers_.finished(download);
       } catch (const std::exception& e) {
         transfers_.failed(download, e.what());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,7 +19,9 @@ namespace berth::images {
 
 class SavesAhead {
  public:
-  SavesAhead(Transfers& transfers, ImageStore& store) : transfers_(transfers), store_(store) {}
+  // `afterReport`, for tests, runs on a save's thread after each report of what is written.
+  SavesAhead(Transfers& transfers, ImageStore& store, std::function<void()> afterReport = nullptr)
+      : transfers_(transfers), store_(store), afterReport_(std::move(afterReport)) {}
   ~SavesAhead();  // stops the unfinished saves (their readers fail) and waits for their threads
 
   // Resolves `refs` now (notFound, "No such image: REF", before anything is written), then
@@ -36,6 +39,7 @@ class SavesAhead {
 
   Transfers& transfers_;
   ImageStore& store_;
+  std::function<void()> afterReport_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Save>> saves_;  // by download id

@@ -245,7 +245,7 @@ void Transfers::failed(const std::string& id, const std::string& why) {
   setGrowth(*growth, Growth::State::failed, 0, why);
 }
 
-Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes) {
+Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes, Use use) {
   OpenDownload d;
   {
     std::lock_guard lock(mutex_);
@@ -267,23 +267,33 @@ Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t 
                   "download " + id + ": nothing more was written for " + std::to_string(kGrowthWait.count()) + " s");
     }
     size = g.whole;
-  } else {
-    struct stat st{};
-    if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
-    size = static_cast<uint64_t>(st.st_size);
+    d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
+    // The file grows between the sizing of a reply and its read: the read gives what the reply
+    // was sized for, so its bytes land in the reply's first segment, not a second one.
+    if (use == Use::size) {
+      g.offeredAt = offset;
+      g.offered = d.readable;
+    } else if (g.offeredAt == offset) {
+      d.readable = std::min(d.readable, g.offered);
+      g.offeredAt = kNothingOffered;
+    }
+    return d;
   }
+  struct stat st{};
+  if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
+  size = static_cast<uint64_t>(st.st_size);
   d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
   return d;
 }
 
 size_t Transfers::readable(const std::string& id, uint64_t offset, uint32_t maxBytes) {
-  return openDownload(id, offset, maxBytes).readable;
+  return openDownload(id, offset, maxBytes, Use::size).readable;
 }
 
 void Transfers::read(const std::string& id, uint64_t offset, uint32_t maxBytes,
                      const std::function<char*(size_t)>& buffer) {
   // A discard while this reads unlinks the file; the descriptor held here keeps it readable.
-  auto d = openDownload(id, offset, maxBytes);
+  auto d = openDownload(id, offset, maxBytes, Use::read);
   size_t n = d.readable;
   char* out = buffer(n);
   for (size_t done = 0; done < n;) {

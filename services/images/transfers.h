@@ -98,6 +98,8 @@ class Transfers {
   std::string pathFor(const std::string& prefix);
 
  private:
+  static constexpr uint64_t kNothingOffered = UINT64_MAX;
+  enum class Use { size, read };  // openDownload for readable() or for read()
   // How far a growing download's file is written, shared with the reads waiting for it.
   struct Growth {
     std::mutex mutex;
@@ -105,6 +107,9 @@ class Transfers {
     uint64_t whole = 0;
     enum class State { writing, finished, failed, gone } state = State::writing;
     std::string why;  // failed: the writer's error
+    // What readable() last answered (its one reader reads in order), for the read that follows.
+    uint64_t offeredAt = kNothingOffered;
+    size_t offered = 0;
   };
   struct Transfer {
     std::string path;
@@ -124,7 +129,7 @@ class Transfers {
     std::string path;
     size_t readable;  // what a read of maxBytes at offset returns, as read() counts it
   };
-  OpenDownload openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes);
+  OpenDownload openDownload(const std::string& id, uint64_t offset, uint32_t maxBytes, Use use);
   void expireLocked();
   std::string newIdLocked();
 

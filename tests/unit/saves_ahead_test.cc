@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "common/errors.h"
@@ -37,8 +39,40 @@ class SavesAheadTest : public ::testing::Test {
     store_ = std::make_unique<ImageStore>(dir_.path() + "/store");
     store_->load(archive);
     transfers_ = std::make_unique<Transfers>(dir_.path() + "/transfers");
-    saves_ = std::make_unique<SavesAhead>(*transfers_, *store_);
+    saves_ = std::make_unique<SavesAhead>(*transfers_, *store_, [this] { reported(); });
   }
+
+  void TearDown() override { release(); }  // a test that ended early leaves no save held
+
+  // The save's thread after each report: counted, and held at the first while `hold_` is set.
+  void reported() {
+    std::unique_lock lock(hookMutex_);
+    ++reports_;
+    if (reports_ == 1 && hold_) {
+      held_ = true;
+      hookChanged_.notify_all();
+      hookChanged_.wait(lock, [&] { return !hold_; });
+    }
+  }
+  bool waitUntilHeld() {
+    std::unique_lock lock(hookMutex_);
+    return hookChanged_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(hookMutex_);
+      hold_ = false;
+    }
+    hookChanged_.notify_all();
+  }
+  int reports() {
+    std::lock_guard lock(hookMutex_);
+    return reports_;
+  }
+  std::mutex hookMutex_;
+  std::condition_variable hookChanged_;
+  bool hold_ = false, held_ = false;
+  int reports_ = 0;
 
   // The whole download, read in pieces as the API reads it: to the empty chunk.
   std::string readAll(const std::string& download) {
@@ -85,31 +119,64 @@ TEST_F(SavesAheadTest, AnUnknownNameFailsBeforeAnythingIsWritten) {
 }
 
 TEST_F(SavesAheadTest, ADownloadClosedAfterItsFirstBytesEndsItsSaveAndLeavesNothing) {
+  hold_ = true;  // the save waits after its first report until the download is closed
   std::string download = saves_->start({"app:1"});
+  ASSERT_TRUE(waitUntilHeld());
   std::string first;
   transfers_->read(download, 0, 4096, [&](size_t n) {
     first.assign(n, '\0');
     return first.data();
   });
-  EXPECT_FALSE(first.empty());
+  ASSERT_EQ(first.size(), 4096u) << "the first bytes were not readable while the save was held";
+  EXPECT_NE(first.substr(0, 100).find(".json"), std::string::npos) << "not the archive's first header (the config's)";
   transfers_->discard(download);
+  release();
   auto until = std::chrono::steady_clock::now() + 10s;
   while (saves_->running() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(saves_->running(), 0u) << "the save went on after its download was closed";
+  // A whole archive of 3 MiB would have been reported about twelve times.
+  EXPECT_EQ(reports(), 2) << "the save did not stop at its next report";
   EXPECT_TRUE(transfersDirEmpty());
 }
 
-TEST_F(SavesAheadTest, ShuttingDownWaitsForTheSaveAndItsReaderSeesTheEndOrAFailureNeverACutArchive) {
+TEST_F(SavesAheadTest, ShuttingDownStopsASaveStillWritingAndItsReaderFailsNeverSeeingACutArchiveEnd) {
+  hold_ = true;
   std::string download = saves_->start({"app:1"});
-  saves_.reset();
-  std::string expected;
-  store_->save({"app:1"}, dir_.path() + "/saved.tar");
-  expected = test::readText(dir_.path() + "/saved.tar");
+  ASSERT_TRUE(waitUntilHeld());
+  std::thread shutdown([&] { saves_.reset(); });  // waits for the held save's thread
+  std::this_thread::sleep_for(100ms);
+  release();
+  shutdown.join();
+  EXPECT_EQ(reports(), 2) << "the save did not stop at its next report";
   try {
-    EXPECT_TRUE(readAll(download) == expected) << "a stopped save read as a shorter archive";
+    readAll(download);
+    ADD_FAILURE() << "a stopped save read as a whole archive";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::internal) << e.what();
+    EXPECT_EQ(e.kind(), ErrorKind::internal);
+    EXPECT_STREQ(e.what(), "the images service is stopping");
   }
+  transfers_->discard(download);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+// A layer that cannot be read once its entry began (here a directory where the second layer's
+// blob was: its header is written, then read() fails): the file ends where the writing stopped,
+// not padded with zeros and closed with the tar's end marker into an archive that reads whole.
+TEST_F(SavesAheadTest, ASaveThatFailsHalfwayLeavesNoArchiveThatReadsWhole) {
+  auto layer = store_->get("app:1").diffIds.at(1);
+  std::string blob = dir_.path() + "/store/blobs/sha256/" + layer.substr(layer.find(':') + 1);
+  ASSERT_TRUE(fs::remove(blob)) << blob;
+  ASSERT_TRUE(fs::create_directory(blob));
+  std::string out = dir_.path() + "/failed.tar";
+  try {
+    store_->save({"app:1"}, out);
+    FAIL() << "a save with an unreadable layer succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("read"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(fs::file_size(out), 2u << 20) << "the first layer, written before the failure, is not in the file";
+  auto listed = test::run({"tar", "-tf", out});
+  EXPECT_NE(listed.exitCode, 0) << "the cut archive reads as whole:\n" << listed.out;
 }
 
 }  // namespace

@@ -151,6 +151,16 @@ TEST_F(GrowingDownloadTest, AReadGetsWhatIsWrittenWaitsForWhatIsNotAndEndsOnceFi
   EXPECT_EQ(transfers.readable(id, 0, 100), 6u);
 }
 
+// A reply is sized by readable() before its read: grown in between, the read still gives what
+// the reply was sized for, and the rest comes with the next read.
+TEST_F(GrowingDownloadTest, AReadGivesWhatItsReplyWasSizedForThoughTheFileGrewSince) {
+  EXPECT_TRUE(append("abc"));
+  EXPECT_EQ(transfers.readable(id, 0, 100), 3u);
+  EXPECT_TRUE(append("de"));
+  EXPECT_EQ(read(id, 0, 100), "abc");
+  EXPECT_EQ(read(id, 3, 100), "de") << "a read with no sizing before it gives what is written";
+}
+
 TEST_F(GrowingDownloadTest, TheWritersFailureFailsTheReadsWithItsWords) {
   EXPECT_TRUE(append("abc"));
   auto waitingRead = readLater(3, 10);
