@@ -17,6 +17,25 @@
 
 namespace berth::bench {
 
+// A connection to an engine's unix socket (`host` is unix://PATH), closed when it goes out of
+// scope; `what` names the probe in the error when it cannot connect.
+struct UnixConnection {
+  int fd;
+  UnixConnection(const std::string& host, const std::string& what) : fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
+    if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      std::string why = std::strerror(errno);
+      if (fd >= 0) close(fd);
+      throw std::runtime_error(what + ": connect: " + why);
+    }
+  }
+  ~UnixConnection() { close(fd); }
+  UnixConnection(const UnixConnection&) = delete;
+  UnixConnection& operator=(const UnixConnection&) = delete;
+};
+
 // Server round trips of `method path` (with a JSON `body` when not empty; `bodyFor(i)` when
 // given is the i-th request's body instead) on one keep-alive connection, each answered `status`:
 // exactly `requests` samples, or an exception.
@@ -25,17 +44,8 @@ inline Samples requestLatency(const std::string& host, const std::string& method
                               const std::function<std::string(int)>& bodyFor = {}) {
   Samples s;
   s.what = method + " " + path + " on " + host;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
-  struct Close {
-    int fd;
-    ~Close() { close(fd); }
-  } closer{fd};
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    throw std::runtime_error(s.what + ": connect: " + std::strerror(errno));
-  }
+  UnixConnection connection(host, s.what);
+  int fd = connection.fd;
   auto requestFor = [&](int i) {
     std::string req = method + " /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\n";
     std::string content = bodyFor ? bodyFor(i) : body;
@@ -115,15 +125,8 @@ struct StreamTiming {
 };
 inline StreamTiming streamTiming(const std::string& host, const std::string& path) {
   std::string what = "GET " + path + " on " + host;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un a{};
-  a.sun_family = AF_UNIX;
-  std::strncpy(a.sun_path, host.substr(7).c_str(), sizeof a.sun_path - 1);
-  struct Close {
-    int fd;
-    ~Close() { close(fd); }
-  } closer{fd};
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error(what + ": connect: " + std::strerror(errno));
+  UnixConnection connection(host, what);
+  int fd = connection.fd;
   std::string req = "GET /v1.41" + path + " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n";
   auto start = std::chrono::steady_clock::now();
   auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
