@@ -111,10 +111,12 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # notFound "No such container: REF".
 
   exportBegin @24 (ref :Text) -> (download :Text, size :UInt64);
-  # GET /containers/{id}/export (docker export): the images service stages the container's
-  # merged filesystem as a tar while the bridge holds the container's operation lock, and the
-  # answer is the images service's download: the API reads it with Images.downloadRead and
-  # closes it with Images.downloadClose, so the tar never passes through the bridge.
+  # GET /containers/{id}/export (docker export): while the bridge holds the container's operation
+  # lock, the images service resolves and holds the container's layers and starts writing their
+  # tar; the answer is the images service's download, still being written (`size` 2^64-1, as
+  # Images.saveBegin's): the API reads it with Images.downloadRead to the empty chunk and closes
+  # it with Images.downloadClose, so the tar never passes through the bridge. A removal of the
+  # container meanwhile succeeds; the images service removes the layers when the export ends.
 
   commit @25 (ref :Text, config :Data, changes :List(Text), reference :Text, message :Text,
               author :Text, pause :Bool) -> (id :Text);

@@ -102,10 +102,12 @@ interface Images extends(Svc.Service, Ev.EventSource) {
 
   downloadRead @10 (download :Text, offset :UInt64, maxBytes :UInt32) -> (data :Data);
   # Up to maxBytes (at most 16 MiB) from `offset`; empty at the end. Of a download still being
-  # written (saveBegin), waits up to 50 s for the byte at `offset`.
+  # written (saveBegin, exportBegin), waits up to 50 s for the byte at `offset`.
 
   downloadClose @11 (download :Text) -> ();
-  # Removes a download. Unknown ids are ignored.
+  # Removes a download. Unknown ids are ignored. A download still being written stops being
+  # written, and the answer waits for its writer to stop (at its next 256 KiB): what the writer
+  # held (an export's layers) is let go before it.
 
   import @12 (upload :Text, reference :Text, message :Text, changes :List(Text)) -> (id :Text);
   # docker import: a one-layer image from the uploaded root filesystem tarball, consuming the
@@ -144,8 +146,11 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # container's writable layer adds, changes and deletes, by path.
 
   exportBegin @20 (container :Text) -> (download :Text, size :UInt64);
-  # docker export, called by the containerd-bridge while it holds the container: stages the
-  # container's merged filesystem as a tar, which the API then reads with downloadRead.
+  # docker export, called by the containerd-bridge while it holds the container: resolves and
+  # holds the container's layers (notFound before anything is written), then writes their
+  # merged filesystem as a tar on a thread, as saveBegin writes its archive (`size` 2^64-1). A
+  # releaseRootfs meanwhile answers at once; the layers are removed when the export ends, or at
+  # this service's next start (the marker rw/<container>/released) if it dies first.
 
   commit @21 (container :Text, config :Data, reference :Text, message :Text, author :Text,
               changes :List(Text)) -> (id :Text);

@@ -27,6 +27,7 @@
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
+#include "services/images/tar_out.h"
 #include "common/json_text.h"
 
 namespace berth::images {
@@ -114,11 +115,12 @@ int reopenForReading(int pathFd, bool directory) {
 
 class TarWriter {
  public:
-  explicit TarWriter(const std::string& path)
-      : out_(archive_write_new(), archive_write_free), disk_(archive_read_disk_new(), archive_read_free) {
-    archive_write_set_format_pax_restricted(out_.get());
-    if (archive_write_open_filename(out_.get(), path.c_str()) != ARCHIVE_OK) throwSystemError("open", path);
-    archive_read_disk_set_standard_lookup(disk_.get());  // owner names, as dockerd's archives carry them
+  // To a new file at `path`.
+  explicit TarWriter(const std::string& path) : file_(createFile(path)), out_(file_.get(), path) { init(); }
+  // To `fd` (the file `name`), telling `written` how far it is whole as TarOut does.
+  TarWriter(int fd, const std::string& name, std::function<bool(uint64_t)> written)
+      : out_(fd, name, std::move(written)) {
+    init();
   }
 
   // Adds the file at `rel` below the layer directory `rootFd` under the name `name`, without
@@ -171,13 +173,19 @@ class TarWriter {
     write(e.get(), -1, name);
   }
 
-  void close() {
-    if (archive_write_close(out_.get()) != ARCHIVE_OK) {
-      throw Error(ErrorKind::internal, std::string("writing tar: ") + (archive_error_string(out_.get()) ?: "?"));
-    }
-  }
+  void close() { out_.close(); }
 
  private:
+  static UniqueFd createFile(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+    if (!fd) throwSystemError("open", path);
+    return fd;
+  }
+  void init() {
+    if (!disk_) throw Error(ErrorKind::internal, "archive_read_disk_new: out of memory");
+    archive_read_disk_set_standard_lookup(disk_.get());  // owner names, as dockerd's archives carry them
+  }
+
   // The file's extended attributes but overlay's own (trusted.overlay.*).
   static void copyXattrs(int fd, archive_entry* e) {
     ssize_t size = ::flistxattr(fd, nullptr, 0);
@@ -200,9 +208,7 @@ class TarWriter {
   }
 
   void write(archive_entry* e, int contentFd, const std::string& what) {
-    if (archive_write_header(out_.get(), e) < ARCHIVE_WARN) {
-      throw Error(ErrorKind::internal, std::string("writing tar: ") + (archive_error_string(out_.get()) ?: "?"));
-    }
+    if (archive_write_header(out_.get(), e) < ARCHIVE_WARN) out_.fail();
     if (contentFd < 0) return;
     // The header promised the size fstat gave; a file that grows or shrinks meanwhile gets
     // exactly that many bytes (libarchive pads a short one), so the archive stays whole.
@@ -213,13 +219,14 @@ class TarWriter {
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throwSystemError("read", what);
       if (n == 0) break;
-      archive_write_data(out_.get(), buf.data(), static_cast<size_t>(n));
+      out_.data(buf.data(), static_cast<size_t>(n));
       left -= n;
     }
   }
 
-  std::unique_ptr<archive, decltype(&archive_write_free)> out_;
-  std::unique_ptr<archive, decltype(&archive_read_free)> disk_;
+  UniqueFd file_;  // when it writes to a file of its own
+  TarOut out_;
+  std::unique_ptr<archive, decltype(&archive_read_free)> disk_{archive_read_disk_new(), archive_read_free};
 };
 
 }  // namespace
@@ -262,7 +269,53 @@ std::vector<ImageStore::Mount> ImageStore::prepareContainerLayer(const std::stri
 void ImageStore::releaseContainerLayer(const std::string& container) {
   std::string dir = containerDir(container);
   std::lock_guard lock(mutex_);
+  if (exports_.count(container)) {
+    // An export still reads the layers: they go with its end (endExport), or at the next start
+    // (the marker) if this process dies first.
+    writeFileAtomic(dir + "/" + kReleasedMarker, "", 0600);
+    releasedWhileExported_.insert(container);
+    return;
+  }
   removeAll(dir);
+  containerImages_.erase(container);
+}
+
+ImageStore::ExportPlan ImageStore::planExport(const std::string& container) {
+  std::string dir = containerDir(container);
+  ExportPlan plan;
+  std::lock_guard lock(mutex_);
+  auto it = containerImages_.find(container);
+  if (it == containerImages_.end() || releasedWhileExported_.count(container)) {
+    throw Error(ErrorKind::notFound, "no layer for container " + container);
+  }
+  auto lower = imageLayerDirsLocked(it->second);
+  plan.layers.push_back(dir + "/upper");
+  plan.layers.insert(plan.layers.end(), lower.rbegin(), lower.rend());
+  struct Hold {
+    Hold(ImageStore* s, std::string c) : store(s), container(std::move(c)) {}
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    ~Hold() { store->endExport(container); }
+    ImageStore* store;
+    std::string container;
+  };
+  plan.hold = std::make_shared<Hold>(this, container);
+  ++exports_[container];
+  return plan;
+}
+
+void ImageStore::endExport(const std::string& container) {
+  std::lock_guard lock(mutex_);
+  auto it = exports_.find(container);
+  if (it == exports_.end() || --it->second > 0) return;
+  exports_.erase(it);
+  if (!releasedWhileExported_.erase(container)) return;
+  try {
+    removeAll(containerDir(container));
+  } catch (const std::exception& e) {
+    spdlog::warn("images: removing the layer of {} after its export: {}", container, e.what());  // the marker stays
+    return;
+  }
   containerImages_.erase(container);
 }
 
@@ -324,17 +377,16 @@ std::map<std::string, ImageStore::ContainerSize> ImageStore::containerSizes(cons
   return sizes;
 }
 
-void ImageStore::exportContainer(const std::string& container, const std::string& outPath) const {
-  std::string dir = containerDir(container);
-  std::vector<std::string> layers;  // top first
-  {
-    std::lock_guard lock(mutex_);
-    auto it = containerImages_.find(container);
-    if (it == containerImages_.end()) throw Error(ErrorKind::notFound, "no layer for container " + container);
-    auto lower = imageLayerDirsLocked(it->second);
-    layers.push_back(dir + "/upper");
-    layers.insert(layers.end(), lower.rbegin(), lower.rend());
-  }
+void ImageStore::exportContainer(const std::string& container, const std::string& outPath) {
+  auto plan = planExport(container);
+  UniqueFd out(::open(outPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (!out) throwSystemError("open", outPath);
+  writeExport(plan, out.get(), outPath);
+}
+
+void ImageStore::writeExport(const ExportPlan& plan, int fd, const std::string& name,
+                             const std::function<bool(uint64_t)>& written) const {
+  const auto& layers = plan.layers;
   std::map<std::string, size_t> visible;  // relative path -> the layer whose file shows there
   std::set<std::string> deleted, opaque;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -357,7 +409,7 @@ void ImageStore::exportContainer(const std::string& container, const std::string
     roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!roots.back()) throwSystemError("open", layer);
   }
-  TarWriter tar(outPath);
+  TarWriter tar(fd, name, written);
   for (const auto& [rel, layer] : visible) tar.addFile(rel.substr(1), roots[layer].get(), rel);  // parents first
   tar.close();
 }

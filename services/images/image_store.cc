@@ -29,6 +29,7 @@
 #include "services/images/early_extractions.h"
 #include "services/images/layer_extractor.h"
 #include "services/images/reference.h"
+#include "services/images/tar_out.h"
 #include "common/json_text.h"
 
 namespace berth::images {
@@ -229,6 +230,10 @@ void ImageStore::recover() {
   }
   // Containers' writable layers, and the images they hold on to.
   for (const auto& e : fs::directory_iterator(root_ + "/rw")) {
+    if (fs::exists(e.path() / kReleasedMarker)) {  // released during an export this process did not finish
+      removeAll(e.path());
+      continue;
+    }
     auto image = readFileIfExists(e.path().string() + "/image");
     if (image && images_.count(*image)) {
       containerImages_[e.path().filename().string()] = *image;
@@ -861,70 +866,11 @@ ImageStore::SavePlan ImageStore::planSave(const std::vector<std::string>& refs) 
   return plan;
 }
 
-namespace {
-
-// libarchive's output: the file, and how much of it is whole after each block.
-struct SaveSink {
-  int fd;
-  uint64_t whole = 0;
-  uint64_t told = 0;  // what `written` was last told: every 256 KiB, not each 10 KiB block
-  const std::function<bool(uint64_t)>* written;
-  bool failed = false;  // a write failed or was stopped: every later one fails too
-};
-
-la_ssize_t writeSaveBlock(archive* a, void* data, const void* buffer, size_t length) {
-  auto* sink = static_cast<SaveSink*>(data);
-  if (sink->failed) {
-    archive_set_error(a, ECANCELED, "the archive's writing stopped");
-    return -1;
-  }
-  const char* p = static_cast<const char*>(buffer);
-  for (size_t done = 0; done < length;) {
-    ssize_t n = ::write(sink->fd, p + done, length - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      sink->failed = true;
-      archive_set_error(a, errno, "write: %s", std::strerror(errno));
-      return -1;
-    }
-    done += static_cast<size_t>(n);
-  }
-  sink->whole += length;
-  if (!*sink->written || sink->whole - sink->told < (256u << 10)) return static_cast<la_ssize_t>(length);
-  sink->told = sink->whole;
-  if (!(*sink->written)(sink->whole)) {
-    sink->failed = true;
-    archive_set_error(a, ECANCELED, "the archive's reader is gone");
-    return -1;
-  }
-  return static_cast<la_ssize_t>(length);
-}
-
-}  // namespace
-
 void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outPath,
                            const std::function<bool(uint64_t)>& written) {
   const auto& entries = plan.entries;
-  SaveSink sink{fd, 0, 0, &written};
-  std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
-  // An archive left unclosed by an error must not be closed by archive_write_free, which would
-  // pad the entry cut short with zeros and write the end marker: a reader of the growing file
-  // would see a whole-looking tar. Marked failed, it is freed as it is.
-  struct FailUnlessClosed {
-    archive* a;
-    SaveSink& sink;
-    bool closed = false;
-    ~FailUnlessClosed() {
-      if (closed) return;
-      sink.failed = true;
-      archive_write_fail(a);
-    }
-  } failUnlessClosed{a.get(), sink};
-  archive_write_set_format_pax_restricted(a.get());
-  archive_write_set_bytes_in_last_block(a.get(), 1);  // as for a file: no padding past the end
-  if (archive_write_open2(a.get(), &sink, nullptr, writeSaveBlock, nullptr, nullptr) != ARCHIVE_OK) {
-    throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
-  }
+  TarOut out(fd, outPath, written);
+  archive* a = out.get();
   std::set<std::string> saved;
   auto addBytes = [&](const std::string& name, const std::string& data) {
     std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
@@ -932,10 +878,8 @@ void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outP
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK ||
-        archive_write_data(a.get(), data.data(), data.size()) != static_cast<la_ssize_t>(data.size())) {
-      throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
-    }
+    if (archive_write_header(a, e.get()) != ARCHIVE_OK) out.fail();
+    out.data(data.data(), data.size());
   };
   auto addFile = [&](const std::string& name, const std::string& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -947,18 +891,14 @@ void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outP
     archive_entry_set_filetype(e.get(), AE_IFREG);
     archive_entry_set_perm(e.get(), 0644);
     archive_entry_set_size(e.get(), st.st_size);
-    if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) {
-      throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
-    }
+    if (archive_write_header(a, e.get()) != ARCHIVE_OK) out.fail();
     std::vector<char> buf(1 << 20);
     for (;;) {
       ssize_t n = ::read(fd.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) throwSystemError("read", path);
       if (n == 0) break;
-      if (archive_write_data(a.get(), buf.data(), static_cast<size_t>(n)) < 0) {
-        throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
-      }
+      out.data(buf.data(), static_cast<size_t>(n));
     }
   };
   json manifest = json::array(), repositories = json::object();
@@ -980,10 +920,7 @@ void ImageStore::writeSave(const SavePlan& plan, int fd, const std::string& outP
   }
   addBytes("manifest.json", manifest.dump());
   if (!repositories.empty()) addBytes("repositories", repositories.dump());
-  if (archive_write_close(a.get()) != ARCHIVE_OK) {
-    throw Error(ErrorKind::internal, std::string("writing ") + outPath + ": " + (archive_error_string(a.get()) ?: "?"));
-  }
-  failUnlessClosed.closed = true;
+  out.close();
   for (const auto& e : entries) emit("save", e.id, {{"name", e.id}});
 }
 

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -133,7 +134,21 @@ class ImageStore {
   std::map<std::string, ContainerSize> containerSizes(const std::vector<std::string>& containers) const;
   // The container's merged filesystem as a tar (docker export), built from the layers without
   // mounting anything.
-  void exportContainer(const std::string& container, const std::string& outPath) const;
+  void exportContainer(const std::string& container, const std::string& outPath);
+  // The same in two steps, so that a streamed export answers an unknown container before its
+  // first byte: the container's layers, held (notFound "no layer for container ID" when it has
+  // none), then their tar written to `fd` (the file `name`, for errors), telling `written` as
+  // writeSave does. While a plan is alive, releaseContainerLayer leaves the layers for the
+  // export to finish reading (dockerd's export holds a reference of its own to the container's
+  // layer): they are removed when the last plan goes, or at the next start if this process
+  // dies first.
+  struct ExportPlan {
+    std::vector<std::string> layers;  // top first: the writable layer's upper dir, then the image's
+    std::shared_ptr<void> hold;
+  };
+  ExportPlan planExport(const std::string& container);
+  void writeExport(const ExportPlan& plan, int fd, const std::string& name,
+                   const std::function<bool(uint64_t)>& written = nullptr) const;
   // A new image from the container's writable layer over its image (docker commit). `config`
   // is the new image's "config" object before `changes` (Dockerfile instructions, as for
   // import) are applied to it; `reference` may be empty. Bad changes or a bad reference fail
@@ -207,6 +222,10 @@ class ImageStore {
   std::mutex layerCommitMutex_;                  // serialises commits of the same chain
   uint64_t stagingCounter_ = 0;
   std::map<std::string, std::set<std::string>> blobRepos_;
+  static constexpr const char* kReleasedMarker = "released";  // in rw/<id>: released while exported
+  std::map<std::string, int> exports_;         // container id -> export plans alive
+  std::set<std::string> releasedWhileExported_;  // their layers go with the last plan
+  void endExport(const std::string& container);
   std::map<std::string, std::string> containerImages_;  // container id -> image id (rw/<id>/image)  // compressed digest -> "host/repo"s known to hold it
 };
 

@@ -12,7 +12,7 @@
 #include "services/images/loads_ahead.h"
 #include "services/images/operations.h"
 #include "services/images/reference.h"
-#include "services/images/saves_ahead.h"
+#include "services/images/writes_ahead.h"
 #include "services/images/transfers.h"
 #include "common/json_text.h"
 #include "common/sandbox.h"
@@ -61,28 +61,13 @@ images::RegistryCredentials credentialsOf(ipc::RegistryAuth::Reader auth) {
   return {auth.getUsername(), auth.getPassword()};
 }
 
-// Writes a file with `produce` in the transfers area and offers it as a download: (id, size).
-std::pair<std::string, uint64_t> offerDownload(images::Transfers& transfers, const std::string& kind,
-                                               const std::function<void(const std::string&)>& produce) {
-  std::string path = transfers.pathFor(kind);
-  try {
-    produce(path);
-  } catch (...) {
-    ::unlink(path.c_str());
-    throw;
-  }
-  struct stat st {};
-  ::stat(path.c_str(), &st);
-  return {transfers.addDownload(path), static_cast<uint64_t>(st.st_size)};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   std::unique_ptr<images::ImageStore> store;
   std::unique_ptr<images::Transfers> transfers;
   std::unique_ptr<images::LoadsAhead> loadsAhead;
-  std::unique_ptr<images::SavesAhead> savesAhead;
+  std::unique_ptr<images::WritesAhead> writesAhead;
   std::unique_ptr<images::Operations> operationsOwner = std::make_unique<images::Operations>();
   images::Operations& operations = *operationsOwner;
   auto confine = [] {
@@ -100,7 +85,7 @@ int main(int argc, char** argv) {
     // Loads still reading their uploads give up (their uploads are abandoned), and saves still
     // writing stop (their readers fail).
     host.onStop([&] {
-      savesAhead.reset();  // first: nobody reads them once the server stopped
+      writesAhead.reset();  // first: nobody reads them once the server stopped
       operationsOwner.reset();
       loadsAhead.reset();
     });
@@ -112,7 +97,7 @@ int main(int argc, char** argv) {
         });
     transfers = std::make_unique<images::Transfers>(host.config().serviceDataDir("images") + "/staging/transfers");
     loadsAhead = std::make_unique<images::LoadsAhead>(*transfers, *store);
-    savesAhead = std::make_unique<images::SavesAhead>(*transfers, *store);
+    writesAhead = std::make_unique<images::WritesAhead>(*transfers);
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Images>();
@@ -267,10 +252,13 @@ int main(int argc, char** argv) {
     s.handle(
         ipc::methods::imagesExportBegin(),
         [&](ipc::Images::ExportBeginParams::Reader p, ipc::Images::ExportBeginResults::Builder r) {
-          auto [id, size] = offerDownload(*transfers, "export",
-                                          [&](const std::string& path) { store->exportContainer(p.getContainer(), path); });
-          r.setDownload(id);
-          r.setSize(size);
+          // Streamed as it is written, as a save.
+          auto plan = std::make_shared<images::ImageStore::ExportPlan>(store->planExport(p.getContainer()));
+          r.setDownload(writesAhead->start("export", [&store = *store, plan](int fd, const std::string& path,
+                                                                             const auto& written) {
+            store.writeExport(*plan, fd, path, written);
+          }));
+          r.setSize(std::numeric_limits<uint64_t>::max());
         },
         D::worker);
     s.handle(
@@ -311,7 +299,11 @@ int main(int argc, char** argv) {
           if (refs.empty()) throw Error(ErrorKind::invalid, "no images named");
           // Streamed as it is written: the size is not known yet, and the reader reads to the
           // empty chunk (docs/ipc.md).
-          r.setDownload(savesAhead->start(refs));
+          auto plan = std::make_shared<images::ImageStore::SavePlan>(store->planSave(refs));
+          r.setDownload(writesAhead->start("save", [&store = *store, plan](int fd, const std::string& path,
+                                                                           const auto& written) {
+            store.writeSave(*plan, fd, path, written);
+          }));
           r.setSize(std::numeric_limits<uint64_t>::max());
         },
         D::worker);
@@ -325,8 +317,9 @@ int main(int argc, char** argv) {
                           [&](size_t n) { return reinterpret_cast<char*>(r.initData(static_cast<unsigned>(n)).begin()); });
         },
         D::worker);
-    s.handle(ipc::methods::imagesDownloadClose(),
-             [&](ipc::Images::DownloadCloseParams::Reader p, auto) { transfers->discard(p.getDownload()); });
+    s.handle(
+        ipc::methods::imagesDownloadClose(),
+        [&](ipc::Images::DownloadCloseParams::Reader p, auto) { writesAhead->close(p.getDownload()); }, D::worker);
   },
   // Loads, imports and saves hold a worker for their whole run; enough workers that they never
   // starve the uploads and progress polls of other clients.

@@ -752,6 +752,44 @@ TEST_F(ContainersTest, DiffExportAndCommitSeeWhatTheContainerWrote) {
   EXPECT_NE(engine_.docker({"image", "inspect", "berth-test/refused:1"}).exitCode, 0);
 }
 
+// docker export is written while the client reads it, and holds the container's layers until it
+// ends: a `docker rm -f` meanwhile succeeds, as against dockerd (whose export holds a reference
+// of its own to the layer), the export still arrives whole, and the layers are gone once the
+// client has it. The removal is made as soon as the export's file appears in the staging area,
+// while 300 MB are still being written; if the machine is slow enough that the writing ended
+// first, the same outcomes hold.
+TEST_F(ContainersTest, ARemovalDuringAnExportSucceedsAndTheExportArrivesWhole) {
+  auto r = engine_.docker({"run", "--name", "exported", "--pull", "never", kImage, "sh", "-c",
+                           "head -c 300000000 /dev/zero > /big; echo small > /small"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string id = trimNewline(engine_.docker({"inspect", "--format", "{{.Id}}", "exported"}).out);
+  ASSERT_EQ(id.size(), 64u);
+  std::string layer = engine_.dataRoot() + "/images/rw/" + id;
+  ASSERT_TRUE(fs::exists(layer));
+  std::string transfers = engine_.dataRoot() + "/images/staging/transfers";
+  std::string tarPath = work_.path() + "/exported.tar";
+  CommandResult exported;
+  std::thread client([&] { exported = engine_.docker({"export", "-o", tarPath, "exported"}, 120s); });
+  auto staged = [&] {
+    std::error_code ec;
+    for (fs::directory_iterator it(transfers, ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().filename().string().rfind("export", 0) == 0) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 2000 && !staged(); ++i) std::this_thread::sleep_for(5ms);
+  auto removed = engine_.docker({"rm", "-f", "exported"});
+  client.join();
+  EXPECT_EQ(removed.exitCode, 0) << removed.err;
+  ASSERT_EQ(exported.exitCode, 0) << exported.err;
+  auto listing = run({"tar", "-tvf", tarPath});
+  ASSERT_EQ(listing.exitCode, 0) << listing.err;
+  EXPECT_TRUE(std::regex_search(listing.out, std::regex(" 300000000 [^\n]* big\n"))) << listing.out;
+  EXPECT_EQ(run({"tar", "-xOf", tarPath, "small"}).out, "small\n");
+  EXPECT_FALSE(fs::exists(layer)) << "the container's layer outlived its removal and its export";
+  EXPECT_NE(engine_.docker({"inspect", "exported"}).exitCode, 0);
+}
+
 // Expected as dockerd 20.10 answered the same commands (reference engine): a running container
 // is paused for its commit and unpaused after it, around the new image's tag; --pause=false
 // and a stopped container see neither. (dockerd also emits a container "commit" event, which

@@ -341,9 +341,22 @@ TEST_F(ImagesTest, AContainerLayerPreparedOverRpcPinsItsImage) {
   EXPECT_NE(r.err.find("is using its referenced image"), std::string::npos) << r.err;
   auto exported = images.call(ipc::methods::imagesExportBegin(), ipc::deadlineIn(10s),
                               [&](ipc::Images::ExportBeginParams::Builder p) { p.setContainer(container); });
-  EXPECT_GT(exported.get().getSize(), 1000000u);  // busybox itself is in it
+  // Streamed while it is written: read to the empty chunk.
+  std::string download = exported.get().getDownload();
+  uint64_t exportedBytes = 0;
+  for (;;) {
+    auto chunk = images.call(ipc::methods::imagesDownloadRead(), ipc::deadlineIn(60s),
+                             [&](ipc::Images::DownloadReadParams::Builder p) {
+                               p.setDownload(download);
+                               p.setOffset(exportedBytes);
+                               p.setMaxBytes(1 << 20);
+                             });
+    if (chunk.get().getData().size() == 0) break;
+    exportedBytes += chunk.get().getData().size();
+  }
+  EXPECT_GT(exportedBytes, 1000000u);  // busybox itself is in it
   images.call(ipc::methods::imagesDownloadClose(), ipc::deadlineIn(5s),
-              [&](ipc::Images::DownloadCloseParams::Builder p) { p.setDownload(exported.get().getDownload()); });
+              [&](ipc::Images::DownloadCloseParams::Builder p) { p.setDownload(download); });
   images.call(ipc::methods::imagesReleaseRootfs(), ipc::deadlineIn(10s),
               [&](ipc::Images::ReleaseRootfsParams::Builder p) { p.setContainer(container); });
   r = engine_.docker({"rmi", "berth-test/pinned:1"});

@@ -1,0 +1,316 @@
+// docker save and docker export streamed while they are written: the archive read from a growing
+// download is the one written to a file, an unknown name fails before anything is written, a
+// download closed early stops its writer and leaves nothing, and a container removed during its
+// export keeps its layers until the export ends.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "common/errors.h"
+#include "services/images/image_store.h"
+#include "services/images/transfers.h"
+#include "services/images/writes_ahead.h"
+#include "tests/support/process.h"
+#include "tests/support/tar_builder.h"
+#include "tests/unit/error_checks.h"
+
+namespace berth::images {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class WritesAheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A layer of a few MiB that does not repeat, so the archive spans many blocks and reports.
+    std::string data(3 << 20, '\0');
+    uint32_t x = 2463534242u;
+    for (auto& c : data) {
+      x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+      c = static_cast<char>(x);
+    }
+    test::TarBuilder().dir("data").file("data/blob", data, 0644).write(dir_.path() + "/base.tar");
+    test::TarBuilder().file("app/run.sh", "echo hello\n", 0755).write(dir_.path() + "/app.tar");
+    std::string archive = dir_.path() + "/image.tar";
+    test::makeDockerArchive(archive, {dir_.path() + "/base.tar", dir_.path() + "/app.tar"}, {"app:1"}, dir_.path());
+    store_ = std::make_unique<ImageStore>(dir_.path() + "/store");
+    store_->load(archive);
+    transfers_ = std::make_unique<Transfers>(dir_.path() + "/transfers");
+    writes_ = std::make_unique<WritesAhead>(*transfers_, [this] { reported(); });
+  }
+
+  // What the images service does for a save and an export: resolve, then write on a thread.
+  std::string startSave(const std::vector<std::string>& refs) {
+    auto plan = std::make_shared<ImageStore::SavePlan>(store_->planSave(refs));
+    return writes_->start("save", [this, plan](int fd, const std::string& path, const auto& written) {
+      store_->writeSave(*plan, fd, path, written);
+    });
+  }
+  // `letGoAfter`: the writer's hold on the layers goes that long after its writing ended, so
+  // that a reader who saw the end before the hold went would see the layers still there.
+  std::string startExport(const std::string& container, std::chrono::milliseconds letGoAfter = 0ms) {
+    struct SlowHold {
+      SlowHold(ImageStore::ExportPlan p, std::chrono::milliseconds a) : plan(std::move(p)), after(a) {}
+      SlowHold(const SlowHold&) = delete;
+      ~SlowHold() {
+        std::this_thread::sleep_for(after);
+        plan.hold.reset();
+      }
+      ImageStore::ExportPlan plan;
+      std::chrono::milliseconds after;
+    };
+    auto hold = std::make_shared<SlowHold>(store_->planExport(container), letGoAfter);
+    return writes_->start("export", [this, hold](int fd, const std::string& path, const auto& written) {
+      store_->writeExport(hold->plan, fd, path, written);
+    });
+  }
+  // A container over app:1 whose writable layer adds a file.
+  std::string makeContainer() {
+    std::string container(64, 'c'), imageId;
+    store_->prepareContainerLayer(container, "app:1", imageId);
+    std::ofstream(containerDir(container) + "/upper/added.txt") << "added\n";
+    return container;
+  }
+  std::string containerDir(const std::string& container) const { return dir_.path() + "/store/rw/" + container; }
+  bool waitUntilWritersEnded() {
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (writes_->running() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    return writes_->running() == 0;
+  }
+
+  void TearDown() override { release(); }  // a test that ended early leaves no save held
+
+  // The save's thread after each report: counted, and held at the first while `hold_` is set.
+  void reported() {
+    std::unique_lock lock(hookMutex_);
+    ++reports_;
+    if (reports_ == 1 && hold_) {
+      held_ = true;
+      hookChanged_.notify_all();
+      hookChanged_.wait(lock, [&] { return !hold_; });
+    }
+  }
+  bool waitUntilHeld() {
+    std::unique_lock lock(hookMutex_);
+    return hookChanged_.wait_for(lock, 10s, [&] { return held_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(hookMutex_);
+      hold_ = false;
+    }
+    hookChanged_.notify_all();
+  }
+  int reports() {
+    std::lock_guard lock(hookMutex_);
+    return reports_;
+  }
+  std::mutex hookMutex_;
+  std::condition_variable hookChanged_;
+  bool hold_ = false, held_ = false;
+  int reports_ = 0;
+
+  // The whole download, read in pieces as the API reads it: to the empty chunk.
+  std::string readAll(const std::string& download) {
+    std::string all, chunk;
+    for (;;) {
+      transfers_->read(download, all.size(), 64 << 10, [&](size_t n) {
+        chunk.assign(n, '\0');
+        return chunk.data();
+      });
+      if (chunk.empty()) return all;
+      all += chunk;
+    }
+  }
+  bool transfersDirEmpty() const { return fs::is_empty(dir_.path() + "/transfers"); }
+
+  test::TempDir dir_{"berth-saves-ahead"};
+  std::unique_ptr<ImageStore> store_;
+  std::unique_ptr<Transfers> transfers_;
+  std::unique_ptr<WritesAhead> writes_;
+};
+
+TEST_F(WritesAheadTest, TheStreamedArchiveHasTheBytesOfASaveToAFile) {
+  store_->save({"app:1"}, dir_.path() + "/saved.tar");
+  std::string expected = test::readText(dir_.path() + "/saved.tar");
+  ASSERT_GT(expected.size(), 3u << 20);
+  std::string download = startSave({"app:1"});
+  std::string streamed = readAll(download);
+  EXPECT_EQ(streamed.size(), expected.size());
+  EXPECT_TRUE(streamed == expected) << "the streamed archive differs from the saved file";
+  transfers_->discard(download);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+TEST_F(WritesAheadTest, AnUnknownNameFailsBeforeAnythingIsWritten) {
+  try {
+    startSave({"app:1", "nope:1"});
+    FAIL() << "a save of an unknown image began";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::notFound);
+    EXPECT_STREQ(e.what(), "No such image: nope:1");
+  }
+  EXPECT_EQ(writes_->running(), 0u);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+TEST_F(WritesAheadTest, ADownloadClosedAfterItsFirstBytesEndsItsSaveAndLeavesNothing) {
+  hold_ = true;  // the save waits after its first report until the download is closed
+  std::string download = startSave({"app:1"});
+  ASSERT_TRUE(waitUntilHeld());
+  std::string first;
+  transfers_->read(download, 0, 4096, [&](size_t n) {
+    first.assign(n, '\0');
+    return first.data();
+  });
+  ASSERT_EQ(first.size(), 4096u) << "the first bytes were not readable while the save was held";
+  EXPECT_NE(first.substr(0, 100).find(".json"), std::string::npos) << "not the archive's first header (the config's)";
+  transfers_->discard(download);
+  release();
+  EXPECT_TRUE(waitUntilWritersEnded()) << "the save went on after its download was closed";
+  // A whole archive of 3 MiB would have been reported about twelve times.
+  EXPECT_EQ(reports(), 2) << "the save did not stop at its next report";
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+TEST_F(WritesAheadTest, ShuttingDownStopsASaveStillWritingAndItsReaderFailsNeverSeeingACutArchiveEnd) {
+  hold_ = true;
+  std::string download = startSave({"app:1"});
+  ASSERT_TRUE(waitUntilHeld());
+  std::thread shutdown([&] { writes_.reset(); });  // waits for the held save's thread
+  std::this_thread::sleep_for(100ms);
+  release();
+  shutdown.join();
+  EXPECT_EQ(reports(), 2) << "the save did not stop at its next report";
+  try {
+    readAll(download);
+    ADD_FAILURE() << "a stopped save read as a whole archive";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::internal);
+    EXPECT_STREQ(e.what(), "the images service is stopping");
+  }
+  transfers_->discard(download);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+// A layer that cannot be read once its entry began (here a directory where the second layer's
+// blob was: its header is written, then read() fails): the file ends where the writing stopped,
+// not padded with zeros and closed with the tar's end marker into an archive that reads whole.
+TEST_F(WritesAheadTest, ASaveThatFailsHalfwayLeavesNoArchiveThatReadsWhole) {
+  auto layer = store_->get("app:1").diffIds.at(1);
+  std::string blob = dir_.path() + "/store/blobs/sha256/" + layer.substr(layer.find(':') + 1);
+  ASSERT_TRUE(fs::remove(blob)) << blob;
+  ASSERT_TRUE(fs::create_directory(blob));
+  std::string out = dir_.path() + "/failed.tar";
+  try {
+    store_->save({"app:1"}, out);
+    FAIL() << "a save with an unreadable layer succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("read"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(fs::file_size(out), 2u << 20) << "the first layer, written before the failure, is not in the file";
+  auto listed = test::run({"tar", "-tf", out});
+  EXPECT_NE(listed.exitCode, 0) << "the cut archive reads as whole:\n" << listed.out;
+}
+
+TEST_F(WritesAheadTest, TheStreamedExportHasTheBytesOfAnExportToAFile) {
+  std::string container = makeContainer();
+  store_->exportContainer(container, dir_.path() + "/exported.tar");
+  std::string expected = test::readText(dir_.path() + "/exported.tar");
+  ASSERT_GT(expected.size(), 3u << 20);
+  auto listed = test::run({"tar", "-tf", dir_.path() + "/exported.tar"});
+  ASSERT_EQ(listed.exitCode, 0) << listed.err;
+  EXPECT_NE(listed.out.find("added.txt"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("data/blob"), std::string::npos) << listed.out;
+  std::string download = startExport(container);
+  std::string streamed = readAll(download);
+  EXPECT_EQ(streamed.size(), expected.size());
+  EXPECT_TRUE(streamed == expected) << "the streamed export differs from the exported file";
+  transfers_->discard(download);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+TEST_F(WritesAheadTest, AnExportOfAContainerWithNoLayerFailsBeforeAnythingIsWritten) {
+  try {
+    startExport(std::string(64, 'd'));
+    FAIL() << "an export of an unknown container began";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::notFound);
+    EXPECT_EQ(std::string(e.what()), "no layer for container " + std::string(64, 'd'));
+  }
+  EXPECT_EQ(writes_->running(), 0u);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+// dockerd's export holds a reference of its own to the container's layer: a removal meanwhile
+// succeeds and the export reads on to the end; the layer goes after it.
+TEST_F(WritesAheadTest, AContainerRemovedDuringItsExportKeepsItsLayersUntilTheExportEnds) {
+  std::string container = makeContainer();
+  store_->exportContainer(container, dir_.path() + "/exported.tar");
+  std::string expected = test::readText(dir_.path() + "/exported.tar");
+  hold_ = true;
+  std::string download = startExport(container, 200ms);
+  ASSERT_TRUE(waitUntilHeld());
+  store_->releaseContainerLayer(container);  // the bridge removes the container
+  EXPECT_TRUE(fs::exists(containerDir(container) + "/upper/added.txt")) << "removed under the export";
+  release();
+  std::string streamed = readAll(download);
+  EXPECT_TRUE(streamed == expected) << "the export did not read on to its end";
+  // Let go before the reader saw the end: nothing to wait for.
+  EXPECT_FALSE(fs::exists(containerDir(container))) << "the layer stayed after the export";
+  EXPECT_EQ(test::thrownKind([&] { store_->planExport(container); }), "notFound");
+  // And the image is free to go: no container holds it any more.
+  store_->remove("app:1", false, true);
+  EXPECT_EQ(test::thrownKind([&] { store_->get("app:1"); }), "notFound");
+  transfers_->discard(download);
+  EXPECT_TRUE(transfersDirEmpty());
+}
+
+// The client goes away: its download's close returns once the export stopped and let the layers
+// of its removed container go (a removal and an rmi right after it find nothing held).
+TEST_F(WritesAheadTest, ClosingAnUnfinishedExportReturnsOnceItsLayersAreLetGo) {
+  std::string container = makeContainer();
+  hold_ = true;
+  std::string download = startExport(container);
+  ASSERT_TRUE(waitUntilHeld());
+  store_->releaseContainerLayer(container);
+  std::atomic<bool> closed{false};
+  std::thread client([&] {
+    writes_->close(download);
+    closed = true;
+  });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(closed) << "the close did not wait for the writer held at its report";
+  release();
+  client.join();
+  EXPECT_FALSE(fs::exists(containerDir(container))) << "the layer was still held when the close returned";
+  EXPECT_EQ(reports(), 2) << "the export did not stop at its next report";
+  EXPECT_EQ(writes_->running(), 0u);
+  EXPECT_TRUE(transfersDirEmpty());
+  writes_->close(download);  // a second close: nothing left, nothing waited for
+}
+
+// The images service dies with the export unfinished: the layer its removal left for the export
+// goes at the next start.
+TEST_F(WritesAheadTest, ALayerLeftForAnExportThatNeverEndedGoesAtTheNextStart) {
+  std::string container = makeContainer();
+  auto plan = store_->planExport(container);
+  store_->releaseContainerLayer(container);
+  ASSERT_TRUE(fs::exists(containerDir(container) + "/upper/added.txt"));
+  EXPECT_EQ(test::thrownKind([&] { store_->planExport(container); }), "notFound") << "a second export of a removed container";
+  ImageStore restarted(dir_.path() + "/store");
+  EXPECT_FALSE(fs::exists(containerDir(container))) << "the layer outlived the process that held it";
+  EXPECT_EQ(test::thrownKind([&] { restarted.planExport(container); }), "notFound");
+  restarted.remove("app:1", false, true);  // no container holds the image
+  EXPECT_EQ(test::thrownKind([&] { restarted.get("app:1"); }), "notFound");
+}
+
+}  // namespace
+}  // namespace berth::images
