@@ -1,6 +1,8 @@
 // image_bench: docker load / docker save of a generated ~200 MB, 8-layer image through the
-// real docker CLI, and GET /images/json latency with 200 images, for berth and (when its
-// address is given) the reference engine, in the same run.
+// real docker CLI, the time to the first byte of a streamed save and of a container's export
+// (GET /containers/{id}/export of a container created from that image), and GET /images/json
+// latency with 200 images, for berth and (when its address is given) the reference engine, in
+// the same run.
 //   image_bench [--host unix://...] [--reference unix:///run/refengine/docker.sock] [--mb 200] [--rounds 3]
 // Load and save are measured in rounds that alternate the engines; each round's ratio is printed
 // (issue 15 asks for twice dockerd's load throughput in every paired run).
@@ -35,6 +37,7 @@ double seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 struct Figures {
   std::vector<double> loads, saves;  // seconds, one per round
   std::vector<double> firstBytes;     // seconds to a streamed save's first byte, one per round
+  std::vector<double> exportFirstBytes, exports;  // a container's export: first byte, whole
   bench::Samples list;
 };
 
@@ -73,6 +76,25 @@ void loadAndSave(const std::string& name, const std::string& host, const std::st
     }
   } catch (const std::exception& e) {
     failures.add(name + ": " + e.what());
+  }
+  // A container's export: the merged view of the same 200 MB, from a container created (not
+  // run: the image holds data only) over the image.
+  docker(host, {"rm", "-f", "berth-bench-export"});  // absent on a clean engine; not a sample
+  if (must(docker(host, {"create", "--name", "berth-bench-export", "--pull", "never", "--network", "none",
+                         "berth-bench/big:1", "/none"}),
+           name, "docker create of the container to export", failures)) {
+    try {
+      auto t = bench::streamTiming(host, "/containers/berth-bench-export/export");
+      if (t.bodyBytes < std::filesystem::file_size(archive) * 9 / 10) {
+        failures.add(name + ": the export ended after " + std::to_string(t.bodyBytes) + " bytes");
+      } else {
+        f.exportFirstBytes.push_back(t.firstByte);
+        f.exports.push_back(t.total);
+      }
+    } catch (const std::exception& e) {
+      failures.add(name + ": " + e.what());
+    }
+    must(docker(host, {"rm", "berth-bench-export"}), name, "docker rm of the exported container", failures);
   }
   must(docker(host, {"rmi", "berth-bench/big:1"}), name, "docker rmi of the big image", failures);
 }
@@ -164,16 +186,21 @@ int main(int argc, char** argv) {
     }
     std::printf("load ratio, worst round: %.2f\n", worst);
   }
-  std::printf("%-34s %12s %12s %14s %16s %14s\n", "engine (medians)", "load s", "load MB/s", "save s",
-              "save 1st byte ms", "images p50 ms");
-  std::printf("%-34s %12.2f %12.0f %14.2f %16.1f %14.2f\n", "berth", median(b.loads), archiveMb / median(b.loads),
-              median(b.saves), median(b.firstBytes) * 1000, b.list.percentile(50) / 1000);
+  std::printf("%-20s %8s %10s %8s %16s %10s %18s %14s\n", "engine (medians)", "load s", "load MB/s", "save s",
+              "save 1st byte ms", "export s", "export 1st byte ms", "images p50 ms");
+  auto row = [&](const char* name, Figures& f) {
+    std::printf("%-20s %8.2f %10.0f %8.2f %16.1f %10.2f %18.1f %14.2f\n", name, median(f.loads),
+                archiveMb / median(f.loads), median(f.saves), median(f.firstBytes) * 1000, median(f.exports),
+                median(f.exportFirstBytes) * 1000, f.list.percentile(50) / 1000);
+  };
+  row("berth", b);
   if (!reference.empty()) {
-    std::printf("%-34s %12.2f %12.0f %14.2f %16.1f %14.2f\n", "reference dockerd", median(r.loads),
-                archiveMb / median(r.loads), median(r.saves), median(r.firstBytes) * 1000, r.list.percentile(50) / 1000);
-    std::printf("ratios berth/dockerd: load time %.2f, save time %.2f, save first byte %.2f, images p50 %.2f\n",
+    row("reference dockerd", r);
+    std::printf("ratios berth/dockerd: load time %.2f, save time %.2f, save first byte %.2f, export time %.2f, "
+                "export first byte %.2f, images p50 %.2f\n",
                 median(b.loads) / median(r.loads), median(b.saves) / median(r.saves),
-                median(b.firstBytes) / median(r.firstBytes), b.list.percentile(50) / r.list.percentile(50));
+                median(b.firstBytes) / median(r.firstBytes), median(b.exports) / median(r.exports),
+                median(b.exportFirstBytes) / median(r.exportFirstBytes), b.list.percentile(50) / r.list.percentile(50));
   }
   return 0;
 }

@@ -106,8 +106,8 @@ interface Images extends(Svc.Service, Ev.EventSource) {
 
   downloadClose @11 (download :Text) -> ();
   # Removes a download. Unknown ids are ignored. A download still being written stops being
-  # written, and the answer waits for its writer to stop (at its next 256 KiB): what the writer
-  # held (an export's layers) is let go before it.
+  # written, and the answer waits for its writer to stop (at its next report, every 256 KiB
+  # written): what the writer held (an export's layers) is let go before it.
 
   import @12 (upload :Text, reference :Text, message :Text, changes :List(Text)) -> (id :Text);
   # docker import: a one-layer image from the uploaded root filesystem tarball, consuming the

@@ -37,8 +37,8 @@ class LayerOperations {
 
   // docker diff.
   std::vector<ContainerLayers::Change> changes(const std::string& ref, Deadline deadline);
-  // docker export: the images service stages the tar while the lock is held; the caller reads
-  // the download from the images service.
+  // docker export: while the lock is held, the images service holds the container's layers and
+  // starts writing the tar; the caller reads the download from the images service as it grows.
   ContainerLayers::Download exportBegin(const std::string& ref, Deadline deadline);
 
   struct CommitRequest {

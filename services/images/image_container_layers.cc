@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <climits>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <set>
 
@@ -43,14 +44,6 @@ bool isWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rde
 bool isOpaque(const std::string& path) {
   char v = 0;
   return ::lgetxattr(path.c_str(), "trusted.overlay.opaque", &v, 1) == 1 && v == 'y';
-}
-
-bool under(const std::string& path, const std::set<std::string>& dirs, bool includeSelf) {
-  if (includeSelf && dirs.count(path)) return true;
-  for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0; slash = path.rfind('/', slash - 1)) {
-    if (dirs.count(path.substr(0, slash))) return true;
-  }
-  return false;
 }
 
 // Walks `dir` in pre-order, calling fn(relative path with a leading '/', full path, stat);
@@ -229,6 +222,70 @@ class TarWriter {
   std::unique_ptr<archive, decltype(&archive_read_free)> disk_{archive_read_disk_new(), archive_read_free};
 };
 
+// One layer's view of a directory of the merged filesystem: the layer's index (0 the top) and
+// the directory opened in it.
+struct LayerDir {
+  size_t layer;
+  UniqueFd dir;
+};
+
+// Writes the merged filesystem's entries below `rel` ("" the root) to `tar`, each directory's
+// entries sorted by name and a directory before what it holds, with overlay's rules: a name
+// shows its topmost layer's entry; a whiteout hides the name in the layers below; what a
+// directory holds comes from each layer, top down, that has a directory there, down to the
+// first that marks it opaque; any other entry (a file, a link, a whiteout) hides the layers
+// below it. `dirs` are the layers that show this directory's contents, top first. Entries are
+// written as they are found, so the archive's first bytes leave before the walk ends.
+// Subdirectories are opened from their parent with O_NOFOLLOW: one a running container swaps
+// for a symlink is not followed (and TarWriter reads each entry beneath its layer's root).
+void writeMerged(const std::vector<LayerDir>& dirs, const std::string& rel, const std::vector<UniqueFd>& roots,
+                 TarWriter& tar, int depth) {
+  if (depth > 4096) throw Error(ErrorKind::internal, "exporting " + rel + ": deeper than 4096 levels");
+  struct Shown {
+    size_t layer;
+    bool whiteout, directory;
+  };
+  std::map<std::string, Shown> names;  // each name's topmost entry
+  for (const auto& d : dirs) {
+    // A description of its own, so that this listing does not move d.dir's offset.
+    int listing = ::openat(d.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (listing < 0) throwSystemError("open", rel);
+    DIR* entries = ::fdopendir(listing);
+    if (!entries) {
+      ::close(listing);
+      throwSystemError("opendir", rel);
+    }
+    while (auto* e = ::readdir(entries)) {
+      std::string name = e->d_name;
+      if (name == "." || name == ".." || names.count(name)) continue;
+      struct stat st {};
+      if (::fstatat(::dirfd(entries), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+      names.emplace(name, Shown{d.layer, isWhiteout(st), S_ISDIR(st.st_mode)});
+    }
+    ::closedir(entries);
+  }
+  for (const auto& [name, shown] : names) {
+    if (shown.whiteout) continue;
+    std::string childRel = rel + "/" + name;
+    tar.addFile(childRel.substr(1), roots[shown.layer].get(), childRel);
+    if (!shown.directory) continue;
+    std::vector<LayerDir> below;
+    for (const auto& d : dirs) {
+      if (d.layer < shown.layer) continue;
+      UniqueFd child(::openat(d.dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child) {
+        if (errno == ENOENT) continue;  // not in this layer: the ones below may have it
+        break;                          // not a directory here: it hides the layers below
+      }
+      char opaque = 0;
+      bool last = ::fgetxattr(child.get(), "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y';
+      below.push_back({d.layer, std::move(child)});
+      if (last) break;
+    }
+    writeMerged(below, childRel, roots, tar, depth + 1);
+  }
+}
+
 }  // namespace
 
 std::string ImageStore::containerDir(const std::string& container) const {
@@ -251,6 +308,9 @@ std::vector<ImageStore::Mount> ImageStore::prepareContainerLayer(const std::stri
   imageId = resolveLocked(imageRef);
   if (auto it = containerImages_.find(container); it != containerImages_.end() && it->second != imageId) {
     throw Error(ErrorKind::conflict, "container " + container + " already has a layer over image " + it->second);
+  }
+  if (releasedWhileExported_.count(container)) {
+    throw Error(ErrorKind::conflict, "the layer of container " + container + " was released and goes when its export ends");
   }
   makeDirectories(dir + "/upper", 0755);
   makeDirectories(dir + "/work", 0700);
@@ -299,8 +359,13 @@ ImageStore::ExportPlan ImageStore::planExport(const std::string& container) {
     ImageStore* store;
     std::string container;
   };
-  plan.hold = std::make_shared<Hold>(this, container);
   ++exports_[container];
+  try {
+    plan.hold = std::make_shared<Hold>(this, container);
+  } catch (...) {
+    if (--exports_[container] == 0) exports_.erase(container);
+    throw;
+  }
   return plan;
 }
 
@@ -309,13 +374,15 @@ void ImageStore::endExport(const std::string& container) {
   auto it = exports_.find(container);
   if (it == exports_.end() || --it->second > 0) return;
   exports_.erase(it);
-  if (!releasedWhileExported_.erase(container)) return;
+  if (!releasedWhileExported_.count(container)) return;
   try {
     removeAll(containerDir(container));
   } catch (const std::exception& e) {
-    spdlog::warn("images: removing the layer of {} after its export: {}", container, e.what());  // the marker stays
+    // Still released (no new export, no new layer under the id); the next start removes it.
+    spdlog::warn("images: removing the layer of {} after its export: {}", container, e.what());
     return;
   }
+  releasedWhileExported_.erase(container);
   containerImages_.erase(container);
 }
 
@@ -386,31 +453,18 @@ void ImageStore::exportContainer(const std::string& container, const std::string
 
 void ImageStore::writeExport(const ExportPlan& plan, int fd, const std::string& name,
                              const std::function<bool(uint64_t)>& written) const {
-  const auto& layers = plan.layers;
-  std::map<std::string, size_t> visible;  // relative path -> the layer whose file shows there
-  std::set<std::string> deleted, opaque;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    std::set<std::string> newDeleted, newOpaque;
-    walk(layers[i], [&](const std::string& rel, const std::string& full, const struct stat& st) {
-      if (under(rel, deleted, true) || under(rel, opaque, false)) return false;
-      if (isWhiteout(st)) {
-        newDeleted.insert(rel);
-        return true;
-      }
-      if (S_ISDIR(st.st_mode) && isOpaque(full)) newOpaque.insert(rel);
-      visible.emplace(rel, i);
-      return true;
-    });
-    deleted.insert(newDeleted.begin(), newDeleted.end());
-    opaque.insert(newOpaque.begin(), newOpaque.end());
-  }
-  std::vector<UniqueFd> roots;
-  for (const auto& layer : layers) {
+  std::vector<UniqueFd> roots;  // each layer's root, for reading entries beneath it
+  std::vector<LayerDir> top;    // and opened for listing
+  for (size_t i = 0; i < plan.layers.size(); ++i) {
+    const auto& layer = plan.layers[i];
     roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!roots.back()) throwSystemError("open", layer);
+    UniqueFd dir(::open(layer.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir) throwSystemError("open", layer);
+    top.push_back({i, std::move(dir)});
   }
   TarWriter tar(fd, name, written);
-  for (const auto& [rel, layer] : visible) tar.addFile(rel.substr(1), roots[layer].get(), rel);  // parents first
+  writeMerged(top, "", roots, tar, 0);
   tar.close();
 }
 

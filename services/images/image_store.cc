@@ -231,7 +231,12 @@ void ImageStore::recover() {
   // Containers' writable layers, and the images they hold on to.
   for (const auto& e : fs::directory_iterator(root_ + "/rw")) {
     if (fs::exists(e.path() / kReleasedMarker)) {  // released during an export this process did not finish
-      removeAll(e.path());
+      try {
+        removeAll(e.path());
+      } catch (const std::exception& err) {
+        spdlog::warn("images: removing the released layer {}: {}; trying again at the next start", e.path().string(),
+                     err.what());
+      }
       continue;
     }
     auto image = readFileIfExists(e.path().string() + "/image");

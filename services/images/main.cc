@@ -319,7 +319,9 @@ int main(int argc, char** argv) {
         D::worker);
     s.handle(
         ipc::methods::imagesDownloadClose(),
-        [&](ipc::Images::DownloadCloseParams::Reader p, auto) { writesAhead->close(p.getDownload()); }, D::worker);
+        // Its own thread: the close waits for a writer's next report, and a queued call whose
+        // deadline passed would be dropped, leaving the writer to write on.
+        [&](ipc::Images::DownloadCloseParams::Reader p, auto) { writesAhead->close(p.getDownload()); }, D::longPoll);
   },
   // Loads, imports and saves hold a worker for their whole run; enough workers that they never
   // starve the uploads and progress polls of other clients.

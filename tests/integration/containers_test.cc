@@ -779,7 +779,10 @@ TEST_F(ContainersTest, ARemovalDuringAnExportSucceedsAndTheExportArrivesWhole) {
   };
   for (int i = 0; i < 2000 && !staged(); ++i) std::this_thread::sleep_for(5ms);
   auto removed = engine_.docker({"rm", "-f", "exported"});
+  bool duringTheExport = fs::exists(layer + "/released");  // the layers were left for the export
   client.join();
+  std::cout << "[ export ] the removal came " << (duringTheExport ? "while the export was written" : "after the export was written")
+            << "\n";
   EXPECT_EQ(removed.exitCode, 0) << removed.err;
   ASSERT_EQ(exported.exitCode, 0) << exported.err;
   auto listing = run({"tar", "-tvf", tarPath});

@@ -3,10 +3,15 @@
 // download closed early stops its writer and leaves nothing, and a container removed during its
 // export keeps its layers until the export ends.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -237,6 +242,48 @@ TEST_F(WritesAheadTest, TheStreamedExportHasTheBytesOfAnExportToAFile) {
   EXPECT_TRUE(transfersDirEmpty());
 }
 
+// The export walks the layers itself, writing as it goes; what it lists must be what the
+// kernel's overlay shows of the same layers: a whiteout hides a lower file, an opaque directory
+// hides what the lower layers hold in it, a file over a lower directory hides the directory and
+// all below it, and a new directory tree shows whole.
+TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers) {
+  std::string container(64, 'e'), imageId;
+  auto mounts = store_->prepareContainerLayer(container, "app:1", imageId);
+  ASSERT_EQ(mounts.size(), 1u);
+  std::string upper = containerDir(container) + "/upper";
+  // app/ (a directory below, holding run.sh) becomes a file; data/ (holding blob) is opaque.
+  std::ofstream(upper + "/app") << "now a file\n";
+  fs::create_directories(upper + "/data");
+  ASSERT_EQ(::setxattr((upper + "/data").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0) << strerror(errno);
+  std::ofstream(upper + "/data/new") << "new\n";
+  fs::create_directories(upper + "/dir/sub");
+  std::ofstream(upper + "/dir/sub/file") << "deep\n";
+  std::ofstream(upper + "/a-b") << "sorts between a and a/\n";
+  ASSERT_EQ(::mknod((upper + "/gone").c_str(), S_IFCHR | 0600, makedev(0, 0)), 0) << strerror(errno);
+  std::string merged = dir_.path() + "/merged";
+  fs::create_directories(merged);
+  std::string options;
+  for (const auto& o : mounts[0].options) options += (options.empty() ? "" : ",") + o;
+  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno) << " " << options;
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{merged};
+  auto shown = test::run({"sh", "-c", "cd " + merged + " && find . -mindepth 1 | sed 's|^\\./||' | sort"});
+  ASSERT_EQ(shown.exitCode, 0) << shown.err;
+  ASSERT_EQ(::umount(merged.c_str()), 0) << strerror(errno);
+  EXPECT_EQ(shown.out, "a-b\napp\ndata\ndata/new\ndir\ndir/sub\ndir/sub/file\n") << "the kernel's view changed";
+
+  std::string download = startExport(container);
+  std::string tar = dir_.path() + "/exported.tar";
+  std::ofstream(tar, std::ios::binary) << readAll(download);
+  transfers_->discard(download);
+  auto listed = test::run({"sh", "-c", "tar -tf " + tar + " | sed 's|/$||' | sort"});
+  ASSERT_EQ(listed.exitCode, 0) << listed.err;
+  EXPECT_EQ(listed.out, shown.out);
+  EXPECT_EQ(test::run({"tar", "-xOf", tar, "app"}).out, "now a file\n");
+}
+
 TEST_F(WritesAheadTest, AnExportOfAContainerWithNoLayerFailsBeforeAnythingIsWritten) {
   try {
     startExport(std::string(64, 'd'));
@@ -260,6 +307,9 @@ TEST_F(WritesAheadTest, AContainerRemovedDuringItsExportKeepsItsLayersUntilTheEx
   ASSERT_TRUE(waitUntilHeld());
   store_->releaseContainerLayer(container);  // the bridge removes the container
   EXPECT_TRUE(fs::exists(containerDir(container) + "/upper/added.txt")) << "removed under the export";
+  std::string imageId;
+  EXPECT_EQ(test::thrownKind([&] { store_->prepareContainerLayer(container, "app:1", imageId); }), "conflict")
+      << "a released layer taken up again, to be removed under its new user when the export ends";
   release();
   std::string streamed = readAll(download);
   EXPECT_TRUE(streamed == expected) << "the export did not read on to its end";
