@@ -222,23 +222,17 @@ class TarWriter {
   std::unique_ptr<archive, decltype(&archive_read_free)> disk_{archive_read_disk_new(), archive_read_free};
 };
 
-// One layer's view of a directory of the merged filesystem: the layer's index (0 the top) and
-// the directory opened in it.
-struct LayerDir {
-  size_t layer;
-  UniqueFd dir;
-};
-
 // Writes the merged filesystem's entries below `rel` ("" the root) to `tar`, each directory's
 // entries sorted by name and a directory before what it holds, with overlay's rules: a name
 // shows its topmost layer's entry; a whiteout hides the name in the layers below; what a
 // directory holds comes from each layer, top down, that has a directory there, down to the
 // first that marks it opaque; any other entry (a file, a link, a whiteout) hides the layers
-// below it. `dirs` are the layers that show this directory's contents, top first. Entries are
-// written as they are found, so the archive's first bytes leave before the walk ends.
-// Subdirectories are opened from their parent with O_NOFOLLOW: one a running container swaps
-// for a symlink is not followed (and TarWriter reads each entry beneath its layer's root).
-void writeMerged(const std::vector<LayerDir>& dirs, const std::string& rel, const std::vector<UniqueFd>& roots,
+// below it. `layers` are the layers (indexes into `roots`, 0 the top) that show this
+// directory's contents, top first. Entries are written as they are found, so the archive's
+// first bytes leave before the walk ends. Every directory is opened beneath its layer's root
+// without following a symlink (openBeneath), as TarWriter opens each entry: one a running
+// container swaps for a symlink is not followed. Only the roots stay open, whatever the depth.
+void writeMerged(const std::vector<size_t>& layers, const std::string& rel, const std::vector<UniqueFd>& roots,
                  TarWriter& tar, int depth) {
   if (depth > 4096) throw Error(ErrorKind::internal, "exporting " + rel + ": deeper than 4096 levels");
   struct Shown {
@@ -246,10 +240,10 @@ void writeMerged(const std::vector<LayerDir>& dirs, const std::string& rel, cons
     bool whiteout, directory;
   };
   std::map<std::string, Shown> names;  // each name's topmost entry
-  for (const auto& d : dirs) {
-    // A description of its own, so that this listing does not move d.dir's offset.
-    int listing = ::openat(d.dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (listing < 0) throwSystemError("open", rel);
+  for (size_t layer : layers) {
+    UniqueFd at(openBeneath(roots[layer].get(), rel));
+    int listing = at ? reopenForReading(at.get(), true) : -1;
+    if (listing < 0) continue;  // swapped for something else since its parent was listed
     DIR* entries = ::fdopendir(listing);
     if (!entries) {
       ::close(listing);
@@ -260,7 +254,7 @@ void writeMerged(const std::vector<LayerDir>& dirs, const std::string& rel, cons
       if (name == "." || name == ".." || names.count(name)) continue;
       struct stat st {};
       if (::fstatat(::dirfd(entries), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
-      names.emplace(name, Shown{d.layer, isWhiteout(st), S_ISDIR(st.st_mode)});
+      names.emplace(name, Shown{layer, isWhiteout(st), S_ISDIR(st.st_mode)});
     }
     ::closedir(entries);
   }
@@ -269,18 +263,20 @@ void writeMerged(const std::vector<LayerDir>& dirs, const std::string& rel, cons
     std::string childRel = rel + "/" + name;
     tar.addFile(childRel.substr(1), roots[shown.layer].get(), childRel);
     if (!shown.directory) continue;
-    std::vector<LayerDir> below;
-    for (const auto& d : dirs) {
-      if (d.layer < shown.layer) continue;
-      UniqueFd child(::openat(d.dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    std::vector<size_t> below;
+    for (size_t layer : layers) {
+      if (layer < shown.layer) continue;
+      UniqueFd child(openBeneath(roots[layer].get(), childRel));
       if (!child) {
         if (errno == ENOENT) continue;  // not in this layer: the ones below may have it
-        break;                          // not a directory here: it hides the layers below
+        break;                          // through a symlink, or gone odd: it hides the layers below
       }
+      struct stat st {};
+      if (::fstatat(child.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) break;
+      below.push_back(layer);
+      std::string proc = "/proc/self/fd/" + std::to_string(child.get());
       char opaque = 0;
-      bool last = ::fgetxattr(child.get(), "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y';
-      below.push_back({d.layer, std::move(child)});
-      if (last) break;
+      if (::getxattr(proc.c_str(), "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y') break;
     }
     writeMerged(below, childRel, roots, tar, depth + 1);
   }
@@ -453,18 +449,16 @@ void ImageStore::exportContainer(const std::string& container, const std::string
 
 void ImageStore::writeExport(const ExportPlan& plan, int fd, const std::string& name,
                              const std::function<bool(uint64_t)>& written) const {
-  std::vector<UniqueFd> roots;  // each layer's root, for reading entries beneath it
-  std::vector<LayerDir> top;    // and opened for listing
+  std::vector<UniqueFd> roots;  // each layer's root: every entry is opened beneath it
+  std::vector<size_t> all;
   for (size_t i = 0; i < plan.layers.size(); ++i) {
     const auto& layer = plan.layers[i];
     roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!roots.back()) throwSystemError("open", layer);
-    UniqueFd dir(::open(layer.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir) throwSystemError("open", layer);
-    top.push_back({i, std::move(dir)});
+    all.push_back(i);
   }
   TarWriter tar(fd, name, written);
-  writeMerged(top, "", roots, tar, 0);
+  writeMerged(all, "", roots, tar, 0);
   tar.close();
 }
 

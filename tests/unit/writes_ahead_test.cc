@@ -4,6 +4,7 @@
 // export keeps its layers until the export ends.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -282,6 +283,38 @@ TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers)
   ASSERT_EQ(listed.exitCode, 0) << listed.err;
   EXPECT_EQ(listed.out, shown.out);
   EXPECT_EQ(test::run({"tar", "-xOf", tar, "app"}).out, "now a file\n");
+}
+
+// The walk keeps no directory open on its way down: a tree deeper than the descriptors left
+// to the process exports whole (berth-images runs with the default limit of 1,024).
+TEST_F(WritesAheadTest, AnExportOfADeepTreeNeedsNoDescriptorPerLevel) {
+  std::string container = makeContainer();
+  std::string path = containerDir(container) + "/upper";
+  std::string rel;
+  for (int i = 0; i < 60; ++i) rel += "/d" + std::to_string(i);
+  fs::create_directories(path + rel);
+  std::ofstream(path + rel + "/bottom") << "deep\n";
+  std::string download;
+  std::string streamed;
+  {
+    rlimit saved{};
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+    size_t open = 0;
+    for (auto it = fs::directory_iterator("/proc/self/fd"); it != fs::directory_iterator(); ++it) ++open;
+    rlimit tight = saved;
+    tight.rlim_cur = open + 24;  // the export's own few, not one a level
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+    struct Restore {
+      rlimit limit;
+      ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+    } restore{saved};
+    download = startExport(container);
+    streamed = readAll(download);
+  }
+  transfers_->discard(download);
+  std::string tar = dir_.path() + "/deep.tar";
+  std::ofstream(tar, std::ios::binary) << streamed;
+  EXPECT_EQ(test::run({"tar", "-xOf", tar, rel.substr(1) + "/bottom"}).out, "deep\n");
 }
 
 TEST_F(WritesAheadTest, AnExportOfAContainerWithNoLayerFailsBeforeAnythingIsWritten) {
