@@ -227,12 +227,14 @@ class TarWriter {
 // shows its topmost layer's entry; a whiteout hides the name in the layers below; what a
 // directory holds comes from each layer, top down, that has a directory there, down to the
 // first that marks it opaque; any other entry (a file, a link, a whiteout) hides the layers
-// below it. `layers` are the layers (indexes into `roots`, 0 the top) that show this
-// directory's contents, top first. Entries are written as they are found, so the archive's
-// first bytes leave before the walk ends. Every directory is opened beneath its layer's root
-// without following a symlink (openBeneath), as TarWriter opens each entry: one a running
-// container swaps for a symlink is not followed. Only the roots stay open, whatever the depth.
-void writeMerged(const std::vector<size_t>& layers, const std::string& rel, const std::vector<UniqueFd>& roots,
+// below it. `candidates` are the layers (indexes into `roots`, 0 the top) that may show this
+// directory's contents, top first: those that showed its parent's, from the layer of its own
+// entry down. Entries are written as they are found, so the archive's first bytes leave before
+// the walk ends. Each layer's directory is opened once, beneath the layer's root without
+// following a symlink (openBeneath, as TarWriter opens each entry: one a running container
+// swaps for a symlink is not followed), and what is checked of it (a directory, opaque) is what
+// is listed. Only the roots stay open, however deep the walk goes.
+void writeMerged(const std::vector<size_t>& candidates, const std::string& rel, const std::vector<UniqueFd>& roots,
                  TarWriter& tar, int depth) {
   if (depth > 4096) throw Error(ErrorKind::internal, "exporting " + rel + ": deeper than 4096 levels");
   struct Shown {
@@ -240,23 +242,38 @@ void writeMerged(const std::vector<size_t>& layers, const std::string& rel, cons
     bool whiteout, directory;
   };
   std::map<std::string, Shown> names;  // each name's topmost entry
-  for (size_t layer : layers) {
+  std::vector<size_t> shows;           // the layers whose directory was listed
+  for (size_t layer : candidates) {
     UniqueFd at(openBeneath(roots[layer].get(), rel));
-    int listing = at ? reopenForReading(at.get(), true) : -1;
-    if (listing < 0) continue;  // swapped for something else since its parent was listed
-    DIR* entries = ::fdopendir(listing);
+    if (!at) {
+      if (errno == ENOENT) continue;                                         // not in this layer
+      if (errno == ELOOP || errno == ENOTDIR || errno == EXDEV) break;       // a symlink on the way hides the rest
+      throwSystemError("open", rel);
+    }
+    struct stat st {};
+    if (::fstatat(at.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) throwSystemError("stat", rel);
+    if (!S_ISDIR(st.st_mode)) break;  // a file, a link or a whiteout hides the layers below
+    int listing = reopenForReading(at.get(), true);
+    if (listing < 0) throwSystemError("open", rel);
+    struct CloseDir {
+      void operator()(DIR* d) const { ::closedir(d); }
+    };
+    std::unique_ptr<DIR, CloseDir> entries(::fdopendir(listing));
     if (!entries) {
       ::close(listing);
       throwSystemError("opendir", rel);
     }
-    while (auto* e = ::readdir(entries)) {
+    char opaque = 0;
+    bool last = ::fgetxattr(listing, "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y';
+    shows.push_back(layer);
+    while (auto* e = ::readdir(entries.get())) {
       std::string name = e->d_name;
       if (name == "." || name == ".." || names.count(name)) continue;
-      struct stat st {};
-      if (::fstatat(::dirfd(entries), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
-      names.emplace(name, Shown{layer, isWhiteout(st), S_ISDIR(st.st_mode)});
+      struct stat child {};
+      if (::fstatat(listing, name.c_str(), &child, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+      names.emplace(name, Shown{layer, isWhiteout(child), S_ISDIR(child.st_mode)});
     }
-    ::closedir(entries);
+    if (last) break;
   }
   for (const auto& [name, shown] : names) {
     if (shown.whiteout) continue;
@@ -264,19 +281,8 @@ void writeMerged(const std::vector<size_t>& layers, const std::string& rel, cons
     tar.addFile(childRel.substr(1), roots[shown.layer].get(), childRel);
     if (!shown.directory) continue;
     std::vector<size_t> below;
-    for (size_t layer : layers) {
-      if (layer < shown.layer) continue;
-      UniqueFd child(openBeneath(roots[layer].get(), childRel));
-      if (!child) {
-        if (errno == ENOENT) continue;  // not in this layer: the ones below may have it
-        break;                          // through a symlink, or gone odd: it hides the layers below
-      }
-      struct stat st {};
-      if (::fstatat(child.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) break;
-      below.push_back(layer);
-      std::string proc = "/proc/self/fd/" + std::to_string(child.get());
-      char opaque = 0;
-      if (::getxattr(proc.c_str(), "trusted.overlay.opaque", &opaque, 1) == 1 && opaque == 'y') break;
+    for (size_t layer : shows) {
+      if (layer >= shown.layer) below.push_back(layer);
     }
     writeMerged(below, childRel, roots, tar, depth + 1);
   }

@@ -243,24 +243,43 @@ TEST_F(WritesAheadTest, TheStreamedExportHasTheBytesOfAnExportToAFile) {
   EXPECT_TRUE(transfersDirEmpty());
 }
 
-// The export walks the layers itself, writing as it goes; what it lists must be what the
-// kernel's overlay shows of the same layers: a whiteout hides a lower file, an opaque directory
-// hides what the lower layers hold in it, a file over a lower directory hides the directory and
-// all below it, and a new directory tree shows whole.
+// The export walks the layers itself, writing as it goes; what it lists, and what each file
+// holds, must be what the kernel's overlay shows of the same layers. Three image layers: the
+// middle one whites out a file of the bottom one and adds to its directory, the top one puts a
+// file where the bottom one has a directory, and a directory over the middle one's file (which
+// hides the bottom one's directory of that name). Over them the writable layer adds to a directory
+// of the layers below (merged), makes another opaque, whites out a file of the image, and adds
+// a new tree.
 TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers) {
+  test::TarBuilder()
+      .file("m/keep", "bottom\n")
+      .file("m/drop", "dropped\n")
+      .file("m/deep/x", "x\n")
+      .file("f/inner", "hidden by a file above\n")
+      .file("o/hidden", "hidden by an opaque dir above\n")
+      .file("w/gone", "whited out by the container\n")
+      .file("h/old", "below a file\n")
+      .write(dir_.path() + "/l1.tar");
+  test::TarBuilder().file("m/.wh.drop", "").file("m/mid", "middle\n").file("h", "a file between\n").write(dir_.path() + "/l2.tar");
+  test::TarBuilder().file("f", "a file now\n").file("h/new", "top\n").write(dir_.path() + "/l3.tar");
+  test::makeDockerArchive(dir_.path() + "/merge.tar", {dir_.path() + "/l1.tar", dir_.path() + "/l2.tar", dir_.path() + "/l3.tar"},
+                          {"merge:1"}, dir_.path());
+  store_->load(dir_.path() + "/merge.tar");
   std::string container(64, 'e'), imageId;
-  auto mounts = store_->prepareContainerLayer(container, "app:1", imageId);
+  auto mounts = store_->prepareContainerLayer(container, "merge:1", imageId);
   ASSERT_EQ(mounts.size(), 1u);
   std::string upper = containerDir(container) + "/upper";
-  // app/ (a directory below, holding run.sh) becomes a file; data/ (holding blob) is opaque.
-  std::ofstream(upper + "/app") << "now a file\n";
-  fs::create_directories(upper + "/data");
-  ASSERT_EQ(::setxattr((upper + "/data").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0) << strerror(errno);
-  std::ofstream(upper + "/data/new") << "new\n";
+  fs::create_directories(upper + "/m");  // not opaque: merged with m/ below
+  std::ofstream(upper + "/m/up") << "upper\n";
+  std::ofstream(upper + "/m/keep") << "replaced above\n";
+  fs::create_directories(upper + "/o");
+  ASSERT_EQ(::setxattr((upper + "/o").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0) << strerror(errno);
+  std::ofstream(upper + "/o/new") << "new\n";
+  fs::create_directories(upper + "/w");
+  ASSERT_EQ(::mknod((upper + "/w/gone").c_str(), S_IFCHR | 0600, makedev(0, 0)), 0) << strerror(errno);
   fs::create_directories(upper + "/dir/sub");
   std::ofstream(upper + "/dir/sub/file") << "deep\n";
   std::ofstream(upper + "/a-b") << "sorts between a and a/\n";
-  ASSERT_EQ(::mknod((upper + "/gone").c_str(), S_IFCHR | 0600, makedev(0, 0)), 0) << strerror(errno);
   std::string merged = dir_.path() + "/merged";
   fs::create_directories(merged);
   std::string options;
@@ -270,19 +289,27 @@ TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers)
     std::string path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
   } unmount{merged};
-  auto shown = test::run({"sh", "-c", "cd " + merged + " && find . -mindepth 1 | sed 's|^\\./||' | sort"});
+  // Every entry with its type, and every file's content.
+  std::string show = "find . -mindepth 1 | sed 's|^\\./||' | sort | while read p; do "
+                     "if [ -f \"$p\" ]; then echo \"$p: $(cat \"$p\")\"; else echo \"$p/\"; fi; done";
+  auto shown = test::run({"sh", "-c", "cd " + merged + " && " + show});
   ASSERT_EQ(shown.exitCode, 0) << shown.err;
   ASSERT_EQ(::umount(merged.c_str()), 0) << strerror(errno);
-  EXPECT_EQ(shown.out, "a-b\napp\ndata\ndata/new\ndir\ndir/sub\ndir/sub/file\n") << "the kernel's view changed";
+  EXPECT_EQ(shown.out,
+            "a-b: sorts between a and a/\ndir/\ndir/sub/\ndir/sub/file: deep\nf: a file now\nh/\nh/new: top\nm/\nm/deep/\nm/deep/x: x\n"
+            "m/keep: replaced above\nm/mid: middle\nm/up: upper\no/\no/new: new\nw/\n")
+      << "the kernel's view is not the one this test was written for";
 
   std::string download = startExport(container);
-  std::string tar = dir_.path() + "/exported.tar";
-  std::ofstream(tar, std::ios::binary) << readAll(download);
+  std::string out = dir_.path() + "/exported";
+  fs::create_directories(out);
+  std::ofstream(dir_.path() + "/exported.tar", std::ios::binary) << readAll(download);
   transfers_->discard(download);
-  auto listed = test::run({"sh", "-c", "tar -tf " + tar + " | sed 's|/$||' | sort"});
-  ASSERT_EQ(listed.exitCode, 0) << listed.err;
-  EXPECT_EQ(listed.out, shown.out);
-  EXPECT_EQ(test::run({"tar", "-xOf", tar, "app"}).out, "now a file\n");
+  auto unpacked = test::run({"tar", "-xf", dir_.path() + "/exported.tar", "-C", out});
+  ASSERT_EQ(unpacked.exitCode, 0) << unpacked.err;
+  auto exported = test::run({"sh", "-c", "cd " + out + " && " + show});
+  ASSERT_EQ(exported.exitCode, 0) << exported.err;
+  EXPECT_EQ(exported.out, shown.out);
 }
 
 // The walk keeps no directory open on its way down: a tree deeper than the descriptors left
