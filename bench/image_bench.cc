@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "bench/bench_stats.h"
 #include "bench/docker_cli.h"
@@ -52,6 +53,20 @@ bool must(const test::CommandResult& r, const std::string& name, const std::stri
   return r.exitCode == 0;
 }
 
+// A streamed download (a save, an export) as a client piping it on sees it; nothing when it
+// failed or ended short of `atLeast` bytes (recorded as a failure instead).
+std::optional<bench::StreamTiming> timedStream(const std::string& name, const std::string& host, const std::string& path,
+                                               const std::string& what, uint64_t atLeast, bench::Failures& failures) {
+  try {
+    auto t = bench::streamTiming(host, path);
+    if (t.bodyBytes >= atLeast) return t;
+    failures.add(name + ": the " + what + " ended after " + std::to_string(t.bodyBytes) + " bytes");
+  } catch (const std::exception& e) {
+    failures.add(name + ": " + e.what());
+  }
+  return std::nullopt;
+}
+
 // One round of one engine: load the big image into an engine that lacks it, save it, remove it.
 // A failed command is recorded instead of timed.
 void loadAndSave(const std::string& name, const std::string& host, const std::string& archive, const std::string& dir,
@@ -67,15 +82,9 @@ void loadAndSave(const std::string& name, const std::string& host, const std::st
   }
   std::filesystem::remove(dir + "/saved.tar");
   // The same save as a client piping it on sees it: how long until its first byte.
-  try {
-    auto t = bench::streamTiming(host, "/images/berth-bench/big:1/get");
-    if (t.bodyBytes < std::filesystem::file_size(archive) * 9 / 10) {
-      failures.add(name + ": the streamed save ended after " + std::to_string(t.bodyBytes) + " bytes");
-    } else {
-      f.firstBytes.push_back(t.firstByte);
-    }
-  } catch (const std::exception& e) {
-    failures.add(name + ": " + e.what());
+  uint64_t whole = std::filesystem::file_size(archive) * 9 / 10;
+  if (auto t = timedStream(name, host, "/images/berth-bench/big:1/get", "streamed save", whole, failures)) {
+    f.firstBytes.push_back(t->firstByte);
   }
   // A container's export: the merged view of the same 200 MB, from a container created (not
   // run: the image holds data only) over the image.
@@ -83,16 +92,9 @@ void loadAndSave(const std::string& name, const std::string& host, const std::st
   if (must(docker(host, {"create", "--name", "berth-bench-export", "--pull", "never", "--network", "none",
                          "berth-bench/big:1", "/none"}),
            name, "docker create of the container to export", failures)) {
-    try {
-      auto t = bench::streamTiming(host, "/containers/berth-bench-export/export");
-      if (t.bodyBytes < std::filesystem::file_size(archive) * 9 / 10) {
-        failures.add(name + ": the export ended after " + std::to_string(t.bodyBytes) + " bytes");
-      } else {
-        f.exportFirstBytes.push_back(t.firstByte);
-        f.exports.push_back(t.total);
-      }
-    } catch (const std::exception& e) {
-      failures.add(name + ": " + e.what());
+    if (auto t = timedStream(name, host, "/containers/berth-bench-export/export", "export", whole, failures)) {
+      f.exportFirstBytes.push_back(t->firstByte);
+      f.exports.push_back(t->total);
     }
     must(docker(host, {"rm", "berth-bench-export"}), name, "docker rm of the exported container", failures);
   }

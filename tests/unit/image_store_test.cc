@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <cstring>
 
@@ -13,6 +12,7 @@
 #include "services/images/reference.h"
 #include "tests/support/process.h"
 #include "tests/support/tar_builder.h"
+#include "tests/unit/overlay_mount.h"
 
 namespace berth::images {
 namespace {
@@ -213,19 +213,13 @@ TEST_F(ImageStoreTest, AContainerLayerMountsOverTheImageAndYieldsChangesExportAn
   EXPECT_EQ(mounts[0].type, "overlay");
   // Mount it as containerd would, and change things the way a process in the container does.
   std::string merged = dir_.path() + "/merged";
-  fs::create_directories(merged);
-  std::string options;
-  for (const auto& o : mounts[0].options) options += (options.empty() ? "" : ",") + o;
-  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno) << " " << options;
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }  // if an assertion left it mounted
-  } unmount{merged};
+  test::OverlayMount overlay(mounts[0], merged);
+  ASSERT_TRUE(overlay.mounted()) << overlay.error();
   EXPECT_EQ(test::readText(merged + "/app/run.sh"), "echo hello\n");
   std::ofstream(merged + "/app/new.txt") << "added";
   fs::remove(merged + "/app/run.sh");
   fs::create_directories(merged + "/data");
-  ASSERT_EQ(::umount(merged.c_str()), 0);
+  ASSERT_TRUE(overlay.unmount()) << strerror(errno);
 
   auto changes = store->containerChanges(container);
   std::vector<std::string> seen;

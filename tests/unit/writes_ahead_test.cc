@@ -3,7 +3,6 @@
 // download closed early stops its writer and leaves nothing, and a container removed during its
 // export keeps its layers until the export ends.
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -25,6 +24,7 @@
 #include "tests/support/process.h"
 #include "tests/support/tar_builder.h"
 #include "tests/unit/error_checks.h"
+#include "tests/unit/overlay_mount.h"
 
 namespace berth::images {
 namespace {
@@ -281,20 +281,14 @@ TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers)
   std::ofstream(upper + "/dir/sub/file") << "deep\n";
   std::ofstream(upper + "/a-b") << "sorts between a and a/\n";
   std::string merged = dir_.path() + "/merged";
-  fs::create_directories(merged);
-  std::string options;
-  for (const auto& o : mounts[0].options) options += (options.empty() ? "" : ",") + o;
-  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()), 0) << strerror(errno) << " " << options;
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{merged};
+  test::OverlayMount overlay(mounts[0], merged);
+  ASSERT_TRUE(overlay.mounted()) << overlay.error();
   // Every entry with its type, and every file's content.
   std::string show = "find . -mindepth 1 | sed 's|^\\./||' | sort | while read p; do "
                      "if [ -f \"$p\" ]; then echo \"$p: $(cat \"$p\")\"; else echo \"$p/\"; fi; done";
   auto shown = test::run({"sh", "-c", "cd " + merged + " && " + show});
   ASSERT_EQ(shown.exitCode, 0) << shown.err;
-  ASSERT_EQ(::umount(merged.c_str()), 0) << strerror(errno);
+  ASSERT_TRUE(overlay.unmount()) << strerror(errno);
   EXPECT_EQ(shown.out,
             "a-b: sorts between a and a/\ndir/\ndir/sub/\ndir/sub/file: deep\nf: a file now\nh/\nh/new: top\nm/\nm/deep/\nm/deep/x: x\n"
             "m/keep: replaced above\nm/mid: middle\nm/up: upper\no/\no/new: new\nw/\n")
