@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
     // Running pulls and pushes finish (and publish their events) before the host goes away.
-    // Loads still reading their uploads give up (their uploads are abandoned), and saves still
-    // writing stop (their readers fail).
+    // Loads still reading their uploads give up (their uploads are abandoned), and saves and
+    // exports still writing stop (their readers fail).
     host.onStop([&] {
       writesAhead.reset();  // first: nobody reads them once the server stopped
       operationsOwner.reset();
