@@ -12,15 +12,20 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/dockerfile/changes.h"
@@ -38,6 +43,36 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
+
+// The overlay features that would write an upper directory this file's merge cannot read,
+// turned off on every container layer whatever the kernel's defaults (set by a distribution's
+// configuration or in /sys/module/overlay/parameters): redirect_dir (a renamed lower directory
+// becomes an upper directory naming its origin in trusted.overlay.redirect), metacopy (a chmod
+// or chown of a lower file copies up its metadata alone, the data left below) and index (upper
+// inodes indexed by their lower origin). With them off the kernel answers a rename of a lower
+// directory with EXDEV, which mv and other tools meet by copying, as on kernels without the
+// features. An option goes only to a kernel that knows it: one that has the module parameter,
+// or, while the module is not loaded yet, one whose version brought it (4.10, 4.19 and 4.13),
+// since an unknown option fails the mount.
+std::vector<std::string> overlayFeaturesOff() {
+  static const std::pair<int, int> release = [] {
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) == 0) std::sscanf(u.release, "%d.%d", &major, &minor);
+    return std::pair{major, minor};
+  }();
+  struct Feature {
+    const char* name;
+    std::pair<int, int> since;
+  };
+  std::vector<std::string> off;
+  for (const Feature& f : {Feature{"redirect_dir", {4, 10}}, Feature{"metacopy", {4, 19}}, Feature{"index", {4, 13}}}) {
+    if (release >= f.since || ::access(("/sys/module/overlay/parameters/" + std::string(f.name)).c_str(), F_OK) == 0) {
+      off.push_back(std::string(f.name) + "=off");
+    }
+  }
+  return off;
+}
 
 bool isWhiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
 
@@ -325,7 +360,9 @@ std::vector<ImageStore::Mount> ImageStore::prepareContainerLayer(const std::stri
   }
   std::string lowerdir;
   for (auto it = lower.rbegin(); it != lower.rend(); ++it) lowerdir += (lowerdir.empty() ? "" : ":") + *it;
-  return {Mount{"overlay", "overlay", {"lowerdir=" + lowerdir, "upperdir=" + dir + "/upper", "workdir=" + dir + "/work"}}};
+  std::vector<std::string> options = overlayFeaturesOff();
+  options.insert(options.end(), {"lowerdir=" + lowerdir, "upperdir=" + dir + "/upper", "workdir=" + dir + "/work"});
+  return {Mount{"overlay", "overlay", std::move(options)}};
 }
 
 void ImageStore::releaseContainerLayer(const std::string& container) {

@@ -750,6 +750,30 @@ TEST_F(ContainersTest, DiffExportAndCommitSeeWhatTheContainerWrote) {
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_TRUE(contains(r.err, "RUN is not a valid change command")) << r.err;
   EXPECT_NE(engine_.docker({"image", "inspect", "berth-test/refused:1"}).exitCode, 0);
+
+  // A lower directory renamed and a lower file's mode changed: export and commit have what the
+  // container saw, the files under the new name, the file's content with its new mode, and
+  // nothing under the old name (the mount keeps a kernel that would from recording the rename
+  // as a redirect or the chmod as metadata alone; WritesAheadTest turns those defaults on).
+  r = engine_.docker({"run", "--name", "mover", "--pull", "never", kImage, "sh", "-c",
+                      "chmod 600 /etc/passwd && mv /bin /tools && /tools/cat /etc/passwd"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string passwd = r.out;
+  ASSERT_FALSE(passwd.empty());
+  tarPath = work_.path() + "/moved.tar";
+  r = engine_.docker({"export", "-o", tarPath, "mover"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  std::string out = work_.path() + "/moved";
+  auto moved = run({"sh", "-c", "mkdir -p " + out + " && tar -xpf " + tarPath + " -C " + out + " && cd " + out +
+                                    " && cmp tools/busybox /bin/busybox && stat -c %a etc/passwd && cat etc/passwd && ls -d bin"});
+  EXPECT_EQ(moved.out, "600\n" + passwd) << moved.err;
+  EXPECT_NE(moved.exitCode, 0) << "bin/ is still in the export";
+  r = engine_.docker({"commit", "mover", "berth-test/moved:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "berth-test/moved:1", "/tools/sh", "-c",
+                      "/tools/stat -c %a /etc/passwd; /tools/cat /etc/passwd; /tools/ls /bin"});
+  EXPECT_EQ(r.out, "600\n" + passwd) << r.err;
+  EXPECT_NE(r.exitCode, 0) << "/bin is still in the committed image";
 }
 
 // docker export is written while the client reads it, and holds the container's layers until it
