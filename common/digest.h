@@ -1,8 +1,7 @@
 // SHA-256 as the engine spells digests: lower-case hex, "sha256:" prefixed where a digest is meant.
 #pragma once
 
-#include <openssl/evp.h>
-
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,7 +19,8 @@ class Sha256 {
   std::string digest();  // "sha256:" + hex()
 
  private:
-  EVP_MD_CTX* ctx_;
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 // 64 hex characters of sha256(data).
