@@ -44,16 +44,19 @@ using json = nlohmann::json;
 
 std::string hexOf(const std::string& digest) { return digest.rfind("sha256:", 0) == 0 ? digest.substr(7) : digest; }
 
-// The overlay features that would write an upper directory this file's merge cannot read,
-// turned off on every container layer whatever the kernel's defaults (set by a distribution's
-// configuration or in /sys/module/overlay/parameters): redirect_dir (a renamed lower directory
-// becomes an upper directory naming its origin in trusted.overlay.redirect), metacopy (a chmod
-// or chown of a lower file copies up its metadata alone, the data left below) and index (upper
-// inodes indexed by their lower origin). With them off the kernel answers a rename of a lower
-// directory with EXDEV, which mv and other tools meet by copying, as on kernels without the
-// features. An option goes only to a kernel that knows it: one that has the module parameter,
-// or, while the module is not loaded yet, one whose version brought it (4.10, 4.19 and 4.13),
-// since an unknown option fails the mount.
+// The overlay features that would make the upper directory say something other than what the
+// merge below reads, turned off on every container layer whatever the kernel's defaults (set by
+// a distribution's configuration or in /sys/module/overlay/parameters): redirect_dir (a renamed
+// lower directory becomes an upper directory naming its origin in trusted.overlay.redirect),
+// metacopy (a chmod or chown of a lower file copies up its metadata alone, the data left below)
+// and index (a lower file with hard links, once copied up, shows its new content under every
+// name through the work directory's index, while the upper directory holds only the name it was
+// changed by). With them off the kernel answers a rename of a lower directory with EXDEV, which
+// mv and other tools meet by copying, as on kernels without the features. An option goes only
+// to a kernel that knows it: one that has the module parameter, or, while the module is not
+// loaded yet, one whose version brought it (4.10, 4.19 and 4.13), since an unknown option fails
+// the mount. The options are kept with the container's record when it is created, so a
+// container created before berth passed them keeps its mount as it was.
 std::vector<std::string> overlayFeaturesOff() {
   static const std::pair<int, int> release = [] {
     utsname u{};

@@ -308,11 +308,12 @@ TEST_F(WritesAheadTest, TheExportListsWhatTheKernelsOverlayShowsOfTheSameLayers)
   EXPECT_EQ(exported.out, shown.out);
 }
 
-// A kernel configured to redirect renamed directories and to copy up metadata alone (both
-// module defaults, set here for the mount only) would write an upper directory the merge cannot
-// read: a renamed lower directory as an empty directory naming its origin in an xattr, a chmod
-// of a lower file as a file with no data. The container's mount turns both off, so the export
-// still shows what the container saw.
+// A kernel configured to redirect renamed directories and to copy up metadata alone would
+// write an upper directory the merge cannot read: a renamed lower directory as an empty
+// directory naming its origin in an xattr, a chmod of a lower file as a file with no data. Such
+// defaults are stood in for by the same options put before the container's own (overlay takes
+// the last value of an option), so no setting of the host's is touched. The container's mount
+// turns both off, so the export still shows what the container saw.
 TEST_F(WritesAheadTest, AnExportShowsWhatTheContainerSawWhateverTheKernelsOverlayDefaults) {
   test::TarBuilder().file("d/x", "moved with its directory\n").file("f", "data kept below\n", 0644).write(dir_.path() + "/l.tar");
   test::makeDockerArchive(dir_.path() + "/defaults.tar", {dir_.path() + "/l.tar"}, {"defaults:1"}, dir_.path());
@@ -320,21 +321,10 @@ TEST_F(WritesAheadTest, AnExportShowsWhatTheContainerSawWhateverTheKernelsOverla
   std::string container(64, 'd'), imageId;
   auto mounts = store_->prepareContainerLayer(container, "defaults:1", imageId);
   ASSERT_EQ(mounts.size(), 1u);
+  auto withDefaultsOn = mounts[0];
+  withDefaultsOn.options.insert(withDefaultsOn.options.begin(), {"redirect_dir=on", "metacopy=on"});
   std::string merged = dir_.path() + "/merged";
-  std::unique_ptr<test::OverlayMount> overlay;
-  {
-    // The module's defaults, put back as soon as the mount has taken them.
-    struct Default {
-      std::string path, saved;
-      explicit Default(std::string p) : path(std::move(p)) { std::getline(std::ifstream(path), saved); }
-      ~Default() { std::ofstream(path) << saved; }
-    };
-    Default redirect("/sys/module/overlay/parameters/redirect_dir"), metacopy("/sys/module/overlay/parameters/metacopy");
-    ASSERT_FALSE(redirect.saved.empty()) << "overlay's module parameters cannot be read";
-    ASSERT_TRUE(std::ofstream(redirect.path) << "Y" << std::flush) << redirect.path;
-    ASSERT_TRUE(std::ofstream(metacopy.path) << "Y" << std::flush) << metacopy.path;
-    overlay = std::make_unique<test::OverlayMount>(mounts[0], merged);
-  }
+  auto overlay = std::make_unique<test::OverlayMount>(withDefaultsOn, merged);
   ASSERT_TRUE(overlay->mounted()) << overlay->error();
   auto changed = test::run({"sh", "-c", "cd " + merged + " && mv d e && chmod 600 f"});
   ASSERT_EQ(changed.exitCode, 0) << changed.err;
