@@ -174,16 +174,6 @@ size_t Transfers::Reader::read(char* buffer, size_t size) {
   return n;  // 0 only when complete and every byte read
 }
 
-std::string Transfers::addDownload(const std::string& path) {
-  std::lock_guard lock(mutex_);
-  expireLocked();
-  std::string id = newIdLocked();
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throwSystemError("open", path);
-  transfers_[id] = Transfer{path, std::make_shared<const UniqueFd>(std::move(fd)), Clock::now(), false, nullptr};
-  return id;
-}
-
 std::string Transfers::beginGrowingDownload(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) throwSystemError("open", path);
@@ -254,35 +244,27 @@ Transfers::OpenDownload Transfers::openDownload(const std::string& id, uint64_t 
     d.growth = t.growth;
     d.path = t.path;
   }
-  uint64_t size = 0;
-  if (d.growth) {
-    // Outside the table's lock: the writer reports through it.
-    auto& g = *d.growth;
-    std::unique_lock lock(g.mutex);
-    bool moved = g.changed.wait_for(lock, kGrowthWait, [&] { return g.whole > offset || g.state != Growth::State::writing; });
-    if (g.state == Growth::State::failed) throw Error(ErrorKind::internal, g.why);
-    if (g.state == Growth::State::gone) throw Error(ErrorKind::notFound, "download " + id + " not found");
-    if (!moved) {
-      throw Error(ErrorKind::deadlineExceeded,
-                  "download " + id + ": nothing more was written for " + std::to_string(kGrowthWait.count()) + " s");
-    }
-    size = g.whole;
-    d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
-    // The file grows between the sizing of a reply and its read: the read gives what the reply
-    // was sized for, so its bytes land in the reply's first segment, not a second one.
-    if (use == Use::size) {
-      g.offeredAt = offset;
-      g.offered = d.readable;
-    } else if (g.offeredAt == offset) {
-      d.readable = std::min(d.readable, g.offered);
-      g.offeredAt = kNothingOffered;
-    }
-    return d;
+  // Outside the table's lock: the writer reports through it.
+  auto& g = *d.growth;
+  std::unique_lock lock(g.mutex);
+  bool moved = g.changed.wait_for(lock, kGrowthWait, [&] { return g.whole > offset || g.state != Growth::State::writing; });
+  if (g.state == Growth::State::failed) throw Error(ErrorKind::internal, g.why);
+  if (g.state == Growth::State::gone) throw Error(ErrorKind::notFound, "download " + id + " not found");
+  if (!moved) {
+    throw Error(ErrorKind::deadlineExceeded,
+                "download " + id + ": nothing more was written for " + std::to_string(kGrowthWait.count()) + " s");
   }
-  struct stat st{};
-  if (::fstat(d.fd->get(), &st) != 0) throwSystemError("fstat", d.path);
-  size = static_cast<uint64_t>(st.st_size);
+  uint64_t size = g.whole;
   d.readable = offset >= size ? 0 : static_cast<size_t>(std::min<uint64_t>({size - offset, maxBytes, kMaxRead}));
+  // The file grows between the sizing of a reply and its read: the read gives what the reply
+  // was sized for, so its bytes land in the reply's first segment, not a second one.
+  if (use == Use::size) {
+    g.offeredAt = offset;
+    g.offered = d.readable;
+  } else if (g.offeredAt == offset) {
+    d.readable = std::min(d.readable, g.offered);
+    g.offeredAt = kNothingOffered;
+  }
   return d;
 }
 

@@ -7,9 +7,9 @@
 // buffer is full. The reader sees the end once the upload is taken and fails once it is
 // discarded or expires; once the reader is gone, what is written is dropped.
 //
-// A growing download (`docker save` streamed while it is written) is a file its writer is still
-// appending to: a read waits until the bytes it starts at are written, sees the end once the
-// writer finished, and fails once the writer failed.
+// Every download (`docker save`, `docker export`, streamed while they are written) is a growing
+// file its writer is still appending to: a read waits until the bytes it starts at are written,
+// sees the end once the writer finished, and fails once the writer failed.
 #pragma once
 
 #include <chrono>
@@ -68,8 +68,6 @@ class Transfers {
   std::string takeUpload(const std::string& id);
   std::unique_ptr<Reader> reader(const std::string& id);  // invalid for a file upload or a second reader
   bool has(const std::string& id);  // an upload or download not yet taken, discarded or expired
-  // Registers an existing file (in the staging dir) as a download; returns its id.
-  std::string addDownload(const std::string& path);
   // Creates `path` (in the staging dir), empty, as a growing download; returns its id. Its writer
   // appends to the file and reports with written(), then finished() or failed().
   std::string beginGrowingDownload(const std::string& path);

@@ -1,4 +1,4 @@
-// Downloads: a staged file read in pieces into the buffer its reader supplies.
+// Downloads: a file its writer appends to, read in pieces into the buffer its reader supplies.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -19,11 +19,14 @@ namespace {
 
 class DownloadsTest : public ::testing::Test {
  protected:
-  // A download holding `content`.
+  // A download whose writer wrote `content` and finished.
   std::string offer(const std::string& content) {
     std::string path = transfers.pathFor("save");
-    writeFileAtomic(path, content);
-    return transfers.addDownload(path);
+    std::string id = transfers.beginGrowingDownload(path);
+    UniqueFd out(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+    EXPECT_TRUE(out && ::write(out.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+    transfers.finished(id);
+    return id;
   }
   // What one read returns, and the size it asked its buffer for.
   std::string read(const std::string& id, uint64_t offset, uint32_t maxBytes) {
@@ -76,12 +79,13 @@ TEST_F(DownloadsTest, ADiscardDuringAReadLetsTheReadFinishWhole) {
 
 TEST_F(DownloadsTest, AReadAsksForNoMoreThanTheMostOneReadReturnsWhateverTheCallerAsks) {
   std::string path = transfers.pathFor("save");
+  auto id = transfers.beginGrowingDownload(path);
   {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     ASSERT_TRUE(fd);
     ASSERT_EQ(::ftruncate(fd.get(), Transfers::kMaxRead + 4096), 0);  // sparse: reads as zeros
   }
-  auto id = transfers.addDownload(path);
+  transfers.finished(id);
   size_t asked = 0;
   std::string buffer;
   transfers.read(id, 0, UINT32_MAX, [&](size_t n) {
