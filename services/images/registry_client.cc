@@ -1,16 +1,15 @@
 #include "services/images/registry_client.h"
 
-#include <curl/curl.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "common/digest.h"
 #include "common/errors.h"
 #include "common/json_text.h"
+#include "services/images/curl_library.h"
 
 namespace berth::images {
 namespace {
@@ -86,11 +85,9 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
                                                  const std::string& accept, const std::string& contentType,
                                                  const std::string* body, const std::string* uploadFile,
                                                  const std::string* downloadFile, uint64_t downloadLimit) {
-  // libcurl and its TLS library are set up at the first registry call, not at start: a
-  // service that never pulls keeps their pages (3 MB of PSS) out of memory.
-  static std::once_flag curlReady;
-  std::call_once(curlReady, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  const CurlLibrary& lib = openCurl();
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(lib.easyInit(), lib.easyCleanup);
+  if (!curl) throw Error(ErrorKind::unavailable, method + " " + url + ": curl_easy_init failed");
   Response r;
   Sink sink;
   sink.text = &r.body;
@@ -99,26 +96,26 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
   Sha256 hash;
   std::vector<std::pair<std::string, std::string>> headers;
   curl_slist* list = nullptr;
-  if (!accept.empty()) list = curl_slist_append(list, ("Accept: " + accept).c_str());
-  if (!contentType.empty()) list = curl_slist_append(list, ("Content-Type: " + contentType).c_str());
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> listGuard(list, curl_slist_free_all);
+  if (!accept.empty()) list = lib.slistAppend(list, ("Accept: " + accept).c_str());
+  if (!contentType.empty()) list = lib.slistAppend(list, ("Content-Type: " + contentType).c_str());
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> listGuard(list, lib.slistFreeAll);
   CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, headerCallback);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, method == "GET" ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  lib.easySetopt(c, CURLOPT_URL, url.c_str());
+  lib.easySetopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "HEAD") lib.easySetopt(c, CURLOPT_NOBODY, 1L);
+  lib.easySetopt(c, CURLOPT_HTTPHEADER, list);
+  lib.easySetopt(c, CURLOPT_HEADERFUNCTION, headerCallback);
+  lib.easySetopt(c, CURLOPT_HEADERDATA, &headers);
+  lib.easySetopt(c, CURLOPT_FOLLOWLOCATION, method == "GET" ? 1L : 0L);
+  lib.easySetopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  lib.easySetopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  lib.easySetopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  lib.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
+  lib.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   if (!credentials_.username.empty()) {
-    curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    curl_easy_setopt(c, CURLOPT_USERNAME, credentials_.username.c_str());
-    curl_easy_setopt(c, CURLOPT_PASSWORD, credentials_.password.c_str());
+    lib.easySetopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    lib.easySetopt(c, CURLOPT_USERNAME, credentials_.username.c_str());
+    lib.easySetopt(c, CURLOPT_PASSWORD, credentials_.password.c_str());
   }
   if (downloadFile) {
     out.reset(std::fopen(downloadFile->c_str(), "wb"));
@@ -126,34 +123,34 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
     sink.file = out.get();
     sink.hash = &hash;
   }
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, writeCallback);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  lib.easySetopt(c, CURLOPT_WRITEFUNCTION, writeCallback);
+  lib.easySetopt(c, CURLOPT_WRITEDATA, &sink);
   if (body) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    lib.easySetopt(c, CURLOPT_POSTFIELDS, body->data());
+    lib.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
   } else if (uploadFile) {
     in.reset(std::fopen(uploadFile->c_str(), "rb"));
     if (!in) throwSystemError("open", *uploadFile);
     struct stat st {};
     ::stat(uploadFile->c_str(), &st);
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READDATA, in.get());
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(st.st_size));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    lib.easySetopt(c, CURLOPT_UPLOAD, 1L);
+    lib.easySetopt(c, CURLOPT_READDATA, in.get());
+    lib.easySetopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(st.st_size));
+    lib.easySetopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
   } else if (method == "POST" || method == "PUT") {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+    lib.easySetopt(c, CURLOPT_POSTFIELDS, "");
+    lib.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
   }
-  CURLcode rc = curl_easy_perform(c);
+  CURLcode rc = lib.easyPerform(c);
   r.received = sink.written;
   if (rc != CURLE_OK && sink.overLimit) {
     r.overLimit = true;
     return r;
   }
   if (rc != CURLE_OK) {
-    throw Error(ErrorKind::unavailable, method + " " + url + ": " + curl_easy_strerror(rc));
+    throw Error(ErrorKind::unavailable, method + " " + url + ": " + lib.easyStrerror(rc));
   }
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  lib.easyGetinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
   for (const auto& [k, v] : headers) {
     if (k == "content-type") r.contentType = v;
     if (k == "docker-content-digest") r.digest = v;

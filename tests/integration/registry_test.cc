@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/engine.h"
@@ -161,6 +162,33 @@ TEST_F(RegistryTest, BlobsThatAreNotTheSizeTheirDescriptorsDeclareAreRefused) {
   // The honest manifest still pulls.
   r = engine_.docker({"pull", name});
   EXPECT_EQ(r.exitCode, 0) << r.err;
+}
+
+// libcurl and the 18 libraries it brings (GnuTLS among them) cost a fresh berth-images 3 MB of
+// memory; an engine that never talks to a registry should not pay it.
+TEST_F(RegistryTest, TheImagesServiceOpensLibcurlAtItsFirstRegistryCallNotBefore) {
+  Registry registry;
+  auto maps = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
+    EXPECT_TRUE(in) << "cannot read the maps of " << pid;
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  pid_t images = engine_.childPid("images");
+  std::string name = registry.host() + "/berth/busybox:lazy";
+  loadAs(name);  // a load reads and writes layers, without the registry
+  std::string before = maps(images);
+  ASSERT_NE(before.find("/libarchive.so"), std::string::npos) << before;  // the reading works
+  EXPECT_EQ(before.find("/libcurl.so"), std::string::npos);
+  EXPECT_EQ(before.find("/libgnutls.so"), std::string::npos);
+
+  auto r = engine_.docker({"push", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  ASSERT_EQ(engine_.childPid("images"), images);
+  EXPECT_NE(maps(images).find("/libcurl.so"), std::string::npos);
+  ASSERT_EQ(engine_.docker({"rmi", name}).exitCode, 0);
+  r = engine_.docker({"pull", name});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Digest: sha256:"), std::string::npos) << r.out;
 }
 
 TEST_F(RegistryTest, PullingAMissingTagFailsAndStoresNothing) {
