@@ -12,10 +12,16 @@ namespace {
 
 constexpr const char* kSoname = "libcurl.so.4";
 
+std::string lastDlError() {
+  const char* text = ::dlerror();
+  return text ? text : "no error text";
+}
+
 template <typename Function>
 void resolve(void* handle, const char* name, Function& out) {
+  ::dlerror();
   void* symbol = ::dlsym(handle, name);
-  if (!symbol) throw Error(ErrorKind::unavailable, std::string(kSoname) + " has no " + name + ": " + ::dlerror());
+  if (!symbol) throw Error(ErrorKind::unavailable, std::string(kSoname) + " has no " + name + ": " + lastDlError());
   out = reinterpret_cast<Function>(symbol);
 }
 
@@ -23,7 +29,7 @@ CurlLibrary load() {
   // RTLD_LOCAL: nothing else in the process binds to libcurl's symbols by accident. The handle
   // is never closed: libcurl's TLS library registers exit handlers that must outlive it.
   void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-  if (!handle) throw Error(ErrorKind::unavailable, std::string("cannot open ") + kSoname + ": " + ::dlerror());
+  if (!handle) throw Error(ErrorKind::unavailable, std::string("cannot open ") + kSoname + ": " + lastDlError());
   CurlLibrary curl{};
   CURLcode (*globalInit)(long) = nullptr;
   resolve(handle, "curl_global_init", globalInit);

@@ -95,27 +95,32 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
   std::unique_ptr<FILE, decltype(&std::fclose)> out(nullptr, std::fclose), in(nullptr, std::fclose);
   Sha256 hash;
   std::vector<std::pair<std::string, std::string>> headers;
-  curl_slist* list = nullptr;
-  if (!accept.empty()) list = lib.slistAppend(list, ("Accept: " + accept).c_str());
-  if (!contentType.empty()) list = lib.slistAppend(list, ("Content-Type: " + contentType).c_str());
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> listGuard(list, lib.slistFreeAll);
+  std::unique_ptr<curl_slist, void (*)(curl_slist*)> list(nullptr, lib.slistFreeAll);
+  auto addHeader = [&](const std::string& header) {
+    curl_slist* longer = lib.slistAppend(list.get(), header.c_str());
+    if (!longer) throw Error(ErrorKind::unavailable, method + " " + url + ": curl_slist_append failed");
+    list.release();  // the same list, one longer (or its first node)
+    list.reset(longer);
+  };
+  if (!accept.empty()) addHeader("Accept: " + accept);
+  if (!contentType.empty()) addHeader("Content-Type: " + contentType);
   CURL* c = curl.get();
-  lib.easySetopt(c, CURLOPT_URL, url.c_str());
-  lib.easySetopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (method == "HEAD") lib.easySetopt(c, CURLOPT_NOBODY, 1L);
-  lib.easySetopt(c, CURLOPT_HTTPHEADER, list);
-  lib.easySetopt(c, CURLOPT_HEADERFUNCTION, headerCallback);
-  lib.easySetopt(c, CURLOPT_HEADERDATA, &headers);
-  lib.easySetopt(c, CURLOPT_FOLLOWLOCATION, method == "GET" ? 1L : 0L);
-  lib.easySetopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  lib.easySetopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  lib.easySetopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  lib.easySetopt(c, CURLOPT_NOSIGNAL, 1L);
-  lib.easySetopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  setOption<CURLOPT_URL>(lib, c, url.c_str());
+  setOption<CURLOPT_CUSTOMREQUEST>(lib, c, method.c_str());
+  if (method == "HEAD") setOption<CURLOPT_NOBODY>(lib, c, 1L);
+  setOption<CURLOPT_HTTPHEADER>(lib, c, list.get());
+  setOption<CURLOPT_HEADERFUNCTION>(lib, c, headerCallback);
+  setOption<CURLOPT_HEADERDATA>(lib, c, &headers);
+  setOption<CURLOPT_FOLLOWLOCATION>(lib, c, method == "GET" ? 1L : 0L);
+  setOption<CURLOPT_CONNECTTIMEOUT>(lib, c, 10L);
+  setOption<CURLOPT_LOW_SPEED_LIMIT>(lib, c, 1L);
+  setOption<CURLOPT_LOW_SPEED_TIME>(lib, c, 60L);
+  setOption<CURLOPT_NOSIGNAL>(lib, c, 1L);
+  setOption<CURLOPT_PROTOCOLS_STR>(lib, c, "http,https");
   if (!credentials_.username.empty()) {
-    lib.easySetopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-    lib.easySetopt(c, CURLOPT_USERNAME, credentials_.username.c_str());
-    lib.easySetopt(c, CURLOPT_PASSWORD, credentials_.password.c_str());
+    setOption<CURLOPT_HTTPAUTH>(lib, c, CURLAUTH_BASIC);
+    setOption<CURLOPT_USERNAME>(lib, c, credentials_.username.c_str());
+    setOption<CURLOPT_PASSWORD>(lib, c, credentials_.password.c_str());
   }
   if (downloadFile) {
     out.reset(std::fopen(downloadFile->c_str(), "wb"));
@@ -123,23 +128,23 @@ RegistryClient::Response RegistryClient::request(const std::string& method, cons
     sink.file = out.get();
     sink.hash = &hash;
   }
-  lib.easySetopt(c, CURLOPT_WRITEFUNCTION, writeCallback);
-  lib.easySetopt(c, CURLOPT_WRITEDATA, &sink);
+  setOption<CURLOPT_WRITEFUNCTION>(lib, c, writeCallback);
+  setOption<CURLOPT_WRITEDATA>(lib, c, &sink);
   if (body) {
-    lib.easySetopt(c, CURLOPT_POSTFIELDS, body->data());
-    lib.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
+    setOption<CURLOPT_POSTFIELDS>(lib, c, body->data());
+    setOption<CURLOPT_POSTFIELDSIZE_LARGE>(lib, c, static_cast<curl_off_t>(body->size()));
   } else if (uploadFile) {
     in.reset(std::fopen(uploadFile->c_str(), "rb"));
     if (!in) throwSystemError("open", *uploadFile);
     struct stat st {};
     ::stat(uploadFile->c_str(), &st);
-    lib.easySetopt(c, CURLOPT_UPLOAD, 1L);
-    lib.easySetopt(c, CURLOPT_READDATA, in.get());
-    lib.easySetopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(st.st_size));
-    lib.easySetopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    setOption<CURLOPT_UPLOAD>(lib, c, 1L);
+    setOption<CURLOPT_READDATA>(lib, c, in.get());
+    setOption<CURLOPT_INFILESIZE_LARGE>(lib, c, static_cast<curl_off_t>(st.st_size));
+    setOption<CURLOPT_CUSTOMREQUEST>(lib, c, method.c_str());
   } else if (method == "POST" || method == "PUT") {
-    lib.easySetopt(c, CURLOPT_POSTFIELDS, "");
-    lib.easySetopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(0));
+    setOption<CURLOPT_POSTFIELDS>(lib, c, "");
+    setOption<CURLOPT_POSTFIELDSIZE_LARGE>(lib, c, static_cast<curl_off_t>(0));
   }
   CURLcode rc = lib.easyPerform(c);
   r.received = sink.written;
