@@ -11,7 +11,10 @@
 //     containerd-bridge, which the supervisor restarts; dockerd itself, restarted with
 //     live-restore by --reference-restart) until `docker ps` lists all N again, then until
 //     `docker ps --filter ancestor=` does; the median of five kills each;
-//   - memory (PSS), fresh (berth: a new engine; dockerd: just restarted) and with N running;
+//   - memory (PSS), fresh (berth: a new engine; dockerd: just restarted), the workload's peak
+//     (sampled every 500 ms while the runs, the parallel batches and the N starts go on), with N
+//     running, and after the workload (all removed, 15 s idle: what a burst leaves behind),
+//     berth's for each of its processes too;
 //   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on berth's
 //     containerd, same rootfs; one after another, and 20 at once as the parallel batch) and the
 //     docker CLI alone (`docker version`, one round trip).
@@ -25,12 +28,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -108,7 +114,7 @@ struct Figures {
   std::vector<double> parallelTotals;  // ms, one per batch of 20
   double parallelTotalMs() const { return medianOf(parallelTotals); }
   std::vector<Recovery> recovery;  // one per kill
-  std::optional<double> freshPssMb, loadedPssMb, loggersPssMb;
+  std::optional<double> freshPssMb, loadedPssMb, loggersPssMb, peakPssMb, afterPssMb;
 
   double recoveryMs() const { return medianOf(each(&Recovery::listedMs)); }
   // until docker ps --filter ancestor= (berth: answered by the bridge itself) lists all
@@ -118,6 +124,57 @@ struct Figures {
     for (const auto& r : recovery) out.push_back(r.*figure);
     return out;
   }
+};
+
+// N containers started one after another and left running, half of them labelled
+// bench.project=odd; their ids.
+std::vector<std::string> startRunning(const std::string& host, int containers, const std::string& name,
+                                      bench::Failures& failures) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < containers; ++i) {
+    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", "--label",
+                           "bench.project=" + std::string(i % 2 ? "odd" : "even"), kImage, "sleep", "100000"});
+    if (r.exitCode == 0 && r.out.size() == 65) ids.push_back(r.out.substr(0, 64));
+    else failures.add(name + ": docker run -d exited " + std::to_string(r.exitCode) + ": " + r.err);
+  }
+  return ids;
+}
+
+// The largest value of a figure sampled every 500 ms from construction until stop(): the
+// peak memory of a workload. Samples that cannot be read (a process restarting) are skipped.
+class PeakSampler {
+ public:
+  explicit PeakSampler(std::function<std::optional<double>()> sample)
+      : sample_(std::move(sample)), thread_([this] { loop(); }) {}
+  ~PeakSampler() { stop(); }
+  std::optional<double> stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopped_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    return peak_;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_) {
+      lock.unlock();
+      auto value = sample_();
+      lock.lock();
+      if (value && (!peak_ || *value > *peak_)) peak_ = value;
+      wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopped_; });
+    }
+  }
+
+  std::function<std::optional<double>()> sample_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopped_ = false;
+  std::optional<double> peak_;
+  std::thread thread_;  // last: it starts once everything above is made
 };
 
 // Sequential runs, the parallel batch, and N containers left running (their ids returned).
@@ -156,13 +213,7 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
   } catch (const std::exception& e) {
     failures.add(f.name + ": " + e.what());
   }
-  std::vector<std::string> ids;
-  for (int i = 0; i < containers; ++i) {
-    auto r = docker(host, {"run", "-d", "--pull", "never", "--network", "none", "--label",
-                           "bench.project=" + std::string(i % 2 ? "odd" : "even"), kImage, "sleep", "100000"});
-    if (r.exitCode == 0 && r.out.size() == 65) ids.push_back(r.out.substr(0, 64));
-    else failures.add(f.name + ": docker run -d exited " + std::to_string(r.exitCode) + ": " + r.err);
-  }
+  std::vector<std::string> ids = startRunning(host, containers, f.name, failures);
   try {
     f.list = bench::getLatency(host, "/containers/json", 200);
     if (!ids.empty()) f.inspect = bench::getLatency(host, "/containers/" + ids[0] + "/json", 500);
@@ -217,19 +268,41 @@ void removeContainers(const std::string& name, const std::string& host, const st
   }
 }
 
-// berth's supervisor and services (containerd, the same Debian binary in both engines, is left out).
-std::optional<double> berthPssMb(test::Engine& engine) {
-  long kb = 0;
+// berth's supervisor and services by name (containerd, the same Debian binary in both engines,
+// is left out). Looked up once (`berthctl status` is a process of its own) and read as long as
+// they live: a sample of a process that restarted is unreadable, not someone else's.
+std::map<std::string, pid_t> berthProcesses(test::Engine& engine) {
+  std::map<std::string, pid_t> out;
   for (auto& [name, child] : engine.children()) {
-    if (name == "containerd") continue;
-    auto p = pssKb(child.pid);
-    if (!p) return std::nullopt;
-    kb += *p;
+    if (name != "containerd") out[name] = child.pid;
   }
-  auto p = pssKb(engine.pid());
-  if (!p) return std::nullopt;
-  return static_cast<double>(kb + *p) / 1024.0;
+  out["supervisor"] = engine.pid();
+  return out;
 }
+
+// PSS in MB of each of those processes; nullopt when one of them cannot be read.
+std::optional<std::map<std::string, double>> pssByProcess(const std::map<std::string, pid_t>& processes) {
+  std::map<std::string, double> out;
+  for (const auto& [name, pid] : processes) {
+    auto p = pssKb(pid);
+    if (!p) return std::nullopt;
+    out[name] = static_cast<double>(*p) / 1024.0;
+  }
+  return out;
+}
+
+std::optional<double> totalOf(const std::optional<std::map<std::string, double>>& each) {
+  if (!each) return std::nullopt;
+  double mb = 0;
+  for (const auto& [name, v] : *each) mb += v;
+  return mb;
+}
+
+
+// How long an engine is left idle after its containers are removed before the "after the
+// workload" memory is read: berth's services trim freed memory every 5 s and end idle workers
+// after 10 s (docs/performance.md).
+constexpr auto kSettle = std::chrono::seconds(15);
 
 std::optional<pid_t> pidFromFile(const std::string& path) {
   std::ifstream in(path);
@@ -306,12 +379,17 @@ int main(int argc, char** argv) {
   Figures b;
   b.name = "berth";
   test::Engine engine;
-  b.freshPssMb = berthPssMb(engine);
+  auto processes = berthProcesses(engine);
+  auto freshEach = pssByProcess(processes);
+  b.freshPssMb = totalOf(freshEach);
   if (!b.freshPssMb) failures.add("berth: fresh PSS unreadable");
   auto loaded = docker(engine.dockerHost(), {"load", "-i", archive});
   if (loaded.exitCode != 0) failures.add("berth: docker load: " + loaded.err);
+  PeakSampler berthPeak([&] { return totalOf(pssByProcess(processes)); });
   auto ids = measureWorkload(engine.dockerHost(), runs, containers, b, failures);
-  b.loadedPssMb = berthPssMb(engine);
+  b.peakPssMb = berthPeak.stop();
+  auto loadedEach = pssByProcess(processes);
+  b.loadedPssMb = totalOf(loadedEach);
   long loggersKb = 0;
   auto loggers = loggersOf(engine.dataRoot());
   for (pid_t p : loggers) loggersKb += pssKb(p).value_or(0);
@@ -320,6 +398,16 @@ int main(int argc, char** argv) {
                  " running containers");
   }
   b.loggersPssMb = static_cast<double>(loggersKb) / 1024.0;
+  // What the workload left behind, read before any kill restarts the bridge; then the N
+  // containers again for the recovery rounds.
+  removeContainers("berth", engine.dockerHost(), ids, failures);
+  std::this_thread::sleep_for(kSettle);
+  auto afterEach = pssByProcess(processes);
+  b.afterPssMb = totalOf(afterEach);
+  if (!b.peakPssMb || !b.loadedPssMb || !b.afterPssMb) {
+    failures.add("berth: PSS during or after the workload unreadable (did a service restart?)");
+  }
+  ids = startRunning(engine.dockerHost(), containers, "berth", failures);
   for (int round = 0; round < kRecoveryRounds; ++round) {
     // Each round starts once the bridge restarted by the last one is restored (its ancestor=
     // listing was complete) and the supervisor has it running (ready), so every kill meets a
@@ -388,11 +476,23 @@ int main(int argc, char** argv) {
     if (!r.freshPssMb) failures.add("reference: fresh PSS unreadable");
     auto loadedRef = docker(reference, {"load", "-i", archive});
     if (loadedRef.exitCode != 0) failures.add("reference: docker load: " + loadedRef.err);
+    auto dockerdPssMb = [&]() -> std::optional<double> {
+      auto pid = pidFromFile(referencePidfile);
+      if (!pid) return std::nullopt;
+      auto kb = pssKb(*pid);
+      if (!kb) return std::nullopt;
+      return static_cast<double>(*kb) / 1024.0;
+    };
+    PeakSampler dockerdPeak(dockerdPssMb);
     auto refIds = measureWorkload(reference, runs, containers, r, failures);
-    if (auto pid = pidFromFile(referencePidfile)) {
-      if (auto kb = pssKb(*pid)) r.loadedPssMb = static_cast<double>(*kb) / 1024.0;
-    }
+    r.peakPssMb = dockerdPeak.stop();
+    r.loadedPssMb = dockerdPssMb();
     if (!r.loadedPssMb) failures.add("reference: loaded PSS unreadable");
+    removeContainers("reference", reference, refIds, failures);
+    std::this_thread::sleep_for(kSettle);
+    r.afterPssMb = dockerdPssMb();
+    if (!r.peakPssMb || !r.afterPssMb) failures.add("reference: PSS during or after the workload unreadable");
+    refIds = startRunning(reference, containers, "reference", failures);
     for (int round = 0; round < kRecoveryRounds; ++round) {
       auto refRecovered = measureRecovery(
           "reference", reference, refIds.size(),
@@ -455,9 +555,19 @@ int main(int argc, char** argv) {
   std::printf("memory (PSS, containerd excluded): berth supervisor + services fresh %.1f MB, with %zu running %.1f MB "
               "(+ %.1f MB in %zu berth-logger processes)\n",
               *b.freshPssMb, ids.size(), *b.loadedPssMb, *b.loggersPssMb, loggers.size());
+  std::printf("memory over the workload: berth peak %.1f MB; after it (all removed, %lld s idle) %.1f MB, %.2f of fresh\n",
+              *b.peakPssMb, static_cast<long long>(kSettle.count()), *b.afterPssMb, *b.afterPssMb / *b.freshPssMb);
+  std::printf("memory by process (PSS MB: fresh / with %d running / after the workload):", containers);
+  for (const auto& [name, fresh] : *freshEach) {
+    std::printf(" %s %.1f / %.1f / %.1f;", name.c_str(), fresh, loadedEach->at(name), afterEach->at(name));
+  }
+  std::printf("\n");
   if (!reference.empty()) {
     std::printf("memory (PSS): dockerd fresh %.1f MB, with %d running %.1f MB\n", *r.freshPssMb, containers,
                 *r.loadedPssMb);
+    std::printf("memory over the workload: dockerd peak %.1f MB; after it %.1f MB, %.2f of fresh; berth/dockerd after "
+                "it %.2f\n",
+                *r.peakPssMb, *r.afterPssMb, *r.afterPssMb / *r.freshPssMb, *b.afterPssMb / *r.afterPssMb);
     std::printf("ratios berth/dockerd: run p50 %.2f; 20 parallel %.2f; ps p50 %.2f; inspect p50 %.2f; recovery %.2f; "
                 "fresh PSS %.2f; loaded PSS %.2f (with loggers %.2f)\n",
                 b.run.percentile(50) / r.run.percentile(50), b.parallelTotalMs() / r.parallelTotalMs(),
