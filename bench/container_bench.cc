@@ -470,12 +470,6 @@ int main(int argc, char** argv) {
       for (int i = 0; i < 300 && ::kill(*before, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (!restartReference()) failures.add("reference: restart for the fresh memory figure failed");
-    if (auto pid = pidFromFile(referencePidfile)) {
-      if (auto kb = pssKb(*pid)) r.freshPssMb = static_cast<double>(*kb) / 1024.0;
-    }
-    if (!r.freshPssMb) failures.add("reference: fresh PSS unreadable");
-    auto loadedRef = docker(reference, {"load", "-i", archive});
-    if (loadedRef.exitCode != 0) failures.add("reference: docker load: " + loadedRef.err);
     auto dockerdPssMb = [&]() -> std::optional<double> {
       auto pid = pidFromFile(referencePidfile);
       if (!pid) return std::nullopt;
@@ -483,6 +477,10 @@ int main(int argc, char** argv) {
       if (!kb) return std::nullopt;
       return static_cast<double>(*kb) / 1024.0;
     };
+    r.freshPssMb = dockerdPssMb();
+    if (!r.freshPssMb) failures.add("reference: fresh PSS unreadable");
+    auto loadedRef = docker(reference, {"load", "-i", archive});
+    if (loadedRef.exitCode != 0) failures.add("reference: docker load: " + loadedRef.err);
     PeakSampler dockerdPeak(dockerdPssMb);
     auto refIds = measureWorkload(reference, runs, containers, r, failures);
     r.peakPssMb = dockerdPeak.stop();
