@@ -25,6 +25,8 @@ void toCapnp(const EngineEvent& e, Event::Builder out) {
   out.setTimeNano(e.timeNano);
   out.setViewEpoch(e.viewEpoch);
   out.setViewSeq(e.viewSeq);
+  out.setVolumeViewEpoch(e.volumeViewEpoch);
+  out.setVolumeViewSeq(e.volumeViewSeq);
 }
 
 EngineEvent fromCapnp(Event::Reader in) {
@@ -37,6 +39,8 @@ EngineEvent fromCapnp(Event::Reader in) {
   e.timeNano = in.getTimeNano();
   e.viewEpoch = in.getViewEpoch();
   e.viewSeq = in.getViewSeq();
+  e.volumeViewEpoch = in.getVolumeViewEpoch();
+  e.volumeViewSeq = in.getVolumeViewSeq();
   return e;
 }
 
@@ -56,9 +60,12 @@ void EventPublisher::publish(EngineEvent event) {
   if (event.timeNano == 0) event.timeNano = nowUnixNanos();
   // Stamped after the change it reports was made: a reader that learns of it from this event
   // then finds the views at least this far along.
-  auto stamp = currentViewStamp();
-  event.viewEpoch = stamp.epoch;
-  event.viewSeq = stamp.seq;
+  auto containers = currentViewStamp(ViewKind::containers);
+  event.viewEpoch = containers.epoch;
+  event.viewSeq = containers.seq;
+  auto volumes = currentViewStamp(ViewKind::volumes);
+  event.volumeViewEpoch = volumes.epoch;
+  event.volumeViewSeq = volumes.seq;
   capnp::MallocMessageBuilder mb;
   toCapnp(event, mb.initRoot<Event>());
   auto frame = encode(mb);

@@ -142,6 +142,10 @@ const VolumesReconcile& volumesReconcile() {
   static const VolumesReconcile m("reconcile");
   return m;
 }
+const VolumesVolumeViews& volumesVolumeViews() {
+  static const VolumesVolumeViews m("volumeViews");
+  return m;
+}
 const VolumesPopulate& volumesPopulate() {
   static const VolumesPopulate m("populate");
   return m;

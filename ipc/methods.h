@@ -49,6 +49,7 @@ using VolumesMount = Method<Volumes, Volumes::MountParams, Volumes::MountResults
 using VolumesUnmount = Method<Volumes, Volumes::UnmountParams, Volumes::UnmountResults>;
 using VolumesReconcile = Method<Volumes, Volumes::ReconcileParams, Volumes::ReconcileResults>;
 using VolumesPopulate = Method<Volumes, Volumes::PopulateParams, Volumes::PopulateResults>;
+using VolumesVolumeViews = Method<Volumes, Volumes::VolumeViewsParams, Volumes::VolumeViewsResults>;
 using NetworkSummary = Method<Network, Network::SummaryParams, Network::SummaryResults>;
 using NetworkAttach = Method<Network, Network::AttachParams, Network::AttachResults>;
 using NetworkDetach = Method<Network, Network::DetachParams, Network::DetachResults>;
@@ -131,6 +132,7 @@ const VolumesMount& volumesMount();
 const VolumesUnmount& volumesUnmount();
 const VolumesReconcile& volumesReconcile();
 const VolumesPopulate& volumesPopulate();
+const VolumesVolumeViews& volumesVolumeViews();
 const NetworkSummary& networkSummary();
 const NetworkAttach& networkAttach();
 const NetworkDetach& networkDetach();

@@ -219,7 +219,10 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
       if (replyTo != requestId) continue;
       if (onViewStamp_) {
         auto r = rh->root<wire::ReplyHeader>();
-        if (r.getViewEpoch() != 0) onViewStamp_(ViewStamp{r.getViewEpoch(), r.getViewSeq()});
+        if (r.getViewEpoch() != 0) onViewStamp_(ViewKind::containers, ViewStamp{r.getViewEpoch(), r.getViewSeq()});
+        if (r.getVolumeViewEpoch() != 0) {
+          onViewStamp_(ViewKind::volumes, ViewStamp{r.getVolumeViewEpoch(), r.getVolumeViewSeq()});
+        }
       }
       if (failure) {
         release(std::move(conn));

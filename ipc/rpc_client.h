@@ -120,9 +120,9 @@ class RpcClient {
   size_t idleSockets();
   static constexpr std::chrono::seconds kIdleLife{10};
 
-  // Called with the view stamp of every reply from a peer that keeps views (ipc/view_stamp.h),
-  // before the call returns. Set once, before the first call.
-  void onViewStamp(std::function<void(ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
+  // Called with each view stamp a reply carries (ipc/view_stamp.h), before the call returns.
+  // Set once, before the first call.
+  void onViewStamp(std::function<void(ViewKind, ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
 
  private:
   struct Connection;
@@ -150,7 +150,7 @@ class RpcClient {
   std::mutex poolMutex_;
   std::vector<Idle> pool_;
   std::atomic<uint64_t> nextRequestId_{1};
-  std::function<void(ViewStamp)> onViewStamp_;
+  std::function<void(ViewKind, ViewStamp)> onViewStamp_;
 };
 
 }  // namespace berth::ipc

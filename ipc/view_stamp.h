@@ -1,22 +1,56 @@
-// View stamps (docs/ipc.md, "Container views"): a service that keeps views other processes read
-// (the containerd-bridge's container views) stamps every RPC reply and every event it sends
-// with its view sequence, so a reader that serves from a copy of those views (the API's read
-// model) can tell whether its copy already holds what a reply or event has acknowledged.
+// View stamps (docs/ipc.md, "Container views", "Volume views"): a service that keeps views
+// other processes read (the containerd-bridge's container views, the volumes service's volumes)
+// stamps every RPC reply and every event it sends with its view sequence, so a reader that
+// serves from a copy of those views (the API's read models) can tell whether its copy already holds what a reply or
+// event has acknowledged. A process that changes another's views through calls (the bridge
+// makes and removes anonymous volumes) stamps what that producer's replies told it, so its own
+// replies and events cover the changes it caused there too.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 
 namespace berth::ipc {
 
 struct ViewStamp {
-  uint64_t epoch = 0;  // the producer's run (its start on the boot clock, ns: a later run is larger); 0: the producer keeps no views
+  uint64_t epoch = 0;  // the producer's run (its start on the boot clock, ns: a later run is larger); 0: none
   uint64_t seq = 0;    // its view sequence when the reply or event left
 };
 
-// Sets what this process stamps on its replies and events; call once, before serving.
-void setViewStampSource(std::function<ViewStamp()> source);
-// The stamp now ({0, 0} when no source was set).
-ViewStamp currentViewStamp();
+// Whose views a stamp counts: each kind has one producer and one read model in berth-api.
+enum class ViewKind : unsigned { containers = 0, volumes = 1 };
+constexpr size_t kViewKinds = 2;
+
+// A new run's epoch: its start on the boot clock, in nanoseconds (never 0, which means "keeps
+// no views"). A later run has a larger one, so a reader can tell a late stamp of a replaced run
+// from one of the run that replaced it; berth-api and every run of a producer share one boot.
+uint64_t newViewEpoch();
+
+// What a read model over a copy of views (ipc/view_copy.h) answered and declined, and how
+// often it took a snapshot or followed a change.
+struct ViewCopyCounts {
+  uint64_t served = 0, declined = 0, snapshots = 0, changes = 0;
+};
+
+// Sets what this process stamps for `kind` on its replies and events; call once, before serving.
+void setViewStampSource(ViewKind kind, std::function<ViewStamp()> source);
+// The stamp of `kind` now ({0, 0} when no source was set).
+ViewStamp currentViewStamp(ViewKind kind);
+
+// The highest stamp of one producer seen in the replies of calls to it, for a process that
+// passes it on in its own replies and events (setViewStampSource with current()). A stamp of a
+// later run (a larger epoch) replaces one of the run before; a late one of a replaced run is
+// ignored. Thread-safe.
+class ViewStampRelay {
+ public:
+  void observe(ViewStamp stamp);
+  ViewStamp current() const;
+
+ private:
+  mutable std::mutex mutex_;
+  ViewStamp highest_;
+};
 
 }  // namespace berth::ipc

@@ -19,6 +19,8 @@ struct Event {
   timeNano @5 :Int64;     # when it happened, Unix nanoseconds
   viewEpoch @6 :UInt64;   # the publisher's view stamp when it published (see rpc.capnp's
   viewSeq @7 :UInt64;     # ReplyHeader): a read after this event reflects at least that much
+  volumeViewEpoch @8 :UInt64;  # the volume views' stamp, as in ReplyHeader
+  volumeViewSeq @9 :UInt64;
 }
 
 interface EventSource {

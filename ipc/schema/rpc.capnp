@@ -36,9 +36,14 @@ struct ReplyHeader {
     ok @1 :Void;          # a results frame follows
     error @2 :RpcError;   # no results frame
   }
-  # The server's view stamp when the reply left (0, 0 from a service that keeps no views): the
+  # The server's view stamps when the reply left (ipc/view_stamp.h; 0, 0 for none): the
   # containerd-bridge stamps its container-view sequence (ContainerViewChange), so the API's
   # read model knows how far it must have caught up before it answers a read after this reply.
   viewEpoch @3 :UInt64;
   viewSeq @4 :UInt64;
+  # The volume views' (VolumeViewChange): the volumes service's own sequence, or, from the
+  # containerd-bridge, the highest the volumes service's replies to it carried (it makes and
+  # removes anonymous volumes).
+  volumeViewEpoch @5 :UInt64;
+  volumeViewSeq @6 :UInt64;
 }

@@ -100,8 +100,27 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # copyFrom. A volume with a device is mounted for the copy and unmounted after unless a
   # container holds it. No event (dockerd logs none for it). notFound for an unknown volume.
 
+  volumeViews @12 () -> (epoch :UInt64, seq :UInt64, volumes :List(VolumeInfo));
+  # For the API's read model of volumes (docs/ipc.md, "Volume views"): every volume, without
+  # users or sizes, as of sequence `seq` of this run (`epoch`). Right after answering, the
+  # service publishes a VolumeViewChange with `mark` set and the same epoch and seq on its views
+  # channel (views-volumes.sock), so the subscriber knows from which change on the channel
+  # continues the snapshot with no gap.
+
   reconcile @10 (containers :List(ContainerVolumes)) -> ();
   # From the bridge at its restore: its whole view (every container, what it references, what
   # its running task has mounted) replaces the service's reference and mount tables, so a
   # restart of either service never loses or invents a reference.
+}
+
+struct VolumeViewChange {
+  # One message on the volumes service's views channel: sequence `seq` of run `epoch` made a
+  # volume (`volume`, without users or sizes) or removed one (`removedName`), or, with `mark`,
+  # only marks where a volumeViews snapshot at `seq` ends. Sequences are consecutive within an
+  # epoch; a subscriber that sees a gap or another epoch takes a new snapshot.
+  epoch @0 :UInt64;
+  seq @1 :UInt64;
+  mark @2 :Bool;
+  removedName @3 :Text;
+  volume @4 :VolumeInfo;
 }

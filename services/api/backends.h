@@ -1,10 +1,11 @@
 // The API's view of the other processes: one client per service, typed where the service has a
 // public client (images: services/images/public; volumes: services/volumes/public; network: services/network/public; the
 // containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own but the
-// read model of containers (a copy of the bridge's views); each handler asks the service that
-// owns the answer, or that copy when it is current.
+// read models of containers and volumes (copies of the bridge's and the volumes service's
+// views); each handler asks the service that owns the answer, or that copy when it is current.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "services/containerd-bridge/public/container_read_model.h"
 #include "services/images/public/images_client.h"
 #include "services/network/public/network_client.h"
+#include "services/volumes/public/volume_read_model.h"
 #include "services/volumes/public/volumes_client.h"
 
 namespace berth::api {
@@ -31,24 +33,49 @@ struct Backends {
         volumes(volumesRpc),
         network(context, config.serviceEndpoint("network")),
         bridge(bridgeRpc),
-        containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc) {}
+        containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc),
+        volumeViews(context, config.viewsEndpoint("volumes"), volumesRpc) {
+    routing_.store(true, std::memory_order_release);
+  }
+
+  // A view stamp a reply or an event carried: the read model of its kind must reach it before
+  // it answers again.
+  void require(ipc::ViewKind kind, ipc::ViewStamp stamp) {
+    if (kind == ipc::ViewKind::containers) containers.require(stamp);
+    else volumeViews.require(stamp);
+  }
 
   // The services that publish engine events, with their names.
   std::vector<std::pair<std::string, ipc::RpcClient*>> eventSources() {
     return {{"images", &imagesRpc}, {"volumes", &volumesRpc}, {"network", &networkRpc}, {"containerd-bridge", &bridgeRpc}};
   }
 
+  // Stamps go to the read models once both are made. Until then only their own snapshot
+  // calls are made, whose replies carry the sequence they answer at.
+  std::atomic<bool> routing_{false};
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
   ipc::RpcClient volumesRpc;  // for its events; its methods through `volumes`
   ipc::RpcClient networkRpc;  // for its events and summary; its methods through `network`
   ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
+  // Any service's reply may carry a stamp of either kind: the bridge passes on the volumes
+  // service's (it makes and removes anonymous volumes). Set before the read models' threads
+  // start calling.
+  bool stampsRouted_ = [this] {
+    for (ipc::RpcClient* rpc : {&imagesRpc, &volumesRpc, &networkRpc, &bridgeRpc}) {
+      rpc->onViewStamp([this](ipc::ViewKind kind, ipc::ViewStamp stamp) {
+        if (routing_.load(std::memory_order_acquire)) require(kind, stamp);
+      });
+    }
+    return true;
+  }();
   images::ImagesClient images;
   volumes::VolumesClient volumes;
   network::NetworkClient network;
   bridge::BridgeClient bridge;
-  // Answers container reads while it is current; observes every reply of bridgeRpc.
+  // Answer container and volume reads while they are current (docs/ipc.md, "Container views" and "Volume views").
   bridge::ContainerReadModel containers;
+  volumes::VolumeReadModel volumeViews;
 };
 
 }  // namespace berth::api

@@ -63,7 +63,8 @@ size_t EventHub::listeners() const {
 
 void EventHub::deliver(ipc::EngineEvent e) {
   // Before any client sees the event: a read it makes after it reflects the change reported.
-  backends_.containers.require({e.viewEpoch, e.viewSeq});
+  backends_.require(ipc::ViewKind::containers, {e.viewEpoch, e.viewSeq});
+  backends_.require(ipc::ViewKind::volumes, {e.volumeViewEpoch, e.volumeViewSeq});
   std::lock_guard lock(mutex_);
   for (auto& s : subscriptions_) s->push(e);
 }

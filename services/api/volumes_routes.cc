@@ -147,19 +147,41 @@ void appendVolumeText(std::string& out, const volumes::VolumeInfo& v) {
 
 }  // namespace
 
-std::string volumesListText(const std::vector<volumes::VolumeInfo>& all) {
+namespace {
+
+template <typename Volumes, typename Entry>
+std::string listText(const Volumes& all, Entry entry) {
   std::string text = "{\"Volumes\":[";
   text.reserve(all.size() * 256 + 32);
   for (size_t i = 0; i < all.size(); ++i) {
     if (i > 0) text += ',';
-    appendVolumeText(text, all[i]);
+    appendVolumeText(text, entry(all[i]));
   }
   text += "],\"Warnings\":null}";
   return text;
 }
 
+}  // namespace
+
+std::string volumesListText(const std::vector<volumes::VolumeInfo>& all) {
+  return listText(all, [](const volumes::VolumeInfo& v) -> const volumes::VolumeInfo& { return v; });
+}
+
+std::string volumesListText(const std::vector<std::shared_ptr<const volumes::VolumeInfo>>& all) {
+  return listText(all, [](const auto& v) -> const volumes::VolumeInfo& { return *v; });
+}
+
 void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  auto all = backends_.volumes.list(req.queryValue("filters").value_or(""), false, ipc::deadlineIn(30s));
+  auto filters = req.queryValue("filters").value_or("");
+  // Unfiltered, from the API's copy when it is current; filters (dangling= looks at which
+  // containers use a volume, which the copy leaves out) and a copy behind go to the service.
+  if (filters.empty()) {
+    if (auto held = backends_.volumeViews.list()) {
+      out.send(200, "application/json", volumesListText(*held) + "\n");
+      return;
+    }
+  }
+  auto all = backends_.volumes.list(filters, false, ipc::deadlineIn(30s));
   out.send(200, "application/json", volumesListText(all) + "\n");
 }
 
@@ -181,7 +203,12 @@ void VolumesRoutes::create(http::Request& req, http::ResponseWriter& out) {
 }
 
 void VolumesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  out.json(200, volumeJson(backends_.volumes.inspect(req.params["name"], ipc::deadlineIn(10s))));
+  const std::string& name = req.params["name"];
+  if (auto held = backends_.volumeViews.inspect(name)) {
+    out.json(200, volumeJson(*held));
+    return;
+  }
+  out.json(200, volumeJson(backends_.volumes.inspect(name, ipc::deadlineIn(10s))));
 }
 
 void VolumesRoutes::remove(http::Request& req, http::ResponseWriter& out) {

@@ -1,9 +1,15 @@
 // The volume endpoints of the Docker API: list, create, inspect, remove, prune. Each asks the
 // volumes service (through its typed client, services/volumes/public), which validates and owns
-// every answer; this file translates between Docker's JSON and its replies.
+// every answer, except an inspect and an unfiltered list that the API's copy of the volumes
+// answers while it is current (volume_read_model.h); this file translates between Docker's
+// JSON and its replies.
 #pragma once
 
 #include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "services/api/backends.h"
 #include "services/api/router.h"
@@ -32,6 +38,7 @@ nlohmann::json volumeJson(const volumes::VolumeInfo& v, bool usage = false);
 // GET /volumes's body, {"Volumes":[...],"Warnings":null}, the same text as dumping a document
 // of volumeJson entries, written without building one.
 std::string volumesListText(const std::vector<volumes::VolumeInfo>& all);
+std::string volumesListText(const std::vector<std::shared_ptr<const volumes::VolumeInfo>>& all);
 
 // Go's time.Format(time.RFC3339) of a time in the local zone: seconds, "Z" or "+hh:mm".
 std::string rfc3339Local(int64_t unixNanos);

@@ -6,15 +6,12 @@
 // and event of the bridge carries the sequence as it stood when it left (ipc/view_stamp.h).
 #pragma once
 
-#include <atomic>
-#include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <zmq.hpp>
 
 #include "ipc/schema/containerd_bridge.capnp.h"
-#include "ipc/view_stamp.h"
+#include "ipc/view_publisher.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/container_views.h"
 #include "services/containerd-bridge/exec_processes.h"
@@ -31,7 +28,7 @@ class ContainerViewFeed {
   ContainerViewFeed(const ContainerViewFeed&) = delete;
   ContainerViewFeed& operator=(const ContainerViewFeed&) = delete;
 
-  ipc::ViewStamp stamp() const { return {epoch_, seq_.load(std::memory_order_acquire)}; }
+  ipc::ViewStamp stamp() const { return channel_.stamp(); }
   // Answers ContainerdBridge.containerViews, then publishes its mark.
   void snapshot(ipc::ContainerdBridge::ContainerViewsResults::Builder out);
 
@@ -39,18 +36,11 @@ class ContainerViewFeed {
   // A container's record or exec ids changed: publishes its view as it is now (or its removal).
   void changed(const std::string& id);
   void fill(ipc::ContainerView::Builder out, const std::shared_ptr<const ContainerRecord>& record) const;
-  // Sends one change under mutex_, numbered with the next sequence; `fillChange` writes the rest.
-  template <typename F>
-  void publishLocked(F&& fillChange);
 
-  std::string endpoint_;
   const ContainerStore& store_;
   const ContainerViews& views_;
   const ExecProcesses& execs_;
-  const uint64_t epoch_;
-  std::atomic<uint64_t> seq_{0};
-  std::mutex mutex_;  // numbers and sends changes in order; held across a snapshot
-  zmq::socket_t pub_;
+  ipc::ViewPublisher<ipc::ContainerViewChange> channel_;  // its lock numbers and sends changes in order
 };
 
 }  // namespace berth::bridge

@@ -264,6 +264,7 @@ int main(int argc, char** argv) {
         images = std::make_unique<bridge::ImageLayersClient>(clientsContext, config.serviceEndpoint("images"));
         layers = std::make_unique<bridge::ContainerLayersClient>(clientsContext, config.serviceEndpoint("images"));
         volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
+        ipc::setViewStampSource(ipc::ViewKind::volumes, [v = volumes.get()] { return v->volumeViews(); });
         network = std::make_unique<bridge::NetworkServiceClient>(clientsContext, config.serviceEndpoint("network"));
         // `runc --version` (5-10 ms) is for `docker info` and `version` alone: read while the
         // bridge restores, not before.

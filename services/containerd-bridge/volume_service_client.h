@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "ipc/rpc_client.h"
+#include "ipc/view_stamp.h"
 #include "services/containerd-bridge/volume_service.h"
 #include "services/volumes/public/volumes_client.h"
 
@@ -12,7 +14,16 @@ namespace berth::bridge {
 
 class VolumeServiceClient final : public VolumeService {
  public:
-  VolumeServiceClient(zmq::context_t& context, const std::string& endpoint) : volumes_(context, endpoint) {}
+  VolumeServiceClient(zmq::context_t& context, const std::string& endpoint) : rpc_(context, endpoint), volumes_(rpc_) {
+    rpc_.onViewStamp([this](ipc::ViewKind kind, ipc::ViewStamp stamp) {
+      if (kind == ipc::ViewKind::volumes) volumeViews_.observe(stamp);
+    });
+  }
+
+  // The highest volume view stamp the service's replies carried: the bridge's own replies and
+  // events carry it on (ipc/view_stamp.h), so a client shown a container's create or removal
+  // also finds the anonymous volumes it made or removed in the API's read model of volumes.
+  ipc::ViewStamp volumeViews() const { return volumeViews_.current(); }
 
   Volume create(const Request& request, Deadline deadline) override;
   void reference(const std::string& container, const std::vector<std::string>& names, Deadline deadline) override;
@@ -26,7 +37,9 @@ class VolumeServiceClient final : public VolumeService {
   void reconcile(const std::vector<Usage>& usage, Deadline deadline) override;
 
  private:
+  ipc::RpcClient rpc_;
   volumes::VolumesClient volumes_;
+  ipc::ViewStampRelay volumeViews_;
 };
 
 }  // namespace berth::bridge

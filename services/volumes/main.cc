@@ -9,23 +9,12 @@
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/volumes/mounter.h"
+#include "services/volumes/volume_view_feed.h"
 #include "services/volumes/volumes_core.h"
 
 using namespace berth;
 
 namespace {
-
-void fillInfo(const volumes::VolumeView& v, ipc::VolumeInfo::Builder out) {
-  out.setName(v.record.name);
-  out.setDriver(v.record.driver);
-  out.setMountpoint(v.mountpoint);
-  out.setCreatedAtNano(v.record.createdAtNano);
-  ipc::setKeyValues(out.initLabels(static_cast<unsigned>(v.record.labels.size())), v.record.labels);
-  ipc::setKeyValues(out.initOptions(static_cast<unsigned>(v.record.options.size())), v.record.options);
-  out.setAnonymous(v.anonymous);
-  ipc::setTexts(out.initUsers(static_cast<unsigned>(v.users.size())), v.users);
-  out.setSizeBytes(v.sizeBytes);
-}
 
 // Copy-up and removal hold a descriptor per directory level: allow as many as the hard limit.
 void raiseFileLimit() {
@@ -41,6 +30,11 @@ void raiseFileLimit() {
 int main(int argc, char** argv) {
   volumes::KernelMounter mounter;
   std::unique_ptr<volumes::VolumesCore> core;
+  // The views channel's socket lives on a context of its own, ended after it: the host's context
+  // waits, when it ends, for every socket on it to close, and the host may end (a failed start)
+  // with the feed still alive.
+  zmq::context_t viewsContext;
+  std::unique_ptr<volumes::VolumeViewFeed> viewFeed;  // observes the core
   raiseFileLimit();
   auto confine = [] {
     // Mounts for the local driver's options (SYS_ADMIN, mount and umount2), and copy-up, which
@@ -58,9 +52,14 @@ int main(int argc, char** argv) {
         [&events](const std::string& action, const std::string& id, const volumes::VolumesCore::Attributes& attrs) {
           events.publish({"volume", action, id, attrs, "local", 0});
         });
+    // Before the first call: the core's changes take the first numbers of this run's sequence.
+    viewFeed = std::make_unique<volumes::VolumeViewFeed>(viewsContext, host.config().viewsEndpoint("volumes"), *core);
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Volumes>();
+    s.handle(
+        ipc::methods::volumesVolumeViews(),
+        [&](auto, ipc::Volumes::VolumeViewsResults::Builder r) { viewFeed->snapshot(r); }, D::worker);
     s.handle(ipc::methods::volumesSummary(),
              [&](auto, ipc::Volumes::SummaryResults::Builder r) { r.setVolumes(core->count()); });
     s.handle(
@@ -69,19 +68,19 @@ int main(int argc, char** argv) {
           volumes::CreateRequest request{p.getName(), p.getDriver(), ipc::keyValues(p.getLabels()), ipc::keyValues(p.getOptions()),
                                          p.getAnonymous()};
           auto [view, created] = core->create(request);
-          fillInfo(view, r.initVolume());
+          volumes::fillVolumeInfo(view, r.initVolume());
           r.setCreated(created);
         },
         D::worker);
     s.handle(ipc::methods::volumesInspect(), [&](ipc::Volumes::InspectParams::Reader p, ipc::Volumes::InspectResults::Builder r) {
-      fillInfo(core->inspect(p.getName()), r.initVolume());
+      volumes::fillVolumeInfo(core->inspect(p.getName()), r.initVolume());
     });
     s.handle(
         ipc::methods::volumesList(),
         [&](ipc::Volumes::ListParams::Reader p, ipc::Volumes::ListResults::Builder r) {
           auto all = core->list(ipc::text(p.getFilters()), p.getWithSizes());
           auto out = r.initVolumes(static_cast<unsigned>(all.size()));
-          for (size_t i = 0; i < all.size(); ++i) fillInfo(all[i], out[static_cast<unsigned>(i)]);
+          for (size_t i = 0; i < all.size(); ++i) volumes::fillVolumeInfo(all[i], out[static_cast<unsigned>(i)]);
           r.initWarnings(0);
         },
         D::worker);

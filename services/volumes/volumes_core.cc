@@ -99,13 +99,33 @@ uint32_t VolumesCore::count() const {
   return static_cast<uint32_t>(volumes_.size());
 }
 
-VolumeView VolumesCore::viewOf(const VolumeRecord& record) const {
+std::optional<VolumeView> VolumesCore::find(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = volumes_.find(name);
+  if (it == volumes_.end()) return std::nullopt;
+  return viewOf(it->second, false);
+}
+
+std::vector<VolumeView> VolumesCore::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<VolumeView> out;
+  out.reserve(volumes_.size());
+  for (const auto& [name, record] : volumes_) out.push_back(viewOf(record, false));
+  return out;
+}
+
+VolumeView VolumesCore::viewOf(const VolumeRecord& record, bool withUsers) const {
   VolumeView v;
   v.record = record;
   v.mountpoint = store_.dataPath(record.name);
   v.anonymous = record.labels.count(kAnonymousLabel) > 0;
-  v.users = refs_.users(record.name);
+  if (withUsers) v.users = refs_.users(record.name);
   return v;
+}
+
+void VolumesCore::changeTable(const std::string& name, const std::function<void()>& change) {
+  if (changed_) changed_(name, change);
+  else change();
 }
 
 std::pair<VolumeView, bool> VolumesCore::create(const CreateRequest& request) {
@@ -134,11 +154,11 @@ std::pair<VolumeView, bool> VolumesCore::create(const CreateRequest& request) {
     throw Error(e.kind(), "create " + name + ": " + e.what());
   }
   VolumeView view;
-  {
+  changeTable(name, [&] {
     std::lock_guard lock(mutex_);
     volumes_[name] = record;
     view = viewOf(record);
-  }
+  });
   events_("create", name, {{"driver", "local"}});
   return {view, true};
 }
@@ -197,21 +217,29 @@ void VolumesCore::removeLocked(const std::string& name, bool force) {
       if (force) return;
       throw noSuchVolume(name);
     }
+  }
+  changeTable(name, [&] {
+    std::lock_guard lock(mutex_);
+    auto it = volumes_.find(name);
+    if (it == volumes_.end()) throw noSuchVolume(name);  // cannot happen: the volume's lock is held
     // In use whether its containers run or not; force does not override it (moby).
     if (auto users = refs_.users(name); !users.empty()) {
       throw Error(ErrorKind::conflict, "remove " + name + ": volume is in use - [" + joined(users) + "]");
     }
-    // Out of the table first, so no reference can be taken on a volume being deleted.
+    // Out of the table first, so no reference can be taken on a volume being deleted; readers
+    // see it gone from now on.
     record = it->second;
     volumes_.erase(it);
-  }
+  });
   try {
     std::string path = store_.dataPath(name);
     if (LocalDriver::needsMount(record.options) && driver_.mounted(path)) driver_.unmount(path);
     store_.remove(name);
   } catch (const Error& e) {
-    std::lock_guard lock(mutex_);
-    volumes_[name] = record;
+    changeTable(name, [&] {
+      std::lock_guard lock(mutex_);
+      volumes_[name] = record;
+    });
     throw Error(e.kind(), "remove " + name + ": " + e.what());
   }
   events_("destroy", name, {{"driver", record.driver}});

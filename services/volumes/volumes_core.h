@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,7 +61,20 @@ class VolumesCore {
   VolumesCore(std::string root, Mounter& mounter, EventSink events);
   ~VolumesCore();
 
+  // Wraps every change of the volume table (a volume made, removed, or put back after a failed
+  // removal): the observer calls `change`, which makes it (and may throw, for a removal
+  // refused), and reads the volume's state itself afterwards. The views channel numbers the
+  // change before making it, so a reply that shows it carries a stamp that covers it
+  // (volume_view_feed.h). Called with the volume's lock held, so one volume's changes are told
+  // in order, and before its event. Set before the first call.
+  using ChangeObserver = std::function<void(const std::string& name, const std::function<void()>& change)>;
+  void onChange(ChangeObserver observer) { changed_ = std::move(observer); }
+
   uint32_t count() const;
+  // For the views channel: the volume (nullopt when there is none), or every volume sorted by
+  // name, without users (no look at the reference table) and without sizes.
+  std::optional<VolumeView> find(const std::string& name) const;
+  std::vector<VolumeView> all() const;
 
   // The volume, and whether this call created it. Emits create when it did.
   std::pair<VolumeView, bool> create(const CreateRequest& request);
@@ -87,7 +101,9 @@ class VolumesCore {
 
  private:
   class VolumeLocks;
-  VolumeView viewOf(const VolumeRecord& record) const;  // table lock held
+  VolumeView viewOf(const VolumeRecord& record, bool withUsers = true) const;  // table lock held
+  // Makes a change of the volume table through the observer (onChange), or directly.
+  void changeTable(const std::string& name, const std::function<void()>& change);
   // A copy of the volume's record; notFound "get NAME: no such volume". Takes the table lock.
   VolumeRecord recordOf(const std::string& name) const;
   // With the volume's lock held.
@@ -98,6 +114,7 @@ class VolumesCore {
   VolumeStore store_;
   LocalDriver driver_;
   EventSink events_;
+  ChangeObserver changed_;
   std::unique_ptr<VolumeLocks> locks_;
   mutable std::mutex mutex_;  // guards volumes_ and refs_
   std::map<std::string, VolumeRecord> volumes_;

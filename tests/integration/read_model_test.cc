@@ -35,32 +35,6 @@ std::string filterQuery(const std::string& key, const std::vector<std::string>& 
   return out;
 }
 
-// SIGSTOP of one process until the guard ends (SIGCONT), so a failing assertion never leaves
-// the engine's bridge frozen. The stop reaches each thread asynchronously: the guard waits
-// until the kernel shows every one of them stopped.
-class Frozen {
- public:
-  explicit Frozen(pid_t pid) : pid_(pid) {
-    ::kill(pid_, SIGSTOP);
-    std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
-    bool stopped = waitFor(
-        [&] {
-          for (const auto& t : fs::directory_iterator(tasks)) {
-            std::string stat = readText(t.path().string() + "/stat");
-            size_t close = stat.rfind(')');
-            if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') return false;
-          }
-          return true;
-        },
-        5s);
-    EXPECT_TRUE(stopped) << "process " << pid_ << " did not stop";
-  }
-  ~Frozen() { ::kill(pid_, SIGCONT); }
-
- private:
-  pid_t pid_;
-};
-
 json bodyOf(const HttpResult& r) {
   auto j = json::parse(r.body, nullptr, false);
   return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
@@ -88,6 +62,7 @@ TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
   pid_t bridge = engine_.childPid("containerd-bridge");
   {
     Frozen frozen(bridge);
+    ASSERT_TRUE(frozen.stopped());
     // A read the copy does not answer waits for the frozen bridge: the proof that it is frozen.
     auto viaBridge = rawRequest(engine_.socketPath(),
                                 "GET /v1.41/containers/json?" + kViaBridge + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -292,6 +267,7 @@ TEST_F(ReadModelTest, WithTheBridgeDeadReadsAnswerWhatItLastPublished) {
   ASSERT_GT(bridge, 0);
   {
     Frozen supervisor(engine_.pid());  // no restart until the guard ends
+    ASSERT_TRUE(supervisor.stopped());
     ASSERT_EQ(::kill(bridge, SIGKILL), 0);
     ASSERT_TRUE(waitFor([&] { return processGone(bridge) || readText("/proc/" + std::to_string(bridge) + "/stat").find(") Z") != std::string::npos; }, 5s));
     std::this_thread::sleep_for(300ms);  // the model's loop (20 ms rounds) has seen the views channel drop
@@ -323,6 +299,7 @@ TEST_F(ReadModelTest, AfterTheBridgeRestartsReadsFollowTheNewBridge) {
   EXPECT_EQ(listed[0]["Id"], keep);
   std::this_thread::sleep_for(500ms);  // the copy takes the new bridge's snapshot
   Frozen frozen(bridge);
+  ASSERT_TRUE(frozen.stopped());
   EXPECT_EQ(inspectDoc("kept")["State"]["Status"], "running");
   EXPECT_EQ(listDoc("").size(), 1u);
 }

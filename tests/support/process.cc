@@ -274,4 +274,22 @@ void BackgroundLoop::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+Frozen::Frozen(pid_t pid) : pid_(pid) {
+  killPid(pid_, SIGSTOP);
+  std::string tasks = "/proc/" + std::to_string(pid_) + "/task";
+  stopped_ = waitFor(
+      [&] {
+        std::error_code ec;
+        for (const auto& t : std::filesystem::directory_iterator(tasks, ec)) {
+          std::string stat = readText(t.path().string() + "/stat");
+          size_t close = stat.rfind(')');
+          if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') return false;
+        }
+        return !ec;
+      },
+      std::chrono::seconds(5));
+}
+
+Frozen::~Frozen() { ::kill(pid_, SIGCONT); }
+
 }  // namespace berth::test

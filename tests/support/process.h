@@ -74,6 +74,22 @@ std::set<std::string> pipesOf(pid_t pid);
 bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeout,
              std::chrono::milliseconds step = std::chrono::milliseconds(20));
 
+// SIGSTOP of one process until the guard ends (SIGCONT), so a failing assertion never leaves it
+// frozen. The stop reaches each thread asynchronously: the guard waits, up to 5 s, until the
+// kernel shows every one of them stopped; stopped() says whether they all were.
+class Frozen {
+ public:
+  explicit Frozen(pid_t pid);
+  ~Frozen();
+  Frozen(const Frozen&) = delete;
+  Frozen& operator=(const Frozen&) = delete;
+  bool stopped() const { return stopped_; }
+
+ private:
+  pid_t pid_;
+  bool stopped_ = false;
+};
+
 // Runs `step` over and over on a thread of its own until stop() or destruction: a test that
 // ends early (a failed ASSERT returns from it) still joins the thread instead of terminating
 // the whole test binary with a joinable std::thread.

@@ -1,5 +1,5 @@
 // A Mounter that keeps a mount table in memory, for tests of the volumes core and the local
-// driver without root: it records every call and can be told to fail the next mount.
+// driver without root: it records every call and can be told to fail the next mount or unmount.
 #pragma once
 
 #include <set>
@@ -31,6 +31,11 @@ class FakeMounter : public Mounter {
   }
   int unmount(const std::string& target, int flags) override {
     calls.push_back({"unmount", "", target, "", "", static_cast<unsigned long>(flags)});
+    if (failUnmountWith) {
+      int err = failUnmountWith;
+      failUnmountWith = 0;
+      return err;
+    }
     return mounted.erase(target) ? 0 : 22;  // EINVAL, as the kernel says for "not mounted"
   }
   bool isMountPoint(const std::string& path) override { return mounted.count(path) > 0; }
@@ -43,7 +48,8 @@ class FakeMounter : public Mounter {
 
   std::set<std::string> mounted;
   std::vector<Call> calls;
-  int failWith = 0;  // errno for the next mount
+  int failWith = 0;         // errno for the next mount
+  int failUnmountWith = 0;  // errno for the next unmount
 };
 
 }  // namespace berth::volumes

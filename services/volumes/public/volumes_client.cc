@@ -3,12 +3,11 @@
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
+#include "services/volumes/public/volume_info_wire.h"
 
 namespace berth::volumes {
 
-namespace {
-
-VolumeInfo infoOf(ipc::VolumeInfo::Reader in) {
+VolumeInfo volumeInfoFromWire(ipc::VolumeInfo::Reader in) {
   VolumeInfo out;
   out.name = in.getName();
   out.driver = in.getDriver();
@@ -21,8 +20,6 @@ VolumeInfo infoOf(ipc::VolumeInfo::Reader in) {
   out.sizeBytes = in.getSizeBytes();
   return out;
 }
-
-}  // namespace
 
 VolumesClient::VolumesClient(ipc::RpcClient& rpc) : rpc_(rpc) {}
 
@@ -43,13 +40,13 @@ CreatedVolume VolumesClient::create(const VolumeCreate& request, Deadline deadli
     ipc::setKeyValues(p.initOptions(static_cast<unsigned>(request.options.size())), request.options);
     p.setAnonymous(request.anonymous);
   });
-  return {infoOf(reply.get().getVolume()), reply.get().getCreated()};
+  return {volumeInfoFromWire(reply.get().getVolume()), reply.get().getCreated()};
 }
 
 VolumeInfo VolumesClient::inspect(const std::string& name, Deadline deadline) {
   auto reply = rpc_.callIdempotent(ipc::methods::volumesInspect(), deadline,
                                    [&](ipc::Volumes::InspectParams::Builder p) { p.setName(name); });
-  return infoOf(reply.get().getVolume());
+  return volumeInfoFromWire(reply.get().getVolume());
 }
 
 std::vector<VolumeInfo> VolumesClient::list(const std::string& filtersJson, bool withSizes, Deadline deadline) {
@@ -58,7 +55,7 @@ std::vector<VolumeInfo> VolumesClient::list(const std::string& filtersJson, bool
     p.setWithSizes(withSizes);
   });
   std::vector<VolumeInfo> out;
-  for (auto v : reply.get().getVolumes()) out.push_back(infoOf(v));
+  for (auto v : reply.get().getVolumes()) out.push_back(volumeInfoFromWire(v));
   return out;
 }
 

@@ -1,0 +1,76 @@
+#include "services/volumes/public/volume_read_model.h"
+
+#include <chrono>
+#include <map>
+
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/schema/volumes.capnp.h"
+#include "ipc/view_copy.h"
+#include "services/volumes/public/volume_info_wire.h"
+
+namespace berth::volumes {
+
+using namespace std::chrono_literals;
+
+struct VolumeReadModel::Volumes {
+  std::map<std::string, std::shared_ptr<const VolumeInfo>> byName;
+
+  void apply(ipc::VolumeViewChange::Reader c) {
+    if (c.hasVolume()) {
+      auto info = std::make_shared<VolumeInfo>(volumeInfoFromWire(c.getVolume()));
+      std::string name = info->name;
+      byName[name] = std::move(info);
+    } else {
+      byName.erase(std::string(c.getRemovedName()));
+    }
+  }
+};
+
+VolumeReadModel::VolumeReadModel(zmq::context_t& context, std::string viewsEndpoint, ipc::RpcClient& volumes) {
+  auto fetch = [&volumes] {
+    auto reply = volumes.call(ipc::methods::volumesVolumeViews(), deadlineIn(2s));
+    auto r = reply.get();
+    ipc::ViewCopy<Volumes, ipc::VolumeViewChange>::Snapshot snapshot;
+    for (auto v : r.getVolumes()) {
+      auto info = std::make_shared<VolumeInfo>(volumeInfoFromWire(v));
+      std::string name = info->name;
+      snapshot.state.byName[name] = std::move(info);
+    }
+    snapshot.epoch = r.getEpoch();
+    snapshot.seq = r.getSeq();
+    return snapshot;
+  };
+  copy_ = std::make_unique<ipc::ViewCopy<Volumes, ipc::VolumeViewChange>>(context, std::move(viewsEndpoint),
+                                                                           "volumes read model", fetch);
+}
+
+VolumeReadModel::~VolumeReadModel() = default;
+
+void VolumeReadModel::require(ipc::ViewStamp stamp) { copy_->require(stamp); }
+
+ipc::ViewCopyCounts VolumeReadModel::counts() const { return copy_->counts(); }
+
+std::optional<VolumeInfo> VolumeReadModel::inspect(const std::string& name) {
+  std::optional<VolumeInfo> out;
+  copy_->read([&](const Volumes& volumes) {
+    auto it = volumes.byName.find(name);
+    if (it == volumes.byName.end()) return false;  // the service says "no such volume"
+    out = *it->second;
+    return true;
+  });
+  return out;
+}
+
+std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::list() {
+  std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> out;
+  copy_->read([&](const Volumes& volumes) {
+    out.emplace();
+    out->reserve(volumes.byName.size());
+    for (const auto& [name, info] : volumes.byName) out->push_back(info);
+    return true;
+  });
+  return out;
+}
+
+}  // namespace berth::volumes

@@ -1,0 +1,170 @@
+// The API's read model of volumes (docs/ipc.md, "Volume views"): GET /volumes/{name} and an
+// unfiltered GET /volumes answered from the API's copy of the volumes service's volumes. What
+// must hold: the copy answers (it keeps answering with the volumes service frozen, which shows
+// that no RPC was made), it answers what the service would, and no read shows a state older than
+// a write the client saw acknowledged, including the anonymous volumes the containerd-bridge
+// makes and removes for `docker run -v /path` and `--rm`.
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+// A filter the copy does not answer (dangling= looks at which containers use a volume), that
+// every volume here passes: the volumes service's own answer.
+const std::string kViaService = "filters=%7B%22driver%22%3A%5B%22local%22%5D%7D";
+
+json bodyOf(const HttpResult& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
+}
+
+class VolumeReadModelTest : public ContainersTest {
+ protected:
+  void TearDown() override {
+    ContainersTest::TearDown();
+    engine_.docker({"volume", "prune", "-af"});
+  }
+  HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }
+  json volumes(const std::string& query = "") {
+    auto r = get("/v1.43/volumes" + (query.empty() ? "" : "?" + query));
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body.substr(0, 300);
+    return bodyOf(r)["Volumes"];
+  }
+  std::vector<std::string> names(const std::string& query = "") {
+    std::vector<std::string> out;
+    for (const auto& v : volumes(query)) out.push_back(v["Name"]);
+    return out;
+  }
+  HttpResult create(const std::string& body) {
+    return httpRequest(engine_.socketPath(), "POST", "/v1.43/volumes/create", body, "Content-Type: application/json\r\n");
+  }
+};
+
+TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoRpcIsMade) {
+  auto made = create(R"({"Name":"frozen-read","Labels":{"tier":"cold"}})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto anonymous = create("{}");
+  ASSERT_EQ(anonymous.status, 201) << anonymous.body;
+  json viaService = volumes(kViaService);
+  ASSERT_EQ(viaService.size(), 2u) << viaService;
+  std::this_thread::sleep_for(200ms);  // the copy has its snapshot
+  {
+    Frozen frozen(engine_.childPid("volumes"));
+    ASSERT_TRUE(frozen.stopped());
+    // A read the copy does not answer waits for the frozen service: the proof that it is frozen.
+    auto waiting = rawRequest(engine_.socketPath(),
+                              "GET /v1.43/volumes?" + kViaService + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
+    EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
+    // The same documents as the service's, in the same order (by name).
+    EXPECT_EQ(volumes(), viaService);
+    for (const auto& entry : viaService) {
+      auto r = get("/v1.43/volumes/" + entry["Name"].get<std::string>());
+      EXPECT_EQ(r.status, 200) << r.body;
+      EXPECT_EQ(bodyOf(r), entry);
+    }
+    auto inspected = bodyOf(get("/v1.43/volumes/frozen-read"));
+    EXPECT_EQ(inspected["Labels"], json({{"tier", "cold"}}));
+    EXPECT_EQ(inspected["Driver"], "local");
+    EXPECT_EQ(inspected["Scope"], "local");
+  }
+  // Thawed, the service answers what the copy declines, in its own words.
+  auto missing = get("/v1.43/volumes/no-such-volume");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(bodyOf(missing)["message"], "get no-such-volume: no such volume");
+}
+
+// Each write acknowledged to the client, then at once a read on a new connection: the read
+// shows the write, every time, whether the API or the containerd-bridge asked the volumes
+// service for it.
+TEST_F(VolumeReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
+  for (int round = 0; round < 5; ++round) {
+    std::string name = "rw-" + std::to_string(round);
+    auto made = create(R"({"Name":")" + name + R"("})");
+    ASSERT_EQ(made.status, 201) << made.body;
+    EXPECT_EQ(get("/v1.43/volumes/" + name).status, 200);
+    EXPECT_EQ(names(), std::vector<std::string>{name});
+
+    // docker create -v /data: the bridge makes an anonymous volume.
+    auto created = engine_.docker({"create", "--pull", "never", "--name", "c-" + name, "-v", "/data", kImage, "true"});
+    ASSERT_EQ(created.exitCode, 0) << created.err;
+    auto listed = names();
+    ASSERT_EQ(listed.size(), 2u) << json(listed);
+    std::string anonymous = listed[0] == name ? listed[1] : listed[0];
+    EXPECT_EQ(anonymous.size(), 64u) << anonymous;
+    EXPECT_EQ(get("/v1.43/volumes/" + anonymous).status, 200);
+
+    // docker rm -v: the bridge removes it.
+    ASSERT_EQ(engine_.docker({"rm", "-v", "c-" + name}).exitCode, 0);
+    EXPECT_EQ(names(), std::vector<std::string>{name});
+    EXPECT_EQ(get("/v1.43/volumes/" + anonymous).status, 404);
+
+    // docker run --rm -v /data: made and removed by the bridge before the CLI returns.
+    auto ran = engine_.docker({"run", "--rm", "--pull", "never", "--network", "none", "-v", "/data", kImage, "true"});
+    ASSERT_EQ(ran.exitCode, 0) << ran.err;
+    EXPECT_EQ(names(), std::vector<std::string>{name});
+
+    ASSERT_EQ(httpRequest(engine_.socketPath(), "DELETE", "/v1.43/volumes/" + name).status, 204);
+    EXPECT_EQ(get("/v1.43/volumes/" + name).status, 404);
+    EXPECT_EQ(names(), std::vector<std::string>{});
+  }
+}
+
+// The reads above cannot show whether the bridge passes the volumes service's stamps on: its
+// own reply reaches the client long after the volumes service published the change. Its
+// replies' stamps can: after the bridge made and removed anonymous volumes, any reply of the
+// bridge carries the volume stamp the volumes service itself replies with (no other change
+// was made meanwhile).
+TEST_F(VolumeReadModelTest, TheBridgesRepliesCarryTheVolumeStampOfTheVolumesItMadeAndRemoved) {
+  zmq::context_t context;
+  auto stampOf = [&](const std::string& service) {
+    ipc::RpcClient rpc(context, "ipc://" + engine_.execRoot() + "/ipc/" + service + ".sock");
+    ipc::ViewStamp volumes;
+    rpc.onViewStamp([&](ipc::ViewKind kind, ipc::ViewStamp stamp) {
+      if (kind == ipc::ViewKind::volumes) volumes = stamp;
+    });
+    rpc.call(ipc::methods::health(), ipc::deadlineIn(5s));
+    return volumes;
+  };
+  auto created = engine_.docker({"create", "--pull", "never", "--name", "stamped", "-v", "/data", kImage, "true"});
+  ASSERT_EQ(created.exitCode, 0) << created.err;
+  auto fromVolumes = stampOf("volumes");
+  auto fromBridge = stampOf("containerd-bridge");
+  EXPECT_NE(fromVolumes.epoch, 0u);
+  EXPECT_GT(fromVolumes.seq, 0u);
+  EXPECT_EQ(fromBridge.epoch, fromVolumes.epoch);
+  EXPECT_EQ(fromBridge.seq, fromVolumes.seq);
+  ASSERT_EQ(engine_.docker({"rm", "-v", "stamped"}).exitCode, 0);
+  auto afterRemoval = stampOf("volumes");
+  EXPECT_GT(afterRemoval.seq, fromVolumes.seq);
+  EXPECT_EQ(stampOf("containerd-bridge").seq, afterRemoval.seq);
+}
+
+// kill -9 of the volumes service: a write answered by the new run (its stamp) makes the copy
+// decline until it holds the new run's snapshot, and the copy then answers again on its own.
+TEST_F(VolumeReadModelTest, AfterTheVolumesServiceRestartsReadsFollowTheNewRun) {
+  ASSERT_EQ(create(R"({"Name":"kept"})").status, 201);
+  ASSERT_EQ(create(R"({"Name":"gone"})").status, 201);
+  pid_t volumesPid = engine_.killAndAwaitRestart("volumes");
+  ASSERT_EQ(httpRequest(engine_.socketPath(), "DELETE", "/v1.43/volumes/gone").status, 204);
+  EXPECT_EQ(get("/v1.43/volumes/gone").status, 404);
+  EXPECT_EQ(names(), std::vector<std::string>{"kept"});
+  auto made = create(R"({"Name":"after"})");
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_EQ(names(), (std::vector<std::string>{"after", "kept"}));
+  std::this_thread::sleep_for(500ms);  // the copy takes the new run's snapshot
+  Frozen frozen(volumesPid);
+  ASSERT_TRUE(frozen.stopped());
+  EXPECT_EQ(bodyOf(get("/v1.43/volumes/after"))["Name"], "after");
+  EXPECT_EQ(names(), (std::vector<std::string>{"after", "kept"}));
+}
+
+}  // namespace
+}  // namespace berth::test
