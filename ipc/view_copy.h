@@ -38,6 +38,9 @@
 
 namespace berth::ipc {
 
+// Numbers the inproc endpoints of the copies' socket monitors, one count for the process.
+inline std::atomic<uint64_t> viewCopyMonitors{0};
+
 template <typename State, typename Change>
 class ViewCopy {
  public:
@@ -211,10 +214,9 @@ class ViewCopy {
     sub.set(zmq::sockopt::reconnect_ivl_max, 20);
     sub.set(zmq::sockopt::maxmsgsize, kMaxMessageBytes);
     sub.set(zmq::sockopt::subscribe, "");
-    // Unique in the process: this copy's address and its own count of channels made (a static
-    // counter in this template would be one per kind of copy, and two copies share a context).
-    std::string monitorEndpoint = "inproc://berth-views-monitor-" + std::to_string(reinterpret_cast<uintptr_t>(this)) +
-                                  "-" + std::to_string(++channels_);
+    // Unique in the process (two copies share a context), as is the counter: a static one in
+    // this template would be one per kind of copy.
+    std::string monitorEndpoint = "inproc://berth-views-monitor-" + std::to_string(++viewCopyMonitors);
     zmq::socket_t monitor(context_, zmq::socket_type::pair);
     if (zmq_socket_monitor(sub.handle(), monitorEndpoint.c_str(), ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0) {
       throw zmq::error_t();
@@ -312,7 +314,6 @@ class ViewCopy {
   // something of the new run (its stamp is required, so the copy declines).
   std::optional<Snapshot> pending_;
   ViewCopyCounts counts_;
-  uint64_t channels_ = 0;  // views channels made (the loop's thread alone)
   std::atomic<bool> running_{true};
   std::thread thread_;  // last: started once everything above is made
 };

@@ -54,7 +54,22 @@ class ViewPublisher {
   // With lock() held: the number of the last change (where a snapshot taken now stands).
   uint64_t sequenceLocked() const { return seq_.load(std::memory_order_relaxed); }
 
-  // With lock() held: sends change `seq`; `fill(typename Change::Builder)` writes the change.
+  // With lock() held: numbers the change `fill(typename Change::Builder)` writes and sends it.
+  // The number is taken once the change is written, so a fill that throws spends none.
+  template <typename F>
+  void publishLocked(F&& fill) {
+    uint64_t next = seq_.load(std::memory_order_relaxed) + 1;
+    capnp::MallocMessageBuilder mb;
+    auto change = mb.initRoot<Change>();
+    change.setEpoch(epoch_);
+    change.setSeq(next);
+    fill(change);
+    seq_.store(next, std::memory_order_release);
+    send(mb);
+  }
+
+  // With lock() held: sends change `seq` (numberLocked's); `fill(typename Change::Builder)`
+  // writes the change.
   template <typename F>
   void sendLocked(uint64_t seq, F&& fill) {
     capnp::MallocMessageBuilder mb;

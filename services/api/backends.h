@@ -33,10 +33,11 @@ struct Backends {
         volumes(volumesRpc),
         network(context, config.serviceEndpoint("network")),
         bridge(bridgeRpc),
-        containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc),
-        volumeViews(context, config.viewsEndpoint("volumes"), volumesRpc) {
+        volumeViews(context, config.viewsEndpoint("volumes"), volumesRpc),
+        containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc) {
     routing_.store(true, std::memory_order_release);
   }
+  ~Backends() { routing_.store(false, std::memory_order_release); }
 
   // A view stamp a reply or an event carried: the read model of its kind must reach it before
   // it answers again.
@@ -73,9 +74,11 @@ struct Backends {
   volumes::VolumesClient volumes;
   network::NetworkClient network;
   bridge::BridgeClient bridge;
-  // Answer container and volume reads while they are current (docs/ipc.md, "Container views" and "Volume views").
-  bridge::ContainerReadModel containers;
+  // Answer container and volume reads while they are current (docs/ipc.md, "Container views"
+  // and "Volume views"). The volumes' copy is made first and ended last: the bridge's replies,
+  // which the containers' copy takes snapshots with, carry volume stamps too.
   volumes::VolumeReadModel volumeViews;
+  bridge::ContainerReadModel containers;
 };
 
 }  // namespace berth::api

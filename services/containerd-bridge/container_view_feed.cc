@@ -67,7 +67,7 @@ void ContainerViewFeed::changed(const std::string& id) {
   } catch (const Error&) {
   }
   if (!record) views_.forget(id);
-  channel_.sendLocked(channel_.numberLocked(), [&](ipc::ContainerViewChange::Builder change) {
+  channel_.publishLocked([&](ipc::ContainerViewChange::Builder change) {
     if (record) fill(change.initView(), record);
     else change.setRemovedId(id);
   });

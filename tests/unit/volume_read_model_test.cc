@@ -143,6 +143,7 @@ TEST_F(VolumeFeedToModelTest, AVolumePutBackAfterAFailedRemovalIsInTheModelAgain
   // A refused removal (in use) spends a number and changes nothing.
   core_->reference(std::string(64, 'c'), {"stuck"});
   EXPECT_THROW(core_->remove("stuck", false), Error);
+  EXPECT_EQ(feed_->stamp().seq, before + 3);
   expectModelAgrees(model);
   EXPECT_TRUE(model.inspect("stuck").has_value());
 }
