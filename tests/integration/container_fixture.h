@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/test_images.h"
 
@@ -121,6 +123,25 @@ class ContainersTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, {"DOCKER_HOST=" + engine_.dockerHost(), "DOCKER_CONFIG=" + engine_.root() + "/docker-config"},
                30s, input);
+  }
+
+  // `pid` frozen (SIGSTOP) once berth-api answers GET `target` without it, for the tests of the
+  // API's read models: the request is sent with the process frozen, and while the API's copy is
+  // not current yet (the request waits for the process) the process is thawed and the copy
+  // given more time. A fixed sleep before freezing would fail on a slow machine. Null when the
+  // API never answered within 20 s.
+  std::unique_ptr<Frozen> freezeOnceAnsweredWithout(pid_t pid, const std::string& target) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto frozen = std::make_unique<Frozen>(pid);
+      if (frozen->stopped()) {
+        auto r = rawRequest(engine_.socketPath(), "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 300);
+        if (r.complete && r.status == 200) return frozen;
+      }
+      frozen.reset();
+      std::this_thread::sleep_for(100ms);
+    }
+    return nullptr;
   }
 
   Engine engine_;

@@ -58,11 +58,9 @@ class ReadModelTest : public ContainersTest {
 TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
   std::string id = runDetached({"--name", "frozen-read", "--label", "tier=cold", kImage, "sleep", "1000"});
   ASSERT_FALSE(id.empty());
-  std::this_thread::sleep_for(200ms);  // the last change reaches the API's copy
-  pid_t bridge = engine_.childPid("containerd-bridge");
   {
-    Frozen frozen(bridge);
-    ASSERT_TRUE(frozen.stopped());
+    auto frozen = freezeOnceAnsweredWithout(engine_.childPid("containerd-bridge"), "/v1.41/containers/json");
+    ASSERT_TRUE(frozen) << "the copy never answered with the bridge frozen";
     // A read the copy does not answer waits for the frozen bridge: the proof that it is frozen.
     auto viaBridge = rawRequest(engine_.socketPath(),
                                 "GET /v1.41/containers/json?" + kViaBridge + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -297,9 +295,9 @@ TEST_F(ReadModelTest, AfterTheBridgeRestartsReadsFollowTheNewBridge) {
   auto listed = listDoc("all=1");
   ASSERT_EQ(listed.size(), 1u) << listed;
   EXPECT_EQ(listed[0]["Id"], keep);
-  std::this_thread::sleep_for(500ms);  // the copy takes the new bridge's snapshot
-  Frozen frozen(bridge);
-  ASSERT_TRUE(frozen.stopped());
+  // The copy takes the new bridge's snapshot and answers on its own.
+  auto frozen = freezeOnceAnsweredWithout(bridge, "/v1.41/containers/json");
+  ASSERT_TRUE(frozen) << "the copy never answered with the new bridge frozen";
   EXPECT_EQ(inspectDoc("kept")["State"]["Status"], "running");
   EXPECT_EQ(listDoc("").size(), 1u);
 }

@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
-#include <memory>
-
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
 #include "tests/integration/container_fixture.h"
@@ -45,22 +43,6 @@ class VolumeReadModelTest : public ContainersTest {
     for (const auto& v : volumes(query)) out.push_back(v["Name"]);
     return out;
   }
-  // The volumes service frozen once the copy answers without it: an unfiltered list is sent
-  // with the service frozen, and while the copy is not current yet (it waits for the service)
-  // the service is thawed and the copy given more time. Null when it never answered.
-  std::unique_ptr<Frozen> freezeOnceTheCopyAnswers(pid_t volumesPid) {
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto frozen = std::make_unique<Frozen>(volumesPid);
-      if (frozen->stopped()) {
-        auto r = rawRequest(engine_.socketPath(), "GET /v1.43/volumes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 300);
-        if (r.complete && r.status == 200) return frozen;
-      }
-      frozen.reset();
-      std::this_thread::sleep_for(100ms);
-    }
-    return nullptr;
-  }
   HttpResult create(const std::string& body) {
     return httpRequest(engine_.socketPath(), "POST", "/v1.43/volumes/create", body, "Content-Type: application/json\r\n");
   }
@@ -74,7 +56,7 @@ TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoR
   json viaService = volumes(kViaService);
   ASSERT_EQ(viaService.size(), 2u) << viaService;
   {
-    auto frozen = freezeOnceTheCopyAnswers(engine_.childPid("volumes"));
+    auto frozen = freezeOnceAnsweredWithout(engine_.childPid("volumes"), "/v1.43/volumes");
     ASSERT_TRUE(frozen) << "the copy never answered with the volumes service frozen";
     // A read the copy does not answer waits for the frozen service: the proof that it is frozen.
     auto waiting = rawRequest(engine_.socketPath(),
@@ -177,7 +159,7 @@ TEST_F(VolumeReadModelTest, AfterTheVolumesServiceRestartsReadsFollowTheNewRun) 
   ASSERT_EQ(made.status, 201) << made.body;
   EXPECT_EQ(names(), (std::vector<std::string>{"after", "kept"}));
   // The copy takes the new run's snapshot and answers on its own.
-  auto frozen = freezeOnceTheCopyAnswers(volumesPid);
+  auto frozen = freezeOnceAnsweredWithout(volumesPid, "/v1.43/volumes");
   ASSERT_TRUE(frozen) << "the copy never answered with the new run frozen";
   EXPECT_EQ(bodyOf(get("/v1.43/volumes/after"))["Name"], "after");
   EXPECT_EQ(names(), (std::vector<std::string>{"after", "kept"}));
