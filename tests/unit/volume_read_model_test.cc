@@ -23,6 +23,7 @@
 #include "services/volumes/volume_view_feed.h"
 #include "services/volumes/volumes_core.h"
 #include "tests/support/process.h"
+#include "tests/unit/error_checks.h"
 #include "tests/unit/fake_mounter.h"
 
 namespace berth::volumes {
@@ -136,13 +137,14 @@ TEST_F(VolumeFeedToModelTest, AVolumePutBackAfterAFailedRemovalIsInTheModelAgain
   kernel_.mounted.insert(dir_.path() + "/volumes/stuck/_data");  // left mounted
   kernel_.failUnmountWith = 16;                                 // EBUSY
   uint64_t before = feed_->stamp().seq;
-  EXPECT_THROW(core_->remove("stuck", false), Error);
+  EXPECT_EQ(test::thrownKind([&] { core_->remove("stuck", false); }), "internal");  // the unmount's EBUSY
   EXPECT_EQ(feed_->stamp().seq, before + 2);  // out of the table, then back
   expectModelAgrees(model);
   EXPECT_TRUE(model.inspect("stuck").has_value());
   // A refused removal (in use) spends a number and changes nothing.
   core_->reference(std::string(64, 'c'), {"stuck"});
-  EXPECT_THROW(core_->remove("stuck", false), Error);
+  EXPECT_EQ(test::thrownMessage([&] { core_->remove("stuck", false); }),
+            "remove stuck: volume is in use - [" + std::string(64, 'c') + "]");
   EXPECT_EQ(feed_->stamp().seq, before + 3);
   expectModelAgrees(model);
   EXPECT_TRUE(model.inspect("stuck").has_value());
