@@ -1,8 +1,8 @@
 // image_bench: docker load / docker save of a generated ~200 MB, 8-layer image through the
 // real docker CLI, the time to the first byte of a streamed save and of a container's export
-// (GET /containers/{id}/export of a container created from that image), and GET /images/json
-// latency with 200 images, for berth and (when its address is given) the reference engine, in
-// the same run.
+// (GET /containers/{id}/export of a container created from that image), and the latency of
+// GET /images/json and of one image's GET /images/{name}/json with 200 images, for berth and
+// (when its address is given) the reference engine, in the same run.
 //   image_bench [--host unix://...] [--reference unix:///run/refengine/docker.sock] [--mb 200] [--rounds 3]
 // Load and save are measured in rounds that alternate the engines; each round's ratio is printed
 // (issue 15 asks for twice dockerd's load throughput in every paired run).
@@ -39,7 +39,7 @@ struct Figures {
   std::vector<double> loads, saves;  // seconds, one per round
   std::vector<double> firstBytes;     // seconds to a streamed save's first byte, one per round
   std::vector<double> exportFirstBytes, exports;  // a container's export: first byte, whole
-  bench::Samples list;
+  bench::Samples list, inspect;
 };
 
 double median(std::vector<double> v) {
@@ -122,6 +122,7 @@ void listing(const std::string& name, const std::string& host, const std::string
   }
   try {
     f.list = bench::getLatency(host, "/images/json", 200);
+    f.inspect = bench::getLatency(host, "/images/berth-bench/small:" + std::to_string(listImages / 2) + "/json", 500);
   } catch (const std::exception& e) {
     failures.add(name + ": " + e.what());
   }
@@ -188,21 +189,22 @@ int main(int argc, char** argv) {
     }
     std::printf("load ratio, worst round: %.2f\n", worst);
   }
-  std::printf("%-20s %8s %10s %8s %16s %10s %18s %14s\n", "engine (medians)", "load s", "load MB/s", "save s",
-              "save 1st byte ms", "export s", "export 1st byte ms", "images p50 ms");
+  std::printf("%-20s %8s %10s %8s %16s %10s %18s %14s %15s\n", "engine (medians)", "load s", "load MB/s", "save s",
+              "save 1st byte ms", "export s", "export 1st byte ms", "images p50 ms", "inspect p50 ms");
   auto row = [&](const char* name, Figures& f) {
-    std::printf("%-20s %8.2f %10.0f %8.2f %16.1f %10.2f %18.1f %14.2f\n", name, median(f.loads),
+    std::printf("%-20s %8.2f %10.0f %8.2f %16.1f %10.2f %18.1f %14.2f %15.3f\n", name, median(f.loads),
                 archiveMb / median(f.loads), median(f.saves), median(f.firstBytes) * 1000, median(f.exports),
-                median(f.exportFirstBytes) * 1000, f.list.percentile(50) / 1000);
+                median(f.exportFirstBytes) * 1000, f.list.percentile(50) / 1000, f.inspect.percentile(50) / 1000);
   };
   row("berth", b);
   if (!reference.empty()) {
     row("reference dockerd", r);
     std::printf("ratios berth/dockerd: load time %.2f, save time %.2f, save first byte %.2f, export time %.2f, "
-                "export first byte %.2f, images p50 %.2f\n",
+                "export first byte %.2f, images p50 %.2f, image inspect p50 %.2f\n",
                 median(b.loads) / median(r.loads), median(b.saves) / median(r.saves),
                 median(b.firstBytes) / median(r.firstBytes), median(b.exports) / median(r.exports),
-                median(b.exportFirstBytes) / median(r.exportFirstBytes), b.list.percentile(50) / r.list.percentile(50));
+                median(b.exportFirstBytes) / median(r.exportFirstBytes), b.list.percentile(50) / r.list.percentile(50),
+                b.inspect.percentile(50) / r.inspect.percentile(50));
   }
   return 0;
 }

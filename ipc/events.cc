@@ -23,10 +23,7 @@ void toCapnp(const EngineEvent& e, Event::Builder out) {
   }
   out.setScope(e.scope);
   out.setTimeNano(e.timeNano);
-  out.setViewEpoch(e.viewEpoch);
-  out.setViewSeq(e.viewSeq);
-  out.setVolumeViewEpoch(e.volumeViewEpoch);
-  out.setVolumeViewSeq(e.volumeViewSeq);
+  writeViewStamps(out, e.viewStamps);
 }
 
 EngineEvent fromCapnp(Event::Reader in) {
@@ -37,10 +34,7 @@ EngineEvent fromCapnp(Event::Reader in) {
   for (auto a : in.getAttributes()) e.attributes.emplace_back(a.getKey(), a.getValue());
   e.scope = in.getScope();
   e.timeNano = in.getTimeNano();
-  e.viewEpoch = in.getViewEpoch();
-  e.viewSeq = in.getViewSeq();
-  e.volumeViewEpoch = in.getVolumeViewEpoch();
-  e.volumeViewSeq = in.getVolumeViewSeq();
+  e.viewStamps = readViewStamps(in);
   return e;
 }
 
@@ -60,12 +54,7 @@ void EventPublisher::publish(EngineEvent event) {
   if (event.timeNano == 0) event.timeNano = nowUnixNanos();
   // Stamped after the change it reports was made: a reader that learns of it from this event
   // then finds the views at least this far along.
-  auto containers = currentViewStamp(ViewKind::containers);
-  event.viewEpoch = containers.epoch;
-  event.viewSeq = containers.seq;
-  auto volumes = currentViewStamp(ViewKind::volumes);
-  event.volumeViewEpoch = volumes.epoch;
-  event.volumeViewSeq = volumes.seq;
+  event.viewStamps = currentViewStamps();
   capnp::MallocMessageBuilder mb;
   toCapnp(event, mb.initRoot<Event>());
   auto frame = encode(mb);

@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "ipc/rpc_server.h"
+#include "ipc/view_stamp.h"
 #include "ipc/schema/events.capnp.h"
 
 namespace berth::ipc {
@@ -26,12 +27,8 @@ struct EngineEvent {
   std::vector<std::pair<std::string, std::string>> attributes;
   std::string scope = "local";
   int64_t timeNano = 0;
-  // The publisher's view stamps (ipc/view_stamp.h), set by EventPublisher::publish: the
-  // container views' and the volume views'.
-  uint64_t viewEpoch = 0;
-  uint64_t viewSeq = 0;
-  uint64_t volumeViewEpoch = 0;
-  uint64_t volumeViewSeq = 0;
+  // The publisher's view stamps of every kind (ipc/view_stamp.h), set by EventPublisher::publish.
+  ViewStamps viewStamps{};
 };
 
 void toCapnp(const EngineEvent& e, Event::Builder out);

@@ -302,6 +302,10 @@ const ImagesContainerSizes& imagesContainerSizes() {
   static const ImagesContainerSizes m("containerSizes");
   return m;
 }
+const ImagesImageViews& imagesImageViews() {
+  static const ImagesImageViews m("imageViews");
+  return m;
+}
 
 const BridgeStats& bridgeStats() {
   static const BridgeStats m("stats");

@@ -83,6 +83,7 @@ using BridgePrune = Method<ContainerdBridge, ContainerdBridge::PruneParams, Cont
 using BridgeShutdown = Method<ContainerdBridge, ContainerdBridge::ShutdownParams, ContainerdBridge::ShutdownResults>;
 using ImagesContainerSize = Method<Images, Images::ContainerSizeParams, Images::ContainerSizeResults>;
 using ImagesContainerSizes = Method<Images, Images::ContainerSizesParams, Images::ContainerSizesResults>;
+using ImagesImageViews = Method<Images, Images::ImageViewsParams, Images::ImageViewsResults>;
 using BridgeStats = Method<ContainerdBridge, ContainerdBridge::StatsParams, ContainerdBridge::StatsResults>;
 using BridgeUpdate = Method<ContainerdBridge, ContainerdBridge::UpdateParams, ContainerdBridge::UpdateResults>;
 using BridgeInspectWithSize =
@@ -167,6 +168,7 @@ const BridgeShutdown& bridgeShutdown();
 const BridgeStats& bridgeStats();
 const ImagesContainerSize& imagesContainerSize();
 const ImagesContainerSizes& imagesContainerSizes();
+const ImagesImageViews& imagesImageViews();
 const BridgeUpdate& bridgeUpdate();
 const BridgeInspectWithSize& bridgeInspectWithSize();
 const BridgeChanges& bridgeChanges();

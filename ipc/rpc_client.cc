@@ -218,10 +218,9 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
       }
       if (replyTo != requestId) continue;
       if (onViewStamp_) {
-        auto r = rh->root<wire::ReplyHeader>();
-        if (r.getViewEpoch() != 0) onViewStamp_(ViewKind::containers, ViewStamp{r.getViewEpoch(), r.getViewSeq()});
-        if (r.getVolumeViewEpoch() != 0) {
-          onViewStamp_(ViewKind::volumes, ViewStamp{r.getVolumeViewEpoch(), r.getVolumeViewSeq()});
+        auto stamps = readViewStamps(rh->root<wire::ReplyHeader>());
+        for (size_t k = 0; k < kViewKinds; ++k) {
+          if (stamps[k].epoch != 0) onViewStamp_(static_cast<ViewKind>(k), stamps[k]);
         }
       }
       if (failure) {

@@ -18,14 +18,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Every reply carries the view stamp as it is once the handler is done (after its changes).
-void stamp(wire::ReplyHeader::Builder header) {
-  auto containers = currentViewStamp(ViewKind::containers);
-  header.setViewEpoch(containers.epoch);
-  header.setViewSeq(containers.seq);
-  auto volumes = currentViewStamp(ViewKind::volumes);
-  header.setVolumeViewEpoch(volumes.epoch);
-  header.setVolumeViewSeq(volumes.seq);
-}
+void stamp(wire::ReplyHeader::Builder header) { writeViewStamps(header, currentViewStamps()); }
 
 void collectMethods(capnp::InterfaceSchema iface, std::set<std::pair<uint64_t, uint16_t>>& seen,
                     std::vector<std::pair<MethodKey, std::string>>& out) {

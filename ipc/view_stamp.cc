@@ -28,6 +28,12 @@ ViewStamp currentViewStamp(ViewKind kind) {
   return s ? s() : ViewStamp{};
 }
 
+ViewStamps currentViewStamps() {
+  ViewStamps out;
+  for (size_t k = 0; k < kViewKinds; ++k) out[k] = currentViewStamp(static_cast<ViewKind>(k));
+  return out;
+}
+
 void ViewStampRelay::observe(ViewStamp stamp) {
   if (stamp.epoch == 0) return;
   std::lock_guard lock(mutex_);

@@ -1,12 +1,14 @@
-// View stamps (docs/ipc.md, "Container views", "Volume views"): a service that keeps views
-// other processes read (the containerd-bridge's container views, the volumes service's volumes)
+// View stamps (docs/ipc.md, "Container views", "Volume views", "Image views"): a service that
+// keeps views other processes read (the containerd-bridge's container views, the volumes
+// service's volumes, the images service's images)
 // stamps every RPC reply and every event it sends with its view sequence, so a reader that
 // serves from a copy of those views (the API's read models) can tell whether its copy already holds what a reply or
 // event has acknowledged. A process that changes another's views through calls (the bridge
-// makes and removes anonymous volumes) stamps what that producer's replies told it, so its own
-// replies and events cover the changes it caused there too.
+// makes and removes anonymous volumes, and commits images) stamps what that producer's replies
+// told it, so its own replies and events cover the changes it caused there too.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -20,8 +22,10 @@ struct ViewStamp {
 };
 
 // Whose views a stamp counts: each kind has one producer and one read model in berth-api.
-enum class ViewKind : unsigned { containers = 0, volumes = 1 };
-constexpr size_t kViewKinds = 2;
+enum class ViewKind : unsigned { containers = 0, volumes = 1, images = 2 };
+constexpr size_t kViewKinds = 3;
+// One stamp of each kind, indexed by ViewKind: what a reply or an event carries.
+using ViewStamps = std::array<ViewStamp, kViewKinds>;
 
 // A new run's epoch: its start on the boot clock, in nanoseconds (never 0, which means "keeps
 // no views"). A later run has a larger one, so a reader can tell a late stamp of a replaced run
@@ -38,6 +42,24 @@ struct ViewCopyCounts {
 void setViewStampSource(ViewKind kind, std::function<ViewStamp()> source);
 // The stamp of `kind` now ({0, 0} when no source was set).
 ViewStamp currentViewStamp(ViewKind kind);
+// Every kind's, as a reply or event leaving now carries them.
+ViewStamps currentViewStamps();
+
+// The stamps of a ReplyHeader or an Event (rpc.capnp, events.capnp: the same field names).
+template <typename Builder>
+void writeViewStamps(Builder out, const ViewStamps& stamps) {
+  out.setViewEpoch(stamps[0].epoch);
+  out.setViewSeq(stamps[0].seq);
+  out.setVolumeViewEpoch(stamps[1].epoch);
+  out.setVolumeViewSeq(stamps[1].seq);
+  out.setImageViewEpoch(stamps[2].epoch);
+  out.setImageViewSeq(stamps[2].seq);
+}
+template <typename Reader>
+ViewStamps readViewStamps(Reader in) {
+  return {ViewStamp{in.getViewEpoch(), in.getViewSeq()}, ViewStamp{in.getVolumeViewEpoch(), in.getVolumeViewSeq()},
+          ViewStamp{in.getImageViewEpoch(), in.getImageViewSeq()}};
+}
 
 // The highest stamp of one producer seen in the replies of calls to it, for a process that
 // passes it on in its own replies and events (setViewStampSource with current()). A stamp of a

@@ -21,6 +21,8 @@ struct Event {
   viewSeq @7 :UInt64;     # ReplyHeader): a read after this event reflects at least that much
   volumeViewEpoch @8 :UInt64;  # the volume views' stamp, as in ReplyHeader
   volumeViewSeq @9 :UInt64;
+  imageViewEpoch @10 :UInt64;  # the image views' stamp, as in ReplyHeader
+  imageViewSeq @11 :UInt64;
 }
 
 interface EventSource {

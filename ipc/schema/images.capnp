@@ -171,4 +171,25 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # `ps -s` (and `inspect -s`), whatever the number of containers. A container without a layer
   # is left out of `sizes` (it is being created or removed); an id that is not a container id
   # fails the call `invalid`.
+
+  imageViews @24 () -> (epoch :UInt64, seq :UInt64, images :List(ImageInfo));
+  # For the API's read model of images (docs/ipc.md, "Image views"): every image, as `list`
+  # answers it, as of sequence `seq` of this run (`epoch`). Right after answering, the service
+  # publishes an ImageViewChange with `mark` set and the same epoch and seq on its views channel
+  # (views-images.sock), so the subscriber knows from which change on the channel continues the
+  # snapshot with no gap.
+}
+
+struct ImageViewChange {
+  # One message on the images service's views channel: sequence `seq` of run `epoch` changed
+  # the images (`images`, each as it is now: made, or its references or tag time changed) and
+  # deleted some (`removedIds`), all in one step (a tag moved from one image to another changes
+  # both), or, with `mark`, only marks where an imageViews snapshot at `seq` ends. Sequences are
+  # consecutive within an epoch; a subscriber that sees a gap or another epoch takes a new
+  # snapshot.
+  epoch @0 :UInt64;
+  seq @1 :UInt64;
+  mark @2 :Bool;
+  images @3 :List(ImageInfo);
+  removedIds @4 :List(Text);
 }

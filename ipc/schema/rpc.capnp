@@ -46,4 +46,9 @@ struct ReplyHeader {
   # removes anonymous volumes).
   volumeViewEpoch @5 :UInt64;
   volumeViewSeq @6 :UInt64;
+  # The image views' (ImageViewChange): the images service's own sequence, or, from the
+  # containerd-bridge, the highest the images service's replies to it carried (it commits
+  # containers into images).
+  imageViewEpoch @7 :UInt64;
+  imageViewSeq @8 :UInt64;
 }

@@ -1,8 +1,9 @@
 // The API's view of the other processes: one client per service, typed where the service has a
 // public client (images: services/images/public; volumes: services/volumes/public; network: services/network/public; the
 // containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own but the
-// read models of containers and volumes (copies of the bridge's and the volumes service's
-// views); each handler asks the service that owns the answer, or that copy when it is current.
+// read models of containers, volumes and images (copies of the bridge's, the volumes service's
+// and the images service's views); each handler asks the service that owns the answer, or that
+// copy when it is current.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include "ipc/rpc_client.h"
 #include "services/containerd-bridge/public/bridge_client.h"
 #include "services/containerd-bridge/public/container_read_model.h"
+#include "services/images/public/image_read_model.h"
 #include "services/images/public/images_client.h"
 #include "services/network/public/network_client.h"
 #include "services/volumes/public/volume_read_model.h"
@@ -34,6 +36,7 @@ struct Backends {
         network(context, config.serviceEndpoint("network")),
         bridge(bridgeRpc),
         volumeViews(context, config.viewsEndpoint("volumes"), volumesRpc),
+        imageViews(context, config.viewsEndpoint("images"), imagesRpc),
         containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc) {
     routing_.store(true, std::memory_order_release);
   }
@@ -42,8 +45,11 @@ struct Backends {
   // A view stamp a reply or an event carried: the read model of its kind must reach it before
   // it answers again.
   void require(ipc::ViewKind kind, ipc::ViewStamp stamp) {
-    if (kind == ipc::ViewKind::containers) containers.require(stamp);
-    else volumeViews.require(stamp);
+    switch (kind) {
+      case ipc::ViewKind::containers: containers.require(stamp); break;
+      case ipc::ViewKind::volumes: volumeViews.require(stamp); break;
+      case ipc::ViewKind::images: imageViews.require(stamp); break;
+    }
   }
 
   // The services that publish engine events, with their names.
@@ -51,7 +57,7 @@ struct Backends {
     return {{"images", &imagesRpc}, {"volumes", &volumesRpc}, {"network", &networkRpc}, {"containerd-bridge", &bridgeRpc}};
   }
 
-  // Stamps go to the read models once both are made. Until then only their own snapshot
+  // Stamps go to the read models once all are made. Until then only their own snapshot
   // calls are made, whose replies carry the sequence they answer at.
   std::atomic<bool> routing_{false};
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
@@ -59,9 +65,9 @@ struct Backends {
   ipc::RpcClient networkRpc;  // for its events and summary; its methods through `network`
   ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
-  // Any service's reply may carry a stamp of either kind: the bridge passes on the volumes
-  // service's (it makes and removes anonymous volumes). Set before the read models' threads
-  // start calling.
+  // Any service's reply may carry a stamp of any kind: the bridge passes on the volumes
+  // service's (it makes and removes anonymous volumes) and the images service's (it commits).
+  // Set before the read models' threads start calling.
   bool stampsRouted_ = [this] {
     for (ipc::RpcClient* rpc : {&imagesRpc, &volumesRpc, &networkRpc, &bridgeRpc}) {
       rpc->onViewStamp([this](ipc::ViewKind kind, ipc::ViewStamp stamp) {
@@ -74,10 +80,12 @@ struct Backends {
   volumes::VolumesClient volumes;
   network::NetworkClient network;
   bridge::BridgeClient bridge;
-  // Answer container and volume reads while they are current (docs/ipc.md, "Container views"
-  // and "Volume views"). The volumes' copy is made first and ended last: the bridge's replies,
-  // which the containers' copy takes snapshots with, carry volume stamps too.
+  // Answer container, volume and image reads while they are current (docs/ipc.md, "Container
+  // views", "Volume views" and "Image views"). The volumes' and images' copies are made before
+  // the containers' and ended after it: the bridge's replies, which the containers' copy takes
+  // snapshots with, carry volume and image stamps too.
   volumes::VolumeReadModel volumeViews;
+  images::ImageReadModel imageViews;
   bridge::ContainerReadModel containers;
 };
 

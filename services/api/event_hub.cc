@@ -63,8 +63,7 @@ size_t EventHub::listeners() const {
 
 void EventHub::deliver(ipc::EngineEvent e) {
   // Before any client sees the event: a read it makes after it reflects the change reported.
-  backends_.require(ipc::ViewKind::containers, {e.viewEpoch, e.viewSeq});
-  backends_.require(ipc::ViewKind::volumes, {e.volumeViewEpoch, e.volumeViewSeq});
+  for (size_t k = 0; k < ipc::kViewKinds; ++k) backends_.require(static_cast<ipc::ViewKind>(k), e.viewStamps[k]);
   std::lock_guard lock(mutex_);
   for (auto& s : subscriptions_) s->push(e);
 }

@@ -353,27 +353,42 @@ std::shared_ptr<const ImagesRoutes::ConfigFacts> ImagesRoutes::configFacts(const
   return configFacts_.emplace(info.id, std::move(facts)).first->second;
 }
 
-void ImagesRoutes::forgetConfigFacts(const std::vector<images::ImageInfo>& listed) {
+std::shared_ptr<const images::ImageInfo> ImagesRoutes::find(const std::string& name) {
+  if (auto image = backends_.imageViews.inspect(name)) return image;
+  return std::make_shared<const images::ImageInfo>(backends_.images.inspect(name, ipc::deadlineIn(10s)));
+}
+
+std::vector<std::shared_ptr<const images::ImageInfo>> ImagesRoutes::all() {
+  if (auto listed = backends_.imageViews.list()) return std::move(*listed);
+  std::vector<std::shared_ptr<const images::ImageInfo>> out;
+  for (auto& image : backends_.images.list(ipc::deadlineIn(10s))) {
+    out.push_back(std::make_shared<const images::ImageInfo>(std::move(image)));
+  }
+  return out;
+}
+
+void ImagesRoutes::forgetConfigFacts(const std::vector<std::shared_ptr<const images::ImageInfo>>& listed) {
   std::lock_guard lock(configFactsMutex_);
   if (configFacts_.size() <= listed.size() + 64) return;  // a few removed images' facts cost less than a sweep
   std::unordered_map<std::string, std::shared_ptr<const ConfigFacts>> kept;
   for (const auto& i : listed) {
-    if (auto it = configFacts_.find(i.id); it != configFacts_.end()) kept.insert(*it);
+    if (auto it = configFacts_.find(i->id); it != configFacts_.end()) kept.insert(*it);
   }
   configFacts_.swap(kept);
 }
 
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
-  auto all = backends_.images.list(ipc::deadlineIn(10s));
-  forgetConfigFacts(all);
+  auto listed = all();
+  forgetConfigFacts(listed);
 
   auto created = [&](const images::ImageInfo& i) { return configFacts(i)->created; };
   auto resolveTime = [&](const std::string& key) -> std::optional<int64_t> {
     auto it = filter.values.find(key);
     if (it == filter.values.end() || it->second.empty()) return std::nullopt;
     const std::string& ref = *it->second.begin();
-    for (const auto& i : all) {
+    for (const auto& image : listed) {
+      const auto& i = *image;
       const auto& tags = i.repoTags;
       const std::string& id = i.id;
       if (id == ref || id.substr(7).rfind(ref, 0) == 0 || std::find(tags.begin(), tags.end(), ref) != tags.end() ||
@@ -387,7 +402,8 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto since = resolveTime("since");
 
   json result = json::array();
-  for (const auto& i : all) {
+  for (const auto& image : listed) {
+    const auto& i = *image;
     const auto& tags = i.repoTags;
     auto facts = configFacts(i);
     if (auto it = filter.values.find("dangling"); it != filter.values.end() && !it->second.empty()) {
@@ -418,15 +434,15 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     }
     const json& labels = facts->labels;
     if (auto it = filter.values.find("label"); it != filter.values.end()) {
-      bool all = true;
+      bool allMatch = true;
       for (const auto& want : it->second) {
         auto eq = want.find('=');
         std::string key = want.substr(0, eq);
         bool ok = labels.is_object() && labels.contains(key) &&
                   (eq == std::string::npos || labels[key] == want.substr(eq + 1));
-        all = all && ok;
+        allMatch = allMatch && ok;
       }
-      if (!all) continue;
+      if (!allMatch) continue;
     }
     int64_t c = facts->created;
     if (before && c >= *before) continue;
@@ -442,7 +458,8 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  auto i = backends_.images.inspect(req.params["name"], ipc::deadlineIn(10s));
+  auto image = find(req.params["name"]);
+  const auto& i = *image;
   auto config = configOf(i);
   const auto& dirs = i.layerDirs;
   json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
@@ -476,7 +493,8 @@ void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ImagesRoutes::history(http::Request& req, http::ResponseWriter& out) {
-  auto i = backends_.images.inspect(req.params["name"], ipc::deadlineIn(10s));
+  auto image = find(req.params["name"]);
+  const auto& i = *image;
   auto config = configOf(i);
   const auto& sizes = i.layerSizes;
   json entries = json::array();

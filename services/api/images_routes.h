@@ -34,6 +34,11 @@ class ImagesRoutes {
   void remove(http::Request& req, http::ResponseWriter& out);
   void prune(http::Request& req, http::ResponseWriter& out);
   void streamSave(const std::vector<std::string>& refs, http::ResponseWriter& out);
+  // The image `name` names, from the API's copy of the images when it can answer, else from
+  // the service (which answers "No such image" and malformed names).
+  std::shared_ptr<const images::ImageInfo> find(const std::string& name);
+  // Every image, from the copy or else from the service.
+  std::vector<std::shared_ptr<const images::ImageInfo>> all();
 
   // What a listing takes from an image's config: its creation time and labels. Parsing every
   // config on every GET /images/json was most of its time (200 images: 9 ms, about 85 % of it
@@ -45,7 +50,7 @@ class ImagesRoutes {
   };
   std::shared_ptr<const ConfigFacts> configFacts(const images::ImageInfo& info);
   // Drops what no image of `listed` has.
-  void forgetConfigFacts(const std::vector<images::ImageInfo>& listed);
+  void forgetConfigFacts(const std::vector<std::shared_ptr<const images::ImageInfo>>& listed);
 
   Backends& backends_;
   std::mutex configFactsMutex_;

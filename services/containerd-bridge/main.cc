@@ -263,6 +263,7 @@ int main(int argc, char** argv) {
         containerd = std::make_unique<bridge::ContainerdClient>(socket);
         images = std::make_unique<bridge::ImageLayersClient>(clientsContext, config.serviceEndpoint("images"));
         layers = std::make_unique<bridge::ContainerLayersClient>(clientsContext, config.serviceEndpoint("images"));
+        ipc::setViewStampSource(ipc::ViewKind::images, [l = layers.get()] { return l->imageViews(); });
         volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
         ipc::setViewStampSource(ipc::ViewKind::volumes, [v = volumes.get()] { return v->volumeViews(); });
         network = std::make_unique<bridge::NetworkServiceClient>(clientsContext, config.serviceEndpoint("network"));

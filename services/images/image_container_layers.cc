@@ -32,7 +32,7 @@
 #include "common/files.h"
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "services/images/tar_out.h"
 #include "common/json_text.h"
 

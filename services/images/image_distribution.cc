@@ -17,7 +17,7 @@
 #include "services/images/image_manifest.h"
 #include "services/images/image_store.h"
 #include "services/images/layer_extractor.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "common/json_text.h"
 
 namespace berth::images {
@@ -235,8 +235,16 @@ void ImageStore::push(const std::string& text, const RegistryCredentials& creden
   if (digest.empty()) digest = "sha256:" + sha256Hex(body);
   {
     std::lock_guard lock(mutex_);
-    references_[Reference{ref.name, "", digest}.familiar()] = id;
-    writeReferencesLocked();
+    // The image was deleted while it was pushed: the registry has it, no local name points at
+    // nothing.
+    if (images_.count(id)) {
+      std::string pushed = Reference{ref.name, "", digest}.familiar();
+      Touched touched(*this);
+      touched.add(id);
+      touched.addOwnerOf(pushed);
+      references_[pushed] = id;
+      writeReferencesLocked();
+    }
   }
   emit("push", id, {{"name", ref.familiar()}});
   out.push_back(progress(ref.tag + ": digest: " + digest + " size: " + std::to_string(body.size())));

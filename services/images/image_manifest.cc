@@ -1,7 +1,7 @@
 #include "services/images/image_manifest.h"
 
 #include "common/errors.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "services/images/registry_client.h"
 
 namespace berth::images {

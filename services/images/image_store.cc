@@ -27,7 +27,7 @@
 #include "common/dockerfile/changes.h"
 #include "services/images/early_extractions.h"
 #include "services/images/layer_extractor.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "services/images/tar_out.h"
 #include "common/json_text.h"
 
@@ -565,6 +565,9 @@ std::vector<std::string> ImageStore::registerImage(const std::string& id, const 
       throw Error(ErrorKind::conflict, "layer " + c + " was removed while image " + id + " was being added; try again");
     }
   }
+  Touched touched(*this);
+  touched.add(id);
+  for (const auto& t : refs) touched.addOwnerOf(t);
   images_[id] = Image{id, configText, diffIds, chainIds, nowUnixNanos()};
   for (const auto& t : refs) {
     auto old = references_.find(t);
@@ -632,38 +635,7 @@ std::vector<std::string> ImageStore::refsOfLocked(const std::string& id) const {
 }
 
 std::string ImageStore::resolveLocked(const std::string& ref) const {
-  // dockerd names a missing image by its normalised reference ("busybox" -> "busybox:latest"),
-  // and anything that is not a reference (an id or id prefix) as given.
-  auto notFound = [&] {
-    std::string shown = ref;
-    try {
-      if (!isFullImageId(ref)) shown = parseReference(ref).familiar();
-    } catch (const Error&) {
-    }
-    return Error(ErrorKind::notFound, "No such image: " + shown);
-  };
-  if (isFullImageId(ref)) {
-    std::string id = ref.rfind("sha256:", 0) == 0 ? ref : "sha256:" + ref;
-    if (images_.count(id)) return id;
-  }
-  try {
-    auto r = parseReference(ref);
-    if (auto it = references_.find(r.familiar()); it != references_.end()) return it->second;
-    if (!r.digest.empty() && r.tag.empty()) throw notFound();
-  } catch (const Error& e) {
-    if (e.kind() == ErrorKind::notFound) throw;
-    if (!isIdPrefix(ref)) throw;
-  }
-  if (isIdPrefix(ref)) {
-    std::string prefix = "sha256:" + hexOf(ref);
-    std::vector<std::string> matches;
-    for (auto it = images_.lower_bound(prefix); it != images_.end() && it->first.rfind(prefix, 0) == 0; ++it) {
-      matches.push_back(it->first);
-    }
-    if (matches.size() == 1) return matches[0];
-    if (matches.size() > 1) throw Error(ErrorKind::invalid, "multiple IDs found with provided prefix: " + hexOf(ref));
-  }
-  throw notFound();
+  return resolveImage(ref, images_, references_);
 }
 
 ImageView ImageStore::viewLocked(const Image& image) const { return viewLocked(image, refsOfLocked(image.id)); }
@@ -688,6 +660,28 @@ ImageView ImageStore::viewLocked(const Image& image, const std::vector<std::stri
 
 std::vector<ImageView> ImageStore::list() const {
   std::lock_guard lock(mutex_);
+  return listLocked();
+}
+
+void ImageStore::withAll(const std::function<void(const std::vector<ImageView>&)>& with) const {
+  std::lock_guard lock(mutex_);
+  with(listLocked());
+}
+
+void ImageStore::Touched::addOwnerOf(const std::string& reference) {
+  if (auto it = store_.references_.find(reference); it != store_.references_.end()) ids_.insert(it->second);
+}
+
+ImageStore::Touched::~Touched() {
+  if (!store_.observer_ || ids_.empty()) return;
+  store_.observer_(ids_, [this](const std::string& id) -> std::optional<ImageView> {
+    auto it = store_.images_.find(id);
+    if (it == store_.images_.end()) return std::nullopt;
+    return store_.viewLocked(it->second);
+  });
+}
+
+std::vector<ImageView> ImageStore::listLocked() const {
   // Each image's references from one pass over them (asking refsOfLocked per image was a scan
   // of every reference per image: 40,000 comparisons for 200 images).
   std::unordered_map<std::string, std::vector<std::string>> refsById;
@@ -716,6 +710,9 @@ void ImageStore::tag(const std::string& source, const std::string& target) {
     auto r = parseReference(target);
     if (!r.digest.empty()) throw Error(ErrorKind::invalid, "refusing to create a tag with a digest reference");
     familiar = r.familiar();
+    Touched touched(*this);
+    touched.add(id);
+    touched.addOwnerOf(familiar);
     references_[familiar] = id;
     tagTimes_[id] = nowUnixNanos();
     writeReferencesLocked();
@@ -753,6 +750,8 @@ std::vector<DeleteItem> ImageStore::remove(const std::string& ref, bool force, b
     std::lock_guard lock(mutex_);
     auto savedReferences = references_;
     std::string id = resolveLocked(ref);
+    Touched touched(*this);  // only this image's references and record change
+    touched.add(id);
     auto refs = refsOfLocked(id);
     bool byName = false;
     try {

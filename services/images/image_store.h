@@ -157,6 +157,20 @@ class ImageStore {
                               const std::string& message, const std::string& author,
                               const std::vector<std::string>& changes = {});
 
+  // Told of every change of what list() answers, under the store's lock and so in the order
+  // the changes are made: the ids of the images the change touched, and `viewOf(id)`, the
+  // image as it is now (nullopt: deleted), to be called during the call only. It must not
+  // throw or call back into the store (the images' views channel, image_view_feed.h).
+  using ViewOf = std::function<std::optional<ImageView>(const std::string& id)>;
+  using ChangeObserver = std::function<void(const std::set<std::string>& ids, const ViewOf& viewOf)>;
+  void onChange(ChangeObserver observer) {
+    std::lock_guard lock(mutex_);
+    observer_ = std::move(observer);
+  }
+  // Calls `with(every image, as list() answers)` under the store's lock: no change is made or
+  // told meanwhile.
+  void withAll(const std::function<void(const std::vector<ImageView>&)>& with) const;
+
   std::vector<ImageView> list() const;
   // By full id, name[:tag], name@digest or unambiguous id prefix. notFound: "No such image: REF".
   ImageView get(const std::string& ref) const;
@@ -195,6 +209,23 @@ class ImageStore {
   };
 
   void recover();
+  std::vector<ImageView> listLocked() const;
+  // The images one change under the lock touches; tells the observer about them when it goes
+  // out of scope (before the lock is released), whether the change completed or threw.
+  class Touched {
+   public:
+    explicit Touched(const ImageStore& store) : store_(store) {}
+    ~Touched();
+    Touched(const Touched&) = delete;
+    Touched& operator=(const Touched&) = delete;
+    void add(const std::string& id) { ids_.insert(id); }
+    // The image `reference` points at now, if any: it loses the reference.
+    void addOwnerOf(const std::string& reference);
+
+   private:
+    const ImageStore& store_;
+    std::set<std::string> ids_;
+  };
   std::string containerDir(const std::string& container) const;
   std::vector<std::string> imageLayerDirsLocked(const std::string& imageId) const;
   // Makes a verified image visible and points `refs` at it; returns dockerd's "renaming"
@@ -214,6 +245,7 @@ class ImageStore {
 
   std::string root_;
   EventSink events_;
+  ChangeObserver observer_;
   mutable std::mutex mutex_;
   std::map<std::string, Image> images_;          // id -> image
   std::map<std::string, LayerRecord> layers_;    // chain id -> layer

@@ -10,9 +10,10 @@
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
+#include "services/images/image_view_feed.h"
 #include "services/images/loads_ahead.h"
 #include "services/images/operations.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "services/images/writes_ahead.h"
 #include "services/images/transfers.h"
 #include "common/json_text.h"
@@ -21,20 +22,6 @@
 using namespace berth;
 
 namespace {
-
-void fillInfo(const images::ImageView& v, ipc::ImageInfo::Builder out) {
-  out.setId(v.id);
-  ipc::setTexts(out.initRepoTags(static_cast<unsigned>(v.repoTags.size())), v.repoTags);
-  ipc::setTexts(out.initRepoDigests(static_cast<unsigned>(v.repoDigests.size())), v.repoDigests);
-  out.setConfig(ipc::bytes(v.configJson));
-  ipc::setTexts(out.initDiffIds(static_cast<unsigned>(v.diffIds.size())), v.diffIds);
-  ipc::setTexts(out.initLayerDirs(static_cast<unsigned>(v.layerDirs.size())), v.layerDirs);
-  auto sizes = out.initLayerSizes(static_cast<unsigned>(v.layerSizes.size()));
-  for (size_t i = 0; i < v.layerSizes.size(); ++i) sizes.set(static_cast<unsigned>(i), v.layerSizes[i]);
-  out.setSize(v.size);
-  out.setLoadedAtNano(v.loadedAtNano);
-  out.setLastTagTimeNano(v.lastTagTimeNano);
-}
 
 // Plain http for loopback registries (as dockerd's default 127.0.0.0/8) and those configured
 // as insecure-registries (host, host:port, or an IPv4 CIDR).
@@ -70,6 +57,11 @@ int main(int argc, char** argv) {
   // a library nothing calls. Set before any thread exists, so no getenv races the setenv.
   ::setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
   std::unique_ptr<images::ImageStore> store;
+  // The views channel's socket lives on a context of its own, ended after it: the host's context
+  // waits, when it ends, for every socket on it to close, and the host may end (a failed start)
+  // with the feed still alive.
+  zmq::context_t viewsContext;
+  std::unique_ptr<images::ImageViewFeed> viewFeed;  // observes the store
   std::unique_ptr<images::Transfers> transfers;
   std::unique_ptr<images::LoadsAhead> loadsAhead;
   std::unique_ptr<images::WritesAhead> writesAhead;
@@ -100,12 +92,17 @@ int main(int argc, char** argv) {
         [&events](const std::string& action, const std::string& id, const auto& attrs) {
           events.publish({"image", action, id, attrs, "local", 0});
         });
+    // Before the first call: the store's changes take the first numbers of this run's sequence.
+    viewFeed = std::make_unique<images::ImageViewFeed>(viewsContext, config.viewsEndpoint("images"), *store);
     transfers = std::make_unique<images::Transfers>(host.config().serviceDataDir("images") + "/staging/transfers");
     loadsAhead = std::make_unique<images::LoadsAhead>(*transfers, *store);
     writesAhead = std::make_unique<images::WritesAhead>(*transfers);
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Images>();
+    s.handle(
+        ipc::methods::imagesImageViews(),
+        [&](auto, ipc::Images::ImageViewsResults::Builder r) { viewFeed->snapshot(r); }, D::worker);
     s.handle(ipc::methods::imagesSummary(), [&](auto, ipc::Images::SummaryResults::Builder r) {
       auto c = store->counts();
       r.setImages(c.images);
@@ -278,11 +275,11 @@ int main(int argc, char** argv) {
     s.handle(ipc::methods::imagesList(), [&](auto, ipc::Images::ListResults::Builder r) {
       auto all = store->list();
       auto out = r.initImages(static_cast<unsigned>(all.size()));
-      for (size_t i = 0; i < all.size(); ++i) fillInfo(all[i], out[static_cast<unsigned>(i)]);
+      for (size_t i = 0; i < all.size(); ++i) images::fillImageInfo(all[i], out[static_cast<unsigned>(i)]);
     });
     s.handle(ipc::methods::imagesInspect(),
              [&](ipc::Images::InspectParams::Reader p, ipc::Images::InspectResults::Builder r) {
-               fillInfo(store->get(p.getRef()), r.initImage());
+               images::fillImageInfo(store->get(p.getRef()), r.initImage());
              });
     s.handle(
         ipc::methods::imagesTag(), [&](ipc::Images::TagParams::Reader p, auto) { store->tag(p.getSource(), p.getTarget()); },

@@ -18,7 +18,7 @@
 #include "services/api/images_routes.h"
 #include "services/api/query_params.h"
 #include "services/api/router.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace berth {

@@ -6,7 +6,7 @@
 // Docker Hub, and its familiar form "example.com/app" names another registry (distribution's
 // FamiliarString does the same), so references naming docker.io explicitly are not read back.
 #include "common/errors.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "tests/fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -35,7 +35,12 @@ TEST_F(RegistryTest, APushedImagePullsBackWithTheSameIdAndADigest) {
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("The push refers to repository [" + registry.host() + "/berth/busybox]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Pushed"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("1: digest: sha256:"), std::string::npos) << r.out;
+  auto at = r.out.find("1: digest: sha256:");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  // The image has the pushed digest at once: dockerd records it with the push.
+  std::string pushedDigest = r.out.substr(at + 11, 71);
+  EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{json .RepoDigests}}", name}).out,
+            "[\"" + registry.host() + "/berth/busybox@" + pushedDigest + "\"]\n");
   // The registry holds it: an independent client reads the manifest.
   auto tags = run({"curl", "-s", "http://" + registry.host() + "/v2/berth/busybox/tags/list"});
   EXPECT_EQ(nlohmann::json::parse(tags.out)["tags"], nlohmann::json::array({"1"}));

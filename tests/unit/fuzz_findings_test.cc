@@ -16,7 +16,7 @@
 #include "ipc/events.h"
 #include "ipc/message.h"
 #include "services/containerd-bridge/request_types.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "tests/unit/error_checks.h"
 
 namespace berth {

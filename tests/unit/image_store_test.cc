@@ -9,7 +9,7 @@
 
 #include "common/errors.h"
 #include "services/images/image_store.h"
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 #include "tests/support/process.h"
 #include "tests/support/tar_builder.h"
 #include "tests/unit/overlay_mount.h"

@@ -3,12 +3,20 @@
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
+#include "services/images/public/image_info_wire.h"
 
 namespace berth::images {
 
 namespace {
 
-ImageInfo infoOf(ipc::ImageInfo::Reader in) {
+void setAuth(ipc::RegistryAuth::Builder out, const RegistryAuth& auth) {
+  out.setUsername(auth.username);
+  out.setPassword(auth.password);
+}
+
+}  // namespace
+
+ImageInfo imageInfoFromWire(ipc::ImageInfo::Reader in) {
   ImageInfo out;
   out.id = in.getId();
   out.repoTags = ipc::texts(in.getRepoTags());
@@ -22,13 +30,6 @@ ImageInfo infoOf(ipc::ImageInfo::Reader in) {
   out.lastTagTimeNano = in.getLastTagTimeNano();
   return out;
 }
-
-void setAuth(ipc::RegistryAuth::Builder out, const RegistryAuth& auth) {
-  out.setUsername(auth.username);
-  out.setPassword(auth.password);
-}
-
-}  // namespace
 
 ImagesClient::ImagesClient(ipc::RpcClient& rpc) : rpc_(rpc) {}
 
@@ -86,14 +87,14 @@ std::string ImagesClient::importImage(const std::string& upload, const std::stri
 std::vector<ImageInfo> ImagesClient::list(Deadline deadline) {
   auto reply = rpc_.callIdempotent(ipc::methods::imagesList(), deadline);
   std::vector<ImageInfo> out;
-  for (auto image : reply.get().getImages()) out.push_back(infoOf(image));
+  for (auto image : reply.get().getImages()) out.push_back(imageInfoFromWire(image));
   return out;
 }
 
 ImageInfo ImagesClient::inspect(const std::string& ref, Deadline deadline) {
   auto reply = rpc_.callIdempotent(ipc::methods::imagesInspect(), deadline,
                                    [&](ipc::Images::InspectParams::Builder p) { p.setRef(ref); });
-  return infoOf(reply.get().getImage());
+  return imageInfoFromWire(reply.get().getImage());
 }
 
 void ImagesClient::tag(const std::string& source, const std::string& target, Deadline deadline) {

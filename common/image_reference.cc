@@ -1,4 +1,4 @@
-#include "services/images/reference.h"
+#include "common/image_reference.h"
 
 #include <regex>
 
@@ -10,14 +10,25 @@ namespace {
 // The grammar of github.com/distribution/reference, in ECMAScript syntax. Separators are never
 // empty ("[-]+", not "[-]*"): with an empty alternative std::regex backtracks exponentially on a
 // long name followed by a bad character.
-const std::string kAlnum = "[a-z0-9]+";
-const std::string kSeparator = "(?:[._]|__|[-]+)";
-const std::string kComponent = kAlnum + "(?:" + kSeparator + kAlnum + ")*";
-const std::string kDomainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-const std::string kDomain = "(?:" + kDomainComponent + "(?:\\." + kDomainComponent + ")*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?";
-const std::regex kName("^(?:(" + kDomain + ")/)?(" + kComponent + "(?:/" + kComponent + ")*)$");
-const std::regex kTag("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$");
-const std::regex kDigest("^sha256:[a-f0-9]{64}$");
+// Compiled at the first parse, not when a process that links this file starts.
+struct Grammar {
+  std::regex name, tag, digest;
+  Grammar() {
+    const std::string alnum = "[a-z0-9]+";
+    const std::string separator = "(?:[._]|__|[-]+)";
+    const std::string component = alnum + "(?:" + separator + alnum + ")*";
+    const std::string domainComponent = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    const std::string domain =
+        "(?:" + domainComponent + "(?:\\." + domainComponent + ")*|\\[[0-9a-fA-F:]+\\])(?::[0-9]+)?";
+    name = std::regex("^(?:(" + domain + ")/)?(" + component + "(?:/" + component + ")*)$");
+    tag = std::regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$");
+    digest = std::regex("^sha256:[a-f0-9]{64}$");
+  }
+};
+const Grammar& grammar() {
+  static const Grammar g;
+  return g;
+}
 
 constexpr size_t kNameTotalLengthMax = 255;
 
@@ -55,7 +66,7 @@ Reference parseReference(const std::string& text, const std::string& defaultTag)
   if (auto at = rest.find('@'); at != std::string::npos) {
     r.digest = rest.substr(at + 1);
     rest = rest.substr(0, at);
-    if (!std::regex_match(r.digest, kDigest)) throw bad();
+    if (!std::regex_match(r.digest, grammar().digest)) throw bad();
   }
   // A tag follows the last colon after the last slash (a colon before it is a port).
   auto slash = rest.rfind('/');
@@ -63,10 +74,10 @@ Reference parseReference(const std::string& text, const std::string& defaultTag)
   if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
     r.tag = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
-    if (!std::regex_match(r.tag, kTag)) throw bad();
+    if (!std::regex_match(r.tag, grammar().tag)) throw bad();
   }
   std::smatch m;
-  if (!std::regex_match(rest, m, kName)) {
+  if (!std::regex_match(rest, m, grammar().name)) {
     if (std::any_of(rest.begin(), rest.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
       throw Error(ErrorKind::invalid, "invalid reference format: repository name (" + rest + ") must be lowercase");
     }
@@ -94,6 +105,8 @@ Reference parseReference(const std::string& text, const std::string& defaultTag)
   if (r.tag.empty() && r.digest.empty()) r.tag = defaultTag;
   return r;
 }
+
+std::string imageIdHex(const std::string& id) { return id.rfind("sha256:", 0) == 0 ? id.substr(7) : id; }
 
 bool isFullImageId(const std::string& text) {
   std::string hex = text.rfind("sha256:", 0) == 0 ? text.substr(7) : text;
