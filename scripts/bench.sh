@@ -28,7 +28,7 @@ echo
 echo "== API: /_ping through berth-api${reference:+ and the reference engine}"
 build/bin/api_bench "${reference[@]}"
 echo
-echo "== Images: docker load/save of a 200 MB 8-layer image, first bytes of a save and an export, GET /images/json with 200 images"
+echo "== Images: docker load/save of a 200 MB 8-layer image, first bytes of a save and an export, GET /images/json and one image's inspect with 200 images"
 build/bin/image_bench "${reference[@]}"
 echo
 echo "== Volumes: create, ls and inspect with 1,000 volumes; docker run --rm with and without a volume"
