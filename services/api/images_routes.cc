@@ -458,8 +458,33 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
-  auto image = find(req.params["name"]);
-  const auto& i = *image;
+  const std::string& name = req.params["name"];
+  if (auto image = backends_.imageViews.inspect(name)) {
+    out.send(200, "application/json", renderedInspect(image));
+    return;
+  }
+  out.json(200, imageInspectJson(backends_.images.inspect(name, ipc::deadlineIn(10s))));
+}
+
+std::string ImagesRoutes::renderedInspect(const std::shared_ptr<const images::ImageInfo>& image) {
+  {
+    std::lock_guard lock(renderedMutex_);
+    if (auto it = rendered_.find(image->id); it != rendered_.end() && it->second.of.lock() == image) {
+      return it->second.body;
+    }
+  }
+  std::string body = imageInspectJson(*image).dump() + "\n";
+  std::lock_guard lock(renderedMutex_);
+  if (rendered_.size() >= kRenderedKept) {
+    for (auto it = rendered_.begin(); it != rendered_.end();) {
+      it = it->second.of.expired() ? rendered_.erase(it) : std::next(it);
+    }
+  }
+  rendered_[image->id] = Rendered{image, body};
+  return body;
+}
+
+json imageInspectJson(const images::ImageInfo& i) {
   auto config = configOf(i);
   const auto& dirs = i.layerDirs;
   json graph = {{"Name", "overlay2"}, {"Data", json::object()}};
@@ -471,25 +496,25 @@ void ImagesRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
     graph["Data"] = {{"MergedDir", base + "/merged"}, {"UpperDir", top}, {"WorkDir", base + "/work"}};
     if (!lower.empty()) graph["Data"]["LowerDir"] = lower;
   }
-  out.json(200, {{"Id", i.id},
-                 {"RepoTags", i.repoTags},
-                 {"RepoDigests", i.repoDigests},
-                 {"Parent", ""},
-                 {"Comment", config.value("comment", "")},
-                 {"Created", config.value("created", "")},
-                 {"Container", config.value("container", "")},
-                 {"ContainerConfig", config.value("container_config", json::object())},
-                 {"DockerVersion", config.value("docker_version", "")},
-                 {"Author", config.value("author", "")},
-                 {"Config", config.value("config", json::object())},
-                 {"Architecture", config.value("architecture", "")},
-                 {"Variant", config.value("variant", "")},
-                 {"Os", config.value("os", "")},
-                 {"Size", i.size},
-                 {"VirtualSize", i.size},
-                 {"GraphDriver", graph},
-                 {"RootFS", {{"Type", "layers"}, {"Layers", i.diffIds}}},
-                 {"Metadata", {{"LastTagTime", rfc3339(i.lastTagTimeNano)}}}});
+  return json{{"Id", i.id},
+              {"RepoTags", i.repoTags},
+              {"RepoDigests", i.repoDigests},
+              {"Parent", ""},
+              {"Comment", config.value("comment", "")},
+              {"Created", config.value("created", "")},
+              {"Container", config.value("container", "")},
+              {"ContainerConfig", config.value("container_config", json::object())},
+              {"DockerVersion", config.value("docker_version", "")},
+              {"Author", config.value("author", "")},
+              {"Config", config.value("config", json::object())},
+              {"Architecture", config.value("architecture", "")},
+              {"Variant", config.value("variant", "")},
+              {"Os", config.value("os", "")},
+              {"Size", i.size},
+              {"VirtualSize", i.size},
+              {"GraphDriver", graph},
+              {"RootFS", {{"Type", "layers"}, {"Layers", i.diffIds}}},
+              {"Metadata", {{"LastTagTime", rfc3339(i.lastTagTimeNano)}}}};
 }
 
 void ImagesRoutes::history(http::Request& req, http::ResponseWriter& out) {

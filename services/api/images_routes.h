@@ -52,6 +52,19 @@ class ImagesRoutes {
   // Drops what no image of `listed` has.
   void forgetConfigFacts(const std::vector<std::shared_ptr<const images::ImageInfo>>& listed);
 
+  // GET /images/{name}/json's body for an image record of the API's copy, rendered once: the
+  // copy never changes a record it holds (a change of the image replaces it), so a rendering
+  // is current while the copy answers with the record it was made from. Renderings of records
+  // the copy let go are swept once more than kRenderedKept are kept.
+  std::string renderedInspect(const std::shared_ptr<const images::ImageInfo>& image);
+  struct Rendered {
+    std::weak_ptr<const images::ImageInfo> of;
+    std::string body;
+  };
+  static constexpr size_t kRenderedKept = 256;
+  std::mutex renderedMutex_;
+  std::unordered_map<std::string, Rendered> rendered_;  // by image id
+
   Backends& backends_;
   std::mutex configFactsMutex_;
   std::unordered_map<std::string, std::shared_ptr<const ConfigFacts>> configFacts_;  // by image id
@@ -64,6 +77,9 @@ std::pair<std::string, std::string> registryAuth(const std::string& header);
 // Streams a download of the images service (a saved archive, an exported container) as a
 // chunked application/x-tar response, and closes it.
 void streamDownload(images::ImagesClient& images, const images::Download& download, http::ResponseWriter& out);
+
+// GET /images/{name}/json's document, as dockerd writes it.
+nlohmann::json imageInspectJson(const images::ImageInfo& info);
 
 // One entry of GET /images/json as dockerd writes it, with Containers and SharedSize -1 (not
 // counted; /system/df counts them).

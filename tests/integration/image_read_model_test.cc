@@ -94,8 +94,10 @@ TEST_F(ImageReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
   ASSERT_FALSE(container.empty());
   for (int round = 0; round < 4; ++round) {
     std::string tag = "rw/tagged:" + std::to_string(round);
+    EXPECT_EQ(inspect(kImage)["RepoTags"], json::array({kImage}));  // rendered now, before the tag
     ASSERT_EQ(engine_.docker({"tag", kImage, tag}).exitCode, 0);
     EXPECT_EQ(status(tag), 200);
+    EXPECT_EQ(inspect(kImage)["RepoTags"], json::array({kImage, tag}));
     EXPECT_EQ(tags(), (std::vector<std::string>{kImage, tag}));
 
     std::string committedTag = "rw/committed:" + std::to_string(round);
@@ -107,6 +109,7 @@ TEST_F(ImageReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
 
     ASSERT_EQ(engine_.docker({"rmi", tag}).exitCode, 0);
     EXPECT_EQ(status(tag), 404);
+    EXPECT_EQ(inspect(kImage)["RepoTags"], json::array({kImage}));
     ASSERT_EQ(engine_.docker({"rmi", committedTag}).exitCode, 0);
     EXPECT_EQ(status(committedTag), 404);
     EXPECT_EQ(status(idOf(committed)), 404);
