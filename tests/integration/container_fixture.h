@@ -17,7 +17,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/view_stamp.h"
 #include "tests/support/cgroups.h"
 #include "tests/support/engine.h"
 #include "tests/support/http_client.h"
@@ -142,6 +146,19 @@ class ContainersTest : public ::testing::Test {
       std::this_thread::sleep_for(100ms);
     }
     return nullptr;
+  }
+
+  // The view stamp of `kind` that `service`'s replies carry now (ipc/view_stamp.h), read from
+  // a health call's reply, for the tests of the API's read models: {0, 0} when it carries none.
+  ipc::ViewStamp viewStampOf(const std::string& service, ipc::ViewKind kind) {
+    zmq::context_t context;
+    ipc::RpcClient rpc(context, "ipc://" + engine_.execRoot() + "/ipc/" + service + ".sock");
+    ipc::ViewStamp seen;
+    rpc.onViewStamp([&](ipc::ViewKind k, ipc::ViewStamp stamp) {
+      if (k == kind) seen = stamp;
+    });
+    rpc.call(ipc::methods::health(), ipc::deadlineIn(5s));
+    return seen;
   }
 
   Engine engine_;

@@ -9,7 +9,6 @@
 
 #include <algorithm>
 
-#include "ipc/methods.h"
 #include "ipc/rpc_client.h"
 #include "services/images/public/images_client.h"
 #include "tests/integration/container_fixture.h"
@@ -122,16 +121,7 @@ TEST_F(ImageReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
 // stamps can: after the bridge committed an image, any reply of the bridge carries the image
 // stamp the images service itself replies with (no other change was made meanwhile).
 TEST_F(ImageReadModelTest, TheBridgesRepliesCarryTheImageStampOfTheImageItCommitted) {
-  zmq::context_t context;
-  auto stampOf = [&](const std::string& service) {
-    ipc::RpcClient rpc(context, "ipc://" + engine_.execRoot() + "/ipc/" + service + ".sock");
-    ipc::ViewStamp images;
-    rpc.onViewStamp([&](ipc::ViewKind kind, ipc::ViewStamp stamp) {
-      if (kind == ipc::ViewKind::images) images = stamp;
-    });
-    rpc.call(ipc::methods::health(), ipc::deadlineIn(5s));
-    return images;
-  };
+  auto stampOf = [&](const std::string& service) { return viewStampOf(service, ipc::ViewKind::images); };
   std::string container = runDetached({"--network", "none", kImage, "sleep", "60"});
   ASSERT_FALSE(container.empty());
   auto before = stampOf("images");

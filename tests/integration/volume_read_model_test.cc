@@ -5,10 +5,7 @@
 // a write the client saw acknowledged, including the anonymous volumes the containerd-bridge
 // makes and removes for `docker run -v /path` and `--rm`.
 #include <nlohmann/json.hpp>
-#include <zmq.hpp>
 
-#include "ipc/methods.h"
-#include "ipc/rpc_client.h"
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -122,16 +119,7 @@ TEST_F(VolumeReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
 // bridge carries the volume stamp the volumes service itself replies with (no other change
 // was made meanwhile).
 TEST_F(VolumeReadModelTest, TheBridgesRepliesCarryTheVolumeStampOfTheVolumesItMadeAndRemoved) {
-  zmq::context_t context;
-  auto stampOf = [&](const std::string& service) {
-    ipc::RpcClient rpc(context, "ipc://" + engine_.execRoot() + "/ipc/" + service + ".sock");
-    ipc::ViewStamp volumes;
-    rpc.onViewStamp([&](ipc::ViewKind kind, ipc::ViewStamp stamp) {
-      if (kind == ipc::ViewKind::volumes) volumes = stamp;
-    });
-    rpc.call(ipc::methods::health(), ipc::deadlineIn(5s));
-    return volumes;
-  };
+  auto stampOf = [&](const std::string& service) { return viewStampOf(service, ipc::ViewKind::volumes); };
   auto created = engine_.docker({"create", "--pull", "never", "--name", "stamped", "-v", "/data", kImage, "true"});
   ASSERT_EQ(created.exitCode, 0) << created.err;
   auto fromVolumes = stampOf("volumes");
