@@ -4,8 +4,16 @@
 
 #include <nftables/libnftables.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <exception>
+#include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "common/errors.h"
 
@@ -139,31 +147,53 @@ std::string renderRuleset(const std::string& table, const FirewallState& state) 
   return out.str();
 }
 
-Firewall::Firewall(std::string table) : table_(std::move(table)), nft_(nullptr) {
-  checkTable(table_);
-  nft_ = nft_ctx_new(NFT_CTX_DEFAULT);
-  if (nft_ == nullptr) throw Error(ErrorKind::internal, "nft_ctx_new failed");
-  if (nft_ctx_buffer_output(nft_) != 0 || nft_ctx_buffer_error(nft_) != 0) {
-    nft_ctx_free(nft_);
+namespace {
+
+// Runs `script` on a libnftables context of its own, in the calling thread's namespace.
+void runScript(const std::string& table, const std::string& script) {
+  std::unique_ptr<nft_ctx, void (*)(nft_ctx*)> nft(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
+  if (nft == nullptr) throw Error(ErrorKind::internal, "nft_ctx_new failed");
+  if (nft_ctx_buffer_output(nft.get()) != 0 || nft_ctx_buffer_error(nft.get()) != 0) {
     throw Error(ErrorKind::internal, "nft_ctx_buffer_output/error failed");
   }
+  if (nft_run_cmd_from_buffer(nft.get(), script.c_str()) == 0) return;
+  std::string error = nft_ctx_get_error_buffer(nft.get());
+  while (!error.empty() && error.back() == '\n') error.pop_back();
+  if (error.empty()) error = "nft_run_cmd_from_buffer failed";
+  throw Error(ErrorKind::internal, "nftables refused table ip " + table + ": " + error);
 }
 
-Firewall::~Firewall() { nft_ctx_free(nft_); }
+bool sameFile(int fd, const char* path) {
+  struct stat a {}, b {};
+  return ::fstat(fd, &a) == 0 && ::stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+Firewall::Firewall(std::string table) : table_(std::move(table)), namespaceFd_(-1) {
+  checkTable(table_);
+  namespaceFd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (namespaceFd_ < 0) throwSystemError("open", "/proc/thread-self/ns/net");
+}
+
+Firewall::~Firewall() { ::close(namespaceFd_); }
 
 void Firewall::apply(const FirewallState& state) { run(renderRuleset(table_, state)); }
 
 void Firewall::remove() { run("add table ip " + table_ + "\ndelete table ip " + table_ + "\n"); }
 
 void Firewall::run(const std::string& script) {
-  int rc = nft_run_cmd_from_buffer(nft_, script.c_str());
-  // Reading a buffer rewinds it, so each run starts with both empty; copy before the next run.
-  std::string error = nft_ctx_get_error_buffer(nft_);
-  (void)nft_ctx_get_output_buffer(nft_);
-  if (rc == 0) return;
-  while (!error.empty() && error.back() == '\n') error.pop_back();
-  if (error.empty()) error = "nft_run_cmd_from_buffer returned " + std::to_string(rc);
-  throw Error(ErrorKind::internal, "nftables refused table ip " + table_ + ": " + error);
+  if (sameFile(namespaceFd_, "/proc/thread-self/ns/net")) return runScript(table_, script);
+  std::exception_ptr failure;
+  std::thread([&] {
+    try {
+      if (::setns(namespaceFd_, CLONE_NEWNET) != 0) throwSystemError("setns(CLONE_NEWNET)", "the firewall's namespace");
+      runScript(table_, script);
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  }).join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace berth::network
