@@ -1,32 +1,30 @@
-// SHA-256 through OpenSSL's SHA256_* functions rather than EVP: the same code underneath (SHA-NI
-// where the CPU has it, 1.5–1.6 GB/s here either way), without EVP's first fetch, which sets up
-// OpenSSL's providers, reads its configuration and loads its error strings, 1.8 MB more of
-// libcrypto paged in for the life of the process (docs/performance.md, "What OpenSSL's set-up
-// kept in berth-images"). The functions are deprecated in OpenSSL 3, not gone.
-#define OPENSSL_SUPPRESS_DEPRECATED
+// SHA-256 through Nettle (Debian's libnettle8, already loaded in berth-images by libarchive):
+// SHA-NI where the CPU has it, 1.51–1.54 GB/s here against OpenSSL's 1.66–1.68, while OpenSSL's
+// libcrypto cost berth-images 0.9 MB of PSS for its relocations and first pages alone
+// (docs/performance.md, "SHA-256 without OpenSSL").
 #include "common/digest.h"
 
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 
 namespace berth {
 
 struct Sha256::State {
-  SHA256_CTX ctx;
+  sha256_ctx ctx;
 };
 
-Sha256::Sha256() : state_(std::make_unique<State>()) { SHA256_Init(&state_->ctx); }
+Sha256::Sha256() : state_(std::make_unique<State>()) { sha256_init(&state_->ctx); }
 
 Sha256::~Sha256() = default;
 
-void Sha256::update(const void* data, size_t size) { SHA256_Update(&state_->ctx, data, size); }
+void Sha256::update(const void* data, size_t size) { sha256_update(&state_->ctx, size, static_cast<const uint8_t*>(data)); }
 
 std::string Sha256::hex() {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256_Final(d, &state_->ctx);
+  uint8_t d[SHA256_DIGEST_SIZE];
+  sha256_digest(&state_->ctx, sizeof d, d);
   static const char* digits = "0123456789abcdef";
   std::string out;
   out.reserve(sizeof d * 2);
-  for (unsigned char b : d) {
+  for (uint8_t b : d) {
     out += digits[b >> 4];
     out += digits[b & 15];
   }
