@@ -1,6 +1,6 @@
 #include "services/api/containers_routes.h"
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -54,10 +54,8 @@ void writeStreamCut(http::ByteStream& client, const std::string& what, bool tty)
 }
 
 std::string base64(const std::string& data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
+  std::string out(BASE64_ENCODE_RAW_LENGTH(data.size()), '\0');
+  base64_encode_raw(out.data(), data.size(), reinterpret_cast<const uint8_t*>(data.data()));
   return out;
 }
 

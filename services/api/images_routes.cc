@@ -1,6 +1,6 @@
 #include "services/api/images_routes.h"
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -99,12 +99,15 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
     if (c == '_') c = '/';
   }
   while (b64.size() % 4) b64 += '=';
-  std::string raw(b64.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()), reinterpret_cast<const unsigned char*>(b64.data()),
-                          static_cast<int>(b64.size()));
-  if (n < 0) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
-  raw.resize(static_cast<size_t>(n));
-  while (!raw.empty() && raw.back() == '\0') raw.pop_back();
+  std::string raw(BASE64_DECODE_LENGTH(b64.size()), '\0');
+  base64_decode_ctx ctx;
+  base64_decode_init(&ctx);
+  size_t n = raw.size();
+  if (base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(raw.data()), b64.size(), b64.data()) != 1 ||
+      base64_decode_final(&ctx) != 1) {
+    throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
+  }
+  raw.resize(n);
   auto j = parseJsonOrDiscarded(raw);
   if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
   return {j.value("username", ""), j.value("password", "")};

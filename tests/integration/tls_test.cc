@@ -17,6 +17,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Whether berth-api has `library` (a file name) mapped: it opens OpenSSL only for TLS.
+bool apiMaps(Engine& engine, const std::string& library) {
+  std::ifstream maps("/proc/" + std::to_string(engine.children().at("api").pid) + "/maps");
+  EXPECT_TRUE(maps.good()) << "berth-api's maps";
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/" + library) != std::string::npos) return true;
+  }
+  return false;
+}
 
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
@@ -100,6 +110,7 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
   EXPECT_NE(r.err.find("certificate signed by unknown authority"), std::string::npos) << r.err;
   // The unix socket beside it is still plain.
   EXPECT_EQ(engine.docker({"version"}).exitCode, 0);
+  EXPECT_TRUE(apiMaps(engine, "libssl.so.3"));
 }
 
 // Over TLS one connection carries exec's stdin and stdout at once (a reader thread and a
@@ -166,6 +177,9 @@ TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
                {"DOCKER_CONFIG=" + engine.root() + "/docker-config"}, 30s);
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "0.1.0\n");
+  // Without TLS berth-api never opens OpenSSL (1.2 MB of PSS).
+  EXPECT_FALSE(apiMaps(engine, "libssl.so.3"));
+  EXPECT_FALSE(apiMaps(engine, "libcrypto.so.3"));
 
   TempDir dir;
   r = run({binDir() + "/berth-supervisor", "--data-root", dir.path() + "/data", "--exec-root", dir.path() + "/run",

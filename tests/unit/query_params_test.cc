@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/errors.h"
+#include "services/api/images_routes.h"
+#include "tests/unit/error_checks.h"
 
 namespace berth::api {
 namespace {
@@ -61,4 +63,22 @@ TEST(QueryParamsTest, ATimeOfZeroIsNoTime) {
 }
 
 }  // namespace
+// X-Registry-Auth: base64url of the credentials' JSON, as the docker CLI sends it (Go's
+// base64.URLEncoding, padded); berth also takes the standard alphabet and no padding.
+TEST(RegistryAuthTest, DecodesUrlSafeStandardAndUnpaddedHeaders) {
+  std::pair<std::string, std::string> expected{"u>?", "p~~>?"};
+  EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6InU-PyIsInBhc3N3b3JkIjoicH5-Pj8ifQ=="), expected);
+  EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6InU+PyIsInBhc3N3b3JkIjoicH5+Pj8ifQ=="), expected);
+  EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6InU-PyIsInBhc3N3b3JkIjoicH5-Pj8ifQ"), expected);
+  EXPECT_EQ(registryAuth("e30="), (std::pair<std::string, std::string>{}));
+  EXPECT_EQ(registryAuth(""), (std::pair<std::string, std::string>{}));
+}
+
+TEST(RegistryAuthTest, RefusesAHeaderThatIsNotBase64OfAJsonObject) {
+  for (const char* bad : {"!!!!", "eyJ1c2Vy*mFtZSI6", "W10=" /* [] */, "bm90IGpzb24=" /* not json */}) {
+    EXPECT_EQ(test::thrownKind([&] { registryAuth(bad); }), "invalid") << bad;
+    EXPECT_EQ(test::thrownMessage([&] { registryAuth(bad); }), "invalid X-Registry-Auth header") << bad;
+  }
+}
+
 }  // namespace berth::api

@@ -1,7 +1,6 @@
 #include "services/api/http/byte_stream.h"
 
 #include <fcntl.h>
-#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -12,16 +11,17 @@
 #include <mutex>
 
 #include "common/errors.h"
+#include "services/api/http/openssl_library.h"
 
 namespace berth::http {
 namespace {
 
 constexpr int kHandshakeSeconds = 10;
 
-std::string opensslError() {
-  unsigned long e = ERR_get_error();
+std::string opensslError(const OpenSslLibrary& ssl) {
+  unsigned long e = ssl.errGet();
   char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
+  ssl.errString(e, buf, sizeof buf);
   return buf;
 }
 
@@ -117,12 +117,12 @@ void closeAfterAlert(int fd) {
 
 class TlsStream : public ByteStream {
  public:
-  TlsStream(int fd, SSL_CTX* ctx) : fd_(fd), ssl_(SSL_new(ctx)) {
+  TlsStream(int fd, SSL_CTX* ctx) : lib_(openSsl()), fd_(fd), ssl_(lib_.sslNew(ctx)) {
     if (!ssl_) {
       ::close(fd_);
-      throw Error(ErrorKind::internal, "SSL_new: " + opensslError());
+      throw Error(ErrorKind::internal, "SSL_new: " + opensslError(lib_));
     }
-    SSL_set_fd(ssl_, fd_);
+    lib_.setFd(ssl_, fd_);
     // A client that connects and never completes the handshake, or drips it a byte at a time,
     // must not hold a thread: the whole handshake has kHandshakeSeconds, driven non-blocking.
     int flags = ::fcntl(fd_, F_GETFL);
@@ -131,11 +131,11 @@ class TlsStream : public ByteStream {
     int accepted = 0;
     std::string why;
     for (;;) {
-      accepted = SSL_accept(ssl_);
+      accepted = lib_.accept(ssl_);
       if (accepted == 1) break;
-      int err = SSL_get_error(ssl_, accepted);
+      int err = lib_.getError(ssl_, accepted);
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
-        why = opensslError();
+        why = opensslError(lib_);
         break;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -147,18 +147,18 @@ class TlsStream : public ByteStream {
     }
     if (accepted != 1) {
       ::fcntl(fd_, F_SETFL, flags);
-      SSL_free(ssl_);
+      lib_.sslFree(ssl_);
       closeAfterAlert(fd_);
       throw Error(ErrorKind::invalid, "TLS handshake: " + why);
     }
     // The socket stays non-blocking: see read() and write().
-    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    lib_.ctrl(ssl_, SSL_CTRL_MODE, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, nullptr);  // SSL_set_mode
   }
   ~TlsStream() override {
     {
       std::lock_guard lock(mutex_);
-      SSL_shutdown(ssl_);
-      SSL_free(ssl_);
+      lib_.shutdown(ssl_);
+      lib_.sslFree(ssl_);
     }
     ::close(fd_);
   }
@@ -172,15 +172,15 @@ class TlsStream : public ByteStream {
       int want;
       {
         std::lock_guard lock(mutex_);
-        ERR_clear_error();
-        int n = SSL_read(ssl_, data, static_cast<int>(size));
+        lib_.errClear();
+        int n = lib_.read(ssl_, data, static_cast<int>(size));
         if (n > 0) return static_cast<size_t>(n);
-        int err = SSL_get_error(ssl_, n);
+        int err = lib_.getError(ssl_, n);
         if (err == SSL_ERROR_ZERO_RETURN) return 0;
         if (err == SSL_ERROR_SYSCALL && errno != EAGAIN && errno != EWOULDBLOCK) return 0;  // reset or closed
         if (err == SSL_ERROR_WANT_WRITE) want = POLLOUT;
         else if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_SYSCALL) want = POLLIN;
-        else throw Error(ErrorKind::internal, "TLS read: " + opensslError());
+        else throw Error(ErrorKind::internal, "TLS read: " + opensslError(lib_));
       }
       awaitSocket(want, readDeadline());
     }
@@ -191,19 +191,19 @@ class TlsStream : public ByteStream {
       int want;
       {
         std::lock_guard lock(mutex_);
-        ERR_clear_error();
-        int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+        lib_.errClear();
+        int n = lib_.write(ssl_, data.data(), static_cast<int>(data.size()));
         if (n > 0) {
           data.remove_prefix(static_cast<size_t>(n));
           continue;
         }
-        int err = SSL_get_error(ssl_, n);
+        int err = lib_.getError(ssl_, n);
         if (err == SSL_ERROR_WANT_WRITE || (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
           want = POLLOUT;
         } else if (err == SSL_ERROR_WANT_READ) {
           want = POLLIN;
         } else {
-          throw Error(ErrorKind::internal, "TLS write: " + opensslError());
+          throw Error(ErrorKind::internal, "TLS write: " + opensslError(lib_));
         }
       }
       awaitSocket(want, std::nullopt);
@@ -212,7 +212,7 @@ class TlsStream : public ByteStream {
 
   void closeWrite() override {
     std::lock_guard lock(mutex_);
-    SSL_shutdown(ssl_);
+    lib_.shutdown(ssl_);
   }
   void shutdownRead() override { ::shutdown(fd_, SHUT_RD); }
   bool peerClosed() const override { return socketPeerClosed(fd_); }
@@ -237,6 +237,7 @@ class TlsStream : public ByteStream {
     }
   }
 
+  const OpenSslLibrary& lib_;
   std::mutex mutex_;
   int fd_;
   SSL* ssl_;
@@ -283,22 +284,24 @@ std::unique_ptr<ByteStream> makeTlsStream(int fd, SSL_CTX* context) { return std
 
 SSL_CTX* makeTlsContext(const std::string& certFile, const std::string& keyFile, const std::string& caFile,
                         bool verifyClients) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (!ctx) throw Error(ErrorKind::internal, "SSL_CTX_new: " + opensslError());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, certFile.c_str()) != 1) {
-    throw Error(ErrorKind::invalid, "tlscert " + certFile + ": " + opensslError());
+  const OpenSslLibrary& ssl = openSsl();
+  std::unique_ptr<SSL_CTX, decltype(ssl.ctxFree)> owned(ssl.ctxNew(ssl.serverMethod()), ssl.ctxFree);
+  SSL_CTX* ctx = owned.get();
+  if (!ctx) throw Error(ErrorKind::internal, "SSL_CTX_new: " + opensslError(ssl));
+  ssl.ctxCtrl(ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, nullptr);  // SSL_CTX_set_min_proto_version
+  if (ssl.ctxUseCertificateChainFile(ctx, certFile.c_str()) != 1) {
+    throw Error(ErrorKind::invalid, "tlscert " + certFile + ": " + opensslError(ssl));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, keyFile.c_str(), SSL_FILETYPE_PEM) != 1) {
-    throw Error(ErrorKind::invalid, "tlskey " + keyFile + ": " + opensslError());
+  if (ssl.ctxUsePrivateKeyFile(ctx, keyFile.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw Error(ErrorKind::invalid, "tlskey " + keyFile + ": " + opensslError(ssl));
   }
   if (!caFile.empty()) {
-    if (SSL_CTX_load_verify_locations(ctx, caFile.c_str(), nullptr) != 1) {
-      throw Error(ErrorKind::invalid, "tlscacert " + caFile + ": " + opensslError());
+    if (ssl.ctxLoadVerifyLocations(ctx, caFile.c_str(), nullptr) != 1) {
+      throw Error(ErrorKind::invalid, "tlscacert " + caFile + ": " + opensslError(ssl));
     }
   }
-  if (verifyClients) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  return ctx;
+  if (verifyClients) ssl.ctxSetVerify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return owned.release();
 }
 
 }  // namespace berth::http
