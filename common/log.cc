@@ -3,10 +3,12 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <sys/stat.h>
-#include <systemd/sd-journal.h>
+#include <syslog.h>
 
 #include <cstdlib>
 #include <mutex>
+
+#include "common/journal.h"
 
 namespace berth {
 namespace {
@@ -15,7 +17,7 @@ namespace {
 // `journalctl BERTH_SERVICE=images` selects one service.
 class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit JournalSink(std::string service) : service_(std::move(service)) {}
+  explicit JournalSink(std::string service) : service_(std::move(service)), identifier_("berth-" + service_) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -29,14 +31,18 @@ class JournalSink : public spdlog::sinks::base_sink<std::mutex> {
       case spdlog::level::critical: priority = LOG_CRIT; break;
       default: break;
     }
-    std::string text(msg.payload.data(), msg.payload.size());
-    sd_journal_send("MESSAGE=%s", text.c_str(), "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=berth-%s",
-                    service_.c_str(), "BERTH_SERVICE=%s", service_.c_str(), nullptr);
+    std::string level = std::to_string(priority);
+    journal_.send({{"MESSAGE", std::string_view(msg.payload.data(), msg.payload.size())},
+                   {"PRIORITY", level},
+                   {"SYSLOG_IDENTIFIER", identifier_},
+                   {"BERTH_SERVICE", service_}});
   }
   void flush_() override {}
 
  private:
   std::string service_;
+  std::string identifier_;
+  JournalWriter journal_;
 };
 
 // systemd sets JOURNAL_STREAM to "dev:inode" of the stream it connected to our stderr.

@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   golang-github-containerd-containerd-dev
   # libraries
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libsystemd-dev libseccomp-dev libssl-dev nettle-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libseccomp-dev libssl-dev nettle-dev
   libboost-dev libarchive-dev zlib1g-dev libcurl4-openssl-dev
   # networking: netlink in process (links, addresses, routes) and nftables (NAT, filtering,
   # published ports), and the resolver of user networks (docs/network.md says why each)

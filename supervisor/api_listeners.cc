@@ -6,13 +6,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 
 #include "common/errors.h"
+#include "common/notify.h"
 
 namespace berth::supervisor {
 namespace {
@@ -76,10 +76,10 @@ std::vector<ApiListener> bindApiListeners(const Config& config) {
       case HostAddress::Kind::unix: out.push_back(bindUnix(config, host)); break;
       case HostAddress::Kind::tcp: out.push_back(bindTcp(host)); break;
       case HostAddress::Kind::fd: {
-        int n = sd_listen_fds(1);
+        int n = takeListenFds();
         if (n <= 0) throw Error(ErrorKind::invalid, "no sockets found via socket activation: make sure the service was started by systemd");
         for (int i = 0; i < n; ++i) {
-          out.push_back(ApiListener{UniqueFd(SD_LISTEN_FDS_START + i), "fd:" + std::to_string(i), ""});
+          out.push_back(ApiListener{UniqueFd(kListenFdsStart + i), "fd:" + std::to_string(i), ""});
         }
         break;
       }

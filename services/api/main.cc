@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -48,7 +47,7 @@ int main(int argc, char** argv) {
   setupLogging("api", config.logLevel);
 
   try {
-    int n = sd_listen_fds(1);
+    int n = takeListenFds();
     if (n <= 0) {
       throw std::runtime_error(
           "no listening sockets: berth-api is started by berth-supervisor or by systemd socket activation");
@@ -56,7 +55,7 @@ int main(int argc, char** argv) {
     SSL_CTX* tls = nullptr;
     std::vector<http::HttpServer::Listener> listeners;
     for (int i = 0; i < n; ++i) {
-      int fd = SD_LISTEN_FDS_START + i;
+      int fd = kListenFdsStart + i;
       sockaddr_storage addr{};
       socklen_t len = sizeof addr;
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
