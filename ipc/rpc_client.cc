@@ -180,11 +180,13 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
   std::array<zmq::message_t, 2> frames{header.release(), params.release()};
 
   conn->drainMonitor();
+  uint64_t sentAt = 0;
   // Wait until the socket has a connected peer, then send.
   for (;;) {
     zmq::pollitem_t item{conn->socket.handle(), 0, ZMQ_POLLOUT, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(remainingMs()));
     if (item.revents & ZMQ_POLLOUT) {
+      if (onWentAway_) sentAt = viewClockNow();
       if (zmq::send_multipart(conn->socket, frames, zmq::send_flags::dontwait)) break;
     }
     if (remainingMs() == 0) {
@@ -249,6 +251,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
     }
     if ((items[1].revents & ZMQ_POLLIN) && conn->peerDisconnected()) {
       release(std::move(conn));
+      if (onWentAway_) onWentAway_(sentAt);
       throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + std::string(kWentAway));
     }
     if (remainingMs() == 0) {

@@ -123,6 +123,10 @@ class RpcClient {
   // Called with each view stamp a reply carries (ipc/view_stamp.h), before the call returns.
   // Set once, before the first call.
   void onViewStamp(std::function<void(ViewKind, ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
+  // Called when a call fails because its peer went away after the request left (the peer may
+  // have acted without saying so), with the epochs' clock (viewClockNow()) just before the
+  // request left, before the call throws. Set once, before the first call.
+  void onWentAway(std::function<void(uint64_t sentAt)> observer) { onWentAway_ = std::move(observer); }
 
  private:
   struct Connection;
@@ -151,6 +155,7 @@ class RpcClient {
   std::vector<Idle> pool_;
   std::atomic<uint64_t> nextRequestId_{1};
   std::function<void(ViewKind, ViewStamp)> onViewStamp_;
+  std::function<void(uint64_t)> onWentAway_;
 };
 
 }  // namespace berth::ipc

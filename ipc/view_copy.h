@@ -90,6 +90,18 @@ class ViewCopy {
     }
   }
 
+  // A call to the producer went away after its request left at `sentAt` (boot clock, ns): the
+  // run that took it may have acted without publishing the change before it died, so no state
+  // of that run, or of an earlier one, answers again. A run that started later has a larger
+  // epoch (its start on the same clock); the copy answers once it holds that run's snapshot
+  // and a stamp of it (a reply of the new run) is required.
+  void requireRunAfter(uint64_t sentAt) {
+    std::lock_guard lock(mutex_);
+    if (sentAt <= runAfter_) return;
+    runAfter_ = sentAt;
+    if (epoch_ <= runAfter_) wantSnapshot_ = true;
+  }
+
   // A read the copy cannot answer whatever its state (the caller asks the producer): counted.
   void decline() {
     std::lock_guard lock(mutex_);
@@ -115,10 +127,11 @@ class ViewCopy {
   // Waits a little for the copy to be current; false when it is not.
   bool current(std::unique_lock<std::mutex>& lock) {
     auto holds = [&] {
-      return synced_ && (required_.epoch == 0 || (required_.epoch == epoch_ && seq_ >= required_.seq));
+      return synced_ && epoch_ > runAfter_ &&
+             (required_.epoch == 0 || (required_.epoch == epoch_ && seq_ >= required_.seq));
     };
     if (holds()) return true;
-    if (!synced_ || required_.epoch != epoch_) return false;
+    if (!synced_ || epoch_ <= runAfter_ || required_.epoch != epoch_) return false;
     return changed_.wait_for(lock, kCatchUp, holds);
   }
 
@@ -309,6 +322,7 @@ class ViewCopy {
   bool wantSnapshot_ = true;  // the loop takes a new snapshot
   uint64_t epoch_ = 0, seq_ = 0;
   ViewStamp required_;
+  uint64_t runAfter_ = 0;  // only a run with a larger epoch answers (requireRunAfter())
   State state_;
   // A snapshot waiting for its mark. The state held answers meanwhile: through a restart of the
   // producer, the last run's state until the new run's is in place, unless a client was shown

@@ -15,11 +15,13 @@ std::function<ViewStamp()>& source(ViewKind kind) {
 
 }  // namespace
 
-uint64_t newViewEpoch() {
+uint64_t viewClockNow() {
   timespec now{};
   ::clock_gettime(CLOCK_BOOTTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec) + 1;
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
 }
+
+uint64_t newViewEpoch() { return viewClockNow() + 1; }
 
 void setViewStampSource(ViewKind kind, std::function<ViewStamp()> stampSource) { source(kind) = std::move(stampSource); }
 

@@ -31,6 +31,8 @@ using ViewStamps = std::array<ViewStamp, kViewKinds>;
 // no views"). A later run has a larger one, so a reader can tell a late stamp of a replaced run
 // from one of the run that replaced it; berth-api and every run of a producer share one boot.
 uint64_t newViewEpoch();
+// The epochs' clock now (the boot clock, ns): a run that starts later has a larger epoch.
+uint64_t viewClockNow();
 
 // What a read model over a copy of views (ipc/view_copy.h) answered and declined, and how
 // often it took a snapshot or followed a change.

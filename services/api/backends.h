@@ -74,6 +74,19 @@ struct Backends {
         if (routing_.load(std::memory_order_acquire)) require(kind, stamp);
       });
     }
+    // A call that went away mid-way (the service died with it) may have changed what the
+    // service's copy holds without its channel saying so: e.g. a volume removed, then the
+    // service killed before it published and replied. That copy answers again only from the
+    // service's next run.
+    imagesRpc.onWentAway([this](uint64_t sentAt) {
+      if (routing_.load(std::memory_order_acquire)) imageViews.requireRunAfter(sentAt);
+    });
+    volumesRpc.onWentAway([this](uint64_t sentAt) {
+      if (routing_.load(std::memory_order_acquire)) volumeViews.requireRunAfter(sentAt);
+    });
+    bridgeRpc.onWentAway([this](uint64_t sentAt) {
+      if (routing_.load(std::memory_order_acquire)) containers.requireRunAfter(sentAt);
+    });
     return true;
   }();
   images::ImagesClient images;

@@ -178,6 +178,33 @@ TEST_F(ContainerReadModelTest, ThroughARestartOfTheBridgeTheLastRunAnswersUntilT
   EXPECT_EQ(model.list(false, -1).value_or("declined"), "[]");
 }
 
+// A call that went away: the bridge may have acted on it (removed a container) and died before
+// it published the change. No state of that run answers again; the next run's does, once a
+// stamp of it was seen (the reply to the read the copy declined).
+TEST_F(ContainerReadModelTest, ACallThatWentAwayMakesItDeclineUntilTheNextRunsSnapshot) {
+  ContainerReadModel model(context_, viewsEndpoint_, client_);
+  ASSERT_TRUE(answers(model, "first"));
+  model.require({7, 5});
+  ASSERT_TRUE(model.inspect("first").has_value());
+  // The request left after run 7 started; 7 removed kA without a word, and died.
+  model.requireRunAfter(7);
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  EXPECT_EQ(model.list(true, -1), std::nullopt);
+  // An earlier moment changes nothing: the later one stands.
+  model.requireRunAfter(3);
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  {
+    std::lock_guard lock(mutex_);
+    epoch_ = 8;
+    seq_ = 1;
+    views_ = {{kB, "/next", 100, true}};
+  }
+  model.require({8, 1});
+  ASSERT_TRUE(answers(model, "next"));
+  EXPECT_EQ(model.inspect("first"), std::nullopt);
+  EXPECT_EQ(model.list(true, -1).value_or("declined"), R"([{"Id":")" + kB + R"(","Status":"Created"}])");
+}
+
 TEST_F(ContainerReadModelTest, AGapInTheSequenceMakesItDeclineAndTakeANewSnapshot) {
   ContainerReadModel model(context_, viewsEndpoint_, client_);
   ASSERT_TRUE(answers(model, "first"));

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "common/time_format.h"
 #include "ipc/events.h"
@@ -14,6 +15,7 @@
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
 #include "ipc/schema/rpc.capnp.h"
+#include "ipc/view_stamp.h"
 #include "tests/support/process.h"
 #include "tests/unit/echo_server.h"
 
@@ -184,22 +186,37 @@ TEST_F(IpcTest, ACallToAServerThatIsNotRunningFailsUnavailableAtTheDeadline) {
 TEST_F(IpcTest, AServerKilledMidCallFailsTheCallUnavailableLongBeforeItsDeadline) {
   auto server = spawnServer();
   ipc::RpcClient client(context_, endpoint_);
+  std::vector<uint64_t> wentAway;  // what onWentAway was told
+  client.onWentAway([&](uint64_t sentAt) { wentAway.push_back(sentAt); });
   auto pid = echoPid(client);
   ASSERT_EQ(pid, server->pid());
+  EXPECT_TRUE(wentAway.empty()) << "a call that was answered";
   std::thread killer([&] {
     std::this_thread::sleep_for(300ms);
     server->signal(SIGKILL);
   });
   auto start = ipc::Clock::now();
+  uint64_t before = ipc::viewClockNow();
   try {
     client.call(sleepMethod(), ipc::deadlineIn(10s), [](testing::Echo::SleepParams::Builder p) { p.setMs(8000); });
     FAIL() << "call succeeded";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::unavailable) << e.what();
+    EXPECT_TRUE(ipc::RpcClient::wentAwayDuringCall(e)) << e.what();
   }
+  uint64_t after = ipc::viewClockNow();
   auto elapsed = ipc::Clock::now() - start;
   killer.join();
   EXPECT_LT(elapsed, 2s) << "the caller waited for its deadline instead of noticing the peer was gone";
+  // The observer heard of it once, with the moment the request left: before the server died,
+  // so before any later run of it started (whose epoch is its start on the same clock).
+  ASSERT_EQ(wentAway.size(), 1u);
+  EXPECT_GE(wentAway[0], before);
+  EXPECT_LT(wentAway[0], after);
+  // A peer that is not there never saw the request: nothing it may have done.
+  server->wait(5s);
+  EXPECT_THROW(echo(client, "anyone?", ipc::deadlineIn(200ms)), Error);
+  EXPECT_EQ(wentAway.size(), 1u);
 }
 
 TEST_F(IpcTest, AClientReconnectsByItselfWhenTheServerComesBack) {

@@ -129,6 +129,7 @@ ContainerReadModel::ContainerReadModel(zmq::context_t& context, std::string view
 ContainerReadModel::~ContainerReadModel() = default;
 
 void ContainerReadModel::require(ipc::ViewStamp stamp) { copy_->require(stamp); }
+void ContainerReadModel::requireRunAfter(uint64_t sentAt) { copy_->requireRunAfter(sentAt); }
 
 ContainerReadModel::Counts ContainerReadModel::counts() const { return copy_->counts(); }
 

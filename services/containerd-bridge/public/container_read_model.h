@@ -45,6 +45,8 @@ class ContainerReadModel {
 
   // A view stamp the bridge sent (a reply's, an event's): reads wait until the model holds it.
   void require(ipc::ViewStamp stamp);
+  // A call to the service went away after its request left at `sentAt` (ipc::ViewCopy::requireRunAfter).
+  void requireRunAfter(uint64_t sentAt);
   // GET /containers/{ref}/json as the bridge would answer it, or nullopt: ask the bridge.
   std::optional<std::string> inspect(const std::string& ref);
   // GET /containers/json without sizes: running ones (or all), newest first, at most `limit`

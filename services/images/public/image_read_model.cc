@@ -64,6 +64,7 @@ ImageReadModel::ImageReadModel(zmq::context_t& context, std::string viewsEndpoin
 ImageReadModel::~ImageReadModel() = default;
 
 void ImageReadModel::require(ipc::ViewStamp stamp) { copy_->require(stamp); }
+void ImageReadModel::requireRunAfter(uint64_t sentAt) { copy_->requireRunAfter(sentAt); }
 
 ipc::ViewCopyCounts ImageReadModel::counts() const { return copy_->counts(); }
 

@@ -10,6 +10,7 @@
 // is declined, so the service answers it with its own error.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@ class ImageReadModel {
   ImageReadModel& operator=(const ImageReadModel&) = delete;
 
   void require(ipc::ViewStamp stamp);
+  // A call to the service went away after its request left at `sentAt` (ipc::ViewCopy::requireRunAfter).
+  void requireRunAfter(uint64_t sentAt);
   // The image `ref` names (an id, an id prefix, name[:tag], name@digest), or null: ask the
   // service.
   std::shared_ptr<const ImageInfo> inspect(const std::string& ref);

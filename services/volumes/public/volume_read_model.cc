@@ -48,6 +48,7 @@ VolumeReadModel::VolumeReadModel(zmq::context_t& context, std::string viewsEndpo
 VolumeReadModel::~VolumeReadModel() = default;
 
 void VolumeReadModel::require(ipc::ViewStamp stamp) { copy_->require(stamp); }
+void VolumeReadModel::requireRunAfter(uint64_t sentAt) { copy_->requireRunAfter(sentAt); }
 
 ipc::ViewCopyCounts VolumeReadModel::counts() const { return copy_->counts(); }
 

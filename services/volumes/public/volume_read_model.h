@@ -10,6 +10,7 @@
 // (dangling= looks at users) and the reads that show them ask the service.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@ class VolumeReadModel {
   VolumeReadModel& operator=(const VolumeReadModel&) = delete;
 
   void require(ipc::ViewStamp stamp);
+  // A call to the service went away after its request left at `sentAt` (ipc::ViewCopy::requireRunAfter).
+  void requireRunAfter(uint64_t sentAt);
   // The volume named `name` (no users, no size), or nullopt: ask the service.
   std::optional<VolumeInfo> inspect(const std::string& name);
   // Every volume, sorted by name (no users, no size), or nullopt: ask the service.
