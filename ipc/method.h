@@ -19,6 +19,9 @@ struct MethodKey {
   bool operator==(const MethodKey&) const = default;
 };
 
+// The id of service.capnp's `readOnly` annotation.
+constexpr uint64_t kReadOnlyAnnotationId = 0xed1d41e31549f15dull;
+
 struct MethodKeyHash {
   size_t operator()(const MethodKey& k) const { return std::hash<uint64_t>()(k.interfaceId * 131 + k.methodId); }
 };
@@ -39,10 +42,12 @@ struct Method {
       throw Error(ErrorKind::internal, std::string("ipc: wrong params/results types for method ") + name);
     }
     key = {m.getContainingInterface().getProto().getId(), m.getOrdinal()};
+    for (auto a : m.getProto().getAnnotations()) readOnly = readOnly || a.getId() == kReadOnlyAnnotationId;
   }
 
   std::string name;
   MethodKey key;
+  bool readOnly = false;  // annotated $readOnly in the schema: changes nothing
 };
 
 }  // namespace berth::ipc

@@ -160,7 +160,7 @@ void RpcClient::release(std::unique_ptr<Connection> c) {
   closing = takeStaleLocked(now);
 }
 
-std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name,
+std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::string& name, bool readOnly,
                                                FrameBuilder& params, Deadline deadline) {
   auto conn = acquire();
   uint64_t requestId = nextRequestId_++;
@@ -186,7 +186,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
     zmq::pollitem_t item{conn->socket.handle(), 0, ZMQ_POLLOUT, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(remainingMs()));
     if (item.revents & ZMQ_POLLOUT) {
-      if (onWentAway_) sentAt = viewClockNow();
+      if (onWentAway_ && !readOnly) sentAt = viewClockNow();
       if (zmq::send_multipart(conn->socket, frames, zmq::send_flags::dontwait)) break;
     }
     if (remainingMs() == 0) {
@@ -251,7 +251,7 @@ std::unique_ptr<MessageIn> RpcClient::callRaw(const MethodKey& key, const std::s
     }
     if ((items[1].revents & ZMQ_POLLIN) && conn->peerDisconnected()) {
       release(std::move(conn));
-      if (onWentAway_) onWentAway_(sentAt);
+      if (onWentAway_ && !readOnly) onWentAway_(sentAt);
       throw Error(ErrorKind::unavailable, name + ": " + endpoint_ + std::string(kWentAway));
     }
     if (remainingMs() == 0) {

@@ -64,7 +64,7 @@ class RpcClient {
     FrameBuilder params(blobBytes ? blobFirstSegmentWords(blobBytes) : capnp::SUGGESTED_FIRST_SEGMENT_WORDS);
     auto builder = params.initRoot<typename M::ParamsType>();
     if (fill) fill(builder);
-    return Reply<typename M::ResultsType>(callRaw(method.key, method.name, params, deadline));
+    return Reply<typename M::ResultsType>(callRaw(method.key, method.name, method.readOnly, params, deadline));
   }
 
   // For idempotent calls: retries `unavailable` failures (a peer restarting) until the deadline.
@@ -123,15 +123,16 @@ class RpcClient {
   // Called with each view stamp a reply carries (ipc/view_stamp.h), before the call returns.
   // Set once, before the first call.
   void onViewStamp(std::function<void(ViewKind, ViewStamp)> observer) { onViewStamp_ = std::move(observer); }
-  // Called when a call fails because its peer went away after the request left (the peer may
-  // have acted without saying so), with the epochs' clock (viewClockNow()) just before the
-  // request left, before the call throws. Set once, before the first call.
+  // Called when a call of a method that may act (not $readOnly in the schema) fails because its
+  // peer went away after the request left (the peer may have acted without saying so), with
+  // the epochs' clock (viewClockNow()) just before the request left, before the call throws.
+  // Set once, before the first call.
   void onWentAway(std::function<void(uint64_t sentAt)> observer) { onWentAway_ = std::move(observer); }
 
  private:
   struct Connection;
 
-  std::unique_ptr<MessageIn> callRaw(const MethodKey& key, const std::string& name, FrameBuilder& params,
+  std::unique_ptr<MessageIn> callRaw(const MethodKey& key, const std::string& name, bool readOnly, FrameBuilder& params,
                                      Deadline deadline);
   std::unique_ptr<Connection> acquire();
   void release(std::unique_ptr<Connection> c);

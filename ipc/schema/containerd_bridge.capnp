@@ -20,7 +20,7 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   summary @0 () -> (containers :UInt32, running :UInt32, paused :UInt32, stopped :UInt32,
                     containerdAddress :Text, containerdReachable :Bool,
                     containerdVersion :Text, containerdRevision :Text,
-                    runcVersion :Text, runcCommit :Text);
+                    runcVersion :Text, runcCommit :Text) $Svc.readOnly;
   # Counts for /info from the container store under <data-root>/containers; whether containerd
   # answers its Version call right now (with what it reported), and the runc berth runs.
 
@@ -50,7 +50,7 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   unpause @7 (ref :Text) -> ();
 
   wait @8 (ref :Text, condition :Text, afterExits :Int64, waitMs :UInt32)
-      -> (id :Text, done :Bool, statusCode :Int64, error :Text, exits :Int64);
+      -> (id :Text, done :Bool, statusCode :Int64, error :Text, exits :Int64) $Svc.readOnly;
   # One long-poll step of POST /containers/{id}/wait: waits up to waitMs (at most 10000) for
   # `condition` ("not-running", "next-exit", "removed"). The first call passes afterExits -1
   # and gets the baseline (`exits`) and the full id to pass on later calls, so a wait resumed
@@ -62,23 +62,23 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # unless another container uses them. Emits destroy.
 
   rename @10 (ref :Text, name :Text) -> ();
-  inspect @11 (ref :Text) -> (json :Data);
+  inspect @11 (ref :Text) -> (json :Data) $Svc.readOnly;
   # GET /containers/{id}/json, from a snapshot.
 
-  list @12 (all :Bool, limit :Int32, filters :Data, size :Bool) -> (json :Data);
+  list @12 (all :Bool, limit :Int32, filters :Data, size :Bool) -> (json :Data) $Svc.readOnly;
   # GET /containers/json; `filters` is Docker's filter JSON (name -> values), validated here.
   # With `size` (ps -s), each entry has SizeRw and SizeRootFs, which the bridge asks of the
   # images service in one call (Images.containerSizes) for the whole list; an entry whose
   # container has no layer yet (or no longer) has neither.
 
-  top @13 (ref :Text, psArgs :Text) -> (json :Data);
+  top @13 (ref :Text, psArgs :Text) -> (json :Data) $Svc.readOnly;
   resize @14 (ref :Text, height :UInt32, width :UInt32) -> ();
 
   execCreate @15 (ref :Text, body :Data) -> (id :Text);
   # POST /containers/{id}/exec: conflict unless the container is running. Started through
   # the stream socket (op "exec").
 
-  execInspect @16 (id :Text) -> (json :Data);
+  execInspect @16 (id :Text) -> (json :Data) $Svc.readOnly;
   execResize @17 (id :Text, height :UInt32, width :UInt32) -> ();
 
   prune @18 (filters :Data) -> (json :Data);
@@ -88,7 +88,7 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # Called by the supervisor when the engine stops without live-restore: stops every running
   # container (each gets its stop timeout, at most `timeoutSeconds`), then returns.
 
-  stats @20 (ref :Text) -> (json :Data);
+  stats @20 (ref :Text) -> (json :Data) $Svc.readOnly;
   # One sample of GET /containers/{id}/stats, read from the container's cgroup (v1 or v2):
   # Docker's document without precpu_stats (the API keeps the previous sample), all zero for a
   # container that is not running, as dockerd answers.
@@ -98,13 +98,13 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # Validated whole (invalid with dockerd's message, nothing changed), applied to the running
   # task through containerd's Tasks.Update, and recorded for the next start.
 
-  inspectWithSize @22 (ref :Text) -> (json :Data);
+  inspectWithSize @22 (ref :Text) -> (json :Data) $Svc.readOnly;
   # GET /containers/{id}/json?size=1 (inspect -s): inspect's document plus SizeRw and
   # SizeRootFs, asked of the images service (left out while the container has no layer). A
   # method of its own because `inspect` answers from a snapshot on the server's I/O thread and
   # never waits, while this one waits for the images service, on a worker.
 
-  changes @23 (ref :Text) -> (changes :List(Img.Change));
+  changes @23 (ref :Text) -> (changes :List(Img.Change)) $Svc.readOnly;
   # GET /containers/{id}/changes (docker diff): what the container's writable layer adds,
   # changes and deletes, by path, from the images service. The container's operation lock is
   # held meanwhile, as dockerd holds the container: no removal deletes the layer under the read.
@@ -131,7 +131,7 @@ interface ContainerdBridge extends(Svc.Service, Ev.EventSource) {
   # as it is. The operation lock is held while the images service reads the layer. Returns the
   # new image's id.
 
-  containerViews @27 () -> (epoch :UInt64, seq :UInt64, views :List(ContainerView));
+  containerViews @27 () -> (epoch :UInt64, seq :UInt64, views :List(ContainerView)) $Svc.readOnly;
   # The API's read model (docs/ipc.md, "Container views"): every container's view as of view
   # sequence `seq` of this bridge's run `epoch` (its start on the boot clock in ns: a later run is larger). Right after answering, the
   # bridge publishes a ContainerViewChange with `mark` set and the same epoch and seq on its

@@ -4,6 +4,7 @@
 # holding an `Event`, and keeps the most recent ones for `since` queries through EventSource.
 
 $import "/capnp/c++.capnp".namespace("berth::ipc");
+using Svc = import "service.capnp";
 
 struct Attribute {
   key @0 :Text;
@@ -28,7 +29,7 @@ struct Event {
 interface EventSource {
   # Implemented by every event-producing service. Called by the API for `docker events --since`.
 
-  recent @0 (sinceNano :Int64, untilNano :Int64) -> (events :List(Event));
+  recent @0 (sinceNano :Int64, untilNano :Int64) -> (events :List(Event)) $Svc.readOnly;
   # The retained events with sinceNano <= timeNano <= untilNano (untilNano 0: no upper bound),
   # oldest first. A service retains its last 1024 events in memory; older ones are gone.
 }

@@ -57,7 +57,7 @@ struct DeleteItem {
 }
 
 interface Images extends(Svc.Service, Ev.EventSource) {
-  summary @0 () -> (images :UInt32, layers :UInt32, storageDriver :Text, backingFilesystem :Text);
+  summary @0 () -> (images :UInt32, layers :UInt32, storageDriver :Text, backingFilesystem :Text) $Svc.readOnly;
   # Counts for /info.
 
   uploadBegin @1 (loadAhead :Bool) -> (upload :Text);
@@ -79,10 +79,10 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # Returns dockerd's lines ("Loaded image: busybox:latest") and the layers it extracted (for
   # the progress a terminal shows). Emits load and tag events.
 
-  list @5 () -> (images :List(ImageInfo));
+  list @5 () -> (images :List(ImageInfo)) $Svc.readOnly;
   # Every image, for GET /images/json (the API filters).
 
-  inspect @6 (ref :Text) -> (image :ImageInfo);
+  inspect @6 (ref :Text) -> (image :ImageInfo) $Svc.readOnly;
   # One image by id, id prefix, name[:tag] or name@digest. notFound "No such image: REF";
   # invalid for an ambiguous prefix.
 
@@ -100,7 +100,7 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # chunk. A read waits for the bytes it starts at; it fails once the writing failed, and the
   # writing stops once the download is closed. Emits save events when it is written whole.
 
-  downloadRead @10 (download :Text, offset :UInt64, maxBytes :UInt32) -> (data :Data);
+  downloadRead @10 (download :Text, offset :UInt64, maxBytes :UInt32) -> (data :Data) $Svc.readOnly;
   # Up to maxBytes (at most 16 MiB) from `offset`; empty at the end. Of a download still being
   # written (saveBegin, exportBegin), waits up to 50 s for the byte at `offset`.
 
@@ -126,7 +126,7 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   login @15 (host :Text, auth :RegistryAuth) -> ();
   # Checks credentials against the registry at `host`. unauthorized when refused.
 
-  progress @16 (operation :Text, from :UInt32, waitMs :UInt32) -> (lines :List(Text), done :Bool);
+  progress @16 (operation :Text, from :UInt32, waitMs :UInt32) -> (lines :List(Text), done :Bool) $Svc.readOnly;
   # dockerd's JSON progress messages of a pull or push from index `from` on, waiting up to
   # waitMs (at most 5000) for new ones. Once done and every line is read, the call fails with
   # the operation's error, if it had one, and the operation is forgotten.
@@ -141,7 +141,7 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   releaseRootfs @18 (container :Text) -> ();
   # Called when a container is removed: deletes its writable layer.
 
-  changes @19 (container :Text) -> (changes :List(Change));
+  changes @19 (container :Text) -> (changes :List(Change)) $Svc.readOnly;
   # docker diff, called by the containerd-bridge while it holds the container: what the
   # container's writable layer adds, changes and deletes, by path.
 
@@ -161,18 +161,18 @@ interface Images extends(Svc.Service, Ev.EventSource) {
   # for import; a change dockerd refuses fails the call `invalid` before anything is written.
   # `reference` may be empty.
 
-  containerSize @22 (container :Text) -> (rw :Int64, rootFs :Int64);
+  containerSize @22 (container :Text) -> (rw :Int64, rootFs :Int64) $Svc.readOnly;
   # The bytes of file content in the container's writable layer (SizeRw) and in it plus its
   # image (SizeRootFs). notFound when it has no layer. berth's own callers use
   # containerSizes (below), which answers the same for many containers in one call.
 
-  containerSizes @23 (containers :List(Text)) -> (sizes :List(ContainerSize));
+  containerSizes @23 (containers :List(Text)) -> (sizes :List(ContainerSize)) $Svc.readOnly;
   # containerSize for many containers in one call: the containerd-bridge asks it once for
   # `ps -s` (and `inspect -s`), whatever the number of containers. A container without a layer
   # is left out of `sizes` (it is being created or removed); an id that is not a container id
   # fails the call `invalid`.
 
-  imageViews @24 () -> (epoch :UInt64, seq :UInt64, images :List(ImageInfo));
+  imageViews @24 () -> (epoch :UInt64, seq :UInt64, images :List(ImageInfo)) $Svc.readOnly;
   # For the API's read model of images (docs/ipc.md, "Image views"): every image, as `list`
   # answers it, as of sequence `seq` of this run (`epoch`). Right after answering, the service
   # publishes an ImageViewChange with `mark` set and the same epoch and seq on its views channel

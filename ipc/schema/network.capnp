@@ -11,7 +11,7 @@ using Svc = import "service.capnp";
 using Ev = import "events.capnp";
 
 interface Network extends(Svc.Service, Ev.EventSource) {
-  summary @0 () -> (networks :UInt32);
+  summary @0 () -> (networks :UInt32) $Svc.readOnly;
   # Counts for /info, read from the network store under <data-root>/network.
 
   attach @1 (container :Text, request :Data) -> (netnsPath :Text, settings :Data);
@@ -44,11 +44,11 @@ interface Network extends(Svc.Service, Ev.EventSource) {
   # makes networks. Refusals with dockerd's words: a name in use (conflict "network with name X
   # already exists"), a predefined name, a subnet that overlaps another network's, no free pool.
 
-  inspect @5 (ref :Text) -> (network :Data);
+  inspect @5 (ref :Text) -> (network :Data) $Svc.readOnly;
   # GET /networks/{id}: dockerd's network JSON, Containers included. `ref` is a full id, a
   # name, or a unique id prefix; notFound "network X not found".
 
-  list @6 (filters :Data) -> (networks :Data);
+  list @6 (filters :Data) -> (networks :Data) $Svc.readOnly;
   # GET /networks: a JSON array of the networks as inspect gives them, filtered by dockerd's
   # keys (driver, id, label, name, scope, type, dangling); invalid "invalid filter 'x'".
 

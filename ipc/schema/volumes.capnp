@@ -33,7 +33,7 @@ struct ContainerVolumes {
 }
 
 interface Volumes extends(Svc.Service, Ev.EventSource) {
-  summary @0 () -> (volumes :UInt32);
+  summary @0 () -> (volumes :UInt32) $Svc.readOnly;
   # Counts for /info.
 
   create @1 (name :Text, driver :Text, labels :List(KeyValue), options :List(KeyValue), anonymous :Bool)
@@ -48,10 +48,10 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # existing one). `anonymous` adds the label com.docker.volume.anonymous, as moby does for a
   # volume it names itself; the API sets it for a POST /volumes/create without a name.
 
-  inspect @2 (name :Text) -> (volume :VolumeInfo);
+  inspect @2 (name :Text) -> (volume :VolumeInfo) $Svc.readOnly;
   # GET /volumes/{name}. notFound "get NAME: no such volume".
 
-  list @3 (filters :Data, withSizes :Bool) -> (volumes :List(VolumeInfo), warnings :List(Text));
+  list @3 (filters :Data, withSizes :Bool) -> (volumes :List(VolumeInfo), warnings :List(Text)) $Svc.readOnly;
   # GET /volumes and system df. `filters` is Docker's filters JSON (dangling, driver, label,
   # name), validated here (invalid "invalid filter 'x'").
 
@@ -100,7 +100,7 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
   # copyFrom. A volume with a device is mounted for the copy and unmounted after unless a
   # container holds it. No event (dockerd logs none for it). notFound for an unknown volume.
 
-  volumeViews @12 () -> (epoch :UInt64, seq :UInt64, volumes :List(VolumeInfo));
+  volumeViews @12 () -> (epoch :UInt64, seq :UInt64, volumes :List(VolumeInfo)) $Svc.readOnly;
   # For the API's read model of volumes (docs/ipc.md, "Volume views"): every volume, without
   # users or sizes, as of sequence `seq` of this run (`epoch`). Right after answering, the
   # service publishes a VolumeViewChange with `mark` set and the same epoch and seq on its views

@@ -13,6 +13,7 @@ using EchoMethod = ipc::Method<Echo, Echo::EchoParams, Echo::EchoResults>;
 using SleepMethod = ipc::Method<Echo, Echo::SleepParams, Echo::SleepResults>;
 using FailMethod = ipc::Method<Echo, Echo::FailParams, Echo::FailResults>;
 using BlobMethod = ipc::Method<Echo, Echo::BlobParams, Echo::BlobResults>;
+using PeekMethod = ipc::Method<Echo, Echo::PeekParams, Echo::PeekResults>;
 
 inline const EchoMethod& echoMethod() {
   static const EchoMethod m("echo");
@@ -24,6 +25,11 @@ inline const SleepMethod& sleepMethod() {
 }
 inline const FailMethod& failMethod() {
   static const FailMethod m("fail");
+  return m;
+}
+
+inline const PeekMethod& peekMethod() {
+  static const PeekMethod m("peek");
   return m;
 }
 
@@ -41,6 +47,12 @@ inline void registerEcho(ipc::RpcServer& server) {
   server.handle(
       sleepMethod(),
       [](Echo::SleepParams::Reader p, Echo::SleepResults::Builder) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(p.getMs()));
+      },
+      ipc::RpcServer::Dispatch::worker);
+  server.handle(
+      peekMethod(),
+      [](Echo::PeekParams::Reader p, Echo::PeekResults::Builder) {
         std::this_thread::sleep_for(std::chrono::milliseconds(p.getMs()));
       },
       ipc::RpcServer::Dispatch::worker);

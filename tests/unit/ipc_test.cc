@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 using testing::echoMethod;
 using testing::failMethod;
 using testing::sleepMethod;
+using testing::peekMethod;
 
 // Sets the flag that holds the test's handlers, then joins their callers: on every way out of
 // a test, so a failed assertion never leaves a thread waiting on a handler that never returns.
@@ -217,6 +218,36 @@ TEST_F(IpcTest, AServerKilledMidCallFailsTheCallUnavailableLongBeforeItsDeadline
   server->wait(5s);
   EXPECT_THROW(echo(client, "anyone?", ipc::deadlineIn(200ms)), Error);
   EXPECT_EQ(wentAway.size(), 1u);
+  // A method the schema declares $readOnly cannot have acted: its peer dying mid-call is no news.
+  auto second = spawnServer();
+  ASSERT_EQ(static_cast<pid_t>(client.callIdempotent(echoMethod(), ipc::deadlineIn(5s)).get().getPid()), second->pid());
+  std::thread killer2([&] {
+    std::this_thread::sleep_for(300ms);
+    second->signal(SIGKILL);
+  });
+  try {
+    client.call(peekMethod(), ipc::deadlineIn(10s), [](testing::Echo::PeekParams::Builder p) { p.setMs(8000); });
+    ADD_FAILURE() << "call succeeded";
+  } catch (const Error& e) {
+    EXPECT_TRUE(ipc::RpcClient::wentAwayDuringCall(e)) << e.what();
+  }
+  killer2.join();
+  EXPECT_EQ(wentAway.size(), 1u);
+}
+
+TEST(MethodTest, TheSchemasReadOnlyAnnotationMarksTheMethodsThatChangeNothing) {
+  EXPECT_TRUE(testing::peekMethod().readOnly);
+  EXPECT_FALSE(testing::sleepMethod().readOnly);
+  EXPECT_TRUE(ipc::methods::recent().readOnly);
+  EXPECT_TRUE(ipc::methods::health().readOnly);
+  EXPECT_TRUE(ipc::methods::bridgeWait().readOnly);
+  EXPECT_TRUE(ipc::methods::bridgeContainerViews().readOnly);
+  EXPECT_TRUE(ipc::methods::volumesInspect().readOnly);
+  EXPECT_TRUE(ipc::methods::imagesProgress().readOnly);
+  EXPECT_FALSE(ipc::methods::bridgeRemove().readOnly);
+  EXPECT_FALSE(ipc::methods::volumesRemove().readOnly);
+  EXPECT_FALSE(ipc::methods::volumesCreate().readOnly);
+  EXPECT_FALSE(ipc::methods::imagesLoad().readOnly);
 }
 
 TEST_F(IpcTest, AClientReconnectsByItselfWhenTheServerComesBack) {
@@ -400,6 +431,7 @@ TEST_F(IpcTest, LongPollsNeverHoldTheWorkersOtherCallsNeed) {
       ipc::RpcServer::Dispatch::longPoll);
   server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
   server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
+  server.handle(peekMethod(), [](testing::Echo::PeekParams::Reader, testing::Echo::PeekResults::Builder) {});
   server.start();
   std::vector<std::thread> callers;
   for (int i = 0; i < 8; ++i) {
@@ -444,6 +476,7 @@ TEST_F(IpcTest, TheWorkerPoolGrowsWithTheCallsWaitingUpToItsBoundAndShrinksWhenI
       ipc::RpcServer::Dispatch::worker);
   server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
   server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
+  server.handle(peekMethod(), [](testing::Echo::PeekParams::Reader, testing::Echo::PeekResults::Builder) {});
   server.start();
   EXPECT_EQ(server.workerThreads(), 1u) << "an idle server keeps only its standing worker";
 
@@ -493,6 +526,7 @@ struct HeldCallsServer {
         ipc::RpcServer::Dispatch::worker);
     server.handle(failMethod(), [](testing::Echo::FailParams::Reader, testing::Echo::FailResults::Builder) {});
     server.handle(testing::blobMethod(), [](testing::Echo::BlobParams::Reader, testing::Echo::BlobResults::Builder) {});
+    server.handle(peekMethod(), [](testing::Echo::PeekParams::Reader, testing::Echo::PeekResults::Builder) {});
     server.start();
   }
 };

@@ -2,6 +2,7 @@
 # An interface for exercising the IPC layer in tests only.
 
 $import "/capnp/c++.capnp".namespace("berth::testing");
+using Svc = import "/ipc/schema/service.capnp";
 
 interface Echo {
   echo @0 (text :Text) -> (text :Text, pid :UInt32);
@@ -16,4 +17,7 @@ interface Echo {
   blob @3 (bytes :UInt32, foreseen :UInt32) -> (data :Data);
   # Returns `bytes` bytes, byte i being i mod 251; registered with handleBlob, its results
   # built for a blob of `foreseen` bytes.
+
+  peek @4 (ms :UInt32) -> () $Svc.readOnly;
+  # As sleep, but declared to change nothing.
 }
