@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+
+namespace berth {
+
+// A shared library opened at run time, for the few a process needs only sometimes (libssl for a
+// TLS listener, libcurl for a registry): a process that never needs one never maps it.
+class SharedLibrary {
+ public:
+  // Opens `soname` with RTLD_NOW | RTLD_LOCAL (nothing else in the process binds to its symbols
+  // by accident); throws `unavailable` with dlerror's text. The handle is never closed: the
+  // libraries opened this way register exit handlers that must outlive it.
+  explicit SharedLibrary(const char* soname);
+
+  // Sets `out` to the symbol `name`; throws `unavailable` when the library has none.
+  template <typename Function>
+  void resolve(const char* name, Function& out) const {
+    out = reinterpret_cast<Function>(symbol(name));
+  }
+
+ private:
+  void* symbol(const char* name) const;
+
+  std::string soname_;
+  void* handle_;
+};
+
+}  // namespace berth
