@@ -1094,6 +1094,22 @@ TEST_F(ContainersTest, KillingAnyOfTheSixProcessesWithSigkillLeavesTheContainerR
   }
 }
 
+// Waits up to 10 s until what containerd holds in berth's namespace (the ids `ctr tasks ls -q`
+// and `ctr containers ls -q` print) satisfies `done`; returns whether it did, and leaves the
+// last listing in `listing` for the failure message. A failing ctr throws, so it never reads
+// as "nothing there".
+bool awaitContainerd(Engine& engine, const std::function<bool(const std::string& tasks, const std::string& containers)>& done,
+                     std::string& listing) {
+  std::string address = engine.execRoot() + "/containerd/containerd.sock";
+  return waitFor([&] {
+    auto t = run({"ctr", "--address", address, "-n", "berth", "tasks", "ls", "-q"});
+    auto c = run({"ctr", "--address", address, "-n", "berth", "containers", "ls", "-q"});
+    if (t.exitCode != 0 || c.exitCode != 0) throw std::runtime_error("ctr failed: " + t.err + c.err);
+    listing = "tasks: " + t.out + "containers: " + c.out;
+    return done(t.out, c.out);
+  }, std::chrono::seconds(10));
+}
+
 // A storm of kill -9s of the bridge at random moments while docker exec runs back to back: an
 // unknown or timed-out task state must never be taken for an exit, so the container stays
 // running, exec never says "is not running", and rm -f afterwards leaves no task in containerd.
@@ -1149,17 +1165,11 @@ TEST_F(ContainersTest, FortyKillsOfTheBridgeWithExecsInFlightNeverMakeARunningCo
   // containerd comes to hold neither a task nor a container object of it: the exit's deletion
   // of them runs off the removal's path (ContainerLifecycle::ensureRuntimeGone), so it may end
   // after rm -f has answered.
-  std::string address = engine_.execRoot() + "/containerd/containerd.sock";
-  std::string tasks, containers;
-  bool gone = waitFor([&] {
-    auto t = run({"ctr", "--address", address, "-n", "berth", "tasks", "ls", "-q"});
-    auto c = run({"ctr", "--address", address, "-n", "berth", "containers", "ls", "-q"});
-    if (t.exitCode != 0 || c.exitCode != 0) throw std::runtime_error("ctr failed: " + t.err + c.err);
-    tasks = t.out;
-    containers = c.out;
-    return !contains(tasks, id) && !contains(containers, id);
-  }, 10s);
-  EXPECT_TRUE(gone) << "tasks: " << tasks << "containers: " << containers;
+  std::string listing;
+  EXPECT_TRUE(awaitContainerd(
+      engine_, [&](const std::string& tasks, const std::string& containers) { return !contains(tasks, id) && !contains(containers, id); },
+      listing))
+      << listing;
 }
 
 // The lines `for i in 1..n: echo line-i` prints.
@@ -1186,17 +1196,10 @@ TEST_F(ContainersTest, ARunEndsWithItsWholeOutputAndContainerdDeletesTheTaskAfte
   EXPECT_EQ(logs.out, numberedLines(3000) + "end");
   EXPECT_EQ(logs.err, "err\n");
 
-  std::string address = engine_.execRoot() + "/containerd/containerd.sock";
-  std::string tasks, containers;
-  bool empty = waitFor([&] {
-    auto t = run({"ctr", "--address", address, "-n", "berth", "tasks", "ls", "-q"});
-    auto c = run({"ctr", "--address", address, "-n", "berth", "containers", "ls", "-q"});
-    if (t.exitCode != 0 || c.exitCode != 0) throw std::runtime_error("ctr failed: " + t.err + c.err);
-    tasks = t.out;
-    containers = c.out;
-    return tasks.empty() && containers.empty();
-  }, 10s);
-  EXPECT_TRUE(empty) << "tasks: " << tasks << "containers: " << containers;
+  std::string listing;
+  EXPECT_TRUE(awaitContainerd(
+      engine_, [](const std::string& tasks, const std::string& containers) { return tasks.empty() && containers.empty(); }, listing))
+      << listing;
   // And the kept container starts again on it all.
   r = engine_.docker({"start", "-a", "kept"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
