@@ -1,0 +1,159 @@
+// libarchive opened at the first call (services/images/libarchive_on_demand.cc). This program
+// links the forwarders and not libarchive, as berth-images does: it maps no libarchive until
+// the first call, and a tar written and read back through the forwarders is what GNU tar and
+// libarchive itself make of it.
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "tests/support/process.h"
+
+namespace berth::test {
+namespace {
+
+bool mapsLibarchive() {
+  std::ifstream maps("/proc/self/maps");
+  EXPECT_TRUE(maps.good());
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/libarchive.so") != std::string::npos) return true;
+  }
+  return false;
+}
+
+la_ssize_t appendTo(struct archive*, void* out, const void* data, size_t size) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
+  return static_cast<la_ssize_t>(size);
+}
+
+struct Source {
+  std::string bytes;
+  bool delivered = false;
+  bool failing = false;
+};
+
+la_ssize_t readFrom(struct archive* a, void* in, const void** data) {
+  auto* source = static_cast<Source*>(in);
+  if (source->failing) {
+    archive_set_error(a, EIO, "short read at %d of %s (%zu bytes)", 7, "layer", source->bytes.size());
+    return -1;
+  }
+  if (source->delivered) return 0;
+  source->delivered = true;
+  *data = source->bytes.data();
+  return static_cast<la_ssize_t>(source->bytes.size());
+}
+
+// A tar with a file (mode, xattr, contents), a hard link to it and a symlink.
+std::string writeTar() {
+  std::string out;
+  struct archive* w = archive_write_new();
+  EXPECT_EQ(archive_write_set_format_pax_restricted(w), ARCHIVE_OK);
+  EXPECT_EQ(archive_write_set_bytes_in_last_block(w, 1), ARCHIVE_OK);
+  EXPECT_EQ(archive_write_open2(w, &out, nullptr, appendTo, nullptr, nullptr), ARCHIVE_OK) << archive_error_string(w);
+  struct archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "dir/file");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0640);
+  archive_entry_set_size(e, 5);
+  archive_entry_xattr_add_entry(e, "user.berth", "on demand", 9);
+  EXPECT_EQ(archive_write_header(w, e), ARCHIVE_OK) << archive_error_string(w);
+  EXPECT_EQ(archive_write_data(w, "hello", 5), 5);
+  EXPECT_EQ(archive_write_finish_entry(w), ARCHIVE_OK);
+  archive_entry_free(e);
+  e = archive_entry_new();
+  archive_entry_set_pathname(e, "dir/link");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_hardlink(e, "dir/file");
+  archive_entry_set_nlink(e, 2);
+  EXPECT_EQ(archive_write_header(w, e), ARCHIVE_OK) << archive_error_string(w);
+  archive_entry_free(e);
+  e = archive_entry_new();
+  archive_entry_set_pathname(e, "dir/sym");
+  archive_entry_set_filetype(e, AE_IFLNK);
+  archive_entry_set_perm(e, 0777);
+  archive_entry_copy_symlink(e, "file");
+  archive_entry_copy_uname(e, "berth");
+  EXPECT_EQ(archive_write_header(w, e), ARCHIVE_OK) << archive_error_string(w);
+  archive_entry_free(e);
+  EXPECT_EQ(archive_write_close(w), ARCHIVE_OK);
+  EXPECT_EQ(archive_write_free(w), ARCHIVE_OK);
+  return out;
+}
+
+TEST(LibarchiveOnDemandTest, NothingIsMappedUntilTheFirstCallAndATarRoundTrips) {
+  // Before any call: ctest runs each test of this program in a process of its own (run
+  // together, this one must come first).
+  EXPECT_FALSE(mapsLibarchive()) << "libarchive mapped before any call into it";
+  std::string tar = writeTar();
+  EXPECT_TRUE(mapsLibarchive()) << "the first call did not open libarchive";
+  ASSERT_GT(tar.size(), 1024u);
+
+  // GNU tar reads what the forwarders wrote.
+  TempDir dir("berth-libarchive-on-demand");
+  {
+    std::ofstream file(dir.path() + "/t.tar", std::ios::binary);
+    file << tar;
+  }
+  auto listing = run({"tar", "-tvf", dir.path() + "/t.tar"});
+  ASSERT_EQ(listing.exitCode, 0) << listing.err;
+  EXPECT_NE(listing.out.find("-rw-r----- 0/0               5 "), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find(" dir/file\n"), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find("dir/link link to dir/file"), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find("dir/sym -> file"), std::string::npos) << listing.out;
+
+  // And libarchive, through the forwarders, reads back every field.
+  Source source{tar};
+  struct archive* r = archive_read_new();
+  ASSERT_EQ(archive_read_support_format_tar(r), ARCHIVE_OK);
+  ASSERT_EQ(archive_read_support_format_gnutar(r), ARCHIVE_OK);
+  ASSERT_EQ(archive_read_support_filter_gzip(r), ARCHIVE_OK);
+  ASSERT_EQ(archive_read_open(r, &source, nullptr, readFrom, nullptr), ARCHIVE_OK) << archive_error_string(r);
+  struct archive_entry* e = nullptr;
+  ASSERT_EQ(archive_read_next_header(r, &e), ARCHIVE_OK) << archive_error_string(r);
+  EXPECT_STREQ(archive_entry_pathname(e), "dir/file");
+  EXPECT_EQ(archive_entry_filetype(e), static_cast<__LA_MODE_T>(AE_IFREG));
+  EXPECT_EQ(archive_entry_size(e), 5);
+  // pax carries the attribute twice (LIBARCHIVE.xattr and SCHILY.xattr); each read names it.
+  EXPECT_GE(archive_entry_xattr_reset(e), 1);
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  std::set<std::string> attributes;
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+    attributes.insert(std::string(name) + "=" + std::string(static_cast<const char*>(value), size));
+  }
+  EXPECT_EQ(attributes, std::set<std::string>{"user.berth=on demand"});
+  const void* block = nullptr;
+  la_int64_t offset = -1;
+  ASSERT_EQ(archive_read_data_block(r, &block, &size, &offset), ARCHIVE_OK);
+  EXPECT_EQ(std::string(static_cast<const char*>(block), size), "hello");
+  EXPECT_EQ(offset, 0);
+  ASSERT_EQ(archive_read_next_header(r, &e), ARCHIVE_OK) << archive_error_string(r);
+  EXPECT_STREQ(archive_entry_pathname(e), "dir/link");
+  EXPECT_STREQ(archive_entry_hardlink(e), "dir/file");
+  ASSERT_EQ(archive_read_next_header(r, &e), ARCHIVE_OK) << archive_error_string(r);
+  EXPECT_STREQ(archive_entry_pathname(e), "dir/sym");
+  EXPECT_EQ(archive_entry_filetype(e), static_cast<__LA_MODE_T>(AE_IFLNK));
+  EXPECT_EQ(archive_read_next_header(r, &e), ARCHIVE_EOF);
+  EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+}
+
+TEST(LibarchiveOnDemandTest, AnErrorSetInACallbackIsFormattedAndReported) {
+  Source source{std::string(1024, '\0')};
+  source.failing = true;
+  struct archive* r = archive_read_new();
+  ASSERT_EQ(archive_read_support_format_tar(r), ARCHIVE_OK);
+  EXPECT_EQ(archive_read_open(r, &source, nullptr, readFrom, nullptr), ARCHIVE_FATAL);
+  ASSERT_NE(archive_error_string(r), nullptr);
+  EXPECT_STREQ(archive_error_string(r), "short read at 7 of layer (1024 bytes)");
+  EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+}
+
+}  // namespace
+}  // namespace berth::test
