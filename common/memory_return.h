@@ -3,8 +3,10 @@
 // 100 containers were run and removed, the bridge held 17 MB and berth-api 8 MB more than when
 // fresh, and malloc_trim(0) called from outside returned 7 and 8 MB of it. Each service keeps
 // one of these: a thread that every few seconds looks at how much the arenas hold free and,
-// when that grew by more than a threshold since it last looked, calls malloc_trim(0), which
-// hands the free pages of every arena back (madvise) and keeps the addresses.
+// when that grew by more than a threshold since it last trimmed, or the process faulted in
+// more than that many bytes of pages since (a burst that wrote the returned pages again and
+// freed them), calls malloc_trim(0), which hands the free pages of every arena back (madvise)
+// and keeps the addresses.
 #pragma once
 
 #include <chrono>
@@ -28,7 +30,8 @@ class MemoryReturn {
   MemoryReturn& operator=(const MemoryReturn&) = delete;
 
   // One look: trims when the arenas' free bytes grew by more than the threshold since the
-  // last trim. True when it trimmed. (The thread calls this; tests call it directly.)
+  // last trim, or the process's minor faults since then add up to more than it. True when it
+  // trimmed. (The thread calls this; tests call it directly.)
   bool returnIfWorthIt();
 
  private:
@@ -37,6 +40,7 @@ class MemoryReturn {
   size_t grownBy_;
   std::function<void()> beforeLook_;
   size_t freeAfterTrim_ = 0;
+  long faultsAfterTrim_ = 0;
   std::mutex mutex_;
   std::condition_variable stop_;
   bool stopping_ = false;
