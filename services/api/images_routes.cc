@@ -110,7 +110,15 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
   raw.resize(n);
   auto j = parseJsonOrDiscarded(raw);
   if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
-  return {j.value("username", ""), j.value("password", "")};
+  // Go decodes the header into a struct of strings: null leaves a field empty, any other
+  // non-string is a decode error.
+  auto field = [&j](const char* key) -> std::string {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return "";
+    if (!it->is_string()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
+    return it->get<std::string>();
+  };
+  return {field("username"), field("password")};
 }
 
 int64_t parseRfc3339(const std::string& text) { return parseRfc3339Nanos(text) / 1000000000; }

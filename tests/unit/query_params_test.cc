@@ -71,11 +71,15 @@ TEST(RegistryAuthTest, DecodesUrlSafeStandardAndUnpaddedHeaders) {
   EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6InU+PyIsInBhc3N3b3JkIjoicH5+Pj8ifQ=="), expected);
   EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6InU-PyIsInBhc3N3b3JkIjoicH5-Pj8ifQ"), expected);
   EXPECT_EQ(registryAuth("e30="), (std::pair<std::string, std::string>{}));
+  // {"username":null,"password":"p"}
+  EXPECT_EQ(registryAuth("eyJ1c2VybmFtZSI6bnVsbCwicGFzc3dvcmQiOiJwIn0"), (std::pair<std::string, std::string>{"", "p"}));
   EXPECT_EQ(registryAuth(""), (std::pair<std::string, std::string>{}));
 }
 
-TEST(RegistryAuthTest, RefusesAHeaderThatIsNotBase64OfAJsonObject) {
-  for (const char* bad : {"!!!!", "eyJ1c2Vy*mFtZSI6", "W10=" /* [] */, "bm90IGpzb24=" /* not json */}) {
+TEST(RegistryAuthTest, RefusesAHeaderThatIsNotBase64OfAJsonObjectOfStrings) {
+  for (const char* bad : {"!!!!", "eyJ1c2Vy*mFtZSI6", "W10=" /* [] */, "bm90IGpzb24=" /* not json */,
+                          "eyJ1c2VybmFtZSI6MTI3fQ" /* {"username":127} */,
+                          "eyJwYXNzd29yZCI6WyJwIl19" /* {"password":["p"]} */}) {
     EXPECT_EQ(test::thrownKind([&] { registryAuth(bad); }), "invalid") << bad;
     EXPECT_EQ(test::thrownMessage([&] { registryAuth(bad); }), "invalid X-Registry-Auth header") << bad;
   }
