@@ -23,7 +23,11 @@ class MemoryReturn {
   // `beforeLook`, when set, runs on the thread before each look: the process lets go of what it
   // keeps only while it may be needed again (ipc::RpcClient::closeIdleEverywhere, the RPC
   // clients' idle sockets), so that a burst's leftovers are returned by the same look.
-  MemoryReturn(std::chrono::milliseconds every = std::chrono::seconds(5), size_t grownBy = size_t{1} << 20,
+  // 256 KiB: small enough that the buffers ZeroMQ frees after the idle-socket sweep go back,
+  // large enough that an idle service does not trim at every look (docs/performance.md).
+  static constexpr size_t kThreshold = size_t{1} << 18;
+
+  MemoryReturn(std::chrono::milliseconds every = std::chrono::seconds(5), size_t grownBy = kThreshold,
                std::function<void()> beforeLook = {});
   ~MemoryReturn();  // stops the thread
   MemoryReturn(const MemoryReturn&) = delete;

@@ -86,7 +86,8 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
     ServiceHost host(name, config, workers);
     setup(host);
     // What a burst freed goes back to the system, the RPC clients' idle sockets first.
-    MemoryReturn memoryReturn(std::chrono::seconds(5), size_t{1} << 18, [] { RpcClient::closeIdleEverywhere(); });
+    MemoryReturn memoryReturn(std::chrono::seconds(5), MemoryReturn::kThreshold,
+                              [] { RpcClient::closeIdleEverywhere(); });
     return host.run();
   } catch (const std::exception& e) {
     spdlog::critical("{} failed to start: {}", name, e.what());

@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
     api::Backends backends(zmq, config);
     // What a burst freed goes back to the system (common/memory_return.h), the RPC clients'
     // idle sockets first. Made after the clients and their context, so its thread ends first.
-    MemoryReturn memoryReturn(std::chrono::seconds(5), size_t{1} << 18, [] { ipc::RpcClient::closeIdleEverywhere(); });
+    MemoryReturn memoryReturn(std::chrono::seconds(5), MemoryReturn::kThreshold,
+                              [] { ipc::RpcClient::closeIdleEverywhere(); });
     api::EventHub events(zmq, config, backends);
     api::Router router;
     api::SystemRoutes system(config, backends, events);
