@@ -67,29 +67,18 @@ TEST_F(ImagesTest, DockerLoadLoadsAnArchiveAndDockerImagesListsIt) {
   EXPECT_NE(r.out.find("{\"stream\":\"Loaded image: berth-test/busybox:1\\n\"}"), std::string::npos) << r.out;
 }
 
-// Whether the process maps a file whose name starts with `library`.
-bool maps(pid_t pid, const std::string& library) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/maps");
-  EXPECT_TRUE(in.good()) << "maps of " << pid;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("/" + library) != std::string::npos) return true;
-  }
-  return false;
-}
-
 // berth-images opens libarchive (with libxml2 and ICU) at its first archive, not at its start
 // (docs/performance.md, "libarchive opened when first needed").
 TEST_F(ImagesTest, LibarchiveIsOpenedByTheFirstLoadNotByTheStart) {
   pid_t images = engine_.childPid("images");
-  EXPECT_FALSE(maps(images, "libarchive.so"));
-  EXPECT_FALSE(maps(images, "libxml2.so"));
+  EXPECT_FALSE(mapsLibrary(images, "libarchive.so"));
+  EXPECT_FALSE(mapsLibrary(images, "libxml2.so"));
   std::string archive = busyboxArchive(work_.path(), "berth-test/busybox:1");
   auto r = engine_.docker({"load", "-q", "-i", archive});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "Loaded image: berth-test/busybox:1\n");
   ASSERT_EQ(engine_.childPid("images"), images) << "berth-images restarted during the load";
-  EXPECT_TRUE(maps(images, "libarchive.so"));
+  EXPECT_TRUE(mapsLibrary(images, "libarchive.so"));
   auto upper = engine_.output({"image", "inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", "berth-test/busybox:1"});
   ASSERT_FALSE(upper.empty());
   upper.pop_back();

@@ -17,17 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Whether berth-api has `library` (a file name) mapped: it opens OpenSSL only for TLS.
-bool apiMaps(Engine& engine, const std::string& library) {
-  std::ifstream maps("/proc/" + std::to_string(engine.children().at("api").pid) + "/maps");
-  EXPECT_TRUE(maps.good()) << "berth-api's maps";
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.find("/" + library) != std::string::npos) return true;
-  }
-  return false;
-}
-
 void openssl(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"openssl"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -110,7 +99,7 @@ TEST(TlsTest, ATlsverifyHostServesClientsWithACertificateAndRefusesOthers) {
   EXPECT_NE(r.err.find("certificate signed by unknown authority"), std::string::npos) << r.err;
   // The unix socket beside it is still plain.
   EXPECT_EQ(engine.docker({"version"}).exitCode, 0);
-  EXPECT_TRUE(apiMaps(engine, "libssl.so.3"));
+  EXPECT_TRUE(mapsLibrary(engine.children().at("api").pid, "libssl.so.3"));
 }
 
 // Over TLS one connection carries exec's stdin and stdout at once (a reader thread and a
@@ -178,8 +167,8 @@ TEST(TlsTest, PlainTcpServesOnLoopbackAndIsRefusedElsewhere) {
   EXPECT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(r.out, "0.1.0\n");
   // Without TLS berth-api never opens OpenSSL (1.2 MB of PSS).
-  EXPECT_FALSE(apiMaps(engine, "libssl.so.3"));
-  EXPECT_FALSE(apiMaps(engine, "libcrypto.so.3"));
+  EXPECT_FALSE(mapsLibrary(engine.children().at("api").pid, "libssl.so.3"));
+  EXPECT_FALSE(mapsLibrary(engine.children().at("api").pid, "libcrypto.so.3"));
 
   TempDir dir;
   r = run({binDir() + "/berth-supervisor", "--data-root", dir.path() + "/data", "--exec-root", dir.path() + "/run",

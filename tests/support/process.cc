@@ -191,6 +191,17 @@ void killPid(pid_t pid, int sig) {
   }
 }
 
+bool mapsLibrary(pid_t pid, const std::string& library) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  if (!maps) throw std::runtime_error("cannot read the maps of " + std::to_string(pid));
+  std::string line;
+  while (std::getline(maps, line)) {
+    if (line.find("/" + library) != std::string::npos) return true;
+  }
+  if (maps.bad()) throw std::runtime_error("reading the maps of " + std::to_string(pid) + " failed");
+  return false;
+}
+
 bool processAlive(pid_t pid) {
   if (pid <= 0) return false;
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");

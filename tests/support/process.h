@@ -57,6 +57,10 @@ class TempDir {
 };
 
 bool processAlive(pid_t pid);
+// Whether the process maps a file whose name starts with `library` ("libssl.so" matches
+// /usr/lib/x86_64-linux-gnu/libssl.so.3). Throws when its maps cannot be read: an unreadable
+// maps is not an answer.
+bool mapsLibrary(pid_t pid, const std::string& library);
 // kill(2) of one process the test knows by pid; throws for pid <= 1 (kill(0) or kill(-1) would
 // signal the test's own process group or everything) and when kill fails.
 void killPid(pid_t pid, int sig);

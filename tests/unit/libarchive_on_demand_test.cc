@@ -6,6 +6,8 @@
 #include <archive_entry.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <fstream>
 #include <set>
@@ -15,16 +17,6 @@
 
 namespace berth::test {
 namespace {
-
-bool mapsLibarchive() {
-  std::ifstream maps("/proc/self/maps");
-  EXPECT_TRUE(maps.good());
-  std::string line;
-  while (std::getline(maps, line)) {
-    if (line.find("/libarchive.so") != std::string::npos) return true;
-  }
-  return false;
-}
 
 la_ssize_t appendTo(struct archive*, void* out, const void* data, size_t size) {
   static_cast<std::string*>(out)->append(static_cast<const char*>(data), size);
@@ -89,9 +81,9 @@ std::string writeTar() {
 TEST(LibarchiveOnDemandTest, NothingIsMappedUntilTheFirstCallAndATarRoundTrips) {
   // Before any call: ctest runs each test of this program in a process of its own (run
   // together, this one must come first).
-  EXPECT_FALSE(mapsLibarchive()) << "libarchive mapped before any call into it";
+  EXPECT_FALSE(mapsLibrary(getpid(), "libarchive.so")) << "libarchive mapped before any call into it";
   std::string tar = writeTar();
-  EXPECT_TRUE(mapsLibarchive()) << "the first call did not open libarchive";
+  EXPECT_TRUE(mapsLibrary(getpid(), "libarchive.so")) << "the first call did not open libarchive";
   ASSERT_GT(tar.size(), 1024u);
 
   // GNU tar reads what the forwarders wrote.
