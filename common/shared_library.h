@@ -27,3 +27,19 @@ class SharedLibrary {
 };
 
 }  // namespace berth
+
+// Defines the C function `name`, which the library's header declares, as a call of the function
+// of that name in the SharedLibrary `library()` returns, looked up at the first call. For a
+// library a process links only in name: its code is written against the header as for a linked
+// one, and the library is opened when something first calls into it. Write it inside
+// extern "C": a parameter list `Params` that differs from the header's is then a conflicting
+// declaration and does not compile. `Args` names the parameters, in order.
+#define BERTH_FORWARD_TO(library, Ret, name, Params, Args) \
+  Ret name Params {                                        \
+    static const auto function = [] {                      \
+      decltype(&::name) found;                             \
+      (library)().resolve(#name, found);                   \
+      return found;                                        \
+    }();                                                   \
+    return function Args;                                  \
+  }
