@@ -147,6 +147,43 @@ std::string answeredAddress(const std::string& nslookup) {
   return line;
 }
 
+// An engine with no default bridge (--bridge none), in a namespace of its own.
+class NoDefaultBridgeTest : public ContainersTest {
+ protected:
+  NoDefaultBridgeTest() : ContainersTest(options()) {}
+
+  static Engine::Options options() {
+    Engine::Options options;
+    options.ownNetworkNamespace = true;
+    options.extraArgs = {"--bridge", "none"};
+    return options;
+  }
+};
+
+// berth-network opens libnl and libnftables at its first bridge network, not at its start
+// (docs/performance.md, "Network libraries opened when first needed"); what they then do is
+// what they did linked: the bridge, the container's address and route, berth's nftables table.
+TEST_F(NoDefaultBridgeTest, TheNetworkServiceOpensLibnlAndLibnftablesAtTheFirstBridgeNotAtItsStart) {
+  pid_t network = engine_.childPid("network");
+  EXPECT_FALSE(mapsLibrary(network, "libnl-3.so"));
+  EXPECT_FALSE(mapsLibrary(network, "libnl-route-3.so"));
+  EXPECT_FALSE(mapsLibrary(network, "libnftables.so"));
+  auto r = engine_.docker({"network", "create", "--subnet", "10.99.0.0/24", "first"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  r = engine_.docker({"run", "--rm", "--pull", "never", "--network", "first", kImage, "sh", "-c",
+                      "ip -4 -o addr show eth0 && ip route"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "inet 10.99.0.2/24")) << r.out;
+  EXPECT_TRUE(contains(r.out, "default via 10.99.0.1 dev eth0")) << r.out;
+  ASSERT_EQ(engine_.childPid("network"), network) << "berth-network restarted";
+  EXPECT_TRUE(mapsLibrary(network, "libnl-route-3.so"));
+  EXPECT_TRUE(mapsLibrary(network, "libnftables.so"));
+  auto table = run({"nsenter", "--net=/proc/" + std::to_string(engine_.pid()) + "/ns/net", "nft", "list", "table", "ip",
+                    "berth"});
+  ASSERT_EQ(table.exitCode, 0) << table.err;
+  EXPECT_TRUE(contains(table.out, "10.99.0.0/24")) << table.out;
+}
+
 TEST_F(NetworksTest, TheDefaultBridgeGivesAContainerItsAddressRouteHostsEntryAndInspectFields) {
   std::string id = trimNewline(engine_.output(
       {"create", "--pull", "never", "--name", "first", "--hostname", "box", kImage, "sh", "-c",
