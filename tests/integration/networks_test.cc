@@ -27,6 +27,7 @@ constexpr const char* kPage = "hello-from-web";
 class NetworksTest : public ContainersTest {
  protected:
   NetworksTest() : ContainersTest(ownNamespace()) {}
+  explicit NetworksTest(Engine::Options options) : ContainersTest(std::move(options)) {}
 
   static Engine::Options ownNamespace() {
     Engine::Options options;
@@ -148,13 +149,12 @@ std::string answeredAddress(const std::string& nslookup) {
 }
 
 // An engine with no default bridge (--bridge none), in a namespace of its own.
-class NoDefaultBridgeTest : public ContainersTest {
+class NoDefaultBridgeTest : public NetworksTest {
  protected:
-  NoDefaultBridgeTest() : ContainersTest(options()) {}
+  NoDefaultBridgeTest() : NetworksTest(withoutDefaultBridge()) {}
 
-  static Engine::Options options() {
-    Engine::Options options;
-    options.ownNetworkNamespace = true;
+  static Engine::Options withoutDefaultBridge() {
+    auto options = ownNamespace();
     options.extraArgs = {"--bridge", "none"};
     return options;
   }
@@ -178,8 +178,7 @@ TEST_F(NoDefaultBridgeTest, TheNetworkServiceOpensLibnlAndLibnftablesAtTheFirstB
   ASSERT_EQ(engine_.childPid("network"), network) << "berth-network restarted";
   EXPECT_TRUE(mapsLibrary(network, "libnl-route-3.so"));
   EXPECT_TRUE(mapsLibrary(network, "libnftables.so"));
-  auto table = run({"nsenter", "--net=/proc/" + std::to_string(engine_.pid()) + "/ns/net", "nft", "list", "table", "ip",
-                    "berth"});
+  auto table = inEngineNamespace({"nft", "list", "table", "ip", "berth"});
   ASSERT_EQ(table.exitCode, 0) << table.err;
   EXPECT_TRUE(contains(table.out, "10.99.0.0/24")) << table.out;
 }
