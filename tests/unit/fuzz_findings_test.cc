@@ -15,6 +15,7 @@
 #include "common/time_format.h"
 #include "ipc/events.h"
 #include "ipc/message.h"
+#include "services/api/images_routes.h"
 #include "services/containerd-bridge/request_types.h"
 #include "common/image_reference.h"
 #include "tests/unit/error_checks.h"
@@ -29,6 +30,16 @@ TEST(FuzzFindingsTest, ANumberNoDoubleHoldsIsInvalidJsonNotAnEscapedException) {
   EXPECT_EQ(test::thrownKind([] { parseJson("[1e400]"); }), "invalid");
   EXPECT_EQ(test::thrownMessage([] { parseJson("1e400"); }).rfind("invalid JSON: ", 0), 0u);
   EXPECT_TRUE(parseJsonOrDiscarded("1e400").is_discarded());
+}
+
+// query_values: X-Registry-Auth of {"username":127} let nlohmann's type_error escape where an
+// invalid Error is due. Go decodes the header into a struct of strings and refuses other types.
+TEST(FuzzFindingsTest, ACredentialThatIsNotAStringIsAnInvalidRegistryAuthHeader) {
+  for (const char* bad : {"eyJ1c2VybmFtZSI6MTI3fQ" /* {"username":127} */,
+                          "eyJwYXNzd29yZCI6WyJwIl19" /* {"password":["p"]} */}) {
+    EXPECT_EQ(test::thrownKind([&] { api::registryAuth(bad); }), "invalid") << bad;
+    EXPECT_EQ(test::thrownMessage([&] { api::registryAuth(bad); }), "invalid X-Registry-Auth header") << bad;
+  }
 }
 
 // query_values: a Go duration beyond int64 nanoseconds was cast from double to int64 (undefined;

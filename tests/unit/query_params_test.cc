@@ -76,10 +76,8 @@ TEST(RegistryAuthTest, DecodesUrlSafeStandardAndUnpaddedHeaders) {
   EXPECT_EQ(registryAuth(""), (std::pair<std::string, std::string>{}));
 }
 
-TEST(RegistryAuthTest, RefusesAHeaderThatIsNotBase64OfAJsonObjectOfStrings) {
-  for (const char* bad : {"!!!!", "eyJ1c2Vy*mFtZSI6", "W10=" /* [] */, "bm90IGpzb24=" /* not json */,
-                          "eyJ1c2VybmFtZSI6MTI3fQ" /* {"username":127} */,
-                          "eyJwYXNzd29yZCI6WyJwIl19" /* {"password":["p"]} */}) {
+TEST(RegistryAuthTest, RefusesAHeaderThatIsNotBase64OfAJsonObject) {
+  for (const char* bad : {"!!!!", "eyJ1c2Vy*mFtZSI6", "W10=" /* [] */, "bm90IGpzb24=" /* not json */}) {
     EXPECT_EQ(test::thrownKind([&] { registryAuth(bad); }), "invalid") << bad;
     EXPECT_EQ(test::thrownMessage([&] { registryAuth(bad); }), "invalid X-Registry-Auth header") << bad;
   }
