@@ -300,9 +300,10 @@ std::optional<double> totalOf(const std::optional<std::map<std::string, double>>
 
 
 // How long an engine is left idle after its containers are removed before the "after the
-// workload" memory is read: berth's services trim freed memory every 5 s and end idle workers
-// after 10 s (docs/performance.md).
-constexpr auto kSettle = std::chrono::seconds(15);
+// workload" memory is read: berth's services end idle workers after 10 s, close the RPC
+// sockets idle for 10 s at their next memory look (every 5 s), and trim what that freed at the
+// look after (docs/performance.md, "Trims a look missed"): 10 + 5 + 5 s, and 5 s of margin.
+constexpr auto kSettle = std::chrono::seconds(25);
 
 std::optional<pid_t> pidFromFile(const std::string& path) {
   std::ifstream in(path);
