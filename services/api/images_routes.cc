@@ -1,9 +1,11 @@
 #include "services/api/images_routes.h"
 
 #include <nettle/base64.h>
+#include <strings.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+#include <cstring>
 #include <set>
 
 #include "common/docker_filters.h"
@@ -105,20 +107,24 @@ std::pair<std::string, std::string> registryAuth(const std::string& header) {
   size_t n = raw.size();
   if (base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(raw.data()), b64.size(), b64.data()) != 1 ||
       base64_decode_final(&ctx) != 1) {
-    throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
+    return {};
   }
   raw.resize(n);
   auto j = parseJsonOrDiscarded(raw);
-  if (!j.is_object()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
-  // Go decodes the header into a struct of strings: null leaves a field empty, any other
-  // non-string is a decode error.
-  auto field = [&j](const char* key) -> std::string {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return "";
-    if (!it->is_string()) throw Error(ErrorKind::invalid, "invalid X-Registry-Auth header");
-    return it->get<std::string>();
+  if (!j.is_object()) return {};
+  auto names = [](const std::string& key, const char* field) {
+    return key.size() == std::strlen(field) && ::strncasecmp(key.data(), field, key.size()) == 0;
   };
-  return {field("username"), field("password")};
+  std::pair<std::string, std::string> credentials;
+  for (const auto& [key, value] : j.items()) {
+    std::string* field = names(key, "username")   ? &credentials.first
+                         : names(key, "password") ? &credentials.second
+                                                  : nullptr;
+    if (!field || value.is_null()) continue;
+    if (!value.is_string()) return {};  // Go's decode fails: no credentials at all
+    *field = value.get<std::string>();
+  }
+  return credentials;
 }
 
 int64_t parseRfc3339(const std::string& text) { return parseRfc3339Nanos(text) / 1000000000; }

@@ -71,7 +71,9 @@ class ImagesRoutes {
 };
 
 // The credentials in an X-Registry-Auth header (base64url JSON, padding optional); empty when
-// absent or "{}". Throws invalid for a header that is not such a document.
+// absent, "{}", or not such a document: dockerd decodes the header into its AuthConfig and, for
+// a pull or a push, goes on without credentials when that fails. As Go's decoder does, a key
+// names a field whatever its case and a null leaves the field empty. Never throws.
 std::pair<std::string, std::string> registryAuth(const std::string& header);
 
 // Streams a download of the images service (a saved archive, an exported container) as a

@@ -32,13 +32,13 @@ TEST(FuzzFindingsTest, ANumberNoDoubleHoldsIsInvalidJsonNotAnEscapedException) {
   EXPECT_TRUE(parseJsonOrDiscarded("1e400").is_discarded());
 }
 
-// query_values: X-Registry-Auth of {"username":127} let nlohmann's type_error escape where an
-// invalid Error is due. Go decodes the header into a struct of strings and refuses other types.
-TEST(FuzzFindingsTest, ACredentialThatIsNotAStringIsAnInvalidRegistryAuthHeader) {
+// query_values: X-Registry-Auth of {"username":127} let nlohmann's type_error escape from
+// registryAuth. Go's decode of such a header fails, and dockerd then pulls or pushes without
+// credentials.
+TEST(FuzzFindingsTest, ACredentialThatIsNotAStringMeansNoCredentials) {
   for (const char* bad : {"eyJ1c2VybmFtZSI6MTI3fQ" /* {"username":127} */,
                           "eyJwYXNzd29yZCI6WyJwIl19" /* {"password":["p"]} */}) {
-    EXPECT_EQ(test::thrownKind([&] { api::registryAuth(bad); }), "invalid") << bad;
-    EXPECT_EQ(test::thrownMessage([&] { api::registryAuth(bad); }), "invalid X-Registry-Auth header") << bad;
+    EXPECT_EQ(api::registryAuth(bad), (std::pair<std::string, std::string>{})) << bad;
   }
 }
 
