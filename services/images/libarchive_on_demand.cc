@@ -7,8 +7,8 @@
 // own name and signature (BERTH_FORWARD_TO, common/shared_library.h: a signature that differs
 // from <archive.h> does not compile) and forwards to the function of that name in
 // libarchive.so.13, which the first call opens. The code that uses libarchive is written and
-// compiled as for a linked library; the tests and fuzzers link libarchive itself and not this
-// file.
+// compiled as for a linked library; unit_tests and the fuzzers link libarchive itself, and
+// libarchive_on_demand_tests runs these forwarders in a program that does not.
 #include <archive.h>
 #include <archive_entry.h>
 

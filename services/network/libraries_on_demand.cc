@@ -1,6 +1,6 @@
 // libnl (links, addresses, routes) and libnftables (the firewall), opened at the first call into
 // them rather than linked. Linked, they and what they bring (libnftnl, libmnl, libxtables,
-// libgmp, libjansson) are set up in every berth-network at its start, about 1 MB of PSS, while an
+// libgmp, libjansson) are set up in every berth-network at its start, 1.1 MB of PSS, while an
 // engine with no bridge network (--bridge none, until its first `network create`) never calls
 // them (docs/performance.md, "Network libraries opened when first needed").
 //
