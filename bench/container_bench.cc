@@ -13,11 +13,12 @@
 //     `docker ps --filter ancestor=` does; the median of five kills each;
 //   - memory (PSS), fresh (berth: a new engine; dockerd: just restarted), the workload's peak
 //     (sampled every 500 ms while the runs, the parallel batches and the N starts go on), with N
-//     running, and after the workload (all removed, 15 s idle: what a burst leaves behind),
+//     running, and after the workload (all removed, 25 s idle: what a burst leaves behind),
 //     berth's for each of its processes too;
 //   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on berth's
-//     containerd, same rootfs; one after another, and 20 at once as the parallel batch) and the
-//     docker CLI alone (`docker version`, one round trip).
+//     containerd, same rootfs; one after another, and 20 at once as the parallel batch, with
+//     containerd's default spec and, alternating, with the spec berth gave a container, i.e.
+//     Docker's defaults) and the docker CLI alone (`docker version`, one round trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
 //                   [--reference-pidfile /run/refengine/docker.pid]
 //                   [--reference-restart "COMMAND that starts dockerd again and returns once it answers"]
@@ -40,6 +41,8 @@
 #include <optional>
 #include <sstream>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "bench/bench_stats.h"
 #include "bench/docker_cli.h"
@@ -327,15 +330,18 @@ bench::Samples ctrRuns(const std::string& containerdSocket, const std::string& r
   return s;
 }
 
-// 20 of those at once, as the parallel batch of `docker run`: the total time, or nullopt.
-std::optional<double> ctrParallelMs(const std::string& containerdSocket, const std::string& rootfs, bench::Failures& failures) {
+// 20 `ctr run --rm` at once, as the parallel batch of `docker run`: the total time, or nullopt.
+// `argsAfterRun(i)` is what follows `run --rm --null-io` for the i-th container.
+std::optional<double> ctrParallelMs(const std::string& containerdSocket,
+                                    const std::function<std::vector<std::string>(int)>& argsAfterRun,
+                                    bench::Failures& failures) {
   std::vector<std::future<test::CommandResult>> batch;
   auto start = Clock::now();
   for (int i = 0; i < 20; ++i) {
     batch.push_back(std::async(std::launch::async, [&, i] {
-      return test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--rootfs",
-                        rootfs, "bench-parallel-" + std::to_string(i), "/bin/true"},
-                       {}, std::chrono::minutes(1));
+      std::vector<std::string> argv{"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io"};
+      for (auto& a : argsAfterRun(i)) argv.push_back(std::move(a));
+      return test::run(argv, {}, std::chrono::minutes(1));
     }));
   }
   bool ok = true;
@@ -348,6 +354,42 @@ std::optional<double> ctrParallelMs(const std::string& containerdSocket, const s
   }
   if (!ok) return std::nullopt;
   return ms(Clock::now() - start);
+}
+
+// The OCI spec berth gave a running container, read back from containerd and made runnable by
+// `ctr run --config` on the plain rootfs: Docker's defaults (the seccomp profile, capabilities,
+// masked and read-only paths, its own /dev, /dev/shm and /dev/mqueue, new namespaces), which
+// runc's init applies per container, without anything of berth's (no overlay mount, no network
+// service, no logger, no record). The network namespace is a new one made by runc instead of
+// the one berth-network made; /etc/hostname, hosts and resolv.conf are files of the bench's.
+// The path of the written spec, or nullopt with a failure added.
+std::optional<std::string> dockerSpecFloor(const std::string& containerdSocket, const std::string& id,
+                                           const std::string& rootfs, const std::string& dir, bench::Failures& failures) {
+  auto info = test::run({"ctr", "--address", containerdSocket, "-n", "berth", "containers", "info", id});
+  if (info.exitCode != 0) {
+    failures.add("ctr containers info " + id + ": " + info.err);
+    return std::nullopt;
+  }
+  try {
+    auto spec = nlohmann::json::parse(info.out).at("Spec");
+    spec["root"] = {{"path", rootfs}};
+    std::filesystem::create_directories(dir + "/etc");
+    for (auto& m : spec.at("mounts")) {
+      if (m.at("type") != "bind") continue;
+      std::string file = dir + "/etc/" + std::filesystem::path(m.at("destination").get<std::string>()).filename().string();
+      std::ofstream(file) << "\n";
+      m["source"] = file;
+    }
+    for (auto& ns : spec.at("linux").at("namespaces")) ns.erase("path");
+    spec["linux"].erase("cgroupsPath");  // containerd puts it under the namespace's cgroup
+    spec["process"]["args"] = {"/bin/true"};
+    std::string path = dir + "/docker-spec.json";
+    std::ofstream(path) << spec.dump();
+    return path;
+  } catch (const std::exception& e) {
+    failures.add(std::string("the spec of a berth container, from containerd: ") + e.what());
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -435,22 +477,36 @@ int main(int argc, char** argv) {
     if (!recovered) break;
     b.recovery.push_back(*recovered);
   }
+  std::string containerdSocket = engine.execRoot() + "/containerd/containerd.sock";
+  std::string rootfs = dir.path() + "/rootfs";
+  std::optional<std::string> dockerSpec;
+  if (!ids.empty()) dockerSpec = dockerSpecFloor(containerdSocket, ids.front(), rootfs, dir.path() + "/spec", failures);
   removeContainers("berth", engine.dockerHost(), ids, failures);
   test::removeNamespaceCgroups("berth");  // its containers are gone; containerd leaves the parent
 
   // The floors, on berth's containerd.
-  std::string rootfs = dir.path() + "/rootfs";
   test::run({"sh", "-c", "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs + "/bin/busybox && ln -s busybox " + rootfs +
                              "/bin/true"});
-  auto floorCtr = ctrRuns(engine.execRoot() + "/containerd/containerd.sock", rootfs, runs, failures);
-  std::vector<double> floorBatches;
-  for (int round = 0; round < kParallelBatches; ++round) {
-    auto batch = ctrParallelMs(engine.execRoot() + "/containerd/containerd.sock", rootfs, failures);
+  auto floorCtr = ctrRuns(containerdSocket, rootfs, runs, failures);
+  // The parallel floor twice, batches alternating: containerd's default spec, and Docker's.
+  std::vector<double> floorBatches, specBatches;
+  for (int round = 0; round < kParallelBatches && dockerSpec; ++round) {
+    auto batch = ctrParallelMs(
+        containerdSocket,
+        [&](int i) -> std::vector<std::string> { return {"--rootfs", rootfs, "bench-parallel-" + std::to_string(i), "/bin/true"}; },
+        failures);
     if (!batch) break;
     floorBatches.push_back(*batch);
+    auto withSpec = ctrParallelMs(
+        containerdSocket,
+        [&](int i) -> std::vector<std::string> { return {"--config", *dockerSpec, "bench-spec-" + std::to_string(i)}; },
+        failures);
+    if (!withSpec) break;
+    specBatches.push_back(*withSpec);
   }
-  std::optional<double> floorCtrParallel;
+  std::optional<double> floorCtrParallel, floorSpecParallel;
   if (floorBatches.size() == kParallelBatches) floorCtrParallel = medianOf(floorBatches);
+  if (specBatches.size() == kParallelBatches) floorSpecParallel = medianOf(specBatches);
   test::removeNamespaceCgroups("berth-bench-ctr");  // containerd leaves the namespace's, empty
   bench::Samples floorCli;
   floorCli.what = "docker version";
@@ -551,6 +607,7 @@ int main(int argc, char** argv) {
   printBatches("berth", b.parallelTotals);
   if (!reference.empty()) printBatches("reference dockerd", r.parallelTotals);
   printBatches("20 ctr run --rm", floorBatches);
+  printBatches("20 ctr run --rm with Docker's spec", specBatches);
   std::printf("memory (PSS, containerd excluded): berth supervisor + services fresh %.1f MB, with %zu running %.1f MB "
               "(+ %.1f MB in %zu berth-logger processes)\n",
               *b.freshPssMb, ids.size(), *b.loadedPssMb, *b.loggersPssMb, loggers.size());
@@ -585,6 +642,16 @@ int main(int argc, char** argv) {
   if (floorCtrParallel) {
     std::printf("floor of the parallel batch: 20 ctr run --rm at once %.2f s; berth's 20 docker run at once against it %.2f\n",
                 *floorCtrParallel / 1000.0, b.parallelTotalMs() / *floorCtrParallel);
+  }
+  if (floorSpecParallel) {
+    std::printf("floor of the parallel batch with Docker's defaults (the spec berth gave a container, seccomp profile, "
+                "capabilities, masked paths): 20 ctr run --rm --config at once %.2f s; berth's batch against it %.2f",
+                *floorSpecParallel / 1000.0, b.parallelTotalMs() / *floorSpecParallel);
+    if (!reference.empty()) {
+      std::printf("; dockerd's against it %.2f; the floor is %.2f of dockerd's batch", r.parallelTotalMs() / *floorSpecParallel,
+                  *floorSpecParallel / r.parallelTotalMs());
+    }
+    std::printf("\n");
   }
   return 0;
 }
