@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "common/errors.h"
 #include "common/signal_safe.h"
@@ -14,7 +17,14 @@
 namespace berth::supervisor {
 pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env) {
   // Everything the child needs is built before fork: after it only async-signal-safe calls run.
-  std::vector<std::string> envStrings = env.base;
+  auto nameOf = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> envStrings;
+  for (const auto& inherited : env.base) {
+    bool replaced = std::any_of(spec.env.begin(), spec.env.end(),
+                                [&](const std::string& e) { return nameOf(e) == nameOf(inherited); });
+    if (!replaced) envStrings.push_back(inherited);
+  }
+  envStrings.insert(envStrings.end(), spec.env.begin(), spec.env.end());
   envStrings.push_back("NOTIFY_SOCKET=" + env.notifySocket);
   if (!spec.passFds.empty()) {
     envStrings.push_back("LISTEN_FDS=" + std::to_string(spec.passFds.size()));
@@ -69,6 +79,14 @@ pid_t spawnChild(const ChildSpec& spec, const SpawnEnvironment& env) {
   formatDecimal(watchdogPid.data() + 13, watchdogPid.size() - 13, static_cast<unsigned long>(getpid()));
   execve(argv[0], argv.data(), envp.data());
   _exit(127);
+}
+
+std::string serviceTunables(const char* inherited) {
+  std::string value = inherited ? inherited : "";
+  if (value.find("glibc.malloc.tcache_count=") == std::string::npos) {
+    value += (value.empty() ? "" : ":") + std::string("glibc.malloc.tcache_count=0");
+  }
+  return "GLIBC_TUNABLES=" + value;
 }
 
 std::string describeExit(int status) {

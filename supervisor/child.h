@@ -25,6 +25,7 @@ struct ChildSpec {
   std::chrono::milliseconds readyTimeout{10000};
   std::chrono::milliseconds stopTimeout{10000};
   bool watchdog = false;          // expects WATCHDOG=1 keep-alives (berth services)
+  std::vector<std::string> env;   // NAME=value entries over the inherited ones of those names
 };
 
 struct ChildProcess {
@@ -48,6 +49,12 @@ struct SpawnEnvironment {
   std::string notifySocket;
   std::chrono::microseconds watchdog{0};
 };
+
+// GLIBC_TUNABLES for a berth service: the inherited value (nullptr when unset) with malloc's
+// per-thread caches turned off (glibc.malloc.tcache_count=0), unless it sets their size itself.
+// Chunks a thread's cache holds count as in use, so after a burst every long-lived thread's
+// cache kept pages its arena could otherwise give back (docs/performance.md, "Per-thread caches").
+std::string serviceTunables(const char* inherited);
 
 // Forks and execs the child in its own process group, with SIGKILL as its parent-death signal so
 // it never outlives the supervisor unsupervised. Returns the pid; throws when fork fails. Exec failures show up as

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -150,6 +151,7 @@ void Supervisor::defineChildren() {
     s.argv.insert(s.argv.end(), args.begin(), args.end());
     s.stage = stage;
     s.watchdog = true;
+    s.env = {serviceTunables(std::getenv("GLIBC_TUNABLES"))};
     return s;
   };
   children_.push_back(makeChild(service("images", 1)));

@@ -149,6 +149,29 @@ TEST(EngineTest, TheSupervisorRunsContainerdAndFiveSeparateServiceProcesses) {
   EXPECT_EQ(exeName(children["containerd"].pid), "containerd");
 }
 
+// A process's GLIBC_TUNABLES as its loader read it at exec ("" when unset).
+std::string tunablesOf(pid_t pid) {
+  std::string environ = readText("/proc/" + std::to_string(pid) + "/environ");
+  std::istringstream entries(environ);
+  for (std::string e; std::getline(entries, e, '\0');) {
+    if (e.rfind("GLIBC_TUNABLES=", 0) == 0) return e.substr(15);
+  }
+  return "";
+}
+
+TEST(EngineTest, EveryServiceRunsWithMallocsPerThreadCachesOffAndContainerdAsItWas) {
+  Engine engine;
+  auto children = engine.children();
+  for (const auto& s : kServices) {
+    ASSERT_TRUE(children.count(s)) << s;
+    std::string tunables = tunablesOf(children[s].pid);
+    EXPECT_NE((":" + tunables + ":").find(":glibc.malloc.tcache_count=0:"), std::string::npos) << s << ": " << tunables;
+  }
+  // containerd (Go, not glibc's malloc) and what it starts get the environment the engine got.
+  const char* own = std::getenv("GLIBC_TUNABLES");
+  EXPECT_EQ(tunablesOf(children.at("containerd").pid), own ? own : "");
+}
+
 // A detached container for the length of a test; removed (and the cgroups containerd leaves
 // behind) whatever the test gets to, since the engine stops with live-restore.
 class RunningContainer {

@@ -101,6 +101,26 @@ TEST(SystemdTest, TheUnitsRunTheServicesThisBuildProduces) {
   EXPECT_EQ(executables, expected);
 }
 
+// The units start the services with malloc's per-thread caches off, as the supervisor does,
+// and the environment file, read after, can replace that.
+TEST(SystemdTest, EveryServiceUnitTurnsMallocsPerThreadCachesOffBeforeItsEnvironmentFile) {
+  int services = 0;
+  for (const auto& f : unitFiles()) {
+    std::string text = readText(f);
+    auto exec = text.find("\nExecStart=");
+    if (exec == std::string::npos) continue;  // the target and the socket
+    std::string line = text.substr(exec + 11, text.find('\n', exec + 1) - exec - 11);
+    std::string exe = std::filesystem::path(line.substr(0, line.find(' '))).filename();
+    if (exe.rfind("berth-", 0) != 0) continue;  // containerd's unit: Go, not glibc's malloc
+    ++services;
+    auto tunables = text.find("\nEnvironment=GLIBC_TUNABLES=glibc.malloc.tcache_count=0\n");
+    auto file = text.find("\nEnvironmentFile=-/etc/default/berth\n");
+    EXPECT_NE(tunables, std::string::npos) << f;
+    EXPECT_LT(tunables, file) << f;
+  }
+  EXPECT_EQ(services, 5);
+}
+
 TEST(SystemdTest, ASocketActivatedApiServesTheInheritedSocketAndSignalsReady) {
   TempDir dir("berth-sd");
   NotifyListener notify(dir.path() + "/notify.sock");
