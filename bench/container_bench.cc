@@ -193,15 +193,16 @@ std::optional<double> runOnce(const std::string& host, const std::string& name, 
   return ms(Clock::now() - start);
 }
 
-// 20 of those at once: the batch's total time in ms; each run's time goes into `each`.
-double dockerBatchMs(const std::string& host, const std::string& name, bench::Samples& each, bench::Failures& failures) {
+// 20 of those at once: the batch's total time in ms; each run's time goes into `each` when given.
+double dockerBatchMs(const std::string& host, const std::string& name, bench::Samples* each, bench::Failures& failures) {
   std::vector<std::future<std::optional<double>>> batch;
   auto start = Clock::now();
   for (int i = 0; i < 20; ++i) {
     batch.push_back(std::async(std::launch::async, [&] { return runOnce(host, name, "a parallel docker run", failures); }));
   }
   for (auto& b : batch) {
-    if (auto t = b.get()) each.micros.push_back(*t);
+    auto t = b.get();
+    if (t && each) each->micros.push_back(*t);
   }
   return ms(Clock::now() - start);
 }
@@ -216,7 +217,7 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
     if (auto t = runOnce(host, f.name, "docker run", failures)) f.run.micros.push_back(*t);
   }
   for (int round = 0; round < kParallelBatches; ++round) {
-    f.parallelTotals.push_back(dockerBatchMs(host, f.name, f.parallel, failures));
+    f.parallelTotals.push_back(dockerBatchMs(host, f.name, &f.parallel, failures));
   }
 
   try {
@@ -370,9 +371,12 @@ std::optional<double> ctrParallelMs(const std::string& containerdSocket,
 // runc's init applies per container, without anything of berth's (no overlay mount, no network
 // service, no logger, no record). The network namespace is a new one made by runc instead of
 // the one berth-network made; /etc/hostname, hosts and resolv.conf are files of the bench's.
-// The path of the written spec, or nullopt with a failure added.
-std::optional<std::string> dockerSpecFloor(const std::string& containerdSocket, const std::string& id,
-                                           const std::string& rootfs, const std::string& dir, bench::Failures& failures) {
+// One spec per container of a batch (`dir`/bench-spec-I.json), each with its cgroup where
+// containerd puts the plain floor's (/berth-bench-ctr/ID: `ctr run --config` runs the file as
+// it is). Their paths, or nullopt with a failure added.
+std::optional<std::vector<std::string>> dockerSpecFloor(const std::string& containerdSocket, const std::string& id,
+                                                        const std::string& rootfs, const std::string& dir,
+                                                        bench::Failures& failures) {
   auto info = test::run({"ctr", "--address", containerdSocket, "-n", "berth", "containers", "info", id});
   if (info.exitCode != 0) {
     failures.add("ctr containers info " + id + ": " + info.err);
@@ -389,11 +393,15 @@ std::optional<std::string> dockerSpecFloor(const std::string& containerdSocket, 
       m["source"] = file;
     }
     for (auto& ns : spec.at("linux").at("namespaces")) ns.erase("path");
-    spec["linux"].erase("cgroupsPath");  // containerd puts it under the namespace's cgroup
     spec["process"]["args"] = {"/bin/true"};
-    std::string path = dir + "/docker-spec.json";
-    std::ofstream(path) << spec.dump();
-    return path;
+    std::vector<std::string> paths;
+    for (int i = 0; i < 20; ++i) {
+      std::string name = "bench-spec-" + std::to_string(i);
+      spec["linux"]["cgroupsPath"] = "/berth-bench-ctr/" + name;
+      paths.push_back(dir + "/" + name + ".json");
+      std::ofstream(paths.back()) << spec.dump();
+    }
+    return paths;
   } catch (const std::exception& e) {
     failures.add(std::string("the spec of a berth container, from containerd: ") + e.what());
     return std::nullopt;
@@ -487,36 +495,45 @@ int main(int argc, char** argv) {
   }
   std::string containerdSocket = engine.execRoot() + "/containerd/containerd.sock";
   std::string rootfs = dir.path() + "/rootfs";
-  std::optional<std::string> dockerSpec;
-  if (!ids.empty()) dockerSpec = dockerSpecFloor(containerdSocket, ids.front(), rootfs, dir.path() + "/spec", failures);
+  std::optional<std::vector<std::string>> dockerSpecs;
+  if (!ids.empty()) dockerSpecs = dockerSpecFloor(containerdSocket, ids.front(), rootfs, dir.path() + "/spec", failures);
   removeContainers("berth", engine.dockerHost(), ids, failures);
-  test::removeNamespaceCgroups("berth");  // its containers are gone; containerd leaves the parent
 
   // The floors, on berth's containerd.
   test::run({"sh", "-c", "mkdir -p " + rootfs + "/bin && cp /bin/busybox " + rootfs + "/bin/busybox && ln -s busybox " + rootfs +
                              "/bin/true"});
   auto floorCtr = ctrRuns(containerdSocket, rootfs, runs, failures);
-  // The parallel floor twice, batches alternating with berth's own: containerd's default spec,
+  // The parallel floor twice, in rounds with a batch of berth's own: containerd's default spec,
   // and Docker's. The floor moves with the machine as much as berth does (one sitting measured
   // 20 ctr runs at 1.46 s minutes after berth's batches at 1.39 s), so berth is compared with it
-  // batch by batch here rather than with its batches of the workload above.
+  // round by round here rather than with its batches of the workload above. The order turns
+  // each round, so what one batch leaves (the bridge deletes tasks after a run has ended) meets
+  // each kind of batch in turn.
   std::vector<double> floorBatches, specBatches, besideFloor;
-  bench::Samples besideFloorEach;
-  for (int round = 0; round < kParallelBatches && dockerSpec; ++round) {
-    besideFloor.push_back(dockerBatchMs(engine.dockerHost(), "berth", besideFloorEach, failures));
+  bool failed = false;
+  auto plainBatch = [&] {
     auto batch = ctrParallelMs(
         containerdSocket,
         [&](int i) -> std::vector<std::string> { return {"--rootfs", rootfs, "bench-parallel-" + std::to_string(i), "/bin/true"}; },
         failures);
-    if (!batch) break;
-    floorBatches.push_back(*batch);
-    auto withSpec = ctrParallelMs(
+    if (batch) floorBatches.push_back(*batch);
+    failed = failed || !batch;
+  };
+  auto specBatch = [&] {
+    if (!dockerSpecs) return;
+    auto batch = ctrParallelMs(
         containerdSocket,
-        [&](int i) -> std::vector<std::string> { return {"--config", *dockerSpec, "bench-spec-" + std::to_string(i)}; },
+        [&](int i) -> std::vector<std::string> { return {"--config", dockerSpecs->at(i), "bench-spec-" + std::to_string(i)}; },
         failures);
-    if (!withSpec) break;
-    specBatches.push_back(*withSpec);
+    if (batch) specBatches.push_back(*batch);
+    failed = failed || !batch;
+  };
+  auto berthBatch = [&] { besideFloor.push_back(dockerBatchMs(engine.dockerHost(), "berth", nullptr, failures)); };
+  const std::vector<std::function<void()>> kinds = {berthBatch, plainBatch, specBatch};
+  for (int round = 0; round < kParallelBatches && !failed; ++round) {
+    for (size_t k = 0; k < kinds.size(); ++k) kinds[(k + round) % kinds.size()]();
   }
+  test::removeNamespaceCgroups("berth");  // its containers are gone; containerd leaves the parent
   std::optional<double> floorCtrParallel, floorSpecParallel;
   if (floorBatches.size() == kParallelBatches) floorCtrParallel = medianOf(floorBatches);
   if (specBatches.size() == kParallelBatches) floorSpecParallel = medianOf(specBatches);
@@ -621,7 +638,7 @@ int main(int argc, char** argv) {
   if (!reference.empty()) printBatches("reference dockerd", r.parallelTotals);
   printBatches("20 ctr run --rm", floorBatches);
   printBatches("20 ctr run --rm with Docker's spec", specBatches);
-  printBatches("berth, alternating with those two", besideFloor);
+  printBatches("berth, in rounds with those two", besideFloor);
   std::printf("memory (PSS, containerd excluded): berth supervisor + services fresh %.1f MB, with %zu running %.1f MB "
               "(+ %.1f MB in %zu berth-logger processes)\n",
               *b.freshPssMb, ids.size(), *b.loadedPssMb, *b.loggersPssMb, loggers.size());
@@ -655,7 +672,7 @@ int main(int argc, char** argv) {
               floorCtr.percentile(50), floorCli.percentile(50));
   if (floorCtrParallel && floorSpecParallel) {
     double berthBeside = medianOf(besideFloor);
-    std::printf("floors of the parallel batch, alternating with berth's (medians): 20 ctr run --rm at once %.2f s; the same "
+    std::printf("floors of the parallel batch, in rounds with berth's (medians): 20 ctr run --rm at once %.2f s; the same "
                 "with Docker's defaults (the spec berth gave a container: seccomp profile, capabilities, masked paths) "
                 "%.2f s; berth's 20 docker run at once %.2f s, %.2f of the first floor and %.2f of Docker's\n",
                 *floorCtrParallel / 1000.0, *floorSpecParallel / 1000.0, berthBeside / 1000.0, berthBeside / *floorCtrParallel,

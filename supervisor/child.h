@@ -53,7 +53,7 @@ struct SpawnEnvironment {
 // GLIBC_TUNABLES for a berth service: the inherited value (nullptr when unset) with malloc's
 // per-thread caches turned off (glibc.malloc.tcache_count=0), unless it sets their size itself.
 // Chunks a thread's cache holds count as in use, so after a burst every long-lived thread's
-// cache kept pages its arena could otherwise give back (docs/performance.md, "Per-thread caches").
+// cache kept pages its arena could otherwise give back (docs/performance.md, "Per-thread malloc caches off").
 std::string serviceTunables(const char* inherited);
 
 // Forks and execs the child in its own process group, with SIGKILL as its parent-death signal so

@@ -101,9 +101,10 @@ TEST(SystemdTest, TheUnitsRunTheServicesThisBuildProduces) {
   EXPECT_EQ(executables, expected);
 }
 
-// The units start the services with malloc's per-thread caches off, as the supervisor does,
-// and the environment file, read after, can replace that.
-TEST(SystemdTest, EveryServiceUnitTurnsMallocsPerThreadCachesOffBeforeItsEnvironmentFile) {
+// The units start the services with malloc's per-thread caches off, as the supervisor does
+// (a GLIBC_TUNABLES in the environment file replaces it: systemd lets EnvironmentFile= override
+// Environment=, whatever their order).
+TEST(SystemdTest, EveryServiceUnitTurnsMallocsPerThreadCachesOff) {
   int services = 0;
   for (const auto& f : unitFiles()) {
     std::string text = readText(f);
@@ -113,10 +114,7 @@ TEST(SystemdTest, EveryServiceUnitTurnsMallocsPerThreadCachesOffBeforeItsEnviron
     std::string exe = std::filesystem::path(line.substr(0, line.find(' '))).filename();
     if (exe.rfind("berth-", 0) != 0) continue;  // containerd's unit: Go, not glibc's malloc
     ++services;
-    auto tunables = text.find("\nEnvironment=GLIBC_TUNABLES=glibc.malloc.tcache_count=0\n");
-    auto file = text.find("\nEnvironmentFile=-/etc/default/berth\n");
-    EXPECT_NE(tunables, std::string::npos) << f;
-    EXPECT_LT(tunables, file) << f;
+    EXPECT_NE(text.find("\nEnvironment=GLIBC_TUNABLES=glibc.malloc.tcache_count=0\n"), std::string::npos) << f;
   }
   EXPECT_EQ(services, 5);
 }

@@ -88,7 +88,9 @@ Engine::Engine(Options options) : options_(std::move(options)) {
 }
 
 void Engine::spawnSupervisor() {
-  supervisor_ = std::make_unique<Spawned>(args(), std::vector<std::string>{"NOTIFY_SOCKET=" + notifyPath_}, logPath(),
+  std::vector<std::string> env = options_.env;
+  env.push_back("NOTIFY_SOCKET=" + notifyPath_);
+  supervisor_ = std::make_unique<Spawned>(args(), env, logPath(),
                                           listenFd_);
 }
 

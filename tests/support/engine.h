@@ -38,6 +38,8 @@ class Engine {
     // with ownNetworkNamespace the namespace is held by a process of the test's, so the next
     // supervisor joins the namespace its containers' links are in.
     bool restartable = false;
+    // NAME=value entries the supervisor gets over the test's own environment.
+    std::vector<std::string> env;
   };
 
   Engine();
