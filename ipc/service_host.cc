@@ -85,9 +85,12 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
     confine();
     ServiceHost host(name, config, workers);
     setup(host);
-    // What a burst freed goes back to the system, the RPC clients' idle sockets first.
-    MemoryReturn memoryReturn(std::chrono::seconds(5), MemoryReturn::kThreshold,
-                              [] { RpcClient::closeIdleEverywhere(); });
+    // What a burst freed goes back to the system, the RPC clients' idle sockets and what the
+    // service lets go of when idle first.
+    MemoryReturn memoryReturn(std::chrono::seconds(5), MemoryReturn::kThreshold, [&host] {
+      RpcClient::closeIdleEverywhere();
+      host.runBeforeMemoryLook();
+    });
     return host.run();
   } catch (const std::exception& e) {
     spdlog::critical("{} failed to start: {}", name, e.what());

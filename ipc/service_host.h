@@ -32,6 +32,13 @@ class ServiceHost {
   // Runs after the server has stopped, while the event channel is still open (e.g. to wait
   // for background operations that publish events).
   void onStop(std::function<void()> fn) { onStop_.push_back(std::move(fn)); }
+  // Runs on the service's memory-return thread before each of its looks (every 5 s), after the
+  // RPC clients' idle sockets are closed: what the service keeps only while it may be needed
+  // again is let go of there, so the same look returns it. Register during setup.
+  void beforeMemoryLook(std::function<void()> fn) { beforeMemoryLook_.push_back(std::move(fn)); }
+  void runBeforeMemoryLook() const {
+    for (const auto& fn : beforeMemoryLook_) fn();
+  }
 
  private:
   std::string name_;
@@ -41,6 +48,7 @@ class ServiceHost {
   std::unique_ptr<RpcServer> server_;
   int64_t startedAtNano_;
   std::vector<std::function<void()>> onStop_;
+  std::vector<std::function<void()>> beforeMemoryLook_;
 };
 
 // The whole main() of a service: parse argv; `confine` (the service's sandbox::confine) before

@@ -9,6 +9,16 @@
 // libarchive.so.13, which the first call opens. The code that uses libarchive is written and
 // compiled as for a linked library; unit_tests and the fuzzers link libarchive itself, and
 // libarchive_on_demand_tests runs these forwarders in a program that does not.
+//
+// And closed again once idle: after a `docker load` the library and what it brought in (ICU
+// and libxml2 among them) kept 1.6 MB of PSS in a service that may not read another archive
+// for days (docs/performance.md, "libarchive closed when idle"). Every object berth-images
+// gets from libarchive comes from one of its `_new` functions and goes to the matching `_free`
+// (an archive_entry that archive_read_next_header returns belongs to its archive): each holds
+// the library from the one to the other, and closeLibarchiveIfIdle closes it only when none is
+// alive.
+#include "services/images/libarchive_on_demand.h"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -19,78 +29,97 @@
 
 namespace {
 
-// Opened once per process, by whichever thread calls first; a failure (an `unavailable` Error
-// naming the library and dlerror's text) reaches that caller, and the next call tries again.
-const berth::SharedLibrary& libarchive() {
-  static const berth::SharedLibrary library("libarchive.so.13");
-  return library;
+// Opened by whichever thread makes the first object while it is closed; a failure (an
+// `unavailable` Error naming the library and dlerror's text) reaches that caller, and the next
+// one tries again. Never destroyed: a forwarder may run while the process exits.
+berth::ClosableLibrary& libarchive() {
+  static auto* library = new berth::ClosableLibrary("libarchive.so.13");
+  return *library;
+}
+
+// Makes an object with `make`, holding the library for it unless it is null.
+template <typename Made, typename Function>
+Made* madeHeld(berth::LibraryFunction<Function>& make) {
+  libarchive().hold();
+  Made* made = nullptr;
+  try {
+    made = make.get()();
+  } catch (...) {
+    libarchive().release();
+    throw;
+  }
+  if (!made) libarchive().release();
+  return made;
 }
 
 }  // namespace
 
+namespace berth::images {
+
+bool closeLibarchiveIfIdle(std::chrono::steady_clock::duration idleFor) { return libarchive().closeIfIdle(idleFor); }
+
+bool libarchiveIsOpen() { return libarchive().isOpen(); }
+
+}  // namespace berth::images
+
 extern "C" {
 
-BERTH_FORWARD_TO(libarchive, void, archive_entry_copy_gname, (struct archive_entry * e, const char* s), (e, s))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_copy_stat, (struct archive_entry * e, const struct stat* s), (e, s))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_copy_symlink, (struct archive_entry * e, const char* s), (e, s))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_copy_uname, (struct archive_entry * e, const char* s), (e, s))
-BERTH_FORWARD_TO(libarchive, __LA_MODE_T, archive_entry_filetype, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_free, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, const char*, archive_entry_hardlink, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, struct archive_entry*, archive_entry_new, (void), ())
-BERTH_FORWARD_TO(libarchive, const char*, archive_entry_pathname, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_filetype, (struct archive_entry * e, unsigned int type), (e, type))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_hardlink, (struct archive_entry * e, const char* s), (e, s))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_nlink, (struct archive_entry * e, unsigned int n), (e, n))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_pathname, (struct archive_entry * e, const char* s), (e, s))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_perm, (struct archive_entry * e, __LA_MODE_T mode), (e, mode))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_set_size, (struct archive_entry * e, la_int64_t size), (e, size))
-BERTH_FORWARD_TO(libarchive, la_int64_t, archive_entry_size, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_xattr_add_entry,
-                 (struct archive_entry * e, const char* name, const void* value, size_t size), (e, name, value, size))
-BERTH_FORWARD_TO(libarchive, void, archive_entry_xattr_clear, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, int, archive_entry_xattr_next,
-                 (struct archive_entry * e, const char** name, const void** value, size_t* size),
-                 (e, name, value, size))
-BERTH_FORWARD_TO(libarchive, int, archive_entry_xattr_reset, (struct archive_entry * e), (e))
-BERTH_FORWARD_TO(libarchive, const char*, archive_error_string, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_read_data_block,
-                 (struct archive * a, const void** buff, size_t* size, la_int64_t* offset),
-                 (a, buff, size, offset))
-BERTH_FORWARD_TO(libarchive, int, archive_read_data_into_fd, (struct archive * a, int fd), (a, fd))
-BERTH_FORWARD_TO(libarchive, const char*, archive_read_disk_gname, (struct archive * a, la_int64_t gid), (a, gid))
-BERTH_FORWARD_TO(libarchive, struct archive*, archive_read_disk_new, (void), ())
-BERTH_FORWARD_TO(libarchive, int, archive_read_disk_set_standard_lookup, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, const char*, archive_read_disk_uname, (struct archive * a, la_int64_t uid), (a, uid))
-BERTH_FORWARD_TO(libarchive, int, archive_read_free, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, struct archive*, archive_read_new, (void), ())
-BERTH_FORWARD_TO(libarchive, int, archive_read_next_header, (struct archive * a, struct archive_entry** e), (a, e))
-BERTH_FORWARD_TO(libarchive, int, archive_read_open,
-                 (struct archive * a, void* data, archive_open_callback* open, archive_read_callback* read,
-                  archive_close_callback* close),
-                 (a, data, open, read, close))
-BERTH_FORWARD_TO(libarchive, int, archive_read_support_filter_gzip, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_read_support_format_gnutar, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_read_support_format_tar, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_write_close, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, la_ssize_t, archive_write_data, (struct archive * a, const void* data, size_t size),
-                 (a, data, size))
-BERTH_FORWARD_TO(libarchive, la_ssize_t, archive_write_data_block,
-                 (struct archive * a, const void* data, size_t size, la_int64_t offset),
-                 (a, data, size, offset))
-BERTH_FORWARD_TO(libarchive, struct archive*, archive_write_disk_new, (void), ())
-BERTH_FORWARD_TO(libarchive, int, archive_write_disk_set_options, (struct archive * a, int flags), (a, flags))
-BERTH_FORWARD_TO(libarchive, int, archive_write_fail, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_write_finish_entry, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_write_free, (struct archive * a), (a))
-BERTH_FORWARD_TO(libarchive, int, archive_write_header, (struct archive * a, struct archive_entry * e), (a, e))
-BERTH_FORWARD_TO(libarchive, struct archive*, archive_write_new, (void), ())
-BERTH_FORWARD_TO(libarchive, int, archive_write_open2,
-                 (struct archive * a, void* data, archive_open_callback* open, archive_write_callback* write,
-                  archive_close_callback* close, archive_free_callback* free),
-                 (a, data, open, write, close, free))
-BERTH_FORWARD_TO(libarchive, int, archive_write_set_bytes_in_last_block, (struct archive * a, int bytes), (a, bytes))
-BERTH_FORWARD_TO(libarchive, int, archive_write_set_format_pax_restricted, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_copy_gname, (struct archive_entry * e, const char* s), (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_copy_stat, (struct archive_entry * e, const struct stat* s),
+                      (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_copy_symlink, (struct archive_entry * e, const char* s), (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_copy_uname, (struct archive_entry * e, const char* s), (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, __LA_MODE_T, archive_entry_filetype, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, const char*, archive_entry_hardlink, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, const char*, archive_entry_pathname, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_filetype, (struct archive_entry * e, unsigned int type),
+                      (e, type))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_hardlink, (struct archive_entry * e, const char* s), (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_nlink, (struct archive_entry * e, unsigned int n), (e, n))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_pathname, (struct archive_entry * e, const char* s), (e, s))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_perm, (struct archive_entry * e, __LA_MODE_T mode), (e, mode))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_set_size, (struct archive_entry * e, la_int64_t size), (e, size))
+BERTH_FORWARD_TO_HELD(libarchive, la_int64_t, archive_entry_size, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_xattr_add_entry,
+                      (struct archive_entry * e, const char* name, const void* value, size_t size),
+                      (e, name, value, size))
+BERTH_FORWARD_TO_HELD(libarchive, void, archive_entry_xattr_clear, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_entry_xattr_next,
+                      (struct archive_entry * e, const char** name, const void** value, size_t* size),
+                      (e, name, value, size))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_entry_xattr_reset, (struct archive_entry * e), (e))
+BERTH_FORWARD_TO_HELD(libarchive, const char*, archive_error_string, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_data_block,
+                      (struct archive * a, const void** buff, size_t* size, la_int64_t* offset),
+                      (a, buff, size, offset))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_data_into_fd, (struct archive * a, int fd), (a, fd))
+BERTH_FORWARD_TO_HELD(libarchive, const char*, archive_read_disk_gname, (struct archive * a, la_int64_t gid), (a, gid))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_disk_set_standard_lookup, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, const char*, archive_read_disk_uname, (struct archive * a, la_int64_t uid), (a, uid))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_next_header, (struct archive * a, struct archive_entry** e), (a, e))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_open,
+                      (struct archive * a, void* data, archive_open_callback* open, archive_read_callback* read,
+                       archive_close_callback* close),
+                      (a, data, open, read, close))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_support_filter_gzip, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_support_format_gnutar, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_read_support_format_tar, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_close, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, la_ssize_t, archive_write_data, (struct archive * a, const void* data, size_t size),
+                      (a, data, size))
+BERTH_FORWARD_TO_HELD(libarchive, la_ssize_t, archive_write_data_block,
+                      (struct archive * a, const void* data, size_t size, la_int64_t offset), (a, data, size, offset))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_disk_set_options, (struct archive * a, int flags), (a, flags))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_fail, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_finish_entry, (struct archive * a), (a))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_header, (struct archive * a, struct archive_entry* e), (a, e))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_open2,
+                      (struct archive * a, void* data, archive_open_callback* open, archive_write_callback* write,
+                       archive_close_callback* close, archive_free_callback* free),
+                      (a, data, open, write, close, free))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_set_bytes_in_last_block, (struct archive * a, int bytes),
+                      (a, bytes))
+BERTH_FORWARD_TO_HELD(libarchive, int, archive_write_set_format_pax_restricted, (struct archive * a), (a))
 
 // The one variadic function: formatted here (libarchive's own formatter knows fewer
 // conversions than vsnprintf), passed on as one string. Messages berth sets are a line each;
@@ -101,12 +130,60 @@ void archive_set_error(struct archive* a, int error, const char* format, ...) {
   va_start(args, format);
   std::vsnprintf(text, sizeof text, format, args);
   va_end(args);
-  static const auto function = [] {
-    decltype(&::archive_set_error) found;
-    libarchive().resolve("archive_set_error", found);
-    return found;
-  }();
-  function(a, error, "%s", text);
+  // Its type spelled out: decltype would carry the format attribute, which a template drops.
+  using SetError = void (*)(struct archive*, int, const char*, ...);
+  static berth::LibraryFunction<SetError> function(libarchive(), "archive_set_error");
+  function.get()(a, error, "%s", text);
+}
+
+// The functions that make an object hold the library for it, and those that free one let go.
+struct archive_entry* archive_entry_new(void) {
+  static berth::LibraryFunction<decltype(&::archive_entry_new)> make(libarchive(), "archive_entry_new");
+  return madeHeld<struct archive_entry>(make);
+}
+
+struct archive* archive_read_disk_new(void) {
+  static berth::LibraryFunction<decltype(&::archive_read_disk_new)> make(libarchive(), "archive_read_disk_new");
+  return madeHeld<struct archive>(make);
+}
+
+struct archive* archive_read_new(void) {
+  static berth::LibraryFunction<decltype(&::archive_read_new)> make(libarchive(), "archive_read_new");
+  return madeHeld<struct archive>(make);
+}
+
+struct archive* archive_write_disk_new(void) {
+  static berth::LibraryFunction<decltype(&::archive_write_disk_new)> make(libarchive(), "archive_write_disk_new");
+  return madeHeld<struct archive>(make);
+}
+
+struct archive* archive_write_new(void) {
+  static berth::LibraryFunction<decltype(&::archive_write_new)> make(libarchive(), "archive_write_new");
+  return madeHeld<struct archive>(make);
+}
+
+// A null object is libarchive's no-op (ARCHIVE_OK), and held nothing.
+void archive_entry_free(struct archive_entry* e) {
+  if (!e) return;
+  static berth::LibraryFunction<decltype(&::archive_entry_free)> free(libarchive(), "archive_entry_free");
+  free.get()(e);
+  libarchive().release();
+}
+
+int archive_read_free(struct archive* a) {
+  if (!a) return ARCHIVE_OK;
+  static berth::LibraryFunction<decltype(&::archive_read_free)> free(libarchive(), "archive_read_free");
+  int result = free.get()(a);
+  libarchive().release();
+  return result;
+}
+
+int archive_write_free(struct archive* a) {
+  if (!a) return ARCHIVE_OK;
+  static berth::LibraryFunction<decltype(&::archive_write_free)> free(libarchive(), "archive_write_free");
+  int result = free.get()(a);
+  libarchive().release();
+  return result;
 }
 
 }  // extern "C"

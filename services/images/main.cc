@@ -6,11 +6,14 @@
 #include <cstdlib>
 #include <limits>
 
+#include <spdlog/spdlog.h>
+
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/service_host.h"
 #include "services/images/image_store.h"
 #include "services/images/image_view_feed.h"
+#include "services/images/libarchive_on_demand.h"
 #include "services/images/loads_ahead.h"
 #include "services/images/operations.h"
 #include "common/image_reference.h"
@@ -97,6 +100,11 @@ int main(int argc, char** argv) {
     transfers = std::make_unique<images::Transfers>(host.config().serviceDataDir("images") + "/staging/transfers");
     loadsAhead = std::make_unique<images::LoadsAhead>(*transfers, *store);
     writesAhead = std::make_unique<images::WritesAhead>(*transfers);
+    // libarchive, with ICU and libxml2, stays mapped after a load only until nothing has read or
+    // written an archive for 10 s (the idle time of the service's workers and RPC sockets).
+    host.beforeMemoryLook([] {
+      if (images::closeLibarchiveIfIdle(std::chrono::seconds(10))) spdlog::debug("libarchive closed: idle for 10 s");
+    });
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Images>();

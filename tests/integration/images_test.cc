@@ -92,6 +92,45 @@ TEST_F(ImagesTest, LibarchiveIsOpenedByTheFirstLoadNotByTheStart) {
   EXPECT_NE(listing.out.find("/layer.tar\n"), std::string::npos) << listing.out;
 }
 
+// libarchive, with the libxml2 and ICU it brings, is closed once no archive has been read or
+// written for 10 s (at the memory look after that, every 5 s), and the next archive opens it
+// again: a save after the close writes the layer back, and a load of it runs.
+TEST_F(ImagesTest, LibarchiveIsClosedOnceIdleFor10SecondsAndOpenedAgainByTheNextArchive) {
+  pid_t images = engine_.childPid("images");
+  std::string archive = busyboxArchive(work_.path(), "berth-test/busybox:1");
+  auto r = engine_.docker({"load", "-q", "-i", archive});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  auto loaded = std::chrono::steady_clock::now();
+  ASSERT_TRUE(mapsLibrary(images, "libarchive.so"));
+  ASSERT_TRUE(mapsLibrary(images, "libxml2.so"));
+  while (mapsLibrary(images, "libarchive.so") && std::chrono::steady_clock::now() - loaded < 30s) {
+    std::this_thread::sleep_for(200ms);
+  }
+  auto closedAfter = std::chrono::steady_clock::now() - loaded;
+  ASSERT_FALSE(mapsLibrary(images, "libarchive.so")) << "still open 30 s after the load";
+  EXPECT_GE(closedAfter, 9s) << "closed before it was idle for 10 s";
+  EXPECT_FALSE(mapsLibrary(images, "libxml2.so"));
+  EXPECT_FALSE(mapsLibrary(images, "libicuuc.so"));
+  ASSERT_EQ(engine_.childPid("images"), images) << "berth-images restarted";
+
+  r = engine_.docker({"save", "-o", work_.path() + "/saved.tar", "berth-test/busybox:1"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_TRUE(mapsLibrary(images, "libarchive.so"));
+  auto listing = run({"tar", "-xOf", work_.path() + "/saved.tar", "--wildcards", "*/layer.tar"});
+  ASSERT_EQ(listing.exitCode, 0) << listing.err;
+  std::ofstream(work_.path() + "/layer.tar", std::ios::binary) << listing.out;
+  auto files = run({"tar", "-tf", work_.path() + "/layer.tar"});
+  ASSERT_EQ(files.exitCode, 0) << files.err;
+  EXPECT_NE(files.out.find("bin/busybox\n"), std::string::npos) << files.out;
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/busybox:1"}).exitCode, 0);
+  r = engine_.docker({"load", "-q", "-i", work_.path() + "/saved.tar"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.output({"run", "--rm", "--pull", "never", "--network", "none", "berth-test/busybox:1", "echo",
+                            "loaded again"}),
+            "loaded again\n");
+  EXPECT_EQ(engine_.childPid("images"), images) << "berth-images restarted";
+}
+
 TEST_F(ImagesTest, SaveAndLoadRoundTripKeepsTheImageIdAndSkopeoReadsTheArchive) {
   std::string archive = busyboxArchive(work_.path(), "berth-test/app:v1", 1 << 20);
   ASSERT_EQ(engine_.docker({"load", "-i", archive}).exitCode, 0);

@@ -1,7 +1,8 @@
 // libarchive opened at the first call (services/images/libarchive_on_demand.cc). This program
 // links the forwarders and not libarchive, as berth-images does: it maps no libarchive until
-// the first call, and a tar written and read back through the forwarders is what GNU tar and
-// libarchive itself make of it.
+// the first call, a tar written and read back through the forwarders is what GNU tar and
+// libarchive itself make of it, and the library closes once no archive or entry is alive and
+// opens again for the next.
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
@@ -9,10 +10,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "services/images/libarchive_on_demand.h"
 #include "tests/support/process.h"
 
 namespace berth::test {
@@ -77,6 +83,21 @@ std::string writeTar() {
   EXPECT_EQ(archive_write_free(w), ARCHIVE_OK);
   return out;
 }
+
+// The paths of a tar, read through the forwarders.
+std::vector<std::string> pathsIn(const std::string& tar) {
+  Source source{tar};
+  struct archive* r = archive_read_new();
+  EXPECT_EQ(archive_read_support_format_tar(r), ARCHIVE_OK);
+  EXPECT_EQ(archive_read_open(r, &source, nullptr, readFrom, nullptr), ARCHIVE_OK) << archive_error_string(r);
+  std::vector<std::string> paths;
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(r, &e) == ARCHIVE_OK) paths.push_back(archive_entry_pathname(e));
+  EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+  return paths;
+}
+
+const std::vector<std::string> kPaths = {"dir/file", "dir/link", "dir/sym"};
 
 TEST(LibarchiveOnDemandTest, NothingIsMappedUntilTheFirstCallAndATarRoundTrips) {
   // Before any call: ctest runs each test of this program in a process of its own (run
@@ -145,6 +166,90 @@ TEST(LibarchiveOnDemandTest, AnErrorSetInACallbackIsFormattedAndReported) {
   ASSERT_NE(archive_error_string(r), nullptr);
   EXPECT_STREQ(archive_error_string(r), "short read at 7 of layer (1024 bytes)");
   EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+}
+
+TEST(LibarchiveOnDemandTest, TheLibraryClosesOnlyWhenNoArchiveOrEntryIsAliveAndOpensAgainForTheNext) {
+  ASSERT_EQ(pathsIn(writeTar()), kPaths);
+  ASSERT_TRUE(mapsLibrary(getpid(), "libarchive.so"));
+  ASSERT_TRUE(mapsLibrary(getpid(), "libxml2.so")) << "libarchive no longer brings libxml2: the test shows less";
+  // Not before the idle time has passed since the last archive was freed.
+  EXPECT_FALSE(images::closeLibarchiveIfIdle(std::chrono::hours(1)));
+  EXPECT_TRUE(mapsLibrary(getpid(), "libarchive.so"));
+
+  // An archive alive holds it, and so does an entry of its own.
+  struct archive* r = archive_read_new();
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(images::closeLibarchiveIfIdle(std::chrono::seconds(0)));
+  struct archive_entry* e = archive_entry_new();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+  EXPECT_FALSE(images::closeLibarchiveIfIdle(std::chrono::seconds(0)));
+  EXPECT_TRUE(images::libarchiveIsOpen());
+  archive_entry_set_pathname(e, "still/usable");
+  EXPECT_STREQ(archive_entry_pathname(e), "still/usable");
+  archive_entry_free(e);
+
+  // Freed, it closes, with what it brought in.
+  EXPECT_TRUE(images::closeLibarchiveIfIdle(std::chrono::seconds(0)));
+  EXPECT_FALSE(images::libarchiveIsOpen());
+  EXPECT_FALSE(mapsLibrary(getpid(), "libarchive.so"));
+  EXPECT_FALSE(mapsLibrary(getpid(), "libxml2.so"));
+  EXPECT_FALSE(mapsLibrary(getpid(), "libicuuc.so"));
+  EXPECT_FALSE(images::closeLibarchiveIfIdle(std::chrono::seconds(0))) << "closed twice";
+
+  // Null objects are libarchive's no-ops and hold nothing.
+  EXPECT_EQ(archive_read_free(nullptr), ARCHIVE_OK);
+  EXPECT_EQ(archive_write_free(nullptr), ARCHIVE_OK);
+  archive_entry_free(nullptr);
+  EXPECT_FALSE(images::libarchiveIsOpen());
+
+  // The next archive opens it again, every function looked up anew: a tar round-trips.
+  ASSERT_EQ(pathsIn(writeTar()), kPaths);
+  EXPECT_TRUE(mapsLibrary(getpid(), "libarchive.so"));
+  Source failing{std::string(1024, '\0')};
+  failing.failing = true;
+  r = archive_read_new();
+  ASSERT_EQ(archive_read_support_format_tar(r), ARCHIVE_OK);
+  EXPECT_EQ(archive_read_open(r, &failing, nullptr, readFrom, nullptr), ARCHIVE_FATAL);
+  EXPECT_STREQ(archive_error_string(r), "short read at 7 of layer (1024 bytes)");
+  EXPECT_EQ(archive_read_free(r), ARCHIVE_OK);
+  EXPECT_TRUE(images::closeLibarchiveIfIdle(std::chrono::seconds(0)));
+}
+
+// Closes tried over and over while four threads write and read tars: none reaches a closed
+// library (which would crash the process) and every tar is whole.
+TEST(LibarchiveOnDemandTest, ClosesTriedWhileOtherThreadsUseTheLibraryNeverCloseItUnderThem) {
+  std::atomic<bool> done{false};
+  std::atomic<int> closes{0};
+  std::thread closer([&] {
+    while (!done.load()) {
+      if (images::closeLibarchiveIfIdle(std::chrono::seconds(0))) ++closes;
+      std::this_thread::yield();
+    }
+  });
+  // Each user pauses between its tars, a different time each, so that at moments none holds the
+  // library; they go on past 150 tars each until it has closed 20 times (or 20 s have passed).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::atomic<int> tars{0};
+  std::atomic<int> whole{0};
+  std::vector<std::thread> users;
+  for (int t = 0; t < 4; ++t) {
+    users.emplace_back([&, t] {
+      for (int i = 0; i < 150 || (closes.load() < 20 && std::chrono::steady_clock::now() < deadline); ++i) {
+        ++tars;
+        if (pathsIn(writeTar()) == kPaths) ++whole;
+        std::this_thread::sleep_for(std::chrono::microseconds(50 * (t + 1)));
+      }
+    });
+  }
+  for (auto& u : users) u.join();
+  done = true;
+  closer.join();
+  EXPECT_GE(tars.load(), 600);
+  EXPECT_EQ(whole.load(), tars.load());
+  EXPECT_GE(closes.load(), 20) << "the library seldom closed between uses: the test showed little";
+  images::closeLibarchiveIfIdle(std::chrono::seconds(0));
+  EXPECT_FALSE(mapsLibrary(getpid(), "libarchive.so"));
 }
 
 }  // namespace
