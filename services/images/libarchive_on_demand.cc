@@ -52,6 +52,15 @@ Made* madeHeld(berth::LibraryFunction<Function>& make) {
   return made;
 }
 
+// Frees `object` with `free` and lets go of the library it held.
+template <typename Function, typename Object>
+auto freedHeld(berth::LibraryFunction<Function>& free, Object* object) {
+  struct Release {
+    ~Release() { libarchive().release(); }
+  } release;
+  return free.get()(object);
+}
+
 }  // namespace
 
 namespace berth::images {
@@ -136,54 +145,30 @@ void archive_set_error(struct archive* a, int error, const char* format, ...) {
   function.get()(a, error, "%s", text);
 }
 
-// The functions that make an object hold the library for it, and those that free one let go.
-struct archive_entry* archive_entry_new(void) {
-  static berth::LibraryFunction<decltype(&::archive_entry_new)> make(libarchive(), "archive_entry_new");
-  return madeHeld<struct archive_entry>(make);
-}
+// The functions that make an object hold the library for it, and those that free one let go
+// (a null object is libarchive's no-op, ARCHIVE_OK, and held nothing).
+#define BERTH_FORWARD_MAKING(Made, name)                                        \
+  Made* name(void) {                                                            \
+    static berth::LibraryFunction<decltype(&::name)> make(libarchive(), #name); \
+    return madeHeld<Made>(make);                                                \
+  }
+#define BERTH_FORWARD_FREEING(name, Object)                                     \
+  int name(Object* object) {                                                    \
+    static berth::LibraryFunction<decltype(&::name)> free(libarchive(), #name); \
+    return object ? freedHeld(free, object) : ARCHIVE_OK;                       \
+  }
 
-struct archive* archive_read_disk_new(void) {
-  static berth::LibraryFunction<decltype(&::archive_read_disk_new)> make(libarchive(), "archive_read_disk_new");
-  return madeHeld<struct archive>(make);
-}
+BERTH_FORWARD_MAKING(struct archive_entry, archive_entry_new)
+BERTH_FORWARD_MAKING(struct archive, archive_read_disk_new)
+BERTH_FORWARD_MAKING(struct archive, archive_read_new)
+BERTH_FORWARD_MAKING(struct archive, archive_write_disk_new)
+BERTH_FORWARD_MAKING(struct archive, archive_write_new)
+BERTH_FORWARD_FREEING(archive_read_free, struct archive)
+BERTH_FORWARD_FREEING(archive_write_free, struct archive)
 
-struct archive* archive_read_new(void) {
-  static berth::LibraryFunction<decltype(&::archive_read_new)> make(libarchive(), "archive_read_new");
-  return madeHeld<struct archive>(make);
-}
-
-struct archive* archive_write_disk_new(void) {
-  static berth::LibraryFunction<decltype(&::archive_write_disk_new)> make(libarchive(), "archive_write_disk_new");
-  return madeHeld<struct archive>(make);
-}
-
-struct archive* archive_write_new(void) {
-  static berth::LibraryFunction<decltype(&::archive_write_new)> make(libarchive(), "archive_write_new");
-  return madeHeld<struct archive>(make);
-}
-
-// A null object is libarchive's no-op (ARCHIVE_OK), and held nothing.
 void archive_entry_free(struct archive_entry* e) {
-  if (!e) return;
   static berth::LibraryFunction<decltype(&::archive_entry_free)> free(libarchive(), "archive_entry_free");
-  free.get()(e);
-  libarchive().release();
-}
-
-int archive_read_free(struct archive* a) {
-  if (!a) return ARCHIVE_OK;
-  static berth::LibraryFunction<decltype(&::archive_read_free)> free(libarchive(), "archive_read_free");
-  int result = free.get()(a);
-  libarchive().release();
-  return result;
-}
-
-int archive_write_free(struct archive* a) {
-  if (!a) return ARCHIVE_OK;
-  static berth::LibraryFunction<decltype(&::archive_write_free)> free(libarchive(), "archive_write_free");
-  int result = free.get()(a);
-  libarchive().release();
-  return result;
+  if (e) freedHeld(free, e);
 }
 
 }  // extern "C"
