@@ -8,6 +8,7 @@
 #include "common/time_format.h"
 #include "ipc/message.h"
 #include "ipc/methods.h"
+#include "ipc/retained_events.h"
 #include "ipc/view_stamp.h"
 
 namespace berth::ipc {
@@ -39,7 +40,9 @@ EngineEvent fromCapnp(Event::Reader in) {
 }
 
 EventPublisher::EventPublisher(zmq::context_t& context, std::string endpoint)
-    : endpoint_(std::move(endpoint)), pub_(context, zmq::socket_type::pub) {
+    : endpoint_(std::move(endpoint)),
+      pub_(context, zmq::socket_type::pub),
+      retained_(std::make_unique<RetainedEvents>(kRetained)) {
   pub_.set(zmq::sockopt::linger, 0);
   pub_.set(zmq::sockopt::sndhwm, 100000);
   if (endpoint_.rfind("ipc://", 0) == 0) ::unlink(endpoint_.substr(6).c_str());
@@ -59,18 +62,13 @@ void EventPublisher::publish(EngineEvent event) {
   toCapnp(event, mb.initRoot<Event>());
   auto frame = encode(mb);
   std::lock_guard lock(mutex_);
-  retained_.push_back(std::move(event));
-  if (retained_.size() > kRetained) retained_.pop_front();
+  retained_->add(event.timeNano, kj::arrayPtr(static_cast<const capnp::word*>(frame.data()), frame.size() / sizeof(capnp::word)));
   pub_.send(frame, zmq::send_flags::dontwait);
 }
 
 std::vector<EngineEvent> EventPublisher::recent(int64_t sinceNano, int64_t untilNano) const {
   std::lock_guard lock(mutex_);
-  std::vector<EngineEvent> out;
-  for (const auto& e : retained_) {
-    if (e.timeNano >= sinceNano && (untilNano == 0 || e.timeNano <= untilNano)) out.push_back(e);
-  }
-  return out;
+  return retained_->between(sinceNano, untilNano);
 }
 
 void EventPublisher::serveOn(RpcServer& server) {

@@ -1,12 +1,12 @@
 // Engine events on ZeroMQ publish/subscribe. A producing service owns an EventPublisher: it
-// binds a PUB endpoint, stamps and sends each event, and retains the last ones in memory to
-// answer EventSource.recent (docker events --since). The API owns an EventSubscriber connected
+// binds a PUB endpoint, stamps and sends each event, and retains the last ones in memory (as
+// their frames: ipc/retained_events.h) to answer EventSource.recent (docker events --since). The API owns an EventSubscriber connected
 // to every producer; ZeroMQ reconnects it by itself when a producer restarts.
 #pragma once
 
 #include <atomic>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,6 +34,8 @@ struct EngineEvent {
 void toCapnp(const EngineEvent& e, Event::Builder out);
 EngineEvent fromCapnp(Event::Reader in);
 
+class RetainedEvents;
+
 class EventPublisher {
  public:
   static constexpr size_t kRetained = 1024;
@@ -52,7 +54,7 @@ class EventPublisher {
   std::string endpoint_;
   mutable std::mutex mutex_;
   zmq::socket_t pub_;
-  std::deque<EngineEvent> retained_;
+  std::unique_ptr<RetainedEvents> retained_;
 };
 
 class EventSubscriber {
