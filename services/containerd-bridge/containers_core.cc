@@ -61,12 +61,14 @@ void ContainersCore::removeAbandoned() {
     creators = creators_;
   }
   for (const auto& [id, pid] : creators) {
-    if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // the API that created it still runs
+    // Settled: started, not --rm, removed, or removed here. Forgotten then, whether or not the
+    // API that created it still runs (kept, every container run through a live API stayed here).
     bool settled = true;
     try {
       auto record = e_.store.get(id);
       if (record.state.status == ContainerStatus::created && !record.hasBeenStarted &&
           record.hostConfig.value("AutoRemove", false)) {
+        if (::kill(pid, 0) == 0 || errno == EPERM) continue;  // the API that created it still runs
         // A start in progress holds the lock: it carries on, and the next round finds it started.
         auto lock = locks_.of(id);
         std::unique_lock guard(*lock, std::try_to_lock);

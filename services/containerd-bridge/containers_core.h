@@ -103,6 +103,11 @@ class ContainersCore final : private ContainerRuns {
   // Removes the --rm containers whose creating API process died before they were started;
   // forgets the creators of the others once started or gone. Every second in the background.
   void removeAbandoned();
+  // How many containers' creators it still watches (for tests).
+  size_t creatorsWatched() const {
+    std::lock_guard lock(creatorsMutex_);
+    return creators_.size();
+  }
   bool start(const std::string& ref, Deadline deadline) { return lifecycle_.start(ref, deadline); }
   bool stop(const std::string& ref, int timeoutSeconds, const std::string& signal, Deadline deadline) {
     return lifecycle_.stop(ref, timeoutSeconds, signal, deadline);
@@ -205,7 +210,7 @@ class ContainersCore final : private ContainerRuns {
   ContainerRestorer restorer_;
   LayerOperations layerOps_;
   StrayShims strays_;
-  std::mutex creatorsMutex_;
+  mutable std::mutex creatorsMutex_;
   std::map<std::string, pid_t> creators_;  // container id -> the API process that created it
   std::atomic<bool> stopping_{false};
 };

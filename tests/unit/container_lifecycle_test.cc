@@ -161,6 +161,31 @@ TEST_F(LifecycleTest, AnAutoRemoveContainerIsRemovedAfterItsExitAndWaitRemovedGe
   EXPECT_EQ(fake_.count("Tasks.Delete"), 1u);
 }
 
+// The creator of a container is watched only while it might leave an unstarted --rm container
+// behind: once the container was started, is not --rm, or is gone, it is forgotten, even though
+// the API that created it still runs (it was kept for every container made through a live API).
+TEST_F(LifecycleTest, ACreatorIsForgottenOnceItsContainerStartedOrWentAwayAndWatchedWhileAnRmOneWaits) {
+  json rm = {{"AutoRemove", true}};
+  auto make = [&](const json& hostConfig) {
+    json body = {{"Image", kImage}, {"Cmd", {"sleep", "1000"}}, {"HostConfig", hostConfig}};
+    return core_->create("", body, soon(), "", getpid()).id;  // this process: a creator that runs
+  };
+  std::string started = make(rm);
+  std::string waiting = make(rm);
+  std::string plain = make(json::object());
+  std::string removed = make(json::object());
+  ASSERT_EQ(core_->creatorsWatched(), 4u);
+  ASSERT_TRUE(core_->start(started, soon()));
+  core_->remove(removed, true, false, soon());
+  core_->removeAbandoned();
+  EXPECT_EQ(core_->creatorsWatched(), 1u) << "only the unstarted --rm container's creator is still watched";
+  EXPECT_EQ(status(waiting), ContainerStatus::created) << "removed while its creator runs";
+  ASSERT_TRUE(core_->start(waiting, soon()));
+  core_->removeAbandoned();
+  EXPECT_EQ(core_->creatorsWatched(), 0u);
+  EXPECT_EQ(status(plain), ContainerStatus::created);
+}
+
 TEST_F(LifecycleTest, WaitNotRunningAnswersAtOnceForAStoppedContainerAndNextExitWaitsForTheNextOne) {
   std::string id = run();
   fake_.exitTask(id, 4);
