@@ -1,28 +1,60 @@
 #include "services/containerd-bridge/exit_watch.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/files.h"
 
 namespace berth::bridge {
 
-namespace {
-constexpr size_t kRemovedKept = 1000;
-}  // namespace
-
-ExitWatch::ExitWatch(const ContainerStore& store, std::string removedDir) : store_(store), removedDir_(std::move(removedDir)) {
+ExitWatch::ExitWatch(const ContainerStore& store, std::string removedDir)
+    : store_(store), removedDir_(std::move(removedDir)), removedExits_(kRemovedKept) {
   if (removedDir_.empty()) return;
   makeDirectories(removedDir_, 0700);
+  // The previous bridge's removals, oldest first, so that the oldest is forgotten first again.
+  std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> kept;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(removedDir_, ec)) {
+    kept.emplace_back(e.last_write_time(ec), e.path());
+  }
+  std::sort(kept.begin(), kept.end());
+  for (const auto& [time, path] : kept) {
     try {
-      removedExitCodes_[e.path().filename().string()] = std::stoll(readFile(e.path().string()));
+      remember(path.filename().string(), static_cast<int>(std::stoll(readFile(path.string()))));
     } catch (const std::exception&) {
-      std::filesystem::remove(e.path(), ec);  // cut short by a crash: the code is unknown
+      std::filesystem::remove(path, ec);  // cut short by a crash: the code is unknown
     }
   }
+}
+
+void ExitWatch::remember(const std::string& id, int exitCode) {
+  RemovedExit& slot = removedExits_[removedNext_];
+  removedNext_ = (removedNext_ + 1) % removedExits_.size();
+  if (slot.length > 0 && !removedDir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(removedDir_ + "/" + std::string(slot.id.data(), slot.length), ec);
+  }
+  slot.length = 0;
+  if (id.empty() || id.size() > slot.id.size()) return;
+  std::copy(id.begin(), id.end(), slot.id.begin());
+  slot.length = static_cast<uint8_t>(id.size());
+  slot.exitCode = exitCode;
+}
+
+std::optional<int> ExitWatch::removedExitCode(const std::string& id) const {
+  for (const auto& slot : removedExits_) {
+    if (slot.length == id.size() && std::equal(id.begin(), id.end(), slot.id.begin())) return slot.exitCode;
+  }
+  return std::nullopt;
+}
+
+size_t ExitWatch::lastExitsKept() const {
+  std::lock_guard lock(mutex_);
+  return lastExits_.size();
 }
 
 void ExitWatch::notify() {
@@ -58,14 +90,8 @@ void ExitWatch::exited(const std::string& id, int64_t exits, int exitCode) {
 void ExitWatch::removed(const std::string& id, int exitCode) {
   {
     std::lock_guard lock(mutex_);
-    if (removedExitCodes_.size() > kRemovedKept) {
-      removedExitCodes_.clear();
-      if (!removedDir_.empty()) {
-        std::error_code ec;
-        for (const auto& e : std::filesystem::directory_iterator(removedDir_, ec)) std::filesystem::remove(e.path(), ec);
-      }
-    }
-    removedExitCodes_[id] = exitCode;
+    lastExits_.erase(id);
+    remember(id, exitCode);
     if (!removedDir_.empty()) {
       try {
         writeFileReplacing(removedDir_ + "/" + id, std::to_string(exitCode), 0600);
@@ -114,11 +140,11 @@ WaitResult ExitWatch::wait(const std::string& ref, const std::string& condition,
     try {
       record = store_.get(ref);
     } catch (const Error&) {
-      auto it = removedExitCodes_.find(ref);
-      if (condition == "removed" && it != removedExitCodes_.end()) {
+      auto code = condition == "removed" ? removedExitCode(ref) : std::nullopt;
+      if (code) {
         result.id = ref;
         result.done = true;
-        result.statusCode = it->second;
+        result.statusCode = *code;
         return result;
       }
       throw;
