@@ -58,7 +58,7 @@ int ServiceHost::run() {
 }
 
 int runService(const std::string& name, int argc, char** argv, const std::function<void()>& confine,
-               const std::function<void(ServiceHost&)>& setup, size_t workers) {
+               const std::function<void(ServiceHost&)>& setup, size_t workers, MallocSettings malloc) {
   // Block the stop signals before any thread starts so only run()'s sigwait receives them.
   sigset_t set;
   sigemptyset(&set);
@@ -66,10 +66,9 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  // Two malloc arenas instead of glibc's eight per core, set before any thread exists: every
-  // thread of a service (the bridge's workers, one monitor per running container) took an arena
-  // of its own, and what a burst freed stayed spread over them (docs/performance.md).
-  mallopt(M_ARENA_MAX, 2);
+  // Before any thread exists: a thread takes its arena at its first allocation.
+  mallopt(M_ARENA_MAX, malloc.arenas);
+  if (malloc.topPadBytes > 0) mallopt(M_TOP_PAD, static_cast<int>(malloc.topPadBytes));
 
   Config config;
   try {

@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
                       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN},
                       {"mknod", "mknodat"}});
   };
+  // One malloc arena: what a load's buffers (1 MiB chunks) grew is then the top of the main heap,
+  // which the memory look's malloc_trim gives back; the top of a second arena it leaves alone
+  // (2 MB after a load). A 4 MiB top pad keeps the heap from shrinking and growing again around
+  // every chunk, which made a load 15–30 % slower (docs/performance.md, "berth-images on one
+  // malloc arena").
+  constexpr ipc::MallocSettings kMalloc{.arenas = 1, .topPadBytes = size_t{4} << 20};
   return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
     // Running pulls and pushes finish (and publish their events) before the host goes away.
@@ -335,5 +341,5 @@ int main(int argc, char** argv) {
   },
   // Loads, imports and saves hold a worker for their whole run; enough workers that they never
   // starve the uploads and progress polls of other clients.
-  32);
+  32, kMalloc);
 }
