@@ -71,8 +71,8 @@ void* ClosableLibrary::resolve(const char* name, std::atomic<void*>& slot) {
   ::dlerror();
   void* found = ::dlsym(handle_, name);
   if (!found) throw Error(ErrorKind::unavailable, soname_ + " has no " + name + ": " + lastDlError());
+  resolved_.push_back(&slot);  // listed first: a slot that holds an address is always emptied at a close
   slot.store(found, std::memory_order_release);
-  resolved_.push_back(&slot);
   return found;
 }
 

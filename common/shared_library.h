@@ -70,7 +70,9 @@ class ClosableLibrary {
 };
 
 // One function of a ClosableLibrary, looked up at its first call after each opening. Call it
-// only while something holds the library.
+// only while something holds the library. The library keeps its address to empty it at each
+// close, so it must live as long as the library (a function-local static, as the forwarders'
+// are).
 template <typename Function>
 class LibraryFunction {
  public:
@@ -106,8 +108,9 @@ class LibraryFunction {
     return function Args;                                  \
   }
 
-// The same for a function of a ClosableLibrary `library()`; the caller holds the library (an
-// object made by one of its functions and not yet freed is passed in, or the function makes one).
+// The same for a function of a ClosableLibrary `library()` that is called on an object of the
+// library's (which holds it from its making to its freeing). The functions that make or free
+// those objects must hold and release the library themselves (libarchive_on_demand.cc).
 #define BERTH_FORWARD_TO_HELD(library, Ret, name, Params, Args)                      \
   Ret name Params {                                                                  \
     static ::berth::LibraryFunction<decltype(&::name)> function((library)(), #name); \

@@ -51,20 +51,22 @@ class ServiceHost {
   std::vector<std::function<void()>> beforeMemoryLook_;
 };
 
-// The whole main() of a service: parse argv; `confine` (the service's sandbox::confine) before
-// any thread exists, since a thread keeps the capabilities it was created with and the host's
-// sockets start ZeroMQ's threads; build the host, let `setup` register the service's handlers,
-// run. Exit status 2 for a bad config, 1 for a failed start.
 // How a service's allocator is set, before any thread exists.
 struct MallocSettings {
   // Two malloc arenas instead of glibc's eight per core: every thread of a service (the bridge's
   // workers, one monitor per running container) took an arena of its own, and what a burst
   // freed stayed spread over them (docs/performance.md).
   int arenas = 2;
-  // Kept free at the top of the heap when it shrinks or grows (M_TOP_PAD); 0: glibc's own.
+  // Kept free at the top of the heap when it shrinks or grows (M_TOP_PAD); 0: glibc's own. Setting
+  // it also stops glibc's dynamic mmap threshold: blocks of 128 KiB or more are then always
+  // mapped and unmapped on their own.
   size_t topPadBytes = 0;
 };
 
+// The whole main() of a service: parse argv; `confine` (the service's sandbox::confine) before
+// any thread exists, since a thread keeps the capabilities it was created with and the host's
+// sockets start ZeroMQ's threads; build the host, let `setup` register the service's handlers,
+// run. Exit status 2 for a bad config, 1 for a failed start.
 int runService(const std::string& name, int argc, char** argv, const std::function<void()>& confine,
                const std::function<void(ServiceHost&)>& setup, size_t workers = 4, MallocSettings malloc = {});
 

@@ -19,6 +19,12 @@ ExitWatch::ExitWatch(const ContainerStore& store, std::string removedDir)
   std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> kept;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(removedDir_, ec)) {
+    // A name that is no container id is a write a crash cut short (writeFileReplacing's
+    // temporary): its code may be incomplete.
+    if (e.path().filename().string().size() != RemovedExit{}.id.size()) {
+      std::filesystem::remove(e.path(), ec);
+      continue;
+    }
     kept.emplace_back(e.last_write_time(ec), e.path());
   }
   std::sort(kept.begin(), kept.end());
@@ -32,14 +38,13 @@ ExitWatch::ExitWatch(const ContainerStore& store, std::string removedDir)
 }
 
 void ExitWatch::remember(const std::string& id, int exitCode) {
+  if (id.empty() || id.size() > RemovedExit{}.id.size()) return;  // not kept, and takes no slot
   RemovedExit& slot = removedExits_[removedNext_];
   removedNext_ = (removedNext_ + 1) % removedExits_.size();
   if (slot.length > 0 && !removedDir_.empty()) {
     std::error_code ec;
     std::filesystem::remove(removedDir_ + "/" + std::string(slot.id.data(), slot.length), ec);
   }
-  slot.length = 0;
-  if (id.empty() || id.size() > slot.id.size()) return;
   std::copy(id.begin(), id.end(), slot.id.begin());
   slot.length = static_cast<uint8_t>(id.size());
   slot.exitCode = exitCode;

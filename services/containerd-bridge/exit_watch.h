@@ -56,7 +56,8 @@ class ExitWatch {
   std::string removedDir_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
-  // The last removals, oldest first from `removedNext_` on, in one block made at the start: as
+  // The last removals, oldest first from `removedNext_` on (after a restart, oldest first as far as
+  // the files' times tell), in one block made at the start: as
   // map nodes and strings made one per removal among a burst's short-lived allocations, they
   // kept a page each from going back to the system after the burst (docs/performance.md,
   // "What a burst's removed containers left in the bridge").

@@ -55,10 +55,11 @@ Made* madeHeld(berth::LibraryFunction<Function>& make) {
 // Frees `object` with `free` and lets go of the library it held.
 template <typename Function, typename Object>
 auto freedHeld(berth::LibraryFunction<Function>& free, Object* object) {
+  Function function = free.get();  // a failed look-up frees nothing, so it keeps the hold
   struct Release {
     ~Release() { libarchive().release(); }
   } release;
-  return free.get()(object);
+  return function(object);
 }
 
 }  // namespace

@@ -79,11 +79,12 @@ int main(int argc, char** argv) {
                       {CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN},
                       {"mknod", "mknodat"}});
   };
-  // One malloc arena: what a load's buffers (1 MiB chunks) grew is then the top of the main heap,
-  // which the memory look's malloc_trim gives back; the top of a second arena it leaves alone
-  // (2 MB after a load). A 4 MiB top pad keeps the heap from shrinking and growing again around
-  // every chunk, which made a load 15–30 % slower (docs/performance.md, "berth-images on one
-  // malloc arena").
+  // One malloc arena: what a load leaves free is then in the main heap, whose top the memory
+  // look's malloc_trim gives back; the top of a second arena it leaves alone (2 MB after a
+  // load). On one arena alone a load took 15–30 % longer; with a 4 MiB top pad, which also
+  // stops glibc's dynamic mmap threshold so that the load's 1 MiB buffers are mapped and
+  // unmapped on their own instead of carved from the heap, as long as on two (docs/performance.md,
+  // "berth-images on one malloc arena").
   constexpr ipc::MallocSettings kMalloc{.arenas = 1, .topPadBytes = size_t{4} << 20};
   return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();

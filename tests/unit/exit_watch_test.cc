@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/files.h"
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/exit_watch.h"
 #include "tests/support/process.h"
@@ -73,6 +74,20 @@ TEST_F(ExitWatchTest, ANewBridgeAnswersThePreviousOnesRemovalsAndKeepsNoMoreThan
   after.removed(idOf(5000), 42);
   EXPECT_TRUE(answers(after, 5000, 42));
   EXPECT_EQ(filesIn(removedDir_), ExitWatch::kRemovedKept);
+}
+
+// A write a crash cut short (writeFileReplacing's temporary, a longer name) is no removal: the
+// next bridge deletes it and it takes no slot.
+TEST_F(ExitWatchTest, ATemporaryACrashLeftInTheDirectoryIsDeletedAndTakesNoSlot) {
+  std::filesystem::create_directories(removedDir_);
+  writeFileAtomic(removedDir_ + "/" + idOf(1), "3");
+  writeFileAtomic(removedDir_ + "/" + idOf(2) + ".tmp-77-1", "4");
+  ExitWatch watch(store_, removedDir_);
+  EXPECT_TRUE(answers(watch, 1, 3));
+  EXPECT_TRUE(forgot(watch, 2));
+  EXPECT_FALSE(std::filesystem::exists(removedDir_ + "/" + idOf(2) + ".tmp-77-1"));
+  for (int i = 100; i < 100 + static_cast<int>(ExitWatch::kRemovedKept) - 1; ++i) watch.removed(idOf(i), 0);
+  EXPECT_TRUE(answers(watch, 1, 3)) << "the temporary took a slot";
 }
 
 TEST_F(ExitWatchTest, ARemovedContainersLastExitIsNoLongerKept) {
