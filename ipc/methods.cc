@@ -194,6 +194,10 @@ const NetworkDisconnect& networkDisconnect() {
   static const NetworkDisconnect m("disconnect");
   return m;
 }
+const NetworkNetworkViews& networkNetworkViews() {
+  static const NetworkNetworkViews m("networkViews");
+  return m;
+}
 const BridgeSummary& bridgeSummary() {
   static const BridgeSummary m("summary");
   return m;

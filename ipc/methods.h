@@ -61,6 +61,7 @@ using NetworkRemove = Method<Network, Network::RemoveParams, Network::RemoveResu
 using NetworkPrune = Method<Network, Network::PruneParams, Network::PruneResults>;
 using NetworkConnect = Method<Network, Network::ConnectParams, Network::ConnectResults>;
 using NetworkDisconnect = Method<Network, Network::DisconnectParams, Network::DisconnectResults>;
+using NetworkNetworkViews = Method<Network, Network::NetworkViewsParams, Network::NetworkViewsResults>;
 using BridgeSummary = Method<ContainerdBridge, ContainerdBridge::SummaryParams, ContainerdBridge::SummaryResults>;
 using BridgeCreate = Method<ContainerdBridge, ContainerdBridge::CreateParams, ContainerdBridge::CreateResults>;
 using BridgeStart = Method<ContainerdBridge, ContainerdBridge::StartParams, ContainerdBridge::StartResults>;
@@ -145,6 +146,7 @@ const NetworkRemove& networkRemove();
 const NetworkPrune& networkPrune();
 const NetworkConnect& networkConnect();
 const NetworkDisconnect& networkDisconnect();
+const NetworkNetworkViews& networkNetworkViews();
 const BridgeSummary& bridgeSummary();
 const BridgeCreate& bridgeCreate();
 const BridgeStart& bridgeStart();

@@ -1,8 +1,8 @@
 // A copy of one producer's views, kept current from its views channel (docs/ipc.md, "Container
-// views", "Volume views", "Image views"): what berth-api's read models of containers, volumes
-// and images share. The producer numbers every change of its views within its run (`epoch`)
-// and publishes it on a PUB socket; a snapshot call answers every view at a sequence and then
-// marks the channel there.
+// views", "Volume views", "Image views", "Network views"): what berth-api's read models of
+// containers, volumes, images and networks share. The producer numbers every change of its
+// views within its run (`epoch`) and publishes it on a PUB socket; a snapshot call answers every
+// view at a sequence and then marks the channel there.
 //
 // The copy answers (read()) only what is never older than anything a client was shown: it holds
 // a snapshot of the producer's run that every later change continued without a gap, and it has

@@ -1,5 +1,5 @@
 // The producer's half of a views channel (docs/ipc.md, "Container views", "Volume views",
-// "Image views"): a PUB socket on which every change of the producer's views goes out numbered
+// "Image views", "Network views"): a PUB socket on which every change of the producer's views goes out numbered
 // within the run (`epoch`, ipc/view_stamp.h's newViewEpoch), and the mark that ends a snapshot.
 // It also stamps this process's replies and events of its kind with the sequence. `Change` is
 // the channel's Cap'n Proto struct (epoch, seq, mark and the change itself). The caller holds

@@ -1,11 +1,12 @@
-// View stamps (docs/ipc.md, "Container views", "Volume views", "Image views"): a service that
-// keeps views other processes read (the containerd-bridge's container views, the volumes
-// service's volumes, the images service's images)
+// View stamps (docs/ipc.md, "Container views", "Volume views", "Image views", "Network views"):
+// a service that keeps views other processes read (the containerd-bridge's container views, the
+// volumes service's volumes, the images service's images, the network service's networks)
 // stamps every RPC reply and every event it sends with its view sequence, so a reader that
-// serves from a copy of those views (the API's read models) can tell whether its copy already holds what a reply or
-// event has acknowledged. A process that changes another's views through calls (the bridge
-// makes and removes anonymous volumes, and commits images) stamps what that producer's replies
-// told it, so its own replies and events cover the changes it caused there too.
+// serves from a copy of those views (the API's read models) can tell whether its copy already
+// holds what a reply or event has acknowledged. A process that changes another's views through
+// calls (the bridge makes and removes anonymous volumes, commits images, and connects its
+// containers to networks) stamps what that producer's replies told it, so its own replies and
+// events cover the changes it caused there too.
 #pragma once
 
 #include <array>
@@ -22,8 +23,8 @@ struct ViewStamp {
 };
 
 // Whose views a stamp counts: each kind has one producer and one read model in berth-api.
-enum class ViewKind : unsigned { containers = 0, volumes = 1, images = 2 };
-constexpr size_t kViewKinds = 3;
+enum class ViewKind : unsigned { containers = 0, volumes = 1, images = 2, networks = 3 };
+constexpr size_t kViewKinds = 4;
 // One stamp of each kind, indexed by ViewKind: what a reply or an event carries.
 using ViewStamps = std::array<ViewStamp, kViewKinds>;
 
@@ -56,11 +57,14 @@ void writeViewStamps(Builder out, const ViewStamps& stamps) {
   out.setVolumeViewSeq(stamps[1].seq);
   out.setImageViewEpoch(stamps[2].epoch);
   out.setImageViewSeq(stamps[2].seq);
+  out.setNetworkViewEpoch(stamps[3].epoch);
+  out.setNetworkViewSeq(stamps[3].seq);
 }
 template <typename Reader>
 ViewStamps readViewStamps(Reader in) {
   return {ViewStamp{in.getViewEpoch(), in.getViewSeq()}, ViewStamp{in.getVolumeViewEpoch(), in.getVolumeViewSeq()},
-          ViewStamp{in.getImageViewEpoch(), in.getImageViewSeq()}};
+          ViewStamp{in.getImageViewEpoch(), in.getImageViewSeq()},
+          ViewStamp{in.getNetworkViewEpoch(), in.getNetworkViewSeq()}};
 }
 
 // The highest stamp of one producer seen in the replies of calls to it, for a process that

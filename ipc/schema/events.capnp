@@ -24,6 +24,8 @@ struct Event {
   volumeViewSeq @9 :UInt64;
   imageViewEpoch @10 :UInt64;  # the image views' stamp, as in ReplyHeader
   imageViewSeq @11 :UInt64;
+  networkViewEpoch @12 :UInt64;  # the network views' stamp, as in ReplyHeader
+  networkViewSeq @13 :UInt64;
 }
 
 interface EventSource {

@@ -73,4 +73,32 @@ interface Network extends(Svc.Service, Ev.EventSource) {
   # docker network disconnect of an attached container: the endpoint, its address, names and
   # (on the first network) published ports go. forbidden "container C is not connected to
   # network N" otherwise.
+
+  networkViews @11 () -> (epoch :UInt64, seq :UInt64, networks :List(NetworkView)) $Svc.readOnly;
+  # For the API's read model of networks (docs/ipc.md, "Network views"): every network as
+  # inspect gives it, as of sequence `seq` of this run (`epoch`). Right after answering, the
+  # service publishes a NetworkViewChange with `mark` set and the same epoch and seq on its
+  # views channel (views-network.sock), so the subscriber knows from which change on the
+  # channel continues the snapshot with no gap.
+}
+
+struct NetworkView {
+  # One network as GET /networks/{id} shows it: dockerd's network JSON, Containers included.
+  id @0 :Text;
+  name @1 :Text;
+  document @2 :Data;
+}
+
+struct NetworkViewChange {
+  # One message on the network service's views channel: sequence `seq` of run `epoch` changed
+  # networks (`networks`, each as it is now: made, or a container connected to it or
+  # disconnected) and removed some (`removedIds`), all in one step (an attach connects a
+  # container to several networks at once), or, with `mark`, only marks where a networkViews
+  # snapshot at `seq` ends. Sequences are consecutive within an epoch; a subscriber that sees a
+  # gap or another epoch takes a new snapshot.
+  epoch @0 :UInt64;
+  seq @1 :UInt64;
+  mark @2 :Bool;
+  networks @3 :List(NetworkView);
+  removedIds @4 :List(Text);
 }

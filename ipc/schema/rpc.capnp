@@ -51,4 +51,9 @@ struct ReplyHeader {
   # containers into images).
   imageViewEpoch @7 :UInt64;
   imageViewSeq @8 :UInt64;
+  # The network views' (NetworkViewChange): the network service's own sequence, or, from the
+  # containerd-bridge, the highest the network service's replies to it carried (it connects
+  # and disconnects containers).
+  networkViewEpoch @9 :UInt64;
+  networkViewSeq @10 :UInt64;
 }

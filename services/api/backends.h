@@ -1,9 +1,10 @@
 // The API's view of the other processes: one client per service, typed where the service has a
-// public client (images: services/images/public; volumes: services/volumes/public; network: services/network/public; the
-// containerd-bridge: services/containerd-bridge/public), else its RPC client. Holds no state of its own but the
-// read models of containers, volumes and images (copies of the bridge's, the volumes service's
-// and the images service's views); each handler asks the service that owns the answer, or that
-// copy when it is current.
+// public client (images: services/images/public; volumes: services/volumes/public; network:
+// services/network/public; the containerd-bridge: services/containerd-bridge/public), else its
+// RPC client. Holds no state of its own but the read models of containers, volumes, images and
+// networks (copies of the bridge's, the volumes service's, the images service's and the network
+// service's views); each handler asks the service that owns the answer, or that copy when it is
+// current.
 #pragma once
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include "services/images/public/image_read_model.h"
 #include "services/images/public/images_client.h"
 #include "services/network/public/network_client.h"
+#include "services/network/public/network_read_model.h"
 #include "services/volumes/public/volume_read_model.h"
 #include "services/volumes/public/volumes_client.h"
 
@@ -33,10 +35,11 @@ struct Backends {
         supervisor(context, config.supervisorEndpoint()),
         images(imagesRpc),
         volumes(volumesRpc),
-        network(context, config.serviceEndpoint("network")),
+        network(networkRpc),
         bridge(bridgeRpc),
         volumeViews(context, config.viewsEndpoint("volumes"), volumesRpc),
         imageViews(context, config.viewsEndpoint("images"), imagesRpc),
+        networkViews(context, config.viewsEndpoint("network"), networkRpc),
         containers(context, config.viewsEndpoint("containerd-bridge"), bridgeRpc) {
     routing_.store(true, std::memory_order_release);
   }
@@ -49,6 +52,7 @@ struct Backends {
       case ipc::ViewKind::containers: containers.require(stamp); break;
       case ipc::ViewKind::volumes: volumeViews.require(stamp); break;
       case ipc::ViewKind::images: imageViews.require(stamp); break;
+      case ipc::ViewKind::networks: networkViews.require(stamp); break;
     }
   }
 
@@ -62,11 +66,12 @@ struct Backends {
   std::atomic<bool> routing_{false};
   ipc::RpcClient imagesRpc;  // for its events; its methods through `images`
   ipc::RpcClient volumesRpc;  // for its events; its methods through `volumes`
-  ipc::RpcClient networkRpc;  // for its events and summary; its methods through `network`
+  ipc::RpcClient networkRpc;  // for its events; its methods through `network`
   ipc::RpcClient bridgeRpc;  // for its events; its methods through `bridge`
   ipc::RpcClient supervisor;
   // Any service's reply may carry a stamp of any kind: the bridge passes on the volumes
-  // service's (it makes and removes anonymous volumes) and the images service's (it commits).
+  // service's (it makes and removes anonymous volumes), the images service's (it commits) and
+  // the network service's (it connects and disconnects its containers).
   // Set before the read models' threads start calling.
   bool stampsRouted_ = [this] {
     for (ipc::RpcClient* rpc : {&imagesRpc, &volumesRpc, &networkRpc, &bridgeRpc}) {
@@ -84,6 +89,9 @@ struct Backends {
     volumesRpc.onWentAway([this](uint64_t sentAt) {
       if (routing_.load(std::memory_order_acquire)) volumeViews.requireRunAfter(sentAt);
     });
+    networkRpc.onWentAway([this](uint64_t sentAt) {
+      if (routing_.load(std::memory_order_acquire)) networkViews.requireRunAfter(sentAt);
+    });
     bridgeRpc.onWentAway([this](uint64_t sentAt) {
       if (routing_.load(std::memory_order_acquire)) containers.requireRunAfter(sentAt);
     });
@@ -93,12 +101,13 @@ struct Backends {
   volumes::VolumesClient volumes;
   network::NetworkClient network;
   bridge::BridgeClient bridge;
-  // Answer container, volume and image reads while they are current (docs/ipc.md, "Container
-  // views", "Volume views" and "Image views"). The volumes' and images' copies are made before
-  // the containers' and ended after it: the bridge's replies, which the containers' copy takes
-  // snapshots with, carry volume and image stamps too.
+  // Answer container, volume, image and network reads while they are current (docs/ipc.md,
+  // "Container views", "Volume views", "Image views" and "Network views"). The volumes',
+  // images' and networks' copies are made before the containers' and ended after it: the
+  // bridge's replies, which the containers' copy takes snapshots with, carry their stamps too.
   volumes::VolumeReadModel volumeViews;
   images::ImageReadModel imageViews;
+  network::NetworkReadModel networkViews;
   bridge::ContainerReadModel containers;
 };
 

@@ -267,6 +267,7 @@ int main(int argc, char** argv) {
         volumes = std::make_unique<bridge::VolumeServiceClient>(clientsContext, config.serviceEndpoint("volumes"));
         ipc::setViewStampSource(ipc::ViewKind::volumes, [v = volumes.get()] { return v->volumeViews(); });
         network = std::make_unique<bridge::NetworkServiceClient>(clientsContext, config.serviceEndpoint("network"));
+        ipc::setViewStampSource(ipc::ViewKind::networks, [n = network.get()] { return n->networkViews(); });
         // `runc --version` (5-10 ms) is for `docker info` and `version` alone: read while the
         // bridge restores, not before.
         runc = std::async(std::launch::async, bridge::readRuncVersion).share();

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ipc/rpc_client.h"
+#include "ipc/view_stamp.h"
 #include "services/containerd-bridge/network_service.h"
 #include "services/network/public/network_client.h"
 #include "common/json_text.h"
@@ -14,7 +16,16 @@ namespace berth::bridge {
 
 class NetworkServiceClient final : public NetworkService {
  public:
-  NetworkServiceClient(zmq::context_t& context, const std::string& endpoint) : network_(context, endpoint) {}
+  NetworkServiceClient(zmq::context_t& context, const std::string& endpoint) : rpc_(context, endpoint), network_(rpc_) {
+    rpc_.onViewStamp([this](ipc::ViewKind kind, ipc::ViewStamp stamp) {
+      if (kind == ipc::ViewKind::networks) networkViews_.observe(stamp);
+    });
+  }
+
+  // The highest network view stamp the service's replies carried: the bridge's own replies and
+  // events carry it on (ipc/view_stamp.h), so a client shown a container's start, removal,
+  // connect or disconnect also finds its endpoints in the API's read model of networks.
+  ipc::ViewStamp networkViews() const { return networkViews_.current(); }
 
   Attached attach(const std::string& container, const nlohmann::json& request, Deadline deadline) override {
     auto attached = network_.attach(container, request.dump(), deadline);
@@ -39,7 +50,9 @@ class NetworkServiceClient final : public NetworkService {
     auto j = parseJsonOrDiscarded(text);
     return j.is_discarded() ? nlohmann::json() : j;
   }
+  ipc::RpcClient rpc_;
   network::NetworkClient network_;
+  ipc::ViewStampRelay networkViews_;
 };
 
 }  // namespace berth::bridge

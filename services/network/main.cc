@@ -10,6 +10,7 @@
 #include "ipc/service_host.h"
 #include "services/network/host_plumbing.h"
 #include "services/network/network_core.h"
+#include "services/network/network_view_feed.h"
 #include "common/json_text.h"
 
 using namespace berth;
@@ -28,11 +29,16 @@ nlohmann::json parseDocument(capnp::Data::Reader data) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The views channel's socket lives on a context of its own, ended after it: the host's context
+  // waits, when it ends, for every socket on it to close, and the host may end (a failed start)
+  // with the feed still alive.
+  zmq::context_t viewsContext;
   std::unique_ptr<network::ContainerNamespaces> namespaces;
   std::unique_ptr<network::Firewall> firewall;
   std::unique_ptr<network::Resolver> resolver;
   std::unique_ptr<network::HostPlumbing> plumbing;
   std::unique_ptr<network::NetworkCore> core;
+  std::unique_ptr<network::NetworkViewFeed> viewFeed;  // observes the core
   auto confine = [] {
     // Links, addresses, routes and nftables over netlink (NET_ADMIN, NET_RAW); network
     // namespaces made, bind-mounted and entered (SYS_ADMIN); the resolver it runs serves on
@@ -62,10 +68,15 @@ int main(int argc, char** argv) {
         options, *plumbing, [&events](const std::string& action, const std::string& id, const network::NetworkCore::Attributes& attrs) {
           events.publish({"network", action, id, attrs, "local", 0});
         });
+    // Before the core starts: its changes take the first numbers of this run's sequence.
+    viewFeed = std::make_unique<network::NetworkViewFeed>(viewsContext, config.viewsEndpoint("network"), *core);
     core->start();
     auto& s = host.server();
     using D = ipc::RpcServer::Dispatch;
     s.implements<ipc::Network>();
+    s.handle(
+        ipc::methods::networkNetworkViews(),
+        [&](auto, ipc::Network::NetworkViewsResults::Builder r) { viewFeed->snapshot(r); }, D::worker);
     s.handle(ipc::methods::networkSummary(),
              [&](ipc::Network::SummaryParams::Reader, ipc::Network::SummaryResults::Builder r) {
                r.setNetworks(core->count());

@@ -133,8 +133,73 @@ NetworkCore::NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink e
   if (options_.pools.empty()) options_.pools = defaultAddressPools();
 }
 
+// Declared after the lock guard of a public call that changes anything, so it ends first: the
+// observer is told while the lock is still held, whether the call returns or throws.
+class NetworkCore::ViewsScope {
+ public:
+  explicit ViewsScope(NetworkCore& core) : core_(core) {}
+  ~ViewsScope() { core_.tellViewsLocked(); }
+  ViewsScope(const ViewsScope&) = delete;
+  ViewsScope& operator=(const ViewsScope&) = delete;
+
+ private:
+  NetworkCore& core_;
+};
+
+void NetworkCore::putNetworkLocked(const NetworkRecord& n) {
+  networks_[n.id] = n;
+  touched_.insert(n.id);
+}
+
+void NetworkCore::eraseNetworkLocked(const std::string& id) {
+  networks_.erase(id);
+  touched_.insert(id);
+}
+
+void NetworkCore::putContainerLocked(const ContainerRecord& c) {
+  // The networks it was on and those it is on now.
+  if (auto it = containers_.find(c.id); it != containers_.end()) {
+    for (const auto& e : it->second.endpoints) touched_.insert(e.network);
+  }
+  for (const auto& e : c.endpoints) touched_.insert(e.network);
+  containers_[c.id] = c;
+}
+
+void NetworkCore::eraseContainerLocked(const std::string& id) {
+  if (auto it = containers_.find(id); it != containers_.end()) {
+    for (const auto& e : it->second.endpoints) touched_.insert(e.network);
+    containers_.erase(it);
+  }
+}
+
+void NetworkCore::tellViewsLocked() noexcept {
+  if (touched_.empty()) return;
+  std::vector<std::string> changed(touched_.begin(), touched_.end());
+  touched_.clear();
+  if (!viewsObserver_) return;
+  try {
+    viewsObserver_(changed, [this](const std::string& id) -> std::optional<json> {
+      auto it = networks_.find(id);
+      if (it == networks_.end()) return std::nullopt;
+      return networkJson(it->second, true);
+    });
+  } catch (const std::exception& e) {
+    // The observer spends its number before it renders (network_view_feed.cc): a copy sees the gap.
+    spdlog::error("network: telling the views of a change failed: {}", e.what());
+  }
+}
+
+void NetworkCore::visitViews(const std::function<void(const std::vector<json>&)>& visit) const {
+  std::lock_guard lock(mutex_);
+  std::vector<json> all;
+  all.reserve(networks_.size());
+  for (const auto& [id, n] : networks_) all.push_back(networkJson(n, true));
+  visit(all);
+}
+
 void NetworkCore::start() {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   for (auto& n : files_.loadNetworks()) {
     if (n.creating) {
       // A create a kill cut: its client never got the id. Undone, link first.
@@ -143,9 +208,9 @@ void NetworkCore::start() {
       files_.removeNetwork(n.id);
       continue;
     }
-    networks_[n.id] = n;
+    putNetworkLocked(n);
   }
-  for (auto& c : files_.loadContainers()) containers_[c.id] = c;
+  for (auto& c : files_.loadContainers()) putContainerLocked(c);
   ensurePredefinedLocked();
   for (const auto& [id, n] : networks_) {
     if (!n.isBridge()) continue;
@@ -210,7 +275,7 @@ void NetworkCore::ensurePredefinedLocked() {
     n.predefined = true;
     n.ipamOptionsNull = true;
     files_.save(n);
-    networks_[n.id] = n;
+    putNetworkLocked(n);
   }
   NetworkRecord* existing = byName("bridge");
   if (options_.defaultBridge == "none") {
@@ -222,14 +287,14 @@ void NetworkCore::ensurePredefinedLocked() {
     if (used) return;  // kept until its last container goes
     plumbing_.removeBridge(existing->bridge);
     files_.removeNetwork(existing->id);
-    networks_.erase(existing->id);
+    eraseNetworkLocked(existing->id);
     return;
   }
   NetworkRecord n = makeDefaultBridge(existing);
   if (existing && existing->toJson() == n.toJson()) return;
   if (existing && existing->bridge != n.bridge) plumbing_.removeBridge(existing->bridge);
   files_.save(n);
-  networks_[n.id] = n;
+  putNetworkLocked(n);
 }
 
 NetworkRecord NetworkCore::makeDefaultBridge(const NetworkRecord* existing) {
@@ -425,6 +490,7 @@ std::vector<PortRecord> NetworkCore::portsFor(const ContainerRecord& container, 
 
 NetworkCore::Attached NetworkCore::attach(const std::string& container, const json& request) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   auto began = std::chrono::steady_clock::now();
   auto ms = [](std::chrono::steady_clock::time_point from) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - from).count();
@@ -488,7 +554,7 @@ NetworkCore::Attached NetworkCore::attach(const std::string& container, const js
   // Recorded before the host is touched: a crash from here on is finished by the next start.
   auto recorded = std::chrono::steady_clock::now();
   files_.save(record);
-  containers_[container] = record;
+  putContainerLocked(record);
   auto plugged = std::chrono::steady_clock::now();
   try {
     for (size_t i = 0; i < record.endpoints.size(); ++i) plugLocked(netns, record.endpoints[i], i == 0);
@@ -512,6 +578,7 @@ NetworkCore::Attached NetworkCore::attach(const std::string& container, const js
 
 json NetworkCore::connect(const std::string& container, const std::string& network, const json& config) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   auto it = containers_.find(container);
   if (it == containers_.end()) throw Error(ErrorKind::notFound, "container " + container + " has no network to add to");
   const NetworkRecord& n = resolveLocked(network == "default" ? "bridge" : network);
@@ -530,13 +597,13 @@ json NetworkCore::connect(const std::string& container, const std::string& netwo
   if (!n.predefined) e.aliases.push_back(shortId(container));
   record.endpoints.push_back(e);
   files_.save(record);
-  containers_[container] = record;
+  putContainerLocked(record);
   try {
     plugLocked(plumbing_.ensureNamespace(container), e, false);
   } catch (...) {
     record.endpoints.pop_back();
     files_.save(record);
-    containers_[container] = record;
+    putContainerLocked(record);
     addressesOf(n.id).release(e.address);
     throw;
   }
@@ -547,6 +614,7 @@ json NetworkCore::connect(const std::string& container, const std::string& netwo
 
 json NetworkCore::disconnect(const std::string& container, const std::string& network) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   auto it = containers_.find(container);
   const NetworkRecord& n = resolveLocked(network == "default" ? "bridge" : network);
   auto notConnected = [&] {
@@ -563,7 +631,7 @@ json NetworkCore::disconnect(const std::string& container, const std::string& ne
   bool hadPorts = first && !record.ports.empty();
   if (first) record.ports.clear();
   files_.save(record);
-  containers_[container] = record;
+  putContainerLocked(record);
   plumbing_.unplugEndpoint(gone.hostVeth);
   addressesOf(n.id).release(gone.address);
   if (hadPorts) applyFiltersLocked();
@@ -574,7 +642,7 @@ json NetworkCore::disconnect(const std::string& container, const std::string& ne
 
 void NetworkCore::releaseLocked(const ContainerRecord& record, bool unplug) {
   files_.removeContainer(record.id);
-  containers_.erase(record.id);
+  eraseContainerLocked(record.id);
   for (const auto& e : record.endpoints) {
     if (unplug) plumbing_.unplugEndpoint(e.hostVeth);
     if (auto it = addresses_.find(e.network); it != addresses_.end()) it->second.release(e.address);
@@ -603,6 +671,7 @@ void NetworkCore::detachLocked(const std::string& container) {
 
 void NetworkCore::detach(const std::string& container) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   auto began = std::chrono::steady_clock::now();
   detachLocked(container);
   spdlog::debug("network: detach {}: {:.1f} ms", shortId(container),
@@ -611,6 +680,7 @@ void NetworkCore::detach(const std::string& container) {
 
 std::vector<std::string> NetworkCore::reconcile(const std::set<std::string>& keep) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   std::set<std::string> gone;
   for (const auto& [id, c] : containers_) {
     if (!keep.count(id)) gone.insert(id);
@@ -766,6 +836,7 @@ std::string NetworkCore::create(const json& request) {
   json configs = ipam.value("Config", json::array());
   if (!configs.is_array() && !configs.is_null()) throw Error(ErrorKind::invalid, "IPAM.Config must be a list");
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   for (const auto& [id, other] : networks_) {
     if (other.name == name) throw Error(ErrorKind::conflict, "network with name " + name + " already exists");
   }
@@ -814,17 +885,17 @@ std::string NetworkCore::create(const json& request) {
   // (before, a cut create could leave a bridge behind; found by the chaos test).
   n.creating = true;
   files_.save(n);
-  networks_[n.id] = n;
+  putNetworkLocked(n);
   addresses_.emplace(n.id, addresses);
   try {
     applyNetworkLocked(n);
     applyFiltersLocked();
     n.creating = false;
     files_.save(n);
-    networks_[n.id] = n;
+    putNetworkLocked(n);
   } catch (...) {
     // The link before the record, as in remove: a kill in between leaves the record to undo.
-    networks_.erase(n.id);
+    eraseNetworkLocked(n.id);
     addresses_.erase(n.id);
     plumbing_.removeBridge(n.bridge);
     files_.removeNetwork(n.id);
@@ -913,6 +984,7 @@ json NetworkCore::list(const json& filtersJson) const {
 
 void NetworkCore::remove(const std::string& ref) {
   std::lock_guard lock(mutex_);
+  ViewsScope views(*this);
   NetworkRecord n = resolveLocked(ref);
   if (n.predefined) throw Error(ErrorKind::forbidden, n.name + " is a pre-defined network and cannot be removed");
   for (const auto& [id, c] : containers_) {
@@ -928,7 +1000,7 @@ void NetworkCore::remove(const std::string& ref) {
   // no record stood for (found by the chaos test).
   plumbing_.removeBridge(n.bridge);
   files_.removeNetwork(n.id);
-  networks_.erase(n.id);
+  eraseNetworkLocked(n.id);
   addresses_.erase(n.id);
   applyFiltersLocked();
   events_("destroy", n.id, {{"name", n.name}, {"type", n.driver}});

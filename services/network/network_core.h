@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -41,6 +42,17 @@ class NetworkCore {
 
   NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink events);
 
+  // Told under the core's lock as each call that changed networks or their endpoints ends,
+  // however it ends: the networks it changed (ids) and how to render one as inspect shows it
+  // now (nullopt: removed). Told in the order the changes were made; no call reads or changes
+  // the networks until it returns. Set before start().
+  using Render = std::function<std::optional<nlohmann::json>(const std::string& id)>;
+  using ViewsObserver = std::function<void(const std::vector<std::string>& changed, const Render& render)>;
+  void onViewsChange(ViewsObserver observer) { viewsObserver_ = std::move(observer); }
+  // Calls `visit` with every network as inspect shows it, by id, under the core's lock: no
+  // change is made or told meanwhile.
+  void visitViews(const std::function<void(const std::vector<nlohmann::json>&)>& visit) const;
+
   // Loads the records, makes the predefined networks, and applies everything to the host.
   void start();
 
@@ -66,6 +78,15 @@ class NetworkCore {
   std::vector<std::string> prune(const nlohmann::json& filters);
 
  private:
+  class ViewsScope;  // tells the views observer what a call changed as the call ends
+  // Every change of networks_ and containers_ goes through these four: they note the networks
+  // whose inspect changes.
+  void putNetworkLocked(const NetworkRecord& network);
+  void eraseNetworkLocked(const std::string& id);
+  void putContainerLocked(const ContainerRecord& container);
+  void eraseContainerLocked(const std::string& id);
+  void tellViewsLocked() noexcept;
+
   const NetworkRecord& resolveLocked(const std::string& ref) const;
   NetworkRecord makeDefaultBridge(const NetworkRecord* existing);
   void ensurePredefinedLocked();
@@ -90,6 +111,8 @@ class NetworkCore {
   std::map<std::string, NetworkRecord> networks_;    // id -> network
   std::map<std::string, ContainerRecord> containers_;  // id -> endpoints
   std::map<std::string, SubnetAddresses> addresses_;   // network id -> allocations
+  ViewsObserver viewsObserver_;
+  std::set<std::string> touched_;  // networks changed by the call under way, not told yet
 };
 
 }  // namespace berth::network

@@ -14,10 +14,6 @@
 
 #include "common/deadline.h"
 
-namespace zmq {
-class context_t;
-}
-
 namespace berth::ipc {
 class RpcClient;
 }
@@ -26,8 +22,9 @@ namespace berth::network {
 
 class NetworkClient {
  public:
-  NetworkClient(zmq::context_t& context, const std::string& endpoint);
-  ~NetworkClient();
+  // Calls through `rpc`, which outlives the client (its owner routes the view stamps the
+  // replies carry).
+  explicit NetworkClient(ipc::RpcClient& rpc) : rpc_(rpc) {}
   NetworkClient(const NetworkClient&) = delete;
   NetworkClient& operator=(const NetworkClient&) = delete;
 
@@ -55,7 +52,7 @@ class NetworkClient {
   std::vector<std::string> prune(const std::string& filters, Deadline deadline);
 
  private:
-  std::unique_ptr<ipc::RpcClient> rpc_;
+  ipc::RpcClient& rpc_;
 };
 
 }  // namespace berth::network

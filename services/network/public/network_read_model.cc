@@ -1,0 +1,105 @@
+#include "services/network/public/network_read_model.h"
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/deadline.h"
+#include "ipc/capnp_text.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/schema/network.capnp.h"
+#include "ipc/view_copy.h"
+
+namespace berth::network {
+
+using namespace std::chrono_literals;
+
+struct NetworkReadModel::Networks {
+  struct Held {
+    std::string name;
+    std::string inspected;  // GET /networks/{id}
+    std::string listed;     // its entry in GET /networks: Containers left empty, as dockerd lists
+  };
+  std::map<std::string, Held> byId;
+  std::map<std::string, std::string> idByName;
+
+  void put(ipc::NetworkView::Reader v) {
+    // Parsed once here, not at each read: the listing leaves the endpoints out.
+    auto document = nlohmann::json::parse(ipc::text(v.getDocument()));
+    std::string id = v.getId();
+    erase(id);
+    Held held;
+    held.name = v.getName();
+    held.inspected = document.dump();
+    document["Containers"] = nlohmann::json::object();
+    held.listed = document.dump();
+    idByName[held.name] = id;
+    byId[id] = std::move(held);
+  }
+  void erase(const std::string& id) {
+    auto it = byId.find(id);
+    if (it == byId.end()) return;
+    if (auto n = idByName.find(it->second.name); n != idByName.end() && n->second == id) idByName.erase(n);
+    byId.erase(it);
+  }
+  void apply(ipc::NetworkViewChange::Reader c) {
+    for (auto id : c.getRemovedIds()) erase(id);
+    for (auto v : c.getNetworks()) put(v);
+  }
+};
+
+NetworkReadModel::NetworkReadModel(zmq::context_t& context, std::string viewsEndpoint, ipc::RpcClient& network) {
+  auto fetch = [&network] {
+    auto reply = network.call(ipc::methods::networkNetworkViews(), deadlineIn(2s));
+    auto r = reply.get();
+    ipc::ViewCopy<Networks, ipc::NetworkViewChange>::Snapshot snapshot;
+    for (auto v : r.getNetworks()) snapshot.state.put(v);
+    snapshot.epoch = r.getEpoch();
+    snapshot.seq = r.getSeq();
+    return snapshot;
+  };
+  copy_ = std::make_unique<ipc::ViewCopy<Networks, ipc::NetworkViewChange>>(context, std::move(viewsEndpoint),
+                                                                             "networks read model", fetch);
+}
+
+NetworkReadModel::~NetworkReadModel() = default;
+
+void NetworkReadModel::require(ipc::ViewStamp stamp) { copy_->require(stamp); }
+void NetworkReadModel::requireRunAfter(uint64_t sentAt) { copy_->requireRunAfter(sentAt); }
+
+ipc::ViewCopyCounts NetworkReadModel::counts() const { return copy_->counts(); }
+
+std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
+  std::optional<std::string> out;
+  copy_->read([&](const Networks& networks) {
+    // The service's order: a full id, then a name; an id prefix is the service's to resolve.
+    auto it = networks.byId.find(ref);
+    if (it == networks.byId.end()) {
+      auto named = networks.idByName.find(ref);
+      if (named == networks.idByName.end()) return false;
+      it = networks.byId.find(named->second);
+      if (it == networks.byId.end()) return false;
+    }
+    out = it->second.inspected;
+    return true;
+  });
+  return out;
+}
+
+std::optional<std::string> NetworkReadModel::list() {
+  std::optional<std::string> out;
+  copy_->read([&](const Networks& networks) {
+    std::string text = "[";
+    for (const auto& [id, held] : networks.byId) {
+      if (text.size() > 1) text += ',';
+      text += held.listed;
+    }
+    text += ']';
+    out = std::move(text);
+    return true;
+  });
+  return out;
+}
+
+}  // namespace berth::network

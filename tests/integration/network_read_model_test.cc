@@ -1,0 +1,167 @@
+// The API's read model of networks (docs/ipc.md, "Network views"): GET /networks/{id} (by full
+// id or name) and an unfiltered GET /networks answered from the API's copy of the network
+// service's networks. What must hold: the copy answers (it keeps answering with the network
+// service frozen, which shows that no RPC was made), it answers what the service would, and no
+// read shows a state older than a write the client saw acknowledged, including the endpoints
+// the containerd-bridge connects and disconnects for `docker run`, `rm` and `network connect`.
+// The engine runs in a network namespace of its own, as NetworksTest's do.
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/container_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace berth::test {
+namespace {
+
+using json = nlohmann::json;
+
+// A filter the copy does not answer that every network passes: the network service's own answer.
+const std::string kViaService = "filters=%7B%22scope%22%3A%5B%22local%22%5D%7D";
+
+json bodyOf(const HttpResult& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
+}
+
+class NetworkReadModelTest : public ContainersTest {
+ protected:
+  NetworkReadModelTest() : ContainersTest(ownNamespace()) {}
+  static Engine::Options ownNamespace() {
+    Engine::Options options;
+    options.ownNetworkNamespace = true;
+    return options;
+  }
+  void TearDown() override {
+    ContainersTest::TearDown();
+    engine_.docker({"network", "prune", "-f"});
+  }
+  HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }
+  json networks(const std::string& query = "") {
+    auto r = get("/v1.43/networks" + (query.empty() ? "" : "?" + query));
+    EXPECT_EQ(r.status, 200) << query << ": " << r.body.substr(0, 300);
+    return bodyOf(r);
+  }
+  // The containers GET /networks/{ref} shows on the network, by id.
+  json endpointsOn(const std::string& ref) {
+    auto r = get("/v1.43/networks/" + ref);
+    EXPECT_EQ(r.status, 200) << ref << ": " << r.body.substr(0, 300);
+    return bodyOf(r)["Containers"];
+  }
+  std::string runOn(const std::string& network, const std::string& name) {
+    auto r = engine_.docker({"run", "-d", "--pull", "never", "--network", network, "--name", name, kImage, "sleep", "600"});
+    EXPECT_EQ(r.exitCode, 0) << r.err;
+    return trimNewline(r.out);
+  }
+};
+
+TEST_F(NetworkReadModelTest, InspectAndListAnswerWithTheNetworkServiceFrozenSoNoRpcIsMade) {
+  ASSERT_EQ(engine_.docker({"network", "create", "--label", "tier=cold", "frozen-net"}).exitCode, 0);
+  std::string container = runOn("frozen-net", "on-frozen");
+  ASSERT_EQ(container.size(), 64u);
+  json viaService = networks(kViaService);
+  ASSERT_EQ(viaService.size(), 4u) << viaService;  // bridge, host, none, frozen-net
+  std::map<std::string, json> inspected;           // by id, from the service before the freeze
+  for (const auto& n : viaService) inspected[n["Id"]] = bodyOf(get("/v1.43/networks/" + n["Id"].get<std::string>()));
+  {
+    auto frozen = freezeOnceAnsweredWithout(engine_.childPid("network"), "/v1.43/networks");
+    ASSERT_TRUE(frozen) << "the copy never answered with the network service frozen";
+    // A read the copy does not answer waits for the frozen service: the proof that it is frozen.
+    auto waiting = rawRequest(engine_.socketPath(),
+                              "GET /v1.43/networks?" + kViaService + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
+    EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
+    // The same documents as the service's, in the same order (by id).
+    EXPECT_EQ(networks(), viaService);
+    for (const auto& n : viaService) {
+      std::string id = n["Id"], name = n["Name"];
+      EXPECT_EQ(bodyOf(get("/v1.43/networks/" + id)), inspected[id]) << name;
+      EXPECT_EQ(bodyOf(get("/v1.43/networks/" + name)), inspected[id]) << name;
+    }
+    json held = bodyOf(get("/v1.43/networks/frozen-net"));
+    EXPECT_EQ(held["Labels"], json({{"tier", "cold"}}));
+    EXPECT_EQ(held["Containers"][container]["Name"], "on-frozen");
+    EXPECT_EQ(held["Containers"][container]["IPv4Address"], "172.18.0.2/16");
+    // The docker CLI's inspect by name, with the service still frozen.
+    auto cli = engine_.docker({"network", "inspect", "-f", "{{.Name}} {{len .Containers}}", "frozen-net"});
+    EXPECT_EQ(cli.exitCode, 0) << cli.err;
+    EXPECT_EQ(trimNewline(cli.out), "frozen-net 1");
+  }
+  // Thawed, the service answers what the copy declines, in its own words.
+  auto missing = get("/v1.43/networks/no-such-network");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(bodyOf(missing)["message"], "network no-such-network not found");
+  std::string id = bodyOf(get("/v1.43/networks/frozen-net"))["Id"];
+  EXPECT_EQ(bodyOf(get("/v1.43/networks/" + id.substr(0, 12)))["Name"], "frozen-net");
+}
+
+// Each write acknowledged to the client, then at once a read on a new connection: the read
+// shows the write, every time, whether the API or the containerd-bridge asked the network
+// service for it.
+TEST_F(NetworkReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
+  for (int round = 0; round < 3; ++round) {
+    std::string net = "rw-" + std::to_string(round), other = "rw-other-" + std::to_string(round);
+    ASSERT_EQ(engine_.docker({"network", "create", net}).exitCode, 0);
+    EXPECT_EQ(get("/v1.43/networks/" + net).status, 200);
+    ASSERT_EQ(engine_.docker({"network", "create", other}).exitCode, 0);
+    EXPECT_EQ(networks().size(), 5u);
+
+    // docker run: the bridge connects it before the CLI is told the container started.
+    std::string c = runOn(net, "c-" + net);
+    EXPECT_TRUE(endpointsOn(net).contains(c)) << endpointsOn(net);
+    // docker network connect/disconnect of the running container.
+    ASSERT_EQ(engine_.docker({"network", "connect", other, c}).exitCode, 0);
+    EXPECT_TRUE(endpointsOn(other).contains(c)) << endpointsOn(other);
+    ASSERT_EQ(engine_.docker({"network", "disconnect", net, c}).exitCode, 0);
+    EXPECT_EQ(endpointsOn(net), json::object());
+    // docker rm -f: the bridge disconnects it from everything.
+    ASSERT_EQ(engine_.docker({"rm", "-f", c}).exitCode, 0);
+    EXPECT_EQ(endpointsOn(other), json::object());
+
+    ASSERT_EQ(engine_.docker({"network", "rm", net, other}).exitCode, 0);
+    EXPECT_EQ(get("/v1.43/networks/" + net).status, 404);
+    EXPECT_EQ(networks().size(), 3u);
+  }
+}
+
+// The reads above cannot show whether the bridge passes the network service's stamps on: its
+// own reply reaches the client long after the network service published the change. Its
+// replies' stamps can: after the bridge connected and disconnected a container, any reply of
+// the bridge carries the network stamp the network service itself replies with (no other
+// change was made meanwhile).
+TEST_F(NetworkReadModelTest, TheBridgesRepliesCarryTheNetworkStampOfTheEndpointsItConnected) {
+  auto stampOf = [&](const std::string& service) { return viewStampOf(service, ipc::ViewKind::networks); };
+  ASSERT_EQ(engine_.docker({"network", "create", "stamped-net"}).exitCode, 0);
+  std::string c = runOn("stamped-net", "stamped");
+  ASSERT_EQ(c.size(), 64u);
+  auto fromNetwork = stampOf("network");
+  auto fromBridge = stampOf("containerd-bridge");
+  EXPECT_NE(fromNetwork.epoch, 0u);
+  EXPECT_GT(fromNetwork.seq, 0u);
+  EXPECT_EQ(fromBridge.epoch, fromNetwork.epoch);
+  EXPECT_EQ(fromBridge.seq, fromNetwork.seq);
+  ASSERT_EQ(engine_.docker({"rm", "-f", "stamped"}).exitCode, 0);
+  auto afterRemoval = stampOf("network");
+  EXPECT_GT(afterRemoval.seq, fromNetwork.seq);
+  EXPECT_EQ(stampOf("containerd-bridge").seq, afterRemoval.seq);
+}
+
+// kill -9 of the network service: a write answered by the new run (its stamp) makes the copy
+// decline until it holds the new run's snapshot, and the copy then answers again on its own.
+TEST_F(NetworkReadModelTest, AfterTheNetworkServiceRestartsReadsFollowTheNewRun) {
+  ASSERT_EQ(engine_.docker({"network", "create", "kept"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"network", "create", "gone"}).exitCode, 0);
+  pid_t networkPid = engine_.killAndAwaitRestart("network");
+  ASSERT_EQ(httpRequest(engine_.socketPath(), "DELETE", "/v1.43/networks/gone").status, 204);
+  EXPECT_EQ(get("/v1.43/networks/gone").status, 404);
+  EXPECT_EQ(networks().size(), 4u);
+  ASSERT_EQ(engine_.docker({"network", "create", "after"}).exitCode, 0);
+  EXPECT_EQ(get("/v1.43/networks/after").status, 200);
+  EXPECT_EQ(networks().size(), 5u);
+  // The copy takes the new run's snapshot and answers on its own.
+  auto frozen = freezeOnceAnsweredWithout(networkPid, "/v1.43/networks");
+  ASSERT_TRUE(frozen) << "the copy never answered with the new run frozen";
+  EXPECT_EQ(bodyOf(get("/v1.43/networks/after"))["Name"], "after");
+  EXPECT_EQ(networks().size(), 5u);
+}
+
+}  // namespace
+}  // namespace berth::test

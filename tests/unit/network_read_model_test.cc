@@ -1,0 +1,184 @@
+// The API's read model of networks over the network service's half (the views channel of
+// NetworkViewFeed over the network core with a fake host, and a real RPC server answering
+// networkViews): after each kind of change the model answers inspect and the unfiltered list
+// exactly as the core does, the channel numbers each changing call once, and a stamp not reached
+// yet makes it decline. Also the containerd-bridge's half: its client of the network service
+// keeps the highest stamp the service's replies carried, which the bridge's own replies pass on.
+// The protocol's rules (snapshot and mark, gaps, epochs) are shared with the containers' model
+// and tested there (container_read_model_test.cc); the real engine is in
+// tests/integration/network_read_model_test.cc.
+#include "services/network/public/network_read_model.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <zmq.hpp>
+
+#include "ipc/capnp_text.h"
+#include "ipc/methods.h"
+#include "ipc/rpc_client.h"
+#include "ipc/rpc_server.h"
+#include "services/containerd-bridge/network_service_client.h"
+#include "services/network/network_core.h"
+#include "services/network/network_view_feed.h"
+#include "tests/support/process.h"
+#include "tests/unit/fake_plumbing.h"
+
+namespace berth::network {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string id(char c) { return std::string(64, c); }
+
+class NetworkFeedToModelTest : public ::testing::Test {
+ protected:
+  NetworkFeedToModelTest() {
+    NetworkOptions o;
+    o.dataDir = dir_.path() + "/network";
+    o.defaultBridge = "br0";
+    o.ephemeralPorts = {40000, 40010};
+    core_ = std::make_unique<NetworkCore>(o, host_, [](const std::string&, const std::string&, const NetworkCore::Attributes&) {});
+    feed_ = std::make_unique<NetworkViewFeed>(context_, viewsEndpoint_, *core_);
+    core_->start();
+    server_.handle(ipc::methods::networkNetworkViews(), [this](auto, auto r) { feed_->snapshot(r); });
+    server_.handle(ipc::methods::networkAttach(), [this](ipc::Network::AttachParams::Reader p, auto r) {
+      auto attached = core_->attach(p.getContainer(), json::parse(ipc::text(p.getRequest())));
+      r.setNetnsPath(attached.netnsPath);
+      r.setSettings(ipc::bytes(attached.settings.dump()));
+    });
+    server_.handle(ipc::methods::networkDetach(),
+                   [this](ipc::Network::DetachParams::Reader p, auto) { core_->detach(p.getContainer()); });
+    server_.start();
+  }
+  ~NetworkFeedToModelTest() override { server_.stop(); }
+
+  static json request(const std::string& mode, json extra = json::object()) {
+    json r = {{"Name", "/c"}, {"NetworkMode", mode}};
+    r.update(extra);
+    return r;
+  }
+
+  // The model answers what the core answers now, byte for byte: the unfiltered list, and each
+  // network by id and by name.
+  void expectModelAgrees(NetworkReadModel& model) {
+    model.require(feed_->stamp());
+    std::optional<std::string> listed;
+    ASSERT_TRUE(test::waitFor([&] { return (listed = model.list()).has_value(); }, 5s))
+        << "the model never reached the feed's own stamp";
+    json held = core_->list(json());
+    EXPECT_EQ(*listed, held.dump());
+    for (const auto& n : held) {
+      auto want = core_->inspect(n["Id"]).dump();
+      EXPECT_EQ(model.inspect(n["Id"]), want) << n["Name"];
+      EXPECT_EQ(model.inspect(n["Name"]), want) << n["Name"];
+    }
+  }
+
+  test::TempDir dir_{"berth-network-views"};
+  FakePlumbing host_;
+  std::unique_ptr<NetworkCore> core_;
+  zmq::context_t context_;
+  std::string rpcEndpoint_ = "ipc://" + dir_.path() + "/network.sock";
+  std::string viewsEndpoint_ = "ipc://" + dir_.path() + "/views.sock";
+  std::unique_ptr<NetworkViewFeed> feed_;
+  ipc::RpcServer server_{context_, rpcEndpoint_};
+  ipc::RpcClient client_{context_, rpcEndpoint_};
+};
+
+TEST_F(NetworkFeedToModelTest, AfterEachKindOfChangeTheModelAnswersWhatTheCoreAnswers) {
+  std::string front = core_->create({{"Name", "front"}, {"Labels", {{"tier", "web"}}}});  // in the snapshot
+  NetworkReadModel model(context_, viewsEndpoint_, client_);
+  ASSERT_TRUE(test::waitFor([&] { return model.inspect("front").has_value(); }, 5s));
+  expectModelAgrees(model);
+  const uint64_t joinedAt = feed_->stamp().seq;  // the start and the create: in the snapshot
+  uint64_t seq = joinedAt;
+
+  // Each call that changes anything takes one number, however many networks it changed.
+  core_->attach(id('a'), request("front", {{"EndpointsConfig", {{"bridge", json::object()}}}}));  // two networks
+  EXPECT_EQ(feed_->stamp().seq, ++seq);
+  expectModelAgrees(model);
+  EXPECT_TRUE(json::parse(*model.inspect("front"))["Containers"].contains(id('a')));
+  EXPECT_TRUE(json::parse(*model.inspect("bridge"))["Containers"].contains(id('a')));
+  core_->attach(id('a'), request("front"));  // a later start: nothing changes
+  core_->attach(id('n'), request("none"));   // no network: nothing to show
+  EXPECT_EQ(feed_->stamp().seq, seq);
+
+  std::string back = core_->create({{"Name", "back"}});
+  EXPECT_EQ(feed_->stamp().seq, ++seq);
+  core_->connect(id('a'), "back", {{"Aliases", {"db"}}});
+  EXPECT_EQ(feed_->stamp().seq, ++seq);
+  expectModelAgrees(model);
+  core_->disconnect(id('a'), "front");
+  EXPECT_EQ(feed_->stamp().seq, ++seq);
+  expectModelAgrees(model);
+  EXPECT_EQ(json::parse(*model.inspect(front))["Containers"], json::object());
+
+  // A refused call changes nothing and spends no number.
+  EXPECT_THROW(core_->remove("back"), Error);  // it has an endpoint
+  EXPECT_THROW(core_->create({{"Name", "back"}}), Error);
+  EXPECT_EQ(feed_->stamp().seq, seq);
+
+  core_->detach(id('a'));
+  EXPECT_EQ(feed_->stamp().seq, ++seq);
+  core_->attach(id('b'), request("back"));
+  core_->reconcile({});  // b is gone
+  seq += 2;
+  EXPECT_EQ(feed_->stamp().seq, seq);
+  core_->remove("back");
+  core_->remove(front);
+  seq += 2;
+  EXPECT_EQ(feed_->stamp().seq, seq);
+  expectModelAgrees(model);
+  EXPECT_EQ(model.inspect("front"), std::nullopt);  // the service answers "not found"
+  EXPECT_EQ(model.inspect(back), std::nullopt);
+  EXPECT_EQ(json::parse(*model.list()).size(), 3u);  // bridge, host, none
+  // The channel numbered them one by one: the model followed them without a new snapshot
+  // (unless the first snapshot's mark was lost, which takes another).
+  EXPECT_GE(model.counts().changes, seq - joinedAt);
+  EXPECT_LE(model.counts().snapshots, 2u);
+}
+
+TEST_F(NetworkFeedToModelTest, AnIdPrefixOrAnUnknownNameIsLeftToTheService) {
+  std::string made = core_->create({{"Name", "named"}});
+  NetworkReadModel model(context_, viewsEndpoint_, client_);
+  ASSERT_TRUE(test::waitFor([&] { return model.inspect(made).has_value(); }, 5s));
+  EXPECT_EQ(model.inspect(made.substr(0, 12)), std::nullopt);  // the service resolves prefixes
+  EXPECT_EQ(model.inspect("no-such-network"), std::nullopt);
+  EXPECT_EQ(model.inspect(""), std::nullopt);
+  EXPECT_EQ(core_->inspect(made.substr(0, 12))["Name"], "named");  // which the core resolves
+}
+
+TEST_F(NetworkFeedToModelTest, AStampItHasNotReachedMakesItDeclineUntilTheChangeArrives) {
+  NetworkReadModel model(context_, viewsEndpoint_, client_);
+  ASSERT_TRUE(test::waitFor([&] { return model.list().has_value(); }, 5s));
+  auto next = feed_->stamp();
+  ++next.seq;
+  model.require(next);  // a reply acknowledged a change the copy has not seen (not made yet here)
+  EXPECT_EQ(model.list(), std::nullopt);
+  EXPECT_EQ(model.inspect("bridge"), std::nullopt);
+  core_->attach(id('c'), request("bridge"));
+  ASSERT_TRUE(test::waitFor([&] { return model.inspect("bridge").has_value(); }, 5s));
+  EXPECT_TRUE(json::parse(*model.inspect("bridge"))["Containers"].contains(id('c')));
+}
+
+// The containerd-bridge's client of the network service: each reply's network stamp is kept, so
+// the bridge's replies cover the endpoints it connected or disconnected.
+TEST_F(NetworkFeedToModelTest, TheBridgesClientKeepsTheHighestNetworkStampTheRepliesCarried) {
+  bridge::NetworkServiceClient bridgeSide(context_, rpcEndpoint_);
+  EXPECT_EQ(bridgeSide.networkViews().epoch, 0u);
+  uint64_t before = feed_->stamp().seq;
+  bridgeSide.attach(id('d'), request("bridge"), deadlineIn(5s));
+  EXPECT_EQ(bridgeSide.networkViews().epoch, feed_->stamp().epoch);
+  EXPECT_EQ(bridgeSide.networkViews().seq, before + 1);
+  bridgeSide.detach(id('d'), deadlineIn(5s));
+  EXPECT_EQ(bridgeSide.networkViews().seq, before + 2);
+  EXPECT_EQ(feed_->stamp().seq, before + 2);
+}
+
+}  // namespace
+}  // namespace berth::network
