@@ -138,7 +138,13 @@ NetworkCore::NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink e
 class NetworkCore::ViewsScope {
  public:
   explicit ViewsScope(NetworkCore& core) : core_(core) {}
-  ~ViewsScope() { core_.tellViewsLocked(); }
+  // The change is numbered before its events leave: an event carries the network views' stamp
+  // as it is when it is published, and a reader that learns of the change from the event must
+  // find it in the API's copy.
+  ~ViewsScope() {
+    core_.tellViewsLocked();
+    core_.publishEventsLocked();
+  }
   ViewsScope(const ViewsScope&) = delete;
   ViewsScope& operator=(const ViewsScope&) = delete;
 
@@ -151,9 +157,10 @@ void NetworkCore::putNetworkLocked(const NetworkRecord& n) {
   touched_.insert(n.id);
 }
 
-void NetworkCore::eraseNetworkLocked(const std::string& id) {
+void NetworkCore::eraseNetworkLocked(std::string id) {
+  // By value: callers pass the id of the record erased here.
   networks_.erase(id);
-  touched_.insert(id);
+  touched_.insert(std::move(id));
 }
 
 void NetworkCore::putContainerLocked(const ContainerRecord& c) {
@@ -165,7 +172,7 @@ void NetworkCore::putContainerLocked(const ContainerRecord& c) {
   containers_[c.id] = c;
 }
 
-void NetworkCore::eraseContainerLocked(const std::string& id) {
+void NetworkCore::eraseContainerLocked(std::string id) {
   if (auto it = containers_.find(id); it != containers_.end()) {
     for (const auto& e : it->second.endpoints) touched_.insert(e.network);
     containers_.erase(it);
@@ -174,10 +181,10 @@ void NetworkCore::eraseContainerLocked(const std::string& id) {
 
 void NetworkCore::tellViewsLocked() noexcept {
   if (touched_.empty()) return;
-  std::vector<std::string> changed(touched_.begin(), touched_.end());
-  touched_.clear();
-  if (!viewsObserver_) return;
   try {
+    std::vector<std::string> changed(touched_.begin(), touched_.end());
+    touched_.clear();
+    if (!viewsObserver_) return;
     viewsObserver_(changed, [this](const std::string& id) -> std::optional<json> {
       auto it = networks_.find(id);
       if (it == networks_.end()) return std::nullopt;
@@ -186,6 +193,27 @@ void NetworkCore::tellViewsLocked() noexcept {
   } catch (const std::exception& e) {
     // The observer spends its number before it renders (network_view_feed.cc): a copy sees the gap.
     spdlog::error("network: telling the views of a change failed: {}", e.what());
+  } catch (...) {
+    spdlog::error("network: telling the views of a change failed");
+  }
+  touched_.clear();
+}
+
+void NetworkCore::eventLocked(const std::string& action, const std::string& id, Attributes attributes) {
+  pendingEvents_.push_back({action, id, std::move(attributes)});
+}
+
+void NetworkCore::publishEventsLocked() noexcept {
+  auto events = std::move(pendingEvents_);
+  pendingEvents_.clear();
+  for (const auto& e : events) {
+    try {
+      events_(e.action, e.id, e.attributes);
+    } catch (const std::exception& err) {
+      spdlog::error("network: publishing the {} event of network {} failed: {}", e.action, shortId(e.id), err.what());
+    } catch (...) {
+      spdlog::error("network: publishing the {} event of network {} failed", e.action, shortId(e.id));
+    }
   }
 }
 
@@ -571,7 +599,7 @@ NetworkCore::Attached NetworkCore::attach(const std::string& container, const js
                 plugMs, ms(applied));
   for (const auto& e : record.endpoints) {
     const auto& n = networks_.at(e.network);
-    events_("connect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
+    eventLocked("connect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
   }
   return {netns, settingsOf(record)};
 }
@@ -608,7 +636,7 @@ json NetworkCore::connect(const std::string& container, const std::string& netwo
     throw;
   }
   applyResolverLocked();
-  events_("connect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
+  eventLocked("connect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
   return settingsOf(record);
 }
 
@@ -636,7 +664,7 @@ json NetworkCore::disconnect(const std::string& container, const std::string& ne
   addressesOf(n.id).release(gone.address);
   if (hadPorts) applyFiltersLocked();
   applyResolverLocked();
-  events_("disconnect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
+  eventLocked("disconnect", n.id, {{"container", container}, {"name", n.name}, {"type", n.driver}});
   return settingsOf(record);
 }
 
@@ -662,7 +690,7 @@ void NetworkCore::detachLocked(const std::string& container) {
     releaseLocked(record, false);
     for (const auto& e : record.endpoints) {
       if (auto n = networks_.find(e.network); n != networks_.end()) {
-        events_("disconnect", n->first, {{"container", container}, {"name", n->second.name}, {"type", n->second.driver}});
+        eventLocked("disconnect", n->first, {{"container", container}, {"name", n->second.name}, {"type", n->second.driver}});
       }
     }
   }
@@ -905,7 +933,7 @@ std::string NetworkCore::create(const json& request) {
     }
     throw;
   }
-  events_("create", n.id, {{"name", n.name}, {"type", n.driver}});
+  eventLocked("create", n.id, {{"name", n.name}, {"type", n.driver}});
   return n.id;
 }
 
@@ -1003,7 +1031,7 @@ void NetworkCore::remove(const std::string& ref) {
   eraseNetworkLocked(n.id);
   addresses_.erase(n.id);
   applyFiltersLocked();
-  events_("destroy", n.id, {{"name", n.name}, {"type", n.driver}});
+  eventLocked("destroy", n.id, {{"name", n.name}, {"type", n.driver}});
 }
 
 std::vector<std::string> NetworkCore::prune(const json& filtersJson) {

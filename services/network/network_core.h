@@ -82,10 +82,13 @@ class NetworkCore {
   // Every change of networks_ and containers_ goes through these four: they note the networks
   // whose inspect changes.
   void putNetworkLocked(const NetworkRecord& network);
-  void eraseNetworkLocked(const std::string& id);
+  void eraseNetworkLocked(std::string id);
   void putContainerLocked(const ContainerRecord& container);
-  void eraseContainerLocked(const std::string& id);
+  void eraseContainerLocked(std::string id);
   void tellViewsLocked() noexcept;
+  // Events of a call leave as it ends, after its change is numbered (ViewsScope).
+  void eventLocked(const std::string& action, const std::string& id, Attributes attributes);
+  void publishEventsLocked() noexcept;
 
   const NetworkRecord& resolveLocked(const std::string& ref) const;
   NetworkRecord makeDefaultBridge(const NetworkRecord* existing);
@@ -113,6 +116,11 @@ class NetworkCore {
   std::map<std::string, SubnetAddresses> addresses_;   // network id -> allocations
   ViewsObserver viewsObserver_;
   std::set<std::string> touched_;  // networks changed by the call under way, not told yet
+  struct PendingEvent {
+    std::string action, id;
+    Attributes attributes;
+  };
+  std::vector<PendingEvent> pendingEvents_;  // the call under way's, not published yet
 };
 
 }  // namespace berth::network

@@ -23,6 +23,8 @@ NetworkViewFeed::NetworkViewFeed(zmq::context_t& context, std::string endpoint, 
   core.onViewsChange([this](const std::vector<std::string>& ids, const NetworkCore::Render& render) { changed(ids, render); });
 }
 
+NetworkViewFeed::~NetworkViewFeed() { core_.onViewsChange({}); }
+
 void NetworkViewFeed::changed(const std::vector<std::string>& ids, const NetworkCore::Render& render) {
   auto lock = channel_.lock();
   // The number is spent before the networks are rendered: a change that cannot be sent leaves a

@@ -20,6 +20,7 @@ class NetworkViewFeed {
   // Binds the views channel at `endpoint` (an ipc:// path is replaced), observes the core's
   // changes and stamps this process's replies and events. Made before the core starts.
   NetworkViewFeed(zmq::context_t& context, std::string endpoint, NetworkCore& core);
+  ~NetworkViewFeed();  // stops observing the core
   NetworkViewFeed(const NetworkViewFeed&) = delete;
   NetworkViewFeed& operator=(const NetworkViewFeed&) = delete;
 

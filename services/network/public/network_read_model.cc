@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/deadline.h"
@@ -22,7 +23,10 @@ struct NetworkReadModel::Networks {
     std::string listed;     // its entry in GET /networks: Containers left empty, as dockerd lists
   };
   std::map<std::string, Held> byId;
-  std::map<std::string, std::string> idByName;
+  // Names are unique but for one case the service allows (a user network named like a
+  // predefined one while that was absent): the service then resolves the name to the network
+  // with the highest id, and so does the copy.
+  std::map<std::string, std::set<std::string>> idsByName;
 
   void put(ipc::NetworkView::Reader v) {
     // Parsed once here, not at each read: the listing leaves the endpoints out.
@@ -34,13 +38,16 @@ struct NetworkReadModel::Networks {
     held.inspected = document.dump();
     document["Containers"] = nlohmann::json::object();
     held.listed = document.dump();
-    idByName[held.name] = id;
+    idsByName[held.name].insert(id);
     byId[id] = std::move(held);
   }
   void erase(const std::string& id) {
     auto it = byId.find(id);
     if (it == byId.end()) return;
-    if (auto n = idByName.find(it->second.name); n != idByName.end() && n->second == id) idByName.erase(n);
+    if (auto n = idsByName.find(it->second.name); n != idsByName.end()) {
+      n->second.erase(id);
+      if (n->second.empty()) idsByName.erase(n);
+    }
     byId.erase(it);
   }
   void apply(ipc::NetworkViewChange::Reader c) {
@@ -76,9 +83,9 @@ std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
     // The service's order: a full id, then a name; an id prefix is the service's to resolve.
     auto it = networks.byId.find(ref);
     if (it == networks.byId.end()) {
-      auto named = networks.idByName.find(ref);
-      if (named == networks.idByName.end()) return false;
-      it = networks.byId.find(named->second);
+      auto named = networks.idsByName.find(ref);
+      if (named == networks.idsByName.end()) return false;
+      it = networks.byId.find(*named->second.rbegin());
       if (it == networks.byId.end()) return false;
     }
     out = it->second.inspected;
