@@ -19,11 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 
-json bodyOf(const HttpResult& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
-}
-
 class ImageReadModelTest : public ContainersTest {
  protected:
   HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }

@@ -35,11 +35,6 @@ std::string filterQuery(const std::string& key, const std::vector<std::string>& 
   return out;
 }
 
-json bodyOf(const HttpResult& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
-}
-
 class ReadModelTest : public ContainersTest {
  protected:
   HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }

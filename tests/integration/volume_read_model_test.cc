@@ -18,11 +18,6 @@ using json = nlohmann::json;
 // every volume here passes: the volumes service's own answer.
 const std::string kViaService = "filters=%7B%22driver%22%3A%5B%22local%22%5D%7D";
 
-json bodyOf(const HttpResult& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  return j.is_discarded() ? json("not JSON: " + r.body.substr(0, 200)) : j;
-}
-
 class VolumeReadModelTest : public ContainersTest {
  protected:
   void TearDown() override {

@@ -163,4 +163,9 @@ HttpResult httpRequest(const std::string& socketPath, const std::string& method,
   return rawRequest(socketPath, req);
 }
 
+nlohmann::json bodyOf(const HttpResult& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  return j.is_discarded() ? nlohmann::json("not JSON: " + r.body.substr(0, 200)) : j;
+}
+
 }  // namespace berth::test

@@ -2,6 +2,7 @@
 // line, headers, refused connections) rather than what the docker CLI makes of it.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace berth::test {
@@ -21,6 +22,10 @@ struct HttpResult {
 // should carry "Connection: close") or `timeoutMs` passes. Exactly one of complete, timedOut and
 // reset holds when connected, unless the server closed after a partial head.
 HttpResult rawRequest(const std::string& socketPath, const std::string& request, int timeoutMs = 5000);
+
+// The response's body as JSON; a body that is not JSON becomes the string "not JSON: …" (its
+// start), so a comparison with what a test expects fails and shows what came instead.
+nlohmann::json bodyOf(const HttpResult& r);
 
 // GET/HEAD/POST convenience: builds the request with Connection: close.
 HttpResult httpRequest(const std::string& socketPath, const std::string& method, const std::string& target,
