@@ -74,18 +74,16 @@ void ContainerRestorer::restore() {
   std::string marker = paths_.runDir + "/.restored";
   bool engineStart = ::access(marker.c_str(), F_OK) != 0;
   writeFileAtomic(marker, "");
-  // Before any task's state is asked: a shim stuck opening a dead bridge's exec fifo answers no
-  // state until it is released.
   auto began = std::chrono::steady_clock::now();
   auto followed = exitHandler_.followPoint();  // taken before the listing
-  auto stale = host_.releaseStaleFifos(paths_.runDir);
-  auto listed = listTasks();
-  auto listedAt = std::chrono::steady_clock::now();
   // The execs and probes the dead bridge had not deleted: their exec records died with it, so
   // nothing else would delete them and their shim would hold their state and IO for the
   // container's life. One that still runs runs on (as dockerd leaves an exec across its
-  // restart) and is deleted when it ends.
-  reaper_.reapOrphans(stale);
+  // restart) and is deleted when it ends. Before any task's state is asked: a shim stuck
+  // opening a dead bridge's exec fifo answers no state until the fifo is held (ExecReaper).
+  reaper_.reapOrphans();
+  auto listed = listTasks();
+  auto listedAt = std::chrono::steady_clock::now();
   // The volumes of the containers recorded running are mounted for them; an exit found below
   // unmounts them, and the volumes service gets the whole view in the background.
   // The records as published, shared rather than copied (a copy each, three times over, was a

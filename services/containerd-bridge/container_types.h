@@ -68,6 +68,8 @@ struct ExecRecord {
   uint64_t sequence = 0;  // creation order, for keeping the newest finished ones
 };
 
+// An attached exec's fifos, made by the caller. A start that fails once containerd was asked
+// for the process takes them (clears these): they go with the process (ExecReaper::remove).
 struct ExecIo {
   std::string stdinFifo, stdoutFifo, stderrFifo;  // empty when not attached
   bool tty = false;

@@ -157,7 +157,7 @@ class ContainersCore final : private ContainerRuns {
   void execResize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline) {
     execs_.resize(execId, height, width, deadline);
   }
-  ExecRecord execStart(const std::string& execId, const ExecIo* io, Deadline deadline) {
+  ExecRecord execStart(const std::string& execId, ExecIo* io, Deadline deadline) {
     return execs_.start(execId, io, deadline);
   }
   int execFinish(const std::string& execId) { return execs_.finish(execId); }

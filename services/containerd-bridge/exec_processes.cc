@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <thread>
+#include <utility>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -139,7 +140,7 @@ void ExecProcesses::forgetContainer(const std::string& containerId) {
   if (onChange_) onChange_(containerId);
 }
 
-ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Deadline deadline) {
+ExecRecord ExecProcesses::start(const std::string& execId, ExecIo* io, Deadline deadline) {
   ExecRecord exec;
   {
     std::lock_guard lock(mutex_);
@@ -204,7 +205,14 @@ ExecRecord ExecProcesses::start(const std::string& execId, const ExecIo* io, Dea
       auto it = execs_.find(execId);
       if (it != execs_.end()) it->second.exitCode = kStartFailureCode;
     }
-    reaper_.remove(record.id, execId);
+    // The shim may still be opening the fifos: they go with the process.
+    std::vector<std::string> fifos;
+    if (io) {
+      for (std::string* fifo : {&io->stdinFifo, &io->stdoutFifo, &io->stderrFifo}) {
+        if (!fifo->empty()) fifos.push_back(std::exchange(*fifo, {}));
+      }
+    }
+    reaper_.remove(record.id, execId, std::move(fifos));
     throw Error(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : ErrorKind::invalid, message);
   }
   {

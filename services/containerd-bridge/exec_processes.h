@@ -26,8 +26,9 @@ class ExecProcesses {
   std::string create(const std::string& ref, const nlohmann::json& body);
   nlohmann::json inspect(const std::string& execId) const;
   void resize(const std::string& execId, uint32_t height, uint32_t width, Deadline deadline);
-  // Starts an exec; `io` null for a detached one. conflict when started already.
-  ExecRecord start(const std::string& execId, const ExecIo* io, Deadline deadline);
+  // Starts an exec; `io` null for a detached one. conflict when started already. A failure
+  // after containerd was asked for the process takes io's fifos (ExecIo).
+  ExecRecord start(const std::string& execId, ExecIo* io, Deadline deadline);
   // Waits for an exec's exit, records it (exec_die) and deletes it from containerd (the reaper
   // goes on trying when containerd does not answer).
   int finish(const std::string& execId);

@@ -8,7 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <set>
+#include <map>
+#include <memory>
 #include <string_view>
 #include <thread>
 
@@ -23,7 +24,32 @@ namespace {
 
 constexpr std::string_view kMarkerPrefix = "process-";
 
+void removeFiles(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) ::unlink(path.c_str());
+}
+
 }  // namespace
+
+// A process's fifos, each open read-write (a reader and a writer for whatever the shim opens)
+// for as long as this lives.
+class ExecReaper::HeldFifos {
+ public:
+  explicit HeldFifos(std::vector<std::string> paths) : paths_(std::move(paths)) {
+    for (const auto& path : paths_) fds_.push_back(::open(path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC));
+  }
+  ~HeldFifos() {
+    for (int fd : fds_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  HeldFifos(const HeldFifos&) = delete;
+  HeldFifos& operator=(const HeldFifos&) = delete;
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<int> fds_;
+};
 
 std::string ExecReaper::markerOf(const std::string& container, const std::string& execId) const {
   return paths_.runDirOf(container) + "/" + std::string(kMarkerPrefix) + execId;
@@ -58,12 +84,24 @@ ExecReaper::Deletion ExecReaper::tryDelete(const std::string& container, const s
   return Deletion::done;
 }
 
-void ExecReaper::remove(const std::string& container, const std::string& execId) {
-  if (tryDelete(container, execId, true) == Deletion::done) return;
-  scheduler_.run([this, container, execId] { reap(container, execId); });
+void ExecReaper::remove(const std::string& container, const std::string& execId, std::vector<std::string> fifos) {
+  if (tryDelete(container, execId, true) == Deletion::done) {
+    removeFiles(fifos);  // the shim's start, if it had one, has ended
+    return;
+  }
+  reapInBackground(container, execId, std::move(fifos));
 }
 
-void ExecReaper::reap(const std::string& container, const std::string& execId) {
+void ExecReaper::reapInBackground(const std::string& container, const std::string& execId,
+                                  std::vector<std::string> fifos) {
+  auto held = std::make_shared<HeldFifos>(std::move(fifos));
+  scheduler_.run([this, container, execId, held] {
+    // Left in place when the bridge stops or gives up: the next restore holds them again.
+    if (reap(container, execId)) removeFiles(held->paths());
+  });
+}
+
+bool ExecReaper::reap(const std::string& container, const std::string& execId) {
   auto giveUp = std::chrono::steady_clock::now() + kPatience;
   auto pause = 100ms;
   auto rest = [&] {
@@ -72,7 +110,7 @@ void ExecReaper::reap(const std::string& container, const std::string& execId) {
   };
   while (!stopping_) {
     switch (tryDelete(container, execId, false)) {
-      case Deletion::done: return;
+      case Deletion::done: return true;
       case Deletion::failed: rest(); break;
       case Deletion::running: {
         auto began = std::chrono::steady_clock::now();
@@ -83,7 +121,7 @@ void ExecReaper::reap(const std::string& container, const std::string& execId) {
         } catch (const Error& e) {
           if (e.kind() == ErrorKind::notFound) {  // deleted already, or with its task
             ::unlink(markerOf(container, execId).c_str());
-            return;
+            return true;
           }
           // A wait in place for longer than a failed connection takes (the client's 5 s of
           // retries) was cut by containerd's restart: the count of failures starts over.
@@ -96,26 +134,37 @@ void ExecReaper::reap(const std::string& container, const std::string& execId) {
     if (std::chrono::steady_clock::now() > giveUp) {
       spdlog::warn("containers: the process {} of {} could not be deleted; the next restore deletes it", execId,
                    shortId(container));
-      return;
+      return false;
     }
   }
+  return false;
 }
 
-size_t ExecReaper::reapOrphans(const std::vector<std::pair<std::string, std::string>>& found) {
-  std::set<std::pair<std::string, std::string>> orphans(found.begin(), found.end());
+size_t ExecReaper::reapOrphans() {
+  // {container, exec id} → its fifos. A marker names the process; a fifo is named
+  // exec-ID-stdout (-stderr, -stdin) or health-ID.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> orphans;
   std::error_code ec;
   for (const auto& container : std::filesystem::directory_iterator(paths_.runDir, ec)) {
     if (!container.is_directory(ec)) continue;
+    std::string id = container.path().filename();
     for (const auto& entry : std::filesystem::directory_iterator(container.path(), ec)) {
       std::string name = entry.path().filename();
-      if (name.rfind(kMarkerPrefix, 0) != 0) continue;
-      orphans.insert({container.path().filename().string(), name.substr(kMarkerPrefix.size())});
+      if (name.rfind(kMarkerPrefix, 0) == 0) {
+        orphans[{id, name.substr(kMarkerPrefix.size())}];
+        continue;
+      }
+      if (name.rfind("exec-", 0) != 0 && name.rfind("health-", 0) != 0) continue;
+      if (!entry.is_fifo(ec)) continue;
+      auto begin = name.find('-') + 1;
+      auto end = name.find('-', begin);
+      orphans[{id, name.substr(begin, end == std::string::npos ? end : end - begin)}].push_back(entry.path());
     }
   }
-  for (const auto& [container, execId] : orphans) {
-    spdlog::info("containers: the process {} of {} is the last bridge's: deleted once it ends", execId,
-                 shortId(container));
-    scheduler_.run([this, container = container, execId = execId] { reap(container, execId); });
+  for (auto& [process, fifos] : orphans) {
+    spdlog::info("containers: the process {} of {} is the last bridge's: deleted once it ends ({} fifos held until then)",
+                 process.second, shortId(process.first), fifos.size());
+    reapInBackground(process.first, process.second, std::move(fifos));
   }
   return orphans.size();
 }

@@ -9,6 +9,17 @@
 // end, then deletes it. (Before, the only trace was the exec's fifos, which went when the
 // stream ended, deleted or not, and at a restore before the deletion was known to have
 // happened; a process still running then was left in its shim for good.)
+//
+// The fifos of a start that failed or was cut are the reaper's too. containerd's shim opens an
+// exec's fifos one after another (pkg/process copyPipes: stdout for writing, which waits for a
+// reader, then for reading, then stderr's), each after checking that the file exists, and
+// returns at the first error with the ends it had opened still open: the process's deletion
+// does not close them, so they stay in the shim for the container's life. A fifo removed while
+// a start may still be under way did that (a bridge that saw its Tasks.Start fail, or a
+// restarted one releasing a dead bridge's fifos). So such fifos stay on disk until the process
+// is deleted (the shim's deletion waits for its start to end), each held open read-write
+// meanwhile, so that none of the shim's opens waits for a partner; while one waits, the shim
+// answers no state for the container.
 #pragma once
 
 #include <atomic>
@@ -36,14 +47,17 @@ class ExecReaper {
   void track(const std::string& container, const std::string& execId);
   // Deletes a process that should have ended (one attempt here, the rest in the background) and
   // then forgets its marker. One that still runs (its wait was cut) is deleted when it ends.
-  void remove(const std::string& container, const std::string& execId);
-  // At a restore: every process the markers name, and `found` (processes known by other
-  // traces), waited for and deleted in the background. Returns how many.
-  size_t reapOrphans(const std::vector<std::pair<std::string, std::string>>& found);
-  // The bridge is stopping: retries end (the markers stay for the next bridge).
+  // `fifos`: the stdio of a process whose start failed or was cut, removed once it is deleted.
+  void remove(const std::string& container, const std::string& execId, std::vector<std::string> fifos = {});
+  // At a restore, before containerd is asked for any task's state: every process a marker or
+  // an exec or probe fifo in the run directories names, its fifos held (a dead bridge's ends
+  // went with it), waited for and deleted in the background. Returns how many.
+  size_t reapOrphans();
+  // The bridge is stopping: retries end (the markers and fifos stay for the next bridge).
   void stop() { stopping_ = true; }
 
  private:
+  class HeldFifos;
   std::string markerOf(const std::string& container, const std::string& execId) const;
   enum class Deletion { done, running, failed };
   // One Tasks.DeleteProcess: done when the process is gone (deleted, or absent with its task),
@@ -51,8 +65,10 @@ class ExecReaper {
   Deletion tryDelete(const std::string& container, const std::string& execId, bool logFailure);
   // Deletes the process, again while the deletion fails (for up to kPatience of failures in a
   // row), and when the shim refuses because it still runs, once it has ended (a restart of
-  // containerd's does not end the wait).
-  void reap(const std::string& container, const std::string& execId);
+  // containerd's does not end the wait). True once it is deleted.
+  bool reap(const std::string& container, const std::string& execId);
+  // reap() on the scheduler, `fifos` held until it ends and removed if the process was deleted.
+  void reapInBackground(const std::string& container, const std::string& execId, std::vector<std::string> fifos);
 
   ContainerdTasks& tasks_;
   Scheduler& scheduler_;

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "common/errors.h"
 #include "common/files.h"
@@ -109,7 +110,7 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
     result["End"] = rfc3339Nano(nowUnixNanos());
     result["ExitCode"] = code;
     result["Output"] = output;
-    ::unlink(fifo.c_str());
+    if (!fifo.empty()) ::unlink(fifo.c_str());
     return result;
   };
   auto specText = readFileIfExists(store_.directoryOf(record.id) + "/spec.json");
@@ -130,7 +131,8 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
     tasks_.start(record.id, execId, deadlineIn(30s));
   } catch (const Error& e) {
     ::close(reader);
-    reaper_.remove(record.id, execId);
+    // The shim may still be opening the fifo: it goes with the process (ExecReaper).
+    reaper_.remove(record.id, execId, {std::exchange(fifo, {})});
     std::string message = e.what();
     bool missing = message.find("no such file") != std::string::npos || message.find("not found") != std::string::npos;
     return finish(missing ? 127 : 126, message);

@@ -72,32 +72,6 @@ HostOps::RootfsEntry SystemHostOps::lookupInRootfs(const std::string& rootfs, co
   return entry;
 }
 
-std::vector<std::pair<std::string, std::string>> SystemHostOps::releaseStaleFifos(const std::string& runDir) {
-  std::set<std::pair<std::string, std::string>> processes;
-  std::error_code ec;
-  for (const auto& container : std::filesystem::directory_iterator(runDir, ec)) {
-    if (!container.is_directory(ec)) continue;
-    for (const auto& entry : std::filesystem::directory_iterator(container.path(), ec)) {
-      std::string name = entry.path().filename();
-      if (name.rfind("exec-", 0) != 0 && name.rfind("health-", 0) != 0) continue;
-      if (!entry.is_fifo(ec)) continue;
-      // A writer waiting for a reader, or a reader for a writer: both get their partner, then
-      // end of file or a broken pipe.
-      for (int flags : {O_RDONLY | O_NONBLOCK, O_WRONLY | O_NONBLOCK}) {
-        int fd = ::open(entry.path().c_str(), flags | O_CLOEXEC);
-        if (fd >= 0) ::close(fd);
-      }
-      std::filesystem::remove(entry.path(), ec);
-      spdlog::info("containers: released the stale fifo {}", entry.path().string());
-      // exec-ID-stdout, health-ID: the exec id is between the first dash and the next.
-      auto begin = name.find('-') + 1;
-      auto end = name.find('-', begin);
-      processes.insert({container.path().filename().string(), name.substr(begin, end == std::string::npos ? end : end - begin)});
-    }
-  }
-  return {processes.begin(), processes.end()};
-}
-
 bool SystemHostOps::drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) {
   std::string done = runDir + "/logger.done";
   auto text = readFileIfExists(loggerPidFile(runDir));

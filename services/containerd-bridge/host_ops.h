@@ -31,12 +31,6 @@ class HostOps {
     std::string hostPath;  // where it is on the host (set unless absent)
   };
   virtual RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) = 0;
-  // Opens and closes both ends of, then removes, every exec and health-probe fifo left in the
-  // containers' run directories by a bridge that died: a shim whose start of such a process was
-  // in flight waits in open() for a partner that will never come, and while it waits it cannot
-  // report the container's state (containerd answers UNKNOWN). Returns the processes those
-  // fifos were for, as {container id, exec id}: the shim keeps each one's IO until it is deleted.
-  virtual std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) = 0;
   // After the container's process exited: asks the container's logger to write out what its
   // pipes hold and mark the log whole (berth-logger's SIGUSR1), and waits up to `timeout` for
   // the mark. False when there is no such logger (a terminal, fifos, a logger started by an
@@ -67,7 +61,6 @@ class SystemHostOps final : public HostOps {
   bool mounted(const std::string& target) override;
   std::string readHostFile(const std::string& path) override;
   RootfsEntry lookupInRootfs(const std::string& rootfs, const std::string& path) override;
-  std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string& runDir) override;
   bool drainLogger(const std::string& runDir, std::chrono::milliseconds timeout) override;
   void spawnDetached(const std::vector<std::string>& argv) override;
 };

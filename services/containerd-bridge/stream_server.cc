@@ -358,7 +358,10 @@ void StreamServer::exec(int fd, const json& request) {
     for (int f : {outFd, errFd, inFd}) {
       if (f >= 0) ::close(f);
     }
-    for (const char* s : {"-stdin", "-stdout", "-stderr"}) ::unlink((base + s).c_str());
+    // Those of a start that failed in containerd are the reaper's now (ExecIo).
+    for (const std::string* fifo : {&io.stdinFifo, &io.stdoutFifo, &io.stderrFifo}) {
+      if (!fifo->empty()) ::unlink(fifo->c_str());
+    }
   };
   auto makeFifo = [&](const std::string& path) {
     ::unlink(path.c_str());

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include <sstream>
 #include <thread>
 
+#include "services/containerd-bridge/containerd_client.h"
 #include "tests/integration/container_fixture.h"
 #include "tests/support/cgroups.h"
 #include "tests/support/http_client.h"
@@ -1321,6 +1323,87 @@ TEST_F(ContainersTest, TheProcessOfAnExecABridgeKillCutIsDeletedFromItsShimOnceI
       },
       20s);
   EXPECT_TRUE(deleted) << added.size() << " pipes the shim did not hold before the exec, still there 20 s after the kill";
+  EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
+}
+
+// The descriptors of `pid` whose target names `text` (a fifo's path, "(deleted)" once removed).
+std::vector<std::string> descriptorsNaming(pid_t pid, const std::string& text) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    auto target = std::filesystem::read_symlink(fd.path(), ec);
+    if (!ec && contains(target.string(), text)) found.push_back(fd.path().filename().string() + " -> " + target.string());
+  }
+  return found;
+}
+
+// An exec whose start a bridge kill cut while the shim was opening its fifos (containerd's shim
+// opens stdout's for writing, waits there for the bridge's end, then opens it for reading, then
+// stderr's, each after checking that the file exists). The next bridge releases the shim; the
+// exec runs, ends and is deleted, and the shim keeps nothing of it. (Before, the next bridge
+// opened and closed each fifo and removed it at once: the shim, woken in its first open,
+// found the file gone at its second and returned with the first end still open, and that end
+// stayed in the shim for the container's life, what the chaos test saw once.)
+TEST_F(ContainersTest, AnExecStartABridgeKillCutInTheShimsFifoOpenLeavesNothingInTheShim) {
+  std::string id = runDetached({kImage, "sleep", "600"});
+  ASSERT_EQ(id.size(), 64u);
+  pid_t shim = parentOf(pidOf(engine_, id));
+  ASSERT_GT(shim, 1);
+  ASSERT_TRUE(startsWith(readText("/proc/" + std::to_string(shim) + "/comm"), "containerd-shim"));
+  auto pipesBefore = pipesOf(shim);
+  // What the bridge leaves when it dies there: the process's marker and its fifos, whose
+  // bridge ends went with it, and a Tasks.Start the shim is making.
+  std::string execId = "0c0ffee0" + std::string(56, 'a');
+  std::string run = engine_.execRoot() + "/containers/" + id;
+  std::string base = run + "/exec-" + execId;
+  { std::ofstream marker(run + "/process-" + execId); }
+  ASSERT_EQ(::mkfifo((base + "-stdout").c_str(), 0600), 0) << std::strerror(errno);
+  ASSERT_EQ(::mkfifo((base + "-stderr").c_str(), 0600), 0) << std::strerror(errno);
+  bridge::ContainerdClient containerd(engine_.execRoot() + "/containerd/containerd.sock", "berth");
+  bridge::TaskStdio stdio;
+  stdio.out = base + "-stdout";
+  stdio.err = base + "-stderr";
+  json process = {{"args", {"sh", "-c", "echo out; echo err >&2"}},
+                  {"cwd", "/"},
+                  {"env", {"PATH=/usr/bin:/bin"}},
+                  {"user", {{"uid", 0}, {"gid", 0}}}};
+  ASSERT_NO_THROW(containerd.tasks().exec(id, execId, process.dump(), stdio, deadlineIn(10s)));
+  std::string startError;
+  std::thread starter([&] {
+    try {
+      containerd.tasks().start(id, execId, deadlineIn(60s));
+    } catch (const std::exception& e) {
+      startError = e.what();
+    }
+  });
+  // The shim holds the stdout fifo's path while it waits in open() for a reader.
+  bool waiting = waitFor([&] { return !descriptorsNaming(shim, execId).empty(); }, 10s);
+  if (waiting) {
+    EXPECT_NO_THROW(engine_.killAndAwaitRestart("containerd-bridge"));
+  }
+  starter.join();
+  ASSERT_TRUE(waiting) << "the shim never opened the exec's fifo: " << startError;
+  std::cout << "[ cut start ] Tasks.Start: " << (startError.empty() ? "started" : startError) << "\n";
+  std::vector<std::string> held;
+  std::set<std::string> added;
+  bool released = waitFor(
+      [&] {
+        held = descriptorsNaming(shim, execId);
+        added.clear();
+        for (const auto& p : pipesOf(shim)) {
+          if (!pipesBefore.count(p)) added.insert(p);
+        }
+        return held.empty() && added.empty();
+      },
+      20s);
+  std::string heldText;
+  for (const auto& h : held) heldText += "\n  " + h;
+  EXPECT_TRUE(released) << "20 s after the kill the shim still holds " << held.size()
+                        << " descriptors of the exec's fifos and " << added.size() << " new pipes:" << heldText;
+  // The next bridge deleted the process and removed its traces.
+  EXPECT_TRUE(waitFor([&] { return !std::filesystem::exists(run + "/process-" + execId); }, 10s));
+  EXPECT_FALSE(std::filesystem::exists(base + "-stdout"));
+  EXPECT_FALSE(std::filesystem::exists(base + "-stderr"));
   EXPECT_EQ(engine_.output({"exec", id, "echo", "whole"}), "whole\n");
 }
 

@@ -2,7 +2,10 @@
 // deletion containerd does not answer is made again, and the processes a dead bridge left are
 // deleted by the next one (when they end, if they still run). Before, the shim kept such a
 // process, its state and its stdio pipes, for the container's whole life.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -28,6 +31,31 @@ class ExecReaperTest : public CoreFixture {
     return dir_.path() + "/run/" + id + "/process-" + exec;
   }
   bool markerExists(const std::string& id, const std::string& exec) { return std::filesystem::exists(marker(id, exec)); }
+  std::string fifo(const std::string& id, const std::string& exec, const std::string& stream) {
+    return dir_.path() + "/run/" + id + "/exec-" + exec + "-" + stream;
+  }
+  static bool makeFifo(const std::string& path) { return ::mkfifo(path.c_str(), 0600) == 0; }
+  // Someone holds the fifo for reading: a writer's open that does not wait succeeds (ENXIO
+  // without a reader).
+  static bool heldOpen(const std::string& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
+  }
+  // The exec's stdout and stderr fifos are there and held while its process runs in containerd;
+  // once it ends it is deleted, and then they go.
+  void expectHeldUntilDeletedThenRemoved(const std::string& id, const std::string& exec) {
+    for (const char* stream : {"stdout", "stderr"}) {
+      EXPECT_TRUE(heldOpen(fifo(id, exec, stream))) << stream << " is not there, or not held, while the process runs";
+    }
+    fake_.endExec(id, exec);
+    ASSERT_TRUE(waitUntil([&] { return fake_.processes().empty(); }, 10s)) << "the ended exec stayed in containerd";
+    for (const char* stream : {"stdout", "stderr"}) {
+      EXPECT_TRUE(waitUntil([&] { return !std::filesystem::exists(fifo(id, exec, stream)); }, 10s))
+          << stream << " outlived the process";
+    }
+  }
   // What a bridge that died between recording an exec and Tasks.Exec leaves.
   bool writeMarker(const std::string& id, const std::string& exec) {
     std::ofstream out(marker(id, exec));
@@ -95,6 +123,44 @@ TEST_F(ExecReaperTest, AMarkerWhoseProcessNeverStartedIsForgottenAtTheNextRestor
   ASSERT_TRUE(waitUntil([&] { return !markerExists(id, exec); }, 10s));
   EXPECT_EQ(fake_.processes(), std::vector<std::string>{});
   EXPECT_EQ(status(id), ContainerStatus::running);
+}
+
+// The fifos of an exec whose Tasks.Start failed (containerd's death cut it) while its shim may
+// still be opening them: they stay, held open, until the process is deleted, then go. (Before,
+// the bridge removed them at once: a shim between opening stdout's and checking for stderr's
+// kept the ends it had opened for the container's life.)
+TEST_F(ExecReaperTest, TheFifosOfAStartThatFailedStayHeldUntilTheProcessIsDeleted) {
+  std::string id = run();
+  fake_.holdExecs(true);
+  fake_.failExecStarts(true);
+  std::string exec = core_->execCreate(id, {{"Cmd", {"true"}}});
+  ExecIo io;
+  io.stdoutFifo = fifo(id, exec, "stdout");
+  io.stderrFifo = fifo(id, exec, "stderr");
+  ASSERT_TRUE(makeFifo(io.stdoutFifo));
+  ASSERT_TRUE(makeFifo(io.stderrFifo));
+  EXPECT_THROW(core_->execStart(exec, &io, soon()), Error);
+  // The caller no longer owns them: it would remove them while the shim may open them.
+  EXPECT_EQ(io.stdoutFifo, "");
+  EXPECT_EQ(io.stderrFifo, "");
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.DeleteProcess") >= 1; }));
+  EXPECT_EQ(fake_.processes(), std::vector<std::string>{id + "/" + exec});
+  expectHeldUntilDeletedThenRemoved(id, exec);
+}
+
+// A dead bridge's exec fifos (a start of the shim's may wait in open() for the bridge's end): the
+// next bridge holds them, deletes their process once it ends, and then removes them.
+TEST_F(ExecReaperTest, ADeadBridgesExecFifosAreHeldUntilTheirProcessIsDeletedThenRemoved) {
+  std::string id = run();
+  std::string exec = "feedfacefeedface";
+  fake_.holdExecs(true);
+  fake_.exec(id, exec);  // no marker: known by its fifos only
+  ASSERT_TRUE(makeFifo(fifo(id, exec, "stdout")));
+  ASSERT_TRUE(makeFifo(fifo(id, exec, "stderr")));
+  restartBridge();
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.DeleteProcess") >= 1; }))
+      << "the next bridge did not find the process by its fifos";
+  expectHeldUntilDeletedThenRemoved(id, exec);
 }
 
 }  // namespace

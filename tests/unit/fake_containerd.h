@@ -172,7 +172,10 @@ class FakeContainerd {
     std::unique_lock lock(mutex_);
     record(execId.empty() ? "Tasks.Start" : "Tasks.Start exec");
     if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
-    if (!execId.empty()) return nextPid_++;
+    if (!execId.empty()) {
+      if (failExecStarts_) throw Error(ErrorKind::internal, "containerd Tasks.Start: ttrpc: closed: unknown");
+      return nextPid_++;
+    }
     auto it = tasks_.find(id);
     if (it == tasks_.end()) throw Error(ErrorKind::notFound, "task " + id + " not found");
     if (failStart_) {
@@ -208,6 +211,11 @@ class FakeContainerd {
   void holdExecs(bool on) {
     std::lock_guard lock(mutex_);
     holdExecs_ = on;
+  }
+  // An exec's Tasks.Start fails as one cut by containerd's death does; the process stays.
+  void failExecStarts(bool on) {
+    std::lock_guard lock(mutex_);
+    failExecStarts_ = on;
   }
   void endExec(const std::string& id, const std::string& execId) {
     {
@@ -489,6 +497,7 @@ class FakeContainerd {
   bool down_ = false;
   bool shutdown_ = false;
   bool failStart_ = false;
+  bool failExecStarts_ = false;
   std::optional<uint32_t> exitOnStart_;
   std::vector<ExitEvent> exitLog_;  // every exit of a task's init process, in order
   size_t subscribers_ = 0;
@@ -765,7 +774,6 @@ class FakeHostOps final : public HostOps {
     return mounted_.count(target) > 0;
   }
   std::string readHostFile(const std::string&) override { return ""; }
-  std::vector<std::pair<std::string, std::string>> releaseStaleFifos(const std::string&) override { return {}; }
   void spawnDetached(const std::vector<std::string>&) override {}
   // Whether containers' loggers drain on request (off: every exit waits for the task's deletion).
   void loggersDrain(bool on) { loggersDrain_ = on; }
