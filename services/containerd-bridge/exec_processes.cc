@@ -205,14 +205,14 @@ ExecRecord ExecProcesses::start(const std::string& execId, ExecIo* io, Deadline 
       auto it = execs_.find(execId);
       if (it != execs_.end()) it->second.exitCode = kStartFailureCode;
     }
-    // The shim may still be opening the fifos: they go with the process.
+    // The shim may still be opening the fifos: they go with the process (ExecReaper).
     std::vector<std::string> fifos;
     if (io) {
       for (std::string* fifo : {&io->stdinFifo, &io->stdoutFifo, &io->stderrFifo}) {
         if (!fifo->empty()) fifos.push_back(std::exchange(*fifo, {}));
       }
     }
-    reaper_.remove(record.id, execId, std::move(fifos));
+    reaper_.abandon(record.id, execId, std::move(fifos));
     throw Error(e.kind() == ErrorKind::unavailable ? ErrorKind::unavailable : ErrorKind::invalid, message);
   }
   {

@@ -1,6 +1,7 @@
 #include "services/containerd-bridge/exec_reaper.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -84,24 +85,30 @@ ExecReaper::Deletion ExecReaper::tryDelete(const std::string& container, const s
   return Deletion::done;
 }
 
-void ExecReaper::remove(const std::string& container, const std::string& execId, std::vector<std::string> fifos) {
+void ExecReaper::remove(const std::string& container, const std::string& execId) {
+  if (tryDelete(container, execId, true) == Deletion::done) return;
+  reapInBackground(container, execId, std::make_shared<HeldFifos>(std::vector<std::string>{}), false);
+}
+
+void ExecReaper::abandon(const std::string& container, const std::string& execId, std::vector<std::string> fifos) {
+  // Held before the deletion: the shim's deletion waits for its start, which may wait for them.
+  auto held = std::make_shared<HeldFifos>(std::move(fifos));
   if (tryDelete(container, execId, true) == Deletion::done) {
-    removeFiles(fifos);  // the shim's start, if it had one, has ended
+    removeFiles(held->paths());  // the shim's start, if it had one, has ended
     return;
   }
-  reapInBackground(container, execId, std::move(fifos));
+  reapInBackground(container, execId, std::move(held), true);
 }
 
 void ExecReaper::reapInBackground(const std::string& container, const std::string& execId,
-                                  std::vector<std::string> fifos) {
-  auto held = std::make_shared<HeldFifos>(std::move(fifos));
-  scheduler_.run([this, container, execId, held] {
+                                  std::shared_ptr<HeldFifos> fifos, bool killIfRunning) {
+  scheduler_.run([this, container, execId, fifos, killIfRunning] {
     // Left in place when the bridge stops or gives up: the next restore holds them again.
-    if (reap(container, execId)) removeFiles(held->paths());
+    if (reap(container, execId, killIfRunning)) removeFiles(fifos->paths());
   });
 }
 
-bool ExecReaper::reap(const std::string& container, const std::string& execId) {
+bool ExecReaper::reap(const std::string& container, const std::string& execId, bool killIfRunning) {
   auto giveUp = std::chrono::steady_clock::now() + kPatience;
   auto pause = 100ms;
   auto rest = [&] {
@@ -113,6 +120,13 @@ bool ExecReaper::reap(const std::string& container, const std::string& execId) {
       case Deletion::done: return true;
       case Deletion::failed: rest(); break;
       case Deletion::running: {
+        if (killIfRunning) {
+          try {
+            tasks_.kill(container, execId, SIGKILL, false, deadlineIn(10s));
+          } catch (const Error&) {
+            // Ended meanwhile, or containerd away: the next round asks again.
+          }
+        }
         auto began = std::chrono::steady_clock::now();
         try {
           tasks_.wait(container, execId, deadlineIn(std::chrono::hours(24 * 365)));
@@ -164,7 +178,7 @@ size_t ExecReaper::reapOrphans() {
   for (auto& [process, fifos] : orphans) {
     spdlog::info("containers: the process {} of {} is the last bridge's: deleted once it ends ({} fifos held until then)",
                  process.second, shortId(process.first), fifos.size());
-    reapInBackground(process.first, process.second, std::move(fifos));
+    reapInBackground(process.first, process.second, std::make_shared<HeldFifos>(std::move(fifos)), false);
   }
   return orphans.size();
 }

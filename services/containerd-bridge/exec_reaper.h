@@ -19,11 +19,13 @@
 // restarted one releasing a dead bridge's fifos). So such fifos stay on disk until the process
 // is deleted (the shim's deletion waits for its start to end), each held open read-write
 // meanwhile, so that none of the shim's opens waits for a partner; while one waits, the shim
-// answers no state for the container.
+// answers no state for the container. (A process the reaper gives up on leaves its fifos, no
+// longer held, to the next restore with its marker.)
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,8 +49,11 @@ class ExecReaper {
   void track(const std::string& container, const std::string& execId);
   // Deletes a process that should have ended (one attempt here, the rest in the background) and
   // then forgets its marker. One that still runs (its wait was cut) is deleted when it ends.
-  // `fifos`: the stdio of a process whose start failed or was cut, removed once it is deleted.
-  void remove(const std::string& container, const std::string& execId, std::vector<std::string> fifos = {});
+  void remove(const std::string& container, const std::string& execId);
+  // A process whose start failed or was cut after containerd was asked for it: its client was
+  // told it did not start, so one that runs after all (the shim finished the start) is killed,
+  // then deleted; `fifos`, its stdio, are held from now on and removed once it is deleted.
+  void abandon(const std::string& container, const std::string& execId, std::vector<std::string> fifos);
   // At a restore, before containerd is asked for any task's state: every process a marker or
   // an exec or probe fifo in the run directories names, its fifos held (a dead bridge's ends
   // went with it), waited for and deleted in the background. Returns how many.
@@ -65,10 +70,12 @@ class ExecReaper {
   Deletion tryDelete(const std::string& container, const std::string& execId, bool logFailure);
   // Deletes the process, again while the deletion fails (for up to kPatience of failures in a
   // row), and when the shim refuses because it still runs, once it has ended (a restart of
-  // containerd's does not end the wait). True once it is deleted.
-  bool reap(const std::string& container, const std::string& execId);
+  // containerd's does not end the wait; `killIfRunning`: kills it rather than wait for its end).
+  // True once it is deleted.
+  bool reap(const std::string& container, const std::string& execId, bool killIfRunning);
   // reap() on the scheduler, `fifos` held until it ends and removed if the process was deleted.
-  void reapInBackground(const std::string& container, const std::string& execId, std::vector<std::string> fifos);
+  void reapInBackground(const std::string& container, const std::string& execId, std::shared_ptr<HeldFifos> fifos,
+                        bool killIfRunning);
 
   ContainerdTasks& tasks_;
   Scheduler& scheduler_;

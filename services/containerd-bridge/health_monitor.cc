@@ -130,9 +130,10 @@ json HealthMonitor::runProbe(const ContainerRecord& record, const std::vector<st
     tasks_.exec(record.id, execId, process.dump(), stdio, deadlineIn(30s));
     tasks_.start(record.id, execId, deadlineIn(30s));
   } catch (const Error& e) {
+    // The shim may still be opening the fifo: it goes with the process (ExecReaper), which
+    // holds it before this reader goes.
+    reaper_.abandon(record.id, execId, {std::exchange(fifo, {})});
     ::close(reader);
-    // The shim may still be opening the fifo: it goes with the process (ExecReaper).
-    reaper_.remove(record.id, execId, {std::exchange(fifo, {})});
     std::string message = e.what();
     bool missing = message.find("no such file") != std::string::npos || message.find("not found") != std::string::npos;
     return finish(missing ? 127 : 126, message);

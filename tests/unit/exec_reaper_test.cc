@@ -128,24 +128,34 @@ TEST_F(ExecReaperTest, AMarkerWhoseProcessNeverStartedIsForgottenAtTheNextRestor
 // The fifos of an exec whose Tasks.Start failed (containerd's death cut it) while its shim may
 // still be opening them: they stay, held open, until the process is deleted, then go. (Before,
 // the bridge removed them at once: a shim between opening stdout's and checking for stderr's
-// kept the ends it had opened for the container's life.)
-TEST_F(ExecReaperTest, TheFifosOfAStartThatFailedStayHeldUntilTheProcessIsDeleted) {
+// kept the ends it had opened for the container's life.) Its client was told it did not start,
+// so a process the shim started after all is killed, not left to run.
+TEST_F(ExecReaperTest, TheFifosOfAStartThatFailedStayHeldUntilTheProcessIsKilledAndDeleted) {
   std::string id = run();
   fake_.holdExecs(true);
   fake_.failExecStarts(true);
-  std::string exec = core_->execCreate(id, {{"Cmd", {"true"}}});
+  fake_.failProcessDeletions(1000000);
+  std::string exec = core_->execCreate(id, {{"Cmd", {"cat"}}});
   ExecIo io;
+  io.stdinFifo = fifo(id, exec, "stdin");
   io.stdoutFifo = fifo(id, exec, "stdout");
   io.stderrFifo = fifo(id, exec, "stderr");
-  ASSERT_TRUE(makeFifo(io.stdoutFifo));
-  ASSERT_TRUE(makeFifo(io.stderrFifo));
+  for (const auto& path : {io.stdinFifo, io.stdoutFifo, io.stderrFifo}) ASSERT_TRUE(makeFifo(path));
   EXPECT_THROW(core_->execStart(exec, &io, soon()), Error);
   // The caller no longer owns them: it would remove them while the shim may open them.
-  EXPECT_EQ(io.stdoutFifo, "");
-  EXPECT_EQ(io.stderrFifo, "");
-  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.DeleteProcess") >= 1; }));
+  EXPECT_EQ(io.stdinFifo + io.stdoutFifo + io.stderrFifo, "");
+  ASSERT_TRUE(waitUntil([&] { return fake_.count("Tasks.DeleteProcess") >= 2; })) << "no deletion made again";
+  for (const char* stream : {"stdin", "stdout", "stderr"}) {
+    EXPECT_TRUE(heldOpen(fifo(id, exec, stream))) << stream << " is not there, or not held, while the process is";
+  }
   EXPECT_EQ(fake_.processes(), std::vector<std::string>{id + "/" + exec});
-  expectHeldUntilDeletedThenRemoved(id, exec);
+  fake_.failProcessDeletions(0);  // the next deletion is refused: it runs
+  ASSERT_TRUE(waitUntil([&] { return fake_.processes().empty(); }, 10s)) << "the process stayed in containerd";
+  EXPECT_GE(fake_.count("Tasks.Kill 9"), 1u) << "deleted without being killed: it had ended on its own?";
+  for (const char* stream : {"stdin", "stdout", "stderr"}) {
+    EXPECT_TRUE(waitUntil([&] { return !std::filesystem::exists(fifo(id, exec, stream)); }, 10s))
+        << stream << " outlived the process";
+  }
 }
 
 // A dead bridge's exec fifos (a start of the shim's may wait in open() for the bridge's end): the

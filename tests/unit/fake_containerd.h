@@ -256,7 +256,18 @@ class FakeContainerd {
       std::lock_guard lock(mutex_);
       record("Tasks.Kill " + std::to_string(signal));
       if (down_) throw Error(ErrorKind::unavailable, "containerd is down");
-      if (!execId.empty()) return;
+      if (!execId.empty()) {
+        // SIGKILL ends a running exec; other signals leave it to the test.
+        auto process = processes_.find({id, execId});
+        if (signal == SIGKILL && process != processes_.end()) process->second = false;
+      }
+    }
+    if (!execId.empty()) {
+      changed_.notify_all();
+      return;
+    }
+    {
+      std::lock_guard lock(mutex_);
       auto it = tasks_.find(id);
       if (it == tasks_.end()) throw Error(ErrorKind::notFound, "task " + id + " not found");
       if (it->second.status == TaskStatus::stopped) throw Error(ErrorKind::notFound, "process already finished");
