@@ -5,7 +5,8 @@
 //     difference is what attaching and detaching one container costs;
 //   - with N containers running on one user network: each `docker run -d` onto it, a name
 //     lookup of another container from inside one (busybox nslookup, its process included, the
-//     exec's own cost left out), and GET /networks/{id}.
+//     exec's own cost left out), GET /networks/{id}, and GET /networks filtered by the
+//     network's label (as compose lists a project's networks).
 //   network_bench [--reference unix:///run/refengine/docker.sock] [--runs 21] [--containers 100]
 #include <algorithm>
 #include <unistd.h>
@@ -35,7 +36,7 @@ std::string containerName(int i) { return kNetwork + "-c" + std::to_string(i); }
 
 struct Side {
   std::string name, host;
-  bench::Samples runBridge, runNone, runOnNetwork, lookup, inspect;
+  bench::Samples runBridge, runNone, runOnNetwork, lookup, inspect, filtered;
   std::string networkId;
 };
 
@@ -81,7 +82,7 @@ void lookup(Side& s, int containers, int round, bench::Failures& failures) {
 
 void prepare(Side& s, const std::string& archive, int containers, bench::Failures& failures) {
   mustSucceed(docker(s.host, {"load", "-q", "-i", archive}), s.name + ": docker load", failures);
-  auto created = docker(s.host, {"network", "create", kNetwork});
+  auto created = docker(s.host, {"network", "create", "--label", "bench=" + kNetwork, kNetwork});
   mustSucceed(created, s.name + ": docker network create", failures);
   s.networkId = created.out.substr(0, 64);
   for (int i = 0; i < containers && !failures.any(); ++i) {
@@ -99,6 +100,9 @@ void round(Side& s, int containers, int n, bench::Failures& failures) {
   lookup(s, containers, n, failures);
   try {
     for (auto d : bench::getLatency(s.host, "/networks/" + s.networkId, 5).micros) s.inspect.micros.push_back(d);
+    // {"label":["bench=NETWORK"]}
+    std::string byLabel = "/networks?filters=%7B%22label%22%3A%5B%22bench%3D" + kNetwork + "%22%5D%7D";
+    for (auto d : bench::getLatency(s.host, byLabel, 5).micros) s.filtered.micros.push_back(d);
   } catch (const std::exception& e) {
     failures.add(s.name + ": " + e.what());
   }
@@ -152,14 +156,15 @@ int main(int argc, char** argv) {
   test::Engine engine(options);
   bench::Failures failures;
   std::vector<Side> sides;
-  sides.push_back({"berth", engine.dockerHost(), {}, {}, {}, {}, {}, ""});
-  if (!reference.empty()) sides.push_back({"reference dockerd", reference, {}, {}, {}, {}, {}, ""});
+  sides.push_back({"berth", engine.dockerHost(), {}, {}, {}, {}, {}, {}, ""});
+  if (!reference.empty()) sides.push_back({"reference dockerd", reference, {}, {}, {}, {}, {}, {}, ""});
   for (auto& s : sides) {
     s.runBridge.what = s.name + " run --rm (bridge)";
     s.runNone.what = s.name + " run --rm --network none";
     s.runOnNetwork.what = s.name + " run -d on a user network";
     s.lookup.what = s.name + " nslookup";
     s.inspect.what = s.name + " GET /networks/ID";
+    s.filtered.what = s.name + " GET /networks?filters=label";
     prepare(s, archive, containers, failures);
   }
   for (int r = 0; r < runs && !failures.any(); ++r) {
@@ -169,20 +174,23 @@ int main(int argc, char** argv) {
   if (failures.any()) return failures.report("network_bench");
   std::printf("p50 in ms (lookup and GET in µs); %d alternating rounds; %d containers on one user network\n", runs,
               containers);
-  std::printf("%-18s %12s %12s %12s %12s %12s %12s\n", "engine", "run bridge", "run none", "attach cost", "run -d net",
-              "lookup µs", "GET net µs");
+  std::printf("%-18s %12s %12s %12s %12s %12s %12s %12s\n", "engine", "run bridge", "run none", "attach cost",
+              "run -d net", "lookup µs", "GET net µs", "ls label µs");
   for (auto& s : sides) {
-    std::printf("%-18s %12.1f %12.1f %12.1f %12.1f %12.0f %12.0f\n", s.name.c_str(), s.runBridge.percentile(50) / 1000,
-                s.runNone.percentile(50) / 1000, (s.runBridge.percentile(50) - s.runNone.percentile(50)) / 1000,
-                s.runOnNetwork.percentile(50) / 1000, s.lookup.percentile(50), s.inspect.percentile(50));
+    std::printf("%-18s %12.1f %12.1f %12.1f %12.1f %12.0f %12.0f %12.0f\n", s.name.c_str(),
+                s.runBridge.percentile(50) / 1000, s.runNone.percentile(50) / 1000,
+                (s.runBridge.percentile(50) - s.runNone.percentile(50)) / 1000, s.runOnNetwork.percentile(50) / 1000,
+                s.lookup.percentile(50), s.inspect.percentile(50), s.filtered.percentile(50));
   }
   if (sides.size() == 2) {
     auto& b = sides[0];
     auto& r = sides[1];
-    std::printf("ratios berth/dockerd: run bridge %.2f, run none %.2f, run -d on a network %.2f, lookup %.2f, GET %.2f\n",
-                b.runBridge.percentile(50) / r.runBridge.percentile(50), b.runNone.percentile(50) / r.runNone.percentile(50),
-                b.runOnNetwork.percentile(50) / r.runOnNetwork.percentile(50),
-                b.lookup.percentile(50) / r.lookup.percentile(50), b.inspect.percentile(50) / r.inspect.percentile(50));
+    std::printf(
+        "ratios berth/dockerd: run bridge %.2f, run none %.2f, run -d on a network %.2f, lookup %.2f, GET %.2f, "
+        "ls by label %.2f\n",
+        b.runBridge.percentile(50) / r.runBridge.percentile(50), b.runNone.percentile(50) / r.runNone.percentile(50),
+        b.runOnNetwork.percentile(50) / r.runOnNetwork.percentile(50), b.lookup.percentile(50) / r.lookup.percentile(50),
+        b.inspect.percentile(50) / r.inspect.percentile(50), b.filtered.percentile(50) / r.filtered.percentile(50));
   }
   return 0;
 }

@@ -87,6 +87,7 @@ struct NetworkView {
   id @0 :Text;
   name @1 :Text;
   document @2 :Data;
+  predefined @3 :Bool;  # bridge, host, none: GET /networks' type filter (builtin)
 }
 
 struct NetworkViewChange {

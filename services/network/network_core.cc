@@ -11,6 +11,7 @@
 #include "common/files.h"
 #include "common/random.h"
 #include "common/time_format.h"
+#include "services/network/public/network_filter.h"
 
 namespace berth::network {
 
@@ -185,10 +186,10 @@ void NetworkCore::tellViewsLocked() noexcept {
     std::vector<std::string> changed(touched_.begin(), touched_.end());
     touched_.clear();
     if (!viewsObserver_) return;
-    viewsObserver_(changed, [this](const std::string& id) -> std::optional<json> {
+    viewsObserver_(changed, [this](const std::string& id) -> std::optional<View> {
       auto it = networks_.find(id);
       if (it == networks_.end()) return std::nullopt;
-      return networkJson(it->second, true);
+      return View{networkJson(it->second, true), it->second.predefined};
     });
   } catch (const std::exception& e) {
     // The observer spends its number before it renders (network_view_feed.cc): a copy sees the gap.
@@ -217,11 +218,11 @@ void NetworkCore::publishEventsLocked() noexcept {
   }
 }
 
-void NetworkCore::visitViews(const std::function<void(const std::vector<json>&)>& visit) const {
+void NetworkCore::visitViews(const std::function<void(const std::vector<View>&)>& visit) const {
   std::lock_guard lock(mutex_);
-  std::vector<json> all;
+  std::vector<View> all;
   all.reserve(networks_.size());
-  for (const auto& [id, n] : networks_) all.push_back(networkJson(n, true));
+  for (const auto& [id, n] : networks_) all.push_back({networkJson(n, true), n.predefined});
   visit(all);
 }
 
@@ -981,17 +982,7 @@ json NetworkCore::inspect(const std::string& ref) const {
 }
 
 json NetworkCore::list(const json& filtersJson) const {
-  auto filters = DockerFilters::parse(filtersJson.is_null() ? "" : filtersJson.dump(),
-                                      {"driver", "id", "label", "name", "scope", "type", "dangling"});
-  for (const auto& t : filters.values("type")) {
-    if (t != "custom" && t != "builtin") throw Error(ErrorKind::invalid, "invalid filter: 'type'='" + t + "'");
-  }
-  std::optional<bool> dangling;
-  for (const auto& d : filters.values("dangling")) {
-    auto b = parseGoBool(d);
-    if (!b) throw Error(ErrorKind::invalid, "invalid filter 'dangling=[" + d + "]'");
-    dangling = *b;
-  }
+  NetworkListFilter filter(filtersJson.is_null() ? "" : filtersJson.dump());
   std::lock_guard lock(mutex_);
   std::set<std::string> used;
   for (const auto& [id, c] : containers_) {
@@ -999,12 +990,7 @@ json NetworkCore::list(const json& filtersJson) const {
   }
   json out = json::array();
   for (const auto& [id, n] : networks_) {
-    if (!filters.exactMatch("driver", n.driver) || !filters.match("name", n.name) || !filters.match("id", n.id) ||
-        !filters.exactMatch("scope", "local") || !filters.matchKeyValues("label", n.labels) ||
-        !filters.exactMatch("type", n.predefined ? "builtin" : "custom")) {
-      continue;
-    }
-    if (dangling && *dangling != (!n.predefined && !used.count(id))) continue;
+    if (!filter.matches({n.id, n.name, n.driver, n.labels, n.predefined, used.count(id) > 0})) continue;
     out.push_back(networkJson(n, false));
   }
   return out;

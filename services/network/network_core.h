@@ -42,16 +42,22 @@ class NetworkCore {
 
   NetworkCore(NetworkOptions options, Plumbing& plumbing, EventSink events);
 
+  // A network as the views show it: inspect's document, and whether it is a predefined network
+  // (the list's type filter asks; the document does not say).
+  struct View {
+    nlohmann::json document;
+    bool predefined = false;
+  };
   // Told under the core's lock as each call that changed networks or their endpoints ends,
   // however it ends: the networks it changed (ids) and how to render one as inspect shows it
   // now (nullopt: removed). Told in the order the changes were made; no call reads or changes
   // the networks until it returns. Set before start().
-  using Render = std::function<std::optional<nlohmann::json>(const std::string& id)>;
+  using Render = std::function<std::optional<View>(const std::string& id)>;
   using ViewsObserver = std::function<void(const std::vector<std::string>& changed, const Render& render)>;
   void onViewsChange(ViewsObserver observer) { viewsObserver_ = std::move(observer); }
   // Calls `visit` with every network as inspect shows it, by id, under the core's lock: no
   // change is made or told meanwhile.
-  void visitViews(const std::function<void(const std::vector<nlohmann::json>&)>& visit) const;
+  void visitViews(const std::function<void(const std::vector<View>&)>& visit) const;
 
   // Loads the records, makes the predefined networks, and applies everything to the host.
   void start();

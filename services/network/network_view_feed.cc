@@ -10,10 +10,11 @@ namespace berth::network {
 
 namespace {
 
-void fillView(const nlohmann::json& network, ipc::NetworkView::Builder out) {
-  out.setId(network.value("Id", ""));
-  out.setName(network.value("Name", ""));
-  out.setDocument(ipc::bytes(network.dump()));
+void fillView(const NetworkCore::View& network, ipc::NetworkView::Builder out) {
+  out.setId(network.document.value("Id", ""));
+  out.setName(network.document.value("Name", ""));
+  out.setDocument(ipc::bytes(network.document.dump()));
+  out.setPredefined(network.predefined);
 }
 
 }  // namespace
@@ -31,7 +32,7 @@ void NetworkViewFeed::changed(const std::vector<std::string>& ids, const Network
   // gap, and a copy that sees it takes a snapshot. Replies cannot show the change before it is
   // numbered: the core's lock is held until this returns.
   uint64_t seq = channel_.numberLocked();
-  std::vector<nlohmann::json> present;
+  std::vector<NetworkCore::View> present;
   std::vector<std::string> removed;
   for (const auto& id : ids) {
     if (auto network = render(id)) present.push_back(std::move(*network));
@@ -47,7 +48,7 @@ void NetworkViewFeed::changed(const std::vector<std::string>& ids, const Network
 void NetworkViewFeed::snapshot(ipc::Network::NetworkViewsResults::Builder out) {
   // The core's lock, then the channel's, as a change takes them: the snapshot stands at a
   // sequence no change is between.
-  core_.visitViews([&](const std::vector<nlohmann::json>& all) {
+  core_.visitViews([&](const std::vector<NetworkCore::View>& all) {
     auto lock = channel_.lock();
     uint64_t at = channel_.sequenceLocked();
     out.setEpoch(channel_.epoch());

@@ -1,11 +1,14 @@
 // The API's read model of networks (docs/ipc.md, "Network views"): GET /networks/{id} (by full
-// id or name) and an unfiltered GET /networks answered from the API's copy of the network
+// id or name) and GET /networks, filtered or not, answered from the API's copy of the network
 // service's networks. What must hold: the copy answers (it keeps answering with the network
 // service frozen, which shows that no RPC was made), it answers what the service would, and no
 // read shows a state older than a write the client saw acknowledged, including the endpoints
 // the containerd-bridge connects and disconnects for `docker run`, `rm` and `network connect`.
 // The engine runs in a network namespace of its own, as NetworksTest's do.
+#include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
@@ -15,8 +18,24 @@ namespace {
 
 using json = nlohmann::json;
 
-// A filter the copy does not answer that every network passes: the network service's own answer.
-const std::string kViaService = "filters=%7B%22scope%22%3A%5B%22local%22%5D%7D";
+// Filters that are no JSON object go to the network service, which reads `null` as none: its
+// own answer, every network.
+const std::string kViaService = "filters=null";
+
+// `filters=` and the JSON text, percent-encoded.
+std::string filtersQuery(const std::string& text) {
+  std::string out = "filters=";
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    }
+  }
+  return out;
+}
 
 class NetworkReadModelTest : public ContainersTest {
  protected:
@@ -71,6 +90,35 @@ TEST_F(NetworkReadModelTest, InspectAndListAnswerWithTheNetworkServiceFrozenSoNo
     EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
     // The same documents as the service's, in the same order (by id).
     EXPECT_EQ(networks(), viaService);
+    // Filtered too: the networks dockerd's filters pick, each as the service lists it.
+    auto only = [&](const std::set<std::string>& names) {
+      json out = json::array();
+      for (const auto& n : viaService) {
+        if (names.count(n["Name"])) out.push_back(n);
+      }
+      return out;
+    };
+    const std::set<std::string> all = {"bridge", "host", "none", "frozen-net"};
+    for (const auto& [filters, names] : std::vector<std::pair<std::string, std::set<std::string>>>{
+             {R"({"label":["tier=cold"]})", {"frozen-net"}},
+             {R"({"label":{"tier":true}})", {"frozen-net"}},
+             {R"({"type":["builtin"]})", {"bridge", "host", "none"}},
+             {R"({"type":["custom"]})", {"frozen-net"}},
+             {R"({"dangling":["true"]})", {}},  // frozen-net has a container
+             {R"({"dangling":["false"]})", all},
+             {R"({"driver":["bridge"]})", {"bridge", "frozen-net"}},
+             {R"({"name":["frozen"]})", {"frozen-net"}},
+             {R"({"scope":["local"]})", all},
+             {R"({"scope":["swarm"]})", {}}}) {
+      EXPECT_EQ(networks(filtersQuery(filters)), only(names)) << filters;
+    }
+    auto refused = get("/v1.43/networks?" + filtersQuery(R"({"colour":["blue"]})"));
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(bodyOf(refused)["message"], "invalid filter 'colour'");
+    // docker network ls --filter, as compose lists a project's networks.
+    auto ls = engine_.docker({"network", "ls", "--filter", "label=tier=cold", "--format", "{{.Name}}"});
+    EXPECT_EQ(ls.exitCode, 0) << ls.err;
+    EXPECT_EQ(ls.out, "frozen-net\n");
     for (const auto& n : viaService) {
       std::string id = n["Id"], name = n["Name"];
       EXPECT_EQ(bodyOf(get("/v1.43/networks/" + id)), inspected[id]) << name;

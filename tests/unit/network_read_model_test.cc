@@ -77,8 +77,8 @@ class NetworkFeedToModelTest : public ::testing::Test {
     return r;
   }
 
-  // The model answers what the core answers now, byte for byte: the unfiltered list, and each
-  // network by id and by name.
+  // The model answers what the core answers now, byte for byte: the list, unfiltered and under
+  // each of GET /networks' filters, and each network by id and by name.
   void expectModelAgrees(NetworkReadModel& model) {
     model.require(feed_->stamp());
     std::optional<std::string> listed;
@@ -86,6 +86,29 @@ class NetworkFeedToModelTest : public ::testing::Test {
         << "the model never reached the feed's own stamp";
     json held = core_->list(json());
     EXPECT_EQ(*listed, held.dump());
+    for (const char* filters :
+         {R"({"type":["builtin"]})", R"({"type":{"custom":true}})", R"({"dangling":["true"]})",
+          R"({"dangling":["false"]})", R"({"label":["tier"]})", R"({"label":["tier=web"]})", R"({"name":["fr"]})",
+          R"({"name":["^b"]})", R"({"driver":["bridge"]})", R"({"driver":["null","host"]})", R"({"scope":["local"]})",
+          R"({"scope":["swarm"]})", R"({"id":["0"]})", R"({"driver":["bridge"],"dangling":["1"],"type":["custom"]})"}) {
+      EXPECT_EQ(model.list(filters), core_->list(json::parse(filters)).dump()) << filters;
+    }
+    // Refused in the service's words.
+    for (const char* filters : {R"({"bogus":["x"]})", R"({"type":["other"]})", R"({"dangling":["maybe"]})"}) {
+      std::string said;
+      try {
+        core_->list(json::parse(filters));
+      } catch (const Error& e) {
+        said = e.what();
+      }
+      EXPECT_FALSE(said.empty()) << filters;
+      try {
+        model.list(filters);
+        ADD_FAILURE() << "the model answered " << filters;
+      } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), said) << filters;
+      }
+    }
     for (const auto& n : held) {
       auto want = core_->inspect(n["Id"]).dump();
       EXPECT_EQ(model.inspect(n["Id"]), want) << n["Name"];

@@ -11,6 +11,7 @@
 #include "ipc/rpc_client.h"
 #include "ipc/schema/network.capnp.h"
 #include "ipc/view_copy.h"
+#include "services/network/public/network_filter.h"
 
 namespace berth::network {
 
@@ -18,9 +19,14 @@ using namespace std::chrono_literals;
 
 struct NetworkReadModel::Networks {
   struct Held {
-    std::string name;
+    std::string id, name;
     std::string inspected;  // GET /networks/{id}
     std::string listed;     // its entry in GET /networks: Containers left empty, as dockerd lists
+    // What the list's filters look at (NetworkListFilter::Facts).
+    std::string driver;
+    std::map<std::string, std::string> labels;
+    bool predefined = false;
+    bool used = false;  // inspect shows a container on it
   };
   std::map<std::string, Held> byId;
   // Names are unique but for one case the service allows (a user network named like a
@@ -34,8 +40,18 @@ struct NetworkReadModel::Networks {
     std::string id = v.getId();
     erase(id);
     Held held;
+    held.id = id;
     held.name = v.getName();
     held.inspected = document.dump();
+    held.driver = document.value("Driver", "");
+    if (auto labels = document.find("Labels"); labels != document.end() && labels->is_object()) {
+      for (const auto& [key, value] : labels->items()) {
+        if (value.is_string()) held.labels[key] = value.get<std::string>();
+      }
+    }
+    held.predefined = v.getPredefined();
+    auto containers = document.find("Containers");
+    held.used = containers != document.end() && containers->is_object() && !containers->empty();
     document["Containers"] = nlohmann::json::object();
     held.listed = document.dump();
     idsByName[held.name].insert(id);
@@ -94,11 +110,13 @@ std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
   return out;
 }
 
-std::optional<std::string> NetworkReadModel::list() {
+std::optional<std::string> NetworkReadModel::list(const std::string& filtersText) {
+  NetworkListFilter filter(filtersText);  // refused filters before any wait
   std::optional<std::string> out;
   copy_->read([&](const Networks& networks) {
     std::string text = "[";
     for (const auto& [id, held] : networks.byId) {
+      if (!filter.matches({held.id, held.name, held.driver, held.labels, held.predefined, held.used})) continue;
       if (text.size() > 1) text += ',';
       text += held.listed;
     }

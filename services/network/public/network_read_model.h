@@ -1,7 +1,7 @@
 // The API's read model of networks (docs/ipc.md, "Network views"): a copy of the network
 // service's networks as inspect shows them, kept current from its views channel
-// (ipc/view_copy.h), that answers GET /networks/{id} by full id or name and an unfiltered
-// GET /networks without an RPC.
+// (ipc/view_copy.h), that answers GET /networks/{id} by full id or name and GET /networks,
+// filtered or not, without an RPC.
 //
 // It answers only what is never older than anything a client was shown: every network view
 // stamp a reply or event carried (the network service's, and the containerd-bridge's, which
@@ -45,9 +45,10 @@ class NetworkReadModel {
   // The network with id or name `ref` as GET /networks/{id} shows it (JSON text), or nullopt:
   // ask the service.
   std::optional<std::string> inspect(const std::string& ref);
-  // Every network as an unfiltered GET /networks shows them (a JSON array, by id), or nullopt:
-  // ask the service.
-  std::optional<std::string> list();
+  // The networks GET /networks shows for `filtersText` (its `filters` parameter; empty: all), a
+  // JSON array by id, or nullopt: ask the service. Throws invalid for filters the service
+  // refuses, in its words (network_filter.h).
+  std::optional<std::string> list(const std::string& filtersText = "");
 
   ipc::ViewCopyCounts counts() const;
 
