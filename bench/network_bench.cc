@@ -85,6 +85,11 @@ void prepare(Side& s, const std::string& archive, int containers, bench::Failure
   auto created = docker(s.host, {"network", "create", "--label", "bench=" + kNetwork, kNetwork});
   mustSucceed(created, s.name + ": docker network create", failures);
   s.networkId = created.out.substr(0, 64);
+  // The filtered list the rounds time must pick this network alone.
+  auto byLabel = docker(s.host, {"network", "ls", "--filter", "label=bench=" + kNetwork, "--format", "{{.Name}}"});
+  if (mustSucceed(byLabel, s.name + ": docker network ls --filter", failures) && byLabel.out != kNetwork + "\n") {
+    failures.add(s.name + ": docker network ls --filter label=bench=" + kNetwork + " listed [" + byLabel.out + "]");
+  }
   for (int i = 0; i < containers && !failures.any(); ++i) {
     auto start = Clock::now();
     auto r = docker(s.host, {"run", "-d", "--pull", "never", "--name", containerName(i), "--network", kNetwork, kImage,

@@ -5,7 +5,9 @@
 namespace berth::network {
 
 NetworkListFilter::NetworkListFilter(const std::string& filtersText)
-    : filters_(DockerFilters::parse(filtersText, {"driver", "id", "label", "name", "scope", "type", "dangling"})) {
+    : filters_(DockerFilters::parse(filtersText, {"driver", "id", "label", "name", "scope", "type", "dangling"})),
+      names_(filters_.values("name")),
+      ids_(filters_.values("id")) {
   for (const auto& t : filters_.values("type")) {
     if (t != "custom" && t != "builtin") throw Error(ErrorKind::invalid, "invalid filter: 'type'='" + t + "'");
   }
@@ -17,7 +19,7 @@ NetworkListFilter::NetworkListFilter(const std::string& filtersText)
 }
 
 bool NetworkListFilter::matches(const Facts& n) const {
-  if (!filters_.exactMatch("driver", n.driver) || !filters_.match("name", n.name) || !filters_.match("id", n.id) ||
+  if (!filters_.exactMatch("driver", n.driver) || !names_.match(n.name) || !ids_.match(n.id) ||
       !filters_.exactMatch("scope", "local") || !filters_.matchKeyValues("label", n.labels) ||
       !filters_.exactMatch("type", n.predefined ? "builtin" : "custom")) {
     return false;

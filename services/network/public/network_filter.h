@@ -30,6 +30,7 @@ class NetworkListFilter {
 
  private:
   DockerFilters filters_;
+  FilterPatterns names_, ids_;  // compiled once, not per network
   std::optional<bool> dangling_;
 };
 
