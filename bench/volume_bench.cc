@@ -1,4 +1,5 @@
-// volume_bench: with 1,000 volumes, POST /volumes/create, GET /volumes (docker volume ls) and
+// volume_bench: with 1,000 volumes, POST /volumes/create, GET /volumes (docker volume ls), the
+// same filtered by name (`docker volume ls --filter name=benchvol-1`: 1 in 9 of them) and
 // GET /volumes/NAME (docker volume inspect) round trips, and `docker run --rm` of busybox `true`
 // with and without a named volume, for berth and (when its address is given) the reference
 // engine in the same run. Samples alternate between the engines, round by round, so a burst of
@@ -27,7 +28,7 @@ std::string volumeName(int i) { return "benchvol-" + std::to_string(i); }
 
 struct Side {
   std::string name, host;
-  bench::Samples create, list, inspect, runPlain, runVolume;
+  bench::Samples create, list, filtered, inspect, runPlain, runVolume;
 };
 
 void mustSucceed(const test::CommandResult& r, const std::string& what, bench::Failures& failures) {
@@ -47,12 +48,23 @@ void prepare(Side& s, const std::string& archive, int volumes, bench::Failures& 
   mustSucceed(listed, s.name + ": docker volume ls", failures);
   auto n = std::count(listed.out.begin(), listed.out.end(), '\n');
   if (n != volumes) failures.add(s.name + ": " + std::to_string(n) + " volumes listed, not " + std::to_string(volumes));
+  // The filtered list the rounds time: the names that contain "benchvol-1".
+  auto filtered = docker(s.host, {"volume", "ls", "-q", "--filter", "name=benchvol-1"});
+  mustSucceed(filtered, s.name + ": docker volume ls --filter name=benchvol-1", failures);
+  long want = 0;
+  for (int i = 0; i < volumes; ++i) want += volumeName(i).find("benchvol-1") != std::string::npos;
+  auto got = std::count(filtered.out.begin(), filtered.out.end(), '\n');
+  if (got != want) failures.add(s.name + ": name=benchvol-1 listed " + std::to_string(got) + ", not " + std::to_string(want));
 }
 
 // One round of every measurement on one engine.
 void round(Side& s, int volumes, bench::Failures& failures) {
   try {
     for (auto d : bench::getLatency(s.host, "/volumes", 5).micros) s.list.micros.push_back(d);
+    // {"name":["benchvol-1"]}
+    for (auto d : bench::getLatency(s.host, "/volumes?filters=%7B%22name%22%3A%5B%22benchvol-1%22%5D%7D", 5).micros) {
+      s.filtered.micros.push_back(d);
+    }
     for (auto d : bench::getLatency(s.host, "/volumes/" + volumeName(volumes / 2), 20).micros) {
       s.inspect.micros.push_back(d);
     }
@@ -81,9 +93,10 @@ void cleanUp(Side& s, int volumes, bench::Failures& failures) {
 }
 
 void print(Side& s) {
-  std::printf("%-18s %11.2f %11.2f %11.2f %11.1f %11.1f %11.1f\n", s.name.c_str(), s.create.percentile(50) / 1000,
-              s.list.percentile(50) / 1000, s.inspect.percentile(50) / 1000, s.runPlain.percentile(50) / 1000,
-              s.runVolume.percentile(50) / 1000, (s.runVolume.percentile(50) - s.runPlain.percentile(50)) / 1000);
+  std::printf("%-18s %11.2f %11.2f %11.2f %11.2f %11.1f %11.1f %11.1f\n", s.name.c_str(),
+              s.create.percentile(50) / 1000, s.list.percentile(50) / 1000, s.filtered.percentile(50) / 1000,
+              s.inspect.percentile(50) / 1000, s.runPlain.percentile(50) / 1000, s.runVolume.percentile(50) / 1000,
+              (s.runVolume.percentile(50) - s.runPlain.percentile(50)) / 1000);
 }
 
 }  // namespace
@@ -107,11 +120,12 @@ int main(int argc, char** argv) {
   }
   bench::Failures failures;
   std::vector<Side> sides;
-  sides.push_back({"berth", host, {}, {}, {}, {}, {}});
-  if (!reference.empty()) sides.push_back({"reference dockerd", reference, {}, {}, {}, {}, {}});
+  sides.push_back({"berth", host, {}, {}, {}, {}, {}, {}});
+  if (!reference.empty()) sides.push_back({"reference dockerd", reference, {}, {}, {}, {}, {}, {}});
   for (auto& s : sides) {
     s.create.what = s.name + " create";
     s.list.what = s.name + " GET /volumes";
+    s.filtered.what = s.name + " GET /volumes?filters=name";
     s.inspect.what = s.name + " GET /volumes/NAME";
     s.runPlain.what = s.name + " run --rm";
     s.runVolume.what = s.name + " run --rm -v";
@@ -123,14 +137,15 @@ int main(int argc, char** argv) {
   for (auto& s : sides) cleanUp(s, volumes, failures);
   if (failures.any()) return failures.report("volume_bench");
   std::printf("%d volumes; p50 in ms; %d runs of each docker run, alternating\n", volumes, runs);
-  std::printf("%-18s %11s %11s %11s %11s %11s %11s\n", "engine", "create", "ls (GET)", "inspect", "run --rm",
-              "run -v vol", "-v cost");
+  std::printf("%-18s %11s %11s %11s %11s %11s %11s %11s\n", "engine", "create", "ls (GET)", "ls name=", "inspect",
+              "run --rm", "run -v vol", "-v cost");
   for (auto& s : sides) print(s);
   if (sides.size() == 2) {
     auto& b = sides[0];
     auto& r = sides[1];
-    std::printf("ratios berth/dockerd: create %.2f, ls %.2f, inspect %.2f, run --rm %.2f, run -v vol %.2f\n",
+    std::printf("ratios berth/dockerd: create %.2f, ls %.2f, ls name= %.2f, inspect %.2f, run --rm %.2f, run -v vol %.2f\n",
                 b.create.percentile(50) / r.create.percentile(50), b.list.percentile(50) / r.list.percentile(50),
+                b.filtered.percentile(50) / r.filtered.percentile(50),
                 b.inspect.percentile(50) / r.inspect.percentile(50),
                 b.runPlain.percentile(50) / r.runPlain.percentile(50),
                 b.runVolume.percentile(50) / r.runVolume.percentile(50));

@@ -173,13 +173,12 @@ std::string volumesListText(const std::vector<std::shared_ptr<const volumes::Vol
 
 void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filters = req.queryValue("filters").value_or("");
-  // Unfiltered, from the API's copy when it is current; filters (dangling= looks at which
-  // containers use a volume, which the copy leaves out) and a copy behind go to the service.
-  if (filters.empty()) {
-    if (auto held = backends_.volumeViews.list()) {
-      out.send(200, "application/json", volumesListText(*held) + "\n");
-      return;
-    }
+  // From the API's copy when it is current, with the service's own filter (volume_filter.h);
+  // dangling= (it looks at which containers use a volume, which the copy leaves out) and a copy
+  // behind go to the service.
+  if (auto held = backends_.volumeViews.list(filters)) {
+    out.send(200, "application/json", volumesListText(*held) + "\n");
+    return;
   }
   auto all = backends_.volumes.list(filters, false, ipc::deadlineIn(30s));
   out.send(200, "application/json", volumesListText(all) + "\n");

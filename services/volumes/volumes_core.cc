@@ -9,6 +9,7 @@
 #include "common/time_format.h"
 #include "services/volumes/copy_up.h"
 #include "services/volumes/directory_tree.h"
+#include "services/volumes/public/volume_filter.h"
 #include "common/docker_filters.h"
 #include "services/volumes/volume_names.h"
 
@@ -171,22 +172,14 @@ VolumeView VolumesCore::inspect(const std::string& name) const {
 }
 
 std::vector<VolumeView> VolumesCore::list(const std::string& filtersJson, bool withSizes) const {
-  auto filters = DockerFilters::parse(filtersJson, {"dangling", "name", "driver", "label"});
-  std::optional<bool> dangling;
-  if (filters.contains("dangling")) {
-    if (filters.exactMatch("dangling", "true") || filters.exactMatch("dangling", "1")) dangling = true;
-    else if (filters.exactMatch("dangling", "false") || filters.exactMatch("dangling", "0")) dangling = false;
-    else throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filters.values("dangling")));
-  }
+  VolumeListFilter filter(filtersJson);
   std::vector<VolumeView> out;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [name, record] : volumes_) {
-      if (!filters.exactMatch("driver", record.driver)) continue;
-      if (filters.contains("name") && !filters.match("name", name)) continue;
-      if (!filters.matchKeyValues("label", record.labels)) continue;
+      if (!filter.matches(name, record.driver, record.labels)) continue;
       VolumeView v = viewOf(record);
-      if (dangling && v.users.empty() != *dangling) continue;
+      if (!filter.matchesUse(v.users.empty())) continue;
       out.push_back(std::move(v));
     }
   }

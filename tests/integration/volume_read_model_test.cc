@@ -1,10 +1,11 @@
-// The API's read model of volumes (docs/ipc.md, "Volume views"): GET /volumes/{name} and an
-// unfiltered GET /volumes answered from the API's copy of the volumes service's volumes. What
-// must hold: the copy answers (it keeps answering with the volumes service frozen, which shows
-// that no RPC was made), it answers what the service would, and no read shows a state older than
-// a write the client saw acknowledged, including the anonymous volumes the containerd-bridge
+// The API's read model of volumes (docs/ipc.md, "Volume views"): GET /volumes/{name} and
+// GET /volumes (filtered too, but not by dangling=) answered from the API's copy of the volumes
+// service's volumes. What must hold: the copy answers (it keeps answering with the volumes
+// service frozen, which shows that no RPC was made), it answers what the service would, and no
+// read shows a state older than a write the client saw acknowledged, including the anonymous volumes the containerd-bridge
 // makes and removes for `docker run -v /path` and `--rm`.
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
@@ -15,8 +16,8 @@ namespace {
 using json = nlohmann::json;
 
 // A filter the copy does not answer (dangling= looks at which containers use a volume), that
-// every volume here passes: the volumes service's own answer.
-const std::string kViaService = "filters=%7B%22driver%22%3A%5B%22local%22%5D%7D";
+// every volume here passes (no container uses one): the volumes service's own answer.
+const std::string kViaService = "filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D";
 
 class VolumeReadModelTest : public ContainersTest {
  protected:
@@ -56,6 +57,29 @@ TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoR
     EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
     // The same documents as the service's, in the same order (by name).
     EXPECT_EQ(volumes(), viaService);
+    // Filtered too (all but dangling=): the volumes dockerd's filters pick, as the service lists them.
+    std::string anonymousName = bodyOf(anonymous)["Name"];
+    auto only = [&](const std::set<std::string>& picked) {
+      json out = json::array();
+      for (const auto& v : viaService) {
+        if (picked.count(v["Name"])) out.push_back(v);
+      }
+      return out;
+    };
+    for (const auto& [query, picked] : std::vector<std::pair<std::string, std::set<std::string>>>{
+             {"filters=%7B%22label%22%3A%5B%22tier%3Dcold%22%5D%7D", {"frozen-read"}},  // label=tier=cold
+             {"filters=%7B%22label%22%3A%5B%22com.docker.volume.anonymous%22%5D%7D", {anonymousName}},
+             {"filters=%7B%22name%22%3A%5B%22frozen%22%5D%7D", {"frozen-read"}},  // name=frozen
+             {"filters=%7B%22driver%22%3A%5B%22local%22%5D%7D", {"frozen-read", anonymousName}},
+             {"filters=%7B%22driver%22%3A%5B%22other%22%5D%7D", {}}}) {
+      EXPECT_EQ(volumes(query), only(picked)) << query;
+    }
+    auto refused = get("/v1.43/volumes?filters=%7B%22colour%22%3A%5B%22blue%22%5D%7D");
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_EQ(bodyOf(refused)["message"], "invalid filter 'colour'");
+    auto ls = engine_.docker({"volume", "ls", "-q", "--filter", "label=tier=cold"});
+    EXPECT_EQ(ls.exitCode, 0) << ls.err;
+    EXPECT_EQ(ls.out, "frozen-read\n");
     for (const auto& entry : viaService) {
       auto r = get("/v1.43/volumes/" + entry["Name"].get<std::string>());
       EXPECT_EQ(r.status, 200) << r.body;

@@ -79,6 +79,36 @@ class VolumeFeedToModelTest : public ::testing::Test {
       EXPECT_EQ(inspected->createdAtNano, want.record.createdAtNano);
       EXPECT_EQ(inspected->labels, want.record.labels);
     }
+    // Filtered: the same volumes as the core's under each filter but dangling=, which the copy
+    // leaves to the service; refusals in the core's words.
+    for (const char* filters : {R"({"label":["tier"]})", R"({"label":["tier=cold"]})", R"({"name":["^lab"]})",
+                                R"({"name":{"e":true}})", R"({"driver":["local"]})", R"({"driver":["other"]})",
+                                R"({"label":["com.docker.volume.anonymous"]})", R"({"name":["b"],"driver":["local"]})"}) {
+      auto got = model.list(filters);
+      ASSERT_TRUE(got.has_value()) << filters;
+      std::vector<std::string> gotNames, wantNames;
+      for (const auto& v : *got) gotNames.push_back(v->name);
+      for (const auto& v : core_->list(filters, false)) wantNames.push_back(v.record.name);
+      EXPECT_EQ(gotNames, wantNames) << filters;
+    }
+    for (const char* filters : {R"({"dangling":["true"]})", R"({"dangling":["0"],"name":["x"]})"}) {
+      EXPECT_EQ(model.list(filters), std::nullopt) << filters;
+    }
+    for (const char* filters : {R"({"colour":["blue"]})", R"({"dangling":["maybe"]})", "[1]"}) {
+      std::string said;
+      try {
+        core_->list(filters, false);
+      } catch (const Error& e) {
+        said = e.what();
+      }
+      EXPECT_FALSE(said.empty()) << filters;
+      try {
+        model.list(filters);
+        ADD_FAILURE() << "the model answered " << filters;
+      } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), said) << filters;
+      }
+    }
   }
 
   test::TempDir dir_{"berth-volume-views"};

@@ -7,6 +7,7 @@
 #include "ipc/rpc_client.h"
 #include "ipc/schema/volumes.capnp.h"
 #include "ipc/view_copy.h"
+#include "services/volumes/public/volume_filter.h"
 #include "services/volumes/public/volume_info_wire.h"
 
 namespace berth::volumes {
@@ -63,12 +64,16 @@ std::optional<VolumeInfo> VolumeReadModel::inspect(const std::string& name) {
   return out;
 }
 
-std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::list() {
+std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::list(const std::string& filtersText) {
+  VolumeListFilter filter(filtersText);  // refused filters before any wait
+  if (filter.asksUsers()) return std::nullopt;
   std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> out;
   copy_->read([&](const Volumes& volumes) {
     out.emplace();
     out->reserve(volumes.byName.size());
-    for (const auto& [name, info] : volumes.byName) out->push_back(info);
+    for (const auto& [name, info] : volumes.byName) {
+      if (filter.matches(name, info->driver, info->labels)) out->push_back(info);
+    }
     return true;
   });
   return out;

@@ -1,13 +1,13 @@
 // The API's read model of volumes (docs/ipc.md, "Volume views"): a copy of the volumes service's
 // volumes, kept current from its views channel (ipc/view_copy.h), that answers
-// GET /volumes/{name} and an unfiltered GET /volumes without an RPC.
+// GET /volumes/{name} and GET /volumes without an RPC.
 //
 // It answers only what is never older than anything a client was shown: every volume view stamp
 // a reply or event carried (the volumes service's, and the containerd-bridge's, which passes on
 // those of the anonymous volumes it makes and removes) must be reached first. Otherwise, and for
 // a name it does not hold (the service says "no such volume"), it declines and the caller asks
-// the service. The copy leaves out which containers use a volume and its size: a filtered list
-// (dangling= looks at users) and the reads that show them ask the service.
+// the service. The copy leaves out which containers use a volume and its size: a list filtered
+// by dangling= (which looks at users) and the reads that show them ask the service.
 #pragma once
 
 #include <cstdint>
@@ -46,8 +46,10 @@ class VolumeReadModel {
   void requireRunAfter(uint64_t sentAt);
   // The volume named `name` (no users, no size), or nullopt: ask the service.
   std::optional<VolumeInfo> inspect(const std::string& name);
-  // Every volume, sorted by name (no users, no size), or nullopt: ask the service.
-  std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> list();
+  // The volumes GET /volumes shows for `filtersText` (its `filters` parameter; empty: all),
+  // sorted by name (no users, no size), or nullopt: ask the service (dangling=, or the copy is
+  // behind). Throws invalid for filters the service refuses, in its words (volume_filter.h).
+  std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> list(const std::string& filtersText = "");
 
   ipc::ViewCopyCounts counts() const;
 
