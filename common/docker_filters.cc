@@ -57,6 +57,10 @@ FilterPatterns::FilterPatterns(const std::set<std::string>& values) : exact_(val
   // regex_search would start again at every character.
   const auto polynomial = std::regex::ECMAScript | std::regex_constants::__polynomial;
   for (const auto& pattern : values) {
+    if (pattern.find_first_of("\\^$.|?*+()[]{}") == std::string::npos) {
+      literal_.push_back(pattern);  // a regular expression of plain characters: itself, anywhere
+      continue;
+    }
     if (pattern.size() > 256) continue;
     try {
       std::regex(pattern, polynomial);  // the pattern alone must compile, or it is skipped
@@ -69,6 +73,9 @@ FilterPatterns::FilterPatterns(const std::set<std::string>& values) : exact_(val
 
 bool FilterPatterns::match(const std::string& source) const {
   if (exact_.empty() || exact_.count(source)) return true;
+  for (const auto& text : literal_) {
+    if (source.find(text) != std::string::npos) return true;
+  }
   for (const auto& re : floating_) {
     if (std::regex_match(source, re)) return true;
   }

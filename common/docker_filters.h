@@ -15,7 +15,9 @@ namespace berth {
 
 // The values of one key, compiled once for matching many sources as moby's Match does: a value
 // equal to the source, else one that, as a regular expression, is found in it (a value that is
-// not a valid expression only matches exactly, as Go skips it).
+// not a valid expression only matches exactly, as Go skips it). A value without a regular
+// expression's special characters (a project or volume name: the usual case) is found by a plain
+// substring search, which is what its expression would match, at a fraction of std::regex's cost.
 class FilterPatterns {
  public:
   explicit FilterPatterns(const std::set<std::string>& values);
@@ -25,7 +27,8 @@ class FilterPatterns {
 
  private:
   std::set<std::string> exact_;
-  std::vector<std::regex> floating_;  // each pattern wrapped to be found anywhere
+  std::vector<std::string> literal_;  // patterns that are plain text
+  std::vector<std::regex> floating_;  // the others, each wrapped to be found anywhere
 };
 
 class DockerFilters {
