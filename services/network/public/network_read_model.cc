@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "common/deadline.h"
@@ -28,7 +30,8 @@ struct NetworkReadModel::Networks {
     bool predefined = false;
     bool used = false;  // inspect shows a container on it
   };
-  std::map<std::string, Held> byId;
+  // Shared, so a list takes the networks under the copy's lock and filters and joins them after.
+  std::map<std::string, std::shared_ptr<const Held>> byId;
   // Names are unique but for one case the service allows (a user network named like a
   // predefined one while that was absent): the service then resolves the name to the network
   // with the highest id, and so does the copy.
@@ -39,28 +42,28 @@ struct NetworkReadModel::Networks {
     auto document = nlohmann::json::parse(ipc::text(v.getDocument()));
     std::string id = v.getId();
     erase(id);
-    Held held;
-    held.id = id;
-    held.name = v.getName();
-    held.inspected = document.dump();
-    held.driver = document.value("Driver", "");
+    auto held = std::make_shared<Held>();
+    held->id = id;
+    held->name = v.getName();
+    held->inspected = document.dump();
+    held->driver = document.value("Driver", "");
     if (auto labels = document.find("Labels"); labels != document.end() && labels->is_object()) {
       for (const auto& [key, value] : labels->items()) {
-        if (value.is_string()) held.labels[key] = value.get<std::string>();
+        if (value.is_string()) held->labels[key] = value.get<std::string>();
       }
     }
-    held.predefined = v.getPredefined();
+    held->predefined = v.getPredefined();
     auto containers = document.find("Containers");
-    held.used = containers != document.end() && containers->is_object() && !containers->empty();
+    held->used = containers != document.end() && containers->is_object() && !containers->empty();
     document["Containers"] = nlohmann::json::object();
-    held.listed = document.dump();
-    idsByName[held.name].insert(id);
+    held->listed = document.dump();
+    idsByName[held->name].insert(id);
     byId[id] = std::move(held);
   }
   void erase(const std::string& id) {
     auto it = byId.find(id);
     if (it == byId.end()) return;
-    if (auto n = idsByName.find(it->second.name); n != idsByName.end()) {
+    if (auto n = idsByName.find(it->second->name); n != idsByName.end()) {
       n->second.erase(id);
       if (n->second.empty()) idsByName.erase(n);
     }
@@ -104,7 +107,7 @@ std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
       it = networks.byId.find(*named->second.rbegin());
       if (it == networks.byId.end()) return false;
     }
-    out = it->second.inspected;
+    out = it->second->inspected;
     return true;
   });
   return out;
@@ -112,19 +115,24 @@ std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
 
 std::optional<std::string> NetworkReadModel::list(const std::string& filtersText) {
   NetworkListFilter filter(filtersText);  // refused filters before any wait
-  std::optional<std::string> out;
-  copy_->read([&](const Networks& networks) {
-    std::string text = "[";
-    for (const auto& [id, held] : networks.byId) {
-      if (!filter.matches({held.id, held.name, held.driver, held.labels, held.predefined, held.used})) continue;
-      if (text.size() > 1) text += ',';
-      text += held.listed;
-    }
-    text += ']';
-    out = std::move(text);
+  std::vector<std::shared_ptr<const Networks::Held>> all;
+  bool held = copy_->read([&](const Networks& networks) {
+    all.reserve(networks.byId.size());
+    for (const auto& [id, network] : networks.byId) all.push_back(network);
     return true;
   });
-  return out;
+  if (!held) return std::nullopt;
+  // Filtered and joined outside the copy's lock, which every read and every change takes: a
+  // request's name and id patterns are regular expressions of the client's.
+  std::string text = "[";
+  for (const auto& network : all) {
+    const auto& n = *network;
+    if (!filter.matches({n.id, n.name, n.driver, n.labels, n.predefined, n.used})) continue;
+    if (text.size() > 1) text += ',';
+    text += n.listed;
+  }
+  text += ']';
+  return text;
 }
 
 }  // namespace berth::network

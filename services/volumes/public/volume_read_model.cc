@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
@@ -71,11 +73,14 @@ std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::l
   copy_->read([&](const Volumes& volumes) {
     out.emplace();
     out->reserve(volumes.byName.size());
-    for (const auto& [name, info] : volumes.byName) {
-      if (filter.matches(name, info->driver, info->labels)) out->push_back(info);
-    }
+    for (const auto& [name, info] : volumes.byName) out->push_back(info);
     return true;
   });
+  // Filtered outside the copy's lock, which every read and every change takes: a request's
+  // name patterns are regular expressions of the client's.
+  if (out) {
+    std::erase_if(*out, [&](const auto& v) { return !filter.matches(v->name, v->driver, v->labels); });
+  }
   return out;
 }
 
