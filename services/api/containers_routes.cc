@@ -219,7 +219,7 @@ void ContainersRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ContainersRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  std::string filters = req.queryValue("filters").value_or("");
+  std::string filters = filtersParam(req);
   if (!filters.empty() && !parseJsonOrDiscarded(filters).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }
@@ -247,7 +247,7 @@ void ContainersRoutes::resize(http::Request& req, http::ResponseWriter& out) {
 }
 
 void ContainersRoutes::prune(http::Request& req, http::ResponseWriter& out) {
-  std::string filters = req.queryValue("filters").value_or("");
+  std::string filters = filtersParam(req);
   if (!filters.empty() && !parseJsonOrDiscarded(filters).is_object()) {
     throw Error(ErrorKind::invalid, "invalid filter: " + filters);
   }

@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 #include "services/api/images_routes.h"
+#include "services/api/query_params.h"
 #include "services/api/volumes_routes.h"
 #include "common/json_text.h"
 
@@ -33,7 +34,7 @@ void DiskUsageRoutes::registerOn(Router& router) {
 }
 
 void DiskUsageRoutes::pruneBuildCache(http::Request& req, http::ResponseWriter& out) {
-  checkFilterKeys(req.queryValue("filters").value_or(""),
+  checkFilterKeys(filtersParam(req),
                   {"until", "unused-for", "id", "parent", "type", "description", "inuse", "shared", "private"},
                   "failed to prune build cache: ");
   out.json(200, {{"CachesDeleted", nullptr}, {"SpaceReclaimed", 0}});

@@ -395,7 +395,7 @@ void ImagesRoutes::forgetConfigFacts(const std::vector<std::shared_ptr<const ima
 }
 
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""));
+  auto filter = ImageFilter::parse(filtersParam(req));
   auto listed = all();
   forgetConfigFacts(listed);
 
@@ -608,7 +608,7 @@ bool labelsMatch(const json& labels, const ImageFilter& filter) {
 }  // namespace
 
 void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
-  auto filter = ImageFilter::parse(req.queryValue("filters").value_or(""), ImageFilter::pruneKeys());
+  auto filter = ImageFilter::parse(filtersParam(req), ImageFilter::pruneKeys());
   bool all = false;
   if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
     all = it->second.count("false") || it->second.count("0");

@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/json_text.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -24,7 +25,7 @@ void NetworksRoutes::registerOn(Router& router) {
 }
 
 void NetworksRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  auto filters = req.queryValue("filters").value_or("");
+  auto filters = filtersParam(req);
   // From the API's copy when it is current, with the service's own filter (network_filter.h):
   // the same networks, and the same refusal of an unknown filter. Text that is no JSON object
   // goes to the service, which answers it in its words. (The service reads the text as JSON and
@@ -101,7 +102,7 @@ void NetworksRoutes::disconnect(http::Request& req, http::ResponseWriter& out) {
 }
 
 void NetworksRoutes::prune(http::Request& req, http::ResponseWriter& out) {
-  auto removed = backends_.network.prune(req.queryValue("filters").value_or(""), ipc::deadlineIn(10min));
+  auto removed = backends_.network.prune(filtersParam(req), ipc::deadlineIn(10min));
   out.json(200, {{"NetworksDeleted", removed.empty() ? json() : json(removed)}});
 }
 

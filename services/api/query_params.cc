@@ -26,6 +26,17 @@ int intParam(const http::Request& req, const std::string& name, int fallback) {
   }
 }
 
+std::string filtersParam(const http::Request& req) {
+  auto v = req.queryValue("filters");
+  if (!v) return "";
+  constexpr const char* kJsonSpace = " \t\n\r";
+  auto first = v->find_first_not_of(kJsonSpace);
+  if (first == std::string::npos) return *v;  // no JSON at all: the parser refuses it
+  auto last = v->find_last_not_of(kJsonSpace);
+  if (v->compare(first, last - first + 1, "null") == 0) return "";
+  return *v;
+}
+
 int64_t parseTimestamp(const std::string& name, const std::string& value) {
   auto t = parseDockerTime(value, nowUnixNanos());
   if (!t) throw Error(ErrorKind::invalid, "invalid value for " + name + ": " + value);

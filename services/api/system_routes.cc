@@ -12,6 +12,7 @@
 #include "common/time_format.h"
 #include "common/version.h"
 #include "services/api/event_filter.h"
+#include "services/api/query_params.h"
 
 namespace berth::api {
 
@@ -229,7 +230,7 @@ void SystemRoutes::events(http::Request& req, http::ResponseWriter& out) {
     until = parseTimestamp("until", *v);
     hasUntil = true;
   }
-  EventFilter filter = EventFilter::parse(req.queryValue("filters").value_or(""));
+  EventFilter filter = EventFilter::parse(filtersParam(req));
 
   // Subscribe before reading history so nothing falls between the two.
   auto sub = events_.subscribe();

@@ -172,7 +172,7 @@ std::string volumesListText(const std::vector<std::shared_ptr<const volumes::Vol
 }
 
 void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  auto filters = req.queryValue("filters").value_or("");
+  auto filters = filtersParam(req);
   // From the API's copy when it is current, with the service's own filter (volume_filter.h);
   // dangling= (it looks at which containers use a volume, which the copy leaves out) and a copy
   // behind go to the service.
@@ -218,7 +218,7 @@ void VolumesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
 void VolumesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   // Before API 1.42 a prune removes every unused volume, named ones too (moby adds all=true).
   bool all = compareApiVersions(req.apiVersion, "1.42") < 0;
-  auto pruned = backends_.volumes.prune(req.queryValue("filters").value_or(""), all, ipc::deadlineIn(30min));
+  auto pruned = backends_.volumes.prune(filtersParam(req), all, ipc::deadlineIn(30min));
   out.json(200, {{"VolumesDeleted", pruned.removed}, {"SpaceReclaimed", pruned.reclaimedBytes}});
 }
 

@@ -62,6 +62,20 @@ TEST(QueryParamsTest, ATimeOfZeroIsNoTime) {
   }
 }
 
+// Go's json.Unmarshal of "null" into the filter map leaves it empty, so dockerd lists everything
+// for filters=null; text that is no JSON (only whitespace, "nul") stays for the parser to refuse.
+TEST(QueryParamsTest, FiltersOfJsonNullAreNoFilters) {
+  EXPECT_EQ(filtersParam(withQuery({})), "");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", ""}})), "");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", "null"}})), "");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", " \t\r\nnull\n "}})), "");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", "  "}})), "  ");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", "nul"}})), "nul");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", "nullx"}})), "nullx");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", "null null"}})), "null null");
+  EXPECT_EQ(filtersParam(withQuery({{"filters", R"({"label":["a"]})"}})), R"({"label":["a"]})");
+}
+
 }  // namespace
 // X-Registry-Auth: base64url of the credentials' JSON, as the docker CLI sends it (Go's
 // base64.URLEncoding, padded); berth also takes the standard alphabet and no padding.
