@@ -4,6 +4,8 @@
 //   - `docker run --rm --network none IMAGE true`, one after another: median and p90;
 //   - 20 of those in parallel: total time (the median of three batches) and the spread of the
 //     per-run times;
+//   - both again with the engines alternating, run by run and batch by batch (the ratios the
+//     machine's drift between the two blocks above cannot move);
 //   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
 //     (keep-alive connection, server round trip; and on a fresh connection each, as curl or the
 //     CLI makes them), and GET /containers/json with no container (keep-alive);
@@ -18,8 +20,9 @@
 //   - the floors under `docker run`: containerd and runc alone (`ctr run --rm` on berth's
 //     containerd, same rootfs; one after another, and 20 at once as the parallel batch, with
 //     containerd's default spec and with the spec berth gave a container, i.e. Docker's
-//     defaults, alternating with batches of berth's) and the docker CLI alone (`docker
-//     version`, one round trip).
+//     defaults, alternating with batches of berth's; and one after another with Docker's spec,
+//     alternating with berth's own runs) and the docker CLI alone (`docker version`, one round
+//     trip).
 //   container_bench [--reference unix:///run/refengine/docker.sock] [--runs 30] [--containers 100]
 //                   [--reference-pidfile /run/refengine/docker.pid]
 //                   [--reference-restart "COMMAND that starts dockerd again and returns once it answers"]
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -533,6 +537,24 @@ int main(int argc, char** argv) {
   for (int round = 0; round < kParallelBatches && !failed; ++round) {
     for (size_t k = 0; k < kinds.size(); ++k) kinds[(k + round) % kinds.size()]();
   }
+  // The sequential floor with Docker's defaults: one `ctr run --rm --config` and one berth `docker
+  // run --rm` after the other, so both meet the same moments of the machine. What berth's run
+  // has over it is the docker CLI (its start and five requests, where ctr makes one) and
+  // berth's own work; the plain `ctr run --rm` above has neither Docker's spec nor those.
+  bench::Samples floorSpecRun, besideSpecRun;
+  if (dockerSpecs && !failed) {
+    for (int i = 0; i < runs; ++i) {
+      auto start = Clock::now();
+      auto r = test::run({"ctr", "--address", containerdSocket, "-n", "berth-bench-ctr", "run", "--rm", "--null-io", "--config",
+                          dockerSpecs->front(), "bench-spec-0"},
+                         {}, std::chrono::minutes(1));
+      if (r.exitCode != 0) failures.add("ctr run --rm --config exited " + std::to_string(r.exitCode) + ": " + r.err);
+      else floorSpecRun.micros.push_back(ms(Clock::now() - start));
+      if (auto t = runOnce(engine.dockerHost(), "berth", "docker run beside the floor", failures)) {
+        besideSpecRun.micros.push_back(*t);
+      }
+    }
+  }
   test::removeNamespaceCgroups("berth");  // its containers are gone; containerd leaves the parent
   std::optional<double> floorCtrParallel, floorSpecParallel;
   if (floorBatches.size() == kParallelBatches) floorCtrParallel = medianOf(floorBatches);
@@ -549,6 +571,7 @@ int main(int argc, char** argv) {
 
   // The reference engine, by the same code: restarted first so its memory is fresh too.
   Figures r;
+  std::vector<std::pair<double, double>> pairedRuns, pairedBatches;  // berth's ms, dockerd's ms
   r.name = "reference dockerd";
   if (!reference.empty()) {
     auto before = pidFromFile(referencePidfile);
@@ -590,6 +613,26 @@ int main(int argc, char** argv) {
       r.recovery.push_back(*refRecovered);
     }
     removeContainers("reference", reference, refIds, failures);
+    // The same runs and batches again with the engines alternating, run by run and batch by
+    // batch (which goes first turning each time): the figures above come from blocks minutes
+    // apart, and the machine's speed moves between them (`ctr run` alone took 75 ms in one
+    // sitting and 120 ms in another the same day).
+    runOnce(engine.dockerHost(), "berth", "a warm-up docker run", failures);
+    runOnce(reference, "reference", "a warm-up docker run", failures);
+    for (int i = 0; i < runs; ++i) {
+      std::optional<double> mine, theirs;
+      if (i % 2 == 0) mine = runOnce(engine.dockerHost(), "berth", "an alternating docker run", failures);
+      theirs = runOnce(reference, "reference", "an alternating docker run", failures);
+      if (i % 2 == 1) mine = runOnce(engine.dockerHost(), "berth", "an alternating docker run", failures);
+      if (mine && theirs) pairedRuns.push_back({*mine, *theirs});
+    }
+    for (int round = 0; round < kParallelBatches; ++round) {
+      double mine = 0, theirs = 0;
+      if (round % 2 == 0) mine = dockerBatchMs(engine.dockerHost(), "berth", nullptr, failures);
+      theirs = dockerBatchMs(reference, "reference", nullptr, failures);
+      if (round % 2 == 1) mine = dockerBatchMs(engine.dockerHost(), "berth", nullptr, failures);
+      pairedBatches.push_back({mine, theirs});
+    }
     docker(reference, {"rmi", kImage});
   }
 
@@ -668,8 +711,40 @@ int main(int argc, char** argv) {
                 b.inspectFresh.percentile(50) / r.inspectFresh.percentile(50),
                 b.listLabel.percentile(50) / r.listLabel.percentile(50));
   }
+  if (!pairedRuns.empty() && !pairedBatches.empty()) {
+    auto medians = [](const std::vector<std::pair<double, double>>& pairs) {
+      std::vector<double> mine, theirs, ratios;
+      for (auto [a, b] : pairs) {
+        mine.push_back(a);
+        theirs.push_back(b);
+        ratios.push_back(a / b);
+      }
+      return std::array<double, 3>{medianOf(mine), medianOf(theirs), medianOf(ratios)};
+    };
+    auto oneByOne = medians(pairedRuns), batched = medians(pairedBatches);
+    std::printf("alternating the engines run by run (%zu pairs, p50): docker run berth %.0f ms, dockerd %.0f ms, ratio %.2f "
+                "(median of the pairs' ratios %.2f)\n",
+                pairedRuns.size(), oneByOne[0], oneByOne[1], oneByOne[0] / oneByOne[1], oneByOne[2]);
+    std::printf("alternating the engines batch by batch (%zu pairs, medians): 20 parallel berth %.2f s, dockerd %.2f s, "
+                "ratio %.2f; batches berth",
+                pairedBatches.size(), batched[0] / 1000, batched[1] / 1000, batched[0] / batched[1]);
+    for (auto [a, b] : pairedBatches) std::printf(" %.0f", a);
+    std::printf(", dockerd");
+    for (auto [a, b] : pairedBatches) std::printf(" %.0f", b);
+    std::printf(" ms\n");
+  }
   std::printf("floors: ctr run --rm (containerd + runc alone) p50 %.0f ms; docker version (CLI + one request) p50 %.0f ms\n",
               floorCtr.percentile(50), floorCli.percentile(50));
+  if (!floorSpecRun.micros.empty() && !besideSpecRun.micros.empty()) {
+    std::printf("floor of one run with Docker's defaults, alternating with berth's runs (p50): ctr run --rm --config %.0f "
+                "ms; berth's docker run %.0f ms, %.2f of it\n",
+                floorSpecRun.percentile(50), besideSpecRun.percentile(50),
+                besideSpecRun.percentile(50) / floorSpecRun.percentile(50));
+    if (!reference.empty()) {
+      std::printf("that floor against dockerd's docker run (measured at another moment): %.2f\n",
+                  floorSpecRun.percentile(50) / r.run.percentile(50));
+    }
+  }
   if (floorCtrParallel && floorSpecParallel) {
     double berthBeside = medianOf(besideFloor);
     std::printf("floors of the parallel batch, in rounds with berth's (medians): 20 ctr run --rm at once %.2f s; the same "
