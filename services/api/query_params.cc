@@ -31,7 +31,7 @@ std::string filtersParam(const http::Request& req) {
   if (!v) return "";
   constexpr const char* kJsonSpace = " \t\n\r";
   auto first = v->find_first_not_of(kJsonSpace);
-  if (first == std::string::npos) return *v;  // no JSON at all: the parser refuses it
+  if (first == std::string::npos) return *v;  // "" (no filter) or only whitespace (refused)
   auto last = v->find_last_not_of(kJsonSpace);
   if (v->compare(first, last - first + 1, "null") == 0) return "";
   return *v;

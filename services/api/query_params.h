@@ -17,10 +17,9 @@ int intParam(const http::Request& req, const std::string& name, int fallback);
 
 // The `filters` parameter's JSON text, "" when absent, empty or JSON null: dockerd reads it with
 // Go's json.Unmarshal, which leaves the filter map empty for "null" (and the whitespace JSON
-// allows around it), so GET /volumes?filters=null lists every volume there.
+// allows around it), so GET /volumes?filters=null lists every volume there. Text that is only
+// whitespace is no JSON and stays for the filter's parser to refuse.
 std::string filtersParam(const http::Request& req);
-
-// (Text that is only whitespace is no JSON and stays for the filter's parser to refuse.)
 
 // A Docker time (unix seconds with an optional fraction, RFC 3339, a duration before now) in
 // unix nanoseconds; invalid "invalid value for NAME: V" when it is none.
