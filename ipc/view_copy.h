@@ -19,6 +19,8 @@
 
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -67,7 +69,9 @@ class ViewCopy {
   }
   ~ViewCopy() {
     running_ = false;
+    wake();
     if (thread_.joinable()) thread_.join();
+    if (wakeFd_ >= 0) ::close(wakeFd_);
   }
   ViewCopy(const ViewCopy&) = delete;
   ViewCopy& operator=(const ViewCopy&) = delete;
@@ -84,7 +88,10 @@ class ViewCopy {
       // Another run answered: what the copy holds (if of the earlier run) is no longer the
       // producer's. The channel's reconnection brings a snapshot; asking here too costs nothing.
       required_ = stamp;
-      if (epoch_ != stamp.epoch) wantSnapshot_ = true;
+      if (epoch_ != stamp.epoch) {
+        wantSnapshot_ = true;
+        wake();
+      }
     } else {
       required_.seq = std::max(required_.seq, stamp.seq);
     }
@@ -99,7 +106,10 @@ class ViewCopy {
     std::lock_guard lock(mutex_);
     if (sentAt <= runAfter_) return;
     runAfter_ = sentAt;
-    if (epoch_ <= runAfter_) wantSnapshot_ = true;
+    if (epoch_ <= runAfter_) {
+      wantSnapshot_ = true;
+      wake();
+    }
   }
 
   // A read the copy cannot answer whatever its state (the caller asks the producer): counted.
@@ -249,9 +259,18 @@ class ViewCopy {
     Clock::time_point snapshotAt{};  // the next snapshot not before then
     bool awaitingMark = false;       // a snapshot is pending and waits for its mark
     Clock::time_point markBy{};      // until then
+    auto timeout = milliseconds(0);
     while (running_) {
-      zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, milliseconds(20));
+      // Asleep until a change, a channel event, the copy's own next timer or a wake(); without
+      // a wake-up descriptor, every 20 ms as before.
+      zmq::pollitem_t items[] = {{sub.handle(), 0, ZMQ_POLLIN, 0},
+                                 {monitor.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, wakeFd_, ZMQ_POLLIN, 0}};
+      zmq::poll(items, wakeFd_ >= 0 ? 3 : 2, wakeFd_ >= 0 ? timeout : std::min(timeout, milliseconds(20)));
+      if (wakeFd_ >= 0 && (items[2].revents & ZMQ_POLLIN)) {
+        uint64_t count = 0;
+        [[maybe_unused]] auto n = ::read(wakeFd_, &count, sizeof count);
+      }
       zmq::message_t m;
       while (monitor.recv(m, zmq::recv_flags::dontwait)) {
         uint16_t event = 0;
@@ -310,7 +329,24 @@ class ViewCopy {
           snapshotAt = Clock::now() + milliseconds(100);
         }
       }
+      // The next timer: the snapshot's moment, or the end of the wait for its mark; none, a
+      // second (the loop also looks at `running_` then).
+      now = Clock::now();
+      auto next = now + kIdleWait;
+      {
+        std::lock_guard lock(mutex_);
+        if (connected && wantSnapshot_) next = std::min(next, snapshotAt);
+      }
+      if (awaitingMark) next = std::min(next, markBy);
+      timeout = next > now ? std::chrono::ceil<milliseconds>(next - now) : milliseconds(0);
     }
+  }
+
+  // Ends the follow loop's poll at once (a snapshot asked for from another thread, the stop).
+  void wake() {
+    if (wakeFd_ < 0) return;
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wakeFd_, &one, sizeof one);
   }
 
   zmq::context_t& context_;
@@ -330,6 +366,10 @@ class ViewCopy {
   std::optional<Snapshot> pending_;
   ViewCopyCounts counts_;
   std::atomic<bool> running_{true};
+  // Wakes the follow loop: with it an idle copy sleeps instead of looking every 20 ms (four
+  // copies made an idle berth-api wake 200 times a second).
+  static constexpr std::chrono::milliseconds kIdleWait{1000};
+  const int wakeFd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   std::thread thread_;  // last: started once everything above is made
 };
 
