@@ -282,9 +282,13 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
       try {
         pruneRemovedLogs();
         makeDirectories(kept, 0700);
+        // Linked, not renamed: the files stay whole at their own place until the directory
+        // goes below, so a resumed attach finds all of them at one place or the other.
         for (const auto& e : fs::directory_iterator(directoryOf(id))) {
           std::string name = e.path().filename();
-          if (name.rfind(base, 0) == 0) fs::rename(e.path(), kept + "/" + name);
+          if (name.rfind(base, 0) != 0) continue;
+          fs::remove(kept + "/" + name);  // a removal a crash cut left it there
+          fs::create_hard_link(e.path(), kept + "/" + name);
         }
       } catch (const std::exception& e) {
         spdlog::warn("containers: keeping the log of {} for a cut attach: {}", id.substr(0, 12), e.what());
@@ -303,10 +307,14 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
   if (onChange_) onChange_(id);
 }
 
+std::string ContainerStore::keptLogPath(const std::string& id) const {
+  if (id.empty() || id.find('/') != std::string::npos || id.front() == '.') return "";
+  return root_ + "/.removed-logs/" + id + "/" + id + "-json.log";
+}
+
 std::optional<std::string> ContainerStore::removedLogOf(const std::string& id) const {
-  std::string kept = root_ + "/.removed-logs/" + id;
-  std::string logPath = kept + "/" + id + "-json.log";
-  if (id.empty() || id.find('/') != std::string::npos || id.front() == '.' || !fs::exists(kept)) return std::nullopt;
+  std::string logPath = keptLogPath(id);
+  if (logPath.empty() || !fs::exists(fs::path(logPath).parent_path())) return std::nullopt;
   return logPath;
 }
 

@@ -97,6 +97,9 @@ class ContainerStore {
   void remove(const std::string& id, bool keepLog = false);
   // Where the kept log of a removed container is (named as its live file was), or nullopt.
   std::optional<std::string> removedLogOf(const std::string& id) const;
+  // Where remove(id, true) keeps the log, whether or not it has yet; empty for an id that is
+  // no file name.
+  std::string keptLogPath(const std::string& id) const;
   static constexpr int kRemovedLogSeconds = 60;
   // Renames (a read-modify-write like update); conflict when taken, invalid when malformed.
   void rename(const std::string& id, const std::string& newName);

@@ -176,6 +176,7 @@ class ContainersCore final : private ContainerRuns {
   AttachTarget attachTarget(const std::string& ref) const { return views_.attachTarget(ref); }
   // The log an auto-removal kept for a while (ContainerStore::remove), by full id.
   std::optional<std::string> removedLogOf(const std::string& id) const { return e_.store.removedLogOf(id); }
+  std::string keptLogPath(const std::string& id) const { return e_.store.keptLogPath(id); }
   FilesystemAccess filesystemAccess(const std::string& ref, Deadline deadline) { return files_.access(ref, deadline); }
   // End-of-file on the stdin of a container's process (execId empty) or of an exec: the shim
   // holds a writer of its own, so closing ours is not enough.

@@ -229,6 +229,14 @@ std::vector<LogEntry> JsonLogReader::readNew() {
   return out;
 }
 
+std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, LogPosition from) {
+  for (const auto& path : paths) {
+    auto reader = std::make_unique<JsonLogReader>(path);
+    if (reader->seek(from)) return reader;
+  }
+  return nullptr;
+}
+
 std::string frameStream(int stream, const std::string& payload) {
   std::string out(8, '\0');
   out[0] = static_cast<char>(stream);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,7 @@ class JsonLogReader {
   bool seek(LogPosition from);
   // Just after the last entry read (or where seekEnd()/seek() put the reader).
   LogPosition position() const { return position_; }
+  const std::string& path() const { return path_; }
 
  private:
   bool openLive();
@@ -67,6 +69,12 @@ class JsonLogReader {
 
 // Docker's stream framing for a non-TTY stream: an 8-byte header (stream 1 or 2, then the
 // big-endian length) before each payload.
+// A reader positioned at `from` in the first of `paths` whose files still hold `from`'s: a
+// container's log where it lives, then where its removal keeps it (a --rm container whose
+// removal is under way has its files at one place or the other). nullptr when none does (the
+// log rotated past `from`, or it is gone).
+std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, LogPosition from);
+
 std::string frameStream(int stream, const std::string& payload);
 
 }  // namespace berth::bridge

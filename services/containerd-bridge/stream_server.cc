@@ -199,11 +199,18 @@ void StreamServer::attach(int fd, const json& request) {
   bool wantOut = request.value("stdout", false), wantErr = request.value("stderr", false);
   bool replay = request.value("logs", false) && !resume, stream = request.value("stream", false) || resume;
   int64_t exits = resume ? request.value("exits", int64_t{0}) : target.exits;
-  JsonLogReader reader(target.logPath);
-  if (resume && !reader.seek(*resume)) {
-    throw Error(ErrorKind::internal, "the container's log rotated past where the stream was cut");
+  std::unique_ptr<JsonLogReader> reader;
+  if (resume) {
+    // The container's own log, or where its removal keeps it: the restarted bridge may be
+    // removing a --rm container whose exit it found at its restore, and the record outlives
+    // the files' move.
+    reader = readerAt({target.logPath, containers_.keptLogPath(target.id)}, *resume);
+    if (!reader) throw Error(ErrorKind::internal, "the container's log rotated past where the stream was cut");
+    if (reader->path() != target.logPath) removedLog = reader->path();  // exited, its log whole
+  } else {
+    reader = std::make_unique<JsonLogReader>(target.logPath);
+    if (!replay) reader->seekEnd();
   }
-  if (!resume && !replay) reader.seekEnd();
   writeAll(fd, streams::okLine({{"tty", target.tty}, {"id", target.id}, {"exits", exits}}));
 
   // The input starts with the stream and ends on every way out of it: a client that sent its
@@ -273,7 +280,7 @@ void StreamServer::attach(int fd, const json& request) {
 
   // Marked: the data in pieces, each followed by the position just after it, so an API that
   // loses this bridge resumes from the last position it relayed.
-  LogPosition at = reader.position(), sent{~uint64_t{0}, -1};
+  LogPosition at = reader->position(), sent{~uint64_t{0}, -1};
   std::string batch;
   auto flush = [&] {
     if (!marked) {
@@ -300,12 +307,12 @@ void StreamServer::attach(int fd, const json& request) {
   };
   bool clientThere = flush();
   if (replay) {
-    reader.forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
+    reader->forEach(-1, [&](const LogEntry& e) { return clientThere = emit(e); });
     clientThere = clientThere && flush();
   }
   if (!clientThere) return;
   if (removedLog) {
-    for (const auto& e : reader.readNew()) {
+    for (const auto& e : reader->readNew()) {
       if (!emit(e)) return;
     }
     if (flush()) end();
@@ -319,7 +326,7 @@ void StreamServer::attach(int fd, const json& request) {
   bool finished = false;
   for (;;) {
     bool ok = true;
-    for (const auto& e : reader.readNew()) {
+    for (const auto& e : reader->readNew()) {
       if (!emit(e)) {
         ok = false;
         break;
