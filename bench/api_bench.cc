@@ -4,9 +4,14 @@
 //             [--requests N]
 // With a reference the two engines take turns, 1,000 requests at a time and in the order ABBA
 // (a steady drift then favours neither), so both meet the same CPU steal (it moves within
-// seconds on these machines); each pair of turns' ratio is printed too.
+// seconds on these machines); each pair of turns' ratio is printed too. A third party takes
+// its turn beside them: the floor, a forked process that answers each request with /_ping's
+// answer and does nothing else, over a socket pair (the same two wake-ups per round trip, no
+// engine work), so what the engines add to this host's round trip shows apart from it.
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +45,8 @@ class PingConnection {
       fd_ = -1;
     }
   }
+  // An end of a socket pair (the floor's), owned from here on.
+  PingConnection(std::string what, int fd) : host_(std::move(what)), fd_(fd) {}
   ~PingConnection() {
     if (fd_ >= 0) close(fd_);
   }
@@ -81,6 +88,29 @@ class PingConnection {
   std::string buf_;
 };
 
+// The floor's answering process: reads requests off `fd` and answers each with the bytes
+// berth's /_ping answers with, until the other end closes. Its pid, or -1.
+pid_t startFloor(int fd, int otherEnd) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  close(otherEnd);
+  static const std::string answer =
+      "HTTP/1.1 200 OK\r\nApi-Version: 1.47\r\nBuilder-Version: 1\r\nCache-Control: no-cache, no-store, "
+      "must-revalidate\r\nContent-Length: 2\r\nContent-Type: text/plain; charset=utf-8\r\nDocker-Experimental: "
+      "false\r\nOstype: linux\r\nPragma: no-cache\r\nServer: Docker/28.0.0 (linux)\r\n\r\nOK";
+  std::string in;
+  char chunk[4096];
+  for (;;) {
+    ssize_t got = read(fd, chunk, sizeof chunk);
+    if (got <= 0) _exit(0);
+    in.append(chunk, static_cast<size_t>(got));
+    for (size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+      in.erase(0, end + 4);
+      if (send(fd, answer.data(), answer.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(answer.size())) _exit(1);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,19 +146,31 @@ int main(int argc, char** argv) {
     ref.reset();
   };
   if (ref && (!ref->connected() || !ref->pings(kWarmUp, nullptr))) refFails();
-  bench::Samples berthAll, refAll;
+  int pair[2];
+  std::optional<PingConnection> bare;
+  pid_t floorPid = -1;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+    floorPid = startFloor(pair[1], pair[0]);
+    close(pair[1]);
+    bare.emplace("the floor's socket pair", pair[0]);
+    if (floorPid < 0 || !bare->pings(kWarmUp, nullptr)) bare.reset();
+  }
+  if (!bare) std::fprintf(stderr, "api_bench: the floor's answering process failed; no floor printed\n");
+  bench::Samples berthAll, refAll, floorAll;
   berthAll.what = "GET /_ping on " + host;
   refAll.what = "GET /_ping on " + reference;
   std::vector<double> turnRatios;
   for (int done = 0, turn = 0; done < requests; done += kTurn, ++turn) {
     int n = std::min(kTurn, requests - done);
-    bench::Samples berthTurn, refTurn;
-    berthTurn.what = refTurn.what = "a turn";
+    bench::Samples berthTurn, refTurn, floorTurn;
+    berthTurn.what = refTurn.what = floorTurn.what = "a turn";
     bool berthFirst = turn % 2 == 0;
     if (berthFirst && !berth.pings(n, &berthTurn)) return berthFails();
     if (ref && !ref->pings(n, &refTurn)) refFails();
+    if (bare && !bare->pings(n, &floorTurn)) bare.reset();
     if (!berthFirst && !berth.pings(n, &berthTurn)) return berthFails();
     berthAll.micros.insert(berthAll.micros.end(), berthTurn.micros.begin(), berthTurn.micros.end());
+    floorAll.micros.insert(floorAll.micros.end(), floorTurn.micros.begin(), floorTurn.micros.end());
     if (!ref) continue;
     refAll.micros.insert(refAll.micros.end(), refTurn.micros.begin(), refTurn.micros.end());
     turnRatios.push_back(berthTurn.percentile(50) / refTurn.percentile(50));
@@ -143,5 +185,20 @@ int main(int argc, char** argv) {
     for (double r : turnRatios) std::printf(" %.2f", r);
     std::printf(")\n");
   }
+  if (bare) {
+    // Whole when it never failed: a floor cut short is not printed.
+    bench::printRow("floor: the same round trip to a process that only answers", floorAll.percentile(50),
+                    floorAll.percentile(99), 1e6 / floorAll.mean());
+    double f = floorAll.percentile(50);
+    std::printf("berth above the floor: %.1f us (%.2f of the floor)", berthAll.percentile(50) - f,
+                berthAll.percentile(50) / f);
+    if (ref) {
+      std::printf("; dockerd above it: %.1f us; the floor alone is %.2f of dockerd's p50",
+                  refAll.percentile(50) - f, f / refAll.percentile(50));
+    }
+    std::printf("\n");
+  }
+  bare.reset();  // closes the pair: the answering process ends
+  if (floorPid > 0) waitpid(floorPid, nullptr, 0);
   return refFailed ? 1 : 0;
 }
