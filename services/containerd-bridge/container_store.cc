@@ -282,6 +282,9 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
       try {
         pruneRemovedLogs();
         makeDirectories(kept, 0700);
+        // Its 60 s start now, also for a directory a removal a crash cut left: another
+        // removal's prune must not take it while it is filled.
+        fs::last_write_time(kept, fs::file_time_type::clock::now());
         // Linked, not renamed: the files stay whole at their own place until the directory
         // goes below, so a resumed attach finds all of them at one place or the other.
         for (const auto& e : fs::directory_iterator(directoryOf(id))) {
@@ -291,7 +294,10 @@ void ContainerStore::remove(const std::string& id, bool keepLog) {
           fs::create_hard_link(e.path(), kept + "/" + name);
         }
       } catch (const std::exception& e) {
+        // Part of a log is worse than none: a resumed attach would take it for the whole.
         spdlog::warn("containers: keeping the log of {} for a cut attach: {}", id.substr(0, 12), e.what());
+        std::error_code ec;
+        fs::remove_all(kept, ec);
       }
     }
   }

@@ -230,11 +230,14 @@ std::vector<LogEntry> JsonLogReader::readNew() {
 }
 
 std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, LogPosition from) {
+  std::unique_ptr<JsonLogReader> partial;
   for (const auto& path : paths) {
     auto reader = std::make_unique<JsonLogReader>(path);
-    if (reader->seek(from)) return reader;
+    if (!reader->seek(from)) continue;
+    if (reader->hasLiveFile()) return reader;
+    if (!partial) partial = std::move(reader);
   }
-  return nullptr;
+  return partial;
 }
 
 std::string frameStream(int stream, const std::string& payload) {

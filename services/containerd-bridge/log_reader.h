@@ -50,6 +50,8 @@ class JsonLogReader {
   // Just after the last entry read (or where seekEnd()/seek() put the reader).
   LogPosition position() const { return position_; }
   const std::string& path() const { return path_; }
+  // Whether the live file was there for the last seek() (or read).
+  bool hasLiveFile() const { return fd_ >= 0; }
 
  private:
   bool openLive();
@@ -67,14 +69,15 @@ class JsonLogReader {
   std::vector<int> pending_;
 };
 
-// Docker's stream framing for a non-TTY stream: an 8-byte header (stream 1 or 2, then the
-// big-endian length) before each payload.
-// A reader positioned at `from` in the first of `paths` whose files still hold `from`'s: a
-// container's log where it lives, then where its removal keeps it (a --rm container whose
-// removal is under way has its files at one place or the other). nullptr when none does (the
-// log rotated past `from`, or it is gone).
+// A reader positioned at `from` in the first of `paths` (a container's log where it lives,
+// then where its removal keeps it) that holds `from`'s file and its live file: a --rm
+// container whose removal is under way has its whole log at the second place once the first
+// has begun to go. Else the first place that holds `from`'s file at all (a rotation can leave
+// a moment without a live file), and nullptr when none does (the log rotated past `from`).
 std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, LogPosition from);
 
+// Docker's stream framing for a non-TTY stream: an 8-byte header (stream 1 or 2, then the
+// big-endian length) before each payload.
 std::string frameStream(int stream, const std::string& payload);
 
 }  // namespace berth::bridge

@@ -72,6 +72,44 @@ TEST_F(LogReaderTest, AResumeReadsTheLogAtItsOwnPlaceWhileItIsThere) {
   EXPECT_EQ(textsOf(reader->readNew()), "line-2\nline-3\n");
 }
 
+// A resume from the log's start (the cut came before any line was relayed) holds at every
+// place, even one with no file: the place with the log is the one taken.
+TEST_F(LogReaderTest, AResumeFromTheLogsStartTakesThePlaceThatHasTheLog) {
+  fs::create_directories(kept_.parent_path());
+  fs::create_hard_link(live_, kept_);
+  fs::remove_all(live_.parent_path());
+  auto reader = readerAt({live_, kept_}, {});
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->path(), kept_.string());
+  EXPECT_EQ(textsOf(reader->readNew()), "line-1\nline-2\nline-3\n");
+}
+
+// The container's directory half removed: its rotated file, with the position, still there,
+// the live file gone. The kept place has both, and the newest lines are read from it.
+TEST_F(LogReaderTest, AResumeTakesTheKeptLogOverAHalfRemovedOne) {
+  fs::rename(live_, live_.string() + ".1");  // rotated: the position is in .1 now
+  appendLine(live_, "line-4");
+  fs::create_directories(kept_.parent_path());
+  fs::create_hard_link(live_.string() + ".1", kept_.string() + ".1");
+  fs::create_hard_link(live_, kept_);
+  fs::remove(live_);  // the removal's remove_all, half done
+  auto reader = readerAt({live_, kept_}, cut_);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->path(), kept_.string());
+  EXPECT_EQ(textsOf(reader->readNew()), "line-2\nline-3\nline-4\n");
+}
+
+// A rotation's moment without a live file, and no removal: the container's own place is read,
+// and the live file once it is back.
+TEST_F(LogReaderTest, AResumeInARotationsGapReadsOnOnceTheLiveFileIsBack) {
+  fs::rename(live_, live_.string() + ".1");
+  auto reader = readerAt({live_, kept_}, cut_);
+  ASSERT_NE(reader, nullptr);
+  EXPECT_EQ(reader->path(), live_.string());
+  appendLine(live_, "line-4");
+  EXPECT_EQ(textsOf(reader->readNew()), "line-2\nline-3\nline-4\n");
+}
+
 TEST_F(LogReaderTest, APositionInAFileNoPlaceHoldsAnyMoreFindsNothing) {
   // A rotation that dropped the file: the live log is a new file (made before the old one
   // goes, so it cannot take the old inode) at both places.
