@@ -8,7 +8,6 @@
 // its turn beside them: the floor, a forked process that answers each request with /_ping's
 // answer and does nothing else, over a socket pair (the same two wake-ups per round trip, no
 // engine work), so what the engines add to this host's round trip shows apart from it.
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>

@@ -203,7 +203,7 @@ void StreamServer::attach(int fd, const json& request) {
   if (resume) {
     // The container's own log, or where its removal keeps it: the restarted bridge may be
     // removing a --rm container whose exit it found at its restore, and the record outlives
-    // the files' move.
+    // the container's own log files (linked to the kept place first).
     reader = readerAt({target.logPath, containers_.keptLogPath(target.id)}, *resume);
     if (!reader) throw Error(ErrorKind::internal, "the container's log rotated past where the stream was cut");
     if (reader->path() != target.logPath) removedLog = reader->path();  // exited, its log whole
