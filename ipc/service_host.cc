@@ -69,6 +69,7 @@ int runService(const std::string& name, int argc, char** argv, const std::functi
   // Before any thread exists: a thread takes its arena at its first allocation.
   mallopt(M_ARENA_MAX, malloc.arenas);
   if (malloc.topPadBytes > 0) mallopt(M_TOP_PAD, static_cast<int>(malloc.topPadBytes));
+  if (malloc.mmapThresholdBytes > 0) mallopt(M_MMAP_THRESHOLD, static_cast<int>(malloc.mmapThresholdBytes));
 
   Config config;
   try {

@@ -61,6 +61,9 @@ struct MallocSettings {
   // it also stops glibc's dynamic mmap threshold: blocks of 128 KiB or more are then always
   // mapped and unmapped on their own.
   size_t topPadBytes = 0;
+  // Blocks this large or larger are mapped on their own (M_MMAP_THRESHOLD); 0: glibc's own
+  // (128 KiB, fixed once the top pad is set). Smaller ones are carved from the heap and reused.
+  size_t mmapThresholdBytes = 0;
 };
 
 // The whole main() of a service: parse argv; `confine` (the service's sandbox::confine) before

@@ -81,11 +81,14 @@ int main(int argc, char** argv) {
   };
   // One malloc arena: what a load leaves free is then in the main heap, whose top the memory
   // look's malloc_trim gives back; the top of a second arena it leaves alone (2 MB after a
-  // load). On one arena alone a load took 15–30 % longer; with a 4 MiB top pad, which also
-  // stops glibc's dynamic mmap threshold so that the load's 1 MiB buffers are mapped and
-  // unmapped on their own instead of carved from the heap, as long as on two (docs/performance.md,
-  // "berth-images on one malloc arena").
-  constexpr ipc::MallocSettings kMalloc{.arenas = 1, .topPadBytes = size_t{4} << 20};
+  // load). A 4 MiB top pad keeps the heap from shrinking and growing around every chunk, and a
+  // 4 MiB mmap threshold keeps the load's 1 MiB buffers (ZeroMQ's received messages, the
+  // chunks) in that heap: the pad alone fixes glibc's threshold at 128 KiB, and each buffer
+  // was then mapped, faulted in page by page and unmapped, 100,000 faults and three quarters
+  // of the service's CPU per 200 MB load (docs/performance.md, "A load's buffers mapped one
+  // by one").
+  constexpr ipc::MallocSettings kMalloc{
+      .arenas = 1, .topPadBytes = size_t{4} << 20, .mmapThresholdBytes = size_t{4} << 20};
   return ipc::runService("images", argc, argv, confine, [&](ipc::ServiceHost& host) {
     const Config& config = host.config();
     // Running pulls and pushes finish (and publish their events) before the host goes away.
