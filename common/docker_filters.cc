@@ -13,19 +13,32 @@ DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::
   DockerFilters f;
   if (text.empty()) return f;
   auto doc = parseJsonOrDiscarded(text);
+  // As moby's filters.FromJSON reads it with Go's encoding/json: `null` is no filter; a key whose
+  // value is null is there with no values (each endpoint reads such a key its own way); a null
+  // where a value's string or boolean goes leaves Go's zero value (""; the map form keeps its
+  // keys whatever the boolean). The whole document is one form: a map of maps of booleans, else
+  // the older map of lists of strings.
+  if (doc.is_null()) return f;
   if (!doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    auto& set = f.values_[it.key()];
-    if (it->is_object()) {
-      // Go keeps every key of the map, whatever its boolean says.
-      for (auto v = it->begin(); v != it->end(); ++v) set.insert(v.key());
-    } else if (it->is_array()) {
-      for (const auto& v : *it) {
-        if (!v.is_string()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-        set.insert(v.get<std::string>());
-      }
-    } else {
-      throw Error(ErrorKind::invalid, "invalid filter: " + text);
+  bool maps = true, lists = true;
+  for (const auto& [key, value] : doc.items()) {
+    if (value.is_object()) {
+      for (const auto& v : value) maps = maps && (v.is_boolean() || v.is_null());
+      lists = false;
+    } else if (value.is_array()) {
+      for (const auto& v : value) lists = lists && (v.is_string() || v.is_null());
+      maps = false;
+    } else if (!value.is_null()) {
+      maps = lists = false;
+    }
+  }
+  if (!maps && !lists) throw Error(ErrorKind::invalid, "invalid filter: " + text);
+  for (const auto& [key, value] : doc.items()) {
+    auto& set = f.values_[key];
+    if (value.is_object()) {
+      for (const auto& v : value.items()) set.insert(v.key());
+    } else if (value.is_array()) {
+      for (const auto& v : value) set.insert(v.is_null() ? "" : v.get<std::string>());
     }
   }
   for (const auto& [key, values] : f.values_) {

@@ -33,11 +33,15 @@ class FilterPatterns {
 
 class DockerFilters {
  public:
-  // Both of Docker's forms: {"key":{"value":true}} and the older {"key":["value"]}. Empty text
-  // is no filter. Throws invalid.
+  // Both of Docker's forms: {"key":{"value":true}} and the older {"key":["value"]}, one per
+  // document. Empty text and `null` are no filter; {"key":null} has the key with no values.
+  // Throws invalid.
   static DockerFilters parse(const std::string& json, const std::set<std::string>& accepted);
 
   bool contains(const std::string& key) const { return values_.count(key) > 0; }
+  // The key is there with no value ({"key":null}, {"key":[]}, {"key":{}}).
+  bool containsNoValue(const std::string& key) const { return contains(key) && values(key).empty(); }
+  const std::map<std::string, std::set<std::string>>& all() const { return values_; }
   // The values of `key` (empty when absent).
   const std::set<std::string>& values(const std::string& key) const;
   void add(const std::string& key, const std::string& value) { values_[key].insert(value); }

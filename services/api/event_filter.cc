@@ -1,9 +1,6 @@
 #include "services/api/event_filter.h"
 
-#include <nlohmann/json.hpp>
-
-#include "common/errors.h"
-#include "common/json_text.h"
+#include "common/docker_filters.h"
 
 namespace berth::api {
 namespace {
@@ -22,26 +19,7 @@ std::string attribute(const ipc::EngineEvent& e, const std::string& key) {
 
 EventFilter EventFilter::parse(const std::string& text) {
   EventFilter f;
-  if (text.empty()) return f;
-  auto doc = parseJsonOrDiscarded(text);
-  if (doc.is_discarded() || !doc.is_object()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (!kKeys.count(it.key())) throw Error(ErrorKind::invalid, "invalid filter '" + it.key() + "'");
-    auto& set = f.values_[it.key()];
-    if (it->is_object()) {
-      for (auto v = it->begin(); v != it->end(); ++v) {
-        if (!v->is_boolean()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-        if (v->get<bool>()) set.insert(v.key());
-      }
-    } else if (it->is_array()) {
-      for (const auto& v : *it) {
-        if (!v.is_string()) throw Error(ErrorKind::invalid, "invalid filter: " + text);
-        set.insert(v.get<std::string>());
-      }
-    } else {
-      throw Error(ErrorKind::invalid, "invalid filter: " + text);
-    }
-  }
+  f.values_ = DockerFilters::parse(text, kKeys).all();
   return f;
 }
 

@@ -423,15 +423,18 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     const auto& i = *image;
     const auto& tags = i.repoTags;
     auto facts = configFacts(i);
-    if (auto it = filter.values.find("dangling"); it != filter.values.end() && !it->second.empty()) {
-      bool wantDangling = it->second.count("true") || it->second.count("1");
+    // dangling= with no value ({"dangling":null}) is dangling=true, and reference= with none
+    // matches no reference, as dockerd 20.10 answers (moby's ExactMatch holds for a key with no
+    // value; the reference filter walks the values for a match).
+    if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
+      bool wantDangling = it->second.empty() || it->second.count("true") || it->second.count("1");
       if (wantDangling != tags.empty()) continue;
     }
     // As dockerd: an image is listed when one of its references matches, with only the
     // references that match (so `docker images REPO:TAG` prints that row alone). A reference
     // matches a pattern by its whole text or by its name (reference.FamiliarMatch).
     std::vector<std::string> repoTags = tags, repoDigests = i.repoDigests;
-    if (auto it = filter.values.find("reference"); it != filter.values.end() && !it->second.empty()) {
+    if (auto it = filter.values.find("reference"); it != filter.values.end()) {
       auto matching = [&](const std::vector<std::string>& refs, char separator) {
         std::vector<std::string> kept;
         for (const auto& ref : refs) {

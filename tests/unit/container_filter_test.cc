@@ -139,6 +139,29 @@ TEST(ContainerFilterTest, LabelsNetworksVolumesAndPortsMatchAsInDockerd) {
   EXPECT_TRUE(ancestor.matches(c));
 }
 
+// What dockerd 20.10 answered for these (the reference engine, two containers, one labelled).
+TEST(ContainerFilterTest, AKeyWhoseValueIsNullIsReadAsDockerdReadsIt) {
+  auto labelled = container("abc1", "/nf1", 1);
+  labelled.labels = {{"a", "1"}};
+  labelled.volumes = {"vol1"};
+  labelled.networks = {{"n1", "0123"}};
+  std::vector<ContainerFacts> all = {labelled, container("abd2", "/nf2", 2)};
+  EXPECT_EQ(listed(all, "null"), "/nf2 /nf1 ");
+  for (const char* key : {"label", "name", "status", "id", "before", "health", "exited", "publish", "expose", "since",
+                          "isolation"}) {
+    EXPECT_EQ(listed(all, std::string(R"({")") + key + R"(":null})"), "/nf2 /nf1 ") << key;
+  }
+  for (const char* key : {"volume", "network", "ancestor", "is-task"}) {
+    EXPECT_EQ(listed(all, std::string(R"({")") + key + R"(":null})"), "") << key;
+  }
+  EXPECT_EQ(listed(all, R"({"label":[null]})"), "");
+  EXPECT_EQ(listed(all, R"({"label":{"a":null}})"), "/nf1 ");
+  EXPECT_EQ(listed(all, R"({"name":[null]})"), "/nf2 /nf1 ");
+  EXPECT_EQ(listed(all, R"({"id":[null]})"), "");
+  EXPECT_EQ(refusal(R"({"status":[null]})"), "invalid filter 'status=' (invalid)");
+  EXPECT_EQ(refusal(R"({"health":[null]})"), "Unrecognised filter value for health:  (invalid)");
+}
+
 TEST(ContainerFilterTest, ValuesDockerdRefusesAreRefusedInItsWords) {
   EXPECT_EQ(refusal(R"({"colour":["red"]})"), "invalid filter 'colour' (invalid)");
   EXPECT_EQ(refusal(R"({"status":["up"]})"), "invalid filter 'status=up' (invalid)");

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/docker_filters.h"
+#include "common/errors.h"
 
 namespace berth {
 namespace {
@@ -36,6 +37,45 @@ TEST(DockerFiltersTest, APlainPatternMatchesWhereverItsTextOccursAsItsExpression
   std::string longName(300, 'n');
   EXPECT_TRUE(FilterPatterns({longName}).match("x" + longName + "x"));
   EXPECT_FALSE(FilterPatterns({longName}).match(longName.substr(1)));
+}
+
+// As moby's filters.FromJSON reads the JSON with Go's encoding/json; the answers dockerd 20.10
+// gives for them are in docs/containers.md ("A filter key whose value is null").
+TEST(DockerFiltersTest, NullIsNoFilterAndAKeyWhoseValueIsNullIsThereWithNoValue) {
+  const std::set<std::string> keys = {"label", "name"};
+  EXPECT_FALSE(DockerFilters::parse("null", keys).contains("label"));
+  auto keyOnly = DockerFilters::parse(R"({"label":null})", keys);
+  EXPECT_TRUE(keyOnly.contains("label"));
+  EXPECT_TRUE(keyOnly.containsNoValue("label"));
+  EXPECT_TRUE(keyOnly.matchKeyValues("label", {{"a", "1"}}));  // MatchKVList: no value, no filter
+  EXPECT_TRUE(keyOnly.exactMatch("label", "anything"));
+  EXPECT_FALSE(keyOnly.containsNoValue("name"));
+  // A null among the strings is Go's zero value, the empty string: no label has that key, and
+  // the empty expression is found in every name.
+  auto emptyValue = DockerFilters::parse(R"({"label":[null],"name":[null]})", keys);
+  EXPECT_EQ(emptyValue.values("label"), std::set<std::string>{""});
+  EXPECT_FALSE(emptyValue.matchKeyValues("label", {{"a", "1"}}));
+  EXPECT_TRUE(emptyValue.match("name", "web"));
+  // The map form keeps its keys whatever their boolean, null included.
+  EXPECT_EQ(DockerFilters::parse(R"({"label":{"a":null,"b":false}})", keys).values("label"),
+            (std::set<std::string>{"a", "b"}));
+  // A null value fits either form.
+  EXPECT_EQ(DockerFilters::parse(R"({"label":null,"name":["x"]})", keys).values("name"), std::set<std::string>{"x"});
+  EXPECT_EQ(DockerFilters::parse(R"({"label":null,"name":{"x":true}})", keys).values("name"), std::set<std::string>{"x"});
+}
+
+TEST(DockerFiltersTest, WhatGoCannotReadIntoEitherFormIsInvalid) {
+  const std::set<std::string> keys = {"label", "name"};
+  for (const char* text : {R"({"label":{"a":"x"}})", R"({"label":["a"],"name":{"b":true}})", R"({"label":["a",1]})",
+                           R"({"label":"a"})", "[]", R"("label")", "{not json"}) {
+    try {
+      DockerFilters::parse(text, keys);
+      ADD_FAILURE() << text << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::invalid) << text;
+      EXPECT_EQ(std::string(e.what()), std::string("invalid filter: ") + text);
+    }
+  }
 }
 
 }  // namespace

@@ -168,15 +168,17 @@ bool ContainerFilter::matches(const ContainerFacts& c) const {
   if (!exited_.empty() && (c.running || !c.started || !exited_.count(c.exitCode))) return false;
   if (!filters_.exactMatch("status", c.state)) return false;
   if (!filters_.exactMatch("health", c.health)) return false;
-  if (const auto& wanted = filters_.values("volume"); !wanted.empty()) {
+  // volume=, ancestor= and network= given with no value ({"volume":null}) match no container,
+  // as dockerd 20.10 answers (each walks the values for a match).
+  if (const auto& wanted = filters_.values("volume"); filters_.contains("volume")) {
     bool any = false;
     for (const auto& v : c.volumes) any = any || wanted.count(v);
     if (!any) return false;
   }
-  if (const auto& wanted = filters_.values("ancestor"); !wanted.empty()) {
+  if (const auto& wanted = filters_.values("ancestor"); filters_.contains("ancestor")) {
     if (!ancestorIds_.count(c.imageId) && !wanted.count(c.imageRef)) return false;
   }
-  if (const auto& wanted = filters_.values("network"); !wanted.empty()) {
+  if (const auto& wanted = filters_.values("network"); filters_.contains("network")) {
     bool any = false;
     for (const auto& value : wanted) {
       for (const auto& [name, id] : c.networks) any = any || name == value || (!id.empty() && id.rfind(value, 0) == 0);

@@ -24,6 +24,9 @@ bool NetworkListFilter::matches(const Facts& n) const {
       !filters_.exactMatch("type", n.predefined ? "builtin" : "custom")) {
     return false;
   }
+  // type= with no value ({"type":null}) lists nothing, as dockerd 20.10 (it gathers the
+  // networks of each type given).
+  if (filters_.containsNoValue("type")) return false;
   return !dangling_ || *dangling_ == (!n.predefined && !n.used);
 }
 
