@@ -1,11 +1,13 @@
 #include "services/containerd-bridge/log_reader.h"
 
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "common/files.h"
 #include "common/json_text.h"
@@ -238,6 +240,22 @@ std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, L
     if (!partial) partial = std::move(reader);
   }
   return partial;
+}
+
+bool readUntilQuiet(JsonLogReader& reader, const std::function<bool(const std::vector<LogEntry>&)>& emit,
+                    std::chrono::milliseconds quiet, std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  auto start = Clock::now(), lastNew = start;
+  for (;;) {
+    auto entries = reader.readNew();
+    auto now = Clock::now();
+    if (!entries.empty()) {
+      lastNew = now;
+      if (!emit(entries)) return false;
+    }
+    if (now - lastNew >= quiet || now - start >= limit) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(quiet / 4, std::chrono::milliseconds(50)));
+  }
 }
 
 std::string frameStream(int stream, const std::string& payload) {

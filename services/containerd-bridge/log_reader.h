@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -75,6 +76,14 @@ class JsonLogReader {
 // has begun to go. Else the first place that holds `from`'s file at all (a rotation can leave
 // a moment without a live file), and nullptr when none does (the log rotated past `from`).
 std::unique_ptr<JsonLogReader> readerAt(const std::vector<std::string>& paths, LogPosition from);
+
+// Reads `reader`'s new entries, and those its file still gets, until none came for `quiet` or
+// `limit` has passed, handing each batch to `emit`; false when `emit` said stop. For a log
+// whose container is gone and whose logger may still be writing its last lines: a removal
+// under way links the log where it is kept before the logger is known to be done, and the
+// link is the same file.
+bool readUntilQuiet(JsonLogReader& reader, const std::function<bool(const std::vector<LogEntry>&)>& emit,
+                    std::chrono::milliseconds quiet, std::chrono::milliseconds limit);
 
 // Docker's stream framing for a non-TTY stream: an 8-byte header (stream 1 or 2, then the
 // big-endian length) before each payload.

@@ -312,10 +312,19 @@ void StreamServer::attach(int fd, const json& request) {
   }
   if (!clientThere) return;
   if (removedLog) {
-    for (const auto& e : reader->readNew()) {
-      if (!emit(e)) return;
-    }
-    if (flush()) end();
+    // Removed, or its removal under way: its logger may still be writing the last lines (a
+    // removal does not wait for it when the exit's teardown runs apart), so read until the
+    // file has been quiet a while, at most as long as a teardown waits for the logger.
+    bool emitted = readUntilQuiet(
+        *reader,
+        [&](const std::vector<LogEntry>& entries) {
+          for (const auto& e : entries) {
+            if (!emit(e)) return false;
+          }
+          return flush();
+        },
+        300ms, 2s);
+    if (emitted) end();
     return;
   }
   if (!stream) {

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "services/containerd-bridge/container_store.h"
 #include "services/containerd-bridge/log_reader.h"
@@ -14,6 +15,7 @@ namespace berth::bridge {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
 
 void appendLine(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::app) << R"({"log":")" << text << R"(\n","stream":"stdout","time":"2026-12-05T12:00:00.000000001Z"})"
@@ -61,6 +63,39 @@ TEST_F(LogReaderTest, AResumeFindsTheLogWhereTheRemovalKeepsItOnceItsOwnPlaceIsG
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(reader->path(), kept_.string());
   EXPECT_EQ(textsOf(reader->readNew()), "line-2\nline-3\n");
+}
+
+// The logger of a container being removed may write its last lines after the removal linked
+// the log where it is kept (the same file): the resumed attach reads them too.
+TEST_F(LogReaderTest, AKeptLogIsReadUntilItsLoggerHasBeenQuietAWhile) {
+  fs::create_directories(kept_.parent_path());
+  fs::create_hard_link(live_, kept_);
+  std::ofstream logger(live_, std::ios::app);  // the logger's open file
+  fs::remove_all(live_.parent_path());
+  auto reader = readerAt({live_, kept_}, cut_);
+  ASSERT_NE(reader, nullptr);
+  std::thread late([&] {
+    std::this_thread::sleep_for(100ms);
+    logger << R"({"log":"line-4\n","stream":"stdout","time":"2026-12-05T12:00:00.000000001Z"})" << "\n" << std::flush;
+  });
+  std::string read;
+  auto start = std::chrono::steady_clock::now();
+  bool whole = readUntilQuiet(
+      *reader,
+      [&](const std::vector<LogEntry>& entries) {
+        read += textsOf(entries);
+        return true;
+      },
+      300ms, 2s);
+  auto took = std::chrono::steady_clock::now() - start;
+  late.join();
+  EXPECT_TRUE(whole);
+  EXPECT_EQ(read, "line-2\nline-3\nline-4\n");
+  EXPECT_GE(took, 400ms);  // the late line, then 300 ms without one
+  EXPECT_LT(took, 2s);
+  // A reader told to stop stops.
+  appendLine(kept_, "line-5");
+  EXPECT_FALSE(readUntilQuiet(*reader, [](const std::vector<LogEntry>&) { return false; }, 300ms, 2s));
 }
 
 TEST_F(LogReaderTest, AResumeReadsTheLogAtItsOwnPlaceWhileItIsThere) {
