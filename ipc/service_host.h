@@ -58,8 +58,8 @@ struct MallocSettings {
   // freed stayed spread over them (docs/performance.md).
   int arenas = 2;
   // Kept free at the top of the heap when it shrinks or grows (M_TOP_PAD); 0: glibc's own. Setting
-  // it also stops glibc's dynamic mmap threshold: blocks of 128 KiB or more are then always
-  // mapped and unmapped on their own.
+  // it also stops glibc's dynamic mmap threshold: blocks of 128 KiB or more (or of
+  // mmapThresholdBytes, when set) are then always mapped and unmapped on their own.
   size_t topPadBytes = 0;
   // Blocks this large or larger are mapped on their own (M_MMAP_THRESHOLD); 0: glibc's own
   // (128 KiB, fixed once the top pad is set). Smaller ones are carved from the heap and reused.

@@ -601,6 +601,7 @@ bool labelsMatch(const json& labels, const ImageFilter& filter) {
     }
   }
   if (auto it = filter.values.find("label!"); it != filter.values.end()) {
+    if (it->second.empty()) return false;  // no value: every image excluded, as moby's matchLabels
     for (const auto& want : it->second) {
       if (has(want)) return false;
     }
@@ -619,6 +620,8 @@ void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   // until: only images created before the time (dockerd compares the image config's created).
   std::optional<int64_t> until;
   if (auto it = filter.values.find("until"); it != filter.values.end()) {
+    // No value: dockerd fails on it; berth refuses it rather than prune without a limit.
+    if (it->second.empty()) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
     for (const auto& text : it->second) {
       auto t = parseDockerTime(text, nowUnixNanos());
       if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");

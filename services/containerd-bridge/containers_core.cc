@@ -183,6 +183,9 @@ json ContainersCore::prune(const json& filters, Deadline deadline) {
     } else {
       texts = stringsOf(values);
     }
+    // No value ({"until":null}): dockerd fails on it; berth refuses it rather than prune
+    // without a limit.
+    if (texts.empty()) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
     for (const auto& text : texts) {
       auto t = parseDockerTime(text, nowUnixNanos());
       if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");

@@ -1022,6 +1022,10 @@ void NetworkCore::remove(const std::string& ref) {
 
 std::vector<std::string> NetworkCore::prune(const json& filtersJson) {
   auto filters = DockerFilters::parse(filtersJson.is_null() ? "" : filtersJson.dump(), {"label", "label!", "until"});
+  // As moby's prune: label! with no value excludes every network (matchLabels), and until with
+  // none is no time (dockerd fails on it; berth refuses it rather than prune without a limit).
+  if (filters.containsNoValue("until")) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
+  if (filters.containsNoValue("label!")) return {};
   std::optional<int64_t> until;
   for (const auto& u : filters.values("until")) {
     auto t = parseDockerTime(u, nowUnixNanos());

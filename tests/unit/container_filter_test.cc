@@ -156,6 +156,7 @@ TEST(ContainerFilterTest, AKeyWhoseValueIsNullIsReadAsDockerdReadsIt) {
   }
   EXPECT_EQ(listed(all, R"({"label":[null]})"), "");
   EXPECT_EQ(listed(all, R"({"label":{"a":null}})"), "/nf1 ");
+  EXPECT_EQ(listed(all, R"({"label!":null})"), "");  // a prune's matchLabels: every one excluded
   EXPECT_EQ(listed(all, R"({"name":[null]})"), "/nf2 /nf1 ");
   EXPECT_EQ(listed(all, R"({"id":[null]})"), "");
   EXPECT_EQ(refusal(R"({"status":[null]})"), "invalid filter 'status=' (invalid)");

@@ -145,6 +145,9 @@ TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheReso
   EXPECT_EQ(core->list(json::parse(R"({"dangling":["true"]})")).size(), 0u);
   core->detach(id('a'));
   EXPECT_TRUE(host_.resolver.empty());
+  // moby's prune: label! with no value excludes every network; until with none is refused.
+  EXPECT_EQ(core->prune(json::parse(R"({"label!":null})")), std::vector<std::string>{});
+  EXPECT_EQ(refusal([&] { core->prune(json::parse(R"({"until":null})")); }), "invalid filter 'until=[]'");
   EXPECT_EQ(core->prune(json()), (std::vector<std::string>{"n1"}));
   EXPECT_FALSE(host_.bridges.count("br-" + n1.substr(0, 12)));
   EXPECT_EQ(refusal([&] { core->inspect("n1"); }), "network n1 not found");

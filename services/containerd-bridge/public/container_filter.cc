@@ -160,6 +160,9 @@ bool ContainerFilter::matches(const ContainerFacts& c) const {
   // No berth container is a swarm task.
   if (isTask_ && *isTask_) return false;
   if (!filters_.matchKeyValues("label", c.labels)) return false;
+  // label! with no value ({"label!":null}) excludes every container, as moby's prune reads it
+  // (matchLabels: MatchKVList holds for a key with no value).
+  if (filters_.containsNoValue("label!")) return false;
   for (const auto& l : filters_.values("label!")) {
     auto eq = l.find('=');
     auto it = c.labels.find(l.substr(0, eq));
