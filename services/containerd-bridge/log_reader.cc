@@ -1,6 +1,5 @@
 #include "services/containerd-bridge/log_reader.h"
 
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
