@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/json_text.h"
+#include "common/time_format.h"
 
 namespace berth {
 
@@ -106,6 +107,22 @@ bool DockerFilters::matchKeyValues(const std::string& key, const std::map<std::s
     if (eq != std::string::npos && it->second != want.substr(eq + 1)) return false;
   }
   return true;
+}
+
+bool DockerFilters::matchLabels(const std::map<std::string, std::string>& labels) const {
+  if (!matchKeyValues("label", labels)) return false;
+  return !(contains("label!") && matchKeyValues("label!", labels));
+}
+
+std::optional<int64_t> DockerFilters::pruneUntil(int64_t nowNanos) const {
+  if (!contains("until")) return std::nullopt;
+  const auto& texts = values("until");
+  if (texts.empty()) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
+  if (texts.size() > 1) throw Error(ErrorKind::invalid, "more than one until filter specified");
+  const auto& text = *texts.begin();
+  auto t = parseDockerTime(text, nowNanos);
+  if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
+  return t;
 }
 
 std::string invalidFilterValue(const std::string& key, const std::set<std::string>& values) {

@@ -4,6 +4,7 @@
 // regular expression) and MatchKVList (label=key[=value], every one must hold).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <regex>
@@ -52,6 +53,17 @@ class DockerFilters {
   bool match(const std::string& key, const std::string& source) const;
   // True when `key` has no values; otherwise every value "k" or "k=v" holds in `labels`.
   bool matchKeyValues(const std::string& key, const std::map<std::string, std::string>& labels) const;
+
+  // What every prune asks of an object's labels, as moby's matchLabels: each label=k[=v] holds,
+  // and not every label!=k[=v] does (so label! with no value excludes everything: MatchKVList
+  // holds for a key without values).
+  bool matchLabels(const std::map<std::string, std::string>& labels) const;
+  // A prune's until= as Unix nanoseconds, nullopt without the key, read as moby's
+  // getUntilFromPruneFilters. Throws invalid, with dockerd's messages, for more than one value
+  // and for one that is neither a time nor a duration (dockerd 20.10 answers both with a 500),
+  // and for the key with no value (dockerd fails on it; berth refuses rather than prune without
+  // a limit).
+  std::optional<int64_t> pruneUntil(int64_t nowNanos) const;
 
  private:
   std::map<std::string, std::set<std::string>> values_;

@@ -39,6 +39,7 @@ json removedItemJson(const images::RemovedItem& item) {
 // Docker's image filters for GET /images/json.
 struct ImageFilter {
   std::map<std::string, std::set<std::string>> values;
+  DockerFilters parsed;
 
   // The keys dockerd accepts for GET /images/json and for POST /images/prune.
   static const std::set<std::string>& listKeys() {
@@ -55,6 +56,7 @@ struct ImageFilter {
     // read as for volumes and networks.
     auto parsed = DockerFilters::parse(text, keys);
     ImageFilter f;
+    f.parsed = parsed;
     for (const auto& key : keys) {
       if (parsed.contains(key)) f.values[key] = parsed.values(key);
     }
@@ -588,25 +590,14 @@ void ImagesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
 
 namespace {
 
-// Whether an image's labels satisfy label=k[=v] (every one) and label!=k[=v] (none).
-bool labelsMatch(const json& labels, const ImageFilter& filter) {
-  auto has = [&](const std::string& want) {
-    auto eq = want.find('=');
-    std::string key = want.substr(0, eq);
-    return labels.is_object() && labels.contains(key) && (eq == std::string::npos || labels[key] == want.substr(eq + 1));
-  };
-  if (auto it = filter.values.find("label"); it != filter.values.end()) {
-    for (const auto& want : it->second) {
-      if (!has(want)) return false;
-    }
+// An image config's Labels as a map (a label that is not a string is left out).
+std::map<std::string, std::string> labelMap(const json& labels) {
+  std::map<std::string, std::string> out;
+  if (!labels.is_object()) return out;
+  for (const auto& [k, v] : labels.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
   }
-  if (auto it = filter.values.find("label!"); it != filter.values.end()) {
-    if (it->second.empty()) return false;  // no value: every image excluded, as moby's matchLabels
-    for (const auto& want : it->second) {
-      if (has(want)) return false;
-    }
-  }
-  return true;
+  return out;
 }
 
 }  // namespace
@@ -618,23 +609,13 @@ void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
     all = it->second.count("false") || it->second.count("0");
   }
   // until: only images created before the time (dockerd compares the image config's created).
-  std::optional<int64_t> until;
-  if (auto it = filter.values.find("until"); it != filter.values.end()) {
-    // No value: dockerd fails on it; berth refuses it rather than prune without a limit.
-    if (it->second.empty()) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
-    for (const auto& text : it->second) {
-      auto t = parseDockerTime(text, nowUnixNanos());
-      if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
-      until = until ? std::min(*until, *t) : *t;
-    }
-  }
+  auto until = filter.parsed.pruneUntil(nowUnixNanos());
   json deleted = json::array();
   int64_t reclaimed = 0;
   for (const auto& i : backends_.images.list(ipc::deadlineIn(10s))) {
     if (!all && !i.repoTags.empty()) continue;
     json config = configOf(i);
-    auto labels = config.contains("config") ? config["config"].value("Labels", json(nullptr)) : json(nullptr);
-    if (!labelsMatch(labels, filter)) continue;
+    if (!filter.parsed.matchLabels(labelMap(labelsOf(config)))) continue;
     if (until && parseRfc3339Nanos(config.value("created", "")) > *until) continue;
     try {
       for (const auto& item : backends_.images.remove(i.id, true, true, ipc::deadlineIn(60s))) {

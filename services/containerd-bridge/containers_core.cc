@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "common/docker_filters.h"
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/time_format.h"
@@ -165,34 +166,11 @@ void ContainersCore::closeStdin(const std::string& id, const std::string& execId
 }
 
 json ContainersCore::prune(const json& filters, Deadline deadline) {
+  // As moby's ContainersPrune: label and label! as matchLabels reads them, until= at most once.
+  auto pruneFilters = DockerFilters::parse(filters.is_object() ? filters.dump() : "", {"label", "label!", "until"});
+  auto until = pruneFilters.pruneUntil(nowUnixNanos());
   ListOptions options;
   options.all = true;
-  options.filters = filters.is_object() ? filters : json::object();
-  for (auto it = options.filters.begin(); it != options.filters.end(); ++it) {
-    if (it.key() != "label" && it.key() != "label!" && it.key() != "until") {
-      throw Error(ErrorKind::invalid, "Invalid filter '" + it.key() + "'");
-    }
-  }
-  // until: containers created before the time (the earliest when several are given).
-  std::optional<int64_t> until;
-  if (options.filters.contains("until")) {
-    const auto& values = options.filters["until"];
-    std::vector<std::string> texts;
-    if (values.is_object()) {
-      for (auto it = values.begin(); it != values.end(); ++it) texts.push_back(it.key());
-    } else {
-      texts = stringsOf(values);
-    }
-    // No value ({"until":null}): dockerd fails on it; berth refuses it rather than prune
-    // without a limit.
-    if (texts.empty()) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
-    for (const auto& text : texts) {
-      auto t = parseDockerTime(text, nowUnixNanos());
-      if (!t) throw Error(ErrorKind::invalid, "failed to parse value as time or duration: \"" + text + "\"");
-      until = until ? std::min(*until, *t) : *t;
-    }
-    options.filters.erase("until");
-  }
   std::vector<std::string> candidates;
   for (const auto& c : views_.list(options, deadline)) {
     auto status = parseStatus(c.value("State", ""));
@@ -200,6 +178,13 @@ json ContainersCore::prune(const json& filters, Deadline deadline) {
       continue;
     }
     if (until && c.value("Created", int64_t{0}) * 1000000000 > *until) continue;
+    std::map<std::string, std::string> labels;
+    if (auto it = c.find("Labels"); it != c.end() && it->is_object()) {
+      for (const auto& [k, v] : it->items()) {
+        if (v.is_string()) labels[k] = v.get<std::string>();
+      }
+    }
+    if (!pruneFilters.matchLabels(labels)) continue;
     candidates.push_back(c["Id"].get<std::string>());
   }
   // As dockerd: the space reclaimed is the removed containers' writable layers, measured before

@@ -1021,17 +1021,9 @@ void NetworkCore::remove(const std::string& ref) {
 }
 
 std::vector<std::string> NetworkCore::prune(const json& filtersJson) {
+  // As moby's NetworksPrune: label and label! as matchLabels reads them, until= at most once.
   auto filters = DockerFilters::parse(filtersJson.is_null() ? "" : filtersJson.dump(), {"label", "label!", "until"});
-  // As moby's prune: label! with no value excludes every network (matchLabels), and until with
-  // none is no time (dockerd fails on it; berth refuses it rather than prune without a limit).
-  if (filters.containsNoValue("until")) throw Error(ErrorKind::invalid, invalidFilterValue("until", {}));
-  if (filters.containsNoValue("label!")) return {};
-  std::optional<int64_t> until;
-  for (const auto& u : filters.values("until")) {
-    auto t = parseDockerTime(u, nowUnixNanos());
-    if (!t) throw Error(ErrorKind::invalid, "invalid filter 'until=" + u + "'");
-    until = *t;
-  }
+  auto until = filters.pruneUntil(nowUnixNanos());
   std::vector<std::string> candidates;
   {
     std::lock_guard lock(mutex_);
@@ -1040,14 +1032,8 @@ std::vector<std::string> NetworkCore::prune(const json& filtersJson) {
       for (const auto& e : c.endpoints) used.insert(e.network);
     }
     for (const auto& [id, n] : networks_) {
-      if (n.predefined || used.count(id) || !filters.matchKeyValues("label", n.labels)) continue;
-      bool excluded = false;
-      for (const auto& l : filters.values("label!")) {
-        auto eq = l.find('=');
-        auto it = n.labels.find(l.substr(0, eq));
-        if (it != n.labels.end() && (eq == std::string::npos || it->second == l.substr(eq + 1))) excluded = true;
-      }
-      if (excluded || (until && parseRfc3339Nanos(n.created) > *until)) continue;
+      if (n.predefined || used.count(id) || !filters.matchLabels(n.labels)) continue;
+      if (until && parseRfc3339Nanos(n.created) > *until) continue;
       candidates.push_back(id);
     }
   }

@@ -162,6 +162,50 @@ TEST_F(ContainersTest, PruneRemovesStoppedContainersMatchingLabelAndUntilFilters
   EXPECT_EQ(engine_.docker({"ps", "-a", "--format", "{{.Names}}"}).out, "busy\nkeep\n");
 }
 
+// moby's prunes exclude what every label! filter holds for (matchLabels), and take until= once:
+// the reference dockerd 20.10, given --filter label!=a --filter label!=b, pruned the containers,
+// images and networks labelled a alone, b alone or neither, and kept the one with both; it
+// answers two until= with "more than one until filter specified" and refuses label! in a list.
+TEST_F(ContainersTest, APruneKeepsOnlyWhatEveryLabelNotFilterHoldsFor) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> labelled = {
+      {"p-none", {"-l", "prune-test=1"}},
+      {"p-a", {"-l", "prune-test=1", "-l", "a=1"}},
+      {"p-b", {"-l", "prune-test=1", "-l", "b=1"}},
+      {"p-ab", {"-l", "prune-test=1", "-l", "a=1", "-l", "b=1"}}};
+  for (const auto& [name, labels] : labelled) {
+    std::vector<std::string> args = {"create", "--pull", "never", "--name", name};
+    args.insert(args.end(), labels.begin(), labels.end());
+    args.insert(args.end(), {kImage, "true"});
+    ASSERT_EQ(engine_.docker(args).exitCode, 0) << name;
+    // An image of each, with the same labels, that no container uses once the containers are gone.
+    std::vector<std::string> commit = {"commit"};
+    for (size_t i = 1; i < labels.size(); i += 2) commit.insert(commit.end(), {"--change", "LABEL " + labels[i]});
+    commit.insert(commit.end(), {name, "berth-test/" + name + ":1"});
+    ASSERT_EQ(engine_.docker(commit).exitCode, 0) << name;
+  }
+  auto r = engine_.docker({"ps", "-a", "--filter", "label!=a"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "invalid filter 'label!'")) << r.err;
+  r = engine_.docker({"container", "prune", "-f", "--filter", "until=1h", "--filter", "until=2h"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_TRUE(contains(r.err, "more than one until filter specified")) << r.err;
+  EXPECT_EQ(lines(engine_.output({"ps", "-aq", "--filter", "label=prune-test"})).size(), 4u);
+
+  r = engine_.docker(
+      {"container", "prune", "-f", "--filter", "label=prune-test", "--filter", "label!=a", "--filter", "label!=b"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.output({"ps", "-a", "--format", "{{.Names}}", "--filter", "label=prune-test"}), "p-ab\n");
+  ASSERT_EQ(engine_.docker({"rm", "p-ab"}).exitCode, 0);
+
+  r = engine_.docker(
+      {"image", "prune", "-af", "--filter", "label=prune-test", "--filter", "label!=a", "--filter", "label!=b"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(engine_.output({"images", "--format", "{{.Repository}}", "--filter", "label=prune-test"}),
+            "berth-test/p-ab\n");
+  EXPECT_FALSE(engine_.output({"images", "-q", kImage}).empty());  // unlabelled: not the prune's
+  ASSERT_EQ(engine_.docker({"rmi", "berth-test/p-ab:1"}).exitCode, 0);
+}
+
 // berth-api shuts its end of a bridge attach right behind the input it forwards when the client
 // typed and detached at once, so the bridge may find that end closed before it has written its
 // reply. What was typed must still reach the container: the bridge dropped it when its first

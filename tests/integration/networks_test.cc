@@ -262,6 +262,14 @@ TEST_F(NetworksTest, NetworkCommandsAnswerAsDockerdDoes) {
   r = engine_.docker({"network", "prune", "-f"});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "Deleted Networks:\nn2\n")) << r.out;
+  // As moby's matchLabels: a network is kept only when every label! holds for it (dockerd 20.10
+  // pruned lp1, labelled a alone, and kept lp2, labelled a and b).
+  ASSERT_EQ(engine_.docker({"network", "create", "--label", "a=1", "lp1"}).exitCode, 0);
+  ASSERT_EQ(engine_.docker({"network", "create", "--label", "a=1", "--label", "b=1", "lp2"}).exitCode, 0);
+  r = engine_.docker({"network", "prune", "-f", "--filter", "label!=a", "--filter", "label!=b"});
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, "Deleted Networks:\nlp1\n\n");
+  EXPECT_EQ(engine_.output({"network", "rm", "lp2"}), "lp2\n");
   ASSERT_EQ(engine_.docker({"rm", "-f", c}).exitCode, 0);
   EXPECT_EQ(engine_.output({"network", "rm", "n1"}), "n1\n");
   EXPECT_EQ(engine_.output({"network", "ls", "--format", "{{.Name}}", "--filter", "type=custom"}), "");

@@ -116,13 +116,12 @@ TEST_F(ReadModelTest, TheCopyAnswersWhatTheBridgeAnswers) {
   };
   std::vector<std::string> queries = {"all=1", "", "limit=2"};
   for (std::string all : {"all=1&", ""}) {
-    for (const auto& filter : {filterQuery("label", {"a=b"}), filterQuery("label", {"a"}), filterQuery("label!", {"a"}),
-                               filterQuery("status", {"exited", "paused"}), filterQuery("exited", {"3"}),
-                               filterQuery("name", {"^/rm-p"}), filterQuery("name", {"renamed$"}),
-                               filterQuery("id", {running.substr(0, 3), exited.substr(0, 3)}), filterQuery("id", {""}),
-                               filterQuery("before", {"rm-exited"}), filterQuery("since", {"rm-paused"}),
-                               filterQuery("is-task", {"false"}), filterQuery("health", {"none"}),
-                               filterQuery("network", {"bridge"}), filterQuery("expose", {"1-65535"})}) {
+    for (const auto& filter :
+         {filterQuery("label", {"a=b"}), filterQuery("label", {"a"}), filterQuery("status", {"exited", "paused"}),
+          filterQuery("exited", {"3"}), filterQuery("name", {"^/rm-p"}), filterQuery("name", {"renamed$"}),
+          filterQuery("id", {running.substr(0, 3), exited.substr(0, 3)}), filterQuery("id", {""}),
+          filterQuery("before", {"rm-exited"}), filterQuery("since", {"rm-paused"}), filterQuery("is-task", {"false"}),
+          filterQuery("health", {"none"}), filterQuery("network", {"bridge"}), filterQuery("expose", {"1-65535"})}) {
       queries.push_back(all + filter);
     }
   }

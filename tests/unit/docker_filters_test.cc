@@ -1,11 +1,14 @@
 // Docker's name filters are regular expressions found anywhere in the name (moby's
 // filters.Args.Match). A pattern of plain characters is matched by a substring search: it must
 // pick exactly what its expression picks.
+#include "common/docker_filters.h"
+
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 
-#include "common/docker_filters.h"
 #include "common/errors.h"
 
 namespace berth {
@@ -76,6 +79,52 @@ TEST(DockerFiltersTest, WhatGoCannotReadIntoEitherFormIsInvalid) {
       EXPECT_EQ(std::string(e.what()), std::string("invalid filter: ") + text);
     }
   }
+}
+
+// moby's matchLabels, which every prune applies (daemon/prune.go and its images and network
+// siblings): the object is excluded only when every label! holds, as the reference dockerd
+// 20.10 pruned with --filter label!=a --filter label!=b (only the one with both was kept).
+TEST(DockerFiltersTest, APruneExcludesWhatEveryLabelNotValueHoldsFor) {
+  const std::set<std::string> keys = {"label", "label!", "until"};
+  auto matches = [&](const std::string& filters, const std::map<std::string, std::string>& labels) {
+    return DockerFilters::parse(filters, keys).matchLabels(labels);
+  };
+  const std::map<std::string, std::string> none, a = {{"a", "1"}}, b = {{"b", "1"}}, ab = {{"a", "1"}, {"b", "1"}};
+  const std::string both = R"({"label!":["a","b"]})";
+  EXPECT_TRUE(matches(both, none));
+  EXPECT_TRUE(matches(both, a));
+  EXPECT_TRUE(matches(both, b));
+  EXPECT_FALSE(matches(both, ab));
+  EXPECT_FALSE(matches(R"({"label!":["a=1"]})", a));
+  EXPECT_TRUE(matches(R"({"label!":["a=2"]})", a));
+  // With label too, both must hold: a=1 there, and not both of a and b.
+  EXPECT_TRUE(matches(R"({"label":["a=1"],"label!":["a","b"]})", a));
+  EXPECT_FALSE(matches(R"({"label":["a=1"],"label!":["a","b"]})", b));
+  // label! with no value: MatchKVList holds for a key without values, so nothing is pruned.
+  EXPECT_FALSE(matches(R"({"label!":null})", none));
+  EXPECT_TRUE(matches("", none));
+}
+
+TEST(DockerFiltersTest, APrunesUntilIsOneTimeOrDuration) {
+  const std::set<std::string> keys = {"label", "label!", "until"};
+  auto until = [&](const std::string& filters) {
+    return DockerFilters::parse(filters, keys).pruneUntil(2000000000000000000);
+  };
+  auto refusal = [&](const std::string& filters) -> std::string {
+    try {
+      until(filters);
+    } catch (const Error& e) {
+      return std::string(e.what()) + (e.kind() == ErrorKind::invalid ? " (invalid)" : " (other)");
+    }
+    return "accepted";
+  };
+  EXPECT_EQ(until(R"({"label":["a"]})"), std::nullopt);
+  EXPECT_EQ(until(R"({"until":["10s"]})"), std::optional<int64_t>(2000000000000000000 - 10000000000));
+  EXPECT_EQ(until(R"({"until":["1500000000"]})"), std::optional<int64_t>(1500000000000000000));
+  // dockerd 20.10's words (with a 500 there).
+  EXPECT_EQ(refusal(R"({"until":["1h","2h"]})"), "more than one until filter specified (invalid)");
+  EXPECT_EQ(refusal(R"({"until":["xx"]})"), "failed to parse value as time or duration: \"xx\" (invalid)");
+  EXPECT_EQ(refusal(R"({"until":null})"), "invalid filter 'until=[]' (invalid)");
 }
 
 }  // namespace

@@ -148,6 +148,14 @@ TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheReso
   // moby's prune: label! with no value excludes every network; until with none is refused.
   EXPECT_EQ(core->prune(json::parse(R"({"label!":null})")), std::vector<std::string>{});
   EXPECT_EQ(refusal([&] { core->prune(json::parse(R"({"until":null})")); }), "invalid filter 'until=[]'");
+  // Excluded only when every label! holds (n1 has a=b, not c); until= once, in dockerd's words.
+  EXPECT_EQ(core->prune(json::parse(R"({"label!":["a=b"]})")), std::vector<std::string>{});
+  EXPECT_EQ(refusal([&] { core->prune(json::parse(R"({"until":["1h","2h"]})")); }),
+            "more than one until filter specified");
+  EXPECT_EQ(refusal([&] { core->prune(json::parse(R"({"until":["xx"]})")); }),
+            "failed to parse value as time or duration: \"xx\"");
+  EXPECT_EQ(core->prune(json::parse(R"({"label!":["a=b","c"]})")), (std::vector<std::string>{"n1"}));
+  n1 = core->create({{"Name", "n1"}, {"Labels", {{"a", "b"}}}});
   EXPECT_EQ(core->prune(json()), (std::vector<std::string>{"n1"}));
   EXPECT_FALSE(host_.bridges.count("br-" + n1.substr(0, 12)));
   EXPECT_EQ(refusal([&] { core->inspect("n1"); }), "network n1 not found");

@@ -10,9 +10,10 @@ namespace berth::bridge {
 
 namespace {
 
-const std::set<std::string> kAccepted = {"id",     "name",   "label",  "label!",  "status", "exited",
-                                         "ancestor", "before", "since", "volume", "health", "isolation",
-                                         "network", "publish", "expose", "is-task"};
+// dockerd's acceptedPsFilterTags: no label! (only the prune takes it).
+const std::set<std::string> kAccepted = {"id",       "name",      "label",   "status", "exited",
+                                         "ancestor", "before",    "since",   "volume", "health",
+                                         "network",  "isolation", "publish", "expose", "is-task"};
 
 // dockerd's container states (IsValidStateString) and health states (IsValidHealthString).
 const std::set<std::string> kStates = {"created", "running", "paused", "restarting", "removing", "exited", "dead"};
@@ -160,14 +161,6 @@ bool ContainerFilter::matches(const ContainerFacts& c) const {
   // No berth container is a swarm task.
   if (isTask_ && *isTask_) return false;
   if (!filters_.matchKeyValues("label", c.labels)) return false;
-  // label! with no value ({"label!":null}) excludes every container, as moby's prune reads it
-  // (matchLabels: MatchKVList holds for a key with no value).
-  if (filters_.containsNoValue("label!")) return false;
-  for (const auto& l : filters_.values("label!")) {
-    auto eq = l.find('=');
-    auto it = c.labels.find(l.substr(0, eq));
-    if (it != c.labels.end() && (eq == std::string::npos || it->second == l.substr(eq + 1))) return false;
-  }
   if (!exited_.empty() && (c.running || !c.started || !exited_.count(c.exitCode))) return false;
   if (!filters_.exactMatch("status", c.state)) return false;
   if (!filters_.exactMatch("health", c.health)) return false;
