@@ -266,8 +266,7 @@ PruneResult VolumesCore::prune(const std::string& filtersJson, bool all) {
       // moby skips volumes with options: a device's space is not reclaimed by a removal.
       if (record.driver != "local" || !record.options.empty()) continue;
       if (!refs_.users(name).empty()) continue;
-      if (!filters.matchKeyValues("label", record.labels)) continue;
-      if (filters.contains("label!") && filters.matchKeyValues("label!", record.labels)) continue;
+      if (!filters.matchLabels(record.labels)) continue;
       candidates.push_back(name);
     }
   }
