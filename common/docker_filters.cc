@@ -37,7 +37,10 @@ DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::
   for (const auto& [key, value] : doc.items()) {
     auto& set = f.values_[key];
     if (value.is_object()) {
-      for (const auto& v : value.items()) set.insert(v.key());
+      for (const auto& v : value.items()) {
+        set.insert(v.key());
+        if (!v.value().is_boolean() || !v.value().get<bool>()) f.falses_[key].insert(v.key());
+      }
     } else if (value.is_array()) {
       for (const auto& v : value) set.insert(v.is_null() ? "" : v.get<std::string>());
     }
@@ -55,6 +58,14 @@ const std::set<std::string>& DockerFilters::values(const std::string& key) const
 }
 
 bool DockerFilters::exactMatch(const std::string& key, const std::string& source) const {
+  const auto& v = values(key);
+  if (v.empty()) return true;
+  if (!v.count(source)) return false;
+  auto it = falses_.find(key);
+  return it == falses_.end() || !it->second.count(source);
+}
+
+bool DockerFilters::anyEquals(const std::string& key, const std::string& source) const {
   const auto& v = values(key);
   return v.empty() || v.count(source) > 0;
 }

@@ -45,10 +45,19 @@ class DockerFilters {
   const std::map<std::string, std::set<std::string>>& all() const { return values_; }
   // The values of `key` (empty when absent).
   const std::set<std::string>& values(const std::string& key) const;
-  void add(const std::string& key, const std::string& value) { values_[key].insert(value); }
+  void add(const std::string& key, const std::string& value) {
+    values_[key].insert(value);
+    if (auto it = falses_.find(key); it != falses_.end()) it->second.erase(value);
+  }
 
-  // True when `key` has no values or one of them is `source`.
+  // True when `key` has no values or one of them is `source`, as Go's ExactMatch: a value the map
+  // form gave `false` (or null, Go's zero) is one of the key's values, which the other matches
+  // and values() count, but matches nothing exactly.
   bool exactMatch(const std::string& key, const std::string& source) const;
+  // True when `key` has no values or `source` is one of them, whatever the map form's boolean:
+  // the filters moby reads by walking Get (a volume's driver, a network's type) or with Match
+  // over values that are plain words (a container's status).
+  bool anyEquals(const std::string& key, const std::string& source) const;
   // exactMatch, else any value that is a regular expression found in `source`.
   bool match(const std::string& key, const std::string& source) const;
   // True when `key` has no values; otherwise every value "k" or "k=v" holds in `labels`.
@@ -67,6 +76,7 @@ class DockerFilters {
 
  private:
   std::map<std::string, std::set<std::string>> values_;
+  std::map<std::string, std::set<std::string>> falses_;  // the map form's values given false or null
 };
 
 // moby's invalidFilter text for a key with values: "invalid filter 'key=[a b]'".

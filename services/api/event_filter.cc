@@ -19,45 +19,39 @@ std::string attribute(const ipc::EngineEvent& e, const std::string& key) {
 
 EventFilter EventFilter::parse(const std::string& text) {
   EventFilter f;
-  f.values_ = DockerFilters::parse(text, kKeys).all();
+  f.filters_ = DockerFilters::parse(text, kKeys);
   return f;
 }
 
-bool EventFilter::exact(const std::string& key, const std::string& value) const {
-  auto it = values_.find(key);
-  return it == values_.end() || it->second.empty() || it->second.count(value);
-}
-
 bool EventFilter::matches(const ipc::EngineEvent& e) const {
-  if (!exact("type", e.type) || !exact("scope", e.scope)) return false;
-  if (auto it = values_.find("event"); it != values_.end() && !it->second.empty()) {
-    // "exec_start: sh -c ..." matches the filter "exec_start".
+  if (!filters_.exactMatch("type", e.type) || !filters_.exactMatch("scope", e.scope)) return false;
+  if (const auto& wanted = filters_.values("event"); !wanted.empty()) {
+    // "exec_start: sh -c ..." matches the filter "exec_start" (moby's FuzzyMatch for those, which
+    // a value given false still satisfies; the whole action only exactly).
     std::string action = e.action.substr(0, e.action.find(':'));
-    if (!it->second.count(e.action) && !it->second.count(action)) return false;
+    if (!filters_.exactMatch("event", e.action) && (action == e.action || !wanted.count(action))) return false;
   }
   // Object filters: the actor's id (or a prefix of it) or its name, for events of that type.
   for (const char* type : {"container", "image", "volume", "network", "daemon", "plugin", "node", "service",
                            "secret", "config"}) {
-    auto it = values_.find(type);
-    if (it == values_.end() || it->second.empty()) continue;
+    const auto& wanted = filters_.values(type);
+    if (wanted.empty()) continue;
     bool hit = false;
     std::string name = attribute(e, "name");
-    for (const auto& v : it->second) {
+    for (const auto& v : wanted) {
       if (e.type == type && (v == e.actorId || v == name || (!v.empty() && e.actorId.rfind(v, 0) == 0))) hit = true;
       if (std::string(type) == "image" && e.type == "container" && attribute(e, "image") == v) hit = true;
     }
     if (!hit) return false;
   }
-  if (auto it = values_.find("label"); it != values_.end()) {
-    for (const auto& want : it->second) {
-      auto eq = want.find('=');
-      std::string key = want.substr(0, eq);
-      bool found = false;
-      for (const auto& [k, v] : e.attributes) {
-        if (k == key && (eq == std::string::npos || v == want.substr(eq + 1))) found = true;
-      }
-      if (!found) return false;
+  for (const auto& want : filters_.values("label")) {
+    auto eq = want.find('=');
+    std::string key = want.substr(0, eq);
+    bool found = false;
+    for (const auto& [k, v] : e.attributes) {
+      if (k == key && (eq == std::string::npos || v == want.substr(eq + 1))) found = true;
     }
+    if (!found) return false;
   }
   return true;
 }

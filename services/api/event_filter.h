@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "common/docker_filters.h"
 #include "ipc/events.h"
 
 namespace berth::api {
@@ -19,8 +20,7 @@ class EventFilter {
   bool matches(const ipc::EngineEvent& event) const;
 
  private:
-  bool exact(const std::string& key, const std::string& value) const;
-  std::map<std::string, std::set<std::string>> values_;
+  DockerFilters filters_;
 };
 
 }  // namespace berth::api

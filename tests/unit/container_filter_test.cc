@@ -160,6 +160,19 @@ TEST(ContainerFilterTest, AKeyWhoseValueIsNullIsReadAsDockerdReadsIt) {
   EXPECT_EQ(refusal(R"({"health":[null]})"), "Unrecognised filter value for health:  (invalid)");
 }
 
+// A map form's false, as the reference dockerd 20.10 lists a running container labelled a=1 named
+// ft: status (Match), label and name still list it; health (ExactMatch) does not.
+TEST(ContainerFilterTest, AMapFormsFalseListsAsDockerdLists) {
+  auto c = container("abc1", "/ft", 1);
+  c.labels = {{"a", "1"}};
+  std::vector<ContainerFacts> all = {c};
+  EXPECT_EQ(listed(all, R"({"status":{"running":false}})"), "/ft ");
+  EXPECT_EQ(listed(all, R"({"label":{"a":false}})"), "/ft ");
+  EXPECT_EQ(listed(all, R"({"name":{"ft":false}})"), "/ft ");
+  EXPECT_EQ(listed(all, R"({"health":{"none":false}})"), "");
+  EXPECT_EQ(listed(all, R"({"health":{"none":true}})"), "/ft ");
+}
+
 TEST(ContainerFilterTest, ValuesDockerdRefusesAreRefusedInItsWords) {
   EXPECT_EQ(refusal(R"({"colour":["red"]})"), "invalid filter 'colour' (invalid)");
   // label! is a prune's (DockerFilters::matchLabels); dockerd's list refuses it.

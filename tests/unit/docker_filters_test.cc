@@ -81,6 +81,25 @@ TEST(DockerFiltersTest, WhatGoCannotReadIntoEitherFormIsInvalid) {
   }
 }
 
+// Go keeps a map form's false (and null, its zero) as a value: Get and the label and regular
+// expression matches see it, ExactMatch does not match it.
+TEST(DockerFiltersTest, AMapFormsFalseIsAValueThatMatchesNothingExactly) {
+  const std::set<std::string> keys = {"status", "label"};
+  auto f = DockerFilters::parse(R"({"status":{"running":false,"paused":true,"exited":null}})", keys);
+  EXPECT_EQ(f.values("status"), (std::set<std::string>{"exited", "paused", "running"}));
+  EXPECT_FALSE(f.exactMatch("status", "running"));
+  EXPECT_FALSE(f.exactMatch("status", "exited"));
+  EXPECT_TRUE(f.exactMatch("status", "paused"));
+  EXPECT_TRUE(f.anyEquals("status", "running"));
+  EXPECT_TRUE(f.match("status", "running"));
+  EXPECT_FALSE(f.anyEquals("status", "dead"));
+  // The list form has no booleans; add() is a true.
+  EXPECT_TRUE(DockerFilters::parse(R"({"status":["running"]})", keys).exactMatch("status", "running"));
+  f.add("status", "running");
+  EXPECT_TRUE(f.exactMatch("status", "running"));
+  EXPECT_TRUE(DockerFilters::parse(R"({"label":{"a":false}})", keys).matchKeyValues("label", {{"a", "1"}}));
+}
+
 // moby's matchLabels, which every prune applies (daemon/prune.go and its images and network
 // siblings): the object is excluded only when every label! holds, as the reference dockerd
 // 20.10 pruned with --filter label!=a --filter label!=b (only the one with both was kept).

@@ -25,6 +25,20 @@ TEST(EventFilterTest, TypeAndEventMatchExactly) {
   EXPECT_TRUE(EventFilter::parse(R"({"event":["exec_start"]})").matches(exec));
 }
 
+// Go's ExactMatch answers with the map form's boolean: the reference dockerd 20.10 sent no event
+// for {"type":{"container":false}}; its fuzzy matches (a container's id prefix or name, and
+// exec_start's) ignore the boolean.
+TEST(EventFilterTest, AMapFormsFalseMatchesNothingExactly) {
+  EXPECT_FALSE(EventFilter::parse(R"({"type":{"container":false}})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"type":{"container":null}})").matches(containerStart()));
+  EXPECT_FALSE(EventFilter::parse(R"({"event":{"start":false}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"event":{"start":true,"stop":false}})").matches(containerStart()));
+  EXPECT_TRUE(EventFilter::parse(R"({"container":{"web":false}})").matches(containerStart()));
+  auto exec = containerStart();
+  exec.action = "exec_start: sh -c true";
+  EXPECT_TRUE(EventFilter::parse(R"({"event":{"exec_start":false}})").matches(exec));
+}
+
 TEST(EventFilterTest, ContainerMatchesIdPrefixOrName) {
   EXPECT_TRUE(EventFilter::parse(R"({"container":{"web":true}})").matches(containerStart()));
   EXPECT_TRUE(EventFilter::parse(R"({"container":{"4f2a":true}})").matches(containerStart()));

@@ -143,6 +143,16 @@ TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheReso
   EXPECT_EQ(refusal([&] { core->remove("n1"); }),
             "error while removing network: network n1 id " + n1 + " has active endpoints");
   EXPECT_EQ(core->list(json::parse(R"({"dangling":["true"]})")).size(), 0u);
+  // As the reference dockerd 20.10: a map form's false matches no driver (ExactMatch) but still
+  // names a type (Get); dangling takes one of four words, once, refused in its words.
+  EXPECT_EQ(core->list(json::parse(R"({"driver":{"null":false}})")).size(), 0u);
+  EXPECT_EQ(core->list(json::parse(R"({"driver":{"null":true}})")).size(), 1u);
+  EXPECT_EQ(core->list(json::parse(R"({"type":{"builtin":false}})")).size(),
+            core->list(json::parse(R"({"type":["builtin"]})")).size());
+  EXPECT_EQ(refusal([&] { core->list(json::parse(R"({"dangling":["maybe"]})")); }),
+            "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")");
+  EXPECT_EQ(refusal([&] { core->list(json::parse(R"({"dangling":["true","false"]})")); }),
+            "got more than one value for filter key \"dangling\"");
   core->detach(id('a'));
   EXPECT_TRUE(host_.resolver.empty());
   // moby's prune: label! with no value excludes every network; until with none is refused.

@@ -201,6 +201,10 @@ TEST_F(VolumesCoreTest, ListFiltersAsDockerdDoes) {
   EXPECT_EQ(names(R"({"label":["tier","x"]})"), (std::vector<std::string>{"alpha"}));
   EXPECT_EQ(names(R"({"driver":["local"]})"), (std::vector<std::string>{"alpha", "beta", "gamma"}));
   EXPECT_TRUE(names(R"({"driver":["other"]})").empty());
+  // A map form's false, as the reference dockerd 20.10 reads it: still a driver (moby walks the
+  // values), but no dangling= (ExactMatch).
+  EXPECT_EQ(names(R"({"driver":{"local":false}})"), (std::vector<std::string>{"alpha", "beta", "gamma"}));
+  EXPECT_EQ(refusal([&] { names(R"({"dangling":{"true":false}})"); }), "invalid: invalid filter 'dangling=[true]'");
   // name: exact, else a regular expression found anywhere in the name (moby's filters.Match).
   EXPECT_EQ(names(R"({"name":["beta"]})"), (std::vector<std::string>{"beta"}));
   EXPECT_EQ(names(R"({"name":["mm"]})"), (std::vector<std::string>{"gamma"}));

@@ -162,7 +162,8 @@ bool ContainerFilter::matches(const ContainerFacts& c) const {
   if (isTask_ && *isTask_) return false;
   if (!filters_.matchKeyValues("label", c.labels)) return false;
   if (!exited_.empty() && (c.running || !c.started || !exited_.count(c.exitCode))) return false;
-  if (!filters_.exactMatch("status", c.state)) return false;
+  // dockerd Matches status (a map form's false still lists) and ExactMatches health.
+  if (!filters_.anyEquals("status", c.state)) return false;
   if (!filters_.exactMatch("health", c.health)) return false;
   // volume=, ancestor= and network= given with no value ({"volume":null}) match no container,
   // as dockerd 20.10 answers (each walks the values for a match).

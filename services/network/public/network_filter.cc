@@ -11,17 +11,23 @@ NetworkListFilter::NetworkListFilter(const std::string& filtersText)
   for (const auto& t : filters_.values("type")) {
     if (t != "custom" && t != "builtin") throw Error(ErrorKind::invalid, "invalid filter: 'type'='" + t + "'");
   }
-  for (const auto& d : filters_.values("dangling")) {
-    auto b = parseGoBool(d);
-    if (!b) throw Error(ErrorKind::invalid, "invalid filter 'dangling=[" + d + "]'");
-    dangling_ = *b;
+  // As dockerd 20.10 (its words): one value, of the four it names.
+  const auto& dangling = filters_.values("dangling");
+  if (dangling.size() > 1) throw Error(ErrorKind::invalid, "got more than one value for filter key \"dangling\"");
+  if (!dangling.empty()) {
+    const auto& d = *dangling.begin();
+    if (d != "0" && d != "false" && d != "1" && d != "true") {
+      throw Error(ErrorKind::invalid,
+                  "invalid value for filter 'dangling', must be \"true\" (or \"1\"), or \"false\" (or \"0\")");
+    }
+    dangling_ = d == "1" || d == "true";
   }
 }
 
 bool NetworkListFilter::matches(const Facts& n) const {
   if (!filters_.exactMatch("driver", n.driver) || !names_.match(n.name) || !ids_.match(n.id) ||
       !filters_.exactMatch("scope", "local") || !filters_.matchKeyValues("label", n.labels) ||
-      !filters_.exactMatch("type", n.predefined ? "builtin" : "custom")) {
+      !filters_.anyEquals("type", n.predefined ? "builtin" : "custom")) {
     return false;
   }
   // type= with no value ({"type":null}) lists nothing, as dockerd 20.10 (it gathers the

@@ -15,7 +15,7 @@ VolumeListFilter::VolumeListFilter(const std::string& filtersText)
 
 bool VolumeListFilter::matches(const std::string& name, const std::string& driver,
                                const std::map<std::string, std::string>& labels) const {
-  return filters_.exactMatch("driver", driver) && names_.match(name) && filters_.matchKeyValues("label", labels);
+  return filters_.anyEquals("driver", driver) && names_.match(name) && filters_.matchKeyValues("label", labels);
 }
 
 }  // namespace berth::volumes
