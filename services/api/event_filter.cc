@@ -1,6 +1,8 @@
 #include "services/api/event_filter.h"
 
 #include "common/docker_filters.h"
+#include "common/errors.h"
+#include "common/image_reference.h"
 
 namespace berth::api {
 namespace {
@@ -15,6 +17,17 @@ std::string attribute(const ipc::EngineEvent& e, const std::string& key) {
   return {};
 }
 
+// moby's stripTag: a reference's familiar name, without tag or digest ("busybox:1" is
+// "busybox"); the text itself when it is no reference.
+std::string withoutTag(const std::string& text) {
+  if (text.empty()) return text;
+  try {
+    return images::parseReference(text, "").name;
+  } catch (const Error&) {
+    return text;
+  }
+}
+
 }  // namespace
 
 EventFilter EventFilter::parse(const std::string& text) {
@@ -26,23 +39,35 @@ EventFilter EventFilter::parse(const std::string& text) {
 bool EventFilter::matches(const ipc::EngineEvent& e) const {
   if (!filters_.exactMatch("type", e.type) || !filters_.exactMatch("scope", e.scope)) return false;
   if (const auto& wanted = filters_.values("event"); !wanted.empty()) {
-    // "exec_start: sh -c ..." matches the filter "exec_start" (moby's FuzzyMatch for those, which
-    // a value given false still satisfies; the whole action only exactly).
-    std::string action = e.action.substr(0, e.action.find(':'));
-    if (!filters_.exactMatch("event", e.action) && (action == e.action || !wanted.count(action))) return false;
+    // As moby's matchEvent: when one value is exec_create, exec_start or health_status (whose
+    // actions go on, "exec_start: sh -c ..."), an action matches a value exactly or begins with
+    // any value (FuzzyMatch, whatever a map form's boolean); otherwise exactly (ExactMatch).
+    bool fuzzy = wanted.count("exec_create") || wanted.count("exec_start") || wanted.count("health_status");
+    bool hit = filters_.exactMatch("event", e.action);
+    for (const auto& v : wanted) hit = hit || (fuzzy && e.action.rfind(v, 0) == 0);
+    if (!hit) return false;
   }
-  // Object filters: the actor's id (or a prefix of it) or its name, for events of that type.
-  for (const char* type : {"container", "image", "volume", "network", "daemon", "plugin", "node", "service",
-                           "secret", "config"}) {
+  // Object filters, as moby's fuzzyMatchName: the actor's id, or its name, is a value or begins
+  // with one, whatever the event's type (moby does not look at it).
+  for (const char* type :
+       {"container", "volume", "network", "daemon", "plugin", "node", "service", "secret", "config"}) {
     const auto& wanted = filters_.values(type);
     if (wanted.empty()) continue;
     bool hit = false;
     std::string name = attribute(e, "name");
     for (const auto& v : wanted) {
-      if (e.type == type && (v == e.actorId || v == name || (!v.empty() && e.actorId.rfind(v, 0) == 0))) hit = true;
-      if (std::string(type) == "image" && e.type == "container" && attribute(e, "image") == v) hit = true;
+      if (e.actorId.rfind(v, 0) == 0 || name.rfind(v, 0) == 0) hit = true;
     }
     if (!hit) return false;
+  }
+  // image=, as moby's matchImage: exactly the actor's id or its image (an image event's name, a
+  // container event's image attribute), each also without its tag.
+  if (!filters_.values("image").empty()) {
+    std::string image = attribute(e, e.type == "image" ? "name" : "image");
+    if (!filters_.exactMatch("image", e.actorId) && !filters_.exactMatch("image", image) &&
+        !filters_.exactMatch("image", withoutTag(e.actorId)) && !filters_.exactMatch("image", withoutTag(image))) {
+      return false;
+    }
   }
   for (const auto& want : filters_.values("label")) {
     auto eq = want.find('=');

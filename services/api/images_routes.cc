@@ -60,13 +60,6 @@ struct ImageFilter {
     for (const auto& key : keys) {
       if (parsed.contains(key)) f.values[key] = parsed.values(key);
     }
-    if (f.values.count("dangling")) {
-      for (const auto& v : f.values["dangling"]) {
-        if (v != "true" && v != "false" && v != "1" && v != "0") {
-          throw Error(ErrorKind::invalid, "invalid filter 'dangling=" + v + "'");
-        }
-      }
-    }
     return f;
   }
 };
@@ -398,6 +391,18 @@ void ImagesRoutes::forgetConfigFacts(const std::vector<std::shared_ptr<const ima
 
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filter = ImageFilter::parse(filtersParam(req));
+  // As moby's Images: dangling= is true or false, read with ExactMatch (so with no value,
+  // {"dangling":null}, it is true; "1" and a map form's false are refused).
+  std::optional<bool> wantDangling;
+  if (filter.parsed.contains("dangling")) {
+    if (filter.parsed.exactMatch("dangling", "true")) {
+      wantDangling = true;
+    } else if (filter.parsed.exactMatch("dangling", "false")) {
+      wantDangling = false;
+    } else {
+      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.parsed.values("dangling")));
+    }
+  }
   auto listed = all();
   forgetConfigFacts(listed);
 
@@ -425,13 +430,9 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     const auto& i = *image;
     const auto& tags = i.repoTags;
     auto facts = configFacts(i);
-    // dangling= with no value ({"dangling":null}) is dangling=true, and reference= with none
-    // matches no reference, as dockerd 20.10 answers (moby's ExactMatch holds for a key with no
-    // value; the reference filter walks the values for a match).
-    if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
-      bool wantDangling = it->second.empty() || it->second.count("true") || it->second.count("1");
-      if (wantDangling != tags.empty()) continue;
-    }
+    // reference= with no value matches no reference, as dockerd 20.10 answers (the reference
+    // filter walks the values for a match).
+    if (wantDangling && *wantDangling != tags.empty()) continue;
     // As dockerd: an image is listed when one of its references matches, with only the
     // references that match (so `docker images REPO:TAG` prints that row alone). A reference
     // matches a pattern by its whole text or by its name (reference.FamiliarMatch).
@@ -604,9 +605,17 @@ std::map<std::string, std::string> labelMap(const json& labels) {
 
 void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
   auto filter = ImageFilter::parse(filtersParam(req), ImageFilter::pruneKeys());
+  // As moby's ImagesPrune: dangling= false or 0 prunes every unused image, true or 1 the
+  // dangling ones, read with ExactMatch (a map form's false matches neither: refused). With no
+  // value ({"dangling":null}) ExactMatch holds for "false" and moby would prune every unused
+  // image; berth prunes the dangling ones only.
   bool all = false;
-  if (auto it = filter.values.find("dangling"); it != filter.values.end()) {
-    all = it->second.count("false") || it->second.count("0");
+  if (filter.parsed.contains("dangling") && !filter.parsed.containsNoValue("dangling")) {
+    if (filter.parsed.exactMatch("dangling", "false") || filter.parsed.exactMatch("dangling", "0")) {
+      all = true;
+    } else if (!filter.parsed.exactMatch("dangling", "true") && !filter.parsed.exactMatch("dangling", "1")) {
+      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.parsed.values("dangling")));
+    }
   }
   // until: only images created before the time (dockerd compares the image config's created).
   auto until = filter.parsed.pruneUntil(nowUnixNanos());

@@ -7,15 +7,15 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "common/errors.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
 #include "tests/support/engine.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/tar_builder.h"
 #include "tests/support/test_images.h"
@@ -304,6 +304,19 @@ TEST_F(ImagesTest, FiltersAndPruneWorkOnDanglingImages) {
   ASSERT_EQ(engine_.docker({"rmi", "berth-test/gone:1"}).exitCode, 0);
   auto r = engine_.docker({"images", "--filter", "dangling=true", "-q"});
   EXPECT_EQ(r.out.size(), 13u) << r.out;
+  // As the reference dockerd 20.10 (ExactMatch of "true" or "false"): 1 is refused in a list, and
+  // a prune takes only true, 1, false or 0 (the API itself: the CLI's prune adds dangling=true);
+  // neither refusal removes anything.
+  r = engine_.docker({"images", "--filter", "dangling=1", "-q"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("invalid filter 'dangling=[1]'"), std::string::npos) << r.err;
+  for (const char* filters :
+       {"%7B%22dangling%22%3A%5B%22maybe%22%5D%7D", "%7B%22dangling%22%3A%7B%22false%22%3Afalse%7D%7D"}) {
+    auto pruned = httpRequest(engine_.socketPath(), "POST", std::string("/v1.41/images/prune?filters=") + filters);
+    EXPECT_EQ(pruned.status, 400) << filters;
+    EXPECT_EQ(bodyOf(pruned)["message"].get<std::string>().rfind("invalid filter 'dangling=[", 0), 0u) << pruned.body;
+  }
+  EXPECT_EQ(engine_.docker({"images", "--filter", "dangling=true", "-q"}).out.size(), 13u);
   r = engine_.docker({"images", "--filter", "reference=berth-test/*", "--format", "{{.Repository}}"});
   EXPECT_EQ(r.out, "berth-test/keep\n");
   // An image with several tags lists only the references that match (reference dockerd 20.10:

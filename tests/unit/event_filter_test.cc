@@ -39,6 +39,31 @@ TEST(EventFilterTest, AMapFormsFalseMatchesNothingExactly) {
   EXPECT_TRUE(EventFilter::parse(R"({"event":{"exec_start":false}})").matches(exec));
 }
 
+// moby's matchEvent: with exec_start (or exec_create, health_status) among the values every value
+// is a prefix, a map form's false too; otherwise an action matches exactly.
+TEST(EventFilterTest, AnExecActionMakesEveryEventValueAPrefix) {
+  auto die = containerStart();
+  die.action = "die";
+  EXPECT_TRUE(EventFilter::parse(R"({"event":{"exec_start":true,"die":false}})").matches(die));
+  EXPECT_FALSE(EventFilter::parse(R"({"event":{"start":true,"die":false}})").matches(die));
+  EXPECT_TRUE(EventFilter::parse(R"({"event":["exec_start","di"]})").matches(die));
+  EXPECT_FALSE(EventFilter::parse(R"({"event":["start","di"]})").matches(die));
+}
+
+// moby's matchImage: the actor's id or its image, exactly, each also without its tag; no id prefix.
+TEST(EventFilterTest, ImageMatchesTheIdOrTheNameWithOrWithoutItsTag) {
+  auto run = containerStart();
+  run.attributes = {{"name", "web"}, {"image", "registry.local:5000/db:1"}};
+  EXPECT_TRUE(EventFilter::parse(R"({"image":["registry.local:5000/db:1"]})").matches(run));
+  EXPECT_TRUE(EventFilter::parse(R"({"image":["registry.local:5000/db"]})").matches(run));
+  EXPECT_FALSE(EventFilter::parse(R"({"image":["registry.local:5000/db:2"]})").matches(run));
+  EXPECT_FALSE(EventFilter::parse(R"({"image":{"registry.local:5000/db":false}})").matches(run));
+  ipc::EngineEvent tag{"image", "tag", "sha256:0123abcd", {{"name", "busybox:latest"}}, "local", 1};
+  EXPECT_TRUE(EventFilter::parse(R"({"image":["busybox"]})").matches(tag));
+  EXPECT_TRUE(EventFilter::parse(R"({"image":["sha256:0123abcd"]})").matches(tag));
+  EXPECT_FALSE(EventFilter::parse(R"({"image":["sha256:0123"]})").matches(tag));
+}
+
 TEST(EventFilterTest, ContainerMatchesIdPrefixOrName) {
   EXPECT_TRUE(EventFilter::parse(R"({"container":{"web":true}})").matches(containerStart()));
   EXPECT_TRUE(EventFilter::parse(R"({"container":{"4f2a":true}})").matches(containerStart()));
