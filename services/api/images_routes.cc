@@ -430,9 +430,12 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     const auto& i = *image;
     const auto& tags = i.repoTags;
     auto facts = configFacts(i);
+    // As moby's Images: dangling=true lists the images without a tag; dangling=false leaves out
+    // only those with neither a tag nor a digest (one pulled by digest alone is listed by both).
+    if (wantDangling && *wantDangling && !tags.empty()) continue;
+    if (wantDangling && !*wantDangling && tags.empty() && i.repoDigests.empty()) continue;
     // reference= with no value matches no reference, as dockerd 20.10 answers (the reference
     // filter walks the values for a match).
-    if (wantDangling && *wantDangling != tags.empty()) continue;
     // As dockerd: an image is listed when one of its references matches, with only the
     // references that match (so `docker images REPO:TAG` prints that row alone). A reference
     // matches a pattern by its whole text or by its name (reference.FamiliarMatch).

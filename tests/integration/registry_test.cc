@@ -60,6 +60,10 @@ TEST_F(RegistryTest, APushedImagePullsBackWithTheSameIdAndADigest) {
   r = engine_.docker({"pull", digests});
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_EQ(engine_.docker({"image", "inspect", "--format", "{{.Id}}", digests}).out, id);
+  // Pulled by digest alone it has no tag, yet moby's Images drops an image from dangling=false
+  // only when it has neither tags nor digests, and lists it under dangling=true (no tag).
+  EXPECT_EQ(engine_.output({"images", "-q", "--no-trunc", "--filter", "dangling=false"}), id);
+  EXPECT_EQ(engine_.output({"images", "-q", "--no-trunc", "--filter", "dangling=true"}), id);
 }
 
 TEST_F(RegistryTest, ASecondPushFindsItsLayersAndAnotherRepositoryMountsThem) {
