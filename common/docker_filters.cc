@@ -11,6 +11,14 @@
 namespace berth {
 
 DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::string>& accepted) {
+  auto f = parseAnyKeys(text);
+  for (const auto& [key, values] : f.values_) {
+    if (!accepted.count(key)) throw Error(ErrorKind::invalid, "invalid filter '" + key + "'");
+  }
+  return f;
+}
+
+DockerFilters DockerFilters::parseAnyKeys(const std::string& text) {
   DockerFilters f;
   if (text.empty()) return f;
   auto doc = parseJsonOrDiscarded(text);
@@ -44,9 +52,6 @@ DockerFilters DockerFilters::parse(const std::string& text, const std::set<std::
     } else if (value.is_array()) {
       for (const auto& v : value) set.insert(v.is_null() ? "" : v.get<std::string>());
     }
-  }
-  for (const auto& [key, values] : f.values_) {
-    if (!accepted.count(key)) throw Error(ErrorKind::invalid, "invalid filter '" + key + "'");
   }
   return f;
 }

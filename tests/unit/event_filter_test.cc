@@ -77,14 +77,10 @@ TEST(EventFilterTest, LabelsMatchKeyOrKeyValue) {
   EXPECT_FALSE(EventFilter::parse(R"({"label":{"tier=back":true}})").matches(containerStart()));
 }
 
-TEST(EventFilterTest, UnknownFiltersAndMalformedJsonAreInvalid) {
-  try {
-    EventFilter::parse(R"({"colour":{"red":true}})");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::invalid);
-    EXPECT_STREQ(e.what(), "invalid filter 'colour'");
-  }
+// dockerd 20.10 validates no key of /events' filters: the reference engine streamed every event
+// for {"colour":["red"]}. A document Go cannot read is still refused.
+TEST(EventFilterTest, UnknownKeysFilterNothingAndMalformedJsonIsInvalid) {
+  EXPECT_TRUE(EventFilter::parse(R"({"colour":{"red":true}})").matches(containerStart()));
   EXPECT_THROW(EventFilter::parse("{not json"), Error);
   EXPECT_THROW(EventFilter::parse(R"({"type":"container"})"), Error);
 }
