@@ -79,20 +79,21 @@ TEST_F(NetworkReadModelTest, InspectAndListAnswerWithTheNetworkServiceFrozenSoNo
   ASSERT_EQ(container.size(), 64u);
   json viaService = networksFromTheService();
   ASSERT_EQ(viaService.size(), 4u) << viaService;  // bridge, host, none, frozen-net
-  // By id, from the service before the freeze: the copy leaves an id prefix to the service.
+  // By id, from the service before the freeze.
   std::map<std::string, json> inspected;
   for (const auto& n : viaService) {
     std::string id = n["Id"];
-    inspected[id] = bodyOf(get("/v1.43/networks/" + id.substr(0, 16)));
+    inspected[id] = bodyOf(get("/v1.43/networks/" + id));
     EXPECT_EQ(inspected[id]["Id"], id);
   }
   {
     auto frozen = freezeOnceAnsweredWithout(engine_.childPid("network"), "/v1.43/networks");
     ASSERT_TRUE(frozen) << "the copy never answered with the network service frozen";
-    // A read the copy does not answer waits for the frozen service: the proof that it is frozen.
-    std::string prefix = viaService[0]["Id"].get<std::string>().substr(0, 16);
-    auto waiting = rawRequest(engine_.socketPath(),
-                              "GET /v1.43/networks/" + prefix + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
+    // A read the copy does not answer (no such network) waits for the frozen service: the proof
+    // that it is frozen.
+    auto waiting =
+        rawRequest(engine_.socketPath(),
+                   "GET /v1.43/networks/no-such-network HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
     EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
     // The same documents as the service's, in the same order (by id).
     EXPECT_EQ(networks(), viaService);
@@ -129,6 +130,7 @@ TEST_F(NetworkReadModelTest, InspectAndListAnswerWithTheNetworkServiceFrozenSoNo
       std::string id = n["Id"], name = n["Name"];
       EXPECT_EQ(bodyOf(get("/v1.43/networks/" + id)), inspected[id]) << name;
       EXPECT_EQ(bodyOf(get("/v1.43/networks/" + name)), inspected[id]) << name;
+      EXPECT_EQ(bodyOf(get("/v1.43/networks/" + id.substr(0, 12))), inspected[id]) << name;
     }
     json held = bodyOf(get("/v1.43/networks/frozen-net"));
     EXPECT_EQ(held["Labels"], json({{"tier", "cold"}}));

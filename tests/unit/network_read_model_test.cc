@@ -11,7 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -176,17 +178,32 @@ TEST_F(NetworkFeedToModelTest, AfterEachKindOfChangeTheModelAnswersWhatTheCoreAn
   EXPECT_LE(model.counts().snapshots, 2u);
 }
 
-TEST_F(NetworkFeedToModelTest, AnIdPrefixOrAnUnknownNameIsLeftToTheService) {
+// Resolved in the core's order: a full id, a name, then an id prefix only one network has.
+TEST_F(NetworkFeedToModelTest, AnIdPrefixOnlyOneNetworkHasIsAnsweredAndTheRestLeftToTheService) {
   std::string made = core_->create({{"Name", "named"}});
+  // A name that is also a prefix of another network's id: the name wins, in the core too.
+  std::string prefixName = core_->create({{"Name", made.substr(0, 8)}});
+  // Seventeen networks more: two ids among the twenty begin with the same hex digit.
+  for (int i = 0; i < 17; ++i) core_->create({{"Name", "n" + std::to_string(i)}});
   NetworkReadModel model(context_, viewsEndpoint_, client_);
-  ASSERT_TRUE(test::waitFor([&] { return model.inspect(made).has_value(); }, 5s));
-  EXPECT_EQ(model.inspect(made.substr(0, 12)), std::nullopt);  // the service resolves prefixes
+  ASSERT_TRUE(test::waitFor([&] { return model.list() && json::parse(*model.list()).size() == 22u; }, 5s));
+  EXPECT_EQ(model.inspect(made.substr(0, 12)), core_->inspect(made.substr(0, 12)).dump());
+  EXPECT_EQ(json::parse(model.inspect(made.substr(0, 12)).value())["Name"], "named");
+  EXPECT_EQ(model.inspect(made.substr(0, 8)), core_->inspect(made.substr(0, 8)).dump());
+  EXPECT_EQ(json::parse(model.inspect(made.substr(0, 8)).value())["Id"], prefixName);
+  std::map<char, int> byFirstDigit;
+  for (const auto& n : json::parse(*model.list())) ++byFirstDigit[n["Id"].get<std::string>()[0]];
+  auto shared = std::find_if(byFirstDigit.begin(), byFirstDigit.end(), [](auto& d) { return d.second > 1; });
+  ASSERT_NE(shared, byFirstDigit.end());
+  std::string ambiguous(1, shared->first);
+  EXPECT_EQ(model.inspect(ambiguous), std::nullopt);  // the core answers in its words:
+  EXPECT_EQ(test::thrownKind([&] { core_->inspect(ambiguous); }), "invalid");
+  EXPECT_EQ(test::thrownMessage([&] { core_->inspect(ambiguous); }), "network " + ambiguous + " is ambiguous");
   EXPECT_EQ(model.inspect("no-such-network"), std::nullopt);
+  EXPECT_EQ(test::thrownKind([&] { core_->inspect("no-such-network"); }), "notFound");
   EXPECT_EQ(model.inspect(""), std::nullopt);
-  EXPECT_EQ(core_->inspect(made.substr(0, 12))["Name"], "named");  // which the core resolves
   // Declined for what they are, not because the copy stopped being current.
   EXPECT_TRUE(model.inspect("named").has_value());
-  EXPECT_TRUE(model.list().has_value());
 }
 
 TEST_F(NetworkFeedToModelTest, AStampItHasNotReachedMakesItDeclineUntilTheChangeArrives) {

@@ -1,11 +1,12 @@
 #include "services/network/public/network_read_model.h"
 
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "common/deadline.h"
 #include "ipc/capnp_text.h"
@@ -99,12 +100,18 @@ ipc::ViewCopyCounts NetworkReadModel::counts() const { return copy_->counts(); }
 std::optional<std::string> NetworkReadModel::inspect(const std::string& ref) {
   std::optional<std::string> out;
   copy_->read([&](const Networks& networks) {
-    // The service's order: a full id, then a name; an id prefix is the service's to resolve.
+    // The service's order (NetworkCore::resolveLocked): a full id, then a name, then an id
+    // prefix that only one network has. No such network, or a prefix more than one has, is
+    // the service's to answer, in its own words.
     auto it = networks.byId.find(ref);
     if (it == networks.byId.end()) {
-      auto named = networks.idsByName.find(ref);
-      if (named == networks.idsByName.end()) return false;
-      it = networks.byId.find(*named->second.rbegin());
+      if (auto named = networks.idsByName.find(ref); named != networks.idsByName.end()) {
+        it = networks.byId.find(*named->second.rbegin());
+      } else if (!ref.empty()) {
+        it = networks.byId.lower_bound(ref);
+        auto startsWithRef = [&](auto at) { return at != networks.byId.end() && at->first.starts_with(ref); };
+        if (!startsWithRef(it) || startsWithRef(std::next(it))) return false;
+      }
       if (it == networks.byId.end()) return false;
     }
     out = it->second->inspected;

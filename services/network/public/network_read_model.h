@@ -1,13 +1,14 @@
 // The API's read model of networks (docs/ipc.md, "Network views"): a copy of the network
 // service's networks as inspect shows them, kept current from its views channel
-// (ipc/view_copy.h), that answers GET /networks/{id} by full id or name and GET /networks,
+// (ipc/view_copy.h), that answers GET /networks/{id} by id, name or id prefix and GET /networks,
 // filtered or not, without an RPC.
 //
 // It answers only what is never older than anything a client was shown: every network view
 // stamp a reply or event carried (the network service's, and the containerd-bridge's, which
 // passes on those of the endpoints it connects and disconnects) must be reached first.
-// Otherwise, and for a reference it does not hold by id or name (an id prefix, or no such
-// network: the service answers in its own words), it declines and the caller asks the service.
+// Otherwise, and for a reference it does not hold (no such network, or an id prefix more than
+// one network has: the service answers in its own words), it declines and the caller asks the
+// service.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,7 @@ class NetworkReadModel {
   void require(ipc::ViewStamp stamp);
   // A call to the service went away after its request left at `sentAt` (ipc::ViewCopy::requireRunAfter).
   void requireRunAfter(uint64_t sentAt);
-  // The network with id or name `ref` as GET /networks/{id} shows it (JSON text), or nullopt:
+  // The network with id, name or id prefix `ref` as GET /networks/{id} shows it (JSON text), or nullopt:
   // ask the service.
   std::optional<std::string> inspect(const std::string& ref);
   // The networks GET /networks shows for `filtersText` (its `filters` parameter; empty: all), a
