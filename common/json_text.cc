@@ -47,4 +47,13 @@ nlohmann::json parseJsonOrDiscarded(std::string_view text) {
   return nlohmann::json::parse(text, nullptr, false);
 }
 
+std::map<std::string, std::string> stringEntries(const nlohmann::json& object) {
+  std::map<std::string, std::string> out;
+  if (!object.is_object()) return out;
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (it->is_string()) out.emplace(it.key(), it->get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace berth

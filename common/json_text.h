@@ -5,9 +5,10 @@
 // nesting deeper than kMaxJsonDepth is refused before it is parsed.
 #pragma once
 
-#include <string_view>
-
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
 
 namespace berth {
 
@@ -26,5 +27,10 @@ nlohmann::json parseJson(std::string_view text);
 // json::parse(text, nullptr, false): a discarded value when the text is malformed or nests too
 // deep.
 nlohmann::json parseJsonOrDiscarded(std::string_view text);
+
+// The members of `object` whose values are strings (labels, options), as a map; other members,
+// and anything that is not an object, are left out. For documents berth wrote or a service
+// already checked: a request body's map is checked where it enters, with dockerd's refusals.
+std::map<std::string, std::string> stringEntries(const nlohmann::json& object);
 
 }  // namespace berth

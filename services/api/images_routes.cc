@@ -36,33 +36,10 @@ json removedItemJson(const images::RemovedItem& item) {
   return item.untagged.empty() ? json{{"Deleted", item.deleted}} : json{{"Untagged", item.untagged}};
 }
 
-// Docker's image filters for GET /images/json.
-struct ImageFilter {
-  std::map<std::string, std::set<std::string>> values;
-  DockerFilters parsed;
-
-  // The keys dockerd accepts for GET /images/json and for POST /images/prune.
-  static const std::set<std::string>& listKeys() {
-    static const std::set<std::string> keys = {"dangling", "label", "before", "since", "reference"};
-    return keys;
-  }
-  static const std::set<std::string>& pruneKeys() {
-    static const std::set<std::string> keys = {"dangling", "label", "label!", "until"};
-    return keys;
-  }
-
-  static ImageFilter parse(const std::string& text, const std::set<std::string>& keys = listKeys()) {
-    // Docker's two forms and refusals (a value that is neither map nor list: "invalid filter"),
-    // read as for volumes and networks.
-    auto parsed = DockerFilters::parse(text, keys);
-    ImageFilter f;
-    f.parsed = parsed;
-    for (const auto& key : keys) {
-      if (parsed.contains(key)) f.values[key] = parsed.values(key);
-    }
-    return f;
-  }
-};
+// The keys dockerd accepts for GET /images/json and for POST /images/prune; both read Docker's
+// two forms and refusals as for volumes and networks (DockerFilters).
+const std::set<std::string> kImageListFilterKeys = {"dangling", "label", "before", "since", "reference"};
+const std::set<std::string> kImagePruneFilterKeys = {"dangling", "label", "label!", "until"};
 
 // Shell-style match of a reference against a pattern with '*' (docker's reference filter uses
 // path.Match); enough for "name", "name:tag", "name:*", "*/app".
@@ -390,17 +367,17 @@ void ImagesRoutes::forgetConfigFacts(const std::vector<std::shared_ptr<const ima
 }
 
 void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
-  auto filter = ImageFilter::parse(filtersParam(req));
+  auto filter = DockerFilters::parse(filtersParam(req), kImageListFilterKeys);
   // As moby's Images: dangling= is true or false, read with ExactMatch (so with no value,
   // {"dangling":null}, it is true; "1" and a map form's false are refused).
   std::optional<bool> wantDangling;
-  if (filter.parsed.contains("dangling")) {
-    if (filter.parsed.exactMatch("dangling", "true")) {
+  if (filter.contains("dangling")) {
+    if (filter.exactMatch("dangling", "true")) {
       wantDangling = true;
-    } else if (filter.parsed.exactMatch("dangling", "false")) {
+    } else if (filter.exactMatch("dangling", "false")) {
       wantDangling = false;
     } else {
-      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.parsed.values("dangling")));
+      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.values("dangling")));
     }
   }
   auto listed = all();
@@ -408,9 +385,8 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
 
   auto created = [&](const images::ImageInfo& i) { return configFacts(i)->created; };
   auto resolveTime = [&](const std::string& key) -> std::optional<int64_t> {
-    auto it = filter.values.find(key);
-    if (it == filter.values.end() || it->second.empty()) return std::nullopt;
-    const std::string& ref = *it->second.begin();
+    if (filter.values(key).empty()) return std::nullopt;
+    const std::string& ref = *filter.values(key).begin();
     for (const auto& image : listed) {
       const auto& i = *image;
       const auto& tags = i.repoTags;
@@ -440,12 +416,12 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
     // references that match (so `docker images REPO:TAG` prints that row alone). A reference
     // matches a pattern by its whole text or by its name (reference.FamiliarMatch).
     std::vector<std::string> repoTags = tags, repoDigests = i.repoDigests;
-    if (auto it = filter.values.find("reference"); it != filter.values.end()) {
+    if (filter.contains("reference")) {
       auto matching = [&](const std::vector<std::string>& refs, char separator) {
         std::vector<std::string> kept;
         for (const auto& ref : refs) {
           std::string name = ref.substr(0, ref.rfind(separator));
-          for (const auto& pattern : it->second) {
+          for (const auto& pattern : filter.values("reference")) {
             if (globMatch(pattern, ref) || globMatch(pattern, name)) {
               kept.push_back(ref);
               break;
@@ -459,17 +435,7 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
       if (repoTags.empty() && repoDigests.empty()) continue;
     }
     const json& labels = facts->labels;
-    if (auto it = filter.values.find("label"); it != filter.values.end()) {
-      bool allMatch = true;
-      for (const auto& want : it->second) {
-        auto eq = want.find('=');
-        std::string key = want.substr(0, eq);
-        bool ok = labels.is_object() && labels.contains(key) &&
-                  (eq == std::string::npos || labels[key] == want.substr(eq + 1));
-        allMatch = allMatch && ok;
-      }
-      if (!allMatch) continue;
-    }
+    if (filter.contains("label") && !filter.matchKeyValues("label", stringEntries(labels))) continue;
     int64_t c = facts->created;
     if (before && c >= *before) continue;
     if (since && c <= *since) continue;
@@ -592,42 +558,28 @@ void ImagesRoutes::remove(http::Request& req, http::ResponseWriter& out) {
   out.json(200, items);
 }
 
-namespace {
-
-// An image config's Labels as a map (a label that is not a string is left out).
-std::map<std::string, std::string> labelMap(const json& labels) {
-  std::map<std::string, std::string> out;
-  if (!labels.is_object()) return out;
-  for (const auto& [k, v] : labels.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
-}  // namespace
-
 void ImagesRoutes::prune(http::Request& req, http::ResponseWriter& out) {
-  auto filter = ImageFilter::parse(filtersParam(req), ImageFilter::pruneKeys());
+  auto filter = DockerFilters::parse(filtersParam(req), kImagePruneFilterKeys);
   // As moby's ImagesPrune: dangling= false or 0 prunes every unused image, true or 1 the
   // dangling ones, read with ExactMatch (a map form's false matches neither: refused). With no
   // value ({"dangling":null}) ExactMatch holds for "false" and moby would prune every unused
   // image; berth prunes the dangling ones only.
   bool all = false;
-  if (filter.parsed.contains("dangling") && !filter.parsed.containsNoValue("dangling")) {
-    if (filter.parsed.exactMatch("dangling", "false") || filter.parsed.exactMatch("dangling", "0")) {
+  if (filter.contains("dangling") && !filter.containsNoValue("dangling")) {
+    if (filter.exactMatch("dangling", "false") || filter.exactMatch("dangling", "0")) {
       all = true;
-    } else if (!filter.parsed.exactMatch("dangling", "true") && !filter.parsed.exactMatch("dangling", "1")) {
-      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.parsed.values("dangling")));
+    } else if (!filter.exactMatch("dangling", "true") && !filter.exactMatch("dangling", "1")) {
+      throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.values("dangling")));
     }
   }
   // until: only images created before the time (dockerd compares the image config's created).
-  auto until = filter.parsed.pruneUntil(nowUnixNanos());
+  auto until = filter.pruneUntil(nowUnixNanos());
   json deleted = json::array();
   int64_t reclaimed = 0;
   for (const auto& i : backends_.images.list(ipc::deadlineIn(10s))) {
     if (!all && !i.repoTags.empty()) continue;
     json config = configOf(i);
-    if (!filter.parsed.matchLabels(labelMap(labelsOf(config)))) continue;
+    if (!filter.matchLabels(stringEntries(labelsOf(config)))) continue;
     if (until && parseRfc3339Nanos(config.value("created", "")) > *until) continue;
     try {
       for (const auto& item : backends_.images.remove(i.id, true, true, ipc::deadlineIn(60s))) {

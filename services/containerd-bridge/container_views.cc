@@ -19,6 +19,7 @@
 
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/public/container_filter.h"
@@ -348,11 +349,7 @@ ContainerFacts factsOf(const ContainerRecord& r, int64_t created) {
   c.health = healthOf(r);
   c.imageId = r.image;
   c.imageRef = r.imageRef;
-  if (auto labels = r.config.find("Labels"); labels != r.config.end() && labels->is_object()) {
-    for (auto it = labels->begin(); it != labels->end(); ++it) {
-      if (it->is_string()) c.labels[it.key()] = it->get<std::string>();
-    }
-  }
+  c.labels = stringEntries(r.config.value("Labels", json()));
   for (const auto& p : r.mountPoints) {
     c.volumes.push_back(p.destination);
     c.volumes.push_back(p.type == MountPoint::Type::volume ? p.name : p.source);

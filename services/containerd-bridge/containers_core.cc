@@ -9,6 +9,7 @@
 #include "common/docker_filters.h"
 #include "common/errors.h"
 #include "common/files.h"
+#include "common/json_text.h"
 #include "common/time_format.h"
 #include "services/containerd-bridge/container_config.h"
 
@@ -178,13 +179,7 @@ json ContainersCore::prune(const json& filters, Deadline deadline) {
       continue;
     }
     if (until && c.value("Created", int64_t{0}) * 1000000000 > *until) continue;
-    std::map<std::string, std::string> labels;
-    if (auto it = c.find("Labels"); it != c.end() && it->is_object()) {
-      for (const auto& [k, v] : it->items()) {
-        if (v.is_string()) labels[k] = v.get<std::string>();
-      }
-    }
-    if (!pruneFilters.matchLabels(labels)) continue;
+    if (!pruneFilters.matchLabels(stringEntries(c.value("Labels", json())))) continue;
     candidates.push_back(c["Id"].get<std::string>());
   }
   // As dockerd: the space reclaimed is the removed containers' writable layers, measured before

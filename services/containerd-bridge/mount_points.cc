@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 
 namespace berth::bridge {
 namespace {
@@ -33,15 +34,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
   std::stringstream ss(text);
   while (std::getline(ss, part, sep)) out.push_back(part);
   if (!text.empty() && text.back() == sep) out.push_back("");
-  return out;
-}
-
-std::map<std::string, std::string> stringMap(const json& j) {
-  std::map<std::string, std::string> out;
-  if (!j.is_object()) return out;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
-  }
   return out;
 }
 
@@ -117,11 +109,11 @@ MountPoint parseVolumeMount(const json& m) {
   if (m.contains("VolumeOptions") && m["VolumeOptions"].is_object()) {
     const auto& o = m["VolumeOptions"];
     p.copyData = !o.value("NoCopy", false);
-    p.labels = stringMap(o.value("Labels", json()));
+    p.labels = stringEntries(o.value("Labels", json()));
     if (o.contains("DriverConfig") && o["DriverConfig"].is_object()) {
       std::string driver = o["DriverConfig"].value("Name", "");
       if (!driver.empty()) p.driver = driver;
-      p.driverOptions = stringMap(o["DriverConfig"].value("Options", json()));
+      p.driverOptions = stringEntries(o["DriverConfig"].value("Options", json()));
     }
   }
   return p;

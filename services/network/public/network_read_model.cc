@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/deadline.h"
+#include "common/json_text.h"
 #include "ipc/capnp_text.h"
 #include "ipc/methods.h"
 #include "ipc/rpc_client.h"
@@ -48,11 +49,7 @@ struct NetworkReadModel::Networks {
     held->name = v.getName();
     held->inspected = document.dump();
     held->driver = document.value("Driver", "");
-    if (auto labels = document.find("Labels"); labels != document.end() && labels->is_object()) {
-      for (const auto& [key, value] : labels->items()) {
-        if (value.is_string()) held->labels[key] = value.get<std::string>();
-      }
-    }
+    held->labels = stringEntries(document.value("Labels", nlohmann::json()));
     held->predefined = v.getPredefined();
     auto containers = document.find("Containers");
     held->used = containers != document.end() && containers->is_object() && !containers->empty();
