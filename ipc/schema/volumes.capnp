@@ -24,6 +24,8 @@ struct VolumeInfo {
   anonymous @6 :Bool;             # made for one container (a random 64-hex name); prune's default
   users @7 :List(Text);           # ids of the containers that reference it, running or not
   sizeBytes @8 :Int64;            # bytes under the mountpoint; -1 unless sizes were asked for
+  inUse @9 :Bool;                 # some container references it (what dangling= looks at): set
+                                  # on views, which leave the users themselves out
 }
 
 struct ContainerVolumes {
@@ -115,12 +117,15 @@ interface Volumes extends(Svc.Service, Ev.EventSource) {
 
 struct VolumeViewChange {
   # One message on the volumes service's views channel: sequence `seq` of run `epoch` made a
-  # volume (`volume`, without users or sizes) or removed one (`removedName`), or, with `mark`,
-  # only marks where a volumeViews snapshot at `seq` ends. Sequences are consecutive within an
-  # epoch; a subscriber that sees a gap or another epoch takes a new snapshot.
+  # volume (`volume`, without users or sizes) or removed one (`removedName`), changed which
+  # containers use some volumes (`used`: each of them as it is now, its `inUse` the news), or,
+  # with `mark`, only marks where a volumeViews snapshot at `seq` ends. Sequences are
+  # consecutive within an epoch; a subscriber that sees a gap or another epoch takes a new
+  # snapshot.
   epoch @0 :UInt64;
   seq @1 :UInt64;
   mark @2 :Bool;
   removedName @3 :Text;
   volume @4 :VolumeInfo;
+  used @5 :List(VolumeInfo);
 }

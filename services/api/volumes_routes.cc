@@ -173,9 +173,8 @@ std::string volumesListText(const std::vector<std::shared_ptr<const volumes::Vol
 
 void VolumesRoutes::list(http::Request& req, http::ResponseWriter& out) {
   auto filters = filtersParam(req);
-  // From the API's copy when it is current, with the service's own filter (volume_filter.h);
-  // dangling= (it looks at which containers use a volume, which the copy leaves out) and a copy
-  // behind go to the service.
+  // From the API's copy when it is current, with the service's own filter (volume_filter.h),
+  // dangling= too (the copy knows whether a volume is in use); a copy behind goes to the service.
   if (auto held = backends_.volumeViews.list(filters)) {
     out.send(200, "application/json", volumesListText(*held) + "\n");
     return;

@@ -109,6 +109,15 @@ std::vector<std::string> ReferenceTable::users(const std::string& volume) const 
   return out;
 }
 
+std::set<std::string> ReferenceTable::used() const {
+  std::set<std::string> out;
+  for (const auto& [container, use] : table_) {
+    out.insert(use.volumes.begin(), use.volumes.end());
+    out.insert(use.mounted.begin(), use.mounted.end());
+  }
+  return out;
+}
+
 std::vector<std::string> ReferenceTable::holders(const std::string& volume) const {
   std::vector<std::string> out;
   for (const auto& [container, use] : table_) {

@@ -44,6 +44,8 @@ class ReferenceTable {
   std::vector<std::string> users(const std::string& volume) const;
   // Containers that hold the volume mounted, sorted.
   std::vector<std::string> holders(const std::string& volume) const;
+  // Every volume some container references or mounts (users() not empty), in one walk.
+  std::set<std::string> used() const;
 
  private:
   void persist(const std::string& container, const ContainerUse& use);

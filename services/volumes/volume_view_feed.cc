@@ -1,6 +1,8 @@
 #include "services/volumes/volume_view_feed.h"
 
+#include <algorithm>
 #include <exception>
+#include <vector>
 
 #include "ipc/capnp_text.h"
 
@@ -16,11 +18,13 @@ void fillVolumeInfo(const VolumeView& v, ipc::VolumeInfo::Builder out, bool with
   out.setAnonymous(v.anonymous);
   if (withUsers) ipc::setTexts(out.initUsers(static_cast<unsigned>(v.users.size())), v.users);
   out.setSizeBytes(v.sizeBytes);
+  out.setInUse(v.inUse);
 }
 
 VolumeViewFeed::VolumeViewFeed(zmq::context_t& context, std::string endpoint, VolumesCore& core)
     : core_(core), channel_(context, std::move(endpoint), ipc::ViewKind::volumes) {
   core.onChange([this](const std::string& name, const std::function<void()>& change) { changing(name, change); });
+  core.onUseChange([this](const VolumesCore::UseChange& change) { changingUse(change); });
 }
 
 VolumeViewFeed::~VolumeViewFeed() = default;
@@ -43,6 +47,29 @@ void VolumeViewFeed::changing(const std::string& name, const std::function<void(
   channel_.sendLocked(seq, [&](ipc::VolumeViewChange::Builder c) {
     if (view) fillVolumeInfo(*view, c.initVolume(), false);
     else c.setRemovedName(name);
+  });
+  if (refused) std::rethrow_exception(refused);
+}
+
+void VolumeViewFeed::changingUse(const VolumesCore::UseChange& change) {
+  auto lock = channel_.lock();
+  uint64_t seq = channel_.numberLocked();  // before the change, as in changing()
+  std::vector<std::string> touched;
+  std::exception_ptr refused;
+  try {
+    touched = change();
+  } catch (...) {
+    refused = std::current_exception();  // published with nothing in it: the number is spent
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::vector<VolumeView> views;
+  for (const auto& name : touched) {
+    if (auto view = core_.find(name)) views.push_back(std::move(*view));
+  }
+  channel_.sendLocked(seq, [&](ipc::VolumeViewChange::Builder c) {
+    auto used = c.initUsed(static_cast<unsigned>(views.size()));
+    for (size_t i = 0; i < views.size(); ++i) fillVolumeInfo(views[i], used[static_cast<unsigned>(i)], false);
   });
   if (refused) std::rethrow_exception(refused);
 }

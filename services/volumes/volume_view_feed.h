@@ -1,8 +1,8 @@
 // The volumes the API serves reads from (docs/ipc.md, "Volume views"). Every volume made or
-// removed takes the next number of this run's view sequence and is published on the views
-// channel in that order; the volumeViews RPC answers a snapshot at a sequence and then marks the
-// channel there, so a subscriber can join at any time without a gap. Every RPC reply and event
-// of the service carries the sequence as it stood when it left (ipc/view_stamp.h).
+// removed, and every change of which containers use volumes, takes the next number of this
+// run's view sequence and is published on the views channel in that order; the volumeViews RPC answers a snapshot at a
+// sequence and then marks the channel there, so a subscriber can join at any time without a gap. Every RPC reply and
+// event of the service carries the sequence as it stood when it left (ipc/view_stamp.h).
 #pragma once
 
 #include <functional>
@@ -36,6 +36,9 @@ class VolumeViewFeed {
   // Numbers a change of the volume table, makes it (`change`) and publishes the volume as it
   // is then (or its removal).
   void changing(const std::string& name, const std::function<void()>& change);
+  // Numbers a change of the reference table, makes it and publishes the volumes it touched as
+  // they are then (each with whether any container uses it).
+  void changingUse(const VolumesCore::UseChange& change);
 
   const VolumesCore& core_;
   ipc::ViewPublisher<ipc::VolumeViewChange> channel_;  // its lock numbers and sends changes in order

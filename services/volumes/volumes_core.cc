@@ -111,22 +111,38 @@ std::vector<VolumeView> VolumesCore::all() const {
   std::lock_guard lock(mutex_);
   std::vector<VolumeView> out;
   out.reserve(volumes_.size());
-  for (const auto& [name, record] : volumes_) out.push_back(viewOf(record, false));
+  auto used = refs_.used();
+  for (const auto& [name, record] : volumes_) {
+    out.push_back(viewOf(record, false, false));
+    out.back().inUse = used.count(name) > 0;
+  }
   return out;
 }
 
-VolumeView VolumesCore::viewOf(const VolumeRecord& record, bool withUsers) const {
+VolumeView VolumesCore::viewOf(const VolumeRecord& record, bool withUsers, bool withUse) const {
   VolumeView v;
   v.record = record;
   v.mountpoint = store_.dataPath(record.name);
   v.anonymous = record.labels.count(kAnonymousLabel) > 0;
-  if (withUsers) v.users = refs_.users(record.name);
+  if (withUsers) {
+    v.users = refs_.users(record.name);
+    v.inUse = !v.users.empty();
+  } else if (withUse) {
+    v.inUse = !refs_.users(record.name).empty();
+  }
   return v;
 }
 
 void VolumesCore::changeTable(const std::string& name, const std::function<void()>& change) {
   if (changed_) changed_(name, change);
   else change();
+}
+
+void VolumesCore::changeUse(const UseChange& change) {
+  if (useChanged_)
+    useChanged_(change);
+  else
+    change();
 }
 
 std::pair<VolumeView, bool> VolumesCore::create(const CreateRequest& request) {
@@ -295,23 +311,32 @@ PruneResult VolumesCore::prune(const std::string& filtersJson, bool all) {
 
 void VolumesCore::reference(const std::string& container, const std::vector<std::string>& volumes) {
   validateContainerId(container);
-  std::lock_guard lock(mutex_);
-  for (const auto& v : volumes) {
-    if (!volumes_.count(v)) throw noSuchVolume(v);
-  }
-  auto use = refs_.of(container);
-  use.volumes = std::set<std::string>(volumes.begin(), volumes.end());
-  refs_.set(container, use);
+  changeUse([&] {
+    std::lock_guard lock(mutex_);
+    for (const auto& v : volumes) {
+      if (!volumes_.count(v)) throw noSuchVolume(v);
+    }
+    auto use = refs_.of(container);
+    std::vector<std::string> touched(use.volumes.begin(), use.volumes.end());
+    touched.insert(touched.end(), volumes.begin(), volumes.end());
+    use.volumes = std::set<std::string>(volumes.begin(), volumes.end());
+    refs_.set(container, use);
+    return touched;
+  });
 }
 
 void VolumesCore::release(const std::string& container) {
   validateContainerId(container);
   std::set<std::string> mounted;
-  {
+  changeUse([&] {
     std::lock_guard lock(mutex_);
-    mounted = refs_.of(container).mounted;
+    auto use = refs_.of(container);
+    mounted = use.mounted;
     refs_.set(container, {});
-  }
+    std::vector<std::string> touched(use.volumes.begin(), use.volumes.end());
+    touched.insert(touched.end(), use.mounted.begin(), use.mounted.end());
+    return touched;
+  });
   std::optional<Error> first;
   for (const auto& name : mounted) {
     auto guard = locks_->lock(name);
@@ -336,14 +361,23 @@ std::string VolumesCore::mount(const std::string& container, const std::string& 
   if (device && !driver_.mounted(path)) driver_.mount(record.options, path);
   try {
     if (!copyFrom.empty()) copyUpIfEmpty(copyFrom, path);
-    std::lock_guard lock(mutex_);
-    auto use = refs_.of(container);
-    use.volumes.insert(name);  // a mounted volume is in use, whatever reference said
+    auto use = [&] {
+      std::lock_guard lock(mutex_);
+      return refs_.of(container);
+    }();
     // Only a device's holders are recorded: they decide when it is unmounted. A plain
     // directory has nothing to undo, and its use is the reference's, so a run of a container
     // that references it already costs no write here or at its unmount.
-    if (device) use.mounted.insert(name);
-    refs_.set(container, use);
+    if (!use.volumes.count(name) || (device && !use.mounted.count(name))) {
+      changeUse([&] {
+        std::lock_guard lock(mutex_);
+        auto use = refs_.of(container);
+        use.volumes.insert(name);  // a mounted volume is in use, whatever reference said
+        if (device) use.mounted.insert(name);
+        refs_.set(container, use);
+        return std::vector<std::string>{name};
+      });
+    }
   } catch (const Error& e) {
     try {
       unmountIfUnheld(name);
@@ -396,13 +430,15 @@ void VolumesCore::unmount(const std::string& container, const std::string& name)
 void VolumesCore::reconcile(const std::map<std::string, ContainerUse>& table) {
   for (const auto& [container, use] : table) validateContainerId(container);
   std::vector<std::string> devices;
-  {
+  // Every volume's users may have changed: the whole table is replaced.
+  changeUse([&] {
     std::lock_guard lock(mutex_);
     auto known = table;
     for (auto& [container, use] : known) {
       for (const auto* set : {&use.volumes, &use.mounted}) {
         for (const auto& v : *set) {
-          if (!volumes_.count(v)) spdlog::warn("volumes: container {} names volume {}, which does not exist", container, v);
+          if (!volumes_.count(v))
+            spdlog::warn("volumes: container {} names volume {}, which does not exist", container, v);
         }
       }
       std::erase_if(use.volumes, [&](const std::string& v) { return !volumes_.count(v); });
@@ -410,10 +446,13 @@ void VolumesCore::reconcile(const std::map<std::string, ContainerUse>& table) {
       use.volumes.insert(use.mounted.begin(), use.mounted.end());
     }
     refs_.replaceAll(known);
+    std::vector<std::string> touched;
     for (const auto& [name, record] : volumes_) {
+      touched.push_back(name);
       if (LocalDriver::needsMount(record.options)) devices.push_back(name);
     }
-  }
+    return touched;
+  });
   for (const auto& name : devices) {
     auto guard = locks_->lock(name);
     try {

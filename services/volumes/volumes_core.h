@@ -35,6 +35,7 @@ struct VolumeView {
   bool anonymous = false;
   std::vector<std::string> users;  // containers that reference or mount it, sorted
   int64_t sizeBytes = -1;          // -1 unless sizes were asked for
+  bool inUse = false;              // some container references or mounts it (users, when asked for, not empty)
 };
 
 struct CreateRequest {
@@ -69,10 +70,15 @@ class VolumesCore {
   // in order, and before its event. Set before the first call.
   using ChangeObserver = std::function<void(const std::string& name, const std::function<void()>& change)>;
   void onChange(ChangeObserver observer) { changed_ = std::move(observer); }
+  // The same for a change of the reference table: `change` makes it and returns the volumes
+  // whose users it may have changed (names of volumes that do not exist are skipped).
+  using UseChange = std::function<std::vector<std::string>()>;
+  using UseChangeObserver = std::function<void(const UseChange& change)>;
+  void onUseChange(UseChangeObserver observer) { useChanged_ = std::move(observer); }
 
   uint32_t count() const;
   // For the views channel: the volume (nullopt when there is none), or every volume sorted by
-  // name, without users (no look at the reference table) and without sizes.
+  // name, without users and sizes but with whether any container uses it.
   std::optional<VolumeView> find(const std::string& name) const;
   std::vector<VolumeView> all() const;
 
@@ -101,9 +107,12 @@ class VolumesCore {
 
  private:
   class VolumeLocks;
-  VolumeView viewOf(const VolumeRecord& record, bool withUsers = true) const;  // table lock held
+  // With the table lock held; `withUse` sets inUse without the users (it is set with them).
+  VolumeView viewOf(const VolumeRecord& record, bool withUsers = true, bool withUse = true) const;
   // Makes a change of the volume table through the observer (onChange), or directly.
   void changeTable(const std::string& name, const std::function<void()>& change);
+  // Makes a change of the reference table through its observer (onUseChange), or directly.
+  void changeUse(const UseChange& change);
   // A copy of the volume's record; notFound "get NAME: no such volume". Takes the table lock.
   VolumeRecord recordOf(const std::string& name) const;
   // With the volume's lock held.
@@ -115,6 +124,7 @@ class VolumesCore {
   LocalDriver driver_;
   EventSink events_;
   ChangeObserver changed_;
+  UseChangeObserver useChanged_;
   std::unique_ptr<VolumeLocks> locks_;
   mutable std::mutex mutex_;  // guards volumes_ and refs_
   std::map<std::string, VolumeRecord> volumes_;

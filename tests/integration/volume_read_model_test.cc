@@ -1,12 +1,15 @@
 // The API's read model of volumes (docs/ipc.md, "Volume views"): GET /volumes/{name} and
-// GET /volumes (filtered too, but not by dangling=) answered from the API's copy of the volumes
+// GET /volumes (filtered too, dangling= included) answered from the API's copy of the volumes
 // service's volumes. What must hold: the copy answers (it keeps answering with the volumes
 // service frozen, which shows that no RPC was made), it answers what the service would, and no
-// read shows a state older than a write the client saw acknowledged, including the anonymous volumes the containerd-bridge
-// makes and removes for `docker run -v /path` and `--rm`.
+// read shows a state older than a write the client saw acknowledged, including the anonymous volumes the
+// containerd-bridge makes and removes for `docker run -v /path` and `--rm`.
 #include <nlohmann/json.hpp>
 #include <set>
+#include <zmq.hpp>
 
+#include "services/api/volumes_routes.h"
+#include "services/volumes/public/volumes_client.h"
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -15,9 +18,9 @@ namespace {
 
 using json = nlohmann::json;
 
-// A filter the copy does not answer (dangling= looks at which containers use a volume), that
-// every volume here passes (no container uses one): the volumes service's own answer.
-const std::string kViaService = "filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D";
+// dangling=true and dangling=false, as the docker CLI sends them.
+const std::string kDangling = "filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D";
+const std::string kUsed = "filters=%7B%22dangling%22%3A%7B%22false%22%3Atrue%7D%7D";
 
 class VolumeReadModelTest : public ContainersTest {
  protected:
@@ -26,6 +29,13 @@ class VolumeReadModelTest : public ContainersTest {
     engine_.docker({"volume", "prune", "-af"});
   }
   HttpResult get(const std::string& target) { return httpRequest(engine_.socketPath(), "GET", target); }
+  // GET /volumes' entries as the volumes service itself lists them, asked over its RPC socket
+  // and written as berth-api writes a list.
+  json volumesFromTheService(const std::string& filters = "") {
+    zmq::context_t context;
+    volumes::VolumesClient client(context, "ipc://" + engine_.execRoot() + "/ipc/volumes.sock");
+    return json::parse(api::volumesListText(client.list(filters, false, ipc::deadlineIn(5s))))["Volumes"];
+  }
   json volumes(const std::string& query = "") {
     auto r = get("/v1.43/volumes" + (query.empty() ? "" : "?" + query));
     EXPECT_EQ(r.status, 200) << query << ": " << r.body.substr(0, 300);
@@ -46,19 +56,26 @@ TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoR
   ASSERT_EQ(made.status, 201) << made.body;
   auto anonymous = create("{}");
   ASSERT_EQ(anonymous.status, 201) << anonymous.body;
-  json viaService = volumes(kViaService);
+  // A container that uses frozen-read: dangling= now tells the two apart.
+  auto user = engine_.docker({"create", "--pull", "never", "--name", "frozen-user", "-v", "frozen-read:/data", kImage});
+  ASSERT_EQ(user.exitCode, 0) << user.err;
+  json viaService = volumesFromTheService();
   ASSERT_EQ(viaService.size(), 2u) << viaService;
+  std::string anonymousName = bodyOf(anonymous)["Name"];
+  ASSERT_EQ(volumesFromTheService(R"({"dangling":["true"]})"),
+            json::array({bodyOf(get("/v1.43/volumes/" + anonymousName))}));
   {
     auto frozen = freezeOnceAnsweredWithout(engine_.childPid("volumes"), "/v1.43/volumes");
     ASSERT_TRUE(frozen) << "the copy never answered with the volumes service frozen";
-    // A read the copy does not answer waits for the frozen service: the proof that it is frozen.
-    auto waiting = rawRequest(engine_.socketPath(),
-                              "GET /v1.43/volumes?" + kViaService + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
+    // A read the copy does not answer (no such volume) waits for the frozen service: the proof
+    // that it is frozen.
+    auto waiting =
+        rawRequest(engine_.socketPath(),
+                   "GET /v1.43/volumes/no-such-volume HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
     EXPECT_TRUE(waiting.timedOut) << waiting.status << " " << waiting.body.substr(0, 200);
     // The same documents as the service's, in the same order (by name).
     EXPECT_EQ(volumes(), viaService);
-    // Filtered too (all but dangling=): the volumes dockerd's filters pick, as the service lists them.
-    std::string anonymousName = bodyOf(anonymous)["Name"];
+    // Filtered too: the volumes dockerd's filters pick, as the service lists them.
     auto only = [&](const std::set<std::string>& picked) {
       json out = json::array();
       for (const auto& v : viaService) {
@@ -71,7 +88,9 @@ TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoR
              {"filters=%7B%22label%22%3A%5B%22com.docker.volume.anonymous%22%5D%7D", {anonymousName}},
              {"filters=%7B%22name%22%3A%5B%22frozen%22%5D%7D", {"frozen-read"}},  // name=frozen
              {"filters=%7B%22driver%22%3A%5B%22local%22%5D%7D", {"frozen-read", anonymousName}},
-             {"filters=%7B%22driver%22%3A%5B%22other%22%5D%7D", {}}}) {
+             {"filters=%7B%22driver%22%3A%5B%22other%22%5D%7D", {}},
+             {"filters=%7B%22dangling%22%3A%5B%22true%22%5D%7D", {anonymousName}},  // dangling=true
+             {"filters=%7B%22dangling%22%3A%5B%220%22%5D%7D", {"frozen-read"}}}) {  // dangling=0
       EXPECT_EQ(volumes(query), only(picked)) << query;
     }
     auto refused = get("/v1.43/volumes?filters=%7B%22colour%22%3A%5B%22blue%22%5D%7D");
@@ -80,6 +99,9 @@ TEST_F(VolumeReadModelTest, InspectAndListAnswerWithTheVolumesServiceFrozenSoNoR
     auto ls = engine_.docker({"volume", "ls", "-q", "--filter", "label=tier=cold"});
     EXPECT_EQ(ls.exitCode, 0) << ls.err;
     EXPECT_EQ(ls.out, "frozen-read\n");
+    auto dangling = engine_.docker({"volume", "ls", "-q", "--filter", "dangling=true"});
+    EXPECT_EQ(dangling.exitCode, 0) << dangling.err;
+    EXPECT_EQ(dangling.out, anonymousName + "\n");
     for (const auto& entry : viaService) {
       auto r = get("/v1.43/volumes/" + entry["Name"].get<std::string>());
       EXPECT_EQ(r.status, 200) << r.body;
@@ -115,11 +137,22 @@ TEST_F(VolumeReadModelTest, EveryReadAfterAnAcknowledgedWriteShowsIt) {
     std::string anonymous = listed[0] == name ? listed[1] : listed[0];
     EXPECT_EQ(anonymous.size(), 64u) << anonymous;
     EXPECT_EQ(get("/v1.43/volumes/" + anonymous).status, 200);
+    EXPECT_EQ(names(kDangling), std::vector<std::string>{name});  // the anonymous one is in use
 
     // docker rm -v: the bridge removes it.
     ASSERT_EQ(engine_.docker({"rm", "-v", "c-" + name}).exitCode, 0);
     EXPECT_EQ(names(), std::vector<std::string>{name});
     EXPECT_EQ(get("/v1.43/volumes/" + anonymous).status, 404);
+
+    // docker create -v NAME:/data: the bridge references the volume; docker rm lets it go.
+    ASSERT_EQ(
+        engine_.docker({"create", "--pull", "never", "--name", "u-" + name, "-v", name + ":/data", kImage}).exitCode,
+        0);
+    EXPECT_EQ(names(kDangling), std::vector<std::string>{});
+    EXPECT_EQ(names(kUsed), std::vector<std::string>{name});
+    ASSERT_EQ(engine_.docker({"rm", "u-" + name}).exitCode, 0);
+    EXPECT_EQ(names(kDangling), std::vector<std::string>{name});
+    EXPECT_EQ(names(kUsed), std::vector<std::string>{});
 
     // docker run --rm -v /data: made and removed by the bridge before the CLI returns.
     auto ran = engine_.docker({"run", "--rm", "--pull", "never", "--network", "none", "-v", "/data", kImage, "true"});
@@ -151,6 +184,15 @@ TEST_F(VolumeReadModelTest, TheBridgesRepliesCarryTheVolumeStampOfTheVolumesItMa
   auto afterRemoval = stampOf("volumes");
   EXPECT_GT(afterRemoval.seq, fromVolumes.seq);
   EXPECT_EQ(stampOf("containerd-bridge").seq, afterRemoval.seq);
+  // A named volume the bridge only references: the change of its users is numbered too, and the
+  // bridge passes its number on (a client shown the create finds the volume in use).
+  ASSERT_EQ(create(R"({"Name":"referenced"})").status, 201);
+  auto beforeReference = stampOf("volumes");
+  ASSERT_EQ(
+      engine_.docker({"create", "--pull", "never", "--name", "refers", "-v", "referenced:/data", kImage}).exitCode, 0);
+  auto referenced = stampOf("volumes");
+  EXPECT_GT(referenced.seq, beforeReference.seq);
+  EXPECT_EQ(stampOf("containerd-bridge").seq, referenced.seq);
 }
 
 // kill -9 of the volumes service: a write answered by the new run (its stamp) makes the copy

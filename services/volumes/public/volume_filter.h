@@ -17,8 +17,6 @@ class VolumeListFilter {
   // filter it does not know or a dangling that is none of true, 1, false, 0.
   explicit VolumeListFilter(const std::string& filtersText);
 
-  // dangling= asks which containers use a volume (the API's copy does not hold that).
-  bool asksUsers() const { return dangling_.has_value(); }
   // Every filter but dangling.
   bool matches(const std::string& name, const std::string& driver, const std::map<std::string, std::string>& labels) const;
   // dangling, for a volume no container uses (`unused`) or one some container does.

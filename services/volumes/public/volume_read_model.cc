@@ -19,14 +19,17 @@ using namespace std::chrono_literals;
 struct VolumeReadModel::Volumes {
   std::map<std::string, std::shared_ptr<const VolumeInfo>> byName;
 
+  void put(ipc::VolumeInfo::Reader v) {
+    auto info = std::make_shared<VolumeInfo>(volumeInfoFromWire(v));
+    std::string name = info->name;
+    byName[name] = std::move(info);
+  }
   void apply(ipc::VolumeViewChange::Reader c) {
-    if (c.hasVolume()) {
-      auto info = std::make_shared<VolumeInfo>(volumeInfoFromWire(c.getVolume()));
-      std::string name = info->name;
-      byName[name] = std::move(info);
-    } else {
+    if (c.hasVolume())
+      put(c.getVolume());
+    else if (c.hasRemovedName())
       byName.erase(std::string(c.getRemovedName()));
-    }
+    for (auto v : c.getUsed()) put(v);
   }
 };
 
@@ -35,11 +38,7 @@ VolumeReadModel::VolumeReadModel(zmq::context_t& context, std::string viewsEndpo
     auto reply = volumes.call(ipc::methods::volumesVolumeViews(), deadlineIn(2s));
     auto r = reply.get();
     ipc::ViewCopy<Volumes, ipc::VolumeViewChange>::Snapshot snapshot;
-    for (auto v : r.getVolumes()) {
-      auto info = std::make_shared<VolumeInfo>(volumeInfoFromWire(v));
-      std::string name = info->name;
-      snapshot.state.byName[name] = std::move(info);
-    }
+    for (auto v : r.getVolumes()) snapshot.state.put(v);
     snapshot.epoch = r.getEpoch();
     snapshot.seq = r.getSeq();
     return snapshot;
@@ -68,7 +67,6 @@ std::optional<VolumeInfo> VolumeReadModel::inspect(const std::string& name) {
 
 std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::list(const std::string& filtersText) {
   VolumeListFilter filter(filtersText);  // refused filters before any wait
-  if (filter.asksUsers()) return std::nullopt;
   std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> out;
   copy_->read([&](const Volumes& volumes) {
     out.emplace();
@@ -79,7 +77,9 @@ std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> VolumeReadModel::l
   // Filtered outside the copy's lock, which every read and every change takes: a request's
   // name patterns are regular expressions of the client's.
   if (out) {
-    std::erase_if(*out, [&](const auto& v) { return !filter.matches(v->name, v->driver, v->labels); });
+    std::erase_if(*out, [&](const auto& v) {
+      return !filter.matches(v->name, v->driver, v->labels) || !filter.matchesUse(!v->inUse);
+    });
   }
   return out;
 }

@@ -6,8 +6,9 @@
 // a reply or event carried (the volumes service's, and the containerd-bridge's, which passes on
 // those of the anonymous volumes it makes and removes) must be reached first. Otherwise, and for
 // a name it does not hold (the service says "no such volume"), it declines and the caller asks
-// the service. The copy leaves out which containers use a volume and its size: a list filtered
-// by dangling= (which looks at users) and the reads that show them ask the service.
+// the service. The copy leaves out which containers use a volume and its size, keeping only
+// whether any does (what a list filtered by dangling= looks at): the reads that show users or
+// sizes ask the service.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +48,8 @@ class VolumeReadModel {
   // The volume named `name` (no users, no size), or nullopt: ask the service.
   std::optional<VolumeInfo> inspect(const std::string& name);
   // The volumes GET /volumes shows for `filtersText` (its `filters` parameter; empty: all),
-  // sorted by name (no users, no size), or nullopt: ask the service (dangling=, or the copy is
-  // behind). Throws invalid for filters the service refuses, in its words (volume_filter.h).
+  // sorted by name (no users, no size), or nullopt: ask the service (the copy is behind). Throws invalid for filters
+  // the service refuses, in its words (volume_filter.h).
   std::optional<std::vector<std::shared_ptr<const VolumeInfo>>> list(const std::string& filtersText = "");
 
   ipc::ViewCopyCounts counts() const;

@@ -18,6 +18,7 @@ VolumeInfo volumeInfoFromWire(ipc::VolumeInfo::Reader in) {
   out.anonymous = in.getAnonymous();
   out.users = ipc::texts(in.getUsers());
   out.sizeBytes = in.getSizeBytes();
+  out.inUse = in.getInUse();
   return out;
 }
 

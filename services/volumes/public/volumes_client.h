@@ -41,6 +41,7 @@ struct VolumeInfo {
   bool anonymous = false;
   std::vector<std::string> users;  // containers that reference it, running or not
   int64_t sizeBytes = -1;          // -1 unless sizes were asked for
+  bool inUse = false;              // users is not empty (the read model's copy has this, not users)
 };
 
 struct VolumeCreate {
