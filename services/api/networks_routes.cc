@@ -52,8 +52,8 @@ void NetworksRoutes::inspect(http::Request& req, http::ResponseWriter& out) {
   // verbose and scope (swarm) change nothing for local networks.
   auto scope = req.queryValue("scope").value_or("");
   if (!scope.empty() && scope != "local") throw Error(ErrorKind::notFound, "network " + req.params["id"] + " not found");
-  // By full id or name from the API's copy when it is current; an id prefix or an unknown name
-  // asks the service, which resolves it or answers "not found".
+  // By full id, name or id prefix from the API's copy when it is current; an ambiguous prefix or
+  // an unknown name asks the service, which answers in its words.
   if (auto held = backends_.networkViews.inspect(req.params["id"])) {
     out.send(200, "application/json", *held + "\n");
     return;

@@ -54,18 +54,20 @@ void VolumeViewFeed::changing(const std::string& name, const std::function<void(
 void VolumeViewFeed::changingUse(const VolumesCore::UseChange& change) {
   auto lock = channel_.lock();
   uint64_t seq = channel_.numberLocked();  // before the change, as in changing()
-  std::vector<std::string> touched;
+  std::vector<VolumeView> views;
   std::exception_ptr refused;
   try {
-    touched = change();
+    auto touched = change();
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (const auto& name : touched) {
+      if (auto view = core_.find(name)) views.push_back(std::move(*view));
+    }
   } catch (...) {
-    refused = std::current_exception();  // published with nothing in it: the number is spent
-  }
-  std::sort(touched.begin(), touched.end());
-  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-  std::vector<VolumeView> views;
-  for (const auto& name : touched) {
-    if (auto view = core_.find(name)) views.push_back(std::move(*view));
+    // Refused, or failed part way (the table is written a container at a time): the number is
+    // spent on every volume as it is now, so the copy is exact whatever was changed.
+    refused = std::current_exception();
+    views = core_.all();
   }
   channel_.sendLocked(seq, [&](ipc::VolumeViewChange::Builder c) {
     auto used = c.initUsed(static_cast<unsigned>(views.size()));

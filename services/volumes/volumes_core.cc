@@ -415,13 +415,23 @@ void VolumesCore::unmount(const std::string& container, const std::string& name)
   validateContainerId(container);
   auto guard = locks_->lock(name);
   std::string driver;
+  bool held = false;
   {
     std::lock_guard lock(mutex_);
     auto it = volumes_.find(name);
     if (it == volumes_.end()) return;
     driver = it->second.driver;
-    auto use = refs_.of(container);
-    if (use.mounted.erase(name)) refs_.set(container, use);
+    held = refs_.of(container).mounted.count(name) > 0;
+  }
+  if (held) {
+    // A change of the table, numbered as one: a container's mounted volumes are among those it
+    // references, so this leaves the volume in use, but the copy need not rely on it.
+    changeUse([&] {
+      std::lock_guard lock(mutex_);
+      auto use = refs_.of(container);
+      if (use.mounted.erase(name)) refs_.set(container, use);
+      return std::vector<std::string>{name};
+    });
   }
   unmountIfUnheld(name);
   events_("unmount", name, {{"container", container}, {"driver", driver}});

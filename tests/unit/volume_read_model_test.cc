@@ -189,6 +189,9 @@ TEST_F(VolumeFeedToModelTest, EveryChangeOfAVolumesUsersReachesTheModelsDangling
   before = feed_->stamp().seq;
   core_->mount(two, "vd", "/again", true, "");  // already its user: nothing to tell
   EXPECT_EQ(feed_->stamp().seq, before);
+  core_->unmount(two, "vd");  // the task's mount ends; the container still references it
+  EXPECT_EQ(feed_->stamp().seq, before + 1);
+  expectDangling({"va", "vc"}, "two unmounts d");
   core_->release(one);
   expectDangling({"va", "vb", "vc"}, "one released");
   core_->reconcile({{one, {{"vc"}, {}}}});  // the bridge's whole view: two is gone, one uses c
