@@ -1,8 +1,9 @@
 #include "services/containerd-bridge/stray_shims.h"
 
 #include <signal.h>
-#include <unistd.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -53,6 +54,18 @@ void killTree(pid_t pid) {
   ::kill(pid, SIGKILL);
 }
 
+// Ends a shim and what runs under it. A shim removes its socket (/run/containerd/s/<hash>, one
+// directory for every containerd on the machine) when it shuts down, never when it is killed;
+// the socket of a killed one is taken here, or every stray would leave a file behind for good.
+void endShim(pid_t pid) {
+  auto sockets = listeningSocketPaths(pid);
+  killTree(pid);
+  for (const auto& path : sockets) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  }
+}
+
 // The container's cgroup in every hierarchy (v1) or the unified one (v2), once its killed
 // processes have left it: containerd deletes it with the task, and here there is no task.
 void removeCgroups(const std::string& parent, const std::string& id) {
@@ -73,6 +86,32 @@ void removeCgroups(const std::string& parent, const std::string& id) {
 }
 
 }  // namespace
+
+std::vector<std::string> listeningSocketPaths(pid_t pid) {
+  std::string proc = "/proc/" + std::to_string(pid);
+  std::set<std::string> inodes;
+  std::error_code ec;
+  for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd", ec)) {
+    auto target = std::filesystem::read_symlink(fd.path(), ec);
+    if (ec) continue;
+    std::string t = target.string();  // "socket:[12345]"
+    if (t.rfind("socket:[", 0) == 0 && t.back() == ']') inodes.insert(t.substr(8, t.size() - 9));
+  }
+  // The process's own network namespace's table: Num RefCount Protocol Flags Type St Inode Path.
+  std::vector<std::string> out;
+  std::istringstream table(readWhole(proc + "/net/unix"));
+  std::string line;
+  std::getline(table, line);
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string num, refs, protocol, flags, type, state, inode, path;
+    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path)) continue;
+    constexpr unsigned long kAcceptsConnections = 0x10000;  // __SO_ACCEPTCON: a listening socket
+    if (!(std::strtoul(flags.c_str(), nullptr, 16) & kAcceptsConnections) || path.front() != '/') continue;
+    if (inodes.count(inode)) out.push_back(path);
+  }
+  return out;
+}
 
 std::vector<ShimProcess> findShims(const std::string& containerdSocket, const std::string& ns) {
   std::vector<ShimProcess> out;
@@ -128,7 +167,7 @@ size_t StrayShims::sweep(Deadline deadline) {
     if (!guard.owns_lock()) continue;
     if (tasks_.state(shim.id, "", deadline).answer != TaskState::Answer::absent) continue;
     spdlog::warn("containers: ending the shim (pid {}) of {} that containerd lost track of", shim.pid, shortId(shim.id));
-    killTree(shim.pid);
+    endShim(shim.pid);
     removeCgroups(cgroupParent_, shim.id);
     ++ended;
     guard.unlock();
@@ -161,7 +200,7 @@ bool StrayShims::endUnrecordedTask(const ShimProcess& shim, Deadline deadline, s
     tasks_.kill(shim.id, "", SIGKILL, true, capped(deadline, 2s));
   } catch (const Error&) {
   }
-  killTree(shim.pid);
+  endShim(shim.pid);
   removeCgroups(cgroupParent_, shim.id);
   // containerd deletes the task of a shim that went away; then its container object, the root
   // filesystem's mount and the volumes' references go as a removal's would.

@@ -3,7 +3,8 @@
 // logger then run on, unknown to containerd, and nothing would ever end them. The bridge finds
 // them by their command line (this engine's containerd socket and namespace) and ends them
 // when containerd has no task for their container, no operation holds the container, and berth
-// does not record it running. Swept when the bridge starts and every 10 s.
+// does not record it running, taking the socket a killed shim cannot remove itself. Swept when
+// the bridge starts and every 10 s.
 //
 // The same sweep ends a task containerd does list when no container record stands for it, its
 // container's lock is free, and two sweeps in a row met it: the restore that should have deleted
@@ -31,6 +32,10 @@ struct ShimProcess {
   pid_t pid = 0;
   std::string id;  // the container's
 };
+
+// The paths of the Unix sockets `pid` listens on, as its own network namespace's
+// /proc/net/unix names them (abstract ones left out): a shim's ttrpc socket.
+std::vector<std::string> listeningSocketPaths(pid_t pid);
 
 // The shims in /proc whose command line names `containerdSocket` and `ns`.
 std::vector<ShimProcess> findShims(const std::string& containerdSocket, const std::string& ns);

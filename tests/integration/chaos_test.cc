@@ -17,11 +17,11 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
+#include "common/digest.h"
 #include "tests/integration/container_fixture.h"
 #include "tests/support/ping_loop.h"
 
@@ -558,6 +558,26 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   };
   EXPECT_TRUE(waitFor([&] { return (cgroups = engineCgroups()) == std::set<std::string>{ticker}; }, 10s))
       << cgroups.size() << " container cgroups of the " << ours.size() << " containers this engine made";
+  // Nor a shim's socket, which a shim removes when it shuts down and the sweep when it kills one:
+  // containerd's shims listen on /run/containerd/s/<sha256 of containerd's socket, the namespace
+  // and the container's id>, one directory for every containerd on the machine. Printed, not
+  // held: before the sweep took them a run left 14 and 19; since, one run of two still left one
+  // whose cause is not found, so the log lines naming such a container are printed with it.
+  std::string containerdSocket = engine.execRoot() + "/containerd/containerd.sock";
+  std::vector<std::string> shimSocketsLeft;
+  for (const auto& id : ours) {
+    if (id == ticker) continue;
+    if (fs::exists(fs::symlink_status("/run/containerd/s/" + sha256Hex(containerdSocket + "/berth/" + id)))) {
+      shimSocketsLeft.push_back(id);
+    }
+  }
+  std::cout << "[ chaos ] shim sockets left by the " << ours.size() - 1
+            << " containers that are gone: " << shimSocketsLeft.size() << "\n";
+  for (const auto& id : shimSocketsLeft) {
+    for (const auto& line : lines(engine.log())) {
+      if (contains(line, id.substr(0, 12))) std::cout << "[ chaos ]   " << line.substr(0, 300) << "\n";
+    }
+  }
 
   // Every failed command is explained by a kill it overlapped (a stream the bridge's kill cut
   // is resumed, or fails saying so), and no link is left: a network create a kill cut is

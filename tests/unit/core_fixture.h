@@ -46,6 +46,7 @@ class CoreFixture : public ::testing::Test {
     ServicePaths paths;
     paths.runDir = dir_.path() + "/run";
     paths.loggerBinary = "/nonexistent/berth-logger";
+    paths.containerdSocket = containerdSocket_;  // set: the bridge sweeps for stray shims naming it
     store_ = std::make_unique<ContainerStore>(dir_.path() + "/containers");
     core_ = std::make_unique<ContainersCore>(ContainersCore::Edges{
         *store_, fake_.tasks(), fake_.containers(), images_, host_, scheduler_,
@@ -136,6 +137,7 @@ class CoreFixture : public ::testing::Test {
   testing::ManualScheduler scheduler_;
   // The next openCore()'s check interval for exits the events missed.
   std::chrono::milliseconds exitCheckInterval_{std::chrono::seconds(30)};
+  std::string containerdSocket_;
   std::unique_ptr<ContainerStore> store_;
   std::unique_ptr<ContainersCore> core_;
   std::mutex eventsMutex_;
