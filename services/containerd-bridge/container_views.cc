@@ -502,16 +502,43 @@ json ContainerViews::list(const ListOptions& options, Deadline deadline) const {
 }
 
 std::string ContainerViews::listText(const ListOptions& options, Deadline deadline) const {
+  return listText(options, deadline, nullptr);
+}
+
+std::string ContainerViews::listText(const ListOptions& options, Deadline deadline, const SizesOf& sizesOf) const {
+  auto listed = select(options, deadline);
+  std::map<std::string, images::ContainerSize> sizes;
+  if (sizesOf && !listed.empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(listed.size());
+    for (const auto& l : listed) ids.push_back(l.record->id);
+    sizes = sizesOf(ids);
+  }
   std::string out = "[";
-  for (const auto& [created, record] : select(options, deadline)) {
+  for (const auto& [created, record] : listed) {
     if (out.size() > 1) out += ',';
+    auto size = sizes.find(record->id);
     auto done = rendered(record, created);
-    if (done->listHead.empty()) {
-      out += listEntry(*record, created, statusText(*record)).dump();
-    } else {
-      out += done->listHead;
-      out += json(statusText(*record)).dump();
+    // A kept rendering is the entry's text with its Status left out; the sizes go before the
+    // entry's closing brace. (Rendering the entry again per call was 40 % of the bridge's time
+    // for `docker system df`, a third of it the network settings.)
+    if (done->listHead.empty() || done->listTail.empty() || done->listTail.back() != '}') {
+      json entry = listEntry(*record, created, statusText(*record));
+      if (size != sizes.end()) {
+        entry["SizeRw"] = size->second.rw;
+        entry["SizeRootFs"] = size->second.rootFs;
+      }
+      out += entry.dump();
+      continue;
+    }
+    out += done->listHead;
+    out += json(statusText(*record)).dump();
+    if (size == sizes.end()) {
       out += done->listTail;
+    } else {
+      out.append(done->listTail, 0, done->listTail.size() - 1);
+      out += ",\"SizeRootFs\":" + std::to_string(size->second.rootFs) +
+             ",\"SizeRw\":" + std::to_string(size->second.rw) + "}";
     }
   }
   out += ']';

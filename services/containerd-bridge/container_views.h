@@ -3,9 +3,11 @@
 // snapshots (never waiting on a busy container).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "services/containerd-bridge/exec_processes.h"
 #include "services/containerd-bridge/image_layers.h"
 #include "services/containerd-bridge/public/container_filter.h"
+#include "services/images/public/images_client.h"
 
 namespace berth::bridge {
 
@@ -37,6 +40,10 @@ class ContainerViews {
   // without the record (a listing's "Up 5 minutes", inspect's ExecIDs) is rendered per call.
   std::string inspectText(const std::string& ref) const;
   std::string listText(const ListOptions& options, Deadline deadline) const;
+  // The same with each container's SizeRw and SizeRootFs (`docker ps -s`, `docker system df`):
+  // `sizesOf` is asked once, for every listed id; a container it leaves out gets none.
+  using SizesOf = std::function<std::map<std::string, images::ContainerSize>(const std::vector<std::string>&)>;
+  std::string listText(const ListOptions& options, Deadline deadline, const SizesOf& sizesOf) const;
   // A container's view as the API's read model keeps it (ContainerView in
   // containerd_bridge.capnp): the kept renderings and the Status's fixed parts. `servable` is
   // false when the record holds the rendering's marker text and must be rendered per call.

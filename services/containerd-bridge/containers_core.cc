@@ -142,8 +142,9 @@ json ContainersCore::inspectWithSize(const std::string& ref, Deadline deadline) 
 }
 
 std::string ContainersCore::listText(const ListOptions& options, Deadline deadline) const {
-  if (options.size) return list(options, deadline).dump();
-  return views_.listText(options, deadline);
+  if (!options.size) return views_.listText(options, deadline);
+  return views_.listText(options, deadline,
+                         [&](const std::vector<std::string>& ids) { return layerOps_.sizes(ids, deadline); });
 }
 
 json ContainersCore::list(const ListOptions& options, Deadline deadline) const {

@@ -59,6 +59,10 @@ class LayerOperations {
   // entries, by their "Id"), from one call to the images service; a container without a layer
   // (being created or removed) gets none.
   void addSizes(nlohmann::json& containers, Deadline deadline) const;
+  // The same sizes by container id, from one call.
+  std::map<std::string, ContainerLayers::Size> sizes(const std::vector<std::string>& ids, Deadline deadline) const {
+    return layers().sizes(ids, deadline);
+  }
 
  private:
   // The container `ref` names, with its operation lock held.
