@@ -1,13 +1,14 @@
 #include "services/api/disk_usage_routes.h"
 
+#include <future>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/errors.h"
+#include "common/json_text.h"
 #include "services/api/images_routes.h"
 #include "services/api/query_params.h"
 #include "services/api/volumes_routes.h"
-#include "common/json_text.h"
 
 namespace berth::api {
 
@@ -59,6 +60,14 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
     }
   }
 
+  // The volumes' sizes are measured on disk by their service, the containers' by the bridge and
+  // the images service: the two run at once. The images come from the API's copy when current.
+  std::future<std::vector<volumes::VolumeInfo>> volumesListed;
+  if (volumes) {
+    volumesListed =
+        std::async(std::launch::async, [this] { return backends_.volumes.list("", true, ipc::deadlineIn(10min)); });
+  }
+
   json containerList = nullptr;
   std::map<std::string, int64_t> containersPerImage;
   if (containers || images) {
@@ -73,7 +82,7 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
   json imageList = nullptr;
   int64_t layersSize = 0;
   if (images) {
-    auto all = backends_.images.list(ipc::deadlineIn(30s));
+    auto all = allImages(backends_);
     // A layer is its chain (the diff ids up to it): images that share a chain share its bytes.
     auto chains = [](const images::ImageInfo& i) {
       std::vector<std::string> out;
@@ -84,22 +93,22 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
     std::map<std::string, int> users;
     std::map<std::string, int64_t> sizes;
     for (const auto& i : all) {
-      auto c = chains(i);
+      auto c = chains(*i);
       for (size_t k = 0; k < c.size(); ++k) {
         ++users[c[k]];
-        sizes[c[k]] = k < i.layerSizes.size() ? i.layerSizes[k] : 0;
+        sizes[c[k]] = k < i->layerSizes.size() ? i->layerSizes[k] : 0;
       }
     }
     for (const auto& [chain, size] : sizes) layersSize += size;
     imageList = json::array();
     for (const auto& i : all) {
       int64_t shared = 0;
-      auto c = chains(i);
-      for (size_t k = 0; k < c.size() && k < i.layerSizes.size(); ++k) {
-        if (users[c[k]] > 1) shared += i.layerSizes[k];
+      auto c = chains(*i);
+      for (size_t k = 0; k < c.size() && k < i->layerSizes.size(); ++k) {
+        if (users[c[k]] > 1) shared += i->layerSizes[k];
       }
-      json entry = imageSummaryJson(i);
-      entry["Containers"] = containersPerImage.count(i.id) ? containersPerImage[i.id] : 0;
+      json entry = imageSummaryJson(*i);
+      entry["Containers"] = containersPerImage.count(i->id) ? containersPerImage[i->id] : 0;
       entry["SharedSize"] = shared;
       imageList.push_back(entry);
     }
@@ -108,7 +117,7 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
   json volumeList = nullptr;
   if (volumes) {
     volumeList = json::array();
-    for (const auto& v : backends_.volumes.list("", true, ipc::deadlineIn(10min))) {
+    for (const auto& v : volumesListed.get()) {
       // As dockerd: volumes with options (a tmpfs, a bind, a device) are not local disk usage.
       if (!v.options.empty()) continue;
       volumeList.push_back(volumeJson(v, true));

@@ -347,10 +347,10 @@ std::shared_ptr<const images::ImageInfo> ImagesRoutes::find(const std::string& n
   return std::make_shared<const images::ImageInfo>(backends_.images.inspect(name, ipc::deadlineIn(10s)));
 }
 
-std::vector<std::shared_ptr<const images::ImageInfo>> ImagesRoutes::all() {
-  if (auto listed = backends_.imageViews.list()) return std::move(*listed);
+std::vector<std::shared_ptr<const images::ImageInfo>> allImages(Backends& backends) {
+  if (auto listed = backends.imageViews.list()) return std::move(*listed);
   std::vector<std::shared_ptr<const images::ImageInfo>> out;
-  for (auto& image : backends_.images.list(ipc::deadlineIn(10s))) {
+  for (auto& image : backends.images.list(ipc::deadlineIn(10s))) {
     out.push_back(std::make_shared<const images::ImageInfo>(std::move(image)));
   }
   return out;
@@ -380,7 +380,7 @@ void ImagesRoutes::list(http::Request& req, http::ResponseWriter& out) {
       throw Error(ErrorKind::invalid, invalidFilterValue("dangling", filter.values("dangling")));
     }
   }
-  auto listed = all();
+  auto listed = allImages(backends_);
   forgetConfigFacts(listed);
 
   auto created = [&](const images::ImageInfo& i) { return configFacts(i)->created; };

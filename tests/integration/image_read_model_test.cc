@@ -1,6 +1,6 @@
 // The API's read model of images (docs/ipc.md, "Image views"): GET /images/{name}/json,
-// GET /images/{name}/history and GET /images/json answered from the API's copy of the images
-// service's images. What must hold: the copy answers (it keeps answering with the images
+// GET /images/{name}/history, GET /images/json and the images of GET /system/df answered from
+// the API's copy of the images service's images. What must hold: the copy answers (it keeps answering with the images
 // service frozen, which shows that no RPC was made), it answers what the service holds, and no
 // read shows a state older than a write the client saw acknowledged, including the images the
 // containerd-bridge commits.
@@ -71,6 +71,14 @@ TEST_F(ImageReadModelTest, InspectHistoryAndListAnswerWithTheImagesServiceFrozen
     ASSERT_EQ(history.status, 200) << history.body;
     ASSERT_FALSE(bodyOf(history).empty()) << history.body;
     EXPECT_EQ(bodyOf(history)[0]["Id"], id);
+    // `docker system df`'s images as well: its sizes as the service holds them.
+    auto df = get("/v1.43/system/df?type=image");
+    ASSERT_EQ(df.status, 200) << df.body.substr(0, 300);
+    auto usage = bodyOf(df);
+    ASSERT_EQ(usage["Images"].size(), 1u) << df.body.substr(0, 300);
+    EXPECT_EQ(usage["Images"][0]["Id"], id);
+    EXPECT_EQ(usage["Images"][0]["Size"], held.size);
+    EXPECT_EQ(usage["LayersSize"], held.size);
   }
   // Thawed, the service answers what the copy declines, in its own words (dockerd's).
   auto missing = get("/v1.43/images/no-such:1/json");
