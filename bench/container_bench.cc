@@ -8,7 +8,8 @@
 //     machine's drift between the two blocks above cannot move);
 //   - with N running containers: GET /containers/json and GET /containers/{id}/json latency
 //     (keep-alive connection, server round trip; and on a fresh connection each, as curl or the
-//     CLI makes them), and GET /containers/json with no container (keep-alive);
+//     CLI makes them), and GET /containers/json with no container (keep-alive); the list with
+//     sizes (`docker ps -s`) and GET /system/df with N running (keep-alive);
 //   - recovery: kill -9 of the process that holds the engine's container state (berth's
 //     containerd-bridge, which the supervisor restarts; dockerd itself, restarted with
 //     live-restore by --reference-restart) until `docker ps` lists all N again, then until
@@ -122,6 +123,9 @@ struct Figures {
   // us: GET /containers/json filtered by a label half of the N running carry (as Docker Compose
   // lists a project's containers), keep-alive
   bench::Samples listLabel;
+  // us, keep-alive, with N running: the list with each container's sizes (`docker ps -s`), and
+  // GET /system/df (`docker system df`), whose sizes are measured on disk per call
+  bench::Samples listSized, diskUsage;
   std::vector<double> parallelTotals;  // ms, one per batch of 20
   double parallelTotalMs() const { return medianOf(parallelTotals); }
   std::vector<Recovery> recovery;  // one per kill
@@ -240,6 +244,8 @@ std::vector<std::string> measureWorkload(const std::string& host, int runs, int 
     // filters={"label":["bench.project=odd"]}
     f.listLabel = bench::getLatency(host, "/containers/json?filters=%7B%22label%22%3A%5B%22bench.project%3Dodd%22%5D%7D", 200);
     if (!ids.empty()) f.inspectFresh = bench::freshGetLatency(host, "/containers/" + ids[0] + "/json", 300);
+    f.listSized = bench::getLatency(host, "/containers/json?size=1", 50);
+    f.diskUsage = bench::getLatency(host, "/system/df", 50);
   } catch (const std::exception& e) {
     failures.add(f.name + ": " + e.what());
   }
@@ -655,9 +661,11 @@ int main(int argc, char** argv) {
   if (!reference.empty()) print(r);
   auto printReads = [&](Figures& f) {
     std::printf("%-20s ps p50 with 0 containers, keep-alive %.0f us; with %d running, fresh connection: ps p50 %.2f ms, "
-                "inspect p50 %.2f ms; keep-alive, ps --filter label= (half of them) p50 %.2f ms\n",
+                "inspect p50 %.2f ms; keep-alive, ps --filter label= (half of them) p50 %.2f ms, ps -s p50 %.2f ms, "
+                "system df p50 %.2f ms\n",
                 f.name.c_str(), f.listEmpty.percentile(50), containers, f.listFresh.percentile(50) / 1000,
-                f.inspectFresh.percentile(50) / 1000, f.listLabel.percentile(50) / 1000);
+                f.inspectFresh.percentile(50) / 1000, f.listLabel.percentile(50) / 1000, f.listSized.percentile(50) / 1000,
+                f.diskUsage.percentile(50) / 1000);
   };
   printReads(b);
   if (!reference.empty()) printReads(r);
@@ -710,11 +718,13 @@ int main(int argc, char** argv) {
                 b.recoveryMs() / r.recoveryMs(), *b.freshPssMb / *r.freshPssMb, *b.loadedPssMb / *r.loadedPssMb,
                 (*b.loadedPssMb + *b.loggersPssMb) / *r.loadedPssMb);
     std::printf("ratios berth/dockerd: ps with 0 containers keep-alive %.2f; fresh connection: ps %.2f, inspect %.2f; "
-                "ps --filter label= %.2f\n",
+                "ps --filter label= %.2f; ps -s %.2f; system df %.2f\n",
                 b.listEmpty.percentile(50) / r.listEmpty.percentile(50),
                 b.listFresh.percentile(50) / r.listFresh.percentile(50),
                 b.inspectFresh.percentile(50) / r.inspectFresh.percentile(50),
-                b.listLabel.percentile(50) / r.listLabel.percentile(50));
+                b.listLabel.percentile(50) / r.listLabel.percentile(50),
+                b.listSized.percentile(50) / r.listSized.percentile(50),
+                b.diskUsage.percentile(50) / r.diskUsage.percentile(50));
   }
   if (!pairedRuns.empty() && !pairedBatches.empty()) {
     auto medians = [](const std::vector<std::pair<double, double>>& pairs) {
