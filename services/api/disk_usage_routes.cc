@@ -62,6 +62,8 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
 
   // The volumes' sizes are measured on disk by their service, the containers' by the bridge and
   // the images service: the two run at once. The images come from the API's copy when current.
+  // (A failure of the bridge's part is answered once the volumes' walk is over: the future
+  // joins its call.)
   std::future<std::vector<volumes::VolumeInfo>> volumesListed;
   if (volumes) {
     volumesListed =

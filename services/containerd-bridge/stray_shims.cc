@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -38,6 +39,24 @@ std::string argAfter(const std::vector<std::string>& argv, const std::string& fl
   return "";
 }
 
+// What a containerd shim's command line names (its -id, -address and -namespace); nullopt when
+// the process in `procDir` is not a shim (or is gone).
+struct ShimArgs {
+  std::string id, address, ns;
+};
+std::optional<ShimArgs> shimArgsOf(const std::string& procDir) {
+  if (readWhole(procDir + "/comm").rfind("containerd-shim", 0) != 0) return std::nullopt;
+  std::string cmdline = readWhole(procDir + "/cmdline");
+  std::vector<std::string> argv;
+  for (size_t start = 0; start < cmdline.size();) {
+    size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    argv.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  return ShimArgs{argAfter(argv, "-id"), argAfter(argv, "-address"), argAfter(argv, "-namespace")};
+}
+
 std::vector<pid_t> childrenOf(pid_t pid) {
   std::vector<pid_t> out;
   std::error_code ec;
@@ -57,9 +76,13 @@ void killTree(pid_t pid) {
 // Ends a shim and what runs under it. A shim removes its socket (/run/containerd/s/<hash>, one
 // directory for every containerd on the machine) when it shuts down, never when it is killed;
 // the socket of a killed one is taken here, or every stray would leave a file behind for good.
-void endShim(pid_t pid) {
-  auto sockets = listeningSocketPaths(pid);
-  killTree(pid);
+// The pid is checked to be the shim's still (the sweep's containerd calls come between finding
+// and ending it), so no other process's sockets are taken.
+void endShim(const ShimProcess& shim) {
+  auto args = shimArgsOf("/proc/" + std::to_string(shim.pid));
+  if (!args || args->id != shim.id) return;  // gone since it was found, its socket with it
+  auto sockets = listeningSocketPaths(shim.pid);
+  killTree(shim.pid);
   for (const auto& path : sockets) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
@@ -71,8 +94,11 @@ void endShim(pid_t pid) {
 void removeCgroups(const std::string& parent, const std::string& id) {
   std::vector<std::filesystem::path> dirs = {std::filesystem::path("/sys/fs/cgroup") / parent / id};
   std::error_code ec;
-  for (const auto& hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
-    dirs.push_back(hierarchy.path() / parent / id);
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
+    // v1's hierarchies; under v2 the files there (cgroup.procs…) are none, and an rmdir under
+    // one would fail with ENOTDIR, counted below as a cgroup that stays. (This host has v1.)
+    std::error_code typeError;
+    if (entry.is_directory(typeError)) dirs.push_back(entry.path() / parent / id);
   }
   for (int attempt = 0; attempt < 40; ++attempt) {
     bool left = false;
@@ -91,9 +117,11 @@ std::vector<std::string> listeningSocketPaths(pid_t pid) {
   std::string proc = "/proc/" + std::to_string(pid);
   std::set<std::string> inodes;
   std::error_code ec;
-  for (const auto& fd : std::filesystem::directory_iterator(proc + "/fd", ec)) {
-    auto target = std::filesystem::read_symlink(fd.path(), ec);
-    if (ec) continue;
+  // Stepped without throwing: the directory goes when the process exits.
+  for (std::filesystem::directory_iterator it(proc + "/fd", ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code linkError;
+    auto target = std::filesystem::read_symlink(it->path(), linkError);
+    if (linkError) continue;
     std::string t = target.string();  // "socket:[12345]"
     if (t.rfind("socket:[", 0) == 0 && t.back() == ']') inodes.insert(t.substr(8, t.size() - 9));
   }
@@ -105,7 +133,9 @@ std::vector<std::string> listeningSocketPaths(pid_t pid) {
   while (std::getline(table, line)) {
     std::istringstream fields(line);
     std::string num, refs, protocol, flags, type, state, inode, path;
-    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path)) continue;
+    if (!(fields >> num >> refs >> protocol >> flags >> type >> state >> inode)) continue;
+    std::getline(fields >> std::ws, path);  // the rest of the line: a path may hold spaces
+    if (path.empty()) continue;
     constexpr unsigned long kAcceptsConnections = 0x10000;  // __SO_ACCEPTCON: a listening socket
     if (!(std::strtoul(flags.c_str(), nullptr, 16) & kAcceptsConnections) || path.front() != '/') continue;
     if (inodes.count(inode)) out.push_back(path);
@@ -119,19 +149,9 @@ std::vector<ShimProcess> findShims(const std::string& containerdSocket, const st
   for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
     std::string name = e.path().filename();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::string comm = readWhole(e.path().string() + "/comm");
-    if (comm.rfind("containerd-shim", 0) != 0) continue;
-    std::string cmdline = readWhole(e.path().string() + "/cmdline");
-    std::vector<std::string> argv;
-    for (size_t start = 0; start < cmdline.size();) {
-      size_t end = cmdline.find('\0', start);
-      if (end == std::string::npos) end = cmdline.size();
-      argv.push_back(cmdline.substr(start, end - start));
-      start = end + 1;
-    }
-    if (argAfter(argv, "-address") != containerdSocket || argAfter(argv, "-namespace") != ns) continue;
-    std::string id = argAfter(argv, "-id");
-    if (!id.empty()) out.push_back({static_cast<pid_t>(std::stol(name)), id});
+    auto args = shimArgsOf(e.path().string());
+    if (!args || args->address != containerdSocket || args->ns != ns || args->id.empty()) continue;
+    out.push_back({static_cast<pid_t>(std::stol(name)), args->id});
   }
   return out;
 }
@@ -167,7 +187,7 @@ size_t StrayShims::sweep(Deadline deadline) {
     if (!guard.owns_lock()) continue;
     if (tasks_.state(shim.id, "", deadline).answer != TaskState::Answer::absent) continue;
     spdlog::warn("containers: ending the shim (pid {}) of {} that containerd lost track of", shim.pid, shortId(shim.id));
-    endShim(shim.pid);
+    endShim(shim);
     removeCgroups(cgroupParent_, shim.id);
     ++ended;
     guard.unlock();
@@ -200,7 +220,7 @@ bool StrayShims::endUnrecordedTask(const ShimProcess& shim, Deadline deadline, s
     tasks_.kill(shim.id, "", SIGKILL, true, capped(deadline, 2s));
   } catch (const Error&) {
   }
-  endShim(shim.pid);
+  endShim(shim);
   removeCgroups(cgroupParent_, shim.id);
   // containerd deletes the task of a shim that went away; then its container object, the root
   // filesystem's mount and the volumes' references go as a removal's would.

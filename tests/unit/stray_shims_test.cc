@@ -53,9 +53,12 @@ TEST(ListeningSocketPathsTest, NamesThePathsAProcessListensOnAndNoOtherSocket) {
   BoundSocket listening(dir.path() + "/listening.sock", true);
   BoundSocket bound(dir.path() + "/bound.sock", false);
   BoundSocket abstract(std::string(1, '\0') + "berth-test-" + std::to_string(::getpid()), true);
+  BoundSocket spaced(dir.path() + "/a listening.sock", true);
 
   auto paths = listeningSocketPaths(::getpid());
   EXPECT_TRUE(contains(paths, dir.path() + "/listening.sock"));
+  EXPECT_TRUE(contains(paths, dir.path() + "/a listening.sock")) << "a path is the rest of its line";
+  EXPECT_FALSE(contains(paths, dir.path() + "/a"));
   EXPECT_FALSE(contains(paths, dir.path() + "/bound.sock"));
   for (const auto& p : paths) EXPECT_EQ(p.front(), '/') << p;
   // Another process's table: none of this process's sockets are its (once it has exec'd, which
