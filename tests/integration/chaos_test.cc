@@ -561,7 +561,7 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   // Nor a shim's socket, which a shim removes when it shuts down and the sweep when it kills one:
   // containerd's shims listen on /run/containerd/s/<sha256 of containerd's socket, the namespace
   // and the container's id>, one directory for every containerd on the machine. Printed, not
-  // held: before the sweep took them a run left 14 and 19; since, two runs of six left one each
+  // held: before the sweep took them a run left 14 and 19; since, two runs of five left one each
   // (a start a bridge kill cut), whose cause is not found, so the log lines naming such a
   // container are printed with it.
   std::string containerdSocket = engine.execRoot() + "/containerd/containerd.sock";
