@@ -3,9 +3,9 @@
 // What must hold: the copy answers (it keeps answering with the bridge frozen, which shows that
 // no RPC was made), it answers exactly what the bridge would, and no read shows a state older
 // than a write or an event the client already saw.
-#include <nlohmann/json.hpp>
-
 #include <cctype>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/integration/container_fixture.h"
 #include "tests/support/http_client.h"
@@ -81,6 +81,57 @@ TEST_F(ReadModelTest, InspectAndListAnswerWithTheBridgeFrozenSoNoRpcIsMade) {
   auto missing = get("/v1.41/containers/no-such-one/json");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(bodyOf(missing)["message"], "No such container: no-such-one");
+}
+
+// `docker system df` counts each image's containers, running or not (dockerd counts its whole
+// container store). Those counts come from the copy: the images alone (API 1.42's type=image)
+// answer with the bridge frozen, and every answer counts what a write just acknowledged.
+TEST_F(ReadModelTest, SystemDfCountsEachImagesContainersFromTheCopy) {
+  std::string running = runDetached({"--name", "df-running", kImage, "sleep", "1000"});
+  ASSERT_FALSE(running.empty());
+  auto created = engine_.docker({"create", "--pull", "never", "--name", "df-created", kImage, "true"});
+  ASSERT_EQ(created.exitCode, 0) << created.err;
+  std::string imageId = trimNewline(engine_.docker({"image", "inspect", "-f", "{{.Id}}", kImage}).out);
+  ASSERT_EQ(imageId.size(), 71u) << imageId;
+  auto imageUsage = [&](const std::string& target) {
+    auto r = get(target);
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body.substr(0, 300);
+    auto doc = bodyOf(r);
+    EXPECT_TRUE(doc["Images"].is_array() && doc["Images"].size() == 1) << r.body.substr(0, 300);
+    return doc;
+  };
+  {
+    auto frozen = freezeOnceAnsweredWithout(engine_.childPid("containerd-bridge"), "/v1.41/containers/json");
+    ASSERT_TRUE(frozen) << "the copy never answered with the bridge frozen";
+    auto viaBridge = rawRequest(
+        engine_.socketPath(),
+        "GET /v1.41/containers/json?" + kViaBridge + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 1000);
+    EXPECT_TRUE(viaBridge.timedOut) << viaBridge.status << " " << viaBridge.body.substr(0, 200);
+    auto images = imageUsage("/v1.43/system/df?type=image");
+    EXPECT_EQ(images["Images"][0]["Id"], imageId);
+    EXPECT_EQ(images["Images"][0]["Containers"], 2) << images;
+    EXPECT_TRUE(images["Containers"].is_null()) << images;
+  }
+  // Thawed: the whole answer, the bridge's sized list in it, and the counts agree with it.
+  for (const std::string& version : {std::string("v1.41"), std::string("v1.43")}) {
+    auto all = imageUsage("/" + version + "/system/df");
+    ASSERT_TRUE(all["Containers"].is_array()) << all;
+    std::set<std::string> ids;
+    for (const auto& c : all["Containers"]) {
+      ids.insert(c["Id"].get<std::string>());
+      EXPECT_EQ(c["ImageID"], imageId) << c;
+      EXPECT_TRUE(c["SizeRw"].is_number_integer()) << c;
+    }
+    EXPECT_EQ(ids, (std::set<std::string>{running, trimNewline(created.out)})) << all["Containers"];
+    EXPECT_EQ(all["Images"][0]["Containers"], 2) << all["Images"];
+    EXPECT_TRUE(all["Volumes"].is_array()) << all;
+    EXPECT_EQ(all.contains("BuilderSize"), version == "v1.41") << all;
+  }
+  // Each removal acknowledged, then at once the counts: the copy is never older.
+  ASSERT_EQ(engine_.docker({"rm", "df-created"}).exitCode, 0);
+  EXPECT_EQ(imageUsage("/v1.43/system/df?type=image")["Images"][0]["Containers"], 1);
+  ASSERT_EQ(engine_.docker({"rm", "-f", "df-running"}).exitCode, 0);
+  EXPECT_EQ(imageUsage("/v1.43/system/df?type=image")["Images"][0]["Containers"], 0);
 }
 
 TEST_F(ReadModelTest, TheCopyAnswersWhatTheBridgeAnswers) {

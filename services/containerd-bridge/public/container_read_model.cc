@@ -201,4 +201,20 @@ std::optional<std::string> ContainerReadModel::list(bool all, int limit, const s
   return out;
 }
 
+std::optional<std::map<std::string, int64_t>> ContainerReadModel::containersPerImage() {
+  std::optional<std::map<std::string, int64_t>> out;
+  copy_->read([&](const Views& views) {
+    out.emplace();
+    for (const auto& [id, view] : views.byId) {
+      if (!view->hasFacts) {  // a bridge older than the facts: it counts
+        out.reset();
+        return false;
+      }
+      if (!view->facts.imageId.empty()) ++(*out)[view->facts.imageId];
+    }
+    return true;
+  });
+  return out;
+}
+
 }  // namespace berth::bridge

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,10 @@ class ContainerReadModel {
   // listing does; nullopt: ask the bridge (also for an ancestor= filter, which resolves images,
   // and for filters the bridge refuses, so that it says why).
   std::optional<std::string> list(bool all, int limit, const std::string& filters = "");
+  // How many containers, running or not, each image id has (the Containers of
+  // `GET /system/df`'s images, as dockerd counts them from its container store), or nullopt:
+  // count the bridge's list instead.
+  std::optional<std::map<std::string, int64_t>> containersPerImage();
 
   using Counts = ipc::ViewCopyCounts;
   Counts counts() const;
