@@ -308,14 +308,20 @@ Command parseCommand(const Node& n, Kind kind) {
 // Deliberately dockerd's rule rather than the bridge's parseSignal, which also refuses numbers
 // above 64: a commit must accept what dockerd accepts.
 void validateSignal(const std::string& raw) {
-  std::optional<int64_t> number;
+  // (A flag and a number rather than a std::optional: GCC 12 at -Os takes the optional's
+  // flag for uninitialised after the catch, -Wmaybe-uninitialized.)
+  bool isNumber = false;
+  int64_t number = 0;
   try {
-    number = parseGoInt(raw, 64, "strconv.Atoi");
+    if (auto parsed = parseGoInt(raw, 64, "strconv.Atoi")) {
+      number = *parsed;
+      isNumber = true;
+    }
   } catch (const Error&) {
-    number.reset();  // out of range: Atoi fails, so the text is looked up as a name
+    // out of range: Atoi fails, so the text is looked up as a name
   }
-  if (number) {
-    if (*number == 0) fail("Invalid signal: " + raw);
+  if (isNumber) {
+    if (number == 0) fail("Invalid signal: " + raw);
     return;
   }
   static const std::set<std::string> kNames = {
