@@ -74,19 +74,25 @@ void DiskUsageRoutes::diskUsage(http::Request& req, http::ResponseWriter& out) {
 
   // The containers' list is the bridge's text, written into the answer as it came. The images'
   // container counts come from the API's copy of the container views when it is current, so
-  // that text is not parsed (100 containers are 65 KB); else from the list itself.
+  // that text is not parsed (100 containers are 65 KB); else from the list itself. The list is
+  // asked first: its reply's view stamp then holds the copy to at least the list's state, so
+  // the counts are never older than the list beside them.
   std::optional<std::string> containerList;
   std::optional<std::map<std::string, int64_t>> containersPerImage;
+  if (containers) {
+    containerList = backends_.bridge.listJson({true, -1, "", true}, ipc::deadlineIn(60s));
+    if (containerList->empty() || containerList->front() != '[' || containerList->back() != ']') {
+      throw Error(ErrorKind::internal, "the containerd-bridge's list is not a JSON array");
+    }
+  }
   if (images) containersPerImage = backends_.containers.containersPerImage();
-  if (containers || (images && !containersPerImage)) {
-    containerList = backends_.bridge.listJson({true, -1, "", containers}, ipc::deadlineIn(60s));
-    if (images && !containersPerImage) {
-      auto listed = parseJsonOrDiscarded(*containerList);
-      if (!listed.is_array()) throw Error(ErrorKind::internal, "the containerd-bridge's list is not a JSON array");
-      containersPerImage.emplace();
-      for (const auto& c : listed) {
-        if (c.contains("ImageID") && c["ImageID"].is_string()) ++(*containersPerImage)[c["ImageID"].get<std::string>()];
-      }
+  if (images && !containersPerImage) {
+    if (!containerList) containerList = backends_.bridge.listJson({true, -1, "", false}, ipc::deadlineIn(60s));
+    auto listed = parseJsonOrDiscarded(*containerList);
+    if (!listed.is_array()) throw Error(ErrorKind::internal, "the containerd-bridge's list is not a JSON array");
+    containersPerImage.emplace();
+    for (const auto& c : listed) {
+      if (c.contains("ImageID") && c["ImageID"].is_string()) ++(*containersPerImage)[c["ImageID"].get<std::string>()];
     }
   }
 
