@@ -45,6 +45,7 @@ const berth::SharedLibrary& libnftables() {
 extern "C" {
 
 BERTH_FORWARD_TO(libnl, struct nl_addr*, nl_addr_build, (int family, const void* buf, size_t size), (family, buf, size))
+BERTH_FORWARD_TO(libnl, void*, nl_addr_get_binary_addr, (const struct nl_addr* a), (a))
 BERTH_FORWARD_TO(libnl, unsigned int, nl_addr_get_len, (const struct nl_addr* a), (a))
 BERTH_FORWARD_TO(libnl, int, nl_addr_parse, (const char* text, int family, struct nl_addr** out), (text, family, out))
 BERTH_FORWARD_TO(libnl, void, nl_addr_put, (struct nl_addr * a), (a))
@@ -72,6 +73,7 @@ BERTH_FORWARD_TO(libnlRoute, int, rtnl_link_change,
                  (struct nl_sock * sk, struct rtnl_link* orig, struct rtnl_link* changes, int flags),
                  (sk, orig, changes, flags))
 BERTH_FORWARD_TO(libnlRoute, int, rtnl_link_delete, (struct nl_sock * sk, const struct rtnl_link* l), (sk, l))
+BERTH_FORWARD_TO(libnlRoute, struct nl_addr*, rtnl_link_get_addr, (struct rtnl_link * l), (l))
 BERTH_FORWARD_TO(libnlRoute, unsigned int, rtnl_link_get_flags, (struct rtnl_link * l), (l))
 BERTH_FORWARD_TO(libnlRoute, int, rtnl_link_get_ifindex, (struct rtnl_link * l), (l))
 BERTH_FORWARD_TO(libnlRoute, int, rtnl_link_get_kernel,

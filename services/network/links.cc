@@ -17,10 +17,12 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -201,6 +203,34 @@ Addr parseMac(const std::string& text, std::string_view link) {
   return mac;
 }
 
+// Pins the bridge's MAC address. A bridge whose address was never set takes the lowest of its
+// ports' addresses (each veth's host end has a random one), so a container coming or going can
+// change it; every container's ARP entry for the gateway then names an address the bridge no
+// longer takes frames for, and their traffic to the gateway (names, the way out, replies from
+// published ports) is dropped until the entry is probed again, seconds later. dockerd gives its
+// bridges a fixed address for the same reason. Setting the current address (a new bridge's is
+// random) marks it as set and the kernel keeps it; the kernel also flushes the bridge's
+// neighbour entries then, which costs the next packet to each container an ARP request, so this
+// runs when a bridge is made and when the service starts, not on each attach.
+void pinAddress(nl_sock* sock, rtnl_link* link) {
+  std::string name = rtnl_link_get_name(link);
+  unsigned char bytes[6] = {};
+  nl_addr* current = rtnl_link_get_addr(link);
+  bool usable = current != nullptr && nl_addr_get_len(current) == sizeof bytes;
+  if (usable) std::memcpy(bytes, nl_addr_get_binary_addr(current), sizeof bytes);
+  usable = usable && (bytes[0] & 1) == 0 && std::any_of(bytes, bytes + 6, [](unsigned char b) { return b != 0; });
+  if (!usable) {
+    // A locally administered unicast address, as the kernel makes for a new bridge.
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) throwSystemError("getrandom", name);
+    bytes[0] = static_cast<unsigned char>((bytes[0] & 0xfe) | 0x02);
+  }
+  Addr mac(nl_addr_build(AF_LLC, bytes, sizeof bytes));
+  Link change(rtnl_link_alloc());
+  if (!mac || !change) throwOutOfMemory("set the address of", name);
+  rtnl_link_set_addr(change.get(), mac.get());
+  if (int err = rtnl_link_change(sock, link, change.get(), 0); err < 0) throwNetlink("set the address of", name, err);
+}
+
 }  // namespace
 
 void ensureBridge(const BridgeLink& bridge) {
@@ -216,6 +246,7 @@ void ensureBridge(const BridgeLink& bridge) {
     if (err < 0 && err != -NLE_EXIST) throwNetlink("create bridge", bridge.name, err);
     link = requireLink(sock.get(), bridge.name);
   }
+  pinAddress(sock.get(), link.get());
   addIpv4Address(sock.get(), link.get(), bridge.gateway, bridge.subnet.bits);
   setUp(sock.get(), link.get(), bridge.mtu);
 }

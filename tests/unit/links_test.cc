@@ -121,6 +121,34 @@ TEST(LinksTest, EnsuringABridgeAgainBringsItUpWithOneGatewayAddressAndKeepsOther
   });
 }
 
+// The bridge's MAC address as `ip` shows it.
+std::string macOf(const std::string& host, const std::string& link) {
+  std::smatch m;
+  std::string text = ip(host, {"-o", "link", "show", "dev", link});
+  return std::regex_search(text, m, std::regex("link/ether ([0-9a-f:]{17})")) ? m[1].str() : "none in " + text;
+}
+
+TEST(LinksTest, ABridgesAddressStaysWhatItIsWhilePortsComeAndGo) {
+  // Unpinned, a bridge takes its lowest port's address: containers' ARP entries for the gateway
+  // would then name an address the bridge no longer takes frames for.
+  onTestHost([](const std::string& host) {
+    ensureBridge(testBridge());
+    std::string made = macOf(host, "br-test0");
+    ip(host, {"link", "add", "vlow", "address", "00:00:00:00:00:01", "type", "veth", "peer", "name", "vlow1"});
+    ip(host, {"link", "set", "vlow", "master", "br-test0"});
+    EXPECT_EQ(macOf(host, "br-test0"), made);
+    ip(host, {"link", "del", "vlow"});
+    EXPECT_EQ(macOf(host, "br-test0"), made);
+    // A bridge an earlier release made without pinning is pinned where it stands at the next start.
+    ip(host, {"link", "add", "br-old", "type", "bridge"});
+    ensureBridge({"br-old", Ipv4Prefix::parse("172.31.0.0/16"), parseIpv4("172.31.0.1"), 1500});
+    std::string old = macOf(host, "br-old");
+    ip(host, {"link", "add", "vlow", "address", "00:00:00:00:00:01", "type", "veth", "peer", "name", "vlow1"});
+    ip(host, {"link", "set", "vlow", "master", "br-old"});
+    EXPECT_EQ(macOf(host, "br-old"), old);
+  });
+}
+
 TEST(LinksTest, RemovingABridgeDeletesItAndAnAbsentBridgeIsNoError) {
   onTestHost([](const std::string&) {
     ensureBridge(testBridge());
