@@ -17,6 +17,14 @@
 //   containers through the host's address (hairpin: masqueraded so replies come back the same
 //   way).
 //
+// - names: a container asks its user network's gateway, port 53, for names (resolver.h). When
+//   the aardvark that serves listens on another port, the queries are steered there and the
+//   replies from it (from the standby's port, whichever serves) leave as from port 53. Both
+//   rewrites are stateless and the packets untracked, so a change of port applies to the very
+//   next packet, a long-lived socket's too (nginx's resolver keeps one): a conntrack-based
+//   redirect would keep such a flow on the slot it first reached. UDP only: aardvark 1.4
+//   answers no TCP.
+//
 // Rule order in the forward chain: every bridge's drops (internal, icc off, isolation) come
 // before any bridge's accepts, since an accept ends the chain; then per bridge: replies and
 // published ports in, everything out (and container to container), nothing else in. With icc
@@ -42,6 +50,7 @@ struct FirewallBridge {
   bool masquerade = true;  // com.docker.network.bridge.enable_ip_masquerade / --ip-masq
   bool internal = false;   // --internal
   bool icc = true;         // com.docker.network.bridge.enable_icc / --icc
+  uint32_t resolver = 0;   // the gateway its containers ask for names; 0: none (the default bridge)
 };
 
 struct PublishedPort {
@@ -56,6 +65,8 @@ struct PublishedPort {
 struct FirewallState {
   std::vector<FirewallBridge> bridges;
   std::vector<PublishedPort> ports;
+  uint16_t resolverPort = 53;        // where the serving resolver listens on each gateway
+  uint16_t resolverStandbyPort = 0;  // the other resolver's port, whose replies leave as port 53; 0: none
 };
 
 // The nft script that replaces table `table` with the one `state` needs, as one transaction

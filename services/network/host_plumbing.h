@@ -28,7 +28,8 @@ class HostPlumbing : public Plumbing {
 
   void applyFirewall(const FirewallState& state) override { firewall_.apply(state); }
   void removeFirewall() override { firewall_.remove(); }
-  void updateResolver(const std::vector<ResolverNetwork>& networks) override { resolver_.update(networks); }
+  uint16_t updateResolver(const std::vector<ResolverNetwork>& networks) override { return resolver_.update(networks); }
+  uint16_t resolverPort() override { return resolver_.servingPort(); }
   bool hostPortFree(const std::string& protocol, uint32_t hostIp, uint16_t port) override;
   std::vector<Ipv4Prefix> hostRoutes() override;
 

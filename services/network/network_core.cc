@@ -229,6 +229,8 @@ void NetworkCore::visitViews(const std::function<void(const std::vector<View>&)>
 void NetworkCore::start() {
   std::lock_guard lock(mutex_);
   ViewsScope views(*this);
+  // The first table steers names where the last process left them, so a restart moves no query.
+  resolverPort_ = plumbing_.resolverPort();
   for (auto& n : files_.loadNetworks()) {
     if (n.creating) {
       // A create a kill cut: its client never got the id. Undone, link first.
@@ -724,8 +726,13 @@ std::vector<std::string> NetworkCore::reconcile(const std::set<std::string>& kee
 void NetworkCore::applyFiltersLocked() {
   FirewallState state;
   for (const auto& [id, n] : networks_) {
-    if (n.isBridge()) state.bridges.push_back({n.bridge, n.subnet, n.masquerade, n.internal, n.icc});
+    // Names are served on user networks only (applyResolverLocked).
+    if (n.isBridge()) {
+      state.bridges.push_back({n.bridge, n.subnet, n.masquerade, n.internal, n.icc, n.predefined ? 0u : n.gateway});
+    }
   }
+  state.resolverPort = resolverPort_;
+  state.resolverStandbyPort = kResolverStandbyPort;
   // The marker says this engine's table is on the host: without any bridge network (an engine
   // with --bridge none and no user network) the table goes, and an engine that never had one
   // leaves the host's nftables untouched.
@@ -772,7 +779,12 @@ void NetworkCore::applyResolverLocked() {
   std::vector<ResolverNetwork> networks;
   for (auto& [id, r] : byNetwork) networks.push_back(std::move(r));
   try {
-    plumbing_.updateResolver(networks);
+    uint16_t port = plumbing_.updateResolver(networks);
+    if (port != resolverPort_) {
+      // Another aardvark serves now: queries go to its port from the next packet on.
+      resolverPort_ = port;
+      applyFiltersLocked();
+    }
   } catch (const Error& e) {
     // Names stop resolving, nothing else does: the next change tries again.
     spdlog::error("network: updating the resolver: {}", e.what());

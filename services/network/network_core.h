@@ -120,6 +120,7 @@ class NetworkCore {
   std::map<std::string, NetworkRecord> networks_;    // id -> network
   std::map<std::string, ContainerRecord> containers_;  // id -> endpoints
   std::map<std::string, SubnetAddresses> addresses_;   // network id -> allocations
+  uint16_t resolverPort_ = 53;  // where the serving resolver listens; the firewall steers port 53 there
   ViewsObserver viewsObserver_;
   std::set<std::string> touched_;  // networks changed by the call under way, not told yet
   struct PendingEvent {

@@ -31,7 +31,10 @@ class Plumbing {
 
   virtual void applyFirewall(const FirewallState& state) = 0;
   virtual void removeFirewall() = 0;
-  virtual void updateResolver(const std::vector<ResolverNetwork>& networks) = 0;
+  // Serves exactly `networks`' names; returns the port the serving resolver listens on.
+  virtual uint16_t updateResolver(const std::vector<ResolverNetwork>& networks) = 0;
+  // That port as the last process left it (kResolverPort when none).
+  virtual uint16_t resolverPort() = 0;
   // Whether a process on the host holds `port` (bind test): published ports never shadow one.
   virtual bool hostPortFree(const std::string& protocol, uint32_t hostIp, uint16_t port) = 0;
   // The host's IPv4 routes, which new networks' subnets avoid.

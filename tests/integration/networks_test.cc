@@ -59,14 +59,30 @@ class NetworksTest : public ContainersTest {
     }
     return ::testing::AssertionFailure() << "exit " << r.exitCode << ", out [" << r.out << "], err [" << r.err << "]";
   }
-  // The names the network's resolver serves: aardvark's file for it, which has one line per
-  // container with its names (`id address  name,alias,…`); "" when the network has none.
+  // The names the network's resolver serves: the serving aardvark's file for it (the standby's
+  // directory when `serving` says port 54), which has one line per container with its names
+  // (`id address  name,alias,…`); "" when the network has none.
   std::string resolverEntries(const std::string& network) {
     std::string id = trimNewline(engine_.output({"network", "inspect", "-f", "{{.Id}}", network}));
     EXPECT_EQ(id.size(), 64u) << id;
     std::error_code ec;
-    std::string path = engine_.execRoot() + "/resolver/config/" + id;
+    std::string serving = engine_.execRoot() + "/resolver/serving";
+    bool standby = fs::exists(serving, ec) && readText(serving) == "54\n";
+    std::string path = engine_.execRoot() + "/resolver/" + (standby ? "standby/" : "") + "config/" + id;
     return fs::exists(path, ec) ? readText(path) : "";
+  }
+
+  // The "ok" and "FAIL" lines a looping container printed, counted from its first success: a
+  // loop starts before the resolver serves the network's newest names.
+  std::pair<int, int> okAndFailed(const std::string& container) {
+    auto out = engine_.docker({"logs", container}, 30s);
+    EXPECT_EQ(out.exitCode, 0) << out.err;
+    int ok = 0, failed = 0;
+    for (const auto& l : lines(out.out)) {
+      if (l == "ok") ++ok;
+      if (l == "FAIL" && ok > 0) ++failed;
+    }
+    return {ok, failed};
   }
 
   // The same from a new container on `network`.
@@ -644,18 +660,7 @@ TEST_F(NetworksTest, KillingAnyEngineProcessInterruptsNoTrafficAndTheRestartDupl
     else ++hostFailed;
     std::this_thread::sleep_for(50ms);
   });
-  auto clientCounts = [&] {
-    auto out = engine_.docker({"logs", "client"}, 30s);
-    EXPECT_EQ(out.exitCode, 0) << out.err;
-    // Counted from the first success: the loop starts before its resolver has read the
-    // network's newest file.
-    int ok = 0, failed = 0;
-    for (const auto& l : lines(out.out)) {
-      if (l == "ok") ++ok;
-      if (l == "FAIL" && ok > 0) ++failed;
-    }
-    return std::pair{ok, failed};
-  };
+  auto clientCounts = [&] { return okAndFailed("client"); };
   ASSERT_TRUE(waitFor([&] { return clientCounts().first > 3 && hostOk > 3; }, 20s));
   int vethsBefore = vethCount();
   std::string rulesBefore = ruleset();
@@ -681,6 +686,57 @@ TEST_F(NetworksTest, KillingAnyEngineProcessInterruptsNoTrafficAndTheRestartDupl
   // --rm container above) and the same ruleset.
   EXPECT_TRUE(waitFor([&] { return vethCount() == vethsBefore; }, 5s)) << vethCount() << " vs " << vethsBefore;
   EXPECT_EQ(ruleset(), rulesBefore);
+}
+
+TEST_F(NetworksTest, NamesKeepResolvingWhileContainersComeAndGoOnTheirNetwork) {
+  // dockerd's resolver never refuses a query. Each container created or removed on a network
+  // changes what its resolver serves; a resolver reloaded in place (aardvark 1.4 rebinds on
+  // SIGHUP) refuses queries for a moment, and a lookup then fails at once.
+  ASSERT_EQ(engine_.docker({"network", "create", "n1"}).exitCode, 0);
+  ASSERT_FALSE(runDetached({"--name", "web", "--network", "n1", kImage, "sleep", "300"}).empty());
+  // Two loops looking the name up as fast as they can, each printing ok or FAIL per lookup.
+  std::string loop = "while true; do if nslookup web > /dev/null 2>&1; then echo ok; else echo FAIL; fi; done";
+  ASSERT_FALSE(runDetached({"--name", "client", "--network", "n1", kImage, "sh", "-c", loop + " & " + loop}).empty());
+  auto counts = [&] { return okAndFailed("client"); };
+  ASSERT_TRUE(waitFor([&] { return counts().first > 20; }, 20s));
+  auto lookup = [&](const std::string& name) { return engine_.docker({"exec", "client", "nslookup", name}); };
+  int okBefore = counts().first;
+  auto addressOf = [&](const std::string& name) {
+    return trimNewline(
+        engine_.output({"inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name}));
+  };
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "c" + std::to_string(i);
+    auto create = [&] {
+      auto r =
+          engine_.docker({"run", "-d", "--pull", "never", "--name", name, "--network", "n1", kImage, "sleep", "60"});
+      EXPECT_EQ(r.exitCode, 0) << r.err;
+      return r.exitCode == 0;
+    };
+    ASSERT_TRUE(create());
+    if (i % 8 == 0) {
+      // What a change gives is served as soon as its call returns, and nothing older: the same
+      // name again, at its next address, resolves to that one only (addresses are handed out
+      // serially, so it is another).
+      std::string first = addressOf(name);
+      auto r = lookup(name);
+      EXPECT_TRUE(contains(r.out, "Address: " + first + "\n")) << name << " at " << first << ": " << r.out << r.err;
+      ASSERT_EQ(engine_.docker({"rm", "-f", name}).exitCode, 0) << name;
+      ASSERT_TRUE(create());
+      std::string second = addressOf(name);
+      ASSERT_NE(second, first);
+      r = lookup(name);
+      EXPECT_TRUE(contains(r.out, "Address: " + second + "\n")) << name << " at " << second << ": " << r.out << r.err;
+      EXPECT_FALSE(contains(r.out, "Address: " + first + "\n")) << name << ": " << r.out;
+    }
+    ASSERT_EQ(engine_.docker({"rm", "-f", name}).exitCode, 0) << name;
+  }
+  auto r = lookup("web");
+  EXPECT_TRUE(contains(r.out, "Address: " + addressOf("web") + "\n")) << r.out << r.err;
+  auto [ok, failed] = counts();
+  std::printf("lookups of web while 20 containers came and went: %d ok, %d failed\n", ok - okBefore, failed);
+  EXPECT_EQ(failed, 0);
+  EXPECT_GT(ok - okBefore, 100);
 }
 
 TEST_F(NetworksTest, TheRestartedServiceFinishesAnInterruptedAttachAndRemovesWhatNoContainerHas) {

@@ -178,8 +178,8 @@ std::string Engine::networkNamespacePath() const {
   return namespaceHolder_ ? "/proc/" + std::to_string(namespaceHolder_->pid()) + "/ns/net" : "";
 }
 
-pid_t Engine::resolverPid() const {
-  std::string dir = execRoot() + "/resolver/config";
+pid_t Engine::resolverPid(const std::string& slot) const {
+  std::string dir = execRoot() + "/resolver/" + slot + "config";
   auto text = readText(dir + "/aardvark.pid");
   pid_t pid = 0;
   try {
@@ -195,10 +195,13 @@ pid_t Engine::resolverPid() const {
 void Engine::endResolver() {
   // The resolver is a process of its own that outlives the network service by design (and the
   // engine's stop, for live-restored containers); a test must not leave it behind. aardvark-dns
-  // blocks SIGTERM (it ends when its last network file goes), so it gets SIGKILL.
-  if (pid_t pid = resolverPid()) {
-    ::kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && processAlive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // blocks SIGTERM (it ends when its last network file goes), so it gets SIGKILL; there are two
+  // of them, the serving one and the standby.
+  for (const char* slot : {"", "standby/"}) {
+    if (pid_t pid = resolverPid(slot)) {
+      ::kill(pid, SIGKILL);
+      for (int i = 0; i < 100 && processAlive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 }
 

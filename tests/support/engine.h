@@ -57,8 +57,9 @@ class Engine {
   std::string bridgeName() const;
   // restartable engines in a namespace of their own: /proc/PID/ns/net of the holder ("" else).
   std::string networkNamespacePath() const;
-  // The engine's aardvark-dns resolver (user networks' names), 0 when none runs.
-  pid_t resolverPid() const;
+  // The engine's aardvark-dns resolvers (user networks' names): the primary slot's ("") or the
+  // standby's ("standby/"), 0 when none runs.
+  pid_t resolverPid(const std::string& slot = "") const;
   std::vector<std::string> args() const;
   pid_t pid() const { return supervisor_ ? supervisor_->pid() : 0; }
 

@@ -66,7 +66,11 @@ class FakePlumbing : public Plumbing {
     ++firewallApplies;
   }
   void removeFirewall() override { firewall.reset(); }
-  void updateResolver(const std::vector<ResolverNetwork>& n) override { resolver = n; }
+  uint16_t updateResolver(const std::vector<ResolverNetwork>& n) override {
+    resolver = n;
+    return resolverPortAnswer;
+  }
+  uint16_t resolverPort() override { return resolverPortAnswer; }
   bool hostPortFree(const std::string&, uint32_t, uint16_t port) override { return !heldPorts.count(port); }
   std::vector<Ipv4Prefix> hostRoutes() override { return routes; }
 
@@ -76,6 +80,7 @@ class FakePlumbing : public Plumbing {
   std::map<std::string, std::string> owner;            // host end -> container
   std::optional<FirewallState> firewall;
   std::vector<ResolverNetwork> resolver;
+  uint16_t resolverPortAnswer = kResolverPort;  // the port the "serving resolver" listens on
   std::set<uint16_t> heldPorts;
   std::vector<Ipv4Prefix> routes;
   int plugs = 0;

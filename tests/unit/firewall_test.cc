@@ -63,6 +63,28 @@ TEST(FirewallRenderTest, PortPublishedOnOneHostAddressMatchesOnlyThatAddress) {
   EXPECT_NE(script.find("    ip daddr 127.0.0.1 udp dport 8080 dnat to 172.17.0.2:80\n"), std::string::npos) << script;
 }
 
+TEST(FirewallRenderTest, NamesAreSteeredStatelesslyToTheServingResolversPortOnUserBridgesOnly) {
+  auto state = sampleState();
+  state.bridges.push_back({"br-n1", Ipv4Prefix::parse("172.18.0.0/16"), true, false, true, parseIpv4("172.18.0.1")});
+  state.resolverStandbyPort = 54;
+  // The primary (port 53) serves: no query is steered; replies still in flight from the standby
+  // leave as port 53.
+  auto script = renderRuleset("berth", state);
+  EXPECT_EQ(count(script, "dport set"), 0u) << script;
+  EXPECT_NE(script.find("    oifname \"br-n1\" ip saddr 172.18.0.1 udp sport 54 notrack udp sport set 53\n"),
+            std::string::npos)
+      << script;
+  // The standby serves: queries to the gateway's port 53 go to 54, untracked.
+  state.resolverPort = 54;
+  script = renderRuleset("berth", state);
+  EXPECT_NE(script.find("    iifname \"br-n1\" ip daddr 172.18.0.1 udp dport 53 notrack udp dport set 54\n"),
+            std::string::npos)
+      << script;
+  EXPECT_EQ(count(script, "dport set"), 1u) << script;  // not on the default bridge (resolver 0)
+  EXPECT_EQ(count(script, "sport set"), 1u) << script;
+  EXPECT_EQ(count(script, "172.17.0.1"), 0u) << script;
+}
+
 TEST(FirewallRenderTest, SubnetIsMasqueradedLeavingByAnyOtherInterface) {
   auto script = renderRuleset("berth", sampleState());
   EXPECT_NE(script.find("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"), std::string::npos) << script;
@@ -220,6 +242,28 @@ TEST(FirewallNftablesTest, IsolatedInternalAndIccOffBridgesLoadAsRendered) {
   if (!ran) GTEST_SKIP() << "unshare(CLONE_NEWNET) not permitted";
 }
 
+TEST(FirewallNftablesTest, ResolverSteeringLoadsBeforeConntrackAsRendered) {
+  bool ran = inFreshNetns([] {
+    FirewallState state;
+    state.bridges.push_back({"br-n1", Ipv4Prefix::parse("172.18.0.0/16"), true, false, true, parseIpv4("172.18.0.1")});
+    state.resolverPort = 54;
+    state.resolverStandbyPort = 54;
+    Firewall firewall("berthtest");
+    firewall.apply(state);
+    auto listed = nftList("list table ip berthtest");
+    ASSERT_TRUE(listed.ok) << listed.error;
+    EXPECT_NE(listed.text.find("type filter hook prerouting priority raw; policy accept;"), std::string::npos)
+        << listed.text;
+    EXPECT_NE(listed.text.find("iifname \"br-n1\" ip daddr 172.18.0.1 udp dport 53 notrack udp dport set 54"),
+              std::string::npos)
+        << listed.text;
+    EXPECT_NE(listed.text.find("oifname \"br-n1\" ip saddr 172.18.0.1 udp sport 54 notrack udp sport set 53"),
+              std::string::npos)
+        << listed.text;
+  });
+  if (!ran) GTEST_SKIP() << "unshare(CLONE_NEWNET) not permitted";
+}
+
 TEST(FirewallNftablesTest, RemoveDeletesTheTableAndIsNoErrorWhenThereIsNone) {
   bool ran = inFreshNetns([] {
     Firewall firewall("berthtest");
@@ -267,7 +311,7 @@ TEST(FirewallNftablesTest, EmptyStateLeavesBaseChainsWithoutRules) {
     firewall.apply(FirewallState{});
     auto listed = nftList("list table ip berthtest");
     ASSERT_TRUE(listed.ok);
-    EXPECT_EQ(count(listed.text, "chain "), 5u) << listed.text;
+    EXPECT_EQ(count(listed.text, "chain "), 7u) << listed.text;
     EXPECT_EQ(count(listed.text, "dnat to"), 0u) << listed.text;
     EXPECT_EQ(count(listed.text, "masquerade"), 0u) << listed.text;
     EXPECT_EQ(count(listed.text, "berth0"), 0u) << listed.text;

@@ -127,6 +127,33 @@ TEST_F(NetworkCoreTest, PortsAreRefusedWithDockerdsWordsWhenTakenAndRandomOnesCo
   EXPECT_EQ(udp.settings["Ports"]["8080/udp"][0]["HostPort"], "8080");  // another protocol: no conflict
 }
 
+TEST_F(NetworkCoreTest, NamesAreSteeredToWhereTheServingResolverListensFromTheFirstTableOn) {
+  // A restarted service finds the standby serving: its first table already steers there.
+  host_.resolverPortAnswer = kResolverStandbyPort;
+  auto core = startCore();
+  ASSERT_TRUE(host_.firewall.has_value());
+  EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
+  std::string n1 = core->create({{"Name", "n1"}});
+  core->attach(id('a'), request("n1"));
+  ASSERT_TRUE(host_.firewall.has_value());
+  EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
+  EXPECT_EQ(host_.firewall->resolverStandbyPort, kResolverStandbyPort);
+  // Only user networks have names served: the default bridge's containers use the host's servers.
+  std::map<std::string, uint32_t> resolverOf;
+  for (const auto& b : host_.firewall->bridges) resolverOf[b.bridge] = b.resolver;
+  EXPECT_EQ(resolverOf.at("br-" + n1.substr(0, 12)), parseIpv4("172.18.0.1"));
+  EXPECT_EQ(resolverOf.at("br0"), 0u);
+  // The resolver hands over to the other aardvark: the table follows in the same call.
+  host_.resolverPortAnswer = kResolverPort;
+  int applies = host_.firewallApplies;
+  core->attach(id('b'), request("n1"));
+  EXPECT_EQ(host_.firewall->resolverPort, kResolverPort);
+  EXPECT_EQ(host_.firewallApplies, applies + 1);
+  // No handover, no published port: the table is not written again.
+  core->attach(id('c'), request("n1"));
+  EXPECT_EQ(host_.firewallApplies, applies + 1);
+}
+
 TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheResolver) {
   auto core = startCore();
   std::string n1 = core->create({{"Name", "n1"}, {"Labels", {{"a", "b"}}}});
