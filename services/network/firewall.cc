@@ -109,17 +109,14 @@ std::string renderRuleset(const std::string& table, const FirewallState& state) 
   renderForward(out, state);
   out << "  }\n";
 
-  // Published ports are matched only for packets to a local address, arriving (prerouting) or
-  // sent by the host itself (output; nft's name `dstnat` is for prerouting only, hence -100).
-  // Names (firewall.h): before conntrack (priority raw), so the steered packets stay untracked.
+  // Names (firewall.h): before conntrack (priority raw), so queries and replies stay untracked.
   out << "  chain dnsquery {\n";
   out << "    type filter hook prerouting priority raw; policy accept;\n";
-  if (state.resolverPort != 53) {
-    for (const auto& b : state.bridges) {
-      if (b.resolver == 0) continue;
-      out << "    iifname " << quoted(b.bridge) << " ip daddr " << formatIpv4(b.resolver)
-          << " udp dport 53 notrack udp dport set " << state.resolverPort << "\n";
-    }
+  for (const auto& b : state.bridges) {
+    if (b.resolver == 0) continue;
+    out << "    iifname " << quoted(b.bridge) << " ip daddr " << formatIpv4(b.resolver) << " udp dport 53 notrack";
+    if (state.resolverPort != 53) out << " udp dport set " << state.resolverPort;
+    out << "\n";
   }
   out << "  }\n";
   out << "  chain dnsreply {\n";
@@ -130,13 +127,14 @@ std::string renderRuleset(const std::string& table, const FirewallState& state) 
   }
   for (const auto& b : state.bridges) {
     if (b.resolver == 0) continue;
-    for (uint16_t port : replyPorts) {
-      out << "    oifname " << quoted(b.bridge) << " ip saddr " << formatIpv4(b.resolver) << " udp sport " << port
-          << " notrack udp sport set 53\n";
-    }
+    std::string from = "    oifname " + quoted(b.bridge) + " ip saddr " + formatIpv4(b.resolver) + " udp sport ";
+    out << from << "53 notrack\n";
+    for (uint16_t port : replyPorts) out << from << port << " notrack udp sport set 53\n";
   }
   out << "  }\n";
 
+  // Published ports are matched only for packets to a local address, arriving (prerouting) or
+  // sent by the host itself (output; nft's name `dstnat` is for prerouting only, hence -100).
   out << "  chain prerouting {\n";
   out << "    type nat hook prerouting priority dstnat; policy accept;\n";
   out << "    fib daddr type local jump published\n";

@@ -20,10 +20,12 @@
 // - names: a container asks its user network's gateway, port 53, for names (resolver.h). When
 //   the aardvark that serves listens on another port, the queries are steered there and the
 //   replies from it (from the standby's port, whichever serves) leave as from port 53. Both
-//   rewrites are stateless and the packets untracked, so a change of port applies to the very
-//   next packet, a long-lived socket's too (nginx's resolver keeps one): a conntrack-based
-//   redirect would keep such a flow on the slot it first reached. UDP only: aardvark 1.4
-//   answers no TCP.
+//   rewrites are stateless and the queries and replies untracked whichever port serves, so a
+//   change of port applies to the very next packet, a long-lived socket's too (nginx's
+//   resolver keeps one): a conntrack-based redirect would keep such a flow on the slot it first
+//   reached. Untracked, a query is never taken by a port 53/udp a container publishes either
+//   (dockerd's resolver lives in the container's namespace, where no published port reaches).
+//   UDP only: aardvark 1.4 answers no TCP.
 //
 // Rule order in the forward chain: every bridge's drops (internal, icc off, isolation) come
 // before any bridge's accepts, since an accept ends the chain; then per bridge: replies and

@@ -781,9 +781,16 @@ void NetworkCore::applyResolverLocked() {
   try {
     uint16_t port = plumbing_.updateResolver(networks);
     if (port != resolverPort_) {
-      // Another aardvark serves now: queries go to its port from the next packet on.
+      // Another aardvark serves now: queries go to its port from the next packet on. Kept
+      // only once the table says so, so that a refused table is written again next time.
+      uint16_t before = resolverPort_;
       resolverPort_ = port;
-      applyFiltersLocked();
+      try {
+        applyFiltersLocked();
+      } catch (...) {
+        resolverPort_ = before;
+        throw;
+      }
     }
   } catch (const Error& e) {
     // Names stop resolving, nothing else does: the next change tries again.

@@ -38,13 +38,15 @@ std::vector<std::string> networkFiles(const std::string& config) {
   return names;
 }
 
-// Whether a UDP socket is bound to address:port in this network namespace (/proc/net/udp
-// prints the address as the 32-bit value in network order read as a native integer).
+// Whether a UDP socket is bound to address:port in the calling thread's network namespace (its
+// net/udp prints the address as the 32-bit value in network order read as a native integer).
 bool udpBound(uint32_t address, uint16_t port) {
   char wanted[16];
   std::snprintf(wanted, sizeof wanted, "%08X:%04X", htonl(address), port);
-  auto table = readFileIfExists("/proc/net/udp");
-  return table && table->find(wanted) != std::string::npos;
+  auto table = readFileIfExists("/proc/thread-self/net/udp");
+  // The local address follows the slot number ("  12: 0100A8C0:0035 00000000:0000 07 …"); the
+  // remote one a space.
+  return table && table->find(std::string(": ") + wanted + " ") != std::string::npos;
 }
 
 // Whether this process could bind address:port for UDP now (another process's socket there, or
@@ -219,34 +221,54 @@ void Resolver::record(const Slot& slot) {
 
 uint16_t Resolver::update(const std::vector<ResolverNetwork>& networks) {
   if (networks.empty()) {
-    // aardvark exits by itself on a reload that finds no network.
+    // aardvark exits by itself on a reload that finds no network; one left running with an
+    // empty directory (a kill between the removal and the signal) is told again.
     for (const Slot* slot : {&primary_, &standby_}) {
-      pid_t running = pidOf(*slot);
-      if (write(*slot, networks) && running) ::kill(running, SIGHUP);
+      write(*slot, networks);
+      if (pid_t running = pidOf(*slot)) ::kill(running, SIGHUP);
     }
+    removeAll(dir_ + "/reloading");
     if (servingPort() != primary_.port) record(primary_);
     return primary_.port;
   }
   Slot& now = serving();
-  pid_t running = pidOf(now);
-  if (running && holds(now, networks)) return now.port;
-  if (!running) {
-    // Nothing answers on the serving port: it starts there, with nothing to hand over.
-    write(now, networks);
-    start(now, networks);
-    return now.port;
-  }
   Slot& next = other();
+  // A reload in place a kill cut between its files and its signal: the files look current,
+  // what the process serves is not.
+  bool reloadCut = readFileIfExists(dir_ + "/reloading").has_value();
+  if (pidOf(now) && !reloadCut && holds(now, networks)) return now.port;
+  if (!pidOf(now)) {
+    // Nothing answers on the serving port: it starts there, with nothing to hand over, or
+    // the other slot serves when its port cannot be had.
+    try {
+      write(now, networks);
+      start(now, networks);
+      removeAll(dir_ + "/reloading");
+      return now.port;
+    } catch (const Error& e) {
+      spdlog::warn("network: the resolver cannot start on port {} ({}); the other one serves", now.port, e.what());
+    }
+    write(next, networks);
+    end(next, networks);
+    start(next, networks);
+    removeAll(dir_ + "/reloading");
+    record(next);
+    return next.port;
+  }
   try {
     write(next, networks);
     end(next, networks);
     start(next, networks);
   } catch (const Error& e) {
-    spdlog::warn("network: the standby resolver cannot take over ({}); reloading the serving one in place", e.what());
+    spdlog::warn("network: the other resolver cannot take over ({}); reloading the serving one in place", e.what());
+    writeFileReplacing(dir_ + "/reloading", "\n", 0644);
     write(now, networks);
-    ::kill(running, SIGHUP);
+    // Looked up again: the pid seen before the attempt may have ended and been reused since.
+    if (pid_t running = pidOf(now)) ::kill(running, SIGHUP);
+    removeAll(dir_ + "/reloading");
     return now.port;
   }
+  removeAll(dir_ + "/reloading");
   record(next);
   return next.port;
 }

@@ -25,9 +25,11 @@
 // - When the other slot cannot start (its port held by another process), the serving aardvark
 //   is reloaded in place as before, with the short gap; the log says so.
 //
-// The serving slot's directory always holds what its process serves: it is written only before
-// that process starts, or before the fallback's SIGHUP. That is what lets a restarted service
-// tell, from the files alone, whether the serving slot is current.
+// The serving slot's directory holds what its process serves: it is written only before that
+// process starts, or for the fallback's SIGHUP, which a `reloading` marker brackets (from
+// before the files to after the signal). That is what lets a restarted service tell, from the
+// files alone, whether the serving slot is current. When the serving slot's aardvark is gone
+// and its port cannot be had, the other slot serves.
 #pragma once
 
 #include <sys/types.h>

@@ -62,13 +62,19 @@ class FakePlumbing : public Plumbing {
     return false;
   }
   void applyFirewall(const FirewallState& s) override {
+    if (firewallRefusals > 0) {
+      --firewallRefusals;
+      throw Error(ErrorKind::internal, "nftables refused the table");
+    }
     firewall = s;
     ++firewallApplies;
+    resolverPortsApplied.push_back(s.resolverPort);
   }
   void removeFirewall() override { firewall.reset(); }
   uint16_t updateResolver(const std::vector<ResolverNetwork>& n) override {
     resolver = n;
-    return resolverPortAnswer;
+    // As the real one: with no network left, the primary's port.
+    return n.empty() ? kResolverPort : resolverPortAnswer;
   }
   uint16_t resolverPort() override { return resolverPortAnswer; }
   bool hostPortFree(const std::string&, uint32_t, uint16_t port) override { return !heldPorts.count(port); }
@@ -81,6 +87,8 @@ class FakePlumbing : public Plumbing {
   std::optional<FirewallState> firewall;
   std::vector<ResolverNetwork> resolver;
   uint16_t resolverPortAnswer = kResolverPort;  // the port the "serving resolver" listens on
+  std::vector<uint16_t> resolverPortsApplied;   // each applied table's resolverPort
+  int firewallRefusals = 0;                     // applies that throw before one succeeds
   std::set<uint16_t> heldPorts;
   std::vector<Ipv4Prefix> routes;
   int plugs = 0;

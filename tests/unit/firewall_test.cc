@@ -71,6 +71,11 @@ TEST(FirewallRenderTest, NamesAreSteeredStatelesslyToTheServingResolversPortOnUs
   // leave as port 53.
   auto script = renderRuleset("berth", state);
   EXPECT_EQ(count(script, "dport set"), 0u) << script;
+  // Untracked all the same: a port 53 a container publishes never takes the network's queries.
+  EXPECT_NE(script.find("    iifname \"br-n1\" ip daddr 172.18.0.1 udp dport 53 notrack\n"), std::string::npos)
+      << script;
+  EXPECT_NE(script.find("    oifname \"br-n1\" ip saddr 172.18.0.1 udp sport 53 notrack\n"), std::string::npos)
+      << script;
   EXPECT_NE(script.find("    oifname \"br-n1\" ip saddr 172.18.0.1 udp sport 54 notrack udp sport set 53\n"),
             std::string::npos)
       << script;
@@ -82,6 +87,7 @@ TEST(FirewallRenderTest, NamesAreSteeredStatelesslyToTheServingResolversPortOnUs
       << script;
   EXPECT_EQ(count(script, "dport set"), 1u) << script;  // not on the default bridge (resolver 0)
   EXPECT_EQ(count(script, "sport set"), 1u) << script;
+  EXPECT_EQ(count(script, "notrack"), 3u) << script;
   EXPECT_EQ(count(script, "172.17.0.1"), 0u) << script;
 }
 

@@ -128,21 +128,27 @@ TEST_F(NetworkCoreTest, PortsAreRefusedWithDockerdsWordsWhenTakenAndRandomOnesCo
 }
 
 TEST_F(NetworkCoreTest, NamesAreSteeredToWhereTheServingResolverListensFromTheFirstTableOn) {
-  // A restarted service finds the standby serving: its first table already steers there.
   host_.resolverPortAnswer = kResolverStandbyPort;
+  std::string n1;
+  {
+    auto core = startCore();
+    n1 = core->create({{"Name", "n1"}});
+    core->attach(id('a'), request("n1"));
+    ASSERT_TRUE(host_.firewall.has_value());
+    EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
+    EXPECT_EQ(host_.firewall->resolverStandbyPort, kResolverStandbyPort);
+    // Only user networks have names served: the default bridge's containers use the host's servers.
+    std::map<std::string, uint32_t> resolverOf;
+    for (const auto& b : host_.firewall->bridges) resolverOf[b.bridge] = b.resolver;
+    EXPECT_EQ(resolverOf.at("br-" + n1.substr(0, 12)), parseIpv4("172.18.0.1"));
+    EXPECT_EQ(resolverOf.at("br0"), 0u);
+  }
+  // A restarted service finds the standby serving: every table it writes steers there, its
+  // first included, so a restart moves no query.
+  host_.resolverPortsApplied.clear();
   auto core = startCore();
-  ASSERT_TRUE(host_.firewall.has_value());
-  EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
-  std::string n1 = core->create({{"Name", "n1"}});
-  core->attach(id('a'), request("n1"));
-  ASSERT_TRUE(host_.firewall.has_value());
-  EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
-  EXPECT_EQ(host_.firewall->resolverStandbyPort, kResolverStandbyPort);
-  // Only user networks have names served: the default bridge's containers use the host's servers.
-  std::map<std::string, uint32_t> resolverOf;
-  for (const auto& b : host_.firewall->bridges) resolverOf[b.bridge] = b.resolver;
-  EXPECT_EQ(resolverOf.at("br-" + n1.substr(0, 12)), parseIpv4("172.18.0.1"));
-  EXPECT_EQ(resolverOf.at("br0"), 0u);
+  ASSERT_FALSE(host_.resolverPortsApplied.empty());
+  for (uint16_t port : host_.resolverPortsApplied) EXPECT_EQ(port, kResolverStandbyPort);
   // The resolver hands over to the other aardvark: the table follows in the same call.
   host_.resolverPortAnswer = kResolverPort;
   int applies = host_.firewallApplies;
@@ -152,6 +158,13 @@ TEST_F(NetworkCoreTest, NamesAreSteeredToWhereTheServingResolverListensFromTheFi
   // No handover, no published port: the table is not written again.
   core->attach(id('c'), request("n1"));
   EXPECT_EQ(host_.firewallApplies, applies + 1);
+  // A handover whose table nftables refused is written again at the next change.
+  host_.resolverPortAnswer = kResolverStandbyPort;
+  host_.firewallRefusals = 1;
+  core->attach(id('d'), request("n1"));
+  EXPECT_EQ(host_.firewall->resolverPort, kResolverPort);
+  core->attach(id('e'), request("n1"));
+  EXPECT_EQ(host_.firewall->resolverPort, kResolverStandbyPort);
 }
 
 TEST_F(NetworkCoreTest, UserNetworksAnswerAsDockerdDoesAndTheirNamesReachTheResolver) {
