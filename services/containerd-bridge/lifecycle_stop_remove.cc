@@ -12,6 +12,7 @@
 #include "common/random.h"
 #include "services/containerd-bridge/container_config.h"
 #include "services/containerd-bridge/container_lifecycle.h"
+#include "services/containerd-bridge/stray_shims.h"
 
 namespace berth::bridge {
 namespace {
@@ -238,6 +239,11 @@ void ContainerLifecycle::removeLocked(const std::string& id, bool force, bool re
   auto t1 = std::chrono::steady_clock::now();
   try {
     ensureRuntimeGone(id, force, deadline);
+    // A start a kill cut inside containerd's shim start leaves the shim's socket with nothing
+    // behind it, which no shutdown will take (stray_shims.h).
+    if (!p_.paths.containerdSocket.empty()) {
+      removeDeadShimSocket(p_.paths.containerdSocket, p_.paths.containerdNamespace, id);
+    }
     p_.volumes.release(record, removeVolumes, deadline);
     p_.networks.detach(id, deadline);
     p_.images.release(id, capped(deadline, 30s));

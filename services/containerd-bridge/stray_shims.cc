@@ -2,11 +2,14 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -16,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/digest.h"
 #include "common/errors.h"
 #include "common/random.h"
 #include "services/containerd-bridge/container_status.h"
@@ -88,6 +92,33 @@ void endShim(const ShimProcess& shim) {
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
   }
 }
+
+}  // namespace
+
+std::string shimSocketPath(const std::string& containerdSocket, const std::string& ns, const std::string& id) {
+  // Go's filepath.Join: a trailing slash of the socket's path does not double.
+  std::string socket = containerdSocket;
+  while (socket.size() > 1 && socket.back() == '/') socket.pop_back();
+  return "/run/containerd/s/" + sha256Hex(socket + "/" + ns + "/" + id);
+}
+
+bool removeDeadShimSocket(const std::string& containerdSocket, const std::string& ns, const std::string& id) {
+  std::string path = shimSocketPath(containerdSocket, ns, id);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);  // 18 + 64 characters: it fits
+  bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 && errno == ECONNREFUSED;
+  ::close(fd);
+  if (!refused || ::unlink(path.c_str()) != 0) return false;
+  spdlog::info("container {}: removed its shim's socket {}, which nothing listened on", id.substr(0, 12), path);
+  return true;
+}
+
+namespace {
 
 // The container's cgroup in every hierarchy (v1) or the unified one (v2), once its killed
 // processes have left it: containerd deletes it with the task, and here there is no task.

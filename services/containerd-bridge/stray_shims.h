@@ -37,6 +37,20 @@ struct ShimProcess {
 // /proc/net/unix names them (abstract ones left out): a shim's ttrpc socket.
 std::vector<std::string> listeningSocketPaths(pid_t pid);
 
+// The socket a container's shim listens on. containerd's shim names it
+// /run/containerd/s/<sha256 of "<containerd's socket>/<namespace>/<id>"> (SocketAddress in
+// containerd's runtime/v2/shim), one directory for every containerd on the machine.
+std::string shimSocketPath(const std::string& containerdSocket, const std::string& ns, const std::string& id);
+
+// Removes that socket when no process listens on it any more (it is a socket and a connect to
+// it is refused); true when it was removed. A shim removes its socket when it shuts down; one
+// killed does not, and containerd kills the shim's start helper itself when the call that
+// creates the task goes away (a bridge killed inside `Tasks.Create`): the helper has bound the
+// socket, and no task, shutdown or stray process is left to take it. Call it only where no shim
+// of the container can be starting (its removal, under its lock): a socket bound but not yet
+// listening refuses a connect too.
+bool removeDeadShimSocket(const std::string& containerdSocket, const std::string& ns, const std::string& id);
+
 // The shims in /proc whose command line names `containerdSocket` and `ns`.
 std::vector<ShimProcess> findShims(const std::string& containerdSocket, const std::string& ns);
 

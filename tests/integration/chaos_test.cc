@@ -561,9 +561,10 @@ TEST(ChaosTest, OneHundredFiftyKillsOfRandomProcessesAndTheSupervisorLoseAndLeak
   // Nor a shim's socket, which a shim removes when it shuts down and the sweep when it kills one:
   // containerd's shims listen on /run/containerd/s/<sha256 of containerd's socket, the namespace
   // and the container's id>, one directory for every containerd on the machine. Printed, not
-  // held: before the sweep took them a run left 14 and 19; since, two runs of five left one each
-  // (a start a bridge kill cut), whose cause is not found, so the log lines naming such a
-  // container are printed with it.
+  // held: before the sweep took them a run left 14 and 19; since, 0 to 3 a run, each of a start
+  // a bridge kill cut (containerd kills its shim's start helper, which had bound the socket,
+  // when the bridge's Tasks.Create goes away), which a removal now takes (stray_shims.h); the
+  // log lines naming such a container are printed with it.
   std::string containerdSocket = engine.execRoot() + "/containerd/containerd.sock";
   std::vector<std::string> shimSocketsLeft;
   for (const auto& id : ours) {

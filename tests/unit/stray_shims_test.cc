@@ -105,5 +105,36 @@ TEST_F(StrayShimsTest, AShimContainerdLostTrackOfIsEndedWithTheSocketItListenedO
       << socketPath << " outlived the shim that listened on it";
 }
 
+TEST(ShimSocketPathTest, IsContainerdsSha256OfItsSocketNamespaceAndId) {
+  // sha256("/run/berth/containerd/containerd.sock/berth/" + 64 × 'c'), computed apart (Python's
+  // hashlib), the name containerd's SocketAddress gives.
+  std::string expected = "/run/containerd/s/34a577a99bdf5f9609a13c31617fe44dfba9726ca50015c8606d8c501ebc9699";
+  EXPECT_EQ(shimSocketPath("/run/berth/containerd/containerd.sock", "berth", std::string(64, 'c')), expected);
+  EXPECT_EQ(shimSocketPath("/run/berth/containerd/containerd.sock/", "berth", std::string(64, 'c')), expected);
+}
+
+TEST_F(StrayShimsTest, ARemovalTakesTheSocketACutShimStartLeftAndNeverALiveOne) {
+  // containerd kills its shim's start helper when the bridge's Tasks.Create goes away: the
+  // helper has bound the shim's socket, and nothing is left to remove it. Such a socket (bound,
+  // then closed) for one container, and a live listener's for another.
+  containerdSocket_ = dir_.path() + "/containerd.sock";
+  restartBridge();
+  std::string cut = create(), live = create();
+  std::string cutPath = shimSocketPath(containerdSocket_, "berth", cut);
+  std::string livePath = shimSocketPath(containerdSocket_, "berth", live);
+  std::filesystem::create_directories("/run/containerd/s");
+  { BoundSocket bound(cutPath, false); }
+  ASSERT_TRUE(std::filesystem::is_socket(std::filesystem::symlink_status(cutPath)));
+  {
+    BoundSocket listening(livePath, true);
+    core_->remove(cut, true, false, soon());
+    core_->remove(live, true, false, soon());
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(cutPath)));
+    EXPECT_TRUE(std::filesystem::is_socket(std::filesystem::symlink_status(livePath)));
+  }
+  std::filesystem::remove(livePath);
+  std::filesystem::remove(cutPath);
+}
+
 }  // namespace
 }  // namespace berth::bridge
