@@ -96,8 +96,8 @@ void endShim(const ShimProcess& shim) {
 }  // namespace
 
 std::string shimSocketPath(const std::string& containerdSocket, const std::string& ns, const std::string& id) {
-  // Go's filepath.Join: a trailing slash of the socket's path does not double.
-  std::string socket = containerdSocket;
+  // Go's filepath.Join cleans the path: no doubled or trailing slash, no "." or "..".
+  std::string socket = std::filesystem::path(containerdSocket).lexically_normal().string();
   while (socket.size() > 1 && socket.back() == '/') socket.pop_back();
   return "/run/containerd/s/" + sha256Hex(socket + "/" + ns + "/" + id);
 }
@@ -106,7 +106,9 @@ bool removeDeadShimSocket(const std::string& containerdSocket, const std::string
   std::string path = shimSocketPath(containerdSocket, ns, id);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Non-blocking: a live shim whose backlog is full answers EAGAIN at once instead of holding
+  // the container's lock; only a refusal means nothing listens.
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;

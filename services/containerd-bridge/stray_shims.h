@@ -39,7 +39,9 @@ std::vector<std::string> listeningSocketPaths(pid_t pid);
 
 // The socket a container's shim listens on. containerd's shim names it
 // /run/containerd/s/<sha256 of "<containerd's socket>/<namespace>/<id>"> (SocketAddress in
-// containerd's runtime/v2/shim), one directory for every containerd on the machine.
+// containerd's runtime/v2/shim), one directory for every containerd on the machine. (The id
+// part is the container's own while berth sets no `io.containerd.runc.v2.group` annotation,
+// which would make containers share a shim and its socket.)
 std::string shimSocketPath(const std::string& containerdSocket, const std::string& ns, const std::string& id);
 
 // Removes that socket when no process listens on it any more (it is a socket and a connect to

@@ -111,6 +111,7 @@ TEST(ShimSocketPathTest, IsContainerdsSha256OfItsSocketNamespaceAndId) {
   std::string expected = "/run/containerd/s/34a577a99bdf5f9609a13c31617fe44dfba9726ca50015c8606d8c501ebc9699";
   EXPECT_EQ(shimSocketPath("/run/berth/containerd/containerd.sock", "berth", std::string(64, 'c')), expected);
   EXPECT_EQ(shimSocketPath("/run/berth/containerd/containerd.sock/", "berth", std::string(64, 'c')), expected);
+  EXPECT_EQ(shimSocketPath("/run//berth/./containerd/containerd.sock", "berth", std::string(64, 'c')), expected);
 }
 
 TEST_F(StrayShimsTest, ARemovalTakesTheSocketACutShimStartLeftAndNeverALiveOne) {
@@ -122,6 +123,15 @@ TEST_F(StrayShimsTest, ARemovalTakesTheSocketACutShimStartLeftAndNeverALiveOne) 
   std::string cut = create(), live = create();
   std::string cutPath = shimSocketPath(containerdSocket_, "berth", cut);
   std::string livePath = shimSocketPath(containerdSocket_, "berth", live);
+  // The directory is every containerd's on the machine: nothing of this test stays there,
+  // whichever way it ends.
+  struct RemoveAtEnd {
+    std::vector<std::string> paths;
+    ~RemoveAtEnd() {
+      std::error_code ec;
+      for (const auto& p : paths) std::filesystem::remove(p, ec);
+    }
+  } removeAtEnd{{cutPath, livePath}};
   std::filesystem::create_directories("/run/containerd/s");
   { BoundSocket bound(cutPath, false); }
   ASSERT_TRUE(std::filesystem::is_socket(std::filesystem::symlink_status(cutPath)));
@@ -132,8 +142,6 @@ TEST_F(StrayShimsTest, ARemovalTakesTheSocketACutShimStartLeftAndNeverALiveOne) 
     EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(cutPath)));
     EXPECT_TRUE(std::filesystem::is_socket(std::filesystem::symlink_status(livePath)));
   }
-  std::filesystem::remove(livePath);
-  std::filesystem::remove(cutPath);
 }
 
 }  // namespace
