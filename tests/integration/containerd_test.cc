@@ -1,8 +1,10 @@
 // The containers data path without the API: the images service prepares a container's layer,
 // berth builds the OCI spec, containerd (the engine's managed one) and runc run it, and
 // berth-logger writes its output. This is what `docker run` will do through the bridge.
+#include <absl/synchronization/mutex.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -76,6 +78,37 @@ TEST(ContainerdPathTest, AContainerRunsOnItsImageLayerThroughContainerdAndLogsTh
   // Nothing is left mounted.
   EXPECT_EQ(readText("/proc/self/mountinfo").find(id), std::string::npos);
   removeNamespaceCgroups(ns);
+}
+
+// Debian builds Abseil without NDEBUG, so every absl::Mutex gRPC locks in the bridge ran Abseil's
+// debug-only deadlock detector: a lock-order graph behind one global spin lock, a stack trace
+// per node, memory it never gives back, and an abort of the whole bridge on any lock-order
+// inversion it sees. A client turns it off. The first half shows this Abseil has it on: two
+// mutexes taken in both orders by one thread abort the process.
+void takeTwoMutexesInBothOrders() {
+  absl::Mutex a;
+  absl::Mutex b;
+  {
+    absl::MutexLock first(&a);
+    absl::MutexLock second(&b);
+  }
+  {
+    absl::MutexLock first(&b);
+    absl::MutexLock second(&a);
+  }
+  std::exit(0);
+}
+
+TEST(ContainerdClientTest, AbseilsDebugDeadlockDetectorIsOffOnceAClientExists) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(takeTwoMutexesInBothOrders(), testing::KilledBySignal(SIGABRT), "Potential Mutex deadlock");
+  TempDir work;
+  EXPECT_EXIT(
+      {
+        bridge::ContainerdClient containerd(work.path() + "/nobody-listens.sock", "berth-detector-test");
+        takeTwoMutexesInBothOrders();
+      },
+      testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
