@@ -25,7 +25,7 @@ fi
 echo "== IPC: one berth RPC beside raw ZeroMQ, server in another process"
 build/bin/ipc_bench
 echo
-echo "== API: /_ping through berth-api${reference:+ and the reference engine}"
+echo "== API: /_ping and an empty container list through berth-api${reference:+ and the reference engine}, in turns with the floor of a round trip"
 build/bin/api_bench "${reference[@]}"
 echo
 echo "== Images: docker load/save of a 200 MB 8-layer image, first bytes of a save and an export, GET /images/json and one image's inspect with 200 images"
