@@ -61,7 +61,12 @@ int httpStatus(ErrorKind kind) {
 }
 
 void Router::add(const std::string& method, const std::string& pattern, http::Handler handler, bool streamBody) {
-  routes_.push_back(Route{method, splitPath(pattern), std::move(handler), streamBody});
+  auto segments = splitPath(pattern);
+  size_t greedy = segments.size();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    if (segments[i].size() > 3 && segments[i].front() == '{' && segments[i].ends_with("*}")) greedy = i;
+  }
+  routes_.push_back(Route{method, std::move(segments), std::move(handler), streamBody, greedy});
 }
 
 namespace {
@@ -93,10 +98,7 @@ const Router::Route* Router::match(const std::string& method, const std::string&
   for (const auto& route : routes_) {
     if (route.method != method) continue;
     const auto& rs = route.segments;
-    size_t greedy = rs.size();
-    for (size_t i = 0; i < rs.size(); ++i) {
-      if (rs[i].size() > 3 && rs[i].front() == '{' && rs[i].ends_with("*}")) greedy = i;
-    }
+    size_t greedy = route.greedy;
     if (greedy == rs.size() ? segments.size() != rs.size() : segments.size() < rs.size()) continue;
     std::map<std::string, std::string> found;
     bool ok = true;

@@ -35,6 +35,7 @@ class Router {
     std::vector<std::string> segments;
     http::Handler handler;
     bool streamBody;
+    size_t greedy;  // the index of the segment a `{name*}` parameter takes, segments.size() if none
   };
   const Route* match(const std::string& method, const std::string& path,
                      std::map<std::string, std::string>& params) const;

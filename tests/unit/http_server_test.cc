@@ -451,5 +451,72 @@ TEST(ByteStreamTest, SmallPartsLeaveInOneWriteAndALargeOneWithoutBeingJoined) {
   EXPECT_EQ(stream.writes[2], "\r\n");
 }
 
+// The socket's receive timeout, in milliseconds.
+long receiveTimeoutMillis(int fd) {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+  return tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void setReceiveTimeoutMillis(int fd, long millis) {
+  timeval tv{millis / 1000, (millis % 1000) * 1000};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+}
+
+// A kept-alive connection's every wait arms the same idle deadline: the receive timeout is what is
+// left of the deadline rounded up to 10 ms, set only when that changes, so a read ends at most
+// 10 ms after its deadline and never before it.
+TEST(ByteStreamTest, AReadsTimeoutIsTheDeadlineRoundedUpAndIsSetOnlyWhenThatChanges) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  int other = fds[1];
+  auto stream = http::makeSocketStream(fds[0]);
+  ASSERT_EQ(::write(other, "abcdefghijklmn", 14), 14);  // enough for five attempts and two reads
+  char c;
+  bool checked = false;
+  // Both reads below must arm within 5 ms of the deadline's setting (left in (990, 995] ms, one
+  // step); a host that stalled the test longer than that gets another attempt.
+  for (int attempt = 0; attempt < 5 && !checked; ++attempt) {
+    auto set = std::chrono::steady_clock::now();
+    stream->setReadDeadline(set + std::chrono::milliseconds(995));
+    ASSERT_EQ(stream->read(&c, 1), 1u);
+    long first = receiveTimeoutMillis(fds[0]);
+    setReceiveTimeoutMillis(fds[0], 7000);  // a marker: the next read leaves it unless it arms anew
+    ASSERT_EQ(stream->read(&c, 1), 1u);
+    if (std::chrono::steady_clock::now() - set >= std::chrono::milliseconds(5)) continue;
+    EXPECT_EQ(first, 1000);
+    EXPECT_EQ(receiveTimeoutMillis(fds[0]), 7000);
+    checked = true;
+  }
+  ASSERT_TRUE(checked) << "no two reads within 5 ms of each other in five attempts";
+  // Another deadline, another step: armed anew, rounded up.
+  auto set = std::chrono::steady_clock::now();
+  stream->setReadDeadline(set + std::chrono::milliseconds(333));
+  ASSERT_EQ(stream->read(&c, 1), 1u);
+  // (The kernel keeps the timeout in jiffies: up to 4 ms more, read back.)
+  long armed = receiveTimeoutMillis(fds[0]);
+  EXPECT_GE(
+      armed,
+      330 - std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - set).count());
+  EXPECT_LE(armed, 344);
+  // No deadline: no timeout.
+  stream->setReadDeadline(std::nullopt);
+  ASSERT_EQ(stream->read(&c, 1), 1u);
+  EXPECT_EQ(receiveTimeoutMillis(fds[0]), 0);
+  // And a read that waits ends at its deadline, not before it and at most a step after it.
+  int quiet[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, quiet), 0);
+  auto waiting = http::makeSocketStream(quiet[0]);
+  waiting->setReadDeadline(std::chrono::steady_clock::now() + std::chrono::milliseconds(100));
+  auto waited = std::chrono::steady_clock::now();
+  EXPECT_THROW(waiting->read(&c, 1), Error);
+  auto took = std::chrono::steady_clock::now() - waited;
+  EXPECT_GE(took, std::chrono::milliseconds(100));
+  EXPECT_LT(took, std::chrono::milliseconds(100) + http::ByteStream::kTimeoutStep + std::chrono::milliseconds(50));
+  ::close(quiet[1]);
+  ::close(other);
+}
+
 }  // namespace
 }  // namespace berth

@@ -264,18 +264,21 @@ void ByteStream::writeParts(std::initializer_list<std::string_view> parts) {
 
 void ByteStream::armReadTimeout(int fd) {
   if (!readDeadline_) {
-    if (timeoutArmed_) {
+    if (armedSteps_ != 0) {
       timeval none{0, 0};
       ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-      timeoutArmed_ = false;
+      armedSteps_ = 0;
     }
     return;
   }
-  auto left = std::chrono::duration_cast<std::chrono::microseconds>(*readDeadline_ - std::chrono::steady_clock::now());
+  auto left = *readDeadline_ - std::chrono::steady_clock::now();
   if (left.count() <= 0) readDeadlinePassed();
-  timeval limit{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  timeoutArmed_ = true;
+  int64_t steps = (left + kTimeoutStep - std::chrono::nanoseconds(1)) / kTimeoutStep;
+  if (steps == armedSteps_) return;
+  auto limit = std::chrono::duration_cast<std::chrono::microseconds>(steps * kTimeoutStep);
+  timeval tv{static_cast<time_t>(limit.count() / 1000000), static_cast<suseconds_t>(limit.count() % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  armedSteps_ = steps;
 }
 
 std::unique_ptr<ByteStream> makeSocketStream(int fd) { return std::make_unique<SocketStream>(fd); }

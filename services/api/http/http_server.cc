@@ -73,26 +73,45 @@ std::string Request::header(const std::string& lowerName) const {
 }
 
 ResponseWriter::ResponseWriter(ByteStream& stream, std::string leftover, bool head,
-                               std::vector<std::pair<std::string, std::string>> commonHeaders,
+                               const std::vector<std::pair<std::string, std::string>>& commonHeaders,
                                const std::atomic<bool>* serverRunning)
     : stream_(stream),
       leftover_(std::move(leftover)),
       head_(head),
-      commonHeaders_(std::move(commonHeaders)),
+      commonHeaders_(commonHeaders),
       serverRunning_(serverRunning) {}
+
+namespace {
+
+// The Date header's value for now, formatted once a second per thread.
+std::string_view httpDateNow() {
+  thread_local time_t formattedAt = -1;
+  thread_local char date[64];
+  time_t now = time(nullptr);
+  if (now != formattedAt) {
+    tm gmt{};
+    gmtime_r(&now, &gmt);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &gmt);
+    formattedAt = now;
+  }
+  return date;
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+}  // namespace
 
 std::string ResponseWriter::head(int status, const std::string& contentType, const std::string& framing,
                                  const std::vector<std::pair<std::string, std::string>>& extra) const {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + statusText(status) + "\r\n";
-  for (const auto& [k, v] : commonHeaders_) out += k + ": " + v + "\r\n";
-  for (const auto& [k, v] : extra) out += k + ": " + v + "\r\n";
-  if (!contentType.empty()) out += "Content-Type: " + contentType + "\r\n";
-  char date[64];
-  time_t now = time(nullptr);
-  tm gmt{};
-  gmtime_r(&now, &gmt);
-  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &gmt);
-  out += std::string("Date: ") + date + "\r\n";
+  std::string out;
+  out.reserve(512);
+  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(statusText(status)).append("\r\n");
+  for (const auto& [k, v] : commonHeaders_) appendHeader(out, k, v);
+  for (const auto& [k, v] : extra) appendHeader(out, k, v);
+  if (!contentType.empty()) appendHeader(out, "Content-Type", contentType);
+  appendHeader(out, "Date", httpDateNow());
   out += framing;
   out += "\r\n";
   return out;

@@ -47,8 +47,9 @@ struct Request {
 // or hijack().
 class ResponseWriter {
  public:
+  // `commonHeaders` is the server's (ServerOptions::commonHeaders), which outlives every writer.
   ResponseWriter(ByteStream& stream, std::string leftover, bool head,
-                 std::vector<std::pair<std::string, std::string>> commonHeaders,
+                 const std::vector<std::pair<std::string, std::string>>& commonHeaders,
                  const std::atomic<bool>* serverRunning = nullptr);
 
   void send(int status, const std::string& contentType, const std::string& body,
@@ -83,7 +84,7 @@ class ResponseWriter {
   ByteStream& stream_;
   std::string leftover_;
   bool head_;
-  std::vector<std::pair<std::string, std::string>> commonHeaders_;
+  const std::vector<std::pair<std::string, std::string>>& commonHeaders_;
   const std::atomic<bool>* serverRunning_;
   bool started_ = false;
   bool streaming_ = false;
