@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
                              {"Docker-Experimental", "false"},
                              {"Ostype", "linux"},
                              {"Server", "berth/" BERTH_VERSION " (linux)"}};
-    options.streamsBody = [&router](const http::Request& req) { return router.streamsBody(req); };
+    options.streamsBody = [&router](http::Request& req) { return router.streamsBody(req); };
     http::HttpServer server(std::move(listeners),
                             [&router](http::Request& req, http::ResponseWriter& out) { router.dispatch(req, out); },
                             options);

@@ -127,11 +127,12 @@ const Router::Route* Router::match(const std::string& method, const std::string&
   return nullptr;
 }
 
-bool Router::streamsBody(const http::Request& req) const {
+bool Router::streamsBody(http::Request& req) const {
   std::string version;
-  std::map<std::string, std::string> params;
-  const Route* r = match(req.method, stripVersion(req.path, version), params);
-  return r && r->streamBody;
+  const Route* r = match(req.method, stripVersion(req.path, version), req.params);
+  if (!r) return false;
+  req.routeIndex = static_cast<size_t>(r - routes_.data());
+  return r->streamBody;
 }
 
 void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
@@ -150,7 +151,8 @@ void Router::dispatch(http::Request& req, http::ResponseWriter& out) const {
     }
     req.apiVersion = version;
   }
-  const Route* route = match(req.method, path, req.params);
+  const Route* route = req.routeIndex && *req.routeIndex < routes_.size() ? &routes_[*req.routeIndex]
+                                                                          : match(req.method, path, req.params);
   if (!route) {
     // dockerd answers unknown paths and known paths with the wrong method alike.
     out.error(404, "page not found");

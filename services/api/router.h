@@ -27,7 +27,7 @@ class Router {
   void add(const std::string& method, const std::string& pattern, http::Handler handler, bool streamBody = false);
   void dispatch(http::Request& req, http::ResponseWriter& out) const;
   // Whether the request's route streams its body (asked before the body is read).
-  bool streamsBody(const http::Request& req) const;
+  bool streamsBody(http::Request& req) const;
 
  private:
   struct Route {

@@ -118,7 +118,7 @@ struct Server {
     // Small limits, so inputs of a few KiB reach the 413 and 431 answers.
     options.maxBodyBytes = 4096;
     options.maxHeaderBytes = 2048;
-    options.streamsBody = [this](const http::Request& req) { return router.streamsBody(req); };
+    options.streamsBody = [this](http::Request& req) { return router.streamsBody(req); };
     options.commonHeaders = {{"Api-Version", api::kApiVersion}};
     server = std::make_unique<http::HttpServer>(
         std::vector<http::HttpServer::Listener>{},

@@ -90,7 +90,7 @@ class HttpServerTest : public ::testing::Test {
     options.maxBodyBytes = 4096;
     options.headerTimeout = std::chrono::milliseconds(1500);
     options.idleTimeout = std::chrono::milliseconds(1500);
-    options.streamsBody = [this](const http::Request& req) { return router_.streamsBody(req); };
+    options.streamsBody = [this](http::Request& req) { return router_.streamsBody(req); };
     options.commonHeaders = {{"Api-Version", api::kApiVersion}};
     server_ = std::make_unique<http::HttpServer>(
         std::vector<http::HttpServer::Listener>{{listenFd_, nullptr}},

@@ -34,6 +34,9 @@ struct Request {
   std::string body;
   int versionMajor = 1, versionMinor = 1;  // HTTP version
   std::map<std::string, std::string> params;  // filled by the router: {name} segments
+  // The router's route for this request, once it matched it (ServerOptions::streamsBody asks
+  // before the body is read): the dispatch then does not match it again.
+  std::optional<size_t> routeIndex;
   std::string apiVersion;                     // "1.43": from the /vX.Y prefix, else berth's own
   // Set instead of `body` for routes that stream their body: moves up to `cap` bytes into
   // `out` and returns how many, 0 at the end; throws an invalid Error for a broken body.
@@ -100,7 +103,8 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> commonHeaders;  // sent on every response
   // Requests for which this returns true get Request::readBody instead of a buffered body
   // bounded by maxBodyBytes (uploads such as docker load and import).
-  std::function<bool(const Request&)> streamsBody;
+  // It may fill Request::params and Request::routeIndex.
+  std::function<bool(Request&)> streamsBody;
   // A request's head must arrive within this of its connection's start (the first request) or
   // of its first byte (later ones): a client that sends a byte at a time cannot hold a thread.
   std::chrono::milliseconds headerTimeout = std::chrono::minutes(5);
