@@ -96,19 +96,28 @@ void takeTwoMutexesInBothOrders() {
     absl::MutexLock first(&b);
     absl::MutexLock second(&a);
   }
-  std::exit(0);
 }
 
 TEST(ContainerdClientTest, AbseilsDebugDeadlockDetectorIsOffOnceAClientExists) {
+  // Each child re-runs the test binary up to its statement (the client's gRPC threads would not
+  // survive a plain fork) and ends with _Exit: no destructor runs beside gRPC's threads.
+  std::string style = GTEST_FLAG_GET(death_test_style);
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(takeTwoMutexesInBothOrders(), testing::KilledBySignal(SIGABRT), "Potential Mutex deadlock");
-  TempDir work;
   EXPECT_EXIT(
       {
-        bridge::ContainerdClient containerd(work.path() + "/nobody-listens.sock", "berth-detector-test");
         takeTwoMutexesInBothOrders();
+        std::_Exit(0);
+      },
+      testing::KilledBySignal(SIGABRT), "Potential Mutex deadlock");
+  // A socket in a directory that does not exist: the channel never connects, and nothing is made.
+  EXPECT_EXIT(
+      {
+        bridge::ContainerdClient containerd("/nonexistent-berth-detector-test/containerd.sock", "berth-detector-test");
+        takeTwoMutexesInBothOrders();
+        std::_Exit(0);
       },
       testing::ExitedWithCode(0), "");
+  GTEST_FLAG_SET(death_test_style, style);
 }
 
 }  // namespace

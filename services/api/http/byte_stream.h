@@ -35,16 +35,17 @@ class ByteStream {
   // Reads after `deadline` fail with deadlineExceeded (nullopt: none). It bounds a whole
   // sequence of reads, so a client that sends one byte at a time cannot stretch it.
   void setReadDeadline(std::optional<std::chrono::steady_clock::time_point> deadline) { readDeadline_ = deadline; }
-  // How much later than its deadline a read may end (armReadTimeout).
+  // How much berth's rounding may add to a read's deadline (armReadTimeout).
   static constexpr std::chrono::milliseconds kTimeoutStep{10};
 
  protected:
   // Before a blocking read: sets the socket's receive timeout to what is left of the deadline,
   // rounded up to kTimeoutStep (or clears it when there is none any more); throws
-  // deadlineExceeded when nothing is left. A read then ends at most kTimeoutStep after the
-  // deadline, and the timeout is set only when that rounded figure changed: a kept-alive
-  // connection's next wait arms the same idle timeout, and a system call per request was spent
-  // on setting it again.
+  // deadlineExceeded when nothing is left. A read then never ends before its deadline, and
+  // berth's rounding adds at most kTimeoutStep to it (the kernel keeps the timeout in jiffies
+  // and, for long ones, fires on a coarser timer, as it did before). The timeout is set only when
+  // that rounded figure changed: a kept-alive connection's next wait arms the same idle
+  // timeout, and a system call per request was spent on setting it again.
   void armReadTimeout(int fd);
   const std::optional<std::chrono::steady_clock::time_point>& readDeadline() const { return readDeadline_; }
 
